@@ -1,0 +1,459 @@
+package rayo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/node"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+	"github.com/rayo-dev/rayo/internal/session"
+)
+
+// InitOption configures Init.
+type InitOption func(*initOptions)
+
+type initOptions struct {
+	address     string
+	token       string
+	tempDir     string
+	resources   map[string]float64
+	labels      map[string]string
+	logToDriver bool
+	logger      *slog.Logger
+	env         map[string]string
+}
+
+// WithAddress joins the cluster whose head listens at addr ("host:port"),
+// instead of starting an embedded one. RAYO_ADDRESS does the same; the
+// value "auto" finds the cluster started on this machine with rayo start.
+func WithAddress(addr string) InitOption { return func(o *initOptions) { o.address = addr } }
+
+// WithToken sets the cluster token (default: RAYO_TOKEN, then the session
+// directory of a cluster started on this machine).
+func WithToken(token string) InitOption { return func(o *initOptions) { o.token = token } }
+
+// WithTempDir sets where sessions live (default /tmp/rayo).
+func WithTempDir(dir string) InitOption { return func(o *initOptions) { o.tempDir = dir } }
+
+// WithNumCPUs sets the embedded cluster's CPUs (default: the machine's).
+func WithNumCPUs(n float64) InitOption {
+	return func(o *initOptions) { o.resources["CPU"] = n }
+}
+
+// WithNumGPUs sets the embedded cluster's GPUs.
+func WithNumGPUs(n float64) InitOption {
+	return func(o *initOptions) { o.resources["GPU"] = n }
+}
+
+// WithResources adds custom resources to the embedded cluster's node.
+func WithResources(r map[string]float64) InitOption {
+	return func(o *initOptions) {
+		for k, v := range r {
+			o.resources[k] = v
+		}
+	}
+}
+
+// WithLogToDriver turns the printing of worker output on the driver's
+// terminal on (the default) or off. Worker log files keep every line.
+func WithLogToDriver(on bool) InitOption { return func(o *initOptions) { o.logToDriver = on } }
+
+// WithLogger sets the logger of the runtime (and of the embedded
+// cluster's daemons, which otherwise log to the session directory).
+func WithLogger(l *slog.Logger) InitOption { return func(o *initOptions) { o.logger = l } }
+
+// WithEnv sets environment variables for every worker of this job.
+func WithEnv(env map[string]string) InitOption {
+	return func(o *initOptions) {
+		for k, v := range env {
+			o.env[k] = v
+		}
+	}
+}
+
+// state is the process's runtime, set by Init.
+var state struct {
+	sync.Mutex
+	rt       *core.Runtime
+	head     *rpc.Client // the driver's connection to the head: the job's lifeline
+	gcs      *gcs.Server
+	node     *node.Node
+	logFile  *os.File
+	nodeID   string
+	embedded bool
+}
+
+func runtimeOrErr() (*core.Runtime, error) {
+	state.Lock()
+	rt := state.rt
+	state.Unlock()
+	if rt == nil {
+		return nil, errs.ErrNotInitialized
+	}
+	return rt, nil
+}
+
+// IsWorker reports whether this process runs as a rayo worker.
+func IsWorker() bool { return os.Getenv("RAYO_WORKER_MODE") == "1" }
+
+// Init connects this process to a cluster. In a driver it starts an
+// embedded single-node cluster, or joins the one RAYO_ADDRESS (or
+// WithAddress) names, and returns. In a worker process (started by a node
+// daemon) it serves tasks and never returns.
+func Init(ctx context.Context, opts ...InitOption) error {
+	if IsWorker() {
+		runWorker()
+	}
+	o := &initOptions{resources: map[string]float64{}, logToDriver: true, env: map[string]string{}}
+	for _, f := range opts {
+		f(o)
+	}
+	if o.address == "" {
+		o.address = os.Getenv("RAYO_ADDRESS")
+	}
+	if o.tempDir == "" {
+		o.tempDir = session.DefaultTempDir
+	}
+	state.Lock()
+	defer state.Unlock()
+	if state.rt != nil {
+		return errors.New("rayo: Init called twice; call Shutdown first")
+	}
+	var err error
+	if o.address == "" {
+		err = startEmbedded(ctx, o)
+	} else {
+		err = joinCluster(ctx, o)
+	}
+	if err != nil {
+		shutdownLocked()
+	}
+	return err
+}
+
+// Shutdown disconnects from the cluster and stops what Init started: the
+// embedded cluster's daemons and their workers. Pending results fail with
+// ErrShutdown. It is safe to call more than once.
+func Shutdown() {
+	state.Lock()
+	defer state.Unlock()
+	shutdownLocked()
+}
+
+func shutdownLocked() {
+	if state.rt != nil {
+		state.rt.Close()
+		state.rt = nil
+	}
+	if state.head != nil {
+		_ = state.head.Close()
+		state.head = nil
+	}
+	if state.node != nil {
+		state.node.Stop()
+		state.node = nil
+	}
+	if state.gcs != nil {
+		state.gcs.Stop()
+		state.gcs = nil
+	}
+	if state.logFile != nil {
+		_ = state.logFile.Close()
+		state.logFile = nil
+	}
+	state.embedded = false
+}
+
+func resourcesOf(o *initOptions) (sched.Resources, error) {
+	r, err := sched.FromFloat(o.resources)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+	}
+	if _, ok := o.resources["CPU"]; !ok {
+		r["CPU"] = int64(runtime.NumCPU()) * sched.Unit
+	}
+	return r, nil
+}
+
+// startEmbedded runs a head and a node daemon inside this process, on
+// loopback, with a fresh token; workers are child processes.
+func startEmbedded(ctx context.Context, o *initOptions) error {
+	res, err := resourcesOf(o)
+	if err != nil {
+		return err
+	}
+	sess, err := session.Create(filepath.Join(o.tempDir, "embedded"))
+	if err != nil {
+		return fmt.Errorf("rayo: creating the session directory: %w", err)
+	}
+	token, err := session.NewToken()
+	if err != nil {
+		return err
+	}
+	if err := sess.WriteToken(token); err != nil {
+		return err
+	}
+	log := o.logger
+	if log == nil {
+		f, err := sess.LogFile(fmt.Sprintf("driver-%d", os.Getpid()))
+		if err != nil {
+			return err
+		}
+		state.logFile = f
+		log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	g, err := gcs.Start(gcs.Config{Token: token, BinariesDir: sess.BinariesDir(), Log: log.With("component", "head")})
+	if err != nil {
+		return err
+	}
+	state.gcs = g
+	_ = sess.WriteAddress(g.Addr())
+	n, err := node.Start(node.Config{HeadAddr: g.Addr(), Token: token, Resources: res, Labels: o.labels,
+		IsHead: true, LogsDir: sess.LogsDir(), BinariesDir: sess.BinariesDir(), Log: log.With("component", "node")})
+	if err != nil {
+		return err
+	}
+	state.node, state.nodeID, state.embedded = n, n.ID(), true
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("rayo: finding this program's executable: %w", err)
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return err
+	}
+	bin := protocol.Binary{Path: exe, Size: st.Size(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
+	return connectDriver(ctx, o, g.Addr(), n.Addr(), token, bin, log)
+}
+
+// joinCluster connects to a running cluster, uploading this program's
+// executable so that nodes which cannot read it can run workers.
+func joinCluster(ctx context.Context, o *initOptions) error {
+	addr, token := o.address, o.token
+	if addr == "auto" {
+		addr = ""
+	}
+	addr, token, err := session.Resolve(o.tempDir, addr, token)
+	if err != nil {
+		return fmt.Errorf("rayo: finding the cluster: %w", err)
+	}
+	log := o.logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	head, err := rpc.Dial(ctx, addr, token)
+	if err != nil {
+		return fmt.Errorf("rayo: connecting to the head at %s: %w", addr, mapRPCErr(err))
+	}
+	defer head.Close()
+	var st protocol.ClusterStatusReply
+	if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
+		return fmt.Errorf("rayo: asking the head for its nodes: %w", err)
+	}
+	nodeAddr, nodeID := pickNode(st.Nodes)
+	if nodeAddr == "" {
+		return fmt.Errorf("rayo: the cluster at %s has no live node", addr)
+	}
+	bin, err := uploadBinary(ctx, head)
+	if err != nil {
+		return err
+	}
+	state.nodeID = nodeID
+	return connectDriver(ctx, o, addr, nodeAddr, token, bin, log)
+}
+
+func mapRPCErr(err error) error {
+	if errors.Is(err, rpc.ErrUnauthenticated) {
+		return fmt.Errorf("%w: %v", errs.ErrUnauthenticated, err)
+	}
+	return err
+}
+
+// pickNode chooses the node a driver submits through: one on this host,
+// the head's first, else the head's node.
+func pickNode(nodes []protocol.NodeState) (addr, id string) {
+	host, _ := os.Hostname()
+	var best *protocol.NodeState
+	rank := func(n *protocol.NodeState) int {
+		r := 0
+		if n.Info.Hostname == host {
+			r += 2
+		}
+		if n.Info.IsHead {
+			r++
+		}
+		return r
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		if !n.Alive {
+			continue
+		}
+		if best == nil || rank(n) > rank(best) {
+			best = n
+		}
+	}
+	if best == nil {
+		return "", ""
+	}
+	return best.Info.Addr, best.Info.NodeID
+}
+
+// uploadBinary sends this program's executable to the head unless it has
+// it already (content-addressed).
+func uploadBinary(ctx context.Context, head *rpc.Client) (protocol.Binary, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return protocol.Binary{}, fmt.Errorf("rayo: finding this program's executable: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return protocol.Binary{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return protocol.Binary{}, err
+	}
+	bin := protocol.Binary{Hash: hex.EncodeToString(h.Sum(nil)), Size: size, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
+	var has protocol.HasBinaryReply
+	if err := head.Call(ctx, protocol.HeadHasBinary, &protocol.HasBinaryRequest{Hash: bin.Hash}, &has); err != nil {
+		return bin, fmt.Errorf("rayo: uploading the job binary: %w", err)
+	}
+	if has.Has {
+		return bin, nil
+	}
+	const chunk = 4 << 20
+	buf := make([]byte, chunk)
+	var off int64
+	for {
+		n, err := f.ReadAt(buf, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return bin, err
+		}
+		last := off+int64(n) >= size
+		req := &protocol.UploadBinaryRequest{Hash: bin.Hash, Offset: off, Data: buf[:n], Last: last, Size: size}
+		if err := head.Call(ctx, protocol.HeadUploadBinary, req, nil); err != nil {
+			return bin, fmt.Errorf("rayo: uploading the job binary: %w", err)
+		}
+		off += int64(n)
+		if last {
+			return bin, nil
+		}
+	}
+}
+
+// connectDriver starts the driver's runtime and registers the job. The
+// head connection stays open: the job lives as long as it does.
+func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, token string, bin protocol.Binary, log *slog.Logger) error {
+	var sink func(*protocol.LogBatch)
+	if o.logToDriver {
+		sink = printWorkerLogs
+	}
+	rt, err := core.New(core.Config{Token: token, NodeAddr: nodeAddr, LogSink: sink, Log: log})
+	if err != nil {
+		return mapRPCErr(err)
+	}
+	state.rt = rt
+	head, err := rpc.Dial(ctx, headAddr, token)
+	if err != nil {
+		return fmt.Errorf("rayo: connecting to the head at %s: %w", headAddr, mapRPCErr(err))
+	}
+	state.head = head
+	exe, _ := os.Executable()
+	var reply protocol.RegisterJobReply
+	req := &protocol.RegisterJobRequest{DriverAddr: rt.Addr(), DriverPid: os.Getpid(), Entrypoint: exe, Binary: bin}
+	if err := head.Call(ctx, protocol.HeadRegisterJob, req, &reply); err != nil {
+		return fmt.Errorf("rayo: registering the job: %w", err)
+	}
+	rt.SetJob(protocol.JobSpec{JobID: reply.JobID, DriverAddr: rt.Addr(), HeadAddr: headAddr, Binary: bin, Env: o.env})
+	return nil
+}
+
+var printMu sync.Mutex
+
+// printWorkerLogs prints forwarded worker output with Ray's prefix.
+func printWorkerLogs(b *protocol.LogBatch) {
+	printMu.Lock()
+	defer printMu.Unlock()
+	short := b.NodeID
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	for _, l := range b.Lines {
+		name := l.Task
+		if name == "" {
+			name = "worker"
+		}
+		w := io.Writer(os.Stdout)
+		if l.Stderr {
+			w = os.Stderr
+		}
+		if l.Pid == 0 {
+			fmt.Fprintf(w, "(rayo node=%s) %s\n", short, l.Text)
+			continue
+		}
+		fmt.Fprintf(w, "(%s pid=%d node=%s) %s\n", name, l.Pid, short, l.Text)
+	}
+}
+
+// runWorker serves tasks until the node daemon goes away, then exits.
+func runWorker() {
+	var job protocol.JobSpec
+	if err := json.Unmarshal([]byte(os.Getenv("RAYO_JOB_SPEC")), &job); err != nil {
+		fmt.Fprintf(os.Stderr, "rayo worker: malformed RAYO_JOB_SPEC: %v\n", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rt, err := core.New(core.Config{Token: os.Getenv("RAYO_TOKEN"), NodeAddr: os.Getenv("RAYO_NODE_ADDRESS"),
+		Job: job, WorkerID: os.Getenv("RAYO_WORKER_ID"), IsWorker: true, Executor: executor{}, Log: log})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rayo worker: %v\n", err)
+		os.Exit(1)
+	}
+	state.Lock()
+	state.rt = rt
+	state.nodeID = os.Getenv("RAYO_NODE_ID")
+	state.Unlock()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case <-rt.NodeDone():
+	case <-sigs:
+	}
+	// Give in-flight replies a moment to leave, then go.
+	done := make(chan struct{})
+	go func() { rt.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	os.Exit(0)
+}
+
+// NodeID is the ID of the node this process submits through (a driver) or
+// runs on (a worker).
+func NodeID() string {
+	state.Lock()
+	defer state.Unlock()
+	return state.nodeID
+}

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/session"
+)
+
+// Main runs the rayo command with args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(stderr, "rayo:", err)
+		return 1
+	}
+	return 0
+}
+
+// clusterFlags are the flags of every command that talks to a cluster.
+type clusterFlags struct {
+	tempDir string
+	address string
+	token   string
+}
+
+func (f *clusterFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live")
+	cmd.Flags().StringVar(&f.address, "address", "", "the head's host:port (default: RAYO_ADDRESS, then the latest session)")
+	cmd.Flags().StringVar(&f.token, "token", "", "the cluster token (default: RAYO_TOKEN, then the latest session)")
+}
+
+// dialHead connects to the head the flags name.
+func (f *clusterFlags) dialHead(ctx context.Context) (*rpc.Client, error) {
+	addr, token, err := session.Resolve(f.tempDir, f.address, f.token)
+	if err != nil {
+		return nil, err
+	}
+	c, err := rpc.Dial(ctx, addr, token)
+	if err != nil {
+		if errors.Is(err, rpc.ErrUnauthenticated) {
+			return nil, fmt.Errorf("the cluster at %s refused the token: %w", addr, err)
+		}
+		return nil, fmt.Errorf("cannot reach the cluster at %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "rayo",
+		Short:         "rayo: a distributed compute engine for Go, with Ray's programming model",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newStart(), newStop(), newStatus())
+	return root
+}

@@ -1,0 +1,309 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/node"
+	"github.com/rayo-dev/rayo/internal/sched"
+	"github.com/rayo-dev/rayo/internal/session"
+)
+
+// DefaultPort is the head's default port, Ray's GCS port.
+const DefaultPort = 6379
+
+type startFlags struct {
+	head      bool
+	address   string
+	token     string
+	port      int
+	numCPUs   float64
+	numGPUs   float64
+	memory    int64
+	resources string
+	labels    string
+	tempDir   string
+	nodeIP    string
+	block     bool
+	// readyFD is set on the re-executed daemon: it reports readiness there.
+	readyFD int
+}
+
+func newStart() *cobra.Command {
+	f := &startFlags{}
+	cmd := &cobra.Command{
+		Use:   "start (--head | --address HOST:PORT)",
+		Short: "Start a head or a node daemon on this machine",
+		Long: `Start the head daemon (--head), which also runs a node daemon for this machine,
+or a node daemon that joins the cluster at --address. Without --block the
+daemon runs in the background; its log is in the session directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runStart(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.head, "head", false, "start the head daemon")
+	fl.StringVar(&f.address, "address", "", "join the cluster whose head is at HOST:PORT")
+	fl.StringVar(&f.token, "token", "", "the cluster token when joining from another machine (default: RAYO_TOKEN, then the local session)")
+	fl.IntVar(&f.port, "port", DefaultPort, "the head's port (0: any free port)")
+	fl.Float64Var(&f.numCPUs, "num-cpus", -1, "CPUs to offer (default: the machine's)")
+	fl.Float64Var(&f.numGPUs, "num-gpus", -1, "GPUs to offer (default: none detected yet)")
+	fl.Int64Var(&f.memory, "memory", -1, "memory to offer, in bytes (default: 70% of available memory)")
+	fl.StringVar(&f.resources, "resources", "", `custom resources as JSON, e.g. '{"special": 1}'`)
+	fl.StringVar(&f.labels, "labels", "", "node labels, k=v,k2=v2")
+	fl.StringVar(&f.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live")
+	fl.StringVar(&f.nodeIP, "node-ip-address", "127.0.0.1", "the address daemons listen on (loopback unless set)")
+	fl.BoolVar(&f.block, "block", false, "run in the foreground until interrupted")
+	fl.IntVar(&f.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
+	_ = fl.MarkHidden("ready-fd")
+	return cmd
+}
+
+func (f *startFlags) validate() (sched.Resources, map[string]string, error) {
+	if f.head == (f.address != "") {
+		return nil, nil, errors.New("give exactly one of --head and --address")
+	}
+	if f.port < 0 || f.port > 65535 {
+		return nil, nil, fmt.Errorf("--port %d is not a port", f.port)
+	}
+	if net.ParseIP(f.nodeIP) == nil {
+		return nil, nil, fmt.Errorf("--node-ip-address %q is not an IP address", f.nodeIP)
+	}
+	res := map[string]float64{}
+	if f.resources != "" {
+		if err := json.Unmarshal([]byte(f.resources), &res); err != nil {
+			return nil, nil, fmt.Errorf(`--resources must be a JSON object of numbers, like '{"special": 1}': %v`, err)
+		}
+		for _, k := range []string{"CPU", "GPU", "memory"} {
+			if _, ok := res[k]; ok {
+				return nil, nil, fmt.Errorf("--resources cannot set %s; use --num-cpus, --num-gpus or --memory", k)
+			}
+		}
+	}
+	res["CPU"] = float64(runtime.NumCPU())
+	if f.numCPUs >= 0 {
+		res["CPU"] = f.numCPUs
+	}
+	if f.numGPUs >= 0 {
+		res["GPU"] = f.numGPUs
+	}
+	if f.memory >= 0 {
+		res["memory"] = float64(f.memory)
+	} else if m := availableMemory(); m > 0 {
+		res["memory"] = float64(m) * 0.7
+	}
+	r, err := sched.FromFloat(res)
+	if err != nil {
+		return nil, nil, err
+	}
+	labels := map[string]string{}
+	if f.labels != "" {
+		for _, kv := range strings.Split(f.labels, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return nil, nil, fmt.Errorf("--labels: %q is not key=value", kv)
+			}
+			labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return r, labels, nil
+}
+
+// availableMemory reads MemAvailable from /proc/meminfo, in bytes.
+func availableMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+func runStart(cmd *cobra.Command, f *startFlags) error {
+	res, labels, err := f.validate()
+	if err != nil {
+		return err
+	}
+	if !f.block && f.readyFD == 0 {
+		return startInBackground(cmd, f)
+	}
+	return runDaemon(cmd, f, res, labels)
+}
+
+// startInBackground re-runs this command as a detached daemon and waits
+// until it reports ready (or fails).
+func startInBackground(cmd *cobra.Command, f *startFlags) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	args := append([]string{"start"}, os.Args[2:]...)
+	args = append(args, "--ready-fd", "3")
+	c := exec.Command(exe, args...)
+	c.ExtraFiles = []*os.File{w}
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	c.Stdin, c.Stdout, c.Stderr = devnull, devnull, devnull
+	if err := c.Start(); err != nil {
+		return err
+	}
+	_ = w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	_ = r.Close()
+	_ = c.Process.Release()
+	line = strings.TrimSpace(line)
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		return errors.New(msg)
+	}
+	info, ok := strings.CutPrefix(line, "ready ")
+	if !ok {
+		return errors.New("the daemon exited before it was ready; see its log in the session directory")
+	}
+	var ready readyInfo
+	if err := json.Unmarshal([]byte(info), &ready); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if f.head {
+		fmt.Fprintf(out, "rayo head started at %s (node %s, pid %d)\n", ready.Address, ready.NodeID, ready.Pid)
+		fmt.Fprintf(out, "  session: %s\n", ready.Session)
+		fmt.Fprintf(out, "  to add a node on this machine:   rayo start --address %s\n", ready.Address)
+		fmt.Fprintf(out, "  from another machine:            RAYO_TOKEN=$(cat %s/token) rayo start --address %s --node-ip-address <its ip>\n", ready.Session, ready.Address)
+		fmt.Fprintf(out, "  to run a program on the cluster: RAYO_ADDRESS=%s go run ./yourprogram\n", ready.Address)
+	} else {
+		fmt.Fprintf(out, "rayo node %s joined the cluster at %s (pid %d)\n", ready.NodeID, ready.Address, ready.Pid)
+	}
+	fmt.Fprintln(out, "  to stop: rayo stop")
+	return nil
+}
+
+type readyInfo struct {
+	Address string `json:"address"`
+	NodeID  string `json:"node_id"`
+	Pid     int    `json:"pid"`
+	Session string `json:"session"`
+}
+
+// runDaemon runs the head (with its node) or a node daemon until SIGTERM
+// or SIGINT.
+func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels map[string]string) (err error) {
+	var ready *os.File
+	if f.readyFD > 0 {
+		ready = os.NewFile(uintptr(f.readyFD), "ready")
+		defer func() {
+			if err != nil {
+				fmt.Fprintf(ready, "error %v\n", err)
+			}
+			_ = ready.Close()
+		}()
+	}
+	var sess *session.Dir
+	var token string
+	headAddr := f.address
+	if f.head {
+		if sess, err = session.Create(f.tempDir); err != nil {
+			return err
+		}
+		if token, err = session.NewToken(); err != nil {
+			return err
+		}
+		if err = sess.WriteToken(token); err != nil {
+			return err
+		}
+	} else {
+		// On the head's machine, share its session; elsewhere make one.
+		headAddr, token, err = session.Resolve(f.tempDir, f.address, f.token)
+		if err != nil {
+			return fmt.Errorf("no token for the cluster at %s: pass --token or set RAYO_TOKEN (%w)", f.address, err)
+		}
+		if sess, err = session.Latest(f.tempDir); err != nil {
+			if sess, err = session.Create(f.tempDir); err != nil {
+				return err
+			}
+		}
+	}
+	nodeID := newNodeID()
+	name := "node-" + nodeID
+	if f.head {
+		name = "head"
+	}
+	logf, err := sess.LogFile(name)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if f.block {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	var g *gcs.Server
+	if f.head {
+		g, err = gcs.Start(gcs.Config{Listen: net.JoinHostPort(f.nodeIP, strconv.Itoa(f.port)), Token: token,
+			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head")})
+		if err != nil {
+			return err
+		}
+		defer g.Stop()
+		headAddr = g.Addr()
+		if err = sess.WriteAddress(headAddr); err != nil {
+			return err
+		}
+	}
+	n, err := node.Start(node.Config{NodeID: nodeID, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
+		Token: token, Resources: res, Labels: labels, IsHead: f.head, LogsDir: sess.LogsDir(),
+		BinariesDir: sess.BinariesDir(), Log: log.With("component", "node")})
+	if err != nil {
+		return err
+	}
+	defer n.Stop()
+	if err = sess.WritePid(name, os.Getpid()); err != nil {
+		return err
+	}
+	defer func() { _ = sess.RemovePid(name) }()
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	if ready != nil {
+		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: n.ID(), Pid: os.Getpid(), Session: sess.Path})
+		fmt.Fprintf(ready, "ready %s\n", b)
+		_ = ready.Close()
+		ready = nil
+	} else if f.block {
+		fmt.Fprintf(cmd.OutOrStdout(), "rayo %s running at %s (node %s); Ctrl-C stops it\n", name, headAddr, n.ID())
+	}
+	s := <-sigs
+	log.Info("stopping on signal", "signal", s.String())
+	return nil
+}
+
+func newNodeID() string {
+	t, err := session.NewToken()
+	if err != nil {
+		return strconv.Itoa(os.Getpid())
+	}
+	return t[:16]
+}

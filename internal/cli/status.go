@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+func newStatus() *cobra.Command {
+	var cf clusterFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster's nodes, resources and pending demands",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return fmt.Errorf("--format must be table or json, not %q", format)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			head, err := cf.dialHead(ctx)
+			if err != nil {
+				return err
+			}
+			defer head.Close()
+			var st protocol.ClusterStatusReply
+			if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
+				return err
+			}
+			rep := buildStatus(&st)
+			if format == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			printStatus(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	return cmd
+}
+
+// StatusReport is `rayo status --format json`.
+type StatusReport struct {
+	Nodes      []NodeReport       `json:"nodes"`
+	Total      map[string]float64 `json:"total"`
+	Used       map[string]float64 `json:"used"`
+	Pending    []DemandReport     `json:"pending_demands"`
+	Infeasible []DemandReport     `json:"infeasible_demands"`
+}
+
+type NodeReport struct {
+	NodeID    string             `json:"node_id"`
+	Address   string             `json:"address"`
+	State     string             `json:"state"`
+	IsHead    bool               `json:"is_head"`
+	Total     map[string]float64 `json:"total"`
+	Available map[string]float64 `json:"available"`
+	Labels    map[string]string  `json:"labels,omitempty"`
+	Workers   int                `json:"workers"`
+}
+
+type DemandReport struct {
+	Resources map[string]float64 `json:"resources"`
+	Count     int                `json:"count"`
+	NodeID    string             `json:"node_id"`
+}
+
+func buildStatus(st *protocol.ClusterStatusReply) *StatusReport {
+	total, used := sched.Resources{}, sched.Resources{}
+	rep := &StatusReport{Pending: []DemandReport{}, Infeasible: []DemandReport{}}
+	for _, n := range st.Nodes {
+		state := "ALIVE"
+		if !n.Alive {
+			state = "DEAD"
+		}
+		rep.Nodes = append(rep.Nodes, NodeReport{NodeID: n.Info.NodeID, Address: n.Info.Addr, State: state,
+			IsHead: n.Info.IsHead, Total: n.Info.Total.ToFloat(), Available: n.Available.ToFloat(),
+			Labels: n.Info.Labels, Workers: n.Workers})
+		if !n.Alive {
+			continue
+		}
+		total.Add(n.Info.Total)
+		u := n.Info.Total.Clone()
+		u.Sub(n.Available)
+		used.Add(u)
+		for _, d := range n.Demands {
+			dr := DemandReport{Resources: d.Shape.ToFloat(), Count: d.Count, NodeID: n.Info.NodeID}
+			if d.Infeasible {
+				rep.Infeasible = append(rep.Infeasible, dr)
+			} else {
+				rep.Pending = append(rep.Pending, dr)
+			}
+		}
+	}
+	rep.Total, rep.Used = total.ToFloat(), used.ToFloat()
+	return rep
+}
+
+func printStatus(w io.Writer, rep *StatusReport) {
+	alive, dead := 0, 0
+	for _, n := range rep.Nodes {
+		if n.State == "ALIVE" {
+			alive++
+		} else {
+			dead++
+		}
+	}
+	fmt.Fprintf(w, "======== Cluster status: %d node(s) alive, %d dead ========\n", alive, dead)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATE\tADDRESS\tRESOURCES (used/total)\tWORKERS\tLABELS")
+	for _, n := range rep.Nodes {
+		id := n.NodeID
+		if n.IsHead {
+			id += " (head)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", id, n.State, n.Address, usage(n.Total, n.Available), n.Workers, labels(n.Labels))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w, "\nResources")
+	names := sortedKeys(rep.Total)
+	for _, k := range names {
+		fmt.Fprintf(w, "  %s/%s %s\n", num(k, rep.Used[k]), num(k, rep.Total[k]), k)
+	}
+	fmt.Fprintln(w, "\nPending demands")
+	if len(rep.Pending) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, d := range rep.Pending {
+		fmt.Fprintf(w, "  %s: %d waiting (queued on node %s)\n", resString(d.Resources), d.Count, d.NodeID)
+	}
+	fmt.Fprintln(w, "\nInfeasible demands (no node can ever hold them)")
+	if len(rep.Infeasible) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, d := range rep.Infeasible {
+		fmt.Fprintf(w, "  %s: %d waiting for a node that fits\n", resString(d.Resources), d.Count)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func num(name string, v float64) string {
+	if name == "memory" {
+		return fmt.Sprintf("%.1fGiB", v/(1<<30))
+	}
+	return fmt.Sprintf("%g", v)
+}
+
+func usage(total, avail map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(total) {
+		parts = append(parts, fmt.Sprintf("%s %s/%s", k, num(k, total[k]-avail[k]), num(k, total[k])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func resString(r map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(r) {
+		parts = append(parts, fmt.Sprintf("%s: %s", k, num(k, r[k])))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func labels(l map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(l) {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, ",")
+}

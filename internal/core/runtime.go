@@ -1,0 +1,387 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// Executor runs a pushed task in a worker. The rayo package implements it
+// over its registry of functions.
+type Executor interface {
+	Execute(ctx context.Context, spec *protocol.TaskSpec) ([]byte, *errs.TaskError)
+}
+
+// Config configures a runtime.
+type Config struct {
+	Token    string
+	NodeAddr string
+	// Job is the job this runtime belongs to. A driver fills it in after
+	// registering with the head; a worker gets it from its environment.
+	Job      protocol.JobSpec
+	WorkerID string
+	IsWorker bool
+	Executor Executor
+	// LogSink receives worker output forwarded to a driver; nil drops it.
+	LogSink func(*protocol.LogBatch)
+	// Listen is the address the runtime serves on; "127.0.0.1:0" default.
+	Listen string
+	Log    *slog.Logger
+}
+
+// Runtime is the core runtime of one driver or worker process.
+type Runtime struct {
+	cfg    Config
+	log    *slog.Logger
+	srv    *rpc.Server
+	ln     net.Listener
+	prefix string
+	seq    atomic.Uint64
+
+	store *memStore
+	sub   *submitter
+
+	clientsMu sync.Mutex
+	clients   map[string]*rpc.Client
+	node      *rpc.Client
+
+	runningMu sync.Mutex
+	running   map[string]context.CancelFunc
+
+	closed  chan struct{}
+	closeMu sync.Once
+	wg      sync.WaitGroup
+}
+
+// New starts the runtime's server and connects it to its node. A worker
+// also registers itself with the node.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.WorkerID == "" {
+		cfg.WorkerID = NewID()
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("core: listen: %w", err)
+	}
+	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, srv: rpc.NewServer(cfg.Token, cfg.Log),
+		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(),
+		clients: map[string]*rpc.Client{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
+	rt.sub = newSubmitter(rt)
+	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
+	rpc.Register(rt.srv, protocol.DriverLogs, rt.serveLogs)
+	if cfg.IsWorker {
+		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
+		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)
+	}
+	rt.wg.Add(1)
+	go func() { defer rt.wg.Done(); _ = rt.srv.Serve(ln) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node, err := rpc.Dial(ctx, cfg.NodeAddr, cfg.Token)
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("core: connecting to the node daemon: %w", mapErr(err))
+	}
+	rt.node = node
+	if cfg.IsWorker {
+		req := &protocol.RegisterWorkerRequest{WorkerID: cfg.WorkerID, Addr: rt.Addr(), Pid: os.Getpid()}
+		if err := node.Call(ctx, protocol.NodeRegisterWorker, req, &protocol.RegisterWorkerReply{}); err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("core: registering the worker: %w", err)
+		}
+	}
+	return rt, nil
+}
+
+// Addr is the address other processes reach this runtime on.
+func (rt *Runtime) Addr() string { return rt.ln.Addr().String() }
+
+// NodeDone is closed when the connection to the node daemon is gone. A
+// worker exits then: its node is dead or has disowned it.
+func (rt *Runtime) NodeDone() <-chan struct{} { return rt.node.Done() }
+
+// SetJob records the job after the driver registered it.
+func (rt *Runtime) SetJob(j protocol.JobSpec) { rt.cfg.Job = j }
+
+// Job is the runtime's job.
+func (rt *Runtime) Job() protocol.JobSpec { return rt.cfg.Job }
+
+// Close stops the runtime: pending calls fail, connections close.
+func (rt *Runtime) Close() {
+	rt.closeMu.Do(func() {
+		close(rt.closed)
+		rt.sub.close()
+		rt.srv.Close()
+		rt.clientsMu.Lock()
+		for _, c := range rt.clients {
+			_ = c.Close()
+		}
+		rt.clients = map[string]*rpc.Client{}
+		rt.clientsMu.Unlock()
+		if rt.node != nil {
+			_ = rt.node.Close()
+		}
+		rt.wg.Wait()
+	})
+}
+
+// NewID returns a random process-unique prefix.
+func NewID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (rt *Runtime) nextID() string {
+	return rt.prefix + strconv.FormatUint(rt.seq.Add(1), 36)
+}
+
+// client returns a shared connection to addr, dialing when needed.
+func (rt *Runtime) client(ctx context.Context, addr string) (*rpc.Client, error) {
+	rt.clientsMu.Lock()
+	c := rt.clients[addr]
+	rt.clientsMu.Unlock()
+	if c != nil {
+		select {
+		case <-c.Done():
+		default:
+			return c, nil
+		}
+	}
+	select {
+	case <-rt.closed:
+		return nil, errs.ErrShutdown
+	default:
+	}
+	nc, err := rpc.Dial(ctx, addr, rt.cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	rt.clientsMu.Lock()
+	if c := rt.clients[addr]; c != nil && c != nc {
+		select {
+		case <-c.Done():
+		default:
+			rt.clientsMu.Unlock()
+			_ = nc.Close()
+			return c, nil
+		}
+	}
+	rt.clients[addr] = nc
+	rt.clientsMu.Unlock()
+	return nc, nil
+}
+
+// mapErr turns transport errors into rayo's typed errors.
+func mapErr(err error) error {
+	if errors.Is(err, rpc.ErrUnauthenticated) {
+		return fmt.Errorf("%w (%v)", errs.ErrUnauthenticated, err)
+	}
+	return err
+}
+
+// Ref names an object: its ID and its owner's address.
+type Ref struct {
+	ID    string
+	Owner string
+}
+
+// Put stores an encoded value owned by this process.
+func (rt *Runtime) Put(value []byte) Ref {
+	id := rt.nextID()
+	rt.store.create(id).complete(value, nil)
+	return Ref{ID: id, Owner: rt.Addr()}
+}
+
+// Get returns an object's encoded value, waiting for it; a failed task's
+// object returns its TaskError.
+func (rt *Runtime) Get(ctx context.Context, ref Ref) ([]byte, error) {
+	if ref.Owner == rt.Addr() {
+		o := rt.store.get(ref.ID)
+		if o == nil {
+			return nil, fmt.Errorf("%w: %s is no longer held by its owner", errs.ErrObjectLost, ref.ID)
+		}
+		select {
+		case <-o.done:
+		case <-ctx.Done():
+			return nil, ctxErr(ctx)
+		case <-rt.closed:
+			return nil, errs.ErrShutdown
+		}
+		if o.err != nil {
+			return nil, o.err.FromWire()
+		}
+		return o.value, nil
+	}
+	return rt.getRemote(ctx, ref, false)
+}
+
+func ctxErr(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", errs.ErrGetTimeout, ctx.Err())
+	}
+	return ctx.Err()
+}
+
+// getRemote asks the owner of a borrowed reference for its value.
+func (rt *Runtime) getRemote(ctx context.Context, ref Ref, noValue bool) ([]byte, error) {
+	c, err := rt.client(ctx, ref.Owner)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxErr(ctx)
+		}
+		return nil, fmt.Errorf("%w: owner of %s at %s is unreachable: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
+	}
+	var reply protocol.GetObjectReply
+	err = c.Call(ctx, protocol.OwnerGetObject, &protocol.GetObjectRequest{ObjectID: ref.ID, NoValue: noValue}, &reply)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, ctxErr(ctx)
+	case errors.Is(err, rpc.ErrClosed):
+		return nil, fmt.Errorf("%w: owner of %s at %s: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
+	case rpc.CodeOf(err) == "object_lost":
+		return nil, fmt.Errorf("%w: %s", errs.ErrObjectLost, err.Error())
+	default:
+		return nil, err
+	}
+	if reply.Err != nil {
+		return nil, reply.Err.FromWire()
+	}
+	return reply.Value, nil
+}
+
+func (rt *Runtime) serveGetObject(ctx context.Context, req *protocol.GetObjectRequest) (*protocol.GetObjectReply, error) {
+	o := rt.store.get(req.ObjectID)
+	if o == nil {
+		return nil, rpc.Errorf("object_lost", "rayo: object %s is not held by its owner", req.ObjectID)
+	}
+	select {
+	case <-o.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-rt.closed:
+		return nil, rpc.Errorf("owner_exiting", "rayo: the owner is shutting down")
+	}
+	if req.NoValue {
+		return &protocol.GetObjectReply{Err: o.err}, nil
+	}
+	return &protocol.GetObjectReply{Value: o.value, Err: o.err}, nil
+}
+
+// Ready reports, for each ref, a channel closed when it is ready (its
+// value or its error is known).
+func (rt *Runtime) readyChan(ctx context.Context, ref Ref) <-chan struct{} {
+	if ref.Owner == rt.Addr() {
+		if o := rt.store.get(ref.ID); o != nil {
+			return o.done
+		}
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	ch := make(chan struct{})
+	go func() {
+		// Errors count as ready: Get then reports them.
+		_, _ = rt.getRemote(ctx, ref, true)
+		if ctx.Err() == nil {
+			close(ch)
+		}
+	}()
+	return ch
+}
+
+// Wait returns once numReady of refs are ready or timeout passes (a
+// negative timeout waits without limit). It returns the indexes of the
+// ready refs, in the order of refs.
+func (rt *Runtime) Wait(ctx context.Context, refs []Ref, numReady int, timeout time.Duration) ([]int, error) {
+	if numReady > len(refs) {
+		numReady = len(refs)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chans := make([]<-chan struct{}, len(refs))
+	for i, r := range refs {
+		chans[i] = rt.readyChan(wctx, r)
+	}
+	var timer <-chan time.Time
+	if timeout >= 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	done := make(chan int, len(refs))
+	for i, ch := range chans {
+		select {
+		case <-ch:
+			done <- i
+		default:
+			go func() {
+				select {
+				case <-ch:
+					done <- i
+				case <-wctx.Done():
+				}
+			}()
+		}
+	}
+	ready := make([]bool, len(refs))
+	n := 0
+	for n < numReady {
+		select {
+		case i := <-done:
+			if !ready[i] {
+				ready[i] = true
+				n++
+			}
+		case <-timer:
+			numReady = n
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	// Take whatever else is ready already.
+	for {
+		select {
+		case i := <-done:
+			ready[i] = true
+			continue
+		default:
+		}
+		break
+	}
+	var idx []int
+	for i, r := range ready {
+		if r {
+			idx = append(idx, i)
+		}
+	}
+	return idx, nil
+}
+
+func (rt *Runtime) serveLogs(_ context.Context, b *protocol.LogBatch) (*protocol.Empty, error) {
+	if rt.cfg.LogSink != nil {
+		rt.cfg.LogSink(b)
+	}
+	return &protocol.Empty{}, nil
+}

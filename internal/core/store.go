@@ -1,0 +1,73 @@
+package core
+
+import (
+	"sync"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+)
+
+// object is one owned object: pending until its task finishes or its
+// value is put.
+type object struct {
+	done  chan struct{}
+	value []byte
+	err   *errs.WireTaskError
+}
+
+// memStore holds the objects this process owns.
+type memStore struct {
+	mu   sync.Mutex
+	objs map[string]*object
+}
+
+func newMemStore() *memStore { return &memStore{objs: map[string]*object{}} }
+
+// create registers a pending object.
+func (s *memStore) create(id string) *object {
+	o := &object{done: make(chan struct{})}
+	s.mu.Lock()
+	s.objs[id] = o
+	s.mu.Unlock()
+	return o
+}
+
+func (s *memStore) get(id string) *object {
+	s.mu.Lock()
+	o := s.objs[id]
+	s.mu.Unlock()
+	return o
+}
+
+// complete seals an object with its value or its error. Only the first
+// completion counts.
+func (o *object) complete(value []byte, err *errs.WireTaskError) bool {
+	select {
+	case <-o.done:
+		return false
+	default:
+	}
+	o.value, o.err = value, err
+	close(o.done)
+	return true
+}
+
+func (o *object) ready() bool {
+	select {
+	case <-o.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *memStore) delete(id string) {
+	s.mu.Lock()
+	delete(s.objs, id)
+	s.mu.Unlock()
+}
+
+func (s *memStore) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.objs)
+}

@@ -1,0 +1,488 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// TaskArg is one argument: an encoded value, or a reference resolved
+// before the task is pushed.
+type TaskArg struct {
+	Value []byte
+	Ref   *Ref
+}
+
+// SubmitOptions describe one task submission.
+type SubmitOptions struct {
+	Name            string
+	Display         string
+	Resources       sched.Resources
+	Strategy        sched.Strategy
+	MaxRetries      int // retries after a worker dies; -1 means without limit
+	RetryExceptions bool
+}
+
+// leaseLinger keeps an idle lease a moment before returning it, so that
+// a submit-get-submit loop reuses its worker instead of asking the node
+// for a new lease each time.
+const leaseLinger = 20 * time.Millisecond
+
+// maxLeaseRequests bounds the lease requests in flight per resource shape.
+const maxLeaseRequests = 16
+
+// task is a submitted task the owner tracks until it completes.
+type task struct {
+	spec       protocol.TaskSpec
+	opts       SubmitOptions
+	args       []TaskArg
+	obj        *object
+	key        *keyState
+	retriesOut int // worker-death retries left
+	appRetries int // application-error retries left
+	cancelled  bool
+	force      bool
+	running    *leaseHandle
+	queued     bool
+}
+
+// keyState is the submission state of one scheduling key (resource shape
+// and strategy): its ready queue and the leases serving it.
+type keyState struct {
+	key        string
+	res        sched.Resources
+	strat      sched.Strategy
+	queue      []*task
+	idle       []*leaseHandle
+	leases     int
+	requesting int
+}
+
+type leaseHandle struct {
+	reply  protocol.LeaseReply
+	node   *rpc.Client
+	worker *rpc.Client
+	timer  *time.Timer
+	dead   bool
+}
+
+type submitter struct {
+	rt     *Runtime
+	mu     sync.Mutex
+	keys   map[string]*keyState
+	tasks  map[string]*task
+	closed bool
+}
+
+func newSubmitter(rt *Runtime) *submitter {
+	return &submitter{rt: rt, keys: map[string]*keyState{}, tasks: map[string]*task{}}
+}
+
+// Submit submits a task and returns the reference to its result.
+func (rt *Runtime) Submit(opts SubmitOptions, args []TaskArg) Ref {
+	id := rt.nextID()
+	obj := rt.store.create(id)
+	t := &task{opts: opts, args: args, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries,
+		spec: protocol.TaskSpec{TaskID: id, JobID: rt.cfg.Job.JobID, Name: opts.Name, Display: opts.Display,
+			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources}}
+	s := rt.sub
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		obj.complete(nil, errs.NewTaskError(t.name(), id, errs.ErrShutdown, errs.ErrShutdown, "", false).ToWire())
+		return Ref{ID: id, Owner: rt.Addr()}
+	}
+	s.tasks[id] = t
+	s.mu.Unlock()
+	if t.resolveInline() {
+		s.enqueue(t)
+	} else {
+		rt.wg.Add(1)
+		go func() { defer rt.wg.Done(); s.resolve(t) }()
+	}
+	return Ref{ID: id, Owner: rt.Addr()}
+}
+
+func (t *task) name() string {
+	if t.opts.Display != "" {
+		return t.opts.Display
+	}
+	return t.opts.Name
+}
+
+// resolveInline fills the spec's arguments if none is a reference.
+func (t *task) resolveInline() bool {
+	vals := make([][]byte, len(t.args))
+	for i, a := range t.args {
+		if a.Ref != nil {
+			return false
+		}
+		vals[i] = a.Value
+	}
+	t.spec.Args = vals
+	return true
+}
+
+// resolve waits for the task's reference arguments; a failed dependency
+// fails the task with the dependency's error, as in Ray.
+func (s *submitter) resolve(t *task) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-t.obj.done: // cancelled while waiting
+		case <-s.rt.closed:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	vals := make([][]byte, len(t.args))
+	for i, a := range t.args {
+		if a.Ref == nil {
+			vals[i] = a.Value
+			continue
+		}
+		v, err := s.rt.Get(ctx, *a.Ref)
+		if err != nil {
+			var te *errs.TaskError
+			if !errors.As(err, &te) {
+				te = errs.NewTaskError(t.name(), t.spec.TaskID, causeOf(err), fmt.Errorf("argument %d: %w", i, err), "", false)
+			}
+			s.finish(t, nil, te.ToWire())
+			return
+		}
+		vals[i] = v
+	}
+	t.spec.Args = vals
+	s.enqueue(t)
+}
+
+func causeOf(err error) error {
+	for _, e := range []error{errs.ErrOwnerDied, errs.ErrObjectLost, errs.ErrShutdown, errs.ErrTaskCancelled} {
+		if errors.Is(err, e) {
+			return e
+		}
+	}
+	return errs.ErrTaskFailed
+}
+
+func schedKey(res sched.Resources, st sched.Strategy) string {
+	return fmt.Sprintf("%s|%d|%s|%t", res.String(), st.Kind, st.NodeID, st.Soft)
+}
+
+func (s *submitter) enqueue(t *task) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.cancelled || t.obj.ready() {
+		return
+	}
+	k := schedKey(t.opts.Resources, t.opts.Strategy)
+	ks := s.keys[k]
+	if ks == nil {
+		ks = &keyState{key: k, res: t.opts.Resources, strat: t.opts.Strategy}
+		s.keys[k] = ks
+	}
+	t.key, t.queued = ks, true
+	ks.queue = append(ks.queue, t)
+	s.pumpLocked(ks)
+}
+
+// pumpLocked hands queued tasks to idle leases and asks for more leases
+// while tasks wait.
+func (s *submitter) pumpLocked(ks *keyState) {
+	if s.closed {
+		return
+	}
+	for len(ks.queue) > 0 && len(ks.idle) > 0 {
+		t := ks.queue[0]
+		ks.queue[0] = nil
+		ks.queue = ks.queue[1:]
+		t.queued = false
+		if t.cancelled || t.obj.ready() {
+			continue
+		}
+		lh := ks.idle[len(ks.idle)-1]
+		ks.idle = ks.idle[:len(ks.idle)-1]
+		if lh.timer != nil {
+			lh.timer.Stop()
+			lh.timer = nil
+		}
+		t.running = lh
+		t.spec.Attempt++
+		s.rt.wg.Add(1)
+		go func() { defer s.rt.wg.Done(); s.push(ks, lh, t) }()
+	}
+	for want := len(ks.queue) - ks.requesting; want > 0 && ks.requesting < maxLeaseRequests; want-- {
+		ks.requesting++
+		s.rt.wg.Add(1)
+		go func() { defer s.rt.wg.Done(); s.requestLease(ks) }()
+	}
+	if len(ks.queue) == 0 {
+		for _, lh := range ks.idle {
+			if lh.timer == nil {
+				lh := lh
+				lh.timer = time.AfterFunc(leaseLinger, func() { s.lingerExpired(ks, lh) })
+			}
+		}
+	}
+}
+
+func (s *submitter) lingerExpired(ks *keyState, lh *leaseHandle) {
+	s.mu.Lock()
+	found := false
+	for i, x := range ks.idle {
+		if x == lh {
+			ks.idle = append(ks.idle[:i], ks.idle[i+1:]...)
+			found = true
+			break
+		}
+	}
+	if found {
+		ks.leases--
+	}
+	s.mu.Unlock()
+	if found {
+		s.returnLease(lh, false)
+	}
+}
+
+func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = lh.node.Call(ctx, protocol.NodeReturnLease, &protocol.ReturnLeaseRequest{LeaseID: lh.reply.LeaseID, Disconnect: disconnect}, nil)
+}
+
+// requestLease asks the local node for a worker, following spillback
+// redirects to other nodes.
+func (s *submitter) requestLease(ks *keyState) {
+	req := &protocol.LeaseRequest{Job: s.rt.cfg.Job, Resources: ks.res, Strategy: ks.strat}
+	s.mu.Lock()
+	if len(ks.queue) > 0 {
+		req.Name = ks.queue[0].name()
+	}
+	s.mu.Unlock()
+	node := s.rt.node
+	backoff := 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.rt.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		var reply protocol.LeaseReply
+		err := node.Call(ctx, protocol.NodeRequestLease, req, &reply)
+		if err == nil && reply.RetryAt != "" {
+			c, derr := s.rt.client(ctx, reply.RetryAt)
+			if derr == nil {
+				node = c
+				req.Spilled = true
+				continue
+			}
+			err = derr
+		}
+		if err == nil {
+			w, werr := s.rt.client(ctx, reply.WorkerAddr)
+			if werr != nil {
+				// The worker died between grant and dial: give the lease
+				// back and ask again.
+				s.returnLease(&leaseHandle{reply: reply, node: node}, true)
+				node = s.rt.node
+				req.Spilled = false
+				continue
+			}
+			lh := &leaseHandle{reply: reply, node: node, worker: w}
+			s.mu.Lock()
+			ks.requesting--
+			ks.leases++
+			ks.idle = append(ks.idle, lh)
+			s.pumpLocked(ks)
+			s.mu.Unlock()
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if code := rpc.CodeOf(err); code != "" && code != "node_stopping" {
+			// The node refused for good (job ended, binary cannot run):
+			// fail what waits for this shape.
+			s.failQueue(ks, err)
+			return
+		}
+		// Transport trouble: retry against the local node.
+		s.rt.log.Warn("lease request failed; retrying", "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, 2*time.Second)
+		node = s.rt.node
+		req.Spilled = false
+		select {
+		case <-node.Done():
+			s.failQueue(ks, fmt.Errorf("%w: connection to the node daemon lost", errs.ErrNodeDied))
+			return
+		default:
+		}
+	}
+}
+
+func (s *submitter) failQueue(ks *keyState, err error) {
+	s.mu.Lock()
+	ks.requesting--
+	q := ks.queue
+	if ks.requesting > 0 {
+		q = nil // other requests may still succeed
+	} else {
+		ks.queue = nil
+	}
+	s.mu.Unlock()
+	cause := errs.ErrTaskFailed
+	if rpc.CodeOf(err) == "binary_mismatch" {
+		cause = errs.ErrBinaryMismatch
+	}
+	for _, t := range q {
+		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, cause, err, "", false).ToWire())
+	}
+}
+
+// push runs one task on a leased worker and handles its outcome.
+func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
+	var reply protocol.PushTaskReply
+	err := lh.worker.Call(context.Background(), protocol.WorkerPushTask, &t.spec, &reply)
+	s.mu.Lock()
+	t.running = nil
+	if err != nil {
+		// The worker is gone (crashed, killed, or its node died).
+		lh.dead = true
+		ks.leases--
+		switch {
+		case t.cancelled:
+			s.mu.Unlock()
+			s.finishCancelled(t)
+		case t.retriesOut != 0:
+			if t.retriesOut > 0 {
+				t.retriesOut--
+			}
+			s.rt.log.Warn("worker died; retrying task", "task", t.name(), "pid", lh.reply.WorkerPid, "err", err)
+			t.queued = true
+			ks.queue = append([]*task{t}, ks.queue...)
+			s.pumpLocked(ks)
+			s.mu.Unlock()
+		default:
+			s.mu.Unlock()
+			te := errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrWorkerCrashed,
+				fmt.Errorf("the worker process died (pid %d) and retries are exhausted: %v", lh.reply.WorkerPid, err), "", false)
+			te.Pid, te.NodeID = lh.reply.WorkerPid, lh.reply.NodeID
+			s.finish(t, nil, te.ToWire())
+		}
+		s.returnLease(lh, true)
+		return
+	}
+	ks.idle = append(ks.idle, lh)
+	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !t.cancelled &&
+		reply.Err.Code == errs.CodeOf(errs.ErrTaskFailed)
+	if retry {
+		if t.appRetries > 0 {
+			t.appRetries--
+		}
+		t.queued = true
+		ks.queue = append([]*task{t}, ks.queue...)
+	}
+	s.pumpLocked(ks)
+	s.mu.Unlock()
+	switch {
+	case retry:
+	case t.cancelled:
+		s.finishCancelled(t)
+	default:
+		s.finish(t, reply.Value, reply.Err)
+	}
+}
+
+func (s *submitter) finish(t *task, value []byte, err *errs.WireTaskError) {
+	t.obj.complete(value, err)
+	s.mu.Lock()
+	delete(s.tasks, t.spec.TaskID)
+	s.mu.Unlock()
+}
+
+func (s *submitter) finishCancelled(t *task) {
+	s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskCancelled, errs.ErrTaskCancelled, "", false).ToWire())
+}
+
+// Cancel cancels a task by its result's reference. A queued task never
+// runs; a running one sees its context cancelled, or with force, its
+// worker is killed. Cancelling a finished task does nothing.
+func (rt *Runtime) Cancel(ref Ref, force bool) error {
+	if ref.Owner != rt.Addr() {
+		return fmt.Errorf("%w: only the owner of a task can cancel it", errs.ErrInvalidOption)
+	}
+	s := rt.sub
+	s.mu.Lock()
+	t := s.tasks[ref.ID]
+	if t == nil || t.obj.ready() {
+		s.mu.Unlock()
+		return nil
+	}
+	t.cancelled, t.force = true, force
+	lh := t.running
+	if t.queued && t.key != nil {
+		q := t.key.queue
+		for i, x := range q {
+			if x == t {
+				t.key.queue = append(q[:i], q[i+1:]...)
+				break
+			}
+		}
+		t.queued = false
+	}
+	s.mu.Unlock()
+	if lh == nil {
+		s.finishCancelled(t)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if force {
+		return lh.node.Call(ctx, protocol.NodeKillWorker, &protocol.KillWorkerRequest{WorkerID: lh.reply.WorkerID}, nil)
+	}
+	return lh.worker.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID}, nil)
+}
+
+func (s *submitter) close() {
+	s.mu.Lock()
+	s.closed = true
+	var ts []*task
+	for _, t := range s.tasks {
+		ts = append(ts, t)
+	}
+	var idle []*leaseHandle
+	for _, ks := range s.keys {
+		for _, lh := range ks.idle {
+			if lh.timer != nil {
+				lh.timer.Stop()
+			}
+		}
+		idle = append(idle, ks.idle...)
+		ks.idle = nil
+	}
+	s.mu.Unlock()
+	for _, lh := range idle {
+		s.returnLease(lh, false)
+	}
+	for _, t := range ts {
+		t.obj.complete(nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrShutdown, errs.ErrShutdown, "", false).ToWire())
+	}
+}

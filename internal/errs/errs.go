@@ -1,0 +1,187 @@
+package errs
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Sentinels. Every error rayo returns wraps one of them.
+var (
+	ErrTaskFailed      = errors.New("rayo: task failed")
+	ErrWorkerCrashed   = errors.New("rayo: worker crashed")
+	ErrTaskCancelled   = errors.New("rayo: task cancelled")
+	ErrBadCall         = errors.New("rayo: malformed call")
+	ErrObjectLost      = errors.New("rayo: object lost")
+	ErrOwnerDied       = errors.New("rayo: owner died")
+	ErrNotInitialized  = errors.New("rayo: not initialized; call rayo.Init first")
+	ErrShutdown        = errors.New("rayo: runtime is shut down")
+	ErrInfeasible      = errors.New("rayo: no node can ever satisfy the resource request")
+	ErrUnauthenticated = errors.New("rayo: unauthenticated: missing or wrong cluster token")
+	ErrGetTimeout      = errors.New("rayo: get timed out")
+	ErrNodeDied        = errors.New("rayo: node died")
+	ErrBinaryMismatch  = errors.New("rayo: job binary cannot run on this node")
+	ErrInvalidOption   = errors.New("rayo: invalid option")
+)
+
+// Wire codes, one per sentinel that can cross a process boundary.
+var codes = map[string]error{
+	"task_failed":    ErrTaskFailed,
+	"worker_crashed": ErrWorkerCrashed,
+	"cancelled":      ErrTaskCancelled,
+	"bad_call":       ErrBadCall,
+	"object_lost":    ErrObjectLost,
+	"owner_died":     ErrOwnerDied,
+	"infeasible":     ErrInfeasible,
+	"node_died":      ErrNodeDied,
+}
+
+// CodeOf returns the wire code of a sentinel ("" if it has none).
+func CodeOf(sentinel error) string {
+	for c, e := range codes {
+		if e == sentinel {
+			return c
+		}
+	}
+	return ""
+}
+
+// SentinelOf returns the sentinel for a wire code, ErrTaskFailed if unknown.
+func SentinelOf(code string) error {
+	if e, ok := codes[code]; ok {
+		return e
+	}
+	return ErrTaskFailed
+}
+
+// TaskError is how a failed task reaches its caller: the remote error's
+// text and stack, where it ran, and why it failed (Cause is one of the
+// sentinels above). errors.Is also matches user errors registered with
+// RegisterError that the remote error wrapped.
+type TaskError struct {
+	TaskName string
+	TaskID   string
+	Message  string
+	Stack    string
+	Panicked bool
+	Pid      int
+	NodeID   string
+	Cause    error
+	matches  []string
+}
+
+func (e *TaskError) Error() string {
+	what := "failed"
+	switch {
+	case e.Panicked:
+		what = "panicked"
+	case e.Cause == ErrWorkerCrashed:
+		what = "lost its worker"
+	case e.Cause == ErrTaskCancelled:
+		what = "was cancelled"
+	case e.Cause == ErrBadCall:
+		what = "was called wrongly"
+	}
+	s := fmt.Sprintf("rayo: task %s %s", e.TaskName, what)
+	if e.Pid != 0 {
+		s += fmt.Sprintf(" (pid=%d", e.Pid)
+		if e.NodeID != "" {
+			s += " node=" + e.NodeID
+		}
+		s += ")"
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Unwrap exposes the cause, so errors.Is(err, rayo.ErrTaskFailed) works.
+func (e *TaskError) Unwrap() error { return e.Cause }
+
+// Is matches registered user errors that the remote error wrapped.
+func (e *TaskError) Is(target error) bool {
+	name, ok := registeredName(target)
+	if !ok {
+		return false
+	}
+	for _, m := range e.matches {
+		if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches lists the registered error names the remote error wrapped.
+func (e *TaskError) Matches() []string { return e.matches }
+
+// WireTaskError is TaskError's form on the wire.
+type WireTaskError struct {
+	Code     string   `msgpack:"c"`
+	TaskName string   `msgpack:"n"`
+	TaskID   string   `msgpack:"i"`
+	Message  string   `msgpack:"m"`
+	Stack    string   `msgpack:"s,omitempty"`
+	Panicked bool     `msgpack:"p,omitempty"`
+	Pid      int      `msgpack:"pid,omitempty"`
+	NodeID   string   `msgpack:"node,omitempty"`
+	Matches  []string `msgpack:"x,omitempty"`
+}
+
+// ToWire flattens a TaskError.
+func (e *TaskError) ToWire() *WireTaskError {
+	return &WireTaskError{Code: CodeOf(e.Cause), TaskName: e.TaskName, TaskID: e.TaskID, Message: e.Message,
+		Stack: e.Stack, Panicked: e.Panicked, Pid: e.Pid, NodeID: e.NodeID, Matches: e.matches}
+}
+
+// FromWire rebuilds a TaskError.
+func (w *WireTaskError) FromWire() *TaskError {
+	return &TaskError{TaskName: w.TaskName, TaskID: w.TaskID, Message: w.Message, Stack: w.Stack,
+		Panicked: w.Panicked, Pid: w.Pid, NodeID: w.NodeID, Cause: SentinelOf(w.Code), matches: w.Matches}
+}
+
+// NewTaskError builds a TaskError from an error raised by user code,
+// recording which registered errors it wraps.
+func NewTaskError(name, id string, cause error, err error, stack string, panicked bool) *TaskError {
+	te := &TaskError{TaskName: name, TaskID: id, Cause: cause, Stack: stack, Panicked: panicked}
+	if err != nil {
+		te.Message = err.Error()
+		registry.RLock()
+		for n, reg := range registry.byName {
+			if errors.Is(err, reg) {
+				te.matches = append(te.matches, n)
+			}
+		}
+		registry.RUnlock()
+	}
+	return te
+}
+
+var registry = struct {
+	sync.RWMutex
+	byName map[string]error
+}{byName: map[string]error{}}
+
+// RegisterError names a user sentinel error so that errors.Is matches it
+// across processes. Register at package level, in every process, with the
+// same name.
+func RegisterError(name string, err error) {
+	if name == "" || err == nil {
+		panic("rayo: RegisterError needs a name and an error")
+	}
+	registry.Lock()
+	registry.byName[name] = err
+	registry.Unlock()
+}
+
+func registeredName(target error) (string, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	for n, e := range registry.byName {
+		if e == target {
+			return n, true
+		}
+	}
+	return "", false
+}

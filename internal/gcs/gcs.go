@@ -1,0 +1,354 @@
+package gcs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// Config configures the head's control plane.
+type Config struct {
+	// Listen is the address to listen on, "127.0.0.1:0" for a random port.
+	Listen string
+	Token  string
+	// BinariesDir stores uploaded job binaries by content hash.
+	BinariesDir string
+	// HeartbeatPeriod is how often nodes report; a node that misses
+	// MissedHeartbeats in a row is declared dead.
+	HeartbeatPeriod  time.Duration
+	MissedHeartbeats int
+	Log              *slog.Logger
+}
+
+// Validate fills defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.Token == "" {
+		return errors.New("gcs: a cluster token is required")
+	}
+	if c.BinariesDir == "" {
+		return errors.New("gcs: BinariesDir is required")
+	}
+	if c.HeartbeatPeriod <= 0 {
+		c.HeartbeatPeriod = 200 * time.Millisecond
+	}
+	if c.MissedHeartbeats <= 0 {
+		c.MissedHeartbeats = 25
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return nil
+}
+
+// Server is the head's control plane.
+type Server struct {
+	cfg Config
+	rpc *rpc.Server
+	ln  net.Listener
+
+	mu      sync.Mutex
+	nodes   map[string]*nodeEntry
+	jobs    map[string]*protocol.JobState
+	jobSeq  int
+	uploads map[string]*os.File
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type nodeEntry struct {
+	state    protocol.NodeState
+	lastSeen time.Time
+}
+
+// Start listens and serves until Stop.
+func Start(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.BinariesDir, 0o755); err != nil {
+		return nil, fmt.Errorf("gcs: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("gcs: listen %s: %w", cfg.Listen, err)
+	}
+	s := &Server{cfg: cfg, ln: ln, rpc: rpc.NewServer(cfg.Token, cfg.Log),
+		nodes: map[string]*nodeEntry{}, jobs: map[string]*protocol.JobState{},
+		uploads: map[string]*os.File{}, stop: make(chan struct{})}
+	rpc.Register(s.rpc, protocol.HeadRegisterNode, s.registerNode)
+	rpc.Register(s.rpc, protocol.HeadHeartbeat, s.heartbeat)
+	rpc.Register(s.rpc, protocol.HeadRegisterJob, s.registerJob)
+	rpc.Register(s.rpc, protocol.HeadClusterStatus, s.clusterStatus)
+	rpc.Register(s.rpc, protocol.HeadHasBinary, s.hasBinary)
+	rpc.Register(s.rpc, protocol.HeadUploadBinary, s.uploadBinary)
+	rpc.Register(s.rpc, protocol.HeadFetchBinary, s.fetchBinary)
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
+	go func() { defer s.wg.Done(); s.healthLoop() }()
+	cfg.Log.Info("head control plane listening", "addr", ln.Addr().String())
+	return s, nil
+}
+
+// Addr is the address the head listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Stop closes every connection and waits for the head's goroutines.
+func (s *Server) Stop() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	close(s.stop)
+	s.rpc.Close()
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, f := range s.uploads {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
+	s.uploads = map[string]*os.File{}
+	s.mu.Unlock()
+}
+
+func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*protocol.RegisterNodeReply, error) {
+	if req.NodeID == "" || req.Addr == "" {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: node registration needs an ID and an address")
+	}
+	s.mu.Lock()
+	s.nodes[req.NodeID] = &nodeEntry{
+		state:    protocol.NodeState{Info: *req, Available: req.Total.Clone(), Alive: true},
+		lastSeen: time.Now(),
+	}
+	s.mu.Unlock()
+	s.cfg.Log.Info("node joined", "node", req.NodeID, "addr", req.Addr, "resources", req.Total.String())
+	if p := rpc.PeerFrom(ctx); p != nil {
+		id := req.NodeID
+		p.OnClose(func() { s.markDead(id, "connection closed") })
+	}
+	return &protocol.RegisterNodeReply{HeartbeatMillis: int(s.cfg.HeartbeatPeriod / time.Millisecond)}, nil
+}
+
+func (s *Server) markDead(id, reason string) {
+	s.mu.Lock()
+	n := s.nodes[id]
+	if n == nil || !n.state.Alive {
+		s.mu.Unlock()
+		return
+	}
+	n.state.Alive = false
+	n.state.DiedAt = time.Now().UnixMilli()
+	n.state.Demands = nil
+	s.mu.Unlock()
+	s.cfg.Log.Warn("node declared dead", "node", id, "reason", reason)
+}
+
+func (s *Server) healthLoop() {
+	t := time.NewTicker(s.cfg.HeartbeatPeriod)
+	defer t.Stop()
+	limit := s.cfg.HeartbeatPeriod * time.Duration(s.cfg.MissedHeartbeats)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			var dead []string
+			s.mu.Lock()
+			for id, n := range s.nodes {
+				if n.state.Alive && now.Sub(n.lastSeen) > limit {
+					dead = append(dead, id)
+				}
+			}
+			s.mu.Unlock()
+			for _, id := range dead {
+				s.markDead(id, "missed heartbeats")
+			}
+		}
+	}
+}
+
+func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*protocol.HeartbeatReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodes[req.NodeID]
+	if n == nil || !n.state.Alive {
+		return &protocol.HeartbeatReply{Unknown: true}, nil
+	}
+	n.lastSeen = time.Now()
+	n.state.Available = req.Available
+	n.state.Demands = req.Demands
+	n.state.Workers = req.Workers
+	reply := &protocol.HeartbeatReply{Nodes: s.nodeStatesLocked()}
+	for id, j := range s.jobs {
+		if !j.Alive {
+			reply.DeadJobs = append(reply.DeadJobs, id)
+		}
+	}
+	return reply, nil
+}
+
+func (s *Server) nodeStatesLocked() []protocol.NodeState {
+	out := make([]protocol.NodeState, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		st := n.state
+		st.Available = n.state.Available.Clone()
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Info.NodeID < out[j].Info.NodeID })
+	return out
+}
+
+func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobRequest) (*protocol.RegisterJobReply, error) {
+	s.mu.Lock()
+	s.jobSeq++
+	id := fmt.Sprintf("%08x", s.jobSeq)
+	s.jobs[id] = &protocol.JobState{JobID: id, DriverAddr: req.DriverAddr, DriverPid: req.DriverPid,
+		Entrypoint: req.Entrypoint, Alive: true, StartedAt: time.Now().UnixMilli()}
+	s.mu.Unlock()
+	s.cfg.Log.Info("job started", "job", id, "driver", req.DriverAddr, "pid", req.DriverPid)
+	// A job lives as long as its driver's connection: when the driver
+	// exits, nodes learn of it with their next heartbeat and stop its
+	// workers.
+	if p := rpc.PeerFrom(ctx); p != nil {
+		p.OnClose(func() {
+			s.mu.Lock()
+			if j := s.jobs[id]; j != nil && j.Alive {
+				j.Alive = false
+				j.EndedAt = time.Now().UnixMilli()
+			}
+			s.mu.Unlock()
+			s.cfg.Log.Info("job finished", "job", id)
+		})
+	}
+	return &protocol.RegisterJobReply{JobID: id}, nil
+}
+
+func (s *Server) clusterStatus(context.Context, *protocol.ClusterStatusRequest) (*protocol.ClusterStatusReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reply := &protocol.ClusterStatusReply{Nodes: s.nodeStatesLocked()}
+	for _, j := range s.jobs {
+		reply.Jobs = append(reply.Jobs, *j)
+	}
+	sort.Slice(reply.Jobs, func(i, j int) bool { return reply.Jobs[i].JobID < reply.Jobs[j].JobID })
+	return reply, nil
+}
+
+func validHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+func (s *Server) binaryPath(hash string) string { return filepath.Join(s.cfg.BinariesDir, hash) }
+
+func (s *Server) hasBinary(_ context.Context, req *protocol.HasBinaryRequest) (*protocol.HasBinaryReply, error) {
+	if !validHash(req.Hash) {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: malformed binary hash %q", req.Hash)
+	}
+	_, err := os.Stat(s.binaryPath(req.Hash))
+	return &protocol.HasBinaryReply{Has: err == nil}, nil
+}
+
+// uploadBinary receives a job binary in ordered chunks and publishes it
+// under its hash only once the content matches the hash.
+func (s *Server) uploadBinary(_ context.Context, req *protocol.UploadBinaryRequest) (*protocol.Empty, error) {
+	if !validHash(req.Hash) {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: malformed binary hash %q", req.Hash)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.uploads[req.Hash]
+	if req.Offset == 0 {
+		if f != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+		var err error
+		f, err = os.CreateTemp(s.cfg.BinariesDir, "upload-*")
+		if err != nil {
+			return nil, err
+		}
+		s.uploads[req.Hash] = f
+	}
+	if f == nil {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: upload of %s must start at offset 0", req.Hash)
+	}
+	if _, err := f.WriteAt(req.Data, req.Offset); err != nil {
+		return nil, err
+	}
+	if !req.Last {
+		return &protocol.Empty{}, nil
+	}
+	delete(s.uploads, req.Hash)
+	defer f.Close()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != req.Hash {
+		_ = os.Remove(f.Name())
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: uploaded binary hashes to %s, not %s", got, req.Hash)
+	}
+	// Stored executable: a node daemon sharing this directory runs it
+	// from here.
+	if err := f.Chmod(0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(f.Name(), s.binaryPath(req.Hash)); err != nil {
+		return nil, err
+	}
+	s.cfg.Log.Info("job binary stored", "hash", req.Hash[:12], "bytes", strconv.FormatInt(req.Size, 10))
+	return &protocol.Empty{}, nil
+}
+
+// FetchChunk is the largest chunk a node asks for at once.
+const FetchChunk = 4 << 20
+
+func (s *Server) fetchBinary(_ context.Context, req *protocol.FetchBinaryRequest) (*protocol.FetchBinaryReply, error) {
+	if !validHash(req.Hash) {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: malformed binary hash %q", req.Hash)
+	}
+	f, err := os.Open(s.binaryPath(req.Hash))
+	if err != nil {
+		return nil, rpc.Errorf("not_found", "gcs: no binary %s", req.Hash)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := req.Len
+	if n <= 0 || n > FetchChunk {
+		n = FetchChunk
+	}
+	buf := make([]byte, n)
+	got, err := f.ReadAt(buf, req.Offset)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return &protocol.FetchBinaryReply{Data: buf[:got], Size: st.Size()}, nil
+}

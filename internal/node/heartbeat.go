@@ -1,0 +1,102 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+func (n *Node) info() *protocol.NodeInfo {
+	host, _ := os.Hostname()
+	return &protocol.NodeInfo{NodeID: n.cfg.NodeID, Addr: n.Addr(), Hostname: host, Pid: os.Getpid(),
+		Total: n.cfg.Resources, Labels: n.cfg.Labels, IsHead: n.cfg.IsHead,
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, StartedAt: time.Now().UnixMilli()}
+}
+
+// connectHead dials the head and registers this node.
+func (n *Node) connectHead(ctx context.Context) (*rpc.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := rpc.Dial(ctx, n.cfg.HeadAddr, n.cfg.Token)
+	if err != nil {
+		return nil, fmt.Errorf("node: joining the cluster at %s: %w", n.cfg.HeadAddr, err)
+	}
+	var reply protocol.RegisterNodeReply
+	if err := c.Call(ctx, protocol.HeadRegisterNode, n.info(), &reply); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("node: registering with the head at %s: %w", n.cfg.HeadAddr, err)
+	}
+	return c, nil
+}
+
+// heartbeatLoop reports the node's state to the head and takes back the
+// cluster view (for spillback) and the jobs that ended. If the head goes
+// away, the node keeps serving and reconnects with backoff.
+func (n *Node) heartbeatLoop(head *rpc.Client) {
+	period := 200 * time.Millisecond
+	t := time.NewTicker(period)
+	defer t.Stop()
+	defer func() {
+		if head != nil {
+			_ = head.Close()
+		}
+	}()
+	backoff := period
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if head == nil {
+			c, err := n.connectHead(context.Background())
+			if err != nil {
+				n.log.Warn("head unreachable; retrying", "err", err, "in", backoff)
+				select {
+				case <-n.stop:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
+			head, backoff = c, period
+			n.log.Info("reconnected to the head")
+		}
+		n.mu.Lock()
+		req := &protocol.HeartbeatRequest{NodeID: n.cfg.NodeID, Available: n.available.Clone(),
+			Demands: n.demandsLocked(), Workers: len(n.workers)}
+		n.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var reply protocol.HeartbeatReply
+		err := head.Call(ctx, protocol.HeadHeartbeat, req, &reply)
+		cancel()
+		if err != nil {
+			n.log.Warn("heartbeat failed", "err", err)
+			_ = head.Close()
+			head = nil
+			continue
+		}
+		if reply.Unknown {
+			_ = head.Close()
+			head = nil
+			continue
+		}
+		var stale []*worker
+		n.mu.Lock()
+		n.view = reply.Nodes
+		for _, id := range reply.DeadJobs {
+			stale = append(stale, n.endJobLocked(id)...)
+		}
+		n.scheduleLocked()
+		n.mu.Unlock()
+		for _, w := range stale {
+			w.kill()
+		}
+	}
+}

@@ -1,0 +1,280 @@
+package node
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// leaseReq is a lease request waiting in the node's queue.
+type leaseReq struct {
+	req      *protocol.LeaseRequest
+	peer     *rpc.Peer
+	done     chan struct{}
+	reply    *protocol.LeaseReply
+	err      error
+	finished bool
+	// infeasible is set while no node in the cluster view can hold it;
+	// warned makes the warning appear once.
+	infeasible bool
+	warned     bool
+	queuedAt   time.Time
+}
+
+// finish answers the request; the node's lock is held.
+func (r *leaseReq) finish(reply *protocol.LeaseReply, err error) {
+	if r.finished {
+		return
+	}
+	r.finished = true
+	r.reply, r.err = reply, err
+	close(r.done)
+}
+
+// lease is a granted worker and the resources it holds.
+type lease struct {
+	id        string
+	worker    *worker
+	resources sched.Resources
+	peer      *rpc.Peer
+}
+
+func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*protocol.LeaseReply, error) {
+	if req.Job.JobID == "" {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "node: lease request without a job")
+	}
+	for name, v := range req.Resources {
+		if v < 0 {
+			return nil, rpc.Errorf(rpc.CodeBadRequest, "node: resource %q is negative", name)
+		}
+	}
+	r := &leaseReq{req: req, peer: rpc.PeerFrom(ctx), done: make(chan struct{}), queuedAt: time.Now()}
+	n.mu.Lock()
+	if n.stopping {
+		n.mu.Unlock()
+		return nil, errStopping
+	}
+	j, err := n.jobLocked(&req.Job)
+	if err != nil {
+		n.mu.Unlock()
+		return nil, err
+	}
+	_ = j
+	n.queue = append(n.queue, r)
+	n.scheduleLocked()
+	n.mu.Unlock()
+
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		n.mu.Lock()
+		r.finish(nil, ctx.Err())
+		n.scheduleLocked()
+		n.mu.Unlock()
+	}
+	// A grant whose requester went away in the meantime is returned at
+	// once by the peer's close hook (see grantLocked).
+	return r.reply, r.err
+}
+
+func (n *Node) returnLease(_ context.Context, req *protocol.ReturnLeaseRequest) (*protocol.Empty, error) {
+	n.mu.Lock()
+	l := n.leases[req.LeaseID]
+	if l != nil {
+		n.releaseLocked(l, req.Disconnect)
+		n.scheduleLocked()
+	}
+	n.mu.Unlock()
+	if l != nil && req.Disconnect {
+		l.worker.kill()
+	}
+	return &protocol.Empty{}, nil
+}
+
+// releaseLocked frees a lease's resources and puts its worker back in the
+// pool, unless the worker is going away.
+func (n *Node) releaseLocked(l *lease, discard bool) {
+	if n.leases[l.id] != l {
+		return
+	}
+	delete(n.leases, l.id)
+	if l.peer != nil {
+		delete(n.peerLeases[l.peer], l.id)
+	}
+	n.available.Add(l.resources)
+	w := l.worker
+	w.lease = nil
+	if discard || w.dead {
+		return
+	}
+	w.idleSince = time.Now()
+	j := n.jobs[w.jobID]
+	if j != nil && !j.dead {
+		j.idle = append(j.idle, w)
+	}
+}
+
+// clusterViewLocked is the policy's input: the head's last view, with this
+// node's own entry replaced by its exact current state.
+func (n *Node) clusterViewLocked() []sched.NodeView {
+	views := make([]sched.NodeView, 0, len(n.view)+1)
+	self := false
+	for _, s := range n.view {
+		v := sched.NodeView{ID: s.Info.NodeID, Total: s.Info.Total, Available: s.Available,
+			Labels: s.Info.Labels, Alive: s.Alive, Draining: s.Draining}
+		if v.ID == n.cfg.NodeID {
+			v.Total, v.Available, v.Alive, self = n.cfg.Resources, n.available, true, true
+		}
+		views = append(views, v)
+	}
+	if !self {
+		views = append(views, sched.NodeView{ID: n.cfg.NodeID, Total: n.cfg.Resources,
+			Available: n.available, Labels: n.cfg.Labels, Alive: true})
+	}
+	return views
+}
+
+func (n *Node) nodeAddrLocked(id string) string {
+	for _, s := range n.view {
+		if s.Info.NodeID == id {
+			return s.Info.Addr
+		}
+	}
+	return ""
+}
+
+// scheduleLocked walks the queue in order and grants, redirects or keeps
+// each request. It is called after every change that could unblock one.
+func (n *Node) scheduleLocked() {
+	if n.stopping {
+		return
+	}
+	var view []sched.NodeView
+	kept := n.queue[:0]
+	for _, r := range n.queue {
+		if r.finished {
+			continue
+		}
+		if view == nil {
+			view = n.clusterViewLocked()
+		}
+		if !n.placeLocked(r, view) {
+			kept = append(kept, r)
+		} else {
+			view = nil // availability changed
+		}
+	}
+	for i := len(kept); i < len(n.queue); i++ {
+		n.queue[i] = nil
+	}
+	n.queue = kept
+}
+
+// placeLocked decides one request; it reports whether the request left the
+// queue.
+func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
+	req := r.req
+	local := req.Resources.FitsIn(n.cfg.Resources)
+	if !req.Spilled || !local {
+		d, next := sched.Pick(req.Resources, view, n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)
+		n.spreadIdx = next
+		switch {
+		case d.Outcome == sched.Infeasible:
+			if !r.warned {
+				r.warned = true
+				n.log.Warn("infeasible resource demand: no node can ever hold it; it waits until one joins",
+					"task", req.Name, "resources", req.Resources.String(), "job", req.Job.JobID)
+			}
+			r.infeasible = true
+			return false
+		case d.NodeID != n.cfg.NodeID:
+			addr := n.nodeAddrLocked(d.NodeID)
+			if addr == "" {
+				return false
+			}
+			r.finish(&protocol.LeaseReply{RetryAt: addr, RetryNodeID: d.NodeID}, nil)
+			return true
+		}
+	}
+	r.infeasible = false
+	if !req.Resources.FitsIn(n.available) {
+		return false
+	}
+	j := n.jobs[req.Job.JobID]
+	if j == nil || j.dead {
+		r.finish(nil, rpc.Errorf("job_dead", "node: job %s has ended", req.Job.JobID))
+		return true
+	}
+	if j.err != nil {
+		r.finish(nil, j.err)
+		return true
+	}
+	w := j.popIdle()
+	if w == nil {
+		n.maybeStartWorkerLocked(j)
+		return false
+	}
+	n.grantLocked(r, w)
+	return true
+}
+
+func (n *Node) grantLocked(r *leaseReq, w *worker) {
+	l := &lease{id: newID(8), worker: w, resources: r.req.Resources.Clone(), peer: r.peer}
+	n.available.Sub(l.resources)
+	n.leases[l.id] = l
+	w.lease = l
+	r.finish(&protocol.LeaseReply{LeaseID: l.id, WorkerID: w.id, WorkerAddr: w.addr, WorkerPid: w.pid, NodeID: n.cfg.NodeID}, nil)
+	if r.peer != nil {
+		n.trackPeerLocked(r.peer, l)
+	}
+}
+
+// trackPeerLocked ties a lease to its requester's connection, with one
+// close hook per connection however many leases it takes over time.
+func (n *Node) trackPeerLocked(p *rpc.Peer, l *lease) {
+	ls := n.peerLeases[p]
+	if ls == nil {
+		ls = map[string]*lease{}
+		n.peerLeases[p] = ls
+		p.OnClose(func() {
+			n.mu.Lock()
+			for _, l := range n.peerLeases[p] {
+				n.releaseLocked(l, false)
+			}
+			delete(n.peerLeases, p)
+			n.scheduleLocked()
+			n.mu.Unlock()
+		})
+	}
+	ls[l.id] = l
+}
+
+// demandsLocked summarises the queue for the head, by resource shape.
+func (n *Node) demandsLocked() []protocol.Demand {
+	byShape := map[string]*protocol.Demand{}
+	for _, r := range n.queue {
+		if r.finished {
+			continue
+		}
+		key := r.req.Resources.String()
+		if r.infeasible {
+			key += "!"
+		}
+		d := byShape[key]
+		if d == nil {
+			d = &protocol.Demand{Shape: r.req.Resources, Infeasible: r.infeasible}
+			byShape[key] = d
+		}
+		d.Count++
+	}
+	out := make([]protocol.Demand, 0, len(byShape))
+	for _, d := range byShape {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Shape.String() < out[j].Shape.String() })
+	return out
+}

@@ -1,0 +1,213 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// Config configures a node daemon.
+type Config struct {
+	// NodeID is generated when empty.
+	NodeID string
+	// Listen is the address to listen on ("127.0.0.1:0": random port).
+	Listen   string
+	HeadAddr string
+	Token    string
+	// Resources is the node's total ("CPU", "GPU", "memory", custom).
+	Resources sched.Resources
+	Labels    map[string]string
+	IsHead    bool
+	// LogsDir receives one log file per worker.
+	LogsDir string
+	// BinariesDir caches job binaries fetched from the head.
+	BinariesDir string
+	// MaxWorkers caps the worker processes of this node.
+	MaxWorkers int
+	// PrestartWorkers is how many workers start when a job first asks
+	// this node for a lease, and how many idle ones a job keeps.
+	PrestartWorkers int
+	// IdleWorkerTimeout is how long an idle worker beyond the prestarted
+	// ones lives.
+	IdleWorkerTimeout time.Duration
+	// WorkerStartTimeout bounds a worker's start-up, registration included.
+	WorkerStartTimeout time.Duration
+	Log                *slog.Logger
+}
+
+// Validate fills defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.NodeID == "" {
+		c.NodeID = newID(8)
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.HeadAddr == "" {
+		return errors.New("node: the head's address is required")
+	}
+	if c.Token == "" {
+		return errors.New("node: a cluster token is required")
+	}
+	if c.LogsDir == "" || c.BinariesDir == "" {
+		return errors.New("node: LogsDir and BinariesDir are required")
+	}
+	if c.Resources == nil {
+		c.Resources = sched.Resources{}
+	}
+	for name, v := range c.Resources {
+		if v < 0 {
+			return fmt.Errorf("node: resource %q is negative", name)
+		}
+	}
+	if _, ok := c.Resources["CPU"]; !ok {
+		c.Resources["CPU"] = int64(runtime.NumCPU()) * sched.Unit
+	}
+	cpus := int(math.Ceil(float64(c.Resources["CPU"]) / sched.Unit))
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = max(4*cpus, 16)
+	}
+	if c.PrestartWorkers <= 0 {
+		c.PrestartWorkers = min(max(cpus, 1), 4)
+	}
+	if c.IdleWorkerTimeout <= 0 {
+		c.IdleWorkerTimeout = 10 * time.Second
+	}
+	if c.WorkerStartTimeout <= 0 {
+		c.WorkerStartTimeout = 60 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return nil
+}
+
+// Node is a running node daemon.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+	rpc *rpc.Server
+	ln  net.Listener
+	rnd *mrand.Rand
+
+	mu        sync.Mutex
+	available sched.Resources
+	view      []protocol.NodeState
+	spreadIdx int
+	queue     []*leaseReq
+	workers   map[string]*worker
+	leases    map[string]*lease
+	// peerLeases holds each requester connection's leases, so they
+	// return when it closes.
+	peerLeases map[*rpc.Peer]map[string]*lease
+	jobs       map[string]*job
+	stopping   bool
+
+	kick chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Start listens, registers with the head and serves until Stop.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{cfg.LogsDir, cfg.BinariesDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("node: listen %s: %w", cfg.Listen, err)
+	}
+	log := cfg.Log.With("node", cfg.NodeID)
+	n := &Node{cfg: cfg, log: log, ln: ln, rpc: rpc.NewServer(cfg.Token, log),
+		rnd:       mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
+		available: cfg.Resources.Clone(), workers: map[string]*worker{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
+		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	rpc.Register(n.rpc, protocol.NodeRequestLease, n.requestLease)
+	rpc.Register(n.rpc, protocol.NodeReturnLease, n.returnLease)
+	rpc.Register(n.rpc, protocol.NodeRegisterWorker, n.registerWorker)
+	rpc.Register(n.rpc, protocol.NodeKillWorker, n.killWorker)
+	rpc.Register(n.rpc, protocol.NodeInfoMethod, func(context.Context, *protocol.Empty) (*protocol.NodeInfoReply, error) {
+		return &protocol.NodeInfoReply{NodeID: cfg.NodeID, Addr: n.Addr()}, nil
+	})
+
+	head, err := n.connectHead(context.Background())
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); _ = n.rpc.Serve(ln) }()
+	go func() { defer n.wg.Done(); n.heartbeatLoop(head) }()
+	go func() { defer n.wg.Done(); n.reapLoop() }()
+	log.Info("node daemon started", "addr", n.Addr(), "resources", cfg.Resources.String(), "head", cfg.HeadAddr)
+	return n, nil
+}
+
+// ID is the node's ID.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Addr is the address the node serves on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Stop kills every worker, fails pending lease requests and waits for the
+// node's goroutines.
+func (n *Node) Stop() {
+	n.mu.Lock()
+	if n.stopping {
+		n.mu.Unlock()
+		return
+	}
+	n.stopping = true
+	close(n.stop)
+	for _, r := range n.queue {
+		r.finish(nil, errStopping)
+	}
+	n.queue = nil
+	ws := make([]*worker, 0, len(n.workers))
+	for _, w := range n.workers {
+		ws = append(ws, w)
+	}
+	n.mu.Unlock()
+	for _, w := range ws {
+		w.kill()
+	}
+	n.rpc.Close()
+	for _, w := range ws {
+		<-w.exited
+	}
+	n.wg.Wait()
+	n.log.Info("node daemon stopped")
+}
+
+var errStopping = rpc.Errorf("node_stopping", "node: the node daemon is stopping")
+
+func newID(nbytes int) string {
+	b := make([]byte, nbytes)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// workerLogPath names a worker's log file.
+func (n *Node) workerLogPath(jobID string, pid int) string {
+	return filepath.Join(n.cfg.LogsDir, fmt.Sprintf("worker-%s-%d.log", jobID, pid))
+}

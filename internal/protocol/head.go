@@ -1,0 +1,133 @@
+package protocol
+
+import "github.com/rayo-dev/rayo/internal/sched"
+
+// Head (control plane) methods.
+const (
+	HeadRegisterNode  = "head.RegisterNode"
+	HeadHeartbeat     = "head.Heartbeat"
+	HeadRegisterJob   = "head.RegisterJob"
+	HeadClusterStatus = "head.ClusterStatus"
+	HeadHasBinary     = "head.HasBinary"
+	HeadUploadBinary  = "head.UploadBinary"
+	HeadFetchBinary   = "head.FetchBinary"
+)
+
+// NodeInfo describes a node daemon to the head.
+type NodeInfo struct {
+	NodeID    string            `msgpack:"id"`
+	Addr      string            `msgpack:"addr"`
+	Hostname  string            `msgpack:"host"`
+	Pid       int               `msgpack:"pid"`
+	Total     sched.Resources   `msgpack:"total"`
+	Labels    map[string]string `msgpack:"labels,omitempty"`
+	IsHead    bool              `msgpack:"head,omitempty"`
+	GOOS      string            `msgpack:"goos"`
+	GOARCH    string            `msgpack:"goarch"`
+	StartedAt int64             `msgpack:"started"`
+}
+
+type RegisterNodeReply struct {
+	HeartbeatMillis int `msgpack:"hb"`
+}
+
+// Demand is a resource shape waiting for a node, as reported by nodes.
+type Demand struct {
+	Shape      sched.Resources `msgpack:"shape"`
+	Count      int             `msgpack:"n"`
+	Infeasible bool            `msgpack:"inf,omitempty"`
+}
+
+type HeartbeatRequest struct {
+	NodeID    string          `msgpack:"id"`
+	Available sched.Resources `msgpack:"avail"`
+	Demands   []Demand        `msgpack:"demands,omitempty"`
+	Workers   int             `msgpack:"workers"`
+}
+
+// NodeState is one node as the head sees it.
+type NodeState struct {
+	Info      NodeInfo        `msgpack:"info"`
+	Available sched.Resources `msgpack:"avail"`
+	Alive     bool            `msgpack:"alive"`
+	Draining  bool            `msgpack:"drain,omitempty"`
+	Demands   []Demand        `msgpack:"demands,omitempty"`
+	Workers   int             `msgpack:"workers"`
+	DiedAt    int64           `msgpack:"died,omitempty"`
+}
+
+type HeartbeatReply struct {
+	// Unknown asks the node to register again (the head forgot it, or
+	// declared it dead).
+	Unknown  bool        `msgpack:"unknown,omitempty"`
+	Nodes    []NodeState `msgpack:"nodes"`
+	DeadJobs []string    `msgpack:"deadjobs,omitempty"`
+}
+
+type RegisterJobRequest struct {
+	DriverAddr string `msgpack:"driver"`
+	DriverPid  int    `msgpack:"pid"`
+	Entrypoint string `msgpack:"entry"`
+	Binary     Binary `msgpack:"bin"`
+}
+
+type RegisterJobReply struct {
+	JobID string `msgpack:"job"`
+}
+
+// Binary names a job's executable: by content hash, and by local path
+// where the node can read the driver's file system (embedded clusters).
+type Binary struct {
+	Hash   string `msgpack:"hash"`
+	Size   int64  `msgpack:"size"`
+	GOOS   string `msgpack:"goos"`
+	GOARCH string `msgpack:"goarch"`
+	// Path is set only when node and driver share a file system view, so
+	// that the node can run the file in place.
+	Path string `msgpack:"path,omitempty"`
+}
+
+type HasBinaryRequest struct {
+	Hash string `msgpack:"hash"`
+}
+
+type HasBinaryReply struct {
+	Has bool `msgpack:"has"`
+}
+
+type UploadBinaryRequest struct {
+	Hash   string `msgpack:"hash"`
+	Offset int64  `msgpack:"off"`
+	Data   []byte `msgpack:"data"`
+	// Last marks the final chunk; the head then verifies the hash.
+	Last bool  `msgpack:"last"`
+	Size int64 `msgpack:"size"`
+}
+
+type FetchBinaryRequest struct {
+	Hash   string `msgpack:"hash"`
+	Offset int64  `msgpack:"off"`
+	Len    int    `msgpack:"len"`
+}
+
+type FetchBinaryReply struct {
+	Data []byte `msgpack:"data"`
+	Size int64  `msgpack:"size"`
+}
+
+type ClusterStatusRequest struct{}
+
+type JobState struct {
+	JobID      string `msgpack:"job"`
+	DriverAddr string `msgpack:"driver"`
+	DriverPid  int    `msgpack:"pid"`
+	Entrypoint string `msgpack:"entry"`
+	Alive      bool   `msgpack:"alive"`
+	StartedAt  int64  `msgpack:"started"`
+	EndedAt    int64  `msgpack:"ended,omitempty"`
+}
+
+type ClusterStatusReply struct {
+	Nodes []NodeState `msgpack:"nodes"`
+	Jobs  []JobState  `msgpack:"jobs"`
+}

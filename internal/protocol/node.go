@@ -1,0 +1,72 @@
+package protocol
+
+import "github.com/rayo-dev/rayo/internal/sched"
+
+// Node daemon methods.
+const (
+	NodeRequestLease   = "node.RequestLease"
+	NodeReturnLease    = "node.ReturnLease"
+	NodeRegisterWorker = "node.RegisterWorker"
+	NodeKillWorker     = "node.KillWorker"
+	NodeInfoMethod     = "node.Info"
+)
+
+// JobSpec is what a node needs to start workers for a job.
+type JobSpec struct {
+	JobID      string `msgpack:"job"`
+	DriverAddr string `msgpack:"driver"`
+	HeadAddr   string `msgpack:"head"`
+	Binary     Binary `msgpack:"bin"`
+	// Env is added to every worker's environment (runtime env vars).
+	Env map[string]string `msgpack:"env,omitempty"`
+}
+
+type LeaseRequest struct {
+	Job       JobSpec         `msgpack:"job"`
+	Resources sched.Resources `msgpack:"res"`
+	Strategy  sched.Strategy  `msgpack:"strat"`
+	// Spilled is set when another node sent the requester here: this node
+	// must queue the request rather than redirect it again.
+	Spilled bool `msgpack:"spilled,omitempty"`
+	// Name labels the demand (the task's name) in logs and status.
+	Name string `msgpack:"name,omitempty"`
+}
+
+type LeaseReply struct {
+	// Granted lease.
+	LeaseID    string `msgpack:"lease,omitempty"`
+	WorkerID   string `msgpack:"worker,omitempty"`
+	WorkerAddr string `msgpack:"waddr,omitempty"`
+	WorkerPid  int    `msgpack:"wpid,omitempty"`
+	NodeID     string `msgpack:"node,omitempty"`
+	// Spillback: ask this node instead.
+	RetryAt     string `msgpack:"retry,omitempty"`
+	RetryNodeID string `msgpack:"retrynode,omitempty"`
+}
+
+type ReturnLeaseRequest struct {
+	LeaseID string `msgpack:"lease"`
+	// Disconnect asks the node to stop the worker rather than reuse it.
+	Disconnect bool `msgpack:"disc,omitempty"`
+}
+
+type RegisterWorkerRequest struct {
+	WorkerID string `msgpack:"worker"`
+	Addr     string `msgpack:"addr"`
+	Pid      int    `msgpack:"pid"`
+}
+
+type RegisterWorkerReply struct {
+	NodeID string `msgpack:"node"`
+}
+
+type KillWorkerRequest struct {
+	WorkerID string `msgpack:"worker"`
+}
+
+type NodeInfoReply struct {
+	NodeID string `msgpack:"node"`
+	Addr   string `msgpack:"addr"`
+}
+
+type Empty struct{}

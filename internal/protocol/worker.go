@@ -1,0 +1,68 @@
+package protocol
+
+import (
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// Core runtime methods, served by every driver and worker.
+const (
+	WorkerPushTask   = "core.PushTask"
+	WorkerCancelTask = "core.CancelTask"
+	OwnerGetObject   = "core.GetObject"
+	OwnerWaitObject  = "core.WaitObject"
+	DriverLogs       = "core.Logs"
+)
+
+// TaskSpec is a task as pushed to a leased worker. Top-level ObjectRef
+// arguments have been resolved by the owner: every Arg carries a value.
+type TaskSpec struct {
+	TaskID    string          `msgpack:"id"`
+	JobID     string          `msgpack:"job"`
+	Name      string          `msgpack:"name"`
+	Display   string          `msgpack:"disp,omitempty"`
+	Args      [][]byte        `msgpack:"args"`
+	ReturnID  string          `msgpack:"ret"`
+	OwnerAddr string          `msgpack:"owner"`
+	Resources sched.Resources `msgpack:"res,omitempty"`
+	Attempt   int             `msgpack:"att,omitempty"`
+}
+
+type PushTaskReply struct {
+	Value []byte              `msgpack:"v,omitempty"`
+	Err   *errs.WireTaskError `msgpack:"e,omitempty"`
+}
+
+type CancelTaskRequest struct {
+	TaskID string `msgpack:"id"`
+	Force  bool   `msgpack:"force,omitempty"`
+}
+
+type GetObjectRequest struct {
+	ObjectID string `msgpack:"id"`
+	// NoValue asks only whether the object is ready (Wait).
+	NoValue bool `msgpack:"nov,omitempty"`
+}
+
+type GetObjectReply struct {
+	Value []byte              `msgpack:"v,omitempty"`
+	Err   *errs.WireTaskError `msgpack:"e,omitempty"`
+}
+
+// LogBatch carries worker output lines to the job's driver.
+type LogBatch struct {
+	NodeID string    `msgpack:"node"`
+	Lines  []LogLine `msgpack:"lines"`
+}
+
+type LogLine struct {
+	Pid    int    `msgpack:"pid"`
+	Task   string `msgpack:"task,omitempty"`
+	Stderr bool   `msgpack:"err,omitempty"`
+	Text   string `msgpack:"t"`
+}
+
+// TaskMarker is written by a worker on its stdout before it runs a task,
+// so that the node can prefix the lines that follow with the task's name
+// (Ray's log monitor does the same). The node strips it.
+const TaskMarker = "\x1erayo-task:"

@@ -1,0 +1,171 @@
+package rpc
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client is one authenticated connection to a server. It is safe for
+// concurrent use; calls are multiplexed.
+type Client struct {
+	c      *conn
+	addr   string
+	nextID atomic.Uint64
+
+	mu      sync.Mutex
+	pending map[uint64]chan *frame
+	err     error
+	done    chan struct{}
+}
+
+// DialTimeout bounds connection set-up, hello included.
+const DialTimeout = 10 * time.Second
+
+// Dial connects to addr and authenticates with token.
+func Dial(ctx context.Context, addr, token string) (*Client, error) {
+	d := net.Dialer{Timeout: DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
+	}
+	c := newConn(nc)
+	body, _ := Marshal(&hello{Version: protocolVersion, Token: token})
+	deadline := time.Now().Add(DialTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = nc.SetDeadline(deadline)
+	if err := c.send(&frame{Type: frameHello, Body: body}); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("rpc: hello to %s: %w", addr, err)
+	}
+	ack, err := c.recv()
+	if err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("rpc: hello to %s: %w", addr, ErrUnauthenticated)
+	}
+	if ack.Err != nil {
+		_ = nc.Close()
+		if ack.Err.Code == CodeUnauthenticated {
+			return nil, fmt.Errorf("rpc: %s: %w", addr, ErrUnauthenticated)
+		}
+		return nil, fmt.Errorf("rpc: hello to %s: %w", addr, ack.Err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	cl := &Client{c: c, addr: addr, pending: map[uint64]chan *frame{}, done: make(chan struct{})}
+	go cl.readLoop()
+	return cl, nil
+}
+
+// Addr is the address the client dialed.
+func (cl *Client) Addr() string { return cl.addr }
+
+// Done is closed when the connection is gone.
+func (cl *Client) Done() <-chan struct{} { return cl.done }
+
+// Close closes the connection; calls in flight fail with ErrClosed.
+func (cl *Client) Close() error {
+	return cl.c.nc.Close()
+}
+
+func (cl *Client) readLoop() {
+	var err error
+	for {
+		var f *frame
+		f, err = cl.c.recv()
+		if err != nil {
+			break
+		}
+		if f.Type != frameResponse {
+			continue
+		}
+		cl.mu.Lock()
+		ch := cl.pending[f.ID]
+		delete(cl.pending, f.ID)
+		cl.mu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
+	}
+	_ = cl.c.nc.Close()
+	cl.mu.Lock()
+	cl.err = fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
+	pend := cl.pending
+	cl.pending = nil
+	cl.mu.Unlock()
+	for _, ch := range pend {
+		close(ch)
+	}
+	close(cl.done)
+}
+
+var chanPool = sync.Pool{New: func() any { return make(chan *frame, 1) }}
+
+// Call sends req to method and decodes the reply into resp (which may be
+// nil when the reply is not needed). A cancelled ctx abandons the wait; the
+// peer may still run the call.
+func (cl *Client) Call(ctx context.Context, method string, req, resp any) error {
+	body, err := Marshal(req)
+	if err != nil {
+		return fmt.Errorf("rpc: encoding %s request: %w", method, err)
+	}
+	return cl.CallRaw(ctx, method, body, resp)
+}
+
+// CallRaw is Call with a request body already encoded.
+func (cl *Client) CallRaw(ctx context.Context, method string, body []byte, resp any) error {
+	id := cl.nextID.Add(1)
+	ch := chanPool.Get().(chan *frame)
+	cl.mu.Lock()
+	if cl.pending == nil {
+		err := cl.err
+		cl.mu.Unlock()
+		return err
+	}
+	cl.pending[id] = ch
+	cl.mu.Unlock()
+	if err := cl.c.send(&frame{Type: frameRequest, ID: id, Method: method, Body: body}); err != nil {
+		cl.forget(id)
+		_ = cl.c.nc.Close()
+		return fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
+	}
+	select {
+	case f, ok := <-ch:
+		if !ok {
+			cl.mu.Lock()
+			err := cl.err
+			cl.mu.Unlock()
+			return err
+		}
+		chanPool.Put(ch)
+		if f.Err != nil {
+			return f.Err
+		}
+		if resp != nil && len(f.Body) > 0 {
+			if err := Unmarshal(f.Body, resp); err != nil {
+				return fmt.Errorf("rpc: decoding %s reply: %w", method, err)
+			}
+		}
+		return nil
+	case <-ctx.Done():
+		cl.forget(id)
+		return ctx.Err()
+	}
+}
+
+func (cl *Client) forget(id uint64) {
+	cl.mu.Lock()
+	if cl.pending != nil {
+		delete(cl.pending, id)
+	}
+	cl.mu.Unlock()
+}
+
+func tokenEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

@@ -1,0 +1,82 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel transport errors. Call sites test them with errors.Is.
+var (
+	// ErrClosed reports that the connection to the peer is gone: the peer
+	// exited, the network failed, or Close was called.
+	ErrClosed = errors.New("rpc: connection closed")
+	// ErrUnauthenticated reports a refused hello: no token or a wrong one.
+	ErrUnauthenticated = errors.New("rpc: unauthenticated: missing or wrong cluster token")
+	// ErrUnknownMethod reports a call to a method the peer does not serve.
+	ErrUnknownMethod = errors.New("rpc: unknown method")
+	// ErrBadRequest reports a request body the handler could not decode.
+	ErrBadRequest = errors.New("rpc: malformed request")
+)
+
+// Error is an error that crosses the wire. Code is a stable machine-readable
+// name; each package that serves calls keeps one table from its typed errors
+// to codes and back, so errors.Is works on both sides.
+type Error struct {
+	Code    string `msgpack:"c"`
+	Message string `msgpack:"m"`
+	// Data carries code-specific detail (for example an encoded task error).
+	Data []byte `msgpack:"d,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is lets errors.Is match transport sentinels across the wire.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrUnauthenticated:
+		return e.Code == CodeUnauthenticated
+	case ErrUnknownMethod:
+		return e.Code == CodeUnknownMethod
+	case ErrBadRequest:
+		return e.Code == CodeBadRequest
+	}
+	return false
+}
+
+// Codes used by the transport itself.
+const (
+	CodeInternal        = "internal"
+	CodeUnauthenticated = "unauthenticated"
+	CodeUnknownMethod   = "unknown_method"
+	CodeBadRequest      = "bad_request"
+	CodeCanceled        = "canceled"
+)
+
+// Errorf builds a wire error with the given code.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the wire code of err, or "" when err did not come from a peer.
+func CodeOf(err error) string {
+	var we *Error
+	if errors.As(err, &we) {
+		return we.Code
+	}
+	return ""
+}
+
+// toWire converts a handler's error into a wire error.
+func toWire(err error) *Error {
+	var we *Error
+	if errors.As(err, &we) {
+		return we
+	}
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		return &Error{Code: CodeBadRequest, Message: err.Error()}
+	case errors.Is(err, ErrUnknownMethod):
+		return &Error{Code: CodeUnknownMethod, Message: err.Error()}
+	}
+	return &Error{Code: CodeInternal, Message: err.Error()}
+}

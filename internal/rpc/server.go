@@ -1,0 +1,266 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Handler serves one method: it decodes body itself (see Register) and
+// returns the reply value to encode.
+type Handler func(ctx context.Context, body []byte) (any, error)
+
+// Server accepts authenticated connections and dispatches calls to handlers.
+type Server struct {
+	token string
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	handlers map[string]Handler
+	lns      []net.Listener
+	peers    map[*Peer]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+	nextPeer atomic.Uint64
+}
+
+// NewServer returns a server that admits connections presenting token.
+func NewServer(token string, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{token: token, log: log, handlers: map[string]Handler{}, peers: map[*Peer]struct{}{}}
+}
+
+// Handle registers h for method. Registering after Serve is allowed.
+func (s *Server) Handle(method string, h Handler) {
+	s.mu.Lock()
+	s.handlers[method] = h
+	s.mu.Unlock()
+}
+
+// Register registers a typed handler: the request body is decoded into a
+// new Req, and a decoding failure is answered with ErrBadRequest.
+func Register[Req, Resp any](s *Server, method string, fn func(ctx context.Context, req *Req) (*Resp, error)) {
+	s.Handle(method, func(ctx context.Context, body []byte) (any, error) {
+		req := new(Req)
+		if err := Unmarshal(body, req); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadRequest, method, err)
+		}
+		return fn(ctx, req)
+	})
+}
+
+// Serve accepts connections on ln until Close. It returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return ErrClosed
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return nil
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(nc)
+	}
+}
+
+// Close stops accepting, closes every connection and waits for their
+// reader goroutines. Handlers still running see their context cancelled.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	for _, ln := range s.lns {
+		_ = ln.Close()
+	}
+	for p := range s.peers {
+		_ = p.c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Peer is the server's view of one client connection. Handlers get it from
+// their context to tie state (leases, jobs) to the connection's lifetime.
+type Peer struct {
+	ID         uint64
+	RemoteAddr string
+	c          *conn
+	ctx        context.Context
+	cancel     context.CancelFunc
+
+	mu      sync.Mutex
+	onClose []func()
+	done    bool
+}
+
+// OnClose runs f once the connection is gone. If it is already gone, f
+// runs at once on its own goroutine, so callers may hold their locks.
+func (p *Peer) OnClose(f func()) {
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		go f()
+		return
+	}
+	p.onClose = append(p.onClose, f)
+	p.mu.Unlock()
+}
+
+// Done is closed when the connection is gone.
+func (p *Peer) Done() <-chan struct{} { return p.ctx.Done() }
+
+type peerKey struct{}
+
+// PeerFrom returns the connection a handler's call arrived on, or nil.
+func PeerFrom(ctx context.Context) *Peer {
+	p, _ := ctx.Value(peerKey{}).(*Peer)
+	return p
+}
+
+func (s *Server) serveConn(nc net.Conn) {
+	defer s.wg.Done()
+	c := newConn(nc)
+	if err := s.handshake(c); err != nil {
+		s.log.Warn("rpc: refused connection", "remote", nc.RemoteAddr().String(), "reason", err.Error())
+		_ = nc.Close()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Peer{ID: s.nextPeer.Add(1), RemoteAddr: nc.RemoteAddr().String(), c: c, cancel: cancel}
+	p.ctx = context.WithValue(ctx, peerKey{}, p)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		_ = nc.Close()
+		return
+	}
+	s.peers[p] = struct{}{}
+	s.mu.Unlock()
+
+	var calls sync.WaitGroup
+	for {
+		f, err := c.recv()
+		if err != nil {
+			break
+		}
+		if f.Type != frameRequest {
+			continue
+		}
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			s.dispatch(p, f)
+		}()
+	}
+	_ = nc.Close()
+	cancel()
+	s.mu.Lock()
+	delete(s.peers, p)
+	s.mu.Unlock()
+	p.mu.Lock()
+	p.done = true
+	fs := p.onClose
+	p.onClose = nil
+	p.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+	calls.Wait()
+}
+
+func (s *Server) handshake(c *conn) error {
+	_ = c.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	defer func() { _ = c.nc.SetDeadline(time.Time{}) }()
+	f, err := c.recv()
+	if err != nil {
+		return fmt.Errorf("reading hello: %w", err)
+	}
+	var h hello
+	if f.Type != frameHello || Unmarshal(f.Body, &h) != nil {
+		return errors.New("first frame is not a hello")
+	}
+	if h.Version != protocolVersion {
+		err := fmt.Errorf("protocol version %d, want %d", h.Version, protocolVersion)
+		_ = c.send(&frame{Type: frameHelloAck, Err: &Error{Code: CodeBadRequest, Message: err.Error()}})
+		return err
+	}
+	if !tokenEqual(h.Token, s.token) {
+		reason := "wrong token"
+		if h.Token == "" {
+			reason = "no token"
+		}
+		_ = c.send(&frame{Type: frameHelloAck, Err: &Error{Code: CodeUnauthenticated, Message: ErrUnauthenticated.Error()}})
+		return errors.New(reason)
+	}
+	return c.send(&frame{Type: frameHelloAck})
+}
+
+func (s *Server) dispatch(p *Peer, f *frame) {
+	s.mu.Lock()
+	h := s.handlers[f.Method]
+	s.mu.Unlock()
+	var reply any
+	var err error
+	if h == nil {
+		err = fmt.Errorf("%w: %q", ErrUnknownMethod, f.Method)
+	} else {
+		reply, err = callSafely(p.ctx, h, f.Body)
+	}
+	out := &frame{Type: frameResponse, ID: f.ID}
+	if err != nil {
+		out.Err = toWire(err)
+	} else if reply != nil {
+		out.Body, err = Marshal(reply)
+		if err != nil {
+			out.Err = &Error{Code: CodeInternal, Message: "rpc: encoding reply: " + err.Error()}
+		}
+	}
+	if err := p.c.send(out); err != nil {
+		_ = p.c.nc.Close()
+	}
+}
+
+// callSafely turns a handler panic into an error so that one bad request
+// cannot take the daemon down.
+func callSafely(ctx context.Context, h Handler, body []byte) (reply any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Code: CodeInternal, Message: fmt.Sprintf("rpc: handler panicked: %v", r)}
+		}
+	}()
+	return h(ctx, body)
+}

@@ -1,0 +1,233 @@
+package rayo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"sync"
+
+	"github.com/rayo-dev/rayo/internal/codec"
+	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+var (
+	ctxType = reflect.TypeFor[context.Context]()
+	errType = reflect.TypeFor[error]()
+)
+
+// taskDef is a registered function.
+type taskDef struct {
+	name   string
+	fn     reflect.Value
+	in     []reflect.Type // parameters after the optional context
+	hasCtx bool
+	hasErr bool
+}
+
+var registry = struct {
+	sync.RWMutex
+	tasks map[string]*taskDef
+}{tasks: map[string]*taskDef{}}
+
+// Task is a registered remote function whose result has type R.
+type Task[R any] struct {
+	def  *taskDef
+	opts callOptions
+	err  error
+}
+
+// Register registers fn as a remote function under name, a stable name
+// that is the same in every process. fn's parameters may start with a
+// context.Context; its results are (R) or (R, error). Call Register at
+// package level (in a var declaration or init), so that workers, which run
+// the same binary, have the same registrations.
+//
+// Register panics if fn's shape is wrong or name is taken: both are
+// programming errors that show at start-up.
+func Register[R any](name string, fn any) *Task[R] {
+	def, err := newTaskDef(name, fn, reflect.TypeFor[R]())
+	if err != nil {
+		panic(err)
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.tasks[name]; dup {
+		panic(fmt.Sprintf("rayo: a task named %q is already registered", name))
+	}
+	registry.tasks[name] = def
+	return &Task[R]{def: def, opts: defaultCallOptions()}
+}
+
+func newTaskDef(name string, fn any, want reflect.Type) (*taskDef, error) {
+	if name == "" {
+		return nil, errors.New("rayo: Register needs a name")
+	}
+	v := reflect.ValueOf(fn)
+	if !v.IsValid() || v.Kind() != reflect.Func || v.IsNil() {
+		return nil, fmt.Errorf("rayo: Register(%q): %T is not a function", name, fn)
+	}
+	t := v.Type()
+	if t.IsVariadic() {
+		return nil, fmt.Errorf("rayo: Register(%q): variadic functions are not supported", name)
+	}
+	def := &taskDef{name: name, fn: v}
+	for i := 0; i < t.NumIn(); i++ {
+		p := t.In(i)
+		if i == 0 && p == ctxType {
+			def.hasCtx = true
+			continue
+		}
+		def.in = append(def.in, p)
+	}
+	switch {
+	case t.NumOut() == 1 && t.Out(0) == want:
+	case t.NumOut() == 2 && t.Out(0) == want && t.Out(1) == errType:
+		def.hasErr = true
+	default:
+		return nil, fmt.Errorf("rayo: Register[%v](%q): the function must return (%v) or (%v, error), not %v",
+			want, name, want, want, t)
+	}
+	return def, nil
+}
+
+// Name is the task's registered name.
+func (t *Task[R]) Name() string { return t.def.name }
+
+// Options returns a copy of the task with call options applied. An
+// invalid option makes every Remote of the copy fail with ErrInvalidOption.
+func (t *Task[R]) Options(opts ...Option) *Task[R] {
+	c := &Task[R]{def: t.def, opts: t.opts.clone(), err: t.err}
+	for _, o := range opts {
+		if err := o(&c.opts); err != nil && c.err == nil {
+			c.err = err
+		}
+	}
+	return c
+}
+
+// refArg is implemented by ObjectRef[T]: a top-level argument that is
+// resolved to its value before the call.
+type refArg interface {
+	coreRef() (core.Ref, error)
+	elemType() reflect.Type
+}
+
+// Remote submits a call and returns the reference to its result at once.
+// Each argument is a value of the parameter's type or an ObjectRef of it.
+// A malformed call (wrong arity or types, an unencodable value, bad
+// options, no Init) submits nothing: the returned reference fails with
+// ErrBadCall (or the cause) at Get.
+func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return failedRef[R](err)
+	}
+	if t.err != nil {
+		return failedRef[R](t.err)
+	}
+	cargs, err := t.def.encodeArgs(args)
+	if err != nil {
+		return failedRef[R](err)
+	}
+	res, err := sched.FromFloat(t.opts.resources)
+	if err != nil {
+		return failedRef[R](fmt.Errorf("%w: %v", errs.ErrInvalidOption, err))
+	}
+	ref := rt.Submit(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res,
+		Strategy: t.opts.strategy, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions}, cargs)
+	return ObjectRef[R]{ref: ref}
+}
+
+func badCall(name string, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", errs.ErrBadCall, name, fmt.Sprintf(format, args...))
+}
+
+func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
+	if len(args) != len(d.in) {
+		return nil, badCall(d.name, "takes %d arguments, got %d", len(d.in), len(args))
+	}
+	out := make([]core.TaskArg, len(args))
+	for i, a := range args {
+		p := d.in[i]
+		if ra, ok := a.(refArg); ok && !reflect.TypeOf(a).AssignableTo(p) {
+			if et := ra.elemType(); !et.AssignableTo(p) {
+				return nil, badCall(d.name, "argument %d: an ObjectRef[%v] cannot stand for a %v", i, et, p)
+			}
+			r, err := ra.coreRef()
+			if err != nil {
+				return nil, fmt.Errorf("argument %d: %w", i, err)
+			}
+			out[i] = core.TaskArg{Ref: &r}
+			continue
+		}
+		if a == nil {
+			switch p.Kind() {
+			case reflect.Pointer, reflect.Interface, reflect.Slice, reflect.Map:
+			default:
+				return nil, badCall(d.name, "argument %d: nil is not a %v", i, p)
+			}
+		} else if at := reflect.TypeOf(a); !at.AssignableTo(p) {
+			return nil, badCall(d.name, "argument %d: a %v is not a %v", i, at, p)
+		}
+		b, err := codec.Marshal(a)
+		if err != nil {
+			return nil, badCall(d.name, "argument %d: %v", i, err)
+		}
+		out[i] = core.TaskArg{Value: b}
+	}
+	return out, nil
+}
+
+// executor runs tasks pushed to this worker, from the registry.
+type executor struct{}
+
+func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec) (out []byte, terr *errs.TaskError) {
+	registry.RLock()
+	d := registry.tasks[spec.Name]
+	registry.RUnlock()
+	fail := func(cause error, err error, stack string, panicked bool) *errs.TaskError {
+		te := errs.NewTaskError(spec.Name, spec.TaskID, cause, err, stack, panicked)
+		if spec.Display != "" {
+			te.TaskName = spec.Display
+		}
+		return te
+	}
+	if d == nil {
+		return nil, fail(errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
+	}
+	if len(spec.Args) != len(d.in) {
+		return nil, fail(errs.ErrBadCall, fmt.Errorf("takes %d arguments, got %d", len(d.in), len(spec.Args)), "", false)
+	}
+	in := make([]reflect.Value, 0, len(d.in)+1)
+	if d.hasCtx {
+		in = append(in, reflect.ValueOf(ctx))
+	}
+	for i, p := range d.in {
+		v := reflect.New(p)
+		if err := codec.Unmarshal(spec.Args[i], v.Interface()); err != nil {
+			return nil, fail(errs.ErrBadCall, fmt.Errorf("argument %d: %w", i, err), "", false)
+		}
+		in = append(in, v.Elem())
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, terr = nil, fail(errs.ErrTaskFailed, fmt.Errorf("panic: %v", r), string(debug.Stack()), true)
+		}
+	}()
+	res := d.fn.Call(in)
+	if d.hasErr {
+		if e, _ := res[1].Interface().(error); e != nil {
+			return nil, fail(errs.ErrTaskFailed, e, "", false)
+		}
+	}
+	b, err := codec.Marshal(res[0].Interface())
+	if err != nil {
+		return nil, fail(errs.ErrTaskFailed, fmt.Errorf("encoding the result: %w", err), "", false)
+	}
+	return b, nil
+}
