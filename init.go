@@ -99,6 +99,9 @@ var state struct {
 	logFile  *os.File
 	nodeID   string
 	embedded bool
+	// logToDriver: worker output is printed here, so Shutdown lets what
+	// is still on its way arrive.
+	logToDriver bool
 }
 
 func runtimeOrErr() (*core.Runtime, error) {
@@ -159,6 +162,9 @@ func Shutdown() {
 }
 
 func shutdownLocked() {
+	if state.rt != nil && state.logToDriver {
+		waitLogsQuiet()
+	}
 	if state.rt != nil {
 		state.rt.Close()
 		state.rt = nil
@@ -180,6 +186,7 @@ func shutdownLocked() {
 		state.logFile = nil
 	}
 	state.embedded = false
+	state.logToDriver = false
 }
 
 func resourcesOf(o *initOptions) (sched.Resources, error) {
@@ -368,6 +375,7 @@ func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, toke
 	var sink func(*protocol.LogBatch)
 	if o.logToDriver {
 		sink = printWorkerLogs
+		state.logToDriver = true
 	}
 	rt, err := core.New(core.Config{Token: token, NodeAddr: nodeAddr, LogSink: sink, Log: log})
 	if err != nil {
@@ -389,12 +397,32 @@ func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, toke
 	return nil
 }
 
-var printMu sync.Mutex
+var (
+	printMu     sync.Mutex
+	lastPrinted time.Time
+)
+
+// waitLogsQuiet gives worker output still on its way a moment to arrive
+// before Shutdown: until none came for a short while, within a bound.
+func waitLogsQuiet() {
+	const quiet, bound = 30 * time.Millisecond, 300 * time.Millisecond
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) {
+		time.Sleep(quiet)
+		printMu.Lock()
+		last := lastPrinted
+		printMu.Unlock()
+		if time.Since(last) >= quiet {
+			return
+		}
+	}
+}
 
 // printWorkerLogs prints forwarded worker output with Ray's prefix.
 func printWorkerLogs(b *protocol.LogBatch) {
 	printMu.Lock()
 	defer printMu.Unlock()
+	lastPrinted = time.Now()
 	short := b.NodeID
 	if len(short) > 8 {
 		short = short[:8]

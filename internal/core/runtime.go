@@ -382,6 +382,14 @@ func (rt *Runtime) Wait(ctx context.Context, refs []Ref, numReady int, timeout t
 func (rt *Runtime) serveLogs(_ context.Context, b *protocol.LogBatch) (*protocol.Empty, error) {
 	if rt.cfg.LogSink != nil {
 		rt.cfg.LogSink(b)
+		return &protocol.Empty{}, nil
+	}
+	// Output is not printed here, but the cluster's warnings (Pid 0) still
+	// belong in the driver's log.
+	for _, l := range b.Lines {
+		if l.Pid == 0 {
+			rt.log.Warn("cluster warning", "node", b.NodeID, "message", l.Text)
+		}
 	}
 	return &protocol.Empty{}, nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 
@@ -188,6 +189,11 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 				r.warned = true
 				n.log.Warn("infeasible resource demand: no node can ever hold it; it waits until one joins",
 					"task", req.Name, "resources", req.Resources.String(), "job", req.Job.JobID)
+				if j := n.jobs[req.Job.JobID]; j != nil {
+					j.logs.add(protocol.LogLine{Stderr: true, Text: fmt.Sprintf(
+						"Warning: task %s needs %s, which no node in the cluster can ever provide; it waits until such a node joins (see rayo status)",
+						req.Name, req.Resources.String())})
+				}
 			}
 			r.infeasible = true
 			return false

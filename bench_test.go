@@ -1,0 +1,111 @@
+package rayo_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/rayo-dev/rayo"
+)
+
+var tNoop = rayo.Register[int]("bench.noop", func() int { return 0 })
+
+// BenchmarkTasksAsync10k: one driver submits 10,000 no-op tasks at once on
+// the embedded cluster and gets them all. Reports tasks/s.
+func BenchmarkTasksAsync10k(b *testing.B) {
+	ctx := initEmbedded(b)
+	warm(b, ctx)
+	const n = 10_000
+	refs := make([]rayo.ObjectRef[int], n)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		for j := range refs {
+			refs[j] = tNoop.Remote()
+		}
+		if _, err := rayo.GetAll(ctx, refs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "tasks/s")
+}
+
+// BenchmarkTaskRoundTrip: one no-op task submitted and fetched at a time.
+// Also reports the ratio to a raw loopback TCP round trip measured in the
+// same run.
+func BenchmarkTaskRoundTrip(b *testing.B) {
+	ctx := initEmbedded(b)
+	warm(b, ctx)
+	rtt := tcpRoundTrip(b, 20_000)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := tNoop.Remote().Get(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	per := time.Since(start) / time.Duration(b.N)
+	b.ReportMetric(float64(per.Nanoseconds())/1e3, "µs/task")
+	b.ReportMetric(float64(rtt.Nanoseconds())/1e3, "µs/tcp-rtt")
+	b.ReportMetric(float64(per)/float64(rtt), "x-tcp-rtt")
+}
+
+// BenchmarkLoopbackTCP is the physical floor: a 1-byte ping-pong between
+// two goroutines over a loopback TCP connection.
+func BenchmarkLoopbackTCP(b *testing.B) {
+	rtt := tcpRoundTrip(b, b.N)
+	b.ReportMetric(float64(rtt.Nanoseconds())/1e3, "µs/rtt")
+}
+
+func warm(b *testing.B, ctx context.Context) {
+	refs := make([]rayo.ObjectRef[int], 200)
+	for i := range refs {
+		refs[i] = tNoop.Remote()
+	}
+	if _, err := rayo.GetAll(ctx, refs); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// tcpRoundTrip measures the mean of n loopback round trips.
+func tcpRoundTrip(b *testing.B, n int) time.Duration {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 1)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	buf := []byte{1}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start) / time.Duration(max(n, 1))
+}

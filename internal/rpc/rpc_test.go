@@ -1,0 +1,181 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// Every goroutine a test starts (readers, handlers, servers) must be gone
+// when the tests end.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type echoReq struct{ Text string }
+type echoResp struct{ Text string }
+
+func startServer(t *testing.T, token string, logBuf io.Writer) (*Server, string) {
+	t.Helper()
+	if logBuf == nil {
+		logBuf = io.Discard
+	}
+	s := NewServer(token, slog.New(slog.NewTextHandler(logBuf, nil)))
+	Register(s, "echo", func(_ context.Context, r *echoReq) (*echoResp, error) {
+		if r.Text == "fail" {
+			return nil, Errorf("custom", "failed on purpose")
+		}
+		if r.Text == "panic" {
+			panic("handler bug")
+		}
+		return &echoResp{Text: r.Text}, nil
+	})
+	Register(s, "block", func(ctx context.Context, _ *echoReq) (*echoResp, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(s.Close)
+	return s, ln.Addr().String()
+}
+
+func TestCallsAndErrors(t *testing.T) {
+	_, addr := startServer(t, "tok", nil)
+	ctx := context.Background()
+	c, err := Dial(ctx, addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r echoResp
+			if err := c.Call(ctx, "echo", &echoReq{Text: "hi"}, &r); err != nil || r.Text != "hi" {
+				t.Errorf("echo: %q %v", r.Text, err)
+			}
+		}()
+	}
+	wg.Wait()
+	err = c.Call(ctx, "echo", &echoReq{Text: "fail"}, nil)
+	if CodeOf(err) != "custom" || err.Error() != "failed on purpose" {
+		t.Fatalf("custom error: %v", err)
+	}
+	if err := c.Call(ctx, "nope", &echoReq{}, nil); !errors.Is(err, ErrUnknownMethod) {
+		t.Fatalf("unknown method: %v", err)
+	}
+	if err := c.Call(ctx, "echo", "not a struct", nil); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("malformed body: %v", err)
+	}
+	if err := c.Call(ctx, "echo", &echoReq{Text: "panic"}, nil); CodeOf(err) != CodeInternal {
+		t.Fatalf("panicking handler: %v", err)
+	}
+	// The server survived the panic.
+	if err := c.Call(ctx, "echo", &echoReq{Text: "ok"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTokenRequired(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	_, addr := startServer(t, "right", writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}))
+	for _, tok := range []string{"", "wrong", "righ", "right2"} {
+		_, err := Dial(context.Background(), addr, tok)
+		if !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("token %q: %v, want ErrUnauthenticated", tok, err)
+		}
+	}
+	// A raw connection that never says hello, or sends garbage, is refused
+	// too, and the refusals are logged.
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = nc.Write([]byte{0, 0, 0, 3, 1, 2, 3})
+	_, _ = io.ReadAll(nc)
+	_ = nc.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := strings.Count(logs.String(), "refused connection")
+		mu.Unlock()
+		if n >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refusals logged: %d, want 5", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestPeerCloseFailsCallsAndRunsHooks(t *testing.T) {
+	s, addr := startServer(t, "tok", nil)
+	closed := make(chan struct{})
+	Register(s, "hook", func(ctx context.Context, _ *echoReq) (*echoResp, error) {
+		PeerFrom(ctx).OnClose(func() { close(closed) })
+		return &echoResp{}, nil
+	})
+	c, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Call(context.Background(), "hook", &echoReq{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Call(context.Background(), "block", &echoReq{}, nil) }()
+	s.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("call on a closed server: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("call did not fail when the server closed")
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnClose hook did not run")
+	}
+	if err := c.Call(context.Background(), "echo", &echoReq{}, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("call after close: %v", err)
+	}
+}
+
+func TestCallContextCancel(t *testing.T) {
+	_, addr := startServer(t, "tok", nil)
+	c, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := c.Call(ctx, "block", &echoReq{}, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("deadline: %v", err)
+	}
+}

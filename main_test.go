@@ -1,0 +1,18 @@
+package rayo_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// TestMain lets this test binary serve as its own workers: node daemons
+// start workers by running the driver's executable, here the test binary.
+func TestMain(m *testing.M) {
+	if rayo.IsWorker() {
+		_ = rayo.Init(context.Background()) // serves tasks; never returns
+	}
+	os.Exit(m.Run())
+}

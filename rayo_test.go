@@ -1,0 +1,175 @@
+package rayo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rayo-dev/rayo"
+)
+
+type payload struct {
+	Name  string
+	Inner rayo.ObjectRef[int]
+}
+
+var (
+	tAdd    = rayo.Register[int]("test.add", func(a, b int) int { return a + b })
+	tPid    = rayo.Register[int]("test.pid", func() int { return os.Getpid() })
+	tBorrow = rayo.Register[string]("test.borrow", func(ctx context.Context, p payload) (string, error) {
+		// A nested ref arrives as a ref: the worker borrows it from its
+		// owner, the driver.
+		v, err := p.Inner.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s=%d", p.Name, v), nil
+	})
+	tSleep = rayo.Register[int]("test.sleep", func(ctx context.Context, ms int) (int, error) {
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			return ms, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+	tPanic  = rayo.Register[int]("test.panic", func() int { panic("boom") })
+	tNested = rayo.Register[int]("test.nested", func(ctx context.Context, n int) (int, error) {
+		// Tasks may submit tasks; the worker owns their results.
+		return tAdd.Remote(n, n).Get(ctx)
+	})
+)
+
+func initEmbedded(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	if err := rayo.Init(ctx, rayo.WithNumCPUs(2), rayo.WithLogToDriver(false), rayo.WithTempDir(t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rayo.Shutdown)
+	return ctx
+}
+
+func TestNotInitialized(t *testing.T) {
+	if _, err := tAdd.Remote(1, 2).Get(context.Background()); !errors.Is(err, rayo.ErrNotInitialized) {
+		t.Fatalf("Get before Init: %v, want ErrNotInitialized", err)
+	}
+	if _, err := rayo.Put(context.Background(), 1); !errors.Is(err, rayo.ErrNotInitialized) {
+		t.Fatalf("Put before Init: %v, want ErrNotInitialized", err)
+	}
+}
+
+func TestEmbeddedTasks(t *testing.T) {
+	ctx := initEmbedded(t)
+	if err := rayo.Init(ctx); err == nil {
+		t.Fatal("a second Init succeeded")
+	}
+	v, err := tAdd.Remote(2, 3).Get(ctx)
+	if err != nil || v != 5 {
+		t.Fatalf("add: %v, %v", v, err)
+	}
+	pid, err := tPid.Remote().Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid == os.Getpid() {
+		t.Fatal("the task ran in the driver process, not in a worker")
+	}
+	// Refs as arguments, in any position, mixed with values.
+	r1, err := rayo.Put(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err = tAdd.Remote(tAdd.Remote(r1, 1), r1).Get(ctx)
+	if err != nil || v != 21 {
+		t.Fatalf("dependent: %v, %v", v, err)
+	}
+	s, err := tBorrow.Remote(payload{Name: "x", Inner: r1}).Get(ctx)
+	if err != nil || s != "x=10" {
+		t.Fatalf("nested ref: %q, %v", s, err)
+	}
+	v, err = tNested.Remote(4).Get(ctx)
+	if err != nil || v != 8 {
+		t.Fatalf("nested task: %v, %v", v, err)
+	}
+}
+
+func TestBadCalls(t *testing.T) {
+	ctx := initEmbedded(t)
+	cases := map[string]rayo.ObjectRef[int]{
+		"too few args":   tAdd.Remote(1),
+		"too many args":  tAdd.Remote(1, 2, 3),
+		"wrong type":     tAdd.Remote("1", 2),
+		"wrong ref type": tAdd.Remote(must(rayo.Put(ctx, "s")), 2),
+		"bad option":     tAdd.Options(rayo.NumCPUs(-1)).Remote(1, 2),
+	}
+	for name, ref := range cases {
+		_, err := ref.Get(ctx)
+		want := rayo.ErrBadCall
+		if name == "bad option" {
+			want = rayo.ErrInvalidOption
+		}
+		if !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", name, err, want)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestPanicIsTaskError(t *testing.T) {
+	ctx := initEmbedded(t)
+	_, err := tPanic.Remote().Get(ctx)
+	var te *rayo.TaskError
+	if !errors.As(err, &te) || !errors.Is(err, rayo.ErrTaskFailed) {
+		t.Fatalf("panic: %v, want a TaskError wrapping ErrTaskFailed", err)
+	}
+	if !te.Panicked || te.Stack == "" || te.Pid == 0 || te.Message != "panic: boom" {
+		t.Fatalf("panic details missing: %+v", te)
+	}
+	// The worker survives a panic: the next task runs.
+	if v, err := tAdd.Remote(1, 1).Get(ctx); err != nil || v != 2 {
+		t.Fatalf("after panic: %v, %v", v, err)
+	}
+}
+
+func TestWaitAndTimeout(t *testing.T) {
+	ctx := initEmbedded(t)
+	fast, slowRef := tSleep.Remote(1), tSleep.Remote(20_000)
+	ready, notReady, err := rayo.Wait(ctx, []rayo.ObjectRef[int]{slowRef, fast}, 1, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready) != 1 || ready[0].ID() != fast.ID() || len(notReady) != 1 {
+		t.Fatalf("Wait: ready %v, not ready %v", ready, notReady)
+	}
+	// Wait with a timeout returns what is ready, without error.
+	ready, _, err = rayo.Wait(ctx, []rayo.ObjectRef[int]{slowRef}, 1, 10*time.Millisecond)
+	if err != nil || len(ready) != 0 {
+		t.Fatalf("Wait timeout: %v, %v", ready, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = slowRef.Get(short)
+	if !errors.Is(err, rayo.ErrGetTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get past deadline: %v", err)
+	}
+	if err := rayo.Cancel(slowRef, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slowRef.Get(ctx); !errors.Is(err, rayo.ErrTaskCancelled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if _, _, err := rayo.Wait(ctx, []rayo.ObjectRef[int]{fast}, 2, 0); !errors.Is(err, rayo.ErrInvalidOption) {
+		t.Fatalf("Wait numReady > len: %v", err)
+	}
+}
