@@ -452,16 +452,19 @@ func runWorker() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ready := func(rt *core.Runtime) {
+		state.Lock()
+		state.rt = rt
+		state.nodeID = os.Getenv("RAYO_NODE_ID")
+		state.Unlock()
+	}
 	rt, err := core.New(core.Config{Token: os.Getenv("RAYO_TOKEN"), NodeAddr: os.Getenv("RAYO_NODE_ADDRESS"),
-		Job: job, WorkerID: os.Getenv("RAYO_WORKER_ID"), IsWorker: true, Executor: executor{}, Log: log})
+		Job: job, WorkerID: os.Getenv("RAYO_WORKER_ID"), IsWorker: true, Executor: executor{}, Log: log,
+		BeforeRegister: ready})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rayo worker: %v\n", err)
 		os.Exit(1)
 	}
-	state.Lock()
-	state.rt = rt
-	state.nodeID = os.Getenv("RAYO_NODE_ID")
-	state.Unlock()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	select {

@@ -37,6 +37,10 @@ type Config struct {
 	Executor Executor
 	// LogSink receives worker output forwarded to a driver; nil drops it.
 	LogSink func(*protocol.LogBatch)
+	// BeforeRegister runs in a worker just before it registers with its
+	// node, after which tasks may arrive at once: the process must be
+	// ready to serve them by then.
+	BeforeRegister func(*Runtime)
 	// Listen is the address the runtime serves on; "127.0.0.1:0" default.
 	Listen string
 	Log    *slog.Logger
@@ -104,6 +108,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt.node = node
 	if cfg.IsWorker {
+		if cfg.BeforeRegister != nil {
+			cfg.BeforeRegister(rt)
+		}
 		req := &protocol.RegisterWorkerRequest{WorkerID: cfg.WorkerID, Addr: rt.Addr(), Pid: os.Getpid()}
 		if err := node.Call(ctx, protocol.NodeRegisterWorker, req, &protocol.RegisterWorkerReply{}); err != nil {
 			rt.Close()

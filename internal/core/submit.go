@@ -62,7 +62,17 @@ type keyState struct {
 	queue      []*task
 	idle       []*leaseHandle
 	leases     int
-	requesting int
+	requesting int // lease requests in flight and still wanted
+	pending    map[string]*pendingLease
+}
+
+// pendingLease is a lease request in flight, with the node it is
+// currently queued at, so that it can be withdrawn.
+type pendingLease struct {
+	id        string
+	name      string // a task waiting for it, for warnings
+	node      *rpc.Client
+	withdrawn bool
 }
 
 type leaseHandle struct {
@@ -186,7 +196,7 @@ func (s *submitter) enqueue(t *task) {
 	k := schedKey(t.opts.Resources, t.opts.Strategy)
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{key: k, res: t.opts.Resources, strat: t.opts.Strategy}
+		ks = &keyState{key: k, res: t.opts.Resources, strat: t.opts.Strategy, pending: map[string]*pendingLease{}}
 		s.keys[k] = ks
 	}
 	t.key, t.queued = ks, true
@@ -221,10 +231,29 @@ func (s *submitter) pumpLocked(ks *keyState) {
 	}
 	for want := len(ks.queue) - ks.requesting; want > 0 && ks.requesting < maxLeaseRequests; want-- {
 		ks.requesting++
+		pl := &pendingLease{id: s.rt.nextID(), node: s.rt.node, name: ks.queue[len(ks.queue)-1].name()}
+		ks.pending[pl.id] = pl
 		s.rt.wg.Add(1)
-		go func() { defer s.rt.wg.Done(); s.requestLease(ks) }()
+		go func() { defer s.rt.wg.Done(); s.requestLease(ks, pl) }()
 	}
 	if len(ks.queue) == 0 {
+		// Nothing waits for this shape: withdraw the requests still
+		// queued at nodes, so they neither hold a place nor show as
+		// demand in rayo status.
+		for _, pl := range ks.pending {
+			if !pl.withdrawn {
+				pl.withdrawn = true
+				ks.requesting--
+				node, id := pl.node, pl.id
+				s.rt.wg.Add(1)
+				go func() {
+					defer s.rt.wg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					_ = node.Call(ctx, protocol.NodeCancelLease, &protocol.CancelLeaseRequest{RequestID: id}, nil)
+				}()
+			}
+		}
 		for _, lh := range ks.idle {
 			if lh.timer == nil {
 				lh := lh
@@ -260,16 +289,10 @@ func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 }
 
 // requestLease asks the local node for a worker, following spillback
-// redirects to other nodes.
-func (s *submitter) requestLease(ks *keyState) {
-	req := &protocol.LeaseRequest{Job: s.rt.cfg.Job, Resources: ks.res, Strategy: ks.strat}
-	s.mu.Lock()
-	if len(ks.queue) > 0 {
-		req.Name = ks.queue[0].name()
-	}
-	s.mu.Unlock()
-	node := s.rt.node
-	backoff := 50 * time.Millisecond
+// redirects to other nodes, until it gets one, the request is withdrawn,
+// or the node refuses for good.
+func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
+	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.cfg.Job, Resources: ks.res, Strategy: ks.strat, Name: pl.name}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -279,7 +302,32 @@ func (s *submitter) requestLease(ks *keyState) {
 		case <-ctx.Done():
 		}
 	}()
+	// done ends the request's bookkeeping; it reports whether the request
+	// was still wanted.
+	done := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(ks.pending, pl.id)
+		if pl.withdrawn {
+			return false
+		}
+		ks.requesting--
+		return true
+	}
+	// at moves the request to another node; false if it was withdrawn.
+	at := func(node *rpc.Client) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		pl.node = node
+		return !pl.withdrawn
+	}
+	node := s.rt.node
+	backoff := 50 * time.Millisecond
 	for {
+		if !at(node) {
+			done()
+			return
+		}
 		var reply protocol.LeaseReply
 		err := node.Call(ctx, protocol.NodeRequestLease, req, &reply)
 		if err == nil && reply.RetryAt != "" {
@@ -297,26 +345,35 @@ func (s *submitter) requestLease(ks *keyState) {
 				// The worker died between grant and dial: give the lease
 				// back and ask again.
 				s.returnLease(&leaseHandle{reply: reply, node: node}, true)
-				node = s.rt.node
-				req.Spilled = false
+				node, req.Spilled = s.rt.node, false
 				continue
 			}
 			lh := &leaseHandle{reply: reply, node: node, worker: w}
+			done()
+			// Even a withdrawn request's grant is used: tasks may have
+			// arrived since, and an unused lease goes back after the
+			// linger.
 			s.mu.Lock()
-			ks.requesting--
 			ks.leases++
 			ks.idle = append(ks.idle, lh)
 			s.pumpLocked(ks)
 			s.mu.Unlock()
 			return
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || rpc.CodeOf(err) == "lease_cancelled" {
+			if done() {
+				s.mu.Lock()
+				s.pumpLocked(ks)
+				s.mu.Unlock()
+			}
 			return
 		}
 		if code := rpc.CodeOf(err); code != "" && code != "node_stopping" {
 			// The node refused for good (job ended, binary cannot run):
 			// fail what waits for this shape.
-			s.failQueue(ks, err)
+			if done() {
+				s.failQueue(ks, err)
+			}
 			return
 		}
 		// Transport trouble: retry against the local node.
@@ -324,23 +381,26 @@ func (s *submitter) requestLease(ks *keyState) {
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
+			done()
 			return
 		}
 		backoff = min(backoff*2, 2*time.Second)
-		node = s.rt.node
-		req.Spilled = false
+		node, req.Spilled = s.rt.node, false
 		select {
 		case <-node.Done():
-			s.failQueue(ks, fmt.Errorf("%w: connection to the node daemon lost", errs.ErrNodeDied))
+			if done() {
+				s.failQueue(ks, fmt.Errorf("%w: connection to the node daemon lost", errs.ErrNodeDied))
+			}
 			return
 		default:
 		}
 	}
 }
 
+// failQueue fails the tasks waiting for a shape after a lease request was
+// refused for good, unless other requests for it are still in flight.
 func (s *submitter) failQueue(ks *keyState, err error) {
 	s.mu.Lock()
-	ks.requesting--
 	q := ks.queue
 	if ks.requesting > 0 {
 		q = nil // other requests may still succeed
@@ -349,8 +409,11 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 	}
 	s.mu.Unlock()
 	cause := errs.ErrTaskFailed
-	if rpc.CodeOf(err) == "binary_mismatch" {
+	switch {
+	case rpc.CodeOf(err) == "binary_mismatch":
 		cause = errs.ErrBinaryMismatch
+	case errors.Is(err, errs.ErrNodeDied):
+		cause = errs.ErrNodeDied
 	}
 	for _, t := range q {
 		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, cause, err, "", false).ToWire())
@@ -447,6 +510,7 @@ func (rt *Runtime) Cancel(ref Ref, force bool) error {
 			}
 		}
 		t.queued = false
+		s.pumpLocked(t.key) // withdraws lease requests nothing waits for now
 	}
 	s.mu.Unlock()
 	if lh == nil {

@@ -197,8 +197,8 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 	n.state.Demands = req.Demands
 	n.state.Workers = req.Workers
 	reply := &protocol.HeartbeatReply{Nodes: s.nodeStatesLocked()}
-	for id, j := range s.jobs {
-		if !j.Alive {
+	for _, id := range req.Jobs {
+		if j := s.jobs[id]; j != nil && !j.Alive {
 			reply.DeadJobs = append(reply.DeadJobs, id)
 		}
 	}

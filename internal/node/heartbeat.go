@@ -71,6 +71,11 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		n.mu.Lock()
 		req := &protocol.HeartbeatRequest{NodeID: n.cfg.NodeID, Available: n.available.Clone(),
 			Demands: n.demandsLocked(), Workers: len(n.workers)}
+		for id, j := range n.jobs {
+			if !j.dead {
+				req.Jobs = append(req.Jobs, id)
+			}
+		}
 		n.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var reply protocol.HeartbeatReply
@@ -90,6 +95,7 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		var stale []*worker
 		n.mu.Lock()
 		n.view = reply.Nodes
+		n.viewAt = time.Now()
 		for _, id := range reply.DeadJobs {
 			stale = append(stale, n.endJobLocked(id)...)
 		}

@@ -65,6 +65,9 @@ func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*p
 		return nil, err
 	}
 	_ = j
+	if req.RequestID != "" {
+		n.pending[req.RequestID] = r
+	}
 	n.queue = append(n.queue, r)
 	n.scheduleLocked()
 	n.mu.Unlock()
@@ -77,10 +80,34 @@ func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*p
 		n.scheduleLocked()
 		n.mu.Unlock()
 	}
+	if req.RequestID != "" {
+		n.mu.Lock()
+		if n.pending[req.RequestID] == r {
+			delete(n.pending, req.RequestID)
+		}
+		n.mu.Unlock()
+	}
 	// A grant whose requester went away in the meantime is returned at
 	// once by the peer's close hook (see grantLocked).
 	return r.reply, r.err
 }
+
+// cancelLease withdraws a queued lease request: its requester no longer
+// has tasks for it. A request already granted is unaffected (the
+// requester returns the lease).
+func (n *Node) cancelLease(_ context.Context, req *protocol.CancelLeaseRequest) (*protocol.Empty, error) {
+	n.mu.Lock()
+	if r := n.pending[req.RequestID]; r != nil {
+		r.finish(nil, rpc.Errorf(CodeLeaseCancelled, "node: lease request withdrawn"))
+		delete(n.pending, req.RequestID)
+		n.scheduleLocked()
+	}
+	n.mu.Unlock()
+	return &protocol.Empty{}, nil
+}
+
+// CodeLeaseCancelled answers a lease request its requester withdrew.
+const CodeLeaseCancelled = "lease_cancelled"
 
 func (n *Node) returnLease(_ context.Context, req *protocol.ReturnLeaseRequest) (*protocol.Empty, error) {
 	n.mu.Lock()
@@ -185,6 +212,11 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		n.spreadIdx = next
 		switch {
 		case d.Outcome == sched.Infeasible:
+			if !n.viewAt.After(r.queuedAt) {
+				// The view predates the request: a node that fits may
+				// have joined since. Decide on the next view.
+				return false
+			}
 			if !r.warned {
 				r.warned = true
 				n.log.Warn("infeasible resource demand: no node can ever hold it; it waits until one joins",

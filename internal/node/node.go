@@ -108,6 +108,8 @@ type Node struct {
 	mu        sync.Mutex
 	available sched.Resources
 	view      []protocol.NodeState
+	viewAt    time.Time // when view last came from the head
+	pending   map[string]*leaseReq
 	spreadIdx int
 	queue     []*leaseReq
 	workers   map[string]*worker
@@ -140,10 +142,11 @@ func Start(cfg Config) (*Node, error) {
 	log := cfg.Log.With("node", cfg.NodeID)
 	n := &Node{cfg: cfg, log: log, ln: ln, rpc: rpc.NewServer(cfg.Token, log),
 		rnd:       mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
-		available: cfg.Resources.Clone(), workers: map[string]*worker{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
+		available: cfg.Resources.Clone(), workers: map[string]*worker{}, pending: map[string]*leaseReq{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
 		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	rpc.Register(n.rpc, protocol.NodeRequestLease, n.requestLease)
 	rpc.Register(n.rpc, protocol.NodeReturnLease, n.returnLease)
+	rpc.Register(n.rpc, protocol.NodeCancelLease, n.cancelLease)
 	rpc.Register(n.rpc, protocol.NodeRegisterWorker, n.registerWorker)
 	rpc.Register(n.rpc, protocol.NodeKillWorker, n.killWorker)
 	rpc.Register(n.rpc, protocol.NodeInfoMethod, func(context.Context, *protocol.Empty) (*protocol.NodeInfoReply, error) {

@@ -30,6 +30,7 @@ type job struct {
 	idle     []*worker
 	starting int
 	dead     bool
+	endedAt  time.Time
 	logs     *logForwarder
 }
 
@@ -359,6 +360,7 @@ func (n *Node) reapLoop() {
 		case now := <-t.C:
 			var victims []*worker
 			n.mu.Lock()
+			n.pruneJobsLocked(now)
 			for _, j := range n.jobs {
 				keep := j.idle[:0]
 				for i, w := range j.idle {
@@ -382,6 +384,27 @@ func (n *Node) reapLoop() {
 	}
 }
 
+// pruneJobsLocked forgets ended jobs once their workers are gone and a
+// minute has passed (late lease requests for them are still refused
+// until then).
+func (n *Node) pruneJobsLocked(now time.Time) {
+	for id, j := range n.jobs {
+		if !j.dead || now.Sub(j.endedAt) < time.Minute {
+			continue
+		}
+		busy := false
+		for _, w := range n.workers {
+			if w.jobID == id {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			delete(n.jobs, id)
+		}
+	}
+}
+
 // endJobLocked stops a finished job's workers and fails its requests.
 func (n *Node) endJobLocked(id string) []*worker {
 	j := n.jobs[id]
@@ -389,6 +412,7 @@ func (n *Node) endJobLocked(id string) []*worker {
 		return nil
 	}
 	j.dead = true
+	j.endedAt = time.Now()
 	j.idle = nil
 	for _, r := range n.queue {
 		if r.req.Job.JobID == id {

@@ -43,6 +43,9 @@ type HeartbeatRequest struct {
 	Available sched.Resources `msgpack:"avail"`
 	Demands   []Demand        `msgpack:"demands,omitempty"`
 	Workers   int             `msgpack:"workers"`
+	// Jobs are the jobs the node holds workers or state for; the reply
+	// says which of them have ended.
+	Jobs []string `msgpack:"jobs,omitempty"`
 }
 
 // NodeState is one node as the head sees it.

@@ -9,6 +9,7 @@ const (
 	NodeRegisterWorker = "node.RegisterWorker"
 	NodeKillWorker     = "node.KillWorker"
 	NodeInfoMethod     = "node.Info"
+	NodeCancelLease    = "node.CancelLeaseRequest"
 )
 
 // JobSpec is what a node needs to start workers for a job.
@@ -22,6 +23,8 @@ type JobSpec struct {
 }
 
 type LeaseRequest struct {
+	// RequestID lets the requester withdraw the request (CancelLease).
+	RequestID string          `msgpack:"rid"`
 	Job       JobSpec         `msgpack:"job"`
 	Resources sched.Resources `msgpack:"res"`
 	Strategy  sched.Strategy  `msgpack:"strat"`
@@ -42,6 +45,11 @@ type LeaseReply struct {
 	// Spillback: ask this node instead.
 	RetryAt     string `msgpack:"retry,omitempty"`
 	RetryNodeID string `msgpack:"retrynode,omitempty"`
+}
+
+// CancelLeaseRequest withdraws a lease request that is still queued.
+type CancelLeaseRequest struct {
+	RequestID string `msgpack:"rid"`
 }
 
 type ReturnLeaseRequest struct {
