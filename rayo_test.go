@@ -173,3 +173,74 @@ func TestWaitAndTimeout(t *testing.T) {
 		t.Fatalf("Wait numReady > len: %v", err)
 	}
 }
+
+var tFlaky = rayo.Register[int]("test.flaky", func(dir string, failures int) (int, error) {
+	// Each attempt leaves a file; the first `failures` attempts fail.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	attempt := len(entries) + 1
+	if err := os.WriteFile(fmt.Sprintf("%s/attempt-%d", dir, attempt), nil, 0o644); err != nil {
+		return 0, err
+	}
+	if attempt <= failures {
+		return 0, fmt.Errorf("attempt %d fails", attempt)
+	}
+	return attempt, nil
+})
+
+func TestRetryExceptions(t *testing.T) {
+	ctx := initEmbedded(t)
+	// Application errors are not retried by default.
+	_, err := tFlaky.Remote(t.TempDir(), 1).Get(ctx)
+	if !errors.Is(err, rayo.ErrTaskFailed) {
+		t.Fatalf("no retry: %v", err)
+	}
+	// With RetryExceptions they are, up to MaxRetries.
+	v, err := tFlaky.Options(rayo.RetryExceptions(true), rayo.MaxRetries(2)).Remote(t.TempDir(), 2).Get(ctx)
+	if err != nil || v != 3 {
+		t.Fatalf("retried: %v, %v; want success on attempt 3", v, err)
+	}
+	_, err = tFlaky.Options(rayo.RetryExceptions(true), rayo.MaxRetries(1)).Remote(t.TempDir(), 2).Get(ctx)
+	var te *rayo.TaskError
+	if !errors.As(err, &te) || te.Message != "attempt 2 fails" {
+		t.Fatalf("retries exhausted: %v", err)
+	}
+}
+
+func TestFractionalCPUs(t *testing.T) {
+	ctx := initEmbedded(t)
+	// Four half-CPU tasks fit at once on two CPUs: they all run together
+	// (each waits for the others through the barrier directory).
+	dir := t.TempDir()
+	refs := make([]rayo.ObjectRef[int], 4)
+	for i := range refs {
+		refs[i] = tBarrier.Options(rayo.NumCPUs(0.5)).Remote(dir, 4)
+	}
+	if _, err := rayo.GetAll(ctx, refs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var tBarrier = rayo.Register[int]("test.barrier", func(ctx context.Context, dir string, n int) (int, error) {
+	f, err := os.CreateTemp(dir, "arrived-")
+	if err != nil {
+		return 0, err
+	}
+	_ = f.Close()
+	for {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return 0, err
+		}
+		if len(entries) >= n {
+			return len(entries), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+})
