@@ -32,7 +32,35 @@ var (
 	ErrBinaryMismatch = errs.ErrBinaryMismatch
 	// ErrInvalidOption: an option's value is out of range.
 	ErrInvalidOption = errs.ErrInvalidOption
+
+	// ErrActorDied: the actor is dead; the *ActorDiedError also matches
+	// one of the causes below.
+	ErrActorDied = errs.ErrActorDied
+	// ErrActorUnavailable: the actor's process died while the call ran
+	// and the call may not be retried (MaxTaskRetries), though the actor
+	// itself restarted.
+	ErrActorUnavailable = errs.ErrActorUnavailable
+	// ErrActorKilled: Kill ended the actor.
+	ErrActorKilled = errs.ErrActorKilled
+	// ErrActorCrashed: the actor's process died and no restarts were left.
+	ErrActorCrashed = errs.ErrActorCrashed
+	// ErrConstructorFailed: the constructor returned an error or panicked;
+	// errors.As finds the constructor's *TaskError.
+	ErrConstructorFailed = errs.ErrConstructorFailed
+	// ErrActorOutOfScope: every handle to the actor was dropped.
+	ErrActorOutOfScope = errs.ErrActorOutOfScope
+	// ErrActorExited: the actor called ExitActor.
+	ErrActorExited = errs.ErrActorExited
+	// ErrActorNameTaken: New with a Name another live actor has.
+	ErrActorNameTaken = errs.ErrActorNameTaken
+	// ErrActorNotFound: no actor of that name or ID.
+	ErrActorNotFound = errs.ErrActorNotFound
 )
+
+// ActorDiedError says that an actor is dead and why (its Cause: killed,
+// crashed, node died, constructor failed, out of scope, exited, or its
+// job ended, which is ErrOwnerDied).
+type ActorDiedError = errs.ActorDiedError
 
 // TaskError describes a failed task: the remote error's text, the stack
 // of a panic, and where it ran. errors.As(err, &taskErr) works on any

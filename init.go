@@ -39,6 +39,7 @@ type initOptions struct {
 	logToDriver bool
 	logger      *slog.Logger
 	env         map[string]string
+	namespace   string
 }
 
 // WithAddress joins the cluster whose head listens at addr ("host:port"),
@@ -79,6 +80,11 @@ func WithLogToDriver(on bool) InitOption { return func(o *initOptions) { o.logTo
 // WithLogger sets the logger of the runtime (and of the embedded
 // cluster's daemons, which otherwise log to the session directory).
 func WithLogger(l *slog.Logger) InitOption { return func(o *initOptions) { o.logger = l } }
+
+// WithNamespace sets the job's namespace: named actors are created and
+// looked up there unless an actor's own Namespace option says otherwise.
+// By default every job has a namespace of its own, as in Ray.
+func WithNamespace(ns string) InitOption { return func(o *initOptions) { o.namespace = ns } }
 
 // WithEnv sets environment variables for every worker of this job.
 func WithEnv(env map[string]string) InitOption {
@@ -393,7 +399,11 @@ func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, toke
 	if err := head.Call(ctx, protocol.HeadRegisterJob, req, &reply); err != nil {
 		return fmt.Errorf("rayo: registering the job: %w", err)
 	}
-	rt.SetJob(protocol.JobSpec{JobID: reply.JobID, DriverAddr: rt.Addr(), HeadAddr: headAddr, Binary: bin, Env: o.env})
+	ns := o.namespace
+	if ns == "" {
+		ns = "anonymous-" + reply.JobID + "-" + core.NewID()
+	}
+	rt.SetJob(protocol.JobSpec{JobID: reply.JobID, DriverAddr: rt.Addr(), HeadAddr: headAddr, Binary: bin, Env: o.env, Namespace: ns})
 	return nil
 }
 
@@ -479,6 +489,14 @@ func runWorker() {
 	case <-time.After(time.Second):
 	}
 	os.Exit(0)
+}
+
+func currentNamespace() string {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return ""
+	}
+	return rt.Job().Namespace
 }
 
 // NodeID is the ID of the node this process submits through (a driver) or

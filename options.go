@@ -17,10 +17,33 @@ type callOptions struct {
 	retryExceptions bool
 	name            string
 	strategy        sched.Strategy
+
+	// Actor options.
+	namespace      string
+	detached       bool
+	getIfExists    bool
+	maxRestarts    int
+	maxTaskRetries int
+	maxConcurrency int
+
+	set optionKind // which kinds of options were given, to refuse misplaced ones
 }
 
+type optionKind uint8
+
+const (
+	taskOnly optionKind = 1 << iota
+	actorOnly
+)
+
+// Tasks need 1 CPU by default; actors hold none while they live (as in
+// Ray), so that idle actors do not starve tasks.
 func defaultCallOptions() callOptions {
-	return callOptions{resources: map[string]float64{"CPU": 1}, maxRetries: 3}
+	return callOptions{resources: map[string]float64{"CPU": 1}, maxRetries: 3, maxConcurrency: 1}
+}
+
+func defaultActorOptions() callOptions {
+	return callOptions{resources: map[string]float64{}, maxConcurrency: 1}
 }
 
 func (o callOptions) clone() callOptions {
@@ -88,6 +111,7 @@ func MaxRetries(n int) Option {
 			return fmt.Errorf("%w: MaxRetries must be ≥ -1, got %d", errs.ErrInvalidOption, n)
 		}
 		o.maxRetries = n
+		o.set |= taskOnly
 		return nil
 	}
 }
@@ -95,10 +119,11 @@ func MaxRetries(n int) Option {
 // RetryExceptions retries a task whose function returned an error or
 // panicked, up to MaxRetries times.
 func RetryExceptions(retry bool) Option {
-	return func(o *callOptions) error { o.retryExceptions = retry; return nil }
+	return func(o *callOptions) error { o.retryExceptions = retry; o.set |= taskOnly; return nil }
 }
 
-// Name sets the name the task shows in logs and errors.
+// Name sets the name a task shows in logs and errors, or an actor's name,
+// by which GetActor finds it in its namespace.
 func Name(name string) Option {
 	return func(o *callOptions) error { o.name = name; return nil }
 }
@@ -116,6 +141,65 @@ func NodeAffinity(nodeID string, soft bool) Option {
 			return fmt.Errorf("%w: NodeAffinity needs a node ID", errs.ErrInvalidOption)
 		}
 		o.strategy = sched.Strategy{Kind: sched.StrategyNodeAffinity, NodeID: nodeID, Soft: soft}
+		return nil
+	}
+}
+
+// Namespace sets the namespace of a named actor (New, GetActor). The
+// default is the job's namespace (WithNamespace, else one of its own).
+func Namespace(ns string) Option {
+	return func(o *callOptions) error { o.namespace = ns; o.set |= actorOnly; return nil }
+}
+
+// Detached makes an actor outlive the job that created it; it lives until
+// killed. A detached actor needs a Name.
+func Detached() Option {
+	return func(o *callOptions) error { o.detached = true; o.set |= actorOnly; return nil }
+}
+
+// GetIfExists makes New return the existing actor of that Name instead of
+// failing with ErrActorNameTaken.
+func GetIfExists() Option {
+	return func(o *callOptions) error { o.getIfExists = true; o.set |= actorOnly; return nil }
+}
+
+// MaxRestarts sets how many times an actor is restarted after its process
+// dies (default 0; -1 without limit).
+func MaxRestarts(n int) Option {
+	return func(o *callOptions) error {
+		o.set |= actorOnly
+		if n < -1 {
+			return fmt.Errorf("%w: MaxRestarts must be ≥ -1, got %d", errs.ErrInvalidOption, n)
+		}
+		o.maxRestarts = n
+		return nil
+	}
+}
+
+// MaxTaskRetries sets how many times a call in flight when the actor's
+// process died is resent to the restarted actor (default 0; -1 without
+// limit).
+func MaxTaskRetries(n int) Option {
+	return func(o *callOptions) error {
+		o.set |= actorOnly
+		if n < -1 {
+			return fmt.Errorf("%w: MaxTaskRetries must be ≥ -1, got %d", errs.ErrInvalidOption, n)
+		}
+		o.maxTaskRetries = n
+		return nil
+	}
+}
+
+// MaxConcurrency lets an actor run up to n calls at once, each on its own
+// goroutine (default 1: one call at a time, in order). Above 1, the
+// actor's methods must be safe for concurrent use.
+func MaxConcurrency(n int) Option {
+	return func(o *callOptions) error {
+		o.set |= actorOnly
+		if n < 1 {
+			return fmt.Errorf("%w: MaxConcurrency must be ≥ 1, got %d", errs.ErrInvalidOption, n)
+		}
+		o.maxConcurrency = n
 		return nil
 	}
 }

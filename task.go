@@ -67,18 +67,32 @@ func newTaskDef(name string, fn any, want reflect.Type) (*taskDef, error) {
 	if name == "" {
 		return nil, errors.New("rayo: Register needs a name")
 	}
+	return newFuncDef(fmt.Sprintf("Register[%v](%q)", want, name), name, fn, nil, want)
+}
+
+// newFuncDef checks fn's shape: an optional receiver of type recv, an
+// optional context.Context, the parameters, and results (want) or
+// (want, error).
+func newFuncDef(label, name string, fn any, recv, want reflect.Type) (*taskDef, error) {
 	v := reflect.ValueOf(fn)
 	if !v.IsValid() || v.Kind() != reflect.Func || v.IsNil() {
-		return nil, fmt.Errorf("rayo: Register(%q): %T is not a function", name, fn)
+		return nil, fmt.Errorf("rayo: %s: %T is not a function", label, fn)
 	}
 	t := v.Type()
 	if t.IsVariadic() {
-		return nil, fmt.Errorf("rayo: Register(%q): variadic functions are not supported", name)
+		return nil, fmt.Errorf("rayo: %s: variadic functions are not supported", label)
 	}
 	def := &taskDef{name: name, fn: v}
-	for i := 0; i < t.NumIn(); i++ {
+	first := 0
+	if recv != nil {
+		if t.NumIn() == 0 || t.In(0) != recv {
+			return nil, fmt.Errorf("rayo: %s: the first parameter must be the receiver %v (use a method expression such as (*T).Method)", label, recv)
+		}
+		first = 1
+	}
+	for i := first; i < t.NumIn(); i++ {
 		p := t.In(i)
-		if i == 0 && p == ctxType {
+		if i == first && p == ctxType {
 			def.hasCtx = true
 			continue
 		}
@@ -89,8 +103,7 @@ func newTaskDef(name string, fn any, want reflect.Type) (*taskDef, error) {
 	case t.NumOut() == 2 && t.Out(0) == want && t.Out(1) == errType:
 		def.hasErr = true
 	default:
-		return nil, fmt.Errorf("rayo: Register[%v](%q): the function must return (%v) or (%v, error), not %v",
-			want, name, want, want, t)
+		return nil, fmt.Errorf("rayo: %s: the function must return (%v) or (%v, error), not %v", label, want, want, t)
 	}
 	return def, nil
 }
@@ -106,6 +119,9 @@ func (t *Task[R]) Options(opts ...Option) *Task[R] {
 		if err := o(&c.opts); err != nil && c.err == nil {
 			c.err = err
 		}
+	}
+	if c.err == nil && c.opts.set&actorOnly != 0 {
+		c.err = fmt.Errorf("%w: Namespace, Detached, GetIfExists, MaxRestarts, MaxTaskRetries and MaxConcurrency apply to actors", errs.ErrInvalidOption)
 	}
 	return c
 }
@@ -183,51 +199,68 @@ func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
 	return out, nil
 }
 
-// executor runs tasks pushed to this worker, from the registry.
+// executor runs tasks and actors in this worker, from the registry.
 type executor struct{}
 
-func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec) (out []byte, terr *errs.TaskError) {
+func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec) ([]byte, *errs.TaskError) {
 	registry.RLock()
 	d := registry.tasks[spec.Name]
 	registry.RUnlock()
-	fail := func(cause error, err error, stack string, panicked bool) *errs.TaskError {
-		te := errs.NewTaskError(spec.Name, spec.TaskID, cause, err, stack, panicked)
-		if spec.Display != "" {
-			te.TaskName = spec.Display
-		}
-		return te
+	name := spec.Name
+	if spec.Display != "" {
+		name = spec.Display
 	}
 	if d == nil {
-		return nil, fail(errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
+		return nil, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
 	}
-	if len(spec.Args) != len(d.in) {
-		return nil, fail(errs.ErrBadCall, fmt.Errorf("takes %d arguments, got %d", len(d.in), len(spec.Args)), "", false)
+	out, terr := invoke(ctx, d, reflect.Value{}, spec.Args, name, spec.TaskID)
+	if terr != nil {
+		return nil, terr
 	}
-	in := make([]reflect.Value, 0, len(d.in)+1)
+	return encodeResult(out, name, spec.TaskID)
+}
+
+func encodeResult(v reflect.Value, name, id string) ([]byte, *errs.TaskError) {
+	b, err := codec.Marshal(v.Interface())
+	if err != nil {
+		return nil, errs.NewTaskError(name, id, errs.ErrTaskFailed, fmt.Errorf("encoding the result: %w", err), "", false)
+	}
+	return b, nil
+}
+
+// invoke decodes args for d, calls it (with recv first, if valid), and
+// turns a returned error or a panic into a TaskError.
+func invoke(ctx context.Context, d *taskDef, recv reflect.Value, args [][]byte, name, id string) (out reflect.Value, terr *errs.TaskError) {
+	fail := func(cause error, err error, stack string, panicked bool) *errs.TaskError {
+		return errs.NewTaskError(name, id, cause, err, stack, panicked)
+	}
+	if len(args) != len(d.in) {
+		return out, fail(errs.ErrBadCall, fmt.Errorf("takes %d arguments, got %d", len(d.in), len(args)), "", false)
+	}
+	in := make([]reflect.Value, 0, len(d.in)+2)
+	if recv.IsValid() {
+		in = append(in, recv)
+	}
 	if d.hasCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
 	for i, p := range d.in {
 		v := reflect.New(p)
-		if err := codec.Unmarshal(spec.Args[i], v.Interface()); err != nil {
-			return nil, fail(errs.ErrBadCall, fmt.Errorf("argument %d: %w", i, err), "", false)
+		if err := codec.Unmarshal(args[i], v.Interface()); err != nil {
+			return out, fail(errs.ErrBadCall, fmt.Errorf("argument %d: %w", i, err), "", false)
 		}
 		in = append(in, v.Elem())
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			out, terr = nil, fail(errs.ErrTaskFailed, fmt.Errorf("panic: %v", r), string(debug.Stack()), true)
+			out, terr = reflect.Value{}, fail(errs.ErrTaskFailed, fmt.Errorf("panic: %v", r), string(debug.Stack()), true)
 		}
 	}()
 	res := d.fn.Call(in)
 	if d.hasErr {
 		if e, _ := res[1].Interface().(error); e != nil {
-			return nil, fail(errs.ErrTaskFailed, e, "", false)
+			return out, fail(errs.ErrTaskFailed, e, "", false)
 		}
 	}
-	b, err := codec.Marshal(res[0].Interface())
-	if err != nil {
-		return nil, fail(errs.ErrTaskFailed, fmt.Errorf("encoding the result: %w", err), "", false)
-	}
-	return b, nil
+	return res[0], nil
 }

@@ -23,6 +23,10 @@ import (
 // over its registry of functions.
 type Executor interface {
 	Execute(ctx context.Context, spec *protocol.TaskSpec) ([]byte, *errs.TaskError)
+	// NewActor runs an actor's constructor and returns the instance.
+	NewActor(ctx context.Context, spec *protocol.ActorSpec) (any, *errs.TaskError)
+	// CallActor runs one method on an instance.
+	CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest) ([]byte, *errs.TaskError)
 }
 
 // Config configures a runtime.
@@ -65,6 +69,13 @@ type Runtime struct {
 	runningMu sync.Mutex
 	running   map[string]context.CancelFunc
 
+	host *actorHost // the actor this worker hosts, if any
+
+	actorsMu sync.Mutex
+	actors   map[string]*actorClient
+	headMu   sync.Mutex
+	head     *rpc.Client
+
 	closed  chan struct{}
 	closeMu sync.Once
 	wg      sync.WaitGroup
@@ -88,13 +99,15 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, srv: rpc.NewServer(cfg.Token, cfg.Log),
 		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(),
-		clients: map[string]*rpc.Client{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
+		clients: map[string]*rpc.Client{}, actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.sub = newSubmitter(rt)
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
 	rpc.Register(rt.srv, protocol.DriverLogs, rt.serveLogs)
 	if cfg.IsWorker {
 		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
 		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)
+		rpc.Register(rt.srv, protocol.WorkerCreateActor, rt.serveCreateActor)
+		rt.srv.HandleOrdered(protocol.WorkerActorCall, rt.serveActorCall)
 	}
 	rt.wg.Add(1)
 	go func() { defer rt.wg.Done(); _ = rt.srv.Serve(ln) }()
@@ -148,6 +161,11 @@ func (rt *Runtime) Close() {
 		if rt.node != nil {
 			_ = rt.node.Close()
 		}
+		rt.headMu.Lock()
+		if rt.head != nil {
+			_ = rt.head.Close()
+		}
+		rt.headMu.Unlock()
 		rt.wg.Wait()
 	})
 }
@@ -199,6 +217,33 @@ func (rt *Runtime) client(ctx context.Context, addr string) (*rpc.Client, error)
 	return nc, nil
 }
 
+// headClient returns the runtime's connection to the head.
+func (rt *Runtime) headClient(ctx context.Context) (*rpc.Client, error) {
+	rt.headMu.Lock()
+	defer rt.headMu.Unlock()
+	if rt.head != nil {
+		select {
+		case <-rt.head.Done():
+		default:
+			return rt.head, nil
+		}
+	}
+	select {
+	case <-rt.closed:
+		return nil, errs.ErrShutdown
+	default:
+	}
+	if rt.cfg.Job.HeadAddr == "" {
+		return nil, errors.New("core: this runtime does not know the head's address")
+	}
+	c, err := rpc.Dial(ctx, rt.cfg.Job.HeadAddr, rt.cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	rt.head = c
+	return c, nil
+}
+
 // mapErr turns transport errors into rayo's typed errors.
 func mapErr(err error) error {
 	if errors.Is(err, rpc.ErrUnauthenticated) {
@@ -236,7 +281,7 @@ func (rt *Runtime) Get(ctx context.Context, ref Ref) ([]byte, error) {
 			return nil, errs.ErrShutdown
 		}
 		if o.err != nil {
-			return nil, o.err.FromWire()
+			return nil, o.err.Err()
 		}
 		return o.value, nil
 	}
@@ -273,7 +318,7 @@ func (rt *Runtime) getRemote(ctx context.Context, ref Ref, noValue bool) ([]byte
 		return nil, err
 	}
 	if reply.Err != nil {
-		return nil, reply.Err.FromWire()
+		return nil, reply.Err.Err()
 	}
 	return reply.Value, nil
 }

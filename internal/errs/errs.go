@@ -34,6 +34,8 @@ var codes = map[string]error{
 	"owner_died":     ErrOwnerDied,
 	"infeasible":     ErrInfeasible,
 	"node_died":      ErrNodeDied,
+	"actor_unavail":  ErrActorUnavailable,
+	"actor_notfound": ErrActorNotFound,
 }
 
 // CodeOf returns the wire code of a sentinel ("" if it has none).
@@ -127,6 +129,27 @@ type WireTaskError struct {
 	Pid      int      `msgpack:"pid,omitempty"`
 	NodeID   string   `msgpack:"node,omitempty"`
 	Matches  []string `msgpack:"x,omitempty"`
+	// Actor is set when the call failed because its actor is dead.
+	Actor *WireActorDeath `msgpack:"actor,omitempty"`
+}
+
+// WireActorDeath carries an ActorDiedError.
+type WireActorDeath struct {
+	ActorID string         `msgpack:"id"`
+	Class   string         `msgpack:"class"`
+	Name    string         `msgpack:"name,omitempty"`
+	Code    string         `msgpack:"code"`
+	Message string         `msgpack:"msg"`
+	Ctor    *WireTaskError `msgpack:"ctor,omitempty"`
+}
+
+// Err rebuilds the error the wire form carries: an *ActorDiedError for a
+// dead actor, else a *TaskError.
+func (w *WireTaskError) Err() error {
+	if a := w.Actor; a != nil {
+		return NewActorDiedError(a.ActorID, a.Class, a.Name, a.Code, a.Message, a.Ctor)
+	}
+	return w.FromWire()
 }
 
 // ToWire flattens a TaskError.

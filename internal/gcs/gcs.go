@@ -69,6 +69,12 @@ type Server struct {
 	jobSeq  int
 	uploads map[string]*os.File
 
+	actors       map[string]*actorEntry
+	actorNames   map[string]string
+	actorVersion uint64
+	nodesChanged chan struct{}
+	nodeClients  map[string]*rpc.Client
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -92,7 +98,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, ln: ln, rpc: rpc.NewServer(cfg.Token, cfg.Log),
 		nodes: map[string]*nodeEntry{}, jobs: map[string]*protocol.JobState{},
-		uploads: map[string]*os.File{}, stop: make(chan struct{})}
+		uploads: map[string]*os.File{}, stop: make(chan struct{}),
+		actors: map[string]*actorEntry{}, actorNames: map[string]string{}, nodesChanged: make(chan struct{}),
+		nodeClients: map[string]*rpc.Client{}}
 	rpc.Register(s.rpc, protocol.HeadRegisterNode, s.registerNode)
 	rpc.Register(s.rpc, protocol.HeadHeartbeat, s.heartbeat)
 	rpc.Register(s.rpc, protocol.HeadRegisterJob, s.registerJob)
@@ -100,6 +108,11 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadHasBinary, s.hasBinary)
 	rpc.Register(s.rpc, protocol.HeadUploadBinary, s.uploadBinary)
 	rpc.Register(s.rpc, protocol.HeadFetchBinary, s.fetchBinary)
+	rpc.Register(s.rpc, protocol.HeadCreateActor, s.createActor)
+	rpc.Register(s.rpc, protocol.HeadGetActor, s.getActor)
+	rpc.Register(s.rpc, protocol.HeadKillActor, s.killActor)
+	rpc.Register(s.rpc, protocol.HeadActorExited, s.actorExited)
+	rpc.Register(s.rpc, protocol.HeadListActors, s.listActors)
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
 	go func() { defer s.wg.Done(); s.healthLoop() }()
@@ -119,6 +132,16 @@ func (s *Server) Stop() {
 	}
 	close(s.stop)
 	s.rpc.Close()
+	s.mu.Lock()
+	for _, c := range s.nodeClients {
+		_ = c.Close()
+	}
+	for _, a := range s.actors {
+		if a.lease != nil && a.lease.worker != nil {
+			_ = a.lease.worker.Close()
+		}
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 	s.mu.Lock()
 	for _, f := range s.uploads {
@@ -138,6 +161,7 @@ func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*pro
 		state:    protocol.NodeState{Info: *req, Available: req.Total.Clone(), Alive: true},
 		lastSeen: time.Now(),
 	}
+	s.clusterChangedLocked()
 	s.mu.Unlock()
 	s.cfg.Log.Info("node joined", "node", req.NodeID, "addr", req.Addr, "resources", req.Total.String())
 	if p := rpc.PeerFrom(ctx); p != nil {
@@ -193,6 +217,10 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 		return &protocol.HeartbeatReply{Unknown: true}, nil
 	}
 	n.lastSeen = time.Now()
+	if !req.Available.FitsIn(n.state.Available) {
+		// Resources were freed: an actor waiting for them may fit now.
+		defer s.clusterChangedLocked()
+	}
 	n.state.Available = req.Available
 	n.state.Demands = req.Demands
 	n.state.Workers = req.Workers
@@ -236,6 +264,7 @@ func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobReque
 			}
 			s.mu.Unlock()
 			s.cfg.Log.Info("job finished", "job", id)
+			s.endJobActors(id)
 		})
 	}
 	return &protocol.RegisterJobReply{JobID: id}, nil
@@ -244,7 +273,7 @@ func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobReque
 func (s *Server) clusterStatus(context.Context, *protocol.ClusterStatusRequest) (*protocol.ClusterStatusReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	reply := &protocol.ClusterStatusReply{Nodes: s.nodeStatesLocked()}
+	reply := &protocol.ClusterStatusReply{Nodes: s.nodeStatesLocked(), Actors: s.actorInfosLocked()}
 	for _, j := range s.jobs {
 		reply.Jobs = append(reply.Jobs, *j)
 	}

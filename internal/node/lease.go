@@ -136,6 +136,12 @@ func (n *Node) releaseLocked(l *lease, discard bool) {
 	n.available.Add(l.resources)
 	w := l.worker
 	w.lease = nil
+	if w.dedicated && !w.dead {
+		// An actor's worker holds the actor's state: it ends with it.
+		w.dead = true
+		w.kill()
+		return
+	}
 	if discard || w.dead {
 		return
 	}
@@ -253,7 +259,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	}
 	w := j.popIdle()
 	if w == nil {
-		n.maybeStartWorkerLocked(j)
+		n.startWorkerIfUsefulLocked(j, req.Dedicated)
 		return false
 	}
 	n.grantLocked(r, w)
@@ -262,6 +268,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 
 func (n *Node) grantLocked(r *leaseReq, w *worker) {
 	l := &lease{id: newID(8), worker: w, resources: r.req.Resources.Clone(), peer: r.peer}
+	w.dedicated = r.req.Dedicated
 	n.available.Sub(l.resources)
 	n.leases[l.id] = l
 	w.lease = l

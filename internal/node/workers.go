@@ -55,6 +55,7 @@ type worker struct {
 	lease     *lease
 	idleSince time.Time
 	dead      bool
+	dedicated bool // serves one lease (an actor); never back in the pool
 	exited    chan struct{}
 	killOnce  sync.Once
 }
@@ -154,10 +155,22 @@ func (n *Node) grantableLocked(jobID string) int {
 // maybeStartWorkerLocked starts a worker for the job if the node is under
 // its cap and the job is not already starting enough of them.
 func (n *Node) maybeStartWorkerLocked(j *job) bool {
+	return n.startWorkerIfUsefulLocked(j, false)
+}
+
+// startWorkerIfUsefulLocked starts a worker unless the job cannot use
+// one; dedicated (actor) workers are exempt from the pool's cap.
+func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated bool) bool {
 	if j.binPath == "" || j.err != nil || j.dead || n.stopping {
 		return false
 	}
-	if len(n.workers) >= n.cfg.MaxWorkers {
+	pooled := 0
+	for _, w := range n.workers {
+		if !w.dedicated {
+			pooled++
+		}
+	}
+	if pooled >= n.cfg.MaxWorkers && !dedicated {
 		return false
 	}
 	if j.starting >= n.cfg.PrestartWorkers && j.starting+len(j.idle) >= n.grantableLocked(j.spec.JobID) {

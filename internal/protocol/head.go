@@ -131,6 +131,7 @@ type JobState struct {
 }
 
 type ClusterStatusReply struct {
-	Nodes []NodeState `msgpack:"nodes"`
-	Jobs  []JobState  `msgpack:"jobs"`
+	Nodes  []NodeState `msgpack:"nodes"`
+	Jobs   []JobState  `msgpack:"jobs"`
+	Actors []ActorInfo `msgpack:"actors"`
 }

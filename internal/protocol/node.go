@@ -18,6 +18,8 @@ type JobSpec struct {
 	DriverAddr string `msgpack:"driver"`
 	HeadAddr   string `msgpack:"head"`
 	Binary     Binary `msgpack:"bin"`
+	// Namespace is the job's namespace for named actors.
+	Namespace string `msgpack:"ns,omitempty"`
 	// Env is added to every worker's environment (runtime env vars).
 	Env map[string]string `msgpack:"env,omitempty"`
 }
@@ -33,6 +35,10 @@ type LeaseRequest struct {
 	Spilled bool `msgpack:"spilled,omitempty"`
 	// Name labels the demand (the task's name) in logs and status.
 	Name string `msgpack:"name,omitempty"`
+	// Dedicated asks for a worker that serves only this lease (an actor):
+	// it is not counted against the pool's cap and is stopped, not
+	// reused, when the lease ends.
+	Dedicated bool `msgpack:"dedicated,omitempty"`
 }
 
 type LeaseReply struct {

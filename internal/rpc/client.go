@@ -19,6 +19,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	pending map[uint64]chan *frame
+	async   map[uint64]func([]byte, error)
 	err     error
 	done    chan struct{}
 }
@@ -57,7 +58,7 @@ func Dial(ctx context.Context, addr, token string) (*Client, error) {
 		return nil, fmt.Errorf("rpc: hello to %s: %w", addr, ack.Err)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	cl := &Client{c: c, addr: addr, pending: map[uint64]chan *frame{}, done: make(chan struct{})}
+	cl := &Client{c: c, addr: addr, pending: map[uint64]chan *frame{}, async: map[uint64]func([]byte, error){}, done: make(chan struct{})}
 	go cl.readLoop()
 	return cl, nil
 }
@@ -87,7 +88,17 @@ func (cl *Client) readLoop() {
 		cl.mu.Lock()
 		ch := cl.pending[f.ID]
 		delete(cl.pending, f.ID)
+		cb := cl.async[f.ID]
+		delete(cl.async, f.ID)
 		cl.mu.Unlock()
+		if cb != nil {
+			if f.Err != nil {
+				cb(nil, f.Err)
+			} else {
+				cb(f.Body, nil)
+			}
+			continue
+		}
 		if ch != nil {
 			ch <- f
 		}
@@ -95,10 +106,14 @@ func (cl *Client) readLoop() {
 	_ = cl.c.nc.Close()
 	cl.mu.Lock()
 	cl.err = fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
-	pend := cl.pending
-	cl.pending = nil
+	pend, async, cerr := cl.pending, cl.async, cl.err
+	cl.pending, cl.async = nil, nil
 	cl.mu.Unlock()
-	for _, ch := range pend {
+	for id, ch := range pend {
+		if cb := async[id]; cb != nil {
+			cb(nil, cerr)
+			continue
+		}
 		close(ch)
 	}
 	close(cl.done)
@@ -155,6 +170,28 @@ func (cl *Client) CallRaw(ctx context.Context, method string, body []byte, resp 
 	case <-ctx.Done():
 		cl.forget(id)
 		return ctx.Err()
+	}
+}
+
+// Go sends a call and returns at once: the request is on the connection
+// (in order with the caller's earlier sends) when Go returns. done runs
+// once, on the connection's reader goroutine, with the reply body or the
+// error; it must not block.
+func (cl *Client) Go(method string, body []byte, done func(reply []byte, err error)) {
+	id := cl.nextID.Add(1)
+	ch := make(chan *frame, 1)
+	cl.mu.Lock()
+	if cl.pending == nil {
+		err := cl.err
+		cl.mu.Unlock()
+		done(nil, err)
+		return
+	}
+	cl.pending[id] = ch
+	cl.async[id] = done
+	cl.mu.Unlock()
+	if err := cl.c.send(&frame{Type: frameRequest, ID: id, Method: method, Body: body}); err != nil {
+		_ = cl.c.nc.Close()
 	}
 }
 

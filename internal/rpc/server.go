@@ -22,6 +22,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	handlers map[string]Handler
+	ordered  map[string]OrderedHandler
 	lns      []net.Listener
 	peers    map[*Peer]struct{}
 	closed   bool
@@ -34,13 +35,26 @@ func NewServer(token string, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{token: token, log: log, handlers: map[string]Handler{}, peers: map[*Peer]struct{}{}}
+	return &Server{token: token, log: log, handlers: map[string]Handler{}, ordered: map[string]OrderedHandler{}, peers: map[*Peer]struct{}{}}
 }
 
 // Handle registers h for method. Registering after Serve is allowed.
 func (s *Server) Handle(method string, h Handler) {
 	s.mu.Lock()
 	s.handlers[method] = h
+	s.mu.Unlock()
+}
+
+// OrderedHandler serves a method whose calls must start in the order they
+// arrived on their connection (actor calls). It runs on the connection's
+// reader goroutine, so it must not block: it queues the work and answers
+// later through reply, exactly once, from any goroutine.
+type OrderedHandler func(ctx context.Context, body []byte, reply func(any, error))
+
+// HandleOrdered registers an OrderedHandler for method.
+func (s *Server) HandleOrdered(method string, h OrderedHandler) {
+	s.mu.Lock()
+	s.ordered[method] = h
 	s.mu.Unlock()
 }
 
@@ -180,6 +194,14 @@ func (s *Server) serveConn(nc net.Conn) {
 		if f.Type != frameRequest {
 			continue
 		}
+		s.mu.Lock()
+		oh := s.ordered[f.Method]
+		s.mu.Unlock()
+		if oh != nil {
+			calls.Add(1)
+			s.dispatchOrdered(p, f, oh, calls.Done)
+			continue
+		}
 		calls.Add(1)
 		go func() {
 			defer calls.Done()
@@ -240,7 +262,27 @@ func (s *Server) dispatch(p *Peer, f *frame) {
 	} else {
 		reply, err = callSafely(p.ctx, h, f.Body)
 	}
-	out := &frame{Type: frameResponse, ID: f.ID}
+	s.respond(p, f.ID, reply, err)
+}
+
+func (s *Server) dispatchOrdered(p *Peer, f *frame, h OrderedHandler, done func()) {
+	var once sync.Once
+	reply := func(v any, err error) {
+		once.Do(func() {
+			defer done()
+			s.respond(p, f.ID, v, err)
+		})
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			reply(nil, &Error{Code: CodeInternal, Message: fmt.Sprintf("rpc: handler panicked: %v", r)})
+		}
+	}()
+	h(p.ctx, f.Body, reply)
+}
+
+func (s *Server) respond(p *Peer, id uint64, reply any, err error) {
+	out := &frame{Type: frameResponse, ID: id}
 	if err != nil {
 		out.Err = toWire(err)
 	} else if reply != nil {

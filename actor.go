@@ -1,0 +1,390 @@
+package rayo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// actorDef is a registered actor type: its constructor and methods.
+type actorDef struct {
+	class   string
+	typ     reflect.Type // *A
+	ctor    *taskDef
+	mu      sync.RWMutex
+	methods map[string]*taskDef
+}
+
+var actorRegistry = struct {
+	sync.RWMutex
+	byClass map[string]*actorDef
+	byType  map[reflect.Type]*actorDef
+}{byClass: map[string]*actorDef{}, byType: map[reflect.Type]*actorDef{}}
+
+// ActorType is a registered actor type whose instances are *A.
+type ActorType[A any] struct {
+	def  *actorDef
+	opts callOptions
+	err  error
+}
+
+// RegisterActor registers an actor type under class, a stable name that
+// is the same in every process. ctor builds an instance: its parameters
+// may start with a context.Context, and it returns (*A) or (*A, error).
+// Register methods with RegisterMethod. Call both at package level.
+//
+// It panics on a malformed constructor or a taken class name: both are
+// programming errors that show at start-up.
+func RegisterActor[A any](class string, ctor any) *ActorType[A] {
+	if class == "" {
+		panic("rayo: RegisterActor needs a class name")
+	}
+	ptr := reflect.TypeFor[*A]()
+	d, err := newFuncDef(fmt.Sprintf("RegisterActor[%v](%q)", reflect.TypeFor[A](), class), class, ctor, nil, ptr)
+	if err != nil {
+		panic(err)
+	}
+	def := &actorDef{class: class, typ: ptr, ctor: d, methods: map[string]*taskDef{}}
+	actorRegistry.Lock()
+	defer actorRegistry.Unlock()
+	if _, dup := actorRegistry.byClass[class]; dup {
+		panic(fmt.Sprintf("rayo: an actor class named %q is already registered", class))
+	}
+	if _, dup := actorRegistry.byType[ptr]; dup {
+		panic(fmt.Sprintf("rayo: the type %v is already registered as an actor", reflect.TypeFor[A]()))
+	}
+	actorRegistry.byClass[class] = def
+	actorRegistry.byType[ptr] = def
+	return &ActorType[A]{def: def, opts: defaultActorOptions()}
+}
+
+// Method is a registered method of actor type A whose result has type R.
+type Method[A, R any] struct {
+	actor *actorDef
+	def   *taskDef
+}
+
+// RegisterMethod registers a method of an actor type under name. fn takes
+// the receiver first, so a method expression fits: (*Counter).Incr. After
+// the receiver may come a context.Context, then the parameters; it
+// returns (R) or (R, error).
+func RegisterMethod[R, A any](t *ActorType[A], name string, fn any) *Method[A, R] {
+	if t == nil || name == "" {
+		panic("rayo: RegisterMethod needs an actor type and a method name")
+	}
+	d, err := newFuncDef(fmt.Sprintf("RegisterMethod[%v](%s.%s)", reflect.TypeFor[R](), t.def.class, name), name, fn, t.def.typ, reflect.TypeFor[R]())
+	if err != nil {
+		panic(err)
+	}
+	t.def.mu.Lock()
+	defer t.def.mu.Unlock()
+	if _, dup := t.def.methods[name]; dup {
+		panic(fmt.Sprintf("rayo: actor %s already has a method %q", t.def.class, name))
+	}
+	t.def.methods[name] = d
+	return &Method[A, R]{actor: t.def, def: d}
+}
+
+// Class is the actor type's registered name.
+func (t *ActorType[A]) Class() string { return t.def.class }
+
+// Options returns a copy of the actor type with creation options applied:
+// NumCPUs, NumGPUs, Memory, Resources, Name, Namespace, Detached,
+// GetIfExists, MaxRestarts, MaxTaskRetries, MaxConcurrency, Spread,
+// NodeAffinity.
+func (t *ActorType[A]) Options(opts ...Option) *ActorType[A] {
+	c := &ActorType[A]{def: t.def, opts: t.opts.clone(), err: t.err}
+	for _, o := range opts {
+		if err := o(&c.opts); err != nil && c.err == nil {
+			c.err = err
+		}
+	}
+	if c.err == nil && c.opts.set&taskOnly != 0 {
+		c.err = fmt.Errorf("%w: MaxRetries and RetryExceptions apply to tasks; actors take MaxRestarts and MaxTaskRetries", errs.ErrInvalidOption)
+	}
+	return c
+}
+
+// New creates an actor and returns its handle once the head has
+// registered it; the constructor runs on the actor's worker meanwhile.
+// Reference arguments are resolved first. A malformed call returns
+// ErrBadCall, a taken name ErrActorNameTaken. If the constructor fails,
+// every call on the handle fails with an *ActorDiedError whose cause is
+// ErrConstructorFailed and which unwraps to the constructor's error.
+func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], error) {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return ActorHandle[A]{}, err
+	}
+	if t.err != nil {
+		return ActorHandle[A]{}, t.err
+	}
+	if t.opts.detached && t.opts.name == "" {
+		return ActorHandle[A]{}, fmt.Errorf("%w: a detached actor needs a Name", errs.ErrInvalidOption)
+	}
+	if t.opts.getIfExists && t.opts.name == "" {
+		return ActorHandle[A]{}, fmt.Errorf("%w: GetIfExists needs a Name", errs.ErrInvalidOption)
+	}
+	cargs, err := t.def.ctor.encodeArgs(args)
+	if err != nil {
+		return ActorHandle[A]{}, err
+	}
+	res, err := sched.FromFloat(t.opts.resources)
+	if err != nil {
+		return ActorHandle[A]{}, fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+	}
+	ns := t.opts.namespace
+	if ns == "" {
+		ns = currentNamespace()
+	}
+	o := core.ActorOptions{Class: t.def.class, Name: t.opts.name, Namespace: ns, Detached: t.opts.detached,
+		GetIfExists: t.opts.getIfExists, Resources: res, Strategy: t.opts.strategy, MaxRestarts: t.opts.maxRestarts,
+		MaxTaskRetries: t.opts.maxTaskRetries, MaxConcurrency: t.opts.maxConcurrency}
+	id, class, err := rt.CreateActor(ctx, o, cargs)
+	if err != nil {
+		return ActorHandle[A]{}, err
+	}
+	if class != t.def.class {
+		return ActorHandle[A]{}, fmt.Errorf("%w: the actor named %q is a %s, not a %s", errs.ErrBadCall, t.opts.name, class, t.def.class)
+	}
+	h := ActorHandle[A]{id: id, class: class}
+	if t.opts.name == "" && !t.opts.detached {
+		h.owned = trackHandle(rt, id)
+	}
+	return h, nil
+}
+
+// ActorHandle refers to an actor of type A. Copy it, store it in values,
+// pass it to tasks and actors: calls through any copy reach the actor,
+// each caller's calls in the order it made them.
+type ActorHandle[A any] struct {
+	id    string
+	class string
+	owned *ownedHandle
+}
+
+// ID is the actor's ID.
+func (h ActorHandle[A]) ID() string { return h.id }
+
+func (h ActorHandle[A]) actorID() string { return h.id }
+
+// String prints the handle for logs.
+func (h ActorHandle[A]) String() string { return "ActorHandle(" + h.class + ", " + h.id + ")" }
+
+// Ready waits until the actor is alive (its constructor returned). For a
+// dead actor it returns the *ActorDiedError.
+func (h ActorHandle[A]) Ready(ctx context.Context) error {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return err
+	}
+	if h.id == "" {
+		return fmt.Errorf("%w: the zero ActorHandle refers to no actor", errs.ErrBadCall)
+	}
+	return rt.WaitActorReady(ctx, h.id)
+}
+
+// EncodeMsgpack encodes the handle as msgpack extension 2: [actor ID, class].
+func (h ActorHandle[A]) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if h.id == "" {
+		return fmt.Errorf("%w: cannot pass the zero ActorHandle", errs.ErrBadCall)
+	}
+	if h.owned != nil {
+		// Another process may now call the actor: it no longer goes out
+		// of scope with this process's handles.
+		h.owned.escaped.Store(true)
+	}
+	payload, err := msgpack.Marshal([]string{h.id, h.class})
+	if err != nil {
+		return err
+	}
+	if err := enc.EncodeExtHeader(actorExtID, len(payload)); err != nil {
+		return err
+	}
+	_, err = enc.Writer().Write(payload)
+	return err
+}
+
+// DecodeMsgpack decodes a handle encoded by EncodeMsgpack.
+func (h *ActorHandle[A]) DecodeMsgpack(dec *msgpack.Decoder) error {
+	id, n, err := dec.DecodeExtHeader()
+	if err != nil {
+		return err
+	}
+	if id != actorExtID {
+		return fmt.Errorf("rayo: msgpack extension %d is not an actor handle", id)
+	}
+	payload := make([]byte, n)
+	if err := dec.ReadFull(payload); err != nil {
+		return err
+	}
+	var parts []string
+	if err := msgpack.Unmarshal(payload, &parts); err != nil || len(parts) != 2 || parts[0] == "" {
+		return errors.New("rayo: malformed actor handle")
+	}
+	*h = ActorHandle[A]{id: parts[0], class: parts[1]}
+	return nil
+}
+
+const actorExtID int8 = 2
+
+// ownedHandle tracks the handles of an actor this process created: when
+// the last one is garbage collected and none was passed elsewhere, the
+// actor goes out of scope and is ended, as in Ray.
+type ownedHandle struct {
+	escaped *atomic.Bool
+}
+
+func trackHandle(rt *core.Runtime, id string) *ownedHandle {
+	esc := new(atomic.Bool)
+	oh := &ownedHandle{escaped: esc}
+	runtime.AddCleanup(oh, func(esc *atomic.Bool) {
+		if esc.Load() {
+			return
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = rt.KillActor(ctx, id, true, protocol.DeathOutOfScope)
+		}()
+	}, esc)
+	return oh
+}
+
+// Remote calls the method on the actor h refers to and returns the
+// reference to its result at once. Arguments follow the task rules. A
+// malformed call fails the returned reference with ErrBadCall.
+func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return failedRef[R](err)
+	}
+	if h.id == "" {
+		return failedRef[R](fmt.Errorf("%w: the zero ActorHandle refers to no actor", errs.ErrBadCall))
+	}
+	cargs, err := m.def.encodeArgs(args)
+	if err != nil {
+		return failedRef[R](err)
+	}
+	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs)
+	runtime.KeepAlive(h.owned) // the handle is in use until the call is submitted
+	return ObjectRef[R]{ref: ref}
+}
+
+// GetActor returns a handle to the named actor of type A, in the
+// namespace given with the Namespace option (default: this job's).
+// ErrActorNotFound if there is none.
+func GetActor[A any](ctx context.Context, name string, opts ...Option) (ActorHandle[A], error) {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return ActorHandle[A]{}, err
+	}
+	o := defaultActorOptions()
+	for _, f := range opts {
+		if err := f(&o); err != nil {
+			return ActorHandle[A]{}, err
+		}
+	}
+	ns := o.namespace
+	if ns == "" {
+		ns = currentNamespace()
+	}
+	actorRegistry.RLock()
+	def := actorRegistry.byType[reflect.TypeFor[*A]()]
+	actorRegistry.RUnlock()
+	if def == nil {
+		return ActorHandle[A]{}, fmt.Errorf("%w: %v is not a registered actor type", errs.ErrBadCall, reflect.TypeFor[A]())
+	}
+	info, err := rt.GetActor(ctx, "", name, ns)
+	if err != nil {
+		return ActorHandle[A]{}, err
+	}
+	if info.Class != def.class {
+		return ActorHandle[A]{}, fmt.Errorf("%w: the actor named %q is a %s, not a %s", errs.ErrBadCall, name, info.Class, def.class)
+	}
+	return ActorHandle[A]{id: info.ActorID, class: info.Class}, nil
+}
+
+// AnyActor is any ActorHandle, whatever its type: for Kill.
+type AnyActor interface {
+	ID() string
+	actorID() string
+}
+
+// Kill ends an actor at once, in-flight calls failing with an
+// *ActorDiedError (cause ErrActorKilled). With noRestart false, an actor
+// with restarts left is restarted instead, as a crash would.
+func Kill(h AnyActor, noRestart bool) error {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return rt.KillActor(ctx, h.actorID(), noRestart, "")
+}
+
+// ExitActor, called inside an actor's method, ends the actor gracefully
+// once the method returns: the call's result is delivered, the actor is
+// not restarted, and later calls fail with an *ActorDiedError whose cause
+// is ErrActorExited.
+func ExitActor(ctx context.Context) error {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return err
+	}
+	return rt.ExitActor(ctx)
+}
+
+// NewActor and CallActor make executor serve actors.
+func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec) (any, *errs.TaskError) {
+	actorRegistry.RLock()
+	def := actorRegistry.byClass[spec.Class]
+	actorRegistry.RUnlock()
+	name := spec.Class + ".__init__"
+	if def == nil {
+		return nil, errs.NewTaskError(name, spec.ActorID, errs.ErrBadCall, fmt.Errorf("no actor class %q is registered in this binary", spec.Class), "", false)
+	}
+	v, terr := invoke(ctx, def.ctor, reflect.Value{}, spec.Args, name, spec.ActorID)
+	if terr != nil {
+		return nil, terr
+	}
+	if v.IsNil() {
+		return nil, errs.NewTaskError(name, spec.ActorID, errs.ErrTaskFailed, errors.New("the constructor returned a nil instance"), "", false)
+	}
+	return v, nil
+}
+
+func (executor) CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest) ([]byte, *errs.TaskError) {
+	actorRegistry.RLock()
+	def := actorRegistry.byClass[class]
+	actorRegistry.RUnlock()
+	name := class + "." + call.Method
+	if def == nil {
+		return nil, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("no actor class %q in this binary", class), "", false)
+	}
+	def.mu.RLock()
+	m := def.methods[call.Method]
+	def.mu.RUnlock()
+	if m == nil {
+		return nil, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("actor %s has no method %q", class, call.Method), "", false)
+	}
+	recv, _ := instance.(reflect.Value)
+	out, terr := invoke(ctx, m, recv, call.Args, name, call.TaskID)
+	if terr != nil {
+		return nil, terr
+	}
+	return encodeResult(out, name, call.TaskID)
+}

@@ -1,0 +1,439 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// ActorOptions describe an actor to create.
+type ActorOptions struct {
+	Class          string
+	Name           string
+	Namespace      string
+	Detached       bool
+	GetIfExists    bool
+	Resources      sched.Resources
+	Strategy       sched.Strategy
+	MaxRestarts    int
+	MaxTaskRetries int
+	MaxConcurrency int
+}
+
+// CreateActor registers an actor with the head, which places it and runs
+// its constructor. Reference arguments are resolved first. It returns the
+// actor's ID (an existing one's with GetIfExists) and its class.
+func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskArg) (id, class string, err error) {
+	vals := make([][]byte, len(args))
+	for i, a := range args {
+		if a.Ref == nil {
+			vals[i] = a.Value
+			continue
+		}
+		if vals[i], err = rt.Get(ctx, *a.Ref); err != nil {
+			return "", "", fmt.Errorf("actor %s: constructor argument %d: %w", o.Class, i, err)
+		}
+	}
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	spec := &protocol.ActorSpec{ActorID: rt.nextID(), Class: o.Class, Name: o.Name, Namespace: o.Namespace,
+		Detached: o.Detached, GetIfExists: o.GetIfExists, Args: vals, Resources: o.Resources, Strategy: o.Strategy,
+		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries, MaxConcurrency: o.MaxConcurrency,
+		Job: rt.cfg.Job, OwnerAddr: rt.Addr()}
+	var reply protocol.CreateActorReply
+	if err := head.Call(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
+		if rpc.CodeOf(err) == "actor_name_taken" {
+			return "", "", fmt.Errorf("%w: %v", errs.ErrActorNameTaken, err)
+		}
+		return "", "", err
+	}
+	return reply.ActorID, reply.Class, nil
+}
+
+// GetActor looks an actor up by ID, or by name and namespace.
+func (rt *Runtime) GetActor(ctx context.Context, id, name, namespace string) (*protocol.ActorInfo, error) {
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var info protocol.ActorInfo
+	if err := head.Call(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: id, Name: name, Namespace: namespace}, &info); err != nil {
+		if rpc.CodeOf(err) == "actor_not_found" {
+			return nil, fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
+		}
+		return nil, err
+	}
+	return &info, nil
+}
+
+// WaitActorReady waits until the actor is alive; a dead actor returns its
+// *errs.ActorDiedError.
+func (rt *Runtime) WaitActorReady(ctx context.Context, id string) error {
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return err
+	}
+	var after uint64
+	for {
+		var info protocol.ActorInfo
+		if err := head.Call(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: id, AfterVersion: after}, &info); err != nil {
+			if ctx.Err() != nil {
+				return ctxErr(ctx)
+			}
+			return err
+		}
+		switch info.State {
+		case protocol.ActorAlive:
+			return nil
+		case protocol.ActorDead:
+			return diedError(&info)
+		}
+		after = info.Version
+	}
+}
+
+// KillActor kills an actor through the head.
+func (rt *Runtime) KillActor(ctx context.Context, id string, noRestart bool, cause string) error {
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return err
+	}
+	err = head.Call(ctx, protocol.HeadKillActor, &protocol.KillActorRequest{ActorID: id, NoRestart: noRestart, Cause: cause}, nil)
+	if rpc.CodeOf(err) == "actor_not_found" {
+		return fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
+	}
+	return err
+}
+
+func diedError(info *protocol.ActorInfo) error {
+	d := info.Death
+	if d == nil {
+		d = &protocol.ActorDeath{Code: protocol.DeathCrashed, Message: "the actor died"}
+	}
+	return errs.NewActorDiedError(info.ActorID, info.Class, info.Name, d.Code, d.Message, d.Ctor)
+}
+
+// actorClient submits one caller's calls to one actor, in order: it
+// resolves the actor's address through the head, sends calls on one
+// connection, and after the actor's worker dies resends (up to the
+// actor's MaxTaskRetries) what was in flight once the actor is back.
+type actorClient struct {
+	rt *Runtime
+	id string
+
+	// guarded by rt.actorsMu
+	info      *protocol.ActorInfo
+	conn      *rpc.Client
+	queue     []*actorCall
+	inflight  []*actorCall
+	lost      []*actorCall // in flight when the worker died, no retries left
+	resolving bool
+	failed    error // the actor is dead: every call fails with this
+}
+
+type actorCall struct {
+	req     protocol.ActorCallRequest
+	args    []TaskArg
+	obj     *object
+	ready   bool
+	retries int // resends left after the worker dies (-1: no limit)
+	name    string
+}
+
+func (rt *Runtime) actorClient(id string) *actorClient {
+	rt.actorsMu.Lock()
+	defer rt.actorsMu.Unlock()
+	ac := rt.actors[id]
+	if ac == nil {
+		ac = &actorClient{rt: rt, id: id}
+		rt.actors[id] = ac
+	}
+	return ac
+}
+
+// SubmitActorCall submits a method call and returns its result's ref.
+func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg) Ref {
+	id := rt.nextID()
+	obj := rt.store.create(id)
+	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method,
+		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
+	ac := rt.actorClient(actorID)
+	c.req.Args, c.ready = resolvedValues(args)
+	rt.actorsMu.Lock()
+	ac.queue = append(ac.queue, c)
+	ac.pumpLocked()
+	rt.actorsMu.Unlock()
+	if !c.ready {
+		rt.wg.Add(1)
+		go func() { defer rt.wg.Done(); ac.resolveArgs(c) }()
+	}
+	return Ref{ID: id, Owner: rt.Addr()}
+}
+
+func resolvedValues(args []TaskArg) ([][]byte, bool) {
+	vals := make([][]byte, len(args))
+	for i, a := range args {
+		if a.Ref != nil {
+			return nil, false
+		}
+		vals[i] = a.Value
+	}
+	return vals, true
+}
+
+func (ac *actorClient) resolveArgs(c *actorCall) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-ac.rt.closed:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	vals := make([][]byte, len(c.args))
+	var failure *errs.WireTaskError
+	for i, a := range c.args {
+		if a.Ref == nil {
+			vals[i] = a.Value
+			continue
+		}
+		v, err := ac.rt.Get(ctx, *a.Ref)
+		if err != nil {
+			var te *errs.TaskError
+			if !errors.As(err, &te) {
+				te = errs.NewTaskError(c.name, c.req.TaskID, causeOf(err), fmt.Errorf("argument %d: %w", i, err), "", false)
+			}
+			failure = te.ToWire()
+			break
+		}
+		vals[i] = v
+	}
+	ac.rt.actorsMu.Lock()
+	defer ac.rt.actorsMu.Unlock()
+	if failure != nil {
+		// The call fails, but keeps its place: later calls wait for it
+		// only as long as it takes to drop it.
+		for i, q := range ac.queue {
+			if q == c {
+				ac.queue = append(ac.queue[:i], ac.queue[i+1:]...)
+				break
+			}
+		}
+		c.obj.complete(nil, failure)
+		ac.pumpLocked()
+		return
+	}
+	c.req.Args, c.ready = vals, true
+	ac.pumpLocked()
+}
+
+// pumpLocked sends, in order, the queued calls whose arguments are ready,
+// while the actor is reachable.
+func (ac *actorClient) pumpLocked() {
+	if ac.failed != nil {
+		for _, c := range ac.queue {
+			c.obj.complete(nil, failedWire(c, ac.failed))
+		}
+		ac.queue = nil
+		return
+	}
+	if ac.conn == nil {
+		ac.resolveLocked()
+		return
+	}
+	for len(ac.queue) > 0 && ac.queue[0].ready {
+		c := ac.queue[0]
+		ac.queue[0] = nil
+		ac.queue = ac.queue[1:]
+		if c.retries == -2 {
+			c.retries = ac.info.MaxTaskRetries
+		}
+		c.req.Incarnation = ac.info.Incarnation
+		body, err := rpc.Marshal(&c.req)
+		if err != nil {
+			c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
+			continue
+		}
+		ac.inflight = append(ac.inflight, c)
+		conn := ac.conn
+		conn.Go(protocol.WorkerActorCall, body, func(reply []byte, err error) {
+			if err != nil && errors.Is(err, rpc.ErrClosed) {
+				// May run on this goroutine (connection already closed):
+				// handle it on another, outside the lock.
+				go ac.callFailed(conn, err)
+				return
+			}
+			ac.replied(c, reply, err)
+		})
+	}
+}
+
+func failedWire(c *actorCall, err error) *errs.WireTaskError {
+	var de *errs.ActorDiedError
+	if errors.As(err, &de) {
+		return de.ToWire()
+	}
+	cause := errs.ErrActorUnavailable
+	if errors.Is(err, errs.ErrActorNotFound) {
+		cause = errs.ErrActorNotFound
+	}
+	return errs.NewTaskError(c.name, c.req.TaskID, cause, err, "", false).ToWire()
+}
+
+func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
+	var reply protocol.PushTaskReply
+	if err == nil {
+		err = rpc.Unmarshal(body, &reply)
+	}
+	ac.rt.actorsMu.Lock()
+	for i, x := range ac.inflight {
+		if x == c {
+			ac.inflight = append(ac.inflight[:i], ac.inflight[i+1:]...)
+			break
+		}
+	}
+	ac.rt.actorsMu.Unlock()
+	if err != nil {
+		c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrTaskFailed, err, "", false).ToWire())
+		return
+	}
+	c.obj.complete(reply.Value, reply.Err)
+}
+
+// callFailed handles the loss of the connection a call was sent on: the
+// calls in flight on it go back to the front of the queue (those with
+// retries left) or wait to learn whether the actor is dead.
+func (ac *actorClient) callFailed(conn *rpc.Client, err error) {
+	ac.rt.actorsMu.Lock()
+	defer ac.rt.actorsMu.Unlock()
+	if ac.conn != conn {
+		return // already handled
+	}
+	ac.conn = nil
+	var again []*actorCall
+	for _, c := range ac.inflight {
+		if c.retries != 0 {
+			if c.retries > 0 {
+				c.retries--
+			}
+			again = append(again, c)
+		} else {
+			ac.lost = append(ac.lost, c)
+		}
+	}
+	ac.inflight = nil
+	ac.queue = append(again, ac.queue...)
+	ac.rt.log.Debug("actor connection lost", "actor", ac.id, "err", err, "resend", len(again))
+	ac.resolveLocked()
+}
+
+// resolveLocked starts finding the actor's current address, unless that
+// is under way.
+func (ac *actorClient) resolveLocked() {
+	if ac.resolving {
+		return
+	}
+	ac.resolving = true
+	var after uint64
+	var stale int = -1
+	if ac.info != nil {
+		after = ac.info.Version
+		stale = ac.info.Incarnation
+		if ac.info.State != protocol.ActorAlive {
+			stale = -1
+		}
+	}
+	ac.rt.wg.Add(1)
+	go func() { defer ac.rt.wg.Done(); ac.resolve(after, stale) }()
+}
+
+// resolve waits for the actor to be alive in an incarnation other than
+// stale (the one whose connection broke), or dead.
+func (ac *actorClient) resolve(after uint64, stale int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-ac.rt.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	backoff := 50 * time.Millisecond
+	for {
+		info, err := ac.fetch(ctx, after)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, errs.ErrActorNotFound) {
+				ac.fail(err)
+				return
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		after = info.Version
+		switch {
+		case info.State == protocol.ActorDead:
+			ac.fail(diedError(info))
+			return
+		case info.State == protocol.ActorAlive && info.Incarnation != stale:
+			conn, err := ac.rt.client(ctx, info.Addr)
+			if err != nil {
+				stale = info.Incarnation // it died already; wait for the next
+				continue
+			}
+			ac.rt.actorsMu.Lock()
+			ac.info, ac.conn, ac.resolving = info, conn, false
+			lost := ac.lost
+			ac.lost = nil
+			for _, c := range lost {
+				c.obj.complete(nil, failedWire(c, fmt.Errorf("%w: the actor's worker died while the call ran, and the actor has no task retries left",
+					errs.ErrActorUnavailable)))
+			}
+			ac.pumpLocked()
+			ac.rt.actorsMu.Unlock()
+			return
+		}
+	}
+}
+
+func (ac *actorClient) fetch(ctx context.Context, after uint64) (*protocol.ActorInfo, error) {
+	head, err := ac.rt.headClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var info protocol.ActorInfo
+	err = head.Call(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: ac.id, AfterVersion: after}, &info)
+	if rpc.CodeOf(err) == "actor_not_found" {
+		return nil, fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
+	}
+	return &info, err
+}
+
+// fail makes every pending and future call fail with err.
+func (ac *actorClient) fail(err error) {
+	ac.rt.actorsMu.Lock()
+	defer ac.rt.actorsMu.Unlock()
+	ac.failed, ac.resolving = err, false
+	for _, c := range append(ac.lost, ac.inflight...) {
+		c.obj.complete(nil, failedWire(c, err))
+	}
+	ac.lost, ac.inflight = nil, nil
+	ac.pumpLocked()
+}

@@ -1,0 +1,153 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// actorHost runs the one actor a worker hosts. Calls start in the order
+// they arrive (each caller's calls arrive in its submission order, on its
+// one connection); with MaxConcurrency above 1 they then run in parallel.
+type actorHost struct {
+	spec        protocol.ActorSpec
+	incarnation int
+	instance    any
+	maxConc     int
+
+	mu      sync.Mutex
+	queue   []*hostedCall
+	running int
+
+	exit atomic.Bool // ExitActor was called
+}
+
+type hostedCall struct {
+	req   protocol.ActorCallRequest
+	ctx   context.Context
+	reply func(any, error)
+}
+
+func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateActorRequest) (*protocol.WorkerCreateActorReply, error) {
+	rt.runningMu.Lock()
+	busy := rt.host != nil
+	rt.runningMu.Unlock()
+	if busy {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "core: this worker already hosts an actor")
+	}
+	_, _ = os.Stdout.WriteString(protocol.TaskMarker + req.Spec.Class + ".__init__\n")
+	inst, terr := rt.cfg.Executor.NewActor(ctx, &req.Spec)
+	if terr != nil {
+		terr.Pid = os.Getpid()
+		terr.NodeID = os.Getenv("RAYO_NODE_ID")
+		return &protocol.WorkerCreateActorReply{Err: terr.ToWire()}, nil
+	}
+	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, instance: inst, maxConc: max(req.Spec.MaxConcurrency, 1)}
+	rt.runningMu.Lock()
+	rt.host = h
+	rt.runningMu.Unlock()
+	return &protocol.WorkerCreateActorReply{}, nil
+}
+
+func (rt *Runtime) serveActorCall(ctx context.Context, body []byte, reply func(any, error)) {
+	c := &hostedCall{ctx: ctx, reply: reply}
+	if err := rpc.Unmarshal(body, &c.req); err != nil {
+		reply(nil, fmt.Errorf("%w: actor call: %v", rpc.ErrBadRequest, err))
+		return
+	}
+	rt.runningMu.Lock()
+	h := rt.host
+	rt.runningMu.Unlock()
+	if h == nil || h.spec.ActorID != c.req.ActorID || h.incarnation != c.req.Incarnation {
+		reply(nil, rpc.Errorf("actor_mismatch", "core: this worker does not host actor %s (incarnation %d)", c.req.ActorID, c.req.Incarnation))
+		return
+	}
+	h.mu.Lock()
+	h.queue = append(h.queue, c)
+	h.dispatchLocked(rt)
+	h.mu.Unlock()
+}
+
+func (h *actorHost) dispatchLocked(rt *Runtime) {
+	for h.running < h.maxConc && len(h.queue) > 0 {
+		c := h.queue[0]
+		h.queue[0] = nil
+		h.queue = h.queue[1:]
+		h.running++
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			h.run(rt, c)
+		}()
+	}
+}
+
+func (h *actorHost) run(rt *Runtime, c *hostedCall) {
+	if h.maxConc == 1 {
+		_, _ = os.Stdout.WriteString(protocol.TaskMarker + h.spec.Class + "." + c.req.Method + "\n")
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	rt.runningMu.Lock()
+	rt.running[c.req.TaskID] = cancel
+	rt.runningMu.Unlock()
+	value, terr := rt.cfg.Executor.CallActor(withActor(ctx, h), h.instance, h.spec.Class, &c.req)
+	rt.runningMu.Lock()
+	delete(rt.running, c.req.TaskID)
+	rt.runningMu.Unlock()
+	cancel()
+	if terr != nil {
+		terr.Pid = os.Getpid()
+		terr.NodeID = os.Getenv("RAYO_NODE_ID")
+		c.reply(&protocol.PushTaskReply{Err: terr.ToWire()}, nil)
+	} else {
+		c.reply(&protocol.PushTaskReply{Value: value}, nil)
+	}
+	if h.exit.Load() {
+		rt.exitActor(h)
+		return
+	}
+	h.mu.Lock()
+	h.running--
+	h.dispatchLocked(rt)
+	h.mu.Unlock()
+}
+
+// exitActor ends the actor the way ExitActor asked: tell the head it is
+// intended (so there is no restart), then end the process.
+func (rt *Runtime) exitActor(h *actorHost) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if head, err := rt.headClient(ctx); err == nil {
+		_ = head.Call(ctx, protocol.HeadActorExited, &protocol.ActorExitedRequest{ActorID: h.spec.ActorID, Incarnation: h.incarnation}, nil)
+	}
+	os.Exit(0)
+}
+
+type hostKey struct{}
+
+func withActor(ctx context.Context, h *actorHost) context.Context {
+	return context.WithValue(ctx, hostKey{}, h)
+}
+
+// ExitActor asks the actor running the current method (found through
+// ctx, or the worker's only actor) to exit once the method returns.
+func (rt *Runtime) ExitActor(ctx context.Context) error {
+	h, _ := ctx.Value(hostKey{}).(*actorHost)
+	if h == nil {
+		rt.runningMu.Lock()
+		h = rt.host
+		rt.runningMu.Unlock()
+	}
+	if h == nil {
+		return fmt.Errorf("%w: ExitActor called outside an actor", errs.ErrInvalidOption)
+	}
+	h.exit.Store(true)
+	return nil
+}

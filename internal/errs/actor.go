@@ -1,0 +1,108 @@
+package errs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Actor sentinels. An *ActorDiedError matches ErrActorDied and one cause.
+var (
+	ErrActorDied         = errors.New("rayo: actor died")
+	ErrActorUnavailable  = errors.New("rayo: actor unavailable")
+	ErrActorKilled       = errors.New("rayo: actor was killed")
+	ErrActorCrashed      = errors.New("rayo: actor's process crashed")
+	ErrConstructorFailed = errors.New("rayo: actor's constructor failed")
+	ErrActorOutOfScope   = errors.New("rayo: every handle to the actor went out of scope")
+	ErrActorExited       = errors.New("rayo: actor exited")
+	ErrActorNameTaken    = errors.New("rayo: actor name already taken")
+	ErrActorNotFound     = errors.New("rayo: no such actor")
+)
+
+// deathCauses maps the head's death codes to sentinels.
+var deathCauses = map[string]error{
+	"killed":             ErrActorKilled,
+	"process_crashed":    ErrActorCrashed,
+	"node_died":          ErrNodeDied,
+	"constructor_failed": ErrConstructorFailed,
+	"out_of_scope":       ErrActorOutOfScope,
+	"exited":             ErrActorExited,
+	"owner_died":         ErrOwnerDied,
+}
+
+// ActorDiedError says that an actor is dead and why. It matches
+// ErrActorDied and its Cause with errors.Is; when the constructor failed,
+// it also unwraps to the constructor's *TaskError.
+type ActorDiedError struct {
+	ActorID string
+	Class   string
+	Name    string
+	Cause   error
+	Message string
+	Ctor    *TaskError
+}
+
+// NewActorDiedError builds the error from the head's death record.
+func NewActorDiedError(id, class, name, code, message string, ctor *WireTaskError) *ActorDiedError {
+	e := &ActorDiedError{ActorID: id, Class: class, Name: name, Message: message, Cause: deathCauses[code]}
+	if e.Cause == nil {
+		e.Cause = ErrActorCrashed
+	}
+	if ctor != nil {
+		e.Ctor = ctor.FromWire()
+	}
+	return e
+}
+
+// ToWire flattens the error for the object store and the wire.
+func (e *ActorDiedError) ToWire() *WireTaskError {
+	code := "process_crashed"
+	for c, s := range deathCauses {
+		if s == e.Cause {
+			code = c
+		}
+	}
+	w := &WireActorDeath{ActorID: e.ActorID, Class: e.Class, Name: e.Name, Code: code, Message: e.Message}
+	if e.Ctor != nil {
+		w.Ctor = e.Ctor.ToWire()
+	}
+	return &WireTaskError{Code: "actor_died", Message: e.Error(), Actor: w}
+}
+
+func (e *ActorDiedError) Error() string {
+	who := e.Class
+	if e.Name != "" {
+		who += " " + fmt.Sprintf("%q", e.Name)
+	}
+	s := fmt.Sprintf("rayo: actor %s (%s) died: %s", who, e.ActorID, e.Message)
+	return s
+}
+
+func (e *ActorDiedError) Is(target error) bool {
+	return target == ErrActorDied || target == e.Cause
+}
+
+// Unwrap exposes the constructor's error, if that is why the actor died.
+func (e *ActorDiedError) Unwrap() error {
+	if e.Ctor != nil {
+		return e.Ctor
+	}
+	return nil
+}
+
+// Rayo's own sentinels are registered like user errors, so that errors.Is
+// sees them through a task that returned them (a task whose own call to an
+// actor failed with ErrActorDied, say).
+func init() {
+	for name, err := range map[string]error{
+		"rayo.ErrTaskFailed": ErrTaskFailed, "rayo.ErrWorkerCrashed": ErrWorkerCrashed,
+		"rayo.ErrTaskCancelled": ErrTaskCancelled, "rayo.ErrBadCall": ErrBadCall,
+		"rayo.ErrObjectLost": ErrObjectLost, "rayo.ErrOwnerDied": ErrOwnerDied,
+		"rayo.ErrNodeDied": ErrNodeDied, "rayo.ErrGetTimeout": ErrGetTimeout,
+		"rayo.ErrActorDied": ErrActorDied, "rayo.ErrActorUnavailable": ErrActorUnavailable,
+		"rayo.ErrActorKilled": ErrActorKilled, "rayo.ErrActorCrashed": ErrActorCrashed,
+		"rayo.ErrConstructorFailed": ErrConstructorFailed, "rayo.ErrActorOutOfScope": ErrActorOutOfScope,
+		"rayo.ErrActorExited": ErrActorExited, "rayo.ErrActorNotFound": ErrActorNotFound,
+	} {
+		RegisterError(name, err)
+	}
+}

@@ -1,0 +1,439 @@
+package gcs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// The head is the actor directory and schedules actors: it picks a node,
+// takes a dedicated worker lease there for the actor's lifetime, pushes
+// the constructor, and watches the worker's connection. When the worker
+// dies it restarts the actor elsewhere while restarts remain.
+
+// Error codes of the actor methods.
+const (
+	CodeActorNameTaken = "actor_name_taken"
+	CodeActorNotFound  = "actor_not_found"
+)
+
+type actorEntry struct {
+	info    protocol.ActorInfo
+	spec    protocol.ActorSpec
+	changed chan struct{} // closed and replaced on every change
+	lease   *actorLease
+	// exiting marks a graceful exit the actor asked for (ExitActor);
+	// killed a Kill that allowed a restart.
+	exiting bool
+	killed  bool
+}
+
+type actorLease struct {
+	node   *rpc.Client
+	reply  protocol.LeaseReply
+	worker *rpc.Client
+}
+
+func nameKey(ns, name string) string { return ns + "\x00" + name }
+
+// setLocked records a change and wakes waiters.
+func (s *Server) touchLocked(a *actorEntry) {
+	s.actorVersion++
+	a.info.Version = s.actorVersion
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*protocol.CreateActorReply, error) {
+	if req.ActorID == "" || req.Class == "" || req.Job.JobID == "" {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: an actor needs an ID, a class and a job")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if req.Name != "" {
+		if id, ok := s.actorNames[nameKey(req.Namespace, req.Name)]; ok {
+			if old := s.actors[id]; old != nil && old.info.State != protocol.ActorDead {
+				if req.GetIfExists {
+					return &protocol.CreateActorReply{ActorID: id, Existed: true, Class: old.info.Class}, nil
+				}
+				return nil, rpc.Errorf(CodeActorNameTaken, "rayo: an actor named %q already exists in namespace %q", req.Name, req.Namespace)
+			}
+		}
+	}
+	if _, dup := s.actors[req.ActorID]; dup {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: actor %s already exists", req.ActorID)
+	}
+	a := &actorEntry{spec: *req, changed: make(chan struct{}), info: protocol.ActorInfo{
+		ActorID: req.ActorID, Class: req.Class, Name: req.Name, Namespace: req.Namespace, JobID: req.Job.JobID,
+		Detached: req.Detached, State: protocol.ActorPending, MaxRestarts: req.MaxRestarts,
+		MaxTaskRetries: req.MaxTaskRetries, MaxConcurrency: req.MaxConcurrency, Resources: req.Resources}}
+	s.actors[req.ActorID] = a
+	if req.Name != "" {
+		s.actorNames[nameKey(req.Namespace, req.Name)] = req.ActorID
+	}
+	s.touchLocked(a)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.scheduleActor(a, 0) }()
+	s.cfg.Log.Info("actor registered", "actor", req.ActorID, "class", req.Class, "name", req.Name)
+	return &protocol.CreateActorReply{ActorID: req.ActorID, Class: req.Class}, nil
+}
+
+func (s *Server) getActor(ctx context.Context, req *protocol.GetActorRequest) (*protocol.ActorInfo, error) {
+	const maxPoll = 30 * time.Second
+	deadline := time.NewTimer(maxPoll)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		id := req.ActorID
+		if id == "" {
+			id = s.actorNames[nameKey(req.Namespace, req.Name)]
+		}
+		a := s.actors[id]
+		if a == nil || (req.ActorID == "" && a.info.State == protocol.ActorDead) {
+			s.mu.Unlock()
+			if req.ActorID != "" {
+				return nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor %s", req.ActorID)
+			}
+			return nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor named %q in namespace %q", req.Name, req.Namespace)
+		}
+		info, ch := a.info, a.changed
+		s.mu.Unlock()
+		if info.Version > req.AfterVersion {
+			return &info, nil
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return &info, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.stop:
+			return nil, rpc.Errorf("head_stopping", "gcs: the head is stopping")
+		}
+	}
+}
+
+func (s *Server) listActors(context.Context, *protocol.Empty) (*protocol.ListActorsReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &protocol.ListActorsReply{Actors: s.actorInfosLocked()}, nil
+}
+
+func (s *Server) actorInfosLocked() []protocol.ActorInfo {
+	out := make([]protocol.ActorInfo, 0, len(s.actors))
+	for _, a := range s.actors {
+		out = append(out, a.info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ActorID < out[j].ActorID })
+	return out
+}
+
+// killActor ends an actor: with NoRestart it dies for good; otherwise its
+// process is killed and it restarts if it has restarts left (Ray's
+// ray.kill(no_restart=False)).
+func (s *Server) killActor(_ context.Context, req *protocol.KillActorRequest) (*protocol.Empty, error) {
+	s.mu.Lock()
+	a := s.actors[req.ActorID]
+	if a == nil {
+		s.mu.Unlock()
+		return nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor %s", req.ActorID)
+	}
+	cause := req.Cause
+	if cause == "" {
+		cause = protocol.DeathKilled
+	}
+	var l *actorLease
+	if req.NoRestart || a.info.State == protocol.ActorPending {
+		l = s.markDeadLocked(a, &protocol.ActorDeath{Code: cause, Message: deathMessage(cause, "")})
+	} else {
+		l = a.lease
+		a.killed = true
+	}
+	s.mu.Unlock()
+	if l != nil {
+		s.killLease(l)
+	}
+	return &protocol.Empty{}, nil
+}
+
+func (s *Server) actorExited(_ context.Context, req *protocol.ActorExitedRequest) (*protocol.Empty, error) {
+	s.mu.Lock()
+	if a := s.actors[req.ActorID]; a != nil && a.info.Incarnation == req.Incarnation {
+		a.exiting = true
+	}
+	s.mu.Unlock()
+	return &protocol.Empty{}, nil
+}
+
+func deathMessage(code, detail string) string {
+	msg := map[string]string{
+		protocol.DeathKilled:      "the actor was killed",
+		protocol.DeathCrashed:     "the actor's worker process died",
+		protocol.DeathNodeDied:    "the actor's node died",
+		protocol.DeathConstructor: "the actor's constructor failed",
+		protocol.DeathOutOfScope:  "every handle to the actor went out of scope",
+		protocol.DeathExited:      "the actor exited (ExitActor)",
+		protocol.DeathOwnerDied:   "the job that created the actor ended",
+	}[code]
+	if detail != "" {
+		msg += ": " + detail
+	}
+	return msg
+}
+
+// markDeadLocked makes an actor DEAD and returns its lease, which the
+// caller kills outside the lock.
+func (s *Server) markDeadLocked(a *actorEntry, d *protocol.ActorDeath) *actorLease {
+	if a.info.State == protocol.ActorDead {
+		return nil
+	}
+	a.info.State = protocol.ActorDead
+	a.info.Death = d
+	a.info.Addr = ""
+	a.info.Infeasible = false
+	l := a.lease
+	a.lease = nil
+	s.touchLocked(a)
+	s.cfg.Log.Info("actor died", "actor", a.info.ActorID, "class", a.info.Class, "cause", d.Code)
+	return l
+}
+
+func (s *Server) killLease(l *actorLease) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = l.node.Call(ctx, protocol.NodeReturnLease, &protocol.ReturnLeaseRequest{LeaseID: l.reply.LeaseID, Disconnect: true}, nil)
+	if l.worker != nil {
+		_ = l.worker.Close()
+	}
+}
+
+// endJobActors kills the job-scoped actors of a job that ended.
+func (s *Server) endJobActors(jobID string) {
+	var ls []*actorLease
+	s.mu.Lock()
+	for _, a := range s.actors {
+		if a.info.JobID == jobID && !a.info.Detached {
+			if l := s.markDeadLocked(a, &protocol.ActorDeath{Code: protocol.DeathOwnerDied,
+				Message: deathMessage(protocol.DeathOwnerDied, "")}); l != nil {
+				ls = append(ls, l)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		s.killLease(l)
+	}
+}
+
+// clusterChanged wakes actors waiting for a node that fits.
+func (s *Server) clusterChangedLocked() {
+	close(s.nodesChanged)
+	s.nodesChanged = make(chan struct{})
+}
+
+func (s *Server) nodeViewLocked() ([]sched.NodeView, map[string]string) {
+	views := make([]sched.NodeView, 0, len(s.nodes))
+	addrs := map[string]string{}
+	for id, n := range s.nodes {
+		views = append(views, sched.NodeView{ID: id, Total: n.state.Info.Total, Available: n.state.Available,
+			Labels: n.state.Info.Labels, Alive: n.state.Alive, Draining: n.state.Draining})
+		addrs[id] = n.state.Info.Addr
+	}
+	return views, addrs
+}
+
+// scheduleActor places (or re-places) an actor and runs its constructor.
+func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	backoff := 100 * time.Millisecond
+	for {
+		s.mu.Lock()
+		if a.info.State == protocol.ActorDead || a.info.Incarnation != incarnation {
+			s.mu.Unlock()
+			return
+		}
+		views, addrs := s.nodeViewLocked()
+		changed := s.nodesChanged
+		d, _ := sched.Pick(a.spec.Resources, views, "", a.spec.Strategy, sched.Options{}, rnd, 0)
+		if d.Outcome == sched.Infeasible {
+			if !a.info.Infeasible {
+				a.info.Infeasible = true
+				s.touchLocked(a)
+				s.cfg.Log.Warn("infeasible actor: no node can ever hold it; it waits until one joins",
+					"actor", a.info.ActorID, "class", a.info.Class, "resources", a.spec.Resources.String())
+			}
+			s.mu.Unlock()
+			select {
+			case <-changed:
+			case <-s.stop:
+				return
+			}
+			continue
+		}
+		if a.info.Infeasible {
+			a.info.Infeasible = false
+			s.touchLocked(a)
+		}
+		addr := addrs[d.NodeID]
+		s.mu.Unlock()
+
+		err := s.placeActor(a, incarnation, d.NodeID, addr)
+		if err == nil {
+			return
+		}
+		var te *errs.TaskError
+		if errors.As(err, &te) {
+			// The constructor failed: the actor is dead, and every call
+			// fails with the constructor's error as the cause.
+			s.mu.Lock()
+			l := s.markDeadLocked(a, &protocol.ActorDeath{Code: protocol.DeathConstructor,
+				Message: deathMessage(protocol.DeathConstructor, te.Message), Ctor: te.ToWire()})
+			s.mu.Unlock()
+			if l != nil {
+				s.killLease(l)
+			}
+			return
+		}
+		s.cfg.Log.Warn("placing actor failed; retrying", "actor", a.info.ActorID, "node", d.NodeID, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-s.stop:
+			return
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// placeActor leases a dedicated worker on the node and runs the
+// constructor there. A *errs.TaskError means the constructor failed.
+func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	node, err := s.nodeClient(ctx, addr)
+	if err != nil {
+		return err
+	}
+	var reply protocol.LeaseReply
+	req := &protocol.LeaseRequest{Job: a.spec.Job, Resources: a.spec.Resources, Strategy: a.spec.Strategy,
+		Spilled: true, Dedicated: true, Name: a.spec.Class}
+	if err := node.Call(ctx, protocol.NodeRequestLease, req, &reply); err != nil {
+		return err
+	}
+	l := &actorLease{node: node, reply: reply}
+	w, err := rpc.Dial(ctx, reply.WorkerAddr, s.cfg.Token)
+	if err != nil {
+		s.killLease(l)
+		return err
+	}
+	l.worker = w
+	var cr protocol.WorkerCreateActorReply
+	err = w.Call(ctx, protocol.WorkerCreateActor, &protocol.CreateActorRequest{Spec: a.spec, Incarnation: incarnation}, &cr)
+	if err == nil && cr.Err != nil {
+		s.killLease(l)
+		return cr.Err.FromWire()
+	}
+	if err != nil {
+		s.killLease(l)
+		return err
+	}
+	s.mu.Lock()
+	if a.info.State == protocol.ActorDead || a.info.Incarnation != incarnation {
+		s.mu.Unlock()
+		s.killLease(l)
+		return nil
+	}
+	a.lease = l
+	a.exiting = false
+	a.info.State = protocol.ActorAlive
+	a.info.Addr, a.info.WorkerID, a.info.NodeID, a.info.Pid = reply.WorkerAddr, reply.WorkerID, nodeID, reply.WorkerPid
+	s.touchLocked(a)
+	s.mu.Unlock()
+	s.cfg.Log.Info("actor alive", "actor", a.info.ActorID, "class", a.info.Class, "node", nodeID, "pid", reply.WorkerPid, "incarnation", incarnation)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-w.Done():
+			s.actorWorkerGone(a, l, incarnation)
+		case <-s.stop:
+		}
+	}()
+	return nil
+}
+
+// actorWorkerGone handles the death of an actor's worker: restart while
+// restarts remain, else record why it died.
+func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) {
+	s.mu.Lock()
+	if a.lease != l || a.info.State == protocol.ActorDead {
+		s.mu.Unlock()
+		return
+	}
+	a.lease = nil
+	code := protocol.DeathCrashed
+	if n := s.nodes[a.info.NodeID]; n != nil && !n.state.Alive {
+		code = protocol.DeathNodeDied
+	}
+	if a.killed {
+		code = protocol.DeathKilled
+	}
+	if a.exiting {
+		code = protocol.DeathExited
+	}
+	a.killed = false
+	canRestart := code != protocol.DeathExited && (a.spec.MaxRestarts < 0 || a.info.NumRestarts < a.spec.MaxRestarts)
+	if !canRestart {
+		s.markDeadLocked(a, &protocol.ActorDeath{Code: code, Message: deathMessage(code, fmt.Sprintf("pid %d", a.info.Pid))})
+		s.mu.Unlock()
+		s.killLease(l)
+		return
+	}
+	a.info.NumRestarts++
+	a.info.Incarnation++
+	a.info.State = protocol.ActorRestarting
+	a.info.Addr = ""
+	inc := a.info.Incarnation
+	s.touchLocked(a)
+	s.mu.Unlock()
+	s.cfg.Log.Warn("actor's worker died; restarting it", "actor", a.info.ActorID, "class", a.info.Class,
+		"restart", a.info.NumRestarts, "cause", code)
+	s.killLease(l)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.scheduleActor(a, inc) }()
+}
+
+func (s *Server) nodeClient(ctx context.Context, addr string) (*rpc.Client, error) {
+	s.mu.Lock()
+	c := s.nodeClients[addr]
+	s.mu.Unlock()
+	if c != nil {
+		select {
+		case <-c.Done():
+		default:
+			return c, nil
+		}
+	}
+	c, err := rpc.Dial(ctx, addr, s.cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.nodeClients[addr] = c
+	s.mu.Unlock()
+	return c, nil
+}
