@@ -211,3 +211,91 @@ func actorState(t *testing.T, ctx context.Context, id string) string {
 	}
 	return st
 }
+
+func TestActorPool(t *testing.T) {
+	ctx := initEmbedded(t)
+	var actors []rayo.ActorHandle[Counter]
+	for i := 0; i < 3; i++ {
+		a, err := counterActor.New(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actors = append(actors, a)
+	}
+	pool := rayo.NewActorPool[Counter, int](actors...)
+	values := []int{1, 2, 3, 4, 5, 6, 7}
+	var got []int
+	// Each Incr on a fresh counter returns the running sum of that actor;
+	// with a fresh actor per value, the first three equal their values.
+	for v, err := range rayo.PoolMap(ctx, pool, values[:3], func(a rayo.ActorHandle[Counter], v int) rayo.ObjectRef[int] {
+		return cIncr.Remote(a, v)
+	}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if len(got) != 3 || got[0] != 1 || got[1] != 2 || got[2] != 3 {
+		t.Fatalf("ordered map: %v", got)
+	}
+	sum := 0
+	n := 0
+	for v, err := range rayo.PoolMapUnordered(ctx, pool, values, func(a rayo.ActorHandle[Counter], v int) rayo.ObjectRef[int] {
+		return cPid.Remote(a)
+	}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += v
+		n++
+	}
+	if n != len(values) {
+		t.Fatalf("unordered map yielded %d results, want %d", n, len(values))
+	}
+	if _, err := pool.GetNext(ctx); !errors.Is(err, rayo.ErrPoolEmpty) {
+		t.Fatalf("GetNext on an empty pool: %v", err)
+	}
+}
+
+func TestActorMaxConcurrency(t *testing.T) {
+	ctx := initEmbedded(t)
+	// Four calls that each wait for all four to have started can only
+	// finish if they run at the same time.
+	b, err := barrierActor.Options(rayo.MaxConcurrency(4)).New(ctx, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]rayo.ObjectRef[int], 4)
+	for i := range refs {
+		refs[i] = bArrive.Remote(b)
+	}
+	if _, err := rayo.GetAll(ctx, refs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type Barrier struct {
+	mu      sync.Mutex
+	n, seen int
+	all     chan struct{}
+}
+
+var (
+	barrierActor = rayo.RegisterActor[Barrier]("test.Barrier", func(n int) *Barrier {
+		return &Barrier{n: n, all: make(chan struct{})}
+	})
+	bArrive = rayo.RegisterMethod[int](barrierActor, "Arrive", func(b *Barrier, ctx context.Context) (int, error) {
+		b.mu.Lock()
+		b.seen++
+		if b.seen == b.n {
+			close(b.all)
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.all:
+			return b.n, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -60,6 +61,19 @@ type StatusReport struct {
 	Used       map[string]float64 `json:"used"`
 	Pending    []DemandReport     `json:"pending_demands"`
 	Infeasible []DemandReport     `json:"infeasible_demands"`
+	Actors     map[string]int     `json:"actors_by_state"`
+	// PendingActors are actors waiting for a node: being placed, or
+	// infeasible (no node can ever hold them).
+	PendingActors []ActorReport `json:"pending_actors"`
+}
+
+type ActorReport struct {
+	ActorID    string             `json:"actor_id"`
+	Class      string             `json:"class"`
+	Name       string             `json:"name,omitempty"`
+	State      string             `json:"state"`
+	Resources  map[string]float64 `json:"resources"`
+	Infeasible bool               `json:"infeasible"`
 }
 
 type NodeReport struct {
@@ -107,6 +121,15 @@ func buildStatus(st *protocol.ClusterStatusReply) *StatusReport {
 		}
 	}
 	rep.Total, rep.Used = total.ToFloat(), used.ToFloat()
+	rep.Actors = map[string]int{}
+	rep.PendingActors = []ActorReport{}
+	for _, a := range st.Actors {
+		rep.Actors[a.State]++
+		if a.State == protocol.ActorPending || a.State == protocol.ActorRestarting {
+			rep.PendingActors = append(rep.PendingActors, ActorReport{ActorID: a.ActorID, Class: a.Class, Name: a.Name,
+				State: a.State, Resources: a.Resources.ToFloat(), Infeasible: a.Infeasible})
+		}
+	}
 	return rep
 }
 
@@ -148,6 +171,24 @@ func printStatus(w io.Writer, rep *StatusReport) {
 	}
 	for _, d := range rep.Infeasible {
 		fmt.Fprintf(w, "  %s: %d waiting for a node that fits\n", resString(d.Resources), d.Count)
+	}
+	fmt.Fprintln(w, "\nActors")
+	if len(rep.Actors) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, st := range sortedKeys(rep.Actors) {
+		fmt.Fprintf(w, "  %d %s\n", rep.Actors[st], st)
+	}
+	for _, a := range rep.PendingActors {
+		why := "waiting to be placed"
+		if a.Infeasible {
+			why = "INFEASIBLE: no node can ever hold it"
+		}
+		name := a.Class
+		if a.Name != "" {
+			name += " " + strconv.Quote(a.Name)
+		}
+		fmt.Fprintf(w, "  %s %s needs %s: %s\n", name, a.ActorID, resString(a.Resources), why)
 	}
 }
 

@@ -42,7 +42,7 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 	if busy {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "core: this worker already hosts an actor")
 	}
-	_, _ = os.Stdout.WriteString(protocol.TaskMarker + req.Spec.Class + ".__init__\n")
+	rt.announce(req.Spec.Class + ".__init__")
 	inst, terr := rt.cfg.Executor.NewActor(ctx, &req.Spec)
 	if terr != nil {
 		terr.Pid = os.Getpid()
@@ -91,7 +91,7 @@ func (h *actorHost) dispatchLocked(rt *Runtime) {
 
 func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	if h.maxConc == 1 {
-		_, _ = os.Stdout.WriteString(protocol.TaskMarker + h.spec.Class + "." + c.req.Method + "\n")
+		rt.announce(h.spec.Class + "." + c.req.Method)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	rt.runningMu.Lock()

@@ -24,8 +24,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	if name == "" {
 		name = spec.Name
 	}
-	// Tell the node's log pump which task the following output belongs to.
-	_, _ = os.Stdout.WriteString(protocol.TaskMarker + name + "\n")
+	rt.announce(name)
 	value, terr := rt.cfg.Executor.Execute(ctx, spec)
 	if terr != nil {
 		terr.Pid = os.Getpid()
@@ -48,4 +47,17 @@ func (rt *Runtime) serveCancelTask(_ context.Context, req *protocol.CancelTaskRe
 		cancel()
 	}
 	return &protocol.Empty{}, nil
+}
+
+// announce tells the node's log pump which task the worker's following
+// output belongs to. It writes only when the name changes: a worker
+// running the same function over and over pays for it once.
+func (rt *Runtime) announce(name string) {
+	rt.announceMu.Lock()
+	defer rt.announceMu.Unlock()
+	if name == rt.announced {
+		return
+	}
+	rt.announced = name
+	_, _ = os.Stdout.WriteString(protocol.TaskMarker + name + "\n")
 }

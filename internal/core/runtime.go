@@ -71,6 +71,9 @@ type Runtime struct {
 
 	host *actorHost // the actor this worker hosts, if any
 
+	announceMu sync.Mutex
+	announced  string // the task name last written to stdout for the log pump
+
 	actorsMu sync.Mutex
 	actors   map[string]*actorClient
 	headMu   sync.Mutex
