@@ -32,8 +32,12 @@ func Marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Unmarshal decodes b into the value ptr points to.
+// Unmarshal decodes b into the value ptr points to. A raw value (see
+// RawView) decodes without copying: the slice aliases b.
 func Unmarshal(b []byte, ptr any) error {
+	if IsRaw(b) {
+		return decodeRaw(b, ptr)
+	}
 	if err := msgpack.Unmarshal(b, ptr); err != nil {
 		return fmt.Errorf("codec: decoding into %T: %w", ptr, err)
 	}
