@@ -349,7 +349,7 @@ func ExitActor(ctx context.Context) error {
 }
 
 // NewActor and CallActor make executor serve actors.
-func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec) (any, *errs.TaskError) {
+func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError) {
 	actorRegistry.RLock()
 	def := actorRegistry.byClass[spec.Class]
 	actorRegistry.RUnlock()
@@ -357,7 +357,7 @@ func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec) (any, *e
 	if def == nil {
 		return nil, errs.NewTaskError(name, spec.ActorID, errs.ErrBadCall, fmt.Errorf("no actor class %q is registered in this binary", spec.Class), "", false)
 	}
-	v, terr := invoke(ctx, def.ctor, reflect.Value{}, spec.Args, name, spec.ActorID)
+	v, terr := invoke(ctx, def.ctor, reflect.Value{}, args, name, spec.ActorID)
 	if terr != nil {
 		return nil, terr
 	}
@@ -367,24 +367,24 @@ func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec) (any, *e
 	return v, nil
 }
 
-func (executor) CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest) ([]byte, *errs.TaskError) {
+func (executor) CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte) (core.Encoded, *errs.TaskError) {
 	actorRegistry.RLock()
 	def := actorRegistry.byClass[class]
 	actorRegistry.RUnlock()
 	name := class + "." + call.Method
 	if def == nil {
-		return nil, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("no actor class %q in this binary", class), "", false)
+		return core.Encoded{}, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("no actor class %q in this binary", class), "", false)
 	}
 	def.mu.RLock()
 	m := def.methods[call.Method]
 	def.mu.RUnlock()
 	if m == nil {
-		return nil, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("actor %s has no method %q", class, call.Method), "", false)
+		return core.Encoded{}, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("actor %s has no method %q", class, call.Method), "", false)
 	}
 	recv, _ := instance.(reflect.Value)
-	out, terr := invoke(ctx, m, recv, call.Args, name, call.TaskID)
+	out, terr := invoke(ctx, m, recv, args, name, call.TaskID)
 	if terr != nil {
-		return nil, terr
+		return core.Encoded{}, terr
 	}
 	return encodeResult(out, name, call.TaskID)
 }

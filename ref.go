@@ -126,11 +126,15 @@ func Put[T any](ctx context.Context, v T) (ObjectRef[T], error) {
 	if err := ctx.Err(); err != nil {
 		return ObjectRef[T]{}, err
 	}
-	b, err := codec.Marshal(v)
+	e, err := encodeValue(v)
 	if err != nil {
 		return ObjectRef[T]{}, fmt.Errorf("rayo: Put: %w", err)
 	}
-	return ObjectRef[T]{ref: rt.Put(b)}, nil
+	ref, err := rt.PutBytes(ctx, e.Header, e.Data)
+	if err != nil {
+		return ObjectRef[T]{}, fmt.Errorf("rayo: Put: %w", err)
+	}
+	return ObjectRef[T]{ref: ref}, nil
 }
 
 // Get waits for ref's value; see ObjectRef.Get.

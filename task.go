@@ -190,7 +190,13 @@ func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
 		} else if at := reflect.TypeOf(a); !at.AssignableTo(p) {
 			return nil, badCall(d.name, "argument %d: a %v is not a %v", i, at, p)
 		}
-		b, err := codec.Marshal(a)
+		var b []byte
+		var err error
+		if _, _, raw := codec.RawView(a); raw {
+			b, err = codec.MarshalRaw(a) // a copy: the caller may change its slice after Remote
+		} else {
+			b, err = codec.Marshal(a)
+		}
 		if err != nil {
 			return nil, badCall(d.name, "argument %d: %v", i, err)
 		}
@@ -202,7 +208,7 @@ func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
 // executor runs tasks and actors in this worker, from the registry.
 type executor struct{}
 
-func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec) ([]byte, *errs.TaskError) {
+func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (core.Encoded, *errs.TaskError) {
 	registry.RLock()
 	d := registry.tasks[spec.Name]
 	registry.RUnlock()
@@ -211,21 +217,34 @@ func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec) ([]byte, *
 		name = spec.Display
 	}
 	if d == nil {
-		return nil, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
+		return core.Encoded{}, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
 	}
-	out, terr := invoke(ctx, d, reflect.Value{}, spec.Args, name, spec.TaskID)
+	out, terr := invoke(ctx, d, reflect.Value{}, args, name, spec.TaskID)
 	if terr != nil {
-		return nil, terr
+		return core.Encoded{}, terr
 	}
 	return encodeResult(out, name, spec.TaskID)
 }
 
-func encodeResult(v reflect.Value, name, id string) ([]byte, *errs.TaskError) {
-	b, err := codec.Marshal(v.Interface())
+func encodeResult(v reflect.Value, name, id string) (core.Encoded, *errs.TaskError) {
+	e, err := encodeValue(v.Interface())
 	if err != nil {
-		return nil, errs.NewTaskError(name, id, errs.ErrTaskFailed, fmt.Errorf("encoding the result: %w", err), "", false)
+		return core.Encoded{}, errs.NewTaskError(name, id, errs.ErrTaskFailed, fmt.Errorf("encoding the result: %w", err), "", false)
 	}
-	return b, nil
+	return e, nil
+}
+
+// encodeValue encodes v: []byte and numeric slices in the raw form (their
+// own memory, not yet copied), everything else as msgpack.
+func encodeValue(v any) (core.Encoded, error) {
+	if h, data, ok := codec.RawView(v); ok {
+		return core.Encoded{Header: h[:], Data: data}, nil
+	}
+	b, err := codec.Marshal(v)
+	if err != nil {
+		return core.Encoded{}, err
+	}
+	return core.Encoded{Data: b}, nil
 }
 
 // invoke decodes args for d, calls it (with recv first, if valid), and

@@ -30,15 +30,9 @@ type ActorOptions struct {
 // its constructor. Reference arguments are resolved first. It returns the
 // actor's ID (an existing one's with GetIfExists) and its class.
 func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskArg) (id, class string, err error) {
-	vals := make([][]byte, len(args))
-	for i, a := range args {
-		if a.Ref == nil {
-			vals[i] = a.Value
-			continue
-		}
-		if vals[i], err = rt.Get(ctx, *a.Ref); err != nil {
-			return "", "", fmt.Errorf("actor %s: constructor argument %d: %w", o.Class, i, err)
-		}
+	vals, err := rt.resolveForCall(ctx, args)
+	if err != nil {
+		return "", "", fmt.Errorf("actor %s: constructor arguments: %w", o.Class, err)
 	}
 	head, err := rt.headClient(ctx)
 	if err != nil {
@@ -166,7 +160,7 @@ func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method,
 		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
 	ac := rt.actorClient(actorID)
-	c.req.Args, c.ready = resolvedValues(args)
+	c.req.Args, c.ready = resolvedValues(args, rt.cfg.InlineLimit)
 	rt.actorsMu.Lock()
 	ac.queue = append(ac.queue, c)
 	ac.pumpLocked()
@@ -178,15 +172,41 @@ func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg
 	return Ref{ID: id, Owner: rt.Addr()}
 }
 
-func resolvedValues(args []TaskArg) ([][]byte, bool) {
-	vals := make([][]byte, len(args))
+func resolvedValues(args []TaskArg, limit int64) ([]protocol.Arg, bool) {
+	vals := make([]protocol.Arg, len(args))
 	for i, a := range args {
-		if a.Ref != nil {
+		if a.Ref != nil || int64(len(a.Value)) > limit {
 			return nil, false
 		}
-		vals[i] = a.Value
+		vals[i] = protocol.Arg{V: a.Value}
 	}
 	return vals, true
+}
+
+// resolveForCall resolves arguments for a call: small values inline,
+// large ones put in the store, references looked up (stored objects stay
+// where they are).
+func (rt *Runtime) resolveForCall(ctx context.Context, args []TaskArg) ([]protocol.Arg, error) {
+	vals := make([]protocol.Arg, len(args))
+	for i, a := range args {
+		if a.Ref == nil {
+			if int64(len(a.Value)) <= rt.cfg.InlineLimit {
+				vals[i] = protocol.Arg{V: a.Value}
+				continue
+			}
+			ref, err := rt.PutBytes(ctx, nil, a.Value)
+			if err != nil {
+				return nil, fmt.Errorf("argument %d: %w", i, err)
+			}
+			a.Ref = &ref
+		}
+		v, err := rt.lookup(ctx, *a.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i, err)
+		}
+		vals[i] = v
+	}
+	return vals, nil
 }
 
 func (ac *actorClient) resolveArgs(c *actorCall) {
@@ -199,23 +219,14 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 		}
 		cancel()
 	}()
-	vals := make([][]byte, len(c.args))
 	var failure *errs.WireTaskError
-	for i, a := range c.args {
-		if a.Ref == nil {
-			vals[i] = a.Value
-			continue
+	vals, err := ac.rt.resolveForCall(ctx, c.args)
+	if err != nil {
+		var te *errs.TaskError
+		if !errors.As(err, &te) {
+			te = errs.NewTaskError(c.name, c.req.TaskID, causeOf(err), err, "", false)
 		}
-		v, err := ac.rt.Get(ctx, *a.Ref)
-		if err != nil {
-			var te *errs.TaskError
-			if !errors.As(err, &te) {
-				te = errs.NewTaskError(c.name, c.req.TaskID, causeOf(err), fmt.Errorf("argument %d: %w", i, err), "", false)
-			}
-			failure = te.ToWire()
-			break
-		}
-		vals[i] = v
+		failure = te.ToWire()
 	}
 	ac.rt.actorsMu.Lock()
 	defer ac.rt.actorsMu.Unlock()

@@ -43,7 +43,12 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "core: this worker already hosts an actor")
 	}
 	rt.announce(req.Spec.Class + ".__init__")
-	inst, terr := rt.cfg.Executor.NewActor(ctx, &req.Spec)
+	args, pinned, terr := rt.resolveArgs(ctx, req.Spec.Args, req.Spec.Class+".__init__", req.Spec.ActorID)
+	var inst any
+	if terr == nil {
+		inst, terr = rt.cfg.Executor.NewActor(ctx, &req.Spec, args)
+	}
+	rt.releasePins(pinned)
 	if terr != nil {
 		terr.Pid = os.Getpid()
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
@@ -97,7 +102,13 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	rt.runningMu.Lock()
 	rt.running[c.req.TaskID] = cancel
 	rt.runningMu.Unlock()
-	value, terr := rt.cfg.Executor.CallActor(withActor(ctx, h), h.instance, h.spec.Class, &c.req)
+	name := h.spec.Class + "." + c.req.Method
+	args, pinned, terr := rt.resolveArgs(ctx, c.req.Args, name, c.req.TaskID)
+	var value Encoded
+	if terr == nil {
+		value, terr = rt.cfg.Executor.CallActor(withActor(ctx, h), h.instance, h.spec.Class, &c.req, args)
+	}
+	rt.releasePins(pinned)
 	rt.runningMu.Lock()
 	delete(rt.running, c.req.TaskID)
 	rt.runningMu.Unlock()
@@ -107,7 +118,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
 		c.reply(&protocol.PushTaskReply{Err: terr.ToWire()}, nil)
 	} else {
-		c.reply(&protocol.PushTaskReply{Value: value}, nil)
+		c.reply(rt.resultReply(ctx, c.req.TaskID, name, c.req.TaskID, value), nil)
 	}
 	if h.exit.Load() {
 		rt.exitActor(h)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/rayo-dev/rayo/internal/errs"
@@ -25,7 +26,13 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		name = spec.Name
 	}
 	rt.announce(name)
-	value, terr := rt.cfg.Executor.Execute(ctx, spec)
+	args, argIDs, terr := rt.resolveArgs(ctx, spec.Args, name, spec.TaskID)
+	var value Encoded
+	if terr == nil {
+		value, terr = rt.cfg.Executor.Execute(ctx, spec, args)
+	}
+	// Arguments mapped from the store are valid during the call only.
+	rt.releasePins(argIDs)
 	if terr != nil {
 		terr.Pid = os.Getpid()
 		if terr.NodeID == "" {
@@ -36,7 +43,41 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		}
 		return &protocol.PushTaskReply{Err: terr.ToWire()}, nil
 	}
-	return &protocol.PushTaskReply{Value: value}, nil
+	return rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, value), nil
+}
+
+// resolveArgs turns resolved arguments into bytes, mapping stored ones
+// from this node's store; it returns the IDs it pinned.
+func (rt *Runtime) resolveArgs(ctx context.Context, in []protocol.Arg, name, id string) ([][]byte, []string, *errs.TaskError) {
+	out := make([][]byte, len(in))
+	var pinned []string
+	for i, a := range in {
+		b, err := rt.argBytes(ctx, a)
+		if err != nil {
+			return nil, pinned, errs.NewTaskError(name, id, causeOf(err), fmt.Errorf("argument %d: %w", i, err), "", false)
+		}
+		if a.Loc != nil {
+			pinned = append(pinned, a.ID)
+		}
+		out[i] = b
+	}
+	return out, pinned, nil
+}
+
+// resultReply returns a small result inline; a large one goes to this
+// node's store as the primary copy, under the ID the owner expects.
+func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID string, v Encoded) *protocol.PushTaskReply {
+	if int64(len(v.Header)+len(v.Data)) <= rt.cfg.InlineLimit {
+		b := make([]byte, 0, len(v.Header)+len(v.Data))
+		return &protocol.PushTaskReply{Value: append(append(b, v.Header...), v.Data...)}
+	}
+	a, err := rt.storeValue(ctx, returnID, v.Header, v.Data)
+	if err != nil {
+		te := errs.NewTaskError(name, taskID, errs.ErrTaskFailed, fmt.Errorf("storing the result: %w", err), "", false)
+		te.Pid = os.Getpid()
+		return &protocol.PushTaskReply{Err: te.ToWire()}
+	}
+	return &protocol.PushTaskReply{Loc: a.Loc}
 }
 
 func (rt *Runtime) serveCancelTask(_ context.Context, req *protocol.CancelTaskRequest) (*protocol.Empty, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/objstore"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
@@ -22,11 +23,22 @@ import (
 // Executor runs a pushed task in a worker. The rayo package implements it
 // over its registry of functions.
 type Executor interface {
-	Execute(ctx context.Context, spec *protocol.TaskSpec) ([]byte, *errs.TaskError)
+	// Execute runs a task on its arguments' encoded bytes and returns the
+	// result's encoding: a header and data (see codec.RawView) to write
+	// in one go.
+	Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (Encoded, *errs.TaskError)
 	// NewActor runs an actor's constructor and returns the instance.
-	NewActor(ctx context.Context, spec *protocol.ActorSpec) (any, *errs.TaskError)
+	NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError)
 	// CallActor runs one method on an instance.
-	CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest) ([]byte, *errs.TaskError)
+	CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte) (Encoded, *errs.TaskError)
+}
+
+// Encoded is an encoded value: Header then Data (Header is empty for
+// msgpack values; raw values put their 8-byte header there so that Data,
+// the slice's own memory, is copied only once, into its destination).
+type Encoded struct {
+	Header []byte
+	Data   []byte
 }
 
 // Config configures a runtime.
@@ -45,6 +57,9 @@ type Config struct {
 	// node, after which tasks may arrive at once: the process must be
 	// ready to serve them by then.
 	BeforeRegister func(*Runtime)
+	// InlineLimit: values up to this size travel inline; larger ones go
+	// to the node's shared-memory store (default DefaultInlineLimit).
+	InlineLimit int64
 	// Listen is the address the runtime serves on; "127.0.0.1:0" default.
 	Listen string
 	Log    *slog.Logger
@@ -59,8 +74,10 @@ type Runtime struct {
 	prefix string
 	seq    atomic.Uint64
 
-	store *memStore
-	sub   *submitter
+	store  *memStore
+	sub    *submitter
+	objs   *storeClient
+	nodeID string
 
 	clientsMu sync.Mutex
 	clients   map[string]*rpc.Client
@@ -96,12 +113,16 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.WorkerID == "" {
 		cfg.WorkerID = NewID()
 	}
+	if cfg.InlineLimit <= 0 {
+		cfg.InlineLimit = DefaultInlineLimit
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("core: listen: %w", err)
 	}
 	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, srv: rpc.NewServer(cfg.Token, cfg.Log),
 		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(),
+		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: map[string]*rpc.Client{}, actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.sub = newSubmitter(rt)
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
@@ -123,6 +144,12 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("core: connecting to the node daemon: %w", mapErr(err))
 	}
 	rt.node = node
+	var info protocol.NodeInfoReply
+	if err := node.Call(ctx, protocol.NodeInfoMethod, &protocol.Empty{}, &info); err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("core: asking the node daemon who it is: %w", err)
+	}
+	rt.nodeID = info.NodeID
 	if cfg.IsWorker {
 		if cfg.BeforeRegister != nil {
 			cfg.BeforeRegister(rt)
@@ -170,6 +197,7 @@ func (rt *Runtime) Close() {
 		}
 		rt.headMu.Unlock()
 		rt.wg.Wait()
+		_ = rt.objs.mapper.Close()
 	})
 }
 
@@ -261,34 +289,18 @@ type Ref struct {
 	Owner string
 }
 
-// Put stores an encoded value owned by this process.
-func (rt *Runtime) Put(value []byte) Ref {
-	id := rt.nextID()
-	rt.store.create(id).complete(value, nil)
-	return Ref{ID: id, Owner: rt.Addr()}
-}
+// NodeID is the ID of the node this runtime is attached to.
+func (rt *Runtime) NodeID() string { return rt.nodeID }
 
 // Get returns an object's encoded value, waiting for it; a failed task's
-// object returns its TaskError.
+// object returns its error. A stored object's bytes are mapped from the
+// node's shared memory, not copied.
 func (rt *Runtime) Get(ctx context.Context, ref Ref) ([]byte, error) {
-	if ref.Owner == rt.Addr() {
-		o := rt.store.get(ref.ID)
-		if o == nil {
-			return nil, fmt.Errorf("%w: %s is no longer held by its owner", errs.ErrObjectLost, ref.ID)
-		}
-		select {
-		case <-o.done:
-		case <-ctx.Done():
-			return nil, ctxErr(ctx)
-		case <-rt.closed:
-			return nil, errs.ErrShutdown
-		}
-		if o.err != nil {
-			return nil, o.err.Err()
-		}
-		return o.value, nil
+	a, err := rt.lookup(ctx, ref)
+	if err != nil {
+		return nil, err
 	}
-	return rt.getRemote(ctx, ref, false)
+	return rt.argBytes(ctx, a)
 }
 
 func ctxErr(ctx context.Context) error {
@@ -298,32 +310,36 @@ func ctxErr(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// getRemote asks the owner of a borrowed reference for its value.
-func (rt *Runtime) getRemote(ctx context.Context, ref Ref, noValue bool) ([]byte, error) {
+// lookupRemote asks the owner of a borrowed reference for its value or
+// location.
+func (rt *Runtime) lookupRemote(ctx context.Context, ref Ref, noValue bool) (protocol.Arg, error) {
 	c, err := rt.client(ctx, ref.Owner)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctxErr(ctx)
+			return protocol.Arg{}, ctxErr(ctx)
 		}
-		return nil, fmt.Errorf("%w: owner of %s at %s is unreachable: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
+		return protocol.Arg{}, fmt.Errorf("%w: owner of %s at %s is unreachable: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
 	}
 	var reply protocol.GetObjectReply
 	err = c.Call(ctx, protocol.OwnerGetObject, &protocol.GetObjectRequest{ObjectID: ref.ID, NoValue: noValue}, &reply)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return nil, ctxErr(ctx)
-	case errors.Is(err, rpc.ErrClosed):
-		return nil, fmt.Errorf("%w: owner of %s at %s: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
+		return protocol.Arg{}, ctxErr(ctx)
+	case errors.Is(err, rpc.ErrClosed), rpc.CodeOf(err) == "owner_exiting":
+		return protocol.Arg{}, fmt.Errorf("%w: owner of %s at %s: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
 	case rpc.CodeOf(err) == "object_lost":
-		return nil, fmt.Errorf("%w: %s", errs.ErrObjectLost, err.Error())
+		return protocol.Arg{}, fmt.Errorf("%w: %s", errs.ErrObjectLost, err.Error())
 	default:
-		return nil, err
+		return protocol.Arg{}, err
 	}
 	if reply.Err != nil {
-		return nil, reply.Err.Err()
+		return protocol.Arg{}, reply.Err.Err()
 	}
-	return reply.Value, nil
+	if reply.Loc != nil {
+		return protocol.Arg{ID: ref.ID, Loc: reply.Loc}, nil
+	}
+	return protocol.Arg{V: reply.Value}, nil
 }
 
 func (rt *Runtime) serveGetObject(ctx context.Context, req *protocol.GetObjectRequest) (*protocol.GetObjectReply, error) {
@@ -341,7 +357,7 @@ func (rt *Runtime) serveGetObject(ctx context.Context, req *protocol.GetObjectRe
 	if req.NoValue {
 		return &protocol.GetObjectReply{Err: o.err}, nil
 	}
-	return &protocol.GetObjectReply{Value: o.value, Err: o.err}, nil
+	return &protocol.GetObjectReply{Value: o.value, Loc: o.loc, Err: o.err}, nil
 }
 
 // Ready reports, for each ref, a channel closed when it is ready (its
@@ -358,7 +374,7 @@ func (rt *Runtime) readyChan(ctx context.Context, ref Ref) <-chan struct{} {
 	ch := make(chan struct{})
 	go func() {
 		// Errors count as ready: Get then reports them.
-		_, _ = rt.getRemote(ctx, ref, true)
+		_, _ = rt.lookupRemote(ctx, ref, true)
 		if ctx.Err() == nil {
 			close(ch)
 		}

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
 )
 
 // object is one owned object: pending until its task finishes or its
@@ -11,6 +12,7 @@ import (
 type object struct {
 	done  chan struct{}
 	value []byte
+	loc   *protocol.ObjectLocation // set instead of value for stored objects
 	err   *errs.WireTaskError
 }
 
@@ -47,6 +49,18 @@ func (o *object) complete(value []byte, err *errs.WireTaskError) bool {
 	default:
 	}
 	o.value, o.err = value, err
+	close(o.done)
+	return true
+}
+
+// completeArg seals an object with a resolved argument's form.
+func (o *object) completeArg(a protocol.Arg) bool {
+	select {
+	case <-o.done:
+		return false
+	default:
+	}
+	o.value, o.loc = a.V, a.Loc
 	close(o.done)
 	return true
 }

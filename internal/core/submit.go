@@ -111,7 +111,7 @@ func (rt *Runtime) Submit(opts SubmitOptions, args []TaskArg) Ref {
 	}
 	s.tasks[id] = t
 	s.mu.Unlock()
-	if t.resolveInline() {
+	if t.resolveInline(rt) {
 		s.enqueue(t)
 	} else {
 		rt.wg.Add(1)
@@ -127,14 +127,14 @@ func (t *task) name() string {
 	return t.opts.Name
 }
 
-// resolveInline fills the spec's arguments if none is a reference.
-func (t *task) resolveInline() bool {
-	vals := make([][]byte, len(t.args))
+// resolveInline fills the spec's arguments if all are small values.
+func (t *task) resolveInline(rt *Runtime) bool {
+	vals := make([]protocol.Arg, len(t.args))
 	for i, a := range t.args {
-		if a.Ref != nil {
+		if a.Ref != nil || int64(len(a.Value)) > rt.cfg.InlineLimit {
 			return false
 		}
-		vals[i] = a.Value
+		vals[i] = protocol.Arg{V: a.Value}
 	}
 	t.spec.Args = vals
 	return true
@@ -153,13 +153,22 @@ func (s *submitter) resolve(t *task) {
 		}
 		cancel()
 	}()
-	vals := make([][]byte, len(t.args))
+	vals := make([]protocol.Arg, len(t.args))
 	for i, a := range t.args {
 		if a.Ref == nil {
-			vals[i] = a.Value
-			continue
+			if int64(len(a.Value)) <= s.rt.cfg.InlineLimit {
+				vals[i] = protocol.Arg{V: a.Value}
+				continue
+			}
+			// A large value argument goes to the store once, like a Put.
+			ref, err := s.rt.PutBytes(ctx, nil, a.Value)
+			if err != nil {
+				s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed, fmt.Errorf("argument %d: %w", i, err), "", false).ToWire())
+				return
+			}
+			a.Ref = &ref
 		}
-		v, err := s.rt.Get(ctx, *a.Ref)
+		v, err := s.rt.lookup(ctx, *a.Ref)
 		if err != nil {
 			var te *errs.TaskError
 			if !errors.As(err, &te) {
@@ -469,6 +478,8 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	case retry:
 	case t.cancelled:
 		s.finishCancelled(t)
+	case reply.Loc != nil && reply.Err == nil:
+		s.finishStored(t, reply.Loc)
 	default:
 		s.finish(t, reply.Value, reply.Err)
 	}
@@ -476,6 +487,17 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 
 func (s *submitter) finish(t *task, value []byte, err *errs.WireTaskError) {
 	t.obj.complete(value, err)
+	s.forget(t)
+}
+
+// finishStored completes a task whose result the worker put in its
+// node's store.
+func (s *submitter) finishStored(t *task, loc *protocol.ObjectLocation) {
+	t.obj.completeArg(protocol.Arg{ID: t.spec.ReturnID, Loc: loc})
+	s.forget(t)
+}
+
+func (s *submitter) forget(t *task) {
 	s.mu.Lock()
 	delete(s.tasks, t.spec.TaskID)
 	s.mu.Unlock()

@@ -13,9 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/objstore"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/sched"
@@ -37,6 +40,13 @@ type Config struct {
 	LogsDir string
 	// BinariesDir caches job binaries fetched from the head.
 	BinariesDir string
+	// ObjectStoreMemory is the shared-memory store's capacity in bytes
+	// (default: 30% of the machine's memory).
+	ObjectStoreMemory int64
+	// StoreDir holds the store's shared-memory file (default /dev/shm,
+	// else the temp dir); SpillDir receives spilled objects.
+	StoreDir string
+	SpillDir string
 	// MaxWorkers caps the worker processes of this node.
 	MaxWorkers int
 	// PrestartWorkers is how many workers start when a job first asks
@@ -69,6 +79,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Resources == nil {
 		c.Resources = sched.Resources{}
+	}
+	if c.ObjectStoreMemory < 0 {
+		return errors.New("node: ObjectStoreMemory must not be negative")
+	}
+	if c.ObjectStoreMemory == 0 {
+		c.ObjectStoreMemory = DefaultObjectStoreMemory()
+	}
+	if c.StoreDir == "" {
+		c.StoreDir = os.TempDir()
+		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+			c.StoreDir = "/dev/shm"
+		}
+	}
+	if c.SpillDir == "" {
+		c.SpillDir = filepath.Join(filepath.Dir(c.LogsDir), "spill-"+c.NodeID)
 	}
 	for name, v := range c.Resources {
 		if v < 0 {
@@ -120,6 +145,9 @@ type Node struct {
 	jobs       map[string]*job
 	stopping   bool
 
+	store *objstore.Store
+	objs  *storeState
+
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -135,20 +163,36 @@ func Start(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
+	store, err := objstore.Open(objstore.Config{Path: filepath.Join(cfg.StoreDir, "rayo-"+cfg.NodeID),
+		Capacity: cfg.ObjectStoreMemory, SpillDir: cfg.SpillDir})
+	if err != nil {
+		return nil, fmt.Errorf("node: opening the object store: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		_ = store.Close()
 		return nil, fmt.Errorf("node: listen %s: %w", cfg.Listen, err)
 	}
 	log := cfg.Log.With("node", cfg.NodeID)
 	n := &Node{cfg: cfg, log: log, ln: ln, rpc: rpc.NewServer(cfg.Token, log),
 		rnd:       mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
 		available: cfg.Resources.Clone(), workers: map[string]*worker{}, pending: map[string]*leaseReq{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
-		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), store: store,
+		objs: &storeState{peers: map[*rpc.Peer]bool{}, pullers: map[string]map[string]bool{},
+			pulls: map[string]*pull{}, owners: map[string]string{}, clients: map[string]*rpc.Client{}}}
 	rpc.Register(n.rpc, protocol.NodeRequestLease, n.requestLease)
 	rpc.Register(n.rpc, protocol.NodeReturnLease, n.returnLease)
 	rpc.Register(n.rpc, protocol.NodeCancelLease, n.cancelLease)
 	rpc.Register(n.rpc, protocol.NodeRegisterWorker, n.registerWorker)
 	rpc.Register(n.rpc, protocol.NodeKillWorker, n.killWorker)
+	rpc.Register(n.rpc, protocol.NodeCreateObject, n.createObject)
+	rpc.Register(n.rpc, protocol.NodeSealObject, n.sealObject)
+	rpc.Register(n.rpc, protocol.NodeGetObject, n.getStoreObject)
+	rpc.Register(n.rpc, protocol.NodeReleaseObject, n.releaseObjects)
+	rpc.Register(n.rpc, protocol.NodeDeleteObjects, n.deleteObjects)
+	rpc.Register(n.rpc, protocol.NodePullObject, n.pullObject)
+	rpc.Register(n.rpc, protocol.NodeReadChunk, n.readChunk)
+	rpc.Register(n.rpc, protocol.NodeListObjects, n.listObjects)
 	rpc.Register(n.rpc, protocol.NodeInfoMethod, func(context.Context, *protocol.Empty) (*protocol.NodeInfoReply, error) {
 		return &protocol.NodeInfoReply{NodeID: cfg.NodeID, Addr: n.Addr()}, nil
 	})
@@ -156,6 +200,7 @@ func Start(cfg Config) (*Node, error) {
 	head, err := n.connectHead(context.Background())
 	if err != nil {
 		_ = ln.Close()
+		_ = store.Close()
 		return nil, err
 	}
 	n.wg.Add(3)
@@ -199,7 +244,31 @@ func (n *Node) Stop() {
 		<-w.exited
 	}
 	n.wg.Wait()
+	n.objs.mu.Lock()
+	for _, c := range n.objs.clients {
+		_ = c.Close()
+	}
+	n.objs.mu.Unlock()
+	if err := n.store.Close(); err != nil {
+		n.log.Warn("closing the object store", "err", err)
+	}
 	n.log.Info("node daemon stopped")
+}
+
+// DefaultObjectStoreMemory is 30% of the machine's memory (Ray's default).
+func DefaultObjectStoreMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				if err == nil {
+					return kb * 1024 * 3 / 10
+				}
+			}
+		}
+	}
+	return 2 << 30
 }
 
 var errStopping = rpc.Errorf("node_stopping", "node: the node daemon is stopping")

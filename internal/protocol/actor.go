@@ -47,7 +47,7 @@ type ActorSpec struct {
 	Namespace      string          `msgpack:"ns,omitempty"`
 	Detached       bool            `msgpack:"detached,omitempty"`
 	GetIfExists    bool            `msgpack:"getex,omitempty"`
-	Args           [][]byte        `msgpack:"args"`
+	Args           []Arg           `msgpack:"args"`
 	Resources      sched.Resources `msgpack:"res,omitempty"`
 	Strategy       sched.Strategy  `msgpack:"strat"`
 	MaxRestarts    int             `msgpack:"maxrs"`
@@ -134,10 +134,10 @@ type WorkerCreateActorReply struct {
 
 // ActorCallRequest is one method call, sent straight to the actor's worker.
 type ActorCallRequest struct {
-	ActorID     string   `msgpack:"id"`
-	Incarnation int      `msgpack:"inc"`
-	TaskID      string   `msgpack:"task"`
-	Method      string   `msgpack:"m"`
-	Args        [][]byte `msgpack:"args"`
-	OwnerAddr   string   `msgpack:"owner"`
+	ActorID     string `msgpack:"id"`
+	Incarnation int    `msgpack:"inc"`
+	TaskID      string `msgpack:"task"`
+	Method      string `msgpack:"m"`
+	Args        []Arg  `msgpack:"args"`
+	OwnerAddr   string `msgpack:"owner"`
 }

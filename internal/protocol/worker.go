@@ -14,14 +14,23 @@ const (
 	DriverLogs       = "core.Logs"
 )
 
+// Arg is one resolved argument: its encoded value inline, or where the
+// object lives in a node's store (large values).
+type Arg struct {
+	V   []byte          `msgpack:"v,omitempty"`
+	ID  string          `msgpack:"id,omitempty"`
+	Loc *ObjectLocation `msgpack:"loc,omitempty"`
+}
+
 // TaskSpec is a task as pushed to a leased worker. Top-level ObjectRef
-// arguments have been resolved by the owner: every Arg carries a value.
+// arguments have been resolved by the owner: every Arg carries a value or
+// a store location.
 type TaskSpec struct {
 	TaskID    string          `msgpack:"id"`
 	JobID     string          `msgpack:"job"`
 	Name      string          `msgpack:"name"`
 	Display   string          `msgpack:"disp,omitempty"`
-	Args      [][]byte        `msgpack:"args"`
+	Args      []Arg           `msgpack:"args"`
 	ReturnID  string          `msgpack:"ret"`
 	OwnerAddr string          `msgpack:"owner"`
 	Resources sched.Resources `msgpack:"res,omitempty"`
@@ -29,8 +38,11 @@ type TaskSpec struct {
 }
 
 type PushTaskReply struct {
-	Value []byte              `msgpack:"v,omitempty"`
-	Err   *errs.WireTaskError `msgpack:"e,omitempty"`
+	Value []byte `msgpack:"v,omitempty"`
+	// Loc is set instead of Value when the result is large: the worker put
+	// it in its node's store as the primary copy.
+	Loc *ObjectLocation     `msgpack:"loc,omitempty"`
+	Err *errs.WireTaskError `msgpack:"e,omitempty"`
 }
 
 type CancelTaskRequest struct {
@@ -46,6 +58,7 @@ type GetObjectRequest struct {
 
 type GetObjectReply struct {
 	Value []byte              `msgpack:"v,omitempty"`
+	Loc   *ObjectLocation     `msgpack:"loc,omitempty"`
 	Err   *errs.WireTaskError `msgpack:"e,omitempty"`
 }
 

@@ -1,0 +1,202 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/objstore"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// DefaultInlineLimit is the size above which a value goes to the node's
+// shared-memory store instead of travelling inline (Ray's 100 KiB).
+const DefaultInlineLimit = 100 << 10
+
+// ErrObjectTooLarge is returned when a value is larger than the store and
+// the disk together can hold.
+var ErrObjectTooLarge = errors.New("rayo: object larger than the object store and the spill disk can hold")
+
+// storeClient is this process's view of its node's store: the mappings of
+// the store's files and the pins it holds.
+type storeClient struct {
+	mapper *objstore.Mapper
+	// direct is false when the node's files cannot be mapped here (the
+	// driver runs on another machine): bytes are then read over RPC.
+	direct bool
+
+	mu   sync.Mutex
+	pins map[string]int
+
+	gcMu   sync.Mutex
+	lastGC time.Time
+}
+
+// PutBytes stores an encoded value owned by this process: inline when it
+// is small, else in the node's store (written once, in place).
+func (rt *Runtime) PutBytes(ctx context.Context, header, data []byte) (Ref, error) {
+	id := rt.nextID()
+	o := rt.store.create(id)
+	arg, err := rt.storeValue(ctx, id, header, data)
+	if err != nil {
+		rt.store.delete(id)
+		return Ref{}, err
+	}
+	o.completeArg(arg)
+	return Ref{ID: id, Owner: rt.Addr()}, nil
+}
+
+// storeValue returns the value as an inline Arg, or writes it into the
+// node's store under id (primary copy) and returns its location.
+func (rt *Runtime) storeValue(ctx context.Context, id string, header, data []byte) (protocol.Arg, error) {
+	size := int64(len(header) + len(data))
+	if size <= rt.cfg.InlineLimit {
+		v := make([]byte, 0, size)
+		v = append(append(v, header...), data...)
+		return protocol.Arg{V: v}, nil
+	}
+	var reply protocol.CreateObjectReply
+	err := rt.node.Call(ctx, protocol.NodeCreateObject, &protocol.CreateObjectRequest{ObjectID: id, Size: size, Owner: rt.Addr()}, &reply)
+	if err != nil {
+		if rpc.CodeOf(err) == "object_too_large" {
+			return protocol.Arg{}, fmt.Errorf("%w: %d bytes: %v", ErrObjectTooLarge, size, err)
+		}
+		return protocol.Arg{}, fmt.Errorf("rayo: storing object %s: %w", id, err)
+	}
+	if reply.Pressure {
+		rt.collectGarbage()
+	}
+	written := false
+	if rt.objs.direct {
+		if dst, err := rt.objs.mapper.Bytes(objstore.Location{Path: reply.Loc.Path, Offset: reply.Loc.Offset, Size: reply.Loc.Size}); err == nil {
+			copy(dst, header)
+			copy(dst[len(header):], data)
+			written = true
+		}
+	}
+	if !written {
+		return protocol.Arg{}, fmt.Errorf("rayo: cannot map the node's object store from this process")
+	}
+	if err := rt.node.Call(ctx, protocol.NodeSealObject, &protocol.ObjectIDRequest{ObjectID: id}, nil); err != nil {
+		return protocol.Arg{}, fmt.Errorf("rayo: sealing object %s: %w", id, err)
+	}
+	return protocol.Arg{ID: id, Loc: &protocol.ObjectLocation{NodeID: rt.nodeID, NodeAddr: rt.cfg.NodeAddr, Size: size}}, nil
+}
+
+// collectGarbage runs the Go collector (at most once a second) when the
+// store is filling up: dropped ObjectRefs are only noticed by the
+// collector, and their objects are freed only then.
+func (rt *Runtime) collectGarbage() {
+	rt.objs.gcMu.Lock()
+	defer rt.objs.gcMu.Unlock()
+	if time.Since(rt.objs.lastGC) < time.Second {
+		return
+	}
+	rt.objs.lastGC = time.Now()
+	go runtime.GC()
+}
+
+// lookup waits for an object and returns it as an argument: its value,
+// or its location in a store (without fetching it).
+func (rt *Runtime) lookup(ctx context.Context, ref Ref) (protocol.Arg, error) {
+	if ref.Owner == rt.Addr() {
+		o := rt.store.get(ref.ID)
+		if o == nil {
+			return protocol.Arg{}, fmt.Errorf("%w: %s is no longer held by its owner", errs.ErrObjectLost, ref.ID)
+		}
+		select {
+		case <-o.done:
+		case <-ctx.Done():
+			return protocol.Arg{}, ctxErr(ctx)
+		case <-rt.closed:
+			return protocol.Arg{}, errs.ErrShutdown
+		}
+		if o.err != nil {
+			return protocol.Arg{}, o.err.Err()
+		}
+		if o.loc != nil {
+			return protocol.Arg{ID: ref.ID, Loc: o.loc}, nil
+		}
+		return protocol.Arg{V: o.value}, nil
+	}
+	return rt.lookupRemote(ctx, ref, false)
+}
+
+// argBytes returns an argument's encoded bytes: inline ones as they are,
+// stored ones mapped from this node's store (pulled here first if their
+// primary copy is on another node). Mapped bytes alias shared memory and
+// stay valid while this process holds its pin on the object.
+func (rt *Runtime) argBytes(ctx context.Context, a protocol.Arg) ([]byte, error) {
+	if a.Loc == nil {
+		return a.V, nil
+	}
+	var reply protocol.StoreObjectReply
+	var err error
+	if a.Loc.NodeID == rt.nodeID {
+		err = rt.node.Call(ctx, protocol.NodeGetObject, &protocol.GetStoreObjectRequest{ObjectID: a.ID, WaitMillis: 60_000}, &reply)
+	} else {
+		err = rt.node.Call(ctx, protocol.NodePullObject, &protocol.PullObjectRequest{ObjectID: a.ID, From: a.Loc.NodeAddr, Size: a.Loc.Size}, &reply)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxErr(ctx)
+		}
+		switch rpc.CodeOf(err) {
+		case "object_lost", "object_not_found":
+			return nil, fmt.Errorf("%w: %s: every copy is gone: %v", errs.ErrObjectLost, a.ID, err)
+		}
+		return nil, fmt.Errorf("rayo: fetching object %s: %w", a.ID, err)
+	}
+	rt.objs.mu.Lock()
+	rt.objs.pins[a.ID]++
+	rt.objs.mu.Unlock()
+	if rt.objs.direct {
+		b, err := rt.objs.mapper.Bytes(objstore.Location{Path: reply.Loc.Path, Offset: reply.Loc.Offset, Size: reply.Loc.Size})
+		if err == nil {
+			return b, nil
+		}
+	}
+	return rt.readOverRPC(ctx, a.ID, reply.Loc.Size)
+}
+
+// readOverRPC copies an object from the local node when its files cannot
+// be mapped (a driver on another machine).
+func (rt *Runtime) readOverRPC(ctx context.Context, id string, size int64) ([]byte, error) {
+	out := make([]byte, size)
+	const chunk = 8 << 20
+	for off := int64(0); off < size; off += chunk {
+		var rc protocol.ReadChunkReply
+		if err := rt.node.Call(ctx, protocol.NodeReadChunk, &protocol.ReadChunkRequest{ObjectID: id, Offset: off, Len: min(chunk, size-off)}, &rc); err != nil {
+			return nil, err
+		}
+		copy(out[off:], rc.Data)
+	}
+	return out, nil
+}
+
+// releasePins gives back this process's pins on objects it no longer
+// refers to.
+func (rt *Runtime) releasePins(ids []string) {
+	var rel []string
+	rt.objs.mu.Lock()
+	for _, id := range ids {
+		if n := rt.objs.pins[id]; n > 0 {
+			delete(rt.objs.pins, id)
+			for i := 0; i < n; i++ {
+				rel = append(rel, id)
+			}
+		}
+	}
+	rt.objs.mu.Unlock()
+	if len(rel) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = rt.node.Call(ctx, protocol.NodeReleaseObject, &protocol.ReleaseObjectsRequest{ObjectIDs: rel}, nil)
+}

@@ -1,0 +1,111 @@
+package protocol
+
+// Node methods of the shared-memory object store. Pins are held per
+// connection: a process's pins go when its connection to the node does.
+const (
+	NodeCreateObject  = "node.CreateObject"
+	NodeSealObject    = "node.SealObject"
+	NodeGetObject     = "node.GetObject"
+	NodeReleaseObject = "node.ReleaseObjects"
+	NodeDeleteObjects = "node.DeleteObjects"
+	NodePullObject    = "node.PullObject"
+	NodeReadChunk     = "node.ReadChunk"
+	NodeListObjects   = "node.ListObjects"
+)
+
+// StoreLocation says where a sealed object's bytes are on a node: a file
+// to map and a range in it.
+type StoreLocation struct {
+	Path   string `msgpack:"path"`
+	Offset int64  `msgpack:"off"`
+	Size   int64  `msgpack:"size"`
+}
+
+// ObjectLocation is where an object that lives in a node's store is: its
+// primary copy's node.
+type ObjectLocation struct {
+	NodeID   string `msgpack:"node"`
+	NodeAddr string `msgpack:"addr"`
+	Size     int64  `msgpack:"size"`
+}
+
+type CreateObjectRequest struct {
+	ObjectID string `msgpack:"id"`
+	Size     int64  `msgpack:"size"`
+	// Owner is recorded for rayo memory.
+	Owner string `msgpack:"owner,omitempty"`
+}
+
+type CreateObjectReply struct {
+	Loc StoreLocation `msgpack:"loc"`
+	// Pressure is set when the store is nearly full of objects: owners
+	// then collect garbage so that dropped references free their objects.
+	Pressure bool `msgpack:"pressure,omitempty"`
+}
+
+type ObjectIDRequest struct {
+	ObjectID string `msgpack:"id"`
+}
+
+type GetStoreObjectRequest struct {
+	ObjectID string `msgpack:"id"`
+	// WaitMillis waits that long for the object to be sealed (0: no wait).
+	WaitMillis int64 `msgpack:"wait,omitempty"`
+}
+
+type StoreObjectReply struct {
+	Loc StoreLocation `msgpack:"loc"`
+}
+
+type ReleaseObjectsRequest struct {
+	ObjectIDs []string `msgpack:"ids"`
+}
+
+type DeleteObjectsRequest struct {
+	ObjectIDs []string `msgpack:"ids"`
+}
+
+// PullObjectRequest asks a node to get a copy of an object from the node
+// that holds its primary copy (unless it has one), and pin it for the
+// requester.
+type PullObjectRequest struct {
+	ObjectID string `msgpack:"id"`
+	From     string `msgpack:"from"`
+	Size     int64  `msgpack:"size"`
+	Owner    string `msgpack:"owner,omitempty"`
+}
+
+type ReadChunkRequest struct {
+	ObjectID string `msgpack:"id"`
+	Offset   int64  `msgpack:"off"`
+	Len      int64  `msgpack:"len"`
+	// Puller is the node reading (it is told when the object is deleted).
+	Puller string `msgpack:"puller,omitempty"`
+}
+
+type ReadChunkReply struct {
+	Data []byte `msgpack:"data"`
+	Size int64  `msgpack:"size"`
+}
+
+// StoreObjectInfo is one object in `rayo memory`.
+type StoreObjectInfo struct {
+	ObjectID string `msgpack:"id"`
+	Size     int64  `msgpack:"size"`
+	Owner    string `msgpack:"owner,omitempty"`
+	Primary  bool   `msgpack:"primary"`
+	Spilled  bool   `msgpack:"spilled"`
+	Fallback bool   `msgpack:"fallback,omitempty"`
+	Pins     int    `msgpack:"pins"`
+	Sealed   bool   `msgpack:"sealed"`
+}
+
+type ListObjectsReply struct {
+	NodeID         string            `msgpack:"node"`
+	Capacity       int64             `msgpack:"cap"`
+	Used           int64             `msgpack:"used"`
+	SpilledBytes   int64             `msgpack:"spilled"`
+	SpilledObjects int               `msgpack:"nspilled"`
+	FallbackBytes  int64             `msgpack:"fallback"`
+	Objects        []StoreObjectInfo `msgpack:"objects"`
+}
