@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
@@ -199,7 +200,7 @@ func (h ActorHandle[A]) Ready(ctx context.Context) error {
 // EncodeMsgpack encodes the handle as msgpack extension 2: [actor ID, class].
 func (h ActorHandle[A]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if h.id == "" {
-		return fmt.Errorf("%w: cannot pass the zero ActorHandle", errs.ErrBadCall)
+		return enc.EncodeNil() // the zero handle, in an unset field
 	}
 	if h.owned != nil {
 		// Another process may now call the actor: it no longer goes out
@@ -219,6 +220,10 @@ func (h ActorHandle[A]) EncodeMsgpack(enc *msgpack.Encoder) error {
 
 // DecodeMsgpack decodes a handle encoded by EncodeMsgpack.
 func (h *ActorHandle[A]) DecodeMsgpack(dec *msgpack.Decoder) error {
+	if c, err := dec.PeekCode(); err == nil && c == msgpcode.Nil {
+		*h = ActorHandle[A]{}
+		return dec.DecodeNil()
+	}
 	id, n, err := dec.DecodeExtHeader()
 	if err != nil {
 		return err
@@ -280,7 +285,7 @@ func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
 	}
 	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs)
 	runtime.KeepAlive(h.owned) // the handle is in use until the call is submitted
-	return ObjectRef[R]{ref: ref}
+	return newRef[R](rt, ref)
 }
 
 // GetActor returns a handle to the named actor of type A, in the

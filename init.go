@@ -40,6 +40,8 @@ type initOptions struct {
 	logger      *slog.Logger
 	env         map[string]string
 	namespace   string
+	storeMemory int64
+	spillDir    string
 }
 
 // WithAddress joins the cluster whose head listens at addr ("host:port"),
@@ -80,6 +82,16 @@ func WithLogToDriver(on bool) InitOption { return func(o *initOptions) { o.logTo
 // WithLogger sets the logger of the runtime (and of the embedded
 // cluster's daemons, which otherwise log to the session directory).
 func WithLogger(l *slog.Logger) InitOption { return func(o *initOptions) { o.logger = l } }
+
+// WithObjectStoreMemory sets the embedded node's shared-memory object
+// store capacity in bytes (default: 30% of the machine's memory).
+func WithObjectStoreMemory(bytes int64) InitOption {
+	return func(o *initOptions) { o.storeMemory = bytes }
+}
+
+// WithObjectSpillingDir sets where the embedded node spills objects
+// (default: under the session directory).
+func WithObjectSpillingDir(dir string) InitOption { return func(o *initOptions) { o.spillDir = dir } }
 
 // WithNamespace sets the job's namespace: named actors are created and
 // looked up there unless an actor's own Namespace option says otherwise.
@@ -239,8 +251,12 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 	}
 	state.gcs = g
 	_ = sess.WriteAddress(g.Addr())
+	if o.storeMemory < 0 {
+		return fmt.Errorf("%w: object store memory must not be negative", errs.ErrInvalidOption)
+	}
 	n, err := node.Start(node.Config{HeadAddr: g.Addr(), Token: token, Resources: res, Labels: o.labels,
-		IsHead: true, LogsDir: sess.LogsDir(), BinariesDir: sess.BinariesDir(), Log: log.With("component", "node")})
+		IsHead: true, LogsDir: sess.LogsDir(), BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
+		ObjectStoreMemory: o.storeMemory, SpillDir: o.spillDir})
 	if err != nil {
 		return err
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/rayo-dev/rayo/internal/codec"
 	"github.com/rayo-dev/rayo/internal/core"
@@ -20,7 +22,22 @@ import (
 // its value; a nested one arrives as a reference).
 type ObjectRef[T any] struct {
 	ref core.Ref
-	err error // the submission failed; Get returns it
+	err error     // the submission failed; Get returns it
+	tok *refToken // shared by copies; when collected, this process's count drops
+}
+
+// refToken ties an ObjectRef (and its copies) to the runtime's reference
+// count: the garbage collector tells the runtime when the last copy goes.
+// It holds a pointer so that it is never a "tiny" allocation, which can
+// share a block with other objects and then outlive its last reference.
+type refToken struct{ id *string }
+
+// newRef makes an ObjectRef counted by this process.
+func newRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
+	tok := &refToken{id: &r.ID}
+	rt.AddLocal(r)
+	runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
+	return ObjectRef[T]{ref: r, tok: tok}
 }
 
 // Ref is any ObjectRef, whatever its type: for Cancel and mixed Waits.
@@ -76,6 +93,10 @@ func (r ObjectRef[T]) Get(ctx context.Context) (T, error) {
 	if err := codec.Unmarshal(b, &v); err != nil {
 		return zero, fmt.Errorf("rayo: object %s: %w", cr.ID, err)
 	}
+	// References inside the value are now held here: tell their owners
+	// before the value's own object may go.
+	rt.FlushBorrows(ctx)
+	runtime.KeepAlive(r.tok)
 	return v, nil
 }
 
@@ -84,10 +105,14 @@ func (r ObjectRef[T]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if r.err != nil {
 		return fmt.Errorf("rayo: cannot pass a failed ObjectRef: %w", r.err)
 	}
+	if r.ref.ID == "" {
+		return enc.EncodeNil() // the zero ObjectRef, in an unset field
+	}
 	payload, err := msgpack.Marshal([]string{r.ref.ID, r.ref.Owner})
 	if err != nil {
 		return err
 	}
+	codec.Note(enc, r.ref)
 	if err := enc.EncodeExtHeader(codec.RefExtID, len(payload)); err != nil {
 		return err
 	}
@@ -97,6 +122,10 @@ func (r ObjectRef[T]) EncodeMsgpack(enc *msgpack.Encoder) error {
 
 // DecodeMsgpack decodes a reference encoded by EncodeMsgpack.
 func (r *ObjectRef[T]) DecodeMsgpack(dec *msgpack.Decoder) error {
+	if c, err := dec.PeekCode(); err == nil && c == msgpcode.Nil {
+		*r = ObjectRef[T]{}
+		return dec.DecodeNil()
+	}
 	id, n, err := dec.DecodeExtHeader()
 	if err != nil {
 		return err
@@ -112,7 +141,13 @@ func (r *ObjectRef[T]) DecodeMsgpack(dec *msgpack.Decoder) error {
 	if err := msgpack.Unmarshal(payload, &parts); err != nil || len(parts) != 2 || parts[0] == "" {
 		return errors.New("rayo: malformed object reference")
 	}
-	r.ref, r.err = core.Ref{ID: parts[0], Owner: parts[1]}, nil
+	cr := core.Ref{ID: parts[0], Owner: parts[1]}
+	rt, err := runtimeOrErr()
+	if err != nil {
+		*r = ObjectRef[T]{ref: cr}
+		return nil
+	}
+	*r = newRef[T](rt, cr)
 	return nil
 }
 
@@ -130,11 +165,11 @@ func Put[T any](ctx context.Context, v T) (ObjectRef[T], error) {
 	if err != nil {
 		return ObjectRef[T]{}, fmt.Errorf("rayo: Put: %w", err)
 	}
-	ref, err := rt.PutBytes(ctx, e.Header, e.Data)
+	ref, err := rt.PutBytes(ctx, e)
 	if err != nil {
 		return ObjectRef[T]{}, fmt.Errorf("rayo: Put: %w", err)
 	}
-	return ObjectRef[T]{ref: ref}, nil
+	return newRef[T](rt, ref), nil
 }
 
 // Get waits for ref's value; see ObjectRef.Get.

@@ -156,7 +156,7 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 	}
 	ref := rt.Submit(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res,
 		Strategy: t.opts.strategy, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions}, cargs)
-	return ObjectRef[R]{ref: ref}
+	return newRef[R](rt, ref)
 }
 
 func badCall(name string, format string, args ...any) error {
@@ -191,16 +191,17 @@ func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
 			return nil, badCall(d.name, "argument %d: a %v is not a %v", i, at, p)
 		}
 		var b []byte
+		var nested []any
 		var err error
 		if _, _, raw := codec.RawView(a); raw {
 			b, err = codec.MarshalRaw(a) // a copy: the caller may change its slice after Remote
 		} else {
-			b, err = codec.Marshal(a)
+			b, nested, err = codec.MarshalCollect(a)
 		}
 		if err != nil {
 			return nil, badCall(d.name, "argument %d: %v", i, err)
 		}
-		out[i] = core.TaskArg{Value: b}
+		out[i] = core.TaskArg{Value: b, Nested: coreRefs(nested)}
 	}
 	return out, nil
 }
@@ -235,16 +236,28 @@ func encodeResult(v reflect.Value, name, id string) (core.Encoded, *errs.TaskErr
 }
 
 // encodeValue encodes v: []byte and numeric slices in the raw form (their
-// own memory, not yet copied), everything else as msgpack.
+// own memory, not yet copied), everything else as msgpack, with the
+// references it holds.
 func encodeValue(v any) (core.Encoded, error) {
 	if h, data, ok := codec.RawView(v); ok {
 		return core.Encoded{Header: h[:], Data: data}, nil
 	}
-	b, err := codec.Marshal(v)
+	b, nested, err := codec.MarshalCollect(v)
 	if err != nil {
 		return core.Encoded{}, err
 	}
-	return core.Encoded{Data: b}, nil
+	return core.Encoded{Data: b, Nested: coreRefs(nested)}, nil
+}
+
+// coreRefs picks the object references out of what encoders noted.
+func coreRefs(noted []any) []core.Ref {
+	var out []core.Ref
+	for _, x := range noted {
+		if r, ok := x.(core.Ref); ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // invoke decodes args for d, calls it (with recv first, if valid), and

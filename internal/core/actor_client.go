@@ -34,6 +34,9 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 	if err != nil {
 		return "", "", fmt.Errorf("actor %s: constructor arguments: %w", o.Class, err)
 	}
+	// The head keeps the constructor's arguments to restart the actor:
+	// what they refer to stays alive as long as this process does.
+	rt.addSubmitted(argRefs(args))
 	head, err := rt.headClient(ctx)
 	if err != nil {
 		return "", "", err
@@ -134,6 +137,7 @@ type actorClient struct {
 }
 
 type actorCall struct {
+	refs    []Ref
 	req     protocol.ActorCallRequest
 	args    []TaskArg
 	obj     *object
@@ -160,6 +164,8 @@ func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method,
 		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
 	ac := rt.actorClient(actorID)
+	c.refs = argRefs(args)
+	rt.addSubmitted(c.refs)
 	c.req.Args, c.ready = resolvedValues(args, rt.cfg.InlineLimit)
 	rt.actorsMu.Lock()
 	ac.queue = append(ac.queue, c)
@@ -194,7 +200,7 @@ func (rt *Runtime) resolveForCall(ctx context.Context, args []TaskArg) ([]protoc
 				vals[i] = protocol.Arg{V: a.Value}
 				continue
 			}
-			ref, err := rt.PutBytes(ctx, nil, a.Value)
+			ref, err := rt.PutBytes(ctx, Encoded{Data: a.Value})
 			if err != nil {
 				return nil, fmt.Errorf("argument %d: %w", i, err)
 			}
@@ -240,6 +246,7 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 			}
 		}
 		c.obj.complete(nil, failure)
+		ac.rt.callDone(c)
 		ac.pumpLocked()
 		return
 	}
@@ -253,6 +260,7 @@ func (ac *actorClient) pumpLocked() {
 	if ac.failed != nil {
 		for _, c := range ac.queue {
 			c.obj.complete(nil, failedWire(c, ac.failed))
+			ac.rt.callDone(c)
 		}
 		ac.queue = nil
 		return
@@ -272,6 +280,7 @@ func (ac *actorClient) pumpLocked() {
 		body, err := rpc.Marshal(&c.req)
 		if err != nil {
 			c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
+			ac.rt.callDone(c)
 			continue
 		}
 		ac.inflight = append(ac.inflight, c)
@@ -315,9 +324,18 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 	ac.rt.actorsMu.Unlock()
 	if err != nil {
 		c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrTaskFailed, err, "", false).ToWire())
+		ac.rt.callDone(c)
 		return
 	}
-	c.obj.complete(reply.Value, reply.Err)
+	if reply.Err == nil {
+		ac.rt.setContains(c.req.TaskID, nestedRefs(reply.Nested), true)
+	}
+	if reply.Loc != nil && reply.Err == nil {
+		c.obj.completeArg(protocol.Arg{ID: c.req.TaskID, Loc: reply.Loc})
+	} else {
+		c.obj.complete(reply.Value, reply.Err)
+	}
+	ac.rt.callDone(c)
 }
 
 // callFailed handles the loss of the connection a call was sent on: the
@@ -416,6 +434,7 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 			for _, c := range lost {
 				c.obj.complete(nil, failedWire(c, fmt.Errorf("%w: the actor's worker died while the call ran, and the actor has no task retries left",
 					errs.ErrActorUnavailable)))
+				ac.rt.callDone(c)
 			}
 			ac.pumpLocked()
 			ac.rt.actorsMu.Unlock()
@@ -444,7 +463,16 @@ func (ac *actorClient) fail(err error) {
 	ac.failed, ac.resolving = err, false
 	for _, c := range append(ac.lost, ac.inflight...) {
 		c.obj.complete(nil, failedWire(c, err))
+		ac.rt.callDone(c)
 	}
 	ac.lost, ac.inflight = nil, nil
 	ac.pumpLocked()
+}
+
+// callDone releases what a finished call held: its arguments' references,
+// and its result if nothing refers to it any more.
+func (rt *Runtime) callDone(c *actorCall) {
+	rt.removeSubmitted(c.refs)
+	c.refs = nil
+	rt.objectDone(c.req.TaskID)
 }

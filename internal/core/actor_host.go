@@ -49,6 +49,7 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		inst, terr = rt.cfg.Executor.NewActor(ctx, &req.Spec, args)
 	}
 	rt.releasePins(pinned)
+	rt.FlushBorrows(ctx)
 	if terr != nil {
 		terr.Pid = os.Getpid()
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
@@ -118,6 +119,8 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
 		c.reply(&protocol.PushTaskReply{Err: terr.ToWire()}, nil)
 	} else {
+		rt.lendNested(ctx, c.req.OwnerAddr, value.Nested)
+		rt.FlushBorrows(ctx)
 		c.reply(rt.resultReply(ctx, c.req.TaskID, name, c.req.TaskID, value), nil)
 	}
 	if h.exit.Load() {

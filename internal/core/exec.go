@@ -43,6 +43,8 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		}
 		return &protocol.PushTaskReply{Err: terr.ToWire()}, nil
 	}
+	rt.lendNested(ctx, spec.OwnerAddr, value.Nested)
+	rt.FlushBorrows(ctx)
 	return rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, value), nil
 }
 
@@ -69,7 +71,7 @@ func (rt *Runtime) resolveArgs(ctx context.Context, in []protocol.Arg, name, id 
 func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID string, v Encoded) *protocol.PushTaskReply {
 	if int64(len(v.Header)+len(v.Data)) <= rt.cfg.InlineLimit {
 		b := make([]byte, 0, len(v.Header)+len(v.Data))
-		return &protocol.PushTaskReply{Value: append(append(b, v.Header...), v.Data...)}
+		return &protocol.PushTaskReply{Value: append(append(b, v.Header...), v.Data...), Nested: wireNested(v.Nested)}
 	}
 	a, err := rt.storeValue(ctx, returnID, v.Header, v.Data)
 	if err != nil {
@@ -77,7 +79,7 @@ func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID strin
 		te.Pid = os.Getpid()
 		return &protocol.PushTaskReply{Err: te.ToWire()}
 	}
-	return &protocol.PushTaskReply{Loc: a.Loc}
+	return &protocol.PushTaskReply{Loc: a.Loc, Nested: wireNested(v.Nested)}
 }
 
 func (rt *Runtime) serveCancelTask(_ context.Context, req *protocol.CancelTaskRequest) (*protocol.Empty, error) {

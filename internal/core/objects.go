@@ -38,16 +38,18 @@ type storeClient struct {
 }
 
 // PutBytes stores an encoded value owned by this process: inline when it
-// is small, else in the node's store (written once, in place).
-func (rt *Runtime) PutBytes(ctx context.Context, header, data []byte) (Ref, error) {
+// is small, else in the node's store (written once, in place). The
+// references nested in the value live as long as it does.
+func (rt *Runtime) PutBytes(ctx context.Context, v Encoded) (Ref, error) {
 	id := rt.nextID()
 	o := rt.store.create(id)
-	arg, err := rt.storeValue(ctx, id, header, data)
+	arg, err := rt.storeValue(ctx, id, v.Header, v.Data)
 	if err != nil {
 		rt.store.delete(id)
 		return Ref{}, err
 	}
 	o.completeArg(arg)
+	rt.setContains(id, v.Nested, false)
 	return Ref{ID: id, Owner: rt.Addr()}, nil
 }
 
@@ -199,4 +201,13 @@ func (rt *Runtime) releasePins(ids []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = rt.node.Call(ctx, protocol.NodeReleaseObject, &protocol.ReleaseObjectsRequest{ObjectIDs: rel}, nil)
+}
+
+// NodeObjects lists the objects in this process's node's store.
+func (rt *Runtime) NodeObjects(ctx context.Context) (*protocol.ListObjectsReply, error) {
+	var reply protocol.ListObjectsReply
+	if err := rt.node.Call(ctx, protocol.NodeListObjects, &protocol.Empty{}, &reply); err != nil {
+		return nil, err
+	}
+	return &reply, nil
 }

@@ -39,6 +39,8 @@ type Executor interface {
 type Encoded struct {
 	Header []byte
 	Data   []byte
+	// Nested are the references the value holds.
+	Nested []Ref
 }
 
 // Config configures a runtime.
@@ -75,6 +77,7 @@ type Runtime struct {
 	seq    atomic.Uint64
 
 	store  *memStore
+	refs   *refTable
 	sub    *submitter
 	objs   *storeClient
 	nodeID string
@@ -121,20 +124,23 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("core: listen: %w", err)
 	}
 	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, srv: rpc.NewServer(cfg.Token, cfg.Log),
-		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(),
+		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(), refs: newRefTable(),
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: map[string]*rpc.Client{}, actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.sub = newSubmitter(rt)
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
 	rpc.Register(rt.srv, protocol.DriverLogs, rt.serveLogs)
+	rpc.Register(rt.srv, protocol.OwnerAddBorrower, rt.serveAddBorrower)
+	rpc.Register(rt.srv, protocol.OwnerRemoveBorrower, rt.serveRemoveBorrower)
 	if cfg.IsWorker {
 		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
 		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)
 		rpc.Register(rt.srv, protocol.WorkerCreateActor, rt.serveCreateActor)
 		rt.srv.HandleOrdered(protocol.WorkerActorCall, rt.serveActorCall)
 	}
-	rt.wg.Add(1)
+	rt.wg.Add(2)
 	go func() { defer rt.wg.Done(); _ = rt.srv.Serve(ln) }()
+	go func() { defer rt.wg.Done(); rt.borrowLoop() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

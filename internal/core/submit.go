@@ -18,6 +18,20 @@ import (
 type TaskArg struct {
 	Value []byte
 	Ref   *Ref
+	// Nested are the references inside Value.
+	Nested []Ref
+}
+
+// argRefs lists every reference the arguments hold, top-level and nested.
+func argRefs(args []TaskArg) []Ref {
+	var out []Ref
+	for _, a := range args {
+		if a.Ref != nil {
+			out = append(out, *a.Ref)
+		}
+		out = append(out, a.Nested...)
+	}
+	return out
 }
 
 // SubmitOptions describe one task submission.
@@ -51,6 +65,7 @@ type task struct {
 	force      bool
 	running    *leaseHandle
 	queued     bool
+	refs       []Ref // references the arguments hold, counted as submitted
 }
 
 // keyState is the submission state of one scheduling key (resource shape
@@ -111,6 +126,8 @@ func (rt *Runtime) Submit(opts SubmitOptions, args []TaskArg) Ref {
 	}
 	s.tasks[id] = t
 	s.mu.Unlock()
+	t.refs = argRefs(args)
+	rt.addSubmitted(t.refs)
 	if t.resolveInline(rt) {
 		s.enqueue(t)
 	} else {
@@ -161,7 +178,7 @@ func (s *submitter) resolve(t *task) {
 				continue
 			}
 			// A large value argument goes to the store once, like a Put.
-			ref, err := s.rt.PutBytes(ctx, nil, a.Value)
+			ref, err := s.rt.PutBytes(ctx, Encoded{Data: a.Value})
 			if err != nil {
 				s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed, fmt.Errorf("argument %d: %w", i, err), "", false).ToWire())
 				return
@@ -474,6 +491,9 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	}
 	s.pumpLocked(ks)
 	s.mu.Unlock()
+	if !retry && reply.Err == nil {
+		s.adopt(t, reply.Nested)
+	}
 	switch {
 	case retry:
 	case t.cancelled:
@@ -497,7 +517,34 @@ func (s *submitter) finishStored(t *task, loc *protocol.ObjectLocation) {
 	s.forget(t)
 }
 
+// adopt records the references a result holds (the worker registered
+// this process as their borrower) before the arguments are released.
+func (s *submitter) adopt(t *task, nested []protocol.NestedRef) {
+	s.rt.setContains(t.spec.ReturnID, nestedRefs(nested), true)
+}
+
+func nestedRefs(n []protocol.NestedRef) []Ref {
+	out := make([]Ref, len(n))
+	for i, r := range n {
+		out[i] = Ref{ID: r.ID, Owner: r.Owner}
+	}
+	return out
+}
+
+func wireNested(n []Ref) []protocol.NestedRef {
+	if len(n) == 0 {
+		return nil
+	}
+	out := make([]protocol.NestedRef, len(n))
+	for i, r := range n {
+		out[i] = protocol.NestedRef{ID: r.ID, Owner: r.Owner}
+	}
+	return out
+}
+
 func (s *submitter) forget(t *task) {
+	defer s.rt.objectDone(t.spec.ReturnID)
+	defer s.rt.removeSubmitted(t.refs)
 	s.mu.Lock()
 	delete(s.tasks, t.spec.TaskID)
 	s.mu.Unlock()

@@ -139,8 +139,8 @@ func TestAllocatorBadRelease(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			al := newAllocator(256)
-			al.alloc(64)  // [0,64)
-			al.alloc(64)  // [64,128)
+			al.alloc(64) // [0,64)
+			al.alloc(64) // [64,128)
 			al.release(0, 64)
 			defer func() {
 				if recover() == nil {

@@ -43,6 +43,9 @@ type PushTaskReply struct {
 	// it in its node's store as the primary copy.
 	Loc *ObjectLocation     `msgpack:"loc,omitempty"`
 	Err *errs.WireTaskError `msgpack:"e,omitempty"`
+	// Nested are the references the result holds; the worker registered
+	// the caller as their borrower.
+	Nested []NestedRef `msgpack:"nested,omitempty"`
 }
 
 type CancelTaskRequest struct {
@@ -79,3 +82,24 @@ type LogLine struct {
 // so that the node can prefix the lines that follow with the task's name
 // (Ray's log monitor does the same). The node strips it.
 const TaskMarker = "\x1erayo-task:"
+
+// Owner methods of reference counting.
+const (
+	OwnerAddBorrower    = "core.AddBorrower"
+	OwnerRemoveBorrower = "core.RemoveBorrower"
+)
+
+// BorrowRequest adds or removes a borrower of objects the callee owns.
+// OnBehalf is set when a worker registers the caller of a task whose
+// result holds the references.
+type BorrowRequest struct {
+	ObjectIDs []string `msgpack:"ids"`
+	Borrower  string   `msgpack:"b"`
+	OnBehalf  bool     `msgpack:"behalf,omitempty"`
+}
+
+// NestedRef is a reference nested in a value.
+type NestedRef struct {
+	ID    string `msgpack:"id"`
+	Owner string `msgpack:"owner"`
+}
