@@ -283,8 +283,7 @@ func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
 	if err != nil {
 		return failedRef[R](err)
 	}
-	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs)
-	runtime.KeepAlive(h.owned) // the handle is in use until the call is submitted
+	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs, h.owned)
 	return newRef[R](rt, ref)
 }
 

@@ -138,6 +138,7 @@ type actorClient struct {
 
 type actorCall struct {
 	refs    []Ref
+	keep    any // kept reachable until the call is done (the caller's handle)
 	req     protocol.ActorCallRequest
 	args    []TaskArg
 	obj     *object
@@ -158,10 +159,12 @@ func (rt *Runtime) actorClient(id string) *actorClient {
 }
 
 // SubmitActorCall submits a method call and returns its result's ref.
-func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg) Ref {
+// keep stays reachable until the call is done: the caller passes its
+// handle, so that an actor with calls pending never goes out of scope.
+func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg, keep any) Ref {
 	id := rt.nextID()
 	obj := rt.store.create(id)
-	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method,
+	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method, keep: keep,
 		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
 	ac := rt.actorClient(actorID)
 	c.refs = argRefs(args)
@@ -265,6 +268,16 @@ func (ac *actorClient) pumpLocked() {
 		ac.queue = nil
 		return
 	}
+	if ac.conn != nil {
+		select {
+		case <-ac.conn.Done():
+			// The worker is gone: do not send into a dead connection
+			// (the calls would count as lost in flight); find the
+			// actor's next incarnation first.
+			ac.connLostLocked()
+		default:
+		}
+	}
 	if ac.conn == nil {
 		ac.resolveLocked()
 		return
@@ -347,6 +360,15 @@ func (ac *actorClient) callFailed(conn *rpc.Client, err error) {
 	if ac.conn != conn {
 		return // already handled
 	}
+	ac.rt.log.Debug("actor connection lost", "actor", ac.id, "err", err)
+	ac.connLostLocked()
+	ac.resolveLocked()
+}
+
+// connLostLocked puts the calls in flight on the lost connection back in
+// the queue (those with retries left) or aside until the actor's fate is
+// known.
+func (ac *actorClient) connLostLocked() {
 	ac.conn = nil
 	var again []*actorCall
 	for _, c := range ac.inflight {
@@ -361,8 +383,6 @@ func (ac *actorClient) callFailed(conn *rpc.Client, err error) {
 	}
 	ac.inflight = nil
 	ac.queue = append(again, ac.queue...)
-	ac.rt.log.Debug("actor connection lost", "actor", ac.id, "err", err, "resend", len(again))
-	ac.resolveLocked()
 }
 
 // resolveLocked starts finding the actor's current address, unless that
@@ -473,6 +493,6 @@ func (ac *actorClient) fail(err error) {
 // and its result if nothing refers to it any more.
 func (rt *Runtime) callDone(c *actorCall) {
 	rt.removeSubmitted(c.refs)
-	c.refs = nil
+	c.refs, c.keep = nil, nil
 	rt.objectDone(c.req.TaskID)
 }

@@ -330,7 +330,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 	}
 	var reply protocol.LeaseReply
 	req := &protocol.LeaseRequest{Job: a.spec.Job, Resources: a.spec.Resources, Strategy: a.spec.Strategy,
-		Spilled: true, Dedicated: true, Name: a.spec.Class}
+		Spilled: true, Dedicated: true, Detached: a.spec.Detached, Name: a.spec.Class}
 	if err := node.Call(ctx, protocol.NodeRequestLease, req, &reply); err != nil {
 		return err
 	}
@@ -379,6 +379,10 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 // actorWorkerGone handles the death of an actor's worker: restart while
 // restarts remain, else record why it died.
 func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) {
+	// A worker's connection and its node's close together when the node
+	// dies: ask the node, rather than race its heartbeat, to tell a
+	// crashed process from a dead node.
+	nodeGone := !s.nodeAnswers(l.node)
 	s.mu.Lock()
 	if a.lease != l || a.info.State == protocol.ActorDead {
 		s.mu.Unlock()
@@ -386,7 +390,7 @@ func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) 
 	}
 	a.lease = nil
 	code := protocol.DeathCrashed
-	if n := s.nodes[a.info.NodeID]; n != nil && !n.state.Alive {
+	if n := s.nodes[a.info.NodeID]; nodeGone || (n != nil && !n.state.Alive) {
 		code = protocol.DeathNodeDied
 	}
 	if a.killed {
@@ -415,6 +419,13 @@ func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) 
 	s.killLease(l)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.scheduleActor(a, inc) }()
+}
+
+// nodeAnswers reports whether a node daemon still answers.
+func (s *Server) nodeAnswers(c *rpc.Client) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Call(ctx, protocol.NodeInfoMethod, &protocol.Empty{}, &protocol.NodeInfoReply{}) == nil
 }
 
 func (s *Server) nodeClient(ctx context.Context, addr string) (*rpc.Client, error) {

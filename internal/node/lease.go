@@ -36,6 +36,16 @@ func (r *leaseReq) finish(reply *protocol.LeaseReply, err error) {
 	close(r.done)
 }
 
+// jobKey names the node's entry for a request's job. Detached actors get
+// an entry of their own, which the job's end does not touch: their
+// workers outlive the job, and they may restart after it.
+func jobKey(req *protocol.LeaseRequest) string {
+	if req.Detached {
+		return req.Job.JobID + "/detached"
+	}
+	return req.Job.JobID
+}
+
 // lease is a granted worker and the resources it holds.
 type lease struct {
 	id        string
@@ -59,7 +69,7 @@ func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*p
 		n.mu.Unlock()
 		return nil, errStopping
 	}
-	j, err := n.jobLocked(&req.Job)
+	j, err := n.jobLocked(&req.Job, jobKey(req))
 	if err != nil {
 		n.mu.Unlock()
 		return nil, err
@@ -227,7 +237,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 				r.warned = true
 				n.log.Warn("infeasible resource demand: no node can ever hold it; it waits until one joins",
 					"task", req.Name, "resources", req.Resources.String(), "job", req.Job.JobID)
-				if j := n.jobs[req.Job.JobID]; j != nil {
+				if j := n.jobs[jobKey(req)]; j != nil {
 					j.logs.add(protocol.LogLine{Stderr: true, Text: fmt.Sprintf(
 						"Warning: task %s needs %s, which no node in the cluster can ever provide; it waits until such a node joins (see rayo status)",
 						req.Name, req.Resources.String())})
@@ -248,7 +258,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	if !req.Resources.FitsIn(n.available) {
 		return false
 	}
-	j := n.jobs[req.Job.JobID]
+	j := n.jobs[jobKey(req)]
 	if j == nil || j.dead {
 		r.finish(nil, rpc.Errorf("job_dead", "node: job %s has ended", req.Job.JobID))
 		return true
@@ -268,7 +278,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 
 func (n *Node) grantLocked(r *leaseReq, w *worker) {
 	l := &lease{id: newID(8), worker: w, resources: r.req.Resources.Clone(), peer: r.peer}
-	w.dedicated = r.req.Dedicated
+	w.dedicated, w.detached = r.req.Dedicated, r.req.Detached
 	n.available.Sub(l.resources)
 	n.leases[l.id] = l
 	w.lease = l

@@ -24,6 +24,7 @@ import (
 // pool of idle ones.
 type job struct {
 	spec     protocol.JobSpec
+	key      string // the job's ID, or ID + "/detached"
 	binPath  string // resolved executable; "" while fetching
 	fetching bool
 	err      error // the binary cannot run here
@@ -56,6 +57,7 @@ type worker struct {
 	idleSince time.Time
 	dead      bool
 	dedicated bool // serves one lease (an actor); never back in the pool
+	detached  bool // a detached actor's: it outlives its job
 	exited    chan struct{}
 	killOnce  sync.Once
 }
@@ -70,20 +72,20 @@ func (w *worker) kill() {
 
 // jobLocked returns the node's entry for a job, creating it (and starting
 // its binary fetch and prestarted workers) on first sight.
-func (n *Node) jobLocked(spec *protocol.JobSpec) (*job, error) {
-	if j := n.jobs[spec.JobID]; j != nil {
+func (n *Node) jobLocked(spec *protocol.JobSpec, key string) (*job, error) {
+	if j := n.jobs[key]; j != nil {
 		if j.dead {
 			return nil, rpc.Errorf("job_dead", "node: job %s has ended", spec.JobID)
 		}
 		return j, nil
 	}
-	j := &job{spec: *spec}
+	j := &job{spec: *spec, key: key}
 	if spec.Binary.GOOS != "" && (spec.Binary.GOOS != runtime.GOOS || spec.Binary.GOARCH != runtime.GOARCH) {
 		j.err = rpc.Errorf("binary_mismatch", "node: job %s's binary is built for %s/%s; this node runs %s/%s",
 			spec.JobID, spec.Binary.GOOS, spec.Binary.GOARCH, runtime.GOOS, runtime.GOARCH)
 	}
 	j.logs = newLogForwarder(n, spec)
-	n.jobs[spec.JobID] = j
+	n.jobs[key] = j
 	if j.err == nil {
 		n.resolveBinaryLocked(j)
 		for i := 0; i < n.cfg.PrestartWorkers; i++ {
@@ -143,7 +145,7 @@ func (n *Node) grantableLocked(jobID string) int {
 	free := n.available.Clone()
 	c := 0
 	for _, r := range n.queue {
-		if r.finished || r.infeasible || r.req.Job.JobID != jobID || !r.req.Resources.FitsIn(free) {
+		if r.finished || r.infeasible || jobKey(r.req) != jobID || !r.req.Resources.FitsIn(free) {
 			continue
 		}
 		free.Sub(r.req.Resources)
@@ -173,7 +175,7 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated bool) bool {
 	if pooled >= n.cfg.MaxWorkers && !dedicated {
 		return false
 	}
-	if j.starting >= n.cfg.PrestartWorkers && j.starting+len(j.idle) >= n.grantableLocked(j.spec.JobID) {
+	if j.starting >= n.cfg.PrestartWorkers && j.starting+len(j.idle) >= n.grantableLocked(j.key) {
 		return false
 	}
 	if err := n.startWorkerLocked(j); err != nil {
@@ -185,7 +187,7 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated bool) bool {
 }
 
 func (n *Node) startWorkerLocked(j *job) error {
-	w := &worker{id: newID(8), jobID: j.spec.JobID, exited: make(chan struct{})}
+	w := &worker{id: newID(8), jobID: j.key, exited: make(chan struct{})}
 	specJSON, err := json.Marshal(j.spec)
 	if err != nil {
 		return err
@@ -428,13 +430,13 @@ func (n *Node) endJobLocked(id string) []*worker {
 	j.endedAt = time.Now()
 	j.idle = nil
 	for _, r := range n.queue {
-		if r.req.Job.JobID == id {
+		if jobKey(r.req) == id {
 			r.finish(nil, rpc.Errorf("job_dead", "node: job %s has ended", id))
 		}
 	}
 	var ws []*worker
 	for _, w := range n.workers {
-		if w.jobID == id {
+		if w.jobID == id && !w.detached {
 			w.dead = true
 			ws = append(ws, w)
 		}

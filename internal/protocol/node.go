@@ -39,6 +39,9 @@ type LeaseRequest struct {
 	// it is not counted against the pool's cap and is stopped, not
 	// reused, when the lease ends.
 	Dedicated bool `msgpack:"dedicated,omitempty"`
+	// Detached marks a detached actor's lease: its worker outlives the
+	// job that created it.
+	Detached bool `msgpack:"detached,omitempty"`
 }
 
 type LeaseReply struct {
