@@ -119,9 +119,11 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
 		c.reply(&protocol.PushTaskReply{Err: terr.ToWire()}, nil)
 	} else {
-		rt.lendNested(ctx, c.req.OwnerAddr, value.Nested)
-		rt.FlushBorrows(ctx)
-		c.reply(rt.resultReply(ctx, c.req.TaskID, name, c.req.TaskID, value), nil)
+		// The call's own context is cancelled by now: finish under the
+		// connection's.
+		rt.lendNested(c.ctx, c.req.OwnerAddr, value.Nested)
+		rt.FlushBorrows(c.ctx)
+		c.reply(rt.resultReply(c.ctx, c.req.TaskID, name, c.req.TaskID, value), nil)
 	}
 	if h.exit.Load() {
 		rt.exitActor(h)
