@@ -39,6 +39,8 @@ type startFlags struct {
 	tempDir   string
 	nodeIP    string
 	block     bool
+	storeMem  int64
+	spillDir  string
 	// readyFD is set on the re-executed daemon: it reports readiness there.
 	readyFD int
 }
@@ -67,6 +69,8 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.StringVar(&f.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live")
 	fl.StringVar(&f.nodeIP, "node-ip-address", "127.0.0.1", "the address daemons listen on (loopback unless set)")
 	fl.BoolVar(&f.block, "block", false, "run in the foreground until interrupted")
+	fl.Int64Var(&f.storeMem, "object-store-memory", 0, "shared-memory object store capacity in bytes (default: 30% of the machine's memory)")
+	fl.StringVar(&f.spillDir, "object-spilling-dir", "", "where objects spill when the store is full (default: under the session directory)")
 	fl.IntVar(&f.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
 	_ = fl.MarkHidden("ready-fd")
 	return cmd
@@ -78,6 +82,9 @@ func (f *startFlags) validate() (sched.Resources, map[string]string, error) {
 	}
 	if f.port < 0 || f.port > 65535 {
 		return nil, nil, fmt.Errorf("--port %d is not a port", f.port)
+	}
+	if f.storeMem < 0 {
+		return nil, nil, fmt.Errorf("--object-store-memory must not be negative")
 	}
 	if net.ParseIP(f.nodeIP) == nil {
 		return nil, nil, fmt.Errorf("--node-ip-address %q is not an IP address", f.nodeIP)
@@ -275,7 +282,8 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	}
 	n, err := node.Start(node.Config{NodeID: nodeID, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
 		Token: token, Resources: res, Labels: labels, IsHead: f.head, LogsDir: sess.LogsDir(),
-		BinariesDir: sess.BinariesDir(), Log: log.With("component", "node")})
+		BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
+		ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir})
 	if err != nil {
 		return err
 	}

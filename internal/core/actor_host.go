@@ -123,7 +123,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		// connection's.
 		rt.lendNested(c.ctx, c.req.OwnerAddr, value.Nested)
 		rt.FlushBorrows(c.ctx)
-		c.reply(rt.resultReply(c.ctx, c.req.TaskID, name, c.req.TaskID, value), nil)
+		c.reply(rt.resultReply(c.ctx, c.req.TaskID, name, c.req.TaskID, c.req.OwnerAddr, value), nil)
 	}
 	if h.exit.Load() {
 		rt.exitActor(h)

@@ -45,7 +45,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	}
 	rt.lendNested(ctx, spec.OwnerAddr, value.Nested)
 	rt.FlushBorrows(ctx)
-	return rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, value), nil
+	return rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, spec.OwnerAddr, value), nil
 }
 
 // resolveArgs turns resolved arguments into bytes, mapping stored ones
@@ -68,12 +68,12 @@ func (rt *Runtime) resolveArgs(ctx context.Context, in []protocol.Arg, name, id 
 
 // resultReply returns a small result inline; a large one goes to this
 // node's store as the primary copy, under the ID the owner expects.
-func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID string, v Encoded) *protocol.PushTaskReply {
+func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID, owner string, v Encoded) *protocol.PushTaskReply {
 	if int64(len(v.Header)+len(v.Data)) <= rt.cfg.InlineLimit {
 		b := make([]byte, 0, len(v.Header)+len(v.Data))
 		return &protocol.PushTaskReply{Value: append(append(b, v.Header...), v.Data...), Nested: wireNested(v.Nested)}
 	}
-	a, err := rt.storeValue(ctx, returnID, v.Header, v.Data)
+	a, err := rt.storeValue(ctx, returnID, v.Header, v.Data, owner)
 	if err != nil {
 		te := errs.NewTaskError(name, taskID, errs.ErrTaskFailed, fmt.Errorf("storing the result: %w", err), "", false)
 		te.Pid = os.Getpid()

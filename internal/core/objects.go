@@ -43,7 +43,7 @@ type storeClient struct {
 func (rt *Runtime) PutBytes(ctx context.Context, v Encoded) (Ref, error) {
 	id := rt.nextID()
 	o := rt.store.create(id)
-	arg, err := rt.storeValue(ctx, id, v.Header, v.Data)
+	arg, err := rt.storeValue(ctx, id, v.Header, v.Data, rt.Addr())
 	if err != nil {
 		rt.store.delete(id)
 		return Ref{}, err
@@ -55,7 +55,7 @@ func (rt *Runtime) PutBytes(ctx context.Context, v Encoded) (Ref, error) {
 
 // storeValue returns the value as an inline Arg, or writes it into the
 // node's store under id (primary copy) and returns its location.
-func (rt *Runtime) storeValue(ctx context.Context, id string, header, data []byte) (protocol.Arg, error) {
+func (rt *Runtime) storeValue(ctx context.Context, id string, header, data []byte, owner string) (protocol.Arg, error) {
 	size := int64(len(header) + len(data))
 	if size <= rt.cfg.InlineLimit {
 		v := make([]byte, 0, size)
@@ -63,7 +63,7 @@ func (rt *Runtime) storeValue(ctx context.Context, id string, header, data []byt
 		return protocol.Arg{V: v}, nil
 	}
 	var reply protocol.CreateObjectReply
-	err := rt.node.Call(ctx, protocol.NodeCreateObject, &protocol.CreateObjectRequest{ObjectID: id, Size: size, Owner: rt.Addr()}, &reply)
+	err := rt.node.Call(ctx, protocol.NodeCreateObject, &protocol.CreateObjectRequest{ObjectID: id, Size: size, Owner: owner}, &reply)
 	if err != nil {
 		if rpc.CodeOf(err) == "object_too_large" {
 			return protocol.Arg{}, fmt.Errorf("%w: %d bytes: %v", ErrObjectTooLarge, size, err)

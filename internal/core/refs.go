@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -367,4 +369,28 @@ func (rt *Runtime) RefCounts(id string) (local, submitted, contained, borrowers 
 		return 0, 0, 0, 0, false
 	}
 	return e.local, e.submitted, e.contained, len(e.borrowers), true
+}
+
+func (rt *Runtime) serveListRefs(context.Context, *protocol.Empty) (*protocol.ListRefsReply, error) {
+	reply := &protocol.ListRefsReply{Addr: rt.Addr(), Pid: os.Getpid(), NodeID: rt.nodeID}
+	rt.refs.mu.Lock()
+	for id, e := range rt.refs.m {
+		ri := protocol.RefInfo{ObjectID: id, Owner: e.owner, IsOwner: e.owner == rt.Addr(), Local: e.local,
+			Submitted: e.submitted, Contained: e.contained, Borrowers: len(e.borrowers)}
+		if ri.IsOwner {
+			if o := rt.store.get(id); o != nil {
+				if !o.ready() {
+					ri.Pending = true
+				} else if o.loc != nil {
+					ri.Stored, ri.Size = o.loc, o.loc.Size
+				} else {
+					ri.Inline, ri.Size = true, int64(len(o.value))
+				}
+			}
+		}
+		reply.Refs = append(reply.Refs, ri)
+	}
+	rt.refs.mu.Unlock()
+	sort.Slice(reply.Refs, func(i, j int) bool { return reply.Refs[i].ObjectID < reply.Refs[j].ObjectID })
+	return reply, nil
 }

@@ -132,6 +132,7 @@ func New(cfg Config) (*Runtime, error) {
 	rpc.Register(rt.srv, protocol.DriverLogs, rt.serveLogs)
 	rpc.Register(rt.srv, protocol.OwnerAddBorrower, rt.serveAddBorrower)
 	rpc.Register(rt.srv, protocol.OwnerRemoveBorrower, rt.serveRemoveBorrower)
+	rpc.Register(rt.srv, protocol.OwnerListRefs, rt.serveListRefs)
 	if cfg.IsWorker {
 		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
 		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)

@@ -103,3 +103,28 @@ type NestedRef struct {
 	ID    string `msgpack:"id"`
 	Owner string `msgpack:"owner"`
 }
+
+// OwnerListRefs lists a process's references, for rayo memory.
+const OwnerListRefs = "core.ListRefs"
+
+// RefInfo is one reference a process holds, with the counts that keep it.
+type RefInfo struct {
+	ObjectID  string          `msgpack:"id" json:"object_id"`
+	Owner     string          `msgpack:"owner" json:"owner"`
+	IsOwner   bool            `msgpack:"isowner" json:"is_owner"`
+	Local     int             `msgpack:"local" json:"local_refs"`
+	Submitted int             `msgpack:"sub" json:"submitted_task_refs"`
+	Contained int             `msgpack:"cont" json:"contained_in_objects"`
+	Borrowers int             `msgpack:"borrowers" json:"borrowers"`
+	Size      int64           `msgpack:"size" json:"size"`
+	Inline    bool            `msgpack:"inline" json:"inline"`
+	Pending   bool            `msgpack:"pending" json:"pending"`
+	Stored    *ObjectLocation `msgpack:"stored,omitempty" json:"stored,omitempty"`
+}
+
+type ListRefsReply struct {
+	Addr   string    `msgpack:"addr" json:"address"`
+	Pid    int       `msgpack:"pid" json:"pid"`
+	NodeID string    `msgpack:"node" json:"node_id"`
+	Refs   []RefInfo `msgpack:"refs" json:"refs"`
+}
