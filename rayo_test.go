@@ -244,3 +244,34 @@ var tBarrier = rayo.Register[int]("test.barrier", func(ctx context.Context, dir 
 		}
 	}
 })
+
+// tFanOut calls itself, so it is registered in init.
+var tFanOut *rayo.Task[int]
+
+func init() { tFanOut = rayo.Register[int]("test.fanOut", fanOut) }
+
+func fanOut(ctx context.Context, depth, width int) (int, error) {
+	if depth == 0 {
+		return 1, nil
+	}
+	refs := make([]rayo.ObjectRef[int], width)
+	for i := range refs {
+		refs[i] = tFanOut.Remote(depth-1, width)
+	}
+	vs, err := rayo.GetAll(ctx, refs)
+	sum := 0
+	for _, v := range vs {
+		sum += v
+	}
+	return sum, err
+}
+
+// Tasks that wait on their own subtasks lend their CPU while they wait:
+// a tree deeper than the node has CPUs still completes.
+func TestNestedTasksDoNotDeadlock(t *testing.T) {
+	ctx := initEmbedded(t) // 2 CPUs
+	v, err := tFanOut.Remote(4, 2).Get(ctx)
+	if err != nil || v != 16 {
+		t.Fatalf("fan-out tree: %v %v", v, err)
+	}
+}

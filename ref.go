@@ -191,8 +191,8 @@ func GetAll[T any](ctx context.Context, refs []ObjectRef[T]) ([]T, error) {
 
 // Wait returns once numReady of refs are ready (finished, with a value or
 // an error) or timeout has passed; a negative timeout waits without limit.
-// ready and notReady keep the order of refs. Like Ray's wait, the call
-// may return more than numReady ready refs.
+// As in Ray, ready holds at most numReady refs (the first ready ones, in
+// the order of refs), and notReady the rest, in order.
 func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout time.Duration) (ready, notReady []ObjectRef[T], err error) {
 	if numReady < 0 || numReady > len(refs) {
 		return nil, nil, fmt.Errorf("%w: Wait: numReady %d is not within 0..%d", errs.ErrInvalidOption, numReady, len(refs))
@@ -228,7 +228,7 @@ func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout
 		}
 	}
 	for i, r := range refs {
-		if isReady[i] {
+		if isReady[i] && len(ready) < numReady {
 			ready = append(ready, r)
 		} else {
 			notReady = append(notReady, r)

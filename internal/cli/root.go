@@ -61,6 +61,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newStart(), newStop(), newStatus(), newMemory())
+	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark())
 	return root
 }

@@ -91,6 +91,9 @@ type Runtime struct {
 
 	host *actorHost // the actor this worker hosts, if any
 
+	blockMu sync.Mutex
+	blocked int // calls now blocked in Get or Wait (worker mode)
+
 	announceMu sync.Mutex
 	announced  string // the task name last written to stdout for the log pump
 
@@ -296,6 +299,60 @@ type Ref struct {
 	Owner string
 }
 
+// blockedDelay is how long a worker's Get may wait before the worker
+// tells its node it is blocked: short waits cost no messages.
+const blockedDelay = 2 * time.Millisecond
+
+// blockedWhile, in a worker, reports the worker blocked to its node if the
+// call it brackets waits for more than blockedDelay; the returned func
+// ends the bracket (and reports it running again).
+func (rt *Runtime) blockedWhile() func() {
+	if !rt.cfg.IsWorker {
+		return func() {}
+	}
+	var mu sync.Mutex
+	sent, done := false, false
+	t := time.AfterFunc(blockedDelay, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		sent = true
+		rt.setBlocked(true)
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		done = true
+		if sent {
+			rt.setBlocked(false)
+		}
+	}
+}
+
+// setBlocked counts this worker's blocked calls and tells the node on the
+// first block and the last unblock.
+func (rt *Runtime) setBlocked(b bool) {
+	rt.blockMu.Lock()
+	defer rt.blockMu.Unlock()
+	if b {
+		rt.blocked++
+		if rt.blocked != 1 {
+			return
+		}
+	} else {
+		rt.blocked--
+		if rt.blocked != 0 {
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = rt.node.Call(ctx, protocol.NodeWorkerBlocked, &protocol.WorkerBlockedRequest{WorkerID: rt.cfg.WorkerID, Blocked: b}, nil)
+}
+
 // NodeID is the ID of the node this runtime is attached to.
 func (rt *Runtime) NodeID() string { return rt.nodeID }
 
@@ -303,6 +360,7 @@ func (rt *Runtime) NodeID() string { return rt.nodeID }
 // object returns its error. A stored object's bytes are mapped from the
 // node's shared memory, not copied.
 func (rt *Runtime) Get(ctx context.Context, ref Ref) ([]byte, error) {
+	defer rt.blockedWhile()()
 	a, err := rt.lookup(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -396,57 +454,76 @@ func (rt *Runtime) Wait(ctx context.Context, refs []Ref, numReady int, timeout t
 	if numReady > len(refs) {
 		numReady = len(refs)
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	chans := make([]<-chan struct{}, len(refs))
-	for i, r := range refs {
-		chans[i] = rt.readyChan(wctx, r)
-	}
+	defer rt.blockedWhile()()
 	var timer <-chan time.Time
 	if timeout >= 0 {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		timer = t.C
 	}
-	done := make(chan int, len(refs))
-	for i, ch := range chans {
-		select {
-		case <-ch:
-			done <- i
-		default:
-			go func() {
-				select {
-				case <-ch:
-					done <- i
-				case <-wctx.Done():
-				}
-			}()
-		}
-	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Borrowed refs are watched by a goroutine each (asking their owner);
+	// this process's own objects are re-checked whenever one of its
+	// objects completes, without a goroutine per ref.
 	ready := make([]bool, len(refs))
-	n := 0
-	for n < numReady {
-		select {
-		case i := <-done:
-			if !ready[i] {
-				ready[i] = true
-				n++
+	remote := make(chan int, len(refs))
+	watching := false
+	for {
+		changed := rt.store.changedChan()
+	drain:
+		for {
+			select {
+			case j := <-remote:
+				ready[j] = true
+			default:
+				break drain
 			}
+		}
+		n := 0
+		for i, r := range refs {
+			if !ready[i] && r.Owner == rt.Addr() {
+				if o := rt.store.get(r.ID); o == nil || o.ready() {
+					ready[i] = true
+				}
+			}
+			if ready[i] {
+				if n++; n >= numReady {
+					break // enough: the caller takes at most numReady
+				}
+			}
+		}
+		if n >= numReady {
+			break
+		}
+		if !watching {
+			watching = true
+			for i, r := range refs {
+				if r.Owner == rt.Addr() {
+					continue
+				}
+				ch := rt.readyChan(wctx, r)
+				go func() {
+					select {
+					case <-ch:
+						remote <- i
+					case <-wctx.Done():
+					}
+				}()
+			}
+		}
+		select {
+		case <-changed:
+		case j := <-remote:
+			ready[j] = true
 		case <-timer:
-			numReady = n
+			numReady = 0 // return what is ready
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-	}
-	// Take whatever else is ready already.
-	for {
-		select {
-		case i := <-done:
-			ready[i] = true
-			continue
-		default:
+		if numReady == 0 {
+			break
 		}
-		break
 	}
 	var idx []int
 	for i, r := range ready {

@@ -14,19 +14,40 @@ type object struct {
 	value []byte
 	loc   *protocol.ObjectLocation // set instead of value for stored objects
 	err   *errs.WireTaskError
+	owner *memStore
 }
 
 // memStore holds the objects this process owns.
 type memStore struct {
 	mu   sync.Mutex
 	objs map[string]*object
+	// changed is closed (and replaced) whenever an object completes, for
+	// Wait.
+	changed chan struct{}
 }
 
-func newMemStore() *memStore { return &memStore{objs: map[string]*object{}} }
+func newMemStore() *memStore {
+	return &memStore{objs: map[string]*object{}, changed: make(chan struct{})}
+}
+
+// changedChan returns a channel closed at the next completion.
+func (s *memStore) changedChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// notify wakes Waits after a completion.
+func (s *memStore) notify() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
 
 // create registers a pending object.
 func (s *memStore) create(id string) *object {
-	o := &object{done: make(chan struct{})}
+	o := &object{done: make(chan struct{}), owner: s}
 	s.mu.Lock()
 	s.objs[id] = o
 	s.mu.Unlock()
@@ -50,6 +71,9 @@ func (o *object) complete(value []byte, err *errs.WireTaskError) bool {
 	}
 	o.value, o.err = value, err
 	close(o.done)
+	if o.owner != nil {
+		o.owner.notify()
+	}
 	return true
 }
 
@@ -62,6 +86,9 @@ func (o *object) completeArg(a protocol.Arg) bool {
 	}
 	o.value, o.loc = a.V, a.Loc
 	close(o.done)
+	if o.owner != nil {
+		o.owner.notify()
+	}
 	return true
 }
 

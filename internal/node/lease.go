@@ -48,6 +48,7 @@ func jobKey(req *protocol.LeaseRequest) string {
 
 // lease is a granted worker and the resources it holds.
 type lease struct {
+	lent      bool // its CPUs are lent while its worker waits on Get
 	id        string
 	worker    *worker
 	resources sched.Resources
@@ -143,7 +144,13 @@ func (n *Node) releaseLocked(l *lease, discard bool) {
 	if l.peer != nil {
 		delete(n.peerLeases[l.peer], l.id)
 	}
-	n.available.Add(l.resources)
+	ret := l.resources.Clone()
+	if l.lent {
+		// Its CPUs were given back when it blocked.
+		ret["CPU"] = 0
+		l.lent = false
+	}
+	n.available.Add(ret)
 	w := l.worker
 	w.lease = nil
 	if w.dedicated && !w.dead {

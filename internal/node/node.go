@@ -185,6 +185,7 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodeCancelLease, n.cancelLease)
 	rpc.Register(n.rpc, protocol.NodeRegisterWorker, n.registerWorker)
 	rpc.Register(n.rpc, protocol.NodeKillWorker, n.killWorker)
+	rpc.Register(n.rpc, protocol.NodeWorkerBlocked, n.workerBlocked)
 	rpc.Register(n.rpc, protocol.NodeCreateObject, n.createObject)
 	rpc.Register(n.rpc, protocol.NodeSealObject, n.sealObject)
 	rpc.Register(n.rpc, protocol.NodeGetObject, n.getStoreObject)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
 )
 
 // job is what the node knows of one job: how to start its workers and its
@@ -348,6 +349,30 @@ func (n *Node) registerWorker(ctx context.Context, req *protocol.RegisterWorkerR
 	}
 	n.scheduleLocked()
 	return &protocol.RegisterWorkerReply{NodeID: n.cfg.NodeID}, nil
+}
+
+// workerBlocked lends a blocked worker's CPUs to the node while it waits,
+// and takes them back when it runs again (the node may then be briefly
+// oversubscribed, as in Ray).
+func (n *Node) workerBlocked(_ context.Context, req *protocol.WorkerBlockedRequest) (*protocol.Empty, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	w := n.workers[req.WorkerID]
+	if w == nil || w.lease == nil {
+		return &protocol.Empty{}, nil
+	}
+	l := w.lease
+	cpu := sched.Resources{"CPU": l.resources["CPU"]}
+	switch {
+	case req.Blocked && !l.lent:
+		l.lent = true
+		n.available.Add(cpu)
+		n.scheduleLocked()
+	case !req.Blocked && l.lent:
+		l.lent = false
+		n.available.Sub(cpu)
+	}
+	return &protocol.Empty{}, nil
 }
 
 func (n *Node) killWorker(_ context.Context, req *protocol.KillWorkerRequest) (*protocol.Empty, error) {

@@ -8,6 +8,7 @@ const (
 	NodeReturnLease    = "node.ReturnLease"
 	NodeRegisterWorker = "node.RegisterWorker"
 	NodeKillWorker     = "node.KillWorker"
+	NodeWorkerBlocked  = "node.WorkerBlocked"
 	NodeInfoMethod     = "node.Info"
 	NodeCancelLease    = "node.CancelLeaseRequest"
 )
@@ -75,6 +76,14 @@ type RegisterWorkerRequest struct {
 
 type RegisterWorkerReply struct {
 	NodeID string `msgpack:"node"`
+}
+
+// WorkerBlockedRequest says a worker's task waits on Get (Blocked) or
+// runs again. While it waits, its lease's CPUs are lent to other work,
+// so that tasks waiting on their own subtasks cannot deadlock the node.
+type WorkerBlockedRequest struct {
+	WorkerID string `msgpack:"worker"`
+	Blocked  bool   `msgpack:"blocked"`
 }
 
 type KillWorkerRequest struct {

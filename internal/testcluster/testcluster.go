@@ -565,6 +565,9 @@ type NodeSpec struct {
 	// head or the driver, so it must fetch the job binary from the head.
 	// Ignored for the head.
 	SeparateDirs bool
+	// ExtraArgs are appended to the daemon's `rayo start` command line
+	// (e.g. "--object-store-memory", "67108864").
+	ExtraArgs []string
 }
 
 // Cluster is a running test cluster.
@@ -726,6 +729,7 @@ func (c *Cluster) startDaemon(t testing.TB, spec NodeSpec, isHead bool) *Proc {
 		sort.Strings(kv)
 		args = append(args, "--labels", strings.Join(kv, ","))
 	}
+	args = append(args, spec.ExtraArgs...)
 	cmd := Command{Name: name, Path: c.rayo, Args: args, Dir: workDir, Marker: c.marker}
 
 	var p *Proc
