@@ -32,6 +32,9 @@ var (
 	ErrBinaryMismatch = errs.ErrBinaryMismatch
 	// ErrInvalidOption: an option's value is out of range.
 	ErrInvalidOption = errs.ErrInvalidOption
+	// ErrObjectTooLarge: a value larger than the node's object store and
+	// its spill disk together can hold; nothing was stored.
+	ErrObjectTooLarge = errs.ErrObjectTooLarge
 
 	// ErrActorDied: the actor is dead; the *ActorDiedError also matches
 	// one of the causes below.

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,7 +19,7 @@ const DefaultInlineLimit = 100 << 10
 
 // ErrObjectTooLarge is returned when a value is larger than the store and
 // the disk together can hold.
-var ErrObjectTooLarge = errors.New("rayo: object larger than the object store and the spill disk can hold")
+var ErrObjectTooLarge = errs.ErrObjectTooLarge
 
 // storeClient is this process's view of its node's store: the mappings of
 // the store's files and the pins it holds.

@@ -22,6 +22,7 @@ var (
 	ErrNodeDied        = errors.New("rayo: node died")
 	ErrBinaryMismatch  = errors.New("rayo: job binary cannot run on this node")
 	ErrInvalidOption   = errors.New("rayo: invalid option")
+	ErrObjectTooLarge  = errors.New("rayo: object larger than the object store and the spill disk can hold")
 )
 
 // Wire codes, one per sentinel that can cross a process boundary.

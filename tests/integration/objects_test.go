@@ -667,9 +667,10 @@ func TestObjNestedRefsFreedAcrossProcesses(t *testing.T) {
 	// The driver dropped everything. The builder's worker owns every
 	// level, and its own ObjectRefs from the task are counted out only
 	// when its Go collector runs: an idle worker may not collect for
-	// minutes (see the report on idle owners), so every poll also runs
-	// the collector on the special node, in an idle worker of this job
-	// (the builder's, most recently used, normally).
+	// minutes (TestObjKnownBugIdleOwnerKeepsDroppedObjects), so every
+	// poll also runs the collector on the special node, in an idle
+	// worker of this job (normally the builder's, the most recently
+	// used).
 	start := time.Now()
 	gcPids := map[int]bool{}
 	testcluster.WaitFor(t, time.Minute, func() bool {
