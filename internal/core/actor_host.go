@@ -62,23 +62,33 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 	return &protocol.WorkerCreateActorReply{}, nil
 }
 
-func (rt *Runtime) serveActorCall(ctx context.Context, body []byte, reply func(any, error)) {
+func (rt *Runtime) serveActorCall(ctx context.Context, body []byte, reply func(any, error)) func() {
 	c := &hostedCall{ctx: ctx, reply: reply}
 	if err := rpc.Unmarshal(body, &c.req); err != nil {
 		reply(nil, fmt.Errorf("%w: actor call: %v", rpc.ErrBadRequest, err))
-		return
+		return nil
 	}
 	rt.runningMu.Lock()
 	h := rt.host
 	rt.runningMu.Unlock()
 	if h == nil || h.spec.ActorID != c.req.ActorID || h.incarnation != c.req.Incarnation {
 		reply(nil, rpc.Errorf("actor_mismatch", "core: this worker does not host actor %s (incarnation %d)", c.req.ActorID, c.req.Incarnation))
-		return
+		return nil
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.running < h.maxConc && len(h.queue) == 0 {
+		// Idle: run the call on the goroutine that read it.
+		h.running++
+		rt.wg.Add(1)
+		return func() {
+			defer rt.wg.Done()
+			h.run(rt, c)
+		}
+	}
 	h.queue = append(h.queue, c)
 	h.dispatchLocked(rt)
-	h.mu.Unlock()
+	return nil
 }
 
 func (h *actorHost) dispatchLocked(rt *Runtime) {

@@ -47,9 +47,12 @@ func (s *Server) Handle(method string, h Handler) {
 
 // OrderedHandler serves a method whose calls must start in the order they
 // arrived on their connection (actor calls). It runs on the connection's
-// reader goroutine, so it must not block: it queues the work and answers
-// later through reply, exactly once, from any goroutine.
-type OrderedHandler func(ctx context.Context, body []byte, reply func(any, error))
+// reader goroutine, before the next frame is read, so it must not block:
+// it queues the work and answers later through reply, exactly once, from
+// any goroutine. It may return work to run at once: the server then hands
+// reading to a new goroutine and runs the work on this one, saving a
+// hand-off on the hot path.
+type OrderedHandler func(ctx context.Context, body []byte, reply func(any, error)) (run func())
 
 // HandleOrdered registers an OrderedHandler for method.
 func (s *Server) HandleOrdered(method string, h OrderedHandler) {
@@ -186,28 +189,10 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.mu.Unlock()
 
 	var calls sync.WaitGroup
-	for {
-		f, err := c.recv()
-		if err != nil {
-			break
-		}
-		if f.Type != frameRequest {
-			continue
-		}
-		s.mu.Lock()
-		oh := s.ordered[f.Method]
-		s.mu.Unlock()
-		if oh != nil {
-			calls.Add(1)
-			s.dispatchOrdered(p, f, oh, calls.Done)
-			continue
-		}
-		calls.Add(1)
-		go func() {
-			defer calls.Done()
-			s.dispatch(p, f)
-		}()
-	}
+	ended := make(chan struct{})
+	calls.Add(1)
+	go s.readLoop(p, &calls, ended)
+	<-ended
 	_ = nc.Close()
 	cancel()
 	s.mu.Lock()
@@ -222,6 +207,41 @@ func (s *Server) serveConn(nc net.Conn) {
 		f()
 	}
 	calls.Wait()
+}
+
+// readLoop reads requests. On a plain request it hands reading over to a
+// new goroutine and runs the handler itself: the request is served on the
+// goroutine the network woke, without another hand-off, while the
+// connection goes on being read. Ordered requests are queued in line.
+func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
+	defer calls.Done()
+	for {
+		f, err := p.c.recv()
+		if err != nil {
+			close(ended)
+			return
+		}
+		if f.Type != frameRequest {
+			continue
+		}
+		s.mu.Lock()
+		oh := s.ordered[f.Method]
+		s.mu.Unlock()
+		if oh != nil {
+			calls.Add(1)
+			if run := s.dispatchOrdered(p, f, oh, calls.Done); run != nil {
+				calls.Add(1)
+				go s.readLoop(p, calls, ended)
+				run()
+				return
+			}
+			continue
+		}
+		calls.Add(1)
+		go s.readLoop(p, calls, ended)
+		s.dispatch(p, f)
+		return
+	}
 }
 
 func (s *Server) handshake(c *conn) error {
@@ -265,7 +285,7 @@ func (s *Server) dispatch(p *Peer, f *frame) {
 	s.respond(p, f.ID, reply, err)
 }
 
-func (s *Server) dispatchOrdered(p *Peer, f *frame, h OrderedHandler, done func()) {
+func (s *Server) dispatchOrdered(p *Peer, f *frame, h OrderedHandler, done func()) (run func()) {
 	var once sync.Once
 	reply := func(v any, err error) {
 		once.Do(func() {
@@ -276,9 +296,10 @@ func (s *Server) dispatchOrdered(p *Peer, f *frame, h OrderedHandler, done func(
 	defer func() {
 		if r := recover(); r != nil {
 			reply(nil, &Error{Code: CodeInternal, Message: fmt.Sprintf("rpc: handler panicked: %v", r)})
+			run = nil
 		}
 	}()
-	h(p.ctx, f.Body, reply)
+	return h(p.ctx, f.Body, reply)
 }
 
 func (s *Server) respond(p *Peer, id uint64, reply any, err error) {
