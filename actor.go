@@ -16,7 +16,6 @@ import (
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
-	"github.com/rayo-dev/rayo/internal/sched"
 )
 
 // actorDef is a registered actor type: its constructor and methods.
@@ -142,16 +141,16 @@ func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], er
 	if err != nil {
 		return ActorHandle[A]{}, err
 	}
-	res, err := sched.FromFloat(t.opts.resources)
+	res, strat, err := t.opts.placement()
 	if err != nil {
-		return ActorHandle[A]{}, fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+		return ActorHandle[A]{}, err
 	}
 	ns := t.opts.namespace
 	if ns == "" {
 		ns = currentNamespace()
 	}
 	o := core.ActorOptions{Class: t.def.class, Name: t.opts.name, Namespace: ns, Detached: t.opts.detached,
-		GetIfExists: t.opts.getIfExists, Resources: res, Strategy: t.opts.strategy, MaxRestarts: t.opts.maxRestarts,
+		GetIfExists: t.opts.getIfExists, Resources: res, Strategy: strat, MaxRestarts: t.opts.maxRestarts,
 		MaxTaskRetries: t.opts.maxTaskRetries, MaxConcurrency: t.opts.maxConcurrency}
 	id, class, err := rt.CreateActor(ctx, o, cargs)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/node"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
@@ -214,6 +215,14 @@ func resourcesOf(o *initOptions) (sched.Resources, error) {
 	}
 	if _, ok := o.resources["CPU"]; !ok {
 		r["CPU"] = int64(runtime.NumCPU()) * sched.Unit
+	}
+	if _, ok := o.resources["GPU"]; !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		devs, err := gpu.Detect(ctx)
+		cancel()
+		if err == nil && len(devs) > 0 {
+			r["GPU"] = int64(len(devs)) * sched.Unit
+		}
 	}
 	return r, nil
 }

@@ -26,7 +26,27 @@ type callOptions struct {
 	maxTaskRetries int
 	maxConcurrency int
 
+	// Placement group and bundle (-1: any), label selector.
+	pg       string
+	pgBundle int
+	labels   []sched.LabelRequirement
+
 	set optionKind // which kinds of options were given, to refuse misplaced ones
+}
+
+// placement returns the resources and strategy a call is scheduled with.
+func (o callOptions) placement() (sched.Resources, sched.Strategy, error) {
+	req := o.resources
+	if o.pg != "" {
+		req = bundleResources(req, o.pg, o.pgBundle)
+	}
+	res, err := sched.FromFloat(req)
+	if err != nil {
+		return nil, sched.Strategy{}, fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+	}
+	st := o.strategy
+	st.Labels = o.labels
+	return res, st, nil
 }
 
 type optionKind uint8
@@ -52,6 +72,7 @@ func (o callOptions) clone() callOptions {
 	for k, v := range o.resources {
 		c.resources[k] = v
 	}
+	c.labels = append([]sched.LabelRequirement(nil), o.labels...)
 	return c
 }
 

@@ -223,7 +223,10 @@ func TestFractionalCPUs(t *testing.T) {
 	}
 }
 
-var tBarrier = rayo.Register[int]("test.barrier", func(ctx context.Context, dir string, n int) (int, error) {
+var tBarrier = rayo.Register[int]("test.barrier", barrierWait)
+
+// barrierWait returns once n callers have arrived in dir.
+func barrierWait(ctx context.Context, dir string, n int) (int, error) {
 	f, err := os.CreateTemp(dir, "arrived-")
 	if err != nil {
 		return 0, err
@@ -243,7 +246,7 @@ var tBarrier = rayo.Register[int]("test.barrier", func(ctx context.Context, dir 
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-})
+}
 
 // tFanOut calls itself, so it is registered in init.
 var tFanOut *rayo.Task[int]

@@ -12,7 +12,6 @@ import (
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
-	"github.com/rayo-dev/rayo/internal/sched"
 )
 
 var (
@@ -150,12 +149,12 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 	if err != nil {
 		return failedRef[R](err)
 	}
-	res, err := sched.FromFloat(t.opts.resources)
+	res, strat, err := t.opts.placement()
 	if err != nil {
-		return failedRef[R](fmt.Errorf("%w: %v", errs.ErrInvalidOption, err))
+		return failedRef[R](err)
 	}
 	ref := rt.Submit(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res,
-		Strategy: t.opts.strategy, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions}, cargs)
+		Strategy: strat, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions}, cargs)
 	return newRef[R](rt, ref)
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/node"
 	"github.com/rayo-dev/rayo/internal/sched"
 	"github.com/rayo-dev/rayo/internal/session"
@@ -62,7 +65,7 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.StringVar(&f.token, "token", "", "the cluster token when joining from another machine (default: RAYO_TOKEN, then the local session)")
 	fl.IntVar(&f.port, "port", DefaultPort, "the head's port (0: any free port)")
 	fl.Float64Var(&f.numCPUs, "num-cpus", -1, "CPUs to offer (default: the machine's)")
-	fl.Float64Var(&f.numGPUs, "num-gpus", -1, "GPUs to offer (default: none detected yet)")
+	fl.Float64Var(&f.numGPUs, "num-gpus", -1, "GPUs to offer (default: the NVIDIA GPUs nvidia-smi finds)")
 	fl.Int64Var(&f.memory, "memory", -1, "memory to offer, in bytes (default: 70% of available memory)")
 	fl.StringVar(&f.resources, "resources", "", `custom resources as JSON, e.g. '{"special": 1}'`)
 	fl.StringVar(&f.labels, "labels", "", "node labels, k=v,k2=v2")
@@ -107,6 +110,17 @@ func (f *startFlags) validate() (sched.Resources, map[string]string, error) {
 	if f.numGPUs >= 0 {
 		res["GPU"] = f.numGPUs
 	}
+	labels := map[string]string{}
+	if f.numGPUs < 0 {
+		// Detect NVIDIA GPUs; an override with --num-gpus skips this.
+		if n, accel := detectGPUs(); n > 0 {
+			res["GPU"] = float64(n)
+			if accel != "" {
+				labels["accelerator_type"] = accel
+				res["accelerator_type:"+accel] = 1
+			}
+		}
+	}
 	if f.memory >= 0 {
 		res["memory"] = float64(f.memory)
 	} else if m := availableMemory(); m > 0 {
@@ -116,7 +130,6 @@ func (f *startFlags) validate() (sched.Resources, map[string]string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	labels := map[string]string{}
 	if f.labels != "" {
 		for _, kv := range strings.Split(f.labels, ",") {
 			k, v, ok := strings.Cut(kv, "=")
@@ -127,6 +140,17 @@ func (f *startFlags) validate() (sched.Resources, map[string]string, error) {
 		}
 	}
 	return r, labels, nil
+}
+
+// detectGPUs counts the machine's NVIDIA GPUs and names their model.
+func detectGPUs() (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	devs, err := gpu.Detect(ctx)
+	if err != nil || len(devs) == 0 {
+		return 0, ""
+	}
+	return len(devs), gpu.AcceleratorType(devs[0].Name)
 }
 
 // availableMemory reads MemAvailable from /proc/meminfo, in bytes.

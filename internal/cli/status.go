@@ -65,6 +65,23 @@ type StatusReport struct {
 	// PendingActors are actors waiting for a node: being placed, or
 	// infeasible (no node can ever hold them).
 	PendingActors []ActorReport `json:"pending_actors"`
+	// PlacementGroups not removed, with their bundles and where they are.
+	PlacementGroups []PGReport `json:"placement_groups"`
+}
+
+type PGReport struct {
+	PGID       string         `json:"placement_group_id"`
+	Name       string         `json:"name,omitempty"`
+	State      string         `json:"state"`
+	Strategy   string         `json:"strategy"`
+	Infeasible bool           `json:"infeasible"`
+	Bundles    []BundleReport `json:"bundles"`
+}
+
+type BundleReport struct {
+	Index     int                `json:"index"`
+	Resources map[string]float64 `json:"resources"`
+	NodeID    string             `json:"node_id"`
 }
 
 type ActorReport struct {
@@ -130,6 +147,17 @@ func buildStatus(st *protocol.ClusterStatusReply) *StatusReport {
 				State: a.State, Resources: a.Resources.ToFloat(), Infeasible: a.Infeasible})
 		}
 	}
+	rep.PlacementGroups = []PGReport{}
+	for _, g := range st.PGs {
+		if g.State == protocol.PGRemoved {
+			continue
+		}
+		pr := PGReport{PGID: g.PGID, Name: g.Name, State: g.State, Strategy: g.Strategy.String(), Infeasible: g.Infeasible}
+		for _, b := range g.Bundles {
+			pr.Bundles = append(pr.Bundles, BundleReport{Index: b.Index, Resources: b.Resources.ToFloat(), NodeID: b.NodeID})
+		}
+		rep.PlacementGroups = append(rep.PlacementGroups, pr)
+	}
 	return rep
 }
 
@@ -189,6 +217,24 @@ func printStatus(w io.Writer, rep *StatusReport) {
 			name += " " + strconv.Quote(a.Name)
 		}
 		fmt.Fprintf(w, "  %s %s needs %s: %s\n", name, a.ActorID, resString(a.Resources), why)
+	}
+	fmt.Fprintln(w, "\nPlacement groups")
+	if len(rep.PlacementGroups) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, g := range rep.PlacementGroups {
+		state := g.State
+		if g.Infeasible {
+			state += " (INFEASIBLE: no set of nodes can ever hold it)"
+		}
+		fmt.Fprintf(w, "  %s %s %s %s\n", g.PGID, g.Name, g.Strategy, state)
+		for _, b := range g.Bundles {
+			where := "not placed"
+			if b.NodeID != "" {
+				where = "on node " + b.NodeID
+			}
+			fmt.Fprintf(w, "    bundle %d %s %s\n", b.Index, resString(b.Resources), where)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/protocol"
 )
 
@@ -26,6 +27,9 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		name = spec.Name
 	}
 	rt.announce(name)
+	// The task sees exactly the GPUs of its lease, as in Ray (processes it
+	// starts inherit the variable).
+	_ = os.Setenv("CUDA_VISIBLE_DEVICES", gpu.CUDAVisibleDevices(spec.GPUIDs))
 	args, argIDs, terr := rt.resolveArgs(ctx, spec.Args, name, spec.TaskID)
 	var value Encoded
 	if terr == nil {

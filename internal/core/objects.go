@@ -86,7 +86,7 @@ func (rt *Runtime) storeValue(ctx context.Context, id string, header, data []byt
 	if err := rt.node.Call(ctx, protocol.NodeSealObject, &protocol.ObjectIDRequest{ObjectID: id}, nil); err != nil {
 		return protocol.Arg{}, fmt.Errorf("rayo: sealing object %s: %w", id, err)
 	}
-	return protocol.Arg{ID: id, Loc: &protocol.ObjectLocation{NodeID: rt.nodeID, NodeAddr: rt.cfg.NodeAddr, Size: size}}, nil
+	return protocol.Arg{ID: id, Loc: &protocol.ObjectLocation{NodeID: rt.nodeID, NodeAddr: rt.cfg.NodeAddr, Size: size, Owner: owner}}, nil
 }
 
 // collectGarbage runs the Go collector (at most once a second) when the
@@ -141,7 +141,7 @@ func (rt *Runtime) argBytes(ctx context.Context, a protocol.Arg) ([]byte, error)
 	if a.Loc.NodeID == rt.nodeID {
 		err = rt.node.Call(ctx, protocol.NodeGetObject, &protocol.GetStoreObjectRequest{ObjectID: a.ID, WaitMillis: 60_000}, &reply)
 	} else {
-		err = rt.node.Call(ctx, protocol.NodePullObject, &protocol.PullObjectRequest{ObjectID: a.ID, From: a.Loc.NodeAddr, Size: a.Loc.Size}, &reply)
+		err = rt.node.Call(ctx, protocol.NodePullObject, &protocol.PullObjectRequest{ObjectID: a.ID, From: a.Loc.NodeAddr, Size: a.Loc.Size, Owner: a.Loc.Owner}, &reply)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -180,20 +180,41 @@ func (rt *Runtime) readOverRPC(ctx context.Context, id string, size int64) ([]by
 	return out, nil
 }
 
-// releasePins gives back this process's pins on objects it no longer
-// refers to.
+// releasePins gives back one pin per listed use (a call's arguments,
+// once the call is over); pins that earlier Gets took stay.
 func (rt *Runtime) releasePins(ids []string) {
 	var rel []string
 	rt.objs.mu.Lock()
 	for _, id := range ids {
 		if n := rt.objs.pins[id]; n > 0 {
-			delete(rt.objs.pins, id)
-			for i := 0; i < n; i++ {
-				rel = append(rel, id)
+			if n == 1 {
+				delete(rt.objs.pins, id)
+			} else {
+				rt.objs.pins[id] = n - 1
 			}
+			rel = append(rel, id)
 		}
 	}
 	rt.objs.mu.Unlock()
+	rt.sendRelease(rel)
+}
+
+// releaseAllPins gives back every pin on objects this process no longer
+// refers to.
+func (rt *Runtime) releaseAllPins(ids []string) {
+	var rel []string
+	rt.objs.mu.Lock()
+	for _, id := range ids {
+		for n := rt.objs.pins[id]; n > 0; n-- {
+			rel = append(rel, id)
+		}
+		delete(rt.objs.pins, id)
+	}
+	rt.objs.mu.Unlock()
+	rt.sendRelease(rel)
+}
+
+func (rt *Runtime) sendRelease(rel []string) {
 	if len(rel) == 0 {
 		return
 	}

@@ -212,7 +212,16 @@ func (rt *Runtime) releasePinsAsync(ids []string) {
 		return
 	}
 	rt.wg.Add(1)
-	go func() { defer rt.wg.Done(); rt.releasePins(ids) }()
+	go func() { defer rt.wg.Done(); rt.releaseAllPins(ids) }()
+}
+
+// collectIfOnlyLocalLocked runs the collector when the last borrower of an
+// owned object left but this process still counts local refs: they may be
+// garbage that an idle process would otherwise not collect for minutes.
+func (rt *Runtime) collectIfOnlyLocalLocked(id string) {
+	if e := rt.refs.m[id]; e != nil && e.owner == rt.Addr() && len(e.borrowers) == 0 && e.local > 0 {
+		rt.collectGarbage()
+	}
 }
 
 // FlushBorrows registers, with their owners, the borrowed references this
@@ -314,6 +323,7 @@ func (rt *Runtime) borrowerGone(p *rpc.Peer) {
 		if e := rt.refs.m[id]; e != nil {
 			delete(e.borrowers, b)
 			rt.maybeFreeLocked(id)
+			rt.collectIfOnlyLocalLocked(id)
 		}
 	}
 	delete(rt.refs.byPeer, p)
@@ -331,6 +341,7 @@ func (rt *Runtime) serveRemoveBorrower(ctx context.Context, req *protocol.Borrow
 		if e := rt.refs.m[id]; e != nil && e.borrowers != nil {
 			delete(e.borrowers, req.Borrower)
 			rt.maybeFreeLocked(id)
+			rt.collectIfOnlyLocalLocked(id)
 		}
 	}
 	return &protocol.Empty{}, nil

@@ -210,7 +210,7 @@ func causeOf(err error) error {
 }
 
 func schedKey(res sched.Resources, st sched.Strategy) string {
-	return fmt.Sprintf("%s|%d|%s|%t", res.String(), st.Kind, st.NodeID, st.Soft)
+	return fmt.Sprintf("%s|%d|%s|%t|%v", res.String(), st.Kind, st.NodeID, st.Soft, st.Labels)
 }
 
 func (s *submitter) enqueue(t *task) {
@@ -252,6 +252,7 @@ func (s *submitter) pumpLocked(ks *keyState) {
 		}
 		t.running = lh
 		t.spec.Attempt++
+		t.spec.GPUIDs = lh.reply.GPUIDs
 		s.rt.wg.Add(1)
 		go func() { defer s.rt.wg.Done(); s.push(ks, lh, t) }()
 	}

@@ -342,7 +342,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 	}
 	l.worker = w
 	var cr protocol.WorkerCreateActorReply
-	err = w.Call(ctx, protocol.WorkerCreateActor, &protocol.CreateActorRequest{Spec: a.spec, Incarnation: incarnation}, &cr)
+	err = w.Call(ctx, protocol.WorkerCreateActor, &protocol.CreateActorRequest{Spec: a.spec, Incarnation: incarnation, GPUIDs: reply.GPUIDs}, &cr)
 	if err == nil && cr.Err != nil {
 		s.killLease(l)
 		return cr.Err.FromWire()

@@ -74,6 +74,7 @@ type Server struct {
 	actorVersion uint64
 	nodesChanged chan struct{}
 	nodeClients  map[string]*rpc.Client
+	pgs          map[string]*pgEntry
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -100,7 +101,7 @@ func Start(cfg Config) (*Server, error) {
 		nodes: map[string]*nodeEntry{}, jobs: map[string]*protocol.JobState{},
 		uploads: map[string]*os.File{}, stop: make(chan struct{}),
 		actors: map[string]*actorEntry{}, actorNames: map[string]string{}, nodesChanged: make(chan struct{}),
-		nodeClients: map[string]*rpc.Client{}}
+		nodeClients: map[string]*rpc.Client{}, pgs: map[string]*pgEntry{}}
 	rpc.Register(s.rpc, protocol.HeadRegisterNode, s.registerNode)
 	rpc.Register(s.rpc, protocol.HeadHeartbeat, s.heartbeat)
 	rpc.Register(s.rpc, protocol.HeadRegisterJob, s.registerJob)
@@ -113,6 +114,10 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadKillActor, s.killActor)
 	rpc.Register(s.rpc, protocol.HeadActorExited, s.actorExited)
 	rpc.Register(s.rpc, protocol.HeadListActors, s.listActors)
+	rpc.Register(s.rpc, protocol.HeadCreatePG, s.createPG)
+	rpc.Register(s.rpc, protocol.HeadRemovePG, s.removePG)
+	rpc.Register(s.rpc, protocol.HeadGetPG, s.getPG)
+	rpc.Register(s.rpc, protocol.HeadListPGs, s.listPGs)
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
 	go func() { defer s.wg.Done(); s.healthLoop() }()
@@ -181,6 +186,7 @@ func (s *Server) markDead(id, reason string) {
 	n.state.Alive = false
 	n.state.DiedAt = time.Now().UnixMilli()
 	n.state.Demands = nil
+	s.nodeLostBundlesLocked(id)
 	s.mu.Unlock()
 	s.cfg.Log.Warn("node declared dead", "node", id, "reason", reason)
 }
@@ -222,6 +228,9 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 		defer s.clusterChangedLocked()
 	}
 	n.state.Available = req.Available
+	if req.Total != nil {
+		n.state.Info.Total = req.Total
+	}
 	n.state.Demands = req.Demands
 	n.state.Workers = req.Workers
 	reply := &protocol.HeartbeatReply{Nodes: s.nodeStatesLocked()}
@@ -265,6 +274,7 @@ func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobReque
 			s.mu.Unlock()
 			s.cfg.Log.Info("job finished", "job", id)
 			s.endJobActors(id)
+			s.endJobPGs(id)
 		})
 	}
 	return &protocol.RegisterJobReply{JobID: id}, nil
@@ -273,7 +283,7 @@ func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobReque
 func (s *Server) clusterStatus(context.Context, *protocol.ClusterStatusRequest) (*protocol.ClusterStatusReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	reply := &protocol.ClusterStatusReply{Nodes: s.nodeStatesLocked(), Actors: s.actorInfosLocked()}
+	reply := &protocol.ClusterStatusReply{Nodes: s.nodeStatesLocked(), Actors: s.actorInfosLocked(), PGs: s.pgInfosLocked()}
 	for _, j := range s.jobs {
 		reply.Jobs = append(reply.Jobs, *j)
 	}

@@ -14,7 +14,7 @@ import (
 func (n *Node) info() *protocol.NodeInfo {
 	host, _ := os.Hostname()
 	return &protocol.NodeInfo{NodeID: n.cfg.NodeID, Addr: n.Addr(), Hostname: host, Pid: os.Getpid(),
-		Total: n.cfg.Resources, Labels: n.cfg.Labels, IsHead: n.cfg.IsHead,
+		Total: n.totalSnapshot(), Labels: n.cfg.Labels, IsHead: n.cfg.IsHead,
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, StartedAt: time.Now().UnixMilli()}
 }
 
@@ -69,7 +69,7 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 			n.log.Info("reconnected to the head")
 		}
 		n.mu.Lock()
-		req := &protocol.HeartbeatRequest{NodeID: n.cfg.NodeID, Available: n.available.Clone(),
+		req := &protocol.HeartbeatRequest{NodeID: n.cfg.NodeID, Available: n.available.Clone(), Total: n.total.Clone(),
 			Demands: n.demandsLocked(), Workers: len(n.workers)}
 		for id, j := range n.jobs {
 			if !j.dead {

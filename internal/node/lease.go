@@ -49,6 +49,7 @@ func jobKey(req *protocol.LeaseRequest) string {
 // lease is a granted worker and the resources it holds.
 type lease struct {
 	lent      bool // its CPUs are lent while its worker waits on Get
+	gpuIDs    []int
 	id        string
 	worker    *worker
 	resources sched.Resources
@@ -144,6 +145,10 @@ func (n *Node) releaseLocked(l *lease, discard bool) {
 	if l.peer != nil {
 		delete(n.peerLeases[l.peer], l.id)
 	}
+	if l.gpuIDs != nil {
+		n.gpus.Release(l.gpuIDs, float64(l.resources["GPU"])/sched.Unit)
+		l.gpuIDs = nil
+	}
 	ret := l.resources.Clone()
 	if l.lent {
 		// Its CPUs were given back when it blocked.
@@ -178,12 +183,12 @@ func (n *Node) clusterViewLocked() []sched.NodeView {
 		v := sched.NodeView{ID: s.Info.NodeID, Total: s.Info.Total, Available: s.Available,
 			Labels: s.Info.Labels, Alive: s.Alive, Draining: s.Draining}
 		if v.ID == n.cfg.NodeID {
-			v.Total, v.Available, v.Alive, self = n.cfg.Resources, n.available, true, true
+			v.Total, v.Available, v.Alive, self = n.total, n.available, true, true
 		}
 		views = append(views, v)
 	}
 	if !self {
-		views = append(views, sched.NodeView{ID: n.cfg.NodeID, Total: n.cfg.Resources,
+		views = append(views, sched.NodeView{ID: n.cfg.NodeID, Total: n.total,
 			Available: n.available, Labels: n.cfg.Labels, Alive: true})
 	}
 	return views
@@ -229,7 +234,7 @@ func (n *Node) scheduleLocked() {
 // queue.
 func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	req := r.req
-	local := req.Resources.FitsIn(n.cfg.Resources)
+	local := req.Resources.FitsIn(n.total)
 	if !req.Spilled || !local {
 		d, next := sched.Pick(req.Resources, view, n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)
 		n.spreadIdx = next
@@ -274,22 +279,33 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		r.finish(nil, j.err)
 		return true
 	}
+	var gpuIDs []int
+	if g := req.Resources["GPU"]; g > 0 {
+		ids, ok := n.gpus.Acquire(float64(g) / sched.Unit)
+		if !ok {
+			return false // the GPUs' fractions do not line up yet
+		}
+		gpuIDs = ids
+	}
 	w := j.popIdle()
 	if w == nil {
+		if gpuIDs != nil {
+			n.gpus.Release(gpuIDs, float64(req.Resources["GPU"])/sched.Unit)
+		}
 		n.startWorkerIfUsefulLocked(j, req.Dedicated)
 		return false
 	}
-	n.grantLocked(r, w)
+	n.grantLocked(r, w, gpuIDs)
 	return true
 }
 
-func (n *Node) grantLocked(r *leaseReq, w *worker) {
-	l := &lease{id: newID(8), worker: w, resources: r.req.Resources.Clone(), peer: r.peer}
+func (n *Node) grantLocked(r *leaseReq, w *worker, gpuIDs []int) {
+	l := &lease{id: newID(8), worker: w, resources: r.req.Resources.Clone(), peer: r.peer, gpuIDs: gpuIDs}
 	w.dedicated, w.detached = r.req.Dedicated, r.req.Detached
 	n.available.Sub(l.resources)
 	n.leases[l.id] = l
 	w.lease = l
-	r.finish(&protocol.LeaseReply{LeaseID: l.id, WorkerID: w.id, WorkerAddr: w.addr, WorkerPid: w.pid, NodeID: n.cfg.NodeID}, nil)
+	r.finish(&protocol.LeaseReply{LeaseID: l.id, WorkerID: w.id, WorkerAddr: w.addr, WorkerPid: w.pid, NodeID: n.cfg.NodeID, GPUIDs: gpuIDs}, nil)
 	if r.peer != nil {
 		n.trackPeerLocked(r.peer, l)
 	}

@@ -16,8 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/objstore"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
@@ -40,6 +42,9 @@ type Config struct {
 	LogsDir string
 	// BinariesDir caches job binaries fetched from the head.
 	BinariesDir string
+	// GPUIDs are the node's GPUs, handed out to leases that ask for GPUs
+	// (default: 0..GPU-1).
+	GPUIDs []int
 	// ObjectStoreMemory is the shared-memory store's capacity in bytes
 	// (default: 30% of the machine's memory).
 	ObjectStoreMemory int64
@@ -79,6 +84,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Resources == nil {
 		c.Resources = sched.Resources{}
+	}
+	if len(c.GPUIDs) == 0 {
+		for i := int64(0); i < c.Resources["GPU"]/sched.Unit; i++ {
+			c.GPUIDs = append(c.GPUIDs, int(i))
+		}
 	}
 	if c.ObjectStoreMemory < 0 {
 		return errors.New("node: ObjectStoreMemory must not be negative")
@@ -131,7 +141,9 @@ type Node struct {
 	rnd *mrand.Rand
 
 	mu        sync.Mutex
+	total     sched.Resources // grows and shrinks with placement-group bundles
 	available sched.Resources
+	bundles   map[string]*bundle
 	view      []protocol.NodeState
 	viewAt    time.Time // when view last came from the head
 	pending   map[string]*leaseReq
@@ -145,6 +157,7 @@ type Node struct {
 	jobs       map[string]*job
 	stopping   bool
 
+	gpus  *gpu.Allocator
 	store *objstore.Store
 	objs  *storeState
 
@@ -163,7 +176,8 @@ func Start(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
-	store, err := objstore.Open(objstore.Config{Path: filepath.Join(cfg.StoreDir, "rayo-"+cfg.NodeID),
+	sweepStaleStores(cfg.StoreDir)
+	store, err := objstore.Open(objstore.Config{Path: filepath.Join(cfg.StoreDir, fmt.Sprintf("rayo-%s-%d", cfg.NodeID, os.Getpid())),
 		Capacity: cfg.ObjectStoreMemory, SpillDir: cfg.SpillDir})
 	if err != nil {
 		return nil, fmt.Errorf("node: opening the object store: %w", err)
@@ -176,8 +190,9 @@ func Start(cfg Config) (*Node, error) {
 	log := cfg.Log.With("node", cfg.NodeID)
 	n := &Node{cfg: cfg, log: log, ln: ln, rpc: rpc.NewServer(cfg.Token, log),
 		rnd:       mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
-		available: cfg.Resources.Clone(), workers: map[string]*worker{}, pending: map[string]*leaseReq{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
+		available: cfg.Resources.Clone(), total: cfg.Resources.Clone(), bundles: map[string]*bundle{}, workers: map[string]*worker{}, pending: map[string]*leaseReq{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
 		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), store: store,
+		gpus: gpu.NewAllocator(cfg.GPUIDs),
 		objs: &storeState{peers: map[*rpc.Peer]bool{}, pullers: map[string]map[string]bool{},
 			pulls: map[string]*pull{}, owners: map[string]string{}, clients: map[string]*rpc.Client{}}}
 	rpc.Register(n.rpc, protocol.NodeRequestLease, n.requestLease)
@@ -186,6 +201,9 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodeRegisterWorker, n.registerWorker)
 	rpc.Register(n.rpc, protocol.NodeKillWorker, n.killWorker)
 	rpc.Register(n.rpc, protocol.NodeWorkerBlocked, n.workerBlocked)
+	rpc.Register(n.rpc, protocol.NodePrepareBundle, n.prepareBundle)
+	rpc.Register(n.rpc, protocol.NodeCommitBundle, n.commitBundle)
+	rpc.Register(n.rpc, protocol.NodeReturnBundle, n.returnBundle)
 	rpc.Register(n.rpc, protocol.NodeCreateObject, n.createObject)
 	rpc.Register(n.rpc, protocol.NodeSealObject, n.sealObject)
 	rpc.Register(n.rpc, protocol.NodeGetObject, n.getStoreObject)
@@ -254,6 +272,22 @@ func (n *Node) Stop() {
 		n.log.Warn("closing the object store", "err", err)
 	}
 	n.log.Info("node daemon stopped")
+}
+
+// sweepStaleStores removes store files left by node daemons that died
+// without closing them (kill -9): the file name ends in the owner's pid.
+func sweepStaleStores(dir string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "rayo-*-*"))
+	for _, m := range matches {
+		i := strings.LastIndexByte(m, '-')
+		pid, err := strconv.Atoi(m[i+1:])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.Remove(m)
+		}
+	}
 }
 
 // DefaultObjectStoreMemory is 30% of the machine's memory (Ray's default).

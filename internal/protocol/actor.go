@@ -126,6 +126,7 @@ type ListActorsReply struct {
 type CreateActorRequest struct {
 	Spec        ActorSpec `msgpack:"spec"`
 	Incarnation int       `msgpack:"inc"`
+	GPUIDs      []int     `msgpack:"gpus,omitempty"`
 }
 
 type WorkerCreateActorReply struct {

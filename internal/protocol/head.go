@@ -41,8 +41,10 @@ type Demand struct {
 type HeartbeatRequest struct {
 	NodeID    string          `msgpack:"id"`
 	Available sched.Resources `msgpack:"avail"`
-	Demands   []Demand        `msgpack:"demands,omitempty"`
-	Workers   int             `msgpack:"workers"`
+	// Total changes with placement-group bundles.
+	Total   sched.Resources `msgpack:"total,omitempty"`
+	Demands []Demand        `msgpack:"demands,omitempty"`
+	Workers int             `msgpack:"workers"`
 	// Jobs are the jobs the node holds workers or state for; the reply
 	// says which of them have ended.
 	Jobs []string `msgpack:"jobs,omitempty"`
@@ -134,4 +136,5 @@ type ClusterStatusReply struct {
 	Nodes  []NodeState `msgpack:"nodes"`
 	Jobs   []JobState  `msgpack:"jobs"`
 	Actors []ActorInfo `msgpack:"actors"`
+	PGs    []PGInfo    `msgpack:"pgs"`
 }

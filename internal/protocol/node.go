@@ -51,7 +51,9 @@ type LeaseReply struct {
 	WorkerID   string `msgpack:"worker,omitempty"`
 	WorkerAddr string `msgpack:"waddr,omitempty"`
 	WorkerPid  int    `msgpack:"wpid,omitempty"`
-	NodeID     string `msgpack:"node,omitempty"`
+	// GPUIDs are the GPUs the lease holds (CUDA_VISIBLE_DEVICES).
+	GPUIDs []int  `msgpack:"gpus,omitempty"`
+	NodeID string `msgpack:"node,omitempty"`
 	// Spillback: ask this node instead.
 	RetryAt     string `msgpack:"retry,omitempty"`
 	RetryNodeID string `msgpack:"retrynode,omitempty"`

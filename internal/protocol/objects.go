@@ -24,9 +24,10 @@ type StoreLocation struct {
 // ObjectLocation is where an object that lives in a node's store is: its
 // primary copy's node.
 type ObjectLocation struct {
-	NodeID   string `msgpack:"node"`
-	NodeAddr string `msgpack:"addr"`
-	Size     int64  `msgpack:"size"`
+	NodeID   string `msgpack:"node" json:"node_id"`
+	NodeAddr string `msgpack:"addr" json:"node_address"`
+	Size     int64  `msgpack:"size" json:"size"`
+	Owner    string `msgpack:"owner,omitempty" json:"owner,omitempty"`
 }
 
 type CreateObjectRequest struct {
@@ -90,14 +91,14 @@ type ReadChunkReply struct {
 
 // StoreObjectInfo is one object in `rayo memory`.
 type StoreObjectInfo struct {
-	ObjectID string `msgpack:"id"`
-	Size     int64  `msgpack:"size"`
-	Owner    string `msgpack:"owner,omitempty"`
-	Primary  bool   `msgpack:"primary"`
-	Spilled  bool   `msgpack:"spilled"`
-	Fallback bool   `msgpack:"fallback,omitempty"`
-	Pins     int    `msgpack:"pins"`
-	Sealed   bool   `msgpack:"sealed"`
+	ObjectID string `msgpack:"id" json:"object_id"`
+	Size     int64  `msgpack:"size" json:"size"`
+	Owner    string `msgpack:"owner,omitempty" json:"owner,omitempty"`
+	Primary  bool   `msgpack:"primary" json:"primary"`
+	Spilled  bool   `msgpack:"spilled" json:"spilled"`
+	Fallback bool   `msgpack:"fallback,omitempty" json:"fallback"`
+	Pins     int    `msgpack:"pins" json:"pins"`
+	Sealed   bool   `msgpack:"sealed" json:"sealed"`
 }
 
 type ListObjectsReply struct {

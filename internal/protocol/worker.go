@@ -35,6 +35,8 @@ type TaskSpec struct {
 	OwnerAddr string          `msgpack:"owner"`
 	Resources sched.Resources `msgpack:"res,omitempty"`
 	Attempt   int             `msgpack:"att,omitempty"`
+	// GPUIDs are the GPUs of the lease the task runs on.
+	GPUIDs []int `msgpack:"gpus,omitempty"`
 }
 
 type PushTaskReply struct {

@@ -26,10 +26,19 @@ const (
 )
 
 // Strategy is a task's scheduling strategy.
+//
+// Labels is a hard filter applied under every Kind: a node that fails any
+// requirement is neither available nor feasible for the request, so a
+// request whose selector no alive node matches is Infeasible, and a
+// NodeAffinity target that fails it counts as unusable (hard: Infeasible;
+// soft: the default policy over the matching nodes). Because of the slice,
+// Strategy values cannot be compared with ==; use reflect.DeepEqual or
+// FormatLabelSelector to build keys.
 type Strategy struct {
 	Kind   StrategyKind
-	NodeID string // for NodeAffinity
-	Soft   bool   // NodeAffinity: fall back to the default policy if the node is dead or infeasible
+	NodeID string             // for NodeAffinity
+	Soft   bool               // NodeAffinity: fall back to the default policy if the node is dead or infeasible
+	Labels []LabelRequirement // label selector: all must hold for a node to be a candidate
 }
 
 // Outcome is the kind of decision Pick made.
@@ -81,8 +90,15 @@ type candidate struct {
 // policy deterministic by always taking the best of the top k. spreadIndex is
 // a cursor for round-robin SPREAD; Pick returns the next cursor value
 // (unchanged for other strategies or when nothing could be placed).
+//
+// Nodes failing strat.Labels are dropped before any policy runs, so they are
+// never placed on, queued on, or counted (the hybrid policy's top-k and the
+// SPREAD cursor range over the matching nodes only).
 func Pick(req Resources, nodes []NodeView, local string, strat Strategy, opts Options, rnd *rand.Rand, spreadIndex int) (Decision, int) {
 	opts = opts.withDefaults()
+	if len(strat.Labels) > 0 {
+		nodes = filterByLabels(nodes, strat)
+	}
 	switch strat.Kind {
 	case StrategySpread:
 		return pickSpread(req, nodes, local, opts, spreadIndex)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/internal/cli"
-	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/testcluster"
@@ -759,6 +759,10 @@ func TestObjLostWithNode(t *testing.T) {
 		t.Fatal("the head's store holds a copy already")
 	}
 	c.KillNode(t, sp)
+	// A daemon killed with SIGKILL leaves its shared-memory segment
+	// behind (nothing removes it later): remove it, so that repeated runs
+	// do not fill /dev/shm. The daemon is dead; nobody maps it any more.
+	t.Cleanup(func() { _ = os.Remove(filepath.Join("/dev/shm", "rayo-"+sp.NodeID)) })
 	gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -791,7 +795,7 @@ func TestObjTooLarge(t *testing.T) {
 
 	start := time.Now()
 	_, err := rayo.Put(ctx, make([]byte, 32<<20))
-	if !errors.Is(err, core.ErrObjectTooLarge) {
+	if !errors.Is(err, rayo.ErrObjectTooLarge) {
 		t.Fatalf("Put of 32 MiB into an 8 MiB store with 16 MiB of disk: %v; want ErrObjectTooLarge", err)
 	}
 	t.Logf("refused in %v: %v", time.Since(start).Round(time.Millisecond), err)

@@ -1,0 +1,79 @@
+package core
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// CreatePlacementGroup asks the head to reserve bundles; it returns at
+// once (the head places the group in the background).
+func (rt *Runtime) CreatePlacementGroup(ctx context.Context, name string, bundles []sched.Resources, st sched.PGStrategy, detached bool) (string, error) {
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	id := rt.nextID()
+	var info protocol.PGInfo
+	err = head.Call(ctx, protocol.HeadCreatePG, &protocol.CreatePGRequest{PGID: id, Name: name, Bundles: bundles,
+		Strategy: st, JobID: rt.cfg.Job.JobID, Detached: detached}, &info)
+	if err != nil {
+		if rpc.CodeOf(err) == rpc.CodeBadRequest {
+			return "", fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+// WaitPlacementGroup waits until the group is created (all bundles
+// reserved). A removed group is an error.
+func (rt *Runtime) WaitPlacementGroup(ctx context.Context, id string) error {
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return err
+	}
+	var after uint64
+	for {
+		var info protocol.PGInfo
+		if err := head.Call(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: id, AfterVersion: after}, &info); err != nil {
+			if ctx.Err() != nil {
+				return ctxErr(ctx)
+			}
+			return err
+		}
+		switch info.State {
+		case protocol.PGCreated:
+			return nil
+		case protocol.PGRemoved:
+			return fmt.Errorf("%w: placement group %s was removed", errs.ErrPlacementGroupRemoved, id)
+		}
+		after = info.Version
+	}
+}
+
+// PlacementGroupInfo returns the head's record of a group.
+func (rt *Runtime) PlacementGroupInfo(ctx context.Context, id string) (*protocol.PGInfo, error) {
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var info protocol.PGInfo
+	if err := head.Call(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: id}, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// RemovePlacementGroup frees a group; its tasks and actors end.
+func (rt *Runtime) RemovePlacementGroup(ctx context.Context, id string) error {
+	head, err := rt.headClient(ctx)
+	if err != nil {
+		return err
+	}
+	return head.Call(ctx, protocol.HeadRemovePG, &protocol.RemovePGRequest{PGID: id}, nil)
+}

@@ -1,0 +1,139 @@
+package node
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// Placement-group bundles, reserved in two phases driven by the head:
+// Prepare sets the bundle's resources aside (all or nothing across the
+// group's nodes), Commit turns them into the bundle's own resources
+// (CPU_group_<i>_<pg>, CPU_group_<pg>, ...), which tasks and actors placed
+// in the group ask for instead of CPU. Return gives them back and ends
+// the work that used them.
+
+type bundle struct {
+	req       protocol.BundleRequest
+	committed bool
+}
+
+func bundleKey(pgID string, index int) string { return pgID + "/" + strconv.Itoa(index) }
+
+// bundleUnits is the amount of the per-bundle marker resource, which
+// lets a task with no other resources be pinned to a bundle.
+const bundleUnits = 1000 * sched.Unit
+
+func (n *Node) bundleResources(b protocol.BundleRequest) sched.Resources {
+	out := sched.Resources{}
+	for name, v := range b.Resources {
+		out[protocol.BundleResourceName(name, b.PGID, b.Index)] += v
+		out[protocol.BundleResourceName(name, b.PGID, -1)] += v
+	}
+	out[protocol.BundleResourceName("bundle", b.PGID, b.Index)] += bundleUnits
+	out[protocol.BundleResourceName("bundle", b.PGID, -1)] += bundleUnits
+	return out
+}
+
+func (n *Node) prepareBundle(_ context.Context, req *protocol.BundleRequest) (*protocol.Empty, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	key := bundleKey(req.PGID, req.Index)
+	if _, ok := n.bundles[key]; ok {
+		return &protocol.Empty{}, nil // a retried prepare
+	}
+	if !req.Resources.FitsIn(n.available) {
+		return nil, rpc.Errorf("bundle_no_room", "node: no room for bundle %d of group %s (%s)", req.Index, req.PGID, req.Resources.String())
+	}
+	n.available.Sub(req.Resources)
+	n.bundles[key] = &bundle{req: *req}
+	return &protocol.Empty{}, nil
+}
+
+func (n *Node) commitBundle(_ context.Context, req *protocol.BundleRequest) (*protocol.Empty, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	b := n.bundles[bundleKey(req.PGID, req.Index)]
+	if b == nil {
+		return nil, rpc.Errorf("bundle_unknown", "node: bundle %d of group %s was not prepared here", req.Index, req.PGID)
+	}
+	if !b.committed {
+		b.committed = true
+		res := n.bundleResources(b.req)
+		n.total.Add(res)
+		n.available.Add(res)
+		n.scheduleLocked()
+	}
+	return &protocol.Empty{}, nil
+}
+
+// returnBundle releases a prepared or committed bundle. The workers whose
+// leases use its resources are stopped: removing a group ends its tasks
+// and actors.
+func (n *Node) returnBundle(_ context.Context, req *protocol.BundleRequest) (*protocol.Empty, error) {
+	n.mu.Lock()
+	key := bundleKey(req.PGID, req.Index)
+	b := n.bundles[key]
+	if b == nil {
+		n.mu.Unlock()
+		return &protocol.Empty{}, nil
+	}
+	delete(n.bundles, key)
+	var victims []*worker
+	if b.committed {
+		marker := protocol.BundleResourceName("bundle", req.PGID, req.Index)
+		groupMarker := protocol.BundleResourceName("bundle", req.PGID, -1)
+		for _, l := range n.leases {
+			if l.resources[marker] > 0 || (l.resources[groupMarker] > 0 && n.onlyBundleLocked(req.PGID, req.Index)) {
+				victims = append(victims, l.worker)
+				l.worker.dead = true
+				n.releaseLocked(l, true)
+			}
+		}
+		res := n.bundleResources(b.req)
+		for name, v := range res {
+			n.total[name] -= v
+			n.available[name] -= v
+			if n.total[name] <= 0 {
+				delete(n.total, name)
+				delete(n.available, name)
+			}
+		}
+	}
+	n.available.Add(b.req.Resources)
+	// Queued requests for the group can never be served here any more.
+	for _, r := range n.queue {
+		for name := range r.req.Resources {
+			if strings.HasSuffix(name, "_"+req.PGID) && !r.req.Resources.FitsIn(n.total) {
+				r.infeasible = true
+			}
+		}
+	}
+	n.scheduleLocked()
+	n.mu.Unlock()
+	for _, w := range victims {
+		w.kill()
+	}
+	return &protocol.Empty{}, nil
+}
+
+// onlyBundleLocked reports whether the given bundle is the group's last
+// one on this node (then group-wide leases here used it).
+func (n *Node) onlyBundleLocked(pgID string, index int) bool {
+	for k := range n.bundles {
+		if strings.HasPrefix(k, pgID+"/") && k != bundleKey(pgID, index) {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *Node) totalSnapshot() sched.Resources {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.total.Clone()
+}

@@ -1,0 +1,184 @@
+package rayo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// PlacementStrategy says how a placement group's bundles spread over
+// nodes.
+type PlacementStrategy = sched.PGStrategy
+
+// The placement strategies, as in Ray.
+const (
+	// PACK puts bundles on as few nodes as possible (best effort).
+	PACK = sched.PGPack
+	// SPREAD puts bundles on distinct nodes where possible (best effort).
+	SPREAD = sched.PGSpread
+	// STRICT_PACK puts every bundle on one node, or waits.
+	STRICT_PACK = sched.PGStrictPack
+	// STRICT_SPREAD puts every bundle on a different node, or waits.
+	STRICT_SPREAD = sched.PGStrictSpread
+)
+
+// ErrPlacementGroupRemoved: the group was removed (Ready, and work in it).
+var ErrPlacementGroupRemoved = errs.ErrPlacementGroupRemoved
+
+// PlacementGroup is a set of resource bundles reserved together, all or
+// none, across nodes. Tasks and actors run in it with InPlacementGroup.
+type PlacementGroup struct {
+	id      string
+	bundles int
+}
+
+// PlacementGroupOption configures NewPlacementGroup.
+type PlacementGroupOption func(*pgOptions)
+
+type pgOptions struct {
+	name     string
+	detached bool
+}
+
+// PlacementGroupName names the group (shown by rayo status).
+func PlacementGroupName(name string) PlacementGroupOption {
+	return func(o *pgOptions) { o.name = name }
+}
+
+// PlacementGroupDetached keeps the group after the job ends (until
+// removed).
+func PlacementGroupDetached() PlacementGroupOption {
+	return func(o *pgOptions) { o.detached = true }
+}
+
+// NewPlacementGroup asks the cluster to reserve bundles, each a resource
+// map such as {"CPU": 1, "GPU": 1}, with a strategy. It returns at once;
+// Ready waits until every bundle is reserved. A group no set of nodes can
+// hold stays pending (rayo status shows it) and is placed when nodes that
+// fit join.
+func NewPlacementGroup(ctx context.Context, bundles []map[string]float64, strategy PlacementStrategy, opts ...PlacementGroupOption) (*PlacementGroup, error) {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	if len(bundles) == 0 {
+		return nil, fmt.Errorf("%w: a placement group needs at least one bundle", errs.ErrInvalidOption)
+	}
+	if strategy < PACK || strategy > STRICT_SPREAD {
+		return nil, fmt.Errorf("%w: unknown placement strategy %d", errs.ErrInvalidOption, strategy)
+	}
+	var o pgOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	res := make([]sched.Resources, len(bundles))
+	for i, b := range bundles {
+		r, err := sched.FromFloat(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bundle %d: %v", errs.ErrInvalidOption, i, err)
+		}
+		if r.IsZero() {
+			return nil, fmt.Errorf("%w: bundle %d is empty", errs.ErrInvalidOption, i)
+		}
+		res[i] = r
+	}
+	id, err := rt.CreatePlacementGroup(ctx, o.name, res, strategy, o.detached)
+	if err != nil {
+		return nil, err
+	}
+	return &PlacementGroup{id: id, bundles: len(bundles)}, nil
+}
+
+// ID is the group's ID.
+func (pg *PlacementGroup) ID() string { return pg.id }
+
+// BundleCount is the number of bundles.
+func (pg *PlacementGroup) BundleCount() int { return pg.bundles }
+
+// Ready waits until every bundle is reserved, or ctx ends (the group then
+// stays pending).
+func (pg *PlacementGroup) Ready(ctx context.Context) error {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return err
+	}
+	return rt.WaitPlacementGroup(ctx, pg.id)
+}
+
+// BundleNodes returns the node each bundle is reserved on ("" while not
+// placed).
+func (pg *PlacementGroup) BundleNodes(ctx context.Context) ([]string, error) {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	info, err := rt.PlacementGroupInfo(ctx, pg.id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(info.Bundles))
+	for i, b := range info.Bundles {
+		out[i] = b.NodeID
+	}
+	return out, nil
+}
+
+// RemovePlacementGroup frees the group's reservations; the tasks and
+// actors running in it are stopped.
+func RemovePlacementGroup(pg *PlacementGroup) error {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return rt.RemovePlacementGroup(ctx, pg.id)
+}
+
+// InPlacementGroup runs a task or actor in a bundle of pg: bundleIndex
+// picks one, -1 any. The task's resources are taken from the bundle's
+// reservation, so they must fit in it.
+func InPlacementGroup(pg *PlacementGroup, bundleIndex int) Option {
+	return func(o *callOptions) error {
+		if pg == nil || pg.id == "" {
+			return fmt.Errorf("%w: InPlacementGroup needs a placement group", errs.ErrInvalidOption)
+		}
+		if bundleIndex < -1 || bundleIndex >= pg.bundles {
+			return fmt.Errorf("%w: bundle index %d outside 0..%d (or -1 for any)", errs.ErrInvalidOption, bundleIndex, pg.bundles-1)
+		}
+		o.pg, o.pgBundle = pg.id, bundleIndex
+		return nil
+	}
+}
+
+// bundleResources turns a request into the resources of the bundle it
+// runs in: each name becomes the bundle's own resource, plus the bundle's
+// marker, so that a task with no resources is still pinned to it.
+func bundleResources(req map[string]float64, pgID string, index int) map[string]float64 {
+	out := map[string]float64{protocol.BundleResourceName("bundle", pgID, index): 0.001}
+	for name, v := range req {
+		if v > 0 {
+			out[protocol.BundleResourceName(name, pgID, index)] = v
+		}
+	}
+	return out
+}
+
+// LabelSelector places a task or actor only on nodes whose labels
+// (rayo start --labels) match expr: comma-separated requirements such as
+// "zone=us-east", "zone!=x", "zone in (a,b)", "zone notin (a,b)", "gpu"
+// (exists) and "!gpu" (does not exist).
+func LabelSelector(expr string) Option {
+	return func(o *callOptions) error {
+		reqs, err := sched.ParseLabelSelector(expr)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+		}
+		o.labels = reqs
+		return nil
+	}
+}
