@@ -38,6 +38,10 @@ func newMicrobenchmark() *cobra.Command {
 			opts := []rayo.InitOption{rayo.WithLogToDriver(false), rayo.WithTempDir(tempDir)}
 			if address != "" {
 				opts = append(opts, rayo.WithAddress(address))
+			} else {
+				// The placement group row reserves bundles of a custom
+				// resource, as Ray's does.
+				opts = append(opts, rayo.WithResources(map[string]float64{"custom": 100}))
 			}
 			if token != "" {
 				opts = append(opts, rayo.WithToken(token))

@@ -119,9 +119,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	b.objects()
 	b.tasks()
 	b.actors()
-	if b.want("placement group create/removal") {
-		fmt.Fprintf(o.Progress, "%-50s %s\n", "placement group create/removal", "skipped: placement groups are not built yet")
-	}
+	b.placementGroups()
 	return b.results, b.err
 }
 
@@ -439,4 +437,36 @@ func JSON(w io.Writer, rs []Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rs)
+}
+
+// placementGroups: create 100 one-bundle groups of {"custom": 0.001},
+// wait for them, remove them (the cluster needs a "custom" resource;
+// rayo microbenchmark's embedded cluster has 100).
+func (b *bench) placementGroups() {
+	const numPGs = 100
+	ctx := b.ctx
+	b.timeit("placement group create/removal", func() error {
+		pgs := make([]*rayo.PlacementGroup, numPGs)
+		for i := range pgs {
+			pg, err := rayo.NewPlacementGroup(ctx, []map[string]float64{{"custom": 0.001}}, rayo.PACK)
+			if err != nil {
+				return err
+			}
+			pgs[i] = pg
+		}
+		for _, pg := range pgs {
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := pg.Ready(wctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("placement group not ready (does the cluster have a \"custom\" resource?): %w", err)
+			}
+		}
+		for _, pg := range pgs {
+			if err := rayo.RemovePlacementGroup(pg); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, numPGs, "/s")
 }
