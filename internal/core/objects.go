@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -150,6 +151,10 @@ func (rt *Runtime) argBytes(ctx context.Context, a protocol.Arg) ([]byte, error)
 		switch rpc.CodeOf(err) {
 		case "object_lost", "object_not_found":
 			return nil, fmt.Errorf("%w: %s: every copy is gone: %v", errs.ErrObjectLost, a.ID, err)
+		}
+		if errors.Is(err, rpc.ErrClosed) {
+			// This process's node died, and the copies it held with it.
+			return nil, fmt.Errorf("%w: %s: %w: %v", errs.ErrObjectLost, a.ID, errs.ErrNodeDied, err)
 		}
 		return nil, fmt.Errorf("rayo: fetching object %s: %w", a.ID, err)
 	}

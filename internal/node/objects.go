@@ -362,7 +362,9 @@ func (n *Node) readChunk(ctx context.Context, req *protocol.ReadChunkRequest) (*
 func (n *Node) listObjects(context.Context, *protocol.Empty) (*protocol.ListObjectsReply, error) {
 	st := n.store.Stats()
 	reply := &protocol.ListObjectsReply{NodeID: n.cfg.NodeID, Capacity: st.Capacity, Used: st.Used,
-		SpilledBytes: st.SpilledBytes, SpilledObjects: st.SpilledObjects, FallbackBytes: st.FallbackBytes}
+		SpilledBytes: st.SpilledBytes, SpilledObjects: st.SpilledObjects, FallbackBytes: st.FallbackBytes,
+		Spills: st.Spills, Restores: st.Restores, SpillNanos: st.SpillNanos, RestoreNanos: st.RestoreNanos,
+		SpillBytes: st.SpillBytes, RestoreBytes: st.RestoreBytes}
 	n.objs.mu.Lock()
 	owners := make(map[string]string, len(n.objs.owners))
 	for k, v := range n.objs.owners {

@@ -79,6 +79,7 @@ type Stats struct {
 
 	Evictions, Spills, Restores int64 // counters since Open
 	SpillNanos, RestoreNanos    int64 // time spent spilling and restoring
+	SpillBytes, RestoreBytes    int64 // bytes spilled and restored
 }
 
 // where an object's bytes are.
@@ -135,6 +136,7 @@ type Store struct {
 
 	evictions, spills, restores int64
 	spillNanos, restoreNanos    int64
+	spillBytes, restoreBytes    int64
 }
 
 // Open creates the main segment file of cfg.Capacity bytes at cfg.Path
@@ -410,6 +412,8 @@ func (s *Store) Stats() Stats {
 		Restores:     s.restores,
 		SpillNanos:   s.spillNanos,
 		RestoreNanos: s.restoreNanos,
+		SpillBytes:   s.spillBytes,
+		RestoreBytes: s.restoreBytes,
 	}
 	for _, o := range s.objects {
 		if o.where == spilled {
@@ -669,6 +673,7 @@ func (s *Store) spill(o *object) error {
 	o.slot = slot{where: spilled}
 	o.spillPath = path
 	s.spills++
+	s.spillBytes += o.size
 	s.spillNanos += int64(time.Since(start))
 	return nil
 }
@@ -689,6 +694,7 @@ func (s *Store) restore(o *object) error {
 	o.slot = sl
 	o.spillPath = ""
 	s.restores++
+	s.restoreBytes += o.size
 	s.restoreNanos += int64(time.Since(start))
 	return nil
 }

@@ -109,4 +109,11 @@ type ListObjectsReply struct {
 	SpilledObjects int               `msgpack:"nspilled"`
 	FallbackBytes  int64             `msgpack:"fallback"`
 	Objects        []StoreObjectInfo `msgpack:"objects"`
+	// Counters since the node started, for spill and restore rates.
+	Spills       int64 `msgpack:"spills"`
+	Restores     int64 `msgpack:"restores"`
+	SpillNanos   int64 `msgpack:"spillns"`
+	RestoreNanos int64 `msgpack:"restorens"`
+	SpillBytes   int64 `msgpack:"spillb"`
+	RestoreBytes int64 `msgpack:"restoreb"`
 }
