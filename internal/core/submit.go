@@ -210,7 +210,7 @@ func causeOf(err error) error {
 }
 
 func schedKey(res sched.Resources, st sched.Strategy) string {
-	return fmt.Sprintf("%s|%d|%s|%t|%v", res.String(), st.Kind, st.NodeID, st.Soft, st.Labels)
+	return fmt.Sprintf("%s|%d|%s|%t|%s", res.String(), st.Kind, st.NodeID, st.Soft, sched.FormatLabelSelector(st.Labels))
 }
 
 func (s *submitter) enqueue(t *task) {

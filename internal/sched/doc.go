@@ -11,4 +11,9 @@
 // the local node until it passes a utilization threshold, then spread it over
 // the least-utilized nodes, choosing randomly among the best few to avoid
 // every scheduler stampeding onto the same node.
+//
+// A Strategy may carry a label selector (see ParseLabelSelector) that every
+// policy applies as a hard filter on candidate nodes, and PlaceBundles places
+// the bundles of a placement group under Ray's PACK, SPREAD, STRICT_PACK and
+// STRICT_SPREAD strategies, all or nothing.
 package sched

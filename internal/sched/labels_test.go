@@ -94,7 +94,7 @@ func TestParseLabelSelectorErrors(t *testing.T) {
 		{"zone (a)", "unexpected \"(\" after key \"zone\""},
 		{"zone=a b", "unexpected \"b\" after requirement \"zone=a\""},
 		{"zone=a)", "unexpected \")\""},
-		{"gpu !spot", "unexpected \"!\" after requirement \"gpu\""},
+		{"gpu !spot", "unexpected \"!\" after key \"gpu\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {

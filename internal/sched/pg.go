@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -45,27 +46,32 @@ func ParsePGStrategy(s string) (PGStrategy, error) {
 	return 0, fmt.Errorf("%w %q: want PACK, SPREAD, STRICT_PACK or STRICT_SPREAD", ErrInvalidPGStrategy, s)
 }
 
-// pgSearchBudget bounds the backtracking search PACK and SPREAD fall back to
-// when their greedy placement fails (exact bin packing is NP-hard). When the
-// budget runs out the answer is "unknown": not placeable now, but not
-// declared infeasible either, so a group is never failed on a guess.
-const pgSearchBudget = 4096
+// pgSearchWork bounds the backtracking search PACK and SPREAD fall back to
+// when their greedy placement fails (exact bin packing is NP-hard). Work is
+// counted in node checks: the search may do one full descent (bundles x
+// nodes) plus this many more. When it runs out the answer is "unknown": not
+// placeable now, but not declared infeasible either, so a group is never
+// failed on a guess.
+const pgSearchWork = 1 << 18
 
 // PlaceBundles assigns each bundle a node, all or nothing. assignment[i] is
 // the ID of the node for bundles[i]; it is nil unless ok.
 //
-// Only Alive, non-Draining nodes are used. ok is true when every bundle fits
-// the nodes' Available resources at once, counting the bundles already
-// assigned in this call. When not ok, infeasible reports that the bundles
-// could never be placed, even on an empty cluster of these nodes (their
-// Total): e.g. a bundle bigger than every node, STRICT_PACK whose sum exceeds
-// every node, or STRICT_SPREAD with more bundles than usable nodes. An empty
-// bundle list is trivially placed; an unknown strategy is infeasible.
+// Only Alive, non-Draining nodes are used (labels are not consulted). ok is
+// true when every bundle fits the nodes' Available resources at once,
+// counting the bundles already assigned in this call. When not ok,
+// infeasible reports that the bundles could never be placed, even on an
+// empty cluster of these nodes (their Total): e.g. a bundle bigger than
+// every node, STRICT_PACK whose sum exceeds every node, or STRICT_SPREAD
+// with more bundles than usable nodes. infeasible is only reported when
+// proven, never on a guess. An empty bundle list is trivially placed; an
+// unknown strategy is infeasible.
 //
 // Strategies follow Ray:
 //   - PACK: if one node can hold every bundle, all go there; otherwise the
-//     node that can take the most of the remaining bundles is filled first,
-//     and so on. Best effort: it spreads only as far as it must.
+//     largest bundle goes to the preferred node that fits it, that node is
+//     filled with whatever else fits, and so on. Best effort: it spreads
+//     only as far as it must.
 //   - SPREAD: each bundle goes to a node this call has used least (an unused
 //     one while any fits), so distinct nodes are used as much as possible;
 //     nodes are reused only when needed.
@@ -79,9 +85,10 @@ const pgSearchBudget = 4096
 // bundles ask for (all resources when they ask for none), so a group lands on
 // the emptiest nodes. Equal loads are broken in node-ID order when rnd is
 // nil, or in an order shuffled by rnd otherwise, so the result is
-// deterministic given the inputs and rnd's state. When PACK's or SPREAD's
-// greedy pass fails, a bounded backtracking search looks for any valid
-// assignment before giving up. Inputs are not modified.
+// deterministic given the inputs and rnd's state (rnd is drawn from once per
+// call, to shuffle). When PACK's or SPREAD's greedy pass fails, a bounded
+// backtracking search looks for any valid assignment before giving up; for
+// small groups it is exhaustive. Inputs are not modified.
 func PlaceBundles(bundles []Resources, strategy PGStrategy, nodes []NodeView, rnd *rand.Rand) (assignment []string, ok bool, infeasible bool) {
 	if strategy < PGPack || strategy > PGStrictSpread {
 		return nil, false, true
@@ -193,11 +200,11 @@ type placer struct {
 	rem     []Resources // remaining capacity per node (index into the node order)
 	count   []int       // bundles assigned per node
 	assign  []int       // node index per bundle; -1 while unassigned
-	steps   int         // search steps taken
+	work    int         // search work left, in node checks
 }
 
 func newPlacer(bundles []Resources, order []int, ns []*NodeView, capacity func(*NodeView) Resources) *placer {
-	p := &placer{bundles: bundles, order: order,
+	p := &placer{bundles: bundles, order: order, work: len(bundles)*len(ns) + pgSearchWork,
 		rem: make([]Resources, len(ns)), count: make([]int, len(ns)), assign: make([]int, len(bundles))}
 	for i, n := range ns {
 		p.rem[i] = positive(capacity(n))
@@ -269,54 +276,48 @@ func (p *placer) place(strategy PGStrategy) placeResult {
 	return p.search(0, strategy)
 }
 
-// packGreedy repeatedly fills the node that can take the most of the
-// remaining bundles (first fit, largest first); ties go to the preferred
-// node. Since a filled node cannot take any remaining bundle, each node is
-// chosen at most once.
+// packGreedy follows Ray's PACK: if an unused node can hold every remaining
+// bundle, the preferred such node takes them all; otherwise the largest
+// remaining bundle goes to the preferred unused node that fits it, which is
+// then filled first fit (largest first) from the remaining bundles, and so
+// on. A filled node cannot take any remaining bundle, so each node is chosen
+// at most once. It costs O(bundles x (nodes + bundles)).
 func (p *placer) packGreedy() bool {
 	left := append([]int(nil), p.order...)
 	for len(left) > 0 {
-		best, bestSet := -1, []int(nil)
-		for n := range p.rem {
-			if p.count[n] > 0 {
-				continue
+		sum := Resources{}
+		for _, b := range left {
+			sum.Add(p.bundles[b])
+		}
+		best := -1
+		for n, r := range p.rem {
+			if p.count[n] == 0 && sum.FitsIn(r) {
+				best = n
+				break
 			}
-			set := firstFit(left, p.bundles, p.rem[n])
-			if len(set) > len(bestSet) {
-				best, bestSet = n, set
+		}
+		if best < 0 {
+			for n, r := range p.rem {
+				if p.count[n] == 0 && p.bundles[left[0]].FitsIn(r) {
+					best = n
+					break
+				}
 			}
 		}
 		if best < 0 {
 			return false
 		}
-		taken := map[int]bool{}
-		for _, b := range bestSet {
-			p.set(b, best)
-			taken[b] = true
-		}
 		var rest []int
 		for _, b := range left {
-			if !taken[b] {
+			if p.bundles[b].FitsIn(p.rem[best]) {
+				p.set(b, best)
+			} else {
 				rest = append(rest, b)
 			}
 		}
 		left = rest
 	}
 	return true
-}
-
-// firstFit returns the bundles of left (in order) that fit into capacity
-// when taken greedily one after another.
-func firstFit(left []int, bundles []Resources, capacity Resources) []int {
-	c := capacity.Clone()
-	var set []int
-	for _, b := range left {
-		if bundles[b].FitsIn(c) {
-			c.Sub(bundles[b])
-			set = append(set, b)
-		}
-	}
-	return set
 }
 
 // search assigns order[k:] by depth-first search with backtracking. The
@@ -329,27 +330,36 @@ func (p *placer) search(k int, strategy PGStrategy) placeResult {
 	if k == len(p.order) {
 		return placed
 	}
+	if p.work -= len(p.rem); p.work < 0 {
+		return unknown
+	}
 	b := p.order[k]
 	var cands []int
-	for n, r := range p.rem {
-		if p.bundles[b].FitsIn(r) {
-			cands = append(cands, n)
+	if strategy == PGPack {
+		// Used nodes first, then unused, each in preference order.
+		for _, used := range []bool{true, false} {
+			for n, r := range p.rem {
+				if (p.count[n] > 0) == used && p.bundles[b].FitsIn(r) {
+					cands = append(cands, n)
+				}
+			}
 		}
+	} else {
+		for n, r := range p.rem {
+			if p.bundles[b].FitsIn(r) {
+				cands = append(cands, n)
+			}
+		}
+		// Least used first; stable, so preference order within a count.
+		sort.SliceStable(cands, func(i, j int) bool { return p.count[cands[i]] < p.count[cands[j]] })
 	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		ci, cj := p.count[cands[i]], p.count[cands[j]]
-		if strategy == PGPack {
-			return ci > 0 && cj == 0
-		}
-		return ci < cj
-	})
-	var tried []int
+	var tried map[string]bool
 	for _, n := range cands {
-		if equivalentTo(p.rem, n, tried) {
-			continue
-		}
-		if p.steps++; p.steps > pgSearchBudget {
-			return unknown
+		var key string
+		if tried != nil {
+			if key = amountsKey(p.rem[n]); tried[key] {
+				continue
+			}
 		}
 		p.set(b, n)
 		res := p.search(k+1, strategy)
@@ -360,38 +370,42 @@ func (p *placer) search(k int, strategy PGStrategy) placeResult {
 		if res == unknown {
 			return unknown
 		}
-		tried = append(tried, n)
+		if tried == nil {
+			tried, key = map[string]bool{}, amountsKey(p.rem[n])
+		}
+		tried[key] = true
+		if p.work -= len(p.rem); p.work < 0 {
+			return unknown
+		}
 	}
 	return impossible
 }
 
-func equivalentTo(rem []Resources, n int, tried []int) bool {
-	for _, t := range tried {
-		if sameAmounts(rem[n], rem[t]) {
-			return true
+// amountsKey renders r exactly and canonically (sorted names, zero entries
+// dropped), so two capacities get the same key exactly when they are equal.
+func amountsKey(r Resources) string {
+	names := make([]string, 0, len(r))
+	for name, v := range r {
+		if v != 0 {
+			names = append(names, name)
 		}
 	}
-	return false
-}
-
-// sameAmounts compares two resource sets, a missing entry counting as zero.
-func sameAmounts(a, b Resources) bool {
-	for name, v := range a {
-		if b[name] != v {
-			return false
-		}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString(strconv.Quote(name))
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatInt(r[name], 10))
+		b.WriteByte(';')
 	}
-	for name, v := range b {
-		if a[name] != v {
-			return false
-		}
-	}
-	return true
+	return b.String()
 }
 
 // match places one bundle per node by augmenting paths (Kuhn's algorithm),
 // bundles largest first and nodes in preference order, so it finds an
-// assignment whenever one exists.
+// assignment whenever one exists. A free node that fits is always taken
+// before any placed bundle is moved, so when greedy placement succeeds the
+// result is the greedy one.
 func (p *placer) match() placeResult {
 	if len(p.bundles) > len(p.rem) {
 		return impossible
@@ -404,11 +418,18 @@ func (p *placer) match() placeResult {
 	var augment func(b int) bool
 	augment = func(b int) bool {
 		for n, r := range p.rem {
-			if visited[n] || !p.bundles[b].FitsIn(r) {
+			if owner[n] < 0 && !visited[n] && p.bundles[b].FitsIn(r) {
+				visited[n] = true
+				owner[n] = b
+				return true
+			}
+		}
+		for n, r := range p.rem {
+			if owner[n] < 0 || visited[n] || !p.bundles[b].FitsIn(r) {
 				continue
 			}
 			visited[n] = true
-			if owner[n] < 0 || augment(owner[n]) {
+			if augment(owner[n]) {
 				owner[n] = b
 				return true
 			}
