@@ -153,3 +153,30 @@ var tGPUBarrier = rayo.Register[string]("test.gpuBarrier", func(ctx context.Cont
 	}
 	return os.Getenv("CUDA_VISIBLE_DEVICES"), nil
 })
+
+func TestGPUInPlacementGroup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := rayo.Init(ctx, rayo.WithNumCPUs(4), rayo.WithNumGPUs(2), rayo.WithLogToDriver(false), rayo.WithTempDir(t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	defer rayo.Shutdown()
+	pg, err := rayo.NewPlacementGroup(ctx, []map[string]float64{{"CPU": 1, "GPU": 1}, {"CPU": 1, "GPU": 1}}, rayo.PACK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		v, err := tCudaDevices.Options(rayo.InPlacementGroup(pg, i), rayo.NumGPUs(1)).Remote().Get(ctx)
+		if err != nil || (v != "0" && v != "1") {
+			t.Fatalf("a 1-GPU task in bundle %d saw %q %v", i, v, err)
+		}
+		seen[v] = true
+	}
+	if len(seen) != 2 {
+		t.Fatalf("the two bundles' tasks saw the same GPU: %v", seen)
+	}
+}

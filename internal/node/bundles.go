@@ -20,6 +20,7 @@ import (
 type bundle struct {
 	req       protocol.BundleRequest
 	committed bool
+	gpuIDs    []int // the GPUs the bundle reserved, for CUDA_VISIBLE_DEVICES
 }
 
 func bundleKey(pgID string, index int) string { return pgID + "/" + strconv.Itoa(index) }
@@ -49,8 +50,16 @@ func (n *Node) prepareBundle(_ context.Context, req *protocol.BundleRequest) (*p
 	if !req.Resources.FitsIn(n.available) {
 		return nil, rpc.Errorf("bundle_no_room", "node: no room for bundle %d of group %s (%s)", req.Index, req.PGID, req.Resources.String())
 	}
+	b := &bundle{req: *req}
+	if g := req.Resources["GPU"]; g > 0 {
+		ids, ok := n.gpus.Acquire(float64(g) / sched.Unit)
+		if !ok {
+			return nil, rpc.Errorf("bundle_no_room", "node: the GPUs for bundle %d of group %s are not free", req.Index, req.PGID)
+		}
+		b.gpuIDs = ids
+	}
 	n.available.Sub(req.Resources)
-	n.bundles[key] = &bundle{req: *req}
+	n.bundles[key] = b
 	return &protocol.Empty{}, nil
 }
 
@@ -105,6 +114,9 @@ func (n *Node) returnBundle(_ context.Context, req *protocol.BundleRequest) (*pr
 		}
 	}
 	n.available.Add(b.req.Resources)
+	if b.gpuIDs != nil {
+		n.gpus.Release(b.gpuIDs, float64(b.req.Resources["GPU"])/sched.Unit)
+	}
 	// Queued requests for the group can never be served here any more.
 	for _, r := range n.queue {
 		for name := range r.req.Resources {
@@ -136,4 +148,30 @@ func (n *Node) totalSnapshot() sched.Resources {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.total.Clone()
+}
+
+// bundleGPUsLocked returns the GPU IDs a lease inside a bundle sees: those
+// its bundle reserved (for a group-wide request, those of any bundle of
+// the group here that reserved GPUs).
+func (n *Node) bundleGPUsLocked(req sched.Resources) []int {
+	for name, v := range req {
+		if v <= 0 || !strings.HasPrefix(name, "GPU_group_") {
+			continue
+		}
+		rest := strings.TrimPrefix(name, "GPU_group_")
+		want := int((v + sched.Unit - 1) / sched.Unit)
+		if i := strings.IndexByte(rest, '_'); i > 0 {
+			if idx, err := strconv.Atoi(rest[:i]); err == nil {
+				if b := n.bundles[bundleKey(rest[i+1:], idx)]; b != nil {
+					return b.gpuIDs[:min(want, len(b.gpuIDs))]
+				}
+			}
+		}
+		for k, b := range n.bundles {
+			if strings.HasPrefix(k, rest+"/") && len(b.gpuIDs) > 0 {
+				return b.gpuIDs[:min(want, len(b.gpuIDs))]
+			}
+		}
+	}
+	return nil
 }

@@ -145,10 +145,10 @@ func (n *Node) releaseLocked(l *lease, discard bool) {
 	if l.peer != nil {
 		delete(n.peerLeases[l.peer], l.id)
 	}
-	if l.gpuIDs != nil {
+	if l.gpuIDs != nil && l.resources["GPU"] > 0 {
 		n.gpus.Release(l.gpuIDs, float64(l.resources["GPU"])/sched.Unit)
-		l.gpuIDs = nil
 	}
+	l.gpuIDs = nil
 	ret := l.resources.Clone()
 	if l.lent {
 		// Its CPUs were given back when it blocked.
@@ -279,7 +279,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		r.finish(nil, j.err)
 		return true
 	}
-	var gpuIDs []int
+	gpuIDs := n.bundleGPUsLocked(req.Resources)
 	if g := req.Resources["GPU"]; g > 0 {
 		ids, ok := n.gpus.Acquire(float64(g) / sched.Unit)
 		if !ok {
@@ -289,7 +289,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	}
 	w := j.popIdle()
 	if w == nil {
-		if gpuIDs != nil {
+		if gpuIDs != nil && req.Resources["GPU"] > 0 {
 			n.gpus.Release(gpuIDs, float64(req.Resources["GPU"])/sched.Unit)
 		}
 		n.startWorkerIfUsefulLocked(j, req.Dedicated)
