@@ -278,3 +278,21 @@ func TestNestedTasksDoNotDeadlock(t *testing.T) {
 		t.Fatalf("fan-out tree: %v %v", v, err)
 	}
 }
+
+func TestSpreadDoesNotStick(t *testing.T) {
+	ctx := initEmbedded(t)
+	// One node: SPREAD tasks still all run (each on a lease of its own).
+	refs := make([]rayo.ObjectRef[int], 20)
+	for i := range refs {
+		refs[i] = tAdd.Options(rayo.Spread()).Remote(i, 1)
+	}
+	vs, err := rayo.GetAll(ctx, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if v != i+1 {
+			t.Fatalf("spread task %d returned %d", i, v)
+		}
+	}
+}

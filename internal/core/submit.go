@@ -480,7 +480,16 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		s.returnLease(lh, true)
 		return
 	}
-	ks.idle = append(ks.idle, lh)
+	spread := ks.strat.Kind == sched.StrategySpread
+	if spread {
+		// SPREAD places every task anew: a lease is not reused, or a
+		// burst of short tasks would stay on the first nodes granted.
+		ks.leases--
+		s.rt.wg.Add(1)
+		go func() { defer s.rt.wg.Done(); s.returnLease(lh, false) }()
+	} else {
+		ks.idle = append(ks.idle, lh)
+	}
 	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !t.cancelled &&
 		reply.Err.Code == errs.CodeOf(errs.ErrTaskFailed)
 	if retry {
