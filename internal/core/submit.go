@@ -349,7 +349,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 		return !pl.withdrawn
 	}
 	node := s.rt.node
-	backoff := 50 * time.Millisecond
+	backoff := 20 * time.Millisecond
 	for {
 		if !at(node) {
 			done()
@@ -357,11 +357,24 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 		}
 		var reply protocol.LeaseReply
 		err := node.Call(ctx, protocol.NodeRequestLease, req, &reply)
+		if err == nil && reply.Rejected {
+			// The node we were sent to is busy: ask ours again, after a
+			// moment for the cluster view to catch up.
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				done()
+				return
+			}
+			backoff = min(backoff*2, 500*time.Millisecond)
+			node, req.Spilled, req.QueueHere = s.rt.node, false, false
+			continue
+		}
 		if err == nil && reply.RetryAt != "" {
 			c, derr := s.rt.client(ctx, reply.RetryAt)
 			if derr == nil {
 				node = c
-				req.Spilled = true
+				req.Spilled, req.QueueHere = true, reply.QueueThere
 				continue
 			}
 			err = derr
@@ -372,7 +385,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 				// The worker died between grant and dial: give the lease
 				// back and ask again.
 				s.returnLease(&leaseHandle{reply: reply, node: node}, true)
-				node, req.Spilled = s.rt.node, false
+				node, req.Spilled, req.QueueHere = s.rt.node, false, false
 				continue
 			}
 			lh := &leaseHandle{reply: reply, node: node, worker: w}
@@ -412,7 +425,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 			return
 		}
 		backoff = min(backoff*2, 2*time.Second)
-		node, req.Spilled = s.rt.node, false
+		node, req.Spilled, req.QueueHere = s.rt.node, false, false
 		select {
 		case <-node.Done():
 			if done() {

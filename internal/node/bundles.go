@@ -2,9 +2,11 @@ package node
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/sched"
@@ -20,7 +22,8 @@ import (
 type bundle struct {
 	req       protocol.BundleRequest
 	committed bool
-	gpuIDs    []int // the GPUs the bundle reserved, for CUDA_VISIBLE_DEVICES
+	gpuIDs    []int          // the GPUs the bundle reserved
+	gpus      *gpu.Allocator // hands the bundle's GPUs to the leases in it
 }
 
 func bundleKey(pgID string, index int) string { return pgID + "/" + strconv.Itoa(index) }
@@ -57,6 +60,7 @@ func (n *Node) prepareBundle(_ context.Context, req *protocol.BundleRequest) (*p
 			return nil, rpc.Errorf("bundle_no_room", "node: the GPUs for bundle %d of group %s are not free", req.Index, req.PGID)
 		}
 		b.gpuIDs = ids
+		b.gpus = gpu.NewAllocator(ids)
 	}
 	n.available.Sub(req.Resources)
 	n.bundles[key] = b
@@ -150,28 +154,43 @@ func (n *Node) totalSnapshot() sched.Resources {
 	return n.total.Clone()
 }
 
-// bundleGPUsLocked returns the GPU IDs a lease inside a bundle sees: those
-// its bundle reserved (for a group-wide request, those of any bundle of
-// the group here that reserved GPUs).
-func (n *Node) bundleGPUsLocked(req sched.Resources) []int {
+// bundleGPUsLocked gives a lease inside a bundle GPUs from its bundle's
+// own allocator (for a group-wide request, from any bundle of the group
+// here with room), so that leases sharing a bundle get distinct GPUs. It
+// returns the allocator to release them to.
+func (n *Node) bundleGPUsLocked(req sched.Resources) ([]int, *gpu.Allocator, float64) {
 	for name, v := range req {
 		if v <= 0 || !strings.HasPrefix(name, "GPU_group_") {
 			continue
 		}
+		amount := float64(v) / sched.Unit
 		rest := strings.TrimPrefix(name, "GPU_group_")
-		want := int((v + sched.Unit - 1) / sched.Unit)
 		if i := strings.IndexByte(rest, '_'); i > 0 {
 			if idx, err := strconv.Atoi(rest[:i]); err == nil {
-				if b := n.bundles[bundleKey(rest[i+1:], idx)]; b != nil {
-					return b.gpuIDs[:min(want, len(b.gpuIDs))]
+				b := n.bundles[bundleKey(rest[i+1:], idx)]
+				if b == nil || b.gpus == nil {
+					return nil, nil, 0
+				}
+				if ids, ok := b.gpus.Acquire(amount); ok {
+					return ids, b.gpus, amount
+				}
+				return nil, nil, 0
+			}
+		}
+		keys := make([]string, 0, len(n.bundles))
+		for k := range n.bundles {
+			if strings.HasPrefix(k, rest+"/") {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if b := n.bundles[k]; b.gpus != nil {
+				if ids, ok := b.gpus.Acquire(amount); ok {
+					return ids, b.gpus, amount
 				}
 			}
 		}
-		for k, b := range n.bundles {
-			if strings.HasPrefix(k, rest+"/") && len(b.gpuIDs) > 0 {
-				return b.gpuIDs[:min(want, len(b.gpuIDs))]
-			}
-		}
 	}
-	return nil
+	return nil, nil, 0
 }

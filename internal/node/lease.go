@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/sched"
@@ -22,6 +23,8 @@ type leaseReq struct {
 	// infeasible is set while no node in the cluster view can hold it;
 	// warned makes the warning appear once.
 	infeasible bool
+	// pickedHere: a SPREAD pick chose this node; it is not picked again.
+	pickedHere bool
 	warned     bool
 	queuedAt   time.Time
 }
@@ -48,12 +51,14 @@ func jobKey(req *protocol.LeaseRequest) string {
 
 // lease is a granted worker and the resources it holds.
 type lease struct {
-	lent      bool // its CPUs are lent while its worker waits on Get
-	gpuIDs    []int
-	id        string
-	worker    *worker
-	resources sched.Resources
-	peer      *rpc.Peer
+	lent         bool // its CPUs are lent while its worker waits on Get
+	gpuIDs       []int
+	bundleGPUs   *gpu.Allocator // the bundle allocator its GPUs came from
+	bundleAmount float64
+	id           string
+	worker       *worker
+	resources    sched.Resources
+	peer         *rpc.Peer
 }
 
 func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*protocol.LeaseReply, error) {
@@ -148,6 +153,10 @@ func (n *Node) releaseLocked(l *lease, discard bool) {
 	if l.gpuIDs != nil && l.resources["GPU"] > 0 {
 		n.gpus.Release(l.gpuIDs, float64(l.resources["GPU"])/sched.Unit)
 	}
+	if l.bundleGPUs != nil {
+		l.bundleGPUs.Release(l.gpuIDs, l.bundleAmount)
+		l.bundleGPUs = nil
+	}
 	l.gpuIDs = nil
 	ret := l.resources.Clone()
 	if l.lent {
@@ -235,9 +244,17 @@ func (n *Node) scheduleLocked() {
 func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	req := r.req
 	local := req.Resources.FitsIn(n.total)
-	if !req.Spilled || !local {
+	if (!req.Spilled || !local) && !r.pickedHere {
 		d, next := sched.Pick(req.Resources, view, n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)
-		n.spreadIdx = next
+		if d.Outcome != sched.Infeasible {
+			n.spreadIdx = next
+		}
+		if d.Outcome == sched.Place && d.NodeID == n.cfg.NodeID && req.Strategy.Kind == sched.StrategySpread &&
+			n.viewAt.After(r.queuedAt) {
+			// Keep a spread pick made on a current view: passes while
+			// the worker starts must not move the request on.
+			r.pickedHere = true
+		}
 		switch {
 		case d.Outcome == sched.Infeasible:
 			if !n.viewAt.After(r.queuedAt) {
@@ -262,12 +279,19 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 			if addr == "" {
 				return false
 			}
-			r.finish(&protocol.LeaseReply{RetryAt: addr, RetryNodeID: d.NodeID}, nil)
+			r.finish(&protocol.LeaseReply{RetryAt: addr, RetryNodeID: d.NodeID, QueueThere: d.Outcome == sched.Queue}, nil)
 			return true
 		}
 	}
 	r.infeasible = false
 	if !req.Resources.FitsIn(n.available) {
+		if req.Spilled && !req.QueueHere && !req.Dedicated && local {
+			// Sent here on a view that was out of date: this node is busy.
+			// Give the request back (Ray's grant-or-reject) rather than
+			// keep it while other nodes may be idle.
+			r.finish(&protocol.LeaseReply{Rejected: true}, nil)
+			return true
+		}
 		return false
 	}
 	j := n.jobs[jobKey(req)]
@@ -279,7 +303,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		r.finish(nil, j.err)
 		return true
 	}
-	gpuIDs := n.bundleGPUsLocked(req.Resources)
+	gpuIDs, bundleGPUs, bundleAmount := n.bundleGPUsLocked(req.Resources)
 	if g := req.Resources["GPU"]; g > 0 {
 		ids, ok := n.gpus.Acquire(float64(g) / sched.Unit)
 		if !ok {
@@ -292,10 +316,16 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		if gpuIDs != nil && req.Resources["GPU"] > 0 {
 			n.gpus.Release(gpuIDs, float64(req.Resources["GPU"])/sched.Unit)
 		}
+		if bundleGPUs != nil {
+			bundleGPUs.Release(gpuIDs, bundleAmount)
+		}
 		n.startWorkerIfUsefulLocked(j, req.Dedicated)
 		return false
 	}
 	n.grantLocked(r, w, gpuIDs)
+	if l := w.lease; l != nil {
+		l.bundleGPUs, l.bundleAmount = bundleGPUs, bundleAmount
+	}
 	return true
 }
 

@@ -34,6 +34,8 @@ type LeaseRequest struct {
 	// Spilled is set when another node sent the requester here: this node
 	// must queue the request rather than redirect it again.
 	Spilled bool `msgpack:"spilled,omitempty"`
+	// QueueHere: sent here to wait (no node had room), not to run now.
+	QueueHere bool `msgpack:"queuehere,omitempty"`
 	// Name labels the demand (the task's name) in logs and status.
 	Name string `msgpack:"name,omitempty"`
 	// Dedicated asks for a worker that serves only this lease (an actor):
@@ -55,7 +57,12 @@ type LeaseReply struct {
 	GPUIDs []int  `msgpack:"gpus,omitempty"`
 	NodeID string `msgpack:"node,omitempty"`
 	// Spillback: ask this node instead.
-	RetryAt     string `msgpack:"retry,omitempty"`
+	RetryAt string `msgpack:"retry,omitempty"`
+	// Rejected: the node this request was sent to is busy after all; ask
+	// the local node again.
+	Rejected bool `msgpack:"rejected,omitempty"`
+	// QueueThere: no node has room now and RetryAt is where to wait.
+	QueueThere  bool   `msgpack:"queue,omitempty"`
 	RetryNodeID string `msgpack:"retrynode,omitempty"`
 }
 

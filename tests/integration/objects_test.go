@@ -885,8 +885,7 @@ func knownBug(t *testing.T, what string) {
 // behind a zero-copy slice that an earlier ObjectRef.Get returned and
 // that the process still uses: the object may then be evicted and its
 // memory reused under that slice.
-func TestObjKnownBugArgumentReleasesKeptPin(t *testing.T) {
-	knownBug(t, "internal/core/objects.go releasePins drops all of a process's pins on an object")
+func TestObjArgumentUseKeepsEarlierPin(t *testing.T) {
 	c := startObjCluster(t, nil, storeArgs(16<<20, ""))
 	connect(t, c)
 	dumpMemoryOnFailure(t, c)
@@ -934,8 +933,7 @@ func TestObjKnownBugArgumentReleasesKeptPin(t *testing.T) {
 // Objects owned by a worker (Put inside a task) whose last borrower has
 // gone stay in the stores until that worker's Go collector happens to run:
 // an idle worker may not collect for minutes.
-func TestObjKnownBugIdleOwnerKeepsDroppedObjects(t *testing.T) {
-	knownBug(t, "an idle owner never notices its dropped ObjectRefs")
+func TestObjIdleOwnerFreesDroppedObjects(t *testing.T) {
 	c := startCluster(t)
 	connect(t, c)
 	dumpMemoryOnFailure(t, c)
@@ -957,8 +955,7 @@ func TestObjKnownBugIdleOwnerKeepsDroppedObjects(t *testing.T) {
 
 // A secondary copy pulled to another node is listed by `rayo memory`
 // without its owner.
-func TestObjKnownBugSecondaryHasNoOwner(t *testing.T) {
-	knownBug(t, "internal/core/objects.go argBytes never sets PullObjectRequest.Owner")
+func TestObjSecondaryCopyShowsOwner(t *testing.T) {
 	c := startCluster(t)
 	connect(t, c)
 	dumpMemoryOnFailure(t, c)
