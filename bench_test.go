@@ -2,12 +2,11 @@ package rayo_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/internal/microbench"
 )
 
 var tNoop = rayo.Register[int]("bench.noop", func() int { return 0 })
@@ -69,126 +68,11 @@ func warm(b *testing.B, ctx context.Context) {
 	}
 }
 
-// tcpRoundTrip measures the mean of n loopback round trips.
+// tcpRoundTrip is the loopback floor, measured in the same run.
 func tcpRoundTrip(b *testing.B, n int) time.Duration {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	rtt, err := microbench.LoopbackRoundTrip(max(n, 1))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 1)
-		for {
-			if _, err := io.ReadFull(c, buf); err != nil {
-				return
-			}
-			if _, err := c.Write(buf); err != nil {
-				return
-			}
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	buf := []byte{1}
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		if _, err := c.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return time.Since(start) / time.Duration(max(n, 1))
-}
-
-type benchActor struct{}
-
-var (
-	benchActorType = rayo.RegisterActor[benchActor]("bench.Actor", func() *benchActor { return &benchActor{} })
-	benchNoop      = rayo.RegisterMethod[int](benchActorType, "Noop", func(*benchActor) int { return 0 })
-)
-
-// BenchmarkActorCallsSync: 1:1 actor calls, one at a time.
-func BenchmarkActorCallsSync(b *testing.B) {
-	ctx := initEmbedded(b)
-	a, err := benchActorType.New(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Ready(ctx); err != nil {
-		b.Fatal(err)
-	}
-	rtt := tcpRoundTrip(b, 20_000)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := benchNoop.Remote(a).Get(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	el := time.Since(start)
-	b.ReportMetric(float64(b.N)/el.Seconds(), "calls/s")
-	b.ReportMetric(float64(el)/float64(b.N)/float64(rtt), "x-tcp-rtt")
-}
-
-// BenchmarkActorCallsAsync1k: 1:1 actor calls, 1,000 in flight.
-func BenchmarkActorCallsAsync1k(b *testing.B) {
-	ctx := initEmbedded(b)
-	a, err := benchActorType.New(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Ready(ctx); err != nil {
-		b.Fatal(err)
-	}
-	refs := make([]rayo.ObjectRef[int], 1000)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		for j := range refs {
-			refs[j] = benchNoop.Remote(a)
-		}
-		if _, err := rayo.GetAll(ctx, refs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(refs))/time.Since(start).Seconds(), "calls/s")
-}
-
-// BenchmarkActorCreation100: create 100 actors and wait until all are
-// ready.
-func BenchmarkActorCreation100(b *testing.B) {
-	ctx := initEmbedded(b)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		hs := make([]rayo.ActorHandle[benchActor], 100)
-		for j := range hs {
-			h, err := benchActorType.New(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			hs[j] = h
-		}
-		for _, h := range hs {
-			if err := h.Ready(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		for _, h := range hs {
-			_ = rayo.Kill(h, true)
-		}
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(b.N*100)/time.Since(start).Seconds(), "actors/s")
+	return rtt
 }
