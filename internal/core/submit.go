@@ -452,6 +452,8 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 	switch {
 	case rpc.CodeOf(err) == "binary_mismatch":
 		cause = errs.ErrBinaryMismatch
+	case rpc.CodeOf(err) == "pg_removed":
+		cause = errs.ErrPlacementGroupRemoved
 	case errors.Is(err, errs.ErrNodeDied):
 		cause = errs.ErrNodeDied
 	}

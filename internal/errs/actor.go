@@ -27,6 +27,7 @@ var deathCauses = map[string]error{
 	"out_of_scope":       ErrActorOutOfScope,
 	"exited":             ErrActorExited,
 	"owner_died":         ErrOwnerDied,
+	"pg_removed":         ErrPlacementGroupRemoved,
 }
 
 // ActorDiedError says that an actor is dead and why. It matches

@@ -38,6 +38,7 @@ var codes = map[string]error{
 	"node_died":      ErrNodeDied,
 	"actor_unavail":  ErrActorUnavailable,
 	"actor_notfound": ErrActorNotFound,
+	"pg_removed":     ErrPlacementGroupRemoved,
 }
 
 // CodeOf returns the wire code of a sentinel ("" if it has none).

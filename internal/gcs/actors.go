@@ -182,6 +182,7 @@ func deathMessage(code, detail string) string {
 		protocol.DeathOutOfScope:  "every handle to the actor went out of scope",
 		protocol.DeathExited:      "the actor exited (ExitActor)",
 		protocol.DeathOwnerDied:   "the job that created the actor ended",
+		protocol.DeathPGRemoved:   "its placement group was removed",
 	}[code]
 	if detail != "" {
 		msg += ": " + detail
@@ -263,6 +264,15 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 		views, addrs := s.nodeViewLocked()
 		changed := s.nodesChanged
 		d, _ := sched.Pick(a.spec.Resources, views, "", a.spec.Strategy, sched.Options{}, rnd, 0)
+		if d.Outcome == sched.Infeasible && s.groupRemovedLocked(a.spec.Resources) {
+			l := s.markDeadLocked(a, &protocol.ActorDeath{Code: protocol.DeathPGRemoved,
+				Message: "its placement group was removed"})
+			s.mu.Unlock()
+			if l != nil {
+				s.killLease(l)
+			}
+			return
+		}
 		if d.Outcome == sched.Infeasible {
 			if !a.info.Infeasible {
 				a.info.Infeasible = true
@@ -396,11 +406,14 @@ func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) 
 	if a.killed {
 		code = protocol.DeathKilled
 	}
+	if s.groupRemovedLocked(a.spec.Resources) {
+		code = protocol.DeathPGRemoved
+	}
 	if a.exiting {
 		code = protocol.DeathExited
 	}
 	a.killed = false
-	canRestart := code != protocol.DeathExited && (a.spec.MaxRestarts < 0 || a.info.NumRestarts < a.spec.MaxRestarts)
+	canRestart := code != protocol.DeathExited && code != protocol.DeathPGRemoved && (a.spec.MaxRestarts < 0 || a.info.NumRestarts < a.spec.MaxRestarts)
 	if !canRestart {
 		s.markDeadLocked(a, &protocol.ActorDeath{Code: code, Message: deathMessage(code, fmt.Sprintf("pid %d", a.info.Pid))})
 		s.mu.Unlock()
@@ -419,6 +432,23 @@ func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) 
 	s.killLease(l)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.scheduleActor(a, inc) }()
+}
+
+// groupRemovedLocked reports whether resources name a placement group
+// that was removed (or never existed).
+func (s *Server) groupRemovedLocked(res sched.Resources) bool {
+	pg := protocol.GroupOfResources(func(yield func(string) bool) {
+		for name := range res {
+			if !yield(name) {
+				return
+			}
+		}
+	})
+	if pg == "" {
+		return false
+	}
+	g := s.pgs[pg]
+	return g == nil || g.info.State == protocol.PGRemoved
 }
 
 // nodeAnswers reports whether a node daemon still answers.

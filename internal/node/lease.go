@@ -25,8 +25,11 @@ type leaseReq struct {
 	infeasible bool
 	// pickedHere: a SPREAD pick chose this node; it is not picked again.
 	pickedHere bool
-	warned     bool
-	queuedAt   time.Time
+	// groupChecked: the head was asked whether the request's placement
+	// group still exists.
+	groupChecked bool
+	warned       bool
+	queuedAt     time.Time
 }
 
 // finish answers the request; the node's lock is held.
@@ -273,6 +276,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 				}
 			}
 			r.infeasible = true
+			n.checkGroupRemovedLocked(r)
 			return false
 		case d.NodeID != n.cfg.NodeID:
 			addr := n.nodeAddrLocked(d.NodeID)
@@ -385,4 +389,42 @@ func (n *Node) demandsLocked() []protocol.Demand {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Shape.String() < out[j].Shape.String() })
 	return out
+}
+
+// checkGroupRemovedLocked asks the head, once, whether an infeasible
+// request's placement group was removed; if so the request fails with
+// pg_removed instead of waiting for resources that will never come back.
+func (n *Node) checkGroupRemovedLocked(r *leaseReq) {
+	if r.groupChecked {
+		return
+	}
+	pg := protocol.GroupOfResources(func(yield func(string) bool) {
+		for name := range r.req.Resources {
+			if !yield(name) {
+				return
+			}
+		}
+	})
+	if pg == "" {
+		return
+	}
+	r.groupChecked = true
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := n.peerNode(ctx, n.cfg.HeadAddr)
+		if err != nil {
+			return
+		}
+		var info protocol.PGInfo
+		err = c.Call(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: pg}, &info)
+		if (err == nil && info.State == protocol.PGRemoved) || rpc.CodeOf(err) == "pg_not_found" {
+			n.mu.Lock()
+			r.finish(nil, rpc.Errorf("pg_removed", "rayo: placement group %s was removed", pg))
+			n.scheduleLocked()
+			n.mu.Unlock()
+		}
+	}()
 }

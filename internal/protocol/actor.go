@@ -37,6 +37,7 @@ const (
 	DeathOutOfScope  = "out_of_scope"
 	DeathExited      = "exited"
 	DeathOwnerDied   = "owner_died"
+	DeathPGRemoved   = "pg_removed"
 )
 
 // ActorSpec is everything needed to create (and re-create) an actor.

@@ -1,6 +1,10 @@
 package protocol
 
-import "github.com/rayo-dev/rayo/internal/sched"
+import (
+	"strings"
+
+	"github.com/rayo-dev/rayo/internal/sched"
+)
 
 // Head methods for placement groups.
 const (
@@ -96,4 +100,20 @@ func itoa(i int) string {
 		i /= 10
 	}
 	return string(b[n:])
+}
+
+// GroupOfResources returns the placement group a request's resources
+// belong to ("" if none), from the bundle marker resource.
+func GroupOfResources(names func(yield func(string) bool)) string {
+	for name := range names {
+		rest, ok := strings.CutPrefix(name, "bundle_group_")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, '_'); i >= 0 {
+			return rest[i+1:]
+		}
+		return rest
+	}
+	return ""
 }

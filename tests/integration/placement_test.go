@@ -555,10 +555,7 @@ func TestPlacementRemoval(t *testing.T) {
 // Work that names a removed group fails with ErrPlacementGroupRemoved
 // instead of waiting forever: the retry of a task the removal killed, a
 // task submitted afterwards, an actor created afterwards.
-func TestPlacementKnownBugRemovedGroupWork(t *testing.T) {
-	knownBug(t, "work in a removed placement group waits forever as an infeasible demand: "+
-		"internal/node/bundles.go marks the queued requests infeasible instead of failing them, "+
-		"task retries and new tasks or actors are scheduled into the removed group")
+func TestPlacementRemovedGroupWorkFails(t *testing.T) {
 	pc := startPlCluster(t)
 	c := pc.c
 	connect(t, c)
