@@ -76,3 +76,86 @@ func tcpRoundTrip(b *testing.B, n int) time.Duration {
 	}
 	return rtt
 }
+
+type benchActor struct{}
+
+var (
+	benchActorType = rayo.RegisterActor[benchActor]("bench.Actor", func() *benchActor { return &benchActor{} })
+	benchNoop      = rayo.RegisterMethod[int](benchActorType, "Noop", func(*benchActor) int { return 0 })
+)
+
+// BenchmarkActorCallsSync: 1:1 actor calls, one at a time.
+func BenchmarkActorCallsSync(b *testing.B) {
+	ctx := initEmbedded(b)
+	a, err := benchActorType.New(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Ready(ctx); err != nil {
+		b.Fatal(err)
+	}
+	rtt := tcpRoundTrip(b, 20_000)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := benchNoop.Remote(a).Get(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	b.ReportMetric(float64(b.N)/el.Seconds(), "calls/s")
+	b.ReportMetric(float64(el)/float64(b.N)/float64(rtt), "x-tcp-rtt")
+}
+
+// BenchmarkActorCallsAsync1k: 1:1 actor calls, 1,000 in flight.
+func BenchmarkActorCallsAsync1k(b *testing.B) {
+	ctx := initEmbedded(b)
+	a, err := benchActorType.New(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Ready(ctx); err != nil {
+		b.Fatal(err)
+	}
+	refs := make([]rayo.ObjectRef[int], 1000)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		for j := range refs {
+			refs[j] = benchNoop.Remote(a)
+		}
+		if _, err := rayo.GetAll(ctx, refs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(refs))/time.Since(start).Seconds(), "calls/s")
+}
+
+// BenchmarkActorCreation100: create 100 actors and wait until all are
+// ready.
+func BenchmarkActorCreation100(b *testing.B) {
+	ctx := initEmbedded(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		hs := make([]rayo.ActorHandle[benchActor], 100)
+		for j := range hs {
+			h, err := benchActorType.New(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs[j] = h
+		}
+		for _, h := range hs {
+			if err := h.Ready(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		for _, h := range hs {
+			_ = rayo.Kill(h, true)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*100)/time.Since(start).Seconds(), "actors/s")
+}

@@ -144,6 +144,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt.wg.Add(2)
 	go func() { defer rt.wg.Done(); _ = rt.srv.Serve(ln) }()
+	rt.srv.ListenUnix(ln.Addr().String())
 	go func() { defer rt.wg.Done(); rt.borrowLoop() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

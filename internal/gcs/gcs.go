@@ -120,6 +120,7 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadListPGs, s.listPGs)
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
+	s.rpc.ListenUnix(ln.Addr().String())
 	go func() { defer s.wg.Done(); s.healthLoop() }()
 	cfg.Log.Info("head control plane listening", "addr", ln.Addr().String())
 	return s, nil

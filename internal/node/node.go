@@ -224,6 +224,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.wg.Add(3)
 	go func() { defer n.wg.Done(); _ = n.rpc.Serve(ln) }()
+	n.rpc.ListenUnix(ln.Addr().String())
 	go func() { defer n.wg.Done(); n.heartbeatLoop(head) }()
 	go func() { defer n.wg.Done(); n.reapLoop() }()
 	log.Info("node daemon started", "addr", n.Addr(), "resources", cfg.Resources.String(), "head", cfg.HeadAddr)

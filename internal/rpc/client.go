@@ -29,10 +29,13 @@ const DialTimeout = 10 * time.Second
 
 // Dial connects to addr and authenticates with token.
 func Dial(ctx context.Context, addr, token string) (*Client, error) {
-	d := net.Dialer{Timeout: DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
+	nc := dialUnix(ctx, addr)
+	if nc == nil {
+		d := net.Dialer{Timeout: DialTimeout}
+		var err error
+		if nc, err = d.DialContext(ctx, "tcp", addr); err != nil {
+			return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
+		}
 	}
 	c := newConn(nc)
 	body, _ := Marshal(&hello{Version: protocolVersion, Token: token})

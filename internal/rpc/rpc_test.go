@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -177,5 +178,38 @@ func TestCallContextCancel(t *testing.T) {
 	defer cancel()
 	if err := c.Call(ctx, "block", &echoReq{}, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("deadline: %v", err)
+	}
+}
+
+// A client dialing a local TCP address reaches the server over its Unix
+// socket, and the token is still required there.
+func TestUnixSocket(t *testing.T) {
+	s, addr := startServer(t, "tok", nil)
+	s.ListenUnix(addr)
+	p := UnixPath(addr)
+	if p == "" {
+		t.Fatal("no Unix path for a loopback address")
+	}
+	c, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.c.nc.RemoteAddr().Network() != "unix" {
+		t.Fatalf("dialed over %s, want unix", c.c.nc.RemoteAddr().Network())
+	}
+	var r echoResp
+	if err := c.Call(context.Background(), "echo", &echoReq{Text: "u"}, &r); err != nil || r.Text != "u" {
+		t.Fatalf("call over the socket: %q %v", r.Text, err)
+	}
+	if _, err := Dial(context.Background(), addr, "wrong"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("wrong token over the socket: %v", err)
+	}
+	if UnixPath("10.255.255.1:80") != "" {
+		t.Fatal("a Unix path for an address that is not this machine's")
+	}
+	s.Close()
+	if _, err := os.Stat(p); err == nil {
+		t.Fatal("the socket file outlived Close")
 	}
 }

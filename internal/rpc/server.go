@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,8 @@ type Server struct {
 	closed   bool
 	wg       sync.WaitGroup
 	nextPeer atomic.Uint64
+	// unixPaths are the sockets ListenUnix made, removed on Close.
+	unixPaths []string
 }
 
 // NewServer returns a server that admits connections presenting token.
@@ -125,7 +128,11 @@ func (s *Server) Close() {
 	for p := range s.peers {
 		_ = p.c.nc.Close()
 	}
+	paths := s.unixPaths
 	s.mu.Unlock()
+	for _, p := range paths {
+		_ = os.Remove(p)
+	}
 	s.wg.Wait()
 }
 

@@ -1,0 +1,93 @@
+package rpc
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Within a machine, connections go over Unix domain sockets when the
+// server offers one: a round trip costs about two thirds of a loopback
+// TCP one. A server listening on TCP address A also listens on the socket
+// UnixPath(A); a client dialing A tries that socket first. The hello and
+// its token check are the same on both.
+
+// unixDir holds the sockets (short, to fit the 108-byte path limit).
+var unixDir = filepath.Join(os.TempDir(), "rayo-sock")
+
+// UnixPath is the socket a server on the TCP address addr also listens
+// on ("" when addr is not a local one).
+func UnixPath(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return ""
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !isLocal(ip) {
+		return ""
+	}
+	return filepath.Join(unixDir, strings.ReplaceAll(host, ":", "_")+"_"+port)
+}
+
+func isLocal(ip net.IP) bool {
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ListenUnix starts serving on the Unix socket for the TCP address the
+// server listens on. Failing to create it is not an error: clients then
+// use TCP.
+func (s *Server) ListenUnix(tcpAddr string) {
+	p := UnixPath(tcpAddr)
+	if p == "" {
+		return
+	}
+	if err := os.MkdirAll(unixDir, 0o700); err != nil {
+		return
+	}
+	_ = os.Remove(p) // a stale socket of a process that died
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return
+	}
+	s.unixPaths = append(s.unixPaths, p)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() { defer s.wg.Done(); _ = s.Serve(ln) }()
+}
+
+// dialUnix tries the server's Unix socket.
+func dialUnix(ctx context.Context, addr string) net.Conn {
+	p := UnixPath(addr)
+	if p == "" {
+		return nil
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", p)
+	if err != nil {
+		return nil
+	}
+	return nc
+}
