@@ -169,6 +169,7 @@ func (rt *Runtime) maybeFreeLocked(id string) {
 	}
 	delete(rt.refs.m, id)
 	rt.store.delete(id)
+	rt.dropLineageLocked(id)
 	if o != nil && o.loc != nil {
 		loc := *o.loc
 		rt.wg.Add(1)

@@ -78,6 +78,7 @@ type Runtime struct {
 
 	store  *memStore
 	refs   *refTable
+	lin    *lineage
 	sub    *submitter
 	objs   *storeClient
 	nodeID string
@@ -127,7 +128,7 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("core: listen: %w", err)
 	}
 	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, srv: rpc.NewServer(cfg.Token, cfg.Log),
-		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(), refs: newRefTable(),
+		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(), refs: newRefTable(), lin: newLineage(),
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: map[string]*rpc.Client{}, actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.sub = newSubmitter(rt)
@@ -366,7 +367,34 @@ func (rt *Runtime) Get(ctx context.Context, ref Ref) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rt.argBytes(ctx, a)
+	if a.Loc == nil {
+		return a.V, nil
+	}
+	return rt.getStored(ctx, ref, a)
+}
+
+// lookupRemoteLost tells a borrowed object's owner that its stored copy
+// is gone; the owner rebuilds it (or says it cannot) and answers with
+// its new form.
+func (rt *Runtime) lookupRemoteLost(ctx context.Context, ref Ref) (protocol.Arg, error) {
+	c, err := rt.client(ctx, ref.Owner)
+	if err != nil {
+		return protocol.Arg{}, fmt.Errorf("%w: owner of %s at %s is unreachable: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
+	}
+	var reply protocol.GetObjectReply
+	if err := c.Call(ctx, protocol.OwnerGetObject, &protocol.GetObjectRequest{ObjectID: ref.ID, Lost: true}, &reply); err != nil {
+		if ctx.Err() != nil {
+			return protocol.Arg{}, ctxErr(ctx)
+		}
+		return protocol.Arg{}, err
+	}
+	if reply.Err != nil {
+		return protocol.Arg{}, reply.Err.Err()
+	}
+	if reply.Loc != nil {
+		return protocol.Arg{ID: ref.ID, Loc: reply.Loc}, nil
+	}
+	return protocol.Arg{V: reply.Value}, nil
 }
 
 func ctxErr(ctx context.Context) error {
@@ -409,6 +437,21 @@ func (rt *Runtime) lookupRemote(ctx context.Context, ref Ref, noValue bool) (pro
 }
 
 func (rt *Runtime) serveGetObject(ctx context.Context, req *protocol.GetObjectRequest) (*protocol.GetObjectReply, error) {
+	if req.Lost {
+		a, err := rt.reconstruct(ctx, req.ObjectID, 0)
+		if err != nil {
+			var te *errs.TaskError
+			var de *errs.ActorDiedError
+			switch {
+			case errors.As(err, &te):
+				return &protocol.GetObjectReply{Err: te.ToWire()}, nil
+			case errors.As(err, &de):
+				return &protocol.GetObjectReply{Err: de.ToWire()}, nil
+			}
+			return nil, rpc.Errorf("object_lost", "%v", err)
+		}
+		return &protocol.GetObjectReply{Value: a.V, Loc: a.Loc}, nil
+	}
 	o := rt.store.get(req.ObjectID)
 	if o == nil {
 		return nil, rpc.Errorf("object_lost", "rayo: object %s is not held by its owner", req.ObjectID)

@@ -519,6 +519,19 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	if !retry && reply.Err == nil {
 		s.adopt(t, reply.Nested)
 	}
+	if !retry && !t.cancelled && reply.Err != nil && reply.Err.Code == "object_lost" && t.retriesOut != 0 {
+		if t.retriesOut > 0 {
+			t.retriesOut--
+		}
+		s.rt.wg.Add(1)
+		go func() {
+			defer s.rt.wg.Done()
+			if !s.retryLostArgs(t) {
+				s.finish(t, nil, reply.Err)
+			}
+		}()
+		return
+	}
 	switch {
 	case retry:
 	case t.cancelled:
@@ -539,6 +552,9 @@ func (s *submitter) finish(t *task, value []byte, err *errs.WireTaskError) {
 // node's store.
 func (s *submitter) finishStored(t *task, loc *protocol.ObjectLocation) {
 	t.obj.completeArg(protocol.Arg{ID: t.spec.ReturnID, Loc: loc})
+	if s.rt.keepLineage(t) {
+		t.refs = nil // the lineage holds them now
+	}
 	s.forget(t)
 }
 

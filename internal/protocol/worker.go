@@ -59,6 +59,8 @@ type GetObjectRequest struct {
 	ObjectID string `msgpack:"id"`
 	// NoValue asks only whether the object is ready (Wait).
 	NoValue bool `msgpack:"nov,omitempty"`
+	// Lost says the stored copy the owner pointed to is gone: rebuild it.
+	Lost bool `msgpack:"lost,omitempty"`
 }
 
 type GetObjectReply struct {

@@ -120,9 +120,12 @@ func TestSpawnAndRun(t *testing.T) {
 	}
 	p := Spawn(t, Command{Name: "sleeper", Path: "/bin/sh", Args: []string{"-c", "echo up; exec sleep 600"}})
 	WaitFor(t, 10*time.Second, func() bool { return strings.Contains(p.Output(), "up") }, "the sleeper's output")
-	if got := MarkedPids(p.Marker); len(got) != 1 || got[0] != p.Pid {
-		t.Fatalf("MarkedPids = %v, want [%d]", got, p.Pid)
-	}
+	// The shell execs sleep right after printing: while the exec is under
+	// way /proc briefly hides the environment, so wait for the steady state.
+	WaitFor(t, 10*time.Second, func() bool {
+		got := MarkedPids(p.Marker)
+		return len(got) == 1 && got[0] == p.Pid
+	}, "MarkedPids to find exactly the sleeper")
 	p.Signal(syscall.SIGTERM)
 	if !p.Wait(10 * time.Second) {
 		t.Fatal("the sleeper survived SIGTERM")

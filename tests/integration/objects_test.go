@@ -747,7 +747,8 @@ func TestObjLostWithNode(t *testing.T) {
 	dumpMemoryOnFailure(t, c)
 	ctx := withTimeout(t, 2*time.Minute)
 	sp := specialProc(t, c)
-	ref := objMakeBytes.Options(rayo.NodeAffinity(sp.NodeID, false)).Remote(4<<20, uint64(3))
+	// MaxRetries(0): no lineage, so the lost result cannot be rebuilt.
+	ref := objMakeBytes.Options(rayo.NodeAffinity(sp.NodeID, false), rayo.MaxRetries(0)).Remote(4<<20, uint64(3))
 	ready, _, err := rayo.Wait(ctx, []rayo.ObjectRef[[]byte]{ref}, 1, time.Minute)
 	if err != nil || len(ready) != 1 {
 		t.Fatalf("the task did not finish: ready %d, %v", len(ready), err)
