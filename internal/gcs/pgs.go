@@ -27,6 +27,14 @@ type pgEntry struct {
 	running bool // a placement loop is at work
 }
 
+// snapshotLocked copies the group's record, bundles included, so that a
+// reply being encoded never shares memory with the placement loop.
+func (g *pgEntry) snapshotLocked() protocol.PGInfo {
+	info := g.info
+	info.Bundles = append([]protocol.BundleState(nil), g.info.Bundles...)
+	return info
+}
+
 func (s *Server) touchPGLocked(g *pgEntry) {
 	s.actorVersion++
 	g.info.Version = s.actorVersion
@@ -62,7 +70,7 @@ func (s *Server) createPG(_ context.Context, req *protocol.CreatePGRequest) (*pr
 	s.pgs[req.PGID] = g
 	s.touchPGLocked(g)
 	s.startPlacingLocked(g)
-	info := g.info
+	info := g.snapshotLocked()
 	return &info, nil
 }
 
@@ -276,7 +284,7 @@ func (s *Server) getPG(ctx context.Context, req *protocol.GetPGRequest) (*protoc
 			s.mu.Unlock()
 			return nil, rpc.Errorf(CodePGNotFound, "rayo: no placement group %s", req.PGID)
 		}
-		info, ch := g.info, g.changed
+		info, ch := g.snapshotLocked(), g.changed
 		s.mu.Unlock()
 		if info.Version > req.AfterVersion {
 			return &info, nil
@@ -302,7 +310,7 @@ func (s *Server) listPGs(context.Context, *protocol.Empty) (*protocol.ListPGsRep
 func (s *Server) pgInfosLocked() []protocol.PGInfo {
 	out := make([]protocol.PGInfo, 0, len(s.pgs))
 	for _, g := range s.pgs {
-		out = append(out, g.info)
+		out = append(out, g.snapshotLocked())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PGID < out[j].PGID })
 	return out
