@@ -2,7 +2,10 @@ package integration_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,5 +75,49 @@ func TestLineageReconstruction(t *testing.T) {
 	c.KillNode(t, specialProc(t, c))
 	if _, err := x.Get(ctx); !errors.Is(err, rayo.ErrObjectLost) {
 		t.Fatalf("a lost result without lineage: %v, want ErrObjectLost", err)
+	}
+}
+
+var linSlowWhere = rayo.Register[string]("itest.lin.slowWhere", func(ctx context.Context, started string) (string, error) {
+	if err := os.WriteFile(started, nil, 0o644); err != nil {
+		return "", err
+	}
+	select {
+	case <-time.After(2 * time.Second):
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return rayo.NodeID(), nil
+})
+
+// A task running on a node that dies is retried on another node that can
+// hold it; the head declares the node dead as soon as its connection
+// closes.
+func TestNodeDeathRetriesRunningTask(t *testing.T) {
+	c := startCluster(t)
+	connect(t, c)
+	ctx := withTimeout(t, 2*time.Minute)
+	started := filepath.Join(t.TempDir(), "started")
+	victim := specialProc(t, c)
+	ref := linSlowWhere.Options(rayo.Resources(special)).Remote(started)
+	waitFile(t, started, "the task to start on the special node")
+	killed := time.Now()
+	c.KillNode(t, victim)
+	c.WaitFor(t, 30*time.Second, func() bool {
+		for _, n := range c.Status(t).Nodes {
+			if n.Info.NodeID == victim.NodeID {
+				return !n.Alive
+			}
+		}
+		return false
+	}, "the head to declare the killed node dead")
+	t.Logf("node declared dead %v after kill -9", time.Since(killed).Round(time.Millisecond))
+	c.AddNode(t, testcluster.NodeSpec{CPUs: 1, Resources: special})
+	where, err := ref.Get(ctx)
+	if err != nil {
+		t.Fatalf("the task of a dead node: %v", err)
+	}
+	if where == victim.NodeID || where == "" {
+		t.Fatalf("the retried task ran on %q, not on the new node", where)
 	}
 }
