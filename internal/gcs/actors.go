@@ -87,32 +87,44 @@ func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*proto
 }
 
 func (s *Server) getActor(ctx context.Context, req *protocol.GetActorRequest) (*protocol.ActorInfo, error) {
-	const maxPoll = 30 * time.Second
-	deadline := time.NewTimer(maxPoll)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
+	return longPoll(ctx, s, req.AfterVersion, func() (protocol.ActorInfo, uint64, <-chan struct{}, error) {
 		id := req.ActorID
 		if id == "" {
 			id = s.actorNames[nameKey(req.Namespace, req.Name)]
 		}
 		a := s.actors[id]
 		if a == nil || (req.ActorID == "" && a.info.State == protocol.ActorDead) {
-			s.mu.Unlock()
 			if req.ActorID != "" {
-				return nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor %s", req.ActorID)
+				return protocol.ActorInfo{}, 0, nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor %s", req.ActorID)
 			}
-			return nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor named %q in namespace %q", req.Name, req.Namespace)
+			return protocol.ActorInfo{}, 0, nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor named %q in namespace %q", req.Name, req.Namespace)
 		}
-		info, ch := a.info, a.changed
+		return a.info, a.info.Version, a.changed, nil
+	})
+}
+
+// longPoll returns a record once its version passes after, or after a
+// bounded wait with the current one. get runs under the head's lock and
+// returns the record, its version, and the channel closed on its next
+// change.
+func longPoll[T any](ctx context.Context, s *Server, after uint64, get func() (T, uint64, <-chan struct{}, error)) (*T, error) {
+	const maxPoll = 30 * time.Second
+	deadline := time.NewTimer(maxPoll)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		v, version, changed, err := get()
 		s.mu.Unlock()
-		if info.Version > req.AfterVersion {
-			return &info, nil
+		if err != nil {
+			return nil, err
+		}
+		if version > after {
+			return &v, nil
 		}
 		select {
-		case <-ch:
+		case <-changed:
 		case <-deadline.C:
-			return &info, nil
+			return &v, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-s.stop:

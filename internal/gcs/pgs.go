@@ -275,30 +275,13 @@ func (s *Server) removePG(_ context.Context, req *protocol.RemovePGRequest) (*pr
 }
 
 func (s *Server) getPG(ctx context.Context, req *protocol.GetPGRequest) (*protocol.PGInfo, error) {
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
+	return longPoll(ctx, s, req.AfterVersion, func() (protocol.PGInfo, uint64, <-chan struct{}, error) {
 		g := s.pgs[req.PGID]
 		if g == nil {
-			s.mu.Unlock()
-			return nil, rpc.Errorf(CodePGNotFound, "rayo: no placement group %s", req.PGID)
+			return protocol.PGInfo{}, 0, nil, rpc.Errorf(CodePGNotFound, "rayo: no placement group %s", req.PGID)
 		}
-		info, ch := g.snapshotLocked(), g.changed
-		s.mu.Unlock()
-		if info.Version > req.AfterVersion {
-			return &info, nil
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return &info, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.stop:
-			return nil, rpc.Errorf("head_stopping", "gcs: the head is stopping")
-		}
-	}
+		return g.snapshotLocked(), g.info.Version, g.changed, nil
+	})
 }
 
 func (s *Server) listPGs(context.Context, *protocol.Empty) (*protocol.ListPGsReply, error) {
