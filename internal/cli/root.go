@@ -61,6 +61,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark(), newList())
+	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark(), newList(), newDrain())
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -304,7 +305,9 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 			return err
 		}
 	}
-	n, err := node.Start(node.Config{NodeID: nodeID, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
+	drained := make(chan struct{})
+	var drainOnce sync.Once
+	n, err := node.Start(node.Config{NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
 		Token: token, Resources: res, Labels: labels, IsHead: f.head, LogsDir: sess.LogsDir(),
 		BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
 		ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir})
@@ -327,8 +330,12 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	} else if f.block {
 		fmt.Fprintf(cmd.OutOrStdout(), "rayo %s running at %s (node %s); Ctrl-C stops it\n", name, headAddr, n.ID())
 	}
-	s := <-sigs
-	log.Info("stopping on signal", "signal", s.String())
+	select {
+	case s := <-sigs:
+		log.Info("stopping on signal", "signal", s.String())
+	case <-drained:
+		log.Info("stopping: the node was drained")
+	}
 	return nil
 }
 

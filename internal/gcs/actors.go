@@ -34,6 +34,9 @@ type actorEntry struct {
 	// killed a Kill that allowed a restart.
 	exiting bool
 	killed  bool
+	// migrating: the actor's node is draining; it moves without using up
+	// a restart.
+	migrating bool
 }
 
 type actorLease struct {
@@ -426,13 +429,20 @@ func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) 
 	}
 	a.killed = false
 	canRestart := code != protocol.DeathExited && code != protocol.DeathPGRemoved && (a.spec.MaxRestarts < 0 || a.info.NumRestarts < a.spec.MaxRestarts)
+	moved := a.migrating
+	if moved {
+		a.migrating = false
+		canRestart = code != protocol.DeathExited && code != protocol.DeathPGRemoved
+	}
 	if !canRestart {
 		s.markDeadLocked(a, &protocol.ActorDeath{Code: code, Message: deathMessage(code, fmt.Sprintf("pid %d", a.info.Pid))})
 		s.mu.Unlock()
 		s.killLease(l)
 		return
 	}
-	a.info.NumRestarts++
+	if !moved {
+		a.info.NumRestarts++
+	}
 	a.info.Incarnation++
 	a.info.State = protocol.ActorRestarting
 	a.info.Addr = ""

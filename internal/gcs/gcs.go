@@ -109,6 +109,7 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadHasBinary, s.hasBinary)
 	rpc.Register(s.rpc, protocol.HeadUploadBinary, s.uploadBinary)
 	rpc.Register(s.rpc, protocol.HeadFetchBinary, s.fetchBinary)
+	rpc.Register(s.rpc, protocol.HeadDrainNode, s.drainNode)
 	rpc.Register(s.rpc, protocol.HeadCreateActor, s.createActor)
 	rpc.Register(s.rpc, protocol.HeadGetActor, s.getActor)
 	rpc.Register(s.rpc, protocol.HeadKillActor, s.killActor)
@@ -391,4 +392,36 @@ func (s *Server) fetchBinary(_ context.Context, req *protocol.FetchBinaryRequest
 		return nil, err
 	}
 	return &protocol.FetchBinaryReply{Data: buf[:got], Size: st.Size()}, nil
+}
+
+// drainNode marks a node draining: the scheduling policy skips it from
+// now on (nodes learn it with their next heartbeat), its actors are moved
+// to other nodes (a move does not count as a restart), and the node
+// leaves by itself once its leases are gone or the deadline passes.
+func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*protocol.Empty, error) {
+	if req.DeadlineMillis <= 0 {
+		req.DeadlineMillis = 60_000
+	}
+	s.mu.Lock()
+	n := s.nodes[req.NodeID]
+	if n == nil || !n.state.Alive {
+		s.mu.Unlock()
+		return nil, rpc.Errorf("node_not_found", "rayo: no live node %s", req.NodeID)
+	}
+	n.state.Draining = true
+	n.state.DrainBy = time.Now().Add(time.Duration(req.DeadlineMillis) * time.Millisecond).UnixMilli()
+	var moving []*actorLease
+	for _, a := range s.actors {
+		if a.info.State == protocol.ActorAlive && a.info.NodeID == req.NodeID && a.lease != nil {
+			a.migrating = true
+			moving = append(moving, a.lease)
+		}
+	}
+	s.clusterChangedLocked()
+	s.mu.Unlock()
+	s.cfg.Log.Info("draining node", "node", req.NodeID, "actors_to_move", len(moving))
+	for _, l := range moving {
+		s.killLease(l)
+	}
+	return &protocol.Empty{}, nil
 }

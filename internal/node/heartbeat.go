@@ -96,6 +96,13 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		n.mu.Lock()
 		n.view = reply.Nodes
 		n.viewAt = time.Now()
+		for _, st := range reply.Nodes {
+			if st.Info.NodeID == n.cfg.NodeID && st.Draining && !n.draining {
+				n.draining, n.drainBy = true, time.UnixMilli(st.DrainBy)
+				n.log.Info("draining: no new work lands here", "deadline", n.drainBy)
+			}
+		}
+		n.checkDrainedLocked()
 		for _, id := range reply.DeadJobs {
 			stale = append(stale, n.endJobLocked(id)...)
 		}
@@ -105,4 +112,18 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 			w.kill()
 		}
 	}
+}
+
+// checkDrainedLocked tells the daemon to stop once a draining node has no
+// lease left, or its deadline passed (owners retry what still ran).
+func (n *Node) checkDrainedLocked() {
+	if !n.draining || n.drained || n.cfg.OnDrained == nil {
+		return
+	}
+	if len(n.leases) > 0 && time.Now().Before(n.drainBy) {
+		return
+	}
+	n.drained = true
+	n.log.Info("drained: leaving the cluster", "leases_left", len(n.leases))
+	go n.cfg.OnDrained()
 }

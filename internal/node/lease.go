@@ -153,6 +153,7 @@ func (n *Node) releaseLocked(l *lease, discard bool) {
 	if l.peer != nil {
 		delete(n.peerLeases[l.peer], l.id)
 	}
+	defer n.checkDrainedLocked()
 	if l.gpuIDs != nil && l.resources["GPU"] > 0 {
 		n.gpus.Release(l.gpuIDs, float64(l.resources["GPU"])/sched.Unit)
 	}
@@ -196,6 +197,7 @@ func (n *Node) clusterViewLocked() []sched.NodeView {
 			Labels: s.Info.Labels, Alive: s.Alive, Draining: s.Draining}
 		if v.ID == n.cfg.NodeID {
 			v.Total, v.Available, v.Alive, self = n.total, n.available, true, true
+			v.Draining = n.draining
 		}
 		views = append(views, v)
 	}
@@ -246,6 +248,11 @@ func (n *Node) scheduleLocked() {
 // queue.
 func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	req := r.req
+	if n.draining && req.Spilled && !req.Dedicated {
+		// Sent here before the sender knew this node is draining.
+		r.finish(&protocol.LeaseReply{Rejected: true}, nil)
+		return true
+	}
 	local := req.Resources.FitsIn(n.total)
 	if (!req.Spilled || !local) && !r.pickedHere {
 		d, next := sched.Pick(req.Resources, view, n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)

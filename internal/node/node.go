@@ -62,7 +62,10 @@ type Config struct {
 	IdleWorkerTimeout time.Duration
 	// WorkerStartTimeout bounds a worker's start-up, registration included.
 	WorkerStartTimeout time.Duration
-	Log                *slog.Logger
+	// OnDrained runs once when the node, being drained, has no work left
+	// (or its drain deadline passed): the daemon then stops.
+	OnDrained func()
+	Log       *slog.Logger
 }
 
 // Validate fills defaults and checks the config.
@@ -156,6 +159,9 @@ type Node struct {
 	peerLeases map[*rpc.Peer]map[string]*lease
 	jobs       map[string]*job
 	stopping   bool
+	draining   bool
+	drainBy    time.Time
+	drained    bool
 
 	gpus  *gpu.Allocator
 	store *objstore.Store

@@ -11,6 +11,7 @@ const (
 	HeadHasBinary     = "head.HasBinary"
 	HeadUploadBinary  = "head.UploadBinary"
 	HeadFetchBinary   = "head.FetchBinary"
+	HeadDrainNode     = "head.DrainNode"
 )
 
 // NodeInfo describes a node daemon to the head.
@@ -56,9 +57,12 @@ type NodeState struct {
 	Available sched.Resources `msgpack:"avail"`
 	Alive     bool            `msgpack:"alive"`
 	Draining  bool            `msgpack:"drain,omitempty"`
-	Demands   []Demand        `msgpack:"demands,omitempty"`
-	Workers   int             `msgpack:"workers"`
-	DiedAt    int64           `msgpack:"died,omitempty"`
+	// DrainBy is when a draining node leaves even if work still runs
+	// there (Unix milliseconds).
+	DrainBy int64    `msgpack:"drainby,omitempty"`
+	Demands []Demand `msgpack:"demands,omitempty"`
+	Workers int      `msgpack:"workers"`
+	DiedAt  int64    `msgpack:"died,omitempty"`
 }
 
 type HeartbeatReply struct {
@@ -137,4 +141,12 @@ type ClusterStatusReply struct {
 	Jobs   []JobState  `msgpack:"jobs"`
 	Actors []ActorInfo `msgpack:"actors"`
 	PGs    []PGInfo    `msgpack:"pgs"`
+}
+
+// DrainNodeRequest asks the head to drain a node: no new work lands on
+// it, its actors move, and it leaves once its work is done or at the
+// deadline.
+type DrainNodeRequest struct {
+	NodeID         string `msgpack:"id"`
+	DeadlineMillis int64  `msgpack:"deadline"`
 }

@@ -121,3 +121,55 @@ func TestNodeDeathRetriesRunningTask(t *testing.T) {
 		t.Fatalf("the retried task ran on %q, not on the new node", where)
 	}
 }
+
+type linCounter struct{ N int }
+
+var (
+	linCounterType = rayo.RegisterActor[linCounter]("itest.lin.Counter", func() *linCounter { return &linCounter{} })
+	linIncr        = rayo.RegisterMethod[string](linCounterType, "Incr", func(c *linCounter) string {
+		c.N++
+		return rayo.NodeID()
+	})
+)
+
+// rayo drain: no new work lands on the node, running work finishes, its
+// actors move, and the node leaves.
+func TestDrainNode(t *testing.T) {
+	c := startCluster(t)
+	connect(t, c)
+	ctx := withTimeout(t, 2*time.Minute)
+	sp := specialProc(t, c)
+	started := filepath.Join(t.TempDir(), "started")
+	running := linSlowWhere.Options(rayo.NodeAffinity(sp.NodeID, false)).Remote(started)
+	waitFile(t, started, "the task to start on the node to drain")
+	actor, err := linCounterType.Options(rayo.NodeAffinity(sp.NodeID, true)).New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if where, err := linIncr.Remote(actor).Get(ctx); err != nil || where != sp.NodeID {
+		t.Fatalf("the actor before the drain: %q %v", where, err)
+	}
+	out, err := c.Rayo(t, "drain", sp.NodeID, "--deadline", "30s", "--no-wait", "--address", c.Address(), "--token", c.Token())
+	if err != nil {
+		t.Fatalf("rayo drain: %v\n%s", err, out)
+	}
+	// New work no longer lands there, even work that would prefer it.
+	if where, err := linSlowWhere.Options(rayo.NodeAffinity(sp.NodeID, true)).Remote(filepath.Join(t.TempDir(), "s")).Get(ctx); err != nil || where == sp.NodeID {
+		t.Fatalf("a task submitted during the drain ran on %q (%v)", where, err)
+	}
+	// The running task finished where it was: the node waited for it.
+	if where, err := running.Get(ctx); err != nil || where != sp.NodeID {
+		t.Fatalf("the task running at drain: %q %v", where, err)
+	}
+	c.WaitFor(t, 30*time.Second, sp.Exited, "the drained node daemon to exit")
+	// The actor moved (soft affinity lets it go elsewhere).
+	where, err := linIncr.Remote(actor).Get(ctx)
+	if err != nil || where == sp.NodeID || where == "" {
+		t.Fatalf("the actor after the drain: %q %v", where, err)
+	}
+	for _, n := range c.Status(t).Nodes {
+		if n.Info.NodeID == sp.NodeID && n.Alive {
+			t.Fatal("the drained node is still listed alive")
+		}
+	}
+}
