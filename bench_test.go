@@ -159,3 +159,31 @@ func BenchmarkActorCreation100(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*100)/time.Since(start).Seconds(), "actors/s")
 }
+
+// BenchmarkPutSmall and BenchmarkGetSmall: small objects in the owner's
+// memory, the "single client put/get calls" rows.
+func BenchmarkPutSmall(b *testing.B) {
+	ctx := initEmbedded(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := rayo.Put(ctx, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetSmall(b *testing.B) {
+	ctx := initEmbedded(b)
+	ref, err := rayo.Put(ctx, 42)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ref.Get(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
