@@ -183,6 +183,17 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 	sweepStaleStores(cfg.StoreDir)
+	// The store's file is sparse, but writing past what its file system
+	// holds would kill processes with SIGBUS: never promise more than it
+	// has free (a small /dev/shm in a container, say).
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(cfg.StoreDir, &fs); err == nil {
+		if free := int64(fs.Bavail) * int64(fs.Bsize) * 9 / 10; free > 0 && cfg.ObjectStoreMemory > free {
+			cfg.Log.Warn("object store capacity capped to the free space of its file system",
+				"dir", cfg.StoreDir, "asked", cfg.ObjectStoreMemory, "capped", free)
+			cfg.ObjectStoreMemory = free
+		}
+	}
 	store, err := objstore.Open(objstore.Config{Path: filepath.Join(cfg.StoreDir, fmt.Sprintf("rayo-%s-%d", cfg.NodeID, os.Getpid())),
 		Capacity: cfg.ObjectStoreMemory, SpillDir: cfg.SpillDir})
 	if err != nil {
