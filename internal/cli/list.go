@@ -38,13 +38,8 @@ func newList() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			head, err := cf.dialHead(ctx)
+			st, err := cf.clusterStatus(ctx)
 			if err != nil {
-				return err
-			}
-			defer head.Close()
-			var st protocol.ClusterStatusReply
-			if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
 				return err
 			}
 			var rows []row

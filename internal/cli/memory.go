@@ -14,7 +14,6 @@ import (
 
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
-	"github.com/rayo-dev/rayo/internal/session"
 )
 
 func newMemory() *cobra.Command {
@@ -70,18 +69,14 @@ type NodeMemory struct {
 // owns or refers to objects (drivers, actors, owners seen in stores) for
 // its references.
 func collectMemory(ctx context.Context, cf *clusterFlags) (*MemoryReport, error) {
-	addr, token, err := session.Resolve(cf.tempDir, cf.address, cf.token)
-	if err != nil {
-		return nil, err
-	}
-	head, err := cf.dialHead(ctx)
+	head, token, err := cf.dialHeadToken(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer head.Close()
 	var st protocol.ClusterStatusReply
 	if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
-		return nil, fmt.Errorf("asking the head at %s: %w", addr, err)
+		return nil, fmt.Errorf("asking the head at %s: %w", head.Addr(), err)
 	}
 	rep := &MemoryReport{}
 	procs := map[string]bool{}

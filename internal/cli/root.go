@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/session"
 )
@@ -38,10 +39,36 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 
 // dialHead connects to the head the flags name.
 func (f *clusterFlags) dialHead(ctx context.Context) (*rpc.Client, error) {
-	addr, token, err := session.Resolve(f.tempDir, f.address, f.token)
+	c, _, err := f.dialHeadToken(ctx)
+	return c, err
+}
+
+// clusterStatus asks the head the flags name for the cluster's state.
+func (f *clusterFlags) clusterStatus(ctx context.Context) (*protocol.ClusterStatusReply, error) {
+	head, err := f.dialHead(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer head.Close()
+	var st protocol.ClusterStatusReply
+	if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// dialHeadToken is dialHead, also returning the token it used (to reach
+// other daemons of the cluster).
+func (f *clusterFlags) dialHeadToken(ctx context.Context) (*rpc.Client, string, error) {
+	addr, token, err := session.Resolve(f.tempDir, f.address, f.token)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := dialChecked(ctx, addr, token)
+	return c, token, err
+}
+
+func dialChecked(ctx context.Context, addr, token string) (*rpc.Client, error) {
 	c, err := rpc.Dial(ctx, addr, token)
 	if err != nil {
 		if errors.Is(err, rpc.ErrUnauthenticated) {

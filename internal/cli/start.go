@@ -124,7 +124,7 @@ func (f *startFlags) validate() (sched.Resources, map[string]string, error) {
 	}
 	if f.memory >= 0 {
 		res["memory"] = float64(f.memory)
-	} else if m := availableMemory(); m > 0 {
+	} else if m := node.MemInfo("MemAvailable"); m > 0 {
 		res["memory"] = float64(m) * 0.7
 	}
 	r, err := sched.FromFloat(res)
@@ -152,23 +152,6 @@ func detectGPUs() (int, string) {
 		return 0, ""
 	}
 	return len(devs), gpu.AcceleratorType(devs[0].Name)
-}
-
-// availableMemory reads MemAvailable from /proc/meminfo, in bytes.
-func availableMemory() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb * 1024
-			}
-		}
-	}
-	return 0
 }
 
 func runStart(cmd *cobra.Command, f *startFlags) error {

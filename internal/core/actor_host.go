@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/errs"
-	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
@@ -44,7 +43,7 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "core: this worker already hosts an actor")
 	}
 	rt.announce(req.Spec.Class + ".__init__")
-	_ = os.Setenv("CUDA_VISIBLE_DEVICES", gpu.CUDAVisibleDevices(req.GPUIDs))
+	rt.setVisibleGPUs(req.GPUIDs)
 	args, pinned, terr := rt.resolveArgs(ctx, req.Spec.Args, req.Spec.Class+".__init__", req.Spec.ActorID)
 	var inst any
 	if terr == nil {

@@ -29,7 +29,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	rt.announce(name)
 	// The task sees exactly the GPUs of its lease, as in Ray (processes it
 	// starts inherit the variable).
-	_ = os.Setenv("CUDA_VISIBLE_DEVICES", gpu.CUDAVisibleDevices(spec.GPUIDs))
+	rt.setVisibleGPUs(spec.GPUIDs)
 	args, argIDs, terr := rt.resolveArgs(ctx, spec.Args, name, spec.TaskID)
 	var value Encoded
 	if terr == nil {
@@ -107,4 +107,18 @@ func (rt *Runtime) announce(name string) {
 	}
 	rt.announced = name
 	_, _ = os.Stdout.WriteString(protocol.TaskMarker + name + "\n")
+}
+
+// setVisibleGPUs sets CUDA_VISIBLE_DEVICES for the task about to run,
+// touching the environment only when the value changes (most tasks of a
+// worker see the same).
+func (rt *Runtime) setVisibleGPUs(ids []int) {
+	v := gpu.CUDAVisibleDevices(ids)
+	rt.runningMu.Lock()
+	defer rt.runningMu.Unlock()
+	if rt.gpusSet && v == rt.gpusEnv {
+		return
+	}
+	rt.gpusSet, rt.gpusEnv = true, v
+	_ = os.Setenv("CUDA_VISIBLE_DEVICES", v)
 }

@@ -83,14 +83,16 @@ type Runtime struct {
 	objs   *storeClient
 	nodeID string
 
-	clientsMu sync.Mutex
-	clients   map[string]*rpc.Client
-	node      *rpc.Client
+	clients *rpc.Pool
+	node    *rpc.Client
 
 	runningMu sync.Mutex
 	running   map[string]context.CancelFunc
 
 	host *actorHost // the actor this worker hosts, if any
+	// gpusEnv is the CUDA_VISIBLE_DEVICES value last set (gpusSet once set).
+	gpusEnv string
+	gpusSet bool
 
 	blockMu sync.Mutex
 	blocked int // calls now blocked in Get or Wait (worker mode)
@@ -130,7 +132,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, srv: rpc.NewServer(cfg.Token, cfg.Log),
 		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(), refs: newRefTable(), lin: newLineage(),
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
-		clients: map[string]*rpc.Client{}, actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
+		clients: rpc.NewPool(cfg.Token), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.sub = newSubmitter(rt)
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
 	rpc.Register(rt.srv, protocol.DriverLogs, rt.serveLogs)
@@ -194,12 +196,7 @@ func (rt *Runtime) Close() {
 		close(rt.closed)
 		rt.sub.close()
 		rt.srv.Close()
-		rt.clientsMu.Lock()
-		for _, c := range rt.clients {
-			_ = c.Close()
-		}
-		rt.clients = map[string]*rpc.Client{}
-		rt.clientsMu.Unlock()
+		rt.clients.Close()
 		if rt.node != nil {
 			_ = rt.node.Close()
 		}
@@ -226,38 +223,11 @@ func (rt *Runtime) nextID() string {
 
 // client returns a shared connection to addr, dialing when needed.
 func (rt *Runtime) client(ctx context.Context, addr string) (*rpc.Client, error) {
-	rt.clientsMu.Lock()
-	c := rt.clients[addr]
-	rt.clientsMu.Unlock()
-	if c != nil {
-		select {
-		case <-c.Done():
-		default:
-			return c, nil
-		}
-	}
-	select {
-	case <-rt.closed:
+	c, err := rt.clients.Get(ctx, addr)
+	if err == rpc.ErrClosed { // the pool closes only with the runtime
 		return nil, errs.ErrShutdown
-	default:
 	}
-	nc, err := rpc.Dial(ctx, addr, rt.cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	rt.clientsMu.Lock()
-	if c := rt.clients[addr]; c != nil && c != nc {
-		select {
-		case <-c.Done():
-		default:
-			rt.clientsMu.Unlock()
-			_ = nc.Close()
-			return c, nil
-		}
-	}
-	rt.clients[addr] = nc
-	rt.clientsMu.Unlock()
-	return nc, nil
+	return c, err
 }
 
 // headClient returns the runtime's connection to the head.

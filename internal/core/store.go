@@ -21,9 +21,10 @@ type object struct {
 type memStore struct {
 	mu   sync.Mutex
 	objs map[string]*object
-	// changed is closed (and replaced) whenever an object completes, for
-	// Wait.
+	// changed is closed (and replaced) when an object completes while a
+	// Wait watches it (watched); completions nobody waits for cost nothing.
 	changed chan struct{}
+	watched bool
 }
 
 func newMemStore() *memStore {
@@ -34,14 +35,17 @@ func newMemStore() *memStore {
 func (s *memStore) changedChan() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.watched = true
 	return s.changed
 }
 
 // notify wakes Waits after a completion.
 func (s *memStore) notify() {
 	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.watched {
+		close(s.changed)
+		s.changed, s.watched = make(chan struct{}), false
+	}
 	s.mu.Unlock()
 }
 

@@ -506,7 +506,7 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		ks.idle = append(ks.idle, lh)
 	}
 	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !t.cancelled &&
-		reply.Err.Code == errs.CodeOf(errs.ErrTaskFailed)
+		reply.Err.Code == errs.CodeTaskFailed
 	if retry {
 		if t.appRetries > 0 {
 			t.appRetries--

@@ -26,9 +26,12 @@ var (
 	ErrObjectTooLarge        = errors.New("rayo: object larger than the object store and the spill disk can hold")
 )
 
+// CodeTaskFailed is ErrTaskFailed's wire code (checked on the hot path).
+const CodeTaskFailed = "task_failed"
+
 // Wire codes, one per sentinel that can cross a process boundary.
 var codes = map[string]error{
-	"task_failed":    ErrTaskFailed,
+	CodeTaskFailed:   ErrTaskFailed,
 	"worker_crashed": ErrWorkerCrashed,
 	"cancelled":      ErrTaskCancelled,
 	"bad_call":       ErrBadCall,

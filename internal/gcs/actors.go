@@ -49,8 +49,8 @@ func nameKey(ns, name string) string { return ns + "\x00" + name }
 
 // setLocked records a change and wakes waiters.
 func (s *Server) touchLocked(a *actorEntry) {
-	s.actorVersion++
-	a.info.Version = s.actorVersion
+	s.version++
+	a.info.Version = s.version
 	close(a.changed)
 	a.changed = make(chan struct{})
 }
@@ -459,13 +459,7 @@ func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) 
 // groupRemovedLocked reports whether resources name a placement group
 // that was removed (or never existed).
 func (s *Server) groupRemovedLocked(res sched.Resources) bool {
-	pg := protocol.GroupOfResources(func(yield func(string) bool) {
-		for name := range res {
-			if !yield(name) {
-				return
-			}
-		}
-	})
+	pg := protocol.GroupOfResources(res)
 	if pg == "" {
 		return false
 	}
@@ -481,22 +475,5 @@ func (s *Server) nodeAnswers(c *rpc.Client) bool {
 }
 
 func (s *Server) nodeClient(ctx context.Context, addr string) (*rpc.Client, error) {
-	s.mu.Lock()
-	c := s.nodeClients[addr]
-	s.mu.Unlock()
-	if c != nil {
-		select {
-		case <-c.Done():
-		default:
-			return c, nil
-		}
-	}
-	c, err := rpc.Dial(ctx, addr, s.cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.nodeClients[addr] = c
-	s.mu.Unlock()
-	return c, nil
+	return s.nodeClients.Get(ctx, addr)
 }

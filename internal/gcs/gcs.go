@@ -71,9 +71,9 @@ type Server struct {
 
 	actors       map[string]*actorEntry
 	actorNames   map[string]string
-	actorVersion uint64
+	version      uint64 // bumped on every actor or group change, for long polls
 	nodesChanged chan struct{}
-	nodeClients  map[string]*rpc.Client
+	nodeClients  *rpc.Pool
 	pgs          map[string]*pgEntry
 
 	stop chan struct{}
@@ -101,7 +101,7 @@ func Start(cfg Config) (*Server, error) {
 		nodes: map[string]*nodeEntry{}, jobs: map[string]*protocol.JobState{},
 		uploads: map[string]*os.File{}, stop: make(chan struct{}),
 		actors: map[string]*actorEntry{}, actorNames: map[string]string{}, nodesChanged: make(chan struct{}),
-		nodeClients: map[string]*rpc.Client{}, pgs: map[string]*pgEntry{}}
+		nodeClients: rpc.NewPool(cfg.Token), pgs: map[string]*pgEntry{}}
 	rpc.Register(s.rpc, protocol.HeadRegisterNode, s.registerNode)
 	rpc.Register(s.rpc, protocol.HeadHeartbeat, s.heartbeat)
 	rpc.Register(s.rpc, protocol.HeadRegisterJob, s.registerJob)
@@ -139,10 +139,8 @@ func (s *Server) Stop() {
 	}
 	close(s.stop)
 	s.rpc.Close()
+	s.nodeClients.Close()
 	s.mu.Lock()
-	for _, c := range s.nodeClients {
-		_ = c.Close()
-	}
 	for _, a := range s.actors {
 		if a.lease != nil && a.lease.worker != nil {
 			_ = a.lease.worker.Close()
@@ -293,18 +291,10 @@ func (s *Server) clusterStatus(context.Context, *protocol.ClusterStatusRequest) 
 	return reply, nil
 }
 
-func validHash(h string) bool {
-	if len(h) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(h)
-	return err == nil
-}
-
 func (s *Server) binaryPath(hash string) string { return filepath.Join(s.cfg.BinariesDir, hash) }
 
 func (s *Server) hasBinary(_ context.Context, req *protocol.HasBinaryRequest) (*protocol.HasBinaryReply, error) {
-	if !validHash(req.Hash) {
+	if !protocol.ValidBinaryHash(req.Hash) {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: malformed binary hash %q", req.Hash)
 	}
 	_, err := os.Stat(s.binaryPath(req.Hash))
@@ -314,7 +304,7 @@ func (s *Server) hasBinary(_ context.Context, req *protocol.HasBinaryRequest) (*
 // uploadBinary receives a job binary in ordered chunks and publishes it
 // under its hash only once the content matches the hash.
 func (s *Server) uploadBinary(_ context.Context, req *protocol.UploadBinaryRequest) (*protocol.Empty, error) {
-	if !validHash(req.Hash) {
+	if !protocol.ValidBinaryHash(req.Hash) {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: malformed binary hash %q", req.Hash)
 	}
 	s.mu.Lock()
@@ -370,7 +360,7 @@ func (s *Server) uploadBinary(_ context.Context, req *protocol.UploadBinaryReque
 const FetchChunk = 4 << 20
 
 func (s *Server) fetchBinary(_ context.Context, req *protocol.FetchBinaryRequest) (*protocol.FetchBinaryReply, error) {
-	if !validHash(req.Hash) {
+	if !protocol.ValidBinaryHash(req.Hash) {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: malformed binary hash %q", req.Hash)
 	}
 	f, err := os.Open(s.binaryPath(req.Hash))

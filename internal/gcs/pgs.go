@@ -36,8 +36,8 @@ func (g *pgEntry) snapshotLocked() protocol.PGInfo {
 }
 
 func (s *Server) touchPGLocked(g *pgEntry) {
-	s.actorVersion++
-	g.info.Version = s.actorVersion
+	s.version++
+	g.info.Version = s.version
 	close(g.changed)
 	g.changed = make(chan struct{})
 }

@@ -13,17 +13,9 @@ import (
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
-func validHash(h string) bool {
-	if len(h) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(h)
-	return err == nil
-}
-
 // cachedBinary returns the path of a cached job binary.
 func cachedBinary(dir, hash string) (string, error) {
-	if !validHash(hash) {
+	if !protocol.ValidBinaryHash(hash) {
 		return "", fmt.Errorf("node: malformed binary hash %q", hash)
 	}
 	p := filepath.Join(dir, hash)
@@ -36,7 +28,7 @@ func cachedBinary(dir, hash string) (string, error) {
 // fetchBinary downloads a job binary from the head into the cache,
 // verifies its hash, and publishes it atomically.
 func fetchBinary(ctx context.Context, headAddr, token, dir string, b protocol.Binary) (string, error) {
-	if !validHash(b.Hash) {
+	if !protocol.ValidBinaryHash(b.Hash) {
 		return "", fmt.Errorf("node: malformed binary hash %q", b.Hash)
 	}
 	c, err := rpc.Dial(ctx, headAddr, token)

@@ -79,12 +79,11 @@ func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*p
 		n.mu.Unlock()
 		return nil, errStopping
 	}
-	j, err := n.jobLocked(&req.Job, jobKey(req))
+	_, err := n.jobLocked(&req.Job, jobKey(req))
 	if err != nil {
 		n.mu.Unlock()
 		return nil, err
 	}
-	_ = j
 	if req.RequestID != "" {
 		n.pending[req.RequestID] = r
 	}
@@ -405,13 +404,7 @@ func (n *Node) checkGroupRemovedLocked(r *leaseReq) {
 	if r.groupChecked {
 		return
 	}
-	pg := protocol.GroupOfResources(func(yield func(string) bool) {
-		for name := range r.req.Resources {
-			if !yield(name) {
-				return
-			}
-		}
-	})
+	pg := protocol.GroupOfResources(r.req.Resources)
 	if pg == "" {
 		return
 	}

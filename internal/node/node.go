@@ -211,7 +211,7 @@ func Start(cfg Config) (*Node, error) {
 		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), store: store,
 		gpus: gpu.NewAllocator(cfg.GPUIDs),
 		objs: &storeState{peers: map[*rpc.Peer]bool{}, pullers: map[string]map[string]bool{},
-			pulls: map[string]*pull{}, owners: map[string]string{}, clients: map[string]*rpc.Client{}}}
+			pulls: map[string]*pull{}, owners: map[string]string{}, clients: rpc.NewPool(cfg.Token)}}
 	rpc.Register(n.rpc, protocol.NodeRequestLease, n.requestLease)
 	rpc.Register(n.rpc, protocol.NodeReturnLease, n.returnLease)
 	rpc.Register(n.rpc, protocol.NodeCancelLease, n.cancelLease)
@@ -281,11 +281,7 @@ func (n *Node) Stop() {
 		<-w.exited
 	}
 	n.wg.Wait()
-	n.objs.mu.Lock()
-	for _, c := range n.objs.clients {
-		_ = c.Close()
-	}
-	n.objs.mu.Unlock()
+	n.objs.clients.Close()
 	if err := n.store.Close(); err != nil {
 		n.log.Warn("closing the object store", "err", err)
 	}
@@ -310,18 +306,28 @@ func sweepStaleStores(dir string) {
 
 // DefaultObjectStoreMemory is 30% of the machine's memory (Ray's default).
 func DefaultObjectStoreMemory() int64 {
+	if total := MemInfo("MemTotal"); total > 0 {
+		return total * 3 / 10
+	}
+	return 2 << 30
+}
+
+// MemInfo returns a field of /proc/meminfo in bytes (0 if unknown), such
+// as "MemTotal" or "MemAvailable".
+func MemInfo(field string) int64 {
 	b, err := os.ReadFile("/proc/meminfo")
-	if err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				if err == nil {
-					return kb * 1024 * 3 / 10
-				}
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb * 1024
 			}
 		}
 	}
-	return 2 << 30
+	return 0
 }
 
 var errStopping = rpc.Errorf("node_stopping", "node: the node daemon is stopping")

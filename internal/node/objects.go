@@ -38,7 +38,7 @@ type storeState struct {
 	pullers map[string]map[string]bool // object -> nodes that copied it from here
 	pulls   map[string]*pull           // transfers in progress, for dedup
 	owners  map[string]string          // object -> owner address (rayo memory)
-	clients map[string]*rpc.Client     // other nodes
+	clients *rpc.Pool                  // other nodes and the head
 }
 
 type pull struct {
@@ -164,28 +164,7 @@ func (n *Node) deleteObjects(_ context.Context, req *protocol.DeleteObjectsReque
 }
 
 func (n *Node) peerNode(ctx context.Context, addr string) (*rpc.Client, error) {
-	st := n.objs
-	st.mu.Lock()
-	c := st.clients[addr]
-	st.mu.Unlock()
-	if c != nil {
-		select {
-		case <-c.Done():
-		default:
-			return c, nil
-		}
-	}
-	c, err := rpc.Dial(ctx, addr, n.cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	st.mu.Lock()
-	if old := st.clients[addr]; old != nil && old != c {
-		_ = old.Close()
-	}
-	st.clients[addr] = c
-	st.mu.Unlock()
-	return c, nil
+	return n.objs.clients.Get(ctx, addr)
 }
 
 // pullObject makes sure this node has a copy (pulling it from the node

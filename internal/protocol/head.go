@@ -1,6 +1,10 @@
 package protocol
 
-import "github.com/rayo-dev/rayo/internal/sched"
+import (
+	"encoding/hex"
+
+	"github.com/rayo-dev/rayo/internal/sched"
+)
 
 // Head (control plane) methods.
 const (
@@ -82,6 +86,16 @@ type RegisterJobRequest struct {
 
 type RegisterJobReply struct {
 	JobID string `msgpack:"job"`
+}
+
+// ValidBinaryHash reports whether h is a hex SHA-256, the only form a job
+// binary's name may take (it becomes a file name on heads and nodes).
+func ValidBinaryHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
 }
 
 // Binary names a job's executable: by content hash, and by local path

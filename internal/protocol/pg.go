@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/rayo-dev/rayo/internal/sched"
@@ -85,27 +86,13 @@ func BundleResourceName(name, pgID string, index int) string {
 	if index < 0 {
 		return name + "_group_" + pgID
 	}
-	return name + "_group_" + itoa(index) + "_" + pgID
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
+	return name + "_group_" + strconv.Itoa(index) + "_" + pgID
 }
 
 // GroupOfResources returns the placement group a request's resources
 // belong to ("" if none), from the bundle marker resource.
-func GroupOfResources(names func(yield func(string) bool)) string {
-	for name := range names {
+func GroupOfResources(res sched.Resources) string {
+	for name := range res {
 		rest, ok := strings.CutPrefix(name, "bundle_group_")
 		if !ok {
 			continue

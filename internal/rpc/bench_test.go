@@ -8,22 +8,42 @@ import (
 	"testing"
 )
 
-// BenchmarkCallRoundTrip: one call and its reply on one connection, the
-// transport's share of every task push and actor call.
-func BenchmarkCallRoundTrip(b *testing.B) {
+// benchPair starts a server set up by register and returns a client
+// connected to it; both stop when the benchmark ends.
+func benchPair(b *testing.B, register func(*Server)) *Client {
 	s := NewServer("tok", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	Register(s, "echo", func(_ context.Context, r *echoReq) (*echoResp, error) { return &echoResp{Text: r.Text}, nil })
+	register(s)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	go func() { _ = s.Serve(ln) }()
-	defer s.Close()
+	b.Cleanup(s.Close)
 	c, err := Dial(context.Background(), ln.Addr().String(), "tok")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// goRoundTrips runs b.N calls through Client.Go, one at a time.
+func goRoundTrips(b *testing.B, c *Client) {
+	body, _ := Marshal(&echoReq{Text: "ok"})
+	done := make(chan struct{}, 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Go("echo", body, func([]byte, error) { done <- struct{}{} })
+		<-done
+	}
+}
+
+// BenchmarkCallRoundTrip: one call and its reply on one connection, the
+// transport's share of every task push and actor call.
+func BenchmarkCallRoundTrip(b *testing.B) {
+	c := benchPair(b, func(s *Server) {
+		Register(s, "echo", func(_ context.Context, r *echoReq) (*echoResp, error) { return &echoResp{Text: r.Text}, nil })
+	})
 	ctx := context.Background()
 	req := &echoReq{Text: "ok"}
 	var resp echoResp
@@ -38,61 +58,29 @@ func BenchmarkCallRoundTrip(b *testing.B) {
 // BenchmarkOrderedCallRoundTrip: the same through an ordered handler
 // answered from another goroutine.
 func BenchmarkOrderedCallRoundTrip(b *testing.B) {
-	s := NewServer("tok", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	work := make(chan func(), 16)
 	go func() {
 		for f := range work {
 			f()
 		}
 	}()
-	defer close(work)
-	s.HandleOrdered("echo", func(_ context.Context, body []byte, reply func(any, error)) func() {
-		work <- func() { reply(&echoResp{Text: "ok"}, nil) }
-		return nil
+	b.Cleanup(func() { close(work) })
+	c := benchPair(b, func(s *Server) {
+		s.HandleOrdered("echo", func(_ context.Context, body []byte, reply func(any, error)) func() {
+			work <- func() { reply(&echoResp{Text: "ok"}, nil) }
+			return nil
+		})
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	defer s.Close()
-	c, err := Dial(context.Background(), ln.Addr().String(), "tok")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	body, _ := Marshal(&echoReq{Text: "ok"})
-	done := make(chan struct{}, 1)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Go("echo", body, func([]byte, error) { done <- struct{}{} })
-		<-done
-	}
+	goRoundTrips(b, c)
 }
 
 // BenchmarkOrderedInlineRoundTrip: an ordered handler that runs its work
 // at once on the reading goroutine, as an idle actor does.
 func BenchmarkOrderedInlineRoundTrip(b *testing.B) {
-	s := NewServer("tok", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.HandleOrdered("echo", func(_ context.Context, body []byte, reply func(any, error)) func() {
-		return func() { reply(&echoResp{Text: "ok"}, nil) }
+	c := benchPair(b, func(s *Server) {
+		s.HandleOrdered("echo", func(_ context.Context, body []byte, reply func(any, error)) func() {
+			return func() { reply(&echoResp{Text: "ok"}, nil) }
+		})
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	defer s.Close()
-	c, err := Dial(context.Background(), ln.Addr().String(), "tok")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	body, _ := Marshal(&echoReq{Text: "ok"})
-	done := make(chan struct{}, 1)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Go("echo", body, func([]byte, error) { done <- struct{}{} })
-		<-done
-	}
+	goRoundTrips(b, c)
 }

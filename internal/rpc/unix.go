@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Within a machine, connections go over Unix domain sockets when the
@@ -31,16 +32,26 @@ func UnixPath(addr string) string {
 	return filepath.Join(unixDir, strings.ReplaceAll(host, ":", "_")+"_"+port)
 }
 
+// localAddrs are this machine's interface addresses, read once: dials
+// ask for them, and they do not change under a running process often
+// enough to pay a netlink round trip per dial.
+var localAddrs = sync.OnceValue(func() []net.IP {
+	addrs, _ := net.InterfaceAddrs()
+	var ips []net.IP
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			ips = append(ips, n.IP)
+		}
+	}
+	return ips
+})
+
 func isLocal(ip net.IP) bool {
 	if ip.IsLoopback() {
 		return true
 	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+	for _, l := range localAddrs() {
+		if l.Equal(ip) {
 			return true
 		}
 	}
@@ -79,9 +90,6 @@ func (s *Server) ListenUnix(tcpAddr string) {
 func dialUnix(ctx context.Context, addr string) net.Conn {
 	p := UnixPath(addr)
 	if p == "" {
-		return nil
-	}
-	if _, err := os.Stat(p); err != nil {
 		return nil
 	}
 	var d net.Dialer
