@@ -35,6 +35,10 @@ var (
 	// ErrObjectTooLarge: a value larger than the node's object store and
 	// its spill disk together can hold; nothing was stored.
 	ErrObjectTooLarge = errs.ErrObjectTooLarge
+	// ErrHeadUnavailable: a call that needs the head (creating or looking
+	// up an actor, a placement group) waited for it longer than the bound
+	// (WithHeadTimeout) while it was down or restarting.
+	ErrHeadUnavailable = errs.ErrHeadUnavailable
 
 	// ErrActorDied: the actor is dead; the *ActorDiedError also matches
 	// one of the causes below.

@@ -43,6 +43,8 @@ type initOptions struct {
 	namespace   string
 	storeMemory int64
 	spillDir    string
+	headWait    time.Duration
+	nodeAddr    string
 }
 
 // WithAddress joins the cluster whose head listens at addr ("host:port"),
@@ -99,6 +101,17 @@ func WithObjectSpillingDir(dir string) InitOption { return func(o *initOptions) 
 // By default every job has a namespace of its own, as in Ray.
 func WithNamespace(ns string) InitOption { return func(o *initOptions) { o.namespace = ns } }
 
+// WithHeadTimeout bounds how long a call that needs the head (creating or
+// looking up an actor or a placement group) waits for a head that is down
+// or restarting before it fails with ErrHeadUnavailable (default one
+// minute). Tasks, actor calls and objects do not need the head.
+func WithHeadTimeout(d time.Duration) InitOption { return func(o *initOptions) { o.headWait = d } }
+
+// WithNodeAddress makes the driver submit through the node daemon at addr
+// (one of the cluster's nodes) rather than the one Init picks: a node on
+// this host, the head's first.
+func WithNodeAddress(addr string) InitOption { return func(o *initOptions) { o.nodeAddr = addr } }
+
 // WithEnv sets environment variables for every worker of this job.
 func WithEnv(env map[string]string) InitOption {
 	return func(o *initOptions) {
@@ -112,7 +125,6 @@ func WithEnv(env map[string]string) InitOption {
 var state struct {
 	sync.Mutex
 	rt       *core.Runtime
-	head     *rpc.Client // the driver's connection to the head: the job's lifeline
 	gcs      *gcs.Server
 	node     *node.Node
 	logFile  *os.File
@@ -187,10 +199,6 @@ func shutdownLocked() {
 	if state.rt != nil {
 		state.rt.Close()
 		state.rt = nil
-	}
-	if state.head != nil {
-		_ = state.head.Close()
-		state.head = nil
 	}
 	if state.node != nil {
 		state.node.Stop()
@@ -307,6 +315,17 @@ func joinCluster(ctx context.Context, o *initOptions) error {
 		return fmt.Errorf("rayo: asking the head for its nodes: %w", err)
 	}
 	nodeAddr, nodeID := pickNode(st.Nodes)
+	if o.nodeAddr != "" {
+		nodeAddr, nodeID = o.nodeAddr, ""
+		for _, n := range st.Nodes {
+			if n.Info.Addr == o.nodeAddr && n.Alive {
+				nodeID = n.Info.NodeID
+			}
+		}
+		if nodeID == "" {
+			return fmt.Errorf("%w: WithNodeAddress(%q): no live node of the cluster at %s listens there", errs.ErrInvalidOption, o.nodeAddr, addr)
+		}
+	}
 	if nodeAddr == "" {
 		return fmt.Errorf("rayo: the cluster at %s has no live node", addr)
 	}
@@ -408,22 +427,20 @@ func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, toke
 		sink = printWorkerLogs
 		state.logToDriver = true
 	}
-	rt, err := core.New(core.Config{Token: token, NodeAddr: nodeAddr, LogSink: sink, Log: log})
+	rt, err := core.New(core.Config{Token: token, NodeAddr: nodeAddr, LogSink: sink, Log: log, HeadWait: o.headWait})
 	if err != nil {
 		return mapRPCErr(err)
 	}
 	state.rt = rt
-	head, err := rpc.Dial(ctx, headAddr, token)
-	if err != nil {
-		return fmt.Errorf("rayo: connecting to the head at %s: %w", headAddr, mapRPCErr(err))
-	}
-	state.head = head
 	exe, _ := os.Executable()
-	var reply protocol.RegisterJobReply
-	req := &protocol.RegisterJobRequest{DriverAddr: rt.Addr(), DriverPid: os.Getpid(), Entrypoint: exe, Binary: bin}
-	if err := head.Call(ctx, protocol.HeadRegisterJob, req, &reply); err != nil {
-		return fmt.Errorf("rayo: registering the job: %w", err)
+	// The job lives as long as the driver's connection to the head; the
+	// runtime attaches it again if the head restarts.
+	rt.SetJob(protocol.JobSpec{HeadAddr: headAddr})
+	jobID, err := rt.RegisterJob(ctx, &protocol.RegisterJobRequest{DriverAddr: rt.Addr(), DriverPid: os.Getpid(), Entrypoint: exe, Binary: bin})
+	if err != nil {
+		return fmt.Errorf("rayo: registering the job at %s: %w", headAddr, mapRPCErr(err))
 	}
+	reply := protocol.RegisterJobReply{JobID: jobID}
 	ns := o.namespace
 	if ns == "" {
 		ns = "anonymous-" + reply.JobID + "-" + core.NewID()

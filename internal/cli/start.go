@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type startFlags struct {
 	block     bool
 	storeMem  int64
 	spillDir  string
+	dataDir   string
+	syncState bool
+	grace     time.Duration
 	// readyFD is set on the re-executed daemon: it reports readiness there.
 	readyFD int
 }
@@ -75,6 +79,9 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.BoolVar(&f.block, "block", false, "run in the foreground until interrupted")
 	fl.Int64Var(&f.storeMem, "object-store-memory", 0, "shared-memory object store capacity in bytes (default: 30% of the machine's memory)")
 	fl.StringVar(&f.spillDir, "object-spilling-dir", "", "where objects spill when the store is full (default: under the session directory)")
+	fl.StringVar(&f.dataDir, "head-data-dir", "", "where the head persists its state (default: <temp-dir>/head); a head started on a directory a crashed head left recovers its cluster")
+	fl.DurationVar(&f.grace, "head-recovery-grace", 30*time.Second, "how long a recovering head waits for the nodes and drivers it knew before it declares them gone")
+	fl.BoolVar(&f.syncState, "head-sync-writes", false, "fsync each write of the head's state (survives a machine crash, not only the head's; slower)")
 	fl.IntVar(&f.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
 	_ = fl.MarkHidden("ready-fd")
 	return cmd
@@ -130,6 +137,9 @@ func (f *startFlags) validate() (sched.Resources, map[string]string, error) {
 	r, err := sched.FromFloat(res)
 	if err != nil {
 		return nil, nil, err
+	}
+	if _, ok := r["CPU"]; !ok {
+		r["CPU"] = 0 // --num-cpus 0: say so, or the node would take the machine's
 	}
 	if f.labels != "" {
 		for _, kv := range strings.Split(f.labels, ",") {
@@ -236,17 +246,18 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 			_ = ready.Close()
 		}()
 	}
+	// Catch signals first: a SIGTERM while the daemon starts must still
+	// stop it in order (a head that stops on purpose forgets its state).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	var sess *session.Dir
 	var token string
+	var rec *headRecord
 	headAddr := f.address
+	dataDir := f.headDataDir()
 	if f.head {
-		if sess, err = session.Create(f.tempDir); err != nil {
-			return err
-		}
-		if token, err = session.NewToken(); err != nil {
-			return err
-		}
-		if err = sess.WriteToken(token); err != nil {
+		if sess, token, rec, err = headSession(f.tempDir, dataDir); err != nil {
 			return err
 		}
 	} else {
@@ -277,15 +288,32 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	}
 	var g *gcs.Server
 	if f.head {
-		g, err = gcs.Start(gcs.Config{Listen: net.JoinHostPort(f.nodeIP, strconv.Itoa(f.port)), Token: token,
+		listen := net.JoinHostPort(f.nodeIP, strconv.Itoa(f.port))
+		if rec != nil && f.port == 0 {
+			listen = rec.Address // nodes and drivers know this one
+		}
+		g, err = gcs.Start(gcs.Config{Listen: listen, Token: token, DataDir: dataDir, SyncWrites: f.syncState, RecoveryGrace: f.grace,
 			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head")})
 		if err != nil {
 			return err
 		}
-		defer g.Stop()
+		defer func() {
+			g.Stop()
+			if err == nil {
+				// Stopped on purpose: the cluster ends with its head, and
+				// the next head on this directory starts a new one.
+				forgetHead(dataDir, log)
+			}
+		}()
 		headAddr = g.Addr()
 		if err = sess.WriteAddress(headAddr); err != nil {
 			return err
+		}
+		if err = writeHeadRecord(dataDir, &headRecord{Session: sess.Path, Address: headAddr}); err != nil {
+			return err
+		}
+		if rec != nil {
+			log.Info("head restarted on its data directory: recovering the cluster", "data_dir", dataDir, "session", sess.Path)
 		}
 	}
 	drained := make(chan struct{})
@@ -303,8 +331,6 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	}
 	defer func() { _ = sess.RemovePid(name) }()
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	if ready != nil {
 		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: n.ID(), Pid: os.Getpid(), Session: sess.Path})
 		fmt.Fprintf(ready, "ready %s\n", b)
@@ -320,6 +346,77 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		log.Info("stopping: the node was drained")
 	}
 	return nil
+}
+
+// headDataDir is where the head keeps its state.
+func (f *startFlags) headDataDir() string {
+	if f.dataDir != "" {
+		return f.dataDir
+	}
+	return filepath.Join(f.tempDir, "head")
+}
+
+// headRecord is what a head leaves beside its state for the head that
+// recovers it: the session (token, logs, binaries) and the address.
+type headRecord struct {
+	Session string `json:"session"`
+	Address string `json:"address"`
+}
+
+const headRecordFile = "cluster.json"
+
+func writeHeadRecord(dir string, r *headRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, headRecordFile), b, 0o600)
+}
+
+// headSession returns the head's session: the one of the cluster a
+// crashed head left in dataDir (with its record), or a new one.
+func headSession(tempDir, dataDir string) (*session.Dir, string, *headRecord, error) {
+	if b, err := os.ReadFile(filepath.Join(dataDir, headRecordFile)); err == nil && gcs.HasState(dataDir) {
+		var rec headRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, "", nil, fmt.Errorf("the head's record %s is damaged (%v); remove %s to start a new cluster", headRecordFile, err, dataDir)
+		}
+		sess, err := session.Open(rec.Session)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("the cluster to recover from %s used session %s, which is gone: %w", dataDir, rec.Session, err)
+		}
+		token, err := sess.ReadToken()
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if err := sess.MakeLatest(); err != nil {
+			return nil, "", nil, err
+		}
+		return sess, token, &rec, nil
+	}
+	sess, err := session.Create(tempDir)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	token, err := session.NewToken()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := sess.WriteToken(token); err != nil {
+		return nil, "", nil, err
+	}
+	return sess, token, nil, nil
+}
+
+// forgetHead deletes the state of a head that stopped on purpose.
+func forgetHead(dataDir string, log *slog.Logger) {
+	if err := gcs.RemoveState(dataDir); err != nil {
+		log.Warn("could not remove the head's state", "dir", dataDir, "err", err)
+	}
+	_ = os.Remove(filepath.Join(dataDir, headRecordFile))
 }
 
 func newNodeID() string {

@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,12 +22,16 @@ func newStop() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop",
 		Short: "Stop every rayo daemon started on this machine, and their workers",
-		Args:  cobra.NoArgs,
+		Long: `Stop every rayo daemon started on this machine, and their workers. The
+cluster ends: the head's state (in <temp-dir>/head) is deleted, so the next
+rayo start --head starts a new cluster even if the last head had crashed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := stopAll(tempDir, grace)
 			if err != nil {
 				return err
 			}
+			forgetHead(filepath.Join(tempDir, "head"), slog.Default())
 			fmt.Fprintf(cmd.OutOrStdout(), "stopped %d rayo daemon(s)\n", n)
 			return nil
 		},

@@ -37,16 +37,12 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 	// The head keeps the constructor's arguments to restart the actor:
 	// what they refer to stays alive as long as this process does.
 	rt.addSubmitted(argRefs(args))
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return "", "", err
-	}
 	spec := &protocol.ActorSpec{ActorID: rt.nextID(), Class: o.Class, Name: o.Name, Namespace: o.Namespace,
 		Detached: o.Detached, GetIfExists: o.GetIfExists, Args: vals, Resources: o.Resources, Strategy: o.Strategy,
 		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries, MaxConcurrency: o.MaxConcurrency,
 		Job: rt.cfg.Job, OwnerAddr: rt.Addr()}
 	var reply protocol.CreateActorReply
-	if err := head.Call(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
+	if err := rt.callHead(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
 		if rpc.CodeOf(err) == "actor_name_taken" {
 			return "", "", fmt.Errorf("%w: %v", errs.ErrActorNameTaken, err)
 		}
@@ -57,12 +53,8 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 
 // GetActor looks an actor up by ID, or by name and namespace.
 func (rt *Runtime) GetActor(ctx context.Context, id, name, namespace string) (*protocol.ActorInfo, error) {
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var info protocol.ActorInfo
-	if err := head.Call(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: id, Name: name, Namespace: namespace}, &info); err != nil {
+	if err := rt.callHead(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: id, Name: name, Namespace: namespace}, &info); err != nil {
 		if rpc.CodeOf(err) == "actor_not_found" {
 			return nil, fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
 		}
@@ -74,14 +66,10 @@ func (rt *Runtime) GetActor(ctx context.Context, id, name, namespace string) (*p
 // WaitActorReady waits until the actor is alive; a dead actor returns its
 // *errs.ActorDiedError.
 func (rt *Runtime) WaitActorReady(ctx context.Context, id string) error {
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return err
-	}
 	var after uint64
 	for {
 		var info protocol.ActorInfo
-		if err := head.Call(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: id, AfterVersion: after}, &info); err != nil {
+		if err := rt.callHead(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: id, AfterVersion: after}, &info); err != nil {
 			if ctx.Err() != nil {
 				return ctxErr(ctx)
 			}
@@ -99,11 +87,7 @@ func (rt *Runtime) WaitActorReady(ctx context.Context, id string) error {
 
 // KillActor kills an actor through the head.
 func (rt *Runtime) KillActor(ctx context.Context, id string, noRestart bool, cause string) error {
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return err
-	}
-	err = head.Call(ctx, protocol.HeadKillActor, &protocol.KillActorRequest{ActorID: id, NoRestart: noRestart, Cause: cause}, nil)
+	err := rt.callHead(ctx, protocol.HeadKillActor, &protocol.KillActorRequest{ActorID: id, NoRestart: noRestart, Cause: cause}, nil)
 	if rpc.CodeOf(err) == "actor_not_found" {
 		return fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
 	}
@@ -464,12 +448,8 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 }
 
 func (ac *actorClient) fetch(ctx context.Context, after uint64) (*protocol.ActorInfo, error) {
-	head, err := ac.rt.headClient(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var info protocol.ActorInfo
-	err = head.Call(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: ac.id, AfterVersion: after}, &info)
+	err := ac.rt.callHead(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: ac.id, AfterVersion: after}, &info)
 	if rpc.CodeOf(err) == "actor_not_found" {
 		return nil, fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
 	}

@@ -151,9 +151,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 func (rt *Runtime) exitActor(h *actorHost) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if head, err := rt.headClient(ctx); err == nil {
-		_ = head.Call(ctx, protocol.HeadActorExited, &protocol.ActorExitedRequest{ActorID: h.spec.ActorID, Incarnation: h.incarnation}, nil)
-	}
+	_ = rt.callHead(ctx, protocol.HeadActorExited, &protocol.ActorExitedRequest{ActorID: h.spec.ActorID, Incarnation: h.incarnation}, nil)
 	os.Exit(0)
 }
 

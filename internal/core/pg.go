@@ -13,13 +13,9 @@ import (
 // CreatePlacementGroup asks the head to reserve bundles; it returns at
 // once (the head places the group in the background).
 func (rt *Runtime) CreatePlacementGroup(ctx context.Context, name string, bundles []sched.Resources, st sched.PGStrategy, detached bool) (string, error) {
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return "", err
-	}
 	id := rt.nextID()
 	var info protocol.PGInfo
-	err = head.Call(ctx, protocol.HeadCreatePG, &protocol.CreatePGRequest{PGID: id, Name: name, Bundles: bundles,
+	err := rt.callHead(ctx, protocol.HeadCreatePG, &protocol.CreatePGRequest{PGID: id, Name: name, Bundles: bundles,
 		Strategy: st, JobID: rt.cfg.Job.JobID, Detached: detached}, &info)
 	if err != nil {
 		if rpc.CodeOf(err) == rpc.CodeBadRequest {
@@ -33,14 +29,10 @@ func (rt *Runtime) CreatePlacementGroup(ctx context.Context, name string, bundle
 // WaitPlacementGroup waits until the group is created (all bundles
 // reserved). A removed group is an error.
 func (rt *Runtime) WaitPlacementGroup(ctx context.Context, id string) error {
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return err
-	}
 	var after uint64
 	for {
 		var info protocol.PGInfo
-		if err := head.Call(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: id, AfterVersion: after}, &info); err != nil {
+		if err := rt.callHead(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: id, AfterVersion: after}, &info); err != nil {
 			if ctx.Err() != nil {
 				return ctxErr(ctx)
 			}
@@ -58,12 +50,8 @@ func (rt *Runtime) WaitPlacementGroup(ctx context.Context, id string) error {
 
 // PlacementGroupInfo returns the head's record of a group.
 func (rt *Runtime) PlacementGroupInfo(ctx context.Context, id string) (*protocol.PGInfo, error) {
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var info protocol.PGInfo
-	if err := head.Call(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: id}, &info); err != nil {
+	if err := rt.callHead(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: id}, &info); err != nil {
 		return nil, err
 	}
 	return &info, nil
@@ -71,9 +59,5 @@ func (rt *Runtime) PlacementGroupInfo(ctx context.Context, id string) (*protocol
 
 // RemovePlacementGroup frees a group; its tasks and actors end.
 func (rt *Runtime) RemovePlacementGroup(ctx context.Context, id string) error {
-	head, err := rt.headClient(ctx)
-	if err != nil {
-		return err
-	}
-	return head.Call(ctx, protocol.HeadRemovePG, &protocol.RemovePGRequest{PGID: id}, nil)
+	return rt.callHead(ctx, protocol.HeadRemovePG, &protocol.RemovePGRequest{PGID: id}, nil)
 }

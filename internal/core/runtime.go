@@ -64,7 +64,10 @@ type Config struct {
 	InlineLimit int64
 	// Listen is the address the runtime serves on; "127.0.0.1:0" default.
 	Listen string
-	Log    *slog.Logger
+	// HeadWait bounds how long a call that needs the head waits for it
+	// while it is unreachable (restarting); DefaultHeadWait if zero.
+	HeadWait time.Duration
+	Log      *slog.Logger
 }
 
 // Runtime is the core runtime of one driver or worker process.
@@ -124,6 +127,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.InlineLimit <= 0 {
 		cfg.InlineLimit = DefaultInlineLimit
+	}
+	if cfg.HeadWait <= 0 {
+		cfg.HeadWait = DefaultHeadWait
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -228,33 +234,6 @@ func (rt *Runtime) client(ctx context.Context, addr string) (*rpc.Client, error)
 		return nil, errs.ErrShutdown
 	}
 	return c, err
-}
-
-// headClient returns the runtime's connection to the head.
-func (rt *Runtime) headClient(ctx context.Context) (*rpc.Client, error) {
-	rt.headMu.Lock()
-	defer rt.headMu.Unlock()
-	if rt.head != nil {
-		select {
-		case <-rt.head.Done():
-		default:
-			return rt.head, nil
-		}
-	}
-	select {
-	case <-rt.closed:
-		return nil, errs.ErrShutdown
-	default:
-	}
-	if rt.cfg.Job.HeadAddr == "" {
-		return nil, errors.New("core: this runtime does not know the head's address")
-	}
-	c, err := rpc.Dial(ctx, rt.cfg.Job.HeadAddr, rt.cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	rt.head = c
-	return c, nil
 }
 
 // mapErr turns transport errors into rayo's typed errors.

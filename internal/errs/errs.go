@@ -24,6 +24,7 @@ var (
 	ErrInvalidOption         = errors.New("rayo: invalid option")
 	ErrPlacementGroupRemoved = errors.New("rayo: placement group removed")
 	ErrObjectTooLarge        = errors.New("rayo: object larger than the object store and the spill disk can hold")
+	ErrHeadUnavailable       = errors.New("rayo: the head is unreachable")
 )
 
 // CodeTaskFailed is ErrTaskFailed's wire code (checked on the hot path).
@@ -42,6 +43,7 @@ var codes = map[string]error{
 	"actor_unavail":  ErrActorUnavailable,
 	"actor_notfound": ErrActorNotFound,
 	"pg_removed":     ErrPlacementGroupRemoved,
+	"head_unavail":   ErrHeadUnavailable,
 }
 
 // CodeOf returns the wire code of a sentinel ("" if it has none).

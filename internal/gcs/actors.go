@@ -40,9 +40,9 @@ type actorEntry struct {
 }
 
 type actorLease struct {
-	node   *rpc.Client
-	reply  protocol.LeaseReply
-	worker *rpc.Client
+	nodeAddr string
+	reply    protocol.LeaseReply
+	worker   *rpc.Client // nil when the head could not reach it
 }
 
 func nameKey(ns, name string) string { return ns + "\x00" + name }
@@ -53,6 +53,7 @@ func (s *Server) touchLocked(a *actorEntry) {
 	a.info.Version = s.version
 	close(a.changed)
 	a.changed = make(chan struct{})
+	s.saveActorLocked(a)
 }
 
 func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*protocol.CreateActorReply, error) {
@@ -71,7 +72,12 @@ func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*proto
 			}
 		}
 	}
-	if _, dup := s.actors[req.ActorID]; dup {
+	if old := s.actors[req.ActorID]; old != nil {
+		// A creation retried across a head restart: the first one was
+		// recorded; answer as it was answered.
+		if old.spec.Job.JobID == req.Job.JobID && old.spec.Class == req.Class {
+			return &protocol.CreateActorReply{ActorID: req.ActorID, Class: req.Class}, nil
+		}
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: actor %s already exists", req.ActorID)
 	}
 	a := &actorEntry{spec: *req, changed: make(chan struct{}), info: protocol.ActorInfo{
@@ -225,7 +231,11 @@ func (s *Server) markDeadLocked(a *actorEntry, d *protocol.ActorDeath) *actorLea
 func (s *Server) killLease(l *actorLease) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = l.node.Call(ctx, protocol.NodeReturnLease, &protocol.ReturnLeaseRequest{LeaseID: l.reply.LeaseID, Disconnect: true}, nil)
+	if l.reply.LeaseID != "" && l.nodeAddr != "" {
+		if node, err := s.nodeClient(ctx, l.nodeAddr); err == nil {
+			_ = node.Call(ctx, protocol.NodeReturnLease, &protocol.ReturnLeaseRequest{LeaseID: l.reply.LeaseID, Disconnect: true}, nil)
+		}
+	}
 	if l.worker != nil {
 		_ = l.worker.Close()
 	}
@@ -260,7 +270,7 @@ func (s *Server) nodeViewLocked() ([]sched.NodeView, map[string]string) {
 	addrs := map[string]string{}
 	for id, n := range s.nodes {
 		views = append(views, sched.NodeView{ID: id, Total: n.state.Info.Total, Available: n.state.Available,
-			Labels: n.state.Info.Labels, Alive: n.state.Alive, Draining: n.state.Draining})
+			Labels: n.state.Info.Labels, Alive: n.state.Alive && !n.awaiting, Draining: n.state.Draining})
 		addrs[id] = n.state.Info.Addr
 	}
 	return views, addrs
@@ -359,7 +369,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 	if err := node.Call(ctx, protocol.NodeRequestLease, req, &reply); err != nil {
 		return err
 	}
-	l := &actorLease{node: node, reply: reply}
+	l := &actorLease{nodeAddr: addr, reply: reply}
 	w, err := rpc.Dial(ctx, reply.WorkerAddr, s.cfg.Token)
 	if err != nil {
 		s.killLease(l)
@@ -389,16 +399,22 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 	s.touchLocked(a)
 	s.mu.Unlock()
 	s.cfg.Log.Info("actor alive", "actor", a.info.ActorID, "class", a.info.Class, "node", nodeID, "pid", reply.WorkerPid, "incarnation", incarnation)
+	s.watchActorWorker(a, l, incarnation)
+	return nil
+}
+
+// watchActorWorker handles the end of the connection to an actor's
+// worker: the worker died (or its node did).
+func (s *Server) watchActorWorker(a *actorEntry, l *actorLease, incarnation int) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		select {
-		case <-w.Done():
+		case <-l.worker.Done():
 			s.actorWorkerGone(a, l, incarnation)
 		case <-s.stop:
 		}
 	}()
-	return nil
 }
 
 // actorWorkerGone handles the death of an actor's worker: restart while
@@ -407,7 +423,7 @@ func (s *Server) actorWorkerGone(a *actorEntry, l *actorLease, incarnation int) 
 	// A worker's connection and its node's close together when the node
 	// dies: ask the node, rather than race its heartbeat, to tell a
 	// crashed process from a dead node.
-	nodeGone := !s.nodeAnswers(l.node)
+	nodeGone := !s.nodeAnswers(l.nodeAddr)
 	s.mu.Lock()
 	if a.lease != l || a.info.State == protocol.ActorDead {
 		s.mu.Unlock()
@@ -468,10 +484,14 @@ func (s *Server) groupRemovedLocked(res sched.Resources) bool {
 }
 
 // nodeAnswers reports whether a node daemon still answers.
-func (s *Server) nodeAnswers(c *rpc.Client) bool {
+func (s *Server) nodeAnswers(addr string) bool {
+	if addr == "" {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return c.Call(ctx, protocol.NodeInfoMethod, &protocol.Empty{}, &protocol.NodeInfoReply{}) == nil
+	c, err := s.nodeClient(ctx, addr)
+	return err == nil && c.Call(ctx, protocol.NodeInfoMethod, &protocol.Empty{}, &protocol.NodeInfoReply{}) == nil
 }
 
 func (s *Server) nodeClient(ctx context.Context, addr string) (*rpc.Client, error) {

@@ -31,7 +31,17 @@ type Config struct {
 	// MissedHeartbeats in a row is declared dead.
 	HeartbeatPeriod  time.Duration
 	MissedHeartbeats int
-	Log              *slog.Logger
+	// DataDir, when set, is where the head persists its state; a head
+	// started on a directory that holds a cluster's state recovers it.
+	// Empty: nothing is persisted (the embedded cluster).
+	DataDir string
+	// SyncWrites fsyncs every write of the state (survives a machine
+	// crash, not only a process crash; slower).
+	SyncWrites bool
+	// RecoveryGrace is how long a recovered head waits for the nodes and
+	// drivers it knew to come back before it declares them gone.
+	RecoveryGrace time.Duration
+	Log           *slog.Logger
 }
 
 // Validate fills defaults and checks the config.
@@ -50,6 +60,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MissedHeartbeats <= 0 {
 		c.MissedHeartbeats = 25
+	}
+	if c.RecoveryGrace <= 0 {
+		c.RecoveryGrace = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -75,6 +88,11 @@ type Server struct {
 	nodesChanged chan struct{}
 	nodeClients  *rpc.Pool
 	pgs          map[string]*pgEntry
+	// jobsAwaiting: jobs of a recovered state whose driver has not
+	// attached again, with the time they end unless it does.
+	jobsAwaiting map[string]time.Time
+	kv           map[string][]byte
+	db           *store // nil: nothing persisted
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -83,6 +101,9 @@ type Server struct {
 type nodeEntry struct {
 	state    protocol.NodeState
 	lastSeen time.Time
+	// awaiting: a node of a recovered state that has not registered with
+	// this head yet; nothing is scheduled on it until it does.
+	awaiting bool
 }
 
 // Start listens and serves until Stop.
@@ -93,15 +114,32 @@ func Start(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.BinariesDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gcs: %w", err)
 	}
+	var db *store
+	if cfg.DataDir != "" {
+		var err error
+		if db, err = openStore(cfg.DataDir, cfg.SyncWrites); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		db.close()
 		return nil, fmt.Errorf("gcs: listen %s: %w", cfg.Listen, err)
 	}
 	s := &Server{cfg: cfg, ln: ln, rpc: rpc.NewServer(cfg.Token, cfg.Log),
 		nodes: map[string]*nodeEntry{}, jobs: map[string]*protocol.JobState{},
 		uploads: map[string]*os.File{}, stop: make(chan struct{}),
 		actors: map[string]*actorEntry{}, actorNames: map[string]string{}, nodesChanged: make(chan struct{}),
-		nodeClients: rpc.NewPool(cfg.Token), pgs: map[string]*pgEntry{}}
+		nodeClients: rpc.NewPool(cfg.Token), pgs: map[string]*pgEntry{}, jobsAwaiting: map[string]time.Time{}, kv: map[string][]byte{}, db: db}
+	if db != nil {
+		if err := s.recover(); err != nil {
+			close(s.stop)
+			_ = ln.Close()
+			s.wg.Wait()
+			db.close()
+			return nil, fmt.Errorf("gcs: recovering the head's state from %s: %w", cfg.DataDir, err)
+		}
+	}
 	rpc.Register(s.rpc, protocol.HeadRegisterNode, s.registerNode)
 	rpc.Register(s.rpc, protocol.HeadHeartbeat, s.heartbeat)
 	rpc.Register(s.rpc, protocol.HeadRegisterJob, s.registerJob)
@@ -119,6 +157,10 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadRemovePG, s.removePG)
 	rpc.Register(s.rpc, protocol.HeadGetPG, s.getPG)
 	rpc.Register(s.rpc, protocol.HeadListPGs, s.listPGs)
+	rpc.Register(s.rpc, protocol.HeadKVPut, s.kvPut)
+	rpc.Register(s.rpc, protocol.HeadKVGet, s.kvGet)
+	rpc.Register(s.rpc, protocol.HeadKVDelete, s.kvDelete)
+	rpc.Register(s.rpc, protocol.HeadKVKeys, s.kvKeys)
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
 	s.rpc.ListenUnix(ln.Addr().String())
@@ -155,20 +197,72 @@ func (s *Server) Stop() {
 	}
 	s.uploads = map[string]*os.File{}
 	s.mu.Unlock()
+	s.db.close()
+}
+
+// Forget deletes the persisted state after Stop: the cluster ended, and a
+// head started on the same directory starts a new one.
+func (s *Server) Forget() error {
+	if s.cfg.DataDir == "" {
+		return nil
+	}
+	return RemoveState(s.cfg.DataDir)
+}
+
+// RemoveState deletes the state a head persisted in dir.
+func RemoveState(dir string) error {
+	err := os.Remove(filepath.Join(dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// HasState reports whether dir holds a head's persisted state.
+func HasState(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, stateFile))
+	return err == nil
 }
 
 func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*protocol.RegisterNodeReply, error) {
 	if req.NodeID == "" || req.Addr == "" {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: node registration needs an ID and an address")
 	}
-	s.mu.Lock()
-	s.nodes[req.NodeID] = &nodeEntry{
-		state:    protocol.NodeState{Info: *req, Available: req.Total.Clone(), Alive: true},
-		lastSeen: time.Now(),
+	avail := req.Available
+	if avail == nil {
+		avail = req.Total.Clone()
 	}
+	s.mu.Lock()
+	old := s.nodes[req.NodeID]
+	if old != nil && !old.state.Alive {
+		s.mu.Unlock()
+		return nil, rpc.Errorf(protocol.CodeNodeDead, "gcs: node %s was declared dead; start it again to join as a new node", req.NodeID)
+	}
+	var leases []string
+	var bundles []protocol.HeldBundle
+	if old != nil && old.awaiting {
+		leases, bundles = s.reconcileNodeLocked(req)
+	}
+	info := *req
+	info.HeadLeases, info.Bundles, info.Available = nil, nil, nil
+	n := &nodeEntry{state: protocol.NodeState{Info: info, Available: avail, Alive: true}, lastSeen: time.Now()}
+	if old != nil {
+		n.state.Draining, n.state.DrainBy = old.state.Draining, old.state.DrainBy
+	}
+	s.nodes[req.NodeID] = n
+	s.saveNodeLocked(n)
 	s.clusterChangedLocked()
 	s.mu.Unlock()
-	s.cfg.Log.Info("node joined", "node", req.NodeID, "addr", req.Addr, "resources", req.Total.String())
+	if old != nil {
+		s.cfg.Log.Info("node registered again", "node", req.NodeID, "addr", req.Addr,
+			"orphan_leases", len(leases), "orphan_bundles", len(bundles))
+		if len(leases)+len(bundles) > 0 {
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.giveBack(req.Addr, leases, bundles) }()
+		}
+	} else {
+		s.cfg.Log.Info("node joined", "node", req.NodeID, "addr", req.Addr, "resources", req.Total.String())
+	}
 	if p := rpc.PeerFrom(ctx); p != nil {
 		id := req.NodeID
 		p.OnClose(func() { s.markDead(id, "connection closed") })
@@ -177,6 +271,11 @@ func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*pro
 }
 
 func (s *Server) markDead(id, reason string) {
+	select {
+	case <-s.stop:
+		return // the head stops: its connections close, its nodes live on
+	default:
+	}
 	s.mu.Lock()
 	n := s.nodes[id]
 	if n == nil || !n.state.Alive {
@@ -184,8 +283,10 @@ func (s *Server) markDead(id, reason string) {
 		return
 	}
 	n.state.Alive = false
+	n.awaiting = false
 	n.state.DiedAt = time.Now().UnixMilli()
 	n.state.Demands = nil
+	s.saveNodeLocked(n)
 	s.nodeLostBundlesLocked(id)
 	s.mu.Unlock()
 	s.cfg.Log.Warn("node declared dead", "node", id, "reason", reason)
@@ -200,16 +301,31 @@ func (s *Server) healthLoop() {
 		case <-s.stop:
 			return
 		case now := <-t.C:
-			var dead []string
+			var dead, ended []string
 			s.mu.Lock()
 			for id, n := range s.nodes {
 				if n.state.Alive && now.Sub(n.lastSeen) > limit {
 					dead = append(dead, id)
 				}
 			}
+			for id, by := range s.jobsAwaiting {
+				if now.After(by) {
+					ended = append(ended, id)
+				}
+			}
 			s.mu.Unlock()
 			for _, id := range dead {
-				s.markDead(id, "missed heartbeats")
+				reason := "missed heartbeats"
+				s.mu.Lock()
+				if n := s.nodes[id]; n != nil && n.awaiting {
+					reason = "it did not come back after the head restarted"
+				}
+				s.mu.Unlock()
+				s.markDead(id, reason)
+			}
+			for _, id := range ended {
+				s.cfg.Log.Warn("job's driver did not attach again after the head restarted", "job", id)
+				s.endJob(id)
 			}
 		}
 	}
@@ -219,7 +335,7 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.nodes[req.NodeID]
-	if n == nil || !n.state.Alive {
+	if n == nil || !n.state.Alive || n.awaiting {
 		return &protocol.HeartbeatReply{Unknown: true}, nil
 	}
 	n.lastSeen = time.Now()
@@ -253,31 +369,62 @@ func (s *Server) nodeStatesLocked() []protocol.NodeState {
 	return out
 }
 
+// CodeJobEnded answers a driver that asks to attach to a job that ended
+// (or that the head does not know).
+const CodeJobEnded = "job_ended"
+
 func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobRequest) (*protocol.RegisterJobReply, error) {
 	s.mu.Lock()
-	s.jobSeq++
-	id := fmt.Sprintf("%08x", s.jobSeq)
-	s.jobs[id] = &protocol.JobState{JobID: id, DriverAddr: req.DriverAddr, DriverPid: req.DriverPid,
-		Entrypoint: req.Entrypoint, Alive: true, StartedAt: time.Now().UnixMilli()}
-	s.mu.Unlock()
-	s.cfg.Log.Info("job started", "job", id, "driver", req.DriverAddr, "pid", req.DriverPid)
+	id := req.ReattachJobID
+	if id != "" {
+		j := s.jobs[id]
+		if j == nil || !j.Alive {
+			s.mu.Unlock()
+			return nil, rpc.Errorf(CodeJobEnded, "gcs: job %s ended (or is unknown to this head)", id)
+		}
+		delete(s.jobsAwaiting, id)
+		s.mu.Unlock()
+		s.cfg.Log.Info("job's driver attached again", "job", id, "driver", req.DriverAddr)
+	} else {
+		s.jobSeq++
+		id = fmt.Sprintf("%08x", s.jobSeq)
+		j := &protocol.JobState{JobID: id, DriverAddr: req.DriverAddr, DriverPid: req.DriverPid,
+			Entrypoint: req.Entrypoint, Alive: true, StartedAt: time.Now().UnixMilli()}
+		s.jobs[id] = j
+		s.saveJobLocked(j)
+		s.mu.Unlock()
+		s.cfg.Log.Info("job started", "job", id, "driver", req.DriverAddr, "pid", req.DriverPid)
+	}
 	// A job lives as long as its driver's connection: when the driver
 	// exits, nodes learn of it with their next heartbeat and stop its
 	// workers.
 	if p := rpc.PeerFrom(ctx); p != nil {
-		p.OnClose(func() {
-			s.mu.Lock()
-			if j := s.jobs[id]; j != nil && j.Alive {
-				j.Alive = false
-				j.EndedAt = time.Now().UnixMilli()
-			}
-			s.mu.Unlock()
-			s.cfg.Log.Info("job finished", "job", id)
-			s.endJobActors(id)
-			s.endJobPGs(id)
-		})
+		p.OnClose(func() { s.endJob(id) })
 	}
 	return &protocol.RegisterJobReply{JobID: id}, nil
+}
+
+// endJob records that a job ended and ends its actors and groups.
+func (s *Server) endJob(id string) {
+	select {
+	case <-s.stop:
+		return // the head stops, not the job: a restarted head finds it alive
+	default:
+	}
+	s.mu.Lock()
+	delete(s.jobsAwaiting, id)
+	j := s.jobs[id]
+	if j == nil || !j.Alive {
+		s.mu.Unlock()
+		return
+	}
+	j.Alive = false
+	j.EndedAt = time.Now().UnixMilli()
+	s.saveJobLocked(j)
+	s.mu.Unlock()
+	s.cfg.Log.Info("job finished", "job", id)
+	s.endJobActors(id)
+	s.endJobPGs(id)
 }
 
 func (s *Server) clusterStatus(context.Context, *protocol.ClusterStatusRequest) (*protocol.ClusterStatusReply, error) {
@@ -400,6 +547,7 @@ func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*
 	}
 	n.state.Draining = true
 	n.state.DrainBy = time.Now().Add(time.Duration(req.DeadlineMillis) * time.Millisecond).UnixMilli()
+	s.saveNodeLocked(n)
 	var moving []*actorLease
 	for _, a := range s.actors {
 		if a.info.State == protocol.ActorAlive && a.info.NodeID == req.NodeID && a.lease != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,20 +14,10 @@ import (
 	"github.com/rayo-dev/rayo/internal/sched"
 )
 
+// start starts a head that persists nothing.
 func start(t *testing.T) (*Server, *rpc.Client) {
 	t.Helper()
-	s, err := Start(Config{Token: "tok", BinariesDir: t.TempDir(), HeartbeatPeriod: 10 * time.Millisecond,
-		MissedHeartbeats: 3, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	c, err := rpc.Dial(context.Background(), s.Addr(), "tok")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return s, c
+	return startOn(t, "", t.TempDir(), 0)
 }
 
 func TestBinaryUploadVerifiesHash(t *testing.T) {

@@ -40,6 +40,7 @@ func (s *Server) touchPGLocked(g *pgEntry) {
 	g.info.Version = s.version
 	close(g.changed)
 	g.changed = make(chan struct{})
+	s.savePGLocked(g)
 }
 
 func (s *Server) createPG(_ context.Context, req *protocol.CreatePGRequest) (*protocol.PGInfo, error) {
@@ -58,7 +59,12 @@ func (s *Server) createPG(_ context.Context, req *protocol.CreatePGRequest) (*pr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.pgs[req.PGID]; dup {
+	if old := s.pgs[req.PGID]; old != nil {
+		// A creation retried across a head restart.
+		if old.info.JobID == req.JobID && len(old.info.Bundles) == len(req.Bundles) {
+			info := old.snapshotLocked()
+			return &info, nil
+		}
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "rayo: placement group %s exists", req.PGID)
 	}
 	g := &pgEntry{changed: make(chan struct{}), info: protocol.PGInfo{PGID: req.PGID, Name: req.Name,

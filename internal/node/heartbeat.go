@@ -11,11 +11,25 @@ import (
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
+// info is what the node registers with: who it is, and what it holds, so
+// that a head that restarted learns the node's state.
 func (n *Node) info() *protocol.NodeInfo {
 	host, _ := os.Hostname()
-	return &protocol.NodeInfo{NodeID: n.cfg.NodeID, Addr: n.Addr(), Hostname: host, Pid: os.Getpid(),
-		Total: n.totalSnapshot(), Labels: n.cfg.Labels, IsHead: n.cfg.IsHead,
-		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, StartedAt: time.Now().UnixMilli()}
+	info := &protocol.NodeInfo{NodeID: n.cfg.NodeID, Addr: n.Addr(), Hostname: host, Pid: os.Getpid(),
+		Labels: n.cfg.Labels, IsHead: n.cfg.IsHead,
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, StartedAt: n.startedAt.UnixMilli()}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	info.Total, info.Available = n.total.Clone(), n.available.Clone()
+	for _, l := range n.leases {
+		if l.worker.dedicated {
+			info.HeadLeases = append(info.HeadLeases, protocol.HeldLease{LeaseID: l.id, WorkerID: l.worker.id})
+		}
+	}
+	for _, b := range n.bundles {
+		info.Bundles = append(info.Bundles, protocol.HeldBundle{PGID: b.req.PGID, Index: b.req.Index, Committed: b.committed})
+	}
+	return info
 }
 
 // connectHead dials the head and registers this node.
@@ -55,6 +69,11 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		}
 		if head == nil {
 			c, err := n.connectHead(context.Background())
+			if rpc.CodeOf(err) == protocol.CodeNodeDead {
+				n.log.Error("the head declared this node dead; leaving the cluster", "err", err)
+				n.leave()
+				return
+			}
 			if err != nil {
 				n.log.Warn("head unreachable; retrying", "err", err, "in", backoff)
 				select {
@@ -62,7 +81,9 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 					return
 				case <-time.After(backoff):
 				}
-				backoff = min(backoff*2, 5*time.Second)
+				// At most a second apart: a restarted head waits only
+				// so long for its nodes to come back.
+				backoff = min(backoff*2, time.Second)
 				continue
 			}
 			head, backoff = c, period
@@ -125,5 +146,12 @@ func (n *Node) checkDrainedLocked() {
 	}
 	n.drained = true
 	n.log.Info("drained: leaving the cluster", "leases_left", len(n.leases))
-	go n.cfg.OnDrained()
+	n.leave()
+}
+
+// leave asks the daemon around the node to stop (OnDrained).
+func (n *Node) leave() {
+	if n.cfg.OnDrained != nil {
+		go n.cfg.OnDrained()
+	}
 }

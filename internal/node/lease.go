@@ -346,7 +346,11 @@ func (n *Node) grantLocked(r *leaseReq, w *worker, gpuIDs []int) {
 	n.leases[l.id] = l
 	w.lease = l
 	r.finish(&protocol.LeaseReply{LeaseID: l.id, WorkerID: w.id, WorkerAddr: w.addr, WorkerPid: w.pid, NodeID: n.cfg.NodeID, GPUIDs: gpuIDs}, nil)
-	if r.peer != nil {
+	// An actor's lease (dedicated, taken by the head) outlives the head's
+	// connection: the actor lives on while the head restarts, and the
+	// head returns the lease when the actor ends (or, after a restart,
+	// when no record names it; see info).
+	if r.peer != nil && !r.req.Dedicated {
 		n.trackPeerLocked(r.peer, l)
 	}
 }

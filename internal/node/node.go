@@ -63,7 +63,8 @@ type Config struct {
 	// WorkerStartTimeout bounds a worker's start-up, registration included.
 	WorkerStartTimeout time.Duration
 	// OnDrained runs once when the node, being drained, has no work left
-	// (or its drain deadline passed): the daemon then stops.
+	// (or its drain deadline passed), or when the head says it declared
+	// the node dead: the daemon then stops.
 	OnDrained func()
 	Log       *slog.Logger
 }
@@ -142,6 +143,8 @@ type Node struct {
 	rpc *rpc.Server
 	ln  net.Listener
 	rnd *mrand.Rand
+	// startedAt is when the daemon started (reported at each registration).
+	startedAt time.Time
 
 	mu        sync.Mutex
 	total     sched.Resources // grows and shrinks with placement-group bundles
@@ -205,7 +208,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: listen %s: %w", cfg.Listen, err)
 	}
 	log := cfg.Log.With("node", cfg.NodeID)
-	n := &Node{cfg: cfg, log: log, ln: ln, rpc: rpc.NewServer(cfg.Token, log),
+	n := &Node{cfg: cfg, log: log, ln: ln, startedAt: time.Now(), rpc: rpc.NewServer(cfg.Token, log),
 		rnd:       mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
 		available: cfg.Resources.Clone(), total: cfg.Resources.Clone(), bundles: map[string]*bundle{}, workers: map[string]*worker{}, pending: map[string]*leaseReq{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
 		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), store: store,

@@ -18,6 +18,10 @@ const (
 	HeadDrainNode     = "head.DrainNode"
 )
 
+// CodeNodeDead is the head's answer to a node that registers again after
+// it was declared dead: it must leave (its work went to other nodes).
+const CodeNodeDead = "node_dead"
+
 // NodeInfo describes a node daemon to the head.
 type NodeInfo struct {
 	NodeID    string            `msgpack:"id"`
@@ -30,6 +34,25 @@ type NodeInfo struct {
 	GOOS      string            `msgpack:"goos"`
 	GOARCH    string            `msgpack:"goarch"`
 	StartedAt int64             `msgpack:"started"`
+	// What a node reports when it registers, so that a head that restarted
+	// learns the node's state: its free resources, the dedicated (actor)
+	// leases the head holds there, and its placement-group bundles.
+	Available  sched.Resources `msgpack:"avail,omitempty"`
+	HeadLeases []HeldLease     `msgpack:"hleases,omitempty"`
+	Bundles    []HeldBundle    `msgpack:"bundles,omitempty"`
+}
+
+// HeldLease is a dedicated lease a node holds for the head.
+type HeldLease struct {
+	LeaseID  string `msgpack:"lease"`
+	WorkerID string `msgpack:"worker"`
+}
+
+// HeldBundle is a placement-group bundle a node holds.
+type HeldBundle struct {
+	PGID      string `msgpack:"pg"`
+	Index     int    `msgpack:"i"`
+	Committed bool   `msgpack:"c,omitempty"`
 }
 
 type RegisterNodeReply struct {
@@ -82,6 +105,9 @@ type RegisterJobRequest struct {
 	DriverPid  int    `msgpack:"pid"`
 	Entrypoint string `msgpack:"entry"`
 	Binary     Binary `msgpack:"bin"`
+	// ReattachJobID re-attaches a running driver to its job after the
+	// head restarted (the job lives as long as this connection does).
+	ReattachJobID string `msgpack:"reattach,omitempty"`
 }
 
 type RegisterJobReply struct {

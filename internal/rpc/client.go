@@ -50,8 +50,10 @@ func Dial(ctx context.Context, addr, token string) (*Client, error) {
 	}
 	ack, err := c.recv()
 	if err != nil {
+		// The peer answers a wrong token with an ack that says so; no
+		// ack means the connection failed (the peer died, say).
 		_ = nc.Close()
-		return nil, fmt.Errorf("rpc: hello to %s: %w", addr, ErrUnauthenticated)
+		return nil, fmt.Errorf("rpc: hello to %s: %w: %v", addr, ErrClosed, err)
 	}
 	if ack.Err != nil {
 		_ = nc.Close()

@@ -125,6 +125,12 @@ func pointLatest(tempDir, target string) error {
 	return nil
 }
 
+// MakeLatest points <tempDir>/session_latest at d again (a restarted head
+// takes up its session).
+func (d *Dir) MakeLatest() error {
+	return pointLatest(filepath.Dir(d.Path), filepath.Base(d.Path))
+}
+
 // Latest resolves <tempDir>/session_latest. It returns ErrNoSession (wrapped)
 // when the link is missing or dangling.
 func Latest(tempDir string) (*Dir, error) {

@@ -228,9 +228,10 @@ type Proc struct {
 	WorkDir string
 	Spec    NodeSpec
 
-	cmd  *exec.Cmd // nil for a detached daemon, which is not our child
-	done chan struct{}
-	err  error
+	command Command   // how it was started (daemons: for a restart)
+	cmd     *exec.Cmd // nil for a detached daemon, which is not our child
+	done    chan struct{}
+	err     error
 }
 
 // Output returns what the process has written so far.
@@ -581,13 +582,15 @@ type Cluster struct {
 	addr     string
 	token    string
 
-	mu     sync.Mutex
-	head   *Proc
-	nodes  []*Proc
-	addrs  map[string]bool // every node address seen
-	client *rpc.Client
-	seq    int
-	closed bool
+	mu    sync.Mutex
+	head  *Proc
+	nodes []*Proc
+	// formerHeads are heads that died and were restarted.
+	formerHeads []*Proc
+	addrs       map[string]bool // every node address seen
+	client      *rpc.Client
+	seq         int
+	closed      bool
 }
 
 // Start starts a head (with its own node, head) and node daemons (nodes),
@@ -731,7 +734,23 @@ func (c *Cluster) startDaemon(t testing.TB, spec NodeSpec, isHead bool) *Proc {
 	}
 	args = append(args, spec.ExtraArgs...)
 	cmd := Command{Name: name, Path: c.rayo, Args: args, Dir: workDir, Marker: c.marker}
+	p := c.launch(t, cmd)
+	p.IsHead, p.TempDir, p.WorkDir, p.Spec = isHead, tempDir, workDir, spec
+	c.mu.Lock()
+	if isHead {
+		c.head = p
+	} else {
+		c.nodes = append(c.nodes, p)
+	}
+	c.mu.Unlock()
+	return p
+}
 
+// launch starts a daemon's command, detached (rayo start returns once the
+// daemon is ready) or as a child.
+func (c *Cluster) launch(t testing.TB, cmd Command) *Proc {
+	t.Helper()
+	args := cmd.Args
 	var p *Proc
 	if c.detached {
 		out, err := Run(t, readyTimeout, cmd)
@@ -743,21 +762,39 @@ func (c *Cluster) startDaemon(t testing.TB, spec NodeSpec, isHead bool) *Proc {
 			t.Fatalf("testcluster: rayo %s printed no pid:\n%s", strings.Join(args, " "), out)
 		}
 		pid, _ := strconv.Atoi(m[1])
-		p = &Proc{Name: name, Pid: pid, Marker: c.marker}
+		p = &Proc{Name: cmd.Name, Pid: pid, Marker: c.marker}
 	} else {
 		var err error
 		if p, err = start(cmd, c.root); err != nil {
 			t.Fatalf("testcluster: %v", err)
 		}
 	}
-	p.IsHead, p.TempDir, p.WorkDir, p.Spec = isHead, tempDir, workDir, spec
+	p.command = cmd
+	return p
+}
+
+// RestartHead starts the head again, after it died, with the command it
+// was started with: on the same --temp-dir, so it recovers the cluster
+// from its data directory, and on the same address. It waits until the
+// new head answers and its own (new) node is alive, and returns it.
+func (c *Cluster) RestartHead(t testing.TB) *Proc {
+	t.Helper()
 	c.mu.Lock()
-	if isHead {
-		c.head = p
-	} else {
-		c.nodes = append(c.nodes, p)
-	}
+	old := c.head
+	c.seq++
+	cmd := old.command
+	cmd.Name = fmt.Sprintf("head-restart%d", c.seq)
 	c.mu.Unlock()
+	if !old.Exited() {
+		t.Fatalf("testcluster: RestartHead: the head (pid %d) still runs", old.Pid)
+	}
+	p := c.launch(t, cmd)
+	p.IsHead, p.TempDir, p.WorkDir, p.Spec = true, old.TempDir, old.WorkDir, old.Spec
+	c.mu.Lock()
+	c.formerHeads = append(c.formerHeads, old)
+	c.head = p
+	c.mu.Unlock()
+	c.waitAlive(t, p)
 	return p
 }
 
@@ -964,6 +1001,7 @@ func (c *Cluster) cleanup() {
 	cl := c.client
 	c.client = nil
 	procs := append([]*Proc(nil), c.nodes...)
+	procs = append(procs, c.formerHeads...)
 	if c.head != nil {
 		procs = append(procs, c.head)
 	}

@@ -1,0 +1,77 @@
+package gcs
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// The key-value store is held in memory and written through to the
+// head's state; keys are "namespace\x00key".
+
+func kvKey(ns, key string) string { return ns + "\x00" + key }
+
+func checkKVKey(key string) error {
+	if key == "" {
+		return rpc.Errorf(rpc.CodeBadRequest, "rayo: a key-value key must not be empty")
+	}
+	return nil
+}
+
+func (s *Server) kvPut(_ context.Context, req *protocol.KVPutRequest) (*protocol.KVPutReply, error) {
+	if err := checkKVKey(req.Key); err != nil {
+		return nil, err
+	}
+	if len(req.Value) > protocol.MaxKVValue {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "rayo: a key-value value is at most %d bytes, not %d", protocol.MaxKVValue, len(req.Value))
+	}
+	k := kvKey(req.Namespace, req.Key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, exists := s.kv[k]
+	if exists && !req.Overwrite {
+		return &protocol.KVPutReply{}, nil
+	}
+	v := append([]byte{}, req.Value...)
+	s.kv[k] = v
+	s.persist(bucketKV, k, v)
+	return &protocol.KVPutReply{Added: !exists}, nil
+}
+
+func (s *Server) kvGet(_ context.Context, req *protocol.KVKeyRequest) (*protocol.KVGetReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.kv[kvKey(req.Namespace, req.Key)]
+	return &protocol.KVGetReply{Value: v, Found: ok}, nil
+}
+
+func (s *Server) kvDelete(_ context.Context, req *protocol.KVKeyRequest) (*protocol.KVDeleteReply, error) {
+	k := kvKey(req.Namespace, req.Key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.kv[k]; !ok {
+		return &protocol.KVDeleteReply{}, nil
+	}
+	delete(s.kv, k)
+	if err := s.db.del(bucketKV, k); err != nil {
+		s.cfg.Log.Error("persisting a key-value delete failed", "key", req.Key, "err", err)
+	}
+	return &protocol.KVDeleteReply{Deleted: true}, nil
+}
+
+func (s *Server) kvKeys(_ context.Context, req *protocol.KVKeysRequest) (*protocol.KVKeysReply, error) {
+	prefix := kvKey(req.Namespace, req.Prefix)
+	s.mu.Lock()
+	var keys []string
+	for k := range s.kv {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k[len(req.Namespace)+1:])
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(keys)
+	return &protocol.KVKeysReply{Keys: keys}, nil
+}
