@@ -54,6 +54,25 @@ func TestChaos(t *testing.T) {
 	c := startCluster(t)
 	c.AddNode(t, testcluster.NodeSpec{CPUs: 2})
 	connect(t, c)
+	runChaos(t, c, false)
+}
+
+// TestChaosWithHeadRestart is TestChaos with, on top, the head killed
+// with SIGKILL mid-run and started again. Its node runs nothing (it dies
+// with the head); the driver submits through a node that lives.
+func TestChaosWithHeadRestart(t *testing.T) {
+	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 0, ExtraArgs: []string{"--head-recovery-grace", "10s"}},
+		testcluster.NodeSpec{CPUs: 2}, testcluster.NodeSpec{CPUs: 1, Resources: special}, testcluster.NodeSpec{CPUs: 2})
+	ctx := withTimeout(t, time.Minute)
+	if err := rayo.Init(ctx, rayo.WithAddress(c.Address()), rayo.WithToken(c.Token()), rayo.WithLogToDriver(false),
+		rayo.WithNodeAddress(c.NodeProcs()[0].Addr)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rayo.Shutdown)
+	runChaos(t, c, true)
+}
+
+func runChaos(t *testing.T, c *testcluster.Cluster, killHead bool) {
 	ctx := withTimeout(t, 5*time.Minute)
 	chains, steps := chaosScale()
 	retry := rayo.MaxRetries(-1)
@@ -109,6 +128,13 @@ func TestChaos(t *testing.T) {
 	c.KillNode(t, victim)
 	kills.Add(1)
 	c.AddNode(t, testcluster.NodeSpec{CPUs: 1, Resources: special})
+	what := "workers and one node daemon"
+	if killHead {
+		c.KillNode(t, c.Head())
+		kills.Add(1)
+		c.RestartHead(t)
+		what = "workers, one node daemon and the head"
+	}
 
 	got, err := total.Get(ctx)
 	close(stop)
@@ -135,6 +161,6 @@ func TestChaos(t *testing.T) {
 			t.Errorf("actor call %d returned %d, want %d", i, v, i*i)
 		}
 	}
-	t.Logf("chaos: %d processes killed (workers and one node daemon), %d tasks and %d actor calls completed, %d wrong results",
-		kills.Load(), chains*steps+1, len(calls), wrong)
+	t.Logf("chaos: %d processes killed (%s), %d tasks and %d actor calls completed, %d wrong results",
+		kills.Load(), what, chains*steps+1, len(calls), wrong)
 }
