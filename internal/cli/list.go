@@ -48,10 +48,7 @@ func newList() *cobra.Command {
 			case "nodes":
 				cols = []string{"node_id", "state", "address", "is_head", "resources_total", "labels"}
 				for _, n := range st.Nodes {
-					state := "ALIVE"
-					if !n.Alive {
-						state = "DEAD"
-					}
+					state := n.StateName()
 					rows = append(rows, row{"node_id": n.Info.NodeID, "state": state, "address": n.Info.Addr,
 						"is_head": n.Info.IsHead, "resources_total": resString(n.Info.Total.ToFloat()), "labels": labels(n.Info.Labels)})
 				}

@@ -109,10 +109,7 @@ func buildStatus(st *protocol.ClusterStatusReply) *StatusReport {
 	total, used := sched.Resources{}, sched.Resources{}
 	rep := &StatusReport{Pending: []DemandReport{}, Infeasible: []DemandReport{}}
 	for _, n := range st.Nodes {
-		state := "ALIVE"
-		if !n.Alive {
-			state = "DEAD"
-		}
+		state := n.StateName()
 		rep.Nodes = append(rep.Nodes, NodeReport{NodeID: n.Info.NodeID, Address: n.Info.Addr, State: state,
 			IsHead: n.Info.IsHead, Total: n.Info.Total.ToFloat(), Available: n.Available.ToFloat(),
 			Labels: n.Info.Labels, Workers: n.Workers})
@@ -159,7 +156,7 @@ func buildStatus(st *protocol.ClusterStatusReply) *StatusReport {
 func printStatus(w io.Writer, rep *StatusReport) {
 	alive, dead := 0, 0
 	for _, n := range rep.Nodes {
-		if n.State == "ALIVE" {
+		if n.State != "DEAD" {
 			alive++
 		} else {
 			dead++

@@ -362,6 +362,7 @@ func (s *Server) nodeStatesLocked() []protocol.NodeState {
 	out := make([]protocol.NodeState, 0, len(s.nodes))
 	for _, n := range s.nodes {
 		st := n.state
+		st.Reconnecting = n.awaiting
 		st.Available = n.state.Available.Clone()
 		out = append(out, st)
 	}

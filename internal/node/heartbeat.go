@@ -61,6 +61,7 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		}
 	}()
 	backoff := period
+	failures := 0
 	for {
 		select {
 		case <-n.stop:
@@ -75,17 +76,21 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 				return
 			}
 			if err != nil {
-				n.log.Warn("head unreachable; retrying", "err", err, "in", backoff)
+				failures++
+				if failures&(failures-1) == 0 { // 1st, 2nd, 4th, ... failure
+					n.log.Warn("head unreachable; retrying", "err", err, "attempts", failures)
+				}
 				select {
 				case <-n.stop:
 					return
 				case <-time.After(backoff):
 				}
-				// At most a second apart: a restarted head waits only
-				// so long for its nodes to come back.
-				backoff = min(backoff*2, time.Second)
+				// At most a quarter second apart: a restarted head
+				// serves again once its nodes are back.
+				backoff = min(backoff*2, 250*time.Millisecond)
 				continue
 			}
+			failures = 0
 			head, backoff = c, period
 			n.log.Info("reconnected to the head")
 		}

@@ -90,6 +90,22 @@ type NodeState struct {
 	Demands []Demand `msgpack:"demands,omitempty"`
 	Workers int      `msgpack:"workers"`
 	DiedAt  int64    `msgpack:"died,omitempty"`
+	// Reconnecting: a restarted head waits for this node to register
+	// again (nothing is scheduled on it until it does).
+	Reconnecting bool `msgpack:"reconn,omitempty"`
+}
+
+// StateName is the node's state as the CLI and APIs show it.
+func (n *NodeState) StateName() string {
+	switch {
+	case !n.Alive:
+		return "DEAD"
+	case n.Reconnecting:
+		return "RECONNECTING"
+	case n.Draining:
+		return "DRAINING"
+	}
+	return "ALIVE"
 }
 
 type HeartbeatReply struct {

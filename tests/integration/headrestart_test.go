@@ -122,8 +122,18 @@ func TestHeadRestartRecoversTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetActor after the restart: %v", err)
 	}
-	t.Logf("head down for %v; serving %v after the restart began (the new head process included)",
-		restartedAt.Sub(killedAt).Round(time.Millisecond), servedAt.Sub(restartedAt).Round(time.Millisecond))
+	// Every node registers again (they retry at most a second apart).
+	testcluster.WaitFor(t, time.Minute, func() bool {
+		for _, p := range c.NodeProcs() {
+			if ns := nodeStateOf(c.Status(t), p.NodeID); ns == nil || ns.StateName() != "ALIVE" {
+				return false
+			}
+		}
+		return true
+	}, "the nodes to register with the new head")
+	t.Logf("head down for %v; serving %v after the restart began (the new head process included); every node back after %v",
+		restartedAt.Sub(killedAt).Round(time.Millisecond), servedAt.Sub(restartedAt).Round(time.Millisecond),
+		time.Since(restartedAt).Round(time.Millisecond))
 	if found.ID() != h.ID() {
 		t.Fatalf("the name now names actor %s, want %s", found.ID(), h.ID())
 	}
