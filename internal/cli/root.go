@@ -26,15 +26,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // clusterFlags are the flags of every command that talks to a cluster.
 type clusterFlags struct {
-	tempDir string
-	address string
-	token   string
+	tempDir   string
+	address   string
+	token     string
+	dashboard string
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live")
 	cmd.Flags().StringVar(&f.address, "address", "", "the head's host:port (default: RAYO_ADDRESS, then the latest session)")
 	cmd.Flags().StringVar(&f.token, "token", "", "the cluster token (default: RAYO_TOKEN, then the latest session)")
+	cmd.Flags().StringVar(&f.dashboard, "dashboard-address", "", "the HTTP API's host:port or URL, for commands that use it (default: RAYO_DASHBOARD_ADDRESS, then the latest session)")
 }
 
 // dialHead connects to the head the flags name.

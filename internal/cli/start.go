@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rayo-dev/rayo/dashboard"
 	"github.com/rayo-dev/rayo/internal/gcs"
 	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/node"
@@ -49,6 +50,8 @@ type startFlags struct {
 	dataDir   string
 	syncState bool
 	grace     time.Duration
+	dashHost  string
+	dashPort  int
 	// readyFD is set on the re-executed daemon: it reports readiness there.
 	readyFD int
 }
@@ -82,6 +85,8 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.StringVar(&f.dataDir, "head-data-dir", "", "where the head persists its state (default: <temp-dir>/head); a head started on a directory a crashed head left recovers its cluster")
 	fl.DurationVar(&f.grace, "head-recovery-grace", 30*time.Second, "how long a recovering head waits for the nodes and drivers it knew before it declares them gone")
 	fl.BoolVar(&f.syncState, "head-sync-writes", false, "fsync each write of the head's state (survives a machine crash, not only the head's; slower)")
+	fl.StringVar(&f.dashHost, "dashboard-host", "127.0.0.1", "the address the dashboard and HTTP API listen on (loopback unless set)")
+	fl.IntVar(&f.dashPort, "dashboard-port", dashboard.DefaultPort, "the dashboard's port (when the default is taken, another is used; see the session's dashboard_address)")
 	fl.IntVar(&f.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
 	_ = fl.MarkHidden("ready-fd")
 	return cmd
@@ -314,6 +319,16 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		}
 		if rec != nil {
 			log.Info("head restarted on its data directory: recovering the cluster", "data_dir", dataDir, "session", sess.Path)
+		}
+		dash, err := dashboard.Start(dashboard.Config{Listen: net.JoinHostPort(f.dashHost, strconv.Itoa(f.dashPort)),
+			FallbackPort: !cmd.Flags().Changed("dashboard-port"), Token: token, HeadAddr: headAddr,
+			SessionDir: sess.Path, Log: log.With("component", "dashboard")})
+		if err != nil {
+			return err
+		}
+		defer dash.Stop()
+		if err = sess.WriteDashboardAddress(dash.Addr()); err != nil {
+			return err
 		}
 	}
 	drained := make(chan struct{})

@@ -26,21 +26,22 @@ var (
 )
 
 const (
-	latestName   = "session_latest"
-	sessionPref  = "session_"
-	tokenFile    = "token"
-	addressFile  = "address"
-	logsDir      = "logs"
-	pidsDir      = "pids"
-	binariesDir  = "binaries"
-	pidSuffix    = ".pid"
-	stampLayout  = "2006-01-02_15-04-05"
-	stampLen     = len(stampLayout) + 7 // + "_" + 6-digit microseconds
-	dirPerm      = 0o755
-	logFilePerm  = 0o644
-	tokenPerm    = 0o600
-	publicPerm   = 0o644
-	maxCollision = 1 << 20
+	latestName    = "session_latest"
+	sessionPref   = "session_"
+	tokenFile     = "token"
+	addressFile   = "address"
+	dashboardFile = "dashboard_address"
+	logsDir       = "logs"
+	pidsDir       = "pids"
+	binariesDir   = "binaries"
+	pidSuffix     = ".pid"
+	stampLayout   = "2006-01-02_15-04-05"
+	stampLen      = len(stampLayout) + 7 // + "_" + 6-digit microseconds
+	dirPerm       = 0o755
+	logFilePerm   = 0o644
+	tokenPerm     = 0o600
+	publicPerm    = 0o644
+	maxCollision  = 1 << 20
 )
 
 // now is swapped by tests to force same-microsecond collisions.
@@ -258,6 +259,24 @@ func (d *Dir) WriteAddress(addr string) error {
 		return fmt.Errorf("session: write address: %w", err)
 	}
 	return nil
+}
+
+// WriteDashboardAddress records the dashboard's (and HTTP API's)
+// "host:port".
+func (d *Dir) WriteDashboardAddress(addr string) error {
+	if err := writeAtomic(filepath.Join(d.Path, dashboardFile), []byte(strings.TrimSpace(addr)+"\n"), publicPerm); err != nil {
+		return fmt.Errorf("session: write dashboard address: %w", err)
+	}
+	return nil
+}
+
+// ReadDashboardAddress returns the dashboard's "host:port".
+func (d *Dir) ReadDashboardAddress() (string, error) {
+	b, err := os.ReadFile(filepath.Join(d.Path, dashboardFile))
+	if err != nil {
+		return "", fmt.Errorf("session: no dashboard address in %s: %w", d.Path, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // ReadAddress returns the head's address; ErrNoSession (wrapped) if the head

@@ -1,0 +1,10 @@
+// Package dashboard is the head's HTTP server: the state API
+// (/api/v0/...), job submission (/api/jobs/...), Prometheus metrics
+// (/metrics) and the web UI, whose assets are embedded in the binary.
+//
+// It is a client of the head like the CLI: it asks the head (and node
+// daemons) over the cluster's RPC, with the cluster token, so it holds no
+// state of its own beyond what it serves. Every request must carry the
+// token (see auth.go), except /metrics from loopback when configured so.
+// It listens on loopback unless told otherwise.
+package dashboard

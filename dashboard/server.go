@@ -1,0 +1,129 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// DefaultPort is the dashboard's port unless told otherwise (Ray's).
+const DefaultPort = 8265
+
+// Config configures the dashboard server.
+type Config struct {
+	// Listen is host:port; port 0 takes any free port. If the port is
+	// taken and FallbackPort is set, any free port on the host is used.
+	Listen       string
+	FallbackPort bool
+	Token        string
+	HeadAddr     string
+	// SessionDir is the head's session directory (logs, job working
+	// directories).
+	SessionDir string
+	// MetricsNeedToken makes /metrics ask for the token from loopback
+	// too (it always does from other addresses).
+	MetricsNeedToken bool
+	Log              *slog.Logger
+}
+
+// Server serves the HTTP API and the UI.
+type Server struct {
+	cfg   Config
+	ln    net.Listener
+	http  *http.Server
+	mux   *http.ServeMux
+	conns *rpc.Pool
+	log   *slog.Logger
+
+	stopOnce sync.Once
+	stopping chan struct{}
+	wg       sync.WaitGroup
+}
+
+// Start listens and serves until Stop.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Token == "" || cfg.HeadAddr == "" {
+		return nil, errors.New("dashboard: the token and the head's address are required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(DefaultPort))
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil && cfg.FallbackPort {
+		host, _, _ := net.SplitHostPort(cfg.Listen)
+		cfg.Log.Warn("dashboard port taken; using another", "wanted", cfg.Listen, "err", err)
+		ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: listen %s: %w", cfg.Listen, err)
+	}
+	s := &Server{cfg: cfg, ln: ln, mux: http.NewServeMux(), conns: rpc.NewPool(cfg.Token), log: cfg.Log,
+		stopping: make(chan struct{})}
+	s.routes()
+	s.http = &http.Server{Handler: s.authenticate(s.mux), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("dashboard stopped serving", "err", err)
+		}
+	}()
+	s.log.Info("dashboard listening", "url", "http://"+ln.Addr().String())
+	return s, nil
+}
+
+// routes registers every handler. Each feature keeps its routes in its
+// own file.
+func (s *Server) routes() {
+	s.stateRoutes()
+}
+
+// Addr is the host:port the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Stop closes the listener and every connection, and waits for handlers
+// that stream (log follows) to end.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		close(s.stopping)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = s.http.Shutdown(ctx)
+		_ = s.http.Close()
+		s.wg.Wait()
+		s.conns.Close()
+	})
+}
+
+// head returns a connection to the head.
+func (s *Server) head(ctx context.Context) (*rpc.Client, error) {
+	return s.conns.Get(ctx, s.cfg.HeadAddr)
+}
+
+// call calls the head.
+func (s *Server) call(ctx context.Context, method string, req, resp any) error {
+	c, err := s.head(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errHeadDown, err)
+	}
+	if err := c.Call(ctx, method, req, resp); err != nil {
+		if rpc.CodeOf(err) == "" {
+			return fmt.Errorf("%w: %v", errHeadDown, err)
+		}
+		return err
+	}
+	return nil
+}
+
+var errHeadDown = errors.New("the head is unreachable")

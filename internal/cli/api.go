@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/session"
+)
+
+// apiClient calls the head's HTTP API (the dashboard server) with the
+// cluster token.
+type apiClient struct {
+	base  string // http://host:port
+	token string
+	http  *http.Client
+}
+
+// api resolves the HTTP API's address: --dashboard-address, then
+// RAYO_DASHBOARD_ADDRESS, then the session's record; and the token as
+// every command does.
+func (f *clusterFlags) api() (*apiClient, error) {
+	_, token, err := session.Resolve(f.tempDir, f.address, f.token)
+	if err != nil {
+		return nil, err
+	}
+	addr := f.dashboard
+	if addr == "" {
+		addr = os.Getenv("RAYO_DASHBOARD_ADDRESS")
+	}
+	if addr == "" {
+		d, err := session.Latest(f.tempDir)
+		if err != nil {
+			return nil, fmt.Errorf("no --dashboard-address and no local session: %w", err)
+		}
+		if addr, err = d.ReadDashboardAddress(); err != nil {
+			return nil, err
+		}
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return &apiClient{base: strings.TrimRight(addr, "/"), token: token, http: &http.Client{Timeout: time.Minute}}, nil
+}
+
+// APIError is an error answer of the HTTP API.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Status == http.StatusUnauthorized {
+		return "the cluster refused the token: " + e.Message
+	}
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+}
+
+// do sends a request and decodes a JSON answer into out (nil: discard).
+func (c *apiClient) do(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string, out any) error {
+	resp, err := c.send(ctx, method, path, query, body, contentType)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// send sends a request and returns the response of a 2xx answer, whose
+// body the caller closes.
+func (c *apiClient) send(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string) (*http.Response, error) {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the cluster's HTTP API at %s: %w", c.base, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var e struct {
+			Error string `json:"error"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	return resp, nil
+}
+
+// get is do with GET and no body.
+func (c *apiClient) get(ctx context.Context, path string, query url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, path, query, nil, "", out)
+}
