@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/session"
 )
 
@@ -25,8 +27,8 @@ type apiClient struct {
 // api resolves the HTTP API's address: --dashboard-address, then
 // RAYO_DASHBOARD_ADDRESS, then the session's record; and the token as
 // every command does.
-func (f *clusterFlags) api() (*apiClient, error) {
-	_, token, err := session.Resolve(f.tempDir, f.address, f.token)
+func (f *clusterFlags) api(ctx context.Context) (*apiClient, error) {
+	headAddr, token, err := session.Resolve(f.tempDir, f.address, f.token)
 	if err != nil {
 		return nil, err
 	}
@@ -35,18 +37,41 @@ func (f *clusterFlags) api() (*apiClient, error) {
 		addr = os.Getenv("RAYO_DASHBOARD_ADDRESS")
 	}
 	if addr == "" {
-		d, err := session.Latest(f.tempDir)
+		// Ask the head where its HTTP API is.
+		head, err := dialChecked(ctx, headAddr, token)
 		if err != nil {
-			return nil, fmt.Errorf("no --dashboard-address and no local session: %w", err)
-		}
-		if addr, err = d.ReadDashboardAddress(); err != nil {
 			return nil, err
 		}
+		var st protocol.ClusterStatusReply
+		err = head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st)
+		_ = head.Close()
+		if err != nil {
+			return nil, err
+		}
+		if st.DashboardAddr == "" {
+			return nil, fmt.Errorf("the head at %s runs no HTTP API", headAddr)
+		}
+		addr = reachable(st.DashboardAddr, headAddr)
 	}
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
 	return &apiClient{base: strings.TrimRight(addr, "/"), token: token, http: &http.Client{Timeout: time.Minute}}, nil
+}
+
+// reachable replaces an unspecified listening host (0.0.0.0, ::) with the
+// head's host.
+func reachable(addr, headAddr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if hh, _, err := net.SplitHostPort(headAddr); err == nil {
+			return net.JoinHostPort(hh, port)
+		}
+	}
+	return addr
 }
 
 // APIError is an error answer of the HTTP API.

@@ -327,6 +327,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 			return err
 		}
 		defer dash.Stop()
+		g.SetDashboardAddr(dash.Addr())
 		if err = sess.WriteDashboardAddress(dash.Addr()); err != nil {
 			return err
 		}

@@ -43,6 +43,10 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "core: this worker already hosts an actor")
 	}
 	rt.announce(req.Spec.Class + ".__init__")
+	ev := rt.executorEvent(req.Spec.ActorID, req.Incarnation, req.Spec.Class+".__init__", protocol.TaskTypeActorCreation,
+		req.Spec.Job.JobID, req.Spec.ActorID)
+	ev.State = protocol.TaskRunning
+	rt.recordTask(ev)
 	rt.setVisibleGPUs(req.GPUIDs)
 	args, pinned, terr := rt.resolveArgs(ctx, req.Spec.Args, req.Spec.Class+".__init__", req.Spec.ActorID)
 	var inst any
@@ -54,8 +58,11 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 	if terr != nil {
 		terr.Pid = os.Getpid()
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
-		return &protocol.WorkerCreateActorReply{Err: terr.ToWire()}, nil
+		w := terr.ToWire()
+		rt.recordTaskEnd(ev, w)
+		return &protocol.WorkerCreateActorReply{Err: w}, nil
 	}
+	rt.recordTaskEnd(ev, nil)
 	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, instance: inst, maxConc: max(req.Spec.MaxConcurrency, 1)}
 	rt.runningMu.Lock()
 	rt.host = h
@@ -115,6 +122,9 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	rt.running[c.req.TaskID] = cancel
 	rt.runningMu.Unlock()
 	name := h.spec.Class + "." + c.req.Method
+	ev := rt.executorEvent(c.req.TaskID, 0, name, protocol.TaskTypeActor, h.spec.Job.JobID, h.spec.ActorID)
+	ev.State = protocol.TaskRunning
+	rt.recordTask(ev)
 	args, pinned, terr := rt.resolveArgs(ctx, c.req.Args, name, c.req.TaskID)
 	var value Encoded
 	if terr == nil {
@@ -128,13 +138,17 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	if terr != nil {
 		terr.Pid = os.Getpid()
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
-		c.reply(&protocol.PushTaskReply{Err: terr.ToWire()}, nil)
+		w := terr.ToWire()
+		rt.recordTaskEnd(ev, w)
+		c.reply(&protocol.PushTaskReply{Err: w}, nil)
 	} else {
 		// The call's own context is cancelled by now: finish under the
 		// connection's.
 		rt.lendNested(c.ctx, c.req.OwnerAddr, value.Nested)
 		rt.FlushBorrows(c.ctx)
-		c.reply(rt.resultReply(c.ctx, c.req.TaskID, name, c.req.TaskID, c.req.OwnerAddr, value), nil)
+		reply := rt.resultReply(c.ctx, c.req.TaskID, name, c.req.TaskID, c.req.OwnerAddr, value)
+		rt.recordTaskEnd(ev, reply.Err)
+		c.reply(reply, nil)
 	}
 	if h.exit.Load() {
 		rt.exitActor(h)

@@ -27,6 +27,9 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		name = spec.Name
 	}
 	rt.announce(name)
+	ev := rt.executorEvent(spec.TaskID, spec.Attempt, name, protocol.TaskTypeNormal, spec.JobID, "")
+	ev.State = protocol.TaskRunning
+	rt.recordTask(ev)
 	// The task sees exactly the GPUs of its lease, as in Ray (processes it
 	// starts inherit the variable).
 	rt.setVisibleGPUs(spec.GPUIDs)
@@ -45,11 +48,15 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		if ctx.Err() != nil && terr.Cause == errs.ErrTaskFailed {
 			terr.Cause = errs.ErrTaskCancelled
 		}
-		return &protocol.PushTaskReply{Err: terr.ToWire()}, nil
+		w := terr.ToWire()
+		rt.recordTaskEnd(ev, w)
+		return &protocol.PushTaskReply{Err: w}, nil
 	}
 	rt.lendNested(ctx, spec.OwnerAddr, value.Nested)
 	rt.FlushBorrows(ctx)
-	return rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, spec.OwnerAddr, value), nil
+	reply := rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, spec.OwnerAddr, value)
+	rt.recordTaskEnd(ev, reply.Err)
+	return reply, nil
 }
 
 // resolveArgs turns resolved arguments into bytes, mapping stored ones

@@ -108,6 +108,9 @@ type Runtime struct {
 	headMu   sync.Mutex
 	head     *rpc.Client
 
+	events eventBuffer // task events for the head
+	pid    int
+
 	closed  chan struct{}
 	closeMu sync.Once
 	wg      sync.WaitGroup
@@ -140,6 +143,7 @@ func New(cfg Config) (*Runtime, error) {
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: rpc.NewPool(cfg.Token), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.sub = newSubmitter(rt)
+	rt.pid = os.Getpid()
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
 	rpc.Register(rt.srv, protocol.DriverLogs, rt.serveLogs)
 	rpc.Register(rt.srv, protocol.OwnerAddBorrower, rt.serveAddBorrower)
@@ -151,10 +155,11 @@ func New(cfg Config) (*Runtime, error) {
 		rpc.Register(rt.srv, protocol.WorkerCreateActor, rt.serveCreateActor)
 		rt.srv.HandleOrdered(protocol.WorkerActorCall, rt.serveActorCall)
 	}
-	rt.wg.Add(2)
+	rt.wg.Add(3)
 	go func() { defer rt.wg.Done(); _ = rt.srv.Serve(ln) }()
 	rt.srv.ListenUnix(ln.Addr().String())
 	go func() { defer rt.wg.Done(); rt.borrowLoop() }()
+	go func() { defer rt.wg.Done(); rt.eventLoop() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -199,6 +204,7 @@ func (rt *Runtime) Job() protocol.JobSpec { return rt.cfg.Job }
 // Close stops the runtime: pending calls fail, connections close.
 func (rt *Runtime) Close() {
 	rt.closeMu.Do(func() {
+		rt.flushEvents(time.Second)
 		close(rt.closed)
 		rt.sub.close()
 		rt.srv.Close()

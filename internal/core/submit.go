@@ -129,12 +129,26 @@ func (rt *Runtime) Submit(opts SubmitOptions, args []TaskArg) Ref {
 	t.refs = argRefs(args)
 	rt.addSubmitted(t.refs)
 	if t.resolveInline(rt) {
+		rt.recordTask(t.event(protocol.TaskPendingNode))
 		s.enqueue(t)
 	} else {
+		rt.recordTask(t.event(protocol.TaskPendingArgs))
 		rt.wg.Add(1)
 		go func() { defer rt.wg.Done(); s.resolve(t) }()
 	}
 	return Ref{ID: id, Owner: rt.Addr()}
+}
+
+// event is an owner's task event. Attempts count pushes from 1 (the
+// spec's Attempt is incremented at each push): a pending task is about to
+// make the next one, a failed one made the last (at least one).
+func (t *task) event(state string) protocol.TaskEvent {
+	att := max(t.spec.Attempt, 1)
+	if state == protocol.TaskPendingArgs || state == protocol.TaskPendingNode {
+		att = t.spec.Attempt + 1
+	}
+	return protocol.TaskEvent{TaskID: t.spec.TaskID, Attempt: att, Name: t.name(), Type: protocol.TaskTypeNormal,
+		JobID: t.spec.JobID, State: state}
 }
 
 func (t *task) name() string {
@@ -197,6 +211,7 @@ func (s *submitter) resolve(t *task) {
 		vals[i] = v
 	}
 	t.spec.Args = vals
+	s.rt.recordTask(t.event(protocol.TaskPendingNode))
 	s.enqueue(t)
 }
 
@@ -544,6 +559,11 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 }
 
 func (s *submitter) finish(t *task, value []byte, err *errs.WireTaskError) {
+	if err != nil {
+		// Failures the executor did not see (a dependency failed, the
+		// worker died, the task was cancelled) are reported here.
+		s.rt.recordTaskEnd(t.event(""), err)
+	}
 	t.obj.complete(value, err)
 	s.forget(t)
 }

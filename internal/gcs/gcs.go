@@ -41,7 +41,10 @@ type Config struct {
 	// RecoveryGrace is how long a recovered head waits for the nodes and
 	// drivers it knew to come back before it declares them gone.
 	RecoveryGrace time.Duration
-	Log           *slog.Logger
+	// MaxTaskRecords bounds the task records kept for the state API
+	// (DefaultMaxTaskRecords if zero).
+	MaxTaskRecords int
+	Log            *slog.Logger
 }
 
 // Validate fills defaults and checks the config.
@@ -63,6 +66,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RecoveryGrace <= 0 {
 		c.RecoveryGrace = 30 * time.Second
+	}
+	if c.MaxTaskRecords <= 0 {
+		c.MaxTaskRecords = DefaultMaxTaskRecords
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -93,6 +99,8 @@ type Server struct {
 	jobsAwaiting map[string]time.Time
 	kv           map[string][]byte
 	db           *store // nil: nothing persisted
+	tasks        *taskStore
+	dashboardAddr string
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -130,7 +138,8 @@ func Start(cfg Config) (*Server, error) {
 		nodes: map[string]*nodeEntry{}, jobs: map[string]*protocol.JobState{},
 		uploads: map[string]*os.File{}, stop: make(chan struct{}),
 		actors: map[string]*actorEntry{}, actorNames: map[string]string{}, nodesChanged: make(chan struct{}),
-		nodeClients: rpc.NewPool(cfg.Token), pgs: map[string]*pgEntry{}, jobsAwaiting: map[string]time.Time{}, kv: map[string][]byte{}, db: db}
+		nodeClients: rpc.NewPool(cfg.Token), pgs: map[string]*pgEntry{}, jobsAwaiting: map[string]time.Time{}, kv: map[string][]byte{}, db: db,
+		tasks: newTaskStore(cfg.MaxTaskRecords)}
 	if db != nil {
 		if err := s.recover(); err != nil {
 			close(s.stop)
@@ -161,12 +170,23 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadKVGet, s.kvGet)
 	rpc.Register(s.rpc, protocol.HeadKVDelete, s.kvDelete)
 	rpc.Register(s.rpc, protocol.HeadKVKeys, s.kvKeys)
+	rpc.Register(s.rpc, protocol.HeadReportTaskEvents, s.reportTaskEvents)
+	rpc.Register(s.rpc, protocol.HeadListTasks, s.listTasks)
+	rpc.Register(s.rpc, protocol.HeadTaskSummary, s.taskSummary)
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
 	s.rpc.ListenUnix(ln.Addr().String())
 	go func() { defer s.wg.Done(); s.healthLoop() }()
 	cfg.Log.Info("head control plane listening", "addr", ln.Addr().String())
 	return s, nil
+}
+
+// SetDashboardAddr records where the head's HTTP API listens, for
+// clients that know only the head's address.
+func (s *Server) SetDashboardAddr(addr string) {
+	s.mu.Lock()
+	s.dashboardAddr = addr
+	s.mu.Unlock()
 }
 
 // Addr is the address the head listens on.
@@ -431,7 +451,8 @@ func (s *Server) endJob(id string) {
 func (s *Server) clusterStatus(context.Context, *protocol.ClusterStatusRequest) (*protocol.ClusterStatusReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	reply := &protocol.ClusterStatusReply{Nodes: s.nodeStatesLocked(), Actors: s.actorInfosLocked(), PGs: s.pgInfosLocked()}
+	reply := &protocol.ClusterStatusReply{Nodes: s.nodeStatesLocked(), Actors: s.actorInfosLocked(), PGs: s.pgInfosLocked(),
+		DashboardAddr: s.dashboardAddr}
 	for _, j := range s.jobs {
 		reply.Jobs = append(reply.Jobs, *j)
 	}

@@ -232,6 +232,7 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodePullObject, n.pullObject)
 	rpc.Register(n.rpc, protocol.NodeReadChunk, n.readChunk)
 	rpc.Register(n.rpc, protocol.NodeListObjects, n.listObjects)
+	rpc.Register(n.rpc, protocol.NodeListWorkers, n.listWorkers)
 	rpc.Register(n.rpc, protocol.NodeInfoMethod, func(context.Context, *protocol.Empty) (*protocol.NodeInfoReply, error) {
 		return &protocol.NodeInfoReply{NodeID: cfg.NodeID, Addr: n.Addr()}, nil
 	})

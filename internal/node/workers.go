@@ -61,6 +61,7 @@ type worker struct {
 	detached  bool // a detached actor's: it outlives its job
 	exited    chan struct{}
 	killOnce  sync.Once
+	started   time.Time
 }
 
 func (w *worker) kill() {
@@ -188,7 +189,7 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated bool) bool {
 }
 
 func (n *Node) startWorkerLocked(j *job) error {
-	w := &worker{id: newID(8), jobID: j.key, exited: make(chan struct{})}
+	w := &worker{id: newID(8), jobID: j.key, exited: make(chan struct{}), started: time.Now()}
 	specJSON, err := json.Marshal(j.spec)
 	if err != nil {
 		return err

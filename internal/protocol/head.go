@@ -197,6 +197,8 @@ type ClusterStatusReply struct {
 	Jobs   []JobState  `msgpack:"jobs"`
 	Actors []ActorInfo `msgpack:"actors"`
 	PGs    []PGInfo    `msgpack:"pgs"`
+	// DashboardAddr is the host:port of the head's HTTP API, if it runs one.
+	DashboardAddr string `msgpack:"dash,omitempty"`
 }
 
 // DrainNodeRequest asks the head to drain a node: no new work lands on

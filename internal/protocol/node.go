@@ -105,3 +105,20 @@ type NodeInfoReply struct {
 }
 
 type Empty struct{}
+
+// NodeListWorkers lists a node's worker processes (the state API).
+const NodeListWorkers = "node.ListWorkers"
+
+type WorkerInfo struct {
+	WorkerID  string `msgpack:"id"`
+	Pid       int    `msgpack:"pid"`
+	JobID     string `msgpack:"job"`
+	State     string `msgpack:"state"` // STARTING, IDLE, LEASED, ACTOR, DEAD
+	Address   string `msgpack:"addr,omitempty"`
+	StartedMs int64  `msgpack:"started"`
+}
+
+type ListWorkersReply struct {
+	NodeID  string       `msgpack:"node"`
+	Workers []WorkerInfo `msgpack:"workers"`
+}

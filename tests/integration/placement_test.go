@@ -988,12 +988,21 @@ func TestPlacementListCLI(t *testing.T) {
 			t.Errorf("rayo list: group %s is %v; want name %s, state %s, strategy %s", id, r, w[0], w[1], w[2])
 		}
 	}
-	if b, _ := rows[created.ID()]["bundles"].(string); !strings.Contains(b, "#0") || !strings.Contains(b, "#1") ||
-		!strings.Contains(b, "CPU: 1") || strings.Contains(b, "unplaced") || strings.Count(b, node[:8]) != 2 {
-		t.Errorf("rayo list: the created group's bundles read %q (its node is %s)", b, node)
+	bundles := func(id string) []map[string]any {
+		var out []map[string]any
+		bs, _ := rows[id]["bundles"].([]any)
+		for _, b := range bs {
+			m, _ := b.(map[string]any)
+			out = append(out, m)
+		}
+		return out
 	}
-	if b, _ := rows[pending.ID()]["bundles"].(string); !strings.Contains(b, "CPU: 100") || !strings.Contains(b, "unplaced") {
-		t.Errorf("rayo list: the pending group's bundles read %q", b)
+	if bs := bundles(created.ID()); len(bs) != 2 || bs[0]["index"] != 0.0 || bs[1]["index"] != 1.0 ||
+		bs[0]["node_id"] != node || bs[1]["node_id"] != node || bs[0]["resources"].(map[string]any)["CPU"] != 1.0 {
+		t.Errorf("rayo list: the created group's bundles are %v (its node is %s)", bs, node)
+	}
+	if bs := bundles(pending.ID()); len(bs) == 0 || bs[0]["node_id"] != "" || bs[0]["resources"].(map[string]any)["CPU"] != 100.0 {
+		t.Errorf("rayo list: the pending group's bundles are %v", bs)
 	}
 	if rows[created.ID()]["infeasible"] != false {
 		t.Errorf("rayo list: the created group is infeasible: %v", rows[created.ID()])

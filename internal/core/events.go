@@ -1,0 +1,98 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+)
+
+// Task events: each process buffers what its tasks do and sends the
+// buffer to the head once a second. The buffer is bounded; what does not
+// fit (or what the head does not take) is counted as dropped and reported,
+// so the state API can say it is missing something. Recording costs an
+// append under a mutex on the task path.
+
+const (
+	eventFlushPeriod = time.Second
+	maxBufferedEvent = 20_000
+)
+
+type eventBuffer struct {
+	mu      sync.Mutex
+	events  []protocol.TaskEvent
+	dropped int64
+}
+
+// recordTask buffers one task event, stamped now.
+func (rt *Runtime) recordTask(ev protocol.TaskEvent) {
+	ev.TimeUs = time.Now().UnixMicro()
+	b := &rt.events
+	b.mu.Lock()
+	if len(b.events) >= maxBufferedEvent {
+		b.dropped++
+	} else {
+		b.events = append(b.events, ev)
+	}
+	b.mu.Unlock()
+}
+
+// recordTaskEnd buffers a task's end: FINISHED, or FAILED with its error.
+func (rt *Runtime) recordTaskEnd(ev protocol.TaskEvent, werr *errs.WireTaskError) {
+	ev.State = protocol.TaskFinished
+	if werr != nil {
+		ev.State, ev.ErrorType, ev.ErrorMsg, ev.Stack = protocol.TaskFailed, werr.Code, werr.Message, werr.Stack
+	}
+	rt.recordTask(ev)
+}
+
+// executorEvent is the part of an event the executing worker knows.
+func (rt *Runtime) executorEvent(id string, attempt int, name, typ, job, actor string) protocol.TaskEvent {
+	return protocol.TaskEvent{TaskID: id, Attempt: attempt, Name: name, Type: typ, JobID: job, ActorID: actor,
+		NodeID: rt.nodeID, WorkerID: rt.cfg.WorkerID, WorkerPid: rt.pid}
+}
+
+// eventLoop flushes the buffer every eventFlushPeriod until the runtime
+// closes (Close flushes the rest).
+func (rt *Runtime) eventLoop() {
+	t := time.NewTicker(eventFlushPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			rt.flushEvents(5 * time.Second)
+		case <-rt.closed:
+			return
+		}
+	}
+}
+
+// flushEvents sends the buffered events to the head, waiting for it at
+// most timeout.
+func (rt *Runtime) flushEvents(timeout time.Duration) {
+	b := &rt.events
+	b.mu.Lock()
+	events, dropped := b.events, b.dropped
+	b.events, b.dropped = nil, 0
+	b.mu.Unlock()
+	if len(events) == 0 && dropped == 0 {
+		return
+	}
+	if rt.cfg.Job.HeadAddr == "" {
+		return // a runtime that does not know its head yet
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	head, err := rt.headClient(ctx)
+	if err == nil {
+		err = head.Call(ctx, protocol.HeadReportTaskEvents, &protocol.TaskEventsRequest{Events: events, Dropped: dropped}, nil)
+	}
+	if err != nil && !errors.Is(err, errs.ErrShutdown) {
+		b.mu.Lock()
+		b.dropped += dropped + int64(len(events))
+		b.mu.Unlock()
+	}
+}
