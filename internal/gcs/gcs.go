@@ -96,10 +96,10 @@ type Server struct {
 	pgs          map[string]*pgEntry
 	// jobsAwaiting: jobs of a recovered state whose driver has not
 	// attached again, with the time they end unless it does.
-	jobsAwaiting map[string]time.Time
-	kv           map[string][]byte
-	db           *store // nil: nothing persisted
-	tasks        *taskStore
+	jobsAwaiting  map[string]time.Time
+	kv            map[string][]byte
+	db            *store // nil: nothing persisted
+	tasks         *taskStore
 	dashboardAddr string
 
 	stop chan struct{}
