@@ -37,6 +37,13 @@ var (
 		}
 	})
 	tPanic  = rayo.Register[int]("test.panic", func() int { panic("boom") })
+	// tSumFrom is variadic: base + every further argument.
+	tSumFrom = rayo.Register[int]("test.sumFrom", func(base int, xs ...int) int {
+		for _, x := range xs {
+			base += x
+		}
+		return base
+	})
 	tNested = rayo.Register[int]("test.nested", func(ctx context.Context, n int) (int, error) {
 		// Tasks may submit tasks; the worker owns their results.
 		return tAdd.Remote(n, n).Get(ctx)
@@ -116,6 +123,34 @@ func TestBadCalls(t *testing.T) {
 		if !errors.Is(err, want) {
 			t.Errorf("%s: %v, want %v", name, err, want)
 		}
+	}
+}
+
+// Variadic tasks take any number of trailing arguments, values or
+// references (each resolved like a fixed argument).
+func TestVariadicTask(t *testing.T) {
+	ctx := initEmbedded(t)
+	if v, err := tSumFrom.Remote(1).Get(ctx); err != nil || v != 1 {
+		t.Fatalf("no variadic arguments: %v, %v", v, err)
+	}
+	args := []any{100}
+	want := 100
+	for i := range 50 {
+		if i%2 == 0 {
+			args = append(args, must(rayo.Put(ctx, i)))
+		} else {
+			args = append(args, tSumFrom.Remote(i))
+		}
+		want += i
+	}
+	if v, err := tSumFrom.Remote(args...).Get(ctx); err != nil || v != want {
+		t.Fatalf("50 variadic arguments: %v, %v; want %d", v, err, want)
+	}
+	if _, err := tSumFrom.Remote().Get(ctx); !errors.Is(err, rayo.ErrBadCall) {
+		t.Fatalf("too few arguments: %v, want ErrBadCall", err)
+	}
+	if _, err := tSumFrom.Remote(1, 2, "x").Get(ctx); !errors.Is(err, rayo.ErrBadCall) {
+		t.Fatalf("a wrong variadic type: %v, want ErrBadCall", err)
 	}
 }
 

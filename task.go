@@ -26,6 +26,28 @@ type taskDef struct {
 	in     []reflect.Type // parameters after the optional context
 	hasCtx bool
 	hasErr bool
+	// variadic: the last parameter is ...T; each argument from there on
+	// is a T (and may be an ObjectRef[T], resolved like any argument).
+	variadic bool
+}
+
+// param returns the type of argument i.
+func (d *taskDef) param(i int) reflect.Type {
+	if d.variadic && i >= len(d.in)-1 {
+		return d.in[len(d.in)-1].Elem()
+	}
+	return d.in[i]
+}
+
+// checkArity reports a wrong number of arguments.
+func (d *taskDef) checkArity(n int) error {
+	switch {
+	case d.variadic && n < len(d.in)-1:
+		return fmt.Errorf("takes at least %d arguments, got %d", len(d.in)-1, n)
+	case !d.variadic && n != len(d.in):
+		return fmt.Errorf("takes %d arguments, got %d", len(d.in), n)
+	}
+	return nil
 }
 
 var registry = struct {
@@ -42,7 +64,9 @@ type Task[R any] struct {
 
 // Register registers fn as a remote function under name, a stable name
 // that is the same in every process. fn's parameters may start with a
-// context.Context; its results are (R) or (R, error). Call Register at
+// context.Context; its results are (R) or (R, error). fn may be variadic
+// (func(xs ...T)): Remote then takes any number of trailing T arguments,
+// each a value or an ObjectRef[T]. Call Register at
 // package level (in a var declaration or init), so that workers, which run
 // the same binary, have the same registrations.
 //
@@ -78,10 +102,7 @@ func newFuncDef(label, name string, fn any, recv, want reflect.Type) (*taskDef, 
 		return nil, fmt.Errorf("rayo: %s: %T is not a function", label, fn)
 	}
 	t := v.Type()
-	if t.IsVariadic() {
-		return nil, fmt.Errorf("rayo: %s: variadic functions are not supported", label)
-	}
-	def := &taskDef{name: name, fn: v}
+	def := &taskDef{name: name, fn: v, variadic: t.IsVariadic()}
 	first := 0
 	if recv != nil {
 		if t.NumIn() == 0 || t.In(0) != recv {
@@ -163,12 +184,12 @@ func badCall(name string, format string, args ...any) error {
 }
 
 func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
-	if len(args) != len(d.in) {
-		return nil, badCall(d.name, "takes %d arguments, got %d", len(d.in), len(args))
+	if err := d.checkArity(len(args)); err != nil {
+		return nil, badCall(d.name, "%v", err)
 	}
 	out := make([]core.TaskArg, len(args))
 	for i, a := range args {
-		p := d.in[i]
+		p := d.param(i)
 		if ra, ok := a.(refArg); ok && !reflect.TypeOf(a).AssignableTo(p) {
 			if et := ra.elemType(); !et.AssignableTo(p) {
 				return nil, badCall(d.name, "argument %d: an ObjectRef[%v] cannot stand for a %v", i, et, p)
@@ -265,18 +286,18 @@ func invoke(ctx context.Context, d *taskDef, recv reflect.Value, args [][]byte, 
 	fail := func(cause error, err error, stack string, panicked bool) *errs.TaskError {
 		return errs.NewTaskError(name, id, cause, err, stack, panicked)
 	}
-	if len(args) != len(d.in) {
-		return out, fail(errs.ErrBadCall, fmt.Errorf("takes %d arguments, got %d", len(d.in), len(args)), "", false)
+	if err := d.checkArity(len(args)); err != nil {
+		return out, fail(errs.ErrBadCall, err, "", false)
 	}
-	in := make([]reflect.Value, 0, len(d.in)+2)
+	in := make([]reflect.Value, 0, len(args)+2)
 	if recv.IsValid() {
 		in = append(in, recv)
 	}
 	if d.hasCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
-	for i, p := range d.in {
-		v := reflect.New(p)
+	for i := range args {
+		v := reflect.New(d.param(i))
 		if err := codec.Unmarshal(args[i], v.Interface()); err != nil {
 			return out, fail(errs.ErrBadCall, fmt.Errorf("argument %d: %w", i, err), "", false)
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 func newMicrobenchmark() *cobra.Command {
 	var (
 		filter, address, token, tempDir string
-		asJSON                          bool
+		asJSON, scale                   bool
 		trial                           time.Duration
+		so                              microbench.ScaleOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "microbenchmark",
@@ -51,7 +53,16 @@ func newMicrobenchmark() *cobra.Command {
 			}
 			defer rayo.Shutdown()
 			start := time.Now()
-			rs, err := microbench.Run(ctx, o)
+			var rs []microbench.Result
+			var err error
+			if scale {
+				if address != "" {
+					so.NodePid = driverNodePid(ctx, tempDir, address, token)
+				}
+				rs, err = microbench.RunScale(ctx, o, so)
+			} else {
+				rs, err = microbench.Run(ctx, o)
+			}
 			if err != nil {
 				return err
 			}
@@ -67,6 +78,30 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().StringVar(&address, "address", "", "run on this cluster instead of an embedded one (auto: the local one)")
 	cmd.Flags().StringVar(&token, "token", "", "the cluster token (default: RAYO_TOKEN, then the local session)")
 	cmd.Flags().StringVar(&tempDir, "temp-dir", "/tmp/rayo", "where session directories live")
+	cmd.Flags().BoolVar(&scale, "scale", false, "run the scale rows (many args, many objects, many queued tasks, peak memory) instead")
+	cmd.Flags().IntVar(&so.Args, "scale-args", 10000, "--scale: object arguments to one task")
+	cmd.Flags().IntVar(&so.Objects, "scale-objects", 10000, "--scale: objects in one GetAll")
+	cmd.Flags().IntVar(&so.QueuedTasks, "scale-tasks", 1000000, "--scale: tasks queued at once")
 	cmd.Flags().DurationVar(&trial, "trial", 1500*time.Millisecond, "duration of each of a row's 4 trials")
 	return cmd
+}
+
+// driverNodePid is the pid of the node daemon this driver submits
+// through, when it runs on this machine; 0 if unknown.
+func driverNodePid(ctx context.Context, tempDir, address, token string) int {
+	if address == "auto" {
+		address = "" // the local session's
+	}
+	f := clusterFlags{tempDir: tempDir, address: address, token: token}
+	st, err := f.clusterStatus(ctx)
+	if err != nil {
+		return 0
+	}
+	host, _ := os.Hostname()
+	for _, n := range st.Nodes {
+		if n.Info.NodeID == rayo.NodeID() && n.Info.Hostname == host {
+			return n.Info.Pid
+		}
+	}
+	return 0
 }
