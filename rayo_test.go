@@ -36,7 +36,7 @@ var (
 			return 0, ctx.Err()
 		}
 	})
-	tPanic  = rayo.Register[int]("test.panic", func() int { panic("boom") })
+	tPanic = rayo.Register[int]("test.panic", func() int { panic("boom") })
 	// tSumFrom is variadic: base + every further argument.
 	tSumFrom = rayo.Register[int]("test.sumFrom", func(base int, xs ...int) int {
 		for _, x := range xs {
