@@ -153,37 +153,19 @@ func (o *logOptions) resolve(ctx context.Context, api *apiClient, stderr io.Writ
 		what = "named " + o.filename
 		match = func(r logRow) bool { return r.Filename == o.filename }
 	case o.actorID != "":
-		var a struct {
-			NodeID string `json:"node_id"`
-			Pid    int    `json:"pid"`
-			State  string `json:"state"`
+		var pid int
+		var err error
+		if node, pid, err = recordWorker(ctx, api, "actor", o.actorID, "pid"); err != nil {
+			return nil, err
 		}
-		if err := api.get(ctx, "/api/v0/actors/"+url.PathEscape(o.actorID), nil, &a); err != nil {
-			return nil, fmt.Errorf("actor %s: %w", o.actorID, err)
-		}
-		if a.NodeID == "" || a.Pid == 0 {
-			return nil, fmt.Errorf("%w: actor %s has no worker (state %s)", ErrLogNotFound, o.actorID, a.State)
-		}
-		node, what = a.NodeID, fmt.Sprintf("of actor %s (worker pid %d on node %s)", o.actorID, a.Pid, a.NodeID)
-		match = workerPid(a.Pid)
+		what, match = fmt.Sprintf("of actor %s (worker pid %d on node %s)", o.actorID, pid, node), workerPid(pid)
 	case o.taskID != "":
-		var tk struct {
-			NodeID    string `json:"node_id"`
-			WorkerPid int    `json:"worker_pid"`
-			State     string `json:"state"`
+		var pid int
+		var err error
+		if node, pid, err = recordWorker(ctx, api, "task", o.taskID, "worker_pid"); err != nil {
+			return nil, err
 		}
-		if err := api.get(ctx, "/api/v0/tasks/"+url.PathEscape(o.taskID), nil, &tk); err != nil {
-			var ae *APIError
-			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-				return nil, fmt.Errorf("%w: the cluster knows no task %s (its events may have been dropped, or this head has no task API): %v", ErrLogNotFound, o.taskID, err)
-			}
-			return nil, fmt.Errorf("task %s: %w", o.taskID, err)
-		}
-		if tk.NodeID == "" || tk.WorkerPid == 0 {
-			return nil, fmt.Errorf("%w: task %s has not run on a worker yet (state %s)", ErrLogNotFound, o.taskID, tk.State)
-		}
-		node, what = tk.NodeID, fmt.Sprintf("of task %s (worker pid %d on node %s)", o.taskID, tk.WorkerPid, tk.NodeID)
-		match = workerPid(tk.WorkerPid)
+		what, match = fmt.Sprintf("of task %s (worker pid %d on node %s)", o.taskID, pid, node), workerPid(pid)
 	case o.jobID != "":
 		what = "of job " + o.jobID
 		match = func(r logRow) bool { return r.JobID == o.jobID }
@@ -200,6 +182,29 @@ func (o *logOptions) resolve(ctx context.Context, api *apiClient, stderr io.Writ
 		where = "on node " + node
 	}
 	return pickLogs(rows, match, o.jobID != "", what+" "+where)
+}
+
+// recordWorker reads GET /api/v0/{kind}s/{id} of the state API and
+// returns the node and pid of the worker it names (pidKey).
+func recordWorker(ctx context.Context, api *apiClient, kind, id, pidKey string) (node string, pid int, err error) {
+	var rec map[string]any
+	if err := api.get(ctx, "/api/v0/"+kind+"s/"+url.PathEscape(id), nil, &rec); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			hint := ""
+			if kind == "task" {
+				hint = " (its events may have been dropped under the head's memory budget, or this head does not serve /api/v0/tasks)"
+			}
+			return "", 0, fmt.Errorf("%w: the cluster knows no %s %s%s: %v", ErrLogNotFound, kind, id, hint, err)
+		}
+		return "", 0, fmt.Errorf("%s %s: %w", kind, id, err)
+	}
+	node, _ = rec["node_id"].(string)
+	p, _ := rec[pidKey].(float64) // JSON numbers decode as float64
+	if node == "" || p <= 0 {
+		return "", 0, fmt.Errorf("%w: %s %s has no worker now (state %v)", ErrLogNotFound, kind, id, rec["state"])
+	}
+	return node, int(p), nil
 }
 
 func workerPid(pid int) func(logRow) bool {

@@ -161,8 +161,17 @@ func TestLogsCommand(t *testing.T) {
 	if !strings.Contains(out, otherLine) || !strings.Contains(out, "==> node "+otherID) {
 		t.Errorf("rayo logs --job-id lacks the other node's file:\n%s", out)
 	}
-	if out, err := c.Rayo(t, "logs", "--pid", "999999999", "--temp-dir", c.TempDir()); err == nil || !strings.Contains(out, "no log file") {
-		t.Errorf("an unknown pid: %v\n%s", err, out)
+	for _, tc := range [][]string{
+		{"--pid", "999999999", "no log file of worker pid 999999999"},
+		{"--actor-id", "ffffffffffff", "knows no actor ffffffffffff"},
+		{"--task-id", "ffffffffffff", "knows no task ffffffffffff"},
+		{"no-such.log", "--node-id", headID, "no log file"},
+	} {
+		want := tc[len(tc)-1]
+		args := append(append([]string{"logs"}, tc[:len(tc)-1]...), "--temp-dir", c.TempDir())
+		if out, err := c.Rayo(t, args...); err == nil || !strings.Contains(out, want) {
+			t.Errorf("rayo %v: %v\n%s\nwant an error saying %q", args, err, out, want)
+		}
 	}
 
 	// An actor's log, by its ID.
