@@ -22,6 +22,10 @@ import (
 //	GET /api/v0/logs[?node_id=ID]                              the files, as a list
 //	GET /api/v0/logs/file?node_id=ID&filename=F[&tail=N][&follow=1]  one file, as text
 
+// TruncatedHeader is set on a tail that is longer than one node reply
+// (protocol.MaxLogRead) and holds only its end.
+const TruncatedHeader = "X-Rayo-Log-Truncated"
+
 // FollowPoll is how often a follow asks the node for new bytes.
 const FollowPoll = 200 * time.Millisecond
 
@@ -203,6 +207,10 @@ func (s *Server) serveLogFile(w http.ResponseWriter, r *http.Request) {
 	n := nodes[0]
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if first.Truncated {
+		// The tail asked for is longer than a node reply: its end only.
+		w.Header().Set(TruncatedHeader, "true")
+	}
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(first.Data); err != nil {
 		return

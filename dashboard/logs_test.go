@@ -16,6 +16,7 @@ import (
 	"github.com/rayo-dev/rayo/internal/gcs"
 	"github.com/rayo-dev/rayo/internal/node"
 	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/sched"
 )
 
@@ -42,6 +43,16 @@ func startLogCluster(t *testing.T) (*Server, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Stop)
+	// A node the head believes alive that does not answer.
+	c, err := rpc.Dial(context.Background(), g.Addr(), testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Call(context.Background(), protocol.HeadRegisterNode, &protocol.NodeInfo{NodeID: "silent01", Addr: "127.0.0.1:1",
+		Total: sched.Resources{"CPU": sched.Unit}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	for name, data := range map[string]string{
 		workerLog:                    workerOutput,
 		"node-" + logNodeID + ".log": "daemon line\n",
@@ -77,6 +88,9 @@ func TestLogsListAndRead(t *testing.T) {
 		}
 		if r.Total != 2 {
 			t.Fatalf("list %q: %+v, want the worker's and the daemon's log", q, r)
+		}
+		if q == "" && (len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "silent01")) {
+			t.Errorf("list: warnings %q, want one about the silent node", r.Warnings)
 		}
 		w := r.Result[1]
 		if w["filename"] != workerLog || w["node_id"] != logNodeID || w["kind"] != "worker" ||
@@ -114,6 +128,7 @@ func TestLogsListAndRead(t *testing.T) {
 		{url.Values{"node_id": {logNodeID}, "filename": {"../token"}}, http.StatusBadRequest},
 		{url.Values{"node_id": {logNodeID}, "filename": {"missing.log"}}, http.StatusNotFound},
 		{url.Values{"node_id": {"nope"}, "filename": {workerLog}}, http.StatusNotFound},
+		{url.Values{"node_id": {"silent01"}, "filename": {workerLog}}, http.StatusServiceUnavailable},
 	} {
 		if code, body := read(tc.q); code != tc.want {
 			t.Errorf("%v: %d %s, want %d", tc.q, code, body, tc.want)
@@ -127,6 +142,11 @@ func TestLogsListAndRead(t *testing.T) {
 	}
 	if code, body := read(url.Values{"node_id": {logNodeID}, "filename": {"big.log"}}); code != http.StatusOK || body != big {
 		t.Errorf("big.log: %d, %d bytes of %d", code, len(body), len(big))
+	}
+	// Its tail is cut to one reply, and says so.
+	resp, body := get(t, http.DefaultClient, logFileURL(s, url.Values{"node_id": {logNodeID}, "filename": {"big.log"}, "tail": {"3"}}), testToken)
+	if resp.StatusCode != http.StatusOK || len(body) != protocol.MaxLogRead || resp.Header.Get(TruncatedHeader) != "true" {
+		t.Errorf("tail of big.log: %d, %d bytes, %s %q", resp.StatusCode, len(body), TruncatedHeader, resp.Header.Get(TruncatedHeader))
 	}
 }
 
