@@ -88,6 +88,7 @@ func Start(cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	s.stateRoutes()
 	s.taskRoutes()
+	s.logRoutes()
 }
 
 // Addr is the host:port the server listens on.

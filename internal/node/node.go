@@ -233,6 +233,8 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodeReadChunk, n.readChunk)
 	rpc.Register(n.rpc, protocol.NodeListObjects, n.listObjects)
 	rpc.Register(n.rpc, protocol.NodeListWorkers, n.listWorkers)
+	rpc.Register(n.rpc, protocol.NodeListLogs, n.listLogs)
+	rpc.Register(n.rpc, protocol.NodeReadLog, n.readLog)
 	rpc.Register(n.rpc, protocol.NodeInfoMethod, func(context.Context, *protocol.Empty) (*protocol.NodeInfoReply, error) {
 		return &protocol.NodeInfoReply{NodeID: cfg.NodeID, Addr: n.Addr()}, nil
 	})
@@ -342,7 +344,7 @@ func newID(nbytes int) string {
 	return hex.EncodeToString(b)
 }
 
-// workerLogPath names a worker's log file.
+// workerLogPath names a worker's log file (see workerLogName).
 func (n *Node) workerLogPath(jobID string, pid int) string {
-	return filepath.Join(n.cfg.LogsDir, fmt.Sprintf("worker-%s-%d.log", jobID, pid))
+	return filepath.Join(n.cfg.LogsDir, workerLogName(jobID, n.cfg.NodeID, pid))
 }

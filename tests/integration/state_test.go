@@ -72,6 +72,10 @@ func TestStateAPI(t *testing.T) {
 	if one["task_id"] != f["task_id"] || one["worker_pid"].(float64) == 0 {
 		t.Fatalf("rayo get task: %v", one)
 	}
+	// The task's worker log, found through its record.
+	if out, err := c.Rayo(t, "logs", "--task-id", f["task_id"].(string), "--address", c.Address(), "--token", c.Token()); err != nil {
+		t.Fatalf("rayo logs --task-id: %v\n%s", err, out)
+	}
 	var sum struct {
 		ByName map[string]map[string]int `json:"by_name"`
 	}
