@@ -54,6 +54,8 @@ type startFlags struct {
 	dashPort  int
 	// readyFD is set on the re-executed daemon: it reports readiness there.
 	readyFD int
+	// headNode is set on the node daemon a head starts for its machine.
+	headNode bool
 }
 
 func newStart() *cobra.Command {
@@ -89,6 +91,8 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.IntVar(&f.dashPort, "dashboard-port", dashboard.DefaultPort, "the dashboard's port (when the default is taken, another is used; see the session's dashboard_address)")
 	fl.IntVar(&f.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
 	_ = fl.MarkHidden("ready-fd")
+	fl.BoolVar(&f.headNode, "head-node", false, "internal: this is the node daemon of the head's machine")
+	_ = fl.MarkHidden("head-node")
 	return cmd
 }
 
@@ -183,38 +187,8 @@ func runStart(cmd *cobra.Command, f *startFlags) error {
 // startInBackground re-runs this command as a detached daemon and waits
 // until it reports ready (or fails).
 func startInBackground(cmd *cobra.Command, f *startFlags) error {
-	exe, err := os.Executable()
+	ready, err := spawnDaemon(append(append([]string{"start"}, os.Args[2:]...), "--ready-fd", "3"), nil)
 	if err != nil {
-		return err
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	args := append([]string{"start"}, os.Args[2:]...)
-	args = append(args, "--ready-fd", "3")
-	c := exec.Command(exe, args...)
-	c.ExtraFiles = []*os.File{w}
-	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	c.Stdin, c.Stdout, c.Stderr = devnull, devnull, devnull
-	if err := c.Start(); err != nil {
-		return err
-	}
-	_ = w.Close()
-	line, _ := bufio.NewReader(r).ReadString('\n')
-	_ = r.Close()
-	_ = c.Process.Release()
-	line = strings.TrimSpace(line)
-	if msg, ok := strings.CutPrefix(line, "error "); ok {
-		return errors.New(msg)
-	}
-	info, ok := strings.CutPrefix(line, "ready ")
-	if !ok {
-		return errors.New("the daemon exited before it was ready; see its log in the session directory")
-	}
-	var ready readyInfo
-	if err := json.Unmarshal([]byte(info), &ready); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
@@ -229,6 +203,47 @@ func startInBackground(cmd *cobra.Command, f *startFlags) error {
 	}
 	fmt.Fprintln(out, "  to stop: rayo stop")
 	return nil
+}
+
+// spawnDaemon runs `rayo ARGS` (which must include --ready-fd 3) as a
+// daemon in its own session, and waits until it reports ready or fails.
+func spawnDaemon(args, env []string) (*readyInfo, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c := exec.Command(exe, args...)
+	c.ExtraFiles = []*os.File{w}
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	c.Env = append(os.Environ(), env...)
+	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	c.Stdin, c.Stdout, c.Stderr = devnull, devnull, devnull
+	if err := c.Start(); err != nil {
+		_ = r.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	_ = w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	_ = r.Close()
+	_ = c.Process.Release()
+	line = strings.TrimSpace(line)
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		return nil, errors.New(msg)
+	}
+	info, ok := strings.CutPrefix(line, "ready ")
+	if !ok {
+		return nil, errors.New("the daemon exited before it was ready; see its log in the session directory")
+	}
+	var ready readyInfo
+	if err := json.Unmarshal([]byte(info), &ready); err != nil {
+		return nil, err
+	}
+	return &ready, nil
 }
 
 type readyInfo struct {
@@ -333,27 +348,46 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		}
 	}
 	drained := make(chan struct{})
-	var drainOnce sync.Once
-	n, err := node.Start(node.Config{NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
-		Token: token, Resources: res, Labels: labels, IsHead: f.head, LogsDir: sess.LogsDir(),
-		BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
-		ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir})
-	if err != nil {
-		return err
+	if f.head {
+		// The head's machine gets its node daemon as a process of its
+		// own, so that it outlives a crash of the head (and the actors
+		// on it keep running while the head restarts).
+		hn, err := startHeadNode(f, rec, headAddr, token, log)
+		if err != nil {
+			return err
+		}
+		nodeID = hn.NodeID
+		if err = writeHeadRecord(dataDir, &headRecord{Session: sess.Path, Address: headAddr, NodeID: hn.NodeID, NodePid: hn.Pid}); err != nil {
+			return err
+		}
+		defer func() {
+			if err == nil {
+				stopDaemon(hn.Pid, 10*time.Second) // the cluster ends with its head
+			}
+		}()
+	} else {
+		var drainOnce sync.Once
+		n, err := node.Start(node.Config{NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
+			Token: token, Resources: res, Labels: labels, IsHead: f.headNode, LogsDir: sess.LogsDir(),
+			BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
+			ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir})
+		if err != nil {
+			return err
+		}
+		defer n.Stop()
 	}
-	defer n.Stop()
 	if err = sess.WritePid(name, os.Getpid()); err != nil {
 		return err
 	}
 	defer func() { _ = sess.RemovePid(name) }()
 
 	if ready != nil {
-		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: n.ID(), Pid: os.Getpid(), Session: sess.Path})
+		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: nodeID, Pid: os.Getpid(), Session: sess.Path})
 		fmt.Fprintf(ready, "ready %s\n", b)
 		_ = ready.Close()
 		ready = nil
 	} else if f.block {
-		fmt.Fprintf(cmd.OutOrStdout(), "rayo %s running at %s (node %s); Ctrl-C stops it\n", name, headAddr, n.ID())
+		fmt.Fprintf(cmd.OutOrStdout(), "rayo %s running at %s (node %s); Ctrl-C stops it\n", name, headAddr, nodeID)
 	}
 	select {
 	case s := <-sigs:
@@ -377,6 +411,9 @@ func (f *startFlags) headDataDir() string {
 type headRecord struct {
 	Session string `json:"session"`
 	Address string `json:"address"`
+	// The node daemon the head started for its machine.
+	NodeID  string `json:"node_id,omitempty"`
+	NodePid int    `json:"node_pid,omitempty"`
 }
 
 const headRecordFile = "cluster.json"
@@ -425,6 +462,59 @@ func headSession(tempDir, dataDir string) (*session.Dir, string, *headRecord, er
 		return nil, "", nil, err
 	}
 	return sess, token, nil, nil
+}
+
+// startHeadNode starts the node daemon of the head's machine, or, for a
+// head that recovers, finds the one its predecessor started still
+// running.
+func startHeadNode(f *startFlags, rec *headRecord, headAddr, token string, log *slog.Logger) (*readyInfo, error) {
+	if rec != nil && rec.NodePid > 0 && isRayoDaemon(rec.NodePid) {
+		log.Info("the head's node daemon survived the head; keeping it", "node", rec.NodeID, "pid", rec.NodePid)
+		return &readyInfo{NodeID: rec.NodeID, Pid: rec.NodePid}, nil
+	}
+	args := []string{"start", "--address", headAddr, "--head-node", "--temp-dir", f.tempDir, "--node-ip-address", f.nodeIP,
+		"--ready-fd", "3"}
+	if f.numCPUs >= 0 {
+		args = append(args, "--num-cpus", strconv.FormatFloat(f.numCPUs, 'f', -1, 64))
+	}
+	if f.numGPUs >= 0 {
+		args = append(args, "--num-gpus", strconv.FormatFloat(f.numGPUs, 'f', -1, 64))
+	}
+	if f.memory >= 0 {
+		args = append(args, "--memory", strconv.FormatInt(f.memory, 10))
+	}
+	if f.resources != "" {
+		args = append(args, "--resources", f.resources)
+	}
+	if f.labels != "" {
+		args = append(args, "--labels", f.labels)
+	}
+	if f.storeMem > 0 {
+		args = append(args, "--object-store-memory", strconv.FormatInt(f.storeMem, 10))
+	}
+	if f.spillDir != "" {
+		args = append(args, "--object-spilling-dir", f.spillDir)
+	}
+	ready, err := spawnDaemon(args, []string{"RAYO_TOKEN=" + token})
+	if err != nil {
+		return nil, fmt.Errorf("starting the head's node daemon: %w", err)
+	}
+	return ready, nil
+}
+
+// stopDaemon stops a rayo daemon: SIGTERM, then SIGKILL after grace.
+func stopDaemon(pid int, grace time.Duration) {
+	if !isRayoDaemon(pid) {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 // forgetHead deletes the state of a head that stopped on purpose.

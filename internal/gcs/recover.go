@@ -18,7 +18,8 @@ import (
 //     declared dead. Until it does, nothing is scheduled on it, and at its
 //     registration the head gives back what the node holds for it that no
 //     record names (a dedicated lease or a bundle reserved while the old
-//     head died). The old head's own node died with it.
+//     head died). The node daemon of the head's machine is a process of
+//     its own (rayo start --head starts it): it outlives the head too.
 //   - Jobs that were alive wait RecoveryGrace for their driver to attach
 //     again, else they end (with their actors and groups).
 //   - Actors that were alive are watched again: the head dials their
@@ -38,29 +39,19 @@ func (s *Server) recover() (err error) {
 	now := time.Now()
 	grace := s.cfg.RecoveryGrace
 	limit := s.cfg.HeartbeatPeriod * time.Duration(s.cfg.MissedHeartbeats)
-	var deadHead []*nodeEntry
 	err = each(s.db, bucketNodes, func(_ string, st *protocol.NodeState) {
 		n := &nodeEntry{state: *st}
 		n.state.Available = nil
 		if st.Alive {
-			if st.Info.IsHead {
-				deadHead = append(deadHead, n)
-			} else {
-				n.awaiting = true
-				// The health loop declares it dead once lastSeen is older
-				// than the heartbeat limit: give it the grace instead.
-				n.lastSeen = now.Add(grace - limit)
-			}
+			n.awaiting = true
+			// The health loop declares it dead once lastSeen is older
+			// than the heartbeat limit: give it the grace instead.
+			n.lastSeen = now.Add(grace - limit)
 		}
 		s.nodes[st.Info.NodeID] = n
 	})
 	if err != nil {
 		return err
-	}
-	for _, n := range deadHead {
-		n.state.Alive = false
-		n.state.DiedAt = now.UnixMilli()
-		s.saveNodeLocked(n)
 	}
 	err = each(s.db, bucketJobs, func(_ string, j *protocol.JobState) {
 		s.jobs[j.JobID] = j
@@ -99,9 +90,6 @@ func (s *Server) recover() (err error) {
 	})
 	if err != nil {
 		return err
-	}
-	for _, n := range deadHead {
-		s.nodeLostBundlesLocked(n.state.Info.NodeID)
 	}
 	watched := s.rewatchActors(alive)
 	if len(s.nodes)+len(s.jobs)+len(s.actors)+len(s.pgs)+len(s.kv) == 0 {

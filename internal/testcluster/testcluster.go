@@ -587,6 +587,9 @@ type Cluster struct {
 	nodes []*Proc
 	// formerHeads are heads that died and were restarted.
 	formerHeads []*Proc
+	// headNodes are the node daemons heads started for their machine
+	// (processes of their own, which outlive a head's crash).
+	headNodes []*Proc
 	addrs       map[string]bool // every node address seen
 	client      *rpc.Client
 	seq         int
@@ -819,13 +822,16 @@ func (c *Cluster) waitAlive(t testing.TB, procs ...*Proc) {
 			return false
 		}
 		for _, p := range procs {
-			if ns := nodeByPid(st, p.Pid); ns == nil || !ns.Alive {
+			if ns := nodeOf(st, p); ns == nil || !ns.Alive {
 				return false
 			}
 		}
 		c.mu.Lock()
 		for _, p := range procs {
-			ns := nodeByPid(st, p.Pid)
+			ns := nodeOf(st, p)
+			if p.IsHead {
+				c.trackHeadNodeLocked(ns.Info.Pid)
+			}
 			p.NodeID, p.Addr = ns.Info.NodeID, ns.Info.Addr
 			if p.LogPath == "" { // detached: the daemon logs into its session
 				if d, err := session.Latest(p.TempDir); err == nil {
@@ -840,6 +846,30 @@ func (c *Cluster) waitAlive(t testing.TB, procs ...*Proc) {
 		c.mu.Unlock()
 		return true
 	}, fmt.Sprintf("%d node(s) to be alive in ClusterStatus", len(procs)))
+}
+
+// trackHeadNodeLocked records the head's node daemon, for the cleanup.
+func (c *Cluster) trackHeadNodeLocked(pid int) {
+	for _, p := range c.headNodes {
+		if p.Pid == pid {
+			return
+		}
+	}
+	c.headNodes = append(c.headNodes, &Proc{Name: "head-node", Pid: pid, Marker: c.marker})
+}
+
+// nodeOf finds a daemon's node: a node daemon's by its pid; the head's
+// (whose node daemon is a process of its own) by the head flag.
+func nodeOf(st *protocol.ClusterStatusReply, p *Proc) *protocol.NodeState {
+	if !p.IsHead {
+		return nodeByPid(st, p.Pid)
+	}
+	for i := range st.Nodes {
+		if st.Nodes[i].Info.IsHead && st.Nodes[i].Alive {
+			return &st.Nodes[i]
+		}
+	}
+	return nil
 }
 
 func nodeByPid(st *protocol.ClusterStatusReply, pid int) *protocol.NodeState {
@@ -1002,6 +1032,7 @@ func (c *Cluster) cleanup() {
 	c.client = nil
 	procs := append([]*Proc(nil), c.nodes...)
 	procs = append(procs, c.formerHeads...)
+	procs = append(procs, c.headNodes...)
 	if c.head != nil {
 		procs = append(procs, c.head)
 	}

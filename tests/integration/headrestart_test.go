@@ -165,11 +165,15 @@ func TestHeadRestartRecoversTheCluster(t *testing.T) {
 	// shows that nothing was declared gone at its end.
 	time.Sleep(time.Until(restartedAt.Add(4 * time.Second)))
 	st := c.Status(t)
+	// Every node lived through it, the head's machine's node too (a
+	// process of its own).
 	for _, n := range st.Nodes {
-		wantAlive := n.Info.NodeID != oldHead.NodeID
-		if n.Alive != wantAlive {
-			t.Errorf("node %s (head %v): alive %v, want %v", n.Info.NodeID, n.Info.IsHead, n.Alive, wantAlive)
+		if n.StateName() != "ALIVE" {
+			t.Errorf("node %s (head %v): %s, want ALIVE", n.Info.NodeID, n.Info.IsHead, n.StateName())
 		}
+	}
+	if got := c.Head().NodeID; got != oldHead.NodeID {
+		t.Errorf("the head's node is %s after the restart, want the same node %s", got, oldHead.NodeID)
 	}
 	for _, p := range c.NodeProcs() {
 		if ns := nodeStateOf(st, p.NodeID); ns == nil || !ns.Alive {

@@ -100,8 +100,9 @@ func daemonsUnder(dir string) []int {
 // the cluster while the driver is still connected and its workers alive.
 func stopLeavesNothing(t *testing.T, stopFirst bool) {
 	c := testcluster.StartDetached(t, testcluster.NodeSpec{CPUs: 2}, testcluster.NodeSpec{CPUs: 1, Resources: special})
-	if got := daemonsUnder(c.TempDir()); len(got) != 2 {
-		t.Fatalf("rayo start daemons under %s: %v, want 2", c.TempDir(), got)
+	// The head, its machine's node daemon, and the other node daemon.
+	if got := daemonsUnder(c.TempDir()); len(got) != 3 {
+		t.Fatalf("rayo start daemons under %s: %v, want 3", c.TempDir(), got)
 	}
 	connect(t, c)
 	ctx := withTimeout(t, time.Minute)
@@ -119,7 +120,7 @@ func stopLeavesNothing(t *testing.T, stopFirst bool) {
 	if err != nil {
 		t.Fatalf("rayo stop: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "stopped 2 rayo daemon(s)") {
+	if !strings.Contains(out, "stopped 3 rayo daemon(s)") {
 		t.Errorf("rayo stop printed %q", out)
 	}
 	c.WaitFor(t, 15*time.Second, func() bool {
