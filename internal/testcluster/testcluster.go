@@ -590,10 +590,10 @@ type Cluster struct {
 	// headNodes are the node daemons heads started for their machine
 	// (processes of their own, which outlive a head's crash).
 	headNodes []*Proc
-	addrs       map[string]bool // every node address seen
-	client      *rpc.Client
-	seq         int
-	closed      bool
+	addrs     map[string]bool // every node address seen
+	client    *rpc.Client
+	seq       int
+	closed    bool
 }
 
 // Start starts a head (with its own node, head) and node daemons (nodes),
