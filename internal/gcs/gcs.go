@@ -93,6 +93,7 @@ type Server struct {
 	jobsAwaiting map[string]time.Time
 	kv           map[string][]byte
 	db           *store // nil: nothing persisted
+	metrics      *headMetrics
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -161,6 +162,7 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadKVGet, s.kvGet)
 	rpc.Register(s.rpc, protocol.HeadKVDelete, s.kvDelete)
 	rpc.Register(s.rpc, protocol.HeadKVKeys, s.kvKeys)
+	s.startMetrics()
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
 	s.rpc.ListenUnix(ln.Addr().String())

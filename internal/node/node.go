@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/objstore"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -170,6 +172,8 @@ type Node struct {
 	store *objstore.Store
 	objs  *storeState
 
+	metrics *prometheus.Registry
+
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -235,6 +239,7 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodeInfoMethod, func(context.Context, *protocol.Empty) (*protocol.NodeInfoReply, error) {
 		return &protocol.NodeInfoReply{NodeID: cfg.NodeID, Addr: n.Addr()}, nil
 	})
+	n.startMetrics()
 
 	head, err := n.connectHead(context.Background())
 	if err != nil {

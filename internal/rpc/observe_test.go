@@ -121,4 +121,3 @@ func BenchmarkCallRoundTripObserved(b *testing.B) {
 		}
 	}
 }
-
