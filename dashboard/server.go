@@ -43,6 +43,8 @@ type Server struct {
 	conns *rpc.Pool
 	log   *slog.Logger
 
+	metrics *metricsState
+
 	stopOnce sync.Once
 	stopping chan struct{}
 	wg       sync.WaitGroup
@@ -87,6 +89,7 @@ func Start(cfg Config) (*Server, error) {
 // own file.
 func (s *Server) routes() {
 	s.stateRoutes()
+	s.metricsRoutes()
 }
 
 // Addr is the host:port the server listens on.

@@ -108,6 +108,8 @@ type Runtime struct {
 	headMu   sync.Mutex
 	head     *rpc.Client
 
+	metrics *metricsPusher
+
 	closed  chan struct{}
 	closeMu sync.Once
 	wg      sync.WaitGroup
@@ -180,6 +182,7 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("core: registering the worker: %w", err)
 		}
 	}
+	rt.metrics = rt.startMetrics()
 	return rt, nil
 }
 
@@ -191,7 +194,10 @@ func (rt *Runtime) Addr() string { return rt.ln.Addr().String() }
 func (rt *Runtime) NodeDone() <-chan struct{} { return rt.node.Done() }
 
 // SetJob records the job after the driver registered it.
-func (rt *Runtime) SetJob(j protocol.JobSpec) { rt.cfg.Job = j }
+func (rt *Runtime) SetJob(j protocol.JobSpec) {
+	rt.cfg.Job = j
+	rt.metrics.setTarget(j)
+}
 
 // Job is the runtime's job.
 func (rt *Runtime) Job() protocol.JobSpec { return rt.cfg.Job }
@@ -199,6 +205,7 @@ func (rt *Runtime) Job() protocol.JobSpec { return rt.cfg.Job }
 // Close stops the runtime: pending calls fail, connections close.
 func (rt *Runtime) Close() {
 	rt.closeMu.Do(func() {
+		rt.metrics.stop()
 		close(rt.closed)
 		rt.sub.close()
 		rt.srv.Close()
