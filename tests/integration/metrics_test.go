@@ -30,8 +30,10 @@ func must[T any](v T, err error) T {
 // Application metrics, defined at package level so that workers have
 // them too, and a task that records them.
 var (
-	itestServed  = must(rayo.NewCounter("itest_served", "Requests itest.serve handled.", "route"))
-	itestLatency = must(rayo.NewHistogram("itest_latency_seconds", "itest.serve's latency.", []float64{0.01, 0.1, 1}, "route"))
+	itestServed       = must(rayo.NewCounter("itest_served", "Requests itest.serve handled.", "route"))
+	itestDriverEvents = must(rayo.NewCounter("itest_driver_events", "Events the driver recorded."))
+	itestDriverUp     = must(rayo.NewGauge("itest_driver_up", "1 while the driver runs."))
+	itestLatency      = must(rayo.NewHistogram("itest_latency_seconds", "itest.serve's latency.", []float64{0.01, 0.1, 1}, "route"))
 
 	serve = rayo.Register[int]("itest.serve", func(route string, n int) (int, error) {
 		for i := range n {
@@ -233,4 +235,25 @@ func TestMetricsFromWorkersAndNodesReachTheHead(t *testing.T) {
 	if len(metricsOf(fams, "rayo_rpc_server_latency_seconds", map[string]string{"component": "head", "method": protocol.HeadReportMetrics})) != 1 {
 		t.Errorf("no latency histogram for the head's %s", protocol.HeadReportMetrics)
 	}
+
+	// The driver's metrics: its final report on Shutdown retires it, so
+	// its gauge goes and its count stays.
+	if err := itestDriverEvents.Inc(5); err != nil {
+		t.Fatal(err)
+	}
+	if err := itestDriverUp.Set(1); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.WaitFor(t, 30*time.Second, func() bool {
+		fams = scrapeMetrics(t, url)
+		return fams != nil && gaugeOf(fams, "rayo_app_itest_driver_up", nil) == 1
+	}, "the driver's gauge")
+	rayo.Shutdown()
+	// Within the deadline, well before the head would retire a silent
+	// process (gcs.AppProcessTTL).
+	testcluster.WaitFor(t, 30*time.Second, func() bool {
+		fams = scrapeMetrics(t, url)
+		return fams != nil && gaugeOf(fams, "rayo_app_itest_driver_events", nil) == 5 &&
+			len(metricsOf(fams, "rayo_app_itest_driver_up", nil)) == 0
+	}, "the driver's final report: its counter kept, its gauge gone")
 }
