@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,8 +34,15 @@ func LatencyObserver(reg prometheus.Registerer, component string) (Observer, err
 			return nil, err
 		}
 	}
+	// Each method's histogram is looked up once: a sync.Map load is
+	// cheaper than hashing the label value on every call.
+	var byMethod sync.Map // method -> prometheus.Observer
 	return func(method string, took time.Duration, err error) {
-		lat.WithLabelValues(method).Observe(took.Seconds())
+		h, ok := byMethod.Load(method)
+		if !ok {
+			h, _ = byMethod.LoadOrStore(method, lat.WithLabelValues(method))
+		}
+		h.(prometheus.Observer).Observe(took.Seconds())
 		if err != nil {
 			errs.WithLabelValues(method).Inc()
 		}
