@@ -25,7 +25,6 @@ func (n *Node) startMetrics() {
 		n.log.Error("node metrics disabled", "err", err)
 		return
 	}
-	n.metrics = reg
 	n.rpc.SetObserver(obs)
 	rpc.Register(n.rpc, protocol.NodeMetrics, func(context.Context, *protocol.Empty) (*protocol.MetricsReply, error) {
 		text, err := rpc.ExpositionText(reg)

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/objstore"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -171,8 +169,6 @@ type Node struct {
 	gpus  *gpu.Allocator
 	store *objstore.Store
 	objs  *storeState
-
-	metrics *prometheus.Registry
 
 	kick chan struct{}
 	stop chan struct{}
