@@ -128,6 +128,8 @@ type appMetrics struct {
 	procs   map[string]*appProc
 	retired map[string]map[string]*appValue // counters and histograms of retired processes
 	series  int                             // live and retired series
+	// expiredAt is when expireLocked last looked.
+	expiredAt time.Time
 
 	rejected  prometheus.Counter
 	seriesD   *prometheus.Desc
@@ -342,7 +344,13 @@ func (a *appMetrics) retireLocked(id string) {
 	}
 }
 
+// expireLocked retires the processes silent for AppProcessTTL. It looks
+// at most once a second: reports arrive far more often than that.
 func (a *appMetrics) expireLocked(now time.Time) {
+	if now.Sub(a.expiredAt) < time.Second {
+		return
+	}
+	a.expiredAt = now
 	for id, p := range a.procs {
 		if now.Sub(p.lastSeen) > AppProcessTTL {
 			a.retireLocked(id)
