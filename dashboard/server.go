@@ -43,6 +43,8 @@ type Server struct {
 	conns *rpc.Pool
 	log   *slog.Logger
 
+	metrics *metricsState
+
 	stopOnce sync.Once
 	stopping chan struct{}
 	wg       sync.WaitGroup
@@ -89,6 +91,7 @@ func (s *Server) routes() {
 	s.stateRoutes()
 	s.taskRoutes()
 	s.logRoutes()
+	s.metricsRoutes()
 }
 
 // Addr is the host:port the server listens on.

@@ -52,6 +52,7 @@ type startFlags struct {
 	grace     time.Duration
 	dashHost  string
 	dashPort  int
+	metricTok bool
 	// readyFD is set on the re-executed daemon: it reports readiness there.
 	readyFD int
 	// headNode is set on the node daemon a head starts for its machine.
@@ -88,6 +89,7 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.DurationVar(&f.grace, "head-recovery-grace", 30*time.Second, "how long a recovering head waits for the nodes and drivers it knew before it declares them gone")
 	fl.BoolVar(&f.syncState, "head-sync-writes", false, "fsync each write of the head's state (survives a machine crash, not only the head's; slower)")
 	fl.StringVar(&f.dashHost, "dashboard-host", "127.0.0.1", "the address the dashboard and HTTP API listen on (loopback unless set)")
+	fl.BoolVar(&f.metricTok, "metrics-need-token", false, "ask for the cluster token on /metrics from loopback too (other addresses always need it)")
 	fl.IntVar(&f.dashPort, "dashboard-port", dashboard.DefaultPort, "the dashboard's port (when the default is taken, another is used; see the session's dashboard_address)")
 	fl.IntVar(&f.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
 	_ = fl.MarkHidden("ready-fd")
@@ -337,7 +339,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		}
 		dash, err := dashboard.Start(dashboard.Config{Listen: net.JoinHostPort(f.dashHost, strconv.Itoa(f.dashPort)),
 			FallbackPort: !cmd.Flags().Changed("dashboard-port"), Token: token, HeadAddr: headAddr,
-			SessionDir: sess.Path, Log: log.With("component", "dashboard")})
+			SessionDir: sess.Path, MetricsNeedToken: f.metricTok, Log: log.With("component", "dashboard")})
 		if err != nil {
 			return err
 		}

@@ -108,8 +108,9 @@ type Runtime struct {
 	headMu   sync.Mutex
 	head     *rpc.Client
 
-	events eventBuffer // task events for the head
-	pid    int
+	events  eventBuffer // task events for the head
+	pid     int
+	metrics *metricsPusher
 
 	closed  chan struct{}
 	closeMu sync.Once
@@ -185,6 +186,7 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("core: registering the worker: %w", err)
 		}
 	}
+	rt.metrics = rt.startMetrics()
 	return rt, nil
 }
 
@@ -196,7 +198,10 @@ func (rt *Runtime) Addr() string { return rt.ln.Addr().String() }
 func (rt *Runtime) NodeDone() <-chan struct{} { return rt.node.Done() }
 
 // SetJob records the job after the driver registered it.
-func (rt *Runtime) SetJob(j protocol.JobSpec) { rt.cfg.Job = j }
+func (rt *Runtime) SetJob(j protocol.JobSpec) {
+	rt.cfg.Job = j
+	rt.metrics.setTarget(j)
+}
 
 // Job is the runtime's job.
 func (rt *Runtime) Job() protocol.JobSpec { return rt.cfg.Job }
@@ -205,6 +210,7 @@ func (rt *Runtime) Job() protocol.JobSpec { return rt.cfg.Job }
 func (rt *Runtime) Close() {
 	rt.closeMu.Do(func() {
 		rt.flushEvents(time.Second)
+		rt.metrics.stop()
 		close(rt.closed)
 		rt.sub.close()
 		rt.srv.Close()

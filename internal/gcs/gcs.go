@@ -101,6 +101,7 @@ type Server struct {
 	db            *store // nil: nothing persisted
 	tasks         *taskStore
 	dashboardAddr string
+	metrics       *headMetrics
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -173,6 +174,7 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadReportTaskEvents, s.reportTaskEvents)
 	rpc.Register(s.rpc, protocol.HeadListTasks, s.listTasks)
 	rpc.Register(s.rpc, protocol.HeadTaskSummary, s.taskSummary)
+	s.startMetrics()
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
 	s.rpc.ListenUnix(ln.Addr().String())

@@ -238,6 +238,7 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodeInfoMethod, func(context.Context, *protocol.Empty) (*protocol.NodeInfoReply, error) {
 		return &protocol.NodeInfoReply{NodeID: cfg.NodeID, Addr: n.Addr()}, nil
 	})
+	n.startMetrics()
 
 	head, err := n.connectHead(context.Background())
 	if err != nil {

@@ -31,6 +31,7 @@ type Server struct {
 	nextPeer atomic.Uint64
 	// unixPaths are the sockets ListenUnix made, removed on Close.
 	unixPaths []string
+	observer  Observer // see SetObserver
 }
 
 // NewServer returns a server that admits connections presenting token.
@@ -232,11 +233,11 @@ func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
 			continue
 		}
 		s.mu.Lock()
-		oh := s.ordered[f.Method]
+		oh, obs := s.ordered[f.Method], s.observer
 		s.mu.Unlock()
 		if oh != nil {
 			calls.Add(1)
-			if run := s.dispatchOrdered(p, f, oh, calls.Done); run != nil {
+			if run := s.dispatchOrdered(p, f, oh, obs, calls.Done); run != nil {
 				calls.Add(1)
 				go s.readLoop(p, calls, ended)
 				run()
@@ -280,24 +281,36 @@ func (s *Server) handshake(c *conn) error {
 
 func (s *Server) dispatch(p *Peer, f *frame) {
 	s.mu.Lock()
-	h := s.handlers[f.Method]
+	h, obs := s.handlers[f.Method], s.observer
 	s.mu.Unlock()
-	var reply any
-	var err error
 	if h == nil {
-		err = fmt.Errorf("%w: %q", ErrUnknownMethod, f.Method)
-	} else {
-		reply, err = callSafely(p.ctx, h, f.Body)
+		s.respond(p, f.ID, nil, fmt.Errorf("%w: %q", ErrUnknownMethod, f.Method))
+		return
 	}
+	var start time.Time
+	if obs != nil {
+		start = time.Now()
+	}
+	reply, err := callSafely(p.ctx, h, f.Body)
 	s.respond(p, f.ID, reply, err)
+	if obs != nil {
+		obs(f.Method, time.Since(start), err)
+	}
 }
 
-func (s *Server) dispatchOrdered(p *Peer, f *frame, h OrderedHandler, done func()) (run func()) {
+func (s *Server) dispatchOrdered(p *Peer, f *frame, h OrderedHandler, obs Observer, done func()) (run func()) {
 	var once sync.Once
+	var start time.Time
+	if obs != nil {
+		start = time.Now()
+	}
 	reply := func(v any, err error) {
 		once.Do(func() {
 			defer done()
 			s.respond(p, f.ID, v, err)
+			if obs != nil {
+				obs(f.Method, time.Since(start), err)
+			}
 		})
 	}
 	defer func() {
