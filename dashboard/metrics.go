@@ -68,6 +68,12 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		if err := merge(fams, clusterStateFamilies(st), ""); err != nil {
 			notes = append(notes, err.Error())
 		}
+		var ts protocol.TaskSummaryReply
+		if err := s.call(ctx, protocol.HeadTaskSummary, &protocol.Empty{}, &ts); err != nil {
+			fail("head", "", err)
+		} else if err := merge(fams, taskFamilies(&ts), ""); err != nil {
+			notes = append(notes, err.Error())
+		}
 		var hm protocol.MetricsReply
 		if err := s.call(ctx, protocol.HeadMetrics, &protocol.Empty{}, &hm); err != nil {
 			fail("head", "", err)
@@ -188,6 +194,32 @@ func clusterStateFamilies(st *protocol.ClusterStatusReply) []*dto.MetricFamily {
 		jobs.WithLabelValues(state).Inc()
 	}
 	mfs, _ := reg.Gather() // gauges set above cannot fail to gather
+	return mfs
+}
+
+// taskFamilies counts the head's task records by state and by name
+// (rayo_tasks{state}, rayo_tasks_by_name{name,state}), and the task events
+// dropped (rayo_task_events_dropped_total).
+func taskFamilies(ts *protocol.TaskSummaryReply) []*dto.MetricFamily {
+	reg := prometheus.NewRegistry()
+	byState := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rayo_tasks",
+		Help: "Tasks the head has records of, by state."}, []string{"state"})
+	byName := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rayo_tasks_by_name",
+		Help: "Tasks the head has records of, by name and state."}, []string{"name", "state"})
+	for _, st := range []string{protocol.TaskPendingArgs, protocol.TaskPendingNode, protocol.TaskRunning, protocol.TaskFinished, protocol.TaskFailed} {
+		byState.WithLabelValues(st)
+	}
+	for name, states := range ts.ByName {
+		for st, n := range states {
+			byState.WithLabelValues(st).Add(float64(n))
+			byName.WithLabelValues(name, st).Set(float64(n))
+		}
+	}
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "rayo_task_events_dropped_total",
+		Help: "Task events lost: records evicted beyond the head's budget, and events processes could not deliver."})
+	dropped.Add(float64(ts.Dropped))
+	reg.MustRegister(byState, byName, dropped)
+	mfs, _ := reg.Gather() // values set above cannot fail to gather
 	return mfs
 }
 

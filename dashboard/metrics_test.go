@@ -126,6 +126,13 @@ func TestMetricsScrapeSeesTheWholeCluster(t *testing.T) {
 	defer c.Close()
 	report(t, c, appReport("p1", 3, 5, []uint64{1, 1, 0}, 0.55, false))
 	report(t, c, appReport("p2", 4, 7, []uint64{0, 0, 2}, 6, false))
+	events := &protocol.TaskEventsRequest{Dropped: 2, Events: []protocol.TaskEvent{
+		{TaskID: "t1", Attempt: 1, Name: "f", State: protocol.TaskFinished, TimeUs: 1},
+		{TaskID: "t2", Attempt: 1, Name: "f", State: protocol.TaskFailed, TimeUs: 1},
+		{TaskID: "t3", Attempt: 1, Name: "g", State: protocol.TaskRunning, TimeUs: 1}}}
+	if err := c.Call(context.Background(), protocol.HeadReportTaskEvents, events, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	// The daemons' latency histograms see a call once it was answered:
 	// scrape until the node's shows node.Metrics (the scrape's own call).
@@ -159,6 +166,12 @@ func TestMetricsScrapeSeesTheWholeCluster(t *testing.T) {
 		{"rayo_jobs", map[string]string{"state": "RUNNING"}, 0},
 		{"rayo_actors", map[string]string{"state": "ALIVE"}, 0},
 		{"rayo_placement_groups", map[string]string{"state": "CREATED"}, 0},
+		{"rayo_tasks", map[string]string{"state": "FINISHED"}, 1},
+		{"rayo_tasks", map[string]string{"state": "FAILED"}, 1},
+		{"rayo_tasks", map[string]string{"state": "RUNNING"}, 1},
+		{"rayo_tasks", map[string]string{"state": "PENDING_NODE_ASSIGNMENT"}, 0},
+		{"rayo_tasks_by_name", map[string]string{"name": "f", "state": "FAILED"}, 1},
+		{"rayo_task_events_dropped_total", nil, 2},
 		{"rayo_resources_total", map[string]string{"node_id": n.ID(), "resource": "CPU"}, 3},
 		{"rayo_resources_used", map[string]string{"node_id": n.ID(), "resource": "CPU"}, 0},
 		{"rayo_node_workers", map[string]string{"node_id": n.ID()}, 0},
