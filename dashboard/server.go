@@ -87,6 +87,7 @@ func Start(cfg Config) (*Server, error) {
 // own file.
 func (s *Server) routes() {
 	s.stateRoutes()
+	s.uiRoutes()
 }
 
 // Addr is the host:port the server listens on.
