@@ -5,9 +5,9 @@ const W = 320;
 const H = 120;
 const PAD = { l: 44, r: 8, t: 8, b: 18 };
 
-// lineChart({title, samples: [{t, v, max}], fmt, windowMs, testid})
+// lineChart({title, samples: [{t, v, max}], fmt, windowMs, testid, empty})
 // draws v over the last windowMs, and max (the total) as a dashed line.
-export function lineChart({ title, samples, fmt, windowMs, testid }) {
+export function lineChart({ title, samples, fmt, windowMs, testid, empty = 'no data yet' }) {
   const now = samples.length ? samples[samples.length - 1].t : Date.now();
   const t0 = now - windowMs;
   const pts = samples.filter((p) => p.t >= t0 && p.v !== null && p.v !== undefined);
@@ -34,9 +34,9 @@ export function lineChart({ title, samples, fmt, windowMs, testid }) {
     }
   }
   const last = pts[pts.length - 1];
-  const now_ = last ? `${fmt(last.v)}${last.max ? ' of ' + fmt(last.max) : ''}` : 'no data yet';
+  const caption = last ? `${fmt(last.v)}${last.max ? ' of ' + fmt(last.max) : ''}` : empty;
   return h('figure', { class: 'chart-box', testid },
-    h('figcaption', {}, h('span', {}, title), h('span', { class: 'muted' }, now_)), svg);
+    h('figcaption', {}, h('span', {}, title), h('span', { class: 'muted' }, caption)), svg);
 }
 
 // bar shows used of total as a horizontal bar with text.

@@ -92,7 +92,8 @@ export function detailsView({ name, url, render }) {
 
 // page is a page's frame: a title and its sections.
 export function page(root, title, testid, ...sections) {
-  root.append(h('h1', { testid: `${testid}-title` }, title), ...sections);
+  root.append(h('h1', { testid: `${testid}-title` }, title));
+  for (const s of sections.flat(Infinity)) if (s) root.append(s);
 }
 
 export function setHashQuery(pageName, params) {

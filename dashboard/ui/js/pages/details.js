@@ -1,7 +1,7 @@
 // Details of one node, actor or task.
 import { h, text, kv, stateBadge, fmtTime, fmtDuration, idLink } from '../dom.js';
 import { detailsView, listView, logsLink, page, all } from './common.js';
-import { resourceBars, resourceText, workersView, actorColumns, taskColumns } from './lists.js';
+import { resourceBars, usedOf, resourceText, workersView, actorColumns, taskColumns } from './lists.js';
 
 const mono = (v) => h('span', { class: 'mono' }, text(v));
 const back = (route, title) => h('p', {}, h('a', { href: `#/${route}`, testid: 'back' }, `← ${title}`));
@@ -17,7 +17,7 @@ export function node(root, route) {
         ['Started', fmtTime(r.start_time_ms)], r.end_time_ms ? ['Died', fmtTime(r.end_time_ms)] : null,
         ['Labels', text(r.labels)], ['Workers', text(r.num_workers)], ['Logs', logsLink(r.node_id, 0, 'node-logs-link')],
       ], 'node-kv'),
-      h('h2', {}, 'Resources in use'), resourceBars(r.resources_total, r.resources_available)),
+      h('h2', {}, 'Resources in use'), resourceBars(r.resources_total, usedOf(r.resources_total, r.resources_available))),
   });
   const workers = workersView('node-workers', [`node_id=${id}`]);
   const actors = listView({ name: 'node-actors', endpoint: '/api/v0/actors', rowKey: 'actor_id', fixed: [`node_id=${id}`], columns: actorColumns(), limit: 500 });
@@ -32,7 +32,7 @@ export function actor(root, route) {
     render: (r) => h('div', {},
       kv([
         ['Actor', mono(r.actor_id)], ['Class', h('span', { testid: 'actor-class' }, text(r.class_name))],
-        ['Name', r.name ? `${r.namespace ? r.namespace + '/' : ''}${r.name}` : ''], ['State', stateBadge(r.state)],
+        ['Name', text(r.name)], ['Namespace', text(r.namespace)], ['State', stateBadge(r.state)],
         ['Node', idLink('nodes', r.node_id)], ['Pid', text(r.pid)], ['Address', mono(r.address)],
         ['Restarts', `${r.num_restarts ?? 0} of ${r.max_restarts < 0 ? '∞' : (r.max_restarts ?? 0)}`],
         ['Resources', resourceText(r.required_resources)], ['Detached', r.detached ? 'yes' : 'no'],

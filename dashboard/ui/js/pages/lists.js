@@ -5,14 +5,21 @@ import { getJSON, listURL, rowsOf } from '../api.js';
 import { bar } from '../chart.js';
 import { listView, page, setHashQuery, statusLine, logsLink, all } from './common.js';
 
-// resourceBars shows each resource's use of its total.
-export function resourceBars(total = {}, available = {}) {
-  const names = Object.keys(total).sort((a, b) => order(a) - order(b) || a.localeCompare(b));
-  return h('div', { class: 'res-bars' }, names.map((k) => {
-    const used = total[k] - (available[k] ?? total[k]);
-    return h('div', { class: 'res-row', 'data-resource': k }, h('span', { class: 'res-name' }, k),
-      bar(used, total[k], `${fmtResource(k, used)} / ${fmtResource(k, total[k])}`));
-  }));
+// resourceBars shows each resource's use of its total. Placement-group
+// resources (CPU_group_..., bundle_group_...) are left out: the
+// placement groups page shows them.
+export function resourceBars(total = {}, used = {}) {
+  const names = Object.keys(total).filter((k) => !k.includes('_group_'))
+    .sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  if (names.length === 0) return h('p', { class: 'muted' }, 'No resources.');
+  return h('div', { class: 'res-bars' }, names.map((k) => h('div', { class: 'res-row', 'data-resource': k },
+    h('span', { class: 'res-name', title: k }, k),
+    bar(used[k] || 0, total[k], `${fmtResource(k, used[k] || 0)} / ${fmtResource(k, total[k])}`))));
+}
+
+// usedOf is total minus available, per resource.
+export function usedOf(total = {}, available = {}) {
+  return Object.fromEntries(Object.keys(total).map((k) => [k, total[k] - (available[k] ?? total[k])]));
 }
 
 function order(name) {
@@ -32,7 +39,7 @@ export function nodes(root, route) {
       { key: 'hostname', title: 'Host' },
       { key: 'address', title: 'Address', render: (r) => h('span', { class: 'mono' }, text(r.address)) },
       { key: 'is_head_node', title: 'Head', render: (r) => (r.is_head_node ? 'yes' : '') },
-      { key: 'resources', title: 'Resources in use', render: (r) => resourceBars(r.resources_total, r.resources_available) },
+      { key: 'resources', title: 'Resources in use', render: (r) => resourceBars(r.resources_total, usedOf(r.resources_total, r.resources_available)) },
       { key: 'num_workers', title: 'Workers' },
       { key: 'start_time_ms', title: 'Up', render: (r) => (r.state === 'DEAD' ? 'dead' : fmtDuration(r.start_time_ms)) },
     ],
@@ -63,7 +70,7 @@ export function actorColumns() {
   return [
     { key: 'actor_id', title: 'Actor', render: (r) => idLink('actors', r.actor_id) },
     { key: 'class_name', title: 'Class' },
-    { key: 'name', title: 'Name', render: (r) => (r.name ? `${r.namespace ? r.namespace + '/' : ''}${r.name}` : '') },
+    { key: 'name', title: 'Name', render: (r) => (r.name ? h('span', { title: r.namespace ? `namespace ${r.namespace}` : undefined }, text(r.name)) : '') },
     { key: 'state', title: 'State', render: (r) => stateBadge(r.state) },
     { key: 'node_id', title: 'Node', render: nodeLink },
     { key: 'pid', title: 'Pid', render: (r) => (r.pid ? String(r.pid) : '') },
@@ -169,7 +176,7 @@ export function objects(root, route) {
     perNode.replaceChildren(table([
       { key: 'node_id', title: 'Node', render: nodeLink },
       { key: 'state', title: 'State', render: (r) => stateBadge(r.state) },
-      { key: 'memory', title: 'Memory reserved', render: (r) => resourceBars(pick(r.resources_total, 'memory'), pick(r.resources_available, 'memory')) },
+      { key: 'memory', title: 'Memory reserved', render: (r) => resourceBars(pick(r.resources_total, 'memory'), usedOf(r.resources_total, r.resources_available)) },
       { key: 'count', title: 'Objects', render: (r) => (o.ok ? String(r.count) : '—') },
       { key: 'bytes', title: 'Object bytes', render: (r) => (o.ok ? fmtBytes(r.bytes) : '—') },
       { key: 'spilled', title: 'Spilled', render: (r) => (o.ok ? String(r.spilled) : '—') },

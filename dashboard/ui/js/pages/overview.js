@@ -2,11 +2,11 @@
 // state, and charts of use over time (from the sampler's history).
 import { h, stateBadge, fmtResource, fmtBytes, notice } from '../dom.js';
 import { getJSON } from '../api.js';
-import { lineChart, bar } from '../chart.js';
+import { lineChart } from '../chart.js';
+import { resourceBars } from './lists.js';
 import { samples, latest, onSample, PERIOD_MS, MAX_SAMPLES } from '../sampler.js';
 import { statusLine } from './common.js';
 
-const WINDOW_MS = PERIOD_MS * MAX_SAMPLES;
 
 // counts shows {state: n} as badges with counts.
 function counts(m, testid) {
@@ -32,12 +32,9 @@ export function mount(root) {
     if (!st) return;
     const total = st.resources_total || {};
     const used = st.resources_used || {};
-    const names = Object.keys(total).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     cards.replaceChildren(
       card('Nodes', 'overview-nodes', counts(st.nodes, 'overview-nodes-by-state')),
-      card('Resources in use', 'overview-resources', names.length === 0 ? h('p', { class: 'muted' }, 'No live node.')
-        : h('div', { class: 'res-bars' }, names.map((k) => h('div', { class: 'res-row', 'data-resource': k },
-          h('span', { class: 'res-name' }, k), bar(used[k] || 0, total[k], `${fmtResource(k, used[k] || 0)} / ${fmtResource(k, total[k])}`))))),
+      card('Resources in use', 'overview-resources', resourceBars(total, used)),
       card('Tasks', 'overview-tasks', taskCard),
       card('Actors', 'overview-actors', counts(st.actors, 'overview-actors-by-state')),
       card('Jobs', 'overview-jobs', counts(st.jobs, 'overview-jobs-by-status')),
@@ -58,18 +55,21 @@ export function mount(root) {
   };
 
   const renderCharts = () => {
+    // The time axis spans the history kept, from one minute to all of it.
+    const span = samples.length ? Date.now() - samples[0].t : 0;
+    const windowMs = Math.min(PERIOD_MS * MAX_SAMPLES, Math.max(60000, Math.ceil(span / 60000) * 60000));
     const series = (res) => samples.map((p) => ({ t: p.t, v: p.total[res] !== undefined ? (p.used[res] || 0) : null, max: p.total[res] }));
     const num = (res) => (v) => fmtResource(res, v);
     const boxes = [
-      lineChart({ title: 'CPU in use', samples: series('CPU'), fmt: num('CPU'), windowMs: WINDOW_MS, testid: 'chart-cpu' }),
-      lineChart({ title: 'GPU in use', samples: series('GPU'), fmt: num('GPU'), windowMs: WINDOW_MS, testid: 'chart-gpu' }),
-      lineChart({ title: 'Memory reserved', samples: series('memory'), fmt: fmtBytes, windowMs: WINDOW_MS, testid: 'chart-memory' }),
+      lineChart({ title: 'CPU in use', samples: series('CPU'), fmt: num('CPU'), windowMs, testid: 'chart-cpu' }),
+      lineChart({ title: 'GPU in use', samples: series('GPU'), fmt: num('GPU'), windowMs, testid: 'chart-gpu', empty: 'no GPU in the cluster' }),
+      lineChart({ title: 'Memory reserved', samples: series('memory'), fmt: fmtBytes, windowMs, testid: 'chart-memory' }),
     ];
     if (latest.objects === 'unavailable') {
       boxes.push(h('figure', { class: 'chart-box', testid: 'chart-object-store' }, h('figcaption', {}, h('span', {}, 'Object store')),
         notice('Object state is not available on this head.')));
     } else {
-      boxes.push(lineChart({ title: 'Object store', samples: samples.map((p) => ({ t: p.t, v: p.objectBytes })), fmt: fmtBytes, windowMs: WINDOW_MS, testid: 'chart-object-store' }));
+      boxes.push(lineChart({ title: 'Object store', samples: samples.map((p) => ({ t: p.t, v: p.objectBytes })), fmt: fmtBytes, windowMs, testid: 'chart-object-store' }));
     }
     charts.replaceChildren(...boxes);
   };
@@ -92,6 +92,3 @@ export function mount(root) {
   };
 }
 
-function rank(name) {
-  return { CPU: 0, GPU: 1, memory: 2 }[name] ?? 3;
-}
