@@ -125,7 +125,9 @@ export function tasks(root, route) {
   const refreshSummary = async () => {
     const r = await getJSON('/api/v0/summary/tasks');
     if (!r.ok) {
-      summary.fail(r);
+      // A missing endpoint is said once, by the list below.
+      if (r.kind === 'unavailable') summary.ok('');
+      else summary.fail(r);
       return;
     }
     summary.ok(`${r.data.total} tasks in all.`);
@@ -176,7 +178,8 @@ export function objects(root, route) {
     perNode.replaceChildren(table([
       { key: 'node_id', title: 'Node', render: nodeLink },
       { key: 'state', title: 'State', render: (r) => stateBadge(r.state) },
-      { key: 'memory', title: 'Memory reserved', render: (r) => resourceBars(pick(r.resources_total, 'memory'), usedOf(r.resources_total, r.resources_available)) },
+      { key: 'memory', title: 'Memory reserved', render: (r) => (r.resources_total && 'memory' in r.resources_total
+        ? resourceBars(pick(r.resources_total, 'memory'), usedOf(r.resources_total, r.resources_available)) : '—') },
       { key: 'count', title: 'Objects', render: (r) => (o.ok ? String(r.count) : '—') },
       { key: 'bytes', title: 'Object bytes', render: (r) => (o.ok ? fmtBytes(r.bytes) : '—') },
       { key: 'spilled', title: 'Spilled', render: (r) => (o.ok ? String(r.spilled) : '—') },
