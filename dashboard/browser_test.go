@@ -112,7 +112,8 @@ func TestDashboardPagesInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="overview-title"]`)))
 	browsertest.WaitJS(t, b, "the overview's counts", d,
 		cell(`[data-testid=overview-nodes-by-state] [data-state=ALIVE] .count`)+` === '2' && `+
-			cell(`[data-testid=overview-tasks-by-state] [data-state=FAILED] .count`)+` === '1'`)
+			cell(`[data-testid=overview-tasks-by-state] [data-state=FAILED] .count`)+` === '1' && `+
+			cell(`[data-testid=chart-object-store] figcaption .muted`)+` === '4.0 MiB'`)
 
 	// Tasks: the list with the warning, the filter box, the error as text.
 	browsertest.Step(t, b, "tasks", d, chromedp.Navigate(front.URL+"/#/tasks"))

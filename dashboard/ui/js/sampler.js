@@ -5,6 +5,7 @@ import { getJSON, listURL, rowsOf } from './api.js';
 
 export const PERIOD_MS = 2000;
 export const MAX_SAMPLES = 180; // 6 minutes
+export const OBJECTS_EVERY = 5; // 10 s
 
 // samples: [{t, used: {res: n}, total: {res: n}, objectBytes, objectsTruncated}]
 export const samples = [];
@@ -28,9 +29,9 @@ async function sampleOnce() {
   }
   latest.status = st.data;
   const sample = { t: Date.now(), used: st.data.resources_used || {}, total: st.data.resources_total || {}, objectBytes: null };
-  // The objects endpoint may be missing on this head: ask again now and
-  // then rather than every time.
-  if (latest.objects !== 'unavailable' || n % 30 === 0) {
+  // The object list can be long: it is read every OBJECTS_EVERY samples
+  // (and, where this head lacks the endpoint, every 30).
+  if (n % (latest.objects === 'unavailable' ? 30 : OBJECTS_EVERY) === 1) {
     const obj = await getJSON(listURL('/api/v0/objects', [], 10000));
     if (obj.ok) {
       latest.objects = 'available';

@@ -4,7 +4,7 @@ import { h, stateBadge, fmtResource, fmtBytes, notice } from '../dom.js';
 import { getJSON } from '../api.js';
 import { lineChart } from '../chart.js';
 import { resourceBars } from './lists.js';
-import { samples, latest, onSample, PERIOD_MS, MAX_SAMPLES } from '../sampler.js';
+import { samples, latest, onSample, PERIOD_MS, MAX_SAMPLES, OBJECTS_EVERY } from '../sampler.js';
 import { statusLine } from './common.js';
 
 
@@ -69,7 +69,7 @@ export function mount(root) {
       boxes.push(h('figure', { class: 'chart-box', testid: 'chart-object-store' }, h('figcaption', {}, h('span', {}, 'Object store')),
         notice('Object state is not available on this head.')));
     } else {
-      boxes.push(lineChart({ title: 'Object store', samples: samples.map((p) => ({ t: p.t, v: p.objectBytes })), fmt: fmtBytes, windowMs, testid: 'chart-object-store' }));
+      boxes.push(lineChart({ title: `Object store (every ${(PERIOD_MS * OBJECTS_EVERY) / 1000} s)`, samples: samples.map((p) => ({ t: p.t, v: p.objectBytes })), fmt: fmtBytes, windowMs, testid: 'chart-object-store' }));
     }
     charts.replaceChildren(...boxes);
   };
