@@ -117,27 +117,16 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// Placement groups: a group's bundles and the nodes they are on. It is
 	// removed afterwards, to give its CPUs back.
-	pg, err := rayo.NewPlacementGroup(ctx, []map[string]float64{{"CPU": 1}, {"CPU": 1}}, rayo.STRICT_SPREAD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pg.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
-	bundleNodes, err := pg.BundleNodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := newPG(t, ones(2, 1), rayo.STRICT_SPREAD, true)
+	placed := bundleNodes(t, pg)
 	browsertest.Step(t, browser, "open the placement groups page", 10*time.Second,
 		chromedp.Click(chromedp.CSS(`[data-testid="nav-placement-groups"]`)))
 	browsertest.WaitJS(t, browser, "the group and where its bundles are", 30*time.Second, fmt.Sprintf(
 		`(() => { const r = document.querySelector(%s); if (!r) return false;
 		  const b = [...r.querySelectorAll('[data-bundle] a')].map((a) => a.title);
 		  return r.querySelector('[data-col=state]').textContent === 'CREATED' && b.length === 2 && b[0] === %s && b[1] === %s; })()`,
-		browsertest.JS(fmt.Sprintf(`tr[data-id=%s]`, browsertest.JS(pg.ID()))), browsertest.JS(bundleNodes[0]), browsertest.JS(bundleNodes[1])))
-	if err := rayo.RemovePlacementGroup(pg); err != nil {
-		t.Fatal(err)
-	}
+		browsertest.JS(fmt.Sprintf(`tr[data-id=%s]`, browsertest.JS(pg.ID()))), browsertest.JS(placed[0]), browsertest.JS(placed[1])))
+	removePG(t, pg)
 
 	// Nodes: a node's page with its resources.
 	browsertest.Step(t, browser, "open the head's node", 20*time.Second, chromedp.Navigate(base+"/#/nodes/"+c.HeadNodeID()),
