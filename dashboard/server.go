@@ -92,6 +92,7 @@ func (s *Server) routes() {
 	s.taskRoutes()
 	s.logRoutes()
 	s.metricsRoutes()
+	s.uiRoutes()
 }
 
 // Addr is the host:port the server listens on.

@@ -1,0 +1,76 @@
+package dashboard
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"time"
+)
+
+// The web UI: a single-page app in plain HTML, CSS and JavaScript
+// modules, embedded in the binary. It reads the same /api endpoints as
+// the CLI; nothing is fetched from outside the head.
+
+//go:embed ui
+var uiFiles embed.FS
+
+// uiAsset is one embedded file with its content hash (the ETag).
+type uiAsset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+// uiAssets reads the embedded files once.
+func uiAssets() map[string]uiAsset {
+	assets := map[string]uiAsset{}
+	_ = fs.WalkDir(uiFiles, "ui", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := uiFiles.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		ctype := mime.TypeByExtension(path.Ext(p))
+		if ctype == "" {
+			ctype = http.DetectContentType(b)
+		}
+		assets["/"+p] = uiAsset{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	return assets
+}
+
+// uiCSP keeps the page to its own origin: no inline script, nothing
+// from the internet.
+const uiCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+func (s *Server) uiRoutes() {
+	assets := uiAssets()
+	serve := func(w http.ResponseWriter, r *http.Request, name string) {
+		a, ok := assets[name]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", a.ctype)
+		h.Set("ETag", a.etag)
+		// Revalidate every time (cheap: the ETag answers 304), so that a
+		// new head's UI is picked up at once.
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Security-Policy", uiCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	}
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { serve(w, r, "/ui/index.html") })
+	s.mux.HandleFunc("GET /ui/", func(w http.ResponseWriter, r *http.Request) { serve(w, r, r.URL.Path) })
+}
