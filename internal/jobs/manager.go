@@ -308,6 +308,9 @@ func (m *Manager) forget(id string) {
 // stop reaches what it started, and a head killed with its group leaves
 // it running), output appended to its log file.
 func (m *Manager) startLocked(j *job, env map[string]string) error {
+	if err := os.MkdirAll(filepath.Dir(j.info.LogPath), 0o755); err != nil {
+		return err
+	}
 	logf, err := os.OpenFile(j.info.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
