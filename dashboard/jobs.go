@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 
 	"github.com/rayo-dev/rayo/internal/jobs"
 )
@@ -17,7 +18,7 @@ import (
 //	POST /api/jobs/               submit (JSON spec, or multipart: "spec" then "working_dir")
 //	GET  /api/jobs/               every job's record
 //	GET  /api/jobs/{id}           one job's record
-//	GET  /api/jobs/{id}/logs      its log (?follow=1: streamed until the job ends)
+//	GET  /api/jobs/{id}/logs      its log (?follow=1: streamed until the job ends; ?offset=N)
 //	POST /api/jobs/{id}/stop      stop it
 //
 // The job manager (internal/jobs) lives in the dashboard's process, the
@@ -180,18 +181,28 @@ func (s *Server) stopJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, StopReply{Stopped: stopped})
 }
 
-// jobLogs answers the job's log as text; with ?follow=1 it streams the
-// log (chunked, flushed as bytes arrive) until the job ends.
+// jobLogs answers the job's log as text, from ?offset=N bytes on; with
+// ?follow=1 it streams the log (chunked, flushed as bytes arrive) until
+// the job ends (a client whose stream broke resumes with the offset).
 func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := s.jobs.Check(r.Context(), id); err != nil {
 		writeJobError(w, err)
 		return
 	}
+	var offset int64
+	if v := r.URL.Query().Get("offset"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("offset %q is not a byte offset", v))
+			return
+		}
+		offset = n
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if f := r.URL.Query().Get("follow"); f == "" || f == "0" || f == "false" {
-		if err := s.jobs.ReadLog(id, w); err != nil {
+		if err := s.jobs.ReadLog(id, offset, w); err != nil {
 			s.log.Warn("reading a job's log failed", "submission_id", id, "err", err)
 		}
 		return
@@ -210,7 +221,7 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
-	if err := s.jobs.Follow(ctx, id, w, func() { _ = rc.Flush() }); err != nil && ctx.Err() == nil {
+	if err := s.jobs.Follow(ctx, id, offset, w, func() { _ = rc.Flush() }); err != nil && ctx.Err() == nil {
 		s.log.Warn("following a job's log ended early", "submission_id", id, "err", err)
 	}
 }

@@ -26,9 +26,17 @@ type apiClient struct {
 // RAYO_DASHBOARD_ADDRESS, then the session's record; and the token as
 // every command does.
 func (f *clusterFlags) api() (*apiClient, error) {
-	_, token, err := session.Resolve(f.tempDir, f.address, f.token)
-	if err != nil {
-		return nil, err
+	// The head's address is not needed here: with a token given, none is
+	// looked for (a remote API needs no local session).
+	token := strings.TrimSpace(f.token)
+	if token == "" {
+		token = strings.TrimSpace(os.Getenv("RAYO_TOKEN"))
+	}
+	if token == "" {
+		var err error
+		if _, token, err = session.Resolve(f.tempDir, f.address, ""); err != nil {
+			return nil, err
+		}
 	}
 	addr := f.dashboard
 	if addr == "" {

@@ -643,14 +643,11 @@ func (m *Manager) Check(ctx context.Context, id string) error {
 	return nil
 }
 
-// ReadLog writes job id's log as it is now to w (nothing, if the job has
-// not written one yet).
-func (m *Manager) ReadLog(id string, w io.Writer) error {
-	f, err := os.Open(m.LogPath(id))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+// ReadLog writes job id's log as it is now, from byte offset on, to w
+// (nothing, if the job has not written one yet).
+func (m *Manager) ReadLog(id string, offset int64, w io.Writer) error {
+	f, err := openLog(m.LogPath(id), offset)
+	if f == nil || err != nil {
 		return err
 	}
 	defer f.Close()
@@ -658,11 +655,28 @@ func (m *Manager) ReadLog(id string, w io.Writer) error {
 	return err
 }
 
-// Follow writes job id's log to w as it grows, calling flush after each
-// write, until the job has ended and all its log is written, or ctx ends.
+// openLog opens a log at offset; a log not written yet is (nil, nil).
+func openLog(p string, offset int64) (*os.File, error) {
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Follow writes job id's log from byte offset on to w as it grows,
+// calling flush after each write, until the job has ended and all its log
+// is written, or ctx ends.
 // It reads the file (the job writes it directly, so it keeps growing
 // while the head is down and after it restarts), polling for new bytes.
-func (m *Manager) Follow(ctx context.Context, id string, w io.Writer, flush func()) error {
+func (m *Manager) Follow(ctx context.Context, id string, offset int64, w io.Writer, flush func()) error {
 	if err := m.ready(ctx); err != nil {
 		return err
 	}
@@ -691,7 +705,7 @@ func (m *Manager) Follow(ctx context.Context, id string, w io.Writer, flush func
 		}
 		if f == nil {
 			var err error
-			if f, err = os.Open(m.LogPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if f, err = openLog(m.LogPath(id), offset); err != nil {
 				return err
 			}
 		}

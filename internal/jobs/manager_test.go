@@ -178,7 +178,7 @@ func TestJobRunsInItsWorkingDirectory(t *testing.T) {
 	}
 	wd := filepath.Join(session, "jobs", "ok-1", "working_dir")
 	var log bytes.Buffer
-	if err := m.ReadLog("ok-1", &log); err != nil {
+	if err := m.ReadLog("ok-1", 0, &log); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"pwd=" + wd, "addr=127.0.0.1:6379 token=" + testToken + " foo=bar", "the input", "to-stderr"} {
@@ -224,7 +224,7 @@ func TestFailingAndUnstartableJobs(t *testing.T) {
 		t.Fatalf("unstartable job: %+v", info)
 	}
 	var log bytes.Buffer
-	_ = m.ReadLog("nope", &log)
+	_ = m.ReadLog("nope", 0, &log)
 	if !strings.Contains(log.String(), "could not start") {
 		t.Errorf("the unstartable job's log: %q", log.String())
 	}
@@ -338,7 +338,7 @@ func TestFollow(t *testing.T) {
 	r, w := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		err := m.Follow(ctx, "follow", w, func() {})
+		err := m.Follow(ctx, "follow", 0, w, func() {})
 		_ = w.CloseWithError(err)
 		errc <- err
 	}()
@@ -357,7 +357,7 @@ func TestFollow(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Follow(ctx, "unknown", io.Discard, func() {}); !errors.Is(err, ErrNotFound) {
+	if err := m.Follow(ctx, "unknown", 0, io.Discard, func() {}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("follow unknown: %v", err)
 	}
 }
