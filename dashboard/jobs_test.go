@@ -34,18 +34,7 @@ func submit(t *testing.T, base, token string, spec any, pkg []byte) (*http.Respo
 		_, _ = pw.Write(pkg)
 	}
 	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/jobs/", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return post(t, base+"/api/jobs/", token, mw.FormDataContentType(), body.String())
 }
 
 func post(t *testing.T, u, token, contentType, body string) (*http.Response, string) {
@@ -187,6 +176,10 @@ func TestJobLifecycleOverHTTP(t *testing.T) {
 	if resp, body := submit(t, base, testToken, SubmitRequest{Entrypoint: []string{"true"}, SubmissionID: "evil"}, evil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "unsafe") {
 		t.Errorf("traversal package: %d %s, want 400", resp.StatusCode, body)
 	}
+	huge := oneEntry(t, "huge", jobs.MaxPackageSize+1)
+	if resp, body := submit(t, base, testToken, SubmitRequest{Entrypoint: []string{"true"}}, huge); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a package over the limit: %d %s, want 413", resp.StatusCode, body)
+	}
 	if resp, body := submit(t, base, testToken, SubmitRequest{Entrypoint: []string{"true"}}, []byte("not a tarball")); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("garbage package: %d %s, want 400", resp.StatusCode, body)
 	}
@@ -249,14 +242,18 @@ func TestJobLifecycleOverHTTP(t *testing.T) {
 }
 
 // evilPackage holds an entry that climbs out of the working directory.
-func evilPackage(t *testing.T) []byte {
+func evilPackage(t *testing.T) []byte { return oneEntry(t, "../../evil", 1) }
+
+// oneEntry is a package of one file entry whose header says size bytes;
+// it holds at most one byte of them.
+func oneEntry(t *testing.T, name string, size int64) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	_ = tw.WriteHeader(&tar.Header{Name: "../../evil", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
+	_ = tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: size})
 	_, _ = tw.Write([]byte("x"))
-	_ = tw.Close()
+	_ = tw.Close() // fails for a header that promised more: the bytes are not needed
 	_ = gz.Close()
 	return buf.Bytes()
 }

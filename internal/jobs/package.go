@@ -248,7 +248,7 @@ func checkLinkTarget(name, target string) error {
 func Unpack(r io.Reader, dir string) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadPackage, err)
+		return fmt.Errorf("%w: %w", ErrBadPackage, err)
 	}
 	defer gz.Close()
 	root, err := os.OpenRoot(dir)
@@ -265,7 +265,7 @@ func Unpack(r io.Reader, dir string) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadPackage, err)
+			return fmt.Errorf("%w: %w", ErrBadPackage, err)
 		}
 		if n > MaxPackageEntries {
 			return &PathError{Path: hdr.Name, Reason: fmt.Sprintf("more than %d entries", MaxPackageEntries), Err: ErrPackageTooLarge}
@@ -345,7 +345,7 @@ func writeFile(root *os.Root, name string, perm fs.FileMode, r io.Reader, size i
 	}
 	if _, err := io.CopyN(f, r, size); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("%w: %s: %v", ErrBadPackage, name, err)
+		return fmt.Errorf("%w: %s: %w", ErrBadPackage, name, err)
 	}
 	return f.Close()
 }
