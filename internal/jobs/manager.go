@@ -476,16 +476,24 @@ func (m *Manager) driverJob(info Info) string {
 	if info.Pid == 0 {
 		return ""
 	}
+	return matchDriver(m.clusterJobs(), info, pgidOf)
+}
+
+// clusterJobs are the cluster's (driver) jobs as the head lists them; none
+// when it does not answer (the driver is looked for again later).
+func (m *Manager) clusterJobs() []protocol.JobState {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var st protocol.ClusterStatusReply
 	if err := m.cfg.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
-		return ""
+		return nil
 	}
-	return matchDriver(st.Jobs, info, func(pid int) (int, bool) {
-		s, ok := readStat(pid)
-		return s.pgid, ok
-	})
+	return st.Jobs
+}
+
+func pgidOf(pid int) (int, bool) {
+	s, ok := readStat(pid)
+	return s.pgid, ok
 }
 
 // matchDriver picks the earliest cluster job whose driver is info's
@@ -523,26 +531,25 @@ func (m *Manager) Get(ctx context.Context, id string) (Info, error) {
 	if !ok {
 		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	if info.Status == Running && info.DriverJobID == "" {
-		info.DriverJobID = m.learnDriver(id, info)
+	if info.Status == Running && info.DriverJobID == "" && info.Pid != 0 {
+		info.DriverJobID = m.learnDriver(matchDriver(m.clusterJobs(), info, pgidOf), id)
 	}
 	return info, nil
 }
 
-// learnDriver looks for a running job's driver and keeps what it finds.
-func (m *Manager) learnDriver(id string, info Info) string {
-	d := m.driverJob(info)
-	if d == "" {
+// learnDriver keeps the driver found for a running job.
+func (m *Manager) learnDriver(driver, id string) string {
+	if driver == "" {
 		return ""
 	}
 	m.mu.Lock()
 	j := m.jobs[id]
 	if j != nil && j.info.DriverJobID == "" {
-		j.info.DriverJobID = d
+		j.info.DriverJobID = driver
 	}
 	m.mu.Unlock()
 	m.save(id)
-	return d
+	return driver
 }
 
 // List returns every job's record, by submission time.
@@ -556,10 +563,16 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 		out = append(out, j.info.clone())
 	}
 	m.mu.Unlock()
+	var cluster []protocol.JobState
+	asked := false
 	for i := range out {
-		if out[i].Status == Running && out[i].DriverJobID == "" {
-			out[i].DriverJobID = m.learnDriver(out[i].SubmissionID, out[i])
+		if out[i].Status != Running || out[i].DriverJobID != "" || out[i].Pid == 0 {
+			continue
 		}
+		if !asked { // one look at the head for all of them
+			cluster, asked = m.clusterJobs(), true
+		}
+		out[i].DriverJobID = m.learnDriver(matchDriver(cluster, out[i], pgidOf), out[i].SubmissionID)
 	}
 	sort.Slice(out, func(a, b int) bool {
 		if out[a].SubmitTime != out[b].SubmitTime {
