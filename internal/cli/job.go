@@ -82,7 +82,7 @@ command exits non-zero unless the job SUCCEEDED.`,
 				fmt.Fprintf(out, "  status: rayo job status %s\n  logs:   rayo job logs %s --follow\n  stop:   rayo job stop %s\n", id, id, id)
 				return nil
 			}
-			if err := followLogs(cmd.Context(), c, id, out); err != nil {
+			if err := followLogs(cmd.Context(), &cf, c, id, out); err != nil {
 				return err
 			}
 			return jobOutcome(cmd.Context(), c, id, out)
@@ -171,12 +171,13 @@ func submitJob(ctx context.Context, c *apiClient, spec dashboard.SubmitRequest, 
 
 // followLogs streams job id's log to out until the job ends. A stream
 // that breaks or ends early (the head restarted or stopped) resumes where
-// it stopped, for up to a minute of the API not answering.
-func followLogs(ctx context.Context, c *apiClient, id string, out io.Writer) error {
-	stream := *c
-	stream.http = &http.Client{} // no overall timeout: a job may run for days
+// it stopped, at the API's address resolved again (a restarted head's may
+// differ), for up to a minute of the API not answering.
+func followLogs(ctx context.Context, cf *clusterFlags, c *apiClient, id string, out io.Writer) error {
 	var offset int64
 	for failures := 0; ; {
+		stream := *c
+		stream.http = &http.Client{} // no overall timeout: a job may run for days
 		q := url.Values{"follow": {"1"}, "offset": {strconv.FormatInt(offset, 10)}}
 		resp, err := stream.send(ctx, http.MethodGet, jobPath(id, "/logs"), q, nil, "")
 		if err == nil {
@@ -206,6 +207,9 @@ func followLogs(ctx context.Context, c *apiClient, id string, out io.Writer) err
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Second):
+		}
+		if again, rerr := cf.api(); rerr == nil {
+			c = again
 		}
 	}
 }
@@ -292,7 +296,7 @@ func newJobLogs() *cobra.Command {
 				return err
 			}
 			if follow {
-				return followLogs(cmd.Context(), c, args[0], cmd.OutOrStdout())
+				return followLogs(cmd.Context(), &cf, c, args[0], cmd.OutOrStdout())
 			}
 			resp, err := c.send(cmd.Context(), http.MethodGet, jobPath(args[0], "/logs"), nil, nil, "")
 			if err != nil {
@@ -395,8 +399,12 @@ func newJobList() *cobra.Command {
 				if j.ExitCode != nil {
 					code = strconv.Itoa(*j.ExitCode)
 				}
+				driver := j.DriverJobID
+				if driver == "" {
+					driver = "-"
+				}
 				rows = append(rows, row{"submission_id": j.SubmissionID, "status": j.Status, "exit_code": code,
-					"driver_job_id": j.DriverJobID, "start_time": msTime(j.StartTime), "entrypoint": strings.Join(j.Entrypoint, " ")})
+					"driver_job_id": driver, "start_time": msTime(j.StartTime), "entrypoint": strings.Join(j.Entrypoint, " ")})
 			}
 			printRows(cmd.OutOrStdout(), []string{"submission_id", "status", "exit_code", "driver_job_id", "start_time", "entrypoint"}, rows)
 			return nil

@@ -391,6 +391,9 @@ func (m *Manager) poll(j *job) {
 		case <-t.C:
 		}
 	}
+	// As for a child (wait): what it left in its group goes with it. The
+	// group's ID cannot have been reused while a member lives.
+	_ = signalGroup(pid, syscall.SIGKILL)
 	m.end(j, Failed, "the job's process exited while the head was not its parent (the head restarted); its exit status is unknown", nil)
 }
 

@@ -49,12 +49,6 @@ func sameProcess(pid int, start uint64) bool {
 	return ok && st.state != 'Z' && st.state != 'X' && st.start == start
 }
 
-// groupAlive reports whether any process is left in process group pgid.
-func groupAlive(pgid int) bool {
-	err := syscall.Kill(-pgid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
 // signalGroup sends sig to the process group pgid; one already gone is
 // not an error.
 func signalGroup(pgid int, sig syscall.Signal) error {

@@ -189,6 +189,10 @@ func TestJobRecordsSurviveHeadRestart(t *testing.T) {
 		}
 	}
 	long, gated := jobStatus(t, c, "long"), jobStatus(t, c, "gated")
+	// A follower of the log: it goes on through the restart, to the end.
+	follower := testcluster.Spawn(t, testcluster.Command{Name: "rayo job logs --follow", Path: testcluster.BuildRayo(t),
+		Args: []string{"job", "logs", "long", "--follow", "--temp-dir", c.TempDir()}})
+	c.WaitFor(t, 30*time.Second, func() bool { return follower.Output() == "started\n" }, "the follower to print the log")
 
 	c.KillNode(t, c.Head())
 	// The jobs live on without their head; one ends meanwhile.
@@ -218,6 +222,12 @@ func TestJobRecordsSurviveHeadRestart(t *testing.T) {
 		t.Fatalf("stop after the restart: %v\n%s", err, out)
 	}
 	c.WaitFor(t, 10*time.Second, func() bool { return !testcluster.Alive(long.Pid) }, "the stopped job to be gone")
+	if !follower.Wait(30 * time.Second) {
+		t.Fatalf("the follower did not end with the job; it printed %q", follower.Output())
+	}
+	if err := follower.ExitErr(); err != nil || follower.Output() != "started\n" {
+		t.Fatalf("the follower: %v, printed %q (want the log once)", err, follower.Output())
+	}
 }
 
 // A head stopped on purpose stops its jobs.
