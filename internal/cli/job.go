@@ -160,8 +160,12 @@ func submitJob(ctx context.Context, c *apiClient, spec dashboard.SubmitRequest, 
 		}()
 		_ = pw.CloseWithError(err)
 	}()
+	// Up to 100 MiB go up, and the head unpacks them before it answers:
+	// more time than the client's default minute.
+	upload := *c
+	upload.http = &http.Client{Timeout: 10 * time.Minute}
 	var info jobs.Info
-	err = c.do(ctx, http.MethodPost, "/api/jobs/", nil, pr, mw.FormDataContentType(), &info)
+	err = upload.do(ctx, http.MethodPost, "/api/jobs/", nil, pr, mw.FormDataContentType(), &info)
 	_ = pr.CloseWithError(errors.New("the request ended")) // unblocks the writer if the server answered early
 	if err != nil {
 		return nil, err
