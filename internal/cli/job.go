@@ -48,6 +48,20 @@ func (f *clusterFlags) registerJob(cmd *cobra.Command) {
 // jobPath is the API path of job id (and a suffix).
 func jobPath(id, suffix string) string { return "/api/jobs/" + url.PathEscape(id) + suffix }
 
+// getJob fetches job id's record.
+func getJob(ctx context.Context, c *apiClient, id string) (jobs.Info, error) {
+	var info jobs.Info
+	err := c.get(ctx, jobPath(id, ""), nil, &info)
+	return info, err
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func newJobSubmit() *cobra.Command {
 	var cf clusterFlags
 	var workingDir, submissionID string
@@ -193,7 +207,7 @@ func followLogs(ctx context.Context, cf *clusterFlags, c *apiClient, id string, 
 				// The server ends the stream when the job ends, or when it
 				// stops: ask which.
 				var info jobs.Info
-				if err = c.get(ctx, jobPath(id, ""), nil, &info); err == nil && info.Status.Terminal() {
+				if info, err = getJob(ctx, c, id); err == nil && info.Status.Terminal() {
 					return nil
 				}
 			}
@@ -220,8 +234,8 @@ func followLogs(ctx context.Context, cf *clusterFlags, c *apiClient, id string, 
 
 // jobOutcome prints how job id ended and fails unless it SUCCEEDED.
 func jobOutcome(ctx context.Context, c *apiClient, id string, out io.Writer) error {
-	var info jobs.Info
-	if err := c.get(ctx, jobPath(id, ""), nil, &info); err != nil {
+	info, err := getJob(ctx, c, id)
+	if err != nil {
 		return err
 	}
 	if !info.Status.Terminal() {
@@ -246,16 +260,14 @@ func newJobStatus() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var info jobs.Info
-			if err := c.get(cmd.Context(), jobPath(args[0], ""), nil, &info); err != nil {
+			info, err := getJob(cmd.Context(), c, args[0])
+			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			switch format {
 			case "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return printJSON(out, info)
 			case "table":
 			default:
 				return fmt.Errorf("--format must be table or json, not %q", format)
@@ -335,8 +347,8 @@ func newJobStop() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if !reply.Stopped {
-				var info jobs.Info
-				if err := c.get(cmd.Context(), jobPath(id, ""), nil, &info); err != nil {
+				info, err := getJob(cmd.Context(), c, id)
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "Job '%s' had already ended: %s.\n", id, info.Status)
@@ -349,8 +361,8 @@ func newJobStop() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
 			for {
-				var info jobs.Info
-				if err := c.get(ctx, jobPath(id, ""), nil, &info); err != nil {
+				info, err := getJob(ctx, c, id)
+				if err != nil {
 					return err
 				}
 				if info.Status.Terminal() {
@@ -393,9 +405,7 @@ func newJobList() *cobra.Command {
 				if list == nil {
 					list = []jobs.Info{}
 				}
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return printJSON(cmd.OutOrStdout(), list)
 			}
 			rows := make([]row, 0, len(list))
 			for _, j := range list {
