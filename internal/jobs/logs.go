@@ -111,4 +111,3 @@ func (m *Manager) Follow(ctx context.Context, id string, offset int64, w io.Writ
 		}
 	}
 }
-
