@@ -4,7 +4,9 @@
 //
 // It is a client of the head like the CLI: it asks the head (and node
 // daemons) over the cluster's RPC, with the cluster token, so it holds no
-// state of its own beyond what it serves. Every request must carry the
+// state of its own beyond what it serves, except the submitted jobs it
+// runs (internal/jobs), whose records it keeps in the head's key-value
+// store. Every request must carry the
 // token (see auth.go), except /metrics from loopback when configured so.
 // It listens on loopback unless told otherwise.
 package dashboard

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/jobs"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
@@ -42,6 +43,9 @@ type Server struct {
 	mux   *http.ServeMux
 	conns *rpc.Pool
 	log   *slog.Logger
+	// jobs runs submitted jobs (jobs.go); jobsErr says why it is nil.
+	jobs    *jobs.Manager
+	jobsErr error
 
 	metrics *metricsState
 
@@ -93,6 +97,7 @@ func (s *Server) routes() {
 	s.logRoutes()
 	s.metricsRoutes()
 	s.uiRoutes()
+	s.jobRoutes()
 }
 
 // Addr is the host:port the server listens on.
@@ -107,6 +112,9 @@ func (s *Server) Stop() {
 		defer cancel()
 		_ = s.http.Shutdown(ctx)
 		_ = s.http.Close()
+		if s.jobs != nil {
+			s.jobs.Close() // the head stops: so do its jobs
+		}
 		s.wg.Wait()
 		s.conns.Close()
 	})

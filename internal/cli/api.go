@@ -25,33 +25,41 @@ type apiClient struct {
 }
 
 // api resolves the HTTP API's address: --dashboard-address, then
-// RAYO_DASHBOARD_ADDRESS, then the session's record; and the token as
-// every command does.
+// RAYO_DASHBOARD_ADDRESS, then the head's answer (the head found as every
+// command finds it); and the token as every command does.
 func (f *clusterFlags) api(ctx context.Context) (*apiClient, error) {
-	headAddr, token, err := session.Resolve(f.tempDir, f.address, f.token)
-	if err != nil {
-		return nil, err
-	}
 	addr := f.dashboard
 	if addr == "" {
 		addr = os.Getenv("RAYO_DASHBOARD_ADDRESS")
 	}
-	if addr == "" {
-		// Ask the head where its HTTP API is.
-		head, err := dialChecked(ctx, headAddr, token)
+	token := strings.TrimSpace(f.token)
+	if token == "" {
+		token = strings.TrimSpace(os.Getenv("RAYO_TOKEN"))
+	}
+	// A remote API with its token needs nothing local: no session, no head.
+	if addr == "" || token == "" {
+		headAddr, tok, err := session.Resolve(f.tempDir, f.address, token)
 		if err != nil {
 			return nil, err
 		}
-		var st protocol.ClusterStatusReply
-		err = head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st)
-		_ = head.Close()
-		if err != nil {
-			return nil, err
+		token = tok
+		if addr == "" {
+			// Ask the head where its HTTP API is.
+			head, err := dialChecked(ctx, headAddr, token)
+			if err != nil {
+				return nil, err
+			}
+			var st protocol.ClusterStatusReply
+			err = head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st)
+			_ = head.Close()
+			if err != nil {
+				return nil, err
+			}
+			if st.DashboardAddr == "" {
+				return nil, fmt.Errorf("the head at %s runs no HTTP API", headAddr)
+			}
+			addr = reachable(st.DashboardAddr, headAddr)
 		}
-		if st.DashboardAddr == "" {
-			return nil, fmt.Errorf("the head at %s runs no HTTP API", headAddr)
-		}
-		addr = reachable(st.DashboardAddr, headAddr)
 	}
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr

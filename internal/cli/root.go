@@ -90,6 +90,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark(), newList(), newDrain(), newGet(), newSummary(), newTimeline(), newLogs())
+	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark(), newList(), newDrain(), newGet(), newSummary(), newTimeline(), newLogs(), newJob())
 	return root
 }
