@@ -50,6 +50,7 @@ type startFlags struct {
 	dataDir   string
 	syncState bool
 	grace     time.Duration
+	maxTasks  int
 	dashHost  string
 	dashPort  int
 	metricTok bool
@@ -87,6 +88,7 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.StringVar(&f.spillDir, "object-spilling-dir", "", "where objects spill when the store is full (default: under the session directory)")
 	fl.StringVar(&f.dataDir, "head-data-dir", "", "where the head persists its state (default: <temp-dir>/head); a head started on a directory a crashed head left recovers its cluster")
 	fl.DurationVar(&f.grace, "head-recovery-grace", 30*time.Second, "how long a recovering head waits for the nodes and drivers it knew before it declares them gone")
+	fl.IntVar(&f.maxTasks, "head-max-task-records", 0, "task records the head keeps for the state API (default 100000); older ones are dropped, and lists say so")
 	fl.BoolVar(&f.syncState, "head-sync-writes", false, "fsync each write of the head's state (survives a machine crash, not only the head's; slower)")
 	fl.StringVar(&f.dashHost, "dashboard-host", "127.0.0.1", "the address the dashboard and HTTP API listen on (loopback unless set)")
 	fl.BoolVar(&f.metricTok, "metrics-need-token", false, "ask for the cluster token on /metrics from loopback too (other addresses always need it)")
@@ -314,7 +316,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		if rec != nil && f.port == 0 {
 			listen = rec.Address // nodes and drivers know this one
 		}
-		g, err = gcs.Start(gcs.Config{Listen: listen, Token: token, DataDir: dataDir, SyncWrites: f.syncState, RecoveryGrace: f.grace,
+		g, err = gcs.Start(gcs.Config{Listen: listen, Token: token, DataDir: dataDir, SyncWrites: f.syncState, RecoveryGrace: f.grace, MaxTaskRecords: f.maxTasks,
 			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head")})
 		if err != nil {
 			return err

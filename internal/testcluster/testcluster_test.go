@@ -73,8 +73,9 @@ func TestStartAddKill(t *testing.T) {
 	if pids := c.WorkerPids(t); len(pids) != 0 {
 		t.Fatalf("workers without a job: %v", pids)
 	}
-	if len(c.DaemonPids()) != 2 {
-		t.Fatalf("daemon pids %v, want 2", c.DaemonPids())
+	// The head, its machine's node daemon, and the node left.
+	if len(c.DaemonPids()) != 3 {
+		t.Fatalf("daemon pids %v, want 3", c.DaemonPids())
 	}
 }
 
@@ -105,8 +106,8 @@ func TestDetached(t *testing.T) {
 	if n := aliveCount(c, t); n != 2 {
 		t.Fatalf("%d nodes alive, want 2", n)
 	}
-	if pids := c.DaemonPids(); len(pids) != 2 {
-		t.Fatalf("daemon pids %v, want 2", pids)
+	if pids := c.DaemonPids(); len(pids) != 3 { // head, its node daemon, the node
+		t.Fatalf("daemon pids %v, want 3", pids)
 	}
 	if c.Head().Exited() {
 		t.Fatal("the detached head counts as exited")

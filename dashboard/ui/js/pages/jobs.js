@@ -3,6 +3,11 @@ import { h, text, kv, stateBadge, fmtTime, fmtDuration, table } from '../dom.js'
 import { getJSON, getText, rowsOf } from '../api.js';
 import { listView, page, statusLine, all } from './common.js';
 
+// argv shows an entrypoint: a submitted job's is an argument list.
+function argv(v) {
+  return Array.isArray(v) ? v.map(String).join(' ') : text(v);
+}
+
 const submissionLink = (id) => h('a', { href: `#/jobs/${encodeURIComponent(id)}`, class: 'mono' }, text(id));
 
 export function list(root) {
@@ -20,7 +25,7 @@ export function list(root) {
       holder.replaceChildren(table([
         { key: 'submission_id', title: 'Submission', render: (j) => submissionLink(j.submission_id) },
         { key: 'status', title: 'Status', render: (j) => stateBadge(j.status) },
-        { key: 'entrypoint', title: 'Entrypoint', render: (j) => h('code', {}, text(j.entrypoint)) },
+        { key: 'entrypoint', title: 'Entrypoint', render: (j) => h('code', {}, argv(j.entrypoint)) },
         { key: 'message', title: 'Message' },
         { key: 'start_time_ms', title: 'Started', render: (j) => fmtTime(j.start_time_ms) },
         { key: 'duration', title: 'Duration', render: (j) => fmtDuration(j.start_time_ms, j.end_time_ms) },
@@ -33,7 +38,7 @@ export function list(root) {
     columns: [
       { key: 'job_id', title: 'Job', render: (j) => h('span', { class: 'mono' }, text(j.job_id)) },
       { key: 'status', title: 'Status', render: (j) => stateBadge(j.status) },
-      { key: 'entrypoint', title: 'Entrypoint', render: (j) => h('code', {}, text(j.entrypoint)) },
+      { key: 'entrypoint', title: 'Entrypoint', render: (j) => h('code', {}, argv(j.entrypoint)) },
       { key: 'driver_pid', title: 'Driver pid' },
       { key: 'driver_address', title: 'Driver address', render: (j) => h('span', { class: 'mono' }, text(j.driver_address)) },
       { key: 'start_time_ms', title: 'Started', render: (j) => fmtTime(j.start_time_ms) },
@@ -63,7 +68,7 @@ export function one(root, route) {
           status.ok('');
           info.replaceChildren(kv([
             ['Submission', text(row.submission_id)], ['Status', stateBadge(row.status)],
-            ['Entrypoint', h('code', {}, text(row.entrypoint))], ['Message', text(row.message)],
+            ['Entrypoint', h('code', {}, argv(row.entrypoint))], ['Message', text(row.message)],
             ['Started', fmtTime(row.start_time_ms)], ['Ended', fmtTime(row.end_time_ms)],
             ['Duration', fmtDuration(row.start_time_ms, row.end_time_ms)],
           ], 'job-kv'));
