@@ -123,6 +123,15 @@ func RowWhere(testid string, checks map[string]string) string {
 		JS(testid), strings.Join(conds, " && "))
 }
 
+// ClickIn is a WaitJS expression that clicks the element sel inside the
+// row rowExpr (see RowWhere) once the row is there: pages re-render their
+// tables as they refresh, so the row is looked up at the moment of the
+// click.
+func ClickIn(rowExpr, sel string) string {
+	return fmt.Sprintf("(() => { const r = %s; const a = r && r.querySelector(%s); if (!a) return false; a.click(); return true; })()",
+		rowExpr, JS(sel))
+}
+
 // WatchConsole records, from now until the test ends, the page's uncaught
 // exceptions and console errors (failed requests excepted: the pages are
 // tested against missing endpoints and an unreachable head on purpose);

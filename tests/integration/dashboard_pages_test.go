@@ -92,8 +92,8 @@ func TestDashboardPagesInBrowser(t *testing.T) {
 	browsertest.WaitJS(t, b, "only the failed task, its error shown as text", d,
 		`document.querySelectorAll('[data-testid=tasks-row]').length === 1 && `+failed)
 	// Its details: message, the panic's stack, and its worker's log.
-	browsertest.Step(t, b, "task details", d, chromedp.Evaluate[chromedp.Void](failed+`.querySelector('[data-col=task_id] a').click()`),
-		chromedp.WaitVisible(chromedp.ID("task-error-stack")))
+	browsertest.WaitJS(t, b, "the failed task clicked", d, browsertest.ClickIn(failed, "[data-col=task_id] a"))
+	browsertest.Step(t, b, "task details", d, chromedp.WaitVisible(chromedp.ID("task-error-stack")))
 	browsertest.WaitJS(t, b, "the error and stack, nothing run", d, cell(`#task-error-message`)+`.includes(`+browsertest.JS(xssProbe)+
 		`) && `+cell(`#task-error-stack`)+`.includes('goroutine') && !document.querySelector('#view img') && window.__xss === undefined`)
 	browsertest.Step(t, b, "task logs", d, chromedp.Click(chromedp.CSS(`[data-testid="task-logs-link"]`)))
@@ -103,7 +103,8 @@ func TestDashboardPagesInBrowser(t *testing.T) {
 	browsertest.Step(t, b, "jobs", d, chromedp.Navigate(base+"/#/jobs"))
 	browsertest.WaitJS(t, b, "the job SUCCEEDED", d, browsertest.RowWhere("submitted-jobs-grid",
 		map[string]string{"status": `t === 'SUCCEEDED'`, "entrypoint": `t === 'sh -c echo epoch 2 loss 0.25'`}))
-	browsertest.Step(t, b, "job logs", d, chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%s] [data-col=logs] a`, browsertest.JS(job.SubmissionID)))))
+	browsertest.WaitJS(t, b, "the job's logs link clicked", d, browsertest.ClickIn(
+		fmt.Sprintf(`document.querySelector(%s)`, browsertest.JS(fmt.Sprintf(`tr[data-id=%s]`, browsertest.JS(job.SubmissionID)))), "[data-col=logs] a"))
 	browsertest.WaitJS(t, b, "the job's log", d, cell(`#job-logs`)+`.includes('epoch 2 loss 0.25')`)
 
 	// Objects and memory: the stored object on its node.

@@ -153,9 +153,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		browsertest.WaitJS(t, browser, "the failed task's error on the tasks page", 30*time.Second, failedRow)
 		browsertest.WaitJS(t, browser, "the filter in the address", 5*time.Second, `decodeURIComponent(location.hash).includes('filter=state=FAILED')`)
 		// Its details: the whole message, and a link to its logs.
-		browsertest.Step(t, browser, "open the failed task", 20*time.Second,
-			chromedp.Evaluate[chromedp.Void](failedRow+`.querySelector('[data-col=task_id] a').click()`),
-			chromedp.WaitVisible(chromedp.ID("task-error-message")))
+		browsertest.WaitJS(t, browser, "the failed task clicked", 20*time.Second, browsertest.ClickIn(failedRow, "[data-col=task_id] a"))
+		browsertest.Step(t, browser, "open the failed task", 20*time.Second, chromedp.WaitVisible(chromedp.ID("task-error-message")))
 		browsertest.WaitJS(t, browser, "the task's error and logs link", 20*time.Second, fmt.Sprintf(
 			`document.querySelector('#task-error-message').textContent.includes(%s) && !!document.querySelector('[data-testid=task-logs-link]')`,
 			browsertest.JS(dashFailMessage)))

@@ -59,10 +59,12 @@ func TestStateAPI(t *testing.T) {
 
 	// Task events reach the head within a flush period (1 s).
 	var failed []map[string]any
+	// The owner's report and the worker's arrive separately: wait for
+	// both (the worker's says where it ran).
 	testcluster.WaitFor(t, 30*time.Second, func() bool {
 		rayoJSON(t, c, &failed, "list", "tasks", "--format", "json", "--filter", "state=FAILED")
-		return len(failed) == 1
-	}, "the failed task in rayo list tasks")
+		return len(failed) == 1 && failed[0]["node_id"] != ""
+	}, "the failed task, as its worker reported it, in rayo list tasks")
 	f := failed[0]
 	if f["name"] != "itest.failSentinel" || !strings.Contains(f["error_message"].(string), "the sentinel error") || f["node_id"] == "" {
 		t.Fatalf("the failed task's record: %v", f)
