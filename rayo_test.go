@@ -1,6 +1,7 @@
 package rayo_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,15 @@ var (
 		}
 	})
 	tPanic = rayo.Register[int]("test.panic", func() int { panic("boom") })
+	// tSplit returns n chunks of size bytes, chunk i filled with i.
+	tSplit = rayo.Register[[][]byte]("test.split", func(n, size int) [][]byte {
+		out := make([][]byte, n)
+		for i := range out {
+			out[i] = bytes.Repeat([]byte{byte(i)}, size)
+		}
+		return out
+	})
+	tLen = rayo.Register[int]("test.len", func(b []byte) int { return len(b) })
 	// tSumFrom is variadic: base + every further argument.
 	tSumFrom = rayo.Register[int]("test.sumFrom", func(base int, xs ...int) int {
 		for _, x := range xs {
@@ -151,6 +161,42 @@ func TestVariadicTask(t *testing.T) {
 	}
 	if _, err := tSumFrom.Remote(1, 2, "x").Get(ctx); !errors.Is(err, rayo.ErrBadCall) {
 		t.Fatalf("a wrong variadic type: %v, want ErrBadCall", err)
+	}
+}
+
+// RemoteN splits a task's slice result into one object per element
+// (Ray's num_returns), small ones inline and large ones in the store.
+func TestMultipleReturns(t *testing.T) {
+	ctx := initEmbedded(t)
+	for _, size := range []int{10, 300 << 10} { // inline, and stored
+		refs := rayo.RemoteN(tSplit, 3, 3, size)
+		if len(refs) != 3 {
+			t.Fatalf("%d refs, want 3", len(refs))
+		}
+		for i := len(refs) - 1; i >= 0; i-- { // in any order
+			b, err := refs[i].Get(ctx)
+			if err != nil || len(b) != size || b[0] != byte(i) || b[size-1] != byte(i) {
+				t.Fatalf("size %d: return %d: %d bytes, %v", size, i, len(b), err)
+			}
+		}
+		// An element passed on as an argument.
+		if n, err := tLen.Remote(refs[1]).Get(ctx); err != nil || n != size {
+			t.Fatalf("size %d: a return as an argument: %d, %v", size, n, err)
+		}
+	}
+	many := rayo.RemoteN(tSplit, 3000, 3000, 1)
+	got, err := rayo.GetAll(ctx, many)
+	if err != nil || len(got) != 3000 || got[2999][0] != byte(2999%256) {
+		t.Fatalf("3000 returns: %d, %v", len(got), err)
+	}
+	// A function that returns another number of elements fails them all.
+	for _, r := range rayo.RemoteN(tSplit, 2, 3, 1) {
+		if _, err := r.Get(ctx); !errors.Is(err, rayo.ErrTaskFailed) {
+			t.Fatalf("2 refs for 3 values: %v, want ErrTaskFailed", err)
+		}
+	}
+	if _, err := rayo.RemoteN(tSplit, 0, 1, 1)[0].Get(ctx); !errors.Is(err, rayo.ErrInvalidOption) {
+		t.Fatalf("n = 0: %v, want ErrInvalidOption", err)
 	}
 }
 

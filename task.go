@@ -179,6 +179,48 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 	return newRef[R](rt, ref)
 }
 
+// RemoteN runs t, whose function returns a slice of exactly n elements,
+// and returns one reference per element (Ray's num_returns): each element
+// is an object of its own, which can be passed on, waited for, and freed
+// on its own. A function that returns another number of elements fails
+// every reference with ErrTaskFailed. Options apply as to Remote
+// (t.Options(...)); the results keep no lineage: a result lost with its
+// node is ErrObjectLost.
+func RemoteN[E any](t *Task[[]E], n int, args ...any) []ObjectRef[E] {
+	fail := func(err error) []ObjectRef[E] {
+		out := make([]ObjectRef[E], max(n, 1))
+		for i := range out {
+			out[i] = failedRef[E](err)
+		}
+		return out
+	}
+	if n < 1 {
+		return fail(fmt.Errorf("%w: RemoteN: n = %d, want at least 1", errs.ErrInvalidOption, n))
+	}
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return fail(err)
+	}
+	if t.err != nil {
+		return fail(t.err)
+	}
+	cargs, err := t.def.encodeArgs(args)
+	if err != nil {
+		return fail(err)
+	}
+	res, strat, err := t.opts.placement()
+	if err != nil {
+		return fail(err)
+	}
+	refs := rt.SubmitN(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res, Strategy: strat,
+		MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions, NumReturns: n}, cargs)
+	out := make([]ObjectRef[E], len(refs))
+	for i, r := range refs {
+		out[i] = newRef[E](rt, r)
+	}
+	return out
+}
+
 func badCall(name string, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", errs.ErrBadCall, name, fmt.Sprintf(format, args...))
 }
@@ -245,6 +287,37 @@ func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]b
 		return core.Encoded{}, terr
 	}
 	return encodeResult(out, name, spec.TaskID)
+}
+
+// ExecuteN runs a task whose slice result is split into its elements
+// (RemoteN).
+func (executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
+	registry.RLock()
+	d := registry.tasks[spec.Name]
+	registry.RUnlock()
+	name := spec.Name
+	if spec.Display != "" {
+		name = spec.Display
+	}
+	if d == nil {
+		return nil, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
+	}
+	out, terr := invoke(ctx, d, reflect.Value{}, args, name, spec.TaskID)
+	if terr != nil {
+		return nil, terr
+	}
+	if out.Kind() != reflect.Slice {
+		return nil, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("RemoteN needs a function that returns a slice, not %v", out.Type()), "", false)
+	}
+	vals := make([]core.Encoded, out.Len())
+	for i := range vals {
+		e, terr := encodeResult(out.Index(i), name, spec.TaskID)
+		if terr != nil {
+			return nil, terr
+		}
+		vals[i] = e
+	}
+	return vals, nil
 }
 
 func encodeResult(v reflect.Value, name, id string) (core.Encoded, *errs.TaskError) {

@@ -80,6 +80,7 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().StringVar(&tempDir, "temp-dir", "/tmp/rayo", "where session directories live")
 	cmd.Flags().BoolVar(&scale, "scale", false, "run the scale rows (many args, many objects, many queued tasks, peak memory) instead")
 	cmd.Flags().IntVar(&so.Args, "scale-args", 10000, "--scale: object arguments to one task")
+	cmd.Flags().IntVar(&so.Returns, "scale-returns", 3000, "--scale: return values of one task")
 	cmd.Flags().IntVar(&so.Objects, "scale-objects", 10000, "--scale: objects in one GetAll")
 	cmd.Flags().IntVar(&so.QueuedTasks, "scale-tasks", 1000000, "--scale: tasks queued at once")
 	cmd.Flags().DurationVar(&trial, "trial", 1500*time.Millisecond, "duration of each of a row's 4 trials")

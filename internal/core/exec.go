@@ -35,8 +35,17 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	rt.setVisibleGPUs(spec.GPUIDs)
 	args, argIDs, terr := rt.resolveArgs(ctx, spec.Args, name, spec.TaskID)
 	var value Encoded
+	var values []Encoded
 	if terr == nil {
-		value, terr = rt.cfg.Executor.Execute(ctx, spec, args)
+		if spec.NumReturns > 0 {
+			values, terr = rt.cfg.Executor.ExecuteN(ctx, spec, args)
+			if terr == nil && len(values) != spec.NumReturns {
+				terr = errs.NewTaskError(name, spec.TaskID, errs.ErrTaskFailed,
+					fmt.Errorf("the function returned %d values; the call asked for %d (RemoteN)", len(values), spec.NumReturns), "", false)
+			}
+		} else {
+			value, terr = rt.cfg.Executor.Execute(ctx, spec, args)
+		}
 	}
 	// Arguments mapped from the store are valid during the call only.
 	rt.releasePins(argIDs)
@@ -52,11 +61,34 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		rt.recordTaskEnd(ev, w)
 		return &protocol.PushTaskReply{Err: w}, nil
 	}
+	if spec.NumReturns > 0 {
+		reply := rt.returnsReply(ctx, spec, name, values)
+		rt.recordTaskEnd(ev, reply.Err)
+		return reply, nil
+	}
 	rt.lendNested(ctx, spec.OwnerAddr, value.Nested)
 	rt.FlushBorrows(ctx)
 	reply := rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, spec.OwnerAddr, value)
 	rt.recordTaskEnd(ev, reply.Err)
 	return reply, nil
+}
+
+// returnsReply answers a task with several results: each small one
+// inline, each large one stored (as the primary copy) under its return ID.
+func (rt *Runtime) returnsReply(ctx context.Context, spec *protocol.TaskSpec, name string, values []Encoded) *protocol.PushTaskReply {
+	reply := &protocol.PushTaskReply{Returns: make([]protocol.ReturnValue, len(values))}
+	for _, v := range values {
+		rt.lendNested(ctx, spec.OwnerAddr, v.Nested)
+	}
+	rt.FlushBorrows(ctx)
+	for i, v := range values {
+		r := rt.resultReply(ctx, protocol.ReturnID(spec.TaskID, i), name, spec.TaskID, spec.OwnerAddr, v)
+		if r.Err != nil {
+			return &protocol.PushTaskReply{Err: r.Err}
+		}
+		reply.Returns[i] = protocol.ReturnValue{Value: r.Value, Loc: r.Loc, Nested: r.Nested}
+	}
+	return reply
 }
 
 // resolveArgs turns resolved arguments into bytes, mapping stored ones

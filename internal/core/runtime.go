@@ -29,6 +29,9 @@ type Executor interface {
 	Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (Encoded, *errs.TaskError)
 	// NewActor runs an actor's constructor and returns the instance.
 	NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError)
+	// ExecuteN runs a task whose function returns a slice
+	// (spec.NumReturns > 0) and encodes each element on its own.
+	ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]Encoded, *errs.TaskError)
 	// CallActor runs one method on an instance.
 	CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte) (Encoded, *errs.TaskError)
 }

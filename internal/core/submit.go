@@ -42,6 +42,9 @@ type SubmitOptions struct {
 	Strategy        sched.Strategy
 	MaxRetries      int // retries after a worker dies; -1 means without limit
 	RetryExceptions bool
+	// NumReturns > 0 splits the result (a slice of exactly that many
+	// elements) into as many objects (see SubmitN).
+	NumReturns int
 }
 
 // leaseLinger keeps an idle lease a moment before returning it, so that
@@ -58,6 +61,7 @@ type task struct {
 	opts       SubmitOptions
 	args       []TaskArg
 	obj        *object
+	extra      []*object // returns 1.. of a task with NumReturns > 1
 	key        *keyState
 	retriesOut int // worker-death retries left
 	appRetries int // application-error retries left
@@ -112,17 +116,30 @@ func newSubmitter(rt *Runtime) *submitter {
 
 // Submit submits a task and returns the reference to its result.
 func (rt *Runtime) Submit(opts SubmitOptions, args []TaskArg) Ref {
+	opts.NumReturns = 0
+	return rt.SubmitN(opts, args)[0]
+}
+
+// SubmitN submits a task whose result is split into opts.NumReturns
+// objects (at least one), and returns their references in order.
+func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 	id := rt.nextID()
 	obj := rt.store.create(id)
 	t := &task{opts: opts, args: args, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries,
 		spec: protocol.TaskSpec{TaskID: id, JobID: rt.cfg.Job.JobID, Name: opts.Name, Display: opts.Display,
-			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources}}
+			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources, NumReturns: opts.NumReturns}}
+	refs := []Ref{{ID: id, Owner: rt.Addr()}}
+	for i := 1; i < opts.NumReturns; i++ {
+		rid := protocol.ReturnID(id, i)
+		t.extra = append(t.extra, rt.store.create(rid))
+		refs = append(refs, Ref{ID: rid, Owner: rt.Addr()})
+	}
 	s := rt.sub
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		obj.complete(nil, errs.NewTaskError(t.name(), id, errs.ErrShutdown, errs.ErrShutdown, "", false).ToWire())
-		return Ref{ID: id, Owner: rt.Addr()}
+		s.finishObjects(t, nil, errs.NewTaskError(t.name(), id, errs.ErrShutdown, errs.ErrShutdown, "", false).ToWire())
+		return refs
 	}
 	s.tasks[id] = t
 	s.mu.Unlock()
@@ -136,7 +153,7 @@ func (rt *Runtime) Submit(opts SubmitOptions, args []TaskArg) Ref {
 		rt.wg.Add(1)
 		go func() { defer rt.wg.Done(); s.resolve(t) }()
 	}
-	return Ref{ID: id, Owner: rt.Addr()}
+	return refs
 }
 
 // event is an owner's task event. Attempts count pushes from 1 (the
@@ -551,6 +568,8 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	case retry:
 	case t.cancelled:
 		s.finishCancelled(t)
+	case t.spec.NumReturns > 0 && reply.Err == nil:
+		s.finishReturns(t, reply.Returns)
 	case reply.Loc != nil && reply.Err == nil:
 		s.finishStored(t, reply.Loc)
 	default:
@@ -564,7 +583,39 @@ func (s *submitter) finish(t *task, value []byte, err *errs.WireTaskError) {
 		// worker died, the task was cancelled) are reported here.
 		s.rt.recordTaskEnd(t.event(""), err)
 	}
+	s.finishObjects(t, value, err)
+	s.forget(t)
+}
+
+// finishObjects completes the task's objects: the value (or the error)
+// for its one result; the error for each of several.
+func (s *submitter) finishObjects(t *task, value []byte, err *errs.WireTaskError) {
 	t.obj.complete(value, err)
+	for _, o := range t.extra {
+		o.complete(nil, err)
+	}
+}
+
+// finishReturns completes the objects of a task with several results.
+// They keep no lineage: a lost one is lost (ErrObjectLost).
+func (s *submitter) finishReturns(t *task, rets []protocol.ReturnValue) {
+	if len(rets) != max(t.spec.NumReturns, 1) {
+		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed,
+			fmt.Errorf("the worker returned %d results, want %d", len(rets), t.spec.NumReturns), "", false).ToWire())
+		return
+	}
+	objs := append([]*object{t.obj}, t.extra...)
+	for i, rv := range rets {
+		rid := protocol.ReturnID(t.spec.TaskID, i)
+		if len(rv.Nested) > 0 {
+			s.rt.setContains(rid, nestedRefs(rv.Nested), true)
+		}
+		if rv.Loc != nil {
+			objs[i].completeArg(protocol.Arg{ID: rid, Loc: rv.Loc})
+		} else {
+			objs[i].complete(rv.Value, nil)
+		}
+	}
 	s.forget(t)
 }
 
@@ -604,6 +655,9 @@ func wireNested(n []Ref) []protocol.NestedRef {
 }
 
 func (s *submitter) forget(t *task) {
+	for i := range t.extra {
+		defer s.rt.objectDone(protocol.ReturnID(t.spec.TaskID, i+1))
+	}
 	defer s.rt.objectDone(t.spec.ReturnID)
 	defer s.rt.removeSubmitted(t.refs)
 	s.mu.Lock()
@@ -677,6 +731,6 @@ func (s *submitter) close() {
 		s.returnLease(lh, false)
 	}
 	for _, t := range ts {
-		t.obj.complete(nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrShutdown, errs.ErrShutdown, "", false).ToWire())
+		s.finishObjects(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrShutdown, errs.ErrShutdown, "", false).ToWire())
 	}
 }

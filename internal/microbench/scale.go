@@ -16,17 +16,26 @@ import (
 // to one task, many objects in one get, many queued tasks), each timed
 // once, with the peak memory of the processes involved.
 
-var sumArgs = rayo.Register[int]("microbench.sum_args", func(xs ...int) int {
-	s := 0
-	for _, x := range xs {
-		s += x
-	}
-	return s
-})
+var (
+	sumArgs = rayo.Register[int]("microbench.sum_args", func(xs ...int) int {
+		s := 0
+		for _, x := range xs {
+			s += x
+		}
+		return s
+	})
+	manyReturns = rayo.Register[[]int]("microbench.many_returns", func(n int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	})
+)
 
 // ScaleOptions size the scale rows.
 type ScaleOptions struct {
-	Args, Objects, QueuedTasks int
+	Args, Returns, Objects, QueuedTasks int
 	// NodePid is the pid of the node daemon the driver submits through,
 	// when it is another process of this machine (its peak memory is
 	// reported); 0 when the node runs in the driver (embedded).
@@ -52,6 +61,15 @@ func RunScale(ctx context.Context, o Options, so ScaleOptions) ([]Result, error)
 			err = fmt.Errorf("the sum is %d, want %d", v, so.Args)
 		}
 		b.elapsed = time.Since(start)
+		return err
+	})
+	b.once(fmt.Sprintf("%d returns from one task", so.Returns), func() error {
+		start := time.Now()
+		vs, err := rayo.GetAll(ctx, rayo.RemoteN(manyReturns, so.Returns, so.Returns))
+		b.elapsed = time.Since(start)
+		if err == nil && (len(vs) != so.Returns || vs[so.Returns-1] != so.Returns-1) {
+			err = fmt.Errorf("got %d returns", len(vs))
+		}
 		return err
 	})
 	b.once(fmt.Sprintf("%d objects in one GetAll", so.Objects), func() error {

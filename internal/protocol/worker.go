@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"strconv"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/sched"
 )
@@ -37,6 +38,26 @@ type TaskSpec struct {
 	Attempt   int             `msgpack:"att,omitempty"`
 	// GPUIDs are the GPUs of the lease the task runs on.
 	GPUIDs []int `msgpack:"gpus,omitempty"`
+	// NumReturns > 0: the function returns a slice of exactly this many
+	// elements, each its own object (ReturnID(TaskID, i)), as Ray's
+	// num_returns. 0: one object, the whole result.
+	NumReturns int `msgpack:"nret,omitempty"`
+}
+
+// ReturnID names a task's i-th return object; the first is the task's
+// own ID.
+func ReturnID(taskID string, i int) string {
+	if i == 0 {
+		return taskID
+	}
+	return taskID + "." + strconv.Itoa(i)
+}
+
+// ReturnValue is one of a task's several results: inline, or stored.
+type ReturnValue struct {
+	Value  []byte          `msgpack:"v,omitempty"`
+	Loc    *ObjectLocation `msgpack:"loc,omitempty"`
+	Nested []NestedRef     `msgpack:"nested,omitempty"`
 }
 
 type PushTaskReply struct {
@@ -48,6 +69,8 @@ type PushTaskReply struct {
 	// Nested are the references the result holds; the worker registered
 	// the caller as their borrower.
 	Nested []NestedRef `msgpack:"nested,omitempty"`
+	// Returns are the results of a task with NumReturns > 0, in order.
+	Returns []ReturnValue `msgpack:"rets,omitempty"`
 }
 
 type CancelTaskRequest struct {
