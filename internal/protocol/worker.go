@@ -1,9 +1,9 @@
 package protocol
 
 import (
-	"strconv"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/sched"
+	"strconv"
 )
 
 // Core runtime methods, served by every driver and worker.
