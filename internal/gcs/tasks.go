@@ -26,16 +26,26 @@ type taskStore struct {
 	order   []string
 	head    int
 	dropped int64
+	// evicted remembers the last max evicted IDs, so that a late event
+	// of an evicted task (its worker reports after its owner) does not
+	// bring it back in place of a newer one.
+	evicted     map[string]struct{}
+	evictedRing []string
+	evictedHead int
 }
 
 func newTaskStore(max int) *taskStore {
-	return &taskStore{max: max, records: map[string]*protocol.TaskRecord{}}
+	return &taskStore{max: max, records: map[string]*protocol.TaskRecord{}, evicted: map[string]struct{}{}}
 }
 
 // apply merges one event into its task's record.
 func (ts *taskStore) apply(ev *protocol.TaskEvent) {
 	r := ts.records[ev.TaskID]
 	if r == nil {
+		if _, gone := ts.evicted[ev.TaskID]; gone {
+			ts.dropped++
+			return
+		}
 		if len(ts.records) >= ts.max {
 			ts.evictOldest()
 		}
@@ -101,10 +111,19 @@ func (ts *taskStore) evictOldest() {
 		return
 	}
 	id := ts.order[ts.head]
-	if _, ok := ts.records[id]; ok {
-		delete(ts.records, id)
-		ts.dropped++
+	if _, ok := ts.records[id]; !ok {
+		return
 	}
+	delete(ts.records, id)
+	ts.dropped++
+	if len(ts.evictedRing) < ts.max {
+		ts.evictedRing = append(ts.evictedRing, id)
+	} else {
+		delete(ts.evicted, ts.evictedRing[ts.evictedHead])
+		ts.evictedRing[ts.evictedHead] = id
+		ts.evictedHead = (ts.evictedHead + 1) % ts.max
+	}
+	ts.evicted[id] = struct{}{}
 }
 
 func (ts *taskStore) matches(r *protocol.TaskRecord, q *protocol.ListTasksRequest) bool {

@@ -55,6 +55,11 @@ func TestTaskRecordsBoundedNewestFirst(t *testing.T) {
 	if fmt.Sprint(ids) != "[4 3 2]" {
 		t.Fatalf("order: %v, want newest first [4 3 2]", ids)
 	}
+	// A late event of an evicted task does not bring it back.
+	ts.apply(ev("0", 1, protocol.TaskRunning, 9))
+	if got := ts.list(&protocol.ListTasksRequest{}); got.Total != 3 || got.Tasks[2].TaskID != "2" || got.Dropped != 3 {
+		t.Fatalf("after a late event of an evicted task: %d records, oldest %s, dropped %d", got.Total, got.Tasks[2].TaskID, got.Dropped)
+	}
 	if got := ts.list(&protocol.ListTasksRequest{Limit: 2}); len(got.Tasks) != 2 || got.Total != 3 {
 		t.Fatalf("limit: %d of %d", len(got.Tasks), got.Total)
 	}
