@@ -45,8 +45,7 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 	rt.announce(req.Spec.Class + ".__init__")
 	ev := rt.executorEvent(req.Spec.ActorID, req.Incarnation, req.Spec.Class+".__init__", protocol.TaskTypeActorCreation,
 		req.Spec.Job.JobID, req.Spec.ActorID)
-	ev.State = protocol.TaskRunning
-	rt.recordTask(ev)
+	rt.taskStarted(ev)
 	rt.setVisibleGPUs(req.GPUIDs)
 	args, pinned, terr := rt.resolveArgs(ctx, req.Spec.Args, req.Spec.Class+".__init__", req.Spec.ActorID)
 	var inst any
@@ -59,10 +58,10 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		terr.Pid = os.Getpid()
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
 		w := terr.ToWire()
-		rt.recordTaskEnd(ev, w)
+		rt.taskEnded(ev, w)
 		return &protocol.WorkerCreateActorReply{Err: w}, nil
 	}
-	rt.recordTaskEnd(ev, nil)
+	rt.taskEnded(ev, nil)
 	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, instance: inst, maxConc: max(req.Spec.MaxConcurrency, 1)}
 	rt.runningMu.Lock()
 	rt.host = h
@@ -123,8 +122,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	rt.runningMu.Unlock()
 	name := h.spec.Class + "." + c.req.Method
 	ev := rt.executorEvent(c.req.TaskID, 0, name, protocol.TaskTypeActor, h.spec.Job.JobID, h.spec.ActorID)
-	ev.State = protocol.TaskRunning
-	rt.recordTask(ev)
+	rt.taskStarted(ev)
 	args, pinned, terr := rt.resolveArgs(ctx, c.req.Args, name, c.req.TaskID)
 	var value Encoded
 	if terr == nil {
@@ -139,7 +137,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		terr.Pid = os.Getpid()
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
 		w := terr.ToWire()
-		rt.recordTaskEnd(ev, w)
+		rt.taskEnded(ev, w)
 		c.reply(&protocol.PushTaskReply{Err: w}, nil)
 	} else {
 		// The call's own context is cancelled by now: finish under the
@@ -147,7 +145,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		rt.lendNested(c.ctx, c.req.OwnerAddr, value.Nested)
 		rt.FlushBorrows(c.ctx)
 		reply := rt.resultReply(c.ctx, c.req.TaskID, name, c.req.TaskID, c.req.OwnerAddr, value)
-		rt.recordTaskEnd(ev, reply.Err)
+		rt.taskEnded(ev, reply.Err)
 		c.reply(reply, nil)
 	}
 	if h.exit.Load() {

@@ -25,6 +25,15 @@ type eventBuffer struct {
 	mu      sync.Mutex
 	events  []protocol.TaskEvent
 	dropped int64
+	// running are the tasks this worker runs now, by ID. A task that
+	// ends before the next flush is reported once, when it ends (with its
+	// start time); one still running at a flush is reported RUNNING then.
+	running map[string]*runningTask
+}
+
+type runningTask struct {
+	ev       protocol.TaskEvent
+	reported bool
 }
 
 // recordTask buffers one task event, stamped now.
@@ -38,6 +47,32 @@ func (rt *Runtime) recordTask(ev protocol.TaskEvent) {
 		b.events = append(b.events, ev)
 	}
 	b.mu.Unlock()
+}
+
+// taskStarted notes that this worker started running a task (see
+// eventBuffer.running); taskEnded reports its end.
+func (rt *Runtime) taskStarted(ev protocol.TaskEvent) {
+	ev.State, ev.TimeUs = protocol.TaskRunning, time.Now().UnixMicro()
+	b := &rt.events
+	b.mu.Lock()
+	if b.running == nil {
+		b.running = map[string]*runningTask{}
+	}
+	b.running[ev.TaskID] = &runningTask{ev: ev}
+	b.mu.Unlock()
+}
+
+// taskEnded buffers the end of a task taskStarted noted: FINISHED, or
+// FAILED with its error.
+func (rt *Runtime) taskEnded(ev protocol.TaskEvent, werr *errs.WireTaskError) {
+	b := &rt.events
+	b.mu.Lock()
+	if r := b.running[ev.TaskID]; r != nil {
+		ev.StartUs = r.ev.TimeUs
+		delete(b.running, ev.TaskID)
+	}
+	b.mu.Unlock()
+	rt.recordTaskEnd(ev, werr)
 }
 
 // recordTaskEnd buffers a task's end: FINISHED, or FAILED with its error.
@@ -75,6 +110,12 @@ func (rt *Runtime) eventLoop() {
 func (rt *Runtime) flushEvents(timeout time.Duration) {
 	b := &rt.events
 	b.mu.Lock()
+	for _, r := range b.running {
+		if !r.reported {
+			r.reported = true
+			b.events = append(b.events, r.ev)
+		}
+	}
 	events, dropped := b.events, b.dropped
 	b.events, b.dropped = nil, 0
 	b.mu.Unlock()

@@ -28,8 +28,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	}
 	rt.announce(name)
 	ev := rt.executorEvent(spec.TaskID, spec.Attempt, name, protocol.TaskTypeNormal, spec.JobID, "")
-	ev.State = protocol.TaskRunning
-	rt.recordTask(ev)
+	rt.taskStarted(ev)
 	// The task sees exactly the GPUs of its lease, as in Ray (processes it
 	// starts inherit the variable).
 	rt.setVisibleGPUs(spec.GPUIDs)
@@ -58,18 +57,18 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 			terr.Cause = errs.ErrTaskCancelled
 		}
 		w := terr.ToWire()
-		rt.recordTaskEnd(ev, w)
+		rt.taskEnded(ev, w)
 		return &protocol.PushTaskReply{Err: w}, nil
 	}
 	if spec.NumReturns > 0 {
 		reply := rt.returnsReply(ctx, spec, name, values)
-		rt.recordTaskEnd(ev, reply.Err)
+		rt.taskEnded(ev, reply.Err)
 		return reply, nil
 	}
 	rt.lendNested(ctx, spec.OwnerAddr, value.Nested)
 	rt.FlushBorrows(ctx)
 	reply := rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, spec.OwnerAddr, value)
-	rt.recordTaskEnd(ev, reply.Err)
+	rt.taskEnded(ev, reply.Err)
 	return reply, nil
 }
 

@@ -93,6 +93,9 @@ func (ts *taskStore) apply(ev *protocol.TaskEvent) {
 		if r.EndUs == 0 {
 			r.EndUs = ev.TimeUs
 		}
+		if ev.StartUs != 0 {
+			r.StartUs = ev.StartUs
+		}
 		fill(&r.ErrorType, ev.ErrorType)
 		fill(&r.ErrorMsg, ev.ErrorMsg)
 		fill(&r.Stack, ev.Stack)

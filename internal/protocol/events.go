@@ -52,6 +52,9 @@ type TaskEvent struct {
 	ActorID   string `msgpack:"actor,omitempty"`
 	State     string `msgpack:"state"`
 	TimeUs    int64  `msgpack:"t"` // when it entered State, Unix microseconds
+	// StartUs, on a FINISHED or FAILED event, is when the task started
+	// running: a worker reports a short task's run in one event.
+	StartUs int64 `msgpack:"st,omitempty"`
 	NodeID    string `msgpack:"node,omitempty"`
 	WorkerID  string `msgpack:"worker,omitempty"`
 	WorkerPid int    `msgpack:"pid,omitempty"`
