@@ -44,17 +44,17 @@ func TaskStateRank(state string) int {
 
 // TaskEvent is one state a task entered, with what the reporter knows.
 type TaskEvent struct {
-	TaskID    string `msgpack:"id"`
-	Attempt   int    `msgpack:"att,omitempty"`
-	Name      string `msgpack:"name,omitempty"`
-	Type      string `msgpack:"type,omitempty"`
-	JobID     string `msgpack:"job,omitempty"`
-	ActorID   string `msgpack:"actor,omitempty"`
-	State     string `msgpack:"state"`
-	TimeUs    int64  `msgpack:"t"` // when it entered State, Unix microseconds
+	TaskID  string `msgpack:"id"`
+	Attempt int    `msgpack:"att,omitempty"`
+	Name    string `msgpack:"name,omitempty"`
+	Type    string `msgpack:"type,omitempty"`
+	JobID   string `msgpack:"job,omitempty"`
+	ActorID string `msgpack:"actor,omitempty"`
+	State   string `msgpack:"state"`
+	TimeUs  int64  `msgpack:"t"` // when it entered State, Unix microseconds
 	// StartUs, on a FINISHED or FAILED event, is when the task started
 	// running: a worker reports a short task's run in one event.
-	StartUs int64 `msgpack:"st,omitempty"`
+	StartUs   int64  `msgpack:"st,omitempty"`
 	NodeID    string `msgpack:"node,omitempty"`
 	WorkerID  string `msgpack:"worker,omitempty"`
 	WorkerPid int    `msgpack:"pid,omitempty"`
