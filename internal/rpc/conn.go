@@ -18,7 +18,7 @@ const maxFrame = 256 << 20
 
 // protocolVersion is checked in the hello so that mismatched binaries fail
 // with a clear error instead of garbled frames.
-const protocolVersion = 1
+const protocolVersion = 2 // 2: hand-written array forms of the hot-path messages (internal/protocol/codec.go)
 
 const (
 	frameRequest uint8 = iota + 1
