@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rayo-dev/rayo/dashboard"
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/gcs"
@@ -45,6 +46,7 @@ type initOptions struct {
 	spillDir    string
 	headWait    time.Duration
 	nodeAddr    string
+	dashboard   string
 }
 
 // WithAddress joins the cluster whose head listens at addr ("host:port"),
@@ -112,6 +114,24 @@ func WithHeadTimeout(d time.Duration) InitOption { return func(o *initOptions) {
 // this host, the head's first.
 func WithNodeAddress(addr string) InitOption { return func(o *initOptions) { o.nodeAddr = addr } }
 
+// WithDashboard runs the head's HTTP API and web dashboard in an embedded
+// cluster, listening on addr ("127.0.0.1:8265"; port 0 takes any free
+// one). DashboardAddress says where it listens; log in with the token in
+// the session directory (<temp dir>/embedded/session_latest/token).
+// Clusters started with rayo start --head always run it.
+func WithDashboard(addr string) InitOption { return func(o *initOptions) { o.dashboard = addr } }
+
+// DashboardAddress is the host:port of the dashboard of the cluster this
+// process is connected to ("" when it runs none).
+func DashboardAddress() string {
+	state.Lock()
+	defer state.Unlock()
+	if state.dash != nil {
+		return state.dash.Addr()
+	}
+	return state.dashAddr
+}
+
 // WithEnv sets environment variables for every worker of this job.
 func WithEnv(env map[string]string) InitOption {
 	return func(o *initOptions) {
@@ -126,6 +146,8 @@ var state struct {
 	sync.Mutex
 	rt       *core.Runtime
 	gcs      *gcs.Server
+	dash     *dashboard.Server
+	dashAddr string // a joined cluster's, from its head
 	node     *node.Node
 	logFile  *os.File
 	nodeID   string
@@ -204,6 +226,11 @@ func shutdownLocked() {
 		state.node.Stop()
 		state.node = nil
 	}
+	if state.dash != nil {
+		state.dash.Stop()
+		state.dash = nil
+	}
+	state.dashAddr = ""
 	if state.gcs != nil {
 		state.gcs.Stop()
 		state.gcs = nil
@@ -278,6 +305,16 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 		return err
 	}
 	state.node, state.nodeID, state.embedded = n, n.ID(), true
+	if o.dashboard != "" {
+		d, err := dashboard.Start(dashboard.Config{Listen: o.dashboard, Token: token, HeadAddr: g.Addr(),
+			SessionDir: sess.Path, Log: log.With("component", "dashboard")})
+		if err != nil {
+			return fmt.Errorf("rayo: starting the dashboard: %w", err)
+		}
+		state.dash = d
+		g.SetDashboardAddr(d.Addr())
+		_ = sess.WriteDashboardAddress(d.Addr())
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("rayo: finding this program's executable: %w", err)
@@ -314,6 +351,7 @@ func joinCluster(ctx context.Context, o *initOptions) error {
 	if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
 		return fmt.Errorf("rayo: asking the head for its nodes: %w", err)
 	}
+	state.dashAddr = st.DashboardAddr
 	nodeAddr, nodeID := pickNode(st.Nodes)
 	if o.nodeAddr != "" {
 		nodeAddr, nodeID = o.nodeAddr, ""

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -375,5 +378,47 @@ func TestSpreadDoesNotStick(t *testing.T) {
 		if v != i+1 {
 			t.Fatalf("spread task %d returned %d", i, v)
 		}
+	}
+}
+
+// The embedded cluster runs the dashboard when asked, behind the token.
+func TestEmbeddedDashboard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	if err := rayo.Init(ctx, rayo.WithNumCPUs(1), rayo.WithLogToDriver(false), rayo.WithTempDir(dir),
+		rayo.WithDashboard("127.0.0.1:0")); err != nil {
+		t.Fatal(err)
+	}
+	defer rayo.Shutdown()
+	addr := rayo.DashboardAddress()
+	if addr == "" {
+		t.Fatal("no dashboard address")
+	}
+	token, err := os.ReadFile(filepath.Join(dir, "embedded", "session_latest", "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(tok string) int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v0/nodes", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(strings.TrimSpace(string(token))); code != http.StatusOK {
+		t.Fatalf("with the token: %d", code)
+	}
+	if code := get(""); code != http.StatusUnauthorized {
+		t.Fatalf("without the token: %d", code)
+	}
+	rayo.Shutdown()
+	if _, err := http.Get("http://" + addr + "/"); err == nil {
+		t.Fatal("the dashboard still answers after Shutdown")
 	}
 }
