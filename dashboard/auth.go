@@ -27,12 +27,18 @@ func (s *Server) tokenOK(tok string) bool {
 	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
 }
 
-// requestToken returns the token a request carries, if any.
+// requestToken returns the token a request carries, if any. The cookie
+// counts for reads only: a request that changes something (submit or
+// stop a job) needs the header, so that another page the browser has
+// open cannot make it on the user's behalf (cross-site request forgery).
 func requestToken(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
 			return strings.TrimSpace(tok)
 		}
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return ""
 	}
 	if c, err := r.Cookie(CookieName); err == nil {
 		return c.Value
@@ -117,8 +123,10 @@ button{padding:.5em 1.5em}.err{color:#b00}</style></head>
 // serveLogin shows the login form (GET) or checks the token and sets
 // the cookie (POST).
 func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
+	// Anyone may reach this page: it reads a small form, nothing more.
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	next := r.FormValue("next")
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
 		next = "/"
 	}
 	data := struct {
@@ -133,6 +141,7 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		data.Failed = true
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

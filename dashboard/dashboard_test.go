@@ -123,6 +123,16 @@ func TestLoginSetsACookie(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("the cookie did not authenticate: %d", resp.StatusCode)
 	}
+	// The cookie is for reads: a request that changes something needs the
+	// header (no cross-site request forgery of a job submission).
+	resp, err = client2.Post(base+"/api/jobs/", "application/json", strings.NewReader(`{"entrypoint":["true"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a POST with the cookie alone: %d, want 401", resp.StatusCode)
+	}
 }
 
 func TestListFiltersAndLimits(t *testing.T) {

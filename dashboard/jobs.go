@@ -145,7 +145,7 @@ func (s *Server) submitMultipart(r *http.Request) (jobs.Info, error) {
 	switch {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return jobs.Info{}, fmt.Errorf("%w: %v", jobs.ErrBadPackage, err)
+		return jobs.Info{}, fmt.Errorf("%w: %w", jobs.ErrBadPackage, err)
 	case part.FormName() != PartWorkingDir:
 		return jobs.Info{}, fmt.Errorf("%w: unexpected part %q (want %q)", jobs.ErrInvalid, part.FormName(), PartWorkingDir)
 	default:

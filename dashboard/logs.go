@@ -247,12 +247,9 @@ func (s *Server) readLogAt(ctx context.Context, n logNode, file string, off int6
 // every FollowPoll. A file that shrank (rewritten) is followed from its
 // start again. A node that stops answering ends the stream.
 func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, n logNode, file string, pos int64) {
-	select {
-	case <-s.stopping:
+	if !s.track() {
 		return
-	default:
 	}
-	s.wg.Add(1)
 	defer s.wg.Done()
 	t := time.NewTicker(FollowPoll)
 	defer t.Stop()

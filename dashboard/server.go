@@ -52,6 +52,9 @@ type Server struct {
 	stopOnce sync.Once
 	stopping chan struct{}
 	wg       sync.WaitGroup
+	// stopMu orders a stream's wg.Add after the stopping check against
+	// Stop's close and Wait.
+	stopMu sync.Mutex
 }
 
 // Start listens and serves until Stop.
@@ -77,6 +80,8 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, ln: ln, mux: http.NewServeMux(), conns: rpc.NewPool(cfg.Token), log: cfg.Log,
 		stopping: make(chan struct{})}
 	s.routes()
+	// No ReadTimeout or WriteTimeout: job uploads and log follows are long;
+	// the login form, which anyone may send, is bounded in size instead.
 	s.http = &http.Server{Handler: s.authenticate(s.mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -107,7 +112,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // that stream (log follows) to end.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
+		s.stopMu.Lock()
 		close(s.stopping)
+		s.stopMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = s.http.Shutdown(ctx)
@@ -141,3 +148,17 @@ func (s *Server) call(ctx context.Context, method string, req, resp any) error {
 }
 
 var errHeadDown = errors.New("the head is unreachable")
+
+// track registers a long-lived handler (a log follow) that Stop waits
+// for; false when the server is stopping.
+func (s *Server) track() bool {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	select {
+	case <-s.stopping:
+		return false
+	default:
+		s.wg.Add(1)
+		return true
+	}
+}

@@ -40,7 +40,7 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 	spec := &protocol.ActorSpec{ActorID: rt.nextID(), Class: o.Class, Name: o.Name, Namespace: o.Namespace,
 		Detached: o.Detached, GetIfExists: o.GetIfExists, Args: vals, Resources: o.Resources, Strategy: o.Strategy,
 		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries, MaxConcurrency: o.MaxConcurrency,
-		Job: rt.cfg.Job, OwnerAddr: rt.Addr()}
+		Job: rt.Job(), OwnerAddr: rt.Addr()}
 	var reply protocol.CreateActorReply
 	if err := rt.callHead(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
 		if rpc.CodeOf(err) == "actor_name_taken" {

@@ -63,7 +63,7 @@ type metricsPusher struct {
 // startMetrics starts the push loop.
 func (rt *Runtime) startMetrics() *metricsPusher {
 	p := &metricsPusher{rt: rt, stopCh: make(chan struct{}), done: make(chan struct{})}
-	p.setTarget(rt.cfg.Job)
+	p.setTarget(rt.Job())
 	go p.loop()
 	return p
 }

@@ -16,7 +16,7 @@ func (rt *Runtime) CreatePlacementGroup(ctx context.Context, name string, bundle
 	id := rt.nextID()
 	var info protocol.PGInfo
 	err := rt.callHead(ctx, protocol.HeadCreatePG, &protocol.CreatePGRequest{PGID: id, Name: name, Bundles: bundles,
-		Strategy: st, JobID: rt.cfg.Job.JobID, Detached: detached}, &info)
+		Strategy: st, JobID: rt.Job().JobID, Detached: detached}, &info)
 	if err != nil {
 		if rpc.CodeOf(err) == rpc.CodeBadRequest {
 			return "", fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)

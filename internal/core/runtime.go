@@ -111,7 +111,8 @@ type Runtime struct {
 	headMu   sync.Mutex
 	head     *rpc.Client
 
-	events  eventBuffer // task events for the head
+	jobMu   sync.RWMutex // guards cfg.Job
+	events  eventBuffer  // task events for the head
 	pid     int
 	metrics *metricsPusher
 
@@ -202,12 +203,19 @@ func (rt *Runtime) NodeDone() <-chan struct{} { return rt.node.Done() }
 
 // SetJob records the job after the driver registered it.
 func (rt *Runtime) SetJob(j protocol.JobSpec) {
+	rt.jobMu.Lock()
 	rt.cfg.Job = j
+	rt.jobMu.Unlock()
 	rt.metrics.setTarget(j)
 }
 
 // Job is the runtime's job.
-func (rt *Runtime) Job() protocol.JobSpec { return rt.cfg.Job }
+// (The driver sets it after its loops started: they read it through Job.)
+func (rt *Runtime) Job() protocol.JobSpec {
+	rt.jobMu.RLock()
+	defer rt.jobMu.RUnlock()
+	return rt.cfg.Job
+}
 
 // Close stops the runtime: pending calls fail, connections close.
 func (rt *Runtime) Close() {

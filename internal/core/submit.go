@@ -126,7 +126,7 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 	id := rt.nextID()
 	obj := rt.store.create(id)
 	t := &task{opts: opts, args: args, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries,
-		spec: protocol.TaskSpec{TaskID: id, JobID: rt.cfg.Job.JobID, Name: opts.Name, Display: opts.Display,
+		spec: protocol.TaskSpec{TaskID: id, JobID: rt.Job().JobID, Name: opts.Name, Display: opts.Display,
 			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources, NumReturns: opts.NumReturns}}
 	refs := []Ref{{ID: id, Owner: rt.Addr()}}
 	for i := 1; i < opts.NumReturns; i++ {
@@ -351,7 +351,7 @@ func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 // redirects to other nodes, until it gets one, the request is withdrawn,
 // or the node refuses for good.
 func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
-	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.cfg.Job, Resources: ks.res, Strategy: ks.strat, Name: pl.name}
+	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.Job(), Resources: ks.res, Strategy: ks.strat, Name: pl.name}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

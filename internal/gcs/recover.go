@@ -186,7 +186,7 @@ func (s *Server) reconcileNodeLocked(info *protocol.NodeInfo) (leases []string, 
 	}
 	for _, b := range info.Bundles {
 		g := s.pgs[b.PGID]
-		if g == nil || g.info.State == protocol.PGRemoved || b.Index >= len(g.info.Bundles) ||
+		if g == nil || g.info.State == protocol.PGRemoved || b.Index < 0 || b.Index >= len(g.info.Bundles) ||
 			g.info.Bundles[b.Index].NodeID != info.NodeID || !b.Committed {
 			bundles = append(bundles, b)
 		}

@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -66,6 +67,9 @@ func (ts *taskStore) apply(ev *protocol.TaskEvent) {
 		*r = protocol.TaskRecord{TaskID: r.TaskID, Attempt: ev.Attempt, Name: r.Name, Type: r.Type, JobID: r.JobID,
 			ActorID: r.ActorID, CreatedUs: r.CreatedUs}
 	}
+	// Names and states reach /metrics as label values, which must be
+	// valid UTF-8.
+	ev.Name, ev.State = strings.ToValidUTF8(ev.Name, "\uFFFD"), strings.ToValidUTF8(ev.State, "\uFFFD")
 	fill(&r.Name, ev.Name)
 	fill(&r.Type, ev.Type)
 	fill(&r.JobID, ev.JobID)

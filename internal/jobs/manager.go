@@ -142,7 +142,7 @@ func (m *Manager) load() error {
 			continue
 		}
 		var info Info
-		if err := json.Unmarshal(v.Value, &info); err != nil || info.SubmissionID != k {
+		if err := json.Unmarshal(v.Value, &info); err != nil || info.SubmissionID != k || !ValidID(k) {
 			m.cfg.Log.Error("skipping a damaged job record", "key", k, "err", err)
 			continue
 		}

@@ -51,6 +51,10 @@ func (a *Arg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	})
 }
 
+// preallocLimit bounds what a decoder allocates ahead of the elements a
+// length on the wire announces.
+const preallocLimit = 1024
+
 // decodeFields calls field for each of n array elements.
 func decodeFields(dec *msgpack.Decoder, n int, what string, field func(i int) error) error {
 	if n < 0 {
@@ -81,11 +85,14 @@ func decodeArgs(dec *msgpack.Decoder) ([]Arg, error) {
 	if err != nil || n <= 0 {
 		return nil, err
 	}
-	args := make([]Arg, n)
-	for i := range args {
-		if err := args[i].DecodeMsgpack(dec); err != nil {
+	// A length on the wire reserves only what its elements fill.
+	args := make([]Arg, 0, min(n, preallocLimit))
+	for i := 0; i < n; i++ {
+		var a Arg
+		if err := a.DecodeMsgpack(dec); err != nil {
 			return nil, err
 		}
+		args = append(args, a)
 	}
 	return args, nil
 }
@@ -110,7 +117,7 @@ func decodeResources(dec *msgpack.Decoder) (sched.Resources, error) {
 	if err != nil || n <= 0 {
 		return nil, err
 	}
-	r := make(sched.Resources, n)
+	r := make(sched.Resources, min(n, preallocLimit))
 	for i := 0; i < n; i++ {
 		k, err := dec.DecodeString()
 		if err != nil {
@@ -140,11 +147,13 @@ func decodeInts(dec *msgpack.Decoder) ([]int, error) {
 	if err != nil || n <= 0 {
 		return nil, err
 	}
-	xs := make([]int, n)
-	for i := range xs {
-		if xs[i], err = dec.DecodeInt(); err != nil {
+	xs := make([]int, 0, min(n, preallocLimit))
+	for i := 0; i < n; i++ {
+		x, err := dec.DecodeInt()
+		if err != nil {
 			return nil, err
 		}
+		xs = append(xs, x)
 	}
 	return xs, nil
 }

@@ -43,3 +43,17 @@ func TestHandWrittenCodecsRoundTrip(t *testing.T) {
 		t.Error("a malformed TaskSpec decoded")
 	}
 }
+
+// A length on the wire reserves no memory beyond the elements that come.
+func TestDecodersDoNotTrustLengths(t *testing.T) {
+	// A TaskSpec whose args claim 4 billion elements, then end.
+	b := []byte{0x9b, 0xa0, 0xa0, 0xa0, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff}
+	var ts TaskSpec
+	allocs := testing.AllocsPerRun(1, func() { _ = msgpack.Unmarshal(b, &ts) })
+	if err := msgpack.Unmarshal(b, &ts); err == nil {
+		t.Fatal("a truncated TaskSpec decoded")
+	}
+	if allocs > 50 {
+		t.Errorf("%v allocations for a 10-byte input", allocs)
+	}
+}

@@ -85,19 +85,38 @@ func (c *conn) send(f *frame) error {
 	return err
 }
 
-// recv reads one frame.
-func (c *conn) recv() (*frame, error) {
+// maxHelloFrame bounds the first frame of a connection, read before the
+// token is checked: an unauthenticated peer gets no large buffer, and no
+// deeply nested body to decode.
+const maxHelloFrame = 4 << 10
+
+// recvGrowStep is how much of a large frame is allocated ahead of the
+// bytes that arrived: a length prefix alone reserves no memory.
+const recvGrowStep = 1 << 20
+
+// recv reads one frame of at most maxFrame bytes.
+func (c *conn) recv() (*frame, error) { return c.recvLimit(maxFrame) }
+
+// recvLimit reads one frame of at most limit bytes.
+func (c *conn) recvLimit(limit uint32) (*frame, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxFrame {
-		return nil, fmt.Errorf("rpc: frame of %d bytes exceeds the %d byte limit", n, maxFrame)
+	if n > limit {
+		return nil, fmt.Errorf("rpc: frame of %d bytes exceeds the %d byte limit", n, limit)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(c.br, buf); err != nil {
-		return nil, err
+	buf := make([]byte, 0, min(n, recvGrowStep))
+	for uint32(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = append(buf[:cap(buf)], make([]byte, min(n-uint32(len(buf)), recvGrowStep))...)[:len(buf)]
+		}
+		m, err := io.ReadFull(c.br, buf[len(buf):min(uint32(cap(buf)), n)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, err
+		}
 	}
 	f := new(frame)
 	if err := msgpack.Unmarshal(buf, f); err != nil {

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -211,5 +212,27 @@ func TestUnixSocket(t *testing.T) {
 	s.Close()
 	if _, err := os.Stat(p); err == nil {
 		t.Fatal("the socket file outlived Close")
+	}
+}
+
+// Before the token is checked, a peer can make the server read no more
+// than a small hello: a large length prefix closes the connection.
+func TestUnauthenticatedFramesAreSmall(t *testing.T) {
+	_, addr := startServer(t, "tok", io.Discard)
+	for _, n := range []uint32{maxHelloFrame + 1, maxFrame} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], n)
+		if _, err := nc.Write(hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := nc.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("a hello frame of %d bytes: the server kept the connection open (%v)", n, err)
+		}
+		nc.Close()
 	}
 }

@@ -255,7 +255,7 @@ func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
 func (s *Server) handshake(c *conn) error {
 	_ = c.nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer func() { _ = c.nc.SetDeadline(time.Time{}) }()
-	f, err := c.recv()
+	f, err := c.recvLimit(maxHelloFrame)
 	if err != nil {
 		return fmt.Errorf("reading hello: %w", err)
 	}
