@@ -199,6 +199,9 @@ func startInBackground(cmd *cobra.Command, f *startFlags) error {
 	if f.head {
 		fmt.Fprintf(out, "rayo head started at %s (node %s, pid %d)\n", ready.Address, ready.NodeID, ready.Pid)
 		fmt.Fprintf(out, "  session: %s\n", ready.Session)
+		if ready.Dashboard != "" {
+			fmt.Fprintf(out, "  dashboard and HTTP API: http://%s (log in with the token in the session directory)\n", ready.Dashboard)
+		}
 		fmt.Fprintf(out, "  to add a node on this machine:   rayo start --address %s\n", ready.Address)
 		fmt.Fprintf(out, "  from another machine:            RAYO_TOKEN=$(cat %s/token) rayo start --address %s --node-ip-address <its ip>\n", ready.Session, ready.Address)
 		fmt.Fprintf(out, "  to run a program on the cluster: RAYO_ADDRESS=%s go run ./yourprogram\n", ready.Address)
@@ -255,6 +258,8 @@ type readyInfo struct {
 	NodeID  string `json:"node_id"`
 	Pid     int    `json:"pid"`
 	Session string `json:"session"`
+	// Dashboard is the head's HTTP API and dashboard.
+	Dashboard string `json:"dashboard,omitempty"`
 }
 
 // runDaemon runs the head (with its node) or a node daemon until SIGTERM
@@ -278,6 +283,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	var sess *session.Dir
 	var token string
 	var rec *headRecord
+	var dashAddr string
 	headAddr := f.address
 	dataDir := f.headDataDir()
 	if f.head {
@@ -347,6 +353,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		}
 		defer dash.Stop()
 		g.SetDashboardAddr(dash.Addr())
+		dashAddr = dash.Addr()
 		if err = sess.WriteDashboardAddress(dash.Addr()); err != nil {
 			return err
 		}
@@ -386,7 +393,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	defer func() { _ = sess.RemovePid(name) }()
 
 	if ready != nil {
-		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: nodeID, Pid: os.Getpid(), Session: sess.Path})
+		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: nodeID, Pid: os.Getpid(), Session: sess.Path, Dashboard: dashAddr})
 		fmt.Fprintf(ready, "ready %s\n", b)
 		_ = ready.Close()
 		ready = nil

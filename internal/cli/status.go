@@ -62,6 +62,8 @@ type StatusReport struct {
 	PendingActors []ActorReport `json:"pending_actors"`
 	// PlacementGroups not removed, with their bundles and where they are.
 	PlacementGroups []PGReport `json:"placement_groups"`
+	// Dashboard is the head's HTTP API and dashboard (host:port).
+	Dashboard string `json:"dashboard,omitempty"`
 }
 
 type PGReport struct {
@@ -107,7 +109,7 @@ type DemandReport struct {
 
 func buildStatus(st *protocol.ClusterStatusReply) *StatusReport {
 	total, used := sched.Resources{}, sched.Resources{}
-	rep := &StatusReport{Pending: []DemandReport{}, Infeasible: []DemandReport{}}
+	rep := &StatusReport{Pending: []DemandReport{}, Infeasible: []DemandReport{}, Dashboard: st.DashboardAddr}
 	for _, n := range st.Nodes {
 		state := n.StateName()
 		rep.Nodes = append(rep.Nodes, NodeReport{NodeID: n.Info.NodeID, Address: n.Info.Addr, State: state,
@@ -163,6 +165,9 @@ func printStatus(w io.Writer, rep *StatusReport) {
 		}
 	}
 	fmt.Fprintf(w, "======== Cluster status: %d node(s) alive, %d dead ========\n", alive, dead)
+	if rep.Dashboard != "" {
+		fmt.Fprintf(w, "Dashboard: http://%s (log in with the cluster token)\n", rep.Dashboard)
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSTATE\tADDRESS\tRESOURCES (used/total)\tWORKERS\tLABELS")
 	for _, n := range rep.Nodes {
