@@ -300,8 +300,11 @@ func failedWire(c *actorCall, err error) *errs.WireTaskError {
 		return de.ToWire()
 	}
 	cause := errs.ErrActorUnavailable
-	if errors.Is(err, errs.ErrActorNotFound) {
+	switch {
+	case errors.Is(err, errs.ErrActorNotFound):
 		cause = errs.ErrActorNotFound
+	case errors.Is(err, errs.ErrHeadUnavailable):
+		cause = errs.ErrHeadUnavailable
 	}
 	return errs.NewTaskError(c.name, c.req.TaskID, cause, err, "", false).ToWire()
 }
@@ -412,6 +415,12 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 				ac.fail(err)
 				return
 			}
+			if errors.Is(err, errs.ErrHeadUnavailable) {
+				// The head stayed away past the bound: the calls waiting
+				// for the actor's new address fail; later calls ask again.
+				ac.failWaiting(err)
+				return
+			}
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():
@@ -467,6 +476,20 @@ func (ac *actorClient) fail(err error) {
 	}
 	ac.lost, ac.inflight = nil, nil
 	ac.pumpLocked()
+}
+
+// failWaiting fails the calls that wait for the actor's address (queued,
+// or lost with a connection that broke) with err, and lets the next call
+// look the actor up again.
+func (ac *actorClient) failWaiting(err error) {
+	ac.rt.actorsMu.Lock()
+	defer ac.rt.actorsMu.Unlock()
+	ac.resolving = false
+	for _, c := range append(ac.lost, ac.queue...) {
+		c.obj.complete(nil, failedWire(c, err))
+		ac.rt.callDone(c)
+	}
+	ac.lost, ac.queue = nil, nil
 }
 
 // callDone releases what a finished call held: its arguments' references,

@@ -228,6 +228,19 @@ func TestHeadDownBeyondTheBound(t *testing.T) {
 	if v, err := inc.Options(rayo.Resources(special)).Remote(1).Get(ctx); err != nil || v != 2 {
 		t.Fatalf("a task with the head down = %d, %v", v, err)
 	}
+	// The actor's worker dies while the head is down: a call to it cannot
+	// learn where (or whether) the actor lives now, and fails after the
+	// bound rather than waiting for ever.
+	pid, err := cPid.Remote(h).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cIncr.Remote(h, 1).Get(ctx); !errors.Is(err, rayo.ErrHeadUnavailable) {
+		t.Fatalf("a call to an actor whose worker died with the head down: %v, want ErrHeadUnavailable", err)
+	}
 }
 
 // The head's state outlives a crash, not a stop on purpose: a head
