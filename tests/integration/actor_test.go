@@ -288,11 +288,13 @@ func startBlock(t *testing.T, h rayo.ActorHandle[actCounter]) (rayo.ObjectRef[in
 	dir := t.TempDir()
 	started, release := filepath.Join(dir, "started"), filepath.Join(dir, "release")
 	ref := cBlock.Remote(h, started, release)
-	waitFile(t, started, "Block to start")
-	b, err := os.ReadFile(started)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The file appears before its content: wait for the pid in it.
+	var b []byte
+	testcluster.WaitFor(t, 30*time.Second, func() bool {
+		var err error
+		b, err = os.ReadFile(started)
+		return err == nil && len(b) > 0
+	}, "Block to start")
 	pid, err := strconv.Atoi(string(b))
 	if err != nil {
 		t.Fatalf("Block wrote %q into %s", b, started)
