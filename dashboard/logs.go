@@ -7,12 +7,9 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/protocol"
-	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
 // The logs API: the files of each node's session logs directory, served
@@ -34,71 +31,6 @@ func (s *Server) logRoutes() {
 	s.mux.HandleFunc("GET /api/v0/logs/file", s.serveLogFile)
 }
 
-// errNodeUnavailable: the node is known but dead or unreachable.
-var errNodeUnavailable = errors.New("node unavailable")
-
-// logNode is a node that serves logs.
-type logNode struct{ id, addr string }
-
-// logNodes returns the alive nodes, or the one id names (an ID or a
-// unique prefix of one).
-func (s *Server) logNodes(ctx context.Context, id string) ([]logNode, error) {
-	var st protocol.ClusterStatusReply
-	if err := s.call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
-		return nil, err
-	}
-	var out []logNode
-	var matched []*protocol.NodeState
-	for i := range st.Nodes {
-		n := &st.Nodes[i]
-		switch {
-		case id == "":
-			if n.Alive {
-				out = append(out, logNode{n.Info.NodeID, n.Info.Addr})
-			}
-		case n.Info.NodeID == id:
-			return nodeIfAlive(n)
-		case strings.HasPrefix(n.Info.NodeID, id):
-			matched = append(matched, n)
-		}
-	}
-	if id == "" {
-		return out, nil
-	}
-	switch len(matched) {
-	case 0:
-		return nil, rpc.Errorf("node_not_found", "no node %s", id)
-	case 1:
-	default:
-		ids := make([]string, len(matched))
-		for i, n := range matched {
-			ids[i] = n.Info.NodeID
-		}
-		return nil, rpc.Errorf(rpc.CodeBadRequest, "node_id %s is ambiguous: %s", id, strings.Join(ids, ", "))
-	}
-	return nodeIfAlive(matched[0])
-}
-
-func nodeIfAlive(n *protocol.NodeState) ([]logNode, error) {
-	if !n.Alive {
-		return nil, fmt.Errorf("%w: node %s is %s; its log files are in its session directory on its machine", errNodeUnavailable, n.Info.NodeID, n.StateName())
-	}
-	return []logNode{{n.Info.NodeID, n.Info.Addr}}, nil
-}
-
-// nodeCall calls a node, telling a node that cannot be reached from an
-// error it answered.
-func (s *Server) nodeCall(ctx context.Context, n logNode, method string, req, resp any) error {
-	c, err := s.conns.Get(ctx, n.addr)
-	if err == nil {
-		err = c.Call(ctx, method, req, resp)
-	}
-	if err != nil && rpc.CodeOf(err) == "" {
-		return fmt.Errorf("%w: node %s at %s: %v", errNodeUnavailable, n.id, n.addr, err)
-	}
-	return err
-}
-
 // writeLogError answers an error of the logs API.
 func writeLogError(w http.ResponseWriter, err error) {
 	if errors.Is(err, errNodeUnavailable) {
@@ -114,7 +46,7 @@ func (s *Server) logRows(r *http.Request) ([]Row, []string, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	one := r.URL.Query().Get("node_id")
-	nodes, err := s.logNodes(ctx, one)
+	nodes, err := s.liveNodes(ctx, one)
 	if errors.Is(err, errNodeUnavailable) {
 		// A list answers what it can: nothing, and why.
 		return nil, []string{err.Error()}, nil
@@ -122,25 +54,18 @@ func (s *Server) logRows(r *http.Request) ([]Row, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	replies := make([]protocol.ListLogsReply, len(nodes))
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = s.nodeCall(ctx, n, protocol.NodeListLogs, &protocol.Empty{}, &replies[i]) })
-	}
-	wg.Wait()
-	var rows []Row
-	var warnings []string
-	for i, n := range nodes {
-		if errs[i] != nil {
-			warnings = append(warnings, fmt.Sprintf("node %s did not list its logs: %v", n.id, errs[i]))
-			continue
+	rows, warnings := s.eachNode(ctx, nodes, "did not list its logs", func(ctx context.Context, n nodeRef) ([]Row, error) {
+		var reply protocol.ListLogsReply
+		if err := s.nodeCall(ctx, n, protocol.NodeListLogs, &protocol.Empty{}, &reply); err != nil {
+			return nil, err
 		}
-		for _, f := range replies[i].Files {
+		rows := make([]Row, 0, len(reply.Files))
+		for _, f := range reply.Files {
 			rows = append(rows, Row{"node_id": n.id, "filename": f.Name, "size_bytes": f.Size,
 				"modified_ms": f.ModifiedMs, "pid": f.Pid, "job_id": f.JobID, "kind": f.Kind})
 		}
-	}
+		return rows, nil
+	})
 	// By node, then by file name (serveList's sort by node_id is stable).
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
@@ -193,7 +118,7 @@ func (s *Server) serveLogFile(w http.ResponseWriter, r *http.Request) {
 	}
 	// The first read, before any byte is sent, decides the status.
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	nodes, err := s.logNodes(ctx, q.node)
+	nodes, err := s.liveNodes(ctx, q.node)
 	var first protocol.ReadLogReply
 	if err == nil {
 		req := &protocol.ReadLogRequest{Name: q.file, TailLines: q.tail}
@@ -235,7 +160,7 @@ func (s *Server) serveLogFile(w http.ResponseWriter, r *http.Request) {
 	s.follow(r.Context(), w, rc, n, q.file, pos)
 }
 
-func (s *Server) readLogAt(ctx context.Context, n logNode, file string, off int64) (*protocol.ReadLogReply, error) {
+func (s *Server) readLogAt(ctx context.Context, n nodeRef, file string, off int64) (*protocol.ReadLogReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var rep protocol.ReadLogReply
@@ -246,7 +171,7 @@ func (s *Server) readLogAt(ctx context.Context, n logNode, file string, off int6
 // follow streams what is appended to the file from pos, polling the node
 // every FollowPoll. A file that shrank (rewritten) is followed from its
 // start again. A node that stops answering ends the stream.
-func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, n logNode, file string, pos int64) {
+func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, n nodeRef, file string, pos int64) {
 	if !s.track() {
 		return
 	}

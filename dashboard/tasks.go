@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -191,55 +190,26 @@ func Timeline(tasks []protocol.TaskRecord, now time.Time) []TraceEvent {
 	return out
 }
 
-// eachNode calls fn for every alive node, in parallel; a node that does
-// not answer becomes a warning.
-func (s *Server) eachNode(r *http.Request, fn func(ctx context.Context, n *protocol.NodeState) ([]Row, error)) ([]Row, []string, error) {
-	st, err := s.status(r)
+// nodeRows gathers rows from every alive node (fn asks one), within
+// nodeTimeout; a node that does not answer becomes a warning.
+func (s *Server) nodeRows(r *http.Request, fn func(ctx context.Context, n nodeRef) ([]Row, error)) ([]Row, []string, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), nodeTimeout)
+	defer cancel()
+	nodes, err := s.liveNodes(ctx, "")
 	if err != nil {
 		return nil, nil, err
 	}
-	var mu sync.Mutex
-	var rows []Row
-	var warnings []string
-	var wg sync.WaitGroup
-	for i := range st.Nodes {
-		n := &st.Nodes[i]
-		if !n.Alive {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-			defer cancel()
-			got, err := fn(ctx, n)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("node %s did not answer: %v", n.Info.NodeID, err))
-				return
-			}
-			rows = append(rows, got...)
-		}()
-	}
-	wg.Wait()
-	sort.Strings(warnings)
+	rows, warnings := s.eachNode(ctx, nodes, "did not answer", fn)
 	return rows, warnings, nil
 }
 
-// callNode calls a node daemon.
-func (s *Server) callNode(ctx context.Context, addr, method string, req, resp any) error {
-	c, err := s.conns.Get(ctx, addr)
-	if err != nil {
-		return err
-	}
-	return c.Call(ctx, method, req, resp)
-}
+// nodeTimeout bounds the answers of the nodes to a list request.
+const nodeTimeout = 5 * time.Second
 
 func (s *Server) workerRows(r *http.Request) ([]Row, []string, error) {
-	return s.eachNode(r, func(ctx context.Context, n *protocol.NodeState) ([]Row, error) {
+	return s.nodeRows(r, func(ctx context.Context, n nodeRef) ([]Row, error) {
 		var reply protocol.ListWorkersReply
-		if err := s.callNode(ctx, n.Info.Addr, protocol.NodeListWorkers, &protocol.Empty{}, &reply); err != nil {
+		if err := s.nodeCall(ctx, n, protocol.NodeListWorkers, &protocol.Empty{}, &reply); err != nil {
 			return nil, err
 		}
 		rows := make([]Row, 0, len(reply.Workers))
@@ -252,9 +222,9 @@ func (s *Server) workerRows(r *http.Request) ([]Row, []string, error) {
 }
 
 func (s *Server) objectRows(r *http.Request) ([]Row, []string, error) {
-	return s.eachNode(r, func(ctx context.Context, n *protocol.NodeState) ([]Row, error) {
+	return s.nodeRows(r, func(ctx context.Context, n nodeRef) ([]Row, error) {
 		var reply protocol.ListObjectsReply
-		if err := s.callNode(ctx, n.Info.Addr, protocol.NodeListObjects, &protocol.Empty{}, &reply); err != nil {
+		if err := s.nodeCall(ctx, n, protocol.NodeListObjects, &protocol.Empty{}, &reply); err != nil {
 			return nil, err
 		}
 		rows := make([]Row, 0, len(reply.Objects))

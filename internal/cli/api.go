@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/session"
 )
 
@@ -45,13 +44,7 @@ func (f *clusterFlags) api(ctx context.Context) (*apiClient, error) {
 		token = tok
 		if addr == "" {
 			// Ask the head where its HTTP API is.
-			head, err := dialChecked(ctx, headAddr, token)
-			if err != nil {
-				return nil, err
-			}
-			var st protocol.ClusterStatusReply
-			err = head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st)
-			_ = head.Close()
+			st, err := fetchStatus(ctx, headAddr, token)
 			if err != nil {
 				return nil, err
 			}

@@ -47,7 +47,16 @@ func (f *clusterFlags) dialHead(ctx context.Context) (*rpc.Client, error) {
 
 // clusterStatus asks the head the flags name for the cluster's state.
 func (f *clusterFlags) clusterStatus(ctx context.Context) (*protocol.ClusterStatusReply, error) {
-	head, err := f.dialHead(ctx)
+	addr, token, err := session.Resolve(f.tempDir, f.address, f.token)
+	if err != nil {
+		return nil, err
+	}
+	return fetchStatus(ctx, addr, token)
+}
+
+// fetchStatus asks the head at addr for the cluster's state.
+func fetchStatus(ctx context.Context, addr, token string) (*protocol.ClusterStatusReply, error) {
+	head, err := dialChecked(ctx, addr, token)
 	if err != nil {
 		return nil, err
 	}

@@ -519,13 +519,7 @@ func stopDaemon(pid int, grace time.Duration) {
 		return
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for alive(pid) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if alive(pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	waitOrKill(pid, time.Now().Add(grace))
 }
 
 // forgetHead deletes the state of a head that stopped on purpose.

@@ -74,15 +74,21 @@ func stopAll(tempDir string, grace time.Duration) (int, error) {
 	}
 	deadline := time.Now().Add(grace)
 	for _, v := range vs {
-		for alive(v.pid) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if alive(v.pid) {
-			_ = syscall.Kill(v.pid, syscall.SIGKILL)
-		}
+		waitOrKill(v.pid, deadline)
 		_ = v.dir.RemovePid(v.name)
 	}
 	return len(vs), nil
+}
+
+// waitOrKill waits for a signalled process to exit, polling, and kills it
+// if it is still there at the deadline.
+func waitOrKill(pid int, deadline time.Time) {
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 func alive(pid int) bool {

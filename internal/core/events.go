@@ -122,7 +122,7 @@ func (rt *Runtime) flushEvents(timeout time.Duration) {
 	if len(events) == 0 && dropped == 0 {
 		return
 	}
-	if rt.Job().HeadAddr == "" {
+	if rt.job.Load().HeadAddr == "" {
 		return // a runtime that does not know its head yet
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

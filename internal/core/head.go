@@ -34,12 +34,12 @@ func (rt *Runtime) headClient(ctx context.Context) (*rpc.Client, error) {
 		return nil, errs.ErrShutdown
 	default:
 	}
-	if rt.Job().HeadAddr == "" {
+	if rt.job.Load().HeadAddr == "" {
 		return nil, errors.New("core: this runtime does not know the head's address")
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	c, err := rpc.Dial(dctx, rt.Job().HeadAddr, rt.cfg.Token)
+	c, err := rpc.Dial(dctx, rt.job.Load().HeadAddr, rt.cfg.Token)
 	if err != nil {
 		return nil, err
 	}

@@ -111,8 +111,10 @@ type Runtime struct {
 	headMu   sync.Mutex
 	head     *rpc.Client
 
-	jobMu   sync.RWMutex // guards cfg.Job
-	events  eventBuffer  // task events for the head
+	// job is the runtime's job (cfg.Job until SetJob): the driver sets it
+	// after its loops started, which read it without a lock.
+	job     atomic.Pointer[protocol.JobSpec]
+	events  eventBuffer // task events for the head
 	pid     int
 	metrics *metricsPusher
 
@@ -147,6 +149,7 @@ func New(cfg Config) (*Runtime, error) {
 		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(), refs: newRefTable(), lin: newLineage(),
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: rpc.NewPool(cfg.Token), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
+	rt.job.Store(&cfg.Job)
 	rt.sub = newSubmitter(rt)
 	rt.pid = os.Getpid()
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
@@ -203,19 +206,12 @@ func (rt *Runtime) NodeDone() <-chan struct{} { return rt.node.Done() }
 
 // SetJob records the job after the driver registered it.
 func (rt *Runtime) SetJob(j protocol.JobSpec) {
-	rt.jobMu.Lock()
-	rt.cfg.Job = j
-	rt.jobMu.Unlock()
+	rt.job.Store(&j)
 	rt.metrics.setTarget(j)
 }
 
 // Job is the runtime's job.
-// (The driver sets it after its loops started: they read it through Job.)
-func (rt *Runtime) Job() protocol.JobSpec {
-	rt.jobMu.RLock()
-	defer rt.jobMu.RUnlock()
-	return rt.cfg.Job
-}
+func (rt *Runtime) Job() protocol.JobSpec { return *rt.job.Load() }
 
 // Close stops the runtime: pending calls fail, connections close.
 func (rt *Runtime) Close() {

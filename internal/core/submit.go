@@ -126,7 +126,7 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 	id := rt.nextID()
 	obj := rt.store.create(id)
 	t := &task{opts: opts, args: args, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries,
-		spec: protocol.TaskSpec{TaskID: id, JobID: rt.Job().JobID, Name: opts.Name, Display: opts.Display,
+		spec: protocol.TaskSpec{TaskID: id, JobID: rt.job.Load().JobID, Name: opts.Name, Display: opts.Display,
 			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources, NumReturns: opts.NumReturns}}
 	refs := []Ref{{ID: id, Owner: rt.Addr()}}
 	for i := 1; i < opts.NumReturns; i++ {

@@ -45,7 +45,9 @@ type actorLease struct {
 	worker   *rpc.Client // nil when the head could not reach it
 }
 
-func nameKey(ns, name string) string { return ns + "\x00" + name }
+// nsKey is the key of a name in a namespace (actor names, the key-value
+// store).
+func nsKey(ns, name string) string { return ns + "\x00" + name }
 
 // setLocked records a change and wakes waiters.
 func (s *Server) touchLocked(a *actorEntry) {
@@ -63,7 +65,7 @@ func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*proto
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if req.Name != "" {
-		if id, ok := s.actorNames[nameKey(req.Namespace, req.Name)]; ok {
+		if id, ok := s.actorNames[nsKey(req.Namespace, req.Name)]; ok {
 			if old := s.actors[id]; old != nil && old.info.State != protocol.ActorDead {
 				if req.GetIfExists {
 					return &protocol.CreateActorReply{ActorID: id, Existed: true, Class: old.info.Class}, nil
@@ -86,7 +88,7 @@ func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*proto
 		MaxTaskRetries: req.MaxTaskRetries, MaxConcurrency: req.MaxConcurrency, Resources: req.Resources}}
 	s.actors[req.ActorID] = a
 	if req.Name != "" {
-		s.actorNames[nameKey(req.Namespace, req.Name)] = req.ActorID
+		s.actorNames[nsKey(req.Namespace, req.Name)] = req.ActorID
 	}
 	s.touchLocked(a)
 	s.wg.Add(1)
@@ -99,7 +101,7 @@ func (s *Server) getActor(ctx context.Context, req *protocol.GetActorRequest) (*
 	return longPoll(ctx, s, req.AfterVersion, func() (protocol.ActorInfo, uint64, <-chan struct{}, error) {
 		id := req.ActorID
 		if id == "" {
-			id = s.actorNames[nameKey(req.Namespace, req.Name)]
+			id = s.actorNames[nsKey(req.Namespace, req.Name)]
 		}
 		a := s.actors[id]
 		if a == nil || (req.ActorID == "" && a.info.State == protocol.ActorDead) {

@@ -10,9 +10,7 @@ import (
 )
 
 // The key-value store is held in memory and written through to the
-// head's state; keys are "namespace\x00key".
-
-func kvKey(ns, key string) string { return ns + "\x00" + key }
+// head's state; keys are nsKey(namespace, key).
 
 func checkKVKey(key string) error {
 	if key == "" {
@@ -28,7 +26,7 @@ func (s *Server) kvPut(_ context.Context, req *protocol.KVPutRequest) (*protocol
 	if len(req.Value) > protocol.MaxKVValue {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "rayo: a key-value value is at most %d bytes, not %d", protocol.MaxKVValue, len(req.Value))
 	}
-	k := kvKey(req.Namespace, req.Key)
+	k := nsKey(req.Namespace, req.Key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, exists := s.kv[k]
@@ -44,12 +42,12 @@ func (s *Server) kvPut(_ context.Context, req *protocol.KVPutRequest) (*protocol
 func (s *Server) kvGet(_ context.Context, req *protocol.KVKeyRequest) (*protocol.KVGetReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.kv[kvKey(req.Namespace, req.Key)]
+	v, ok := s.kv[nsKey(req.Namespace, req.Key)]
 	return &protocol.KVGetReply{Value: v, Found: ok}, nil
 }
 
 func (s *Server) kvDelete(_ context.Context, req *protocol.KVKeyRequest) (*protocol.KVDeleteReply, error) {
-	k := kvKey(req.Namespace, req.Key)
+	k := nsKey(req.Namespace, req.Key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.kv[k]; !ok {
@@ -63,7 +61,7 @@ func (s *Server) kvDelete(_ context.Context, req *protocol.KVKeyRequest) (*proto
 }
 
 func (s *Server) kvKeys(_ context.Context, req *protocol.KVKeysRequest) (*protocol.KVKeysReply, error) {
-	prefix := kvKey(req.Namespace, req.Prefix)
+	prefix := nsKey(req.Namespace, req.Prefix)
 	s.mu.Lock()
 	var keys []string
 	for k := range s.kv {

@@ -81,7 +81,7 @@ func (s *Server) recover() (err error) {
 		a := &actorEntry{info: rec.Info, spec: rec.Spec, changed: make(chan struct{})}
 		s.actors[a.info.ActorID] = a
 		if a.info.Name != "" && a.info.State != protocol.ActorDead {
-			s.actorNames[nameKey(a.info.Namespace, a.info.Name)] = a.info.ActorID
+			s.actorNames[nsKey(a.info.Namespace, a.info.Name)] = a.info.ActorID
 		}
 		s.version = max(s.version, a.info.Version)
 		if a.info.State == protocol.ActorAlive {

@@ -52,7 +52,6 @@ type bench struct {
 	o       Options
 	results []Result
 	err     error
-	elapsed time.Duration // what a once row measured
 }
 
 func (b *bench) want(name string) bool {

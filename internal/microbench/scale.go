@@ -46,12 +46,12 @@ type ScaleOptions struct {
 func RunScale(ctx context.Context, o Options, so ScaleOptions) ([]Result, error) {
 	o.defaults()
 	b := &bench{ctx: ctx, o: o}
-	b.once(fmt.Sprintf("%d object args to one task", so.Args), func() error {
+	b.once(fmt.Sprintf("%d object args to one task", so.Args), func() (time.Duration, error) {
 		args := make([]any, so.Args)
 		for i := range args {
 			r, err := rayo.Put(ctx, 1)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			args[i] = r
 		}
@@ -60,37 +60,36 @@ func RunScale(ctx context.Context, o Options, so ScaleOptions) ([]Result, error)
 		if err == nil && v != so.Args {
 			err = fmt.Errorf("the sum is %d, want %d", v, so.Args)
 		}
-		b.elapsed = time.Since(start)
-		return err
+		return time.Since(start), err
 	})
-	b.once(fmt.Sprintf("%d returns from one task", so.Returns), func() error {
+	b.once(fmt.Sprintf("%d returns from one task", so.Returns), func() (time.Duration, error) {
 		start := time.Now()
 		vs, err := rayo.GetAll(ctx, rayo.RemoteN(manyReturns, so.Returns, so.Returns))
-		b.elapsed = time.Since(start)
+		elapsed := time.Since(start)
 		if err == nil && (len(vs) != so.Returns || vs[so.Returns-1] != so.Returns-1) {
 			err = fmt.Errorf("got %d returns", len(vs))
 		}
-		return err
+		return elapsed, err
 	})
-	b.once(fmt.Sprintf("%d objects in one GetAll", so.Objects), func() error {
+	b.once(fmt.Sprintf("%d objects in one GetAll", so.Objects), func() (time.Duration, error) {
 		refs := make([]rayo.ObjectRef[int], so.Objects)
 		for i := range refs {
 			r, err := rayo.Put(ctx, i)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			refs[i] = r
 		}
 		start := time.Now()
 		vs, err := rayo.GetAll(ctx, refs)
-		b.elapsed = time.Since(start)
+		elapsed := time.Since(start)
 		if err == nil && (len(vs) != so.Objects || vs[so.Objects-1] != so.Objects-1) {
 			err = fmt.Errorf("GetAll returned %d values", len(vs))
 		}
-		return err
+		return elapsed, err
 	})
 	name := fmt.Sprintf("%d tasks queued on one node", so.QueuedTasks)
-	b.once(name, func() error {
+	b.once(name, func() (time.Duration, error) {
 		start := time.Now()
 		refs := make([]rayo.ObjectRef[[]byte], so.QueuedTasks)
 		for i := range refs {
@@ -99,12 +98,11 @@ func RunScale(ctx context.Context, o Options, so ScaleOptions) ([]Result, error)
 		queued := time.Since(start)
 		for _, r := range refs {
 			if _, err := r.Get(ctx); err != nil {
-				return err
+				return 0, err
 			}
 		}
-		b.elapsed = time.Since(start)
 		b.add(Result{Name: name + ": submit", Value: float64(queued.Microseconds()) / 1000, Unit: "ms"})
-		return nil
+		return time.Since(start), nil
 	})
 	if b.want(name) {
 		if kib := peakKiB(os.Getpid()); kib > 0 {
@@ -119,18 +117,18 @@ func RunScale(ctx context.Context, o Options, so ScaleOptions) ([]Result, error)
 	return b.results, b.err
 }
 
-// once runs fn one time and reports b.elapsed (fn sets it) in
+// once runs fn one time and reports the time it measured, in
 // milliseconds.
-func (b *bench) once(name string, fn func() error) {
+func (b *bench) once(name string, fn func() (time.Duration, error)) {
 	if !b.want(name) {
 		return
 	}
-	b.elapsed = 0
-	if err := fn(); err != nil {
+	elapsed, err := fn()
+	if err != nil {
 		b.err = fmt.Errorf("%s: %w", name, err)
 		return
 	}
-	b.add(Result{Name: name, Value: float64(b.elapsed.Microseconds()) / 1000, Unit: "ms"})
+	b.add(Result{Name: name, Value: float64(elapsed.Microseconds()) / 1000, Unit: "ms"})
 }
 
 // peakKiB is a process's peak resident set (VmHWM), 0 if unknown.

@@ -270,15 +270,6 @@ func (d *Dir) WriteDashboardAddress(addr string) error {
 	return nil
 }
 
-// ReadDashboardAddress returns the dashboard's "host:port".
-func (d *Dir) ReadDashboardAddress() (string, error) {
-	b, err := os.ReadFile(filepath.Join(d.Path, dashboardFile))
-	if err != nil {
-		return "", fmt.Errorf("session: no dashboard address in %s: %w", d.Path, err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
 // ReadAddress returns the head's address; ErrNoSession (wrapped) if the head
 // has not written it.
 func (d *Dir) ReadAddress() (string, error) {

@@ -21,7 +21,6 @@ import (
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/internal/browsertest"
-	"github.com/rayo-dev/rayo/internal/session"
 	"github.com/rayo-dev/rayo/internal/testcluster"
 )
 
@@ -32,18 +31,10 @@ var dashFail = rayo.Register[int]("itest.dashFail", func() (int, error) {
 	return 0, errors.New(dashFailMessage)
 })
 
-// dashboardURL is the head's dashboard, from its session directory.
+// dashboardURL is the head's dashboard.
 func dashboardURL(t *testing.T, c *testcluster.Cluster) string {
 	t.Helper()
-	d, err := session.Latest(c.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := d.ReadDashboardAddress()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "http://" + addr
+	return "http://" + dashboardAddr(t, c)
 }
 
 // endpointMissing reports whether an API endpoint answers 404 from the

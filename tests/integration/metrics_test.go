@@ -16,7 +16,6 @@ import (
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/internal/protocol"
-	"github.com/rayo-dev/rayo/internal/session"
 	"github.com/rayo-dev/rayo/internal/testcluster"
 )
 
@@ -122,15 +121,7 @@ func TestMetricsFromWorkersAndNodesReachTheHead(t *testing.T) {
 		testcluster.NodeSpec{CPUs: 2})
 	connect(t, c)
 	ctx := withTimeout(t, 2*time.Minute)
-	sess, err := session.Latest(c.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash, err := sess.ReadDashboardAddress()
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + dash + "/metrics"
+	url := dashboardURL(t, c) + "/metrics"
 
 	// Workers record: 4 tasks of 3 requests each, on whichever workers.
 	refs := make([]rayo.ObjectRef[int], 4)
