@@ -132,7 +132,11 @@ func (b *bench) once(name string, fn func() (time.Duration, error)) {
 }
 
 // peakKiB is a process's peak resident set (VmHWM), 0 if unknown.
-func peakKiB(pid int) int {
+func peakKiB(pid int) int { return ProcStatusKiB(pid, "VmHWM") }
+
+// ProcStatusKiB reads a kB field of /proc/<pid>/status (VmRSS, VmHWM...),
+// 0 if unknown.
+func ProcStatusKiB(pid int, field string) int {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
@@ -140,7 +144,7 @@ func peakKiB(pid int) int {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 			return n
 		}

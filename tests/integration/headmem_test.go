@@ -1,15 +1,14 @@
 package integration_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/internal/microbench"
 	"github.com/rayo-dev/rayo/internal/testcluster"
 )
 
@@ -52,18 +51,9 @@ func TestHeadMemoryWithTaskRecords(t *testing.T) {
 // rssKiB reads a process's resident set size.
 func rssKiB(t *testing.T, pid int) int {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	kib := microbench.ProcStatusKiB(pid, "VmRSS")
+	if kib == 0 {
+		t.Fatalf("no VmRSS for pid %d", pid)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kib, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kib
-		}
-	}
-	t.Fatalf("no VmRSS for pid %d", pid)
-	return 0
+	return kib
 }
