@@ -153,6 +153,7 @@ func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], er
 		GetIfExists: t.opts.getIfExists, Resources: res, Strategy: strat, MaxRestarts: t.opts.maxRestarts,
 		MaxTaskRetries: t.opts.maxTaskRetries, MaxConcurrency: t.opts.maxConcurrency}
 	id, class, err := rt.CreateActor(ctx, o, cargs)
+	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	if err != nil {
 		return ActorHandle[A]{}, err
 	}
@@ -283,6 +284,7 @@ func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
 		return failedRef[R](err)
 	}
 	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs, h.owned)
+	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newRef[R](rt, ref)
 }
 

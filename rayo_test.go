@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -420,5 +421,28 @@ func TestEmbeddedDashboard(t *testing.T) {
 	rayo.Shutdown()
 	if _, err := http.Get("http://" + addr + "/"); err == nil {
 		t.Fatal("the dashboard still answers after Shutdown")
+	}
+}
+
+var tProcs = rayo.Register[int]("test.procs", func() int { return runtime.GOMAXPROCS(0) })
+
+// A worker runs Go with as many Ps as CPUs its task asked for (at least
+// one), as Ray sets OMP_NUM_THREADS to num_cpus.
+func TestWorkerProcsFollowTheCPURequest(t *testing.T) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("GOMAXPROCS set in the environment: workers keep it")
+	}
+	ctx := initEmbedded(t)
+	for _, c := range []struct {
+		cpus float64
+		want int
+	}{{1, 1}, {2, 2}, {0.5, 1}, {1, 1}} {
+		got, err := tProcs.Options(rayo.NumCPUs(c.cpus)).Remote().Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("a task asking for %v CPUs ran with GOMAXPROCS=%d, want %d", c.cpus, got, c.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"sync"
 
@@ -176,6 +177,7 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 	}
 	ref := rt.Submit(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res,
 		Strategy: strat, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions}, cargs)
+	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newRef[R](rt, ref)
 }
 
@@ -214,6 +216,7 @@ func RemoteN[E any](t *Task[[]E], n int, args ...any) []ObjectRef[E] {
 	}
 	refs := rt.SubmitN(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res, Strategy: strat,
 		MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions, NumReturns: n}, cargs)
+	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	out := make([]ObjectRef[E], len(refs))
 	for i, r := range refs {
 		out[i] = newRef[E](rt, r)
@@ -339,7 +342,11 @@ func encodeValue(v any) (core.Encoded, error) {
 	if err != nil {
 		return core.Encoded{}, err
 	}
-	return core.Encoded{Data: b, Nested: coreRefs(nested)}, nil
+	e := core.Encoded{Data: b, Nested: coreRefs(nested)}
+	if len(e.Nested) > 0 {
+		e.Holds = v
+	}
+	return e, nil
 }
 
 // coreRefs picks the object references out of what encoders noted.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "core: this worker already hosts an actor")
 	}
 	rt.announce(req.Spec.Class + ".__init__")
+	rt.fitProcs(req.Spec.Resources)
 	ev := rt.executorEvent(req.Spec.ActorID, req.Incarnation, req.Spec.Class+".__init__", protocol.TaskTypeActorCreation,
 		req.Spec.Job.JobID, req.Spec.ActorID)
 	rt.taskStarted(ev)
@@ -145,6 +147,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		rt.lendNested(c.ctx, c.req.OwnerAddr, value.Nested)
 		rt.FlushBorrows(c.ctx)
 		reply := rt.resultReply(c.ctx, c.req.TaskID, name, c.req.TaskID, c.req.OwnerAddr, value)
+		runtime.KeepAlive(value.Holds) // the caller is a borrower of what it holds now
 		rt.taskEnded(ev, reply.Err)
 		c.reply(reply, nil)
 	}

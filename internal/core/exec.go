@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/gpu"
@@ -27,6 +28,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		name = spec.Name
 	}
 	rt.announce(name)
+	rt.fitProcs(spec.Resources)
 	ev := rt.executorEvent(spec.TaskID, spec.Attempt, name, protocol.TaskTypeNormal, spec.JobID, "")
 	rt.taskStarted(ev)
 	// The task sees exactly the GPUs of its lease, as in Ray (processes it
@@ -68,6 +70,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	rt.lendNested(ctx, spec.OwnerAddr, value.Nested)
 	rt.FlushBorrows(ctx)
 	reply := rt.resultReply(ctx, spec.ReturnID, name, spec.TaskID, spec.OwnerAddr, value)
+	runtime.KeepAlive(value.Holds) // the caller is a borrower of what it holds now
 	rt.taskEnded(ev, reply.Err)
 	return reply, nil
 }
@@ -87,6 +90,7 @@ func (rt *Runtime) returnsReply(ctx context.Context, spec *protocol.TaskSpec, na
 		}
 		reply.Returns[i] = protocol.ReturnValue{Value: r.Value, Loc: r.Loc, Nested: r.Nested}
 	}
+	runtime.KeepAlive(values) // their Holds: the caller is a borrower of what they hold now
 	return reply
 }
 

@@ -50,6 +50,7 @@ func (rt *Runtime) PutBytes(ctx context.Context, v Encoded) (Ref, error) {
 	}
 	o.completeArg(arg)
 	rt.setContains(id, v.Nested, false)
+	runtime.KeepAlive(v.Holds)
 	return Ref{ID: id, Owner: rt.Addr()}, nil
 }
 

@@ -155,6 +155,10 @@ func (rt *Runtime) maybeFreeLocked(id string) {
 	if e.owner != rt.Addr() {
 		delete(rt.refs.m, id)
 		if e.registered {
+			// References seen in this object's value (still pending
+			// registration) are registered first: the owner may free
+			// what the value holds as soon as the removal arrives.
+			rt.queueBorrowsLocked(false)
 			rt.sendBorrow(borrowMsg{owner: e.owner, ids: []string{id}, remove: true})
 		}
 		rt.releasePinsAsync([]string{id})
@@ -230,22 +234,8 @@ func (rt *Runtime) collectIfOnlyLocalLocked(id string) {
 // that the value they came in may then be freed safely.
 func (rt *Runtime) FlushBorrows(ctx context.Context) {
 	rt.refs.mu.Lock()
-	pending := rt.refs.pending
-	rt.refs.pending = nil
+	dones := rt.queueBorrowsLocked(true)
 	rt.refs.mu.Unlock()
-	if len(pending) == 0 {
-		return
-	}
-	byOwner := map[string][]string{}
-	for _, r := range pending {
-		byOwner[r.Owner] = append(byOwner[r.Owner], r.ID)
-	}
-	var dones []chan struct{}
-	for owner, ids := range byOwner {
-		done := make(chan struct{})
-		rt.sendBorrow(borrowMsg{owner: owner, ids: ids, done: done})
-		dones = append(dones, done)
-	}
 	for _, d := range dones {
 		select {
 		case <-d:
@@ -255,6 +245,32 @@ func (rt *Runtime) FlushBorrows(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// queueBorrowsLocked moves the pending registrations to the ordered queue
+// of borrow messages, one per owner, with a done channel each if wait.
+// It runs under the table's lock, so that no removal made after a
+// reference was seen can overtake its registration.
+func (rt *Runtime) queueBorrowsLocked(wait bool) []chan struct{} {
+	pending := rt.refs.pending
+	rt.refs.pending = nil
+	if len(pending) == 0 {
+		return nil
+	}
+	byOwner := map[string][]string{}
+	for _, r := range pending {
+		byOwner[r.Owner] = append(byOwner[r.Owner], r.ID)
+	}
+	var dones []chan struct{}
+	for owner, ids := range byOwner {
+		m := borrowMsg{owner: owner, ids: ids}
+		if wait {
+			m.done = make(chan struct{})
+			dones = append(dones, m.done)
+		}
+		rt.sendBorrow(m)
+	}
+	return dones
 }
 
 // sendBorrow queues a borrow message; one goroutine sends them in order,

@@ -44,6 +44,11 @@ type Encoded struct {
 	Data   []byte
 	// Nested are the references the value holds.
 	Nested []Ref
+	// Holds is the Go value encoded, when it holds references: it is kept
+	// reachable until those are counted elsewhere (in the object that
+	// contains them, or by a borrower), or its ObjectRefs could be
+	// collected, and the objects freed, in between.
+	Holds any
 }
 
 // Config configures a runtime.

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -124,21 +125,28 @@ func (cl *Client) readLoop() {
 	close(cl.done)
 }
 
+// msgpackNil is the body of a call without a request value.
+var msgpackNil = []byte{0xc0}
+
 var chanPool = sync.Pool{New: func() any { return make(chan *frame, 1) }}
 
 // Call sends req to method and decodes the reply into resp (which may be
 // nil when the reply is not needed). A cancelled ctx abandons the wait; the
 // peer may still run the call.
 func (cl *Client) Call(ctx context.Context, method string, req, resp any) error {
-	body, err := Marshal(req)
-	if err != nil {
-		return fmt.Errorf("rpc: encoding %s request: %w", method, err)
+	if req == nil {
+		return cl.call(ctx, method, msgpackNil, nil, resp)
 	}
-	return cl.CallRaw(ctx, method, body, resp)
+	return cl.call(ctx, method, nil, req, resp)
 }
 
 // CallRaw is Call with a request body already encoded.
 func (cl *Client) CallRaw(ctx context.Context, method string, body []byte, resp any) error {
+	return cl.call(ctx, method, body, nil, resp)
+}
+
+// call sends body, or req encoded straight into the frame, and waits.
+func (cl *Client) call(ctx context.Context, method string, body []byte, req, resp any) error {
 	id := cl.nextID.Add(1)
 	ch := chanPool.Get().(chan *frame)
 	cl.mu.Lock()
@@ -149,8 +157,12 @@ func (cl *Client) CallRaw(ctx context.Context, method string, body []byte, resp 
 	}
 	cl.pending[id] = ch
 	cl.mu.Unlock()
-	if err := cl.c.send(&frame{Type: frameRequest, ID: id, Method: method, Body: body}); err != nil {
+	if err := cl.c.sendValue(&frame{Type: frameRequest, ID: id, Method: method, Body: body}, req); err != nil {
 		cl.forget(id)
+		if errors.Is(err, errEncoding) {
+			chanPool.Put(ch)
+			return fmt.Errorf("rpc: encoding %s request: %w", method, err)
+		}
 		_ = cl.c.nc.Close()
 		return fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
 	}

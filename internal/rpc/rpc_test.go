@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
 	"go.uber.org/goleak"
 )
 
@@ -234,5 +235,61 @@ func TestUnauthenticatedFramesAreSmall(t *testing.T) {
 			t.Errorf("a hello frame of %d bytes: the server kept the connection open (%v)", n, err)
 		}
 		nc.Close()
+	}
+}
+
+// A binary of protocol version 2 (a msgpack envelope) is told the versions
+// differ, in a frame it can read, instead of seeing the connection close.
+func TestOlderProtocolGetsAVersionError(t *testing.T) {
+	_, addr := startServer(t, "tok", io.Discard)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	body, _ := msgpack.Marshal([]any{frameHello, 0, "", map[string]any{"v": 2, "t": "tok"}, nil})
+	if _, err := nc.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var hdr [4]byte
+	if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+		t.Fatalf("no answer to an old hello: %v", err)
+	}
+	ack := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := io.ReadFull(nc, ack); err != nil {
+		t.Fatal(err)
+	}
+	var old struct {
+		_msgpack struct{} `msgpack:",as_array"`
+		Type     uint8
+		ID       uint64
+		Method   string
+		Body     msgpack.RawMessage
+		Err      *Error
+	}
+	if err := msgpack.Unmarshal(ack, &old); err != nil {
+		t.Fatalf("the answer is not an old-style frame: %v", err)
+	}
+	if old.Type != frameHelloAck || old.Err == nil || !strings.Contains(old.Err.Message, "protocol version") {
+		t.Fatalf("answer %+v, want a hello ack with a protocol version error", old)
+	}
+}
+
+// Frames that lie about their header are refused, not trusted.
+func TestMalformedFrames(t *testing.T) {
+	c := &conn{}
+	for name, buf := range map[string][]byte{
+		"short header":      {frameRequest, 0, 0},
+		"method too long":   {frameRequest, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 'x'},
+		"error not msgpack": {frameResponse, flagError, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0xc1},
+	} {
+		if _, err := c.parseFrame(buf); err == nil {
+			t.Errorf("%s: parsed", name)
+		}
+	}
+	f, err := c.parseFrame(append([]byte{frameRequest, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 4}, "echo\xc0"...))
+	if err != nil || f.ID != 7 || f.Method != "echo" || string(f.Body) != "\xc0" {
+		t.Fatalf("a good frame: %+v %v", f, err)
 	}
 }

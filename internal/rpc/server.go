@@ -256,6 +256,10 @@ func (s *Server) handshake(c *conn) error {
 	_ = c.nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer func() { _ = c.nc.SetDeadline(time.Time{}) }()
 	f, err := c.recvLimit(maxHelloFrame)
+	if errors.Is(err, errLegacyFrame) {
+		_, _ = c.nc.Write(legacyHelloRefusal())
+		return fmt.Errorf("reading hello: %w (an older rayo binary)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("reading hello: %w", err)
 	}
@@ -326,13 +330,14 @@ func (s *Server) respond(p *Peer, id uint64, reply any, err error) {
 	out := &frame{Type: frameResponse, ID: id}
 	if err != nil {
 		out.Err = toWire(err)
-	} else if reply != nil {
-		out.Body, err = Marshal(reply)
-		if err != nil {
-			out.Err = &Error{Code: CodeInternal, Message: "rpc: encoding reply: " + err.Error()}
-		}
+		reply = nil
 	}
-	if err := p.c.send(out); err != nil {
+	err = p.c.sendValue(out, reply)
+	if errors.Is(err, errEncoding) {
+		out.Err = &Error{Code: CodeInternal, Message: "rpc: encoding reply: " + err.Error()}
+		err = p.c.send(out)
+	}
+	if err != nil {
 		_ = p.c.nc.Close()
 	}
 }

@@ -628,6 +628,10 @@ func TestObjNestedRefsFreedAcrossProcesses(t *testing.T) {
 		builder = built.Pid
 		ids[built.Outer.ID()] = true
 		ref := built.Outer
+		// Every level's ObjectRef stays reachable until the stores are
+		// checked: a dropped one may be freed at once.
+		var held []any
+		defer runtime.KeepAlive(&held)
 		for depth := 3; depth >= 1; depth-- {
 			box, err := ref.Get(ctx)
 			if err != nil {
@@ -636,6 +640,7 @@ func TestObjNestedRefsFreedAcrossProcesses(t *testing.T) {
 			if box.Depth != depth || len(box.Pad) != pad {
 				t.Fatalf("depth %d: got a box of depth %d with %d bytes of padding", depth, box.Depth, len(box.Pad))
 			}
+			held = append(held, ref, box)
 			if depth > 1 {
 				ref = box.Inner
 				ids[ref.ID()] = true

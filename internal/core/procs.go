@@ -1,0 +1,43 @@
+package core
+
+import (
+	"os"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// A worker runs Go with as many Ps as CPUs its lease holds (at least one,
+// at most the machine's), as Ray sets OMP_NUM_THREADS to a worker's
+// num_cpus. A 1-CPU task then runs on one P: the scheduler wakes no
+// second thread for every goroutine made ready, which on a machine with
+// few cores cost a quarter of the task rate, and a worker does not take
+// more cores than the scheduler gave it. A GOMAXPROCS set in the job's
+// environment wins.
+
+// userProcs reports whether the process's GOMAXPROCS came from its
+// environment.
+var userProcs = os.Getenv("GOMAXPROCS") != ""
+
+// procs is the GOMAXPROCS this worker last set (0: not yet).
+var procs atomic.Int32
+
+// procsFor is the P count for work holding res.
+func procsFor(res sched.Resources) int {
+	n := int((res["CPU"] + sched.Unit - 1) / sched.Unit)
+	return min(max(n, 1), runtime.NumCPU())
+}
+
+// fitProcs sizes the worker's scheduler to res. It stops the world only
+// when the count changes, which a worker reused for tasks of one shape
+// does once.
+func (rt *Runtime) fitProcs(res sched.Resources) {
+	if !rt.cfg.IsWorker || userProcs {
+		return
+	}
+	n := int32(procsFor(res))
+	if procs.Swap(n) != n {
+		runtime.GOMAXPROCS(int(n))
+	}
+}
