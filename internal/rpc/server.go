@@ -32,6 +32,7 @@ type Server struct {
 	// unixPaths are the sockets ListenUnix made, removed on Close.
 	unixPaths []string
 	observer  Observer // see SetObserver
+	spares    *spares  // goroutines that take over reading a connection
 }
 
 // NewServer returns a server that admits connections presenting token.
@@ -39,7 +40,8 @@ func NewServer(token string, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{token: token, log: log, handlers: map[string]Handler{}, ordered: map[string]OrderedHandler{}, peers: map[*Peer]struct{}{}}
+	return &Server{token: token, log: log, handlers: map[string]Handler{}, ordered: map[string]OrderedHandler{}, peers: map[*Peer]struct{}{},
+		spares: newSpares()}
 }
 
 // Handle registers h for method. Registering after Serve is allowed.
@@ -135,6 +137,7 @@ func (s *Server) Close() {
 		_ = os.Remove(p)
 	}
 	s.wg.Wait()
+	s.spares.close()
 }
 
 // Peer is the server's view of one client connection. Handlers get it from
@@ -199,7 +202,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	var calls sync.WaitGroup
 	ended := make(chan struct{})
 	calls.Add(1)
-	go s.readLoop(p, &calls, ended)
+	s.spares.run(func() { s.readLoop(p, &calls, ended) })
 	<-ended
 	_ = nc.Close()
 	cancel()
@@ -217,8 +220,8 @@ func (s *Server) serveConn(nc net.Conn) {
 	calls.Wait()
 }
 
-// readLoop reads requests. On a plain request it hands reading over to a
-// new goroutine and runs the handler itself: the request is served on the
+// readLoop reads requests. On a plain request it hands reading over to
+// another goroutine (a spare, or a new one) and runs the handler itself: the request is served on the
 // goroutine the network woke, without another hand-off, while the
 // connection goes on being read. Ordered requests are queued in line.
 func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
@@ -239,14 +242,14 @@ func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
 			calls.Add(1)
 			if run := s.dispatchOrdered(p, f, oh, obs, calls.Done); run != nil {
 				calls.Add(1)
-				go s.readLoop(p, calls, ended)
+				s.spares.run(func() { s.readLoop(p, calls, ended) })
 				run()
 				return
 			}
 			continue
 		}
 		calls.Add(1)
-		go s.readLoop(p, calls, ended)
+		s.spares.run(func() { s.readLoop(p, calls, ended) })
 		s.dispatch(p, f)
 		return
 	}
