@@ -84,6 +84,7 @@ type Runtime struct {
 	log    *slog.Logger
 	srv    *rpc.Server
 	ln     net.Listener
+	addr   string // ln's address, formatted once: every reference and call carries it
 	prefix string
 	seq    atomic.Uint64
 
@@ -150,7 +151,7 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core: listen: %w", err)
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, srv: rpc.NewServer(cfg.Token, cfg.Log),
+	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, addr: ln.Addr().String(), srv: rpc.NewServer(cfg.Token, cfg.Log),
 		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(), refs: newRefTable(), lin: newLineage(),
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: rpc.NewPool(cfg.Token), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
@@ -203,7 +204,7 @@ func New(cfg Config) (*Runtime, error) {
 }
 
 // Addr is the address other processes reach this runtime on.
-func (rt *Runtime) Addr() string { return rt.ln.Addr().String() }
+func (rt *Runtime) Addr() string { return rt.addr }
 
 // NodeDone is closed when the connection to the node daemon is gone. A
 // worker exits then: its node is dead or has disowned it.

@@ -69,6 +69,7 @@ type conn struct {
 	pending atomic.Int32 // senders waiting for wmu; the last one flushes
 
 	lastMethod string // the method of the previous frame read, reused to spare an allocation
+	spin       spinState
 }
 
 func newConn(nc net.Conn) *conn {
@@ -164,10 +165,12 @@ func (c *conn) recv() (*frame, error) { return c.recvLimit(maxFrame) }
 // recvLimit reads one frame of at most limit bytes. The frame's body
 // is a slice of the frame's own buffer.
 func (c *conn) recvLimit(limit uint32) (*frame, error) {
+	c.awaitFrame()
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
 		return nil, err
 	}
+	c.gotFrame()
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n > limit {
 		return nil, fmt.Errorf("rpc: frame of %d bytes exceeds the %d byte limit", n, limit)

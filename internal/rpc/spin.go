@@ -1,0 +1,104 @@
+package rpc
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Adaptive spin-polling. A thread that sleeps waiting for a socket is
+// woken by the kernel; on a virtual machine that wake-up (an interrupt to
+// a halted virtual CPU) took 25–50 µs here, several times the cost of the
+// round trip itself, and a synchronous call pays it twice: once in the
+// callee waiting for the request, once in the caller waiting for the
+// reply. So a connection whose frames have been arriving close together
+// checks for the next one, without sleeping, for a short window before it
+// parks: the Go runtime's own spinning, applied to the socket. Frames that
+// stop coming close together turn the spinning off for that connection,
+// and one goroutine per process spins at a time, so a process spends at
+// most one core on it, and only while calls come back to back.
+
+// SpinEnv names the environment variable that sets the spin window in
+// microseconds (0 turns spinning off); it is inherited by workers.
+const SpinEnv = "RAYO_SPIN_POLL_US"
+
+// defaultSpin is the spin window: longer than a busy peer's turnaround
+// (its handling plus a transit each way), shorter than a wake-up costs
+// when the peer has nothing to send.
+const defaultSpin = 100 * time.Microsecond
+
+var spinWindow = func() time.Duration {
+	if v, ok := os.LookupEnv(SpinEnv); ok {
+		if us, err := strconv.Atoi(v); err == nil && us >= 0 {
+			return time.Duration(us) * time.Microsecond
+		}
+	}
+	return defaultSpin
+}()
+
+// spinner is set while a goroutine of this process spins.
+var spinner atomic.Bool
+
+// spinState is a connection's record of how close together its frames come.
+type spinState struct {
+	fd      int  // the socket's descriptor, found on first use (-1: none)
+	hot     bool // the last frame came within the window: spin for the next
+	waiting time.Time
+}
+
+// awaitFrame is called before reading a frame. With nothing buffered, it
+// spins for the next frame if the connection is hot; it notes when the
+// wait began, so that gotFrame can tell how long the frame took.
+func (c *conn) awaitFrame() {
+	if spinWindow == 0 || c.br.Buffered() > 0 {
+		c.spin.waiting = time.Time{}
+		return
+	}
+	c.spin.waiting = time.Now()
+	if !c.spin.hot || !spinner.CompareAndSwap(false, true) {
+		return
+	}
+	defer spinner.Store(false)
+	fd := c.socketFD()
+	if fd < 0 {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := c.spin.waiting.Add(spinWindow)
+	for {
+		if n, err := unix.Poll(fds, 0); n != 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// gotFrame is called once a frame's first bytes are read.
+func (c *conn) gotFrame() {
+	if c.spin.waiting.IsZero() {
+		c.spin.hot = true // it was already there
+		return
+	}
+	c.spin.hot = time.Since(c.spin.waiting) < spinWindow
+}
+
+func (c *conn) socketFD() int {
+	if c.spin.fd != 0 {
+		return c.spin.fd
+	}
+	c.spin.fd = -1
+	if sc, ok := c.nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { c.spin.fd = int(fd) })
+		}
+	}
+	return c.spin.fd
+}

@@ -1,0 +1,119 @@
+package rpc
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// connPair is a conn reading a real socket and the peer's end to write.
+func connPair(t *testing.T) (*conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close(); nc.Close() })
+	return newConn(nc), peer
+}
+
+func setSpinWindow(t *testing.T, d time.Duration) {
+	old := spinWindow
+	spinWindow = d
+	t.Cleanup(func() { spinWindow = old })
+}
+
+// readByte waits as recv does and reads one byte.
+func readByte(t *testing.T, c *conn) {
+	t.Helper()
+	var b [1]byte
+	if _, err := io.ReadFull(c.br, b[:]); err != nil {
+		t.Fatal(err)
+	}
+	c.gotFrame()
+}
+
+// A connection turns hot when a frame follows the last within the window,
+// and cold when one takes longer; a hot one spins until its next frame
+// is readable, and returns as soon as it is.
+func TestSpinFollowsTheGapsBetweenFrames(t *testing.T) {
+	setSpinWindow(t, time.Second)
+	c, peer := connPair(t)
+	if c.spin.hot {
+		t.Fatal("a new connection is hot")
+	}
+	c.awaitFrame()
+	peer.Write([]byte{1})
+	readByte(t, c)
+	if !c.spin.hot {
+		t.Fatal("a frame within the window left the connection cold")
+	}
+
+	// Hot: awaitFrame spins until the byte written later is readable.
+	written := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the gap under test, not synchronisation
+		written <- time.Now()
+		peer.Write([]byte{2})
+	}()
+	c.awaitFrame()
+	returned := time.Now()
+	if w := <-written; returned.Before(w) {
+		t.Fatalf("awaitFrame returned %v before the frame was written", w.Sub(returned))
+	}
+	if c.br.Buffered() != 0 {
+		t.Fatal("awaitFrame read from the connection")
+	}
+	if returned.Sub(c.spin.waiting) >= spinWindow {
+		t.Fatal("awaitFrame spun the whole window although the frame had come")
+	}
+	readByte(t, c)
+
+	// A frame later than the window turns the connection cold.
+	spinWindow = time.Millisecond
+	c.awaitFrame()
+	time.Sleep(5 * time.Millisecond) // the gap under test
+	peer.Write([]byte{3})
+	readByte(t, c)
+	if c.spin.hot {
+		t.Fatal("a frame after the window left the connection hot")
+	}
+}
+
+// One goroutine per process spins: another hot connection waits as usual.
+func TestOneSpinnerAtATime(t *testing.T) {
+	setSpinWindow(t, 10*time.Second)
+	c, _ := connPair(t)
+	c.spin.hot = true
+	spinner.Store(true)
+	defer spinner.Store(false)
+	start := time.Now()
+	c.awaitFrame()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a second spinner spun for %v", d)
+	}
+}
+
+// A window of 0 turns spinning off.
+func TestSpinOff(t *testing.T) {
+	setSpinWindow(t, 0)
+	c, peer := connPair(t)
+	c.spin.hot = true
+	start := time.Now()
+	c.awaitFrame()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("spun %v with spinning off", d)
+	}
+	peer.Write([]byte{1})
+	readByte(t, c)
+}
