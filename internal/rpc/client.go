@@ -115,12 +115,11 @@ func (cl *Client) readLoop() {
 	pend, async, cerr := cl.pending, cl.async, cl.err
 	cl.pending, cl.async = nil, nil
 	cl.mu.Unlock()
-	for id, ch := range pend {
-		if cb := async[id]; cb != nil {
-			cb(nil, cerr)
-			continue
-		}
+	for _, ch := range pend {
 		close(ch)
+	}
+	for _, cb := range async {
+		cb(nil, cerr)
 	}
 	close(cl.done)
 }
@@ -196,15 +195,13 @@ func (cl *Client) call(ctx context.Context, method string, body []byte, req, res
 // error; it must not block.
 func (cl *Client) Go(method string, body []byte, done func(reply []byte, err error)) {
 	id := cl.nextID.Add(1)
-	ch := make(chan *frame, 1)
 	cl.mu.Lock()
-	if cl.pending == nil {
+	if cl.async == nil {
 		err := cl.err
 		cl.mu.Unlock()
 		done(nil, err)
 		return
 	}
-	cl.pending[id] = ch
 	cl.async[id] = done
 	cl.mu.Unlock()
 	if err := cl.c.send(&frame{Type: frameRequest, ID: id, Method: method, Body: body}); err != nil {

@@ -277,7 +277,7 @@ func isNilPointer(v any) bool {
 }
 
 // Marshal encodes v as msgpack, the encoding of every request and reply body.
-func Marshal(v any) ([]byte, error) { return appendMsgpack(nil, v) }
+func Marshal(v any) ([]byte, error) { return appendMsgpack(make([]byte, 0, 128), v) }
 
 type decState struct {
 	dec *msgpack.Decoder
