@@ -21,7 +21,9 @@ import (
 // parks: the Go runtime's own spinning, applied to the socket. Frames that
 // stop coming close together turn the spinning off for that connection,
 // and one goroutine per process spins at a time, so a process spends at
-// most one core on it, and only while calls come back to back.
+// most one core on it, and only while calls come back to back. A Unix
+// socket to a peer in the same process (the embedded cluster) never
+// spins: that peer's answer needs the very threads a spinner would hold.
 
 // SpinEnv names the environment variable that sets the spin window in
 // microseconds (0 turns spinning off); it is inherited by workers.
@@ -95,10 +97,22 @@ func (c *conn) socketFD() int {
 		return c.spin.fd
 	}
 	c.spin.fd = -1
-	if sc, ok := c.nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { c.spin.fd = int(fd) })
-		}
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return -1
 	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	_ = rc.Control(func(fd uintptr) {
+		// A peer in this very process (the embedded cluster's head and
+		// node daemon) is served by this process's own threads: a
+		// spinner would only take a P from the goroutine that answers.
+		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil && int(cred.Pid) == os.Getpid() {
+			return
+		}
+		c.spin.fd = int(fd)
+	})
 	return c.spin.fd
 }

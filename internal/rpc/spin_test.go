@@ -3,6 +3,8 @@ package rpc
 import (
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -116,4 +118,36 @@ func TestSpinOff(t *testing.T) {
 	}
 	peer.Write([]byte{1})
 	readByte(t, c)
+}
+
+// A Unix socket whose peer is this very process (the embedded cluster's
+// head and node daemon) never spins.
+func TestNoSpinForAPeerInThisProcess(t *testing.T) {
+	dir, err := os.MkdirTemp("", "rayo-spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("unix", filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if fd := newConn(nc).socketFD(); fd != -1 {
+		t.Fatalf("a connection to this process would spin (fd %d)", fd)
+	}
+	tcp, _ := connPair(t)
+	if tcp.socketFD() < 0 {
+		t.Fatal("a TCP connection found no descriptor to poll")
+	}
 }
