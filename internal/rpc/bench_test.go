@@ -84,3 +84,33 @@ func BenchmarkOrderedInlineRoundTrip(b *testing.B) {
 	})
 	goRoundTrips(b, c)
 }
+
+// BenchmarkFrameEncode: a request frame with a small body, as every task
+// push and actor call sends.
+func BenchmarkFrameEncode(b *testing.B) {
+	f := &frame{Type: frameRequest, ID: 42, Method: "core.ActorCall"}
+	req := &echoReq{Text: "a small argument"}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if buf, err = appendFrame(buf[:0], f, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFrameDecode: the same frame parsed.
+func BenchmarkFrameDecode(b *testing.B) {
+	buf, err := appendFrame(nil, &frame{Type: frameRequest, ID: 42, Method: "core.ActorCall"}, &echoReq{Text: "a small argument"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &conn{}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.parseFrame(buf[4:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

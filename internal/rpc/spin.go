@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -23,7 +24,9 @@ import (
 // and one goroutine per process spins at a time, so a process spends at
 // most one core on it, and only while calls come back to back. A Unix
 // socket to a peer in the same process (the embedded cluster) never
-// spins: that peer's answer needs the very threads a spinner would hold.
+// spins: that peer's answer needs the very threads a spinner would hold;
+// nor does a TCP connection within the machine, whose peer may be this
+// process too (processes of one machine talk over Unix sockets).
 
 // SpinEnv names the environment variable that sets the spin window in
 // microseconds (0 turns spinning off); it is inherited by workers.
@@ -92,11 +95,25 @@ func (c *conn) gotFrame() {
 	c.spin.hot = time.Since(c.spin.waiting) < spinWindow
 }
 
+// socketFD is the descriptor to poll, -1 when the connection must not
+// spin; it is looked up once.
 func (c *conn) socketFD() int {
-	if c.spin.fd != 0 {
-		return c.spin.fd
+	if c.spin.fd == 0 {
+		c.spin.fd = c.pollableFD()
 	}
-	c.spin.fd = -1
+	return c.spin.fd
+}
+
+// pollableFD is the connection's descriptor if spinning on it can pay:
+// a Unix socket to another process, or a TCP connection to another
+// machine.
+func (c *conn) pollableFD() int {
+	if ta, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok && isLocal(ta.IP) {
+		// Within a machine, processes talk over Unix sockets (see
+		// unix.go); a TCP connection on it may well be to this process,
+		// which SO_PEERCRED cannot tell.
+		return -1
+	}
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return -1
@@ -105,6 +122,7 @@ func (c *conn) socketFD() int {
 	if err != nil {
 		return -1
 	}
+	out := -1
 	_ = rc.Control(func(fd uintptr) {
 		// A peer in this very process (the embedded cluster's head and
 		// node daemon) is served by this process's own threads: a
@@ -112,7 +130,7 @@ func (c *conn) socketFD() int {
 		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil && int(cred.Pid) == os.Getpid() {
 			return
 		}
-		c.spin.fd = int(fd)
+		out = int(fd)
 	})
-	return c.spin.fd
+	return out
 }

@@ -4,7 +4,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,7 +28,15 @@ func connPair(t *testing.T) (*conn, net.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { peer.Close(); nc.Close() })
-	return newConn(nc), peer
+	c := newConn(nc)
+	// A loopback TCP connection never spins (its peer may be this
+	// process); these tests exercise the heuristic on its descriptor.
+	rc, err := nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rc.Control(func(fd uintptr) { c.spin.fd = int(fd) })
+	return c, peer
 }
 
 func setSpinWindow(t *testing.T, d time.Duration) {
@@ -120,34 +130,82 @@ func TestSpinOff(t *testing.T) {
 	readByte(t, c)
 }
 
-// A Unix socket whose peer is this very process (the embedded cluster's
-// head and node daemon) never spins.
-func TestNoSpinForAPeerInThisProcess(t *testing.T) {
+// dialChildEnv makes the test binary a child that dials the Unix socket
+// it names and holds the connection until the parent closes it.
+const dialChildEnv = "RAYO_RPC_TEST_DIAL"
+
+func dialChild(path string) {
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		os.Exit(2)
+	}
+	_, _ = io.Copy(io.Discard, nc)
+	os.Exit(0)
+}
+
+// acceptUnix listens on a fresh Unix socket, runs dial, and returns the
+// accepted end.
+func acceptUnix(t *testing.T, dial func(path string)) net.Conn {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "rayo-spin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	ln, err := net.Listen("unix", filepath.Join(dir, "s"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	peer, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	_ = ln.(*net.UnixListener).SetDeadline(time.Now().Add(30 * time.Second))
+	dial(ln.Addr().String())
 	nc, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	if fd := newConn(nc).socketFD(); fd != -1 {
-		t.Fatalf("a connection to this process would spin (fd %d)", fd)
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// Spinning is for a Unix socket to another process: never for one whose
+// peer is this very process (the embedded cluster's head and node daemon)
+// nor for a TCP connection within the machine.
+func TestWhichConnectionsSpin(t *testing.T) {
+	inProcess := acceptUnix(t, func(path string) {
+		peer, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { peer.Close() })
+	})
+	if fd := newConn(inProcess).pollableFD(); fd != -1 {
+		t.Errorf("a Unix socket to this process would spin (fd %d)", fd)
 	}
-	tcp, _ := connPair(t)
-	if tcp.socketFD() < 0 {
-		t.Fatal("a TCP connection found no descriptor to poll")
+
+	var child *exec.Cmd
+	other := acceptUnix(t, func(path string) {
+		child = exec.Command(os.Args[0], "-test.run=^$")
+		child.Env = append(os.Environ(), dialChildEnv+"="+path)
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer func() { other.Close(); _ = child.Wait() }()
+	if fd := newConn(other).pollableFD(); fd < 0 {
+		t.Error("a Unix socket to another process would not spin")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if fd := newConn(peer).pollableFD(); fd != -1 {
+		t.Errorf("a loopback TCP connection would spin (fd %d)", fd)
 	}
 }
