@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -39,7 +40,13 @@ type refTable struct {
 	mu      sync.Mutex
 	m       map[string]*refEntry
 	pending []Ref // borrowed refs to register with their owners
-	msgs    chan borrowMsg
+	// out is the ordered queue of borrow messages borrowLoop sends (kick
+	// wakes it); it is unbounded so that queueing under mu never blocks.
+	// queued counts messages ever queued, processed those sent.
+	out       []borrowMsg
+	kick      chan struct{}
+	queued    int64
+	processed atomic.Int64
 	// byPeer: owner side, borrowers registered over a connection, so a
 	// borrower that dies stops counting.
 	byPeer map[*rpc.Peer]map[string]string
@@ -53,7 +60,7 @@ type borrowMsg struct {
 }
 
 func newRefTable() *refTable {
-	return &refTable{m: map[string]*refEntry{}, msgs: make(chan borrowMsg, 1024), byPeer: map[*rpc.Peer]map[string]string{}}
+	return &refTable{m: map[string]*refEntry{}, kick: make(chan struct{}, 1), byPeer: map[*rpc.Peer]map[string]string{}}
 }
 
 func (rt *Runtime) entryLocked(r Ref) *refEntry {
@@ -158,7 +165,7 @@ func (rt *Runtime) maybeFreeLocked(id string) {
 			// References seen in this object's value (still pending
 			// registration) are registered first: the owner may free
 			// what the value holds as soon as the removal arrives.
-			rt.queueBorrowsLocked(false)
+			rt.queueBorrowsLocked()
 			rt.sendBorrow(borrowMsg{owner: e.owner, ids: []string{id}, remove: true})
 		}
 		rt.releasePinsAsync([]string{id})
@@ -231,57 +238,55 @@ func (rt *Runtime) collectIfOnlyLocalLocked(id string) {
 
 // FlushBorrows registers, with their owners, the borrowed references this
 // process has started to hold. It returns once the owners have them, so
-// that the value they came in may then be freed safely.
+// that the value they came in may then be freed safely: once every borrow
+// message queued so far is sent, including registrations another call
+// queued a moment ago.
 func (rt *Runtime) FlushBorrows(ctx context.Context) {
 	rt.refs.mu.Lock()
-	dones := rt.queueBorrowsLocked(true)
+	rt.queueBorrowsLocked()
+	if rt.refs.processed.Load() >= rt.refs.queued {
+		rt.refs.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	rt.sendBorrow(borrowMsg{done: done}) // a barrier: sent in order, after the rest
 	rt.refs.mu.Unlock()
-	for _, d := range dones {
-		select {
-		case <-d:
-		case <-ctx.Done():
-			return
-		case <-rt.closed:
-			return
-		}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-rt.closed:
 	}
 }
 
 // queueBorrowsLocked moves the pending registrations to the ordered queue
-// of borrow messages, one per owner, with a done channel each if wait.
-// It runs under the table's lock, so that no removal made after a
-// reference was seen can overtake its registration.
-func (rt *Runtime) queueBorrowsLocked(wait bool) []chan struct{} {
+// of borrow messages, one per owner. It runs under the table's lock, so
+// that no removal made after a reference was seen can overtake its
+// registration.
+func (rt *Runtime) queueBorrowsLocked() {
 	pending := rt.refs.pending
 	rt.refs.pending = nil
 	if len(pending) == 0 {
-		return nil
+		return
 	}
 	byOwner := map[string][]string{}
 	for _, r := range pending {
 		byOwner[r.Owner] = append(byOwner[r.Owner], r.ID)
 	}
-	var dones []chan struct{}
 	for owner, ids := range byOwner {
-		m := borrowMsg{owner: owner, ids: ids}
-		if wait {
-			m.done = make(chan struct{})
-			dones = append(dones, m.done)
-		}
-		rt.sendBorrow(m)
+		rt.sendBorrow(borrowMsg{owner: owner, ids: ids})
 	}
-	return dones
 }
 
-// sendBorrow queues a borrow message; one goroutine sends them in order,
-// so that a borrower's add and remove reach the owner in the order made.
+// sendBorrow queues a borrow message (the caller holds the table's lock);
+// one goroutine sends them in order, so that a borrower's add and remove
+// reach the owner in the order made. A message without an owner is a
+// barrier: its done closes once everything before it is sent.
 func (rt *Runtime) sendBorrow(m borrowMsg) {
+	rt.refs.out = append(rt.refs.out, m)
+	rt.refs.queued++
 	select {
-	case rt.refs.msgs <- m:
-	case <-rt.closed:
-		if m.done != nil {
-			close(m.done)
-		}
+	case rt.refs.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -289,22 +294,47 @@ func (rt *Runtime) borrowLoop() {
 	for {
 		select {
 		case <-rt.closed:
-			return
-		case m := <-rt.refs.msgs:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if c, err := rt.client(ctx, m.owner); err == nil {
-				method := protocol.OwnerAddBorrower
-				if m.remove {
-					method = protocol.OwnerRemoveBorrower
+			rt.refs.mu.Lock()
+			rest := rt.refs.out
+			rt.refs.out = nil
+			rt.refs.mu.Unlock()
+			for _, m := range rest {
+				if m.done != nil {
+					close(m.done)
 				}
-				_ = c.Call(ctx, method, &protocol.BorrowRequest{ObjectIDs: m.ids, Borrower: rt.Addr()}, nil)
 			}
-			cancel()
+			return
+		case <-rt.refs.kick:
+		}
+		rt.refs.mu.Lock()
+		batch := rt.refs.out
+		rt.refs.out = nil
+		rt.refs.mu.Unlock()
+		for _, m := range batch {
+			if m.owner != "" {
+				rt.sendBorrowNow(m)
+			}
+			rt.refs.processed.Add(1)
 			if m.done != nil {
 				close(m.done)
 			}
 		}
 	}
+}
+
+// sendBorrowNow tells an owner of one borrow message.
+func (rt *Runtime) sendBorrowNow(m borrowMsg) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := rt.client(ctx, m.owner)
+	if err != nil {
+		return
+	}
+	method := protocol.OwnerAddBorrower
+	if m.remove {
+		method = protocol.OwnerRemoveBorrower
+	}
+	_ = c.Call(ctx, method, &protocol.BorrowRequest{ObjectIDs: m.ids, Borrower: rt.Addr()}, nil)
 }
 
 // registerBorrowers records borrowers of objects this process owns. Those

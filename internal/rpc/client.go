@@ -157,10 +157,12 @@ func (cl *Client) call(ctx context.Context, method string, body []byte, req, res
 	cl.pending[id] = ch
 	cl.mu.Unlock()
 	if err := cl.c.sendValue(&frame{Type: frameRequest, ID: id, Method: method, Body: body}, req); err != nil {
-		cl.forget(id)
+		removed := cl.forget(id)
 		if errors.Is(err, errEncoding) {
-			chanPool.Put(ch)
-			return fmt.Errorf("rpc: encoding %s request: %w", method, err)
+			if removed { // else the close path has closed it: not for reuse
+				chanPool.Put(ch)
+			}
+			return fmt.Errorf("rpc: %s request: %w", method, err)
 		}
 		_ = cl.c.nc.Close()
 		return fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
@@ -209,12 +211,16 @@ func (cl *Client) Go(method string, body []byte, done func(reply []byte, err err
 	}
 }
 
-func (cl *Client) forget(id uint64) {
+// forget drops a call's reply channel; it reports whether it was still
+// there (the close path closes the channels it finds).
+func (cl *Client) forget(id uint64) bool {
 	cl.mu.Lock()
-	if cl.pending != nil {
-		delete(cl.pending, id)
+	defer cl.mu.Unlock()
+	if _, ok := cl.pending[id]; !ok {
+		return false
 	}
-	cl.mu.Unlock()
+	delete(cl.pending, id)
+	return true
 }
 
 func tokenEqual(a, b string) bool {

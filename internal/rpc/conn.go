@@ -111,7 +111,7 @@ func (c *conn) sendValue(f *frame, v any) error {
 // appendFrame appends f, length prefix included, to buf.
 func appendFrame(buf []byte, f *frame, v any) ([]byte, error) {
 	if len(f.Method) > 0xffff {
-		return buf, fmt.Errorf("rpc: method name of %d bytes", len(f.Method))
+		return buf, fmt.Errorf("%w: a method name of %d bytes", errEncoding, len(f.Method))
 	}
 	start := len(buf)
 	var flags uint8

@@ -299,3 +299,25 @@ func TestMalformedFrames(t *testing.T) {
 		t.Fatalf("a good frame: %+v %v", f, err)
 	}
 }
+
+// A request that cannot be encoded fails that call only: nothing was
+// sent, and the connection goes on serving.
+func TestUnencodableRequestLeavesTheConnection(t *testing.T) {
+	_, addr := startServer(t, "tok", nil)
+	c, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Call(ctx, "echo", make(chan int), nil); err == nil || !strings.Contains(err.Error(), "echo") {
+		t.Fatalf("an unencodable request: %v", err)
+	}
+	if err := c.Call(ctx, strings.Repeat("m", 70000), &echoReq{}, nil); err == nil {
+		t.Fatal("a method name longer than a frame header holds was sent")
+	}
+	var r echoResp
+	if err := c.Call(ctx, "echo", &echoReq{Text: "still"}, &r); err != nil || r.Text != "still" {
+		t.Fatalf("the call after: %q %v", r.Text, err)
+	}
+}

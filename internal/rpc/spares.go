@@ -37,6 +37,7 @@ func (sp *spares) serve(f func()) {
 	defer sp.wg.Done()
 	for {
 		f()
+		f = nil // a waiting spare keeps nothing of the connection it served
 		if sp.idle.Add(1) > maxSpares {
 			sp.idle.Add(-1)
 			return

@@ -37,10 +37,14 @@ const SpinEnv = "RAYO_SPIN_POLL_US"
 // when the peer has nothing to send.
 const defaultSpin = 100 * time.Microsecond
 
+// maxSpinUs bounds the window one may set: past a few milliseconds a
+// sleeping thread's wake-up is no longer what a call waits for.
+const maxSpinUs = 5000
+
 var spinWindow = func() time.Duration {
 	if v, ok := os.LookupEnv(SpinEnv); ok {
 		if us, err := strconv.Atoi(v); err == nil && us >= 0 {
-			return time.Duration(us) * time.Microsecond
+			return time.Duration(min(us, maxSpinUs)) * time.Microsecond
 		}
 	}
 	return defaultSpin
