@@ -90,13 +90,17 @@ func (c *conn) awaitFrame() {
 	}
 }
 
-// gotFrame is called once a frame's first bytes are read.
+// gotFrame is called once a frame's first bytes are read: the connection
+// stays (or turns) hot if the frame came soon after the wait began.
 func (c *conn) gotFrame() {
 	if c.spin.waiting.IsZero() {
 		c.spin.hot = true // it was already there
 		return
 	}
-	c.spin.hot = time.Since(c.spin.waiting) < spinWindow
+	// A frame that came without a spin was seen only after the thread
+	// woke, which adds its own delay: twice the window keeps a connection
+	// that has just missed one spin from turning cold on the wake-up alone.
+	c.spin.hot = time.Since(c.spin.waiting) < 2*spinWindow
 }
 
 // socketFD is the descriptor to poll, -1 when the connection must not
