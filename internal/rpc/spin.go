@@ -21,8 +21,10 @@ import (
 // checks for the next one, without sleeping, for a short window before it
 // parks: the Go runtime's own spinning, applied to the socket. Frames that
 // stop coming close together turn the spinning off for that connection,
-// and one goroutine per process spins at a time, so a process spends at
-// most one core on it, and only while calls come back to back. A Unix
+// spins that keep timing out (no core to spare for the peer) make it spin
+// less and less often, and one goroutine per process spins at a time, so
+// a process spends at most one core on it, and only while calls come
+// back to back. A Unix
 // socket to a peer in the same process (the embedded cluster) never
 // spins: that peer's answer needs the very threads a spinner would hold;
 // nor does a TCP connection within the machine, whose peer may be this
@@ -33,8 +35,8 @@ import (
 const SpinEnv = "RAYO_SPIN_POLL_US"
 
 // defaultSpin is the spin window: longer than a busy peer's turnaround
-// (its handling plus a transit each way), shorter than a wake-up costs
-// when the peer has nothing to send.
+// (its handling plus a transit each way, 20–40 µs here), short enough
+// that a spin for nothing wastes little.
 const defaultSpin = 100 * time.Microsecond
 
 // maxSpinUs bounds the window one may set: past a few milliseconds a
@@ -56,7 +58,9 @@ var spinner atomic.Bool
 // spinState is a connection's record of how close together its frames come.
 type spinState struct {
 	fd      int  // the socket's descriptor, found on first use (-1: none)
-	hot     bool // the last frame came within the window: spin for the next
+	hot     bool // the last frame came soon: spin for the next
+	misses  int  // spins in a row that timed out
+	skip    int  // chances to spin still to pass up after misses
 	waiting time.Time
 }
 
@@ -68,8 +72,16 @@ func (c *conn) awaitFrame() {
 		c.spin.waiting = time.Time{}
 		return
 	}
-	c.spin.waiting = time.Now()
-	if !c.spin.hot || !spinner.CompareAndSwap(false, true) {
+	now := time.Now()
+	c.spin.waiting = now
+	if !c.spin.hot {
+		return
+	}
+	if c.spin.skip > 0 {
+		c.spin.skip--
+		return
+	}
+	if !spinner.CompareAndSwap(false, true) {
 		return
 	}
 	defer spinner.Store(false)
@@ -78,17 +90,29 @@ func (c *conn) awaitFrame() {
 		return
 	}
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	deadline := c.spin.waiting.Add(spinWindow)
+	deadline := now.Add(spinWindow)
 	for {
 		if n, err := unix.Poll(fds, 0); n != 0 || (err != nil && err != unix.EINTR) {
+			c.spin.misses = 0
 			return
 		}
 		if time.Now().After(deadline) {
+			// A spin for nothing. One now and then is the price of
+			// spinning; from the second in a row, skip the next 1, 3, 7
+			// ... 63 chances to spin while misses go on, so that a
+			// connection whose frames come just too late for the window
+			// (on a machine whose cores are all busy, say) rarely
+			// wastes one.
+			c.spin.misses = min(c.spin.misses+1, maxMissShift)
+			c.spin.skip = 1<<(c.spin.misses-1) - 1
 			return
 		}
 		runtime.Gosched()
 	}
 }
+
+// maxMissShift caps the skipping after missed spins at 63 waits.
+const maxMissShift = 7
 
 // gotFrame is called once a frame's first bytes are read: the connection
 // stays (or turns) hot if the frame came soon after the wait began.

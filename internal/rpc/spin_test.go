@@ -209,3 +209,38 @@ func TestWhichConnectionsSpin(t *testing.T) {
 		t.Errorf("a loopback TCP connection would spin (fd %d)", fd)
 	}
 }
+
+// Spins that time out in a row make a connection pass up its next
+// chances to spin, more of them the longer it goes on; a spin that finds
+// its frame ends that.
+func TestMissedSpinsBackOff(t *testing.T) {
+	setSpinWindow(t, time.Millisecond)
+	c, peer := connPair(t)
+	c.spin.hot = true
+	c.awaitFrame() // nothing comes: a miss
+	if c.spin.misses != 1 || c.spin.skip != 0 {
+		t.Fatalf("after one miss: misses %d, skip %d; want 1, 0", c.spin.misses, c.spin.skip)
+	}
+	c.awaitFrame() // a second miss: pass up the next chance
+	if c.spin.misses != 2 || c.spin.skip != 1 {
+		t.Fatalf("after two misses: misses %d, skip %d; want 2, 1", c.spin.misses, c.spin.skip)
+	}
+	c.awaitFrame() // passed up
+	c.awaitFrame() // a third miss: pass up the next three
+	if c.spin.misses != 3 || c.spin.skip != 3 {
+		t.Fatalf("after three misses: misses %d, skip %d; want 3, 3", c.spin.misses, c.spin.skip)
+	}
+	spinWindow = 10 * time.Second
+	start := time.Now()
+	c.awaitFrame() // passed up: returns at once
+	if d := time.Since(start); d > 5*time.Second || c.spin.skip != 2 {
+		t.Fatalf("a chance passed up took %v (skip now %d)", d, c.spin.skip)
+	}
+	c.spin.skip = 0
+	peer.Write([]byte{1})
+	c.awaitFrame() // finds the byte
+	if c.spin.misses != 0 {
+		t.Fatalf("a spin that found its frame left %d misses", c.spin.misses)
+	}
+	readByte(t, c)
+}
