@@ -97,14 +97,14 @@ func (c *conn) awaitFrame() {
 			return
 		}
 		if time.Now().After(deadline) {
-			// A spin for nothing. One now and then is the price of
-			// spinning; from the second in a row, skip the next 1, 3, 7
-			// ... 63 chances to spin while misses go on, so that a
+			// A spin for nothing. One or two now and then are the price
+			// of spinning; from the third in a row, skip the next 1, 3,
+			// 7 ... 63 chances to spin while misses go on, so that a
 			// connection whose frames come just too late for the window
 			// (on a machine whose cores are all busy, say) rarely
 			// wastes one.
 			c.spin.misses = min(c.spin.misses+1, maxMissShift)
-			c.spin.skip = 1<<(c.spin.misses-1) - 1
+			c.spin.skip = 1<<max(c.spin.misses-2, 0) - 1
 			return
 		}
 		runtime.Gosched()
@@ -112,7 +112,7 @@ func (c *conn) awaitFrame() {
 }
 
 // maxMissShift caps the skipping after missed spins at 63 waits.
-const maxMissShift = 7
+const maxMissShift = 8
 
 // gotFrame is called once a frame's first bytes are read: the connection
 // stays (or turns) hot if the frame came soon after the wait began.

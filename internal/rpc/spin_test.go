@@ -218,17 +218,18 @@ func TestMissedSpinsBackOff(t *testing.T) {
 	c, peer := connPair(t)
 	c.spin.hot = true
 	c.awaitFrame() // nothing comes: a miss
-	if c.spin.misses != 1 || c.spin.skip != 0 {
-		t.Fatalf("after one miss: misses %d, skip %d; want 1, 0", c.spin.misses, c.spin.skip)
+	c.awaitFrame() // a second: still no skipping
+	if c.spin.misses != 2 || c.spin.skip != 0 {
+		t.Fatalf("after two misses: misses %d, skip %d; want 2, 0", c.spin.misses, c.spin.skip)
 	}
-	c.awaitFrame() // a second miss: pass up the next chance
-	if c.spin.misses != 2 || c.spin.skip != 1 {
-		t.Fatalf("after two misses: misses %d, skip %d; want 2, 1", c.spin.misses, c.spin.skip)
+	c.awaitFrame() // a third: pass up the next chance
+	if c.spin.misses != 3 || c.spin.skip != 1 {
+		t.Fatalf("after three misses: misses %d, skip %d; want 3, 1", c.spin.misses, c.spin.skip)
 	}
 	c.awaitFrame() // passed up
-	c.awaitFrame() // a third miss: pass up the next three
-	if c.spin.misses != 3 || c.spin.skip != 3 {
-		t.Fatalf("after three misses: misses %d, skip %d; want 3, 3", c.spin.misses, c.spin.skip)
+	c.awaitFrame() // a fourth miss: pass up the next three
+	if c.spin.misses != 4 || c.spin.skip != 3 {
+		t.Fatalf("after four misses: misses %d, skip %d; want 4, 3", c.spin.misses, c.spin.skip)
 	}
 	spinWindow = 10 * time.Second
 	start := time.Now()
