@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -52,9 +53,14 @@ func Dial(ctx context.Context, addr, token string) (*Client, error) {
 	ack, err := c.recv()
 	if err != nil {
 		// The peer answers a wrong token with an ack that says so; no
-		// ack means the connection failed (the peer died, say).
+		// ack means the connection failed (the peer died, say), or the
+		// peer could not read the hello at all.
 		_ = nc.Close()
-		return nil, fmt.Errorf("rpc: hello to %s: %w: %v", addr, ErrClosed, err)
+		hint := ""
+		if errors.Is(err, io.EOF) || errors.Is(err, errLegacyFrame) {
+			hint = " (the peer closed the connection at the hello: a rayo binary of another protocol version, or not a rayo port)"
+		}
+		return nil, fmt.Errorf("rpc: hello to %s: %w: %v%s", addr, ErrClosed, err, hint)
 	}
 	if ack.Err != nil {
 		_ = nc.Close()

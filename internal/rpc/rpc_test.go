@@ -321,3 +321,24 @@ func TestUnencodableRequestLeavesTheConnection(t *testing.T) {
 		t.Fatalf("the call after: %q %v", r.Text, err)
 	}
 }
+
+// A peer that closes the connection at the hello (a binary of another
+// protocol version, or not a rayo port) is named as such.
+func TestHelloToAPeerThatHangsUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err == nil {
+			_, _ = nc.Read(make([]byte, 64))
+			nc.Close()
+		}
+	}()
+	_, err = Dial(context.Background(), ln.Addr().String(), "tok")
+	if !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "protocol version") {
+		t.Fatalf("dialing a peer that hangs up: %v", err)
+	}
+}
