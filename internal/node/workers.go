@@ -262,6 +262,7 @@ func (n *Node) startWorkerLocked(j *job) error {
 }
 
 func (n *Node) workerExited(j *job, w *worker, err error) {
+	exitedAt := time.Now()
 	n.mu.Lock()
 	registered := w.addr != ""
 	w.dead = true
@@ -276,8 +277,26 @@ func (n *Node) workerExited(j *job, w *worker, err error) {
 	n.scheduleLocked()
 	n.mu.Unlock()
 	close(w.exited)
+	if registered {
+		removeStaleSocket(w.addr, w.started, exitedAt)
+	}
 	if !expected {
 		n.log.Warn("worker exited", "pid", w.pid, "job", j.spec.JobID, "status", exitStatus(err))
+	}
+}
+
+// removeStaleSocket removes the Unix socket a dead process made for its
+// TCP address: a process killed (by its node, or kill -9) cannot remove
+// it itself, and a busy machine would collect thousands. A socket made
+// after the process died (a new process on the same port) is kept.
+func removeStaleSocket(addr string, started, exited time.Time) {
+	p := rpc.UnixPath(addr)
+	if p == "" {
+		return
+	}
+	fi, err := os.Lstat(p)
+	if err == nil && fi.Mode()&os.ModeSocket != 0 && !fi.ModTime().Before(started) && fi.ModTime().Before(exited) {
+		_ = os.Remove(p)
 	}
 }
 
