@@ -275,40 +275,33 @@ func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
 type executor struct{}
 
 func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (core.Encoded, *errs.TaskError) {
-	registry.RLock()
-	d := registry.tasks[spec.Name]
-	registry.RUnlock()
-	name := spec.Name
-	if spec.Display != "" {
-		name = spec.Display
-	}
-	if d == nil {
-		return core.Encoded{}, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
-	}
-	out, terr := invoke(ctx, d, reflect.Value{}, args, name, spec.TaskID)
+	out, terr := invokeTask(ctx, spec, args)
 	if terr != nil {
 		return core.Encoded{}, terr
 	}
-	return encodeResult(out, name, spec.TaskID)
+	return encodeResult(out, spec.DisplayName(), spec.TaskID)
+}
+
+// invokeTask finds the function registered under the task's name and
+// calls it.
+func invokeTask(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (reflect.Value, *errs.TaskError) {
+	registry.RLock()
+	d := registry.tasks[spec.Name]
+	registry.RUnlock()
+	if d == nil {
+		return reflect.Value{}, errs.NewTaskError(spec.DisplayName(), spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
+	}
+	return invoke(ctx, d, reflect.Value{}, args, spec.DisplayName(), spec.TaskID)
 }
 
 // ExecuteN runs a task whose slice result is split into its elements
 // (RemoteN).
 func (executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
-	registry.RLock()
-	d := registry.tasks[spec.Name]
-	registry.RUnlock()
-	name := spec.Name
-	if spec.Display != "" {
-		name = spec.Display
-	}
-	if d == nil {
-		return nil, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
-	}
-	out, terr := invoke(ctx, d, reflect.Value{}, args, name, spec.TaskID)
+	out, terr := invokeTask(ctx, spec, args)
 	if terr != nil {
 		return nil, terr
 	}
+	name := spec.DisplayName()
 	if out.Kind() != reflect.Slice {
 		return nil, errs.NewTaskError(name, spec.TaskID, errs.ErrBadCall, fmt.Errorf("RemoteN needs a function that returns a slice, not %v", out.Type()), "", false)
 	}

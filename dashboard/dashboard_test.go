@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/gcs/gcstest"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/sched"
@@ -25,11 +26,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // registers two nodes with it.
 func startHead(t *testing.T) (*Server, *gcs.Server) {
 	t.Helper()
-	g, err := gcs.Start(gcs.Config{Token: testToken, BinariesDir: t.TempDir(), Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Stop)
+	g := gcstest.Start(t, testToken)
 	c, err := rpc.Dial(context.Background(), g.Addr(), testToken)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/gcs/gcstest"
 	"github.com/rayo-dev/rayo/internal/node"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
@@ -30,11 +30,7 @@ const (
 // logs directory is filled by hand) and a dashboard.
 func startLogCluster(t *testing.T) (*Server, string) {
 	t.Helper()
-	g, err := gcs.Start(gcs.Config{Token: testToken, BinariesDir: t.TempDir(), Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Stop)
+	g := gcstest.Start(t, testToken)
 	logs := t.TempDir()
 	n, err := node.Start(node.Config{NodeID: logNodeID, HeadAddr: g.Addr(), Token: testToken,
 		Resources: sched.Resources{"CPU": sched.Unit}, LogsDir: logs, BinariesDir: t.TempDir(),

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/gcs/gcstest"
 	"github.com/rayo-dev/rayo/internal/node"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
@@ -267,11 +268,7 @@ func TestMetricsReportsAreChecked(t *testing.T) {
 }
 
 func TestMetricsNeedTheTokenWhenConfigured(t *testing.T) {
-	g, err := gcs.Start(gcs.Config{Token: testToken, BinariesDir: t.TempDir(), Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Stop)
+	g := gcstest.Start(t, testToken)
 	s, err := Start(Config{Listen: "127.0.0.1:0", Token: testToken, HeadAddr: g.Addr(), MetricsNeedToken: true, Log: quiet})
 	if err != nil {
 		t.Fatal(err)

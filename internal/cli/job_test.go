@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/rayo-dev/rayo/dashboard"
-	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/gcs/gcstest"
 	"github.com/rayo-dev/rayo/internal/jobs"
 )
 
@@ -20,11 +20,7 @@ import (
 func TestJobCommands(t *testing.T) {
 	const token = "cli-job-token"
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := gcs.Start(gcs.Config{Token: token, BinariesDir: t.TempDir(), Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Stop)
+	g := gcstest.Start(t, token)
 	dash, err := dashboard.Start(dashboard.Config{Listen: "127.0.0.1:0", Token: token, HeadAddr: g.Addr(), SessionDir: t.TempDir(), Log: quiet})
 	if err != nil {
 		t.Fatal(err)

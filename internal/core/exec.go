@@ -23,10 +23,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 		delete(rt.running, spec.TaskID)
 		rt.runningMu.Unlock()
 	}()
-	name := spec.Display
-	if name == "" {
-		name = spec.Name
-	}
+	name := spec.DisplayName()
 	rt.announce(name)
 	rt.fitProcs(spec.Resources)
 	ev := rt.executorEvent(spec.TaskID, spec.Attempt, name, protocol.TaskTypeNormal, spec.JobID, "")

@@ -168,12 +168,7 @@ func (t *task) event(state string) protocol.TaskEvent {
 		JobID: t.spec.JobID, State: state}
 }
 
-func (t *task) name() string {
-	if t.opts.Display != "" {
-		return t.opts.Display
-	}
-	return t.opts.Name
-}
+func (t *task) name() string { return t.spec.DisplayName() }
 
 // resolveInline fills the spec's arguments if all are small values.
 func (t *task) resolveInline(rt *Runtime) bool {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rayo-dev/rayo/internal/gcs"
+	"github.com/rayo-dev/rayo/internal/gcs/gcstest"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
@@ -28,11 +28,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // startHead starts a real head in-process and returns a caller to it.
 func startHead(t *testing.T) Caller {
 	t.Helper()
-	g, err := gcs.Start(gcs.Config{Token: testToken, BinariesDir: t.TempDir(), Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Stop)
+	g := gcstest.Start(t, testToken)
 	c, err := rpc.Dial(context.Background(), g.Addr(), testToken)
 	if err != nil {
 		t.Fatal(err)

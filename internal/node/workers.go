@@ -278,25 +278,11 @@ func (n *Node) workerExited(j *job, w *worker, err error) {
 	n.mu.Unlock()
 	close(w.exited)
 	if registered {
-		removeStaleSocket(w.addr, w.started, exitedAt)
+		// A killed worker cannot remove its socket file itself.
+		rpc.RemoveStaleSocket(w.addr, w.started, exitedAt)
 	}
 	if !expected {
 		n.log.Warn("worker exited", "pid", w.pid, "job", j.spec.JobID, "status", exitStatus(err))
-	}
-}
-
-// removeStaleSocket removes the Unix socket a dead process made for its
-// TCP address: a process killed (by its node, or kill -9) cannot remove
-// it itself, and a busy machine would collect thousands. A socket made
-// after the process died (a new process on the same port) is kept.
-func removeStaleSocket(addr string, started, exited time.Time) {
-	p := rpc.UnixPath(addr)
-	if p == "" {
-		return
-	}
-	fi, err := os.Lstat(p)
-	if err == nil && fi.Mode()&os.ModeSocket != 0 && !fi.ModTime().Before(started) && fi.ModTime().Before(exited) {
-		_ = os.Remove(p)
 	}
 }
 

@@ -44,6 +44,15 @@ type TaskSpec struct {
 	NumReturns int `msgpack:"nret,omitempty"`
 }
 
+// DisplayName is the name logs, errors and the state API show for the
+// task: its Options name if it has one, else its registered name.
+func (t *TaskSpec) DisplayName() string {
+	if t.Display != "" {
+		return t.Display
+	}
+	return t.Name
+}
+
 // ReturnID names a task's i-th return object; the first is the task's
 // own ID.
 func ReturnID(taskID string, i int) string {

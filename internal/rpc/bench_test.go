@@ -44,6 +44,11 @@ func BenchmarkCallRoundTrip(b *testing.B) {
 	c := benchPair(b, func(s *Server) {
 		Register(s, "echo", func(_ context.Context, r *echoReq) (*echoResp, error) { return &echoResp{Text: r.Text}, nil })
 	})
+	callRoundTrips(b, c)
+}
+
+// callRoundTrips runs b.N echo calls through Client.Call, one at a time.
+func callRoundTrips(b *testing.B, c *Client) {
 	ctx := context.Background()
 	req := &echoReq{Text: "ok"}
 	var resp echoResp

@@ -135,24 +135,16 @@ var msgpackNil = []byte{0xc0}
 
 var chanPool = sync.Pool{New: func() any { return make(chan *frame, 1) }}
 
-// Call sends req to method and decodes the reply into resp (which may be
-// nil when the reply is not needed). A cancelled ctx abandons the wait; the
-// peer may still run the call.
+// Call sends req to method, encoded straight into the frame, and decodes
+// the reply into resp (which may be nil when the reply is not needed). A
+// cancelled ctx abandons the wait; the peer may still run the call.
 func (cl *Client) Call(ctx context.Context, method string, req, resp any) error {
+	f := &frame{Type: frameRequest, Method: method}
 	if req == nil {
-		return cl.call(ctx, method, msgpackNil, nil, resp)
+		f.Body = msgpackNil
 	}
-	return cl.call(ctx, method, nil, req, resp)
-}
-
-// CallRaw is Call with a request body already encoded.
-func (cl *Client) CallRaw(ctx context.Context, method string, body []byte, resp any) error {
-	return cl.call(ctx, method, body, nil, resp)
-}
-
-// call sends body, or req encoded straight into the frame, and waits.
-func (cl *Client) call(ctx context.Context, method string, body []byte, req, resp any) error {
 	id := cl.nextID.Add(1)
+	f.ID = id
 	ch := chanPool.Get().(chan *frame)
 	cl.mu.Lock()
 	if cl.pending == nil {
@@ -162,7 +154,7 @@ func (cl *Client) call(ctx context.Context, method string, body []byte, req, res
 	}
 	cl.pending[id] = ch
 	cl.mu.Unlock()
-	if err := cl.c.sendValue(&frame{Type: frameRequest, ID: id, Method: method, Body: body}, req); err != nil {
+	if err := cl.c.sendValue(f, req); err != nil {
 		removed := cl.forget(id)
 		if errors.Is(err, errEncoding) {
 			if removed { // else the close path has closed it: not for reuse
@@ -174,7 +166,7 @@ func (cl *Client) call(ctx context.Context, method string, body []byte, req, res
 		return fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
 	}
 	select {
-	case f, ok := <-ch:
+	case reply, ok := <-ch:
 		if !ok {
 			cl.mu.Lock()
 			err := cl.err
@@ -182,11 +174,11 @@ func (cl *Client) call(ctx context.Context, method string, body []byte, req, res
 			return err
 		}
 		chanPool.Put(ch)
-		if f.Err != nil {
-			return f.Err
+		if reply.Err != nil {
+			return reply.Err
 		}
-		if resp != nil && len(f.Body) > 0 {
-			if err := Unmarshal(f.Body, resp); err != nil {
+		if resp != nil && len(reply.Body) > 0 {
+			if err := Unmarshal(reply.Body, resp); err != nil {
 				return fmt.Errorf("rpc: decoding %s reply: %w", method, err)
 			}
 		}

@@ -111,15 +111,7 @@ func BenchmarkCallRoundTripObserved(b *testing.B) {
 		}
 		s.SetObserver(obs)
 	})
-	ctx := context.Background()
-	req := &echoReq{Text: "ok"}
-	var resp echoResp
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := c.Call(ctx, "echo", req, &resp); err != nil {
-			b.Fatal(err)
-		}
-	}
+	callRoundTrips(b, c)
 }
 
 // BenchmarkLatencyObserver: what observing one call adds to its serving

@@ -221,9 +221,10 @@ func (s *Server) serveConn(nc net.Conn) {
 }
 
 // readLoop reads requests. On a plain request it hands reading over to
-// another goroutine (a spare, or a new one) and runs the handler itself: the request is served on the
-// goroutine the network woke, without another hand-off, while the
-// connection goes on being read. Ordered requests are queued in line.
+// another goroutine (a spare, or a new one) and runs the handler itself:
+// the request is served on the goroutine the network woke, without
+// another hand-off, while the connection goes on being read. Ordered
+// requests are queued in line.
 func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
 	defer calls.Done()
 	for {

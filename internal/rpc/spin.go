@@ -30,9 +30,9 @@ import (
 // nor does a TCP connection within the machine, whose peer may be this
 // process too (processes of one machine talk over Unix sockets).
 
-// SpinEnv names the environment variable that sets the spin window in
+// spinEnv names the environment variable that sets the spin window in
 // microseconds (0 turns spinning off); it is inherited by workers.
-const SpinEnv = "RAYO_SPIN_POLL_US"
+const spinEnv = "RAYO_SPIN_POLL_US"
 
 // defaultSpin is the spin window: longer than a busy peer's turnaround
 // (its handling plus a transit each way, 20–40 µs here), short enough
@@ -44,7 +44,7 @@ const defaultSpin = 100 * time.Microsecond
 const maxSpinUs = 5000
 
 var spinWindow = func() time.Duration {
-	if v, ok := os.LookupEnv(SpinEnv); ok {
+	if v, ok := os.LookupEnv(spinEnv); ok {
 		if us, err := strconv.Atoi(v); err == nil && us >= 0 {
 			return time.Duration(min(us, maxSpinUs)) * time.Microsecond
 		}

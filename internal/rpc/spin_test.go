@@ -11,23 +11,30 @@ import (
 	"time"
 )
 
-// connPair is a conn reading a real socket and the peer's end to write.
-func connPair(t *testing.T) (*conn, net.Conn) {
+// tcpPair is both ends of a loopback TCP connection, closed at cleanup.
+func tcpPair(t *testing.T) (accepted, dialed net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
+	dialed, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := ln.Accept()
+	accepted, err = ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { peer.Close(); nc.Close() })
+	t.Cleanup(func() { dialed.Close(); accepted.Close() })
+	return accepted, dialed
+}
+
+// connPair is a conn reading a real socket and the peer's end to write.
+func connPair(t *testing.T) (*conn, net.Conn) {
+	t.Helper()
+	nc, peer := tcpPair(t)
 	c := newConn(nc)
 	// A loopback TCP connection never spins (its peer may be this
 	// process); these tests exercise the heuristic on its descriptor.
@@ -189,22 +196,15 @@ func TestWhichConnectionsSpin(t *testing.T) {
 		if err := child.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// Runs after the accepted end is closed (which ends the child),
+		// and stops it whatever happened.
+		t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
 	})
-	defer func() { other.Close(); _ = child.Wait() }()
 	if fd := newConn(other).pollableFD(); fd < 0 {
 		t.Error("a Unix socket to another process would not spin")
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	_, peer := tcpPair(t)
 	if fd := newConn(peer).pollableFD(); fd != -1 {
 		t.Errorf("a loopback TCP connection would spin (fd %d)", fd)
 	}

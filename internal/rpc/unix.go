@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Within a machine, connections go over Unix domain sockets when the
@@ -84,6 +85,21 @@ func (s *Server) ListenUnix(tcpAddr string) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() { defer s.wg.Done(); _ = s.Serve(ln) }()
+}
+
+// RemoveStaleSocket removes the Unix socket that a process which listened
+// on addr from started until exited left behind: a process killed cannot
+// remove it itself, and a busy machine would collect thousands. A socket
+// made after exited (a new process on the same port) is kept.
+func RemoveStaleSocket(addr string, started, exited time.Time) {
+	p := UnixPath(addr)
+	if p == "" {
+		return
+	}
+	fi, err := os.Lstat(p)
+	if err == nil && fi.Mode()&os.ModeSocket != 0 && !fi.ModTime().Before(started) && fi.ModTime().Before(exited) {
+		_ = os.Remove(p)
+	}
 }
 
 // dialUnix tries the server's Unix socket.

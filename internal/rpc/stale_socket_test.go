@@ -1,4 +1,4 @@
-package node
+package rpc
 
 import (
 	"net"
@@ -6,15 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
 // staleSocket leaves a Unix socket file at the path of addr, as a
 // process killed with it open does.
 func staleSocket(t *testing.T, addr string) string {
 	t.Helper()
-	p := rpc.UnixPath(addr)
+	p := UnixPath(addr)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +39,14 @@ func TestRemoveStaleSocket(t *testing.T) {
 
 	started := time.Now().Add(-time.Minute)
 	p := staleSocket(t, addr)
-	removeStaleSocket(addr, started, time.Now().Add(time.Second))
+	RemoveStaleSocket(addr, started, time.Now().Add(time.Second))
 	if _, err := os.Lstat(p); !os.IsNotExist(err) {
 		t.Fatalf("the dead worker's socket is still there (%v)", err)
 	}
 
 	exited := time.Now().Add(-time.Second)
 	p = staleSocket(t, addr)
-	removeStaleSocket(addr, started, exited)
+	RemoveStaleSocket(addr, started, exited)
 	if _, err := os.Lstat(p); err != nil {
 		t.Fatalf("a socket made after the worker died was removed: %v", err)
 	}
