@@ -39,6 +39,10 @@ var (
 	// up an actor, a placement group) waited for it longer than the bound
 	// (WithHeadTimeout) while it was down or restarting.
 	ErrHeadUnavailable = errs.ErrHeadUnavailable
+	// ErrNodeAffinityUnavailable: a hard NodeAffinity names a node that is
+	// dead or unknown; the task fails at once (an actor dies), naming the
+	// node, instead of waiting for ever (Ray's TaskUnschedulableError).
+	ErrNodeAffinityUnavailable = errs.ErrNodeAffinityUnavailable
 
 	// ErrActorDied: the actor is dead; the *ActorDiedError also matches
 	// one of the causes below.

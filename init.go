@@ -24,6 +24,7 @@ import (
 	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/node"
 	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/reaper"
 	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/sched"
 	"github.com/rayo-dev/rayo/internal/session"
@@ -47,6 +48,8 @@ type initOptions struct {
 	headWait    time.Duration
 	nodeAddr    string
 	dashboard   string
+	// tls is the driver's TLS identity (nil: plain TCP); see tls.go.
+	tls *rpc.TLS
 }
 
 // WithAddress joins the cluster whose head listens at addr ("host:port"),
@@ -95,7 +98,8 @@ func WithObjectStoreMemory(bytes int64) InitOption {
 }
 
 // WithObjectSpillingDir sets where the embedded node spills objects
-// (default: under the session directory).
+// (default: under the session directory). The node keeps its files in a
+// directory of its own inside dir, removed when the driver ends.
 func WithObjectSpillingDir(dir string) InitOption { return func(o *initOptions) { o.spillDir = dir } }
 
 // WithNamespace sets the job's namespace: named actors are created and
@@ -150,6 +154,11 @@ var state struct {
 	dashAddr string // a joined cluster's, from its head
 	node     *node.Node
 	logFile  *os.File
+	// reaper cleans up after the embedded cluster if the driver dies
+	// without Shutdown; spillDir is the embedded node's own directory
+	// inside a WithObjectSpillingDir one.
+	reaper   *reaper.Reaper
+	spillDir string
 	nodeID   string
 	embedded bool
 	// logToDriver: worker output is printed here, so Shutdown lets what
@@ -166,6 +175,11 @@ func runtimeOrErr() (*core.Runtime, error) {
 	}
 	return rt, nil
 }
+
+// A program's executable also serves as its embedded cluster's reaper
+// (internal/reaper): then it cleans up after the driver and exits here,
+// before any code of the program's main package runs.
+func init() { reaper.RunIfReaper() }
 
 // IsWorker reports whether this process runs as a rayo worker.
 func IsWorker() bool { return os.Getenv("RAYO_WORKER_MODE") == "1" }
@@ -235,6 +249,16 @@ func shutdownLocked() {
 		state.gcs.Stop()
 		state.gcs = nil
 	}
+	if state.reaper != nil {
+		if err := state.reaper.Close(); err != nil {
+			slog.Warn("the embedded cluster's reaper process", "err", err)
+		}
+		state.reaper = nil
+	}
+	if state.spillDir != "" {
+		_ = os.Remove(state.spillDir) // empty once the node stopped
+		state.spillDir = ""
+	}
 	if state.logFile != nil {
 		_ = state.logFile.Close()
 		state.logFile = nil
@@ -289,24 +313,53 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 		state.logFile = f
 		log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	g, err := gcs.Start(gcs.Config{Token: token, BinariesDir: sess.BinariesDir(), Log: log.With("component", "head")})
+	// The reaper removes what the embedded cluster leaves should this
+	// process die without Shutdown (panic, os.Exit, SIGKILL): it is told
+	// of each file below as soon as it exists.
+	rp, err := reaper.Start(state.logFile, log)
+	if err != nil {
+		log.Warn("no reaper: files of the embedded cluster stay behind if the driver dies without Shutdown", "err", err)
+	}
+	state.reaper = rp
+	if o.tls, err = embeddedTLS(); err != nil {
+		return err
+	}
+	g, err := gcs.Start(gcs.Config{Token: token, BinariesDir: sess.BinariesDir(), Log: log.With("component", "head"), TLS: o.tls})
 	if err != nil {
 		return err
 	}
 	state.gcs = g
+	if rp != nil {
+		rp.Socket(rpc.UnixPath(g.Addr()))
+	}
 	_ = sess.WriteAddress(g.Addr())
 	if o.storeMemory < 0 {
 		return fmt.Errorf("%w: object store memory must not be negative", errs.ErrInvalidOption)
 	}
-	n, err := node.Start(node.Config{HeadAddr: g.Addr(), Token: token, Resources: res, Labels: o.labels,
+	spillDir := ""
+	if o.spillDir != "" {
+		spillDir = filepath.Join(o.spillDir, "rayo-"+filepath.Base(sess.Path))
+		state.spillDir = spillDir
+	}
+	ncfg := node.Config{HeadAddr: g.Addr(), Token: token, TLS: o.tls, Resources: res, Labels: o.labels,
 		IsHead: true, LogsDir: sess.LogsDir(), BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
-		ObjectStoreMemory: o.storeMemory, SpillDir: o.spillDir})
+		ObjectStoreMemory: o.storeMemory, SpillDir: spillDir}
+	if rp != nil {
+		ncfg.OnWorkerListen = func(addr string) { rp.Socket(rpc.UnixPath(addr)) }
+	}
+	n, err := node.Start(ncfg)
 	if err != nil {
 		return err
 	}
 	state.node, state.nodeID, state.embedded = n, n.ID(), true
+	if rp != nil {
+		rp.Node(n.ID())
+		rp.Store(n.StorePath())
+		rp.Dir(n.SpillDir())
+		rp.Socket(rpc.UnixPath(n.Addr()))
+	}
 	if o.dashboard != "" {
-		d, err := dashboard.Start(dashboard.Config{Listen: o.dashboard, Token: token, HeadAddr: g.Addr(),
+		d, err := dashboard.Start(dashboard.Config{Listen: o.dashboard, Token: token, TLS: o.tls, HeadAddr: g.Addr(),
 			SessionDir: sess.Path, Log: log.With("component", "dashboard")})
 		if err != nil {
 			return fmt.Errorf("rayo: starting the dashboard: %w", err)
@@ -324,7 +377,13 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 		return err
 	}
 	bin := protocol.Binary{Path: exe, Size: st.Size(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
-	return connectDriver(ctx, o, g.Addr(), n.Addr(), token, bin, log)
+	if err := connectDriver(ctx, o, g.Addr(), n.Addr(), token, bin, log); err != nil {
+		return err
+	}
+	if rp != nil {
+		rp.Socket(rpc.UnixPath(state.rt.Addr()))
+	}
+	return nil
 }
 
 // joinCluster connects to a running cluster, uploading this program's
@@ -342,7 +401,10 @@ func joinCluster(ctx context.Context, o *initOptions) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	head, err := rpc.Dial(ctx, addr, token)
+	if o.tls, err = joinTLS(ctx, o.tempDir, addr, token); err != nil {
+		return fmt.Errorf("rayo: TLS for the cluster at %s: %w", addr, mapRPCErr(err))
+	}
+	head, err := rpc.Dial(ctx, addr, token, rpc.WithTLS(o.tls))
 	if err != nil {
 		return fmt.Errorf("rayo: connecting to the head at %s: %w", addr, mapRPCErr(err))
 	}
@@ -465,7 +527,7 @@ func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, toke
 		sink = printWorkerLogs
 		state.logToDriver = true
 	}
-	rt, err := core.New(core.Config{Token: token, NodeAddr: nodeAddr, LogSink: sink, Log: log, HeadWait: o.headWait})
+	rt, err := core.New(core.Config{Token: token, TLS: o.tls, Listen: listenNear(nodeAddr), NodeAddr: nodeAddr, LogSink: sink, Log: log, HeadWait: o.headWait})
 	if err != nil {
 		return mapRPCErr(err)
 	}
@@ -548,8 +610,8 @@ func runWorker() {
 		state.nodeID = os.Getenv("RAYO_NODE_ID")
 		state.Unlock()
 	}
-	rt, err := core.New(core.Config{Token: os.Getenv("RAYO_TOKEN"), NodeAddr: os.Getenv("RAYO_NODE_ADDRESS"),
-		Job: job, WorkerID: os.Getenv("RAYO_WORKER_ID"), IsWorker: true, Executor: executor{}, Log: log,
+	rt, err := core.New(core.Config{Token: os.Getenv("RAYO_TOKEN"), TLS: workerTLS(), NodeAddr: os.Getenv("RAYO_NODE_ADDRESS"),
+		Listen: listenNear(os.Getenv("RAYO_NODE_ADDRESS")), Job: job, WorkerID: os.Getenv("RAYO_WORKER_ID"), IsWorker: true, Executor: executor{}, Log: log,
 		BeforeRegister: ready})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rayo worker: %v\n", err)

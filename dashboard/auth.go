@@ -2,48 +2,49 @@ package dashboard
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"html/template"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
+	"unicode"
 )
 
-// Authentication: every request carries the cluster token, in one of
+// Authentication: every request carries the cluster token, or a
+// session that a login started:
 //
 //   - an "Authorization: Bearer <token>" header (the CLI, scripts);
-//   - the cookie CookieName, set by the login page (POST /login with the
-//     token) or by opening any page once with ?token=<token> (the browser
-//     is then redirected to the same URL without it);
+//   - the session cookie (session.go), set by the login page (POST
+//     /login with the token) or by opening any page once with
+//     ?token=<token> (the browser is then redirected to the same URL
+//     without it). It holds a random session ID, never the token, and
+//     counts for reads only. POST /logout ends the session.
 //
 // /metrics from a loopback address needs none unless MetricsNeedToken.
 // API requests without a valid token get 401 with a JSON error; page
-// requests are redirected to the login page.
-
-// CookieName is the dashboard's session cookie (it holds the token).
-const CookieName = "rayo_token"
+// requests are redirected to the login page. Either way the connection
+// is closed after the answer, so that unauthenticated clients cannot
+// keep connections open; and failed tries are throttled (throttle.go).
 
 func (s *Server) tokenOK(tok string) bool {
 	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
 }
 
-// requestToken returns the token a request carries, if any. The cookie
-// counts for reads only: a request that changes something (submit or
-// stop a job) needs the header, so that another page the browser has
-// open cannot make it on the user's behalf (cross-site request forgery).
-func requestToken(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
-			return strings.TrimSpace(tok)
-		}
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return ""
-	}
-	if c, err := r.Cookie(CookieName); err == nil {
-		return c.Value
-	}
-	return ""
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(tok), ok
+}
+
+// isRead reports whether the request only reads: the session cookie
+// counts for those alone, so that another page the browser has open
+// cannot make a change (submit or stop a job) on the user's behalf
+// (cross-site request forgery).
+func isRead(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead
 }
 
 func isLoopback(r *http.Request) bool {
@@ -55,11 +56,6 @@ func isLoopback(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (s *Server) setCookie(w http.ResponseWriter, tok string) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: tok, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode})
-}
-
 // authenticate wraps the mux with the token check.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,36 +63,64 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		case r.URL.Path == "/login":
 			s.serveLogin(w, r)
 			return
+		case r.URL.Path == "/logout":
+			s.serveLogout(w, r)
+			return
+		case r.URL.Path == loginCSS && isRead(r):
+			next.ServeHTTP(w, r) // the login page's style sheet: public
+			return
 		case r.URL.Path == "/metrics" && !s.cfg.MetricsNeedToken && isLoopback(r):
 			next.ServeHTTP(w, r)
 			return
 		}
 		if q := r.URL.Query().Get("token"); q != "" {
-			if !s.tokenOK(q) {
-				s.refuse(w, r)
+			if !s.checkToken(w, r, q) {
 				return
 			}
-			// The token once in the URL: keep it in a cookie and drop it
-			// from the address bar.
-			s.setCookie(w, q)
-			u := *r.URL
-			v := u.Query()
+			// The token once in the URL: start a session and drop the
+			// token from the address bar.
+			s.startSession(w, r)
+			v := r.URL.Query()
 			v.Del("token")
-			u.RawQuery = v.Encode()
-			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			target := r.URL.EscapedPath()
+			if len(v) > 0 {
+				target += "?" + v.Encode()
+			}
+			http.Redirect(w, r, safeNext(target), http.StatusSeeOther)
 			return
 		}
-		if !s.tokenOK(requestToken(r)) {
-			s.refuse(w, r)
+		if tok, ok := bearerToken(r); ok {
+			if s.checkToken(w, r, tok) {
+				next.ServeHTTP(w, r)
+			}
 			return
 		}
-		next.ServeHTTP(w, r)
+		if isRead(r) && s.sessions.valid(sessionID(r)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.refuse(w, r)
 	})
 }
 
-// refuse answers a request without a valid token.
+// checkToken checks a token the request offers, unless its client is
+// throttled; false when it answered the request (429 or refused).
+func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, tok string) bool {
+	wait, ok := s.limiter.attempt(clientKey(r), func() bool { return s.tokenOK(tok) })
+	switch {
+	case wait > 0:
+		s.tooMany(w, r, wait)
+	case !ok:
+		s.refuse(w, r)
+	}
+	return ok
+}
+
+// refuse answers a request without a valid token, and closes its
+// connection.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" || r.Method != http.MethodGet {
+	w.Header().Set("Connection", "close")
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" || !isRead(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rayo"`)
 		writeError(w, http.StatusUnauthorized, "the cluster token is required (Authorization: Bearer <token>)")
 		return
@@ -104,46 +128,118 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 }
 
+// tooMany answers a throttled client: 429 with Retry-After, and the
+// connection closed.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("Connection", "close")
+	msg := fmt.Sprintf("too many failed tries with a wrong token from this address: try again in %d s", secs)
+	if r.URL.Path == "/login" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = loginPage.Execute(w, loginData{Next: safeNext(r.FormValue("next")), Error: msg})
+		return
+	}
+	writeError(w, http.StatusTooManyRequests, msg)
+}
+
+// safeNext returns next if it is a path on this server, else "/": the
+// login's ?next= must not send the browser elsewhere (an open redirect).
+func safeNext(next string) string {
+	if !sameOriginPath(next) {
+		return "/"
+	}
+	return next
+}
+
+// sameOriginPath reports whether a redirect to p stays on this origin.
+// Browsers read "//host" as another host, take "\" for "/", and drop
+// tabs and newlines from a URL ("/\t/evil.example/" is "//evil.example/"
+// to them), so all of those are refused, before and after decoding.
+func sameOriginPath(p string) bool {
+	dec, err := url.PathUnescape(p)
+	if err != nil {
+		return false
+	}
+	for _, v := range []string{p, dec} {
+		if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") {
+			return false
+		}
+		for _, c := range v {
+			if c == '\\' || unicode.IsControl(c) || unicode.IsSpace(c) {
+				return false
+			}
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == ""
+}
+
+// loginCSS is the login page's style sheet (under ui/): the
+// Content-Security-Policy allows no inline style.
+const loginCSS = "/ui/login.css"
+
+type loginData struct {
+	Next  string
+	Error string
+}
+
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rayo: log in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;display:flex;justify-content:center;margin-top:15vh;background:#f6f7f9}
-form{background:#fff;padding:2em;border-radius:8px;box-shadow:0 1px 4px #0002;min-width:22em}
-input{width:100%;padding:.5em;margin:.5em 0;box-sizing:border-box;font-family:monospace}
-button{padding:.5em 1.5em}.err{color:#b00}</style></head>
+<link rel="stylesheet" href="/ui/login.css"></head>
 <body><form method="post" action="/login">
 <h2>rayo dashboard</h2>
 <p>Paste the cluster token (<code>cat /tmp/rayo/session_latest/token</code> on the head).</p>
-{{if .Failed}}<p class="err" id="login-error">That token is not this cluster's.</p>{{end}}
+{{if .Error}}<p class="err" id="login-error">{{.Error}}</p>{{end}}
 <input type="password" name="token" id="token" autofocus autocomplete="off" placeholder="token">
 <input type="hidden" name="next" value="{{.Next}}">
 <button type="submit" id="login">Log in</button>
 </form></body></html>`))
 
-// serveLogin shows the login form (GET) or checks the token and sets
-// the cookie (POST).
+// serveLogin shows the login form (GET) or checks the token and starts
+// a session (POST).
 func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	// Anyone may reach this page: it reads a small form, nothing more.
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	next := r.FormValue("next")
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
-		next = "/"
-	}
-	data := struct {
-		Next   string
-		Failed bool
-	}{Next: next}
-	if r.Method == http.MethodPost {
+	data := loginData{Next: safeNext(r.FormValue("next"))}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	case http.MethodPost:
 		tok := strings.TrimSpace(r.FormValue("token"))
-		if s.tokenOK(tok) {
-			s.setCookie(w, tok)
-			http.Redirect(w, r, next, http.StatusSeeOther)
+		wait, ok := s.limiter.attempt(clientKey(r), func() bool { return s.tokenOK(tok) })
+		if wait > 0 {
+			s.tooMany(w, r, wait)
 			return
 		}
-		data.Failed = true
+		if ok {
+			s.startSession(w, r)
+			http.Redirect(w, r, data.Next, http.StatusSeeOther)
+			return
+		}
+		data.Error = "That token is not this cluster's."
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusUnauthorized)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		writeError(w, http.StatusMethodNotAllowed, "use GET or POST")
+		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = loginPage.Execute(w, data)
+}
+
+// serveLogout ends the browser's session (POST: a link elsewhere cannot
+// log the user out) and shows the login page.
+func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "log out with POST")
+		return
+	}
+	s.endSession(w, r)
+	w.Header().Set("Connection", "close")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

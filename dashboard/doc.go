@@ -7,6 +7,10 @@
 // state of its own beyond what it serves, except the submitted jobs it
 // runs (internal/jobs), whose records it keeps in the head's key-value
 // store. Every request must carry the
-// token (see auth.go), except /metrics from loopback when configured so.
-// It listens on loopback unless told otherwise.
+// token, or for reads a browser session that a login with the token
+// started (auth.go, session.go), except /metrics from loopback when
+// configured so; failed tries are throttled (throttle.go). Before that,
+// every request's Host header must name the server, and every answer
+// gets the security headers (guard.go). It listens on loopback unless
+// told otherwise.
 package dashboard

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/rayo-dev/rayo/internal/jobs"
 )
@@ -103,6 +104,9 @@ func decodeSpec(r io.Reader) (jobs.Submission, error) {
 }
 
 func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
+	// A working directory of up to MaxPackageSize may take a while on a
+	// slow link: longer than the guard's body deadline, still bounded.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(jobUploadTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, jobs.MaxPackageSize+1<<20)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var info jobs.Info

@@ -25,14 +25,62 @@ type Config struct {
 	Listen       string
 	FallbackPort bool
 	Token        string
-	HeadAddr     string
+	// TLS is the head's identity, to reach the cluster's daemons over TCP.
+	TLS      *rpc.TLS
+	HeadAddr string
 	// SessionDir is the head's session directory (logs, job working
 	// directories).
 	SessionDir string
 	// MetricsNeedToken makes /metrics ask for the token from loopback
 	// too (it always does from other addresses).
 	MetricsNeedToken bool
-	Log              *slog.Logger
+	// AllowedHosts are names besides the listening address (and, on
+	// loopback, localhost) that requests may give in their Host header,
+	// each "name" (any port: a proxy in front may use its own) or
+	// "name:port". Any other name is refused with 421, so that a web page
+	// whose name an attacker rebinds to this address cannot read it.
+	AllowedHosts []string
+	// IdleTimeout closes a keep-alive connection idle this long
+	// (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
+	// BodyTimeout bounds reading a request's body (default
+	// DefaultBodyTimeout; a job submission gets longer).
+	BodyTimeout time.Duration
+	// MaxConns caps the connections open at once (default
+	// DefaultMaxConns).
+	MaxConns int
+	// SessionMaxAge and SessionIdle end a browser's session that long
+	// after its login, or after it was last used (defaults
+	// DefaultSessionMaxAge and DefaultSessionIdle).
+	SessionMaxAge time.Duration
+	SessionIdle   time.Duration
+	Log           *slog.Logger
+}
+
+// withDefaults fills in the zero fields.
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(DefaultPort))
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.SessionMaxAge <= 0 {
+		c.SessionMaxAge = DefaultSessionMaxAge
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = DefaultSessionIdle
+	}
+	return c
 }
 
 // Server serves the HTTP API and the UI.
@@ -49,6 +97,10 @@ type Server struct {
 
 	metrics *metricsState
 
+	hosts    hostNames
+	sessions *sessions
+	limiter  *loginLimiter
+
 	stopOnce sync.Once
 	stopping chan struct{}
 	wg       sync.WaitGroup
@@ -62,12 +114,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Token == "" || cfg.HeadAddr == "" {
 		return nil, errors.New("dashboard: the token and the head's address are required")
 	}
-	if cfg.Listen == "" {
-		cfg.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(DefaultPort))
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
+	cfg = cfg.withDefaults()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil && cfg.FallbackPort {
 		host, _, _ := net.SplitHostPort(cfg.Listen)
@@ -77,16 +124,23 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: listen %s: %w", cfg.Listen, err)
 	}
-	s := &Server{cfg: cfg, ln: ln, mux: http.NewServeMux(), conns: rpc.NewPool(cfg.Token), log: cfg.Log,
-		stopping: make(chan struct{})}
+	s := &Server{cfg: cfg, ln: ln, mux: http.NewServeMux(), conns: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS)), log: cfg.Log,
+		stopping: make(chan struct{}), hosts: newHostNames(ln.Addr(), cfg.AllowedHosts),
+		sessions: newSessions(cfg.SessionMaxAge, cfg.SessionIdle), limiter: newLoginLimiter()}
 	s.routes()
-	// No ReadTimeout or WriteTimeout: job uploads and log follows are long;
-	// the login form, which anyone may send, is bounded in size instead.
-	s.http = &http.Server{Handler: s.authenticate(s.mux), ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout or WriteTimeout: job uploads and log follows are long.
+	// The header has a deadline, a body its own (guard.go), an idle
+	// keep-alive connection is closed, and a refused one at once (auth.go).
+	s.http = &http.Server{Handler: s.guard(s.authenticate(s.mux)), ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: maxHeaderBytes}
+	served := newLimitListener(ln, cfg.MaxConns)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// Serve retries temporary Accept errors (EMFILE) itself; anything
+		// it returns is the end of the dashboard, which must not pass
+		// unnoticed.
+		if err := s.http.Serve(served); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("dashboard stopped serving", "err", err)
 		}
 	}()

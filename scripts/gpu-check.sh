@@ -105,7 +105,7 @@ for _ in $(seq 1 50); do [[ -s $token_file ]] && break; sleep 0.1; done
 [[ -s $token_file ]] || die "no $token_file"
 RAYO_TOKEN=$(tr -d '[:space:]' <"$token_file")
 echo "gpu-check: head at $RAYO_ADDRESS (pid $HEAD_PID, session $(readlink -f "$TMP/session_latest"))"
-"$RAYO_BIN" status --address "$RAYO_ADDRESS" --token "$RAYO_TOKEN" --temp-dir "$TMP" 2>&1 || true
+"$RAYO_BIN" status --address "$RAYO_ADDRESS" --token-file "$token_file" --temp-dir "$TMP" 2>&1 || true
 
 echo "gpu-check: $GPU_CHECK_BIN $*"
 set +e

@@ -8,9 +8,13 @@ import (
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/internal/cli"
+	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
 func main() {
+	// Daemons hold a descriptor per connection; the processes they start
+	// inherit the raised limit.
+	_, _ = rpc.RaiseFileLimit()
 	// `rayo microbenchmark` is a rayo program: this binary is then also
 	// its own worker, and in a worker Init serves tasks and never returns.
 	if rayo.IsWorker() {

@@ -44,7 +44,7 @@ func (f *clusterFlags) api(ctx context.Context) (*apiClient, error) {
 		token = tok
 		if addr == "" {
 			// Ask the head where its HTTP API is.
-			st, err := fetchStatus(ctx, headAddr, token)
+			st, err := fetchStatus(ctx, f.tempDir, headAddr, token)
 			if err != nil {
 				return nil, err
 			}

@@ -42,7 +42,7 @@ RAYO_DASHBOARD_ADDRESS, then the address the local cluster's head gives.`,
 func (f *clusterFlags) registerJob(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live")
 	cmd.Flags().StringVar(&f.dashboard, "address", "", "the HTTP API's URL or host:port (default: RAYO_DASHBOARD_ADDRESS, then the local cluster's)")
-	cmd.Flags().StringVar(&f.token, "token", "", "the cluster token (default: RAYO_TOKEN, then the latest session)")
+	registerToken(cmd.Flags(), &f.token)
 }
 
 // jobPath is the API path of job id (and a suffix).

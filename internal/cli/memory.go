@@ -86,7 +86,7 @@ func collectMemory(ctx context.Context, cf *clusterFlags) (*MemoryReport, error)
 		}
 		nm := NodeMemory{NodeID: n.Info.NodeID, Address: n.Info.Addr}
 		var lo protocol.ListObjectsReply
-		if err := call(ctx, n.Info.Addr, token, protocol.NodeListObjects, &protocol.Empty{}, &lo); err != nil {
+		if err := call(ctx, n.Info.Addr, token, cf.opts, protocol.NodeListObjects, &protocol.Empty{}, &lo); err != nil {
 			nm.Error = err.Error()
 		} else {
 			nm.Capacity, nm.Used, nm.SpilledBytes, nm.SpilledObjects, nm.FallbackBytes, nm.Objects =
@@ -111,15 +111,15 @@ func collectMemory(ctx context.Context, cf *clusterFlags) (*MemoryReport, error)
 	}
 	for _, p := range sortedKeys(procs) {
 		var lr protocol.ListRefsReply
-		if err := call(ctx, p, token, protocol.OwnerListRefs, &protocol.Empty{}, &lr); err == nil {
+		if err := call(ctx, p, token, cf.opts, protocol.OwnerListRefs, &protocol.Empty{}, &lr); err == nil {
 			rep.Processes = append(rep.Processes, lr)
 		}
 	}
 	return rep, nil
 }
 
-func call(ctx context.Context, addr, token, method string, req, resp any) error {
-	c, err := rpc.Dial(ctx, addr, token)
+func call(ctx context.Context, addr, token string, opts []rpc.Option, method string, req, resp any) error {
+	c, err := rpc.Dial(ctx, addr, token, opts...)
 	if err != nil {
 		return err
 	}

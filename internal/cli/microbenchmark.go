@@ -76,7 +76,7 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().StringVar(&filter, "filter", "", "run only the rows whose name matches this regular expression")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print [{"name", "value", "stddev", "unit"}] instead of a table`)
 	cmd.Flags().StringVar(&address, "address", "", "run on this cluster instead of an embedded one (auto: the local one)")
-	cmd.Flags().StringVar(&token, "token", "", "the cluster token (default: RAYO_TOKEN, then the local session)")
+	registerToken(cmd.Flags(), &token)
 	cmd.Flags().StringVar(&tempDir, "temp-dir", "/tmp/rayo", "where session directories live")
 	cmd.Flags().BoolVar(&scale, "scale", false, "run the scale rows (many args, many objects, many queued tasks, peak memory) instead")
 	cmd.Flags().IntVar(&so.Args, "scale-args", 10000, "--scale: object arguments to one task")

@@ -30,12 +30,14 @@ type clusterFlags struct {
 	address   string
 	token     string
 	dashboard string
+	// opts are what dialHeadToken dialed the head with (TLS).
+	opts []rpc.Option
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live")
 	cmd.Flags().StringVar(&f.address, "address", "", "the head's host:port (default: RAYO_ADDRESS, then the latest session)")
-	cmd.Flags().StringVar(&f.token, "token", "", "the cluster token (default: RAYO_TOKEN, then the latest session)")
+	registerToken(cmd.Flags(), &f.token)
 	cmd.Flags().StringVar(&f.dashboard, "dashboard-address", "", "the HTTP API's host:port or URL, for commands that use it (default: RAYO_DASHBOARD_ADDRESS, then the latest session)")
 }
 
@@ -51,12 +53,12 @@ func (f *clusterFlags) clusterStatus(ctx context.Context) (*protocol.ClusterStat
 	if err != nil {
 		return nil, err
 	}
-	return fetchStatus(ctx, addr, token)
+	return fetchStatus(ctx, f.tempDir, addr, token)
 }
 
 // fetchStatus asks the head at addr for the cluster's state.
-func fetchStatus(ctx context.Context, addr, token string) (*protocol.ClusterStatusReply, error) {
-	head, err := dialChecked(ctx, addr, token)
+func fetchStatus(ctx context.Context, tempDir, addr, token string) (*protocol.ClusterStatusReply, error) {
+	head, _, err := dialChecked(ctx, tempDir, addr, token)
 	if err != nil {
 		return nil, err
 	}
@@ -75,19 +77,25 @@ func (f *clusterFlags) dialHeadToken(ctx context.Context) (*rpc.Client, string, 
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := dialChecked(ctx, addr, token)
+	c, opts, err := dialChecked(ctx, f.tempDir, addr, token)
+	f.opts = opts
 	return c, token, err
 }
 
-func dialChecked(ctx context.Context, addr, token string) (*rpc.Client, error) {
-	c, err := rpc.Dial(ctx, addr, token)
-	if err != nil {
-		if errors.Is(err, rpc.ErrUnauthenticated) {
-			return nil, fmt.Errorf("the cluster at %s refused the token: %w", addr, err)
+// dialChecked dials the head at addr, over TLS when the cluster uses it;
+// it returns the options it dialed with, for the cluster's other daemons.
+func dialChecked(ctx context.Context, tempDir, addr, token string) (*rpc.Client, []rpc.Option, error) {
+	opts, err := dialOptions(ctx, tempDir, addr, token)
+	if err == nil {
+		var c *rpc.Client
+		if c, err = rpc.Dial(ctx, addr, token, opts...); err == nil {
+			return c, opts, nil
 		}
-		return nil, fmt.Errorf("cannot reach the cluster at %s: %w", addr, err)
 	}
-	return c, nil
+	if errors.Is(err, rpc.ErrUnauthenticated) {
+		return nil, nil, fmt.Errorf("the cluster at %s refused the token: %w", addr, err)
+	}
+	return nil, nil, fmt.Errorf("cannot reach the cluster at %s: %w", addr, err)
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -99,6 +107,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyTokenFile(cmd) }
 	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark(), newList(), newDrain(), newGet(), newSummary(), newTimeline(), newLogs(), newJob())
 	return root
 }

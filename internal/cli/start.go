@@ -20,11 +20,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rayo-dev/rayo/dashboard"
 	"github.com/rayo-dev/rayo/internal/gcs"
 	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/node"
+	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/sched"
 	"github.com/rayo-dev/rayo/internal/session"
 )
@@ -53,11 +55,17 @@ type startFlags struct {
 	maxTasks  int
 	dashHost  string
 	dashPort  int
+	dashNames []string
 	metricTok bool
 	// readyFD is set on the re-executed daemon: it reports readiness there.
 	readyFD int
 	// headNode is set on the node daemon a head starts for its machine.
 	headNode bool
+	tls      tlsFlags
+
+	tokenFile string
+	// keepSessions is how many session directories start keeps.
+	keepSessions int
 }
 
 func newStart() *cobra.Command {
@@ -74,7 +82,9 @@ daemon runs in the background; its log is in the session directory.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&f.head, "head", false, "start the head daemon")
 	fl.StringVar(&f.address, "address", "", "join the cluster whose head is at HOST:PORT")
-	fl.StringVar(&f.token, "token", "", "the cluster token when joining from another machine (default: RAYO_TOKEN, then the local session)")
+	fl.StringVar(&f.token, tokenFlag, "", "the cluster token when joining from another machine (default: RAYO_TOKEN, then the local session); visible to every local user in ps: prefer RAYO_TOKEN or --token-file")
+	fl.StringVar(&f.tokenFile, tokenFileFlag, "", tokenFileHelp)
+	fl.IntVar(&f.keepSessions, "keep-sessions", session.DefaultKeep, "session directories to keep under --temp-dir: older ones whose daemons have exited are removed at start (0: keep all)")
 	fl.IntVar(&f.port, "port", DefaultPort, "the head's port (0: any free port)")
 	fl.Float64Var(&f.numCPUs, "num-cpus", -1, "CPUs to offer (default: the machine's)")
 	fl.Float64Var(&f.numGPUs, "num-gpus", -1, "GPUs to offer (default: the NVIDIA GPUs nvidia-smi finds)")
@@ -93,10 +103,12 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.StringVar(&f.dashHost, "dashboard-host", "127.0.0.1", "the address the dashboard and HTTP API listen on (loopback unless set)")
 	fl.BoolVar(&f.metricTok, "metrics-need-token", false, "ask for the cluster token on /metrics from loopback too (other addresses always need it)")
 	fl.IntVar(&f.dashPort, "dashboard-port", dashboard.DefaultPort, "the dashboard's port (when the default is taken, another is used; see the session's dashboard_address)")
+	fl.StringSliceVar(&f.dashNames, "dashboard-allowed-host", nil, "a host name (or name:port) the dashboard answers to besides its address and, on loopback, localhost: the name in the URL a browser or proxy uses (repeat or comma-separate)")
 	fl.IntVar(&f.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
 	_ = fl.MarkHidden("ready-fd")
 	fl.BoolVar(&f.headNode, "head-node", false, "internal: this is the node daemon of the head's machine")
 	_ = fl.MarkHidden("head-node")
+	addTLSFlags(fl, &f.tls)
 	return cmd
 }
 
@@ -182,16 +194,72 @@ func runStart(cmd *cobra.Command, f *startFlags) error {
 	if err != nil {
 		return err
 	}
+	// A token from --token-file was never on the command line.
+	tokenInArgv := cmd.Flags().Changed(tokenFlag) && f.tokenFile == ""
+	if tokenInArgv {
+		fmt.Fprintln(cmd.ErrOrStderr(), "rayo: warning: --token is visible to every local user (ps) while this command runs; pass the token as RAYO_TOKEN or with --token-file (the daemon never has it on its command line)")
+	}
 	if !f.block && f.readyFD == 0 {
 		return startInBackground(cmd, f)
 	}
+	if tokenInArgv {
+		// This process is the daemon: replace it (same pid) with one
+		// whose command line does not hold the token.
+		return reexecWithoutToken(cmd, f)
+	}
 	return runDaemon(cmd, f, res, labels)
+}
+
+// daemonArgs is the command line that runs this `rayo start` again as its
+// daemon: the flags as parsed, less the token and --ready-fd. The token
+// goes in the environment (RAYO_TOKEN), which only the user can read: a
+// command line is readable by every local user, through ps, for the
+// daemon's life.
+func daemonArgs(cmd *cobra.Command) []string {
+	args := []string{"start"}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		switch fl.Name {
+		case tokenFlag, tokenFileFlag, "ready-fd":
+			return
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				args = append(args, "--"+fl.Name+"="+v)
+			}
+			return
+		}
+		args = append(args, "--"+fl.Name+"="+fl.Value.String())
+	})
+	return args
+}
+
+// daemonEnv is the environment that passes the token to a daemon.
+func daemonEnv(f *startFlags) []string {
+	if f.token == "" {
+		return nil
+	}
+	return []string{"RAYO_TOKEN=" + f.token}
+}
+
+// reexecWithoutToken replaces this process with the same daemon, the
+// token moved from its command line to its environment.
+func reexecWithoutToken(cmd *cobra.Command, f *startFlags) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := append([]string{os.Args[0]}, daemonArgs(cmd)...)
+	if f.readyFD > 0 {
+		args = append(args, "--ready-fd", strconv.Itoa(f.readyFD))
+	}
+	env := setEnv(os.Environ(), "RAYO_TOKEN", f.token)
+	return fmt.Errorf("re-executing the daemon without --token: %w", syscall.Exec(exe, args, env))
 }
 
 // startInBackground re-runs this command as a detached daemon and waits
 // until it reports ready (or fails).
 func startInBackground(cmd *cobra.Command, f *startFlags) error {
-	ready, err := spawnDaemon(append(append([]string{"start"}, os.Args[2:]...), "--ready-fd", "3"), nil)
+	ready, err := spawnDaemon(append(daemonArgs(cmd), "--ready-fd", "3"), daemonEnv(f))
 	if err != nil {
 		return err
 	}
@@ -203,8 +271,17 @@ func startInBackground(cmd *cobra.Command, f *startFlags) error {
 			fmt.Fprintf(out, "  dashboard and HTTP API: http://%s (log in with the token in the session directory)\n", ready.Dashboard)
 		}
 		fmt.Fprintf(out, "  to add a node on this machine:   rayo start --address %s\n", ready.Address)
-		fmt.Fprintf(out, "  from another machine:            RAYO_TOKEN=$(cat %s/token) rayo start --address %s --node-ip-address <its ip>\n", ready.Session, ready.Address)
+		join, remoteEnv := "", ""
+		if ready.CAFingerprint != "" {
+			join = " --ca-fingerprint " + ready.CAFingerprint
+			remoteEnv = " RAYO_CA_FINGERPRINT=" + ready.CAFingerprint
+		}
+		fmt.Fprintf(out, "  from another machine:            RAYO_TOKEN=$(cat %s/token) rayo start --address %s%s --node-ip-address <its ip>\n", ready.Session, ready.Address, join)
 		fmt.Fprintf(out, "  to run a program on the cluster: RAYO_ADDRESS=%s go run ./yourprogram\n", ready.Address)
+		fmt.Fprintf(out, "    (from another machine, also RAYO_TOKEN=<the token>%s)\n", remoteEnv)
+		if ready.CAFingerprint != "" {
+			fmt.Fprintf(out, "  TCP between machines: mutual TLS; cluster CA fingerprint (SHA-256) %s\n", ready.CAFingerprint)
+		}
 	} else {
 		fmt.Fprintf(out, "rayo node %s joined the cluster at %s (pid %d)\n", ready.NodeID, ready.Address, ready.Pid)
 	}
@@ -226,7 +303,11 @@ func spawnDaemon(args, env []string) (*readyInfo, error) {
 	c := exec.Command(exe, args...)
 	c.ExtraFiles = []*os.File{w}
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	c.Env = append(os.Environ(), env...)
+	c.Env = os.Environ()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		c.Env = setEnv(c.Env, k, v)
+	}
 	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	c.Stdin, c.Stdout, c.Stderr = devnull, devnull, devnull
 	if err := c.Start(); err != nil {
@@ -250,6 +331,11 @@ func spawnDaemon(args, env []string) (*readyInfo, error) {
 	if err := json.Unmarshal([]byte(info), &ready); err != nil {
 		return nil, err
 	}
+	// Identified now, while it surely runs: what stops it later checks
+	// that the pid still names this process.
+	if ready.proc, err = session.Identify(ready.Pid); err != nil {
+		ready.proc = session.Proc{Pid: ready.Pid}
+	}
 	return &ready, nil
 }
 
@@ -260,6 +346,10 @@ type readyInfo struct {
 	Session string `json:"session"`
 	// Dashboard is the head's HTTP API and dashboard.
 	Dashboard string `json:"dashboard,omitempty"`
+	// CAFingerprint is the cluster CA's, which joining nodes check.
+	CAFingerprint string `json:"ca_fingerprint,omitempty"`
+	// proc identifies the daemon beyond its pid.
+	proc session.Proc
 }
 
 // runDaemon runs the head (with its node) or a node daemon until SIGTERM
@@ -283,7 +373,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	var sess *session.Dir
 	var token string
 	var rec *headRecord
-	var dashAddr string
+	var dashAddr, caFingerprint string
 	headAddr := f.address
 	dataDir := f.headDataDir()
 	if f.head {
@@ -307,6 +397,9 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	if f.head {
 		name = "head"
 	}
+	// The log file stays open for the daemon's life, also with --block:
+	// `rayo stop` takes a process that holds no file of the session for
+	// one that merely reused a daemon's pid (see isRayoDaemon).
 	logf, err := sess.LogFile(name)
 	if err != nil {
 		return err
@@ -316,14 +409,25 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	if f.block {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	if !f.headNode { // the head prunes for the node it starts
+		pruneSessions(f, sess, dataDir, log)
+	}
 	var g *gcs.Server
 	if f.head {
 		listen := net.JoinHostPort(f.nodeIP, strconv.Itoa(f.port))
 		if rec != nil && f.port == 0 {
 			listen = rec.Address // nodes and drivers know this one
 		}
+		tlsID, ca, err := headTLS(&f.tls, dataDir, sess)
+		if err != nil {
+			return err
+		}
+		var signer rpc.CertSigner
+		if ca != nil {
+			signer, caFingerprint = ca, ca.Fingerprint()
+		}
 		g, err = gcs.Start(gcs.Config{Listen: listen, Token: token, DataDir: dataDir, SyncWrites: f.syncState, RecoveryGrace: f.grace, MaxTaskRecords: f.maxTasks,
-			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head")})
+			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head"), TLS: tlsID, CA: signer})
 		if err != nil {
 			return err
 		}
@@ -347,7 +451,8 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		}
 		dash, err := dashboard.Start(dashboard.Config{Listen: net.JoinHostPort(f.dashHost, strconv.Itoa(f.dashPort)),
 			FallbackPort: !cmd.Flags().Changed("dashboard-port"), Token: token, HeadAddr: headAddr,
-			SessionDir: sess.Path, MetricsNeedToken: f.metricTok, Log: log.With("component", "dashboard")})
+			SessionDir: sess.Path, MetricsNeedToken: f.metricTok, Log: log.With("component", "dashboard"), TLS: tlsID,
+			AllowedHosts: f.dashNames})
 		if err != nil {
 			return err
 		}
@@ -359,26 +464,38 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		}
 	}
 	drained := make(chan struct{})
+	// A listener that stopped for good ends the daemon, with an error.
+	var failed <-chan struct{}
+	var failErr func() error
+	if g != nil {
+		failed, failErr = g.Failed(), g.Err
+	}
 	if f.head {
 		// The head's machine gets its node daemon as a process of its
 		// own, so that it outlives a crash of the head (and the actors
 		// on it keep running while the head restarts).
-		hn, err := startHeadNode(f, rec, headAddr, token, log)
+		hn, err := startHeadNode(f, sess, rec, headAddr, token, log)
 		if err != nil {
 			return err
 		}
 		nodeID = hn.NodeID
-		if err = writeHeadRecord(dataDir, &headRecord{Session: sess.Path, Address: headAddr, NodeID: hn.NodeID, NodePid: hn.Pid}); err != nil {
+		if err = writeHeadRecord(dataDir, &headRecord{Session: sess.Path, Address: headAddr, NodeID: hn.NodeID, NodePid: hn.Pid, NodeProc: &hn.proc}); err != nil {
 			return err
 		}
 		defer func() {
 			if err == nil {
-				stopDaemon(hn.Pid, 10*time.Second) // the cluster ends with its head
+				stopDaemon(sess, hn.proc, 10*time.Second) // the cluster ends with its head
 			}
 		}()
 	} else {
+		jctx, cancel := context.WithTimeout(context.Background(), rpc.DialTimeout+5*time.Second)
+		tlsID, err := joinTLS(jctx, &f.tls, f.tempDir, headAddr, token, name)
+		cancel()
+		if err != nil {
+			return err
+		}
 		var drainOnce sync.Once
-		n, err := node.Start(node.Config{NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
+		n, err := node.Start(node.Config{TLS: tlsID, NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
 			Token: token, Resources: res, Labels: labels, IsHead: f.headNode, LogsDir: sess.LogsDir(),
 			BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
 			ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir})
@@ -386,6 +503,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 			return err
 		}
 		defer n.Stop()
+		failed, failErr = n.Failed(), n.Err
 	}
 	if err = sess.WritePid(name, os.Getpid()); err != nil {
 		return err
@@ -393,7 +511,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	defer func() { _ = sess.RemovePid(name) }()
 
 	if ready != nil {
-		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: nodeID, Pid: os.Getpid(), Session: sess.Path, Dashboard: dashAddr})
+		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: nodeID, Pid: os.Getpid(), Session: sess.Path, Dashboard: dashAddr, CAFingerprint: caFingerprint})
 		fmt.Fprintf(ready, "ready %s\n", b)
 		_ = ready.Close()
 		ready = nil
@@ -405,6 +523,9 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		log.Info("stopping on signal", "signal", s.String())
 	case <-drained:
 		log.Info("stopping: the node was drained")
+	case <-failed:
+		log.Error("stopping: a listener stopped", "err", failErr())
+		return failErr()
 	}
 	return nil
 }
@@ -425,6 +546,42 @@ type headRecord struct {
 	// The node daemon the head started for its machine.
 	NodeID  string `json:"node_id,omitempty"`
 	NodePid int    `json:"node_pid,omitempty"`
+	// NodeProc identifies that daemon beyond its pid (absent in records
+	// of older heads).
+	NodeProc *session.Proc `json:"node_proc,omitempty"`
+}
+
+// readHeadRecord reads the record a head left in dir; nil if none.
+func readHeadRecord(dir string) (*headRecord, error) {
+	b, err := os.ReadFile(filepath.Join(dir, headRecordFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var rec headRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// pruneSessions removes old session directories under the temp dir (see
+// session.Prune), never the current one nor the one a head's record in
+// dataDir names (a crashed head recovers with it).
+func pruneSessions(f *startFlags, cur *session.Dir, dataDir string, log *slog.Logger) {
+	protect := []string{cur.Path}
+	if rec, err := readHeadRecord(dataDir); err == nil && rec != nil {
+		protect = append(protect, rec.Session)
+	}
+	removed, err := session.Prune(f.tempDir, f.keepSessions, protect...)
+	if err != nil {
+		log.Warn("could not remove every old session directory", "temp_dir", f.tempDir, "err", err)
+	}
+	if len(removed) > 0 {
+		log.Info("removed old session directories", "temp_dir", f.tempDir, "count", len(removed), "keep", f.keepSessions)
+	}
 }
 
 const headRecordFile = "cluster.json"
@@ -478,13 +635,25 @@ func headSession(tempDir, dataDir string) (*session.Dir, string, *headRecord, er
 // startHeadNode starts the node daemon of the head's machine, or, for a
 // head that recovers, finds the one its predecessor started still
 // running.
-func startHeadNode(f *startFlags, rec *headRecord, headAddr, token string, log *slog.Logger) (*readyInfo, error) {
-	if rec != nil && rec.NodePid > 0 && isRayoDaemon(rec.NodePid) {
-		log.Info("the head's node daemon survived the head; keeping it", "node", rec.NodeID, "pid", rec.NodePid)
-		return &readyInfo{NodeID: rec.NodeID, Pid: rec.NodePid}, nil
+func startHeadNode(f *startFlags, sess *session.Dir, rec *headRecord, headAddr, token string, log *slog.Logger) (*readyInfo, error) {
+	if rec != nil && rec.NodePid > 0 {
+		proc := session.Proc{Pid: rec.NodePid}
+		if rec.NodeProc != nil && rec.NodeProc.Pid == rec.NodePid {
+			proc = *rec.NodeProc
+		}
+		if isRayoDaemon(sess, proc) {
+			log.Info("the head's node daemon survived the head; keeping it", "node", rec.NodeID, "pid", rec.NodePid)
+			return &readyInfo{NodeID: rec.NodeID, Pid: rec.NodePid, proc: proc}, nil
+		}
 	}
 	args := []string{"start", "--address", headAddr, "--head-node", "--temp-dir", f.tempDir, "--node-ip-address", f.nodeIP,
 		"--ready-fd", "3"}
+	// The operator's TLS files (paths, no secret), for the head's node.
+	for flag, v := range map[string]string{"--tls-cert": f.tls.cert, "--tls-key": f.tls.key, "--tls-ca": f.tls.ca} {
+		if v != "" {
+			args = append(args, flag, v)
+		}
+	}
 	if f.numCPUs >= 0 {
 		args = append(args, "--num-cpus", strconv.FormatFloat(f.numCPUs, 'f', -1, 64))
 	}
@@ -513,13 +682,14 @@ func startHeadNode(f *startFlags, rec *headRecord, headAddr, token string, log *
 	return ready, nil
 }
 
-// stopDaemon stops a rayo daemon: SIGTERM, then SIGKILL after grace.
-func stopDaemon(pid int, grace time.Duration) {
-	if !isRayoDaemon(pid) {
+// stopDaemon stops a rayo daemon of sess: SIGTERM, then SIGKILL after
+// grace.
+func stopDaemon(sess *session.Dir, p session.Proc, grace time.Duration) {
+	if !isRayoDaemon(sess, p) {
 		return
 	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	waitOrKill(pid, time.Now().Add(grace))
+	_ = syscall.Kill(p.Pid, syscall.SIGTERM)
+	waitOrKill(p, time.Now().Add(grace))
 }
 
 // forgetHead deletes the state of a head that stopped on purpose.

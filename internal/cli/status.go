@@ -96,9 +96,16 @@ type NodeReport struct {
 	State     string             `json:"state"`
 	IsHead    bool               `json:"is_head"`
 	Total     map[string]float64 `json:"total"`
-	Available map[string]float64 `json:"available"`
+	Available map[string]float64 `json:"available"` // null for a DEAD node
 	Labels    map[string]string  `json:"labels,omitempty"`
 	Workers   int                `json:"workers"`
+	// A DEAD node runs nothing and offers nothing: EndTimeMs is when the
+	// head declared it dead (Unix ms), LastKnownAvailable what its last
+	// heartbeat said.
+	EndTimeMs          int64              `json:"end_time_ms,omitempty"`
+	LastKnownAvailable map[string]float64 `json:"last_known_available,omitempty"`
+	// Reason says why an unhealthy node drains or left.
+	Reason string `json:"reason,omitempty"`
 }
 
 type DemandReport struct {
@@ -112,9 +119,14 @@ func buildStatus(st *protocol.ClusterStatusReply) *StatusReport {
 	rep := &StatusReport{Pending: []DemandReport{}, Infeasible: []DemandReport{}, Dashboard: st.DashboardAddr}
 	for _, n := range st.Nodes {
 		state := n.StateName()
-		rep.Nodes = append(rep.Nodes, NodeReport{NodeID: n.Info.NodeID, Address: n.Info.Addr, State: state,
+		nr := NodeReport{NodeID: n.Info.NodeID, Address: n.Info.Addr, State: state,
 			IsHead: n.Info.IsHead, Total: n.Info.Total.ToFloat(), Available: n.Available.ToFloat(),
-			Labels: n.Info.Labels, Workers: n.Workers})
+			Labels: n.Info.Labels, Workers: n.Workers, Reason: n.Reason}
+		if !n.Alive {
+			// What a dead node last reported is history, not usage.
+			nr.LastKnownAvailable, nr.Available, nr.Workers, nr.EndTimeMs = nr.Available, nil, 0, n.DiedAt
+		}
+		rep.Nodes = append(rep.Nodes, nr)
 		if !n.Alive {
 			continue
 		}
@@ -171,13 +183,30 @@ func printStatus(w io.Writer, rep *StatusReport) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSTATE\tADDRESS\tRESOURCES (used/total)\tWORKERS\tLABELS")
 	for _, n := range rep.Nodes {
-		id := n.NodeID
-		if n.IsHead {
-			id += " (head)"
+		if n.State == "DEAD" {
+			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", id, n.State, n.Address, usage(n.Total, n.Available), n.Workers, labels(n.Labels))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", nodeName(n), n.State, n.Address, usage(n.Total, n.Available), n.Workers, labels(n.Labels))
 	}
 	_ = tw.Flush()
+	if dead > 0 {
+		// Apart, with no usage: a dead node runs nothing, and what it
+		// last reported would read as current.
+		fmt.Fprintln(w, "\nDead nodes (not counted in the resources below)")
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tSTATE\tADDRESS\tDIED\tLABELS")
+		for _, n := range rep.Nodes {
+			if n.State == "DEAD" {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", nodeName(n), n.State, n.Address, diedAt(n.EndTimeMs, time.Now()), labels(n.Labels))
+			}
+		}
+		_ = tw.Flush()
+	}
+	for _, n := range rep.Nodes {
+		if n.Reason != "" {
+			fmt.Fprintf(w, "Node %s is %s: %s\n", n.NodeID, n.State, n.Reason)
+		}
+	}
 	fmt.Fprintln(w, "\nResources")
 	names := sortedKeys(rep.Total)
 	for _, k := range names {
@@ -233,6 +262,26 @@ func printStatus(w io.Writer, rep *StatusReport) {
 			fmt.Fprintf(w, "    bundle %d %s %s\n", b.Index, resString(b.Resources), where)
 		}
 	}
+}
+
+func nodeName(n NodeReport) string {
+	if n.IsHead {
+		return n.NodeID + " (head)"
+	}
+	return n.NodeID
+}
+
+// diedAt says when a node died (Unix ms), and how long ago.
+func diedAt(ms int64, now time.Time) string {
+	if ms <= 0 {
+		return "unknown"
+	}
+	t := time.UnixMilli(ms)
+	ago := now.Sub(t).Round(time.Second)
+	if ago < 0 {
+		ago = 0
+	}
+	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), ago)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -53,74 +51,79 @@ func stopAll(tempDir string, grace time.Duration) (int, error) {
 	type victim struct {
 		dir  *session.Dir
 		name string
-		pid  int
+		proc session.Proc
 	}
 	var vs []victim
 	for _, d := range sessions {
-		pids, err := d.Pids()
+		procs, err := d.Procs()
 		if err != nil {
 			continue
 		}
-		for name, pid := range pids {
-			if !isRayoDaemon(pid) {
+		for name, p := range procs {
+			if !isRayoDaemon(d, p) {
 				_ = d.RemovePid(name) // stale: the process is gone or is not ours
 				continue
 			}
-			vs = append(vs, victim{d, name, pid})
+			vs = append(vs, victim{d, name, p})
 		}
 	}
 	for _, v := range vs {
-		_ = syscall.Kill(v.pid, syscall.SIGTERM)
+		_ = syscall.Kill(v.proc.Pid, syscall.SIGTERM)
 	}
 	deadline := time.Now().Add(grace)
 	for _, v := range vs {
-		waitOrKill(v.pid, deadline)
+		waitOrKill(v.proc, deadline)
 		_ = v.dir.RemovePid(v.name)
 	}
 	return len(vs), nil
 }
 
-// waitOrKill waits for a signalled process to exit, polling, and kills it
-// if it is still there at the deadline.
-func waitOrKill(pid int, deadline time.Time) {
-	for alive(pid) && time.Now().Before(deadline) {
+// waitOrKill waits for a signalled daemon to exit, polling, and kills it
+// if it is still there at the deadline (and still the same process: its
+// pid may have been reused meanwhile).
+func waitOrKill(p session.Proc, deadline time.Time) {
+	for p.Running() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if alive(pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	if p.Running() {
+		_ = syscall.Kill(p.Pid, syscall.SIGKILL)
 	}
 }
 
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return !errors.Is(err, syscall.ESRCH)
-	}
-	// A zombie (exited, not yet reaped by its parent) counts as gone.
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+// isRayoDaemon checks that the process a pid file (or a head's record)
+// names is still that rayo daemon of sess before anyone signals it: a
+// stale record whose pid the kernel gave to an unrelated process once
+// made `rayo stop` kill a `python3 ... start`. All must hold:
+//   - the process is the one recorded: alive (not a zombie) and, where the
+//     record has them, started at the recorded time in the recorded boot;
+//   - its executable is a rayo binary: the one recorded, or ours;
+//   - it holds a file of sess open (every daemon keeps its log file there
+//     open for its life), so it is this session's daemon, not another's.
+func isRayoDaemon(sess *session.Dir, rec session.Proc) bool {
+	cur, err := session.Identify(rec.Pid)
+	if err != nil || !rec.Same(cur) {
 		return false
 	}
-	if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) {
-		return b[i+2] != 'Z'
+	if !isRayoExe(rec, cur) {
+		return false
 	}
-	return true
+	return sess.HeldBy(rec.Pid)
 }
 
-// isRayoDaemon checks that pid is a rayo start process, so that a stale
-// pid file never makes us signal an unrelated process that reused the pid.
-func isRayoDaemon(pid int) bool {
-	if !alive(pid) {
-		return false
+// isRayoExe reports whether the process cur runs the executable the
+// record names or the same file as this process (also when either was
+// replaced on disk since: /proc/<pid>/exe still reaches the file run).
+func isRayoExe(rec, cur session.Proc) bool {
+	if cur.Exe == "" {
+		return false // unreadable: another user's process
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if rec.Exe != "" && rec.Start != 0 && cur.Exe == rec.Exe {
+		return true
+	}
+	theirs, err := os.Stat("/proc/" + strconv.Itoa(cur.Pid) + "/exe")
 	if err != nil {
 		return false
 	}
-	args := strings.Split(string(b), "\x00")
-	for i, a := range args {
-		if a == "start" && i > 0 {
-			return true
-		}
-	}
-	return false
+	ours, err := os.Stat("/proc/self/exe")
+	return err == nil && os.SameFile(theirs, ours)
 }

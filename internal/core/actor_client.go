@@ -46,6 +46,9 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 		if rpc.CodeOf(err) == "actor_name_taken" {
 			return "", "", fmt.Errorf("%w: %v", errs.ErrActorNameTaken, err)
 		}
+		if rpc.CodeOf(err) == protocol.CodeNodeAffinityUnavailable {
+			return "", "", fmt.Errorf("%w: %v", errs.ErrNodeAffinityUnavailable, err)
+		}
 		return "", "", err
 	}
 	return reply.ActorID, reply.Class, nil

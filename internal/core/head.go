@@ -39,7 +39,7 @@ func (rt *Runtime) headClient(ctx context.Context) (*rpc.Client, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	c, err := rpc.Dial(dctx, rt.job.Load().HeadAddr, rt.cfg.Token)
+	c, err := rpc.Dial(dctx, rt.job.Load().HeadAddr, rt.cfg.Token, rpc.WithTLS(rt.cfg.TLS))
 	if err != nil {
 		return nil, err
 	}

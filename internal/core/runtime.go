@@ -53,7 +53,9 @@ type Encoded struct {
 
 // Config configures a runtime.
 type Config struct {
-	Token    string
+	Token string
+	// TLS encrypts the runtime's TCP connections (nil: plain TCP).
+	TLS      *rpc.TLS
 	NodeAddr string
 	// Job is the job this runtime belongs to. A driver fills it in after
 	// registering with the head; a worker gets it from its environment.
@@ -147,14 +149,15 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.HeadWait <= 0 {
 		cfg.HeadWait = DefaultHeadWait
 	}
+	_, _ = rpc.RaiseFileLimit() // for this process and the workers it starts
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("core: listen: %w", err)
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, addr: ln.Addr().String(), srv: rpc.NewServer(cfg.Token, cfg.Log),
+	rt := &Runtime{cfg: cfg, log: cfg.Log, ln: ln, addr: ln.Addr().String(), srv: rpc.NewServer(cfg.Token, cfg.Log, rpc.WithTLS(cfg.TLS)),
 		prefix: cfg.WorkerID[:min(len(cfg.WorkerID), 12)], store: newMemStore(), refs: newRefTable(), lin: newLineage(),
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
-		clients: rpc.NewPool(cfg.Token), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
+		clients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS)), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.job.Store(&cfg.Job)
 	rt.sub = newSubmitter(rt)
 	rt.pid = os.Getpid()
@@ -163,6 +166,7 @@ func New(cfg Config) (*Runtime, error) {
 	rpc.Register(rt.srv, protocol.OwnerAddBorrower, rt.serveAddBorrower)
 	rpc.Register(rt.srv, protocol.OwnerRemoveBorrower, rt.serveRemoveBorrower)
 	rpc.Register(rt.srv, protocol.OwnerListRefs, rt.serveListRefs)
+	rpc.Register(rt.srv, protocol.OwnerHoldsObjects, rt.serveHoldsObjects)
 	if cfg.IsWorker {
 		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
 		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)
@@ -170,14 +174,14 @@ func New(cfg Config) (*Runtime, error) {
 		rt.srv.HandleOrdered(protocol.WorkerActorCall, rt.serveActorCall)
 	}
 	rt.wg.Add(3)
-	go func() { defer rt.wg.Done(); _ = rt.srv.Serve(ln) }()
+	go func() { defer rt.wg.Done(); _ = rt.srv.Serve(ln) }() // a failure: see watchListeners
 	rt.srv.ListenUnix(ln.Addr().String())
 	go func() { defer rt.wg.Done(); rt.borrowLoop() }()
 	go func() { defer rt.wg.Done(); rt.eventLoop() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	node, err := rpc.Dial(ctx, cfg.NodeAddr, cfg.Token)
+	node, err := rpc.Dial(ctx, cfg.NodeAddr, cfg.Token, rpc.WithTLS(cfg.TLS))
 	if err != nil {
 		rt.Close()
 		return nil, fmt.Errorf("core: connecting to the node daemon: %w", mapErr(err))
@@ -200,6 +204,7 @@ func New(cfg Config) (*Runtime, error) {
 		}
 	}
 	rt.metrics = rt.startMetrics()
+	rt.watchListeners()
 	return rt, nil
 }
 
@@ -223,6 +228,9 @@ func (rt *Runtime) Job() protocol.JobSpec { return *rt.job.Load() }
 func (rt *Runtime) Close() {
 	rt.closeMu.Do(func() {
 		rt.flushEvents(time.Second)
+		if rt.node != nil {
+			rt.freeOwnedStored()
+		}
 		rt.metrics.stop()
 		close(rt.closed)
 		rt.sub.close()

@@ -481,6 +481,8 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 		cause = errs.ErrBinaryMismatch
 	case rpc.CodeOf(err) == "pg_removed":
 		cause = errs.ErrPlacementGroupRemoved
+	case rpc.CodeOf(err) == protocol.CodeNodeAffinityUnavailable:
+		cause = errs.ErrNodeAffinityUnavailable
 	case errors.Is(err, errs.ErrNodeDied):
 		cause = errs.ErrNodeDied
 	}

@@ -28,6 +28,7 @@ var deathCauses = map[string]error{
 	"exited":             ErrActorExited,
 	"owner_died":         ErrOwnerDied,
 	"pg_removed":         ErrPlacementGroupRemoved,
+	"node_affinity":      ErrNodeAffinityUnavailable,
 }
 
 // ActorDiedError says that an actor is dead and why. It matches
@@ -103,6 +104,7 @@ func init() {
 		"rayo.ErrActorKilled": ErrActorKilled, "rayo.ErrActorCrashed": ErrActorCrashed,
 		"rayo.ErrConstructorFailed": ErrConstructorFailed, "rayo.ErrActorOutOfScope": ErrActorOutOfScope,
 		"rayo.ErrActorExited": ErrActorExited, "rayo.ErrActorNotFound": ErrActorNotFound,
+		"rayo.ErrNodeAffinityUnavailable": ErrNodeAffinityUnavailable,
 	} {
 		RegisterError(name, err)
 	}

@@ -27,6 +27,13 @@ var (
 	ErrHeadUnavailable       = errors.New("rayo: the head is unreachable")
 )
 
+// ErrNodeAffinityUnavailable: a hard node affinity names a node that is
+// dead or unknown, so the task or actor can never run (Ray's
+// TaskUnschedulableError and ActorUnschedulableError).
+var ErrNodeAffinityUnavailable = errors.New("rayo: the node a hard node affinity names is dead or unknown")
+
+func init() { codes["affinity_unavail"] = ErrNodeAffinityUnavailable }
+
 // CodeTaskFailed is ErrTaskFailed's wire code (checked on the hot path).
 const CodeTaskFailed = "task_failed"
 

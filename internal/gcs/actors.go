@@ -82,6 +82,12 @@ func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*proto
 		}
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: actor %s already exists", req.ActorID)
 	}
+	if st := req.Strategy; st.Kind == sched.StrategyNodeAffinity && !st.Soft {
+		if n := s.nodes[st.NodeID]; n == nil || !n.state.Alive {
+			return nil, rpc.Errorf(protocol.CodeNodeAffinityUnavailable,
+				"rayo: actor %s has a hard node affinity to node %s, which is dead or not in the cluster", req.Class, st.NodeID)
+		}
+	}
 	a := &actorEntry{spec: *req, changed: make(chan struct{}), info: protocol.ActorInfo{
 		ActorID: req.ActorID, Class: req.Class, Name: req.Name, Namespace: req.Namespace, JobID: req.Job.JobID,
 		Detached: req.Detached, State: protocol.ActorPending, MaxRestarts: req.MaxRestarts,
@@ -206,6 +212,7 @@ func deathMessage(code, detail string) string {
 		protocol.DeathExited:      "the actor exited (ExitActor)",
 		protocol.DeathOwnerDied:   "the job that created the actor ended",
 		protocol.DeathPGRemoved:   "its placement group was removed",
+		protocol.DeathAffinity:    "it has a hard node affinity to a node that is dead or not in the cluster",
 	}[code]
 	if detail != "" {
 		msg += ": " + detail
@@ -300,6 +307,20 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 			}
 			return
 		}
+		if d.Outcome == sched.Unschedulable {
+			if n := s.nodes[d.NodeID]; n == nil || !n.awaiting {
+				// Its node is dead or unknown: Ray's ActorUnschedulableError.
+				l := s.markDeadLocked(a, &protocol.ActorDeath{Code: protocol.DeathAffinity,
+					Message: deathMessage(protocol.DeathAffinity, d.NodeID)})
+				s.mu.Unlock()
+				if l != nil {
+					s.killLease(l)
+				}
+				return
+			}
+			// A recovered head waits for the node to register again.
+			d.Outcome = sched.Infeasible
+		}
 		if d.Outcome == sched.Infeasible {
 			if !a.info.Infeasible {
 				a.info.Infeasible = true
@@ -372,7 +393,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 		return err
 	}
 	l := &actorLease{nodeAddr: addr, reply: reply}
-	w, err := rpc.Dial(ctx, reply.WorkerAddr, s.cfg.Token)
+	w, err := rpc.Dial(ctx, reply.WorkerAddr, s.cfg.Token, rpc.WithTLS(s.cfg.TLS))
 	if err != nil {
 		s.killLease(l)
 		return err

@@ -25,6 +25,11 @@ type Config struct {
 	// Listen is the address to listen on, "127.0.0.1:0" for a random port.
 	Listen string
 	Token  string
+	// TLS encrypts the head's TCP connections (nil: plain TCP).
+	TLS *rpc.TLS
+	// CA, when set, signs the certificates of processes that join (see
+	// rpc.ServeCertificates).
+	CA rpc.CertSigner
 	// BinariesDir stores uploaded job binaries by content hash.
 	BinariesDir string
 	// HeartbeatPeriod is how often nodes report; a node that misses
@@ -120,7 +125,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.BinariesDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.BinariesDir, 0o700); err != nil {
 		return nil, fmt.Errorf("gcs: %w", err)
 	}
 	var db *store
@@ -135,11 +140,11 @@ func Start(cfg Config) (*Server, error) {
 		db.close()
 		return nil, fmt.Errorf("gcs: listen %s: %w", cfg.Listen, err)
 	}
-	s := &Server{cfg: cfg, ln: ln, rpc: rpc.NewServer(cfg.Token, cfg.Log),
+	s := &Server{cfg: cfg, ln: ln, rpc: rpc.NewServer(cfg.Token, cfg.Log, rpc.WithTLS(cfg.TLS)),
 		nodes: map[string]*nodeEntry{}, jobs: map[string]*protocol.JobState{},
 		uploads: map[string]*os.File{}, stop: make(chan struct{}),
 		actors: map[string]*actorEntry{}, actorNames: map[string]string{}, nodesChanged: make(chan struct{}),
-		nodeClients: rpc.NewPool(cfg.Token), pgs: map[string]*pgEntry{}, jobsAwaiting: map[string]time.Time{}, kv: map[string][]byte{}, db: db,
+		nodeClients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS)), pgs: map[string]*pgEntry{}, jobsAwaiting: map[string]time.Time{}, kv: map[string][]byte{}, db: db,
 		tasks: newTaskStore(cfg.MaxTaskRecords)}
 	if db != nil {
 		if err := s.recover(); err != nil {
@@ -149,6 +154,9 @@ func Start(cfg Config) (*Server, error) {
 			db.close()
 			return nil, fmt.Errorf("gcs: recovering the head's state from %s: %w", cfg.DataDir, err)
 		}
+	}
+	if cfg.CA != nil {
+		rpc.ServeCertificates(s.rpc, cfg.CA)
 	}
 	rpc.Register(s.rpc, protocol.HeadRegisterNode, s.registerNode)
 	rpc.Register(s.rpc, protocol.HeadHeartbeat, s.heartbeat)
@@ -176,7 +184,10 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadTaskSummary, s.taskSummary)
 	s.startMetrics()
 	s.wg.Add(2)
-	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }()
+	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }() // a failure closes Failed
+	if n := rpc.SweepStaleSockets(); n > 0 {
+		cfg.Log.Info("removed the socket files of processes gone", "count", n)
+	}
 	s.rpc.ListenUnix(ln.Addr().String())
 	go func() { defer s.wg.Done(); s.healthLoop() }()
 	cfg.Log.Info("head control plane listening", "addr", ln.Addr().String())
@@ -193,6 +204,14 @@ func (s *Server) SetDashboardAddr(addr string) {
 
 // Addr is the address the head listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Failed is closed when one of the head's listeners stopped for good
+// (Err says why, and it was logged at Error): the head is unreachable
+// there, and its process should stop rather than live on silently.
+func (s *Server) Failed() <-chan struct{} { return s.rpc.Failed() }
+
+// Err is the error that stopped a listener, or nil.
+func (s *Server) Err() error { return s.rpc.Err() }
 
 // Stop closes every connection and waits for the head's goroutines.
 func (s *Server) Stop() {
@@ -269,7 +288,7 @@ func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*pro
 	info.HeadLeases, info.Bundles, info.Available = nil, nil, nil
 	n := &nodeEntry{state: protocol.NodeState{Info: info, Available: avail, Alive: true}, lastSeen: time.Now()}
 	if old != nil {
-		n.state.Draining, n.state.DrainBy = old.state.Draining, old.state.DrainBy
+		n.state.Draining, n.state.DrainBy, n.state.Reason = old.state.Draining, old.state.DrainBy, old.state.Reason
 	}
 	s.nodes[req.NodeID] = n
 	s.saveNodeLocked(n)
@@ -517,7 +536,7 @@ func (s *Server) uploadBinary(_ context.Context, req *protocol.UploadBinaryReque
 	}
 	// Stored executable: a node daemon sharing this directory runs it
 	// from here.
-	if err := f.Chmod(0o755); err != nil {
+	if err := f.Chmod(0o700); err != nil { // the cluster user's alone
 		return nil, err
 	}
 	if err := os.Rename(f.Name(), s.binaryPath(req.Hash)); err != nil {
@@ -571,6 +590,9 @@ func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*
 	}
 	n.state.Draining = true
 	n.state.DrainBy = time.Now().Add(time.Duration(req.DeadlineMillis) * time.Millisecond).UnixMilli()
+	if req.Reason != "" {
+		n.state.Reason = req.Reason
+	}
 	s.saveNodeLocked(n)
 	var moving []*actorLease
 	for _, a := range s.actors {
@@ -581,7 +603,7 @@ func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*
 	}
 	s.clusterChangedLocked()
 	s.mu.Unlock()
-	s.cfg.Log.Info("draining node", "node", req.NodeID, "actors_to_move", len(moving))
+	s.cfg.Log.Info("draining node", "node", req.NodeID, "actors_to_move", len(moving), "reason", req.Reason)
 	for _, l := range moving {
 		s.killLease(l)
 	}

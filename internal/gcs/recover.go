@@ -143,7 +143,7 @@ func (s *Server) rewatchActors(recs []*actorRecord) []string {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w, err := rpc.Dial(ctx, rec.Info.Addr, s.cfg.Token)
+			w, err := rpc.Dial(ctx, rec.Info.Addr, s.cfg.Token, rpc.WithTLS(s.cfg.TLS))
 			if err != nil {
 				s.cfg.Log.Warn("actor's worker did not answer after the head restarted", "actor", rec.Info.ActorID,
 					"addr", rec.Info.Addr, "err", err)

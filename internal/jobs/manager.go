@@ -280,13 +280,33 @@ func (m *Manager) prepare(wd string, pkg io.Reader) error {
 	if err := os.RemoveAll(wd); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(wd, 0o755); err != nil {
-		return err
+	// jobs/, jobs/<id>/ and the working directory: the job's files
+	// (code, data, secrets it was given) are the cluster user's alone.
+	for _, d := range []string{filepath.Dir(filepath.Dir(wd)), filepath.Dir(wd), wd} {
+		if err := mkdirPrivate(d); err != nil {
+			return err
+		}
 	}
 	if pkg == nil {
 		return nil
 	}
 	return Unpack(pkg, wd)
+}
+
+// Modes of what the manager writes, set with Chmod so that no umask
+// (0 included) makes them readable by other local users.
+const (
+	privateDir  = 0o700
+	privateFile = 0o600
+)
+
+// mkdirPrivate makes dir (and its parents) if needed and sets its mode to
+// 0700.
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
+		return err
+	}
+	return os.Chmod(dir, privateDir)
 }
 
 // forget removes a submission that was refused.
@@ -308,14 +328,17 @@ func (m *Manager) forget(id string) {
 // stop reaches what it started, and a head killed with its group leaves
 // it running), output appended to its log file.
 func (m *Manager) startLocked(j *job, env map[string]string) error {
-	if err := os.MkdirAll(filepath.Dir(j.info.LogPath), 0o755); err != nil {
+	if err := mkdirPrivate(filepath.Dir(j.info.LogPath)); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(j.info.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(j.info.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, privateFile)
 	if err != nil {
 		return err
 	}
 	defer logf.Close() // the child holds its own copy
+	if err := logf.Chmod(privateFile); err != nil {
+		return err
+	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return err

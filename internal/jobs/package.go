@@ -280,7 +280,7 @@ func Unpack(r io.Reader, dir string) error {
 		perm := fs.FileMode(hdr.Mode).Perm()
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := root.MkdirAll(name, perm|0o700); err != nil {
+			if err := root.MkdirAll(name, 0o700); err != nil {
 				return fmt.Errorf("jobs: unpack %s: %w", name, err)
 			}
 		case tar.TypeReg:
@@ -328,7 +328,7 @@ func localName(name string) (string, error) {
 
 func mkParent(root *os.Root, name string) error {
 	if d := path.Dir(name); d != "." {
-		if err := root.MkdirAll(d, 0o755); err != nil {
+		if err := root.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("jobs: unpack %s: %w", name, err)
 		}
 	}
@@ -339,8 +339,16 @@ func writeFile(root *os.Root, name string, perm fs.FileMode, r io.Reader, size i
 	if err := mkParent(root, name); err != nil {
 		return err
 	}
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o600)
+	// The package's owner bits, never group or other ones: the job's
+	// files are the cluster user's alone. Set with Chmod: no umask widens
+	// or narrows them.
+	mode := perm&0o700 | 0o600
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
+		return fmt.Errorf("jobs: unpack %s: %w", name, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		_ = f.Close()
 		return fmt.Errorf("jobs: unpack %s: %w", name, err)
 	}
 	if _, err := io.CopyN(f, r, size); err != nil {

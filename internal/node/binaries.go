@@ -27,11 +27,11 @@ func cachedBinary(dir, hash string) (string, error) {
 
 // fetchBinary downloads a job binary from the head into the cache,
 // verifies its hash, and publishes it atomically.
-func fetchBinary(ctx context.Context, headAddr, token, dir string, b protocol.Binary) (string, error) {
+func fetchBinary(ctx context.Context, headAddr, token, dir string, b protocol.Binary, opts ...rpc.Option) (string, error) {
 	if !protocol.ValidBinaryHash(b.Hash) {
 		return "", fmt.Errorf("node: malformed binary hash %q", b.Hash)
 	}
-	c, err := rpc.Dial(ctx, headAddr, token)
+	c, err := rpc.Dial(ctx, headAddr, token, opts...)
 	if err != nil {
 		return "", err
 	}
@@ -67,7 +67,7 @@ func fetchBinary(ctx context.Context, headAddr, token, dir string, b protocol.Bi
 	if got := hex.EncodeToString(h.Sum(nil)); got != b.Hash {
 		return "", fmt.Errorf("node: fetched binary hashes to %s, not %s", got, b.Hash)
 	}
-	if err := f.Chmod(0o755); err != nil {
+	if err := f.Chmod(0o700); err != nil { // the cluster user's alone
 		return "", err
 	}
 	if err := f.Close(); err != nil {

@@ -9,4 +9,13 @@
 // returns the lease when its queue for that resource shape is empty. A
 // lease is tied to the requester's connection: if the requester dies, its
 // leases return by themselves.
+//
+// The node's object store lives in a file (/dev/shm/rayo-<node>-<pid>)
+// that every process of the node maps. At start the daemon removes the
+// store files of daemons that died (those whose owner's lock is free; see
+// internal/objstore), never a live one, whatever PID namespace it runs in.
+// Each heartbeat the daemon checks that its store's name still leads to
+// its file; if not (removed, replaced), new workers could not map it, so
+// the node drains itself with a reason the head keeps (rayo status shows
+// it) and leaves, instead of staying ALIVE and failing every put.
 package node

@@ -36,7 +36,7 @@ func (n *Node) info() *protocol.NodeInfo {
 func (n *Node) connectHead(ctx context.Context) (*rpc.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := rpc.Dial(ctx, n.cfg.HeadAddr, n.cfg.Token)
+	c, err := rpc.Dial(ctx, n.cfg.HeadAddr, n.cfg.Token, rpc.WithTLS(n.cfg.TLS))
 	if err != nil {
 		return nil, fmt.Errorf("node: joining the cluster at %s: %w", n.cfg.HeadAddr, err)
 	}
@@ -68,6 +68,7 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 			return
 		case <-t.C:
 		}
+		n.checkStore()
 		if head == nil {
 			c, err := n.connectHead(context.Background())
 			if rpc.CodeOf(err) == protocol.CodeNodeDead {
@@ -94,6 +95,7 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 			head, backoff = c, period
 			n.log.Info("reconnected to the head")
 		}
+		n.reportStoreLost(head)
 		n.mu.Lock()
 		req := &protocol.HeartbeatRequest{NodeID: n.cfg.NodeID, Available: n.available.Clone(), Total: n.total.Clone(),
 			Demands: n.demandsLocked(), Workers: len(n.workers)}

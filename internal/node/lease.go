@@ -29,7 +29,10 @@ type leaseReq struct {
 	// group still exists.
 	groupChecked bool
 	warned       bool
-	queuedAt     time.Time
+	// unknownSeen is when a view first lacked the node a hard affinity
+	// names (see affinityGoneLocked).
+	unknownSeen time.Time
+	queuedAt    time.Time
 }
 
 // finish answers the request; the node's lock is held.
@@ -265,6 +268,13 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 			r.pickedHere = true
 		}
 		switch {
+		case d.Outcome == sched.Unschedulable:
+			if n.affinityGoneLocked(r, view, d.NodeID) {
+				r.finish(nil, rpc.Errorf(protocol.CodeNodeAffinityUnavailable,
+					"rayo: task %s has a hard node affinity to node %s, which is dead or not in the cluster", req.Name, d.NodeID))
+				return true
+			}
+			return false
 		case d.Outcome == sched.Infeasible:
 			if !n.viewAt.After(r.queuedAt) {
 				// The view predates the request: a node that fits may
@@ -273,13 +283,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 			}
 			if !r.warned {
 				r.warned = true
-				n.log.Warn("infeasible resource demand: no node can ever hold it; it waits until one joins",
-					"task", req.Name, "resources", req.Resources.String(), "job", req.Job.JobID)
-				if j := n.jobs[jobKey(req)]; j != nil {
-					j.logs.add(protocol.LogLine{Stderr: true, Text: fmt.Sprintf(
-						"Warning: task %s needs %s, which no node in the cluster can ever provide; it waits until such a node joins (see rayo status)",
-						req.Name, req.Resources.String())})
-				}
+				n.warnInfeasibleLocked(r)
 			}
 			r.infeasible = true
 			n.checkGroupRemovedLocked(r)
@@ -431,4 +435,72 @@ func (n *Node) checkGroupRemovedLocked(r *leaseReq) {
 			n.mu.Unlock()
 		}
 	}()
+}
+
+// affinityGoneLocked decides whether a request whose hard node affinity
+// names a node the view does not show alive fails now. A node the view
+// shows dead never comes back (the head refuses it), so that is final. A
+// node absent from the view may have joined after the head answered the
+// heartbeat that brought it: the request fails only if a second view,
+// asked for after the first one arrived, does not show it either.
+func (n *Node) affinityGoneLocked(r *leaseReq, view []sched.NodeView, target string) bool {
+	for _, v := range view {
+		if v.ID == target {
+			return !v.Alive
+		}
+	}
+	if !n.viewAt.After(r.queuedAt) {
+		return false
+	}
+	if r.unknownSeen.IsZero() {
+		r.unknownSeen = n.viewAt
+		return false
+	}
+	return n.viewAt.After(r.unknownSeen)
+}
+
+// warnInfeasibleLocked tells the node's log and the job's driver, once,
+// that a request waits for a node that can hold it, naming what it
+// needs: the node it is bound to, the labels it selects, the resources.
+func (n *Node) warnInfeasibleLocked(r *leaseReq) {
+	req := r.req
+	need := req.Resources.String()
+	if req.Resources.IsZero() {
+		need = "no resources"
+	}
+	var where string
+	switch {
+	case req.Strategy.Kind == sched.StrategyNodeAffinity && !req.Strategy.Soft:
+		where = fmt.Sprintf("%s on node %s (a hard node affinity), which cannot provide it or is draining", need, req.Strategy.NodeID)
+	case len(req.Strategy.Labels) > 0:
+		where = fmt.Sprintf("%s on a node matching %s, which no node in the cluster can provide", need, sched.FormatLabelSelector(req.Strategy.Labels))
+	default:
+		where = need + ", which no node in the cluster can ever provide"
+	}
+	n.log.Warn("infeasible resource demand: no node can ever hold it; it waits until one joins",
+		"task", req.Name, "resources", req.Resources.String(), "strategy", strategyName(req.Strategy), "job", req.Job.JobID)
+	if j := n.jobs[jobKey(req)]; j != nil {
+		j.logs.add(protocol.LogLine{Stderr: true, Text: fmt.Sprintf(
+			"Warning: task %s needs %s; it waits until such a node joins (see rayo status)", req.Name, where)})
+	}
+}
+
+// strategyName describes a strategy for logs.
+func strategyName(s sched.Strategy) string {
+	var out string
+	switch s.Kind {
+	case sched.StrategySpread:
+		out = "spread"
+	case sched.StrategyNodeAffinity:
+		out = "node_affinity=" + s.NodeID
+		if s.Soft {
+			out += ",soft"
+		}
+	default:
+		out = "default"
+	}
+	if len(s.Labels) > 0 {
+		out += " labels=" + sched.FormatLabelSelector(s.Labels)
+	}
+	return out
 }

@@ -91,7 +91,7 @@ func (f *logForwarder) run() {
 		if len(lines) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if c == nil {
-				c, _ = rpc.Dial(ctx, f.spec.DriverAddr, f.n.cfg.Token)
+				c, _ = rpc.Dial(ctx, f.spec.DriverAddr, f.n.cfg.Token, rpc.WithTLS(f.n.cfg.TLS))
 			}
 			if c != nil {
 				if err := c.Call(ctx, protocol.DriverLogs, &protocol.LogBatch{NodeID: f.n.cfg.NodeID, Lines: lines}, nil); err != nil {

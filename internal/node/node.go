@@ -34,6 +34,9 @@ type Config struct {
 	Listen   string
 	HeadAddr string
 	Token    string
+	// TLS encrypts the node's TCP connections, and its workers' (nil:
+	// plain TCP).
+	TLS *rpc.TLS
 	// Resources is the node's total ("CPU", "GPU", "memory", custom).
 	Resources sched.Resources
 	Labels    map[string]string
@@ -66,7 +69,11 @@ type Config struct {
 	// (or its drain deadline passed), or when the head says it declared
 	// the node dead: the daemon then stops.
 	OnDrained func()
-	Log       *slog.Logger
+	// OnWorkerListen, if set, is called with a worker's address when it
+	// registers (an embedded cluster's reaper removes the socket file of
+	// that address should the driver die).
+	OnWorkerListen func(addr string)
+	Log            *slog.Logger
 }
 
 // Validate fills defaults and checks the config.
@@ -169,6 +176,10 @@ type Node struct {
 	gpus  *gpu.Allocator
 	store *objstore.Store
 	objs  *storeState
+	// storeLost is why the store's file is gone (nil while it is
+	// fine); storeLostSaid: the head has been told.
+	storeLost     error
+	storeLostSaid bool
 
 	kick chan struct{}
 	stop chan struct{}
@@ -181,11 +192,11 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	for _, d := range []string{cfg.LogsDir, cfg.BinariesDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
-	sweepStaleStores(cfg.StoreDir)
+	sweepStaleStores(cfg.StoreDir, cfg.Log)
 	// The store's file is sparse, but writing past what its file system
 	// holds would kill processes with SIGBUS: never promise more than it
 	// has free (a small /dev/shm in a container, say).
@@ -197,7 +208,7 @@ func Start(cfg Config) (*Node, error) {
 			cfg.ObjectStoreMemory = free
 		}
 	}
-	store, err := objstore.Open(objstore.Config{Path: filepath.Join(cfg.StoreDir, fmt.Sprintf("rayo-%s-%d", cfg.NodeID, os.Getpid())),
+	store, err := objstore.Open(objstore.Config{Path: objstore.SegmentPath(cfg.StoreDir, cfg.NodeID, os.Getpid()),
 		Capacity: cfg.ObjectStoreMemory, SpillDir: cfg.SpillDir})
 	if err != nil {
 		return nil, fmt.Errorf("node: opening the object store: %w", err)
@@ -208,17 +219,23 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: listen %s: %w", cfg.Listen, err)
 	}
 	log := cfg.Log.With("node", cfg.NodeID)
-	n := &Node{cfg: cfg, log: log, ln: ln, startedAt: time.Now(), rpc: rpc.NewServer(cfg.Token, log),
+	n := &Node{cfg: cfg, log: log, ln: ln, startedAt: time.Now(), rpc: rpc.NewServer(cfg.Token, log, rpc.WithTLS(cfg.TLS)),
 		rnd:       mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
 		available: cfg.Resources.Clone(), total: cfg.Resources.Clone(), bundles: map[string]*bundle{}, workers: map[string]*worker{}, pending: map[string]*leaseReq{}, leases: map[string]*lease{}, peerLeases: map[*rpc.Peer]map[string]*lease{},
 		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), store: store,
 		gpus: gpu.NewAllocator(cfg.GPUIDs),
 		objs: &storeState{peers: map[*rpc.Peer]bool{}, pullers: map[string]map[string]bool{},
-			pulls: map[string]*pull{}, owners: map[string]string{}, clients: rpc.NewPool(cfg.Token)}}
+			pulls: map[string]*pull{}, owners: map[string]string{}, clients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS))}}
 	rpc.Register(n.rpc, protocol.NodeRequestLease, n.requestLease)
 	rpc.Register(n.rpc, protocol.NodeReturnLease, n.returnLease)
 	rpc.Register(n.rpc, protocol.NodeCancelLease, n.cancelLease)
-	rpc.Register(n.rpc, protocol.NodeRegisterWorker, n.registerWorker)
+	rpc.Register(n.rpc, protocol.NodeRegisterWorker, func(ctx context.Context, req *protocol.RegisterWorkerRequest) (*protocol.RegisterWorkerReply, error) {
+		reply, err := n.registerWorker(ctx, req)
+		if err == nil && cfg.OnWorkerListen != nil {
+			cfg.OnWorkerListen(req.Addr)
+		}
+		return reply, err
+	})
 	rpc.Register(n.rpc, protocol.NodeKillWorker, n.killWorker)
 	rpc.Register(n.rpc, protocol.NodeWorkerBlocked, n.workerBlocked)
 	rpc.Register(n.rpc, protocol.NodePrepareBundle, n.prepareBundle)
@@ -247,7 +264,10 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.wg.Add(3)
-	go func() { defer n.wg.Done(); _ = n.rpc.Serve(ln) }()
+	go func() { defer n.wg.Done(); _ = n.rpc.Serve(ln) }() // a failure closes Failed
+	if k := rpc.SweepStaleSockets(); k > 0 {
+		log.Info("removed the socket files of processes gone", "count", k)
+	}
 	n.rpc.ListenUnix(ln.Addr().String())
 	go func() { defer n.wg.Done(); n.heartbeatLoop(head) }()
 	go func() { defer n.wg.Done(); n.reapLoop() }()
@@ -260,6 +280,14 @@ func (n *Node) ID() string { return n.cfg.NodeID }
 
 // Addr is the address the node serves on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Failed is closed when one of the node's listeners stopped for good (Err
+// says why, and it was logged at Error): workers and peers can no longer
+// reach the node there, and its process should stop.
+func (n *Node) Failed() <-chan struct{} { return n.rpc.Failed() }
+
+// Err is the error that stopped a listener, or nil.
+func (n *Node) Err() error { return n.rpc.Err() }
 
 // Stop kills every worker, fails pending lease requests and waits for the
 // node's goroutines.
@@ -296,20 +324,88 @@ func (n *Node) Stop() {
 }
 
 // sweepStaleStores removes store files left by node daemons that died
-// without closing them (kill -9): the file name ends in the owner's pid.
-func sweepStaleStores(dir string) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "rayo-*-*"))
-	for _, m := range matches {
-		i := strings.LastIndexByte(m, '-')
-		pid, err := strconv.Atoi(m[i+1:])
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = os.Remove(m)
-		}
+// without closing them (kill -9). A store is stale when nobody holds its
+// owner's lock (objstore.RemoveStale), which holds across PID namespaces:
+// the pid in its name is never asked.
+func sweepStaleStores(dir string, log *slog.Logger) {
+	removed, err := objstore.SweepStale(dir)
+	for _, p := range removed {
+		log.Info("removed the object store file of a node daemon that died", "path", p)
+	}
+	if err != nil {
+		log.Warn("sweeping stale object store files", "dir", dir, "err", err)
 	}
 }
+
+// storeLostDrain is how long a node whose store file is gone lets the work
+// it runs finish before it leaves: that work cannot put objects anyway.
+const storeLostDrain = 10 * time.Second
+
+// checkStore notices that the store's file was removed or replaced (by an
+// operator, or a sweep that took this node for a dead one): processes of
+// this node could no longer map the store, so every put of a new worker
+// would fail. The node then takes no more work and drains itself, saying
+// why, rather than stay ALIVE and fail.
+func (n *Node) checkStore() {
+	n.mu.Lock()
+	lost := n.storeLost != nil
+	n.mu.Unlock()
+	if lost {
+		return
+	}
+	err := n.store.CheckSegment()
+	if err == nil || errors.Is(err, objstore.ErrClosed) {
+		return
+	}
+	n.log.Error("the object store file is gone: this node takes no more work and leaves the cluster",
+		"path", n.store.Path(), "err", err)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.storeLost = err
+	if !n.draining {
+		n.draining, n.drainBy = true, time.Now().Add(storeLostDrain)
+	}
+	n.scheduleLocked() // what waits here goes elsewhere
+}
+
+// reportStoreLost tells the head once that this node drains because its
+// store is gone; rayo status shows the reason.
+func (n *Node) reportStoreLost(head *rpc.Client) {
+	n.mu.Lock()
+	lost, said := n.storeLost, n.storeLostSaid
+	n.mu.Unlock()
+	if lost == nil || said {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := &protocol.DrainNodeRequest{NodeID: n.cfg.NodeID, DeadlineMillis: storeLostDrain.Milliseconds(),
+		Reason: "object store lost: " + lost.Error()}
+	if err := head.Call(ctx, protocol.HeadDrainNode, req, nil); err != nil {
+		n.log.Warn("telling the head that the object store is gone", "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.storeLostSaid = true
+	n.mu.Unlock()
+}
+
+// Health is nil while the node is fit for work, else why it is not
+// (wrapping objstore.ErrSegmentLost when its store's file is gone).
+func (n *Node) Health() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.storeLost != nil {
+		return fmt.Errorf("node: %w", n.storeLost)
+	}
+	return nil
+}
+
+// StorePath is the object store's main segment file.
+func (n *Node) StorePath() string { return n.store.Path() }
+
+// SpillDir is where the node spills objects and keeps fallback files.
+func (n *Node) SpillDir() string { return n.cfg.SpillDir }
 
 // DefaultObjectStoreMemory is 30% of the machine's memory (Ray's default).
 func DefaultObjectStoreMemory() int64 {

@@ -37,7 +37,8 @@ type storeState struct {
 	peers   map[*rpc.Peer]bool         // connections whose pins are released on close
 	pullers map[string]map[string]bool // object -> nodes that copied it from here
 	pulls   map[string]*pull           // transfers in progress, for dedup
-	owners  map[string]string          // object -> owner address (rayo memory)
+	owners  map[string]string          // object -> owner address (rayo memory, owner watch)
+	watches map[string]*ownerWatch     // owner address -> its objects here (owners.go)
 	clients *rpc.Pool                  // other nodes and the head
 }
 
@@ -95,7 +96,7 @@ func (n *Node) createObject(ctx context.Context, req *protocol.CreateObjectReque
 	}
 	if req.Owner != "" {
 		n.objs.mu.Lock()
-		n.objs.owners[req.ObjectID] = req.Owner
+		n.recordOwnerLocked(req.ObjectID, req.Owner)
 		n.objs.mu.Unlock()
 	}
 	st := n.store.Stats()
@@ -143,7 +144,7 @@ func (n *Node) deleteObjects(_ context.Context, req *protocol.DeleteObjectsReque
 			forward[addr] = append(forward[addr], id)
 		}
 		delete(n.objs.pullers, id)
-		delete(n.objs.owners, id)
+		n.forgetOwnerLocked(id)
 	}
 	n.objs.mu.Unlock()
 	for _, id := range req.ObjectIDs {
@@ -300,9 +301,7 @@ func (n *Node) transfer(req *protocol.PullObjectRequest) error {
 		return storeErr(err)
 	}
 	n.objs.mu.Lock()
-	if req.Owner != "" {
-		n.objs.owners[req.ObjectID] = req.Owner
-	}
+	n.recordOwnerLocked(req.ObjectID, req.Owner)
 	n.objs.mu.Unlock()
 	return nil
 }

@@ -125,7 +125,7 @@ func (n *Node) resolveBinaryLocked(j *job) {
 			case <-ctx.Done():
 			}
 		}()
-		p, err := fetchBinary(ctx, n.cfg.HeadAddr, n.cfg.Token, n.cfg.BinariesDir, b)
+		p, err := fetchBinary(ctx, n.cfg.HeadAddr, n.cfg.Token, n.cfg.BinariesDir, b, rpc.WithTLS(n.cfg.TLS))
 		n.mu.Lock()
 		j.fetching = false
 		if err != nil {
@@ -204,6 +204,7 @@ func (n *Node) startWorkerLocked(j *job) error {
 		"RAYO_JOB_SPEC="+string(specJSON),
 		"RAYO_TOKEN="+n.cfg.Token,
 	)
+	env = append(env, n.cfg.TLS.Environ()...) // the node's identity, as the token
 	for k, v := range j.spec.Env {
 		env = append(env, k+"="+v)
 	}
@@ -227,7 +228,7 @@ func (n *Node) startWorkerLocked(j *job) error {
 	w.cmd, w.pid = cmd, cmd.Process.Pid
 	n.workers[w.id] = w
 	j.starting++
-	logf, err := os.OpenFile(n.workerLogPath(j.spec.JobID, w.pid), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(n.workerLogPath(j.spec.JobID, w.pid), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		n.log.Warn("cannot open worker log file", "err", err)
 	}

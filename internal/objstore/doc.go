@@ -4,7 +4,7 @@
 // # Segments
 //
 // The node daemon owns a Store. Its main segment is one file (typically
-// /dev/shm/rayo-<nodeid>, so that it lives in memory) of Config.Capacity
+// /dev/shm/rayo-<nodeid>-<pid>, so that it lives in memory) of Config.Capacity
 // bytes, sized with ftruncate and mapped MAP_SHARED read-write. Every
 // process of the node maps the same file, found by path, with a Mapper and
 // reads and writes object bytes in place: a put is one copy into shared
@@ -16,6 +16,18 @@
 // Offsets and reserved sizes are multiples of Alignment (64 bytes).
 // Objects of size 0 reserve nothing (their Location has size 0, and
 // Mapper.Bytes gives nil for it).
+//
+// # Liveness and stale files
+//
+// The owning Store holds an exclusive flock on its main segment file for
+// its whole life; clients map the file but never lock it. A file nobody
+// holds the lock of belongs to a process that died (the kernel drops the
+// lock however a process ends, kill -9 included, and whatever PID
+// namespace it ran in): RemoveStale and SweepStale remove such files, and
+// only those (SegmentPath names them rayo-<node ID>-<pid>; the pid is for
+// people, never asked). Store.CheckSegment tells the owner when its file
+// was removed or replaced, after which new clients could not map the
+// store. The rules are in liveness.go.
 //
 // # Objects, pins, primaries and secondaries
 //
@@ -69,8 +81,8 @@
 // object is held (for the creator: from Create until Seal). For a fallback
 // file the Store unmaps and removes the file when the object is freed, but
 // a Mapper's mapping of it stays valid until Mapper.Forget or Mapper.Close.
-// Store.Close unmaps everything and removes the main segment, the fallback
-// files and the spill files.
+// Store.Close unmaps everything and removes the main segment (if its name
+// still leads to the Store's file), the fallback files and the spill files.
 //
 // # Concurrency
 //

@@ -123,6 +123,10 @@ type object struct {
 type Store struct {
 	cfg      Config
 	capacity int64
+	// file is the main segment, open for the Store's life with an
+	// exclusive flock on it: the mark of a live owner (see liveness.go).
+	file   *os.File
+	fileID fileID
 
 	mu       sync.Mutex
 	closed   bool
@@ -155,23 +159,26 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("objstore: spill directory: %w", err)
 	}
 	capacity := alignUp(cfg.Capacity)
-	f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, id, err := createLocked(cfg.Path)
 	if err != nil {
-		return nil, fmt.Errorf("objstore: main segment: %w", err)
+		return nil, err
 	}
-	defer f.Close()
 	if err := f.Truncate(capacity); err != nil {
 		os.Remove(cfg.Path)
+		f.Close()
 		return nil, fmt.Errorf("objstore: main segment: %w", err)
 	}
 	m, err := syscall.Mmap(int(f.Fd()), 0, int(capacity), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		os.Remove(cfg.Path)
+		f.Close()
 		return nil, fmt.Errorf("objstore: mmap main segment: %w", err)
 	}
 	return &Store{
 		cfg:      cfg,
 		capacity: capacity,
+		file:     f,
+		fileID:   id,
 		closedCh: make(chan struct{}),
 		main:     m,
 		alloc:    newAllocator(capacity),
@@ -486,8 +493,16 @@ func (s *Store) Close() error {
 	if err := syscall.Munmap(s.main); err != nil {
 		errs = append(errs, fmt.Errorf("objstore: munmap main segment: %w", err))
 	}
-	if err := os.Remove(s.cfg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
+	// Remove the name under the lock, and only if it is still this
+	// store's file (one that replaced it is someone else's), then let the
+	// lock go with the descriptor.
+	if id, err := statID(s.cfg.Path); err == nil && id == s.fileID {
+		if err := os.Remove(s.cfg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.file.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("objstore: closing the main segment: %w", err))
 	}
 	s.main = nil
 	s.fallback = map[string][]byte{}

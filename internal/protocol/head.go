@@ -93,6 +93,9 @@ type NodeState struct {
 	// Reconnecting: a restarted head waits for this node to register
 	// again (nothing is scheduled on it until it does).
 	Reconnecting bool `msgpack:"reconn,omitempty"`
+	// Reason says why the node drains (or drained and left) when it is
+	// not the operator's doing: a node that lost its object store.
+	Reason string `msgpack:"reason,omitempty"`
 }
 
 // StateName is the node's state as the CLI and APIs show it.
@@ -207,4 +210,6 @@ type ClusterStatusReply struct {
 type DrainNodeRequest struct {
 	NodeID         string `msgpack:"id"`
 	DeadlineMillis int64  `msgpack:"deadline"`
+	// Reason is set by a node that drains itself because it is unhealthy.
+	Reason string `msgpack:"reason,omitempty"`
 }

@@ -2,10 +2,8 @@ package rpc
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -29,50 +27,57 @@ type Client struct {
 // DialTimeout bounds connection set-up, hello included.
 const DialTimeout = 10 * time.Second
 
-// Dial connects to addr and authenticates with token.
-func Dial(ctx context.Context, addr, token string) (*Client, error) {
-	nc := dialUnix(ctx, addr)
-	if nc == nil {
-		d := net.Dialer{Timeout: DialTimeout}
-		var err error
-		if nc, err = d.DialContext(ctx, "tcp", addr); err != nil {
-			return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
-		}
-	}
-	c := newConn(nc)
-	body, _ := Marshal(&hello{Version: protocolVersion, Token: token})
+// unixHelloTimeout bounds the hello over a Unix socket: a socket whose
+// server no longer accepts (a wedged or dying process) is given up for
+// TCP well within DialTimeout.
+const unixHelloTimeout = 3 * time.Second
+
+// Dial connects to addr and authenticates with token. Within a machine it
+// tries the server's Unix socket first (see unix.go), and falls back to
+// TCP when the socket is missing, not private, refuses the connection or
+// fails the hello; a refused token is not retried.
+func Dial(ctx context.Context, addr, token string, opts ...Option) (*Client, error) {
 	deadline := time.Now().Add(DialTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	_ = nc.SetDeadline(deadline)
-	if err := c.send(&frame{Type: frameHello, Body: body}); err != nil {
+	if nc := dialUnix(ctx, addr); nc != nil {
+		ud := time.Now().Add(unixHelloTimeout)
+		if deadline.Before(ud) {
+			ud = deadline
+		}
+		err := clientHello(nc, addr, token, ud)
+		if err == nil {
+			return newClient(nc, addr), nil
+		}
 		_ = nc.Close()
-		return nil, fmt.Errorf("rpc: hello to %s: %w", addr, err)
+		var he *helloError
+		if !errors.As(err, &he) || !he.retry || ctx.Err() != nil {
+			return nil, err
+		}
 	}
-	ack, err := c.recv()
+	d := net.Dialer{Deadline: deadline}
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		// The peer answers a wrong token with an ack that says so; no
-		// ack means the connection failed (the peer died, say), or the
-		// peer could not read the hello at all.
-		_ = nc.Close()
-		hint := ""
-		if errors.Is(err, io.EOF) || errors.Is(err, errLegacyFrame) {
-			hint = " (the peer closed the connection at the hello: a rayo binary of another protocol version, or not a rayo port)"
-		}
-		return nil, fmt.Errorf("rpc: hello to %s: %w: %v%s", addr, ErrClosed, err, hint)
+		return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
 	}
-	if ack.Err != nil {
-		_ = nc.Close()
-		if ack.Err.Code == CodeUnauthenticated {
-			return nil, fmt.Errorf("rpc: %s: %w", addr, ErrUnauthenticated)
+	if o := applyOptions(opts); o.tls != nil {
+		if nc, err = dialTLS(ctx, nc, o.tls, addr); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("rpc: hello to %s: %w", addr, ack.Err)
 	}
-	_ = nc.SetDeadline(time.Time{})
-	cl := &Client{c: c, addr: addr, pending: map[uint64]chan *frame{}, async: map[uint64]func([]byte, error){}, done: make(chan struct{})}
+	if err := clientHello(nc, addr, token, deadline); err != nil {
+		_ = nc.Close()
+		return nil, tlsRefusal(nc, err)
+	}
+	return newClient(nc, addr), nil
+}
+
+// newClient serves calls on a connection whose hello succeeded.
+func newClient(nc net.Conn, addr string) *Client {
+	cl := &Client{c: newConn(nc), addr: addr, pending: map[uint64]chan *frame{}, async: map[uint64]func([]byte, error){}, done: make(chan struct{})}
 	go cl.readLoop()
-	return cl, nil
+	return cl
 }
 
 // Addr is the address the client dialed.
@@ -92,6 +97,12 @@ func (cl *Client) readLoop() {
 		var f *frame
 		f, err = cl.c.recv()
 		if err != nil {
+			break
+		}
+		if f.Type == frameHelloAck && f.Err != nil {
+			// The server refused the hello after this side's proof went
+			// out (calls may follow the proof at once).
+			err = f.Err
 			break
 		}
 		if f.Type != frameResponse {
@@ -117,7 +128,12 @@ func (cl *Client) readLoop() {
 	}
 	_ = cl.c.nc.Close()
 	cl.mu.Lock()
-	cl.err = fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
+	var we *Error
+	if errors.As(err, &we) {
+		cl.err = fmt.Errorf("rpc: %s: %w", cl.addr, we)
+	} else {
+		cl.err = fmt.Errorf("%w: %s: %v", ErrClosed, cl.addr, err)
+	}
 	pend, async, cerr := cl.pending, cl.async, cl.err
 	cl.pending, cl.async = nil, nil
 	cl.mu.Unlock()
@@ -219,8 +235,4 @@ func (cl *Client) forget(id uint64) bool {
 	}
 	delete(cl.pending, id)
 	return true
-}
-
-func tokenEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

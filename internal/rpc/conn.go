@@ -24,7 +24,8 @@ const maxFrame = 256 << 20
 //
 // 2: hand-written array forms of the hot-path messages (internal/protocol/codec.go).
 // 3: a binary frame header instead of a msgpack envelope.
-const protocolVersion = 3
+// 4: a challenge-response hello; the token never crosses the wire (hello.go).
+const protocolVersion = 4
 
 const (
 	frameRequest uint8 = iota + 1
@@ -52,11 +53,6 @@ type frame struct {
 	Method string
 	Body   []byte
 	Err    *Error
-}
-
-type hello struct {
-	Version int    `msgpack:"v"`
-	Token   string `msgpack:"t"`
 }
 
 // conn is the framing shared by both ends of a connection.
@@ -142,7 +138,7 @@ func appendFrame(buf []byte, f *frame, v any) ([]byte, error) {
 	return buf, nil
 }
 
-// maxHelloFrame bounds the first frame of a connection, read before the
+// maxHelloFrame bounds each frame of the hello, read before the
 // token is checked: an unauthenticated peer gets no large buffer, and no
 // deeply nested body to decode.
 const maxHelloFrame = 4 << 10

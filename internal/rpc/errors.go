@@ -10,12 +10,20 @@ var (
 	// ErrClosed reports that the connection to the peer is gone: the peer
 	// exited, the network failed, or Close was called.
 	ErrClosed = errors.New("rpc: connection closed")
-	// ErrUnauthenticated reports a refused hello: no token or a wrong one.
+	// ErrUnauthenticated reports a refused hello: no token or a wrong one
+	// on either side (a client cannot tell its own wrong token from a
+	// peer that is not the cluster's: neither proves the token it holds).
 	ErrUnauthenticated = errors.New("rpc: unauthenticated: missing or wrong cluster token")
 	// ErrUnknownMethod reports a call to a method the peer does not serve.
 	ErrUnknownMethod = errors.New("rpc: unknown method")
 	// ErrBadRequest reports a request body the handler could not decode.
 	ErrBadRequest = errors.New("rpc: malformed request")
+	// ErrListenerStopped reports a listener that stopped accepting for a
+	// reason other than Close (see Server.Failed).
+	ErrListenerStopped = errors.New("rpc: a listener stopped")
+	// ErrSocketDirUnsafe reports a socket directory that is not this
+	// user's alone: no Unix socket is served or used in it.
+	ErrSocketDirUnsafe = errors.New("rpc: the socket directory is not private to this user")
 )
 
 // Error is an error that crosses the wire. Code is a stable machine-readable
@@ -39,6 +47,10 @@ func (e *Error) Is(target error) bool {
 		return e.Code == CodeUnknownMethod
 	case ErrBadRequest:
 		return e.Code == CodeBadRequest
+	case ErrTLSRequired:
+		return e.Code == CodeTLSRequired
+	case ErrCertificateRefused:
+		return e.Code == CodeCertificateRequired
 	}
 	return false
 }

@@ -9,15 +9,17 @@ import (
 // dialing again when a connection is gone. It is safe for concurrent use.
 type Pool struct {
 	token string
+	opts  []Option
 
 	mu      sync.Mutex
 	clients map[string]*Client
 	closed  bool
 }
 
-// NewPool returns a pool whose connections present token.
-func NewPool(token string) *Pool {
-	return &Pool{token: token, clients: map[string]*Client{}}
+// NewPool returns a pool whose connections present token (and opts, as
+// Dial's).
+func NewPool(token string, opts ...Option) *Pool {
+	return &Pool{token: token, opts: opts, clients: map[string]*Client{}}
 }
 
 func live(c *Client) bool {
@@ -44,7 +46,7 @@ func (p *Pool) Get(ctx context.Context, addr string) (*Client, error) {
 	if live(c) {
 		return c, nil
 	}
-	nc, err := Dial(ctx, addr, p.token)
+	nc, err := Dial(ctx, addr, p.token, p.opts...)
 	if err != nil {
 		return nil, err
 	}

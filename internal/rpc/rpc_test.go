@@ -25,6 +25,14 @@ func TestMain(m *testing.M) {
 		dialChild(p) // a peer in another process for the spin tests
 		return
 	}
+	if p := os.Getenv(peerListenEnv); p != "" {
+		peerListenChild(p) // a listener of another user
+		return
+	}
+	if os.Getenv(floodServerEnv) != "" {
+		floodServerChild() // a server short of descriptors
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

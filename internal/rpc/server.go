@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -31,17 +32,88 @@ type Server struct {
 	nextPeer atomic.Uint64
 	// unixPaths are the sockets ListenUnix made, removed on Close.
 	unixPaths []string
-	observer  Observer // see SetObserver
-	spares    *spares  // goroutines that take over reading a connection
+	observer  Observer      // see SetObserver
+	spares    *spares       // goroutines that take over reading a connection
+	done      chan struct{} // closed by Close
+
+	// Connections still in their hello, by peer (see admit).
+	hmu       sync.Mutex
+	inHello   map[net.Conn]string
+	helloPeer map[string]int
+
+	failOnce sync.Once
+	failed   chan struct{}
+	failErr  error
+
+	refusals *logLimiter // refused connections
+	accepts  *logLimiter // failed accepts
+
+	tls *serverTLS // nil: plain TCP (see tls.go)
 }
 
-// NewServer returns a server that admits connections presenting token.
-func NewServer(token string, log *slog.Logger) *Server {
+// Caps on connections that have not finished their hello: over them a
+// new connection is closed at once, so that a flood of unauthenticated
+// connections cannot take every descriptor, nor every slot from the
+// cluster's own peers. A TCP peer is its IP address; Unix sockets count
+// only against the global cap, since only this user can reach them (the
+// socket directory is 0700) and a node's workers start in bursts.
+const (
+	maxHelloPerPeer = 64
+	maxHello        = 1024
+)
+
+// Refusals and accept failures are logged one by one up to refusalBurst
+// a window, then summed up once per window.
+const (
+	refusalWindow = time.Minute
+	refusalBurst  = 10
+)
+
+// NewServer returns a server that admits connections presenting token
+// (and, with WithTLS, a certificate of the cluster's CA on TCP).
+func NewServer(token string, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{token: token, log: log, handlers: map[string]Handler{}, ordered: map[string]OrderedHandler{}, peers: map[*Peer]struct{}{},
-		spares: newSpares()}
+	s := &Server{token: token, log: log, handlers: map[string]Handler{}, ordered: map[string]OrderedHandler{}, peers: map[*Peer]struct{}{},
+		spares: newSpares(), done: make(chan struct{}), failed: make(chan struct{}),
+		inHello: map[net.Conn]string{}, helloPeer: map[string]int{}}
+	if o := applyOptions(opts); o.tls != nil && o.tls.cert != nil {
+		s.tls = &serverTLS{t: o.tls}
+	}
+	s.refusals = newLogLimiter(refusalWindow, refusalBurst, func(n int, w time.Duration) {
+		s.log.Warn("rpc: refused connections not logged one by one", "count", n, "window", w.String())
+	})
+	s.accepts = newLogLimiter(refusalWindow, refusalBurst, func(n int, w time.Duration) {
+		s.log.Warn("rpc: accept failures not logged one by one", "count", n, "window", w.String())
+	})
+	return s
+}
+
+// Failed is closed when a listener stopped for a reason other than Close
+// (Err says why): the server no longer accepts there, and its owner
+// should stop rather than live on unreachable.
+func (s *Server) Failed() <-chan struct{} { return s.failed }
+
+// Err is the error that stopped a listener (it wraps
+// ErrListenerStopped), or nil.
+func (s *Server) Err() error {
+	select {
+	case <-s.failed:
+		return s.failErr
+	default:
+		return nil
+	}
+}
+
+func (s *Server) fail(ln net.Listener, err error) error {
+	err = fmt.Errorf("%w: %s %s: %w", ErrListenerStopped, ln.Addr().Network(), ln.Addr().String(), err)
+	s.log.Error("rpc: a listener stopped", "network", ln.Addr().Network(), "addr", ln.Addr().String(), "err", err)
+	s.failOnce.Do(func() {
+		s.failErr = err
+		close(s.failed)
+	})
+	return err
 }
 
 // Handle registers h for method. Registering after Serve is allowed.
@@ -79,8 +151,12 @@ func Register[Req, Resp any](s *Server, method string, fn func(ctx context.Conte
 	})
 }
 
-// Serve accepts connections on ln until Close. It returns nil after Close.
+// Serve accepts connections on ln until Close. It returns nil after
+// Close. Temporary accept errors (out of descriptors, a connection
+// aborted) are retried after a pause, as net/http does; any other error
+// stops the listener for good: Serve returns it, and Failed is closed.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = s.wrapListener(ln)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -89,30 +165,127 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
+	var pause time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
+			if s.isClosed() {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !temporaryAcceptErr(err) {
+				return s.fail(ln, err)
 			}
-			return err
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			if s.accepts.allow() {
+				s.log.Warn("rpc: accept failed; retrying", "addr", ln.Addr().String(), "err", err, "pause", pause.String())
+			}
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				return nil
+			}
+			continue
+		}
+		pause = 0
+		if !s.admit(nc) {
+			_ = nc.Close()
+			s.refused(nc, errTooManyInHello)
+			continue
 		}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
+			s.admitted(nc)
 			_ = nc.Close()
 			return nil
 		}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serveConn(nc)
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// temporaryAcceptErr reports an accept error that a later accept may not
+// get: descriptors or memory run out, or one connection failed before
+// it was accepted (accept(2) passes those on).
+func temporaryAcceptErr(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET,
+		syscall.EAGAIN, syscall.EINTR, syscall.EPERM, syscall.EPROTO, syscall.ENETDOWN, syscall.ENOPROTOOPT,
+		syscall.EHOSTDOWN, syscall.ENONET, syscall.EHOSTUNREACH, syscall.EOPNOTSUPP, syscall.ENETUNREACH, syscall.ETIMEDOUT:
+		return true
+	}
+	return false
+}
+
+// errTooManyInHello is the refusal of a connection over the hello caps.
+var errTooManyInHello = errors.New("too many connections still in their hello")
+
+// helloPeerKey is the peer a connection counts against in the per-peer
+// cap, "" for none (a Unix socket).
+func helloPeerKey(nc net.Conn) string {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return ""
+}
+
+// admit counts nc among the connections in their hello, unless that
+// would exceed a cap.
+func (s *Server) admit(nc net.Conn) bool {
+	key := helloPeerKey(nc)
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if len(s.inHello) >= maxHello || (key != "" && s.helloPeer[key] >= maxHelloPerPeer) {
+		return false
+	}
+	s.inHello[nc] = key
+	if key != "" {
+		s.helloPeer[key]++
+	}
+	return true
+}
+
+// admitted takes nc off the connections in their hello.
+func (s *Server) admitted(nc net.Conn) {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	key, ok := s.inHello[nc]
+	if !ok {
+		return
+	}
+	delete(s.inHello, nc)
+	if key != "" {
+		if s.helloPeer[key]--; s.helloPeer[key] <= 0 {
+			delete(s.helloPeer, key)
+		}
+	}
+}
+
+// refused logs a refused connection, within the log's rate limit.
+func (s *Server) refused(nc net.Conn, reason error) {
+	if errors.Is(reason, errNothingSent) {
+		s.log.Debug("rpc: connection closed before its hello", "remote", nc.RemoteAddr().String())
+		return
+	}
+	if s.refusals.allow() {
+		s.log.Warn("rpc: refused connection", "remote", nc.RemoteAddr().String(), "network", nc.LocalAddr().Network(), "reason", reason.Error())
 	}
 }
 
@@ -125,6 +298,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	close(s.done)
 	for _, ln := range s.lns {
 		_ = ln.Close()
 	}
@@ -133,11 +307,18 @@ func (s *Server) Close() {
 	}
 	paths := s.unixPaths
 	s.mu.Unlock()
+	s.hmu.Lock()
+	for nc := range s.inHello {
+		_ = nc.Close() // not to wait out their hello
+	}
+	s.hmu.Unlock()
 	for _, p := range paths {
 		_ = os.Remove(p)
 	}
 	s.wg.Wait()
 	s.spares.close()
+	s.refusals.stop()
+	s.accepts.stop()
 }
 
 // Peer is the server's view of one client connection. Handlers get it from
@@ -148,6 +329,9 @@ type Peer struct {
 	c          *conn
 	ctx        context.Context
 	cancel     context.CancelFunc
+
+	// certless: a TLS client without a certificate (see tls.go).
+	certless bool
 
 	mu      sync.Mutex
 	onClose []func()
@@ -180,14 +364,18 @@ func PeerFrom(ctx context.Context) *Peer {
 
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
-	c := newConn(nc)
-	if err := s.handshake(c); err != nil {
-		s.log.Warn("rpc: refused connection", "remote", nc.RemoteAddr().String(), "reason", err.Error())
+	err := s.serverHello(nc)
+	s.admitted(nc)
+	if err != nil {
+		s.refused(nc, err)
 		_ = nc.Close()
 		return
 	}
+	// The connection's buffers are made only now, for a peer that proved
+	// the token.
+	c := newConn(nc)
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Peer{ID: s.nextPeer.Add(1), RemoteAddr: nc.RemoteAddr().String(), c: c, cancel: cancel}
+	p := &Peer{ID: s.nextPeer.Add(1), RemoteAddr: nc.RemoteAddr().String(), c: c, cancel: cancel, certless: certlessPeer(nc)}
 	p.ctx = context.WithValue(ctx, peerKey{}, p)
 	s.mu.Lock()
 	if s.closed {
@@ -236,6 +424,10 @@ func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
 		if f.Type != frameRequest {
 			continue
 		}
+		if p.certless && s.refuseCertless(p, f.Method) {
+			s.respond(p, f.ID, nil, errCertificateRequired)
+			continue
+		}
 		s.mu.Lock()
 		oh, obs := s.ordered[f.Method], s.observer
 		s.mu.Unlock()
@@ -254,37 +446,6 @@ func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
 		s.dispatch(p, f)
 		return
 	}
-}
-
-func (s *Server) handshake(c *conn) error {
-	_ = c.nc.SetDeadline(time.Now().Add(10 * time.Second))
-	defer func() { _ = c.nc.SetDeadline(time.Time{}) }()
-	f, err := c.recvLimit(maxHelloFrame)
-	if errors.Is(err, errLegacyFrame) {
-		_, _ = c.nc.Write(legacyHelloRefusal())
-		return fmt.Errorf("reading hello: %w (an older rayo binary)", err)
-	}
-	if err != nil {
-		return fmt.Errorf("reading hello: %w", err)
-	}
-	var h hello
-	if f.Type != frameHello || Unmarshal(f.Body, &h) != nil {
-		return errors.New("first frame is not a hello")
-	}
-	if h.Version != protocolVersion {
-		err := fmt.Errorf("protocol version %d, want %d", h.Version, protocolVersion)
-		_ = c.send(&frame{Type: frameHelloAck, Err: &Error{Code: CodeBadRequest, Message: err.Error()}})
-		return err
-	}
-	if !tokenEqual(h.Token, s.token) {
-		reason := "wrong token"
-		if h.Token == "" {
-			reason = "no token"
-		}
-		_ = c.send(&frame{Type: frameHelloAck, Err: &Error{Code: CodeUnauthenticated, Message: ErrUnauthenticated.Error()}})
-		return errors.New(reason)
-	}
-	return c.send(&frame{Type: frameHelloAck})
 }
 
 func (s *Server) dispatch(p *Peer, f *frame) {

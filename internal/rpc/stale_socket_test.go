@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -49,5 +50,53 @@ func TestRemoveStaleSocket(t *testing.T) {
 	RemoveStaleSocket(addr, started, exited)
 	if _, err := os.Lstat(p); err != nil {
 		t.Fatalf("a socket made after the worker died was removed: %v", err)
+	}
+}
+
+// freeAddr is a loopback address nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// The sweep removes the socket files nobody listens on (a node daemon
+// killed with kill -9 leaves its own and its workers'), and keeps a live
+// server's and one made too recently to tell.
+func TestSweepStaleSockets(t *testing.T) {
+	withSocketDir(t)
+	s, addr := startServer(t, "tok", nil)
+	s.ListenUnix(addr)
+	long := time.Now().Add(-time.Hour)
+	live := UnixPath(addr)
+	dead := staleSocket(t, freeAddr(t))
+	fresh := staleSocket(t, freeAddr(t))
+	for _, p := range []string{live, dead} {
+		if err := os.Chtimes(p, long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := SweepStaleSockets(); n != 1 {
+		t.Fatalf("swept %d sockets, want 1", n)
+	}
+	if _, err := os.Lstat(dead); !os.IsNotExist(err) {
+		t.Fatalf("the dead socket is still there (%v)", err)
+	}
+	for _, p := range []string{live, fresh} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Fatalf("%s was swept: %v", p, err)
+		}
+	}
+	c, err := Dial(context.Background(), addr, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n := c.c.nc.RemoteAddr().Network(); n != "unix" {
+		t.Fatalf("after the sweep the live server is reached over %s, want unix", n)
 	}
 }

@@ -2,22 +2,41 @@ package rpc
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Within a machine, connections go over Unix domain sockets when the
 // server offers one: a round trip costs about two thirds of a loopback
 // TCP one. A server listening on TCP address A also listens on the socket
-// UnixPath(A); a client dialing A tries that socket first. The hello and
-// its token check are the same on both.
+// UnixPath(A); a client dialing A tries that socket first. The hello is
+// the same on both.
+//
+// The sockets live in a directory of this user's own, which the server
+// creates 0700 and both ends check with Lstat (a real directory, owned by
+// this effective uid, nothing for group or others) before they use it:
+// a directory another local user made first (to plant a socket where
+// clients look) is refused, and everyone then uses TCP. A client also
+// checks that the socket file and the process listening on it
+// (SO_PEERCRED) are this user's.
 
-// unixDir holds the sockets (short, to fit the 108-byte path limit).
-var unixDir = filepath.Join(os.TempDir(), "rayo-sock")
+// unixDir holds the sockets: per user, and short, to fit the 108-byte
+// limit on a socket's path.
+var unixDir = filepath.Join(os.TempDir(), "rayo-sock-"+strconv.Itoa(os.Geteuid()))
+
+// maxUnixPath is the longest path a socket address holds (sun_path less
+// its terminating NUL).
+const maxUnixPath = 107
 
 // UnixPath is the socket a server on the TCP address addr also listens
 // on ("" when addr is not a local one).
@@ -30,7 +49,11 @@ func UnixPath(addr string) string {
 	if ip == nil || !isLocal(ip) {
 		return ""
 	}
-	return filepath.Join(unixDir, strings.ReplaceAll(host, ":", "_")+"_"+port)
+	p := filepath.Join(unixDir, strings.ReplaceAll(host, ":", "_")+"_"+port)
+	if len(p) > maxUnixPath {
+		return ""
+	}
+	return p
 }
 
 // localAddrs are this machine's interface addresses, read once: dials
@@ -59,6 +82,44 @@ func isLocal(ip net.IP) bool {
 	return false
 }
 
+// ownerOf is the uid that owns the file fi describes.
+func ownerOf(fi os.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
+}
+
+// checkSocketDir reports whether dir is fit to hold this user's sockets:
+// a directory (not a symlink to one) owned by the effective uid, with no
+// permission for group or others.
+func checkSocketDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %s is not a directory (%s)", ErrSocketDirUnsafe, dir, fi.Mode().Type())
+	case ownerOf(fi) != os.Geteuid():
+		return fmt.Errorf("%w: %s belongs to uid %d", ErrSocketDirUnsafe, dir, ownerOf(fi))
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("%w: %s has mode %04o", ErrSocketDirUnsafe, dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// ensureSocketDir creates the socket directory, or checks the one there.
+func ensureSocketDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return checkSocketDir(dir)
+}
+
+// socketDirWarned makes the warning about an unfit directory once a process.
+var socketDirWarned sync.Once
+
 // ListenUnix starts serving on the Unix socket for the TCP address the
 // server listens on. Failing to create it is not an error: clients then
 // use TCP.
@@ -67,7 +128,10 @@ func (s *Server) ListenUnix(tcpAddr string) {
 	if p == "" {
 		return
 	}
-	if err := os.MkdirAll(unixDir, 0o700); err != nil {
+	if err := ensureSocketDir(filepath.Dir(p)); err != nil {
+		socketDirWarned.Do(func() {
+			s.log.Warn("rpc: not serving on Unix sockets; clients use TCP", "dir", filepath.Dir(p), "err", err)
+		})
 		return
 	}
 	_ = os.Remove(p) // a stale socket of a process that died
@@ -84,6 +148,7 @@ func (s *Server) ListenUnix(tcpAddr string) {
 	s.unixPaths = append(s.unixPaths, p)
 	s.wg.Add(1)
 	s.mu.Unlock()
+	// A failure is reported through Failed, like the TCP listener's.
 	go func() { defer s.wg.Done(); _ = s.Serve(ln) }()
 }
 
@@ -102,10 +167,61 @@ func RemoveStaleSocket(addr string, started, exited time.Time) {
 	}
 }
 
-// dialUnix tries the server's Unix socket.
+// sweepGrace spares sockets made this recently: between its bind and its
+// listen, a live server's socket refuses connections too.
+const sweepGrace = 2 * time.Second
+
+// SweepStaleSockets removes the socket files in this user's socket
+// directory that nobody listens on (a connection to them is refused):
+// those of processes killed with kill -9, which could not remove their
+// own. It returns how many it removed. A node daemon and the head call it
+// when they start.
+func SweepStaleSockets() int {
+	if checkSocketDir(unixDir) != nil {
+		return 0
+	}
+	entries, err := os.ReadDir(unixDir)
+	if err != nil {
+		return 0
+	}
+	removed := 0
+	for _, e := range entries {
+		if e.Type()&os.ModeSocket == 0 {
+			continue
+		}
+		p := filepath.Join(unixDir, e.Name())
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSocket == 0 || time.Since(fi.ModTime()) < sweepGrace {
+			continue
+		}
+		nc, err := net.DialTimeout("unix", p, time.Second)
+		if err == nil {
+			_ = nc.Close()
+			continue
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			continue // a busy listener (EAGAIN) is alive
+		}
+		// Remove that very file only, not one a new server made since.
+		if now, err := os.Lstat(p); err == nil && os.SameFile(fi, now) && os.Remove(p) == nil {
+			removed++
+		}
+	}
+	return removed
+}
+
+// dialUnix tries the server's Unix socket: only in a private directory,
+// on a socket file of this user's, with this user's process listening.
 func dialUnix(ctx context.Context, addr string) net.Conn {
 	p := UnixPath(addr)
 	if p == "" {
+		return nil
+	}
+	if checkSocketDir(filepath.Dir(p)) != nil {
+		return nil
+	}
+	fi, err := os.Lstat(p)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 || ownerOf(fi) != os.Geteuid() {
 		return nil
 	}
 	var d net.Dialer
@@ -113,5 +229,28 @@ func dialUnix(ctx context.Context, addr string) net.Conn {
 	if err != nil {
 		return nil
 	}
+	if !peerIsThisUser(nc) {
+		_ = nc.Close()
+		return nil
+	}
 	return nc
+}
+
+// peerIsThisUser reports whether the process at the other end of a Unix
+// socket runs as this effective uid (race-free, unlike checks on paths).
+func peerIsThisUser(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	same := false
+	_ = rc.Control(func(fd uintptr) {
+		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		same = err == nil && int(cred.Uid) == os.Geteuid()
+	})
+	return same
 }

@@ -48,6 +48,10 @@ const (
 	Place      Outcome = iota // run on NodeID now: the node has the resources available
 	Queue                     // NodeID can hold the request but is busy now: queue there
 	Infeasible                // no alive node's Total can ever hold the request
+	// Unschedulable: a hard NodeAffinity names a node that is dead or not
+	// in the view (NodeID names it). It can never run; the caller fails
+	// it (Ray's TaskUnschedulableError) rather than wait.
+	Unschedulable
 )
 
 // Decision is the result of Pick.
@@ -96,6 +100,11 @@ type candidate struct {
 // SPREAD cursor range over the matching nodes only).
 func Pick(req Resources, nodes []NodeView, local string, strat Strategy, opts Options, rnd *rand.Rand, spreadIndex int) (Decision, int) {
 	opts = opts.withDefaults()
+	if strat.Kind == StrategyNodeAffinity && !strat.Soft && !knownAlive(nodes, strat.NodeID) {
+		// Decided before the label filter: a target that fails the
+		// selector is alive, only unusable (Infeasible below).
+		return Decision{Outcome: Unschedulable, NodeID: strat.NodeID}, spreadIndex
+	}
 	if len(strat.Labels) > 0 {
 		nodes = filterByLabels(nodes, strat)
 	}
@@ -255,6 +264,16 @@ func pickSpread(req Resources, nodes []NodeView, local string, opts Options, spr
 		}
 	}
 	return queueOrInfeasible(cs, local), spreadIndex
+}
+
+// knownAlive reports whether id is an alive node of the view.
+func knownAlive(nodes []NodeView, id string) bool {
+	for i := range nodes {
+		if nodes[i].ID == id {
+			return nodes[i].Alive
+		}
+	}
+	return false
 }
 
 // pickAffinity returns the decision for the target node and true when the

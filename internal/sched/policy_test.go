@@ -178,12 +178,12 @@ func TestPick(t *testing.T) {
 			want:  Decision{Queue, "b"},
 		},
 		{
-			name:  "hard affinity to dead node is infeasible",
+			name:  "hard affinity to dead node is unschedulable",
 			req:   cpu(1),
 			nodes: []NodeView{dead, node("b", 8, 8)},
 			local: "b",
 			strat: Strategy{Kind: StrategyNodeAffinity, NodeID: "a"},
-			want:  Decision{Infeasible, ""},
+			want:  Decision{Unschedulable, "a"},
 		},
 		{
 			name:  "hard affinity to draining node is infeasible",
@@ -194,12 +194,20 @@ func TestPick(t *testing.T) {
 			want:  Decision{Infeasible, ""},
 		},
 		{
-			name:  "hard affinity to unknown node is infeasible",
+			name:  "hard affinity to unknown node is unschedulable",
 			req:   cpu(1),
 			nodes: []NodeView{node("b", 8, 8)},
 			local: "b",
 			strat: Strategy{Kind: StrategyNodeAffinity, NodeID: "nope"},
-			want:  Decision{Infeasible, ""},
+			want:  Decision{Unschedulable, "nope"},
+		},
+		{
+			name:  "hard affinity to unknown node with a label selector is unschedulable",
+			req:   cpu(1),
+			nodes: []NodeView{node("b", 8, 8)},
+			local: "b",
+			strat: Strategy{Kind: StrategyNodeAffinity, NodeID: "nope", Labels: []LabelRequirement{{Key: "zone", Op: LabelExists}}},
+			want:  Decision{Unschedulable, "nope"},
 		},
 		{
 			name:  "hard affinity to too-small node is infeasible",

@@ -7,11 +7,18 @@
 //	<temp-dir>/
 //	  session_latest -> session_<YYYY-MM-DD_HH-MM-SS_micro>_<pid>
 //	  session_<YYYY-MM-DD_HH-MM-SS_micro>_<pid>/
-//	    token      cluster token, mode 0600
+//	    token      cluster token
 //	    address    the head's "host:port", one line
 //	    logs/      one log file per process
-//	    pids/      <name>.pid for each daemon started on this machine
+//	    pids/      <name>.pid for each daemon started on this machine: its
+//	               pid, start time, boot ID and executable (Proc)
 //	    binaries/  job binary cache
+//
+// All of it is private to the user: directories 0700, files 0600, set
+// with Chmod whatever the umask. A temp dir that another user owns or may
+// write to is refused (ErrUnsafeDir): whoever can rename its entries can
+// swap session_latest. Prune removes old sessions, keeping the newest few
+// and any whose daemons still run.
 //
 // session_latest is a relative symlink so the temp dir can be moved or
 // bind-mounted elsewhere without breaking it, and it is repointed with a

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,6 +24,10 @@ var (
 	ErrNoSession = errors.New("session: no running cluster found")
 	// ErrNoToken means the cluster token could not be found.
 	ErrNoToken = errors.New("session: no cluster token")
+	// ErrUnsafeDir means the temp dir is not this user's alone (another
+	// user owns it, or may write to it): whoever can rename entries in it
+	// can swap the session that daemons, drivers and the CLI use.
+	ErrUnsafeDir = errors.New("session: temp dir is not private to this user")
 )
 
 const (
@@ -37,11 +42,14 @@ const (
 	pidSuffix     = ".pid"
 	stampLayout   = "2006-01-02_15-04-05"
 	stampLen      = len(stampLayout) + 7 // + "_" + 6-digit microseconds
-	dirPerm       = 0o755
-	logFilePerm   = 0o644
-	tokenPerm     = 0o600
-	publicPerm    = 0o644
-	maxCollision  = 1 << 20
+	// Sessions hold logs, job working directories and job binaries:
+	// private to the cluster's user. Modes are set with Chmod after
+	// creation, so a umask neither narrows nor (with umask 0) widens them.
+	dirPerm      = 0o700
+	logFilePerm  = 0o600
+	tokenPerm    = 0o600
+	filePerm     = 0o600
+	maxCollision = 1 << 20
 )
 
 // now is swapped by tests to force same-microsecond collisions.
@@ -66,15 +74,24 @@ func noSession(tempDir string) error {
 }
 
 // Create makes a new session directory under tempDir (creating tempDir with
-// 0755 if needed) with its logs/, pids/ and binaries/ subdirectories, and
-// atomically repoints session_latest at it.
+// 0700 if needed) with its logs/, pids/ and binaries/ subdirectories, and
+// atomically repoints session_latest at it. It refuses a temp dir that is
+// not private to this user (ErrUnsafeDir).
 func Create(tempDir string) (*Dir, error) {
 	tempDir, err := filepath.Abs(orDefault(tempDir))
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	if err := os.MkdirAll(tempDir, dirPerm); err != nil {
-		return nil, fmt.Errorf("session: create temp dir: %w", err)
+	if _, err := os.Lstat(tempDir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(tempDir, dirPerm); err != nil {
+			return nil, fmt.Errorf("session: create temp dir: %w", err)
+		}
+		if err := os.Chmod(tempDir, dirPerm); err != nil {
+			return nil, fmt.Errorf("session: create temp dir: %w", err)
+		}
+	}
+	if err := CheckTempDir(tempDir); err != nil {
+		return nil, err
 	}
 
 	t := now().UTC()
@@ -88,7 +105,7 @@ func Create(tempDir string) (*Dir, error) {
 			name = base + "_" + strconv.Itoa(i)
 		}
 		path = filepath.Join(tempDir, name)
-		err := os.Mkdir(path, dirPerm)
+		err := mkdirPrivate(path)
 		if err == nil {
 			break
 		}
@@ -99,7 +116,7 @@ func Create(tempDir string) (*Dir, error) {
 
 	d := &Dir{Path: path}
 	for _, sub := range []string{logsDir, pidsDir, binariesDir} {
-		if err := os.Mkdir(filepath.Join(path, sub), dirPerm); err != nil {
+		if err := mkdirPrivate(filepath.Join(path, sub)); err != nil {
 			return nil, fmt.Errorf("session: create %s: %w", sub, err)
 		}
 	}
@@ -107,6 +124,59 @@ func Create(tempDir string) (*Dir, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// mkdirPrivate makes a directory with mode 0700 whatever the umask. Like
+// os.Mkdir, it fails on an existing name.
+func mkdirPrivate(path string) error {
+	if err := os.Mkdir(path, dirPerm); err != nil {
+		return err
+	}
+	return os.Chmod(path, dirPerm)
+}
+
+// CheckTempDir returns ErrUnsafeDir (wrapped, naming the reason) unless
+// dir is a directory owned by this user that no other user may write to.
+// A symbolic link to such a directory is accepted when the link itself is
+// this user's or root's. A missing dir yields ErrNoSession (wrapped).
+func CheckTempDir(dir string) error {
+	li, err := os.Lstat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return noSession(dir)
+		}
+		return fmt.Errorf("session: temp dir: %w", err)
+	}
+	if li.Mode()&fs.ModeSymlink != 0 {
+		if uid, ok := owner(li); !ok || (uid != os.Geteuid() && uid != 0) {
+			return fmt.Errorf("%w: %s is a link owned by uid %d", ErrUnsafeDir, dir, uid)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return noSession(dir)
+		}
+		return fmt.Errorf("session: temp dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory", ErrUnsafeDir, dir)
+	}
+	if uid, ok := owner(fi); !ok || uid != os.Geteuid() {
+		return fmt.Errorf("%w: %s belongs to uid %d, not to this user (uid %d); pass a --temp-dir of your own", ErrUnsafeDir, dir, uid, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: other users may write to %s (mode %#o); chmod go-w it or pass another --temp-dir", ErrUnsafeDir, dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+func owner(fi fs.FileInfo) (int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, false
+	}
+	return int(st.Uid), true
 }
 
 // pointLatest swaps session_latest via rename so that concurrent readers see
@@ -138,6 +208,9 @@ func Latest(tempDir string) (*Dir, error) {
 	tempDir, err := filepath.Abs(orDefault(tempDir))
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
+	}
+	if err := CheckTempDir(tempDir); err != nil {
+		return nil, err
 	}
 	link := filepath.Join(tempDir, latestName)
 	target, err := os.Readlink(link)
@@ -200,14 +273,19 @@ func validName(name string) error {
 	return nil
 }
 
-// LogFile opens logs/<name>.log for appending, creating it with 0644. Append
-// mode lets a restarted daemon keep its predecessor's output.
+// LogFile opens logs/<name>.log for appending, with mode 0600. Append mode
+// lets a restarted daemon keep its predecessor's output.
 func (d *Dir) LogFile(name string) (*os.File, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(filepath.Join(d.LogsDir(), name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, logFilePerm)
 	if err != nil {
+		return nil, fmt.Errorf("session: open log: %w", err)
+	}
+	// Also narrows a file an older rayo made readable by every user.
+	if err := f.Chmod(logFilePerm); err != nil {
+		_ = f.Close()
 		return nil, fmt.Errorf("session: open log: %w", err)
 	}
 	return f, nil
@@ -255,7 +333,7 @@ func (d *Dir) WriteAddress(addr string) error {
 	if addr == "" {
 		return errors.New("session: empty address")
 	}
-	if err := writeAtomic(filepath.Join(d.Path, addressFile), []byte(addr+"\n"), publicPerm); err != nil {
+	if err := writeAtomic(filepath.Join(d.Path, addressFile), []byte(addr+"\n"), filePerm); err != nil {
 		return fmt.Errorf("session: write address: %w", err)
 	}
 	return nil
@@ -264,7 +342,7 @@ func (d *Dir) WriteAddress(addr string) error {
 // WriteDashboardAddress records the dashboard's (and HTTP API's)
 // "host:port".
 func (d *Dir) WriteDashboardAddress(addr string) error {
-	if err := writeAtomic(filepath.Join(d.Path, dashboardFile), []byte(strings.TrimSpace(addr)+"\n"), publicPerm); err != nil {
+	if err := writeAtomic(filepath.Join(d.Path, dashboardFile), []byte(strings.TrimSpace(addr)+"\n"), filePerm); err != nil {
 		return fmt.Errorf("session: write dashboard address: %w", err)
 	}
 	return nil
@@ -287,7 +365,9 @@ func (d *Dir) ReadAddress() (string, error) {
 	return addr, nil
 }
 
-// WritePid records a daemon started on this machine as pids/<name>.pid.
+// WritePid records a daemon started on this machine as pids/<name>.pid,
+// with what identifies the process beyond its pid (start time, boot,
+// executable) where /proc tells it.
 func (d *Dir) WritePid(name string, pid int) error {
 	if err := validName(name); err != nil {
 		return err
@@ -295,7 +375,11 @@ func (d *Dir) WritePid(name string, pid int) error {
 	if pid <= 0 {
 		return fmt.Errorf("session: invalid pid %d", pid)
 	}
-	if err := writeAtomic(filepath.Join(d.PidsDir(), name+pidSuffix), []byte(strconv.Itoa(pid)+"\n"), publicPerm); err != nil {
+	p, err := Identify(pid)
+	if err != nil {
+		p = Proc{Pid: pid}
+	}
+	if err := writeAtomic(filepath.Join(d.PidsDir(), name+pidSuffix), p.marshal(), filePerm); err != nil {
 		return fmt.Errorf("session: write pid: %w", err)
 	}
 	return nil
@@ -318,11 +402,24 @@ func (d *Dir) RemovePid(name string) error {
 // skipped rather than failing so one bad file cannot stop `rayo stop` from
 // reaching the other daemons. A session without pids/ yields an empty map.
 func (d *Dir) Pids() (map[string]int, error) {
-	pids := map[string]int{}
+	procs, err := d.Procs()
+	if err != nil {
+		return nil, err
+	}
+	pids := make(map[string]int, len(procs))
+	for name, p := range procs {
+		pids[name] = p.Pid
+	}
+	return pids, nil
+}
+
+// Procs is Pids with each daemon's recorded identity.
+func (d *Dir) Procs() (map[string]Proc, error) {
+	procs := map[string]Proc{}
 	entries, err := os.ReadDir(d.PidsDir())
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return pids, nil
+			return procs, nil
 		}
 		return nil, fmt.Errorf("session: list pids: %w", err)
 	}
@@ -335,13 +432,13 @@ func (d *Dir) Pids() (map[string]int, error) {
 		if err != nil {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 {
+		p, err := parseProc(string(b))
+		if err != nil {
 			continue
 		}
-		pids[name] = pid
+		procs[name] = p
 	}
-	return pids, nil
+	return procs, nil
 }
 
 // sessionKey is a parsed session directory name. Sorting on it rather than
@@ -391,6 +488,12 @@ func AllSessions(tempDir string) ([]*Dir, error) {
 	tempDir, err := filepath.Abs(orDefault(tempDir))
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
+	}
+	if err := CheckTempDir(tempDir); err != nil {
+		if errors.Is(err, ErrNoSession) {
+			return nil, nil
+		}
+		return nil, err
 	}
 	entries, err := os.ReadDir(tempDir)
 	if err != nil {

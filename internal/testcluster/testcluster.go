@@ -899,7 +899,12 @@ func (c *Cluster) status() (*protocol.ClusterStatusReply, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var err error
-		cl, err = rpc.Dial(ctx, c.addr, c.token)
+		// Over TLS when the head uses it (the Unix socket is tried first).
+		var id *rpc.TLS
+		id, err = rpc.TLSSettings{LocalCAFile: session.CAFile(c.tempDir, c.addr)}.Resolve(ctx, c.addr, c.token, "testcluster")
+		if err == nil {
+			cl, err = rpc.Dial(ctx, c.addr, c.token, rpc.WithTLS(id))
+		}
 		cancel()
 		if err != nil {
 			c.mu.Unlock()

@@ -116,4 +116,10 @@ func TestDashboardPagesInBrowser(t *testing.T) {
 	browsertest.Step(t, b, "nodes", d, chromedp.Navigate(base+"/#/nodes"))
 	browsertest.WaitJS(t, b, "nodes and workers", d, `document.querySelectorAll('[data-testid=nodes-row]').length === 2 && `+
 		`document.querySelectorAll('[data-testid=workers-row]').length >= 1`)
+
+	// Log out: the session (whose cookie scripts cannot read) ends on the
+	// head, and the app is behind the login page again.
+	browsertest.WaitJS(t, b, "the session cookie hidden from scripts", d, `document.cookie === ''`)
+	browsertest.Step(t, b, "log out", d, chromedp.Click(chromedp.CSS(`[data-testid="logout"]`)), chromedp.WaitVisible(chromedp.ID("token")))
+	browsertest.Step(t, b, "the app after logout", d, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("token")))
 }

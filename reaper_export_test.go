@@ -1,0 +1,35 @@
+package rayo
+
+import "github.com/rayo-dev/rayo/internal/rpc"
+
+// EmbeddedFiles is what an embedded cluster puts on disk that must not
+// outlive its driver.
+type EmbeddedFiles struct {
+	NodeID   string
+	Store    string
+	SpillDir string
+	// Sockets: the head's, the node's and the driver's.
+	Sockets []string
+}
+
+// EmbeddedFilesForTest lists this driver's embedded cluster's files.
+func EmbeddedFilesForTest() EmbeddedFiles {
+	state.Lock()
+	defer state.Unlock()
+	if state.node == nil {
+		return EmbeddedFiles{}
+	}
+	return EmbeddedFiles{NodeID: state.node.ID(), Store: state.node.StorePath(), SpillDir: state.node.SpillDir(),
+		Sockets: []string{rpc.UnixPath(state.gcs.Addr()), rpc.UnixPath(state.node.Addr()), rpc.UnixPath(state.rt.Addr())}}
+}
+
+// RuntimeSocketForTest is the Unix socket file of this process's runtime
+// (a worker's, in a task).
+func RuntimeSocketForTest() string {
+	state.Lock()
+	defer state.Unlock()
+	if state.rt == nil {
+		return ""
+	}
+	return rpc.UnixPath(state.rt.Addr())
+}
