@@ -25,9 +25,17 @@ import (
 //
 // /metrics from a loopback address needs none unless MetricsNeedToken.
 // API requests without a valid token get 401 with a JSON error; page
-// requests are redirected to the login page. Either way the connection
-// is closed after the answer, so that unauthenticated clients cannot
-// keep connections open; and failed tries are throttled (throttle.go).
+// requests are redirected to the login page. Failed tries are throttled
+// (throttle.go), but the right token always passes. A login (?token= or
+// POST /login) sent by another site's page is refused unchecked
+// (crossSite), so that no web page can log the browser in or count
+// failures against the user's address.
+//
+// Only authenticated clients keep their connections: every answer to a
+// request without valid credentials (a refusal, the login page and its
+// style sheet, /metrics without a token) closes the connection after it,
+// so that such clients cannot hold connections open for the idle
+// timeout (the connection caps are in guard.go).
 
 func (s *Server) tokenOK(tok string) bool {
 	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
@@ -67,13 +75,24 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.serveLogout(w, r)
 			return
 		case r.URL.Path == loginCSS && isRead(r):
-			next.ServeHTTP(w, r) // the login page's style sheet: public
+			// The login page's style sheet: public.
+			if !s.hasSession(r) {
+				w.Header().Set("Connection", "close")
+			}
+			next.ServeHTTP(w, r)
 			return
 		case r.URL.Path == "/metrics" && !s.cfg.MetricsNeedToken && isLoopback(r):
+			if !s.hasSession(r) && !s.hasBearer(r) {
+				w.Header().Set("Connection", "close")
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
 		if q := r.URL.Query().Get("token"); q != "" {
+			if crossSite(r) {
+				s.refuseCrossSite(w, r)
+				return
+			}
 			if !s.checkToken(w, r, q) {
 				return
 			}
@@ -95,7 +114,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			return
 		}
-		if isRead(r) && s.sessions.valid(sessionID(r)) {
+		if s.hasSession(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -103,17 +122,110 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// checkToken checks a token the request offers, unless its client is
-// throttled; false when it answered the request (429 or refused).
+// hasSession reports whether the request is a read with a live session.
+func (s *Server) hasSession(r *http.Request) bool {
+	return isRead(r) && s.sessions.valid(sessionID(r))
+}
+
+// hasBearer reports whether the request's Authorization header holds
+// the token. It is neither throttled nor counted: only the public
+// loopback /metrics uses it, to keep a scraper's connection alive.
+func (s *Server) hasBearer(r *http.Request) bool {
+	tok, ok := bearerToken(r)
+	return ok && s.tokenOK(tok)
+}
+
+// checkToken checks a token the request offers; false when it answered
+// the request: refused, or 429 if the client is throttled. The right
+// token passes whatever the throttle says.
 func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, tok string) bool {
-	wait, ok := s.limiter.attempt(clientKey(r), func() bool { return s.tokenOK(tok) })
+	wait, ok := s.limiter.attempt(clientKey(r), s.tokenOK(tok))
 	switch {
+	case ok:
 	case wait > 0:
 		s.tooMany(w, r, wait)
-	case !ok:
+	default:
 		s.refuse(w, r)
 	}
 	return ok
+}
+
+// crossSite reports whether a login request (?token= or POST /login)
+// comes from a page of another site: a browser says so in
+// Sec-Fetch-Site ("same-site" too: another port or subdomain of the same
+// site is another server), or names the page's origin in an Origin
+// header that is not the dashboard's. A request with neither (an address
+// typed or opened from a terminal, which browsers send with no Origin
+// and Sec-Fetch-Site "none"; the CLI; curl) is not.
+func crossSite(r *http.Request) bool {
+	// A browser that sends Sec-Fetch-Site says where the request came
+	// from, and that is the answer: its Origin may be "null" on a
+	// same-origin form POST, as the pages' Referrer-Policy is no-referrer.
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Sec-Fetch-Site"))) {
+	case "cross-site", "same-site":
+		return true
+	case "same-origin", "none":
+		return false
+	}
+	origins := r.Header.Values("Origin")
+	switch len(origins) {
+	case 0:
+		return false
+	case 1:
+		return !sameOrigin(origins[0], r.Host)
+	default:
+		return true
+	}
+}
+
+// sameOrigin reports whether origin (an Origin header: scheme://host[:port],
+// or "null") is the address the request was sent to, host (its Host
+// header, which the guard has checked). The scheme is not compared, as
+// behind a TLS-terminating proxy the dashboard sees plain HTTP; it only
+// gives the default port.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(strings.TrimSpace(origin))
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return false
+	}
+	def := ""
+	switch strings.ToLower(u.Scheme) {
+	case "http":
+		def = "80"
+	case "https":
+		def = "443"
+	default:
+		return false
+	}
+	oh, op := splitHost(u.Host, def)
+	rh, rp := splitHost(host, def)
+	return oh != "" && oh == rh && op == rp
+}
+
+// refuseCrossSite answers a login sent by another site's page: 403, the
+// token unchecked and nothing counted against the client.
+func (s *Server) refuseCrossSite(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	msg := "a login sent by another site's page is refused: open the dashboard's address yourself, or log in on its login page"
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" || (!isRead(r) && r.URL.Path != "/login") {
+		writeError(w, http.StatusForbidden, msg)
+		return
+	}
+	next := r.FormValue("next")
+	if r.URL.Path != "/login" {
+		// The page it asked for, without the token.
+		v := r.URL.Query()
+		v.Del("token")
+		next = r.URL.EscapedPath()
+		if len(v) > 0 {
+			next += "?" + v.Encode()
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	if r.Method != http.MethodHead {
+		_ = loginPage.Execute(w, loginData{Next: safeNext(next), Error: msg})
+	}
 }
 
 // refuse answers a request without a valid token, and closes its
@@ -206,17 +318,26 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	data := loginData{Next: safeNext(r.FormValue("next"))}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		// The form is for clients without a session: they do not keep
+		// the connection.
+		if !s.hasSession(r) {
+			w.Header().Set("Connection", "close")
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	case http.MethodPost:
-		tok := strings.TrimSpace(r.FormValue("token"))
-		wait, ok := s.limiter.attempt(clientKey(r), func() bool { return s.tokenOK(tok) })
-		if wait > 0 {
-			s.tooMany(w, r, wait)
+		if crossSite(r) {
+			s.refuseCrossSite(w, r)
 			return
 		}
+		tok := strings.TrimSpace(r.FormValue("token"))
+		wait, ok := s.limiter.attempt(clientKey(r), s.tokenOK(tok))
 		if ok {
 			s.startSession(w, r)
 			http.Redirect(w, r, data.Next, http.StatusSeeOther)
+			return
+		}
+		if wait > 0 {
+			s.tooMany(w, r, wait)
 			return
 		}
 		data.Error = "That token is not this cluster's."
@@ -224,6 +345,7 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusUnauthorized)
 	default:
+		w.Header().Set("Connection", "close")
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		writeError(w, http.StatusMethodNotAllowed, "use GET or POST")
 		return

@@ -9,8 +9,11 @@
 // store. Every request must carry the
 // token, or for reads a browser session that a login with the token
 // started (auth.go, session.go), except /metrics from loopback when
-// configured so; failed tries are throttled (throttle.go). Before that,
+// configured so. A login sent by another site's page is refused; failed
+// tries are throttled, but the right token always passes (throttle.go);
+// only authenticated clients keep their connections alive. Before that,
 // every request's Host header must name the server, and every answer
-// gets the security headers (guard.go). It listens on loopback unless
-// told otherwise.
+// gets the security headers; below HTTP, connections are capped in all
+// and per client address (guard.go). It listens on loopback unless told
+// otherwise.
 package dashboard

@@ -2,8 +2,10 @@ package dashboard
 
 import (
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,15 +14,16 @@ import (
 
 // What every request passes before authentication: the response
 // headers every answer carries, the Host check against DNS rebinding,
-// and a deadline on reading the body; and, below HTTP, a cap on
-// concurrent connections.
+// and a deadline on reading the body; and, below HTTP, caps on
+// concurrent connections, in all and per client address.
 
 // Connection defaults (Config.IdleTimeout, Config.BodyTimeout,
-// Config.MaxConns).
+// Config.MaxConns, Config.MaxConnsPerIP).
 const (
-	DefaultIdleTimeout = time.Minute
-	DefaultBodyTimeout = 30 * time.Second
-	DefaultMaxConns    = 256
+	DefaultIdleTimeout   = time.Minute
+	DefaultBodyTimeout   = 30 * time.Second
+	DefaultMaxConns      = 256
+	DefaultMaxConnsPerIP = 64
 	// readHeaderTimeout bounds a request's header, which anyone may send.
 	readHeaderTimeout = 10 * time.Second
 	maxHeaderBytes    = 64 << 10
@@ -156,32 +159,81 @@ func (hn hostNames) allowed(hostHeader string, tls bool) bool {
 
 // limitListener caps the connections open at once: past the cap, Accept
 // waits for one to close, and new connections wait in the kernel's
-// backlog instead of taking a descriptor each. Errors from Accept pass
-// through unchanged, so net/http still backs off and retries the
-// temporary ones (EMFILE).
+// backlog instead of taking a descriptor each. It also caps the
+// connections of one client address (an IPv6 client per /64, as the
+// login throttle counts them), so that one client cannot take every
+// connection: a connection past that cap is closed as soon as it is
+// accepted. Errors from Accept pass through unchanged, so net/http still
+// backs off and retries the temporary ones (EMFILE).
 type limitListener struct {
 	net.Listener
 	sem       chan struct{}
+	perIP     int
+	log       *slog.Logger // nil: refusals go unlogged
 	done      chan struct{}
 	closeOnce sync.Once
+
+	mu       sync.Mutex
+	byClient map[netip.Prefix]int // open connections per client
+	lastLog  time.Time            // the latest refusal logged
+	unlogged int                  // refusals since, this one included
 }
 
-func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{})}
+// refusalLogEvery is how often at most a refused connection is logged.
+const refusalLogEvery = time.Minute
+
+func newLimitListener(ln net.Listener, n, perIP int, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n), perIP: perIP, log: log,
+		done: make(chan struct{}), byClient: map[netip.Prefix]int{}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+	for {
+		select {
+		case l.sem <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			<-l.sem
+			return nil, err
+		}
+		k := addrKey(c.RemoteAddr().String())
+		if !l.admit(k, c.RemoteAddr()) {
+			_ = c.Close()
+			<-l.sem
+			continue
+		}
+		return &limitConn{Conn: c, release: func() { l.release(k) }}, nil
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
+}
+
+// admit counts a connection of client k, unless k is at its cap.
+func (l *limitListener) admit(k netip.Prefix, remote net.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byClient[k] < l.perIP {
+		l.byClient[k]++
+		return true
 	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+	l.unlogged++
+	if now := time.Now(); l.log != nil && now.Sub(l.lastLog) >= refusalLogEvery {
+		l.log.Warn("dashboard: refused connections from a client at its connection cap",
+			"remote", remote.String(), "cap", l.perIP, "refused", l.unlogged)
+		l.lastLog, l.unlogged = now, 0
+	}
+	return false
+}
+
+// release uncounts a closed connection of client k and frees its slot.
+func (l *limitListener) release(k netip.Prefix) {
+	l.mu.Lock()
+	if l.byClient[k]--; l.byClient[k] <= 0 {
+		delete(l.byClient, k)
+	}
+	l.mu.Unlock()
+	<-l.sem
 }
 
 func (l *limitListener) Close() error {

@@ -475,33 +475,38 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 			t.Fatalf("bad login %d: %d, want 401", i, resp.StatusCode)
 		}
 	}
-	// The 6th in a row is refused unchecked, even with the right token,
-	// and so is the token in a header or the address from this client.
-	resp, body := login(t, base, testToken, "")
+	// The 6th wrong token in a row is refused with 429, in the form, a
+	// header or the address, and is not counted.
+	resp, body := login(t, base, "wrong", "")
 	retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 	if resp.StatusCode != http.StatusTooManyRequests || retry < 1 || !strings.Contains(body, `id="token"`) {
 		t.Fatalf("6th login: %d, Retry-After %q; want 429 and the form", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if r := getWith(t, base, "/api/v0/nodes", nil, testToken); r.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("the API while throttled: %d, want 429", r.StatusCode)
-	}
-	if r := getWith(t, base, "/api/v0/nodes?token="+testToken, nil, ""); r.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("?token= while throttled: %d, want 429", r.StatusCode)
+	for range 3 {
+		if r := getWith(t, base, "/api/v0/nodes", nil, "wrong"); r.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("a wrong header while throttled: %d, want 429", r.StatusCode)
+		}
+		if r := getWith(t, base, "/api/v0/nodes?token=wrong", nil, ""); r.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("a wrong ?token= while throttled: %d, want 429", r.StatusCode)
+		}
 	}
 	// Once the wait is over, one more failure doubles it.
 	clock.advance(time.Duration(retry) * time.Second)
 	if resp, _ := login(t, base, "wrong", ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("after the wait: %d, want 401", resp.StatusCode)
 	}
-	resp, _ = login(t, base, testToken, "")
+	resp, _ = login(t, base, "wrong", "")
 	if next, _ := strconv.Atoi(resp.Header.Get("Retry-After")); resp.StatusCode != http.StatusTooManyRequests || next < 2*retry {
 		t.Fatalf("after a 7th failure: %d, Retry-After %d; want 429 and at least %d", resp.StatusCode, next, 2*retry)
 	}
-	// The right token after the wait logs in and clears the record.
-	clock.advance(time.Hour)
+	// The right token logs in, wait or not, and clears the record.
 	if resp, _ := login(t, base, testToken, ""); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("the right token after the wait: %d", resp.StatusCode)
+		t.Fatalf("the right token while throttled: %d", resp.StatusCode)
 	}
+	if resp, _ := login(t, base, "wrong", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a wrong token after the right one: %d, want 401 (the record cleared)", resp.StatusCode)
+	}
+	clock.advance(time.Hour)
 
 	// The API's Authorization header counts the same way.
 	for i := 1; i <= freeFailures; i++ {
@@ -519,7 +524,7 @@ func TestLoginThrottleIsBounded(t *testing.T) {
 	l := newLoginLimiter()
 	for i := range maxClients + 100 {
 		r := &http.Request{RemoteAddr: net.JoinHostPort(net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)).String(), "1")}
-		l.attempt(clientKey(r), func() bool { return false })
+		l.attempt(clientKey(r), false)
 	}
 	if n := len(l.clients); n > maxClients {
 		t.Fatalf("%d records, cap %d", n, maxClients)
@@ -539,12 +544,13 @@ func TestRefusedKeepAliveConnectionIsClosed(t *testing.T) {
 	addr := s.Addr()
 	form := "token=wrong"
 	for what, req := range map[string]string{
-		"API 401":        "GET /api/v0/nodes HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
-		"wrong token":    "GET /api/v0/nodes HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer wrong\r\n\r\n",
-		"page redirect":  "GET /some/page HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
-		"bad login":      "POST /login HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(form)) + "\r\n\r\n" + form,
-		"foreign host":   "GET /metrics HTTP/1.1\r\nHost: evil.example:" + addr[strings.LastIndex(addr, ":")+1:] + "\r\n\r\n",
-		"POST no header": "POST /api/jobs/ HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 0\r\n\r\n",
+		"API 401":            "GET /api/v0/nodes HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+		"wrong token":        "GET /api/v0/nodes HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer wrong\r\n\r\n",
+		"page redirect":      "GET /some/page HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+		"bad login":          "POST /login HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(form)) + "\r\n\r\n" + form,
+		"foreign host":       "GET /metrics HTTP/1.1\r\nHost: evil.example:" + addr[strings.LastIndex(addr, ":")+1:] + "\r\n\r\n",
+		"POST no header":     "POST /api/jobs/ HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 0\r\n\r\n",
+		"cross-site ?token=": "GET /?token=" + testToken + " HTTP/1.1\r\nHost: " + addr + "\r\nSec-Fetch-Site: cross-site\r\n\r\n",
 	} {
 		c := rawRequest(t, addr, req)
 		if c.resp.StatusCode < 300 {
@@ -558,6 +564,48 @@ func TestRefusedKeepAliveConnectionIsClosed(t *testing.T) {
 	c := rawRequest(t, addr, "GET /api/v0/nodes HTTP/1.1\r\nHost: "+addr+"\r\nAuthorization: Bearer "+testToken+"\r\n\r\n")
 	if c.resp.StatusCode != http.StatusOK || c.resp.Close {
 		t.Fatalf("authenticated: %d, close %v", c.resp.StatusCode, c.resp.Close)
+	}
+}
+
+// What anyone may read without credentials (the login page, its style
+// sheet, /metrics from loopback) is answered, and the connection closed:
+// only authenticated clients keep connections for the idle timeout.
+func TestUnauthenticatedAnswersCloseTheConnection(t *testing.T) {
+	s := startDash(t, Config{})
+	addr := s.Addr()
+	for what, req := range map[string]string{
+		"login page":                  "GET /login HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+		"login page (HEAD)":           "HEAD /login HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+		"login style":                 "GET " + loginCSS + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+		"loopback metrics":            "GET /metrics HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+		"login with a wrong header":   "GET /login HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer wrong\r\n\r\n",
+		"metrics with a wrong header": "GET /metrics HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer wrong\r\n\r\n",
+		"login, other method":         "PUT /login HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 0\r\n\r\n",
+	} {
+		c := rawRequest(t, addr, req)
+		if c.resp.StatusCode != http.StatusOK && c.resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s: %d", what, c.resp.StatusCode)
+		}
+		if !c.resp.Close {
+			t.Errorf("%s (%d): no Connection: close", what, c.resp.StatusCode)
+		}
+		if !c.closedByServer(t, 5*time.Second) {
+			t.Errorf("%s (%d): the server keeps the connection open", what, c.resp.StatusCode)
+		}
+	}
+	// With credentials they keep it: a session for the style sheet and the
+	// login page, the token for /metrics.
+	resp, _ := login(t, "http://"+addr, testToken, "")
+	ck := sessionCookie(t, resp, CookieName)
+	for what, req := range map[string]string{
+		"login style with a session": "GET " + loginCSS + " HTTP/1.1\r\nHost: " + addr + "\r\nCookie: " + ck.Name + "=" + ck.Value + "\r\n\r\n",
+		"login page with a session":  "GET /login HTTP/1.1\r\nHost: " + addr + "\r\nCookie: " + ck.Name + "=" + ck.Value + "\r\n\r\n",
+		"metrics with the token":     "GET /metrics HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + testToken + "\r\n\r\n",
+	} {
+		c := rawRequest(t, addr, req)
+		if c.resp.StatusCode != http.StatusOK || c.resp.Close {
+			t.Errorf("%s: %d, close %v; want 200 kept alive", what, c.resp.StatusCode, c.resp.Close)
+		}
 	}
 }
 
@@ -584,7 +632,7 @@ func TestLimitListenerCapsConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newLimitListener(inner, 2)
+	ln := newLimitListener(inner, 2, 10, nil)
 	t.Cleanup(func() { _ = ln.Close() })
 	accepted := make(chan net.Conn, 3)
 	done := make(chan struct{})
@@ -624,28 +672,305 @@ func TestLimitListenerCapsConnections(t *testing.T) {
 	<-done // Close ends an Accept waiting at the cap
 }
 
-// Many tries at once from one client get no more checks than one at a
-// time would.
+// Many wrong tries at once from one client get no more free failures
+// than one at a time would; the right token still passes.
 func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 	l := newLoginLimiter()
 	clock := &fakeClock{t: time.Now()}
 	l.now = clock.now
 	k := clientKey(&http.Request{RemoteAddr: "192.0.2.1:1"})
 	var mu sync.Mutex
-	checked := 0
+	free := 0
 	var wg sync.WaitGroup
 	for range 64 {
 		wg.Go(func() {
-			l.attempt(k, func() bool {
+			if wait, _ := l.attempt(k, false); wait == 0 {
 				mu.Lock()
-				checked++
+				free++
 				mu.Unlock()
-				return false
-			})
+			}
 		})
 	}
 	wg.Wait()
-	if checked != freeFailures {
-		t.Fatalf("%d tokens checked at once, want %d", checked, freeFailures)
+	if free != freeFailures {
+		t.Fatalf("%d wrong tokens at once answered 401, want %d (the rest 429)", free, freeFailures)
+	}
+	if wait, ok := l.attempt(k, true); !ok || wait != 0 {
+		t.Fatalf("the right token while throttled: wait %v, ok %v", wait, ok)
+	}
+}
+
+// The review's lock-out: web pages the operator visits make the browser
+// send wrong tokens from 127.0.0.1, the address every local client
+// shares. The throttle must never refuse the right token, from the CLI
+// or the browser; and a login sent by another site's page is refused
+// without being counted.
+func TestWrongTokensFromOtherPagesDoNotLockOutTheOperator(t *testing.T) {
+	s := startDash(t, Config{})
+	clock := &fakeClock{t: time.Now()}
+	useClock(s, clock)
+	base := "http://" + s.Addr()
+	// A browser that sends no Sec-Fetch-Site (an old one), loading
+	// <img src="http://127.0.0.1:PORT/?token=x">: indistinguishable from
+	// a typed address, so these count.
+	for i := range 2 * freeFailures {
+		req := mustRequest(http.MethodGet, base+"/?token=x")
+		req.Header.Set("Accept", "image/avif,image/webp,*/*")
+		if resp, _ := do(t, req); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("img %d: %d", i, resp.StatusCode)
+		}
+	}
+	// 127.0.0.1 is throttled now: its wrong tokens get 429...
+	r := getWith(t, base, "/api/v0/nodes", nil, "wrong")
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("a wrong token from the throttled address: %d, Retry-After %q; want 429 with it", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	// ...but the right one passes: the CLI's header, the login form, a
+	// typed ?token=.
+	if r := getWith(t, base, "/api/v0/nodes", nil, testToken); r.StatusCode != http.StatusOK {
+		t.Fatalf("the CLI with the right token from a throttled address: %d, want 200", r.StatusCode)
+	}
+	for range 2 * freeFailures { // throttled again
+		getWith(t, base, "/api/v0/nodes", nil, "wrong")
+	}
+	if resp, _ := login(t, base, testToken, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the login form with the right token from a throttled address: %d, want 303", resp.StatusCode)
+	}
+	for range 2 * freeFailures {
+		getWith(t, base, "/api/v0/nodes", nil, "wrong")
+	}
+	req := mustRequest(http.MethodGet, base+"/?token="+testToken)
+	req.Header.Set("Sec-Fetch-Site", "none")
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("a typed ?token= with the right token from a throttled address: %d", resp.StatusCode)
+	}
+}
+
+func TestCrossSiteLoginsAreRefused(t *testing.T) {
+	s := startDash(t, Config{})
+	addr := s.Addr()
+	_, port, _ := net.SplitHostPort(addr)
+	base := "http://" + addr
+	type attempt struct {
+		what, method, path, site, origin string
+	}
+	form := func(tok string) string { return url.Values{"token": {tok}}.Encode() }
+	send := func(a attempt, tok string) (*http.Response, string) {
+		t.Helper()
+		var body io.Reader
+		path := strings.ReplaceAll(a.path, "TOKEN", tok)
+		if a.method == http.MethodPost {
+			body = strings.NewReader(form(tok))
+		}
+		req, _ := http.NewRequest(a.method, base+path, body)
+		if a.method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if a.site != "" {
+			req.Header.Set("Sec-Fetch-Site", a.site)
+		}
+		if a.origin != "" {
+			req.Header.Set("Origin", a.origin)
+		}
+		return do(t, req)
+	}
+	refused := []attempt{
+		{"an <img> on another site", http.MethodGet, "/?token=TOKEN", "cross-site", ""},
+		{"a link on another site", http.MethodGet, "/api/v0/nodes?token=TOKEN", "cross-site", ""},
+		{"a page on another port", http.MethodGet, "/?token=TOKEN", "same-site", ""},
+		{"a fetch from another origin", http.MethodGet, "/?token=TOKEN", "", "http://evil.example"},
+		{"a form on another site", http.MethodPost, "/login", "cross-site", "http://evil.example"},
+		{"a form, Origin only", http.MethodPost, "/login", "", "http://evil.example"},
+		{"a form on another port", http.MethodPost, "/login", "same-site", "http://127.0.0.1:1"},
+		{"a form, Origin of another port", http.MethodPost, "/login", "", "http://127.0.0.1:1"},
+		{"a form in a sandboxed frame", http.MethodPost, "/login", "", "null"},
+		{"a form over https elsewhere", http.MethodPost, "/login", "", "https://" + addr + ".evil.example"},
+		{"a form posting ?token=", http.MethodPost, "/api/jobs/?token=TOKEN", "cross-site", "http://evil.example"},
+	}
+	for _, a := range refused {
+		// The right token: refused all the same, with no session.
+		resp, body := send(a, testToken)
+		if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 || !resp.Close {
+			t.Errorf("%s with the right token: %d, cookies %v, close %v; want 403, none, closed", a.what, resp.StatusCode, resp.Cookies(), resp.Close)
+		}
+		if strings.Contains(body, testToken) {
+			t.Errorf("%s: the answer holds the token: %s", a.what, body)
+		}
+		// Wrong tokens: refused, and not counted against the address.
+		for range freeFailures + 1 {
+			if resp, _ := send(a, "wrong"); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s with a wrong token: %d, want 403", a.what, resp.StatusCode)
+			}
+		}
+	}
+	if resp, _ := login(t, base, "wrong", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the first wrong login of this address after the cross-site ones: %d, want 401 (they must not count)", resp.StatusCode)
+	}
+
+	// The dashboard's own page, a typed address, the CLI: accepted.
+	for _, a := range []attempt{
+		{"the login form", http.MethodPost, "/login", "same-origin", base},
+		{"the login form, Origin only", http.MethodPost, "/login", "", base},
+		// Chromium under Referrer-Policy: no-referrer sends Origin: null
+		// on the dashboard's own form.
+		{"the login form, Origin null", http.MethodPost, "/login", "same-origin", "null"},
+		{"the login form, no header", http.MethodPost, "/login", "", ""},
+		{"a typed address", http.MethodGet, "/?token=TOKEN", "none", ""},
+		{"an old browser's address", http.MethodGet, "/?token=TOKEN", "", ""},
+	} {
+		if resp, _ := send(a, testToken); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+			t.Errorf("%s: %d, want 303 with a session", a.what, resp.StatusCode)
+		}
+	}
+	// By another name of the dashboard, its own origin is that name.
+	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form(testToken)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Host = "localhost:" + port
+	req.Header.Set("Origin", "http://LOCALHOST:"+port)
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the login form at localhost: %d, want 303", resp.StatusCode)
+	}
+	req.Header.Set("Origin", base) // 127.0.0.1: another origin than localhost
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a form at 127.0.0.1 posting to localhost: %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		origin, host string
+		want         bool
+	}{
+		{"http://127.0.0.1:8265", "127.0.0.1:8265", true},
+		{"http://Localhost:8265", "localhost:8265", true},
+		{"https://rayo.example", "rayo.example", true},
+		{"https://rayo.example", "rayo.example:443", true},
+		{"http://rayo.example", "rayo.example", true},
+		{"http://[::1]:8265", "[::1]:8265", true},
+		{"http://127.0.0.1:8266", "127.0.0.1:8265", false},
+		{"http://127.0.0.1", "127.0.0.1:8265", false},
+		{"https://rayo.example", "rayo.example:80", false},
+		{"http://evil.example:8265", "127.0.0.1:8265", false},
+		{"null", "127.0.0.1:8265", false},
+		{"", "127.0.0.1:8265", false},
+		{"file://", "127.0.0.1:8265", false},
+		{"ftp://127.0.0.1:8265", "127.0.0.1:8265", false},
+		{"http://u@127.0.0.1:8265", "127.0.0.1:8265", false},
+	} {
+		if got := sameOrigin(c.origin, c.host); got != c.want {
+			t.Errorf("sameOrigin(%q, %q) = %v, want %v", c.origin, c.host, got, c.want)
+		}
+	}
+}
+
+// One client cannot hold every connection: past its own cap its
+// connections are closed at once, while another client still gets in.
+func TestLimitListenerCapsConnectionsPerClient(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 10, 2, nil)
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func(local string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 10 * time.Second}
+		c, err := d.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Skipf("dial from %s: %v", local, err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	waitAccepted := func(what string) net.Conn {
+		t.Helper()
+		select {
+		case c := <-accepted:
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s was not accepted", what)
+			return nil
+		}
+	}
+	// closed reports whether the server closed c.
+	closed := func(c net.Conn) bool {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	}
+	dial("127.0.0.1")
+	first := waitAccepted("the 1st connection")
+	dial("127.0.0.1")
+	waitAccepted("the 2nd connection")
+	third := dial("127.0.0.1")
+	if !closed(third) {
+		t.Fatal("a 3rd connection from one client was kept past its cap of 2")
+	}
+	// Another client gets in.
+	dial("127.0.0.2")
+	waitAccepted("a connection from another client")
+	// A closed connection frees its client's slot.
+	_ = first.Close()
+	dial("127.0.0.1")
+	waitAccepted("a connection after one of the client's closed")
+	select {
+	case c := <-accepted:
+		t.Fatalf("an unexpected connection from %v", c.RemoteAddr())
+	default:
+	}
+}
+
+// The server has the per-client cap by default: one client's keep-alive
+// connections cannot take all of them.
+func TestServerCapsConnectionsPerClient(t *testing.T) {
+	s := startDash(t, Config{})
+	addr := s.Addr()
+	req := "GET /api/v0/nodes HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + testToken + "\r\n\r\n"
+	for i := range DefaultMaxConnsPerIP {
+		if c := rawRequest(t, addr, req); c.resp.StatusCode != http.StatusOK || c.resp.Close {
+			t.Fatalf("connection %d: %d, close %v", i+1, c.resp.StatusCode, c.resp.Close)
+		}
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(conn, req)
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+		resp.Body.Close()
+		t.Fatalf("connection %d from one client: answered %d, want it closed unanswered", DefaultMaxConnsPerIP+1, resp.StatusCode)
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("connection %d from one client: neither answered nor closed", DefaultMaxConnsPerIP+1)
+	}
+	// Another loopback address is another client.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 10 * time.Second}
+	other, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Skipf("dial from 127.0.0.2: %v", err)
+	}
+	defer other.Close()
+	_ = other.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(other, req)
+	resp, err := http.ReadResponse(bufio.NewReader(other), nil)
+	if err != nil {
+		t.Fatalf("another client: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("another client: %d", resp.StatusCode)
 	}
 }

@@ -47,8 +47,10 @@ type Config struct {
 	// DefaultBodyTimeout; a job submission gets longer).
 	BodyTimeout time.Duration
 	// MaxConns caps the connections open at once (default
-	// DefaultMaxConns).
-	MaxConns int
+	// DefaultMaxConns), and MaxConnsPerIP those of one client address,
+	// an IPv6 client per /64 (default DefaultMaxConnsPerIP).
+	MaxConns      int
+	MaxConnsPerIP int
 	// SessionMaxAge and SessionIdle end a browser's session that long
 	// after its login, or after it was last used (defaults
 	// DefaultSessionMaxAge and DefaultSessionIdle).
@@ -73,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	if c.SessionMaxAge <= 0 {
 		c.SessionMaxAge = DefaultSessionMaxAge
@@ -130,10 +135,11 @@ func Start(cfg Config) (*Server, error) {
 	s.routes()
 	// No ReadTimeout or WriteTimeout: job uploads and log follows are long.
 	// The header has a deadline, a body its own (guard.go), an idle
-	// keep-alive connection is closed, and a refused one at once (auth.go).
+	// keep-alive connection is closed, and one without valid credentials
+	// right after its answer (auth.go).
 	s.http = &http.Server{Handler: s.guard(s.authenticate(s.mux)), ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: maxHeaderBytes}
-	served := newLimitListener(ln, cfg.MaxConns)
+	served := newLimitListener(ln, cfg.MaxConns, cfg.MaxConnsPerIP, cfg.Log)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -11,12 +11,19 @@ import (
 // Failed logins are throttled per client address: the login form, a
 // ?token= in the address and the API's Authorization header all count.
 // After freeFailures failures in a row (each within failWindow of the
-// one before), the client is refused with 429 for baseLockout, doubled
-// at each further failure up to maxLockout; while refused, its tokens
-// are not even checked, so guessing gains nothing. A valid token clears
-// the record. IPv6 clients count per /64, which one host usually has to
-// itself. Behind a reverse proxy every client shares the proxy's
-// address: one guesser throttles all of them.
+// one before), the client's wrong tokens are answered with 429 for
+// baseLockout, doubled at each further failure after a wait, up to
+// maxLockout. Only failures are throttled: the right token is always
+// accepted, from any client at any time, and clears the record. Every
+// loopback client shares 127.0.0.1 and any web page the user opens can
+// make the browser send a wrong token to the dashboard, so refusing the
+// right one too would let anyone lock the operator (and the CLI) out.
+// A blocked client therefore still learns whether a token is right: the
+// throttle answers and marks a guessing client, but what defeats
+// guessing is the token's 256 random bits (session.NewToken). Logins from another site's page are refused
+// before they are checked or counted (auth.go). IPv6 clients count per
+// /64, which one host usually has to itself. Behind a reverse proxy
+// every client shares the proxy's address.
 const (
 	freeFailures = 5
 	failWindow   = time.Minute
@@ -45,10 +52,14 @@ func newLoginLimiter() *loginLimiter {
 
 // clientKey is the request's client address: the host, or its /64 for
 // IPv6.
-func clientKey(r *http.Request) netip.Prefix {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientKey(r *http.Request) netip.Prefix { return addrKey(r.RemoteAddr) }
+
+// addrKey is the client of a remote address (host:port): the host, or
+// its /64 for IPv6; the zero Prefix, one bucket, for anything else.
+func addrKey(addr string) netip.Prefix {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		host = r.RemoteAddr
+		host = addr
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
@@ -73,31 +84,34 @@ func forgotten(f *failures, now time.Time) bool {
 	return now.After(f.until) && now.Sub(f.last) > keep
 }
 
-// attempt runs check, a token comparison, for client k unless k must
-// wait; it returns how long (0: check ran) and check's answer. Check
-// and record happen under one lock, so that many connections at once
-// cannot all slip in before the first failure is counted.
-func (l *loginLimiter) attempt(k netip.Prefix, check func() bool) (time.Duration, bool) {
+// attempt records a login try by client k whose token was right (ok)
+// or wrong, and returns how long k must wait (0: none) and whether it
+// passes. A right token always passes and forgets k's failures. A wrong
+// one while k waits is answered with the wait and not counted; otherwise
+// it is counted, which may start a wait for the next try. Counting
+// happens under one lock, so that many connections at once cannot all
+// slip in before the first failure is counted.
+func (l *loginLimiter) attempt(k netip.Prefix, ok bool) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	f, ok := l.clients[k]
+	f, found := l.clients[k]
 	if ok {
+		if found {
+			delete(l.clients, k) // it knows the token
+		}
+		return 0, true
+	}
+	now := l.now()
+	if found {
 		if d := f.until.Sub(now); d > 0 {
 			return d, false
 		}
 		if forgotten(f, now) {
 			delete(l.clients, k)
-			f, ok = nil, false
+			f, found = nil, false
 		}
 	}
-	if check() {
-		if ok {
-			delete(l.clients, k) // it knows the token
-		}
-		return 0, true
-	}
-	if !ok {
+	if !found {
 		if len(l.clients) >= maxClients {
 			l.evictLocked(now)
 		}

@@ -62,7 +62,7 @@ func daemonEnvForTest(t *testing.T, tempDirs ...string) {
 	t.Setenv("RAYO_ADDRESS", "")
 	t.Cleanup(func() {
 		for _, d := range tempDirs {
-			if _, err := stopAll(d, 10*time.Second); err != nil {
+			if _, err := stopAll(d, 10*time.Second, io.Discard); err != nil {
 				t.Errorf("stopping the daemons under %s: %v", d, err)
 			}
 		}
@@ -379,5 +379,136 @@ func TestDaemonArgsRoundTrip(t *testing.T) {
 		if a, b := cmd.Flags().Lookup(f.Name).Value.String(), again.Flags().Lookup(f.Name).Value.String(); a != b {
 			t.Errorf("--%s: %q became %q", f.Name, a, b)
 		}
+	}
+}
+
+// copyFile copies the executable src to dst (mode 0755), by a temporary
+// file renamed into place, as an install replaces a binary.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	tmp := dst + ".new"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// After an upgrade, the pid files of the daemons the previous rayo
+// started hold only a pid, and /proc/<pid>/exe names a file that the
+// install replaced ("<path> (deleted)"): `rayo stop` once took those
+// daemons for processes that reused the pids, deleted their pid files
+// and left them running with nothing recording them. It stops them; and
+// a pid file whose process holds the session's files but runs something
+// not known for rayo is left, with a note, never signalled nor deleted.
+func TestStopAfterTheBinaryWasReplaced(t *testing.T) {
+	root := t.TempDir()
+	headDir := filepath.Join(root, "head")
+	daemonEnvForTest(t, headDir)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(root, "bin", "rayo") // the installed rayo of before the upgrade
+	if err := os.Mkdir(filepath.Dir(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, self, old)
+	start := exec.Command(old, append([]string{"start", "--head", "--port", "0", "--dashboard-port", "0", "--temp-dir", headDir}, small...)...)
+	start.Env = os.Environ() // with asRayo: the copy runs as rayo
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("%s start --head: %v\n%s", old, err, out)
+	}
+	sess, err := session.Latest(headDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := sess.Procs()
+	if err != nil || len(procs) != 2 {
+		t.Fatalf("the session records %v (%v), want the head and its node", procs, err)
+	}
+	// Whatever happens, the daemons do not outlive the test.
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if p.Running() {
+				_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+			}
+		}
+	})
+	for name, p := range procs {
+		if p.Exe != old {
+			t.Fatalf("%s runs %s, want %s", name, p.Exe, old)
+		}
+		// The previous rayo's pid file: the bare pid.
+		if err := os.WriteFile(filepath.Join(sess.PidsDir(), name+".pid"), []byte(strconv.Itoa(p.Pid)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The upgrade: a new binary at the path.
+	copyFile(t, self, old)
+	for name, p := range procs {
+		if l, err := os.Readlink("/proc/" + strconv.Itoa(p.Pid) + "/exe"); err != nil || !strings.HasSuffix(l, " (deleted)") {
+			t.Fatalf("%s's executable: %q (%v), want a replaced file", name, l, err)
+		}
+	}
+
+	// A process that holds a file of the session open but runs no rayo.
+	logf, err := sess.LogFile("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	other := exec.Command("sleep", "300")
+	other.ExtraFiles = []*os.File{logf}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	otherPid := filepath.Join(sess.PidsDir(), "node-other.pid")
+	if err := os.WriteFile(otherPid, []byte(strconv.Itoa(other.Process.Pid)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	op, err := session.Identify(other.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, errs, err := rayoCLI(t, "stop", "--temp-dir", headDir)
+	if err != nil {
+		t.Fatalf("rayo stop: %v\n%s%s", err, out, errs)
+	}
+	if !strings.Contains(out, "stopped 2 ") {
+		t.Errorf("rayo stop: %q, want the head and its node stopped", out)
+	}
+	for name, p := range procs {
+		if p.Running() {
+			t.Errorf("daemon %s (pid %d), of a replaced binary, still runs after rayo stop", name, p.Pid)
+		}
+		if _, err := os.Stat(filepath.Join(sess.PidsDir(), name+".pid")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the pid file of %s is still there after its daemon stopped (%v)", name, err)
+		}
+	}
+	if !op.Running() {
+		t.Error("rayo stop killed a process that runs no rayo")
+	}
+	if _, err := os.Stat(otherPid); err != nil {
+		t.Errorf("rayo stop deleted the pid file of a live process of the session: %v", err)
+	}
+	if !strings.Contains(errs, "node-other.pid") || !strings.Contains(errs, strconv.Itoa(other.Process.Pid)) {
+		t.Errorf("rayo stop did not say it left node-other.pid: stderr %q", errs)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ cluster ends: the head's state (in <temp-dir>/head) is deleted, so the next
 rayo start --head starts a new cluster even if the last head had crashed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := stopAll(tempDir, grace)
+			n, err := stopAll(tempDir, grace, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -42,8 +43,11 @@ rayo start --head starts a new cluster even if the last head had crashed.`,
 // stopAll sends SIGTERM to every daemon recorded in any session under
 // tempDir, waits for them, and kills those that outlast the grace period.
 // Workers die with their daemon (they watch it), so stopping the daemons
-// stops everything.
-func stopAll(tempDir string, grace time.Duration) (int, error) {
+// stops everything. A record whose process is gone, or is not a daemon
+// of that session, is deleted; one whose process is the session's but
+// runs an executable not known for rayo's is neither signalled nor
+// deleted, and a line on notes says so.
+func stopAll(tempDir string, grace time.Duration, notes io.Writer) (int, error) {
 	sessions, err := session.AllSessions(tempDir)
 	if err != nil {
 		return 0, err
@@ -60,11 +64,21 @@ func stopAll(tempDir string, grace time.Duration) (int, error) {
 			continue
 		}
 		for name, p := range procs {
-			if !isRayoDaemon(d, p) {
+			switch v, cur := checkDaemon(d, p); v {
+			case notDaemon:
 				_ = d.RemovePid(name) // stale: the process is gone or is not ours
-				continue
+			case unknownExe:
+				// Alive, holding the session's files: most likely a rayo
+				// daemon whose binary is not known for rayo's. Deleting
+				// the record would leave it running with nothing that
+				// names it.
+				if notes != nil {
+					fmt.Fprintf(notes, "rayo stop: left %s: pid %d holds files of the session but runs %q, not known as a rayo binary; not signalled (stop it yourself, then delete the file)\n",
+						filepath.Join(d.PidsDir(), name+".pid"), p.Pid, cur.Exe)
+				}
+			default:
+				vs = append(vs, victim{d, name, p})
 			}
-			vs = append(vs, victim{d, name, p})
 		}
 	}
 	for _, v := range vs {
@@ -96,29 +110,63 @@ func waitOrKill(p session.Proc, deadline time.Time) {
 // made `rayo stop` kill a `python3 ... start`. All must hold:
 //   - the process is the one recorded: alive (not a zombie) and, where the
 //     record has them, started at the recorded time in the recorded boot;
-//   - its executable is a rayo binary: the one recorded, or ours;
 //   - it holds a file of sess open (every daemon keeps its log file there
-//     open for its life), so it is this session's daemon, not another's.
+//     open for its life), so it is this session's daemon, not another's;
+//   - its executable is a rayo binary (isRayoExe).
 func isRayoDaemon(sess *session.Dir, rec session.Proc) bool {
-	cur, err := session.Identify(rec.Pid)
-	if err != nil || !rec.Same(cur) {
-		return false
-	}
-	if !isRayoExe(rec, cur) {
-		return false
-	}
-	return sess.HeldBy(rec.Pid)
+	v, _ := checkDaemon(sess, rec)
+	return v == rayoDaemon
 }
 
-// isRayoExe reports whether the process cur runs the executable the
-// record names or the same file as this process (also when either was
-// replaced on disk since: /proc/<pid>/exe still reaches the file run).
+// verdict is what checkDaemon found behind a record.
+type verdict int
+
+const (
+	// notDaemon: the process is gone, or is not a daemon of the session
+	// (a pid reused by another process, a daemon of another session).
+	notDaemon verdict = iota
+	// unknownExe: the recorded process, holding a file of the session,
+	// but its executable is none isRayoExe knows.
+	unknownExe
+	// rayoDaemon: the session's rayo daemon.
+	rayoDaemon
+)
+
+// checkDaemon says what the process rec names is (see isRayoDaemon),
+// and returns that process as read from /proc.
+func checkDaemon(sess *session.Dir, rec session.Proc) (verdict, session.Proc) {
+	cur, err := session.Identify(rec.Pid)
+	if err != nil || !rec.Same(cur) || !sess.HeldBy(rec.Pid) {
+		return notDaemon, cur
+	}
+	if !isRayoExe(rec, cur) {
+		return unknownExe, cur
+	}
+	return rayoDaemon, cur
+}
+
+// isRayoExe reports whether the process cur runs a rayo binary: the
+// executable the record names, or the same file as this process (also
+// when either was replaced on disk since: /proc/<pid>/exe still reaches
+// the file run). For a record without a start time (a pid file of an
+// older rayo, which records nothing else) that file is most often gone:
+// the upgrade that brought this rayo replaced it (`go install` does), so
+// its path, less the " (deleted)" the kernel appends, is enough when it
+// is ours or its name is rayo.
 func isRayoExe(rec, cur session.Proc) bool {
 	if cur.Exe == "" {
 		return false // unreadable: another user's process
 	}
 	if rec.Exe != "" && rec.Start != 0 && cur.Exe == rec.Exe {
 		return true
+	}
+	if rec.Start == 0 {
+		if filepath.Base(cur.Exe) == "rayo" {
+			return true
+		}
+		if self, err := session.Identify(os.Getpid()); err == nil && self.Exe != "" && cur.Exe == self.Exe {
+			return true
+		}
 	}
 	theirs, err := os.Stat("/proc/" + strconv.Itoa(cur.Pid) + "/exe")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -18,7 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/pki"
 	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/session"
 )
 
 // Namespace is the head key-value namespace of job records (key: the
@@ -354,6 +358,9 @@ func (m *Manager) startLocked(j *job, env map[string]string) error {
 	cmd.Dir = j.info.WorkingDir
 	cmd.Env = append(os.Environ(), "RAYO_ADDRESS="+m.cfg.HeadAddr, "RAYO_TOKEN="+m.cfg.Token,
 		"RAYO_JOB_SUBMISSION_ID="+j.info.SubmissionID)
+	if fp := m.caFingerprint(); fp != "" {
+		cmd.Env = append(cmd.Env, rpc.EnvCAFingerprint+"="+fp)
+	}
 	for _, k := range j.info.EnvKeys {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
@@ -371,6 +378,30 @@ func (m *Manager) startLocked(j *job, env map[string]string) error {
 	go m.wait(j, cmd)
 	m.cfg.Log.Info("job started", "submission_id", j.info.SubmissionID, "pid", pid, "entrypoint", strings.Join(argv, " "))
 	return nil
+}
+
+// caFingerprint is the fingerprint of the cluster CA the head wrote into
+// its session ("" for a cluster without TLS, or with the operator's TLS
+// files). A job's driver joins the cluster with it (rpc.JoinTLS): left
+// to itself, it looks for the CA in the latest session of the default
+// temp dir, which is not the head's when the head runs with --temp-dir
+// or a newer session is latest there, and it then runs without TLS,
+// refused by the nodes of other machines. Read at each start: the head
+// writes the file before it serves jobs.
+func (m *Manager) caFingerprint() string {
+	b, err := os.ReadFile(filepath.Join(m.cfg.SessionDir, session.CAFileName))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.cfg.Log.Warn("the cluster CA is unreadable: jobs start without its fingerprint, and their drivers without TLS", "err", err)
+		}
+		return ""
+	}
+	ca, err := pki.ParseCertificate(b)
+	if err != nil {
+		m.cfg.Log.Warn("the cluster CA is unreadable: jobs start without its fingerprint, and their drivers without TLS", "err", err)
+		return ""
+	}
+	return pki.Fingerprint(ca.Raw)
 }
 
 // wait follows a job the head started, to its exit.

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/gcs/gcstest"
+	"github.com/rayo-dev/rayo/internal/pki"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/session"
 )
 
 const testToken = "jobs-test-token"
@@ -454,4 +456,44 @@ func TestRecordsSurviveARestart(t *testing.T) {
 		t.Errorf("to-stop: %+v", i)
 	}
 	waitFor(t, "the stopped process to be gone", func() bool { return !sameProcess(stopPid, stopStart) })
+}
+
+// A job's driver finds the cluster's CA by the session of the default
+// temp dir unless told: with a head started with --temp-dir (or another
+// session latest there) it ran without TLS, refused by every other
+// machine. The head gives the job its CA's fingerprint, with which the
+// driver joins (rpc.JoinTLS); without TLS (no CA in the session) none.
+func TestJobGetsTheCAFingerprint(t *testing.T) {
+	call := startHead(t)
+	sess := t.TempDir()
+	m := newManager(t, call, sess)
+	ctx := context.Background()
+	t.Setenv(rpc.EnvCAFingerprint, "") // not the head's environment's
+	run := func(id string) string {
+		t.Helper()
+		if _, err := m.Submit(ctx, Submission{ID: id, Entrypoint: []string{"sh", "-c", `echo "fp=$` + rpc.EnvCAFingerprint + `"`}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if info := waitEnd(t, m, id); info.Status != Succeeded {
+			t.Fatalf("job %s: %+v", id, info)
+		}
+		var log bytes.Buffer
+		if err := m.ReadLog(id, 0, &log); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(log.String())
+	}
+	if got := run("plain"); got != "fp=" {
+		t.Errorf("a job of a cluster without TLS: %q, want no fingerprint", got)
+	}
+	ca, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sess, session.CAFileName), ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := run("tls"), "fp="+ca.Fingerprint(); got != want {
+		t.Errorf("a job of a cluster with TLS: %q, want %q", got, want)
+	}
 }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"syscall"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -16,10 +18,12 @@ import (
 //   - when it connects, asks the owner which of those objects it still
 //     holds, and deletes the others (freed while no delete reached this
 //     node, or owned by an earlier process at the same address);
-//   - when the connection ends, connects again; an owner that cannot be
-//     reached (its listener is gone: it exited, was killed, or its node
-//     died) owned nothing that anyone can still use, so all its objects
-//     go, with their spilled copies and fallback files.
+//   - when the connection ends, connects again; an owner that is surely
+//     gone (its address refuses connections: it exited or was killed) or
+//     that stays unreachable for ownerUnreachable (its machine died)
+//     owned nothing that anyone can still use, so all its objects go,
+//     with their spilled copies and fallback files. Other failures
+//     (time-outs, a server shedding load at the hello) are retried.
 //
 // A driver that exits (Shutdown, a crash, kill -9) and a worker that dies
 // or is reaped are both covered, on every node that holds their objects,
@@ -27,17 +31,62 @@ import (
 
 // Tuning of the owner watch.
 const (
-	// ownerDialAttempts dials in a row must fail before an owner counts
-	// as dead (a refused dial is final on one machine; across machines a
-	// brief failure must not free a live owner's objects).
-	ownerDialAttempts = 4
-	ownerDialBackoff  = 100 * time.Millisecond
+	// ownerRefusals dials in a row refused outright (nothing listens at
+	// the owner's address, or a process of another cluster does) make
+	// an owner dead: a live owner keeps its listener for its whole life
+	// (a listener that stops ends the process).
+	ownerRefusals = 2
+	// ownerUnreachable is how long any other failure must last before an
+	// owner counts as dead: dials that time out or are closed at the
+	// hello (a partition, a machine that died, a server shedding a
+	// flood of unauthenticated connections) say nothing for sure, and a
+	// live owner's objects must not go on a transient failure. It is
+	// well past the head's declaring a silent node dead.
+	ownerUnreachable = time.Minute
+	ownerDialBackoff = 100 * time.Millisecond
+	ownerMaxBackoff  = 5 * time.Second
 	// ownerCallTimeout bounds one dial or one question to an owner.
 	ownerCallTimeout = 10 * time.Second
 	// ownerRecheck is how often a watch looks whether objects of its
 	// owner are still in the store (it ends once none is).
 	ownerRecheck = 5 * time.Second
 )
+
+// ownerRefused reports a dial failure that says for sure the owner is
+// gone: its address refuses connections, or what answers there is not of
+// this cluster (the port went to another process).
+func ownerRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, rpc.ErrUnauthenticated) ||
+		errors.Is(err, rpc.ErrPeerCertificate) || errors.Is(err, rpc.ErrCertificateRefused) ||
+		errors.Is(err, rpc.ErrTLSRequired)
+}
+
+// ownerDeath follows a watch's failed dials in a row and tells when they
+// prove the owner dead.
+type ownerDeath struct {
+	since    time.Time // the first failure of the run
+	refusals int       // refusals in a row
+	failures int
+}
+
+// failed records a failed dial at now; it returns true when the owner is
+// to be taken for dead, else the pause before the next dial.
+func (d *ownerDeath) failed(err error, now time.Time) (dead bool, pause time.Duration) {
+	if d.failures == 0 {
+		d.since = now
+	}
+	d.failures++
+	if ownerRefused(err) {
+		d.refusals++
+	} else {
+		d.refusals = 0
+	}
+	if d.refusals >= ownerRefusals || now.Sub(d.since) >= ownerUnreachable {
+		*d = ownerDeath{}
+		return true, 0
+	}
+	return false, min(ownerDialBackoff<<min(d.failures-1, 6), ownerMaxBackoff)
+}
 
 // ownerWatch is the watch of one owner: the IDs of its objects in this
 // node's store. It lives in storeState.watches under storeState.mu.
@@ -119,7 +168,7 @@ func (n *Node) watchedIDs(owner string, w *ownerWatch) []string {
 // the store or the daemon stops.
 func (n *Node) watchOwner(owner string, w *ownerWatch) {
 	defer n.wg.Done()
-	failures := 0
+	var death ownerDeath
 	for {
 		ids := n.watchedIDs(owner, w)
 		if ids == nil {
@@ -130,18 +179,18 @@ func (n *Node) watchOwner(owner string, w *ownerWatch) {
 			if n.stopped() {
 				return
 			}
-			if failures++; failures < ownerDialAttempts {
-				if !n.pause(ownerDialBackoff << (failures - 1)) {
+			dead, pause := death.failed(err, time.Now())
+			if !dead {
+				if !n.pause(pause) {
 					return
 				}
 				continue
 			}
-			failures = 0
 			n.log.Info("owner of objects is gone; freeing them", "owner", owner, "objects", len(ids), "err", err)
 			n.freeObjects(ids)
 			continue // objects made for it meanwhile are checked again
 		}
-		failures = 0
+		death = ownerDeath{}
 		n.freeUnheld(c, owner, ids)
 		if !n.waitOwnerConn(c, owner, w) {
 			_ = c.Close()

@@ -146,7 +146,15 @@ func (c *conn) pollableFD() int {
 		// which SO_PEERCRED cannot tell.
 		return -1
 	}
-	sc, ok := c.nc.(syscall.Conn)
+	nc := c.nc
+	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok { // *tls.Conn and our wrappers of it
+		// The socket under TLS: readable when the next record arrives.
+		// A record the TLS layer has read but not yet handed on is not
+		// seen, so such a spin may run to its window for nothing; the
+		// miss back-off covers it, and a request's reply is one record.
+		nc = tc.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return -1
 	}

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -220,7 +222,18 @@ func TestTLSBetweenMachines(t *testing.T) {
 	}
 }
 
-func testTLSBetweenMachines(t *testing.T, withTLS bool) {
+// twoMachineCluster is a head on machine A and what it takes to start a
+// node on machine B.
+type twoMachineCluster struct {
+	m  *machines
+	c  *testcluster.Cluster
+	fp string // the head's CA fingerprint ("" without TLS)
+	// nodeB is the command of a node on machine B.
+	nodeB func(name string, extra ...string) testcluster.Command
+}
+
+func startTwoMachineCluster(t *testing.T, withTLS bool) *twoMachineCluster {
+	t.Helper()
 	m := newMachines(t)
 	headArgs := []string{"--node-ip-address", m.ipA}
 	if !withTLS {
@@ -251,7 +264,12 @@ func testTLSBetweenMachines(t *testing.T, withTLS bool) {
 		return testcluster.Command{Name: name, Path: path, Args: args, Dir: m.tmpB,
 			Env: []string{"RAYO_TOKEN=" + c.Token(), "TMPDIR=" + m.tmpB}}
 	}
+	return &twoMachineCluster{m: m, c: c, fp: fp, nodeB: nodeB}
+}
 
+func testTLSBetweenMachines(t *testing.T, withTLS bool) {
+	tc := startTwoMachineCluster(t, withTLS)
+	m, c, fp, nodeB := tc.m, tc.c, tc.fp, tc.nodeB
 	if withTLS {
 		// Refused: a node that expects another CA (someone on the path,
 		// another cluster), before it proves the token; a node without
@@ -270,24 +288,7 @@ func testTLSBetweenMachines(t *testing.T, withTLS bool) {
 		}
 	}
 
-	var extra []string
-	if withTLS {
-		extra = []string{"--ca-fingerprint", fp}
-	}
-	b := testcluster.Spawn(t, nodeB("nodeB", extra...))
-	var bID string
-	c.WaitFor(t, time.Minute, func() bool {
-		if b.Exited() {
-			t.Fatalf("node B exited: %v\n%s", b.ExitErr(), b.Output())
-		}
-		for _, n := range c.Nodes(t) {
-			if n.Alive && n.Info.Total["machineB"] > 0 {
-				bID = n.Info.NodeID
-				return true
-			}
-		}
-		return false
-	}, "node B to join")
+	bID := joinMachineB(t, c, nodeB, fp)
 
 	ctx := withTimeout(t, 2*time.Minute)
 	if err := rayo.Init(ctx, rayo.WithAddress(c.Address()), rayo.WithToken(c.Token()), rayo.WithTempDir(c.TempDir()),
@@ -327,4 +328,111 @@ func testTLSBetweenMachines(t *testing.T, withTLS bool) {
 	if !withTLS && seen == 0 {
 		t.Fatal("without TLS the marker should be readable on the path: the capture misses the traffic")
 	}
+}
+
+// joinMachineB starts a node on machine B (with the head's CA fingerprint
+// when fp is set) and returns its ID once the head lists it alive.
+func joinMachineB(t *testing.T, c *testcluster.Cluster, nodeB func(string, ...string) testcluster.Command, fp string) string {
+	t.Helper()
+	var extra []string
+	if fp != "" {
+		extra = []string{"--ca-fingerprint", fp}
+	}
+	b := testcluster.Spawn(t, nodeB("nodeB", extra...))
+	var bID string
+	c.WaitFor(t, time.Minute, func() bool {
+		if b.Exited() {
+			t.Fatalf("node B exited: %v\n%s", b.ExitErr(), b.Output())
+		}
+		for _, n := range c.Nodes(t) {
+			if n.Alive && n.Info.Total["machineB"] > 0 {
+				bID = n.Info.NodeID
+				return true
+			}
+		}
+		return false
+	}, "node B to join")
+	return bID
+}
+
+var (
+	tlsCostActor = rayo.RegisterActor[tlsCostCounter]("itest.tls.counter", func() *tlsCostCounter { return &tlsCostCounter{} })
+	tlsCostIncr  = rayo.RegisterMethod[int](tlsCostActor, "Incr", func(c *tlsCostCounter) int { c.n++; return c.n })
+	tlsCostLen   = rayo.Register[int]("itest.tls.len", func(_ context.Context, b []byte) (int, error) { return len(b), nil })
+)
+
+type tlsCostCounter struct{ n int }
+
+// TestTLSCost measures what TLS costs between two machines (a head and
+// driver on A, a node on B), each row beside plain TCP in the same run:
+// synchronous actor calls from A to an actor on B, and a pull of a large
+// object made on A by a task on B. It is a measurement, not a check:
+// it runs only when RAYO_TLS_COST is set (RAYO_TLS_COST_MIB sets the
+// object's size, default 1024).
+//
+//	RAYO_TLS_COST=1 go test -count=1 -v -run TestTLSCost ./tests/integration/
+func TestTLSCost(t *testing.T) {
+	if os.Getenv("RAYO_TLS_COST") == "" {
+		t.Skip("a measurement: set RAYO_TLS_COST=1 to run it")
+	}
+	mib := 1024
+	if v, err := strconv.Atoi(os.Getenv("RAYO_TLS_COST_MIB")); err == nil && v > 0 {
+		mib = v
+	}
+	for _, withTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", withTLS), func(t *testing.T) { measureTLSCost(t, withTLS, mib) })
+	}
+}
+
+func measureTLSCost(t *testing.T, withTLS bool, mib int) {
+	tc := startTwoMachineCluster(t, withTLS)
+	joinMachineB(t, tc.c, tc.nodeB, tc.fp)
+	ctx := withTimeout(t, 5*time.Minute)
+	if err := rayo.Init(ctx, rayo.WithAddress(tc.c.Address()), rayo.WithToken(tc.c.Token()), rayo.WithTempDir(tc.c.TempDir()),
+		rayo.WithLogToDriver(false)); err != nil {
+		t.Fatalf("rayo.Init: %v", err)
+	}
+	t.Cleanup(rayo.Shutdown)
+	// Half of B's marker resource each: the actor and the tasks share B.
+	onB := rayo.Resources(map[string]float64{"machineB": 0.5})
+
+	h, err := tlsCostActor.Options(onB).New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const calls = 2000
+	var rates []float64
+	for trial := 0; trial < 5; trial++ {
+		start := time.Now()
+		for range calls {
+			if _, err := tlsCostIncr.Remote(h).Get(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rates = append(rates, calls/time.Since(start).Seconds())
+	}
+	slices.Sort(rates)
+	t.Logf("TLS=%v: sync actor calls A→B: median %.0f calls/s (trials %.0f)", withTLS, rates[len(rates)/2], rates)
+
+	// A first task starts B's worker for the tasks, so that the pull
+	// below times the transfer, not a worker's start.
+	if _, err := tlsCostLen.Options(onB).Remote([]byte("warm-up")).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, mib<<20)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	ref, err := rayo.Put(ctx, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big = nil
+	start := time.Now()
+	n, err := tlsCostLen.Options(onB).Remote(ref).Get(ctx)
+	if err != nil || n != mib<<20 {
+		t.Fatalf("len on B: %d, %v", n, err)
+	}
+	d := time.Since(start)
+	t.Logf("TLS=%v: %d MiB pulled A→B by a task on B: %v, %.2f GB/s", withTLS, mib, d.Round(time.Millisecond), gbps(int64(mib)<<20, d))
 }
