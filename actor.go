@@ -7,12 +7,12 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
+	"github.com/rayo-dev/rayo/internal/codec"
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -131,9 +131,6 @@ func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], er
 	if t.err != nil {
 		return ActorHandle[A]{}, t.err
 	}
-	if t.opts.detached && t.opts.name == "" {
-		return ActorHandle[A]{}, fmt.Errorf("%w: a detached actor needs a Name", errs.ErrInvalidOption)
-	}
 	if t.opts.getIfExists && t.opts.name == "" {
 		return ActorHandle[A]{}, fmt.Errorf("%w: GetIfExists needs a Name", errs.ErrInvalidOption)
 	}
@@ -161,8 +158,8 @@ func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], er
 		return ActorHandle[A]{}, fmt.Errorf("%w: the actor named %q is a %s, not a %s", errs.ErrBadCall, t.opts.name, class, t.def.class)
 	}
 	h := ActorHandle[A]{id: id, class: class}
-	if t.opts.name == "" && !t.opts.detached {
-		h.owned = trackHandle(rt, id)
+	if r, ok := rt.OwnedActorHandle(id); ok {
+		h.scope = newRef[struct{}](rt, r)
 	}
 	return h, nil
 }
@@ -173,7 +170,13 @@ func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], er
 type ActorHandle[A any] struct {
 	id    string
 	class string
-	owned *ownedHandle
+	// scope refers to the object that stands for the actor's handles, owned
+	// by the actor's creator: counted like any ObjectRef (in this process,
+	// in the tasks and values it is passed in, in the processes that
+	// borrow it), it keeps a non-detached actor alive while any handle
+	// exists. It is zero in handles that do not count: a detached actor's,
+	// and GetActor's, as in Ray.
+	scope ObjectRef[struct{}]
 }
 
 // ID is the actor's ID.
@@ -197,17 +200,20 @@ func (h ActorHandle[A]) Ready(ctx context.Context) error {
 	return rt.WaitActorReady(ctx, h.id)
 }
 
-// EncodeMsgpack encodes the handle as msgpack extension 2: [actor ID, class].
+// EncodeMsgpack encodes the handle as msgpack extension 2: [actor ID,
+// class], followed by the ID and owner of its scope object when it has
+// one.
 func (h ActorHandle[A]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if h.id == "" {
 		return enc.EncodeNil() // the zero handle, in an unset field
 	}
-	if h.owned != nil {
-		// Another process may now call the actor: it no longer goes out
-		// of scope with this process's handles.
-		h.owned.escaped.Store(true)
+	parts := []string{h.id, h.class}
+	if s := h.scope.ref; s.ID != "" {
+		// The receiver borrows it: the actor lives while it holds it.
+		codec.Note(enc, s)
+		parts = append(parts, s.ID, s.Owner)
 	}
-	payload, err := msgpack.Marshal([]string{h.id, h.class})
+	payload, err := msgpack.Marshal(parts)
 	if err != nil {
 		return err
 	}
@@ -236,37 +242,19 @@ func (h *ActorHandle[A]) DecodeMsgpack(dec *msgpack.Decoder) error {
 		return err
 	}
 	var parts []string
-	if err := msgpack.Unmarshal(payload, &parts); err != nil || len(parts) != 2 || parts[0] == "" {
+	if err := msgpack.Unmarshal(payload, &parts); err != nil || (len(parts) != 2 && len(parts) != 4) || parts[0] == "" {
 		return errors.New("rayo: malformed actor handle")
 	}
 	*h = ActorHandle[A]{id: parts[0], class: parts[1]}
+	if len(parts) == 4 {
+		if rt, err := runtimeOrErr(); err == nil {
+			h.scope = newRef[struct{}](rt, core.Ref{ID: parts[2], Owner: parts[3]})
+		}
+	}
 	return nil
 }
 
 const actorExtID int8 = 2
-
-// ownedHandle tracks the handles of an actor this process created: when
-// the last one is garbage collected and none was passed elsewhere, the
-// actor goes out of scope and is ended, as in Ray.
-type ownedHandle struct {
-	escaped *atomic.Bool
-}
-
-func trackHandle(rt *core.Runtime, id string) *ownedHandle {
-	esc := new(atomic.Bool)
-	oh := &ownedHandle{escaped: esc}
-	runtime.AddCleanup(oh, func(esc *atomic.Bool) {
-		if esc.Load() {
-			return
-		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = rt.KillActor(ctx, id, true, protocol.DeathOutOfScope)
-		}()
-	}, esc)
-	return oh
-}
 
 // Remote calls the method on the actor h refers to and returns the
 // reference to its result at once. Arguments follow the task rules. A
@@ -283,7 +271,7 @@ func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
 	if err != nil {
 		return failedRef[R](err)
 	}
-	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs, h.owned)
+	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs, h.scope.tok)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newRef[R](rt, ref)
 }

@@ -16,6 +16,11 @@ var (
 	ErrObjectLost = errs.ErrObjectLost
 	// ErrOwnerDied: the process that owns the object died.
 	ErrOwnerDied = errs.ErrOwnerDied
+	// ErrObjectReconstructionFailed: a lost object was not rebuilt: each
+	// reconstruction re-runs its task and counts against the task's
+	// MaxRetries, and those are spent (Ray's
+	// ObjectReconstructionFailedMaxAttemptsExceededError).
+	ErrObjectReconstructionFailed = errs.ErrObjectReconstructionFailed
 	// ErrNotInitialized: Init has not run.
 	ErrNotInitialized = errs.ErrNotInitialized
 	// ErrShutdown: the runtime shut down before the call completed.
@@ -43,6 +48,10 @@ var (
 	// dead or unknown; the task fails at once (an actor dies), naming the
 	// node, instead of waiting for ever (Ray's TaskUnschedulableError).
 	ErrNodeAffinityUnavailable = errs.ErrNodeAffinityUnavailable
+	// ErrTaskUnschedulable: the task can never be scheduled (its placement
+	// group was removed, its hard NodeAffinity names a dead node); matched
+	// alongside that cause (Ray's TaskUnschedulableError).
+	ErrTaskUnschedulable = errs.ErrTaskUnschedulable
 
 	// ErrActorDied: the actor is dead; the *ActorDiedError also matches
 	// one of the causes below.

@@ -173,7 +173,8 @@ func Namespace(ns string) Option {
 }
 
 // Detached makes an actor outlive the job that created it; it lives until
-// killed. A detached actor needs a Name.
+// killed. As in Ray, it may be unnamed: its handles (passed on in values)
+// still reach it.
 func Detached() Option {
 	return func(o *callOptions) error { o.detached = true; o.set |= actorOnly; return nil }
 }
@@ -223,4 +224,15 @@ func MaxConcurrency(n int) Option {
 		o.maxConcurrency = n
 		return nil
 	}
+}
+
+// CancelOption changes what Cancel does.
+type CancelOption func(*cancelOptions)
+
+type cancelOptions struct{ recursive bool }
+
+// Recursive says whether Cancel also cancels the tasks the cancelled task
+// submitted, and theirs in turn: true by default, as Ray's recursive.
+func Recursive(on bool) CancelOption {
+	return func(o *cancelOptions) { o.recursive = on }
 }

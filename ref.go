@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"time"
+	"weak"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -39,8 +40,16 @@ type refToken struct{ ref core.Ref }
 // newRef makes an ObjectRef counted by this process.
 func newRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
 	tok := &refToken{ref: r}
-	rt.AddLocal(r)
-	runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
+	if !rt.TracksLocalRefs() {
+		rt.AddLocal(r)
+		runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
+		return ObjectRef[T]{ref: r, tok: tok}
+	}
+	// Made while a task runs: counted out when the task returns if this
+	// token is gone by then (core's task ledger), else by its cleanup.
+	wp := weak.Make(tok)
+	h := rt.AddLocalRef(r, func() bool { return wp.Value() != nil })
+	runtime.AddCleanup(tok, func(h *core.LocalRef) { rt.ReleaseLocal(h) }, h)
 	return ObjectRef[T]{ref: r, tok: tok}
 }
 
@@ -196,7 +205,8 @@ func GetAll[T any](ctx context.Context, refs []ObjectRef[T]) ([]T, error) {
 // Wait returns once numReady of refs are ready (finished, with a value or
 // an error) or timeout has passed; a negative timeout waits without limit.
 // As in Ray, ready holds at most numReady refs (the first ready ones, in
-// the order of refs), and notReady the rest, in order.
+// the order of refs), and notReady the rest, in order. Each ref may appear
+// once: a duplicate is an ErrInvalidOption, as Ray refuses it.
 func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout time.Duration) (ready, notReady []ObjectRef[T], err error) {
 	if numReady < 0 || numReady > len(refs) {
 		return nil, nil, fmt.Errorf("%w: Wait: numReady %d is not within 0..%d", errs.ErrInvalidOption, numReady, len(refs))
@@ -208,12 +218,18 @@ func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout
 	crs := make([]core.Ref, len(refs))
 	isReady := make([]bool, len(refs))
 	var waitIdx []int
+	seen := make(map[string]bool, len(refs))
 	for i, r := range refs {
 		cr, err := r.coreRef()
 		if err != nil {
 			isReady[i] = true // a failed submission is "ready": Get reports it
 			continue
 		}
+		if seen[cr.ID] {
+			// As Ray: a ref counted twice would make numReady ambiguous.
+			return nil, nil, fmt.Errorf("%w: Wait: ref %s appears more than once", errs.ErrInvalidOption, cr.ID)
+		}
+		seen[cr.ID] = true
 		crs[i] = cr
 		waitIdx = append(waitIdx, i)
 	}
@@ -244,9 +260,15 @@ func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout
 // Cancel cancels the task that produces ref. A task still queued never
 // runs; a running task's context is cancelled (Go cannot stop a goroutine:
 // the task must watch ctx), or with force its worker process is killed.
-// Get on a cancelled task's ref returns an error matching ErrTaskCancelled.
-// Cancelled tasks are not retried.
-func Cancel(ref Ref, force bool) error {
+// As in Ray, the tasks it submitted are cancelled too, recursively, unless
+// Recursive(false) is given; any process holding ref may cancel (the
+// request goes to the task's owner). Get on a cancelled task's ref returns
+// an error matching ErrTaskCancelled. Cancelled tasks are not retried.
+func Cancel(ref Ref, force bool, opts ...CancelOption) error {
+	o := cancelOptions{recursive: true}
+	for _, f := range opts {
+		f(&o)
+	}
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return err
@@ -255,5 +277,5 @@ func Cancel(ref Ref, force bool) error {
 	if err != nil {
 		return err
 	}
-	return rt.Cancel(cr, force)
+	return rt.Cancel(cr, force, o.recursive)
 }

@@ -66,6 +66,10 @@ type startFlags struct {
 	tokenFile string
 	// keepSessions is how many session directories start keeps.
 	keepSessions int
+
+	// softWorkers and maxWorkers cap the node's pooled workers (node.Config).
+	softWorkers int
+	maxWorkers  int
 }
 
 func newStart() *cobra.Command {
@@ -95,6 +99,8 @@ daemon runs in the background; its log is in the session directory.`,
 	fl.StringVar(&f.nodeIP, "node-ip-address", "127.0.0.1", "the address daemons listen on (loopback unless set)")
 	fl.BoolVar(&f.block, "block", false, "run in the foreground until interrupted")
 	fl.Int64Var(&f.storeMem, "object-store-memory", 0, "shared-memory object store capacity in bytes (default: 30% of the machine's memory)")
+	fl.IntVar(&f.softWorkers, "num-workers-soft-limit", 0, "the node's soft cap on pooled worker processes; workers blocked in Get do not count (default: 4 per CPU, at least 16)")
+	fl.IntVar(&f.maxWorkers, "max-worker-processes", 0, "the node's hard cap on pooled worker processes, blocked ones included (default: 8 times the soft limit, at least 64)")
 	fl.StringVar(&f.spillDir, "object-spilling-dir", "", "where objects spill when the store is full (default: under the session directory)")
 	fl.StringVar(&f.dataDir, "head-data-dir", "", "where the head persists its state (default: <temp-dir>/head); a head started on a directory a crashed head left recovers its cluster")
 	fl.DurationVar(&f.grace, "head-recovery-grace", 30*time.Second, "how long a recovering head waits for the nodes and drivers it knew before it declares them gone")
@@ -498,7 +504,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		n, err := node.Start(node.Config{TLS: tlsID, NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
 			Token: token, Resources: res, Labels: labels, IsHead: f.headNode, LogsDir: sess.LogsDir(),
 			BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
-			ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir})
+			ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir, MaxWorkers: f.softWorkers, MaxWorkersCeiling: f.maxWorkers})
 		if err != nil {
 			return err
 		}
@@ -674,6 +680,12 @@ func startHeadNode(f *startFlags, sess *session.Dir, rec *headRecord, headAddr, 
 	}
 	if f.spillDir != "" {
 		args = append(args, "--object-spilling-dir", f.spillDir)
+	}
+	if f.softWorkers > 0 {
+		args = append(args, "--num-workers-soft-limit", strconv.Itoa(f.softWorkers))
+	}
+	if f.maxWorkers > 0 {
+		args = append(args, "--max-worker-processes", strconv.Itoa(f.maxWorkers))
 	}
 	ready, err := spawnDaemon(args, []string{"RAYO_TOKEN=" + token})
 	if err != nil {

@@ -51,6 +51,11 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 		}
 		return "", "", err
 	}
+	if !o.Detached && !reply.Existed {
+		// This process owns the actor's lifetime: its handles count
+		// (actor_scope.go).
+		rt.ownActorHandle(reply.ActorID)
+	}
 	return reply.ActorID, reply.Class, nil
 }
 
@@ -132,6 +137,10 @@ type actorCall struct {
 	ready   bool
 	retries int // resends left after the worker dies (-1: no limit)
 	name    string
+	// unsent: the request never reached the connection (it was already
+	// closed, or the write failed), so the actor cannot have run it: it
+	// is resent after a restart without using up a retry.
+	unsent bool
 }
 
 func (rt *Runtime) actorClient(id string) *actorClient {
@@ -285,7 +294,7 @@ func (ac *actorClient) pumpLocked() {
 		}
 		ac.inflight = append(ac.inflight, c)
 		conn := ac.conn
-		conn.Go(protocol.WorkerActorCall, body, func(reply []byte, err error) {
+		sent := conn.GoSent(protocol.WorkerActorCall, body, func(reply []byte, err error) {
 			if err != nil && errors.Is(err, rpc.ErrClosed) {
 				// May run on this goroutine (connection already closed):
 				// handle it on another, outside the lock.
@@ -294,6 +303,12 @@ func (ac *actorClient) pumpLocked() {
 			}
 			ac.replied(c, reply, err)
 		})
+		if !sent {
+			// The worker died before this process noticed; callFailed
+			// requeues the call for the next incarnation.
+			c.unsent = true
+			break
+		}
 	}
 }
 
@@ -356,12 +371,17 @@ func (ac *actorClient) callFailed(conn *rpc.Client, err error) {
 }
 
 // connLostLocked puts the calls in flight on the lost connection back in
-// the queue (those with retries left) or aside until the actor's fate is
-// known.
+// the queue (those never sent, and those with retries left) or aside
+// until the actor's fate is known.
 func (ac *actorClient) connLostLocked() {
 	ac.conn = nil
 	var again []*actorCall
 	for _, c := range ac.inflight {
+		if c.unsent {
+			c.unsent = false
+			again = append(again, c)
+			continue
+		}
 		if c.retries != 0 {
 			if c.retries > 0 {
 				c.retries--

@@ -115,6 +115,10 @@ func (h *actorHost) dispatchLocked(rt *Runtime) {
 }
 
 func (h *actorHost) run(rt *Runtime, c *hostedCall) {
+	// References the call made and dropped are counted out when it
+	// returns (taskrefs.go).
+	rt.taskRefsBegin()
+	defer rt.taskRefsEnd()
 	if h.maxConc == 1 {
 		rt.announce(h.spec.Class + "." + c.req.Method)
 	}

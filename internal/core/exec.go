@@ -15,9 +15,15 @@ import (
 func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (*protocol.PushTaskReply, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The references the task made and dropped are counted out when it
+	// returns, not when this worker's collector happens to run.
+	rt.taskRefsBegin()
+	defer rt.taskRefsEnd()
+	defer rt.sub.enterTask(spec.TaskID)() // the parent of what it submits (cancel.go)
 	rt.runningMu.Lock()
 	rt.running[spec.TaskID] = cancel
 	rt.runningMu.Unlock()
+	rt.taskDepth.Store(int64(spec.Depth))
 	defer func() {
 		rt.runningMu.Lock()
 		delete(rt.running, spec.TaskID)
@@ -131,6 +137,13 @@ func (rt *Runtime) serveCancelTask(_ context.Context, req *protocol.CancelTaskRe
 	rt.runningMu.Unlock()
 	if cancel != nil {
 		cancel()
+	}
+	switch {
+	case req.Recursive && req.Force:
+		rt.sub.cancelChildren(req.TaskID, true) // before the owner kills this worker
+	case req.Recursive:
+		rt.wg.Add(1)
+		go func() { defer rt.wg.Done(); rt.sub.cancelChildren(req.TaskID, false) }()
 	}
 	return &protocol.Empty{}, nil
 }

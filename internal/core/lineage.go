@@ -25,6 +25,10 @@ type lineageEntry struct {
 	spec protocol.TaskSpec
 	opts SubmitOptions
 	refs []Ref // argument references kept alive for a re-run
+	// retries is what is left of the task's MaxRetries (-1: no limit):
+	// each reconstruction draws one, as in Ray, and retries of a re-run
+	// draw from the same budget.
+	retries int
 }
 
 type lineage struct {
@@ -52,7 +56,7 @@ func (rt *Runtime) keepLineage(t *task) bool {
 		rt.removeSubmitted(t.refs)
 		rt.lin.mu.Lock()
 	}
-	rt.lin.entries[t.spec.ReturnID] = &lineageEntry{spec: t.spec, opts: t.opts, refs: refs}
+	rt.lin.entries[t.spec.ReturnID] = &lineageEntry{spec: t.spec, opts: t.opts, refs: refs, retries: t.retriesOut}
 	rt.lin.mu.Unlock()
 	return true
 }
@@ -96,6 +100,16 @@ func (rt *Runtime) reconstruct(ctx context.Context, id string, depth int) (proto
 		}
 		return rt.lookup(ctx, Ref{ID: id, Owner: rt.Addr()})
 	}
+	if e.retries == 0 {
+		rt.lin.mu.Unlock()
+		// A TaskError, so that a borrower asking the owner gets the cause.
+		return protocol.Arg{}, errs.NewTaskError(e.spec.DisplayName(), e.spec.TaskID, errs.ErrObjectReconstructionFailed,
+			fmt.Errorf("object %s: every copy is gone and the task has no retries left to rebuild it (MaxRetries %d)", id, e.opts.MaxRetries), "", false)
+	}
+	if e.retries > 0 {
+		e.retries--
+	}
+	retries := e.retries
 	ch := make(chan struct{})
 	rt.lin.running[id] = ch
 	spec := e.spec
@@ -129,7 +143,7 @@ func (rt *Runtime) reconstruct(ctx context.Context, id string, depth int) (proto
 	obj := rt.store.create(id)
 	spec.TaskID = rt.nextID()
 	spec.Attempt = 0
-	t := &task{opts: opts, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries, spec: spec}
+	t := &task{opts: opts, obj: obj, retriesOut: retries, appRetries: opts.MaxRetries, spec: spec}
 	s := rt.sub
 	s.mu.Lock()
 	if s.closed {
@@ -211,6 +225,12 @@ func (s *submitter) retryLostArgs(t *task) bool {
 		}
 		na, err := s.rt.reconstruct(ctx, a.ID, 1)
 		cancel()
+		if errors.Is(err, errs.ErrObjectReconstructionFailed) {
+			// The task fails with the cause, as in Ray, not as lost.
+			s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrObjectReconstructionFailed,
+				fmt.Errorf("argument %d: %w", i, err), "", false).ToWire())
+			return true
+		}
 		if err != nil {
 			return false
 		}

@@ -50,6 +50,11 @@ type refTable struct {
 	// byPeer: owner side, borrowers registered over a connection, so a
 	// borrower that dies stops counting.
 	byPeer map[*rpc.Peer]map[string]string
+	// task: references made while tasks run, counted out when they return.
+	task taskRefs
+	// actorHandles: owner side, the objects standing for the handles of
+	// actors this process created, by actor ID (actor_scope.go).
+	actorHandles map[string]string
 }
 
 type borrowMsg struct {
@@ -179,6 +184,7 @@ func (rt *Runtime) maybeFreeLocked(id string) {
 		return // freed when its task finishes (objectDone)
 	}
 	delete(rt.refs.m, id)
+	rt.actorHandleFreedLocked(id)
 	rt.store.delete(id)
 	rt.dropLineageLocked(id)
 	if o != nil && o.loc != nil {

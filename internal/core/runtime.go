@@ -110,6 +110,9 @@ type Runtime struct {
 
 	blockMu sync.Mutex
 	blocked int // calls now blocked in Get or Wait (worker mode)
+	// taskDepth is the nesting depth of the task this worker runs (0 in a
+	// driver); what it submits is one deeper (see LeaseRequest.Depth).
+	taskDepth atomic.Int64
 
 	announceMu sync.Mutex
 	announced  string // the task name last written to stdout for the log pump
@@ -167,6 +170,7 @@ func New(cfg Config) (*Runtime, error) {
 	rpc.Register(rt.srv, protocol.OwnerRemoveBorrower, rt.serveRemoveBorrower)
 	rpc.Register(rt.srv, protocol.OwnerListRefs, rt.serveListRefs)
 	rpc.Register(rt.srv, protocol.OwnerHoldsObjects, rt.serveHoldsObjects)
+	rpc.Register(rt.srv, protocol.OwnerCancelTask, rt.serveOwnerCancel)
 	if cfg.IsWorker {
 		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
 		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)
@@ -334,8 +338,12 @@ func (rt *Runtime) setBlocked(b bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = rt.node.Call(ctx, protocol.NodeWorkerBlocked, &protocol.WorkerBlockedRequest{WorkerID: rt.cfg.WorkerID, Blocked: b}, nil)
+	_ = rt.node.Call(ctx, protocol.NodeWorkerBlocked, &protocol.WorkerBlockedRequest{WorkerID: rt.cfg.WorkerID, Blocked: b,
+		Depth: int(rt.taskDepth.Load())}, nil)
 }
+
+// submitDepth is the nesting depth of the tasks this process submits now.
+func (rt *Runtime) submitDepth() int { return int(rt.taskDepth.Load()) + 1 }
 
 // NodeID is the ID of the node this runtime is attached to.
 func (rt *Runtime) NodeID() string { return rt.nodeID }

@@ -69,7 +69,8 @@ type task struct {
 	force      bool
 	running    *leaseHandle
 	queued     bool
-	refs       []Ref // references the arguments hold, counted as submitted
+	refs       []Ref  // references the arguments hold, counted as submitted
+	parent     string // the task of this worker that submitted it (recursive cancel)
 }
 
 // keyState is the submission state of one scheduling key (resource shape
@@ -108,6 +109,9 @@ type submitter struct {
 	keys   map[string]*keyState
 	tasks  map[string]*task
 	closed bool
+	// running: the normal tasks this worker runs now, each with whether
+	// it was cancelled recursively (force or not); see cancel.go.
+	running map[string]*parentState
 }
 
 func newSubmitter(rt *Runtime) *submitter {
@@ -127,7 +131,8 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 	obj := rt.store.create(id)
 	t := &task{opts: opts, args: args, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries,
 		spec: protocol.TaskSpec{TaskID: id, JobID: rt.job.Load().JobID, Name: opts.Name, Display: opts.Display,
-			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources, NumReturns: opts.NumReturns}}
+			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources, NumReturns: opts.NumReturns,
+			Depth: rt.submitDepth()}}
 	refs := []Ref{{ID: id, Owner: rt.Addr()}}
 	for i := 1; i < opts.NumReturns; i++ {
 		rid := protocol.ReturnID(id, i)
@@ -142,6 +147,7 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 		return refs
 	}
 	s.tasks[id] = t
+	cancelNow := s.adoptLocked(t)
 	s.mu.Unlock()
 	t.refs = argRefs(args)
 	rt.addSubmitted(t.refs)
@@ -152,6 +158,10 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 		rt.recordTask(t.event(protocol.TaskPendingArgs))
 		rt.wg.Add(1)
 		go func() { defer rt.wg.Done(); s.resolve(t) }()
+	}
+	if cancelNow != nil {
+		// Submitted by a task already cancelled recursively.
+		_ = rt.Cancel(refs[0], cancelNow.force, true)
 	}
 	return refs
 }
@@ -346,7 +356,8 @@ func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 // redirects to other nodes, until it gets one, the request is withdrawn,
 // or the node refuses for good.
 func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
-	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.Job(), Resources: ks.res, Strategy: ks.strat, Name: pl.name}
+	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.Job(), Resources: ks.res, Strategy: ks.strat, Name: pl.name,
+		Depth: s.rt.submitDepth()}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -485,6 +496,9 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 		cause = errs.ErrNodeAffinityUnavailable
 	case errors.Is(err, errs.ErrNodeDied):
 		cause = errs.ErrNodeDied
+	}
+	if cause == errs.ErrPlacementGroupRemoved || cause == errs.ErrNodeAffinityUnavailable {
+		err = fmt.Errorf("%w: %w", errs.ErrTaskUnschedulable, err) // matched as well as the cause
 	}
 	for _, t := range q {
 		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, cause, err, "", false).ToWire())
@@ -668,10 +682,12 @@ func (s *submitter) finishCancelled(t *task) {
 
 // Cancel cancels a task by its result's reference. A queued task never
 // runs; a running one sees its context cancelled, or with force, its
-// worker is killed. Cancelling a finished task does nothing.
-func (rt *Runtime) Cancel(ref Ref, force bool) error {
+// worker is killed; recursive also cancels the tasks it submitted, as
+// Ray's default. A process that does not own the task forwards the
+// request to the owner. Cancelling a finished task does nothing.
+func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 	if ref.Owner != rt.Addr() {
-		return fmt.Errorf("%w: only the owner of a task can cancel it", errs.ErrInvalidOption)
+		return rt.forwardCancel(ref, force, recursive)
 	}
 	s := rt.sub
 	s.mu.Lock()
@@ -698,12 +714,19 @@ func (rt *Runtime) Cancel(ref Ref, force bool) error {
 		s.finishCancelled(t)
 		return nil
 	}
+	if force && recursive {
+		// The worker cancels what the task submitted before it dies
+		// (best effort: the kill follows whatever the answer).
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = lh.worker.Call(cctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Force: true, Recursive: true}, nil)
+		ccancel()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if force {
 		return lh.node.Call(ctx, protocol.NodeKillWorker, &protocol.KillWorkerRequest{WorkerID: lh.reply.WorkerID}, nil)
 	}
-	return lh.worker.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID}, nil)
+	return lh.worker.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Recursive: recursive}, nil)
 }
 
 func (s *submitter) close() {

@@ -37,6 +37,9 @@ type actorEntry struct {
 	// migrating: the actor's node is draining; it moves without using up
 	// a restart.
 	migrating bool
+	// placing: the lease whose worker runs the constructor of the
+	// incarnation being created, so that Kill can end it.
+	placing *actorLease
 }
 
 type actorLease struct {
@@ -180,9 +183,18 @@ func (s *Server) killActor(_ context.Context, req *protocol.KillActorRequest) (*
 		cause = protocol.DeathKilled
 	}
 	var l *actorLease
-	if req.NoRestart || a.info.State == protocol.ActorPending {
+	creating := a.lease == nil && a.info.State != protocol.ActorDead
+	switch {
+	case req.NoRestart:
 		l = s.markDeadLocked(a, &protocol.ActorDeath{Code: cause, Message: deathMessage(cause, "")})
-	} else {
+		if l == nil {
+			l = a.placing
+		}
+	case creating:
+		// Still being created: as in Ray, the creation is abandoned and
+		// counts as a restart; with none left the actor is dead.
+		l = s.restartCreatingLocked(a, cause)
+	default:
 		l = a.lease
 		a.killed = true
 	}
@@ -191,6 +203,30 @@ func (s *Server) killActor(_ context.Context, req *protocol.KillActorRequest) (*
 		s.killLease(l)
 	}
 	return &protocol.Empty{}, nil
+}
+
+// restartCreatingLocked ends the creation under way of an actor (killed,
+// or its worker died in the constructor): it schedules a new incarnation
+// while restarts remain, else the actor dies of cause. It returns the
+// lease of the abandoned creation, which the caller kills outside the lock.
+func (s *Server) restartCreatingLocked(a *actorEntry, cause string) *actorLease {
+	l := a.placing
+	a.placing = nil
+	if a.spec.MaxRestarts >= 0 && a.info.NumRestarts >= a.spec.MaxRestarts {
+		s.markDeadLocked(a, &protocol.ActorDeath{Code: cause, Message: deathMessage(cause, "while it was being created")})
+		return l
+	}
+	a.info.NumRestarts++
+	a.info.Incarnation++
+	a.info.State = protocol.ActorRestarting
+	a.info.Addr = ""
+	inc := a.info.Incarnation
+	s.touchLocked(a)
+	s.cfg.Log.Warn("actor's creation ended; restarting it", "actor", a.info.ActorID, "class", a.info.Class,
+		"restart", a.info.NumRestarts, "cause", cause)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.scheduleActor(a, inc) }()
+	return l
 }
 
 func (s *Server) actorExited(_ context.Context, req *protocol.ActorExitedRequest) (*protocol.Empty, error) {
@@ -297,7 +333,8 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 		}
 		views, addrs := s.nodeViewLocked()
 		changed := s.nodesChanged
-		d, _ := sched.Pick(a.spec.Resources, views, "", a.spec.Strategy, sched.Options{}, rnd, 0)
+		d, next := sched.Pick(a.spec.Resources, views, "", a.spec.Strategy, sched.Options{}, rnd, s.actorSpread)
+		s.actorSpread = next // SPREAD actors round-robin as SPREAD tasks do
 		if d.Outcome == sched.Infeasible && s.groupRemovedLocked(a.spec.Resources) {
 			l := s.markDeadLocked(a, &protocol.ActorDeath{Code: protocol.DeathPGRemoved,
 				Message: "its placement group was removed"})
@@ -347,6 +384,25 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 		if err == nil {
 			return
 		}
+		if errors.Is(err, errCreationLost) {
+			// The worker died in the constructor (os.Exit, a crash, a
+			// kill): Ray counts it against max_restarts, it is no
+			// placement failure to retry for ever.
+			code := protocol.DeathCrashed
+			if !s.nodeAnswers(addr) {
+				code = protocol.DeathNodeDied
+			}
+			s.mu.Lock()
+			var l *actorLease
+			if a.info.State != protocol.ActorDead && a.info.Incarnation == incarnation {
+				l = s.restartCreatingLocked(a, code)
+			}
+			s.mu.Unlock()
+			if l != nil {
+				s.killLease(l)
+			}
+			return
+		}
 		var te *errs.TaskError
 		if errors.As(err, &te) {
 			// The constructor failed: the actor is dead, and every call
@@ -370,8 +426,13 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 	}
 }
 
+// errCreationLost: the connection to the worker running an actor's
+// constructor broke before it answered; its process died.
+var errCreationLost = errors.New("gcs: the actor's worker died while its constructor ran")
+
 // placeActor leases a dedicated worker on the node and runs the
-// constructor there. A *errs.TaskError means the constructor failed.
+// constructor there. A *errs.TaskError means the constructor failed,
+// errCreationLost that the worker died meanwhile.
 func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -399,14 +460,30 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 		return err
 	}
 	l.worker = w
+	s.mu.Lock()
+	if a.info.State == protocol.ActorDead || a.info.Incarnation != incarnation {
+		s.mu.Unlock()
+		s.killLease(l)
+		return nil
+	}
+	a.placing = l
+	s.mu.Unlock()
 	var cr protocol.WorkerCreateActorReply
 	err = w.Call(ctx, protocol.WorkerCreateActor, &protocol.CreateActorRequest{Spec: a.spec, Incarnation: incarnation, GPUIDs: reply.GPUIDs}, &cr)
+	s.mu.Lock()
+	if a.placing == l {
+		a.placing = nil
+	}
+	s.mu.Unlock()
 	if err == nil && cr.Err != nil {
 		s.killLease(l)
 		return cr.Err.FromWire()
 	}
 	if err != nil {
 		s.killLease(l)
+		if errors.Is(err, rpc.ErrClosed) && ctx.Err() == nil {
+			return fmt.Errorf("%w: %v", errCreationLost, err)
+		}
 		return err
 	}
 	s.mu.Lock()

@@ -99,6 +99,7 @@ type Server struct {
 	nodesChanged chan struct{}
 	nodeClients  *rpc.Pool
 	pgs          map[string]*pgEntry
+	actorSpread  int // the SPREAD cursor for placing actors
 	// jobsAwaiting: jobs of a recovered state whose driver has not
 	// attached again, with the time they end unless it does.
 	jobsAwaiting  map[string]time.Time

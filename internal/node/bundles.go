@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -193,4 +194,85 @@ func (n *Node) bundleGPUsLocked(req sched.Resources) ([]int, *gpu.Allocator, flo
 		}
 	}
 	return nil, nil, 0
+}
+
+// bundleExtraLocked returns what a lease inside a placement group is
+// charged besides its request, so that a bundle's resources are one pool
+// whichever way a lease names them: a lease in bundle i also takes the
+// group-wide amounts (X_group_<pg>), and a lease in "any bundle" also takes
+// the amounts of one bundle here with room (X_group_<i>_<pg>), the lowest
+// index first. ok is false when no bundle here has room for a group-wide
+// lease. Requests outside groups get nothing extra.
+func (n *Node) bundleExtraLocked(req sched.Resources) (extra sched.Resources, ok bool) {
+	pg := protocol.GroupOfResources(req)
+	if pg == "" {
+		return nil, true
+	}
+	wide := map[string]int64{} // base name -> amount, group-wide
+	for name, v := range req {
+		rest, found := strings.CutSuffix(name, "_"+pg)
+		if !found || v <= 0 {
+			continue
+		}
+		if base, found := strings.CutSuffix(rest, "_group"); found {
+			wide[base] += v
+			continue
+		}
+		i := strings.LastIndex(rest, "_group_")
+		if i < 0 {
+			continue
+		}
+		base, idx := rest[:i], rest[i+len("_group_"):]
+		if _, err := strconv.Atoi(idx); err == nil {
+			if extra == nil {
+				extra = sched.Resources{}
+			}
+			extra[protocol.BundleResourceName(base, pg, -1)] += v
+		}
+	}
+	if len(wide) == 0 {
+		return extra, true
+	}
+	keys := make([]string, 0, len(n.bundles))
+	for k, b := range n.bundles {
+		if b.committed && strings.HasPrefix(k, pg+"/") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(a, b int) bool { return n.bundles[keys[a]].req.Index < n.bundles[keys[b]].req.Index })
+	for _, k := range keys {
+		idx := n.bundles[k].req.Index
+		cand := sched.Resources{}
+		fits := true
+		for base, v := range wide {
+			name := protocol.BundleResourceName(base, pg, idx)
+			if n.available[name] < v {
+				fits = false
+				break
+			}
+			cand[name] = v
+		}
+		if fits {
+			maps.Copy(cand, extra)
+			return cand, true
+		}
+	}
+	return nil, false
+}
+
+// groupUnplaced reports whether req is for a placement group none of whose
+// bundles any node in view holds: the group is pending (or removed), so
+// the request waits for it rather than being infeasible.
+func groupUnplaced(req sched.Resources, view []sched.NodeView) bool {
+	pg := protocol.GroupOfResources(req)
+	if pg == "" {
+		return false
+	}
+	marker := protocol.BundleResourceName("bundle", pg, -1)
+	for _, v := range view {
+		if v.Total[marker] > 0 {
+			return false
+		}
+	}
+	return true
 }

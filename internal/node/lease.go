@@ -58,6 +58,8 @@ func jobKey(req *protocol.LeaseRequest) string {
 // lease is a granted worker and the resources it holds.
 type lease struct {
 	lent         bool // its CPUs are lent while its worker waits on Get
+	lentCPU      int64
+	lentDepth    int // the nesting depth of the task that waits (blocked.go)
 	gpuIDs       []int
 	bundleGPUs   *gpu.Allocator // the bundle allocator its GPUs came from
 	bundleAmount float64
@@ -257,7 +259,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	}
 	local := req.Resources.FitsIn(n.total)
 	if (!req.Spilled || !local) && !r.pickedHere {
-		d, next := sched.Pick(req.Resources, view, n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)
+		d, next := sched.Pick(req.Resources, n.viewLessLocked(view, req.Depth), n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)
 		if d.Outcome != sched.Infeasible {
 			n.spreadIdx = next
 		}
@@ -281,6 +283,12 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 				// have joined since. Decide on the next view.
 				return false
 			}
+			if groupUnplaced(req.Resources, view) {
+				// Its group waits for room: pending, not infeasible (Ray).
+				r.infeasible = false
+				n.checkGroupRemovedLocked(r)
+				return false
+			}
 			if !r.warned {
 				r.warned = true
 				n.warnInfeasibleLocked(r)
@@ -298,7 +306,8 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		}
 	}
 	r.infeasible = false
-	if !req.Resources.FitsIn(n.available) {
+	extra, roomy := n.bundleExtraLocked(req.Resources) // a bundle is one pool (bundles.go)
+	if !roomy || !n.fitsLocked(req) || !extra.FitsIn(n.available) {
 		if req.Spilled && !req.QueueHere && !req.Dedicated && local {
 			// Sent here on a view that was out of date: this node is busy.
 			// Give the request back (Ray's grant-or-reject) rather than
@@ -339,6 +348,8 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	n.grantLocked(r, w, gpuIDs)
 	if l := w.lease; l != nil {
 		l.bundleGPUs, l.bundleAmount = bundleGPUs, bundleAmount
+		n.available.Sub(extra)
+		l.resources.Add(extra)
 	}
 	return true
 }

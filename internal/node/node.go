@@ -55,8 +55,13 @@ type Config struct {
 	// else the temp dir); SpillDir receives spilled objects.
 	StoreDir string
 	SpillDir string
-	// MaxWorkers caps the worker processes of this node.
+	// MaxWorkers is the soft cap on the node's pooled worker processes
+	// (Ray's num_workers_soft_limit): workers blocked in Get do not count
+	// against it, so that nested tasks always get a worker.
 	MaxWorkers int
+	// MaxWorkersCeiling is the hard cap on pooled worker processes, blocked
+	// ones included (default: 8 times MaxWorkers, at least 64).
+	MaxWorkersCeiling int
 	// PrestartWorkers is how many workers start when a job first asks
 	// this node for a lease, and how many idle ones a job keeps.
 	PrestartWorkers int
@@ -128,6 +133,10 @@ func (c *Config) Validate() error {
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = max(4*cpus, 16)
 	}
+	if c.MaxWorkersCeiling <= 0 {
+		c.MaxWorkersCeiling = max(8*c.MaxWorkers, 64)
+	}
+	c.MaxWorkersCeiling = max(c.MaxWorkersCeiling, c.MaxWorkers)
 	if c.PrestartWorkers <= 0 {
 		c.PrestartWorkers = min(max(cpus, 1), 4)
 	}
@@ -172,6 +181,9 @@ type Node struct {
 	draining   bool
 	drainBy    time.Time
 	drained    bool
+
+	// softCapWarned: the pool has grown past MaxWorkers (said once).
+	softCapWarned bool
 
 	gpus  *gpu.Allocator
 	store *objstore.Store

@@ -146,8 +146,17 @@ func (n *Node) resolveBinaryLocked(j *job) {
 func (n *Node) grantableLocked(jobID string) int {
 	free := n.available.Clone()
 	c := 0
+	reserved := map[int]int64{} // by depth (blocked.go)
 	for _, r := range n.queue {
-		if r.finished || r.infeasible || jobKey(r.req) != jobID || !r.req.Resources.FitsIn(free) {
+		if r.finished || r.infeasible || jobKey(r.req) != jobID {
+			continue
+		}
+		rsv, ok := reserved[r.req.Depth]
+		if !ok {
+			rsv = n.reservedCPULocked(r.req.Depth)
+			reserved[r.req.Depth] = rsv
+		}
+		if !fitsLess(r.req.Resources, free, rsv) {
 			continue
 		}
 		free.Sub(r.req.Resources)
@@ -168,16 +177,10 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated bool) bool {
 	if j.binPath == "" || j.err != nil || j.dead || n.stopping {
 		return false
 	}
-	pooled := 0
-	for _, w := range n.workers {
-		if !w.dedicated {
-			pooled++
-		}
-	}
-	if pooled >= n.cfg.MaxWorkers && !dedicated {
+	if j.starting >= n.cfg.PrestartWorkers && j.starting+len(j.idle) >= n.grantableLocked(j.key) {
 		return false
 	}
-	if j.starting >= n.cfg.PrestartWorkers && j.starting+len(j.idle) >= n.grantableLocked(j.key) {
+	if !dedicated && !n.poolRoomLocked(j) {
 		return false
 	}
 	if err := n.startWorkerLocked(j); err != nil {
@@ -369,15 +372,14 @@ func (n *Node) workerBlocked(_ context.Context, req *protocol.WorkerBlockedReque
 		return &protocol.Empty{}, nil
 	}
 	l := w.lease
-	cpu := sched.Resources{"CPU": l.resources["CPU"]}
 	switch {
 	case req.Blocked && !l.lent:
-		l.lent = true
-		n.available.Add(cpu)
+		l.lent, l.lentCPU, l.lentDepth = true, l.resources["CPU"], req.Depth
+		n.available.Add(sched.Resources{"CPU": l.lentCPU})
 		n.scheduleLocked()
 	case !req.Blocked && l.lent:
 		l.lent = false
-		n.available.Sub(cpu)
+		n.available.Sub(sched.Resources{"CPU": l.lentCPU})
 	}
 	return &protocol.Empty{}, nil
 }

@@ -159,7 +159,7 @@ func decodeInts(dec *msgpack.Decoder) ([]int, error) {
 }
 
 // taskSpecFields is how many fields a TaskSpec has on the wire.
-const taskSpecFields = 11
+const taskSpecFields = 12
 
 // EncodeMsgpack writes a task spec as an array of its fields.
 func (t *TaskSpec) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -189,7 +189,10 @@ func (t *TaskSpec) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := encodeInts(enc, t.GPUIDs); err != nil {
 		return err
 	}
-	return enc.EncodeInt(int64(t.NumReturns))
+	if err := enc.EncodeInt(int64(t.NumReturns)); err != nil {
+		return err
+	}
+	return enc.EncodeInt(int64(t.Depth))
 }
 
 // DecodeMsgpack reads what EncodeMsgpack writes.
@@ -224,6 +227,8 @@ func (t *TaskSpec) DecodeMsgpack(dec *msgpack.Decoder) error {
 			t.GPUIDs, err = decodeInts(dec)
 		case 10:
 			t.NumReturns, err = dec.DecodeInt()
+		case 11:
+			t.Depth, err = dec.DecodeInt()
 		default:
 			err = dec.Skip()
 		}

@@ -15,7 +15,7 @@ func TestHandWrittenCodecsRoundTrip(t *testing.T) {
 	cases := []any{
 		&TaskSpec{TaskID: "t", JobID: "j", Name: "f", Display: "g", ReturnID: "t", OwnerAddr: "o:1",
 			Args:      []Arg{{V: []byte{1, 2}}, {ID: "x", Loc: loc}, {}},
-			Resources: sched.Resources{"CPU": sched.Unit, "GPU": 500}, Attempt: 3, GPUIDs: []int{0, 2}, NumReturns: 4},
+			Resources: sched.Resources{"CPU": sched.Unit, "GPU": 500}, Attempt: 3, GPUIDs: []int{0, 2}, NumReturns: 4, Depth: 2},
 		&TaskSpec{TaskID: "t2"},
 		&ActorCallRequest{ActorID: "a", Incarnation: 2, TaskID: "t", Method: "M", Args: []Arg{{V: []byte("v")}}, OwnerAddr: "o"},
 		&TaskEvent{TaskID: "t", Attempt: 1, Name: "f", Type: TaskTypeNormal, JobID: "j", ActorID: "a", State: TaskFailed,

@@ -45,6 +45,11 @@ type LeaseRequest struct {
 	// Detached marks a detached actor's lease: its worker outlives the
 	// job that created it.
 	Detached bool `msgpack:"detached,omitempty"`
+	// Depth is the nesting depth of the tasks the lease is for (1: a
+	// driver's, 2: theirs...; 0: unknown). Beyond the soft worker cap,
+	// the CPUs of blocked workers go only to deeper tasks, so that nested
+	// work progresses with a bounded number of workers.
+	Depth int `msgpack:"depth,omitempty"`
 }
 
 type LeaseReply struct {
@@ -93,6 +98,8 @@ type RegisterWorkerReply struct {
 type WorkerBlockedRequest struct {
 	WorkerID string `msgpack:"worker"`
 	Blocked  bool   `msgpack:"blocked"`
+	// Depth is the nesting depth of the task that waits (0: unknown).
+	Depth int `msgpack:"depth,omitempty"`
 }
 
 type KillWorkerRequest struct {

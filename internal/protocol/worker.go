@@ -42,6 +42,9 @@ type TaskSpec struct {
 	// elements, each its own object (ReturnID(TaskID, i)), as Ray's
 	// num_returns. 0: one object, the whole result.
 	NumReturns int `msgpack:"nret,omitempty"`
+	// Depth is the task's nesting depth: 1 for a driver's tasks, one more
+	// for each task that submits (see LeaseRequest.Depth).
+	Depth int `msgpack:"depth,omitempty"`
 }
 
 // DisplayName is the name logs, errors and the state API show for the
@@ -85,6 +88,8 @@ type PushTaskReply struct {
 type CancelTaskRequest struct {
 	TaskID string `msgpack:"id"`
 	Force  bool   `msgpack:"force,omitempty"`
+	// Recursive also cancels the tasks the task submitted (Ray's default).
+	Recursive bool `msgpack:"rec,omitempty"`
 }
 
 type GetObjectRequest struct {

@@ -210,19 +210,29 @@ func (cl *Client) Call(ctx context.Context, method string, req, resp any) error 
 // once, on the connection's reader goroutine, with the reply body or the
 // error; it must not block.
 func (cl *Client) Go(method string, body []byte, done func(reply []byte, err error)) {
+	cl.GoSent(method, body, done)
+}
+
+// GoSent is Go that also reports whether the request was written: false
+// when the connection was already closed or the write failed, so that the
+// peer cannot have run it (done still runs, with the error). A caller may
+// then resend it elsewhere without counting a retry.
+func (cl *Client) GoSent(method string, body []byte, done func(reply []byte, err error)) bool {
 	id := cl.nextID.Add(1)
 	cl.mu.Lock()
 	if cl.async == nil {
 		err := cl.err
 		cl.mu.Unlock()
 		done(nil, err)
-		return
+		return false
 	}
 	cl.async[id] = done
 	cl.mu.Unlock()
 	if err := cl.c.send(&frame{Type: frameRequest, ID: id, Method: method, Body: body}); err != nil {
 		_ = cl.c.nc.Close()
+		return false
 	}
+	return true
 }
 
 // forget drops a call's reply channel; it reports whether it was still

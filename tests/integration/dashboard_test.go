@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +192,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Do(browser, chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`)); err != nil {
 		t.Fatal(err)
 	}
+	// The handle kept the actor alive until here: a non-detached actor
+	// goes once no handle to it is reachable, as in Ray.
+	runtime.KeepAlive(counter)
 	rayo.Shutdown()
 	deadRow := browsertest.RowWhere("actors-grid", map[string]string{"class_name": `t === 'itest.Counter'`, "state": `t === 'DEAD'`})
 	browsertest.WaitJS(t, browser, "the actor DEAD once its job ended", 60*time.Second, deadRow+` && window.__sameDocument`)
