@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"sync"
 	"time"
-	"weak"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -40,16 +40,9 @@ type refToken struct{ ref core.Ref }
 // newRef makes an ObjectRef counted by this process.
 func newRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
 	tok := &refToken{ref: r}
-	if !rt.TracksLocalRefs() {
-		rt.AddLocal(r)
-		runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
-		return ObjectRef[T]{ref: r, tok: tok}
-	}
-	// Made while a task runs: counted out when the task returns if this
-	// token is gone by then (core's task ledger), else by its cleanup.
-	wp := weak.Make(tok)
-	h := rt.AddLocalRef(r, func() bool { return wp.Value() != nil })
-	runtime.AddCleanup(tok, func(h *core.LocalRef) { rt.ReleaseLocal(h) }, h)
+	rt.AddLocal(r)
+	runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
+	rt.NoteRef() // in a worker: collect when the call returns (see core's taskrefs.go)
 	return ObjectRef[T]{ref: r, tok: tok}
 }
 
@@ -202,6 +195,11 @@ func GetAll[T any](ctx context.Context, refs []ObjectRef[T]) ([]T, error) {
 	return out, nil
 }
 
+// waitSeen holds the sets Wait finds duplicates with, kept between calls:
+// a Wait in a loop (over what the last one left) would otherwise build
+// and grow a new map each time.
+var waitSeen = sync.Pool{New: func() any { return map[string]struct{}{} }}
+
 // Wait returns once numReady of refs are ready (finished, with a value or
 // an error) or timeout has passed; a negative timeout waits without limit.
 // As in Ray, ready holds at most numReady refs (the first ready ones, in
@@ -218,18 +216,19 @@ func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout
 	crs := make([]core.Ref, len(refs))
 	isReady := make([]bool, len(refs))
 	var waitIdx []int
-	seen := make(map[string]bool, len(refs))
+	seen := waitSeen.Get().(map[string]struct{})
+	defer func() { clear(seen); waitSeen.Put(seen) }()
 	for i, r := range refs {
 		cr, err := r.coreRef()
 		if err != nil {
 			isReady[i] = true // a failed submission is "ready": Get reports it
 			continue
 		}
-		if seen[cr.ID] {
+		if _, dup := seen[cr.ID]; dup {
 			// As Ray: a ref counted twice would make numReady ambiguous.
 			return nil, nil, fmt.Errorf("%w: Wait: ref %s appears more than once", errs.ErrInvalidOption, cr.ID)
 		}
-		seen[cr.ID] = true
+		seen[cr.ID] = struct{}{}
 		crs[i] = cr
 		waitIdx = append(waitIdx, i)
 	}
