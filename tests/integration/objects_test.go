@@ -670,12 +670,12 @@ func TestObjNestedRefsFreedAcrossProcesses(t *testing.T) {
 		t.Fatalf("%d distinct objects; want 4", len(ids))
 	}
 	// The driver dropped everything. The builder's worker owns every
-	// level, and its own ObjectRefs from the task are counted out only
-	// when its Go collector runs: an idle worker may not collect for
-	// minutes (TestObjKnownBugIdleOwnerKeepsDroppedObjects), so every
-	// poll also runs the collector on the special node, in an idle
-	// worker of this job (normally the builder's, the most recently
-	// used).
+	// level, and its own ObjectRefs from the task are counted out when its
+	// Go collector runs (a worker collects once idle after a call that
+	// made refs: TestObjIdleOwnerFreesDroppedObjects); every poll also
+	// runs the collector on the special node, in an idle worker of this
+	// job (normally the builder's, the most recently used), as this test
+	// checks the nested counting, not that.
 	start := time.Now()
 	gcPids := map[int]bool{}
 	testcluster.WaitFor(t, time.Minute, func() bool {
@@ -937,8 +937,9 @@ func TestObjArgumentUseKeepsEarlierPin(t *testing.T) {
 }
 
 // Objects owned by a worker (Put inside a task) whose last borrower has
-// gone stay in the stores until that worker's Go collector happens to run:
-// an idle worker may not collect for minutes.
+// gone leave the stores without anyone asking the worker to collect: a
+// worker collects once idle after a call that made refs (an idle worker
+// of the Go runtime alone may not collect for minutes).
 func TestObjIdleOwnerFreesDroppedObjects(t *testing.T) {
 	c := startCluster(t)
 	connect(t, c)
