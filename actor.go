@@ -307,7 +307,13 @@ func GetActor[A any](ctx context.Context, name string, opts ...Option) (ActorHan
 	if info.Class != def.class {
 		return ActorHandle[A]{}, fmt.Errorf("%w: the actor named %q is a %s, not a %s", errs.ErrBadCall, name, info.Class, def.class)
 	}
-	return ActorHandle[A]{id: info.ActorID, class: info.Class}, nil
+	h := ActorHandle[A]{id: info.ActorID, class: info.Class}
+	if r, ok := rt.OwnedActorHandle(info.ActorID); ok {
+		// In the actor's creator, as Ray's get_actor in the owner: the
+		// handle counts like the one New returned.
+		h.scope = newRef[struct{}](rt, r)
+	}
+	return h, nil
 }
 
 // AnyActor is any ActorHandle, whatever its type: for Kill.

@@ -35,14 +35,18 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 		return "", "", fmt.Errorf("actor %s: constructor arguments: %w", o.Class, err)
 	}
 	// The head keeps the constructor's arguments to restart the actor:
-	// what they refer to stays alive as long as this process does.
-	rt.addSubmitted(argRefs(args))
+	// what they refer to stays alive while the actor may restart (for an
+	// actor whose handles this process counts, until it goes out of
+	// scope; else as long as this process lives).
+	held := argRefs(args)
+	rt.addSubmitted(held)
 	spec := &protocol.ActorSpec{ActorID: rt.nextID(), Class: o.Class, Name: o.Name, Namespace: o.Namespace,
 		Detached: o.Detached, GetIfExists: o.GetIfExists, Args: vals, Resources: o.Resources, Strategy: o.Strategy,
 		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries, MaxConcurrency: o.MaxConcurrency,
 		Job: rt.Job(), OwnerAddr: rt.Addr()}
 	var reply protocol.CreateActorReply
 	if err := rt.callHead(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
+		rt.removeSubmitted(held) // no actor of these arguments
 		if rpc.CodeOf(err) == "actor_name_taken" {
 			return "", "", fmt.Errorf("%w: %v", errs.ErrActorNameTaken, err)
 		}
@@ -51,10 +55,13 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 		}
 		return "", "", err
 	}
-	if !o.Detached && !reply.Existed {
+	switch {
+	case reply.Existed:
+		rt.removeSubmitted(held) // GetIfExists found another: these were not used
+	case !o.Detached:
 		// This process owns the actor's lifetime: its handles count
-		// (actor_scope.go).
-		rt.ownActorHandle(reply.ActorID)
+		// (actor_scope.go), and the arguments go with it.
+		rt.ownActorHandle(reply.ActorID, held)
 	}
 	return reply.ActorID, reply.Class, nil
 }
@@ -295,10 +302,15 @@ func (ac *actorClient) pumpLocked() {
 		ac.inflight = append(ac.inflight, c)
 		conn := ac.conn
 		sent := conn.GoSent(protocol.WorkerActorCall, body, func(reply []byte, err error) {
-			if err != nil && errors.Is(err, rpc.ErrClosed) {
-				// May run on this goroutine (connection already closed):
-				// handle it on another, outside the lock.
-				go ac.callFailed(conn, err)
+			if err != nil {
+				// May run on this goroutine (connection already closed,
+				// whatever the error): handle it on another, outside the
+				// lock.
+				if errors.Is(err, rpc.ErrClosed) {
+					go ac.callFailed(conn, err)
+				} else {
+					go ac.replied(c, reply, err)
+				}
 				return
 			}
 			ac.replied(c, reply, err)

@@ -143,6 +143,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		terr.Pid = os.Getpid()
 		terr.NodeID = os.Getenv("RAYO_NODE_ID")
 		w := terr.ToWire()
+		rt.FlushBorrows(c.ctx) // refs or handles the failed call kept (in the actor's state)
 		rt.taskEnded(ev, w)
 		c.reply(&protocol.PushTaskReply{Err: w}, nil)
 	} else {

@@ -20,13 +20,17 @@ const handleObjectSuffix = ".handles"
 
 // ownActorHandle registers this process as the owner of the object
 // standing for the handles of the actor it just created.
-func (rt *Runtime) ownActorHandle(actorID string) Ref {
+func (rt *Runtime) ownActorHandle(actorID string, ctorArgs []Ref) Ref {
 	r := Ref{ID: actorID + handleObjectSuffix, Owner: rt.Addr()}
 	rt.refs.mu.Lock()
 	if rt.refs.actorHandles == nil {
 		rt.refs.actorHandles = map[string]string{}
+		rt.refs.actorArgs = map[string][]Ref{}
 	}
 	rt.refs.actorHandles[r.ID] = actorID
+	if len(ctorArgs) > 0 {
+		rt.refs.actorArgs[actorID] = ctorArgs
+	}
 	rt.entryLocked(r)
 	rt.refs.mu.Unlock()
 	return r
@@ -51,6 +55,8 @@ func (rt *Runtime) actorHandleFreedLocked(id string) {
 		return
 	}
 	delete(rt.refs.actorHandles, id)
+	args := rt.refs.actorArgs[actorID]
+	delete(rt.refs.actorArgs, actorID)
 	select {
 	case <-rt.closed:
 		return // the job's end ends its actors
@@ -64,5 +70,8 @@ func (rt *Runtime) actorHandleFreedLocked(id string) {
 		if err := rt.KillActor(ctx, actorID, true, protocol.DeathOutOfScope); err != nil {
 			rt.log.Debug("ending an actor out of scope failed", "actor", actorID, "err", err)
 		}
+		// It will not restart: what its constructor's arguments refer to
+		// (objects, other actors' handles) may go.
+		rt.removeSubmitted(args)
 	}()
 }

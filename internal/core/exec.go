@@ -62,6 +62,10 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 			terr.Cause = errs.ErrTaskCancelled
 		}
 		w := terr.ToWire()
+		// A failed task may have kept refs or actor handles it received
+		// (in a global, say): their owners must know before the reply
+		// ends the caller's hold, even when the task was cancelled.
+		rt.flushBorrowsAfter(ctx)
 		rt.taskEnded(ev, w)
 		return &protocol.PushTaskReply{Err: w}, nil
 	}

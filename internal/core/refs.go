@@ -55,6 +55,9 @@ type refTable struct {
 	// actorHandles: owner side, the objects standing for the handles of
 	// actors this process created, by actor ID (actor_scope.go).
 	actorHandles map[string]string
+	// actorArgs: the references in the constructor arguments of those
+	// actors, held while the actor may restart (until it is out of scope).
+	actorArgs map[string][]Ref
 }
 
 type borrowMsg struct {
@@ -262,6 +265,15 @@ func (rt *Runtime) FlushBorrows(ctx context.Context) {
 	case <-ctx.Done():
 	case <-rt.closed:
 	}
+}
+
+// flushBorrowsAfter is FlushBorrows under a task's context that may be
+// cancelled already (a cancelled task's reply still follows its borrows),
+// bounded as a call to an owner is.
+func (rt *Runtime) flushBorrowsAfter(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	rt.FlushBorrows(ctx)
 }
 
 // queueBorrowsLocked moves the pending registrations to the ordered queue

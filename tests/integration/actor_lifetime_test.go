@@ -294,3 +294,55 @@ func TestActorHandlesCountEverywhere(t *testing.T) {
 	mustGet(t, kDrop.Remote(k), "Drop")
 	waitOutOfScope(t, c, kept, "the actor once its last holder dropped its handle")
 }
+
+// A handle given to another actor's constructor counts while that actor
+// may restart, and no longer once it is out of scope; a handle that
+// GetActor returns in the actor's creator counts like New's (as Ray's
+// get_actor in the owner).
+func TestActorHandlesInConstructorsAndGetActor(t *testing.T) {
+	c := startCluster(t)
+	connectNS(t, c, "handles-ctor")
+	ctx := withTimeout(t, 2*time.Minute)
+
+	// A counter whose handle only a relay's constructor got: both go once
+	// the relay's handle is gone (before, the constructor's arguments were
+	// held for the life of this process, and the counter with them).
+	counterID, relayID := func() (string, string) {
+		a := newActor(t, counterActor, 0)
+		r := newActor(t, relayActor, a)
+		if v := mustGet(t, rForward.Remote(r, 1), "Forward"); v != 1 {
+			t.Fatalf("Forward: %d, want 1", v)
+		}
+		return a.ID(), r.ID()
+	}()
+	waitOutOfScope(t, c, relayID, "the relay, once its handle is gone")
+	waitOutOfScope(t, c, counterID, "the counter only the relay's constructor held")
+
+	// New's handle dropped, GetActor's kept: the actor lives on; it goes
+	// with the last one.
+	var found rayo.ActorHandle[actCounter]
+	id := func() string {
+		n, err := counterActor.Options(rayo.Name("looked-up")).New(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if found, err = rayo.GetActor[actCounter](ctx, "looked-up"); err != nil {
+			t.Fatal(err)
+		}
+		return n.ID()
+	}()
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		runtime.GC()
+		if info := actorInfo(t, c, id); info.State != protocol.ActorAlive {
+			t.Fatalf("the actor whose GetActor handle its creator holds is %s (%+v)", info.State, info.Death)
+		}
+	}
+	if v := mustGet(t, cIncr.Remote(found, 1), "Incr through GetActor's handle"); v != 1 {
+		t.Fatalf("Incr through GetActor's handle: %d, want 1", v)
+	}
+	found = rayo.ActorHandle[actCounter]{}
+	waitOutOfScope(t, c, id, "the actor once GetActor's handle is gone too")
+}
