@@ -39,6 +39,16 @@ func (n *Node) pooledLocked() (pooled, blocked int) {
 func (n *Node) poolRoomLocked(j *job) bool {
 	pooled, blocked := n.pooledLocked()
 	if pooled >= min(n.cfg.MaxWorkers+blocked, n.cfg.MaxWorkersCeiling) {
+		if pooled >= n.cfg.MaxWorkersCeiling && blocked == pooled && !n.ceilingWarned {
+			// Nesting deeper than the ceiling allows (about (ceiling -
+			// soft cap) / CPUs levels): nothing can run until a wait ends.
+			n.ceilingWarned = true
+			n.log.Error("every pooled worker is blocked in Get at the worker ceiling: nested tasks wait",
+				"workers", pooled, "ceiling", n.cfg.MaxWorkersCeiling)
+			j.logs.add(protocol.LogLine{Stderr: true, Text: fmt.Sprintf(
+				"Warning: all %d worker processes of node %s wait in Get for tasks they submitted, and the node may start no more (--max-worker-processes %d): nesting this deep cannot progress on this node",
+				pooled, n.cfg.NodeID, n.cfg.MaxWorkersCeiling)})
+		}
 		return false
 	}
 	if pooled >= n.cfg.MaxWorkers && !n.softCapWarned {

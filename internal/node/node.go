@@ -184,6 +184,8 @@ type Node struct {
 
 	// softCapWarned: the pool has grown past MaxWorkers (said once).
 	softCapWarned bool
+	// ceilingWarned: every pooled worker was blocked at the ceiling (said once).
+	ceilingWarned bool
 
 	gpus  *gpu.Allocator
 	store *objstore.Store
