@@ -83,20 +83,27 @@ func (t *sessions) expired(s *session, now time.Time) bool {
 // evictLocked drops the expired sessions and, if none was, the least
 // recently used one.
 func (t *sessions) evictLocked(now time.Time) {
-	var oldestKey [sha256.Size]byte
-	var oldest *session
-	n := len(t.byKey)
-	for k, s := range t.byKey {
-		if t.expired(s, now) {
-			delete(t.byKey, k)
+	evict(t.byKey, func(s *session) bool { return t.expired(s, now) }, func(s *session) time.Time { return s.seen })
+}
+
+// evict drops the entries of m that are gone and, if none was, the one
+// last used longest ago (the caps on sessions and on login clients).
+func evict[K comparable, V any](m map[K]V, gone func(V) bool, used func(V) time.Time) {
+	var oldestKey K
+	var oldest time.Time
+	found := false
+	n := len(m)
+	for k, v := range m {
+		if gone(v) {
+			delete(m, k)
 			continue
 		}
-		if oldest == nil || s.seen.Before(oldest.seen) {
-			oldestKey, oldest = k, s
+		if u := used(v); !found || u.Before(oldest) {
+			oldestKey, oldest, found = k, u, true
 		}
 	}
-	if len(t.byKey) == n && oldest != nil {
-		delete(t.byKey, oldestKey)
+	if len(m) == n && found {
+		delete(m, oldestKey)
 	}
 }
 

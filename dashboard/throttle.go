@@ -127,19 +127,5 @@ func (l *loginLimiter) attempt(k netip.Prefix, ok bool) (time.Duration, bool) {
 }
 
 func (l *loginLimiter) evictLocked(now time.Time) {
-	var oldestKey netip.Prefix
-	var oldest *failures
-	n := len(l.clients)
-	for k, f := range l.clients {
-		if forgotten(f, now) {
-			delete(l.clients, k)
-			continue
-		}
-		if oldest == nil || f.last.Before(oldest.last) {
-			oldestKey, oldest = k, f
-		}
-	}
-	if len(l.clients) == n && oldest != nil {
-		delete(l.clients, oldestKey)
-	}
+	evict(l.clients, func(f *failures) bool { return forgotten(f, now) }, func(f *failures) time.Time { return f.last })
 }

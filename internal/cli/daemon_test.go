@@ -69,6 +69,22 @@ func daemonEnvForTest(t *testing.T, tempDirs ...string) {
 	})
 }
 
+// startNode starts a node in the background (rayo start with args, and
+// small) and returns the pid it printed, and its stderr.
+func startNode(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	out, errs, err := rayoCLI(t, append(append([]string{"start"}, args...), small...)...)
+	if err != nil {
+		t.Fatalf("rayo start --address: %v\n%s%s", err, out, errs)
+	}
+	m := pidRe.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("rayo start printed no pid: %q", out)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid, errs
+}
+
 // startHead starts a head (and its node) in the background under tempDir
 // and returns its session, address and token.
 func startHead(t *testing.T, tempDir string, extra ...string) (*session.Dir, string, string) {
@@ -112,15 +128,7 @@ func TestStartKeepsTokenOffTheCommandLine(t *testing.T) {
 	sess, addr, token := startHead(t, headDir)
 
 	// In the background, the way an operator joins a node.
-	out, errs, err := rayoCLI(t, append([]string{"start", "--address", addr, "--token", token, "--temp-dir", nodeDir}, small...)...)
-	if err != nil {
-		t.Fatalf("rayo start --address: %v\n%s%s", err, out, errs)
-	}
-	m := pidRe.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("rayo start printed no pid: %q", out)
-	}
-	pid, _ := strconv.Atoi(m[1])
+	pid, errs := startNode(t, "--address", addr, "--token", token, "--temp-dir", nodeDir)
 	if cl := cmdline(t, pid); strings.Contains(cl, token) {
 		t.Errorf("the node daemon's command line holds the token: %s", cl)
 	}
@@ -227,15 +235,7 @@ func TestStopSparesProcessesThatReusedAPid(t *testing.T) {
 	sess, addr, token := startHead(t, headDir)
 	t.Setenv("RAYO_TOKEN", token)
 	// A rayo daemon of another session (another temp dir).
-	out, errs, err := rayoCLI(t, append([]string{"start", "--address", addr, "--temp-dir", nodeDir}, small...)...)
-	if err != nil {
-		t.Fatalf("rayo start --address: %v\n%s%s", err, out, errs)
-	}
-	m := pidRe.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("rayo start printed no pid: %q", out)
-	}
-	foreignPid, _ := strconv.Atoi(m[1])
+	foreignPid, _ := startNode(t, "--address", addr, "--temp-dir", nodeDir)
 	foreign, err := session.Identify(foreignPid)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestStopSparesProcessesThatReusedAPid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, errs, err = rayoCLI(t, "stop", "--temp-dir", headDir)
+	out, errs, err := rayoCLI(t, "stop", "--temp-dir", headDir)
 	if err != nil {
 		t.Fatalf("rayo stop: %v\n%s%s", err, out, errs)
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -52,10 +53,11 @@ func (rt *Runtime) freeOwnedStored() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), freeOwnedStoredTimeout)
 	defer cancel()
-	done := make(chan struct{}, len(byNode))
+	var wg sync.WaitGroup
 	for addr, ids := range byNode {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
+			defer wg.Done()
 			c := rt.node
 			if addr != "" {
 				var err error
@@ -66,7 +68,5 @@ func (rt *Runtime) freeOwnedStored() {
 			_ = c.Call(ctx, protocol.NodeDeleteObjects, &protocol.DeleteObjectsRequest{ObjectIDs: ids}, nil)
 		}()
 	}
-	for range byNode {
-		<-done
-	}
+	wg.Wait()
 }

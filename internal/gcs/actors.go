@@ -42,6 +42,12 @@ type actorEntry struct {
 	placing *actorLease
 }
 
+// supersededLocked reports whether incarnation is no longer the one to
+// create: the actor died or a newer incarnation replaced it.
+func (a *actorEntry) supersededLocked(incarnation int) bool {
+	return a.info.State == protocol.ActorDead || a.info.Incarnation != incarnation
+}
+
 type actorLease struct {
 	nodeAddr string
 	reply    protocol.LeaseReply
@@ -327,7 +333,7 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 	backoff := 100 * time.Millisecond
 	for {
 		s.mu.Lock()
-		if a.info.State == protocol.ActorDead || a.info.Incarnation != incarnation {
+		if a.supersededLocked(incarnation) {
 			s.mu.Unlock()
 			return
 		}
@@ -394,7 +400,7 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 			}
 			s.mu.Lock()
 			var l *actorLease
-			if a.info.State != protocol.ActorDead && a.info.Incarnation == incarnation {
+			if !a.supersededLocked(incarnation) {
 				l = s.restartCreatingLocked(a, code)
 			}
 			s.mu.Unlock()
@@ -461,7 +467,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 	}
 	l.worker = w
 	s.mu.Lock()
-	if a.info.State == protocol.ActorDead || a.info.Incarnation != incarnation {
+	if a.supersededLocked(incarnation) {
 		s.mu.Unlock()
 		s.killLease(l)
 		return nil
@@ -487,7 +493,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 		return err
 	}
 	s.mu.Lock()
-	if a.info.State == protocol.ActorDead || a.info.Incarnation != incarnation {
+	if a.supersededLocked(incarnation) {
 		s.mu.Unlock()
 		s.killLease(l)
 		return nil

@@ -85,12 +85,8 @@ func (n *Node) reservedCPULocked(depth int) int64 {
 	return cpu
 }
 
-// fitsLocked reports whether a request fits in the node's free resources,
-// less the CPU reserved for tasks deeper than it.
-func (n *Node) fitsLocked(req *protocol.LeaseRequest) bool {
-	return fitsLess(req.Resources, n.available, n.reservedCPULocked(req.Depth))
-}
-
+// fitsLess reports whether res fits in free less the CPU reserved for
+// deeper tasks (reservedCPULocked).
 func fitsLess(res, free sched.Resources, reserved int64) bool {
 	if !res.FitsIn(free) {
 		return false
@@ -98,11 +94,11 @@ func fitsLess(res, free sched.Resources, reserved int64) bool {
 	return reserved == 0 || res["CPU"] <= 0 || res["CPU"] <= free["CPU"]-reserved
 }
 
-// viewLessLocked is the cluster view a request of the given depth sees:
-// this node's entry without the CPU reserved for deeper tasks, so that the
-// request may go to another node with room rather than wait here.
-func (n *Node) viewLessLocked(view []sched.NodeView, depth int) []sched.NodeView {
-	reserved := n.reservedCPULocked(depth)
+// viewLessLocked is the cluster view a request sees: this node's entry
+// without the CPU reserved for deeper tasks (reservedCPULocked of the
+// request's depth), so that the request may go to another node with room
+// rather than wait here.
+func (n *Node) viewLessLocked(view []sched.NodeView, reserved int64) []sched.NodeView {
 	if reserved == 0 {
 		return view
 	}

@@ -257,9 +257,10 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		r.finish(&protocol.LeaseReply{Rejected: true}, nil)
 		return true
 	}
+	reserved := n.reservedCPULocked(req.Depth) // for deeper tasks (blocked.go)
 	local := req.Resources.FitsIn(n.total)
 	if (!req.Spilled || !local) && !r.pickedHere {
-		d, next := sched.Pick(req.Resources, n.viewLessLocked(view, req.Depth), n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)
+		d, next := sched.Pick(req.Resources, n.viewLessLocked(view, reserved), n.cfg.NodeID, req.Strategy, sched.Options{}, n.rnd, n.spreadIdx)
 		if d.Outcome != sched.Infeasible {
 			n.spreadIdx = next
 		}
@@ -307,7 +308,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	}
 	r.infeasible = false
 	extra, roomy := n.bundleExtraLocked(req.Resources) // a bundle is one pool (bundles.go)
-	if !roomy || !n.fitsLocked(req) || !extra.FitsIn(n.available) {
+	if !roomy || !fitsLess(req.Resources, n.available, reserved) || !extra.FitsIn(n.available) {
 		if req.Spilled && !req.QueueHere && !req.Dedicated && local {
 			// Sent here on a view that was out of date: this node is busy.
 			// Give the request back (Ray's grant-or-reject) rather than

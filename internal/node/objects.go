@@ -222,15 +222,8 @@ func (n *Node) pullOnce(ctx context.Context, req *protocol.PullObjectRequest) er
 // transfer reads the object in chunks, several in flight, into a new
 // secondary copy.
 func (n *Node) transfer(req *protocol.PullObjectRequest) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := n.stopContext(10 * time.Minute)
 	defer cancel()
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	src, err := n.peerNode(ctx, req.From)
 	if err != nil {
 		return rpc.Errorf("object_lost", "rayo: the node holding object %s is unreachable: %v", req.ObjectID, err)

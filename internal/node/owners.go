@@ -254,7 +254,13 @@ func (n *Node) dialOwner(owner string) (*rpc.Client, error) {
 // ownerCtx bounds one exchange with an owner; it ends early if the
 // daemon stops.
 func (n *Node) ownerCtx() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), ownerCallTimeout)
+	return n.stopContext(ownerCallTimeout)
+}
+
+// stopContext is a context that ends after timeout, or earlier if the
+// daemon stops.
+func (n *Node) stopContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	go func() {
 		select {
 		case <-n.stop:

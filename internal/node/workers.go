@@ -116,15 +116,8 @@ func (n *Node) resolveBinaryLocked(j *job) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := n.stopContext(5 * time.Minute)
 		defer cancel()
-		go func() {
-			select {
-			case <-n.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		p, err := fetchBinary(ctx, n.cfg.HeadAddr, n.cfg.Token, n.cfg.BinariesDir, b, rpc.WithTLS(n.cfg.TLS))
 		n.mu.Lock()
 		j.fetching = false

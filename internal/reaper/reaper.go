@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/objstore"
+	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
 // Env is set (to "1") in a reaper's environment.
@@ -334,23 +334,9 @@ func removeStore(path string) error {
 func removeSocket(path string) error {
 	var err error
 	if poll(func() bool {
-		fi, lerr := os.Lstat(path)
-		if lerr != nil || fi.Mode()&os.ModeSocket == 0 {
-			return true // gone already, or not a socket: not ours
-		}
-		nc, derr := net.DialTimeout("unix", path, time.Second)
-		if derr == nil {
-			_ = nc.Close()
-			return false // a listener: the dying one, or a new process's
-		}
-		if !errors.Is(derr, syscall.ECONNREFUSED) {
-			return false
-		}
-		// That very file only, not one a new server made since.
-		if now, serr := os.Lstat(path); serr == nil && os.SameFile(fi, now) {
-			err = os.Remove(path)
-		}
-		return true
+		_, alive, rerr := rpc.RemoveDeadSocket(path)
+		err = rerr
+		return !alive // a listener: the dying one, or a new process's
 	}) {
 		return err
 	}

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,26 +45,9 @@ func floodServerChild() {
 	os.Exit(0)
 }
 
-// outputBuffer collects a child's output for the test to wait on.
-type outputBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *outputBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *outputBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// waitFor polls until the output holds every one of subs.
-func (b *outputBuffer) waitFor(t *testing.T, what string, subs ...string) string {
+// waitFor polls until the output (a child's, or a log; syncBuffer is in
+// tls_test.go) holds every one of subs.
+func (b *syncBuffer) waitFor(t *testing.T, what string, subs ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -112,7 +94,7 @@ func dialVia(t *testing.T, network, address, addr, token string) error {
 // a normal client then gets through over TCP and over the Unix socket.
 func TestDescriptorFloodThenRecovery(t *testing.T) {
 	const token = "flood-token"
-	var out outputBuffer
+	var out syncBuffer
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), floodServerEnv+"="+token, "TMPDIR="+t.TempDir())
 	child.Stdout, child.Stderr = &out, &out
@@ -299,7 +281,7 @@ func (l *scriptedListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(12
 // that is not temporary stops the listener loudly: Serve returns it,
 // Failed is closed, and it is logged at Error.
 func TestAcceptErrors(t *testing.T) {
-	var logs outputBuffer
+	var logs syncBuffer
 	s := NewServer("tok", slog.New(slog.NewTextHandler(&logs, nil)))
 	defer s.Close()
 	Register(s, "echo", func(_ context.Context, r *echoReq) (*echoResp, error) { return &echoResp{Text: r.Text}, nil })
@@ -353,7 +335,7 @@ func TestAcceptErrors(t *testing.T) {
 // Refusals past the first few of a window are counted, not logged one by
 // one, and the count is logged.
 func TestRefusalsAreRateLimited(t *testing.T) {
-	var logs outputBuffer
+	var logs syncBuffer
 	s, addr := startServer(t, "right", &logs)
 	const n = 3 * refusalBurst
 	for range n {

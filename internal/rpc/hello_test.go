@@ -36,6 +36,20 @@ func withSocketDir(t *testing.T) string {
 	return dir
 }
 
+// plantSocket makes the socket directory dir (mode 0700) and listens on
+// addr's Unix socket path in it, as a planter would.
+func plantSocket(t *testing.T, dir, addr string) net.Listener {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", UnixPath(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
 // byteRecorder keeps every byte a fake listener read.
 type byteRecorder struct {
 	mu   sync.Mutex
@@ -135,16 +149,9 @@ func TestFakeListenerLearnsNothing(t *testing.T) {
 	dir := withSocketDir(t)
 	token, raw := clusterToken(t)
 	_, addr := startServer(t, token, nil) // TCP only: the socket path is the fake's
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("unix", UnixPath(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := plantSocket(t, dir, addr)
 	rec := fakeListener(t, ln, challengeWithoutToken)
-	_, err = Dial(context.Background(), addr, token)
-	if !errors.Is(err, ErrUnauthenticated) {
+	if _, err := Dial(context.Background(), addr, token); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("dialing through a listener without the token: %v, want ErrUnauthenticated", err)
 	}
 	ln.Close()
@@ -176,13 +183,7 @@ func TestRelayFromPlantedSocketFails(t *testing.T) {
 	dir := withSocketDir(t)
 	token, raw := clusterToken(t)
 	_, addr := startServer(t, token, nil)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("unix", UnixPath(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := plantSocket(t, dir, addr)
 	rec := fakeListener(t, ln, func(nc net.Conn, rec io.Writer) {
 		up, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -206,13 +207,7 @@ func TestBrokenSocketFallsBackToTCP(t *testing.T) {
 	dir := withSocketDir(t)
 	token, raw := clusterToken(t)
 	_, addr := startServer(t, token, nil)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("unix", UnixPath(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := plantSocket(t, dir, addr)
 	rec := fakeListener(t, ln, hangUpAfterHello)
 	c, err := Dial(context.Background(), addr, token)
 	if err != nil {

@@ -16,20 +16,17 @@ func BenchmarkCallRoundTripTCP(b *testing.B) { benchTLSRoundTrip(b, false) }
 func BenchmarkCallRoundTripTLS(b *testing.B) { benchTLSRoundTrip(b, true) }
 
 func benchTLSRoundTrip(b *testing.B, withTLS bool) {
-	var srv *TLS
-	var opts []Option
-	if withTLS {
-		ca := testCA(b)
-		srv = testIdentity(b, ca)
-		opts = append(opts, WithTLS(testIdentity(b, ca)))
-	}
-	callRoundTrips(b, benchTLSPair(b, srv, opts))
+	callRoundTrips(b, benchTLSPair(b, withTLS))
 }
 
-func benchTLSPair(b *testing.B, srv *TLS, opts []Option) *Client {
-	var sopts []Option
-	if srv != nil {
-		sopts = append(sopts, WithTLS(srv))
+// benchTLSPair serves echo over TCP, with mutual TLS when withTLS, and
+// returns a client dialed to it.
+func benchTLSPair(b *testing.B, withTLS bool) *Client {
+	var sopts, opts []Option
+	if withTLS {
+		ca := testCA(b)
+		sopts = append(sopts, WithTLS(testIdentity(b, ca)))
+		opts = append(opts, WithTLS(testIdentity(b, ca)))
 	}
 	s := NewServer("tok", slog.New(slog.NewTextHandler(io.Discard, nil)), sopts...)
 	Register(s, "echo", func(_ context.Context, r *echoReq) (*echoResp, error) { return &echoResp{Text: r.Text}, nil })
@@ -55,14 +52,7 @@ func BenchmarkBulkTLS(b *testing.B) { benchBulk(b, true) }
 type bulkReq struct{ Data []byte }
 
 func benchBulk(b *testing.B, withTLS bool) {
-	var srv *TLS
-	var opts []Option
-	if withTLS {
-		ca := testCA(b)
-		srv = testIdentity(b, ca)
-		opts = append(opts, WithTLS(testIdentity(b, ca)))
-	}
-	c := benchTLSPair(b, srv, opts)
+	c := benchTLSPair(b, withTLS)
 	req := &bulkReq{Data: make([]byte, 4<<20)}
 	ctx := context.Background()
 	b.SetBytes(int64(len(req.Data)))

@@ -191,23 +191,40 @@ func SweepStaleSockets() int {
 		}
 		p := filepath.Join(unixDir, e.Name())
 		fi, err := os.Lstat(p)
-		if err != nil || fi.Mode()&os.ModeSocket == 0 || time.Since(fi.ModTime()) < sweepGrace {
+		if err != nil || time.Since(fi.ModTime()) < sweepGrace {
 			continue
 		}
-		nc, err := net.DialTimeout("unix", p, time.Second)
-		if err == nil {
-			_ = nc.Close()
-			continue
-		}
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			continue // a busy listener (EAGAIN) is alive
-		}
-		// Remove that very file only, not one a new server made since.
-		if now, err := os.Lstat(p); err == nil && os.SameFile(fi, now) && os.Remove(p) == nil {
+		if gone, _, _ := RemoveDeadSocket(p); gone {
 			removed++
 		}
 	}
 	return removed
+}
+
+// RemoveDeadSocket removes the socket file at p when nobody listens on it
+// (a connect is refused), and only that very file, not one a new server
+// made since. alive: a listener answered, or was too busy to (EAGAIN).
+// Neither is set for a path that is gone or not a socket.
+func RemoveDeadSocket(p string) (removed, alive bool, err error) {
+	fi, err := os.Lstat(p)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return false, false, nil
+	}
+	nc, err := net.DialTimeout("unix", p, time.Second)
+	if err == nil {
+		_ = nc.Close()
+		return false, true, nil
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return false, true, nil
+	}
+	if now, serr := os.Lstat(p); serr != nil || !os.SameFile(fi, now) {
+		return false, false, nil
+	}
+	if err := os.Remove(p); err != nil {
+		return false, false, err
+	}
+	return true, false, nil
 }
 
 // dialUnix tries the server's Unix socket: only in a private directory,

@@ -129,13 +129,7 @@ func TestSocketDirIsMadePrivate(t *testing.T) {
 func TestClientRefusesAnotherUsersSocket(t *testing.T) {
 	dir := withSocketDir(t)
 	_, addr := startServer(t, "tok", nil)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("unix", UnixPath(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := plantSocket(t, dir, addr)
 	chownOrSkip(t, UnixPath(addr), nobody)
 	rec := fakeListener(t, ln, challengeWithoutToken)
 	mustDialTCP(t, addr, "tok")

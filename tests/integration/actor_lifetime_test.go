@@ -140,15 +140,7 @@ func TestActorKillWhileCreatingRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer runtime.KeepAlive(h)
-	var b []byte
-	testcluster.WaitFor(t, 30*time.Second, func() bool {
-		b, _ = os.ReadFile(started)
-		return len(b) > 0
-	}, "the constructor to start")
-	first, err := strconv.Atoi(string(b))
-	if err != nil {
-		t.Fatalf("the constructor wrote %q", b)
-	}
+	first := waitPid(t, started, "the constructor to start")
 	if info := actorInfo(t, c, h.ID()); info.State != protocol.ActorPending {
 		t.Fatalf("the actor whose constructor waits is %s, want %s", info.State, protocol.ActorPending)
 	}

@@ -288,18 +288,24 @@ func startBlock(t *testing.T, h rayo.ActorHandle[actCounter]) (rayo.ObjectRef[in
 	dir := t.TempDir()
 	started, release := filepath.Join(dir, "started"), filepath.Join(dir, "release")
 	ref := cBlock.Remote(h, started, release)
-	// The file appears before its content: wait for the pid in it.
+	return ref, waitPid(t, started, "Block to start"), release
+}
+
+// waitPid waits until a task has written its pid into path (the file
+// appears before its content) and returns the pid.
+func waitPid(t *testing.T, path, what string) int {
+	t.Helper()
 	var b []byte
 	testcluster.WaitFor(t, 30*time.Second, func() bool {
 		var err error
-		b, err = os.ReadFile(started)
+		b, err = os.ReadFile(path)
 		return err == nil && len(b) > 0
-	}, "Block to start")
+	}, what)
 	pid, err := strconv.Atoi(string(b))
 	if err != nil {
-		t.Fatalf("Block wrote %q into %s", b, started)
+		t.Fatalf("%s: %q written into %s is no pid", what, b, path)
 	}
-	return ref, pid, release
+	return pid
 }
 
 func touch(t *testing.T, path string) {

@@ -15,22 +15,15 @@ import (
 // (0644/0755): after a real job ran, nothing there is open to group or
 // others.
 func TestClusterFilesArePrivate(t *testing.T) {
-	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 2},
-		testcluster.NodeSpec{CPUs: 1, Resources: special, SeparateDirs: true})
-	connect(t, c)
+	c, node := startSeparateNode(t)
 	ctx := withTimeout(t, time.Minute)
-	node := c.NodeProcs()[0]
 	if _, err := logLine.Remote(uniqueLine("private-head")).Get(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if w, err := logLine.Options(rayo.Resources(special)).Remote(uniqueLine("private-node")).Get(ctx); err != nil || w.NodeID != node.NodeID {
 		t.Fatalf("the task on the separate node: %+v, %v", w, err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash := fileSHA256(t, exe)
+	hash := jobBinaryHash(t)
 	for _, p := range []*testcluster.Proc{c.Head(), node} {
 		sess, err := p.SessionDir()
 		if err != nil {

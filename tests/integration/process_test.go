@@ -40,14 +40,33 @@ func realPath(t *testing.T, p string) string {
 	return r
 }
 
-// A node that shares no directory with the driver or the head fetches the
-// job binary from the head, caches it, and runs its workers from there.
-func TestJobBinaryFetched(t *testing.T) {
+// startSeparateNode starts a head and a special node that shares no
+// directory with the driver or the head, connects the driver, and returns
+// the cluster and the node's daemon.
+func startSeparateNode(t *testing.T) (*testcluster.Cluster, *testcluster.Proc) {
+	t.Helper()
 	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 2},
 		testcluster.NodeSpec{CPUs: 1, Resources: special, SeparateDirs: true})
 	connect(t, c)
+	return c, c.NodeProcs()[0]
+}
+
+// jobBinaryHash is the SHA-256 of this test binary: the job binary's name
+// in a session's binaries directory.
+func jobBinaryHash(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fileSHA256(t, exe)
+}
+
+// A node that shares no directory with the driver or the head fetches the
+// job binary from the head, caches it, and runs its workers from there.
+func TestJobBinaryFetched(t *testing.T) {
+	c, node := startSeparateNode(t)
 	ctx := withTimeout(t, time.Minute)
-	node := c.NodeProcs()[0]
 
 	w, err := where.Options(rayo.Resources(special)).Remote().Get(ctx)
 	if err != nil {
@@ -57,11 +76,7 @@ func TestJobBinaryFetched(t *testing.T) {
 		t.Fatalf("the task ran on %s, want the separate node %s (%+v)", w.NodeID, node.NodeID, w)
 	}
 
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash := fileSHA256(t, exe)
+	hash := jobBinaryHash(t)
 	sess, err := node.SessionDir()
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,15 @@ var (
 	smPingerNode  = rayo.RegisterMethod[string](smPingerActor, "Node", func(*smPinger) string { return rayo.NodeID() })
 )
 
+// smDirs returns a directory for smChild's marker files and the file
+// that releases it; the release is written when the test ends.
+func smDirs(t *testing.T) (dir, release string) {
+	t.Helper()
+	dir, release = t.TempDir(), filepath.Join(t.TempDir(), "release")
+	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
+	return dir, release
+}
+
 // exists reports whether path exists.
 func exists(path string) bool {
 	_, err := os.Stat(path)
@@ -73,8 +82,7 @@ func TestCancelRecursive(t *testing.T) {
 	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 4})
 	connect(t, c)
 
-	dir, release := t.TempDir(), filepath.Join(t.TempDir(), "release")
-	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
+	dir, release := smDirs(t)
 	parent := smParent.Remote(dir, release)
 	waitFile(t, filepath.Join(dir, "started"), "the child task to start")
 	if err := rayo.Cancel(parent, false); err != nil {
@@ -86,8 +94,7 @@ func TestCancelRecursive(t *testing.T) {
 	waitFile(t, filepath.Join(dir, "cancelled"), "the child to see its context cancelled")
 
 	// Recursive(false): only the parent is cancelled.
-	dir2, release2 := t.TempDir(), filepath.Join(t.TempDir(), "release")
-	t.Cleanup(func() { _ = os.WriteFile(release2, nil, 0o644) })
+	dir2, release2 := smDirs(t)
 	parent = smParent.Remote(dir2, release2)
 	waitFile(t, filepath.Join(dir2, "started"), "the second child task to start")
 	if err := rayo.Cancel(parent, false, rayo.Recursive(false)); err != nil {
@@ -103,18 +110,9 @@ func TestCancelRecursive(t *testing.T) {
 	}
 
 	// Forced: the child's worker is killed as well as the parent's.
-	dir3, release3 := t.TempDir(), filepath.Join(t.TempDir(), "release")
-	t.Cleanup(func() { _ = os.WriteFile(release3, nil, 0o644) })
+	dir3, release3 := smDirs(t)
 	parent = smParent.Remote(dir3, release3)
-	waitFile(t, filepath.Join(dir3, "started"), "the third child task to start")
-	b, err := os.ReadFile(filepath.Join(dir3, "started"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	childPid, err := strconv.Atoi(string(b))
-	if err != nil {
-		t.Fatalf("the child's pid %q: %v", b, err)
-	}
+	childPid := waitPid(t, filepath.Join(dir3, "started"), "the third child task to start")
 	if err := rayo.Cancel(parent, true); err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +130,7 @@ func TestCancelRecursive(t *testing.T) {
 func TestCancelFromBorrower(t *testing.T) {
 	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 4})
 	connect(t, c)
-	dir, release := t.TempDir(), filepath.Join(t.TempDir(), "release")
-	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
+	dir, release := smDirs(t)
 	target := smChild.Remote(dir, release)
 	waitFile(t, filepath.Join(dir, "started"), "the target task to start")
 	if _, err := getT(t, smCancelOther.Remote([]rayo.ObjectRef[string]{target}), 30*time.Second); err != nil {
@@ -235,8 +232,7 @@ func TestPlacementPendingGroupTaskNotInfeasible(t *testing.T) {
 	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 2})
 	connect(t, c)
 	ctx := withTimeout(t, 2*time.Minute)
-	dir, release := t.TempDir(), filepath.Join(t.TempDir(), "release")
-	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
+	dir, release := smDirs(t)
 	// A task holds a CPU, so a 2-CPU group stays pending.
 	blocker := smChild.Remote(dir, release)
 	waitFile(t, filepath.Join(dir, "started"), "the blocking task to start")

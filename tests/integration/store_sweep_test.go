@@ -18,22 +18,14 @@ func TestKilledNodeLeavesNoStoreNorWorkers(t *testing.T) {
 	c := startCluster(t)
 	connect(t, c)
 	ctx := withTimeout(t, time.Minute)
-	nodeID := c.NodeIDWithResource(t, "special")
+	victim := specialProc(t, c)
+	nodeID := victim.NodeID
 	w, err := where.Options(rayo.Resources(special)).Remote().Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w.NodeID != nodeID {
 		t.Fatalf("the task ran on %s, want %s", w.NodeID, nodeID)
-	}
-	var victim *testcluster.Proc
-	for _, p := range c.NodeProcs() {
-		if p.NodeID == nodeID {
-			victim = p
-		}
-	}
-	if victim == nil {
-		t.Fatalf("no daemon runs node %s", nodeID)
 	}
 	store := objstore.SegmentPath("/dev/shm", nodeID, victim.Pid)
 	if _, err := os.Stat(store); err != nil {
