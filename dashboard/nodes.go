@@ -48,7 +48,7 @@ func (s *Server) liveNodes(ctx context.Context, id string) ([]nodeRef, error) {
 	}
 	switch len(matched) {
 	case 0:
-		return nil, rpc.Errorf("node_not_found", "no node %s", id)
+		return nil, rpc.Errorf(protocol.CodeNodeNotFound, "no node %s", id)
 	case 1:
 	default:
 		ids := make([]string, len(matched))

@@ -47,7 +47,7 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 	var reply protocol.CreateActorReply
 	if err := rt.callHead(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
 		rt.removeSubmitted(held) // no actor of these arguments
-		if rpc.CodeOf(err) == "actor_name_taken" {
+		if rpc.CodeOf(err) == protocol.CodeActorNameTaken {
 			return "", "", fmt.Errorf("%w: %v", errs.ErrActorNameTaken, err)
 		}
 		if rpc.CodeOf(err) == protocol.CodeNodeAffinityUnavailable {
@@ -70,7 +70,7 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 func (rt *Runtime) GetActor(ctx context.Context, id, name, namespace string) (*protocol.ActorInfo, error) {
 	var info protocol.ActorInfo
 	if err := rt.callHead(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: id, Name: name, Namespace: namespace}, &info); err != nil {
-		if rpc.CodeOf(err) == "actor_not_found" {
+		if rpc.CodeOf(err) == protocol.CodeActorNotFound {
 			return nil, fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
 		}
 		return nil, err
@@ -103,7 +103,7 @@ func (rt *Runtime) WaitActorReady(ctx context.Context, id string) error {
 // KillActor kills an actor through the head.
 func (rt *Runtime) KillActor(ctx context.Context, id string, noRestart bool, cause string) error {
 	err := rt.callHead(ctx, protocol.HeadKillActor, &protocol.KillActorRequest{ActorID: id, NoRestart: noRestart, Cause: cause}, nil)
-	if rpc.CodeOf(err) == "actor_not_found" {
+	if rpc.CodeOf(err) == protocol.CodeActorNotFound {
 		return fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
 	}
 	return err
@@ -494,7 +494,7 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 func (ac *actorClient) fetch(ctx context.Context, after uint64) (*protocol.ActorInfo, error) {
 	var info protocol.ActorInfo
 	err := ac.rt.callHead(ctx, protocol.HeadGetActor, &protocol.GetActorRequest{ActorID: ac.id, AfterVersion: after}, &info)
-	if rpc.CodeOf(err) == "actor_not_found" {
+	if rpc.CodeOf(err) == protocol.CodeActorNotFound {
 		return nil, fmt.Errorf("%w: %v", errs.ErrActorNotFound, err)
 	}
 	return &info, err

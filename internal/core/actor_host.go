@@ -81,7 +81,7 @@ func (rt *Runtime) serveActorCall(ctx context.Context, body []byte, reply func(a
 	h := rt.host
 	rt.runningMu.Unlock()
 	if h == nil || h.spec.ActorID != c.req.ActorID || h.incarnation != c.req.Incarnation {
-		reply(nil, rpc.Errorf("actor_mismatch", "core: this worker does not host actor %s (incarnation %d)", c.req.ActorID, c.req.Incarnation))
+		reply(nil, rpc.Errorf(protocol.CodeActorMismatch, "core: this worker does not host actor %s (incarnation %d)", c.req.ActorID, c.req.Incarnation))
 		return nil
 	}
 	h.mu.Lock()

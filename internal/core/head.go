@@ -50,7 +50,7 @@ func (rt *Runtime) headClient(ctx context.Context) (*rpc.Client, error) {
 // headDown reports whether err says the head is unreachable (as opposed
 // to an answer from it).
 func headDown(err error) bool {
-	if err == nil || rpc.CodeOf(err) == "head_stopping" {
+	if err == nil || rpc.CodeOf(err) == protocol.CodeHeadStopping {
 		return err != nil
 	}
 	if rpc.CodeOf(err) != "" {

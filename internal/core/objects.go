@@ -66,7 +66,7 @@ func (rt *Runtime) storeValue(ctx context.Context, id string, header, data []byt
 	var reply protocol.CreateObjectReply
 	err := rt.node.Call(ctx, protocol.NodeCreateObject, &protocol.CreateObjectRequest{ObjectID: id, Size: size, Owner: owner}, &reply)
 	if err != nil {
-		if rpc.CodeOf(err) == "object_too_large" {
+		if rpc.CodeOf(err) == protocol.CodeObjectTooLarge {
 			return protocol.Arg{}, fmt.Errorf("%w: %d bytes: %v", ErrObjectTooLarge, size, err)
 		}
 		return protocol.Arg{}, fmt.Errorf("rayo: storing object %s: %w", id, err)
@@ -150,7 +150,7 @@ func (rt *Runtime) argBytes(ctx context.Context, a protocol.Arg) ([]byte, error)
 			return nil, ctxErr(ctx)
 		}
 		switch rpc.CodeOf(err) {
-		case "object_lost", "object_not_found":
+		case protocol.CodeObjectLost, protocol.CodeObjectNotFound:
 			return nil, fmt.Errorf("%w: %s: every copy is gone: %v", errs.ErrObjectLost, a.ID, err)
 		}
 		if errors.Is(err, rpc.ErrClosed) {

@@ -410,9 +410,9 @@ func (rt *Runtime) lookupRemote(ctx context.Context, ref Ref, noValue bool) (pro
 	case err == nil:
 	case ctx.Err() != nil:
 		return protocol.Arg{}, ctxErr(ctx)
-	case errors.Is(err, rpc.ErrClosed), rpc.CodeOf(err) == "owner_exiting":
+	case errors.Is(err, rpc.ErrClosed), rpc.CodeOf(err) == protocol.CodeOwnerExiting:
 		return protocol.Arg{}, fmt.Errorf("%w: owner of %s at %s: %v", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
-	case rpc.CodeOf(err) == "object_lost":
+	case rpc.CodeOf(err) == protocol.CodeObjectLost:
 		return protocol.Arg{}, fmt.Errorf("%w: %s", errs.ErrObjectLost, err.Error())
 	default:
 		return protocol.Arg{}, err
@@ -438,20 +438,20 @@ func (rt *Runtime) serveGetObject(ctx context.Context, req *protocol.GetObjectRe
 			case errors.As(err, &de):
 				return &protocol.GetObjectReply{Err: de.ToWire()}, nil
 			}
-			return nil, rpc.Errorf("object_lost", "%v", err)
+			return nil, rpc.Errorf(protocol.CodeObjectLost, "%v", err)
 		}
 		return &protocol.GetObjectReply{Value: a.V, Loc: a.Loc}, nil
 	}
 	o := rt.store.get(req.ObjectID)
 	if o == nil {
-		return nil, rpc.Errorf("object_lost", "rayo: object %s is not held by its owner", req.ObjectID)
+		return nil, rpc.Errorf(protocol.CodeObjectLost, "rayo: object %s is not held by its owner", req.ObjectID)
 	}
 	select {
 	case <-o.done:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-rt.closed:
-		return nil, rpc.Errorf("owner_exiting", "rayo: the owner is shutting down")
+		return nil, rpc.Errorf(protocol.CodeOwnerExiting, "rayo: the owner is shutting down")
 	}
 	if req.NoValue {
 		return &protocol.GetObjectReply{Err: o.err}, nil

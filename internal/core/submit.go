@@ -438,7 +438,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 			s.mu.Unlock()
 			return
 		}
-		if ctx.Err() != nil || rpc.CodeOf(err) == "lease_cancelled" {
+		if ctx.Err() != nil || rpc.CodeOf(err) == protocol.CodeLeaseCancelled {
 			if done() {
 				s.mu.Lock()
 				s.pumpLocked(ks)
@@ -446,7 +446,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 			}
 			return
 		}
-		if code := rpc.CodeOf(err); code != "" && code != "node_stopping" {
+		if code := rpc.CodeOf(err); code != "" && code != protocol.CodeNodeStopping {
 			// The node refused for good (job ended, binary cannot run):
 			// fail what waits for this shape.
 			if done() {
@@ -488,9 +488,9 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 	s.mu.Unlock()
 	cause := errs.ErrTaskFailed
 	switch {
-	case rpc.CodeOf(err) == "binary_mismatch":
+	case rpc.CodeOf(err) == protocol.CodeBinaryMismatch:
 		cause = errs.ErrBinaryMismatch
-	case rpc.CodeOf(err) == "pg_removed":
+	case rpc.CodeOf(err) == protocol.CodePGRemoved:
 		cause = errs.ErrPlacementGroupRemoved
 	case rpc.CodeOf(err) == protocol.CodeNodeAffinityUnavailable:
 		cause = errs.ErrNodeAffinityUnavailable
@@ -549,7 +549,7 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		ks.idle = append(ks.idle, lh)
 	}
 	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !t.cancelled &&
-		reply.Err.Code == errs.CodeTaskFailed
+		reply.Err.Code == protocol.CodeTaskFailed
 	if retry {
 		if t.appRetries > 0 {
 			t.appRetries--
@@ -562,7 +562,7 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	if !retry && reply.Err == nil {
 		s.adopt(t, reply.Nested)
 	}
-	if !retry && !t.cancelled && reply.Err != nil && reply.Err.Code == "object_lost" && t.retriesOut != 0 {
+	if !retry && !t.cancelled && reply.Err != nil && reply.Err.Code == protocol.CodeObjectLost && t.retriesOut != 0 {
 		if t.retriesOut > 0 {
 			t.retriesOut--
 		}

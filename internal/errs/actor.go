@@ -67,7 +67,7 @@ func (e *ActorDiedError) ToWire() *WireTaskError {
 	if e.Ctor != nil {
 		w.Ctor = e.Ctor.ToWire()
 	}
-	return &WireTaskError{Code: "actor_died", Message: e.Error(), Actor: w}
+	return &WireTaskError{Code: CodeOf(ErrActorDied), Message: e.Error(), Actor: w}
 }
 
 func (e *ActorDiedError) Error() string {

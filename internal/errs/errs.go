@@ -32,36 +32,23 @@ var (
 // TaskUnschedulableError and ActorUnschedulableError).
 var ErrNodeAffinityUnavailable = errors.New("rayo: the node a hard node affinity names is dead or unknown")
 
-func init() { codes["affinity_unavail"] = ErrNodeAffinityUnavailable }
+// Wire codes, one per sentinel that can cross a process boundary. The
+// table itself is internal/protocol's codes.go, which fills these maps at
+// init through RegisterCode (errs is below protocol and cannot import it).
+var (
+	codes     = map[string]error{}
+	codeNames = map[error]string{}
+)
 
-// CodeTaskFailed is ErrTaskFailed's wire code (checked on the hot path).
-const CodeTaskFailed = "task_failed"
-
-// Wire codes, one per sentinel that can cross a process boundary.
-var codes = map[string]error{
-	CodeTaskFailed:   ErrTaskFailed,
-	"worker_crashed": ErrWorkerCrashed,
-	"cancelled":      ErrTaskCancelled,
-	"bad_call":       ErrBadCall,
-	"object_lost":    ErrObjectLost,
-	"owner_died":     ErrOwnerDied,
-	"infeasible":     ErrInfeasible,
-	"node_died":      ErrNodeDied,
-	"actor_unavail":  ErrActorUnavailable,
-	"actor_notfound": ErrActorNotFound,
-	"pg_removed":     ErrPlacementGroupRemoved,
-	"head_unavail":   ErrHeadUnavailable,
+// RegisterCode records a wire code and its sentinel for TaskError's wire
+// form. Only internal/protocol's init calls it.
+func RegisterCode(code string, sentinel error) {
+	codes[code] = sentinel
+	codeNames[sentinel] = code
 }
 
 // CodeOf returns the wire code of a sentinel ("" if it has none).
-func CodeOf(sentinel error) string {
-	for c, e := range codes {
-		if e == sentinel {
-			return c
-		}
-	}
-	return ""
-}
+func CodeOf(sentinel error) string { return codeNames[sentinel] }
 
 // SentinelOf returns the sentinel for a wire code, ErrTaskFailed if unknown.
 func SentinelOf(code string) error {

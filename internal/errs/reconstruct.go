@@ -9,6 +9,5 @@ import "errors"
 var ErrObjectReconstructionFailed = errors.New("rayo: object reconstruction failed: the task's retries are spent")
 
 func init() {
-	codes["reconstruct_failed"] = ErrObjectReconstructionFailed
 	RegisterError("rayo.ErrObjectReconstructionFailed", ErrObjectReconstructionFailed)
 }

@@ -19,12 +19,6 @@ import (
 // the constructor, and watches the worker's connection. When the worker
 // dies it restarts the actor elsewhere while restarts remain.
 
-// Error codes of the actor methods.
-const (
-	CodeActorNameTaken = "actor_name_taken"
-	CodeActorNotFound  = "actor_not_found"
-)
-
 type actorEntry struct {
 	info    protocol.ActorInfo
 	spec    protocol.ActorSpec
@@ -79,7 +73,7 @@ func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*proto
 				if req.GetIfExists {
 					return &protocol.CreateActorReply{ActorID: id, Existed: true, Class: old.info.Class}, nil
 				}
-				return nil, rpc.Errorf(CodeActorNameTaken, "rayo: an actor named %q already exists in namespace %q", req.Name, req.Namespace)
+				return nil, rpc.Errorf(protocol.CodeActorNameTaken, "rayo: an actor named %q already exists in namespace %q", req.Name, req.Namespace)
 			}
 		}
 	}
@@ -121,9 +115,9 @@ func (s *Server) getActor(ctx context.Context, req *protocol.GetActorRequest) (*
 		a := s.actors[id]
 		if a == nil || (req.ActorID == "" && a.info.State == protocol.ActorDead) {
 			if req.ActorID != "" {
-				return protocol.ActorInfo{}, 0, nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor %s", req.ActorID)
+				return protocol.ActorInfo{}, 0, nil, rpc.Errorf(protocol.CodeActorNotFound, "rayo: no actor %s", req.ActorID)
 			}
-			return protocol.ActorInfo{}, 0, nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor named %q in namespace %q", req.Name, req.Namespace)
+			return protocol.ActorInfo{}, 0, nil, rpc.Errorf(protocol.CodeActorNotFound, "rayo: no actor named %q in namespace %q", req.Name, req.Namespace)
 		}
 		return a.info, a.info.Version, a.changed, nil
 	})
@@ -154,7 +148,7 @@ func longPoll[T any](ctx context.Context, s *Server, after uint64, get func() (T
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-s.stop:
-			return nil, rpc.Errorf("head_stopping", "gcs: the head is stopping")
+			return nil, rpc.Errorf(protocol.CodeHeadStopping, "gcs: the head is stopping")
 		}
 	}
 }
@@ -182,7 +176,7 @@ func (s *Server) killActor(_ context.Context, req *protocol.KillActorRequest) (*
 	a := s.actors[req.ActorID]
 	if a == nil {
 		s.mu.Unlock()
-		return nil, rpc.Errorf(CodeActorNotFound, "rayo: no actor %s", req.ActorID)
+		return nil, rpc.Errorf(protocol.CodeActorNotFound, "rayo: no actor %s", req.ActorID)
 	}
 	cause := req.Cause
 	if cause == "" {

@@ -412,10 +412,6 @@ func (s *Server) nodeStatesLocked() []protocol.NodeState {
 	return out
 }
 
-// CodeJobEnded answers a driver that asks to attach to a job that ended
-// (or that the head does not know).
-const CodeJobEnded = "job_ended"
-
 func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobRequest) (*protocol.RegisterJobReply, error) {
 	s.mu.Lock()
 	id := req.ReattachJobID
@@ -423,7 +419,7 @@ func (s *Server) registerJob(ctx context.Context, req *protocol.RegisterJobReque
 		j := s.jobs[id]
 		if j == nil || !j.Alive {
 			s.mu.Unlock()
-			return nil, rpc.Errorf(CodeJobEnded, "gcs: job %s ended (or is unknown to this head)", id)
+			return nil, rpc.Errorf(protocol.CodeJobEnded, "gcs: job %s ended (or is unknown to this head)", id)
 		}
 		delete(s.jobsAwaiting, id)
 		s.mu.Unlock()
@@ -556,7 +552,7 @@ func (s *Server) fetchBinary(_ context.Context, req *protocol.FetchBinaryRequest
 	}
 	f, err := os.Open(s.binaryPath(req.Hash))
 	if err != nil {
-		return nil, rpc.Errorf("not_found", "gcs: no binary %s", req.Hash)
+		return nil, rpc.Errorf(protocol.CodeBinaryNotFound, "gcs: no binary %s", req.Hash)
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -587,7 +583,7 @@ func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*
 	n := s.nodes[req.NodeID]
 	if n == nil || !n.state.Alive {
 		s.mu.Unlock()
-		return nil, rpc.Errorf("node_not_found", "rayo: no live node %s", req.NodeID)
+		return nil, rpc.Errorf(protocol.CodeNodeNotFound, "rayo: no live node %s", req.NodeID)
 	}
 	n.state.Draining = true
 	n.state.DrainBy = time.Now().Add(time.Duration(req.DeadlineMillis) * time.Millisecond).UnixMilli()

@@ -19,8 +19,6 @@ import (
 // placed waits for the cluster to change. When a node dies, its bundles
 // are placed again.
 
-const CodePGNotFound = "pg_not_found"
-
 type pgEntry struct {
 	info    protocol.PGInfo
 	changed chan struct{}
@@ -261,7 +259,7 @@ func (s *Server) removePG(_ context.Context, req *protocol.RemovePGRequest) (*pr
 	g := s.pgs[req.PGID]
 	if g == nil {
 		s.mu.Unlock()
-		return nil, rpc.Errorf(CodePGNotFound, "rayo: no placement group %s", req.PGID)
+		return nil, rpc.Errorf(protocol.CodePGNotFound, "rayo: no placement group %s", req.PGID)
 	}
 	if g.info.State == protocol.PGRemoved {
 		s.mu.Unlock()
@@ -284,7 +282,7 @@ func (s *Server) getPG(ctx context.Context, req *protocol.GetPGRequest) (*protoc
 	return longPoll(ctx, s, req.AfterVersion, func() (protocol.PGInfo, uint64, <-chan struct{}, error) {
 		g := s.pgs[req.PGID]
 		if g == nil {
-			return protocol.PGInfo{}, 0, nil, rpc.Errorf(CodePGNotFound, "rayo: no placement group %s", req.PGID)
+			return protocol.PGInfo{}, 0, nil, rpc.Errorf(protocol.CodePGNotFound, "rayo: no placement group %s", req.PGID)
 		}
 		return g.snapshotLocked(), g.info.Version, g.changed, nil
 	})

@@ -141,7 +141,7 @@ func TestRecoveredStateAndGrace(t *testing.T) {
 	if err := c2.Call(ctx, protocol.HeadRegisterJob, &protocol.RegisterJobRequest{ReattachJobID: job.JobID}, &again); err != nil || again.JobID != job.JobID {
 		t.Fatalf("reattach: %+v, %v", again, err)
 	}
-	if err := c2.Call(ctx, protocol.HeadRegisterJob, &protocol.RegisterJobRequest{ReattachJobID: "ffffffff"}, nil); rpc.CodeOf(err) != CodeJobEnded {
+	if err := c2.Call(ctx, protocol.HeadRegisterJob, &protocol.RegisterJobRequest{ReattachJobID: "ffffffff"}, nil); rpc.CodeOf(err) != protocol.CodeJobEnded {
 		t.Fatalf("reattach to an unknown job: %v", err)
 	}
 	// n2 never comes back: dead after the grace; n1 is alive and heartbeats.

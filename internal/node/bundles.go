@@ -52,13 +52,13 @@ func (n *Node) prepareBundle(_ context.Context, req *protocol.BundleRequest) (*p
 		return &protocol.Empty{}, nil // a retried prepare
 	}
 	if !req.Resources.FitsIn(n.available) {
-		return nil, rpc.Errorf("bundle_no_room", "node: no room for bundle %d of group %s (%s)", req.Index, req.PGID, req.Resources.String())
+		return nil, rpc.Errorf(protocol.CodeBundleNoRoom, "node: no room for bundle %d of group %s (%s)", req.Index, req.PGID, req.Resources.String())
 	}
 	b := &bundle{req: *req}
 	if g := req.Resources["GPU"]; g > 0 {
 		ids, ok := n.gpus.Acquire(float64(g) / sched.Unit)
 		if !ok {
-			return nil, rpc.Errorf("bundle_no_room", "node: the GPUs for bundle %d of group %s are not free", req.Index, req.PGID)
+			return nil, rpc.Errorf(protocol.CodeBundleNoRoom, "node: the GPUs for bundle %d of group %s are not free", req.Index, req.PGID)
 		}
 		b.gpuIDs = ids
 		b.gpus = gpu.NewAllocator(ids)
@@ -73,7 +73,7 @@ func (n *Node) commitBundle(_ context.Context, req *protocol.BundleRequest) (*pr
 	defer n.mu.Unlock()
 	b := n.bundles[bundleKey(req.PGID, req.Index)]
 	if b == nil {
-		return nil, rpc.Errorf("bundle_unknown", "node: bundle %d of group %s was not prepared here", req.Index, req.PGID)
+		return nil, rpc.Errorf(protocol.CodeBundleUnknown, "node: bundle %d of group %s was not prepared here", req.Index, req.PGID)
 	}
 	if !b.committed {
 		b.committed = true

@@ -122,16 +122,13 @@ func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*p
 func (n *Node) cancelLease(_ context.Context, req *protocol.CancelLeaseRequest) (*protocol.Empty, error) {
 	n.mu.Lock()
 	if r := n.pending[req.RequestID]; r != nil {
-		r.finish(nil, rpc.Errorf(CodeLeaseCancelled, "node: lease request withdrawn"))
+		r.finish(nil, rpc.Errorf(protocol.CodeLeaseCancelled, "node: lease request withdrawn"))
 		delete(n.pending, req.RequestID)
 		n.scheduleLocked()
 	}
 	n.mu.Unlock()
 	return &protocol.Empty{}, nil
 }
-
-// CodeLeaseCancelled answers a lease request its requester withdrew.
-const CodeLeaseCancelled = "lease_cancelled"
 
 func (n *Node) returnLease(_ context.Context, req *protocol.ReturnLeaseRequest) (*protocol.Empty, error) {
 	n.mu.Lock()
@@ -320,7 +317,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 	}
 	j := n.jobs[jobKey(req)]
 	if j == nil || j.dead {
-		r.finish(nil, rpc.Errorf("job_dead", "node: job %s has ended", req.Job.JobID))
+		r.finish(nil, rpc.Errorf(protocol.CodeJobDead, "node: job %s has ended", req.Job.JobID))
 		return true
 	}
 	if j.err != nil {
@@ -440,9 +437,9 @@ func (n *Node) checkGroupRemovedLocked(r *leaseReq) {
 		}
 		var info protocol.PGInfo
 		err = c.Call(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: pg}, &info)
-		if (err == nil && info.State == protocol.PGRemoved) || rpc.CodeOf(err) == "pg_not_found" {
+		if (err == nil && info.State == protocol.PGRemoved) || rpc.CodeOf(err) == protocol.CodePGNotFound {
 			n.mu.Lock()
-			r.finish(nil, rpc.Errorf("pg_removed", "rayo: placement group %s was removed", pg))
+			r.finish(nil, rpc.Errorf(protocol.CodePGRemoved, "rayo: placement group %s was removed", pg))
 			n.scheduleLocked()
 			n.mu.Unlock()
 		}

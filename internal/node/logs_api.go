@@ -24,12 +24,6 @@ import (
 // logs of the workers it started (their names carry its ID), and, on the
 // head or where no head shares the directory, the files nobody else owns.
 
-// Error codes of the logs API (the dashboard maps *not_found to 404 and
-// bad_request to 400).
-const (
-	CodeLogNotFound = "log_not_found"
-)
-
 const (
 	workerLogPrefix = "worker-"
 	logSuffix       = ".log"
@@ -154,7 +148,7 @@ func resolveLog(dir, name string) (string, error) {
 	path, err := filepath.EvalSymlinks(filepath.Join(realDir, name))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", rpc.Errorf(CodeLogNotFound, "node: no log file %q", name)
+			return "", rpc.Errorf(protocol.CodeLogNotFound, "node: no log file %q", name)
 		}
 		return "", fmt.Errorf("node: log file %q: %w", name, err)
 	}
@@ -177,7 +171,7 @@ func readLog(dir string, req *protocol.ReadLogRequest) (*protocol.ReadLogReply, 
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, rpc.Errorf(CodeLogNotFound, "node: no log file %q", req.Name)
+			return nil, rpc.Errorf(protocol.CodeLogNotFound, "node: no log file %q", req.Name)
 		}
 		return nil, fmt.Errorf("node: opening log file %q: %w", req.Name, err)
 	}

@@ -141,7 +141,7 @@ func TestLogReadRefusesPathsOutOfTheDirectory(t *testing.T) {
 			t.Errorf("%q: code %q (%v), want bad_request", name, code, err)
 		}
 	}
-	if _, err := readLog(dir, &protocol.ReadLogRequest{Name: "missing.log"}); rpc.CodeOf(err) != CodeLogNotFound {
+	if _, err := readLog(dir, &protocol.ReadLogRequest{Name: "missing.log"}); rpc.CodeOf(err) != protocol.CodeLogNotFound {
 		t.Errorf("a missing file: %v", err)
 	}
 	r, err := readLog(dir, &protocol.ReadLogRequest{Name: "ok.log"})

@@ -447,7 +447,7 @@ func MemInfo(field string) int64 {
 	return 0
 }
 
-var errStopping = rpc.Errorf("node_stopping", "node: the node daemon is stopping")
+var errStopping = rpc.Errorf(protocol.CodeNodeStopping, "node: the node daemon is stopping")
 
 func newID(nbytes int) string {
 	b := make([]byte, nbytes)

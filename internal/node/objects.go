@@ -25,13 +25,6 @@ const (
 	pullParallel = 4
 )
 
-// Error codes of the store methods.
-const (
-	CodeObjectTooLarge = "object_too_large"
-	CodeObjectNotFound = "object_not_found"
-	CodeObjectExists   = "object_exists"
-)
-
 type storeState struct {
 	mu      sync.Mutex
 	peers   map[*rpc.Peer]bool         // connections whose pins are released on close
@@ -50,11 +43,11 @@ type pull struct {
 func storeErr(err error) error {
 	switch {
 	case errors.Is(err, objstore.ErrObjectTooLarge):
-		return rpc.Errorf(CodeObjectTooLarge, "%v", err)
+		return rpc.Errorf(protocol.CodeObjectTooLarge, "%v", err)
 	case errors.Is(err, objstore.ErrNotFound):
-		return rpc.Errorf(CodeObjectNotFound, "%v", err)
+		return rpc.Errorf(protocol.CodeObjectNotFound, "%v", err)
 	case errors.Is(err, objstore.ErrObjectExists):
-		return rpc.Errorf(CodeObjectExists, "%v", err)
+		return rpc.Errorf(protocol.CodeObjectExists, "%v", err)
 	}
 	return err
 }
@@ -226,7 +219,7 @@ func (n *Node) transfer(req *protocol.PullObjectRequest) error {
 	defer cancel()
 	src, err := n.peerNode(ctx, req.From)
 	if err != nil {
-		return rpc.Errorf("object_lost", "rayo: the node holding object %s is unreachable: %v", req.ObjectID, err)
+		return rpc.Errorf(protocol.CodeObjectLost, "rayo: the node holding object %s is unreachable: %v", req.ObjectID, err)
 	}
 	size := req.Size
 	if size < 0 {
@@ -285,8 +278,8 @@ func (n *Node) transfer(req *protocol.PullObjectRequest) error {
 	wg.Wait()
 	if first != nil {
 		n.store.Abort(req.ObjectID)
-		if errors.Is(first, rpc.ErrClosed) || rpc.CodeOf(first) == CodeObjectNotFound {
-			return rpc.Errorf("object_lost", "rayo: object %s is gone from the node that held it: %v", req.ObjectID, first)
+		if errors.Is(first, rpc.ErrClosed) || rpc.CodeOf(first) == protocol.CodeObjectNotFound {
+			return rpc.Errorf(protocol.CodeObjectLost, "rayo: object %s is gone from the node that held it: %v", req.ObjectID, first)
 		}
 		return first
 	}

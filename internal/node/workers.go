@@ -77,13 +77,13 @@ func (w *worker) kill() {
 func (n *Node) jobLocked(spec *protocol.JobSpec, key string) (*job, error) {
 	if j := n.jobs[key]; j != nil {
 		if j.dead {
-			return nil, rpc.Errorf("job_dead", "node: job %s has ended", spec.JobID)
+			return nil, rpc.Errorf(protocol.CodeJobDead, "node: job %s has ended", spec.JobID)
 		}
 		return j, nil
 	}
 	j := &job{spec: *spec, key: key}
 	if spec.Binary.GOOS != "" && (spec.Binary.GOOS != runtime.GOOS || spec.Binary.GOARCH != runtime.GOARCH) {
-		j.err = rpc.Errorf("binary_mismatch", "node: job %s's binary is built for %s/%s; this node runs %s/%s",
+		j.err = rpc.Errorf(protocol.CodeBinaryMismatch, "node: job %s's binary is built for %s/%s; this node runs %s/%s",
 			spec.JobID, spec.Binary.GOOS, spec.Binary.GOARCH, runtime.GOOS, runtime.GOARCH)
 	}
 	j.logs = newLogForwarder(n, spec)
@@ -123,7 +123,7 @@ func (n *Node) resolveBinaryLocked(j *job) {
 		j.fetching = false
 		if err != nil {
 			n.log.Error("fetching job binary failed", "job", j.spec.JobID, "err", err)
-			j.err = rpc.Errorf("binary_unavailable", "node: cannot fetch job %s's binary: %v", j.spec.JobID, err)
+			j.err = rpc.Errorf(protocol.CodeBinaryUnavailable, "node: cannot fetch job %s's binary: %v", j.spec.JobID, err)
 		} else {
 			j.binPath = p
 			for j.starting < n.cfg.PrestartWorkers && n.maybeStartWorkerLocked(j) {
@@ -178,7 +178,7 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated bool) bool {
 	}
 	if err := n.startWorkerLocked(j); err != nil {
 		n.log.Error("starting worker failed", "job", j.spec.JobID, "err", err)
-		j.err = rpc.Errorf("worker_start_failed", "node: cannot start a worker for job %s: %v", j.spec.JobID, err)
+		j.err = rpc.Errorf(protocol.CodeWorkerStartFailed, "node: cannot start a worker for job %s: %v", j.spec.JobID, err)
 		return false
 	}
 	return true
@@ -385,7 +385,7 @@ func (n *Node) killWorker(_ context.Context, req *protocol.KillWorkerRequest) (*
 	}
 	n.mu.Unlock()
 	if w == nil {
-		return nil, rpc.Errorf("not_found", "node: no worker %s", req.WorkerID)
+		return nil, rpc.Errorf(protocol.CodeWorkerNotFound, "node: no worker %s", req.WorkerID)
 	}
 	w.kill()
 	return &protocol.Empty{}, nil
@@ -458,7 +458,7 @@ func (n *Node) endJobLocked(id string) []*worker {
 	j.idle = nil
 	for _, r := range n.queue {
 		if jobKey(r.req) == id {
-			r.finish(nil, rpc.Errorf("job_dead", "node: job %s has ended", id))
+			r.finish(nil, rpc.Errorf(protocol.CodeJobDead, "node: job %s has ended", id))
 		}
 	}
 	var ws []*worker

@@ -24,6 +24,9 @@ var (
 	// ErrSocketDirUnsafe reports a socket directory that is not this
 	// user's alone: no Unix socket is served or used in it.
 	ErrSocketDirUnsafe = errors.New("rpc: the socket directory is not private to this user")
+	// ErrInternal reports a peer whose handler failed with an error that
+	// has no code of its own (or panicked).
+	ErrInternal = errors.New("rpc: the peer's handler failed")
 )
 
 // Error is an error that crosses the wire. Code is a stable machine-readable
@@ -38,31 +41,57 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Is lets errors.Is match transport sentinels across the wire.
+// Is lets errors.Is match sentinels across the wire: e matches the
+// sentinel its code maps to in the code table (the transport's codes below
+// and those internal/protocol registers at init).
 func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrUnauthenticated:
-		return e.Code == CodeUnauthenticated
-	case ErrUnknownMethod:
-		return e.Code == CodeUnknownMethod
-	case ErrBadRequest:
-		return e.Code == CodeBadRequest
-	case ErrTLSRequired:
-		return e.Code == CodeTLSRequired
-	case ErrCertificateRefused:
-		return e.Code == CodeCertificateRequired
-	}
-	return false
+	s, ok := codeTable[e.Code]
+	return ok && s == target
 }
 
-// Codes used by the transport itself.
+// Codes used by the transport itself. The rest of the table is
+// internal/protocol's codes.go.
 const (
 	CodeInternal        = "internal"
 	CodeUnauthenticated = "unauthenticated"
 	CodeUnknownMethod   = "unknown_method"
 	CodeBadRequest      = "bad_request"
-	CodeCanceled        = "canceled"
 )
+
+// codeTable maps each wire code to its sentinel. It is written only during
+// package initialisation (here and by RegisterCode from internal/protocol's
+// init), so lookups need no lock.
+var codeTable = map[string]error{
+	CodeInternal:            ErrInternal,
+	CodeUnauthenticated:     ErrUnauthenticated,
+	CodeUnknownMethod:       ErrUnknownMethod,
+	CodeBadRequest:          ErrBadRequest,
+	CodeTLSRequired:         ErrTLSRequired,
+	CodeCertificateRequired: ErrCertificateRefused,
+}
+
+// RegisterCode adds a wire code and its sentinel to the table Error.Is
+// uses. Call it only from a package's init (internal/protocol does, with
+// the one table of codes); it panics on an empty code, a nil sentinel or a
+// code registered twice, since a second meaning would make errors.Is lie.
+func RegisterCode(code string, sentinel error) {
+	if code == "" || sentinel == nil {
+		panic("rpc: RegisterCode needs a code and a sentinel")
+	}
+	if _, dup := codeTable[code]; dup {
+		panic("rpc: wire code " + code + " registered twice")
+	}
+	codeTable[code] = sentinel
+}
+
+// Codes returns a copy of the code table (for the table's own tests).
+func Codes() map[string]error {
+	out := make(map[string]error, len(codeTable))
+	for c, s := range codeTable {
+		out[c] = s
+	}
+	return out
+}
 
 // Errorf builds a wire error with the given code.
 func Errorf(code, format string, args ...any) *Error {
