@@ -2,8 +2,6 @@ package rayo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo/dashboard"
+	"github.com/rayo-dev/rayo/internal/cluster"
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/gcs"
@@ -130,8 +129,8 @@ func WithDashboard(addr string) InitOption { return func(o *initOptions) { o.das
 func DashboardAddress() string {
 	state.Lock()
 	defer state.Unlock()
-	if state.dash != nil {
-		return state.dash.Addr()
+	if state.cluster != nil && state.cluster.Dashboard() != nil {
+		return state.cluster.Dashboard().Addr()
 	}
 	return state.dashAddr
 }
@@ -148,11 +147,10 @@ func WithEnv(env map[string]string) InitOption {
 // state is the process's runtime, set by Init.
 var state struct {
 	sync.Mutex
-	rt       *core.Runtime
-	gcs      *gcs.Server
-	dash     *dashboard.Server
+	rt *core.Runtime
+	// cluster is the embedded cluster's head, node and dashboard.
+	cluster  *cluster.Cluster
 	dashAddr string // a joined cluster's, from its head
-	node     *node.Node
 	logFile  *os.File
 	// reaper cleans up after the embedded cluster if the driver dies
 	// without Shutdown; spillDir is the embedded node's own directory
@@ -236,19 +234,11 @@ func shutdownLocked() {
 		state.rt.Close()
 		state.rt = nil
 	}
-	if state.node != nil {
-		state.node.Stop()
-		state.node = nil
-	}
-	if state.dash != nil {
-		state.dash.Stop()
-		state.dash = nil
+	if state.cluster != nil {
+		state.cluster.Stop()
+		state.cluster = nil
 	}
 	state.dashAddr = ""
-	if state.gcs != nil {
-		state.gcs.Stop()
-		state.gcs = nil
-	}
 	if state.reaper != nil {
 		if err := state.reaper.Close(); err != nil {
 			slog.Warn("the embedded cluster's reaper process", "err", err)
@@ -293,6 +283,9 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.storeMemory < 0 {
+		return fmt.Errorf("%w: object store memory must not be negative", errs.ErrInvalidOption)
+	}
 	sess, err := session.Create(filepath.Join(o.tempDir, "embedded"))
 	if err != nil {
 		return fmt.Errorf("rayo: creating the session directory: %w", err)
@@ -324,60 +317,54 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 	if o.tls, err = embeddedTLS(); err != nil {
 		return err
 	}
-	g, err := gcs.Start(gcs.Config{Token: token, BinariesDir: sess.BinariesDir(), Log: log.With("component", "head"), TLS: o.tls})
-	if err != nil {
-		return err
-	}
-	state.gcs = g
-	if rp != nil {
-		rp.Socket(rpc.UnixPath(g.Addr()))
-	}
-	_ = sess.WriteAddress(g.Addr())
-	if o.storeMemory < 0 {
-		return fmt.Errorf("%w: object store memory must not be negative", errs.ErrInvalidOption)
-	}
 	spillDir := ""
 	if o.spillDir != "" {
 		spillDir = filepath.Join(o.spillDir, "rayo-"+filepath.Base(sess.Path))
 		state.spillDir = spillDir
 	}
-	ncfg := node.Config{HeadAddr: g.Addr(), Token: token, TLS: o.tls, Resources: res, Labels: o.labels,
-		IsHead: true, LogsDir: sess.LogsDir(), BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
-		ObjectStoreMemory: o.storeMemory, SpillDir: spillDir}
-	if rp != nil {
-		ncfg.OnWorkerListen = func(addr string) { rp.Socket(rpc.UnixPath(addr)) }
+	cfg := cluster.Config{
+		Head: &gcs.Config{Token: token, BinariesDir: sess.BinariesDir(), Log: log.With("component", "head"), TLS: o.tls},
+		Node: &node.Config{Token: token, TLS: o.tls, Resources: res, Labels: o.labels,
+			IsHead: true, LogsDir: sess.LogsDir(), BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
+			ObjectStoreMemory: o.storeMemory, SpillDir: spillDir},
+		OnHead: func(g *gcs.Server) error {
+			if rp != nil {
+				rp.Socket(rpc.UnixPath(g.Addr()))
+			}
+			_ = sess.WriteAddress(g.Addr())
+			return nil
+		},
+		OnNode: func(n *node.Node) error {
+			if rp != nil {
+				rp.Node(n.ID())
+				rp.Store(n.StorePath())
+				rp.Dir(n.SpillDir())
+				rp.Socket(rpc.UnixPath(n.Addr()))
+			}
+			return nil
+		},
 	}
-	n, err := node.Start(ncfg)
-	if err != nil {
-		return err
-	}
-	state.node, state.nodeID, state.embedded = n, n.ID(), true
 	if rp != nil {
-		rp.Node(n.ID())
-		rp.Store(n.StorePath())
-		rp.Dir(n.SpillDir())
-		rp.Socket(rpc.UnixPath(n.Addr()))
+		cfg.Node.OnWorkerListen = func(addr string) { rp.Socket(rpc.UnixPath(addr)) }
 	}
 	if o.dashboard != "" {
-		d, err := dashboard.Start(dashboard.Config{Listen: o.dashboard, Token: token, TLS: o.tls, HeadAddr: g.Addr(),
-			SessionDir: sess.Path, Log: log.With("component", "dashboard")})
-		if err != nil {
-			return fmt.Errorf("rayo: starting the dashboard: %w", err)
+		cfg.Dashboard = &dashboard.Config{Listen: o.dashboard, Token: token, TLS: o.tls,
+			SessionDir: sess.Path, Log: log.With("component", "dashboard")}
+		cfg.OnDashboard = func(d *dashboard.Server) error {
+			_ = sess.WriteDashboardAddress(d.Addr())
+			return nil
 		}
-		state.dash = d
-		g.SetDashboardAddr(d.Addr())
-		_ = sess.WriteDashboardAddress(d.Addr())
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("rayo: finding this program's executable: %w", err)
-	}
-	st, err := os.Stat(exe)
+	c, err := cluster.Start(cfg)
 	if err != nil {
 		return err
 	}
-	bin := protocol.Binary{Path: exe, Size: st.Size(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
-	if err := connectDriver(ctx, o, g.Addr(), n.Addr(), token, bin, log); err != nil {
+	state.cluster, state.nodeID, state.embedded = c, c.Node().ID(), true
+	bin, err := cluster.LocalBinary()
+	if err != nil {
+		return err
+	}
+	if err := connectDriver(ctx, o, c.Head().Addr(), c.Node().Addr(), token, bin, log); err != nil {
 		return err
 	}
 	if rp != nil {
@@ -404,120 +391,17 @@ func joinCluster(ctx context.Context, o *initOptions) error {
 	if o.tls, err = joinTLS(ctx, o.tempDir, addr, token); err != nil {
 		return fmt.Errorf("rayo: TLS for the cluster at %s: %w", addr, mapRPCErr(err))
 	}
-	head, err := rpc.Dial(ctx, addr, token, rpc.WithTLS(o.tls))
-	if err != nil {
-		return fmt.Errorf("rayo: connecting to the head at %s: %w", addr, mapRPCErr(err))
-	}
-	defer head.Close()
-	var st protocol.ClusterStatusReply
-	if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
-		return fmt.Errorf("rayo: asking the head for its nodes: %w", err)
-	}
-	state.dashAddr = st.DashboardAddr
-	nodeAddr, nodeID := pickNode(st.Nodes)
-	if o.nodeAddr != "" {
-		nodeAddr, nodeID = o.nodeAddr, ""
-		for _, n := range st.Nodes {
-			if n.Info.Addr == o.nodeAddr && n.Alive {
-				nodeID = n.Info.NodeID
-			}
-		}
-		if nodeID == "" {
-			return fmt.Errorf("%w: WithNodeAddress(%q): no live node of the cluster at %s listens there", errs.ErrInvalidOption, o.nodeAddr, addr)
-		}
-	}
-	if nodeAddr == "" {
-		return fmt.Errorf("rayo: the cluster at %s has no live node", addr)
-	}
-	bin, err := uploadBinary(ctx, head)
+	j, err := cluster.Join(ctx, cluster.JoinConfig{HeadAddr: addr, Token: token, TLS: o.tls, NodeAddr: o.nodeAddr})
 	if err != nil {
 		return err
 	}
-	state.nodeID = nodeID
-	return connectDriver(ctx, o, addr, nodeAddr, token, bin, log)
+	state.dashAddr = j.DashboardAddr
+	state.nodeID = j.NodeID
+	return connectDriver(ctx, o, addr, j.NodeAddr, token, j.Binary, log)
 }
 
-func mapRPCErr(err error) error {
-	if errors.Is(err, rpc.ErrUnauthenticated) {
-		return fmt.Errorf("%w: %v", errs.ErrUnauthenticated, err)
-	}
-	return err
-}
-
-// pickNode chooses the node a driver submits through: one on this host,
-// the head's first, else the head's node.
-func pickNode(nodes []protocol.NodeState) (addr, id string) {
-	host, _ := os.Hostname()
-	var best *protocol.NodeState
-	rank := func(n *protocol.NodeState) int {
-		r := 0
-		if n.Info.Hostname == host {
-			r += 2
-		}
-		if n.Info.IsHead {
-			r++
-		}
-		return r
-	}
-	for i := range nodes {
-		n := &nodes[i]
-		if !n.Alive {
-			continue
-		}
-		if best == nil || rank(n) > rank(best) {
-			best = n
-		}
-	}
-	if best == nil {
-		return "", ""
-	}
-	return best.Info.Addr, best.Info.NodeID
-}
-
-// uploadBinary sends this program's executable to the head unless it has
-// it already (content-addressed).
-func uploadBinary(ctx context.Context, head *rpc.Client) (protocol.Binary, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return protocol.Binary{}, fmt.Errorf("rayo: finding this program's executable: %w", err)
-	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return protocol.Binary{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	size, err := io.Copy(h, f)
-	if err != nil {
-		return protocol.Binary{}, err
-	}
-	bin := protocol.Binary{Hash: hex.EncodeToString(h.Sum(nil)), Size: size, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
-	var has protocol.HasBinaryReply
-	if err := head.Call(ctx, protocol.HeadHasBinary, &protocol.HasBinaryRequest{Hash: bin.Hash}, &has); err != nil {
-		return bin, fmt.Errorf("rayo: uploading the job binary: %w", err)
-	}
-	if has.Has {
-		return bin, nil
-	}
-	const chunk = 4 << 20
-	buf := make([]byte, chunk)
-	var off int64
-	for {
-		n, err := f.ReadAt(buf, off)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return bin, err
-		}
-		last := off+int64(n) >= size
-		req := &protocol.UploadBinaryRequest{Hash: bin.Hash, Offset: off, Data: buf[:n], Last: last, Size: size}
-		if err := head.Call(ctx, protocol.HeadUploadBinary, req, nil); err != nil {
-			return bin, fmt.Errorf("rayo: uploading the job binary: %w", err)
-		}
-		off += int64(n)
-		if last {
-			return bin, nil
-		}
-	}
-}
+// mapRPCErr turns a refused hello into ErrUnauthenticated.
+func mapRPCErr(err error) error { return cluster.AuthError(err) }
 
 // connectDriver starts the driver's runtime and registers the job. The
 // head connection stays open: the job lives as long as it does.
@@ -527,25 +411,12 @@ func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, toke
 		sink = printWorkerLogs
 		state.logToDriver = true
 	}
-	rt, err := core.New(core.Config{Token: token, TLS: o.tls, Listen: listenNear(nodeAddr), NodeAddr: nodeAddr, LogSink: sink, Log: log, HeadWait: o.headWait})
+	rt, err := cluster.ConnectDriver(ctx, cluster.DriverConfig{HeadAddr: headAddr, NodeAddr: nodeAddr, Token: token, TLS: o.tls,
+		Listen: listenNear(nodeAddr), Binary: bin, LogSink: sink, Log: log, HeadWait: o.headWait, Env: o.env, Namespace: o.namespace})
 	if err != nil {
-		return mapRPCErr(err)
+		return err
 	}
 	state.rt = rt
-	exe, _ := os.Executable()
-	// The job lives as long as the driver's connection to the head; the
-	// runtime attaches it again if the head restarts.
-	rt.SetJob(protocol.JobSpec{HeadAddr: headAddr})
-	jobID, err := rt.RegisterJob(ctx, &protocol.RegisterJobRequest{DriverAddr: rt.Addr(), DriverPid: os.Getpid(), Entrypoint: exe, Binary: bin})
-	if err != nil {
-		return fmt.Errorf("rayo: registering the job at %s: %w", headAddr, mapRPCErr(err))
-	}
-	reply := protocol.RegisterJobReply{JobID: jobID}
-	ns := o.namespace
-	if ns == "" {
-		ns = "anonymous-" + reply.JobID + "-" + core.NewID()
-	}
-	rt.SetJob(protocol.JobSpec{JobID: reply.JobID, DriverAddr: rt.Addr(), HeadAddr: headAddr, Binary: bin, Env: o.env, Namespace: ns})
 	return nil
 }
 

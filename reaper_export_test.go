@@ -16,11 +16,12 @@ type EmbeddedFiles struct {
 func EmbeddedFilesForTest() EmbeddedFiles {
 	state.Lock()
 	defer state.Unlock()
-	if state.node == nil {
+	if state.cluster == nil {
 		return EmbeddedFiles{}
 	}
-	return EmbeddedFiles{NodeID: state.node.ID(), Store: state.node.StorePath(), SpillDir: state.node.SpillDir(),
-		Sockets: []string{rpc.UnixPath(state.gcs.Addr()), rpc.UnixPath(state.node.Addr()), rpc.UnixPath(state.rt.Addr())}}
+	n := state.cluster.Node()
+	return EmbeddedFiles{NodeID: n.ID(), Store: n.StorePath(), SpillDir: n.SpillDir(),
+		Sockets: []string{rpc.UnixPath(state.cluster.Head().Addr()), rpc.UnixPath(n.Addr()), rpc.UnixPath(state.rt.Addr())}}
 }
 
 // RuntimeSocketForTest is the Unix socket file of this process's runtime

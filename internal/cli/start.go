@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rayo-dev/rayo/dashboard"
+	"github.com/rayo-dev/rayo/internal/cluster"
 	"github.com/rayo-dev/rayo/internal/gcs"
 	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/node"
@@ -418,7 +419,11 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	if !f.headNode { // the head prunes for the node it starts
 		pruneSessions(f, sess, dataDir, log)
 	}
-	var g *gcs.Server
+	// The daemons this process runs: the head and its dashboard, or a
+	// node daemon (the head's machine gets its node as a process of its
+	// own, below).
+	var ccfg cluster.Config
+	drained := make(chan struct{})
 	if f.head {
 		listen := net.JoinHostPort(f.nodeIP, strconv.Itoa(f.port))
 		if rec != nil && f.port == 0 {
@@ -432,50 +437,56 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		if ca != nil {
 			signer, caFingerprint = ca, ca.Fingerprint()
 		}
-		g, err = gcs.Start(gcs.Config{Listen: listen, Token: token, DataDir: dataDir, SyncWrites: f.syncState, RecoveryGrace: f.grace, MaxTaskRecords: f.maxTasks,
-			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head"), TLS: tlsID, CA: signer})
-		if err != nil {
-			return err
-		}
-		defer func() {
-			g.Stop()
-			if err == nil {
-				// Stopped on purpose: the cluster ends with its head, and
-				// the next head on this directory starts a new one.
-				forgetHead(dataDir, log)
+		ccfg.Head = &gcs.Config{Listen: listen, Token: token, DataDir: dataDir, SyncWrites: f.syncState, RecoveryGrace: f.grace, MaxTaskRecords: f.maxTasks,
+			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head"), TLS: tlsID, CA: signer}
+		ccfg.OnHead = func(g *gcs.Server) error {
+			headAddr = g.Addr()
+			if err := sess.WriteAddress(headAddr); err != nil {
+				return err
 			}
-		}()
-		headAddr = g.Addr()
-		if err = sess.WriteAddress(headAddr); err != nil {
-			return err
+			if err := writeHeadRecord(dataDir, &headRecord{Session: sess.Path, Address: headAddr}); err != nil {
+				return err
+			}
+			if rec != nil {
+				log.Info("head restarted on its data directory: recovering the cluster", "data_dir", dataDir, "session", sess.Path)
+			}
+			return nil
 		}
-		if err = writeHeadRecord(dataDir, &headRecord{Session: sess.Path, Address: headAddr}); err != nil {
-			return err
-		}
-		if rec != nil {
-			log.Info("head restarted on its data directory: recovering the cluster", "data_dir", dataDir, "session", sess.Path)
-		}
-		dash, err := dashboard.Start(dashboard.Config{Listen: net.JoinHostPort(f.dashHost, strconv.Itoa(f.dashPort)),
-			FallbackPort: !cmd.Flags().Changed("dashboard-port"), Token: token, HeadAddr: headAddr,
+		ccfg.Dashboard = &dashboard.Config{Listen: net.JoinHostPort(f.dashHost, strconv.Itoa(f.dashPort)),
+			FallbackPort: !cmd.Flags().Changed("dashboard-port"), Token: token,
 			SessionDir: sess.Path, MetricsNeedToken: f.metricTok, Log: log.With("component", "dashboard"), TLS: tlsID,
-			AllowedHosts: f.dashNames})
+			AllowedHosts: f.dashNames}
+		ccfg.OnDashboard = func(d *dashboard.Server) error {
+			dashAddr = d.Addr()
+			return sess.WriteDashboardAddress(dashAddr)
+		}
+	} else {
+		jctx, cancel := context.WithTimeout(context.Background(), rpc.DialTimeout+5*time.Second)
+		tlsID, err := joinTLS(jctx, &f.tls, f.tempDir, headAddr, token, name)
+		cancel()
 		if err != nil {
 			return err
 		}
-		defer dash.Stop()
-		g.SetDashboardAddr(dash.Addr())
-		dashAddr = dash.Addr()
-		if err = sess.WriteDashboardAddress(dash.Addr()); err != nil {
-			return err
+		var drainOnce sync.Once
+		ccfg.Node = &node.Config{TLS: tlsID, NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
+			Token: token, Resources: res, Labels: labels, IsHead: f.headNode, LogsDir: sess.LogsDir(),
+			BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
+			ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir, MaxWorkers: f.softWorkers, MaxWorkersCeiling: f.maxWorkers}
+	}
+	c, err := cluster.Start(ccfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c.Stop()
+		if f.head && err == nil {
+			// Stopped on purpose: the cluster ends with its head, and
+			// the next head on this directory starts a new one.
+			forgetHead(dataDir, log)
 		}
-	}
-	drained := make(chan struct{})
+	}()
 	// A listener that stopped for good ends the daemon, with an error.
-	var failed <-chan struct{}
-	var failErr func() error
-	if g != nil {
-		failed, failErr = g.Failed(), g.Err
-	}
+	failed, failErr := c.Failed(), c.Err
 	if f.head {
 		// The head's machine gets its node daemon as a process of its
 		// own, so that it outlives a crash of the head (and the actors
@@ -493,23 +504,6 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 				stopDaemon(sess, hn.proc, 10*time.Second) // the cluster ends with its head
 			}
 		}()
-	} else {
-		jctx, cancel := context.WithTimeout(context.Background(), rpc.DialTimeout+5*time.Second)
-		tlsID, err := joinTLS(jctx, &f.tls, f.tempDir, headAddr, token, name)
-		cancel()
-		if err != nil {
-			return err
-		}
-		var drainOnce sync.Once
-		n, err := node.Start(node.Config{TLS: tlsID, NodeID: nodeID, OnDrained: func() { drainOnce.Do(func() { close(drained) }) }, Listen: net.JoinHostPort(f.nodeIP, "0"), HeadAddr: headAddr,
-			Token: token, Resources: res, Labels: labels, IsHead: f.headNode, LogsDir: sess.LogsDir(),
-			BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
-			ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir, MaxWorkers: f.softWorkers, MaxWorkersCeiling: f.maxWorkers})
-		if err != nil {
-			return err
-		}
-		defer n.Stop()
-		failed, failErr = n.Failed(), n.Err
 	}
 	if err = sess.WritePid(name, os.Getpid()); err != nil {
 		return err

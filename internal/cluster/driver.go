@@ -1,0 +1,215 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// AuthError turns the transport's refused hello into rayo's
+// ErrUnauthenticated (keeping the transport's message).
+func AuthError(err error) error {
+	if errors.Is(err, rpc.ErrUnauthenticated) {
+		return fmt.Errorf("%w: %v", errs.ErrUnauthenticated, err)
+	}
+	return err
+}
+
+// JoinConfig is what a driver needs to join a running cluster.
+type JoinConfig struct {
+	// HeadAddr and Token are the cluster's (already resolved).
+	HeadAddr, Token string
+	TLS             *rpc.TLS
+	// NodeAddr, when set, is the node to submit through (it must be a live
+	// node of the cluster); otherwise PickNode chooses.
+	NodeAddr string
+}
+
+// Joined is the result of the head handshake.
+type Joined struct {
+	NodeAddr, NodeID string
+	// DashboardAddr is the head's dashboard ("" if it runs none).
+	DashboardAddr string
+	// Binary is the program's executable as the head now holds it.
+	Binary protocol.Binary
+}
+
+// Join does a driver's handshake with the head of a running cluster: it
+// asks for the nodes, picks the one to submit through, and uploads this
+// program's executable unless the head has it (so that nodes which cannot
+// read it can run workers). The connection is closed on return; the
+// driver's runtime opens its own.
+func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
+	head, err := rpc.Dial(ctx, cfg.HeadAddr, cfg.Token, rpc.WithTLS(cfg.TLS))
+	if err != nil {
+		return nil, fmt.Errorf("rayo: connecting to the head at %s: %w", cfg.HeadAddr, AuthError(err))
+	}
+	defer head.Close()
+	var st protocol.ClusterStatusReply
+	if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
+		return nil, fmt.Errorf("rayo: asking the head for its nodes: %w", err)
+	}
+	j := &Joined{DashboardAddr: st.DashboardAddr}
+	j.NodeAddr, j.NodeID = PickNode(st.Nodes)
+	if cfg.NodeAddr != "" {
+		j.NodeAddr, j.NodeID = cfg.NodeAddr, ""
+		for _, n := range st.Nodes {
+			if n.Info.Addr == cfg.NodeAddr && n.Alive {
+				j.NodeID = n.Info.NodeID
+			}
+		}
+		if j.NodeID == "" {
+			return nil, fmt.Errorf("%w: WithNodeAddress(%q): no live node of the cluster at %s listens there", errs.ErrInvalidOption, cfg.NodeAddr, cfg.HeadAddr)
+		}
+	}
+	if j.NodeAddr == "" {
+		return nil, fmt.Errorf("rayo: the cluster at %s has no live node", cfg.HeadAddr)
+	}
+	if j.Binary, err = UploadBinary(ctx, head); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// PickNode chooses the node a driver submits through: one on this host,
+// the head's first, else the head's node.
+func PickNode(nodes []protocol.NodeState) (addr, id string) {
+	host, _ := os.Hostname()
+	var best *protocol.NodeState
+	rank := func(n *protocol.NodeState) int {
+		r := 0
+		if n.Info.Hostname == host {
+			r += 2
+		}
+		if n.Info.IsHead {
+			r++
+		}
+		return r
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		if !n.Alive {
+			continue
+		}
+		if best == nil || rank(n) > rank(best) {
+			best = n
+		}
+	}
+	if best == nil {
+		return "", ""
+	}
+	return best.Info.Addr, best.Info.NodeID
+}
+
+// LocalBinary describes this program's executable by path, for a cluster
+// on this machine (whose nodes read it in place).
+func LocalBinary() (protocol.Binary, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return protocol.Binary{}, fmt.Errorf("rayo: finding this program's executable: %w", err)
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return protocol.Binary{}, err
+	}
+	return protocol.Binary{Path: exe, Size: st.Size(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}, nil
+}
+
+// UploadBinary sends this program's executable to the head unless it has
+// it already (content-addressed).
+func UploadBinary(ctx context.Context, head *rpc.Client) (protocol.Binary, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return protocol.Binary{}, fmt.Errorf("rayo: finding this program's executable: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return protocol.Binary{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return protocol.Binary{}, err
+	}
+	bin := protocol.Binary{Hash: hex.EncodeToString(h.Sum(nil)), Size: size, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
+	var has protocol.HasBinaryReply
+	if err := head.Call(ctx, protocol.HeadHasBinary, &protocol.HasBinaryRequest{Hash: bin.Hash}, &has); err != nil {
+		return bin, fmt.Errorf("rayo: uploading the job binary: %w", err)
+	}
+	if has.Has {
+		return bin, nil
+	}
+	const chunk = 4 << 20
+	buf := make([]byte, chunk)
+	var off int64
+	for {
+		n, err := f.ReadAt(buf, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return bin, err
+		}
+		last := off+int64(n) >= size
+		req := &protocol.UploadBinaryRequest{Hash: bin.Hash, Offset: off, Data: buf[:n], Last: last, Size: size}
+		if err := head.Call(ctx, protocol.HeadUploadBinary, req, nil); err != nil {
+			return bin, fmt.Errorf("rayo: uploading the job binary: %w", err)
+		}
+		off += int64(n)
+		if last {
+			return bin, nil
+		}
+	}
+}
+
+// DriverConfig is what a driver's runtime needs to register its job.
+type DriverConfig struct {
+	HeadAddr, NodeAddr, Token string
+	TLS                       *rpc.TLS
+	// Listen is where the driver serves its objects and replies.
+	Listen  string
+	Binary  protocol.Binary
+	LogSink func(*protocol.LogBatch)
+	Log     *slog.Logger
+	// HeadWait bounds how long calls that need the head wait for it.
+	HeadWait time.Duration
+	// Env is every worker's environment; Namespace the job's ("" for an
+	// anonymous one of its own, as in Ray).
+	Env       map[string]string
+	Namespace string
+}
+
+// ConnectDriver starts a driver's runtime and registers its job (Ray's
+// driver registering with the GCS). The job lives as long as the
+// runtime's connection to the head; the runtime attaches it again if the
+// head restarts. On failure nothing is left running.
+func ConnectDriver(ctx context.Context, cfg DriverConfig) (*core.Runtime, error) {
+	rt, err := core.New(core.Config{Token: cfg.Token, TLS: cfg.TLS, Listen: cfg.Listen, NodeAddr: cfg.NodeAddr,
+		LogSink: cfg.LogSink, Log: cfg.Log, HeadWait: cfg.HeadWait})
+	if err != nil {
+		return nil, AuthError(err)
+	}
+	exe, _ := os.Executable()
+	rt.SetJob(protocol.JobSpec{HeadAddr: cfg.HeadAddr})
+	jobID, err := rt.RegisterJob(ctx, &protocol.RegisterJobRequest{DriverAddr: rt.Addr(), DriverPid: os.Getpid(), Entrypoint: exe, Binary: cfg.Binary})
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("rayo: registering the job at %s: %w", cfg.HeadAddr, AuthError(err))
+	}
+	ns := cfg.Namespace
+	if ns == "" {
+		ns = "anonymous-" + jobID + "-" + core.NewID()
+	}
+	rt.SetJob(protocol.JobSpec{JobID: jobID, DriverAddr: rt.Addr(), HeadAddr: cfg.HeadAddr, Binary: cfg.Binary, Env: cfg.Env, Namespace: ns})
+	return rt, nil
+}
