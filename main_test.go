@@ -2,8 +2,9 @@ package rayo_test
 
 import (
 	"context"
-	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 
 	"github.com/rayo-dev/rayo"
 )
@@ -14,5 +15,7 @@ func TestMain(m *testing.M) {
 	if rayo.IsWorker() {
 		_ = rayo.Init(context.Background()) // serves tasks; never returns
 	}
-	os.Exit(m.Run())
+	// Init and Shutdown of the embedded cluster must leave no goroutine
+	// behind.
+	goleak.VerifyTestMain(m)
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/rayo-dev/rayo/internal/session"
 )
 
@@ -27,7 +29,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asRayo) == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// Daemons that tests run in this process (--block) must leave no
+	// goroutine behind.
+	goleak.VerifyTestMain(m)
 }
 
 // small keeps a test daemon's footprint small.

@@ -7,12 +7,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	RemoveBuilds()
-	os.Exit(code)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		RemoveBuilds()
+		os.Exit(code)
+	}))
 }
 
 func aliveCount(c *Cluster, t *testing.T) int {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/internal/testcluster"
 )
@@ -30,9 +32,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	testcluster.RemoveBuilds()
-	os.Exit(code)
+	// The driver (Init, Shutdown) must leave no goroutine behind.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		testcluster.RemoveBuilds()
+		os.Exit(code)
+	}))
 }
 
 // Where tells where a task ran.
