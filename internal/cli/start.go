@@ -424,6 +424,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	// own, below).
 	var ccfg cluster.Config
 	drained := make(chan struct{})
+	headStarted := false // by this process, on this data directory
 	if f.head {
 		listen := net.JoinHostPort(f.nodeIP, strconv.Itoa(f.port))
 		if rec != nil && f.port == 0 {
@@ -440,6 +441,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 		ccfg.Head = &gcs.Config{Listen: listen, Token: token, DataDir: dataDir, SyncWrites: f.syncState, RecoveryGrace: f.grace, MaxTaskRecords: f.maxTasks,
 			BinariesDir: sess.BinariesDir(), Log: log.With("component", "head"), TLS: tlsID, CA: signer}
 		ccfg.OnHead = func(g *gcs.Server) error {
+			headStarted = true
 			headAddr = g.Addr()
 			if err := sess.WriteAddress(headAddr); err != nil {
 				return err
@@ -473,13 +475,21 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 			BinariesDir: sess.BinariesDir(), Log: log.With("component", "node"),
 			ObjectStoreMemory: f.storeMem, SpillDir: f.spillDir, MaxWorkers: f.softWorkers, MaxWorkersCeiling: f.maxWorkers}
 	}
+	// running: the daemon reported ready. A new cluster's head that fails
+	// before then leaves no state behind, or the next head on this
+	// directory would take it for a crashed cluster to recover; a head
+	// that was recovering one (rec) keeps it.
+	running := false
 	c, err := cluster.Start(ccfg)
 	if err != nil {
+		if headStarted && rec == nil {
+			forgetHead(dataDir, log)
+		}
 		return err
 	}
 	defer func() {
 		c.Stop()
-		if f.head && err == nil {
+		if f.head && (err == nil || (!running && rec == nil)) {
 			// Stopped on purpose: the cluster ends with its head, and
 			// the next head on this directory starts a new one.
 			forgetHead(dataDir, log)
@@ -510,6 +520,7 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 	}
 	defer func() { _ = sess.RemovePid(name) }()
 
+	running = true
 	if ready != nil {
 		b, _ := json.Marshal(readyInfo{Address: headAddr, NodeID: nodeID, Pid: os.Getpid(), Session: sess.Path, Dashboard: dashAddr, CAFingerprint: caFingerprint})
 		fmt.Fprintf(ready, "ready %s\n", b)

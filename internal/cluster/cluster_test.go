@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,9 +65,36 @@ func (s *started) hooks(cfg *Config) {
 	}
 }
 
-// gone fails t for each socket or file a stopped cluster left.
+// children lists the live processes whose parent is this one.
+func children(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var out []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after it.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && f[0] != "Z" {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// gone fails t for each socket, file or child process a stopped cluster
+// left.
 func (s *started) gone(t *testing.T) {
 	t.Helper()
+	if c := children(t); len(c) > 0 {
+		t.Errorf("child processes left: %v", c)
+	}
 	for _, p := range append(append([]string(nil), s.sockets...), s.files...) {
 		if p == "" {
 			continue
@@ -165,5 +195,17 @@ func TestValidate(t *testing.T) {
 	ok := Config{Node: &node.Config{HeadAddr: "127.0.0.1:1"}}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("a node joining a head elsewhere: %v", err)
+	}
+}
+
+// children sees a child process (so that gone can fail).
+func TestChildrenSeesAChild(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep: %v", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if c := children(t); !slices.Contains(c, strconv.Itoa(cmd.Process.Pid)) {
+		t.Errorf("children() = %v, without the child %d", c, cmd.Process.Pid)
 	}
 }
