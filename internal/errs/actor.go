@@ -18,17 +18,19 @@ var (
 	ErrActorNotFound     = errors.New("rayo: no such actor")
 )
 
-// deathCauses maps the head's death codes to sentinels.
-var deathCauses = map[string]error{
-	"killed":             ErrActorKilled,
-	"process_crashed":    ErrActorCrashed,
-	"node_died":          ErrNodeDied,
-	"constructor_failed": ErrConstructorFailed,
-	"out_of_scope":       ErrActorOutOfScope,
-	"exited":             ErrActorExited,
-	"owner_died":         ErrOwnerDied,
-	"pg_removed":         ErrPlacementGroupRemoved,
-	"node_affinity":      ErrNodeAffinityUnavailable,
+// deathCauses maps the head's death codes (protocol's Death* constants)
+// to sentinels, and deathCodes back; internal/protocol's codes.go fills
+// both at init through RegisterDeathCause.
+var (
+	deathCauses = map[string]error{}
+	deathCodes  = map[error]string{}
+)
+
+// RegisterDeathCause records an actor death code and its sentinel. Only
+// internal/protocol's init calls it.
+func RegisterDeathCause(code string, sentinel error) {
+	deathCauses[code] = sentinel
+	deathCodes[sentinel] = code
 }
 
 // ActorDiedError says that an actor is dead and why. It matches
@@ -57,11 +59,12 @@ func NewActorDiedError(id, class, name, code, message string, ctor *WireTaskErro
 
 // ToWire flattens the error for the object store and the wire.
 func (e *ActorDiedError) ToWire() *WireTaskError {
-	code := "process_crashed"
-	for c, s := range deathCauses {
-		if s == e.Cause {
-			code = c
-		}
+	code, ok := "", false
+	if hashable(e.Cause) {
+		code, ok = deathCodes[e.Cause]
+	}
+	if !ok {
+		code = deathCodes[ErrActorCrashed]
 	}
 	w := &WireActorDeath{ActorID: e.ActorID, Class: e.Class, Name: e.Name, Code: code, Message: e.Message}
 	if e.Ctor != nil {

@@ -3,6 +3,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 )
 
@@ -48,7 +49,17 @@ func RegisterCode(code string, sentinel error) {
 }
 
 // CodeOf returns the wire code of a sentinel ("" if it has none).
-func CodeOf(sentinel error) string { return codeNames[sentinel] }
+func CodeOf(sentinel error) string {
+	if !hashable(sentinel) {
+		return "" // no sentinel is of such a type, and a map lookup would panic
+	}
+	return codeNames[sentinel]
+}
+
+// hashable reports whether err can be a map key (nil is).
+func hashable(err error) bool {
+	return err == nil || reflect.TypeOf(err).Comparable()
+}
 
 // SentinelOf returns the sentinel for a wire code, ErrTaskFailed if unknown.
 func SentinelOf(code string) error {

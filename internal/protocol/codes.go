@@ -144,10 +144,31 @@ var codeTable = []CodeEntry{
 	{CodeLogNotFound, ErrLogNotFound},
 }
 
+// deathTable maps the causes of an actor's death (ActorDeath.Code, the
+// Death* constants) to the sentinel an ActorDiedError matches besides
+// ErrActorDied.
+var deathTable = []CodeEntry{
+	{DeathKilled, errs.ErrActorKilled},
+	{DeathCrashed, errs.ErrActorCrashed},
+	{DeathNodeDied, errs.ErrNodeDied},
+	{DeathConstructor, errs.ErrConstructorFailed},
+	{DeathOutOfScope, errs.ErrActorOutOfScope},
+	{DeathExited, errs.ErrActorExited},
+	{DeathOwnerDied, errs.ErrOwnerDied},
+	{DeathPGRemoved, errs.ErrPlacementGroupRemoved},
+	{DeathAffinity, errs.ErrNodeAffinityUnavailable},
+}
+
 // Codes returns a copy of the table.
 func Codes() []CodeEntry { return append([]CodeEntry(nil), codeTable...) }
 
+// DeathCodes returns a copy of the table of actor death causes.
+func DeathCodes() []CodeEntry { return append([]CodeEntry(nil), deathTable...) }
+
 func init() {
+	for _, e := range deathTable {
+		errs.RegisterDeathCause(e.Code, e.Sentinel)
+	}
 	transport := rpc.Codes()
 	for _, e := range codeTable {
 		errs.RegisterCode(e.Code, e.Sentinel)

@@ -3,6 +3,7 @@ package protocol
 import (
 	"context"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -14,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/rpc"
@@ -137,6 +140,11 @@ func goFiles(t *testing.T) (*token.FileSet, map[string]*ast.File) {
 // declaredCodes returns the Code* string constants declared in protocol
 // and rpc: the names code arguments may use.
 func declaredCodes(files map[string]*ast.File) map[string]string {
+	return declared(files, "Code")
+}
+
+// declared returns the string constants named prefix* in protocol and rpc.
+func declared(files map[string]*ast.File, prefix string) map[string]string {
 	out := map[string]string{}
 	for path, f := range files {
 		pkg := f.Name.Name
@@ -151,7 +159,7 @@ func declaredCodes(files map[string]*ast.File) map[string]string {
 			for _, sp := range gd.Specs {
 				vs := sp.(*ast.ValueSpec)
 				for i, n := range vs.Names {
-					if !strings.HasPrefix(n.Name, "Code") || i >= len(vs.Values) {
+					if !strings.HasPrefix(n.Name, prefix) || i >= len(vs.Values) {
 						continue
 					}
 					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
@@ -333,4 +341,56 @@ func f(err error, code string) {
 	if len(bad) != 7 {
 		t.Fatalf("the lint found %d of 7 bad forms: %q", len(bad), bad)
 	}
+}
+
+// TestDeathTable: every Death* constant is a row of the actor death table,
+// rows are unique, and an ActorDiedError of each cause keeps it through its
+// wire form.
+func TestDeathTable(t *testing.T) {
+	_, files := goFiles(t)
+	rows := map[string]bool{}
+	sentinels := map[error]bool{}
+	for _, e := range DeathCodes() {
+		if rows[e.Code] || sentinels[e.Sentinel] {
+			t.Errorf("row %+v repeats a code or a sentinel", e)
+		}
+		rows[e.Code], sentinels[e.Sentinel] = true, true
+	}
+	for name, v := range declared(files, "Death") {
+		if !rows[v] {
+			t.Errorf("%s = %q is not in the death table", name, v)
+		}
+	}
+	for _, e := range DeathCodes() {
+		w := roundTrip(t, errs.NewActorDiedError("a1", "C", "n", e.Code, "m", nil).ToWire())
+		err := w.Err()
+		if w.Actor == nil || w.Actor.Code != e.Code || !errors.Is(err, e.Sentinel) || !errors.Is(err, errs.ErrActorDied) {
+			t.Errorf("death %q came back as %+v: %v", e.Code, w.Actor, err)
+		}
+	}
+}
+
+// TestTaskErrorCauses: a task error of each cause the table knows keeps it
+// through its wire form (msgpack), as errors.Is sees it.
+func TestTaskErrorCauses(t *testing.T) {
+	for _, e := range Codes() {
+		te := errs.NewTaskError("f", "t1", e.Sentinel, fmt.Errorf("boom"), "", false)
+		w := roundTrip(t, te.ToWire())
+		if w.Code != e.Code || !errors.Is(w.Err(), e.Sentinel) {
+			t.Errorf("cause %v came back as code %q: %v", e.Sentinel, w.Code, w.Err())
+		}
+	}
+}
+
+func roundTrip(t *testing.T, w *errs.WireTaskError) *errs.WireTaskError {
+	t.Helper()
+	b, err := msgpack.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out errs.WireTaskError
+	if err := msgpack.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
 }
