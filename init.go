@@ -357,7 +357,7 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 	}
 	c, err := cluster.Start(cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("rayo: %w", err)
 	}
 	state.cluster, state.nodeID, state.embedded = c, c.Node().ID(), true
 	bin, err := cluster.LocalBinary()

@@ -72,11 +72,11 @@ func Start(cfg Config) (_ *Cluster, err error) {
 	}()
 	if cfg.Head != nil {
 		if c.head, err = gcs.Start(*cfg.Head); err != nil {
-			return nil, fmt.Errorf("cluster: starting the head: %w", err)
+			return nil, fmt.Errorf("starting the head: %w", err)
 		}
 		if cfg.OnHead != nil {
 			if err = cfg.OnHead(c.head); err != nil {
-				return nil, fmt.Errorf("cluster: after starting the head: %w", err)
+				return nil, fmt.Errorf("after starting the head: %w", err)
 			}
 		}
 	}
@@ -84,12 +84,12 @@ func Start(cfg Config) (_ *Cluster, err error) {
 		dc := *cfg.Dashboard
 		dc.HeadAddr = c.head.Addr()
 		if c.dash, err = dashboard.Start(dc); err != nil {
-			return nil, fmt.Errorf("cluster: starting the dashboard: %w", err)
+			return nil, fmt.Errorf("starting the dashboard: %w", err)
 		}
 		c.head.SetDashboardAddr(c.dash.Addr())
 		if cfg.OnDashboard != nil {
 			if err = cfg.OnDashboard(c.dash); err != nil {
-				return nil, fmt.Errorf("cluster: after starting the dashboard: %w", err)
+				return nil, fmt.Errorf("after starting the dashboard: %w", err)
 			}
 		}
 	}
@@ -99,11 +99,11 @@ func Start(cfg Config) (_ *Cluster, err error) {
 			nc.HeadAddr = c.head.Addr()
 		}
 		if c.node, err = node.Start(nc); err != nil {
-			return nil, fmt.Errorf("cluster: starting the node daemon: %w", err)
+			return nil, fmt.Errorf("starting the node daemon: %w", err)
 		}
 		if cfg.OnNode != nil {
 			if err = cfg.OnNode(c.node); err != nil {
-				return nil, fmt.Errorf("cluster: after starting the node daemon: %w", err)
+				return nil, fmt.Errorf("after starting the node daemon: %w", err)
 			}
 		}
 	}
