@@ -14,7 +14,8 @@ import (
 // without a head.
 var ErrInvalidConfig = errors.New("cluster: invalid config")
 
-// Config says which daemons run in this process. Each daemon's own config
+// Config says which daemons run in this process (Ray's `ray start` flags
+// and the local cluster ray.init() starts). Each daemon's own config
 // keeps its own defaults and Validate; the HeadAddr of the node and the
 // dashboard is filled with the head's address when the head runs here.
 type Config struct {
@@ -49,7 +50,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Cluster is the set of daemons Start started. Stop stops them.
+// Cluster is the set of daemons Start started. Stop stops them (Ray's
+// `ray stop` for the daemons of this process).
 type Cluster struct {
 	head *gcs.Server
 	dash *dashboard.Server
@@ -58,7 +60,7 @@ type Cluster struct {
 }
 
 // Start validates cfg and starts the head, then the dashboard, then the
-// node. When a step fails, what the earlier steps started is stopped
+// node (Ray's `ray start`, which brings up the GCS, dashboard and raylet). When a step fails, what the earlier steps started is stopped
 // before Start returns, and the error names the step.
 func Start(cfg Config) (_ *Cluster, err error) {
 	if err := cfg.Validate(); err != nil {

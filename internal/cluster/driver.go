@@ -19,7 +19,8 @@ import (
 )
 
 // AuthError turns the transport's refused hello into rayo's
-// ErrUnauthenticated (keeping the transport's message).
+// ErrUnauthenticated, keeping the transport's message (Ray reports a wrong
+// cluster token as an authentication failure of the GCS client).
 func AuthError(err error) error {
 	if errors.Is(err, rpc.ErrUnauthenticated) {
 		return fmt.Errorf("%w: %v", errs.ErrUnauthenticated, err)
@@ -27,7 +28,8 @@ func AuthError(err error) error {
 	return err
 }
 
-// JoinConfig is what a driver needs to join a running cluster.
+// JoinConfig is what a driver needs to join a running cluster (Ray's
+// ray.init(address=...) arguments).
 type JoinConfig struct {
 	// HeadAddr and Token are the cluster's (already resolved).
 	HeadAddr, Token string
@@ -37,7 +39,8 @@ type JoinConfig struct {
 	NodeAddr string
 }
 
-// Joined is the result of the head handshake.
+// Joined is the result of the head handshake (what Ray's driver learns
+// from the GCS: its raylet, the dashboard's address).
 type Joined struct {
 	NodeAddr, NodeID string
 	// DashboardAddr is the head's dashboard ("" if it runs none).
@@ -46,7 +49,8 @@ type Joined struct {
 	Binary protocol.Binary
 }
 
-// Join does a driver's handshake with the head of a running cluster: it
+// Join does a driver's handshake with the head of a running cluster (as
+// Ray's ray.init(address=...) asks the GCS for the local raylet): it
 // asks for the nodes, picks the one to submit through, and uploads this
 // program's executable unless the head has it (so that nodes which cannot
 // read it can run workers). The connection is closed on return; the
@@ -83,7 +87,8 @@ func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
 	return j, nil
 }
 
-// PickNode chooses the node a driver submits through: one on this host,
+// PickNode chooses the node a driver submits through (Ray's driver uses
+// its host's raylet): one on this host,
 // the head's first, else the head's node.
 func PickNode(nodes []protocol.NodeState) (addr, id string) {
 	host, _ := os.Hostname()
@@ -114,7 +119,8 @@ func PickNode(nodes []protocol.NodeState) (addr, id string) {
 }
 
 // LocalBinary describes this program's executable by path, for a cluster
-// on this machine (whose nodes read it in place).
+// on this machine whose nodes read it in place (Ray's local ray.init()
+// needs no upload either).
 func LocalBinary() (protocol.Binary, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -128,7 +134,8 @@ func LocalBinary() (protocol.Binary, error) {
 }
 
 // UploadBinary sends this program's executable to the head unless it has
-// it already (content-addressed).
+// it already (content-addressed, as Ray uploads a runtime_env package to
+// the GCS by its hash).
 func UploadBinary(ctx context.Context, head *rpc.Client) (protocol.Binary, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -172,7 +179,8 @@ func UploadBinary(ctx context.Context, head *rpc.Client) (protocol.Binary, error
 	}
 }
 
-// DriverConfig is what a driver's runtime needs to register its job.
+// DriverConfig is what a driver's runtime needs to register its job
+// (Ray's ray.init job_config and namespace).
 type DriverConfig struct {
 	HeadAddr, NodeAddr, Token string
 	TLS                       *rpc.TLS

@@ -26,7 +26,8 @@ var (
 	deathCodes  = map[error]string{}
 )
 
-// RegisterDeathCause records an actor death code and its sentinel. Only
+// RegisterDeathCause records an actor death code and its sentinel (Ray's
+// ActorDeathCause and the ActorDiedError it becomes). Only
 // internal/protocol's init calls it.
 func RegisterDeathCause(code string, sentinel error) {
 	deathCauses[code] = sentinel

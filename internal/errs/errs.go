@@ -42,7 +42,8 @@ var (
 )
 
 // RegisterCode records a wire code and its sentinel for TaskError's wire
-// form. Only internal/protocol's init calls it.
+// form (Ray serialises the exception class instead). Only
+// internal/protocol's init calls it.
 func RegisterCode(code string, sentinel error) {
 	codes[code] = sentinel
 	codeNames[sentinel] = code

@@ -15,7 +15,9 @@ import (
 // sits below protocol), or with rpc.CodeOf(err) == protocol.CodeX. The
 // transport's own codes (rpc.CodeBadRequest and the rest) are rpc's and
 // appear in the table below by reference. A test fails the build on a
-// string-literal code anywhere else.
+// string-literal code anywhere else. Ray's equivalent is its StatusCode
+// enum (src/ray/common/status.h) and the error types ray.exceptions maps
+// them to.
 
 // Codes of a task's failure (errs.TaskError's cause on the wire), also
 // used as rpc codes where a server answers with the same failure.
@@ -62,7 +64,9 @@ const (
 )
 
 // Sentinels of the codes that have none in errs or rpc. A client tests
-// them with errors.Is on the error a call returned.
+// them with errors.Is on the error a call returned. They are internal
+// (Ray's equivalents are Status codes such as NotFound and
+// ObjectNotFound, not exceptions a user sees).
 var (
 	ErrLeaseCancelled    = errors.New("rayo: the lease request was withdrawn")
 	ErrPGNotFound        = errors.New("rayo: no such placement group")
@@ -85,7 +89,8 @@ var (
 	ErrLogNotFound       = errors.New("rayo: no such log file")
 )
 
-// CodeEntry is one row of the table: a wire code and its sentinel.
+// CodeEntry is one row of the table: a wire code and its sentinel (a
+// StatusCode and its exception class, in Ray's terms).
 type CodeEntry struct {
 	Code     string
 	Sentinel error
@@ -159,10 +164,12 @@ var deathTable = []CodeEntry{
 	{DeathAffinity, errs.ErrNodeAffinityUnavailable},
 }
 
-// Codes returns a copy of the table.
+// Codes returns a copy of the table (Ray has no list of its own; its
+// StatusCode enum is the nearest).
 func Codes() []CodeEntry { return append([]CodeEntry(nil), codeTable...) }
 
-// DeathCodes returns a copy of the table of actor death causes.
+// DeathCodes returns a copy of the table of actor death causes (Ray's
+// ActorDeathCause).
 func DeathCodes() []CodeEntry { return append([]CodeEntry(nil), deathTable...) }
 
 func init() {

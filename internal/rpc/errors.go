@@ -25,7 +25,7 @@ var (
 	// user's alone: no Unix socket is served or used in it.
 	ErrSocketDirUnsafe = errors.New("rpc: the socket directory is not private to this user")
 	// ErrInternal reports a peer whose handler failed with an error that
-	// has no code of its own (or panicked).
+	// has no code of its own, or panicked (Ray's StatusCode::UnknownError).
 	ErrInternal = errors.New("rpc: the peer's handler failed")
 )
 
@@ -71,7 +71,7 @@ var codeTable = map[string]error{
 }
 
 // RegisterCode adds a wire code and its sentinel to the table Error.Is
-// uses. Call it only from a package's init (internal/protocol does, with
+// uses (Ray's StatusCode to exception mapping, built once). Call it only from a package's init (internal/protocol does, with
 // the one table of codes); it panics on an empty code, a nil sentinel or a
 // code registered twice, since a second meaning would make errors.Is lie.
 func RegisterCode(code string, sentinel error) {
@@ -84,7 +84,8 @@ func RegisterCode(code string, sentinel error) {
 	codeTable[code] = sentinel
 }
 
-// Codes returns a copy of the code table (for the table's own tests).
+// Codes returns a copy of the code table (for the table's own tests; Ray's
+// StatusCode enum is the nearest equivalent).
 func Codes() map[string]error {
 	out := make(map[string]error, len(codeTable))
 	for c, s := range codeTable {
