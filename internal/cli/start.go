@@ -506,14 +506,18 @@ func runDaemon(cmd *cobra.Command, f *startFlags, res sched.Resources, labels ma
 			return err
 		}
 		nodeID = hn.NodeID
+		defer func() {
+			// The cluster ends with its head. (This err is the block's,
+			// set only by writeHeadRecord below: a new cluster's node
+			// goes when the record cannot be written; a recovering head
+			// keeps the node its predecessor left, and its actors.)
+			if err == nil || (!running && rec == nil) {
+				stopDaemon(sess, hn.proc, 10*time.Second)
+			}
+		}()
 		if err = writeHeadRecord(dataDir, &headRecord{Session: sess.Path, Address: headAddr, NodeID: hn.NodeID, NodePid: hn.Pid, NodeProc: &hn.proc}); err != nil {
 			return err
 		}
-		defer func() {
-			if err == nil {
-				stopDaemon(sess, hn.proc, 10*time.Second) // the cluster ends with its head
-			}
-		}()
 	}
 	if err = sess.WritePid(name, os.Getpid()); err != nil {
 		return err
