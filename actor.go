@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -324,14 +323,16 @@ type AnyActor interface {
 
 // Kill ends an actor at once, in-flight calls failing with an
 // *ActorDiedError (cause ErrActorKilled). With noRestart false, an actor
-// with restarts left is restarted instead, as a crash would.
-func Kill(h AnyActor, noRestart bool) error {
+// with restarts left is restarted instead, as a crash would. ctx bounds
+// the wait for the head (Ray's ray.kill(actor, no_restart=...)).
+func Kill(ctx context.Context, h AnyActor, noRestart bool) error {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	if h == nil || h.actorID() == "" {
+		return fmt.Errorf("%w: Kill needs an actor handle", errs.ErrBadCall)
+	}
 	return rt.KillActor(ctx, h.actorID(), noRestart, "")
 }
 

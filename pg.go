@@ -3,7 +3,6 @@ package rayo
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -128,14 +127,16 @@ func (pg *PlacementGroup) BundleNodes(ctx context.Context) ([]string, error) {
 }
 
 // RemovePlacementGroup frees the group's reservations; the tasks and
-// actors running in it are stopped.
-func RemovePlacementGroup(pg *PlacementGroup) error {
+// actors running in it are stopped. ctx bounds the wait for the head
+// (Ray's ray.util.remove_placement_group).
+func RemovePlacementGroup(ctx context.Context, pg *PlacementGroup) error {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	if pg == nil || pg.id == "" {
+		return fmt.Errorf("%w: RemovePlacementGroup needs a placement group", errs.ErrInvalidOption)
+	}
 	return rt.RemovePlacementGroup(ctx, pg.id)
 }
 
