@@ -33,6 +33,7 @@ var ErrPlacementGroupRemoved = errs.ErrPlacementGroupRemoved
 type PlacementGroup struct {
 	id      string
 	bundles int
+	name    string
 }
 
 // PlacementGroupOption configures NewPlacementGroup.
@@ -89,11 +90,14 @@ func NewPlacementGroup(ctx context.Context, bundles []map[string]float64, strate
 	if err != nil {
 		return nil, err
 	}
-	return &PlacementGroup{id: id, bundles: len(bundles)}, nil
+	return &PlacementGroup{id: id, bundles: len(bundles), name: o.name}, nil
 }
 
 // ID is the group's ID.
 func (pg *PlacementGroup) ID() string { return pg.id }
+
+// Name is the group's name ("" if unnamed).
+func (pg *PlacementGroup) Name() string { return pg.name }
 
 // BundleCount is the number of bundles.
 func (pg *PlacementGroup) BundleCount() int { return pg.bundles }
