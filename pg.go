@@ -3,6 +3,7 @@ package rayo
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -142,6 +143,43 @@ func RemovePlacementGroup(ctx context.Context, pg *PlacementGroup) error {
 		return fmt.Errorf("%w: RemovePlacementGroup needs a placement group", errs.ErrInvalidOption)
 	}
 	return rt.RemovePlacementGroup(ctx, pg.id)
+}
+
+// GetPlacementGroup returns the live placement group named name (Ray's
+// ray.util.get_placement_group). Names are scoped, as in Ray, to the
+// namespace of the job that created the group: this job's by default, or
+// the one given with the Namespace option (no other option applies). A
+// name is unique among live groups of its namespace (NewPlacementGroup
+// with a taken one fails with ErrInvalidOption) and is free again once
+// the group is removed. ErrPlacementGroupNotFound if there is none.
+func GetPlacementGroup(ctx context.Context, name string, opts ...Option) (*PlacementGroup, error) {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%w: GetPlacementGroup needs a name", errs.ErrInvalidOption)
+	}
+	o := defaultActorOptions()
+	for _, f := range opts {
+		if err := f(&o); err != nil {
+			return nil, err
+		}
+	}
+	ns := o.namespace
+	rest := o
+	rest.namespace, rest.set = "", 0
+	if !reflect.DeepEqual(rest, defaultActorOptions()) {
+		return nil, fmt.Errorf("%w: GetPlacementGroup takes only the Namespace option", errs.ErrInvalidOption)
+	}
+	if ns == "" {
+		ns = currentNamespace()
+	}
+	info, err := rt.PlacementGroupByName(ctx, name, ns)
+	if err != nil {
+		return nil, err
+	}
+	return &PlacementGroup{id: info.PGID, bundles: len(info.Bundles), name: info.Name}, nil
 }
 
 // InPlacementGroup runs a task or actor in a bundle of pg: bundleIndex
