@@ -44,7 +44,8 @@ type ActorType[A any] struct {
 // may start with a context.Context, and it returns (*A) or (*A, error).
 // Register methods with RegisterMethod. Call both at package level.
 //
-// It panics on a malformed constructor or a taken class name: both are
+// It panics on a malformed constructor, a taken class name, or a class
+// beginning with ReservedPrefix outside rayo's own packages: all
 // programming errors that show at start-up.
 func RegisterActor[A any](class string, ctor any) *ActorType[A] {
 	if class == "" {
@@ -55,6 +56,7 @@ func RegisterActor[A any](class string, ctor any) *ActorType[A] {
 	if err != nil {
 		panic(err)
 	}
+	checkReservedName("actor class", class)
 	def := &actorDef{class: class, typ: ptr, ctor: d, methods: map[string]*taskDef{}}
 	actorRegistry.Lock()
 	defer actorRegistry.Unlock()

@@ -74,13 +74,15 @@ type Task[R any] struct {
 // package level (in a var declaration or init), so that workers, which run
 // the same binary, have the same registrations.
 //
-// Register panics if fn's shape is wrong or name is taken: both are
-// programming errors that show at start-up.
+// Register panics if fn's shape is wrong or name is taken, or if name
+// begins with ReservedPrefix outside rayo's own packages: all programming
+// errors that show at start-up.
 func Register[R any](name string, fn any) *Task[R] {
 	def, err := newTaskDef(name, fn, reflect.TypeFor[R]())
 	if err != nil {
 		panic(err)
 	}
+	checkReservedName("task", name)
 	registry.Lock()
 	defer registry.Unlock()
 	if _, dup := registry.tasks[name]; dup {
