@@ -31,7 +31,9 @@ func TestReservedPrefixRefused(t *testing.T) {
 		if !strings.Contains(msg, "reserved") || !strings.Contains(msg, "github.com/rayo-dev/rayo_test") {
 			t.Fatalf("Register with a reserved name from a user package: panic %q; want a reserved-name panic naming the package", msg)
 		}
-		msg = panicText(func() { rayo.RegisterActor[reservedBox]("rayo.user.Box", func() *reservedBox { return &reservedBox{} }) })
+		msg = panicText(func() {
+			rayo.RegisterActor[reservedBox]("rayo.user.Box", func() *reservedBox { return &reservedBox{} })
+		})
 		if !strings.Contains(msg, "reserved") {
 			t.Fatalf("RegisterActor with a reserved class from a user package: panic %q; want a reserved-name panic", msg)
 		}
