@@ -97,7 +97,8 @@ func NewPlacementGroup(ctx context.Context, bundles []map[string]float64, strate
 // ID is the group's ID.
 func (pg *PlacementGroup) ID() string { return pg.id }
 
-// Name is the group's name ("" if unnamed).
+// Name is the group's name ("" if unnamed), set with PlacementGroupName
+// (Ray's placement_group(name=...)).
 func (pg *PlacementGroup) Name() string { return pg.name }
 
 // BundleCount is the number of bundles.

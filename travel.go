@@ -193,7 +193,9 @@ func (t *Task[R]) DecodeMsgpack(dec *msgpack.Decoder) error {
 }
 
 // EncodeMsgpack encodes the actor type by its registered class and its
-// options (msgpack extension 3). A nil *ActorType encodes as nil.
+// options (msgpack extension 3), so that another process can create
+// actors of it (Ray passes actor classes by value). A nil *ActorType
+// encodes as nil.
 func (t *ActorType[A]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if t == nil {
 		return enc.EncodeNil()
@@ -244,7 +246,9 @@ func lookupActor[A any](class string) (*actorDef, error) {
 }
 
 // EncodeMsgpack encodes the method by its actor class and name (msgpack
-// extension 3). A nil *Method encodes as nil.
+// extension 3), so that another process can call it on a handle it holds
+// (in Ray, a handle's methods travel with the handle). A nil *Method
+// encodes as nil.
 func (m *Method[A, R]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
@@ -290,8 +294,8 @@ func (m *Method[A, R]) DecodeMsgpack(dec *msgpack.Decoder) error {
 
 // EncodeMsgpack encodes the group by ID, bundle count and name (msgpack
 // extension 3): a task or actor that receives it can wait for it, run
-// work in it (InPlacementGroup) or remove it. A nil *PlacementGroup
-// encodes as nil.
+// work in it (InPlacementGroup) or remove it, as with a Ray
+// PlacementGroup passed to a task. A nil *PlacementGroup encodes as nil.
 func (pg *PlacementGroup) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if pg == nil {
 		return enc.EncodeNil()
