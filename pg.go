@@ -45,7 +45,9 @@ type pgOptions struct {
 	detached bool
 }
 
-// PlacementGroupName names the group (shown by rayo status).
+// PlacementGroupName names the group (shown by rayo status), as Ray's
+// placement_group(name=...): unique among the live groups of the job's
+// namespace (a taken name is ErrInvalidOption), found by GetPlacementGroup.
 func PlacementGroupName(name string) PlacementGroupOption {
 	return func(o *pgOptions) { o.name = name }
 }
