@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -45,7 +44,8 @@ type ActorType[A any] struct {
 // may start with a context.Context, and it returns (*A) or (*A, error).
 // Register methods with RegisterMethod. Call both at package level.
 //
-// It panics on a malformed constructor or a taken class name: both are
+// It panics on a malformed constructor, a taken class name, or a class
+// beginning with ReservedPrefix outside rayo's own packages: all
 // programming errors that show at start-up.
 func RegisterActor[A any](class string, ctor any) *ActorType[A] {
 	if class == "" {
@@ -56,6 +56,7 @@ func RegisterActor[A any](class string, ctor any) *ActorType[A] {
 	if err != nil {
 		panic(err)
 	}
+	checkReservedName("actor class", class)
 	def := &actorDef{class: class, typ: ptr, ctor: d, methods: map[string]*taskDef{}}
 	actorRegistry.Lock()
 	defer actorRegistry.Unlock()
@@ -324,14 +325,16 @@ type AnyActor interface {
 
 // Kill ends an actor at once, in-flight calls failing with an
 // *ActorDiedError (cause ErrActorKilled). With noRestart false, an actor
-// with restarts left is restarted instead, as a crash would.
-func Kill(h AnyActor, noRestart bool) error {
+// with restarts left is restarted instead, as a crash would. ctx bounds
+// the wait for the head (Ray's ray.kill(actor, no_restart=...)).
+func Kill(ctx context.Context, h AnyActor, noRestart bool) error {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	if h == nil || h.actorID() == "" {
+		return fmt.Errorf("%w: Kill needs an actor handle", errs.ErrBadCall)
+	}
 	return rt.KillActor(ctx, h.actorID(), noRestart, "")
 }
 

@@ -89,7 +89,7 @@ func TestActorBasics(t *testing.T) {
 		t.Fatalf("handle passed to a task: %v %v", v, err)
 	}
 	// Kill: calls fail with ActorDiedError, cause killed.
-	if err := rayo.Kill(c, true); err != nil {
+	if err := rayo.Kill(ctx, c, true); err != nil {
 		t.Fatal(err)
 	}
 	_, err = cIncr.Remote(c, 1).Get(ctx)
@@ -124,7 +124,7 @@ func TestActorRestartAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rayo.Kill(c, false); err != nil { // restart allowed
+	if err := rayo.Kill(ctx, c, false); err != nil { // restart allowed
 		t.Fatal(err)
 	}
 	pid2, err := cPid.Remote(c).Get(ctx)
@@ -138,7 +138,7 @@ func TestActorRestartAndRetry(t *testing.T) {
 		t.Fatalf("state after restart: %v %v (the constructor re-runs)", v, err)
 	}
 	// No restarts left: the next death is final.
-	if err := rayo.Kill(c, false); err != nil {
+	if err := rayo.Kill(ctx, c, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cIncr.Remote(c, 1).Get(ctx); !errors.Is(err, rayo.ErrActorDied) {

@@ -153,7 +153,7 @@ func BenchmarkActorCreation100(b *testing.B) {
 		}
 		b.StopTimer()
 		for _, h := range hs {
-			_ = rayo.Kill(h, true)
+			_ = rayo.Kill(ctx, h, true)
 		}
 		b.StartTimer()
 	}

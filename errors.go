@@ -92,3 +92,17 @@ type TaskError = errs.TaskError
 // name in every process (they all run the same binary, so package-level
 // registration does that).
 func RegisterError(name string, err error) { errs.RegisterError(name, err) }
+
+// Errors of values that travel between processes and of named lookups.
+var (
+	// ErrNotRegistered: a *Task, *ActorType or *Method received from
+	// another process names a function or actor type that this binary
+	// does not register, or registers with other types (a *Task[string]
+	// for a task registered as Register[int]). Every use of such a value
+	// (Remote, New, Options(...).Remote) returns it; it also matches
+	// ErrBadCall.
+	ErrNotRegistered = errs.ErrNotRegistered
+	// ErrPlacementGroupNotFound: GetPlacementGroup found no live group of
+	// that name in the namespace.
+	ErrPlacementGroupNotFound = errs.ErrPlacementGroupNotFound
+)

@@ -3,7 +3,7 @@ package rayo
 import (
 	"context"
 	"fmt"
-	"time"
+	"reflect"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -34,6 +34,7 @@ var ErrPlacementGroupRemoved = errs.ErrPlacementGroupRemoved
 type PlacementGroup struct {
 	id      string
 	bundles int
+	name    string
 }
 
 // PlacementGroupOption configures NewPlacementGroup.
@@ -44,7 +45,9 @@ type pgOptions struct {
 	detached bool
 }
 
-// PlacementGroupName names the group (shown by rayo status).
+// PlacementGroupName names the group (shown by rayo status), as Ray's
+// placement_group(name=...): unique among the live groups of the job's
+// namespace (a taken name is ErrInvalidOption), found by GetPlacementGroup.
 func PlacementGroupName(name string) PlacementGroupOption {
 	return func(o *pgOptions) { o.name = name }
 }
@@ -90,11 +93,15 @@ func NewPlacementGroup(ctx context.Context, bundles []map[string]float64, strate
 	if err != nil {
 		return nil, err
 	}
-	return &PlacementGroup{id: id, bundles: len(bundles)}, nil
+	return &PlacementGroup{id: id, bundles: len(bundles), name: o.name}, nil
 }
 
 // ID is the group's ID.
 func (pg *PlacementGroup) ID() string { return pg.id }
+
+// Name is the group's name ("" if unnamed), set with PlacementGroupName
+// (Ray's placement_group(name=...)).
+func (pg *PlacementGroup) Name() string { return pg.name }
 
 // BundleCount is the number of bundles.
 func (pg *PlacementGroup) BundleCount() int { return pg.bundles }
@@ -128,15 +135,54 @@ func (pg *PlacementGroup) BundleNodes(ctx context.Context) ([]string, error) {
 }
 
 // RemovePlacementGroup frees the group's reservations; the tasks and
-// actors running in it are stopped.
-func RemovePlacementGroup(pg *PlacementGroup) error {
+// actors running in it are stopped. ctx bounds the wait for the head
+// (Ray's ray.util.remove_placement_group).
+func RemovePlacementGroup(ctx context.Context, pg *PlacementGroup) error {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	if pg == nil || pg.id == "" {
+		return fmt.Errorf("%w: RemovePlacementGroup needs a placement group", errs.ErrInvalidOption)
+	}
 	return rt.RemovePlacementGroup(ctx, pg.id)
+}
+
+// GetPlacementGroup returns the live placement group named name (Ray's
+// ray.util.get_placement_group). Names are scoped, as in Ray, to the
+// namespace of the job that created the group: this job's by default, or
+// the one given with the Namespace option (no other option applies). A
+// name is unique among live groups of its namespace (NewPlacementGroup
+// with a taken one fails with ErrInvalidOption) and is free again once
+// the group is removed. ErrPlacementGroupNotFound if there is none.
+func GetPlacementGroup(ctx context.Context, name string, opts ...Option) (*PlacementGroup, error) {
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%w: GetPlacementGroup needs a name", errs.ErrInvalidOption)
+	}
+	o := defaultActorOptions()
+	for _, f := range opts {
+		if err := f(&o); err != nil {
+			return nil, err
+		}
+	}
+	ns := o.namespace
+	rest := o
+	rest.namespace, rest.set = "", 0
+	if !reflect.DeepEqual(rest, defaultActorOptions()) {
+		return nil, fmt.Errorf("%w: GetPlacementGroup takes only the Namespace option", errs.ErrInvalidOption)
+	}
+	if ns == "" {
+		ns = currentNamespace()
+	}
+	info, err := rt.PlacementGroupByName(ctx, name, ns)
+	if err != nil {
+		return nil, err
+	}
+	return &PlacementGroup{id: info.PGID, bundles: len(info.Bundles), name: info.Name}, nil
 }
 
 // InPlacementGroup runs a task or actor in a bundle of pg: bundleIndex

@@ -44,7 +44,7 @@ func TestPlacementGroupBasics(t *testing.T) {
 	if v, err := cIncr.Remote(c, 1).Get(ctx); err != nil || v != 1 {
 		t.Fatalf("actor in group: %v %v", v, err)
 	}
-	if err := rayo.RemovePlacementGroup(pg); err != nil {
+	if err := rayo.RemovePlacementGroup(ctx, pg); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := blocked.Get(ctx); err != nil || v != 2 {
@@ -83,7 +83,7 @@ func TestPlacementGroupInfeasible(t *testing.T) {
 				t.Fatalf("%v: a bundle of an unplaceable group was reserved: %v", tc.strategy, nodes)
 			}
 		}
-		if err := rayo.RemovePlacementGroup(pg); err != nil {
+		if err := rayo.RemovePlacementGroup(ctx, pg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestPlacementGroupInfeasible(t *testing.T) {
 	if v, err := tAdd.Options(rayo.NumCPUs(2)).Remote(1, 2).Get(ctx); err != nil || v != 3 {
 		t.Fatalf("a half-reserved group held resources: %v %v", v, err)
 	}
-	_ = rayo.RemovePlacementGroup(pg)
+	_ = rayo.RemovePlacementGroup(ctx, pg)
 	if _, err := rayo.NewPlacementGroup(ctx, nil, rayo.PACK); !errors.Is(err, rayo.ErrInvalidOption) {
 		t.Fatalf("no bundles: %v", err)
 	}

@@ -30,6 +30,9 @@ type taskDef struct {
 	// variadic: the last parameter is ...T; each argument from there on
 	// is a T (and may be an ObjectRef[T], resolved like any argument).
 	variadic bool
+	// err, in a stand-in for a name this binary lacks (a decoded *Task or
+	// *Method, travel.go), fails every call.
+	err error
 }
 
 // param returns the type of argument i.
@@ -71,13 +74,15 @@ type Task[R any] struct {
 // package level (in a var declaration or init), so that workers, which run
 // the same binary, have the same registrations.
 //
-// Register panics if fn's shape is wrong or name is taken: both are
-// programming errors that show at start-up.
+// Register panics if fn's shape is wrong or name is taken, or if name
+// begins with ReservedPrefix outside rayo's own packages: all programming
+// errors that show at start-up.
 func Register[R any](name string, fn any) *Task[R] {
 	def, err := newTaskDef(name, fn, reflect.TypeFor[R]())
 	if err != nil {
 		panic(err)
 	}
+	checkReservedName("task", name)
 	registry.Lock()
 	defer registry.Unlock()
 	if _, dup := registry.tasks[name]; dup {
@@ -129,8 +134,13 @@ func newFuncDef(label, name string, fn any, recv, want reflect.Type) (*taskDef, 
 	return def, nil
 }
 
-// Name is the task's registered name.
-func (t *Task[R]) Name() string { return t.def.name }
+// Name is the task's registered name ("" for the zero Task).
+func (t *Task[R]) Name() string {
+	if t == nil || t.def == nil {
+		return ""
+	}
+	return t.def.name
+}
 
 // Options returns a copy of the task with call options applied. An
 // invalid option makes every Remote of the copy fail with ErrInvalidOption.
@@ -229,6 +239,9 @@ func badCall(name string, format string, args ...any) error {
 }
 
 func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
 	if err := d.checkArity(len(args)); err != nil {
 		return nil, badCall(d.name, "%v", err)
 	}
@@ -289,7 +302,7 @@ func invokeTask(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (re
 	d := registry.tasks[spec.Name]
 	registry.RUnlock()
 	if d == nil {
-		return reflect.Value{}, errs.NewTaskError(spec.DisplayName(), spec.TaskID, errs.ErrBadCall, fmt.Errorf("no task is registered as %q in this binary", spec.Name), "", false)
+		return reflect.Value{}, errs.NewTaskError(spec.DisplayName(), spec.TaskID, errs.ErrBadCall, errs.NotRegistered("no task is registered as %q", spec.Name), "", false)
 	}
 	return invoke(ctx, d, reflect.Value{}, args, spec.DisplayName(), spec.TaskID)
 }

@@ -16,7 +16,7 @@ func (rt *Runtime) CreatePlacementGroup(ctx context.Context, name string, bundle
 	id := rt.nextID()
 	var info protocol.PGInfo
 	err := rt.callHead(ctx, protocol.HeadCreatePG, &protocol.CreatePGRequest{PGID: id, Name: name, Bundles: bundles,
-		Strategy: st, JobID: rt.Job().JobID, Detached: detached}, &info)
+		Strategy: st, JobID: rt.Job().JobID, Detached: detached, Namespace: rt.Job().Namespace}, &info)
 	if err != nil {
 		if rpc.CodeOf(err) == rpc.CodeBadRequest {
 			return "", fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
@@ -36,7 +36,7 @@ func (rt *Runtime) WaitPlacementGroup(ctx context.Context, id string) error {
 			if ctx.Err() != nil {
 				return ctxErr(ctx)
 			}
-			return err
+			return pgErr(err)
 		}
 		switch info.State {
 		case protocol.PGCreated:
@@ -52,12 +52,12 @@ func (rt *Runtime) WaitPlacementGroup(ctx context.Context, id string) error {
 func (rt *Runtime) PlacementGroupInfo(ctx context.Context, id string) (*protocol.PGInfo, error) {
 	var info protocol.PGInfo
 	if err := rt.callHead(ctx, protocol.HeadGetPG, &protocol.GetPGRequest{PGID: id}, &info); err != nil {
-		return nil, err
+		return nil, pgErr(err)
 	}
 	return &info, nil
 }
 
 // RemovePlacementGroup frees a group; its tasks and actors end.
 func (rt *Runtime) RemovePlacementGroup(ctx context.Context, id string) error {
-	return rt.callHead(ctx, protocol.HeadRemovePG, &protocol.RemovePGRequest{PGID: id}, nil)
+	return pgErr(rt.callHead(ctx, protocol.HeadRemovePG, &protocol.RemovePGRequest{PGID: id}, nil))
 }

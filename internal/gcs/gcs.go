@@ -176,6 +176,7 @@ func Start(cfg Config) (*Server, error) {
 	rpc.Register(s.rpc, protocol.HeadRemovePG, s.removePG)
 	rpc.Register(s.rpc, protocol.HeadGetPG, s.getPG)
 	rpc.Register(s.rpc, protocol.HeadListPGs, s.listPGs)
+	rpc.Register(s.rpc, protocol.HeadGetPGByName, s.getPGByName)
 	rpc.Register(s.rpc, protocol.HeadKVPut, s.kvPut)
 	rpc.Register(s.rpc, protocol.HeadKVGet, s.kvGet)
 	rpc.Register(s.rpc, protocol.HeadKVDelete, s.kvDelete)

@@ -65,9 +65,12 @@ func (s *Server) createPG(_ context.Context, req *protocol.CreatePGRequest) (*pr
 		}
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "rayo: placement group %s exists", req.PGID)
 	}
+	if req.Name != "" && s.pgByNameLocked(req.Name, req.Namespace) != nil {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "rayo: a placement group named %q already exists in namespace %q", req.Name, req.Namespace)
+	}
 	g := &pgEntry{changed: make(chan struct{}), info: protocol.PGInfo{PGID: req.PGID, Name: req.Name,
 		Strategy: req.Strategy, State: protocol.PGPending, JobID: req.JobID, Detached: req.Detached,
-		CreatedAt: time.Now().UnixMilli()}}
+		CreatedAt: time.Now().UnixMilli(), Namespace: req.Namespace}}
 	for i, b := range req.Bundles {
 		g.info.Bundles = append(g.info.Bundles, protocol.BundleState{Index: i, Resources: b.Clone()})
 	}

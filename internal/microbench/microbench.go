@@ -293,7 +293,7 @@ func (b *bench) tasks() {
 			_, err := rayo.GetAll(ctx, refs)
 			return err
 		}, n*m, "/s")
-		killAll(actors)
+		killAll(ctx, actors)
 	}
 }
 
@@ -312,9 +312,9 @@ func newActors(ctx context.Context, n int, opts ...rayo.Option) ([]rayo.ActorHan
 	return out, nil
 }
 
-func killAll[A any](hs []rayo.ActorHandle[A]) {
+func killAll[A any](ctx context.Context, hs []rayo.ActorHandle[A]) {
 	for _, h := range hs {
-		_ = rayo.Kill(h, true)
+		_ = rayo.Kill(ctx, h, true)
 	}
 }
 
@@ -331,7 +331,7 @@ func (b *bench) actors() {
 			return
 		}
 		b.timeit(name, func() error { return fn(as[0]) }, mult, "/s")
-		killAll(as)
+		killAll(ctx, as)
 	}
 	sync := func(a rayo.ActorHandle[Actor]) error { _, err := actorSmallValue.Remote(a).Get(ctx); return err }
 	async := func(a rayo.ActorHandle[Actor]) error {
@@ -360,8 +360,8 @@ func (b *bench) actors() {
 		}
 		b.timeit("1:n actor calls async", func() error { _, err := clientBatch.Remote(client, n).Get(ctx); return err },
 			float64(n*len(servers)), "/s")
-		killAll(servers)
-		_ = rayo.Kill(client, true)
+		killAll(ctx, servers)
+		_ = rayo.Kill(ctx, client, true)
 	}
 	if b.want("n:n actor calls async") {
 		const n, m = 5000, 4
@@ -378,7 +378,7 @@ func (b *bench) actors() {
 			_, err := rayo.GetAll(ctx, refs)
 			return err
 		}, m*n, "/s")
-		killAll(as)
+		killAll(ctx, as)
 	}
 	if b.want("n:n actor calls with arg async") {
 		const n = 1000
@@ -402,8 +402,8 @@ func (b *bench) actors() {
 			_, err := rayo.GetAll(ctx, refs)
 			return err
 		}, float64(n*len(clients)), "/s")
-		killAll(as)
-		killAll(clients)
+		killAll(ctx, as)
+		killAll(ctx, clients)
 	}
 	b.ratio()
 }
@@ -468,7 +468,7 @@ func (b *bench) placementGroups() {
 			}
 		}
 		for _, pg := range pgs {
-			if err := rayo.RemovePlacementGroup(pg); err != nil {
+			if err := rayo.RemovePlacementGroup(ctx, pg); err != nil {
 				return err
 			}
 		}

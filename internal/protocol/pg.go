@@ -37,6 +37,8 @@ type CreatePGRequest struct {
 	Strategy sched.PGStrategy  `msgpack:"strategy"`
 	JobID    string            `msgpack:"job"`
 	Detached bool              `msgpack:"detached,omitempty"`
+	// Namespace scopes Name (the job's namespace, as in Ray).
+	Namespace string `msgpack:"ns,omitempty"`
 }
 
 // BundleState is one bundle and where it is reserved.
@@ -57,6 +59,7 @@ type PGInfo struct {
 	Infeasible bool             `msgpack:"inf,omitempty"`
 	Version    uint64           `msgpack:"ver"`
 	CreatedAt  int64            `msgpack:"created"`
+	Namespace  string           `msgpack:"ns,omitempty"`
 }
 
 type GetPGRequest struct {

@@ -147,7 +147,7 @@ func TestActorKillWhileCreatingRestarts(t *testing.T) {
 	if err := os.Remove(started); err != nil {
 		t.Fatal(err)
 	}
-	if err := rayo.Kill(h, false); err != nil {
+	if err := rayo.Kill(ctx, h, false); err != nil {
 		t.Fatal(err)
 	}
 	c.WaitFor(t, 10*time.Second, func() bool { return !testcluster.Alive(first) },

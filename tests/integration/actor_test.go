@@ -866,7 +866,7 @@ func TestActorKillReleasesResources(t *testing.T) {
 		t.Fatalf("the second actor is %s (infeasible %v), want pending and feasible", info.State, info.Infeasible)
 	}
 
-	if err := rayo.Kill(a, true); err != nil {
+	if err := rayo.Kill(ctx, a, true); err != nil {
 		t.Fatal(err)
 	}
 	_, err = getT(t, ref, time.Minute)

@@ -738,7 +738,7 @@ func TestObjBorrowerKeepsObjectAlive(t *testing.T) {
 		t.Fatalf("the borrower on %s (want %s) read a checksum that matches: %v", got.NodeID, sp.NodeID, got.Sum == want)
 	}
 	// When the borrower goes, so does the object, from both stores.
-	if err := rayo.Kill(k, true); err != nil {
+	if err := rayo.Kill(ctx, k, true); err != nil {
 		t.Fatal(err)
 	}
 	waitFreed(t, c, time.Minute, map[string]bool{xid: true}, "the object to be freed once its borrower died", c.Head(), sp)

@@ -145,7 +145,7 @@ func TestOwnerKilledDriverFreesItsObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rayo.Kill(k, true) })
+	t.Cleanup(func() { _ = rayo.Kill(context.Background(), k, true) })
 
 	bin := testcluster.BuildProgram(t, "./tests/integration/testdata/ownerdriver")
 	p := testcluster.Spawn(t, testcluster.Command{Name: "ownerdriver", Path: bin, Dir: t.TempDir(),
@@ -198,7 +198,7 @@ func TestOwnerDeadWorkerFreesItsObjects(t *testing.T) {
 	if _, ok := findObject(mustListStore(t, c, sp), id); !ok {
 		t.Fatalf("the actor's object %s is not in its node's store", id)
 	}
-	if err := rayo.Kill(a, true); err != nil {
+	if err := rayo.Kill(ctx, a, true); err != nil {
 		t.Fatal(err)
 	}
 	c.WaitFor(t, 30*time.Second, func() bool { return storesHoldNone(t, c, map[string]bool{id: true}, c.Head(), sp) },

@@ -273,7 +273,9 @@ func notReady(t *testing.T, pg *rayo.PlacementGroup, d time.Duration) {
 
 func removePG(t *testing.T, pg *rayo.PlacementGroup) {
 	t.Helper()
-	if err := rayo.RemovePlacementGroup(pg); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rayo.RemovePlacementGroup(ctx, pg); err != nil {
 		t.Fatalf("RemovePlacementGroup(%s): %v", pg.ID(), err)
 	}
 }

@@ -152,7 +152,7 @@ func TestSpreadActors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = rayo.Kill(h, true) })
+		t.Cleanup(func() { _ = rayo.Kill(context.Background(), h, true) })
 		hs = append(hs, h)
 	}
 	count := map[string]int{}
@@ -176,7 +176,7 @@ func TestPlacementBundleOnePool(t *testing.T) {
 	connect(t, c)
 	ctx := withTimeout(t, 2*time.Minute)
 	pg := newPG(t, []map[string]float64{{"CPU": 2}}, rayo.STRICT_SPREAD, true)
-	t.Cleanup(func() { _ = rayo.RemovePlacementGroup(pg) })
+	t.Cleanup(func() { _ = rayo.RemovePlacementGroup(context.Background(), pg) })
 
 	inBundle := newActor(t, smPingerActor.Options(rayo.InPlacementGroup(pg, 0), rayo.NumCPUs(1)))
 	newActor(t, smPingerActor.Options(rayo.InPlacementGroup(pg, -1), rayo.NumCPUs(1)))
@@ -203,7 +203,7 @@ func TestPlacementBundleOnePool(t *testing.T) {
 		t.Fatalf("a third 1-CPU actor in a full 2-CPU bundle: Ready returned %v; want it pending", err)
 	}
 	// Once the bundle-0 actor goes, it runs.
-	if err := rayo.Kill(inBundle, true); err != nil {
+	if err := rayo.Kill(ctx, inBundle, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := third.Ready(ctx); err != nil {
@@ -237,7 +237,7 @@ func TestPlacementPendingGroupTaskNotInfeasible(t *testing.T) {
 	blocker := smChild.Remote(dir, release)
 	waitFile(t, filepath.Join(dir, "started"), "the blocking task to start")
 	pg := newPG(t, []map[string]float64{{"CPU": 2}}, rayo.PACK, false)
-	t.Cleanup(func() { _ = rayo.RemovePlacementGroup(pg) })
+	t.Cleanup(func() { _ = rayo.RemovePlacementGroup(context.Background(), pg) })
 	zero := where.Options(rayo.InPlacementGroup(pg, -1), rayo.NumCPUs(0)).Remote()
 	one := where.Options(rayo.InPlacementGroup(pg, 0), rayo.NumCPUs(1)).Remote()
 
@@ -298,7 +298,7 @@ func TestActorDetachedUnnamed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("an unnamed detached actor: %v", err)
 	}
-	t.Cleanup(func() { _ = rayo.Kill(h, true) })
+	t.Cleanup(func() { _ = rayo.Kill(context.Background(), h, true) })
 	if got := mustGet(t, smPingerNode.Remote(h), "a call to the unnamed detached actor"); got == "" {
 		t.Fatal("the actor reported no node")
 	}
