@@ -235,8 +235,15 @@ var (
 // an error) or timeout has passed; a negative timeout waits without limit.
 // As in Ray, ready holds at most numReady refs (the first ready ones, in
 // the order of refs), and notReady the rest, in order. Each ref may appear
-// once: a duplicate is an ErrInvalidOption, as Ray refuses it.
+// once: a duplicate is an ErrInvalidOption, as Ray refuses it. WaitRefs
+// does the same over refs of different types.
 func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout time.Duration) (ready, notReady []ObjectRef[T], err error) {
+	return wait(ctx, refs, numReady, timeout)
+}
+
+// wait is Wait and WaitRefs, written once: R is an ObjectRef[T] (Wait,
+// which calls its methods directly) or the Ref interface (WaitRefs).
+func wait[R Ref](ctx context.Context, refs []R, numReady int, timeout time.Duration) (ready, notReady []R, err error) {
 	if numReady < 0 || numReady > len(refs) {
 		return nil, nil, fmt.Errorf("%w: Wait: numReady %d is not within 0..%d", errs.ErrInvalidOption, numReady, len(refs))
 	}
