@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 )
 
@@ -17,10 +18,17 @@ import (
 // ErrInvalidOption; a nil Ref is an ErrBadCall. The refs returned are the
 // ones passed in: a type switch or assertion recovers their types.
 func WaitRefs(ctx context.Context, refs []Ref, numReady int, timeout time.Duration) (ready, notReady []Ref, err error) {
+	crs := make([]core.Ref, len(refs))
 	for i, r := range refs {
 		if r == nil {
 			return nil, nil, fmt.Errorf("%w: WaitRefs: refs[%d] is nil", errs.ErrBadCall, i)
 		}
+		crs[i], _ = r.coreRef() // a failed one is the zero core.Ref
 	}
-	return wait(ctx, refs, numReady, timeout)
+	isReady, err := waitReady(ctx, crs, numReady, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	ready, notReady = splitReady(refs, isReady, numReady)
+	return ready, notReady, nil
 }
