@@ -21,6 +21,12 @@ var kvGetTask = rayo.Register[string]("itest.kvGet", func(ctx context.Context, k
 	return string(v), err
 })
 
+// ctxNodeTask reports where it runs, by its runtime context.
+var ctxNodeTask = rayo.Register[[]string]("itest.ctxNode", func(ctx context.Context) ([]string, error) {
+	rc, err := rayo.GetRuntimeContext(ctx)
+	return []string{rc.NodeID, rc.TaskID, rc.JobID}, err
+})
+
 func TestClusterShapeAndKVAcrossHeadRestart(t *testing.T) {
 	c, driverNode := headRestartCluster(t)
 	ctx := withTimeout(t, 3*time.Minute)
@@ -90,6 +96,18 @@ func TestClusterShapeAndKVAcrossHeadRestart(t *testing.T) {
 	if keys, err := rayo.KVList(ctx, "", rayo.KVNamespace("itest")); err != nil || !slices.Equal(keys, []string{"cfg", "lock"}) {
 		t.Fatalf("KVList after the restart: %v %v", keys, err)
 	}
+	// A task on the other node: its runtime context names that node.
+	ref := ctxNodeTask.Options(rayo.Resources(map[string]float64{"other": 1})).Remote()
+	drv, err := rayo.GetRuntimeContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ref.Get(ctx); err != nil || !slices.Equal(got, []string{other.NodeID, ref.ID(), drv.JobID}) {
+		t.Fatalf("a task's runtime context on node %s: %v %v", other.NodeID, got, err)
+	}
+	if drv.NodeID != driverNode.NodeID {
+		t.Fatalf("the driver's node %s, want %s", drv.NodeID, driverNode.NodeID)
+	}
 	// A worker on another node reads the same store.
 	if v, err := kvGetTask.Options(rayo.Resources(map[string]float64{"other": 1})).Remote("lock").Get(ctx); err != nil || v != "driver" {
 		t.Fatalf("KVGet in a task: %q %v", v, err)
@@ -109,5 +127,20 @@ func TestClusterShapeAndKVAcrossHeadRestart(t *testing.T) {
 	total, err = rayo.ClusterResources(ctx)
 	if err != nil || total["CPU"] != 2 || total["other"] != 0 {
 		t.Fatalf("ClusterResources without the killed node: %v %v", total, err)
+	}
+	// A node that joins, with labels.
+	added := c.AddNode(t, testcluster.NodeSpec{CPUs: 1, Labels: map[string]string{"zone": "z1"}})
+	nodes, err = rayo.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range nodes {
+		if n.NodeID == added.NodeID {
+			found = n.Alive && n.Labels["zone"] == "z1" && n.Resources["CPU"] == 1 && !n.IsHead
+		}
+	}
+	if !found || len(nodes) != 4 {
+		t.Fatalf("after a node joined: %+v", nodes)
 	}
 }
