@@ -235,25 +235,41 @@ var (
 // an error) or timeout has passed; a negative timeout waits without limit.
 // As in Ray, ready holds at most numReady refs (the first ready ones, in
 // the order of refs), and notReady the rest, in order. Each ref may appear
-// once: a duplicate is an ErrInvalidOption, as Ray refuses it.
+// once: a duplicate is an ErrInvalidOption, as Ray refuses it. WaitRefs
+// does the same over refs of different types.
 func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout time.Duration) (ready, notReady []ObjectRef[T], err error) {
-	if numReady < 0 || numReady > len(refs) {
-		return nil, nil, fmt.Errorf("%w: Wait: numReady %d is not within 0..%d", errs.ErrInvalidOption, numReady, len(refs))
+	crs := make([]core.Ref, len(refs))
+	for i, r := range refs {
+		crs[i], _ = r.coreRef() // a failed one is the zero core.Ref
 	}
-	rt, err := runtimeOrErr()
+	isReady, err := waitReady(ctx, crs, numReady, timeout)
 	if err != nil {
 		return nil, nil, err
 	}
-	crs := make([]core.Ref, len(refs))
-	isReady := make([]bool, len(refs))
+	ready, notReady = splitReady(refs, isReady, numReady)
+	return ready, notReady, nil
+}
+
+// waitReady is the logic of Wait and WaitRefs, written once: crs are the
+// refs' core refs, the zero core.Ref for one whose submission failed. It
+// returns which refs are ready. (Each caller fills crs in its own typed
+// loop: a method call through a type parameter cannot be inlined, and a
+// Wait in a loop over 1k refs would pay for it on every ref.)
+func waitReady(ctx context.Context, crs []core.Ref, numReady int, timeout time.Duration) ([]bool, error) {
+	if numReady < 0 || numReady > len(crs) {
+		return nil, fmt.Errorf("%w: Wait: numReady %d is not within 0..%d", errs.ErrInvalidOption, numReady, len(crs))
+	}
+	rt, err := runtimeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	isReady := make([]bool, len(crs))
 	var waitIdx []int
-	for i, r := range refs {
-		cr, err := r.coreRef()
-		if err != nil {
+	for i := range crs {
+		if crs[i].ID == "" {
 			isReady[i] = true // a failed submission is "ready": Get reports it
 			continue
 		}
-		crs[i] = cr
 		waitIdx = append(waitIdx, i)
 	}
 	sub := make([]core.Ref, len(waitIdx))
@@ -262,18 +278,24 @@ func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout
 	}
 	if id := duplicateID(sub); id != "" {
 		// As Ray: a ref counted twice would make numReady ambiguous.
-		return nil, nil, fmt.Errorf("%w: Wait: ref %s appears more than once", errs.ErrInvalidOption, id)
+		return nil, fmt.Errorf("%w: Wait: ref %s appears more than once", errs.ErrInvalidOption, id)
 	}
-	need := numReady - (len(refs) - len(waitIdx))
+	need := numReady - (len(crs) - len(waitIdx))
 	if need > 0 {
 		got, err := rt.Wait(ctx, sub, need, timeout)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, j := range got {
 			isReady[waitIdx[j]] = true
 		}
 	}
+	return isReady, nil
+}
+
+// splitReady puts the first numReady ready refs in ready and the rest in
+// notReady, each in the order of refs.
+func splitReady[R any](refs []R, isReady []bool, numReady int) (ready, notReady []R) {
 	for i, r := range refs {
 		if isReady[i] && len(ready) < numReady {
 			ready = append(ready, r)
@@ -281,7 +303,7 @@ func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout
 			notReady = append(notReady, r)
 		}
 	}
-	return ready, notReady, nil
+	return ready, notReady
 }
 
 // Cancel cancels the task that produces ref. A task still queued never

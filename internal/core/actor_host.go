@@ -22,6 +22,7 @@ type actorHost struct {
 	incarnation int
 	instance    any
 	maxConc     int
+	gpus        []int // the GPUs of its lease
 
 	mu      sync.Mutex
 	queue   []*hostedCall
@@ -31,6 +32,7 @@ type actorHost struct {
 }
 
 type hostedCall struct {
+	host  *actorHost
 	req   protocol.ActorCallRequest
 	ctx   context.Context
 	reply func(any, error)
@@ -49,10 +51,11 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		req.Spec.Job.JobID, req.Spec.ActorID)
 	rt.taskStarted(ev)
 	rt.setVisibleGPUs(req.GPUIDs)
+	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, maxConc: max(req.Spec.MaxConcurrency, 1), gpus: req.GPUIDs}
 	args, pinned, terr := rt.resolveArgs(ctx, req.Spec.Args, req.Spec.Class+".__init__", req.Spec.ActorID)
 	var inst any
 	if terr == nil {
-		inst, terr = rt.cfg.Executor.NewActor(ctx, &req.Spec, args)
+		inst, terr = rt.cfg.Executor.NewActor(withCall(ctx, h), &req.Spec, args) // withCall: taskctx.go
 	}
 	rt.releasePins(pinned)
 	rt.FlushBorrows(ctx)
@@ -64,7 +67,7 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		return &protocol.WorkerCreateActorReply{Err: w}, nil
 	}
 	rt.taskEnded(ev, nil)
-	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, instance: inst, maxConc: max(req.Spec.MaxConcurrency, 1)}
+	h.instance = inst
 	rt.runningMu.Lock()
 	rt.host = h
 	rt.runningMu.Unlock()
@@ -84,6 +87,7 @@ func (rt *Runtime) serveActorCall(ctx context.Context, body []byte, reply func(a
 		reply(nil, rpc.Errorf(protocol.CodeActorMismatch, "core: this worker does not host actor %s (incarnation %d)", c.req.ActorID, c.req.Incarnation))
 		return nil
 	}
+	c.host = h
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.running < h.maxConc && len(h.queue) == 0 {
@@ -132,7 +136,7 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	args, pinned, terr := rt.resolveArgs(ctx, c.req.Args, name, c.req.TaskID)
 	var value Encoded
 	if terr == nil {
-		value, terr = rt.cfg.Executor.CallActor(withActor(ctx, h), h.instance, h.spec.Class, &c.req, args)
+		value, terr = rt.cfg.Executor.CallActor(withCall(ctx, c), h.instance, h.spec.Class, &c.req, args)
 	}
 	rt.releasePins(pinned)
 	rt.runningMu.Lock()
@@ -175,16 +179,10 @@ func (rt *Runtime) exitActor(h *actorHost) {
 	os.Exit(0)
 }
 
-type hostKey struct{}
-
-func withActor(ctx context.Context, h *actorHost) context.Context {
-	return context.WithValue(ctx, hostKey{}, h)
-}
-
 // ExitActor asks the actor running the current method (found through
 // ctx, or the worker's only actor) to exit once the method returns.
 func (rt *Runtime) ExitActor(ctx context.Context) error {
-	h, _ := ctx.Value(hostKey{}).(*actorHost)
+	h := hostOf(ctx)
 	if h == nil {
 		rt.runningMu.Lock()
 		h = rt.host

@@ -37,6 +37,7 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	// The task sees exactly the GPUs of its lease, as in Ray (processes it
 	// starts inherit the variable).
 	rt.setVisibleGPUs(spec.GPUIDs)
+	ctx = withCall(ctx, spec) // for GetRuntimeContext (taskctx.go)
 	args, argIDs, terr := rt.resolveArgs(ctx, spec.Args, name, spec.TaskID)
 	var value Encoded
 	var values []Encoded
