@@ -8,17 +8,12 @@ import (
 	"github.com/rayo-dev/rayo/internal/protocol"
 )
 
-// envNamesVar names, in a worker started for a call's environment
-// (EnvVars), the variables that environment set; the node sets it (the
-// names only: values may be secrets).
-const envNamesVar = "RAYO_CALL_ENV_NAMES"
-
 // inheritedEnv is the environment this worker was started with for its
 // task or actor (nil in a driver, or in a worker of the job's own
 // environment): what the calls it submits inherit, as Ray's children
 // inherit their parent's env_vars.
 var inheritedEnv = sync.OnceValue(func() map[string]string {
-	names := os.Getenv(envNamesVar)
+	names := os.Getenv(protocol.EnvNamesVar)
 	if names == "" || !IsWorker() {
 		return nil
 	}

@@ -15,6 +15,13 @@ import (
 // list: the node pools workers by (job, EnvKey), and the submitter keeps
 // leases apart by it.
 
+// EnvNamesVar names, in a worker's environment, the variables of the
+// call's environment it was started with (comma-separated names; empty
+// for none), so that the calls it submits inherit them (Ray's children
+// inherit their parent's env_vars). Values are read from the process's
+// environment: they never travel in a listing.
+const EnvNamesVar = "RAYO_CALL_ENV_NAMES"
+
 // CheckEnvVar validates one variable of a call's environment. Keys
 // starting with RAYO_ are rayo's own (the worker's mode, node address,
 // job spec, token and TLS identity): setting one would redirect or
