@@ -29,7 +29,7 @@ type job struct {
 	spec     protocol.JobSpec
 	key      string   // the job's ID, or ID + "/detached"; + "#" + EnvKey for a call environment
 	env      []string // the call environment its workers start with (protocol.EnvList)
-	binPath  string // resolved executable; "" while fetching
+	binPath  string   // resolved executable; "" while fetching
 	fetching bool
 	err      error // the binary cannot run here
 	idle     []*worker
