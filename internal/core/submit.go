@@ -260,7 +260,10 @@ func (s *submitter) enqueue(t *task) {
 	if t.cancelled || t.obj.ready() {
 		return
 	}
-	k := schedKey(t.opts.Resources, t.opts.Strategy) + "|" + protocol.EnvKey(t.opts.Env) // no lease serves two environments
+	k := schedKey(t.opts.Resources, t.opts.Strategy)
+	if len(t.opts.Env) > 0 {
+		k += "|" + protocol.EnvKey(t.opts.Env) // no lease serves two environments
+	}
 	ks := s.keys[k]
 	if ks == nil {
 		ks = &keyState{key: k, res: t.opts.Resources, strat: t.opts.Strategy, env: t.opts.Env, pending: map[string]*pendingLease{}}

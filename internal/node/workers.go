@@ -438,7 +438,7 @@ func (n *Node) workerExited(j *job, w *worker, err error) {
 	if w.lease != nil {
 		n.releaseLocked(w.lease, true)
 	}
-	expected := j.dead || n.stopping
+	expected := j.dead || n.stopping || w.evicted
 	n.scheduleLocked()
 	n.mu.Unlock()
 	close(w.exited)
