@@ -571,30 +571,38 @@ func (n *Node) reapLoop() {
 		case <-n.stop:
 			return
 		case now := <-t.C:
-			var victims []*worker
 			n.mu.Lock()
 			n.pruneJobsLocked(now)
-			for _, j := range n.jobs {
-				keep := j.idle[:0]
-				for i, w := range j.idle {
-					if w.dead {
-						continue
-					}
-					if len(j.idle)-i > n.prestart(j) && now.Sub(w.idleSince) > n.cfg.IdleWorkerTimeout {
-						w.dead = true
-						victims = append(victims, w)
-						continue
-					}
-					keep = append(keep, w)
-				}
-				j.idle = keep
-			}
+			victims := n.idleVictimsLocked(now)
 			n.mu.Unlock()
 			for _, w := range victims {
 				w.kill()
 			}
 		}
 	}
+}
+
+// idleVictimsLocked takes out of the pools, marked dead, the idle workers
+// to stop: those idle longer than IdleWorkerTimeout beyond each entry's
+// prestarted few (none for a call environment's entry).
+func (n *Node) idleVictimsLocked(now time.Time) []*worker {
+	var victims []*worker
+	for _, j := range n.jobs {
+		keep := j.idle[:0]
+		for i, w := range j.idle {
+			if w.dead {
+				continue
+			}
+			if len(j.idle)-i > n.prestart(j) && now.Sub(w.idleSince) > n.cfg.IdleWorkerTimeout {
+				w.dead = true
+				victims = append(victims, w)
+				continue
+			}
+			keep = append(keep, w)
+		}
+		j.idle = keep
+	}
+	return victims
 }
 
 // pruneJobsLocked forgets ended jobs once their workers are gone and a

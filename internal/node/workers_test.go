@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,5 +181,39 @@ func TestEndJobEndsEveryEnvironment(t *testing.T) {
 	}
 	if ws := n.endJobLocked("nobody"); ws != nil {
 		t.Errorf("ending an unknown job stopped %v", ws)
+	}
+}
+
+// Idle workers past IdleWorkerTimeout are stopped beyond each entry's
+// prestarted few; a call environment's entry keeps none, so that the
+// workers of an environment nobody uses any more all go.
+func TestIdleWorkersOfAnEnvironmentAreReaped(t *testing.T) {
+	n := &Node{jobs: map[string]*job{}, cfg: Config{PrestartWorkers: 2, IdleWorkerTimeout: time.Second}}
+	now := time.Now()
+	old, fresh := now.Add(-time.Minute), now
+	mk := func(key string, env []string, since ...time.Time) *job {
+		j := &job{key: key, env: env}
+		for i, s := range since {
+			j.idle = append(j.idle, &worker{id: key + strconv.Itoa(i), idleSince: s})
+		}
+		n.jobs[key] = j
+		return j
+	}
+	base := mk("j", nil, old, old, old)
+	env := mk("j#e", []string{"A=1"}, old, old, fresh)
+	victims := n.idleVictimsLocked(now)
+	if len(victims) != 3 {
+		t.Fatalf("stopped %d workers, want 3 (one of the job's, two of the environment's)", len(victims))
+	}
+	for _, w := range victims {
+		if !w.dead {
+			t.Errorf("victim %s not marked dead", w.id)
+		}
+	}
+	if len(base.idle) != 2 {
+		t.Errorf("the job keeps %d idle workers, want its 2 prestarted", len(base.idle))
+	}
+	if len(env.idle) != 1 || env.idle[0].idleSince != fresh {
+		t.Errorf("the environment keeps %v, want only its recently idle worker", env.idle)
 	}
 }
