@@ -39,6 +39,8 @@
 //
 //	Node.mu → logForwarder.mu   (a job's output queue: warnings to the driver)
 //	Node.mu → worker.procMu     (a worker's process handle: kill)
+//	Node.mu → gpu.Allocator.mu  (the node's and bundles' GPU IDs)
+//	Node.mu → rpc.Peer.mu       (OnClose: a requester's or worker's lifeline)
 //	storeState.mu → the object store's own lock (Contains, Info)
 //
 // Node.mu and storeState.mu (the object directory: pins, pulls, owner
