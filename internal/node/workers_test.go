@@ -217,3 +217,55 @@ func TestIdleWorkersOfAnEnvironmentAreReaped(t *testing.T) {
 		t.Errorf("the environment keeps %v, want only its recently idle worker", env.idle)
 	}
 }
+
+// A worker stopped while its process is starting (its job ended) does not
+// run: its reservation is undone without marking the job's binary bad.
+func TestWorkerStoppedBeforeItsProcessStarts(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	testHookLaunch = func() {
+		if first.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	}
+	t.Cleanup(func() { testHookLaunch = nil })
+	g := gcstest.Start(t, testToken)
+	n := startTestNode(t, g.Addr(), t.TempDir(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := requestLeaseAsync(ctx, t, n, &protocol.LeaseRequest{RequestID: "r1",
+		Job: protocol.JobSpec{JobID: "job1", Binary: binaryAt(t, "/bin/sleep")}, Resources: sched.Resources{"CPU": sched.Unit}})
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("no worker start began")
+	}
+	n.mu.Lock()
+	ws := n.endJobLocked("job1")
+	n.mu.Unlock()
+	if len(ws) != 1 {
+		t.Fatalf("the ended job had %d workers, want the 1 starting", len(ws))
+	}
+	ws[0].kill()
+	close(release)
+	if err := <-done; rpc.CodeOf(err) != "job_dead" {
+		t.Errorf("lease of an ended job: %v, want job_dead", err)
+	}
+	select {
+	case <-ws[0].exited:
+	case <-ctx.Done():
+		t.Fatal("the stopped worker's reservation stays")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	j := n.jobs["job1"]
+	if len(n.workers) != 0 || j.starting != 0 || j.err != nil {
+		t.Errorf("after the stop: %d workers, %d starting, job error %v; want none", len(n.workers), j.starting, j.err)
+	}
+	ws[0].procMu.Lock()
+	defer ws[0].procMu.Unlock()
+	if ws[0].cmd != nil {
+		t.Error("the stopped worker's process started")
+	}
+}
