@@ -104,7 +104,7 @@ func (t *ActorType[A]) Class() string { return t.def.class }
 // Options returns a copy of the actor type with creation options applied:
 // NumCPUs, NumGPUs, Memory, Resources, Name, Namespace, Detached,
 // GetIfExists, MaxRestarts, MaxTaskRetries, MaxConcurrency, Spread,
-// NodeAffinity.
+// NodeAffinity, EnvVars.
 func (t *ActorType[A]) Options(opts ...Option) *ActorType[A] {
 	c := &ActorType[A]{def: t.def, opts: t.opts.clone(), err: t.err}
 	for _, o := range opts {
@@ -149,7 +149,7 @@ func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], er
 	}
 	o := core.ActorOptions{Class: t.def.class, Name: t.opts.name, Namespace: ns, Detached: t.opts.detached,
 		GetIfExists: t.opts.getIfExists, Resources: res, Strategy: strat, MaxRestarts: t.opts.maxRestarts,
-		MaxTaskRetries: t.opts.maxTaskRetries, MaxConcurrency: t.opts.maxConcurrency}
+		MaxTaskRetries: t.opts.maxTaskRetries, MaxConcurrency: t.opts.maxConcurrency, Env: t.opts.callEnv()}
 	id, class, err := rt.CreateActor(ctx, o, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	if err != nil {

@@ -54,7 +54,7 @@ func TestClusterShape(t *testing.T) {
 		}
 		return a["foo"] == 1
 	})
-	if err := rayo.Kill(c, true); err != nil {
+	if err := rayo.Kill(ctx, c, true); err != nil {
 		t.Fatal(err)
 	}
 	// A placement group's bundle resources show, as in Ray.

@@ -2,9 +2,11 @@ package rayo
 
 import (
 	"fmt"
+	"maps"
 	"math"
 
 	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/sched"
 )
 
@@ -30,6 +32,8 @@ type callOptions struct {
 	pg       string
 	pgBundle int
 	labels   []sched.LabelRequirement
+
+	env map[string]string // EnvVars
 
 	set optionKind // which kinds of options were given, to refuse misplaced ones
 }
@@ -73,6 +77,9 @@ func (o callOptions) clone() callOptions {
 		c.resources[k] = v
 	}
 	c.labels = append([]sched.LabelRequirement(nil), o.labels...)
+	if o.env != nil {
+		c.env = maps.Clone(o.env)
+	}
 	return c
 }
 
@@ -222,6 +229,37 @@ func MaxConcurrency(n int) Option {
 			return fmt.Errorf("%w: MaxConcurrency must be ≥ 1, got %d", errs.ErrInvalidOption, n)
 		}
 		o.maxConcurrency = n
+		return nil
+	}
+}
+
+// EnvVars sets environment variables for the process that runs a task or
+// an actor, on top of the job's (WithEnv): Ray's
+// runtime_env={"env_vars": {...}}. Given twice, the maps merge (the
+// later value of a name wins). As in Ray, the tasks and actors a task or
+// actor submits inherit its variables, merged under their own.
+//
+// The node keeps a pool of workers per environment: a call with these
+// variables runs only in a worker started with exactly them (the job's
+// first call of an environment waits for a process to start), and idle
+// workers of an environment are stopped like other idle workers. Values
+// appear in no command line, log or listing: they may be secrets.
+//
+// A name that is empty or holds '=' or NUL, or a value that holds NUL,
+// is ErrInvalidOption. So are names starting with RAYO_ (rayo's own: the
+// worker's node address, job, token and TLS identity) and
+// CUDA_VISIBLE_DEVICES, which the node sets from the GPUs it grants.
+func EnvVars(env map[string]string) Option {
+	return func(o *callOptions) error {
+		for k, v := range env {
+			if err := protocol.CheckEnvVar(k, v); err != nil {
+				return err
+			}
+		}
+		if o.env == nil {
+			o.env = make(map[string]string, len(env))
+		}
+		maps.Copy(o.env, env)
 		return nil
 	}
 }

@@ -171,7 +171,7 @@ func TestRuntimeContext(t *testing.T) {
 	if rc := info.RC; rc.PlacementGroupID != pg.ID() || rc.BundleIndex != -1 || rc.Resources["CPU"] != 1 || len(rc.Resources) != 1 {
 		t.Fatalf("a task in any bundle: %+v", rc)
 	}
-	if err := rayo.RemovePlacementGroup(pg); err != nil {
+	if err := rayo.RemovePlacementGroup(ctx, pg); err != nil {
 		t.Fatal(err)
 	}
 

@@ -186,7 +186,7 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 		return failedRef[R](err)
 	}
 	ref := rt.Submit(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res,
-		Strategy: strat, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions}, cargs)
+		Strategy: strat, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions, Env: t.opts.callEnv()}, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newRef[R](rt, ref)
 }
@@ -225,7 +225,7 @@ func RemoteN[E any](t *Task[[]E], n int, args ...any) []ObjectRef[E] {
 		return fail(err)
 	}
 	refs := rt.SubmitN(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res, Strategy: strat,
-		MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions, NumReturns: n}, cargs)
+		MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions, NumReturns: n, Env: t.opts.callEnv()}, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	out := make([]ObjectRef[E], len(refs))
 	for i, r := range refs {

@@ -65,20 +65,21 @@ type wireOptions struct {
 	PGBundle        int                      `msgpack:"pgb,omitempty"`
 	Labels          []sched.LabelRequirement `msgpack:"lab,omitempty"`
 	Set             optionKind               `msgpack:"set,omitempty"`
+	Env             map[string]string        `msgpack:"env,omitempty"`
 }
 
 func toWireOptions(o callOptions) *wireOptions {
 	return &wireOptions{Resources: o.resources, MaxRetries: o.maxRetries, RetryExceptions: o.retryExceptions,
 		Name: o.name, Strategy: o.strategy, Namespace: o.namespace, Detached: o.detached, GetIfExists: o.getIfExists,
 		MaxRestarts: o.maxRestarts, MaxTaskRetries: o.maxTaskRetries, MaxConcurrency: o.maxConcurrency,
-		PG: o.pg, PGBundle: o.pgBundle, Labels: o.labels, Set: o.set}
+		PG: o.pg, PGBundle: o.pgBundle, Labels: o.labels, Set: o.set, Env: o.env}
 }
 
 func (w *wireOptions) callOptions() callOptions {
 	o := callOptions{resources: w.Resources, maxRetries: w.MaxRetries, retryExceptions: w.RetryExceptions,
 		name: w.Name, strategy: w.Strategy, namespace: w.Namespace, detached: w.Detached, getIfExists: w.GetIfExists,
 		maxRestarts: w.MaxRestarts, maxTaskRetries: w.MaxTaskRetries, maxConcurrency: w.MaxConcurrency,
-		pg: w.PG, pgBundle: w.PGBundle, labels: w.Labels, set: w.Set}
+		pg: w.PG, pgBundle: w.PGBundle, labels: w.Labels, set: w.Set, env: w.Env}
 	if o.resources == nil {
 		o.resources = map[string]float64{} // options write into it
 	}

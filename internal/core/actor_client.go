@@ -24,6 +24,7 @@ type ActorOptions struct {
 	MaxRestarts    int
 	MaxTaskRetries int
 	MaxConcurrency int
+	Env            []string // the actor's own environment (protocol.EnvList)
 }
 
 // CreateActor registers an actor with the head, which places it and runs
@@ -43,7 +44,7 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 	spec := &protocol.ActorSpec{ActorID: rt.nextID(), Class: o.Class, Name: o.Name, Namespace: o.Namespace,
 		Detached: o.Detached, GetIfExists: o.GetIfExists, Args: vals, Resources: o.Resources, Strategy: o.Strategy,
 		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries, MaxConcurrency: o.MaxConcurrency,
-		Job: rt.Job(), OwnerAddr: rt.Addr()}
+		Job: rt.Job(), OwnerAddr: rt.Addr(), Env: o.Env}
 	var reply protocol.CreateActorReply
 	if err := rt.callHead(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
 		rt.removeSubmitted(held) // no actor of these arguments

@@ -9,9 +9,6 @@ import (
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
-// codePGNotFound is the head's code for an unknown group (gcs.CodePGNotFound).
-const codePGNotFound = "pg_not_found"
-
 // PlacementGroupByName finds the live group named name in namespace ns.
 // None is ErrPlacementGroupNotFound.
 func (rt *Runtime) PlacementGroupByName(ctx context.Context, name, ns string) (*protocol.PGInfo, error) {
@@ -25,7 +22,7 @@ func (rt *Runtime) PlacementGroupByName(ctx context.Context, name, ns string) (*
 // pgErr turns the head's not-found code into ErrPlacementGroupNotFound.
 func pgErr(err error) error {
 	switch rpc.CodeOf(err) {
-	case codePGNotFound:
+	case protocol.CodePGNotFound:
 		return fmt.Errorf("%w: %v", errs.ErrPlacementGroupNotFound, err)
 	case rpc.CodeBadRequest:
 		return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)

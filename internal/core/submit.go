@@ -45,6 +45,9 @@ type SubmitOptions struct {
 	// NumReturns > 0 splits the result (a slice of exactly that many
 	// elements) into as many objects (see SubmitN).
 	NumReturns int
+	// Env is the task's own environment (protocol.EnvList): it runs in
+	// a worker started with it.
+	Env []string
 }
 
 // leaseLinger keeps an idle lease a moment before returning it, so that
@@ -79,6 +82,7 @@ type keyState struct {
 	key        string
 	res        sched.Resources
 	strat      sched.Strategy
+	env        []string
 	queue      []*task
 	idle       []*leaseHandle
 	leases     int
@@ -257,9 +261,12 @@ func (s *submitter) enqueue(t *task) {
 		return
 	}
 	k := schedKey(t.opts.Resources, t.opts.Strategy)
+	if len(t.opts.Env) > 0 {
+		k += "|" + protocol.EnvKey(t.opts.Env) // no lease serves two environments
+	}
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{key: k, res: t.opts.Resources, strat: t.opts.Strategy, pending: map[string]*pendingLease{}}
+		ks = &keyState{key: k, res: t.opts.Resources, strat: t.opts.Strategy, env: t.opts.Env, pending: map[string]*pendingLease{}}
 		s.keys[k] = ks
 	}
 	t.key, t.queued = ks, true
@@ -357,7 +364,7 @@ func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 // or the node refuses for good.
 func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.Job(), Resources: ks.res, Strategy: ks.strat, Name: pl.name,
-		Depth: s.rt.submitDepth()}
+		Depth: s.rt.submitDepth(), Env: ks.env, EnvKey: protocol.EnvKey(ks.env)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

@@ -65,6 +65,9 @@ func (s *Server) createActor(_ context.Context, req *protocol.ActorSpec) (*proto
 	if req.ActorID == "" || req.Class == "" || req.Job.JobID == "" {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: an actor needs an ID, a class and a job")
 	}
+	if err := protocol.CheckEnv(req.Env); err != nil {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: actor %s: %v", req.Class, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if req.Name != "" {
@@ -449,7 +452,8 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 	}
 	var reply protocol.LeaseReply
 	req := &protocol.LeaseRequest{Job: a.spec.Job, Resources: a.spec.Resources, Strategy: a.spec.Strategy,
-		Spilled: true, Dedicated: true, Detached: a.spec.Detached, Name: a.spec.Class}
+		Spilled: true, Dedicated: true, Detached: a.spec.Detached, Name: a.spec.Class,
+		Env: a.spec.Env, EnvKey: protocol.EnvKey(a.spec.Env)}
 	if err := node.Call(ctx, protocol.NodeRequestLease, req, &reply); err != nil {
 		return err
 	}

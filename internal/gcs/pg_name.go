@@ -31,7 +31,7 @@ func (s *Server) getPGByName(_ context.Context, req *protocol.GetPGByNameRequest
 	defer s.mu.Unlock()
 	g := s.pgByNameLocked(req.Name, req.Namespace)
 	if g == nil {
-		return nil, rpc.Errorf(CodePGNotFound, "rayo: no placement group named %q in namespace %q", req.Name, req.Namespace)
+		return nil, rpc.Errorf(protocol.CodePGNotFound, "rayo: no placement group named %q in namespace %q", req.Name, req.Namespace)
 	}
 	info := g.snapshotLocked()
 	return &info, nil

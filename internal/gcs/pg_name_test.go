@@ -48,7 +48,7 @@ func TestPGNamesByNamespace(t *testing.T) {
 	}
 	check(c1, "train", "ns1", "pg1", "")
 	check(c1, "train", "ns2", "pg3", "")
-	check(c1, "train", "ns3", "", CodePGNotFound)
+	check(c1, "train", "ns3", "", protocol.CodePGNotFound)
 	check(c1, "", "ns1", "", rpc.CodeBadRequest)
 
 	// The names and their namespaces survive a head restart.
@@ -60,7 +60,7 @@ func TestPGNamesByNamespace(t *testing.T) {
 	if err := c2.Call(ctx, protocol.HeadRemovePG, &protocol.RemovePGRequest{PGID: "pg1"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	check(c2, "train", "ns1", "", CodePGNotFound)
+	check(c2, "train", "ns1", "", protocol.CodePGNotFound)
 	if err := create(c2, "pg6", "train", "ns1"); err != nil {
 		t.Fatalf("a name freed by removal: %v", err)
 	}

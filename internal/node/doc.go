@@ -18,4 +18,32 @@
 // its file; if not (removed, replaced), new workers could not map it, so
 // the node drains itself with a reason the head keeps (rayo status shows
 // it) and leaves, instead of staying ALIVE and failing every put.
+//
+// Workers are pooled by job and call environment (EnvVars: Ray's
+// runtime_env env_vars): each (job, environment) has its own entry and
+// idle pool, so a worker started with one environment never serves a call
+// of another. Environment entries prestart nothing and keep no idle
+// worker past IdleWorkerTimeout; when the pool is full, a request stops
+// the longest idle worker of another entry to make room.
+//
+// # Locks
+//
+// Node.mu guards the node's scheduling state: resources, queue, leases,
+// workers, jobs, bundles, view. Nothing holding it does I/O or waits:
+// no RPC (calls to the head or other nodes run in goroutines or after
+// unlocking), no process start (startWorkerLocked reserves the worker
+// and its launch forks without the lock, then records the process or
+// undoes the reservation), no file system access (a job's binary is
+// found in the background). It may signal a process (worker.kill) and
+// log. The other mutexes, and which may be taken while holding which:
+//
+//	Node.mu → logForwarder.mu   (a job's output queue: warnings to the driver)
+//	Node.mu → worker.procMu     (a worker's process handle: kill)
+//	Node.mu → gpu.Allocator.mu  (the node's and bundles' GPU IDs)
+//	Node.mu → rpc.Peer.mu       (OnClose: a requester's or worker's lifeline)
+//	storeState.mu → the object store's own lock (Contains, Info)
+//
+// Node.mu and storeState.mu (the object directory: pins, pulls, owner
+// watches) are never held together. No lock above is held while taking
+// Node.mu.
 package node

@@ -99,8 +99,10 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		n.mu.Lock()
 		req := &protocol.HeartbeatRequest{NodeID: n.cfg.NodeID, Available: n.available.Clone(), Total: n.total.Clone(),
 			Demands: n.demandsLocked(), Workers: len(n.workers)}
+		seen := map[string]bool{}
 		for id, j := range n.jobs {
-			if !j.dead {
+			if id = baseKey(id); !j.dead && !seen[id] { // one per job, whatever its environments
+				seen[id] = true
 				req.Jobs = append(req.Jobs, id)
 			}
 		}

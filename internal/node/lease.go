@@ -47,12 +47,18 @@ func (r *leaseReq) finish(reply *protocol.LeaseReply, err error) {
 
 // jobKey names the node's entry for a request's job. Detached actors get
 // an entry of their own, which the job's end does not touch: their
-// workers outlive the job, and they may restart after it.
+// workers outlive the job, and they may restart after it. A call
+// environment (EnvVars) gets an entry of its own too: its workers serve
+// only calls of that environment.
 func jobKey(req *protocol.LeaseRequest) string {
+	k := req.Job.JobID
 	if req.Detached {
-		return req.Job.JobID + "/detached"
+		k += "/detached"
 	}
-	return req.Job.JobID
+	if req.EnvKey != "" {
+		k += "#" + req.EnvKey
+	}
+	return k
 }
 
 // lease is a granted worker and the resources it holds.
@@ -78,13 +84,21 @@ func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*p
 			return nil, rpc.Errorf(rpc.CodeBadRequest, "node: resource %q is negative", name)
 		}
 	}
+	if err := protocol.CheckEnv(req.Env); err != nil {
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "node: lease request: %v", err)
+	}
+	if req.EnvKey != protocol.EnvKey(req.Env) {
+		// The key decides which workers may serve it: it must be the
+		// environment's.
+		return nil, rpc.Errorf(rpc.CodeBadRequest, "node: lease request: environment key does not match its environment")
+	}
 	r := &leaseReq{req: req, peer: rpc.PeerFrom(ctx), done: make(chan struct{}), queuedAt: time.Now()}
 	n.mu.Lock()
 	if n.stopping {
 		n.mu.Unlock()
 		return nil, errStopping
 	}
-	_, err := n.jobLocked(&req.Job, jobKey(req))
+	_, err := n.jobLocked(&req.Job, jobKey(req), req.Env)
 	if err != nil {
 		n.mu.Unlock()
 		return nil, err
@@ -340,7 +354,7 @@ func (n *Node) placeLocked(r *leaseReq, view []sched.NodeView) bool {
 		if bundleGPUs != nil {
 			bundleGPUs.Release(gpuIDs, bundleAmount)
 		}
-		n.startWorkerIfUsefulLocked(j, req.Dedicated)
+		n.startWorkerIfUsefulLocked(j, req.Dedicated, true)
 		return false
 	}
 	n.grantLocked(r, w, gpuIDs)

@@ -186,6 +186,9 @@ type Node struct {
 	softCapWarned bool
 	// ceilingWarned: every pooled worker was blocked at the ceiling (said once).
 	ceilingWarned bool
+	// evicting counts idle workers stopped to make room that have not
+	// exited yet (evictIdleLocked).
+	evicting int
 
 	gpus  *gpu.Allocator
 	store *objstore.Store

@@ -25,7 +25,7 @@ func (n *Node) listWorkers(context.Context, *protocol.Empty) (*protocol.ListWork
 		case w.lease != nil:
 			state = "LEASED"
 		}
-		job, _, _ := strings.Cut(w.jobID, "/") // detached actors' entries are "<job>/detached"
+		job, _, _ := strings.Cut(baseKey(w.jobID), "/") // detached actors' entries are "<job>/detached"
 		reply.Workers = append(reply.Workers, protocol.WorkerInfo{WorkerID: w.id, Pid: w.pid, JobID: job, State: state,
 			Address: w.addr, StartedMs: w.started.UnixMilli()})
 	}

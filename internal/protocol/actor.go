@@ -56,6 +56,8 @@ type ActorSpec struct {
 	MaxConcurrency int             `msgpack:"maxc"`
 	Job            JobSpec         `msgpack:"job"`
 	OwnerAddr      string          `msgpack:"owner"`
+	// Env is the actor's own environment (env.go), on top of the job's.
+	Env []string `msgpack:"env,omitempty"`
 }
 
 type CreateActorReply struct {

@@ -69,7 +69,6 @@ const (
 // ObjectNotFound, not exceptions a user sees).
 var (
 	ErrLeaseCancelled    = errors.New("rayo: the lease request was withdrawn")
-	ErrPGNotFound        = errors.New("rayo: no such placement group")
 	ErrJobDead           = errors.New("rayo: the job has ended")
 	ErrJobEnded          = errors.New("rayo: the job ended or is unknown to the head")
 	ErrBinaryUnavailable = errors.New("rayo: the node cannot fetch the job's binary")
@@ -129,7 +128,7 @@ var codeTable = []CodeEntry{
 
 	// The daemons' answers.
 	{CodeLeaseCancelled, ErrLeaseCancelled},
-	{CodePGNotFound, ErrPGNotFound},
+	{CodePGNotFound, errs.ErrPlacementGroupNotFound},
 	{CodeJobDead, ErrJobDead},
 	{CodeJobEnded, ErrJobEnded},
 	{CodeBinaryUnavailable, ErrBinaryUnavailable},

@@ -50,6 +50,11 @@ type LeaseRequest struct {
 	// the CPUs of blocked workers go only to deeper tasks, so that nested
 	// work progresses with a bounded number of workers.
 	Depth int `msgpack:"depth,omitempty"`
+	// Env is the call's own environment (env.go), on top of the job's;
+	// EnvKey its hash. The node runs it only in a worker started with
+	// exactly that environment.
+	Env    []string `msgpack:"env,omitempty"`
+	EnvKey string   `msgpack:"envkey,omitempty"`
 }
 
 type LeaseReply struct {
