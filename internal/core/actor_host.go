@@ -15,25 +15,30 @@ import (
 )
 
 // actorHost runs the one actor a worker hosts. Calls start in the order
-// they arrive (each caller's calls arrive in its submission order, on its
-// one connection); with MaxConcurrency above 1 they then run in parallel.
+// they arrive within their concurrency group (each caller's calls arrive
+// in its submission order, on its one connection); with a group's limit
+// above 1 they then run in parallel. Each group has its own limit and
+// queue (actor_groups.go); the default one has MaxConcurrency.
 type actorHost struct {
 	spec        protocol.ActorSpec
 	incarnation int
 	instance    any
 	maxConc     int
 
-	mu      sync.Mutex
-	queue   []*hostedCall
-	running int
+	mu       sync.Mutex
+	defGroup *concGroup
+	groups   map[string]*concGroup  // the named groups
+	calls    map[string]*hostedCall // accepted and not finished, by task ID (for Cancel)
 
 	exit atomic.Bool // ExitActor was called
 }
 
 type hostedCall struct {
-	req   protocol.ActorCallRequest
-	ctx   context.Context
-	reply func(any, error)
+	req       protocol.ActorCallRequest
+	ctx       context.Context
+	reply     func(any, error)
+	group     *concGroup
+	cancelled atomic.Bool // Cancel asked for it
 }
 
 func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateActorRequest) (*protocol.WorkerCreateActorReply, error) {
@@ -64,7 +69,9 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		return &protocol.WorkerCreateActorReply{Err: w}, nil
 	}
 	rt.taskEnded(ev, nil)
-	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, instance: inst, maxConc: max(req.Spec.MaxConcurrency, 1)}
+	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, instance: inst, maxConc: max(req.Spec.MaxConcurrency, 1),
+		calls: map[string]*hostedCall{}}
+	h.defGroup, h.groups = newGroups(&req.Spec)
 	rt.runningMu.Lock()
 	rt.host = h
 	rt.runningMu.Unlock()
@@ -85,27 +92,29 @@ func (rt *Runtime) serveActorCall(ctx context.Context, body []byte, reply func(a
 		return nil
 	}
 	h.mu.Lock()
+	g, terr := h.groupLocked(c, c.req.Group)
+	if terr != nil {
+		h.mu.Unlock()
+		reply(&protocol.PushTaskReply{Err: terr.ToWire()}, nil)
+		return nil
+	}
 	defer h.mu.Unlock()
-	if h.running < h.maxConc && len(h.queue) == 0 {
+	c.group = g
+	h.calls[c.req.TaskID] = c
+	if g.admit(c) {
 		// Idle: run the call on the goroutine that read it.
-		h.running++
 		rt.wg.Add(1)
 		return func() {
 			defer rt.wg.Done()
 			h.run(rt, c)
 		}
 	}
-	h.queue = append(h.queue, c)
-	h.dispatchLocked(rt)
+	h.dispatchLocked(rt, g)
 	return nil
 }
 
-func (h *actorHost) dispatchLocked(rt *Runtime) {
-	for h.running < h.maxConc && len(h.queue) > 0 {
-		c := h.queue[0]
-		h.queue[0] = nil
-		h.queue = h.queue[1:]
-		h.running++
+func (h *actorHost) dispatchLocked(rt *Runtime, g *concGroup) {
+	for c := g.next(); c != nil; c = g.next() {
 		rt.wg.Add(1)
 		go func() {
 			defer rt.wg.Done()
@@ -119,21 +128,27 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	// returns (taskrefs.go).
 	rt.taskRefsBegin()
 	defer rt.taskRefsEnd()
-	if h.maxConc == 1 {
-		rt.announce(h.spec.Class + "." + c.req.Method)
+	name := h.callName(c)
+	if h.maxConc == 1 && h.groups == nil {
+		rt.announce(name)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	rt.runningMu.Lock()
 	rt.running[c.req.TaskID] = cancel
 	rt.runningMu.Unlock()
-	name := h.spec.Class + "." + c.req.Method
 	ev := rt.executorEvent(c.req.TaskID, 0, name, protocol.TaskTypeActor, h.spec.Job.JobID, h.spec.ActorID)
 	rt.taskStarted(ev)
 	args, pinned, terr := rt.resolveArgs(ctx, c.req.Args, name, c.req.TaskID)
 	var value Encoded
+	if terr == nil && c.cancelled.Load() {
+		// Cancelled before it started (checked after registering in
+		// rt.running, which cancelHosted's caller reads after marking).
+		terr = cancelledCallError(name, c.req.TaskID)
+	}
 	if terr == nil {
 		value, terr = rt.cfg.Executor.CallActor(withActor(ctx, h), h.instance, h.spec.Class, &c.req, args)
 	}
+	terr = cancelledOutcome(c, name, terr)
 	rt.releasePins(pinned)
 	rt.runningMu.Lock()
 	delete(rt.running, c.req.TaskID)
@@ -161,8 +176,9 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		return
 	}
 	h.mu.Lock()
-	h.running--
-	h.dispatchLocked(rt)
+	delete(h.calls, c.req.TaskID)
+	c.group.done()
+	h.dispatchLocked(rt, c.group)
 	h.mu.Unlock()
 }
 
