@@ -32,6 +32,11 @@ type callOptions struct {
 	labels   []sched.LabelRequirement
 
 	set optionKind // which kinds of options were given, to refuse misplaced ones
+
+	// Concurrency groups: an actor's (ConcurrencyGroups), a call's
+	// (ConcurrencyGroup).
+	groups map[string]int
+	group  string
 }
 
 // placement returns the resources and strategy a call is scheduled with.
@@ -140,13 +145,13 @@ func MaxRetries(n int) Option {
 // RetryExceptions retries a task whose function returned an error or
 // panicked, up to MaxRetries times.
 func RetryExceptions(retry bool) Option {
-	return func(o *callOptions) error { o.retryExceptions = retry; o.set |= taskOnly; return nil }
+	return func(o *callOptions) error { o.retryExceptions = retry; o.set |= taskOnly | methodCall; return nil }
 }
 
 // Name sets the name a task shows in logs and errors, or an actor's name,
 // by which GetActor finds it in its namespace.
 func Name(name string) Option {
-	return func(o *callOptions) error { o.name = name; return nil }
+	return func(o *callOptions) error { o.name = name; o.set |= methodCall; return nil }
 }
 
 // Spread places tasks on different nodes, round robin, where they fit.
@@ -203,7 +208,7 @@ func MaxRestarts(n int) Option {
 // limit).
 func MaxTaskRetries(n int) Option {
 	return func(o *callOptions) error {
-		o.set |= actorOnly
+		o.set |= actorOnly | methodCall
 		if n < -1 {
 			return fmt.Errorf("%w: MaxTaskRetries must be ≥ -1, got %d", errs.ErrInvalidOption, n)
 		}
