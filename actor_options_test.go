@@ -20,6 +20,7 @@ type Grouped struct {
 	once    sync.Once
 	blocks  int
 	flaky   int
+	child   rayo.ObjectRef[int] // the task Spawn submitted
 }
 
 func (g *Grouped) Block(ctx context.Context) (int, error) {
@@ -48,6 +49,31 @@ func (g *Grouped) Flaky(failures int) (int, error) {
 	return g.flaky, nil
 }
 
+// Spawn submits a long task and keeps its ref, releases the actor
+// signal (so that the test knows), and waits for its own ctx.
+func (g *Grouped) Spawn(ctx context.Context, signal rayo.ActorHandle[Grouped]) (int, error) {
+	g.mu.Lock()
+	g.child = tSleep.Remote(600_000)
+	g.mu.Unlock()
+	if _, err := gRelease.Remote(signal).Get(ctx); err != nil {
+		return 0, err
+	}
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// Child reports how the task Spawn submitted ended.
+func (g *Grouped) Child(ctx context.Context) (string, error) {
+	g.mu.Lock()
+	child := g.child
+	g.mu.Unlock()
+	_, err := child.Get(ctx)
+	if errors.Is(err, rayo.ErrTaskCancelled) {
+		return "cancelled", nil
+	}
+	return fmt.Sprint(err), nil
+}
+
 var (
 	groupedActor = rayo.RegisterActor[Grouped]("test.Grouped", func() *Grouped {
 		return &Grouped{started: make(chan struct{}), release: make(chan struct{})}
@@ -55,6 +81,8 @@ var (
 	gBlock = rayo.RegisterMethod[int](groupedActor, "Block", (*Grouped).Block)
 	gPing  = rayo.RegisterMethod[int](groupedActor, "Ping", func(g *Grouped, x int) int { return x })
 	gFlaky = rayo.RegisterMethod[int](groupedActor, "Flaky", (*Grouped).Flaky)
+	gSpawn = rayo.RegisterMethod[int](groupedActor, "Spawn", (*Grouped).Spawn)
+	gChild = rayo.RegisterMethod[string](groupedActor, "Child", (*Grouped).Child)
 	// Methods of the "health" group, as Ray's @ray.method(concurrency_group=...).
 	gHealth = rayo.RegisterMethod[string](groupedActor, "Health", func(g *Grouped) string { return "ok" },
 		rayo.ConcurrencyGroup("health"))
@@ -312,5 +340,30 @@ func TestCancelActorCallFromBorrower(t *testing.T) {
 	defer cancel()
 	if v, err := gPing.Remote(a, 9).Get(cctx); err != nil || v != 9 {
 		t.Fatalf("Ping after the cancels: %v, %v", v, err)
+	}
+}
+
+// As in Ray, Cancel is recursive by default: the tasks a cancelled actor
+// call submitted are cancelled too (for an actor that runs one call at a
+// time, whose calls are the parents of what they submit).
+func TestCancelActorCallRecursive(t *testing.T) {
+	ctx := initEmbedded(t)
+	a, err := groupedActor.New(ctx) // one call at a time, no groups
+	if err != nil {
+		t.Fatal(err)
+	}
+	signal := newGrouped(t, ctx)
+	spawn := gSpawn.Remote(a, signal)
+	if _, err := gBlock.Remote(signal).Get(ctx); err != nil { // returns once Spawn released it
+		t.Fatal(err)
+	}
+	if err := rayo.Cancel(spawn, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spawn.Get(ctx); !errors.Is(err, rayo.ErrTaskCancelled) {
+		t.Fatalf("Spawn: %v, want ErrTaskCancelled", err)
+	}
+	if s, err := gChild.Remote(a).Get(ctx); err != nil || s != "cancelled" {
+		t.Fatalf("the task the cancelled call submitted: %q, %v; want cancelled", s, err)
 	}
 }

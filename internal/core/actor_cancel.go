@@ -66,10 +66,11 @@ func (ac *actorClient) retryExceptionLocked(c *actorCall, failure *errs.WireTask
 // ray.cancel on an actor task): one not yet sent is dropped and fails
 // with ErrTaskCancelled at once; one sent is cancelled at the actor's
 // worker, which drops it if it is still queued there, or cancels its
-// context if it runs. force is refused (ErrInvalidOption): an actor's
+// context if it runs (and, with recursive, cancels the tasks it
+// submitted, when its actor runs one call at a time). force is refused (ErrInvalidOption): an actor's
 // state would be lost with its process. found is false when id is no
 // unfinished actor call of this process.
-func (rt *Runtime) cancelActorCall(id string, force bool) (found bool, err error) {
+func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool, err error) {
 	rt.actorsMu.Lock()
 	var (
 		ac    *actorClient
@@ -102,7 +103,7 @@ func (rt *Runtime) cancelActorCall(id string, force bool) (found bool, err error
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err := conn.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: id}, nil)
+		err := conn.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: id, Recursive: recursive}, nil)
 		if errors.Is(err, rpc.ErrClosed) {
 			err = nil // the worker is gone: the call is finished as cancelled when that is noticed
 		}

@@ -146,7 +146,14 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		terr = cancelledCallError(name, c.req.TaskID)
 	}
 	if terr == nil {
+		// A serial actor runs one call at a time: it is the parent of the
+		// tasks it submits, cancelled with it (recursive Cancel).
+		leave := func() {}
+		if h.maxConc == 1 && h.groups == nil {
+			leave = rt.sub.enterTask(c.req.TaskID)
+		}
 		value, terr = rt.cfg.Executor.CallActor(withActor(ctx, h), h.instance, h.spec.Class, &c.req, args)
+		leave()
 	}
 	terr = cancelledOutcome(c, name, terr)
 	rt.releasePins(pinned)

@@ -689,7 +689,7 @@ func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 	if ref.Owner != rt.Addr() {
 		return rt.forwardCancel(ref, force, recursive)
 	}
-	if found, err := rt.cancelActorCall(ref.ID, force); found {
+	if found, err := rt.cancelActorCall(ref.ID, force, recursive); found {
 		return err
 	}
 	s := rt.sub
