@@ -291,6 +291,14 @@ func Wait[T any](ctx context.Context, refs []ObjectRef[T], numReady int, timeout
 // Recursive(false) is given; any process holding ref may cancel (the
 // request goes to the task's owner). Get on a cancelled task's ref returns
 // an error matching ErrTaskCancelled. Cancelled tasks are not retried.
+//
+// On an actor call's ref (Ray's ray.cancel on an actor task), a call not
+// yet started (queued in the caller or at the actor) is dropped and never
+// runs; a running call's ctx is cancelled, and if the method then returns
+// an error its ref fails with ErrTaskCancelled (a value it returns anyway
+// is kept). Recursive reaches the tasks it submitted when its actor runs
+// one call at a time (MaxConcurrency 1, no ConcurrencyGroups). force is
+// refused with ErrInvalidOption, as Ray's: use Kill.
 func Cancel(ref Ref, force bool, opts ...CancelOption) error {
 	o := cancelOptions{recursive: true}
 	for _, f := range opts {

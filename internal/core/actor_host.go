@@ -183,7 +183,9 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		return
 	}
 	h.mu.Lock()
-	delete(h.calls, c.req.TaskID)
+	if h.calls[c.req.TaskID] == c { // not a resend (RetryExceptions) that arrived after the reply
+		delete(h.calls, c.req.TaskID)
+	}
 	c.group.done()
 	h.dispatchLocked(rt, c.group)
 	h.mu.Unlock()
