@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,6 +84,14 @@ var (
 	gPing  = rayo.RegisterMethod[int](groupedActor, "Ping", func(g *Grouped, x int) int { return x })
 	gFlaky = rayo.RegisterMethod[int](groupedActor, "Flaky", (*Grouped).Flaky)
 	gSpawn = rayo.RegisterMethod[int](groupedActor, "Spawn", (*Grouped).Spawn)
+	// Hang ignores its ctx: only Release (or the process's end) ends it.
+	gHang = rayo.RegisterMethod[int](groupedActor, "Hang", func(g *Grouped) int {
+		g.once.Do(func() { close(g.started) })
+		<-g.release
+		return 1
+	})
+	gPid = rayo.RegisterMethod[int](groupedActor, "Pid", func(g *Grouped) int { return os.Getpid() },
+		rayo.ConcurrencyGroup("health"))
 	gChild = rayo.RegisterMethod[string](groupedActor, "Child", (*Grouped).Child)
 	// Methods of the "health" group, as Ray's @ray.method(concurrency_group=...).
 	gHealth = rayo.RegisterMethod[string](groupedActor, "Health", func(g *Grouped) string { return "ok" },
@@ -365,5 +375,38 @@ func TestCancelActorCallRecursive(t *testing.T) {
 	}
 	if s, err := gChild.Remote(a).Get(ctx); err != nil || s != "cancelled" {
 		t.Fatalf("the task the cancelled call submitted: %q, %v; want cancelled", s, err)
+	}
+}
+
+// A cancelled call is not resent when the actor's worker dies, whatever
+// its retries (Ray's: cancelled tasks are not retried).
+func TestCancelledActorCallNotRetried(t *testing.T) {
+	ctx := initEmbedded(t)
+	a, err := groupedActor.Options(rayo.ConcurrencyGroups(map[string]int{"health": 1}),
+		rayo.MaxRestarts(1), rayo.MaxTaskRetries(-1)).New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := gHang.Remote(a)
+	if ok, err := gStarted.Remote(a).Get(ctx); err != nil || !ok {
+		t.Fatalf("Started: %v, %v", ok, err)
+	}
+	pid, err := gPid.Remote(a).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hang ignores the cancel and runs on; then its process dies.
+	if err := rayo.Cancel(hang, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Resent, it would hang in the restarted actor until the ctx's end.
+	if _, err := hang.Get(ctx); !errors.Is(err, rayo.ErrTaskCancelled) {
+		t.Fatalf("cancelled call after its worker died: %v, want ErrTaskCancelled", err)
+	}
+	if pid2, err := gPid.Remote(a).Get(ctx); err != nil || pid2 == pid {
+		t.Fatalf("the restarted actor: pid %d (was %d), %v", pid2, pid, err)
 	}
 }
