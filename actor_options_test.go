@@ -122,6 +122,11 @@ var (
 	})
 )
 
+// tCallBlock calls Block on the actor it is given and waits for it.
+var tCallBlock = rayo.Register[int]("test.callBlock", func(ctx context.Context, a rayo.ActorHandle[Grouped]) (int, error) {
+	return gBlock.Remote(a).Get(ctx)
+})
+
 type intBox struct{ Ref rayo.ObjectRef[int] }
 
 func newGrouped(t *testing.T, ctx context.Context) rayo.ActorHandle[Grouped] {
@@ -408,5 +413,30 @@ func TestCancelledActorCallNotRetried(t *testing.T) {
 	}
 	if pid2, err := gPid.Remote(a).Get(ctx); err != nil || pid2 == pid {
 		t.Fatalf("the restarted actor: pid %d (was %d), %v", pid2, pid, err)
+	}
+}
+
+// A recursive Cancel of a task cancels the actor calls it submitted, with
+// force too (which, as in Ray, does not reach them: they are cancelled,
+// their actor lives on).
+func TestCancelTaskCancelsItsActorCalls(t *testing.T) {
+	ctx := initEmbedded(t)
+	for _, force := range []bool{false, true} {
+		a := newGrouped(t, ctx)
+		r := tCallBlock.Remote(a)
+		if ok, err := gStarted.Remote(a).Get(ctx); err != nil || !ok {
+			t.Fatalf("Started: %v, %v", ok, err)
+		}
+		if err := rayo.Cancel(r, force); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Get(ctx); err == nil {
+			t.Fatalf("force %v: the cancelled task succeeded", force)
+		}
+		// Ping waits behind Block in the default group: it returns only
+		// if Block was cancelled.
+		if v, err := gPing.Remote(a, 4).Get(ctx); err != nil || v != 4 {
+			t.Fatalf("force %v: Ping after the task's cancel: %v, %v", force, v, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/errs"
@@ -142,4 +143,49 @@ func cancelErrFromWire(err error) error {
 		return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
 	}
 	return err
+}
+
+// adoptCall sets c's parent: the task or serial actor call this worker
+// runs, when it runs exactly one (as adoptLocked for tasks). It reports
+// whether that parent was already cancelled recursively.
+func (s *submitter) adoptCall(c *actorCall) (parentCancelled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.running) != 1 {
+		return false
+	}
+	for id, p := range s.running {
+		c.parent = id
+		return p.cancelled
+	}
+	return false
+}
+
+// cancelCallsOf cancels the unfinished actor calls that parent submitted,
+// each recursively, for a recursive Cancel of parent. As in Ray, force
+// does not reach them (an actor's state would be lost).
+func (rt *Runtime) cancelCallsOf(parent string) {
+	var ids []string
+	rt.actorsMu.Lock()
+	for _, ac := range rt.actors {
+		for _, l := range [][]*actorCall{ac.queue, ac.inflight, ac.lost} {
+			for _, c := range l {
+				if c.parent == parent {
+					ids = append(ids, c.req.TaskID)
+				}
+			}
+		}
+	}
+	rt.actorsMu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := rt.cancelActorCall(id, false, true); err != nil {
+				rt.log.Debug("cancelling a child actor call failed", "task", id, "parent", parent, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
 }

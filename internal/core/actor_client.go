@@ -156,6 +156,9 @@ type actorCall struct {
 	// so it is never resent. Both guarded by rt.actorsMu.
 	retryExceptions bool
 	cancelled       bool
+	// parent is the task or actor call this process ran when it submitted
+	// the call (cancel.go): a recursive Cancel of it cancels this call.
+	parent string
 }
 
 func (rt *Runtime) actorClient(id string) *actorClient {
@@ -179,6 +182,7 @@ func (rt *Runtime) SubmitActorCallWith(actorID, class, method string, args []Tas
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method, keep: keep,
 		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
 	o.apply(c)
+	parentCancelled := rt.sub.adoptCall(c)
 	ac := rt.actorClient(actorID)
 	c.refs = argRefs(args)
 	rt.addSubmitted(c.refs)
@@ -190,6 +194,11 @@ func (rt *Runtime) SubmitActorCallWith(actorID, class, method string, args []Tas
 	if !c.ready {
 		rt.wg.Add(1)
 		go func() { defer rt.wg.Done(); ac.resolveArgs(c) }()
+	}
+	if parentCancelled {
+		// Its parent was cancelled recursively: so is what it submits.
+		rt.wg.Add(1)
+		go func() { defer rt.wg.Done(); _, _ = rt.cancelActorCall(id, false, true) }()
 	}
 	return Ref{ID: id, Owner: rt.Addr()}
 }

@@ -80,6 +80,7 @@ func (s *submitter) cancelChildren(parent string, force bool) {
 			}
 		}()
 	}
+	s.rt.cancelCallsOf(parent) // its actor calls: never forced, as in Ray
 	wg.Wait()
 }
 
