@@ -24,6 +24,8 @@ type actorDef struct {
 	ctor    *taskDef
 	mu      sync.RWMutex
 	methods map[string]*taskDef
+	// callOpts are each method's call options from RegisterMethod.
+	callOpts map[string]*methodOptions
 }
 
 var actorRegistry = struct {
@@ -57,7 +59,7 @@ func RegisterActor[A any](class string, ctor any) *ActorType[A] {
 		panic(err)
 	}
 	checkReservedName("actor class", class)
-	def := &actorDef{class: class, typ: ptr, ctor: d, methods: map[string]*taskDef{}}
+	def := &actorDef{class: class, typ: ptr, ctor: d, methods: map[string]*taskDef{}, callOpts: map[string]*methodOptions{}}
 	actorRegistry.Lock()
 	defer actorRegistry.Unlock()
 	if _, dup := actorRegistry.byClass[class]; dup {
@@ -75,13 +77,16 @@ func RegisterActor[A any](class string, ctor any) *ActorType[A] {
 type Method[A, R any] struct {
 	actor *actorDef
 	def   *taskDef
+	call  *methodOptions // per-call options (actor_options.go)
 }
 
 // RegisterMethod registers a method of an actor type under name. fn takes
 // the receiver first, so a method expression fits: (*Counter).Incr. After
 // the receiver may come a context.Context, then the parameters; it
-// returns (R) or (R, error).
-func RegisterMethod[R, A any](t *ActorType[A], name string, fn any) *Method[A, R] {
+// returns (R) or (R, error). opts are the method's call options, as Ray's
+// @ray.method(...): ConcurrencyGroup, Name, MaxTaskRetries,
+// RetryExceptions (see Method.Options); any other panics.
+func RegisterMethod[R, A any](t *ActorType[A], name string, fn any, opts ...Option) *Method[A, R] {
 	if t == nil || name == "" {
 		panic("rayo: RegisterMethod needs an actor type and a method name")
 	}
@@ -89,13 +94,18 @@ func RegisterMethod[R, A any](t *ActorType[A], name string, fn any) *Method[A, R
 	if err != nil {
 		panic(err)
 	}
+	call := withMethodOptions(defaultMethodOptions(), opts)
+	if call.err != nil {
+		panic(fmt.Sprintf("rayo: RegisterMethod(%s.%s): %v", t.def.class, name, call.err))
+	}
 	t.def.mu.Lock()
 	defer t.def.mu.Unlock()
 	if _, dup := t.def.methods[name]; dup {
 		panic(fmt.Sprintf("rayo: actor %s already has a method %q", t.def.class, name))
 	}
 	t.def.methods[name] = d
-	return &Method[A, R]{actor: t.def, def: d}
+	t.def.callOpts[name] = call
+	return &Method[A, R]{actor: t.def, def: d, call: call}
 }
 
 // Class is the actor type's registered name.
@@ -114,6 +124,9 @@ func (t *ActorType[A]) Options(opts ...Option) *ActorType[A] {
 	}
 	if c.err == nil && c.opts.set&taskOnly != 0 {
 		c.err = fmt.Errorf("%w: MaxRetries and RetryExceptions apply to tasks; actors take MaxRestarts and MaxTaskRetries", errs.ErrInvalidOption)
+	}
+	if c.err == nil && c.opts.set&callOnly != 0 {
+		c.err = fmt.Errorf("%w: ConcurrencyGroup applies to actor calls; an actor's groups are set with ConcurrencyGroups", errs.ErrInvalidOption)
 	}
 	return c
 }
@@ -149,7 +162,8 @@ func (t *ActorType[A]) New(ctx context.Context, args ...any) (ActorHandle[A], er
 	}
 	o := core.ActorOptions{Class: t.def.class, Name: t.opts.name, Namespace: ns, Detached: t.opts.detached,
 		GetIfExists: t.opts.getIfExists, Resources: res, Strategy: strat, MaxRestarts: t.opts.maxRestarts,
-		MaxTaskRetries: t.opts.maxTaskRetries, MaxConcurrency: t.opts.maxConcurrency, Env: t.opts.callEnv()}
+		MaxTaskRetries: t.opts.maxTaskRetries, MaxConcurrency: t.opts.maxConcurrency, Env: t.opts.callEnv(),
+		ConcurrencyGroups: t.opts.groups}
 	id, class, err := rt.CreateActor(ctx, o, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	if err != nil {
@@ -268,11 +282,15 @@ func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
 	if h.id == "" {
 		return failedRef[R](fmt.Errorf("%w: the zero ActorHandle refers to no actor", errs.ErrBadCall))
 	}
+	call := m.options()
+	if call.err != nil {
+		return failedRef[R](call.err)
+	}
 	cargs, err := m.def.encodeArgs(args)
 	if err != nil {
 		return failedRef[R](err)
 	}
-	ref := rt.SubmitActorCall(h.id, m.actor.class, m.def.name, cargs, h.scope.tok)
+	ref := rt.SubmitActorCallWith(h.id, m.actor.class, m.def.name, cargs, h.scope.tok, call.core)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newRef[R](rt, ref)
 }
@@ -374,6 +392,9 @@ func (executor) CallActor(ctx context.Context, instance any, class string, call 
 	def := actorRegistry.byClass[class]
 	actorRegistry.RUnlock()
 	name := class + "." + call.Method
+	if call.Name != "" {
+		name = call.Name // Method.Options(Name(...))
+	}
 	if def == nil {
 		return core.Encoded{}, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("no actor class %q in this binary", class), "", false)
 	}

@@ -36,6 +36,11 @@ type callOptions struct {
 	env map[string]string // EnvVars
 
 	set optionKind // which kinds of options were given, to refuse misplaced ones
+
+	// Concurrency groups: an actor's (ConcurrencyGroups), a call's
+	// (ConcurrencyGroup).
+	groups map[string]int
+	group  string
 }
 
 // placement returns the resources and strategy a call is scheduled with.
@@ -145,15 +150,18 @@ func MaxRetries(n int) Option {
 }
 
 // RetryExceptions retries a task whose function returned an error or
-// panicked, up to MaxRetries times.
+// panicked, up to MaxRetries times; on an actor call (Method.Options,
+// RegisterMethod), up to the call's MaxTaskRetries (Ray's
+// retry_exceptions on actor methods).
 func RetryExceptions(retry bool) Option {
-	return func(o *callOptions) error { o.retryExceptions = retry; o.set |= taskOnly; return nil }
+	return func(o *callOptions) error { o.retryExceptions = retry; o.set |= taskOnly | methodCall; return nil }
 }
 
 // Name sets the name a task shows in logs and errors, or an actor's name,
-// by which GetActor finds it in its namespace.
+// by which GetActor finds it in its namespace; on Method.Options, the
+// name an actor call shows in events and errors.
 func Name(name string) Option {
-	return func(o *callOptions) error { o.name = name; return nil }
+	return func(o *callOptions) error { o.name = name; o.set |= methodCall; return nil }
 }
 
 // Spread places tasks on different nodes, round robin, where they fit.
@@ -207,10 +215,11 @@ func MaxRestarts(n int) Option {
 
 // MaxTaskRetries sets how many times a call in flight when the actor's
 // process died is resent to the restarted actor (default 0; -1 without
-// limit).
+// limit). On Method.Options or RegisterMethod it replaces the actor's
+// for those calls.
 func MaxTaskRetries(n int) Option {
 	return func(o *callOptions) error {
-		o.set |= actorOnly
+		o.set |= actorOnly | methodCall
 		if n < -1 {
 			return fmt.Errorf("%w: MaxTaskRetries must be ≥ -1, got %d", errs.ErrInvalidOption, n)
 		}

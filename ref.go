@@ -310,9 +310,18 @@ func splitReady[R any](refs []R, isReady []bool, numReady int) (ready, notReady 
 // runs; a running task's context is cancelled (Go cannot stop a goroutine:
 // the task must watch ctx), or with force its worker process is killed.
 // As in Ray, the tasks it submitted are cancelled too, recursively, unless
-// Recursive(false) is given; any process holding ref may cancel (the
-// request goes to the task's owner). Get on a cancelled task's ref returns
-// an error matching ErrTaskCancelled. Cancelled tasks are not retried.
+// Recursive(false) is given (its actor calls as well, never forced); any
+// process holding ref may cancel (the request goes to the task's owner).
+// Get on a cancelled task's ref returns an error matching
+// ErrTaskCancelled. Cancelled tasks are not retried.
+//
+// On an actor call's ref (Ray's ray.cancel on an actor task), a call not
+// yet started (queued in the caller or at the actor) is dropped and never
+// runs; a running call's ctx is cancelled, and if the method then returns
+// an error its ref fails with ErrTaskCancelled (a value it returns anyway
+// is kept). Recursive reaches what the call submitted when its actor runs
+// one call at a time (MaxConcurrency 1, no ConcurrencyGroups). force is
+// refused with ErrInvalidOption, as Ray's: use Kill.
 func Cancel(ref Ref, force bool, opts ...CancelOption) error {
 	o := cancelOptions{recursive: true}
 	for _, f := range opts {

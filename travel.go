@@ -66,20 +66,24 @@ type wireOptions struct {
 	Labels          []sched.LabelRequirement `msgpack:"lab,omitempty"`
 	Set             optionKind               `msgpack:"set,omitempty"`
 	Env             map[string]string        `msgpack:"env,omitempty"`
+	Groups          map[string]int           `msgpack:"cgs,omitempty"`
+	Group           string                   `msgpack:"cg,omitempty"`
 }
 
 func toWireOptions(o callOptions) *wireOptions {
 	return &wireOptions{Resources: o.resources, MaxRetries: o.maxRetries, RetryExceptions: o.retryExceptions,
 		Name: o.name, Strategy: o.strategy, Namespace: o.namespace, Detached: o.detached, GetIfExists: o.getIfExists,
 		MaxRestarts: o.maxRestarts, MaxTaskRetries: o.maxTaskRetries, MaxConcurrency: o.maxConcurrency,
-		PG: o.pg, PGBundle: o.pgBundle, Labels: o.labels, Set: o.set, Env: o.env}
+		PG: o.pg, PGBundle: o.pgBundle, Labels: o.labels, Set: o.set, Env: o.env,
+		Groups: o.groups, Group: o.group}
 }
 
 func (w *wireOptions) callOptions() callOptions {
 	o := callOptions{resources: w.Resources, maxRetries: w.MaxRetries, retryExceptions: w.RetryExceptions,
 		name: w.Name, strategy: w.Strategy, namespace: w.Namespace, detached: w.Detached, getIfExists: w.GetIfExists,
 		maxRestarts: w.MaxRestarts, maxTaskRetries: w.MaxTaskRetries, maxConcurrency: w.MaxConcurrency,
-		pg: w.PG, pgBundle: w.PGBundle, labels: w.Labels, set: w.Set, env: w.Env}
+		pg: w.PG, pgBundle: w.PGBundle, labels: w.Labels, set: w.Set, env: w.Env,
+		groups: w.Groups, group: w.Group}
 	if o.resources == nil {
 		o.resources = map[string]float64{} // options write into it
 	}
@@ -257,7 +261,12 @@ func (m *Method[A, R]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m.actor == nil || m.def == nil {
 		return errors.New("rayo: the zero Method refers to no registered method")
 	}
-	return encodeTravel(enc, &wireFunc{Kind: travelMethod, Name: m.actor.class, Method: m.def.name})
+	w := &wireFunc{Kind: travelMethod, Name: m.actor.class, Method: m.def.name}
+	if m.call != nil {
+		// Options set with Method.Options travel with it.
+		w.Opts, w.Err = toWireOptions(m.call.opts), optionsErr(m.call.err)
+	}
+	return encodeTravel(enc, w)
 }
 
 // DecodeMsgpack decodes a method encoded by EncodeMsgpack. A method this
@@ -290,6 +299,10 @@ func (m *Method[A, R]) DecodeMsgpack(dec *msgpack.Decoder) error {
 		md = &taskDef{name: w.Method, err: nerr}
 	}
 	*m = Method[A, R]{actor: def, def: md}
+	if w.Opts != nil && nerr == nil {
+		m.call = withMethodOptions(w.Opts.callOptions(), nil)
+		m.call.err = carriedErr(w.Err)
+	}
 	return nil
 }
 

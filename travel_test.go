@@ -107,6 +107,11 @@ func TestTravelActorAcrossProcesses(t *testing.T) {
 	if _, err := tMakeActor.Remote(counterActor.Options(rayo.Name("travel-counter")), cIncr, 0, 1).Get(ctx); !errors.Is(err, rayo.ErrActorNameTaken) {
 		t.Fatalf("New in a worker with a taken Name set in the driver: %v; want ErrActorNameTaken", err)
 	}
+	// A method's per-call options travel: a concurrency group the actor
+	// lacks fails the call made in the worker.
+	if _, err := tMakeActor.Remote(counterActor, cIncr.Options(rayo.ConcurrencyGroup("travel-none")), 0, 1).Get(ctx); !errors.Is(err, rayo.ErrInvalidOption) {
+		t.Fatalf("a *Method with a ConcurrencyGroup the actor lacks, called in a worker: %v; want ErrInvalidOption", err)
+	}
 }
 
 func TestTravelPlacementGroupAcrossProcesses(t *testing.T) {

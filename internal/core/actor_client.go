@@ -25,6 +25,9 @@ type ActorOptions struct {
 	MaxTaskRetries int
 	MaxConcurrency int
 	Env            []string // the actor's own environment (protocol.EnvList)
+	// ConcurrencyGroups are named groups and their limits (Ray's
+	// concurrency_groups), besides the default group of MaxConcurrency.
+	ConcurrencyGroups map[string]int
 }
 
 // CreateActor registers an actor with the head, which places it and runs
@@ -44,7 +47,7 @@ func (rt *Runtime) CreateActor(ctx context.Context, o ActorOptions, args []TaskA
 	spec := &protocol.ActorSpec{ActorID: rt.nextID(), Class: o.Class, Name: o.Name, Namespace: o.Namespace,
 		Detached: o.Detached, GetIfExists: o.GetIfExists, Args: vals, Resources: o.Resources, Strategy: o.Strategy,
 		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries, MaxConcurrency: o.MaxConcurrency,
-		Job: rt.Job(), OwnerAddr: rt.Addr(), Env: o.Env}
+		Job: rt.Job(), OwnerAddr: rt.Addr(), Env: o.Env, ConcurrencyGroups: o.ConcurrencyGroups}
 	var reply protocol.CreateActorReply
 	if err := rt.callHead(ctx, protocol.HeadCreateActor, spec, &reply); err != nil {
 		rt.removeSubmitted(held) // no actor of these arguments
@@ -149,6 +152,14 @@ type actorCall struct {
 	// closed, or the write failed), so the actor cannot have run it: it
 	// is resent after a restart without using up a retry.
 	unsent bool
+	// retryExceptions resends the call after an application error while
+	// retries are left (actor_cancel.go); cancelled: Cancel asked for it,
+	// so it is never resent. Both guarded by rt.actorsMu.
+	retryExceptions bool
+	cancelled       bool
+	// parent is the task or actor call this process ran when it submitted
+	// the call (cancel.go): a recursive Cancel of it cancels this call.
+	parent string
 }
 
 func (rt *Runtime) actorClient(id string) *actorClient {
@@ -162,14 +173,17 @@ func (rt *Runtime) actorClient(id string) *actorClient {
 	return ac
 }
 
-// SubmitActorCall submits a method call and returns its result's ref.
-// keep stays reachable until the call is done: the caller passes its
-// handle, so that an actor with calls pending never goes out of scope.
-func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg, keep any) Ref {
+// SubmitActorCallWith submits a method call with per-call options and
+// returns its result's ref. keep stays reachable until the call is done:
+// the caller passes its handle, so that an actor with calls pending never
+// goes out of scope.
+func (rt *Runtime) SubmitActorCallWith(actorID, class, method string, args []TaskArg, keep any, o ActorCallOptions) Ref {
 	id := rt.nextID()
 	obj := rt.store.create(id)
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method, keep: keep,
 		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
+	o.apply(c)
+	parentCancelled := rt.sub.adoptCall(c)
 	ac := rt.actorClient(actorID)
 	c.refs = argRefs(args)
 	rt.addSubmitted(c.refs)
@@ -181,6 +195,11 @@ func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg
 	if !c.ready {
 		rt.wg.Add(1)
 		go func() { defer rt.wg.Done(); ac.resolveArgs(c) }()
+	}
+	if parentCancelled {
+		// Its parent was cancelled recursively: so is what it submits.
+		rt.wg.Add(1)
+		go func() { defer rt.wg.Done(); _, _ = rt.cancelActorCall(id, false, true) }()
 	}
 	return Ref{ID: id, Owner: rt.Addr()}
 }
@@ -243,6 +262,9 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 	}
 	ac.rt.actorsMu.Lock()
 	defer ac.rt.actorsMu.Unlock()
+	if c.cancelled {
+		return // Cancel dropped it from the queue and finished it
+	}
 	if failure != nil {
 		// The call fails, but keeps its place: later calls wait for it
 		// only as long as it takes to drop it.
@@ -352,6 +374,10 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 			break
 		}
 	}
+	if err == nil && ac.retryExceptionLocked(c, reply.Err) {
+		ac.rt.actorsMu.Unlock()
+		return
+	}
 	ac.rt.actorsMu.Unlock()
 	if err != nil {
 		c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrTaskFailed, err, "", false).ToWire())
@@ -390,6 +416,12 @@ func (ac *actorClient) connLostLocked() {
 	ac.conn = nil
 	var again []*actorCall
 	for _, c := range ac.inflight {
+		if c.cancelled {
+			// Cancelled calls are not resent (Ray's): it may have run.
+			c.obj.complete(nil, cancelledCallError(c.name, c.req.TaskID).ToWire())
+			ac.rt.callDone(c)
+			continue
+		}
 		if c.unsent {
 			c.unsent = false
 			again = append(again, c)

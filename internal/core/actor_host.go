@@ -15,8 +15,10 @@ import (
 )
 
 // actorHost runs the one actor a worker hosts. Calls start in the order
-// they arrive (each caller's calls arrive in its submission order, on its
-// one connection); with MaxConcurrency above 1 they then run in parallel.
+// they arrive within their concurrency group (each caller's calls arrive
+// in its submission order, on its one connection); with a group's limit
+// above 1 they then run in parallel. Each group has its own limit and
+// queue (actor_groups.go); the default one has MaxConcurrency.
 type actorHost struct {
 	spec        protocol.ActorSpec
 	incarnation int
@@ -24,18 +26,21 @@ type actorHost struct {
 	maxConc     int
 	gpus        []int // the GPUs of its lease
 
-	mu      sync.Mutex
-	queue   []*hostedCall
-	running int
+	mu       sync.Mutex
+	defGroup *concGroup
+	groups   map[string]*concGroup  // the named groups
+	calls    map[string]*hostedCall // accepted and not finished, by task ID (for Cancel)
 
 	exit atomic.Bool // ExitActor was called
 }
 
 type hostedCall struct {
-	host  *actorHost
-	req   protocol.ActorCallRequest
-	ctx   context.Context
-	reply func(any, error)
+	host      *actorHost
+	req       protocol.ActorCallRequest
+	ctx       context.Context
+	reply     func(any, error)
+	group     *concGroup
+	cancelled atomic.Bool // Cancel asked for it
 }
 
 func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateActorRequest) (*protocol.WorkerCreateActorReply, error) {
@@ -51,7 +56,9 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		req.Spec.Job.JobID, req.Spec.ActorID)
 	rt.taskStarted(ev)
 	rt.setVisibleGPUs(req.GPUIDs)
-	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, maxConc: max(req.Spec.MaxConcurrency, 1), gpus: req.GPUIDs}
+	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, maxConc: max(req.Spec.MaxConcurrency, 1), gpus: req.GPUIDs,
+		calls: map[string]*hostedCall{}}
+	h.defGroup, h.groups = newGroups(&req.Spec)
 	args, pinned, terr := rt.resolveArgs(ctx, req.Spec.Args, req.Spec.Class+".__init__", req.Spec.ActorID)
 	var inst any
 	if terr == nil {
@@ -89,27 +96,29 @@ func (rt *Runtime) serveActorCall(ctx context.Context, body []byte, reply func(a
 	}
 	c.host = h
 	h.mu.Lock()
+	g, terr := h.groupLocked(c, c.req.Group)
+	if terr != nil {
+		h.mu.Unlock()
+		reply(&protocol.PushTaskReply{Err: terr.ToWire()}, nil)
+		return nil
+	}
 	defer h.mu.Unlock()
-	if h.running < h.maxConc && len(h.queue) == 0 {
+	c.group = g
+	h.calls[c.req.TaskID] = c
+	if g.admit(c) {
 		// Idle: run the call on the goroutine that read it.
-		h.running++
 		rt.wg.Add(1)
 		return func() {
 			defer rt.wg.Done()
 			h.run(rt, c)
 		}
 	}
-	h.queue = append(h.queue, c)
-	h.dispatchLocked(rt)
+	h.dispatchLocked(rt, g)
 	return nil
 }
 
-func (h *actorHost) dispatchLocked(rt *Runtime) {
-	for h.running < h.maxConc && len(h.queue) > 0 {
-		c := h.queue[0]
-		h.queue[0] = nil
-		h.queue = h.queue[1:]
-		h.running++
+func (h *actorHost) dispatchLocked(rt *Runtime, g *concGroup) {
+	for c := g.next(); c != nil; c = g.next() {
 		rt.wg.Add(1)
 		go func() {
 			defer rt.wg.Done()
@@ -123,21 +132,34 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	// returns (taskrefs.go).
 	rt.taskRefsBegin()
 	defer rt.taskRefsEnd()
-	if h.maxConc == 1 {
-		rt.announce(h.spec.Class + "." + c.req.Method)
+	name := h.callName(c)
+	if h.maxConc == 1 && h.groups == nil {
+		rt.announce(name)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	rt.runningMu.Lock()
 	rt.running[c.req.TaskID] = cancel
 	rt.runningMu.Unlock()
-	name := h.spec.Class + "." + c.req.Method
 	ev := rt.executorEvent(c.req.TaskID, 0, name, protocol.TaskTypeActor, h.spec.Job.JobID, h.spec.ActorID)
 	rt.taskStarted(ev)
 	args, pinned, terr := rt.resolveArgs(ctx, c.req.Args, name, c.req.TaskID)
 	var value Encoded
-	if terr == nil {
-		value, terr = rt.cfg.Executor.CallActor(withCall(ctx, c), h.instance, h.spec.Class, &c.req, args)
+	if terr == nil && c.cancelled.Load() {
+		// Cancelled before it started (checked after registering in
+		// rt.running, which cancelHosted's caller reads after marking).
+		terr = cancelledCallError(name, c.req.TaskID)
 	}
+	if terr == nil {
+		// A serial actor runs one call at a time: it is the parent of the
+		// tasks it submits, cancelled with it (recursive Cancel).
+		leave := func() {}
+		if h.maxConc == 1 && h.groups == nil {
+			leave = rt.sub.enterTask(c.req.TaskID)
+		}
+		value, terr = rt.cfg.Executor.CallActor(withCall(ctx, c), h.instance, h.spec.Class, &c.req, args)
+		leave()
+	}
+	terr = cancelledOutcome(c, name, terr)
 	rt.releasePins(pinned)
 	rt.runningMu.Lock()
 	delete(rt.running, c.req.TaskID)
@@ -165,8 +187,11 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		return
 	}
 	h.mu.Lock()
-	h.running--
-	h.dispatchLocked(rt)
+	if h.calls[c.req.TaskID] == c { // not a resend (RetryExceptions) that arrived after the reply
+		delete(h.calls, c.req.TaskID)
+	}
+	c.group.done()
+	h.dispatchLocked(rt, c.group)
 	h.mu.Unlock()
 }
 

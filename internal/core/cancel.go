@@ -80,6 +80,7 @@ func (s *submitter) cancelChildren(parent string, force bool) {
 			}
 		}()
 	}
+	s.rt.cancelCallsOf(parent) // its actor calls: never forced, as in Ray
 	wg.Wait()
 }
 
@@ -92,13 +93,13 @@ func (rt *Runtime) forwardCancel(ref Ref, force, recursive bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: cancel %s: its owner %s: %w", errs.ErrOwnerDied, ref.ID, ref.Owner, err)
 	}
-	return c.Call(ctx, protocol.OwnerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Force: force, Recursive: recursive}, nil)
+	return cancelErrFromWire(c.Call(ctx, protocol.OwnerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Force: force, Recursive: recursive}, nil))
 }
 
 // serveOwnerCancel cancels a task this process owns for a borrower.
 func (rt *Runtime) serveOwnerCancel(_ context.Context, req *protocol.CancelTaskRequest) (*protocol.Empty, error) {
 	if err := rt.Cancel(Ref{ID: req.TaskID, Owner: rt.Addr()}, req.Force, req.Recursive); err != nil {
-		return nil, err
+		return nil, cancelErrToWire(err)
 	}
 	return &protocol.Empty{}, nil
 }

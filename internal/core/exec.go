@@ -137,6 +137,7 @@ func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID, owne
 }
 
 func (rt *Runtime) serveCancelTask(_ context.Context, req *protocol.CancelTaskRequest) (*protocol.Empty, error) {
+	rt.cancelHosted(req.TaskID) // an actor call: drop it if queued, mark it (before reading rt.running)
 	rt.runningMu.Lock()
 	cancel := rt.running[req.TaskID]
 	rt.runningMu.Unlock()

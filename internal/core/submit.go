@@ -696,6 +696,9 @@ func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 	if ref.Owner != rt.Addr() {
 		return rt.forwardCancel(ref, force, recursive)
 	}
+	if found, err := rt.cancelActorCall(ref.ID, force, recursive); found {
+		return err
+	}
 	s := rt.sub
 	s.mu.Lock()
 	t := s.tasks[ref.ID]

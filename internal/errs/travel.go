@@ -37,4 +37,7 @@ func init() {
 	// A worker's New that finds the name taken (an *ActorType passed to
 	// it with a Name) returns it to its caller.
 	RegisterError("rayo.ErrActorNameTaken", ErrActorNameTaken)
+	// A call a worker made with a misplaced option (a *Method whose
+	// concurrency group its actor lacks, say) reports it to its caller.
+	RegisterError("rayo.ErrInvalidOption", ErrInvalidOption)
 }

@@ -58,6 +58,10 @@ type ActorSpec struct {
 	OwnerAddr      string          `msgpack:"owner"`
 	// Env is the actor's own environment (env.go), on top of the job's.
 	Env []string `msgpack:"env,omitempty"`
+
+	// ConcurrencyGroups are the actor's named groups and their limits
+	// (Ray's concurrency_groups); the default group has MaxConcurrency.
+	ConcurrencyGroups map[string]int `msgpack:"cgroups,omitempty"`
 }
 
 type CreateActorReply struct {
@@ -144,4 +148,9 @@ type ActorCallRequest struct {
 	Method      string `msgpack:"m"`
 	Args        []Arg  `msgpack:"args"`
 	OwnerAddr   string `msgpack:"owner"`
+
+	// Group is the concurrency group the call runs in ("": the default).
+	Group string `msgpack:"g,omitempty"`
+	// Name is the call's display name in events and errors ("": Class.Method).
+	Name string `msgpack:"n,omitempty"`
 }

@@ -236,9 +236,14 @@ func (t *TaskSpec) DecodeMsgpack(dec *msgpack.Decoder) error {
 	})
 }
 
-// EncodeMsgpack writes an actor call as an array of its fields.
+// EncodeMsgpack writes an actor call as an array of its fields; Group
+// and Name (fields 6 and 7) only when one is set.
 func (c *ActorCallRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
-	if err := enc.EncodeArrayLen(6); err != nil {
+	n := 6
+	if c.Group != "" || c.Name != "" {
+		n = 8
+	}
+	if err := enc.EncodeArrayLen(n); err != nil {
 		return err
 	}
 	if err := enc.EncodeString(c.ActorID); err != nil {
@@ -255,7 +260,13 @@ func (c *ActorCallRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := encodeArgs(enc, c.Args); err != nil {
 		return err
 	}
-	return enc.EncodeString(c.OwnerAddr)
+	if err := enc.EncodeString(c.OwnerAddr); err != nil || n == 6 {
+		return err
+	}
+	if err := enc.EncodeString(c.Group); err != nil {
+		return err
+	}
+	return enc.EncodeString(c.Name)
 }
 
 // DecodeMsgpack reads what EncodeMsgpack writes.
@@ -280,6 +291,10 @@ func (c *ActorCallRequest) DecodeMsgpack(dec *msgpack.Decoder) error {
 			c.Args, err = decodeArgs(dec)
 		case 5:
 			c.OwnerAddr, err = dec.DecodeString()
+		case 6:
+			c.Group, err = dec.DecodeString()
+		case 7:
+			c.Name, err = dec.DecodeString()
 		default:
 			err = dec.Skip()
 		}

@@ -39,6 +39,10 @@ const (
 	CodeActorNameTaken    = "actor_name_taken"
 	CodeBinaryMismatch    = "binary_mismatch"
 	CodeObjectTooLarge    = "object_too_large"
+	// CodeInvalidOption: a call the receiver refuses as misconfigured (an
+	// actor call naming a concurrency group its actor lacks; force on an
+	// actor call's forwarded Cancel).
+	CodeInvalidOption = "invalid_option"
 )
 
 // Codes of the daemons' own answers.
@@ -125,6 +129,7 @@ var codeTable = []CodeEntry{
 	{CodeActorNameTaken, errs.ErrActorNameTaken},
 	{CodeBinaryMismatch, errs.ErrBinaryMismatch},
 	{CodeObjectTooLarge, errs.ErrObjectTooLarge},
+	{CodeInvalidOption, errs.ErrInvalidOption},
 
 	// The daemons' answers.
 	{CodeLeaseCancelled, ErrLeaseCancelled},

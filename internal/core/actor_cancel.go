@@ -1,0 +1,187 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// ActorCallOptions are one actor call's options (Ray's
+// actor.method.options(...)).
+type ActorCallOptions struct {
+	// Name is the call's display name in events and errors ("": the
+	// actor's class and the method).
+	Name string
+	// Group is the concurrency group the call runs in ("": the default).
+	Group string
+	// MaxTaskRetries, when SetRetries, replaces the actor's for this call:
+	// resends after the actor's worker dies (-1: without limit).
+	MaxTaskRetries int
+	SetRetries     bool
+	// RetryExceptions also resends the call after it returned an error or
+	// panicked, within the same retries.
+	RetryExceptions bool
+}
+
+func (o ActorCallOptions) apply(c *actorCall) {
+	if o.Name != "" {
+		c.name, c.req.Name = o.Name, o.Name
+	}
+	c.req.Group = o.Group
+	if o.SetRetries {
+		c.retries = o.MaxTaskRetries
+	}
+	c.retryExceptions = o.RetryExceptions
+}
+
+// SubmitActorCall submits a method call with the actor's defaults (see
+// SubmitActorCallWith).
+func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg, keep any) Ref {
+	return rt.SubmitActorCallWith(actorID, class, method, args, keep, ActorCallOptions{})
+}
+
+// retryExceptionLocked resends c after an application error when it asked
+// for that and has retries left; true if it did. Resent calls go to the
+// front of the queue, so they run before calls not yet sent, but after
+// those already sent (as in Ray, a retry does not keep its place).
+func (ac *actorClient) retryExceptionLocked(c *actorCall, failure *errs.WireTaskError) bool {
+	if failure == nil || !c.retryExceptions || c.cancelled || failure.Code != protocol.CodeTaskFailed || c.retries == 0 {
+		return false
+	}
+	if c.retries > 0 {
+		c.retries--
+	}
+	ac.rt.log.Debug("actor call failed; retrying", "task", c.name, "err", failure.Message)
+	ac.queue = append([]*actorCall{c}, ac.queue...)
+	ac.pumpLocked()
+	return true
+}
+
+// cancelActorCall cancels an actor call this process submitted (Ray's
+// ray.cancel on an actor task): one not yet sent is dropped and fails
+// with ErrTaskCancelled at once; one sent is cancelled at the actor's
+// worker, which drops it if it is still queued there, or cancels its
+// context if it runs (and, with recursive, cancels the tasks it
+// submitted, when its actor runs one call at a time). force is refused (ErrInvalidOption): an actor's
+// state would be lost with its process. found is false when id is no
+// unfinished actor call of this process.
+func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool, err error) {
+	rt.actorsMu.Lock()
+	var (
+		ac    *actorClient
+		c     *actorCall
+		where *[]*actorCall
+	)
+	for _, a := range rt.actors {
+		for _, l := range []*[]*actorCall{&a.queue, &a.inflight, &a.lost} {
+			for _, x := range *l {
+				if x.req.TaskID == id {
+					ac, c, where = a, x, l
+				}
+			}
+		}
+	}
+	if c == nil {
+		rt.actorsMu.Unlock()
+		return false, nil
+	}
+	if force {
+		rt.actorsMu.Unlock()
+		return true, fmt.Errorf("%w: force cancel is not supported for actor calls (the actor's state would be lost); use Kill", errs.ErrInvalidOption)
+	}
+	c.cancelled = true
+	if where == &ac.inflight {
+		conn := ac.conn
+		rt.actorsMu.Unlock()
+		if conn == nil {
+			return true, nil // the connection broke: connLostLocked finishes it as cancelled
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := conn.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: id, Recursive: recursive}, nil)
+		if errors.Is(err, rpc.ErrClosed) {
+			err = nil // the worker is gone: the call is finished as cancelled when that is noticed
+		}
+		return true, err
+	}
+	// Queued here, or lost with a broken connection: never (re)sent.
+	l := *where
+	for i, x := range l {
+		if x == c {
+			*where = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	c.obj.complete(nil, cancelledCallError(c.name, id).ToWire())
+	rt.callDone(c)
+	if where == &ac.queue {
+		ac.pumpLocked() // the calls behind it may be ready to go
+	}
+	rt.actorsMu.Unlock()
+	return true, nil
+}
+
+func cancelErrToWire(err error) error {
+	if errors.Is(err, errs.ErrInvalidOption) {
+		return rpc.Errorf(protocol.CodeInvalidOption, "%v", err)
+	}
+	return err
+}
+
+func cancelErrFromWire(err error) error {
+	if rpc.CodeOf(err) == protocol.CodeInvalidOption {
+		return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+	}
+	return err
+}
+
+// adoptCall sets c's parent: the task or serial actor call this worker
+// runs, when it runs exactly one (as adoptLocked for tasks). It reports
+// whether that parent was already cancelled recursively.
+func (s *submitter) adoptCall(c *actorCall) (parentCancelled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.running) != 1 {
+		return false
+	}
+	for id, p := range s.running {
+		c.parent = id
+		return p.cancelled
+	}
+	return false
+}
+
+// cancelCallsOf cancels the unfinished actor calls that parent submitted,
+// each recursively, for a recursive Cancel of parent. As in Ray, force
+// does not reach them (an actor's state would be lost).
+func (rt *Runtime) cancelCallsOf(parent string) {
+	var ids []string
+	rt.actorsMu.Lock()
+	for _, ac := range rt.actors {
+		for _, l := range [][]*actorCall{ac.queue, ac.inflight, ac.lost} {
+			for _, c := range l {
+				if c.parent == parent {
+					ids = append(ids, c.req.TaskID)
+				}
+			}
+		}
+	}
+	rt.actorsMu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := rt.cancelActorCall(id, false, true); err != nil {
+				rt.log.Debug("cancelling a child actor call failed", "task", id, "parent", parent, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
