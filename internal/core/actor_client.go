@@ -148,6 +148,10 @@ type actorCall struct {
 	// closed, or the write failed), so the actor cannot have run it: it
 	// is resent after a restart without using up a retry.
 	unsent bool
+	// done: the call is finished (guarded by rt.actorsMu). A reply may
+	// race with the loss of its connection, or a failed argument with
+	// the actor's death: only the first finishes the call.
+	done bool
 }
 
 func (rt *Runtime) actorClient(id string) *actorClient {
@@ -242,6 +246,9 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 	}
 	ac.rt.actorsMu.Lock()
 	defer ac.rt.actorsMu.Unlock()
+	if c.done {
+		return // failed with the actor meanwhile
+	}
 	if failure != nil {
 		// The call fails, but keeps its place: later calls wait for it
 		// only as long as it takes to drop it.
@@ -251,8 +258,7 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 				break
 			}
 		}
-		c.obj.complete(nil, failure)
-		ac.rt.callDone(c)
+		ac.finishLocked(c, failure)
 		ac.pumpLocked()
 		return
 	}
@@ -265,8 +271,7 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 func (ac *actorClient) pumpLocked() {
 	if ac.failed != nil {
 		for _, c := range ac.queue {
-			c.obj.complete(nil, failedWire(c, ac.failed))
-			ac.rt.callDone(c)
+			ac.finishLocked(c, failedWire(c, ac.failed))
 		}
 		ac.queue = nil
 		return
@@ -295,8 +300,7 @@ func (ac *actorClient) pumpLocked() {
 		c.req.Incarnation = ac.info.Incarnation
 		body, err := rpc.Marshal(&c.req)
 		if err != nil {
-			c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
-			ac.rt.callDone(c)
+			ac.finishLocked(c, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
 			continue
 		}
 		ac.inflight = append(ac.inflight, c)
@@ -345,11 +349,17 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 		err = rpc.Unmarshal(body, &reply)
 	}
 	ac.rt.actorsMu.Lock()
-	for i, x := range ac.inflight {
-		if x == c {
-			ac.inflight = append(ac.inflight[:i], ac.inflight[i+1:]...)
-			break
-		}
+	if c.done {
+		ac.rt.actorsMu.Unlock()
+		return
+	}
+	c.done = true
+	n := len(ac.inflight)
+	if ac.inflight = dropCall(ac.inflight, c); len(ac.inflight) == n {
+		// The reply won over the loss of its connection, noticed first,
+		// which put the call back in the queue or aside.
+		ac.queue = dropCall(ac.queue, c)
+		ac.lost = dropCall(ac.lost, c)
 	}
 	ac.rt.actorsMu.Unlock()
 	if err != nil {
@@ -480,9 +490,8 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 			lost := ac.lost
 			ac.lost = nil
 			for _, c := range lost {
-				c.obj.complete(nil, failedWire(c, fmt.Errorf("%w: the actor's worker died while the call ran, and the actor has no task retries left",
+				ac.finishLocked(c, failedWire(c, fmt.Errorf("%w: the actor's worker died while the call ran, and the actor has no task retries left",
 					errs.ErrActorUnavailable)))
-				ac.rt.callDone(c)
 			}
 			ac.pumpLocked()
 			ac.rt.actorsMu.Unlock()
@@ -506,8 +515,7 @@ func (ac *actorClient) fail(err error) {
 	defer ac.rt.actorsMu.Unlock()
 	ac.failed, ac.resolving = err, false
 	for _, c := range append(ac.lost, ac.inflight...) {
-		c.obj.complete(nil, failedWire(c, err))
-		ac.rt.callDone(c)
+		ac.finishLocked(c, failedWire(c, err))
 	}
 	ac.lost, ac.inflight = nil, nil
 	ac.pumpLocked()
@@ -521,10 +529,29 @@ func (ac *actorClient) failWaiting(err error) {
 	defer ac.rt.actorsMu.Unlock()
 	ac.resolving = false
 	for _, c := range append(ac.lost, ac.queue...) {
-		c.obj.complete(nil, failedWire(c, err))
-		ac.rt.callDone(c)
+		ac.finishLocked(c, failedWire(c, err))
 	}
 	ac.lost, ac.queue = nil, nil
+}
+
+// finishLocked fails a call that none of ac's lists holds any more.
+func (ac *actorClient) finishLocked(c *actorCall, w *errs.WireTaskError) {
+	if c.done {
+		return
+	}
+	c.done = true
+	c.obj.complete(nil, w)
+	ac.rt.callDone(c)
+}
+
+// dropCall removes c from calls, if it is there.
+func dropCall(calls []*actorCall, c *actorCall) []*actorCall {
+	for i, x := range calls {
+		if x == c {
+			return append(calls[:i], calls[i+1:]...)
+		}
+	}
+	return calls
 }
 
 // callDone releases what a finished call held: its arguments' references,

@@ -71,6 +71,11 @@ type task struct {
 	queued     bool
 	refs       []Ref  // references the arguments hold, counted as submitted
 	parent     string // the task of this worker that submitted it (recursive cancel)
+
+	// finished is set, under s.mu, by whoever finishes the task first
+	// (claimLocked): only that caller completes its objects and releases
+	// its arguments.
+	finished bool
 }
 
 // keyState is the submission state of one scheduling key (resource shape
@@ -253,7 +258,7 @@ func schedKey(res sched.Resources, st sched.Strategy) string {
 func (s *submitter) enqueue(t *task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.cancelled || t.obj.ready() {
+	if t.cancelled || t.finished || t.obj.ready() {
 		return
 	}
 	k := schedKey(t.opts.Resources, t.opts.Strategy)
@@ -479,10 +484,14 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 // refused for good, unless other requests for it are still in flight.
 func (s *submitter) failQueue(ks *keyState, err error) {
 	s.mu.Lock()
-	q := ks.queue
-	if ks.requesting > 0 {
-		q = nil // other requests may still succeed
-	} else {
+	var q []*task
+	if ks.requesting == 0 { // else other requests may still succeed
+		for _, t := range ks.queue {
+			t.queued = false
+			if s.claimLocked(t) {
+				q = append(q, t)
+			}
+		}
 		ks.queue = nil
 	}
 	s.mu.Unlock()
@@ -501,11 +510,14 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 		err = fmt.Errorf("%w: %w", errs.ErrTaskUnschedulable, err) // matched as well as the cause
 	}
 	for _, t := range q {
-		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, cause, err, "", false).ToWire())
+		s.settle(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, cause, err, "", false).ToWire())
 	}
 }
 
-// push runs one task on a leased worker and handles its outcome.
+// push runs one task on a leased worker and handles its outcome. The
+// outcome is decided under s.mu, in one step with clearing t.running: a
+// Cancel that comes after finds the task requeued or claimed, never half
+// way (see claimLocked).
 func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	var reply protocol.PushTaskReply
 	err := lh.worker.Call(context.Background(), protocol.WorkerPushTask, &t.spec, &reply)
@@ -517,8 +529,11 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		ks.leases--
 		switch {
 		case t.cancelled:
+			claimed := s.claimLocked(t)
 			s.mu.Unlock()
-			s.finishCancelled(t)
+			if claimed {
+				s.settle(t, nil, cancelledWire(t))
+			}
 		case t.retriesOut != 0:
 			if t.retriesOut > 0 {
 				t.retriesOut--
@@ -529,11 +544,14 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 			s.pumpLocked(ks)
 			s.mu.Unlock()
 		default:
+			claimed := s.claimLocked(t)
 			s.mu.Unlock()
-			te := errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrWorkerCrashed,
-				fmt.Errorf("the worker process died (pid %d) and retries are exhausted: %v", lh.reply.WorkerPid, err), "", false)
-			te.Pid, te.NodeID = lh.reply.WorkerPid, lh.reply.NodeID
-			s.finish(t, nil, te.ToWire())
+			if claimed {
+				te := errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrWorkerCrashed,
+					fmt.Errorf("the worker process died (pid %d) and retries are exhausted: %v", lh.reply.WorkerPid, err), "", false)
+				te.Pid, te.NodeID = lh.reply.WorkerPid, lh.reply.NodeID
+				s.settle(t, nil, te.ToWire())
+			}
 		}
 		s.returnLease(lh, true)
 		return
@@ -548,24 +566,37 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	} else {
 		ks.idle = append(ks.idle, lh)
 	}
-	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !t.cancelled &&
+	cancelled := t.cancelled
+	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !cancelled &&
 		reply.Err.Code == errs.CodeTaskFailed
-	if retry {
+	// lost: a stored argument was gone; rebuilt and run again below.
+	lost := !retry && !cancelled && reply.Err != nil && reply.Err.Code == "object_lost" && t.retriesOut != 0
+	claimed := false
+	switch {
+	case retry:
 		if t.appRetries > 0 {
 			t.appRetries--
 		}
 		t.queued = true
 		ks.queue = append([]*task{t}, ks.queue...)
+	case lost:
+		if t.retriesOut > 0 {
+			t.retriesOut--
+		}
+	default:
+		claimed = s.claimLocked(t)
 	}
 	s.pumpLocked(ks)
 	s.mu.Unlock()
 	if !retry && reply.Err == nil {
 		s.adopt(t, reply.Nested)
-	}
-	if !retry && !t.cancelled && reply.Err != nil && reply.Err.Code == "object_lost" && t.retriesOut != 0 {
-		if t.retriesOut > 0 {
-			t.retriesOut--
+		if !claimed {
+			// Finished by another (a shutdown): the result's references
+			// adopted above go when nothing refers to the result.
+			s.rt.objectDone(t.spec.ReturnID)
 		}
+	}
+	if lost {
 		s.rt.wg.Add(1)
 		go func() {
 			defer s.rt.wg.Done()
@@ -575,20 +606,51 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		}()
 		return
 	}
+	if !claimed {
+		return
+	}
 	switch {
-	case retry:
-	case t.cancelled:
-		s.finishCancelled(t)
+	case cancelled:
+		s.settle(t, nil, cancelledWire(t))
 	case t.spec.NumReturns > 0 && reply.Err == nil:
 		s.finishReturns(t, reply.Returns)
 	case reply.Loc != nil && reply.Err == nil:
 		s.finishStored(t, reply.Loc)
 	default:
-		s.finish(t, reply.Value, reply.Err)
+		s.settle(t, reply.Value, reply.Err)
 	}
 }
 
+// claimLocked makes the caller the one that finishes t (true, once): it
+// alone then completes t's objects and releases its arguments (settle,
+// finishReturns, finishStored). A push's outcome, a Cancel, a failed
+// dependency, a refused lease and a shutdown may all try at once.
+func (s *submitter) claimLocked(t *task) bool {
+	if t.finished {
+		return false
+	}
+	t.finished = true
+	delete(s.tasks, t.spec.TaskID)
+	return true
+}
+
+func cancelledWire(t *task) *errs.WireTaskError {
+	return errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskCancelled, errs.ErrTaskCancelled, "", false).ToWire()
+}
+
+// finish finishes t with a value or an error, unless another finished
+// it first.
 func (s *submitter) finish(t *task, value []byte, err *errs.WireTaskError) {
+	s.mu.Lock()
+	claimed := s.claimLocked(t)
+	s.mu.Unlock()
+	if claimed {
+		s.settle(t, value, err)
+	}
+}
+
+// settle finishes a task the caller claimed.
+func (s *submitter) settle(t *task, value []byte, err *errs.WireTaskError) {
 	if err != nil {
 		// Failures the executor did not see (a dependency failed, the
 		// worker died, the task was cancelled) are reported here.
@@ -607,11 +669,12 @@ func (s *submitter) finishObjects(t *task, value []byte, err *errs.WireTaskError
 	}
 }
 
-// finishReturns completes the objects of a task with several results.
-// They keep no lineage: a lost one is lost (ErrObjectLost).
+// finishReturns completes the objects of a task with several results
+// (claimed by the caller). They keep no lineage: a lost one is lost
+// (ErrObjectLost).
 func (s *submitter) finishReturns(t *task, rets []protocol.ReturnValue) {
 	if len(rets) != max(t.spec.NumReturns, 1) {
-		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed,
+		s.settle(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed,
 			fmt.Errorf("the worker returned %d results, want %d", len(rets), t.spec.NumReturns), "", false).ToWire())
 		return
 	}
@@ -630,8 +693,8 @@ func (s *submitter) finishReturns(t *task, rets []protocol.ReturnValue) {
 	s.forget(t)
 }
 
-// finishStored completes a task whose result the worker put in its
-// node's store.
+// finishStored completes a task (claimed by the caller) whose result the
+// worker put in its node's store.
 func (s *submitter) finishStored(t *task, loc *protocol.ObjectLocation) {
 	t.obj.completeArg(protocol.Arg{ID: t.spec.ReturnID, Loc: loc})
 	if s.rt.keepLineage(t) {
@@ -665,19 +728,14 @@ func wireNested(n []Ref) []protocol.NestedRef {
 	return out
 }
 
+// forget releases what a finished (claimed) task held: its arguments,
+// and its results if nothing refers to them any more.
 func (s *submitter) forget(t *task) {
+	s.rt.removeSubmitted(t.refs)
+	s.rt.objectDone(t.spec.ReturnID)
 	for i := range t.extra {
-		defer s.rt.objectDone(protocol.ReturnID(t.spec.TaskID, i+1))
+		s.rt.objectDone(protocol.ReturnID(t.spec.TaskID, i+1))
 	}
-	defer s.rt.objectDone(t.spec.ReturnID)
-	defer s.rt.removeSubmitted(t.refs)
-	s.mu.Lock()
-	delete(s.tasks, t.spec.TaskID)
-	s.mu.Unlock()
-}
-
-func (s *submitter) finishCancelled(t *task) {
-	s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskCancelled, errs.ErrTaskCancelled, "", false).ToWire())
 }
 
 // Cancel cancels a task by its result's reference. A queued task never
@@ -692,7 +750,7 @@ func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 	s := rt.sub
 	s.mu.Lock()
 	t := s.tasks[ref.ID]
-	if t == nil || t.obj.ready() {
+	if t == nil || t.finished || t.obj.ready() {
 		s.mu.Unlock()
 		return nil
 	}
@@ -709,9 +767,14 @@ func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 		t.queued = false
 		s.pumpLocked(t.key) // withdraws lease requests nothing waits for now
 	}
+	// Not running: queued, resolving its arguments, or between attempts;
+	// it is finished here, unless another finisher came first.
+	claimed := lh == nil && s.claimLocked(t)
 	s.mu.Unlock()
 	if lh == nil {
-		s.finishCancelled(t)
+		if claimed {
+			s.settle(t, nil, cancelledWire(t))
+		}
 		return nil
 	}
 	if force && recursive {
@@ -734,7 +797,9 @@ func (s *submitter) close() {
 	s.closed = true
 	var ts []*task
 	for _, t := range s.tasks {
-		ts = append(ts, t)
+		if s.claimLocked(t) {
+			ts = append(ts, t)
+		}
 	}
 	var idle []*leaseHandle
 	for _, ks := range s.keys {
