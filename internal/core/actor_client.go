@@ -226,15 +226,7 @@ func (rt *Runtime) resolveForCall(ctx context.Context, args []TaskArg) ([]protoc
 }
 
 func (ac *actorClient) resolveArgs(c *actorCall) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-ac.rt.closed:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
+	ctx := ac.rt.ctx
 	var failure *errs.WireTaskError
 	vals, err := ac.rt.resolveForCall(ctx, c.args)
 	if err != nil {
@@ -440,15 +432,7 @@ func (ac *actorClient) resolveLocked() {
 // resolve waits for the actor to be alive in an incarnation other than
 // stale (the one whose connection broke), or dead.
 func (ac *actorClient) resolve(after uint64, stale int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-ac.rt.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := ac.rt.ctx
 	backoff := 50 * time.Millisecond
 	for {
 		info, err := ac.fetch(ctx, after)

@@ -132,6 +132,12 @@ type Runtime struct {
 	closed  chan struct{}
 	closeMu sync.Once
 	wg      sync.WaitGroup
+
+	// ctx is cancelled when Close begins (stop), with closed: the base
+	// of the runtime's own background work (argument resolution, lease
+	// requests, actor lookups), so that Close ends it.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // New starts the runtime's server and connects it to its node. A worker
@@ -162,6 +168,7 @@ func New(cfg Config) (*Runtime, error) {
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS)), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.job.Store(&cfg.Job)
+	rt.ctx, rt.stop = context.WithCancel(context.Background())
 	rt.sub = newSubmitter(rt)
 	rt.pid = os.Getpid()
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
@@ -237,6 +244,7 @@ func (rt *Runtime) Close() {
 		}
 		rt.metrics.stop()
 		close(rt.closed)
+		rt.stop()
 		rt.sub.close()
 		rt.srv.Close()
 		rt.clients.Close()

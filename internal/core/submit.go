@@ -76,6 +76,9 @@ type task struct {
 	// (claimLocked): only that caller completes its objects and releases
 	// its arguments.
 	finished bool
+	// stopResolve ends the wait for the task's arguments (set while
+	// resolve waits).
+	stopResolve context.CancelFunc
 }
 
 // keyState is the submission state of one scheduling key (resource shape
@@ -96,20 +99,21 @@ type keyState struct {
 type pendingLease struct {
 	id        string
 	name      string // a task waiting for it, for warnings
-	node      *rpc.Client
+	node      leaseClient
 	withdrawn bool
 }
 
 type leaseHandle struct {
 	reply  protocol.LeaseReply
-	node   *rpc.Client
-	worker *rpc.Client
+	node   leaseClient
+	worker workerClient
 	timer  *time.Timer
 	dead   bool
 }
 
 type submitter struct {
 	rt     *Runtime
+	conns  submitConns // the nodes and workers (fakes in unit tests)
 	mu     sync.Mutex
 	keys   map[string]*keyState
 	tasks  map[string]*task
@@ -120,7 +124,7 @@ type submitter struct {
 }
 
 func newSubmitter(rt *Runtime) *submitter {
-	return &submitter{rt: rt, keys: map[string]*keyState{}, tasks: map[string]*task{}}
+	return &submitter{rt: rt, conns: rpcConns{rt}, keys: map[string]*keyState{}, tasks: map[string]*task{}}
 }
 
 // Submit submits a task and returns the reference to its result.
@@ -201,16 +205,15 @@ func (t *task) resolveInline(rt *Runtime) bool {
 // resolve waits for the task's reference arguments; a failed dependency
 // fails the task with the dependency's error, as in Ray.
 func (s *submitter) resolve(t *task) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(s.rt.ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-t.obj.done: // cancelled while waiting
-		case <-s.rt.closed:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
+	s.mu.Lock()
+	if t.finished {
+		s.mu.Unlock()
+		return
+	}
+	t.stopResolve = cancel // a Cancel meanwhile ends the wait (claimLocked)
+	s.mu.Unlock()
 	vals := make([]protocol.Arg, len(t.args))
 	for i, a := range t.args {
 		if a.Ref == nil {
@@ -300,7 +303,7 @@ func (s *submitter) pumpLocked(ks *keyState) {
 	}
 	for want := len(ks.queue) - ks.requesting; want > 0 && ks.requesting < maxLeaseRequests; want-- {
 		ks.requesting++
-		pl := &pendingLease{id: s.rt.nextID(), node: s.rt.node, name: ks.queue[len(ks.queue)-1].name()}
+		pl := &pendingLease{id: s.rt.nextID(), node: s.conns.localNode(), name: ks.queue[len(ks.queue)-1].name()}
 		ks.pending[pl.id] = pl
 		s.rt.wg.Add(1)
 		go func() { defer s.rt.wg.Done(); s.requestLease(ks, pl) }()
@@ -319,7 +322,7 @@ func (s *submitter) pumpLocked(ks *keyState) {
 					defer s.rt.wg.Done()
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 					defer cancel()
-					_ = node.Call(ctx, protocol.NodeCancelLease, &protocol.CancelLeaseRequest{RequestID: id}, nil)
+					_ = node.CancelLease(ctx, id)
 				}()
 			}
 		}
@@ -354,7 +357,7 @@ func (s *submitter) lingerExpired(ks *keyState, lh *leaseHandle) {
 func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = lh.node.Call(ctx, protocol.NodeReturnLease, &protocol.ReturnLeaseRequest{LeaseID: lh.reply.LeaseID, Disconnect: disconnect}, nil)
+	_ = lh.node.ReturnLease(ctx, lh.reply.LeaseID, disconnect)
 }
 
 // requestLease asks the local node for a worker, following spillback
@@ -363,15 +366,7 @@ func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.Job(), Resources: ks.res, Strategy: ks.strat, Name: pl.name,
 		Depth: s.rt.submitDepth()}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.rt.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := s.rt.ctx
 	// done ends the request's bookkeeping; it reports whether the request
 	// was still wanted.
 	done := func() bool {
@@ -385,21 +380,20 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 		return true
 	}
 	// at moves the request to another node; false if it was withdrawn.
-	at := func(node *rpc.Client) bool {
+	at := func(node leaseClient) bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		pl.node = node
 		return !pl.withdrawn
 	}
-	node := s.rt.node
+	node := s.conns.localNode()
 	backoff := 20 * time.Millisecond
 	for {
 		if !at(node) {
 			done()
 			return
 		}
-		var reply protocol.LeaseReply
-		err := node.Call(ctx, protocol.NodeRequestLease, req, &reply)
+		reply, err := node.RequestLease(ctx, req)
 		if err == nil && reply.Rejected {
 			// The node we were sent to is busy: ask ours again, after a
 			// moment for the cluster view to catch up.
@@ -410,11 +404,11 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 				return
 			}
 			backoff = min(backoff*2, 500*time.Millisecond)
-			node, req.Spilled, req.QueueHere = s.rt.node, false, false
+			node, req.Spilled, req.QueueHere = s.conns.localNode(), false, false
 			continue
 		}
 		if err == nil && reply.RetryAt != "" {
-			c, derr := s.rt.client(ctx, reply.RetryAt)
+			c, derr := s.conns.dialNode(ctx, reply.RetryAt)
 			if derr == nil {
 				node = c
 				req.Spilled, req.QueueHere = true, reply.QueueThere
@@ -423,12 +417,12 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 			err = derr
 		}
 		if err == nil {
-			w, werr := s.rt.client(ctx, reply.WorkerAddr)
+			w, werr := s.conns.dialWorker(ctx, reply.WorkerAddr)
 			if werr != nil {
 				// The worker died between grant and dial: give the lease
 				// back and ask again.
 				s.returnLease(&leaseHandle{reply: reply, node: node}, true)
-				node, req.Spilled, req.QueueHere = s.rt.node, false, false
+				node, req.Spilled, req.QueueHere = s.conns.localNode(), false, false
 				continue
 			}
 			lh := &leaseHandle{reply: reply, node: node, worker: w}
@@ -468,7 +462,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 			return
 		}
 		backoff = min(backoff*2, 2*time.Second)
-		node, req.Spilled, req.QueueHere = s.rt.node, false, false
+		node, req.Spilled, req.QueueHere = s.conns.localNode(), false, false
 		select {
 		case <-node.Done():
 			if done() {
@@ -520,7 +514,7 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 // way (see claimLocked).
 func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	var reply protocol.PushTaskReply
-	err := lh.worker.Call(context.Background(), protocol.WorkerPushTask, &t.spec, &reply)
+	err := lh.worker.PushTask(context.Background(), &t.spec, &reply)
 	s.mu.Lock()
 	t.running = nil
 	if err != nil {
@@ -631,6 +625,9 @@ func (s *submitter) claimLocked(t *task) bool {
 	}
 	t.finished = true
 	delete(s.tasks, t.spec.TaskID)
+	if t.stopResolve != nil {
+		t.stopResolve() // no I/O: it only ends the wait for arguments
+	}
 	return true
 }
 
@@ -781,15 +778,15 @@ func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 		// The worker cancels what the task submitted before it dies
 		// (best effort: the kill follows whatever the answer).
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = lh.worker.Call(cctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Force: true, Recursive: true}, nil)
+		_ = lh.worker.CancelTask(cctx, &protocol.CancelTaskRequest{TaskID: ref.ID, Force: true, Recursive: true})
 		ccancel()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if force {
-		return lh.node.Call(ctx, protocol.NodeKillWorker, &protocol.KillWorkerRequest{WorkerID: lh.reply.WorkerID}, nil)
+		return lh.node.KillWorker(ctx, lh.reply.WorkerID)
 	}
-	return lh.worker.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Recursive: recursive}, nil)
+	return lh.worker.CancelTask(ctx, &protocol.CancelTaskRequest{TaskID: ref.ID, Recursive: recursive})
 }
 
 func (s *submitter) close() {
