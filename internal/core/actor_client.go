@@ -188,53 +188,12 @@ func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg
 	return Ref{ID: id, Owner: rt.Addr()}
 }
 
-func resolvedValues(args []TaskArg, limit int64) ([]protocol.Arg, bool) {
-	vals := make([]protocol.Arg, len(args))
-	for i, a := range args {
-		if a.Ref != nil || int64(len(a.Value)) > limit {
-			return nil, false
-		}
-		vals[i] = protocol.Arg{V: a.Value}
-	}
-	return vals, true
-}
-
-// resolveForCall resolves arguments for a call: small values inline,
-// large ones put in the store, references looked up (stored objects stay
-// where they are).
-func (rt *Runtime) resolveForCall(ctx context.Context, args []TaskArg) ([]protocol.Arg, error) {
-	vals := make([]protocol.Arg, len(args))
-	for i, a := range args {
-		if a.Ref == nil {
-			if int64(len(a.Value)) <= rt.cfg.InlineLimit {
-				vals[i] = protocol.Arg{V: a.Value}
-				continue
-			}
-			ref, err := rt.PutBytes(ctx, Encoded{Data: a.Value})
-			if err != nil {
-				return nil, fmt.Errorf("argument %d: %w", i, err)
-			}
-			a.Ref = &ref
-		}
-		v, err := rt.lookup(ctx, *a.Ref)
-		if err != nil {
-			return nil, fmt.Errorf("argument %d: %w", i, err)
-		}
-		vals[i] = v
-	}
-	return vals, nil
-}
-
 func (ac *actorClient) resolveArgs(c *actorCall) {
 	ctx := ac.rt.ctx
 	var failure *errs.WireTaskError
 	vals, err := ac.rt.resolveForCall(ctx, c.args)
 	if err != nil {
-		var te *errs.TaskError
-		if !errors.As(err, &te) {
-			te = errs.NewTaskError(c.name, c.req.TaskID, causeOf(err), err, "", false)
-		}
-		failure = te.ToWire()
+		failure = argFailure(c.name, c.req.TaskID, err)
 	}
 	ac.rt.actorsMu.Lock()
 	defer ac.rt.actorsMu.Unlock()

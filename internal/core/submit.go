@@ -191,15 +191,11 @@ func (t *task) name() string { return t.spec.DisplayName() }
 
 // resolveInline fills the spec's arguments if all are small values.
 func (t *task) resolveInline(rt *Runtime) bool {
-	vals := make([]protocol.Arg, len(t.args))
-	for i, a := range t.args {
-		if a.Ref != nil || int64(len(a.Value)) > rt.cfg.InlineLimit {
-			return false
-		}
-		vals[i] = protocol.Arg{V: a.Value}
+	vals, ok := resolvedValues(t.args, rt.cfg.InlineLimit)
+	if ok {
+		t.spec.Args = vals
 	}
-	t.spec.Args = vals
-	return true
+	return ok
 }
 
 // resolve waits for the task's reference arguments; a failed dependency
@@ -214,44 +210,14 @@ func (s *submitter) resolve(t *task) {
 	}
 	t.stopResolve = cancel // a Cancel meanwhile ends the wait (claimLocked)
 	s.mu.Unlock()
-	vals := make([]protocol.Arg, len(t.args))
-	for i, a := range t.args {
-		if a.Ref == nil {
-			if int64(len(a.Value)) <= s.rt.cfg.InlineLimit {
-				vals[i] = protocol.Arg{V: a.Value}
-				continue
-			}
-			// A large value argument goes to the store once, like a Put.
-			ref, err := s.rt.PutBytes(ctx, Encoded{Data: a.Value})
-			if err != nil {
-				s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed, fmt.Errorf("argument %d: %w", i, err), "", false).ToWire())
-				return
-			}
-			a.Ref = &ref
-		}
-		v, err := s.rt.lookup(ctx, *a.Ref)
-		if err != nil {
-			var te *errs.TaskError
-			if !errors.As(err, &te) {
-				te = errs.NewTaskError(t.name(), t.spec.TaskID, causeOf(err), fmt.Errorf("argument %d: %w", i, err), "", false)
-			}
-			s.finish(t, nil, te.ToWire())
-			return
-		}
-		vals[i] = v
+	vals, err := s.rt.resolveForCall(ctx, t.args)
+	if err != nil {
+		s.finish(t, nil, argFailure(t.name(), t.spec.TaskID, err))
+		return
 	}
 	t.spec.Args = vals
 	s.rt.recordTask(t.event(protocol.TaskPendingNode))
 	s.enqueue(t)
-}
-
-func causeOf(err error) error {
-	for _, e := range []error{errs.ErrOwnerDied, errs.ErrObjectLost, errs.ErrShutdown, errs.ErrTaskCancelled} {
-		if errors.Is(err, e) {
-			return e
-		}
-	}
-	return errs.ErrTaskFailed
 }
 
 func schedKey(res sched.Resources, st sched.Strategy) string {
