@@ -432,3 +432,21 @@ func TestCancelRacesCompletion(t *testing.T) {
 		t.Fatalf("store holds %d objects; want only the argument", n)
 	}
 }
+
+// BenchmarkSubmitGet is the owner's side of the submit/push hot path
+// (lease reuse, push, completion, release) against in-memory fakes.
+func BenchmarkSubmitGet(b *testing.B) {
+	fc := newFakeCluster()
+	rt := newTestRuntime(b, fc)
+	args := valueArgs("x")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		ref := rt.Submit(SubmitOptions{Name: "f"}, args)
+		rt.AddLocal(ref) // as the rayo package's ObjectRef does
+		if _, err := rt.Get(ctx, ref); err != nil {
+			b.Fatal(err)
+		}
+		rt.RemoveLocal(ref)
+	}
+}
