@@ -134,3 +134,64 @@ func TestBlockedWhileOverlapping(t *testing.T) {
 		}
 	}
 }
+
+// A dial to a head that does not answer holds no lock: callers wait under
+// their own ctx and share one dial.
+func TestHeadDialOutsideLock(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept() // and never answer the handshake
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		for c := range accepted {
+			_ = c.Close()
+		}
+	})
+	rt := newTestRuntime(t, newFakeCluster())
+	rt.job.Store(&protocol.JobSpec{JobID: "job1", HeadAddr: ln.Addr().String()})
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := rt.headClient(ctx); err != context.Canceled {
+			t.Fatalf("headClient = %v; want the caller's ctx error", err)
+		}
+	}
+	conn := <-accepted // the dial is under way
+	rt.headMu.Lock()   // and headMu is free meanwhile
+	d := rt.headDialing
+	rt.headMu.Unlock()
+	if d == nil {
+		t.Fatal("no dial in progress")
+	}
+	select {
+	case c := <-accepted:
+		t.Fatalf("a second dial (%v): callers should share one", c.RemoteAddr())
+	default:
+	}
+	// The head goes away: the dial fails, and its callers with it. (A
+	// stop does not end it sooner: rpc.Dial's hello waits for its own
+	// bound, whatever the ctx.)
+	_ = conn.Close()
+	<-d.done
+	if d.err == nil || d.c != nil {
+		t.Fatalf("dial = %v, %v; want an error", d.c, d.err)
+	}
+	rt.headMu.Lock()
+	left := rt.headDialing
+	rt.headMu.Unlock()
+	if left != nil {
+		t.Fatal("the failed dial is still recorded: the next caller could not dial again")
+	}
+}
