@@ -380,7 +380,7 @@ func TestCancelRacesCompletion(t *testing.T) {
 	// racing task would take its count instead.
 	holder := rt.Submit(SubmitOptions{Name: "holder", Resources: sched.Resources{"CPU": 2}}, []TaskArg{{Ref: &arg}})
 	rt.AddLocal(holder)
-	iters := 5000
+	iters := 10000
 	if testing.Short() {
 		iters = 500
 	}
