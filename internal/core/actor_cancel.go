@@ -118,8 +118,7 @@ func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool
 			break
 		}
 	}
-	c.obj.complete(nil, cancelledCallError(c.name, id).ToWire())
-	rt.callDone(c)
+	ac.finishLocked(c, cancelledCallError(c.name, id).ToWire())
 	if where == &ac.queue {
 		ac.pumpLocked() // the calls behind it may be ready to go
 	}

@@ -160,6 +160,10 @@ type actorCall struct {
 	// parent is the task or actor call this process ran when it submitted
 	// the call (cancel.go): a recursive Cancel of it cancels this call.
 	parent string
+	// done: the call is finished (guarded by rt.actorsMu). A reply may
+	// race with the loss of its connection, or a failed argument with
+	// the actor's death: only the first finishes the call.
+	done bool
 }
 
 func (rt *Runtime) actorClient(id string) *actorClient {
@@ -204,66 +208,17 @@ func (rt *Runtime) SubmitActorCallWith(actorID, class, method string, args []Tas
 	return Ref{ID: id, Owner: rt.Addr()}
 }
 
-func resolvedValues(args []TaskArg, limit int64) ([]protocol.Arg, bool) {
-	vals := make([]protocol.Arg, len(args))
-	for i, a := range args {
-		if a.Ref != nil || int64(len(a.Value)) > limit {
-			return nil, false
-		}
-		vals[i] = protocol.Arg{V: a.Value}
-	}
-	return vals, true
-}
-
-// resolveForCall resolves arguments for a call: small values inline,
-// large ones put in the store, references looked up (stored objects stay
-// where they are).
-func (rt *Runtime) resolveForCall(ctx context.Context, args []TaskArg) ([]protocol.Arg, error) {
-	vals := make([]protocol.Arg, len(args))
-	for i, a := range args {
-		if a.Ref == nil {
-			if int64(len(a.Value)) <= rt.cfg.InlineLimit {
-				vals[i] = protocol.Arg{V: a.Value}
-				continue
-			}
-			ref, err := rt.PutBytes(ctx, Encoded{Data: a.Value})
-			if err != nil {
-				return nil, fmt.Errorf("argument %d: %w", i, err)
-			}
-			a.Ref = &ref
-		}
-		v, err := rt.lookup(ctx, *a.Ref)
-		if err != nil {
-			return nil, fmt.Errorf("argument %d: %w", i, err)
-		}
-		vals[i] = v
-	}
-	return vals, nil
-}
-
 func (ac *actorClient) resolveArgs(c *actorCall) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-ac.rt.closed:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
+	ctx := ac.rt.ctx
 	var failure *errs.WireTaskError
 	vals, err := ac.rt.resolveForCall(ctx, c.args)
 	if err != nil {
-		var te *errs.TaskError
-		if !errors.As(err, &te) {
-			te = errs.NewTaskError(c.name, c.req.TaskID, causeOf(err), err, "", false)
-		}
-		failure = te.ToWire()
+		failure = argFailure(c.name, c.req.TaskID, err)
 	}
 	ac.rt.actorsMu.Lock()
 	defer ac.rt.actorsMu.Unlock()
-	if c.cancelled {
-		return // Cancel dropped it from the queue and finished it
+	if c.done {
+		return // cancelled, or failed with the actor, meanwhile
 	}
 	if failure != nil {
 		// The call fails, but keeps its place: later calls wait for it
@@ -274,8 +229,7 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 				break
 			}
 		}
-		c.obj.complete(nil, failure)
-		ac.rt.callDone(c)
+		ac.finishLocked(c, failure)
 		ac.pumpLocked()
 		return
 	}
@@ -288,8 +242,7 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 func (ac *actorClient) pumpLocked() {
 	if ac.failed != nil {
 		for _, c := range ac.queue {
-			c.obj.complete(nil, failedWire(c, ac.failed))
-			ac.rt.callDone(c)
+			ac.finishLocked(c, failedWire(c, ac.failed))
 		}
 		ac.queue = nil
 		return
@@ -318,8 +271,7 @@ func (ac *actorClient) pumpLocked() {
 		c.req.Incarnation = ac.info.Incarnation
 		body, err := rpc.Marshal(&c.req)
 		if err != nil {
-			c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
-			ac.rt.callDone(c)
+			ac.finishLocked(c, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
 			continue
 		}
 		ac.inflight = append(ac.inflight, c)
@@ -368,16 +320,22 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 		err = rpc.Unmarshal(body, &reply)
 	}
 	ac.rt.actorsMu.Lock()
-	for i, x := range ac.inflight {
-		if x == c {
-			ac.inflight = append(ac.inflight[:i], ac.inflight[i+1:]...)
-			break
-		}
-	}
-	if err == nil && ac.retryExceptionLocked(c, reply.Err) {
+	if c.done {
 		ac.rt.actorsMu.Unlock()
 		return
 	}
+	n := len(ac.inflight)
+	if ac.inflight = dropCall(ac.inflight, c); len(ac.inflight) == n {
+		// The reply won over the loss of its connection, noticed first,
+		// which put the call back in the queue or aside.
+		ac.queue = dropCall(ac.queue, c)
+		ac.lost = dropCall(ac.lost, c)
+	}
+	if err == nil && ac.retryExceptionLocked(c, reply.Err) {
+		ac.rt.actorsMu.Unlock() // resent: not finished
+		return
+	}
+	c.done = true
 	ac.rt.actorsMu.Unlock()
 	if err != nil {
 		c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrTaskFailed, err, "", false).ToWire())
@@ -418,8 +376,7 @@ func (ac *actorClient) connLostLocked() {
 	for _, c := range ac.inflight {
 		if c.cancelled {
 			// Cancelled calls are not resent (Ray's): it may have run.
-			c.obj.complete(nil, cancelledCallError(c.name, c.req.TaskID).ToWire())
-			ac.rt.callDone(c)
+			ac.finishLocked(c, cancelledCallError(c.name, c.req.TaskID).ToWire())
 			continue
 		}
 		if c.unsent {
@@ -463,15 +420,7 @@ func (ac *actorClient) resolveLocked() {
 // resolve waits for the actor to be alive in an incarnation other than
 // stale (the one whose connection broke), or dead.
 func (ac *actorClient) resolve(after uint64, stale int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-ac.rt.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := ac.rt.ctx
 	backoff := 50 * time.Millisecond
 	for {
 		info, err := ac.fetch(ctx, after)
@@ -513,9 +462,8 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 			lost := ac.lost
 			ac.lost = nil
 			for _, c := range lost {
-				c.obj.complete(nil, failedWire(c, fmt.Errorf("%w: the actor's worker died while the call ran, and the actor has no task retries left",
+				ac.finishLocked(c, failedWire(c, fmt.Errorf("%w: the actor's worker died while the call ran, and the actor has no task retries left",
 					errs.ErrActorUnavailable)))
-				ac.rt.callDone(c)
 			}
 			ac.pumpLocked()
 			ac.rt.actorsMu.Unlock()
@@ -539,8 +487,7 @@ func (ac *actorClient) fail(err error) {
 	defer ac.rt.actorsMu.Unlock()
 	ac.failed, ac.resolving = err, false
 	for _, c := range append(ac.lost, ac.inflight...) {
-		c.obj.complete(nil, failedWire(c, err))
-		ac.rt.callDone(c)
+		ac.finishLocked(c, failedWire(c, err))
 	}
 	ac.lost, ac.inflight = nil, nil
 	ac.pumpLocked()
@@ -554,10 +501,29 @@ func (ac *actorClient) failWaiting(err error) {
 	defer ac.rt.actorsMu.Unlock()
 	ac.resolving = false
 	for _, c := range append(ac.lost, ac.queue...) {
-		c.obj.complete(nil, failedWire(c, err))
-		ac.rt.callDone(c)
+		ac.finishLocked(c, failedWire(c, err))
 	}
 	ac.lost, ac.queue = nil, nil
+}
+
+// finishLocked fails a call that none of ac's lists holds any more.
+func (ac *actorClient) finishLocked(c *actorCall, w *errs.WireTaskError) {
+	if c.done {
+		return
+	}
+	c.done = true
+	c.obj.complete(nil, w)
+	ac.rt.callDone(c)
+}
+
+// dropCall removes c from calls, if it is there.
+func dropCall(calls []*actorCall, c *actorCall) []*actorCall {
+	for i, x := range calls {
+		if x == c {
+			return append(calls[:i], calls[i+1:]...)
+		}
+	}
+	return calls
 }
 
 // callDone releases what a finished call held: its arguments' references,

@@ -6,4 +6,27 @@
 // Ownership follows Ray's design: the process that submits a task or puts
 // a value owns the result. Small values live in the owner's memory and
 // travel inline; a borrower that holds a reference asks the owner.
+//
+// Locks and their order. A goroutine that holds a lock may take only
+// locks listed after it on its line; leaves take none. No lock is held
+// across a call to another process (node, head, worker, owner): work
+// that needs one is decided under the lock and sent after (see
+// sendBlocked, dialHead, the submitter's lease and push goroutines).
+//
+//	rt.actorsMu → rt.refs.mu → rt.lin.mu
+//	                         → rt.store.mu, rt.objs.mu, rt.objs.gcMu
+//	rt.actorsMu → rt.store.mu (an object's completion wakes Waits)
+//	rt.actorsMu → the actor connection's own lock (rpc.Client.GoSent
+//	              writes a call in order; the one write under a core lock)
+//	blockedWhile's per-call lock → rt.blockMu
+//
+// Leaves: s.mu (the submitter: it takes no other lock; finishing a task
+// is claimed under it, then done outside it), rt.lin.mu, rt.store.mu,
+// rt.objs.mu, rt.objs.gcMu, rt.runningMu, an actor host's h.mu (it
+// takes none while dispatching), rt.blockMu, rt.headMu, rt.events.mu,
+// procsMu, and rt.announceMu (held across the task marker's write to
+// this process's stdout, on purpose: markers and output stay in order).
+//
+// The lineage releases its lock before it counts references (keepLineage);
+// dropLineageLocked runs under rt.refs.mu and takes rt.lin.mu briefly.
 package core

@@ -18,33 +18,79 @@ import (
 const DefaultHeadWait = 60 * time.Second
 
 // headClient returns the runtime's connection to the head, dialing when
-// there is none or the last one closed.
+// there is none or the last one closed. One dial at a time, made outside
+// headMu (callers wait for it under their own ctx), so that neither other
+// callers nor Close wait on a lock while a head that is down times out.
 func (rt *Runtime) headClient(ctx context.Context) (*rpc.Client, error) {
 	rt.headMu.Lock()
-	defer rt.headMu.Unlock()
 	if rt.head != nil {
 		select {
 		case <-rt.head.Done():
 		default:
-			return rt.head, nil
+			c := rt.head
+			rt.headMu.Unlock()
+			return c, nil
 		}
 	}
 	select {
 	case <-rt.closed:
+		rt.headMu.Unlock()
 		return nil, errs.ErrShutdown
 	default:
 	}
-	if rt.job.Load().HeadAddr == "" {
+	addr := rt.job.Load().HeadAddr
+	if addr == "" {
+		rt.headMu.Unlock()
 		return nil, errors.New("core: this runtime does not know the head's address")
 	}
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	c, err := rpc.Dial(dctx, rt.job.Load().HeadAddr, rt.cfg.Token, rpc.WithTLS(rt.cfg.TLS))
-	if err != nil {
-		return nil, err
+	d := rt.headDialing
+	if d == nil {
+		d = &headDial{done: make(chan struct{})}
+		rt.headDialing = d
+		rt.wg.Add(1) // under headMu, closed not yet: before Close's Wait
+		go rt.dialHead(d, addr)
 	}
-	rt.head = c
-	return c, nil
+	rt.headMu.Unlock()
+	select {
+	case <-d.done:
+		return d.c, d.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// headDial is a dial to the head in progress; done closes when c or err
+// is set.
+type headDial struct {
+	done chan struct{}
+	c    *rpc.Client
+	err  error
+}
+
+// dialHead makes the dial d stands for and installs its connection.
+func (rt *Runtime) dialHead(d *headDial, addr string) {
+	defer rt.wg.Done()
+	ctx, cancel := context.WithTimeout(rt.ctx, 5*time.Second)
+	c, err := rpc.Dial(ctx, addr, rt.cfg.Token, rpc.WithTLS(rt.cfg.TLS))
+	cancel()
+	rt.headMu.Lock()
+	rt.headDialing = nil
+	late := false
+	if err == nil {
+		select {
+		case <-rt.closed:
+			late, err = true, errs.ErrShutdown // Close ran meanwhile
+		default:
+			rt.head = c
+		}
+	}
+	rt.headMu.Unlock()
+	if late {
+		_ = c.Close()
+		c = nil
+	}
+	d.c, d.err = c, err
+	close(d.done)
 }
 
 // headDown reports whether err says the head is unreachable (as opposed

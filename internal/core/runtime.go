@@ -110,6 +110,11 @@ type Runtime struct {
 
 	blockMu sync.Mutex
 	blocked int // calls now blocked in Get or Wait (worker mode)
+	// blockSent is the state the node was last told; blockSending is set
+	// while one caller sends (outside blockMu), in order, until the node
+	// has the latest state.
+	blockSent    bool
+	blockSending bool
 	// taskDepth is the nesting depth of the task this worker runs (0 in a
 	// driver); what it submits is one deeper (see LeaseRequest.Depth).
 	taskDepth atomic.Int64
@@ -121,6 +126,8 @@ type Runtime struct {
 	actors   map[string]*actorClient
 	headMu   sync.Mutex
 	head     *rpc.Client
+	// headDialing is the dial to the head in progress (head.go).
+	headDialing *headDial
 
 	// job is the runtime's job (cfg.Job until SetJob): the driver sets it
 	// after its loops started, which read it without a lock.
@@ -132,6 +139,12 @@ type Runtime struct {
 	closed  chan struct{}
 	closeMu sync.Once
 	wg      sync.WaitGroup
+
+	// ctx is cancelled when Close begins (stop), with closed: the base
+	// of the runtime's own background work (argument resolution, lease
+	// requests, actor lookups), so that Close ends it.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // New starts the runtime's server and connects it to its node. A worker
@@ -162,6 +175,7 @@ func New(cfg Config) (*Runtime, error) {
 		objs:    &storeClient{mapper: objstore.NewMapper(), direct: true, pins: map[string]int{}},
 		clients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS)), actors: map[string]*actorClient{}, running: map[string]context.CancelFunc{}, closed: make(chan struct{})}
 	rt.job.Store(&cfg.Job)
+	rt.ctx, rt.stop = context.WithCancel(context.Background())
 	rt.sub = newSubmitter(rt)
 	rt.pid = os.Getpid()
 	rpc.Register(rt.srv, protocol.OwnerGetObject, rt.serveGetObject)
@@ -237,6 +251,7 @@ func (rt *Runtime) Close() {
 		}
 		rt.metrics.stop()
 		close(rt.closed)
+		rt.stop()
 		rt.sub.close()
 		rt.srv.Close()
 		rt.clients.Close()
@@ -302,44 +317,61 @@ func (rt *Runtime) blockedWhile() func() {
 	sent, done := false, false
 	t := time.AfterFunc(blockedDelay, func() {
 		mu.Lock()
-		defer mu.Unlock()
 		if done {
+			mu.Unlock()
 			return
 		}
 		sent = true
-		rt.setBlocked(true)
+		rt.countBlocked(1)
+		mu.Unlock()
+		rt.sendBlocked()
 	})
 	return func() {
 		t.Stop()
 		mu.Lock()
-		defer mu.Unlock()
 		done = true
-		if sent {
-			rt.setBlocked(false)
+		was := sent
+		if was {
+			rt.countBlocked(-1)
+		}
+		mu.Unlock()
+		if was {
+			rt.sendBlocked()
 		}
 	}
 }
 
-// setBlocked counts this worker's blocked calls and tells the node on the
-// first block and the last unblock.
-func (rt *Runtime) setBlocked(b bool) {
+// countBlocked counts this worker's blocked calls up or down.
+func (rt *Runtime) countBlocked(d int) {
 	rt.blockMu.Lock()
-	defer rt.blockMu.Unlock()
-	if b {
-		rt.blocked++
-		if rt.blocked != 1 {
-			return
-		}
-	} else {
-		rt.blocked--
-		if rt.blocked != 0 {
-			return
-		}
+	rt.blocked += d
+	rt.blockMu.Unlock()
+}
+
+// sendBlocked tells the node whether this worker is blocked (any call
+// blocked) when that changed since it was last told. The call is made
+// outside blockMu by one caller at a time, which goes on until the node
+// has the latest state: the states reach the node in order, and a caller
+// that finds a send under way leaves its change to it.
+func (rt *Runtime) sendBlocked() {
+	rt.blockMu.Lock()
+	if rt.blockSending {
+		rt.blockMu.Unlock()
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = rt.node.Call(ctx, protocol.NodeWorkerBlocked, &protocol.WorkerBlockedRequest{WorkerID: rt.cfg.WorkerID, Blocked: b,
-		Depth: int(rt.taskDepth.Load())}, nil)
+	rt.blockSending = true
+	for rt.blockSent != (rt.blocked > 0) {
+		b := rt.blocked > 0
+		rt.blockMu.Unlock()
+		ctx, cancel := context.WithTimeout(rt.ctx, 5*time.Second)
+		_ = rt.node.Call(ctx, protocol.NodeWorkerBlocked, &protocol.WorkerBlockedRequest{WorkerID: rt.cfg.WorkerID, Blocked: b,
+			Depth: int(rt.taskDepth.Load())}, nil)
+		cancel()
+		rt.blockMu.Lock()
+		rt.blockSent = b
+	}
+	rt.blockSending = false
+	rt.blockMu.Unlock()
 }
 
 // submitDepth is the nesting depth of the tasks this process submits now.

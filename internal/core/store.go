@@ -2,6 +2,7 @@ package core
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -15,6 +16,10 @@ type object struct {
 	loc   *protocol.ObjectLocation // set instead of value for stored objects
 	err   *errs.WireTaskError
 	owner *memStore
+	// sealed is won by the first completion: the fields are written, and
+	// done closed, by that caller alone (a task may be finished by its
+	// push and by a Cancel at once).
+	sealed atomic.Bool
 }
 
 // memStore holds the objects this process owns.
@@ -68,10 +73,8 @@ func (s *memStore) get(id string) *object {
 // complete seals an object with its value or its error. Only the first
 // completion counts.
 func (o *object) complete(value []byte, err *errs.WireTaskError) bool {
-	select {
-	case <-o.done:
+	if !o.sealed.CompareAndSwap(false, true) {
 		return false
-	default:
 	}
 	o.value, o.err = value, err
 	close(o.done)
@@ -83,10 +86,8 @@ func (o *object) complete(value []byte, err *errs.WireTaskError) bool {
 
 // completeArg seals an object with a resolved argument's form.
 func (o *object) completeArg(a protocol.Arg) bool {
-	select {
-	case <-o.done:
+	if !o.sealed.CompareAndSwap(false, true) {
 		return false
-	default:
 	}
 	o.value, o.loc = a.V, a.Loc
 	close(o.done)

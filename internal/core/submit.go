@@ -74,6 +74,14 @@ type task struct {
 	queued     bool
 	refs       []Ref  // references the arguments hold, counted as submitted
 	parent     string // the task of this worker that submitted it (recursive cancel)
+
+	// finished is set, under s.mu, by whoever finishes the task first
+	// (claimLocked): only that caller completes its objects and releases
+	// its arguments.
+	finished bool
+	// stopResolve ends the wait for the task's arguments (set while
+	// resolve waits).
+	stopResolve context.CancelFunc
 }
 
 // keyState is the submission state of one scheduling key (resource shape
@@ -95,20 +103,21 @@ type keyState struct {
 type pendingLease struct {
 	id        string
 	name      string // a task waiting for it, for warnings
-	node      *rpc.Client
+	node      leaseClient
 	withdrawn bool
 }
 
 type leaseHandle struct {
 	reply  protocol.LeaseReply
-	node   *rpc.Client
-	worker *rpc.Client
+	node   leaseClient
+	worker workerClient
 	timer  *time.Timer
 	dead   bool
 }
 
 type submitter struct {
 	rt     *Runtime
+	conns  submitConns // the nodes and workers (fakes in unit tests)
 	mu     sync.Mutex
 	keys   map[string]*keyState
 	tasks  map[string]*task
@@ -119,7 +128,7 @@ type submitter struct {
 }
 
 func newSubmitter(rt *Runtime) *submitter {
-	return &submitter{rt: rt, keys: map[string]*keyState{}, tasks: map[string]*task{}}
+	return &submitter{rt: rt, conns: rpcConns{rt}, keys: map[string]*keyState{}, tasks: map[string]*task{}}
 }
 
 // Submit submits a task and returns the reference to its result.
@@ -186,68 +195,33 @@ func (t *task) name() string { return t.spec.DisplayName() }
 
 // resolveInline fills the spec's arguments if all are small values.
 func (t *task) resolveInline(rt *Runtime) bool {
-	vals := make([]protocol.Arg, len(t.args))
-	for i, a := range t.args {
-		if a.Ref != nil || int64(len(a.Value)) > rt.cfg.InlineLimit {
-			return false
-		}
-		vals[i] = protocol.Arg{V: a.Value}
+	vals, ok := resolvedValues(t.args, rt.cfg.InlineLimit)
+	if ok {
+		t.spec.Args = vals
 	}
-	t.spec.Args = vals
-	return true
+	return ok
 }
 
 // resolve waits for the task's reference arguments; a failed dependency
 // fails the task with the dependency's error, as in Ray.
 func (s *submitter) resolve(t *task) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(s.rt.ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-t.obj.done: // cancelled while waiting
-		case <-s.rt.closed:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	vals := make([]protocol.Arg, len(t.args))
-	for i, a := range t.args {
-		if a.Ref == nil {
-			if int64(len(a.Value)) <= s.rt.cfg.InlineLimit {
-				vals[i] = protocol.Arg{V: a.Value}
-				continue
-			}
-			// A large value argument goes to the store once, like a Put.
-			ref, err := s.rt.PutBytes(ctx, Encoded{Data: a.Value})
-			if err != nil {
-				s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed, fmt.Errorf("argument %d: %w", i, err), "", false).ToWire())
-				return
-			}
-			a.Ref = &ref
-		}
-		v, err := s.rt.lookup(ctx, *a.Ref)
-		if err != nil {
-			var te *errs.TaskError
-			if !errors.As(err, &te) {
-				te = errs.NewTaskError(t.name(), t.spec.TaskID, causeOf(err), fmt.Errorf("argument %d: %w", i, err), "", false)
-			}
-			s.finish(t, nil, te.ToWire())
-			return
-		}
-		vals[i] = v
+	s.mu.Lock()
+	if t.finished {
+		s.mu.Unlock()
+		return
+	}
+	t.stopResolve = cancel // a Cancel meanwhile ends the wait (claimLocked)
+	s.mu.Unlock()
+	vals, err := s.rt.resolveForCall(ctx, t.args)
+	if err != nil {
+		s.finish(t, nil, argFailure(t.name(), t.spec.TaskID, err))
+		return
 	}
 	t.spec.Args = vals
 	s.rt.recordTask(t.event(protocol.TaskPendingNode))
 	s.enqueue(t)
-}
-
-func causeOf(err error) error {
-	for _, e := range []error{errs.ErrOwnerDied, errs.ErrObjectLost, errs.ErrShutdown, errs.ErrTaskCancelled} {
-		if errors.Is(err, e) {
-			return e
-		}
-	}
-	return errs.ErrTaskFailed
 }
 
 func schedKey(res sched.Resources, st sched.Strategy) string {
@@ -257,7 +231,7 @@ func schedKey(res sched.Resources, st sched.Strategy) string {
 func (s *submitter) enqueue(t *task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.cancelled || t.obj.ready() {
+	if t.cancelled || t.finished || t.obj.ready() {
 		return
 	}
 	k := schedKey(t.opts.Resources, t.opts.Strategy)
@@ -302,7 +276,7 @@ func (s *submitter) pumpLocked(ks *keyState) {
 	}
 	for want := len(ks.queue) - ks.requesting; want > 0 && ks.requesting < maxLeaseRequests; want-- {
 		ks.requesting++
-		pl := &pendingLease{id: s.rt.nextID(), node: s.rt.node, name: ks.queue[len(ks.queue)-1].name()}
+		pl := &pendingLease{id: s.rt.nextID(), node: s.conns.localNode(), name: ks.queue[len(ks.queue)-1].name()}
 		ks.pending[pl.id] = pl
 		s.rt.wg.Add(1)
 		go func() { defer s.rt.wg.Done(); s.requestLease(ks, pl) }()
@@ -321,7 +295,7 @@ func (s *submitter) pumpLocked(ks *keyState) {
 					defer s.rt.wg.Done()
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 					defer cancel()
-					_ = node.Call(ctx, protocol.NodeCancelLease, &protocol.CancelLeaseRequest{RequestID: id}, nil)
+					_ = node.CancelLease(ctx, id)
 				}()
 			}
 		}
@@ -356,7 +330,7 @@ func (s *submitter) lingerExpired(ks *keyState, lh *leaseHandle) {
 func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = lh.node.Call(ctx, protocol.NodeReturnLease, &protocol.ReturnLeaseRequest{LeaseID: lh.reply.LeaseID, Disconnect: disconnect}, nil)
+	_ = lh.node.ReturnLease(ctx, lh.reply.LeaseID, disconnect)
 }
 
 // requestLease asks the local node for a worker, following spillback
@@ -365,15 +339,7 @@ func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.Job(), Resources: ks.res, Strategy: ks.strat, Name: pl.name,
 		Depth: s.rt.submitDepth(), Env: ks.env, EnvKey: protocol.EnvKey(ks.env)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.rt.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := s.rt.ctx
 	// done ends the request's bookkeeping; it reports whether the request
 	// was still wanted.
 	done := func() bool {
@@ -387,21 +353,20 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 		return true
 	}
 	// at moves the request to another node; false if it was withdrawn.
-	at := func(node *rpc.Client) bool {
+	at := func(node leaseClient) bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		pl.node = node
 		return !pl.withdrawn
 	}
-	node := s.rt.node
+	node := s.conns.localNode()
 	backoff := 20 * time.Millisecond
 	for {
 		if !at(node) {
 			done()
 			return
 		}
-		var reply protocol.LeaseReply
-		err := node.Call(ctx, protocol.NodeRequestLease, req, &reply)
+		reply, err := node.RequestLease(ctx, req)
 		if err == nil && reply.Rejected {
 			// The node we were sent to is busy: ask ours again, after a
 			// moment for the cluster view to catch up.
@@ -412,11 +377,11 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 				return
 			}
 			backoff = min(backoff*2, 500*time.Millisecond)
-			node, req.Spilled, req.QueueHere = s.rt.node, false, false
+			node, req.Spilled, req.QueueHere = s.conns.localNode(), false, false
 			continue
 		}
 		if err == nil && reply.RetryAt != "" {
-			c, derr := s.rt.client(ctx, reply.RetryAt)
+			c, derr := s.conns.dialNode(ctx, reply.RetryAt)
 			if derr == nil {
 				node = c
 				req.Spilled, req.QueueHere = true, reply.QueueThere
@@ -425,12 +390,12 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 			err = derr
 		}
 		if err == nil {
-			w, werr := s.rt.client(ctx, reply.WorkerAddr)
+			w, werr := s.conns.dialWorker(ctx, reply.WorkerAddr)
 			if werr != nil {
 				// The worker died between grant and dial: give the lease
 				// back and ask again.
 				s.returnLease(&leaseHandle{reply: reply, node: node}, true)
-				node, req.Spilled, req.QueueHere = s.rt.node, false, false
+				node, req.Spilled, req.QueueHere = s.conns.localNode(), false, false
 				continue
 			}
 			lh := &leaseHandle{reply: reply, node: node, worker: w}
@@ -470,7 +435,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 			return
 		}
 		backoff = min(backoff*2, 2*time.Second)
-		node, req.Spilled, req.QueueHere = s.rt.node, false, false
+		node, req.Spilled, req.QueueHere = s.conns.localNode(), false, false
 		select {
 		case <-node.Done():
 			if done() {
@@ -486,10 +451,14 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 // refused for good, unless other requests for it are still in flight.
 func (s *submitter) failQueue(ks *keyState, err error) {
 	s.mu.Lock()
-	q := ks.queue
-	if ks.requesting > 0 {
-		q = nil // other requests may still succeed
-	} else {
+	var q []*task
+	if ks.requesting == 0 { // else other requests may still succeed
+		for _, t := range ks.queue {
+			t.queued = false
+			if s.claimLocked(t) {
+				q = append(q, t)
+			}
+		}
 		ks.queue = nil
 	}
 	s.mu.Unlock()
@@ -508,14 +477,17 @@ func (s *submitter) failQueue(ks *keyState, err error) {
 		err = fmt.Errorf("%w: %w", errs.ErrTaskUnschedulable, err) // matched as well as the cause
 	}
 	for _, t := range q {
-		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, cause, err, "", false).ToWire())
+		s.settle(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, cause, err, "", false).ToWire())
 	}
 }
 
-// push runs one task on a leased worker and handles its outcome.
+// push runs one task on a leased worker and handles its outcome. The
+// outcome is decided under s.mu, in one step with clearing t.running: a
+// Cancel that comes after finds the task requeued or claimed, never half
+// way (see claimLocked).
 func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	var reply protocol.PushTaskReply
-	err := lh.worker.Call(context.Background(), protocol.WorkerPushTask, &t.spec, &reply)
+	err := lh.worker.PushTask(context.Background(), &t.spec, &reply)
 	s.mu.Lock()
 	t.running = nil
 	if err != nil {
@@ -524,8 +496,11 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		ks.leases--
 		switch {
 		case t.cancelled:
+			claimed := s.claimLocked(t)
 			s.mu.Unlock()
-			s.finishCancelled(t)
+			if claimed {
+				s.settle(t, nil, cancelledWire(t))
+			}
 		case t.retriesOut != 0:
 			if t.retriesOut > 0 {
 				t.retriesOut--
@@ -536,11 +511,14 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 			s.pumpLocked(ks)
 			s.mu.Unlock()
 		default:
+			claimed := s.claimLocked(t)
 			s.mu.Unlock()
-			te := errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrWorkerCrashed,
-				fmt.Errorf("the worker process died (pid %d) and retries are exhausted: %v", lh.reply.WorkerPid, err), "", false)
-			te.Pid, te.NodeID = lh.reply.WorkerPid, lh.reply.NodeID
-			s.finish(t, nil, te.ToWire())
+			if claimed {
+				te := errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrWorkerCrashed,
+					fmt.Errorf("the worker process died (pid %d) and retries are exhausted: %v", lh.reply.WorkerPid, err), "", false)
+				te.Pid, te.NodeID = lh.reply.WorkerPid, lh.reply.NodeID
+				s.settle(t, nil, te.ToWire())
+			}
 		}
 		s.returnLease(lh, true)
 		return
@@ -555,24 +533,37 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	} else {
 		ks.idle = append(ks.idle, lh)
 	}
-	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !t.cancelled &&
+	cancelled := t.cancelled
+	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !cancelled &&
 		reply.Err.Code == protocol.CodeTaskFailed
-	if retry {
+	// lost: a stored argument was gone; rebuilt and run again below.
+	lost := !retry && !cancelled && reply.Err != nil && reply.Err.Code == protocol.CodeObjectLost && t.retriesOut != 0
+	claimed := false
+	switch {
+	case retry:
 		if t.appRetries > 0 {
 			t.appRetries--
 		}
 		t.queued = true
 		ks.queue = append([]*task{t}, ks.queue...)
+	case lost:
+		if t.retriesOut > 0 {
+			t.retriesOut--
+		}
+	default:
+		claimed = s.claimLocked(t)
 	}
 	s.pumpLocked(ks)
 	s.mu.Unlock()
 	if !retry && reply.Err == nil {
 		s.adopt(t, reply.Nested)
-	}
-	if !retry && !t.cancelled && reply.Err != nil && reply.Err.Code == protocol.CodeObjectLost && t.retriesOut != 0 {
-		if t.retriesOut > 0 {
-			t.retriesOut--
+		if !claimed {
+			// Finished by another (a shutdown): the result's references
+			// adopted above go when nothing refers to the result.
+			s.rt.objectDone(t.spec.ReturnID)
 		}
+	}
+	if lost {
 		s.rt.wg.Add(1)
 		go func() {
 			defer s.rt.wg.Done()
@@ -582,20 +573,54 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		}()
 		return
 	}
+	if !claimed {
+		return
+	}
 	switch {
-	case retry:
-	case t.cancelled:
-		s.finishCancelled(t)
+	case cancelled:
+		s.settle(t, nil, cancelledWire(t))
 	case t.spec.NumReturns > 0 && reply.Err == nil:
 		s.finishReturns(t, reply.Returns)
 	case reply.Loc != nil && reply.Err == nil:
 		s.finishStored(t, reply.Loc)
 	default:
-		s.finish(t, reply.Value, reply.Err)
+		s.settle(t, reply.Value, reply.Err)
 	}
 }
 
+// claimLocked makes the caller the one that finishes t (true, once): it
+// alone then completes t's objects and releases its arguments (settle,
+// finishReturns, finishStored). A push's outcome, a Cancel, a failed
+// dependency, a refused lease and a shutdown may all try at once.
+func (s *submitter) claimLocked(t *task) bool {
+	if t.finished {
+		return false
+	}
+	t.finished = true
+	delete(s.tasks, t.spec.TaskID)
+	if t.stopResolve != nil {
+		t.stopResolve() // no I/O: it only ends the wait for arguments
+	}
+	return true
+}
+
+func cancelledWire(t *task) *errs.WireTaskError {
+	return errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskCancelled, errs.ErrTaskCancelled, "", false).ToWire()
+}
+
+// finish finishes t with a value or an error, unless another finished
+// it first.
 func (s *submitter) finish(t *task, value []byte, err *errs.WireTaskError) {
+	s.mu.Lock()
+	claimed := s.claimLocked(t)
+	s.mu.Unlock()
+	if claimed {
+		s.settle(t, value, err)
+	}
+}
+
+// settle finishes a task the caller claimed.
+func (s *submitter) settle(t *task, value []byte, err *errs.WireTaskError) {
 	if err != nil {
 		// Failures the executor did not see (a dependency failed, the
 		// worker died, the task was cancelled) are reported here.
@@ -614,11 +639,12 @@ func (s *submitter) finishObjects(t *task, value []byte, err *errs.WireTaskError
 	}
 }
 
-// finishReturns completes the objects of a task with several results.
-// They keep no lineage: a lost one is lost (ErrObjectLost).
+// finishReturns completes the objects of a task with several results
+// (claimed by the caller). They keep no lineage: a lost one is lost
+// (ErrObjectLost).
 func (s *submitter) finishReturns(t *task, rets []protocol.ReturnValue) {
 	if len(rets) != max(t.spec.NumReturns, 1) {
-		s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed,
+		s.settle(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskFailed,
 			fmt.Errorf("the worker returned %d results, want %d", len(rets), t.spec.NumReturns), "", false).ToWire())
 		return
 	}
@@ -637,8 +663,8 @@ func (s *submitter) finishReturns(t *task, rets []protocol.ReturnValue) {
 	s.forget(t)
 }
 
-// finishStored completes a task whose result the worker put in its
-// node's store.
+// finishStored completes a task (claimed by the caller) whose result the
+// worker put in its node's store.
 func (s *submitter) finishStored(t *task, loc *protocol.ObjectLocation) {
 	t.obj.completeArg(protocol.Arg{ID: t.spec.ReturnID, Loc: loc})
 	if s.rt.keepLineage(t) {
@@ -672,19 +698,14 @@ func wireNested(n []Ref) []protocol.NestedRef {
 	return out
 }
 
+// forget releases what a finished (claimed) task held: its arguments,
+// and its results if nothing refers to them any more.
 func (s *submitter) forget(t *task) {
+	s.rt.removeSubmitted(t.refs)
+	s.rt.objectDone(t.spec.ReturnID)
 	for i := range t.extra {
-		defer s.rt.objectDone(protocol.ReturnID(t.spec.TaskID, i+1))
+		s.rt.objectDone(protocol.ReturnID(t.spec.TaskID, i+1))
 	}
-	defer s.rt.objectDone(t.spec.ReturnID)
-	defer s.rt.removeSubmitted(t.refs)
-	s.mu.Lock()
-	delete(s.tasks, t.spec.TaskID)
-	s.mu.Unlock()
-}
-
-func (s *submitter) finishCancelled(t *task) {
-	s.finish(t, nil, errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrTaskCancelled, errs.ErrTaskCancelled, "", false).ToWire())
 }
 
 // Cancel cancels a task by its result's reference. A queued task never
@@ -702,7 +723,7 @@ func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 	s := rt.sub
 	s.mu.Lock()
 	t := s.tasks[ref.ID]
-	if t == nil || t.obj.ready() {
+	if t == nil || t.finished || t.obj.ready() {
 		s.mu.Unlock()
 		return nil
 	}
@@ -719,24 +740,29 @@ func (rt *Runtime) Cancel(ref Ref, force, recursive bool) error {
 		t.queued = false
 		s.pumpLocked(t.key) // withdraws lease requests nothing waits for now
 	}
+	// Not running: queued, resolving its arguments, or between attempts;
+	// it is finished here, unless another finisher came first.
+	claimed := lh == nil && s.claimLocked(t)
 	s.mu.Unlock()
 	if lh == nil {
-		s.finishCancelled(t)
+		if claimed {
+			s.settle(t, nil, cancelledWire(t))
+		}
 		return nil
 	}
 	if force && recursive {
 		// The worker cancels what the task submitted before it dies
 		// (best effort: the kill follows whatever the answer).
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = lh.worker.Call(cctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Force: true, Recursive: true}, nil)
+		_ = lh.worker.CancelTask(cctx, &protocol.CancelTaskRequest{TaskID: ref.ID, Force: true, Recursive: true})
 		ccancel()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if force {
-		return lh.node.Call(ctx, protocol.NodeKillWorker, &protocol.KillWorkerRequest{WorkerID: lh.reply.WorkerID}, nil)
+		return lh.node.KillWorker(ctx, lh.reply.WorkerID)
 	}
-	return lh.worker.Call(ctx, protocol.WorkerCancelTask, &protocol.CancelTaskRequest{TaskID: ref.ID, Recursive: recursive}, nil)
+	return lh.worker.CancelTask(ctx, &protocol.CancelTaskRequest{TaskID: ref.ID, Recursive: recursive})
 }
 
 func (s *submitter) close() {
@@ -744,7 +770,9 @@ func (s *submitter) close() {
 	s.closed = true
 	var ts []*task
 	for _, t := range s.tasks {
-		ts = append(ts, t)
+		if s.claimLocked(t) {
+			ts = append(ts, t)
+		}
 	}
 	var idle []*leaseHandle
 	for _, ks := range s.keys {
