@@ -142,4 +142,6 @@ type ActorCallRequest struct {
 	Method      string `msgpack:"m"`
 	Args        []Arg  `msgpack:"args"`
 	OwnerAddr   string `msgpack:"owner"`
+	// Stream is set for a streaming method call (stream.go).
+	Stream *StreamSpec `msgpack:"stream,omitempty"`
 }

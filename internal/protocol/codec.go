@@ -159,7 +159,7 @@ func decodeInts(dec *msgpack.Decoder) ([]int, error) {
 }
 
 // taskSpecFields is how many fields a TaskSpec has on the wire.
-const taskSpecFields = 12
+const taskSpecFields = 13
 
 // EncodeMsgpack writes a task spec as an array of its fields.
 func (t *TaskSpec) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -192,7 +192,10 @@ func (t *TaskSpec) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := enc.EncodeInt(int64(t.NumReturns)); err != nil {
 		return err
 	}
-	return enc.EncodeInt(int64(t.Depth))
+	if err := enc.EncodeInt(int64(t.Depth)); err != nil {
+		return err
+	}
+	return encodeStream(enc, t.Stream)
 }
 
 // DecodeMsgpack reads what EncodeMsgpack writes.
@@ -229,6 +232,8 @@ func (t *TaskSpec) DecodeMsgpack(dec *msgpack.Decoder) error {
 			t.NumReturns, err = dec.DecodeInt()
 		case 11:
 			t.Depth, err = dec.DecodeInt()
+		case 12:
+			t.Stream, err = decodeStream(dec)
 		default:
 			err = dec.Skip()
 		}
@@ -238,7 +243,7 @@ func (t *TaskSpec) DecodeMsgpack(dec *msgpack.Decoder) error {
 
 // EncodeMsgpack writes an actor call as an array of its fields.
 func (c *ActorCallRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
-	if err := enc.EncodeArrayLen(6); err != nil {
+	if err := enc.EncodeArrayLen(7); err != nil {
 		return err
 	}
 	if err := enc.EncodeString(c.ActorID); err != nil {
@@ -255,7 +260,10 @@ func (c *ActorCallRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := encodeArgs(enc, c.Args); err != nil {
 		return err
 	}
-	return enc.EncodeString(c.OwnerAddr)
+	if err := enc.EncodeString(c.OwnerAddr); err != nil {
+		return err
+	}
+	return encodeStream(enc, c.Stream)
 }
 
 // DecodeMsgpack reads what EncodeMsgpack writes.
@@ -280,6 +288,8 @@ func (c *ActorCallRequest) DecodeMsgpack(dec *msgpack.Decoder) error {
 			c.Args, err = decodeArgs(dec)
 		case 5:
 			c.OwnerAddr, err = dec.DecodeString()
+		case 6:
+			c.Stream, err = decodeStream(dec)
 		default:
 			err = dec.Skip()
 		}
