@@ -165,10 +165,15 @@ func (rt *Runtime) actorClient(id string) *actorClient {
 // keep stays reachable until the call is done: the caller passes its
 // handle, so that an actor with calls pending never goes out of scope.
 func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg, keep any) Ref {
+	return rt.submitActorCall(actorID, class, method, args, keep, nil)
+}
+
+// submitActorCall submits a call, a streaming one if so is set.
+func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg, keep any, so *StreamOptions) Ref {
 	id := rt.nextID()
 	obj := rt.store.create(id)
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method, keep: keep,
-		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
+		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr(), Stream: rt.openStream(id, so)}}
 	ac := rt.actorClient(actorID)
 	c.refs = argRefs(args)
 	rt.addSubmitted(c.refs)
@@ -293,6 +298,9 @@ func (ac *actorClient) pumpLocked() {
 			c.retries = ac.info.MaxTaskRetries
 		}
 		c.req.Incarnation = ac.info.Incarnation
+		if c.req.Stream != nil {
+			c.req.Stream.Skip = ac.rt.streamSkip(c.req.TaskID) // a resend leaves out what the owner holds
+		}
 		body, err := rpc.Marshal(&c.req)
 		if err != nil {
 			c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
@@ -530,6 +538,7 @@ func (ac *actorClient) failWaiting(err error) {
 // callDone releases what a finished call held: its arguments' references,
 // and its result if nothing refers to it any more.
 func (rt *Runtime) callDone(c *actorCall) {
+	rt.streamCallDone(c)
 	rt.removeSubmitted(c.refs)
 	c.refs, c.keep = nil, nil
 	rt.objectDone(c.req.TaskID)

@@ -131,7 +131,9 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	rt.taskStarted(ev)
 	args, pinned, terr := rt.resolveArgs(ctx, c.req.Args, name, c.req.TaskID)
 	var value Encoded
-	if terr == nil {
+	if terr == nil && c.req.Stream != nil {
+		value, terr = rt.callActorStream(withActor(ctx, h), h, &c.req, args) // stream.go
+	} else if terr == nil {
 		value, terr = rt.cfg.Executor.CallActor(withActor(ctx, h), h.instance, h.spec.Class, &c.req, args)
 	}
 	rt.releasePins(pinned)

@@ -119,6 +119,7 @@ type Runtime struct {
 
 	actorsMu sync.Mutex
 	actors   map[string]*actorClient
+	streams  streamTable // the streams this process owns (stream.go)
 	headMu   sync.Mutex
 	head     *rpc.Client
 
@@ -171,6 +172,7 @@ func New(cfg Config) (*Runtime, error) {
 	rpc.Register(rt.srv, protocol.OwnerListRefs, rt.serveListRefs)
 	rpc.Register(rt.srv, protocol.OwnerHoldsObjects, rt.serveHoldsObjects)
 	rpc.Register(rt.srv, protocol.OwnerCancelTask, rt.serveOwnerCancel)
+	rpc.Register(rt.srv, protocol.OwnerStreamItem, rt.serveStreamItem)
 	if cfg.IsWorker {
 		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
 		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)
