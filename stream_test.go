@@ -137,6 +137,24 @@ var (
 		}
 	})
 	mCalls = rayo.RegisterMethod[int](aStreamer, "Calls", func(s *streamer) int { return s.calls })
+	// mDie is sDie as a method: the actor's first incarnation kills its
+	// own process before item dieAt.
+	mDie = rayo.RegisterStreamMethod[streamItem](aStreamer, "Die", func(s *streamer, marker string, n, dieAt int) iter.Seq2[streamItem, error] {
+		return func(yield func(streamItem, error) bool) {
+			for i := 0; i < n; i++ {
+				if i == dieAt {
+					if _, err := os.Stat(marker); err != nil {
+						touch(marker)
+						_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+						select {}
+					}
+				}
+				if !yield(streamItem{I: i, Pid: os.Getpid()}, nil) {
+					return
+				}
+			}
+		}
+	})
 )
 
 type streamer struct{ base, calls int }
@@ -204,6 +222,17 @@ func TestStreamItems(t *testing.T) {
 	}
 	if _, err := s.Next(ctx); !errors.Is(err, io.EOF) {
 		t.Fatalf("Next after the end: %v, want io.EOF", err)
+	}
+	// Breaking out of All closes the stream.
+	c := sCount.Remote(5)
+	for _, err := range c.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if _, err := c.Next(ctx); !errors.Is(err, rayo.ErrBadCall) {
+		t.Fatalf("Next after breaking out of All: %v, want ErrBadCall (closed)", err)
 	}
 	// An empty stream ends at once.
 	if got, err := drain(ctx, t, sCount.Remote(0)); err != nil || len(got) != 0 {
@@ -364,6 +393,7 @@ func TestStreamCloseAndDropFree(t *testing.T) {
 	ctx := initEmbedded(t)
 	for _, drop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("drop=%t", drop), func(t *testing.T) {
+			waitFor(t, "the last subtest's objects to go", func() bool { return storeObjects(t, ctx) == 0 })
 			done := filepath.Join(t.TempDir(), "done")
 			s := sHold.Remote(4, done)
 			first, err := s.Next(ctx)
@@ -407,17 +437,7 @@ func TestStreamRetryAfterWorkerDeath(t *testing.T) {
 	if !exists(marker) {
 		t.Fatal("the first attempt did not die")
 	}
-	if len(got) != n {
-		t.Fatalf("%d items, want %d: %v", len(got), n, got)
-	}
-	for i, it := range got {
-		if it.I != i {
-			t.Fatalf("item %d is index %d: %v", i, it.I, got)
-		}
-		if first := i < dieAt; first != (it.Pid == got[0].Pid) {
-			t.Fatalf("item %d came from pid %d (first worker %d): %v", i, it.Pid, got[0].Pid, got)
-		}
-	}
+	checkRetried(t, got, n, dieAt)
 	// Without retries the death ends the stream with ErrWorkerCrashed
 	// after the items reported.
 	marker2 := filepath.Join(t.TempDir(), "died")
@@ -452,4 +472,42 @@ func TestStreamActorMethod(t *testing.T) {
 	if n, err := mCalls.Remote(a).Get(ctx); err != nil || n != 7 {
 		t.Fatalf("the actor yielded %d items, %v; want 7", n, err)
 	}
+}
+
+// checkRetried checks a stream whose producer died before item dieAt and
+// ran again: every index once, those before the death from the first
+// process.
+func checkRetried(t *testing.T, got []streamItem, n, dieAt int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("%d items, want %d: %v", len(got), n, got)
+	}
+	for i, it := range got {
+		if it.I != i {
+			t.Fatalf("item %d is index %d: %v", i, it.I, got)
+		}
+		if first := i < dieAt; first != (it.Pid == got[0].Pid) {
+			t.Fatalf("item %d came from pid %d (first process %d): %v", i, it.Pid, got[0].Pid, got)
+		}
+	}
+}
+
+// An actor that dies mid-stream and restarts (MaxTaskRetries) runs the
+// call again; the consumer sees every index once.
+func TestStreamActorRestart(t *testing.T) {
+	ctx := initEmbedded(t)
+	a, err := aStreamer.Options(rayo.MaxRestarts(1), rayo.MaxTaskRetries(1)).New(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "died")
+	const n, dieAt = 6, 2
+	got, err := drain(ctx, t, mDie.Remote(a, marker, n, dieAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exists(marker) {
+		t.Fatal("the first incarnation did not die")
+	}
+	checkRetried(t, got, n, dieAt)
 }
