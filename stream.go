@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -335,6 +337,12 @@ func (s *ObjectRefStream[T]) Close() {
 	if rt, err := runtimeOrErr(); err == nil {
 		rt.CloseStream(s.tok.id)
 	}
+}
+
+// EncodeMsgpack refuses to encode the stream: it cannot be passed to
+// another process (nor can Ray's ObjectRefGenerator); pass its items.
+func (s *ObjectRefStream[T]) EncodeMsgpack(*msgpack.Encoder) error {
+	return fmt.Errorf("%w: an ObjectRefStream cannot be passed to another process; pass its items' ObjectRefs", errs.ErrBadCall)
 }
 
 // ExecuteStream runs a streaming task in this worker.

@@ -125,6 +125,9 @@ var (
 		}
 	})
 
+	// tTakesStream takes a stream as an argument, which cannot travel.
+	tTakesStream = rayo.Register[int]("test.stream.takes", func(s *rayo.ObjectRefStream[int]) int { return 0 })
+
 	aStreamer = rayo.RegisterActor[streamer]("test.streamer", func(base int) *streamer { return &streamer{base: base} })
 	mRange    = rayo.RegisterStreamMethod[int](aStreamer, "Range", func(s *streamer, n int) iter.Seq2[int, error] {
 		return func(yield func(int, error) bool) {
@@ -307,6 +310,10 @@ func TestStreamBadCalls(t *testing.T) {
 			t.Errorf("%s: Cancel: %v, want %v", name, err, c.want)
 		}
 		c.s.Close() // does nothing, and does not panic
+	}
+	// A stream cannot be passed to a task.
+	if _, err := tTakesStream.Remote(sCount.Remote(1)).Get(ctx); !errors.Is(err, rayo.ErrBadCall) {
+		t.Fatalf("a stream as an argument: %v, want ErrBadCall", err)
 	}
 	// A closed stream says so.
 	s := sCount.Remote(1)
