@@ -16,10 +16,12 @@ import (
 	"github.com/rayo-dev/rayo"
 )
 
-// streamItem is an item that says which process produced it.
+// streamItem is an item that says which process produced it; Pad makes
+// it a stored object when it is large.
 type streamItem struct {
 	I   int
 	Pid int
+	Pad []byte
 }
 
 // boxed is an item that holds a reference owned by the producer.
@@ -98,7 +100,7 @@ var (
 	})
 	// sDie yields n items; the first attempt (no marker file yet) kills
 	// its own worker before item dieAt.
-	sDie = rayo.RegisterStream[streamItem]("test.stream.die", func(marker string, n, dieAt int) iter.Seq2[streamItem, error] {
+	sDie = rayo.RegisterStream[streamItem]("test.stream.die", func(marker string, n, dieAt, pad int) iter.Seq2[streamItem, error] {
 		return func(yield func(streamItem, error) bool) {
 			for i := 0; i < n; i++ {
 				if i == dieAt {
@@ -108,7 +110,7 @@ var (
 						select {} // the signal ends the process
 					}
 				}
-				if !yield(streamItem{I: i, Pid: os.Getpid()}, nil) {
+				if !yield(streamItem{I: i, Pid: os.Getpid(), Pad: make([]byte, pad)}, nil) {
 					return
 				}
 			}
@@ -435,20 +437,22 @@ func TestStreamCloseAndDropFree(t *testing.T) {
 // once, those before the death from the first worker.
 func TestStreamRetryAfterWorkerDeath(t *testing.T) {
 	ctx := initEmbedded(t)
-	marker := filepath.Join(t.TempDir(), "died")
 	const n, dieAt = 8, 3
-	got, err := drain(ctx, t, sDie.Remote(marker, n, dieAt))
-	if err != nil {
-		t.Fatal(err)
+	for _, pad := range []int{0, 200 << 10} { // inline items, stored items
+		marker := filepath.Join(t.TempDir(), "died")
+		got, err := drain(ctx, t, sDie.Remote(marker, n, dieAt, pad))
+		if err != nil {
+			t.Fatalf("pad %d: %v", pad, err)
+		}
+		if !exists(marker) {
+			t.Fatal("the first attempt did not die")
+		}
+		checkRetried(t, got, n, dieAt)
 	}
-	if !exists(marker) {
-		t.Fatal("the first attempt did not die")
-	}
-	checkRetried(t, got, n, dieAt)
 	// Without retries the death ends the stream with ErrWorkerCrashed
 	// after the items reported.
 	marker2 := filepath.Join(t.TempDir(), "died")
-	got, err = drain(ctx, t, sDie.Options(rayo.MaxRetries(0)).Remote(marker2, n, dieAt))
+	got, err := drain(ctx, t, sDie.Options(rayo.MaxRetries(0)).Remote(marker2, n, dieAt, 0))
 	if len(got) != dieAt || !errors.Is(err, rayo.ErrWorkerCrashed) {
 		t.Fatalf("no retries: %d items, %v; want %d then ErrWorkerCrashed", len(got), err, dieAt)
 	}
