@@ -235,11 +235,16 @@ type ObjectRefStream[T any] struct {
 }
 
 // streamToken closes the stream in the runtime when the last copy of the
-// ObjectRefStream is collected.
-type streamToken struct{ id string }
+// ObjectRefStream is collected. It keeps the runtime that owns the stream:
+// after Shutdown and a new Init, an old stream says ErrShutdown rather
+// than looking itself up in the new runtime.
+type streamToken struct {
+	id string
+	rt *core.Runtime
+}
 
 func newStream[T any](rt *core.Runtime, r core.Ref) *ObjectRefStream[T] {
-	tok := &streamToken{id: r.ID}
+	tok := &streamToken{id: r.ID, rt: rt}
 	runtime.AddCleanup(tok, func(id string) { rt.CloseStream(id) }, r.ID)
 	return &ObjectRefStream[T]{task: newRef[struct{}](rt, r), tok: tok}
 }
@@ -291,10 +296,7 @@ func (s *ObjectRefStream[T]) Next(ctx context.Context) (ObjectRef[T], error) {
 	if err := s.check(); err != nil {
 		return ObjectRef[T]{}, err
 	}
-	rt, err := runtimeOrErr()
-	if err != nil {
-		return ObjectRef[T]{}, err
-	}
+	rt := s.tok.rt
 	r, err := rt.StreamNext(ctx, s.tok.id)
 	runtime.KeepAlive(s.tok) // not closed by the collector while it waits
 	if err != nil {
@@ -334,9 +336,7 @@ func (s *ObjectRefStream[T]) Close() {
 	if s.check() != nil {
 		return
 	}
-	if rt, err := runtimeOrErr(); err == nil {
-		rt.CloseStream(s.tok.id)
-	}
+	s.tok.rt.CloseStream(s.tok.id)
 }
 
 // EncodeMsgpack refuses to encode the stream: it cannot be passed to
