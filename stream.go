@@ -72,7 +72,7 @@ func RegisterStream[T any](name string, fn any) *StreamTask[T] {
 	return &StreamTask[T]{def: def, opts: defaultCallOptions()}
 }
 
-// Name is the streaming task's registered name.
+// Name is the streaming task's registered name (Ray's function name).
 func (t *StreamTask[T]) Name() string { return t.def.name }
 
 // Options returns a copy of the streaming task with call options applied:
@@ -108,7 +108,8 @@ func StreamBackpressure(n int) Option {
 	}
 }
 
-// Remote starts the streaming task and returns its stream at once. Its
+// Remote starts the streaming task and returns its stream at once (Ray's
+// f.remote() on a generator function, returning an ObjectRefGenerator). Its
 // arguments follow Task.Remote's rules; a malformed call submits nothing,
 // and the stream's Next returns ErrBadCall (or the cause). As a task, it
 // is retried when its worker dies (MaxRetries): the function runs again
@@ -174,8 +175,9 @@ func RegisterStreamMethod[T, A any](t *ActorType[A], name string, fn any) *Strea
 	return &StreamMethod[A, T]{actor: t.def, def: d}
 }
 
-// Options returns a copy of the method with StreamBackpressure applied;
-// any other option is an ErrInvalidOption at Remote.
+// Options returns a copy of the method with StreamBackpressure applied
+// (Ray's method.options(_generator_backpressure_num_objects=n)); any other
+// option is an ErrInvalidOption at Remote.
 func (m *StreamMethod[A, T]) Options(opts ...Option) *StreamMethod[A, T] {
 	c := &StreamMethod[A, T]{actor: m.actor, def: m.def, opts: m.opts, err: m.err}
 	for _, o := range opts {
@@ -197,7 +199,7 @@ func (m *StreamMethod[A, T]) Options(opts ...Option) *StreamMethod[A, T] {
 }
 
 // Remote calls the streaming method on the actor h refers to and returns
-// its stream at once. Calls are ordered with the caller's other calls to
+// its stream at once (Ray's a.method.remote() on a generator method). Calls are ordered with the caller's other calls to
 // the actor. After the actor restarts (MaxTaskRetries), the call runs
 // again and the items the caller holds are dropped unreported, as for
 // tasks.
@@ -251,8 +253,8 @@ func newStream[T any](rt *core.Runtime, r core.Ref) *ObjectRefStream[T] {
 
 func failedStream[T any](err error) *ObjectRefStream[T] { return &ObjectRefStream[T]{err: err} }
 
-// ID is the stream's ID (its task's), "" for a stream whose submission
-// failed.
+// ID is the stream's ID (its task's, as Ray's ObjectRefGenerator's task
+// ID), "" for a stream whose submission failed.
 func (s *ObjectRefStream[T]) ID() string {
 	if s == nil {
 		return ""
@@ -287,7 +289,8 @@ func (s *ObjectRefStream[T]) check() error {
 	return nil
 }
 
-// Next waits for the next item and returns its reference. After the last
+// Next waits for the next item and returns its reference (Ray's
+// next(gen)). After the last
 // item it returns io.EOF; a stream whose function failed returns the
 // items yielded before the failure, then its *TaskError (matching
 // ErrTaskFailed, or ErrTaskCancelled after Cancel, ErrWorkerCrashed when
@@ -307,7 +310,8 @@ func (s *ObjectRefStream[T]) Next(ctx context.Context) (ObjectRef[T], error) {
 	return ref, nil
 }
 
-// All iterates over the stream's items as Next returns them, ending after
+// All iterates over the stream's items as Next returns them (Ray's
+// "for ref in gen"), ending after
 // the last; an error is yielded once (with a zero ObjectRef) and ends it.
 // Breaking out of the loop closes the stream.
 func (s *ObjectRefStream[T]) All(ctx context.Context) iter.Seq2[ObjectRef[T], error] {
@@ -328,7 +332,8 @@ func (s *ObjectRefStream[T]) All(ctx context.Context) iter.Seq2[ObjectRef[T], er
 	}
 }
 
-// Close drops the stream: the items not taken yet are freed, and a
+// Close drops the stream, as Ray does when an ObjectRefGenerator is
+// garbage collected: the items not taken yet are freed, and a
 // producer still running is cancelled (a task's context; an actor
 // method's yield returns false at its next item). References already
 // taken stay valid. Closing again does nothing.
