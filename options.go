@@ -28,6 +28,9 @@ type callOptions struct {
 	maxTaskRetries int
 	maxConcurrency int
 
+	// streamBackpressure: see StreamBackpressure (stream.go).
+	streamBackpressure int
+
 	// Placement group and bundle (-1: any), label selector.
 	pg       string
 	pgBundle int

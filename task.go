@@ -85,7 +85,10 @@ func Register[R any](name string, fn any) *Task[R] {
 	checkReservedName("task", name)
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.tasks[name]; dup {
+	streamDefs.RLock() // lock order: registry, then streamDefs
+	_, dupStream := streamDefs.tasks[name]
+	streamDefs.RUnlock()
+	if _, dup := registry.tasks[name]; dup || dupStream {
 		panic(fmt.Sprintf("rayo: a task named %q is already registered", name))
 	}
 	registry.tasks[name] = def

@@ -182,10 +182,15 @@ func (rt *Runtime) actorClient(id string) *actorClient {
 // the caller passes its handle, so that an actor with calls pending never
 // goes out of scope.
 func (rt *Runtime) SubmitActorCallWith(actorID, class, method string, args []TaskArg, keep any, o ActorCallOptions) Ref {
+	return rt.submitActorCall(actorID, class, method, args, keep, o, nil)
+}
+
+// submitActorCall submits a call, a streaming one if so is set.
+func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg, keep any, o ActorCallOptions, so *StreamOptions) Ref {
 	id := rt.nextID()
 	obj := rt.store.create(id)
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method, keep: keep,
-		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr()}}
+		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr(), Stream: rt.openStream(id, so)}}
 	o.apply(c)
 	parentCancelled := rt.sub.adoptCall(c)
 	ac := rt.actorClient(actorID)
@@ -269,6 +274,9 @@ func (ac *actorClient) pumpLocked() {
 			c.retries = ac.info.MaxTaskRetries
 		}
 		c.req.Incarnation = ac.info.Incarnation
+		if c.req.Stream != nil {
+			c.req.Stream.Skip = ac.rt.streamSkip(c.req.TaskID) // a resend leaves out what the owner holds
+		}
 		body, err := rpc.Marshal(&c.req)
 		if err != nil {
 			ac.finishLocked(c, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
@@ -529,6 +537,7 @@ func dropCall(calls []*actorCall, c *actorCall) []*actorCall {
 // callDone releases what a finished call held: its arguments' references,
 // and its result if nothing refers to it any more.
 func (rt *Runtime) callDone(c *actorCall) {
+	rt.streamCallDone(c)
 	rt.removeSubmitted(c.refs)
 	c.refs, c.keep = nil, nil
 	rt.objectDone(c.req.TaskID)

@@ -156,7 +156,11 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 		if h.maxConc == 1 && h.groups == nil {
 			leave = rt.sub.enterTask(c.req.TaskID)
 		}
-		value, terr = rt.cfg.Executor.CallActor(withCall(ctx, c), h.instance, h.spec.Class, &c.req, args)
+		if c.req.Stream != nil {
+			value, terr = rt.callActorStream(withCall(ctx, c), h, &c.req, args) // stream.go
+		} else {
+			value, terr = rt.cfg.Executor.CallActor(withCall(ctx, c), h.instance, h.spec.Class, &c.req, args)
+		}
 		leave()
 	}
 	terr = cancelledOutcome(c, name, terr)

@@ -42,7 +42,9 @@ func (rt *Runtime) servePushTask(ctx context.Context, spec *protocol.TaskSpec) (
 	var value Encoded
 	var values []Encoded
 	if terr == nil {
-		if spec.NumReturns > 0 {
+		if spec.Stream != nil {
+			value, terr = rt.executeStream(ctx, spec, args) // its items went to the owner; value is their count
+		} else if spec.NumReturns > 0 {
 			values, terr = rt.cfg.Executor.ExecuteN(ctx, spec, args)
 			if terr == nil && len(values) != spec.NumReturns {
 				terr = errs.NewTaskError(name, spec.TaskID, errs.ErrTaskFailed,

@@ -20,7 +20,7 @@ import (
 func (rt *Runtime) serveHoldsObjects(_ context.Context, req *protocol.HoldsObjectsRequest) (*protocol.HoldsObjectsReply, error) {
 	reply := &protocol.HoldsObjectsReply{Held: make([]string, 0, len(req.ObjectIDs))}
 	for _, id := range req.ObjectIDs {
-		if rt.store.get(id) != nil {
+		if rt.store.get(id) != nil || rt.streamMayHold(id) {
 			reply.Held = append(reply.Held, id)
 		}
 	}

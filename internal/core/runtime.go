@@ -124,6 +124,7 @@ type Runtime struct {
 
 	actorsMu sync.Mutex
 	actors   map[string]*actorClient
+	streams  streamTable // the streams this process owns (stream.go)
 	headMu   sync.Mutex
 	head     *rpc.Client
 	// headDialing is the dial to the head in progress (head.go).
@@ -185,6 +186,7 @@ func New(cfg Config) (*Runtime, error) {
 	rpc.Register(rt.srv, protocol.OwnerListRefs, rt.serveListRefs)
 	rpc.Register(rt.srv, protocol.OwnerHoldsObjects, rt.serveHoldsObjects)
 	rpc.Register(rt.srv, protocol.OwnerCancelTask, rt.serveOwnerCancel)
+	rpc.Register(rt.srv, protocol.OwnerStreamItem, rt.serveStreamItem)
 	if cfg.IsWorker {
 		rpc.Register(rt.srv, protocol.WorkerPushTask, rt.servePushTask)
 		rpc.Register(rt.srv, protocol.WorkerCancelTask, rt.serveCancelTask)

@@ -48,6 +48,8 @@ type SubmitOptions struct {
 	// Env is the task's own environment (protocol.EnvList): it runs in
 	// a worker started with it.
 	Env []string
+	// Stream makes the task a streaming one (stream.go).
+	Stream *StreamOptions
 }
 
 // leaseLinger keeps an idle lease a moment before returning it, so that
@@ -145,7 +147,7 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 	t := &task{opts: opts, args: args, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries,
 		spec: protocol.TaskSpec{TaskID: id, JobID: rt.job.Load().JobID, Name: opts.Name, Display: opts.Display,
 			ReturnID: id, OwnerAddr: rt.Addr(), Resources: opts.Resources, NumReturns: opts.NumReturns,
-			Depth: rt.submitDepth()}}
+			Depth: rt.submitDepth(), Stream: rt.openStream(id, opts.Stream)}}
 	refs := []Ref{{ID: id, Owner: rt.Addr()}}
 	for i := 1; i < opts.NumReturns; i++ {
 		rid := protocol.ReturnID(id, i)
@@ -271,6 +273,9 @@ func (s *submitter) pumpLocked(ks *keyState) {
 		t.running = lh
 		t.spec.Attempt++
 		t.spec.GPUIDs = lh.reply.GPUIDs
+		if t.spec.Stream != nil {
+			t.spec.Stream.Skip = s.rt.streamSkip(t.spec.TaskID) // a retry leaves out what the owner holds
+		}
 		s.rt.wg.Add(1)
 		go func() { defer s.rt.wg.Done(); s.push(ks, lh, t) }()
 	}
@@ -634,6 +639,9 @@ func (s *submitter) settle(t *task, value []byte, err *errs.WireTaskError) {
 // for its one result; the error for each of several.
 func (s *submitter) finishObjects(t *task, value []byte, err *errs.WireTaskError) {
 	t.obj.complete(value, err)
+	if t.spec.Stream != nil {
+		s.rt.endStream(t.spec.TaskID, value, err)
+	}
 	for _, o := range t.extra {
 		o.complete(nil, err)
 	}

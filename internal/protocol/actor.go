@@ -153,4 +153,6 @@ type ActorCallRequest struct {
 	Group string `msgpack:"g,omitempty"`
 	// Name is the call's display name in events and errors ("": Class.Method).
 	Name string `msgpack:"n,omitempty"`
+	// Stream is set for a streaming method call (stream.go).
+	Stream *StreamSpec `msgpack:"stream,omitempty"`
 }

@@ -159,7 +159,7 @@ func decodeInts(dec *msgpack.Decoder) ([]int, error) {
 }
 
 // taskSpecFields is how many fields a TaskSpec has on the wire.
-const taskSpecFields = 12
+const taskSpecFields = 13
 
 // EncodeMsgpack writes a task spec as an array of its fields.
 func (t *TaskSpec) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -192,7 +192,10 @@ func (t *TaskSpec) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := enc.EncodeInt(int64(t.NumReturns)); err != nil {
 		return err
 	}
-	return enc.EncodeInt(int64(t.Depth))
+	if err := enc.EncodeInt(int64(t.Depth)); err != nil {
+		return err
+	}
+	return encodeStream(enc, t.Stream)
 }
 
 // DecodeMsgpack reads what EncodeMsgpack writes.
@@ -229,6 +232,8 @@ func (t *TaskSpec) DecodeMsgpack(dec *msgpack.Decoder) error {
 			t.NumReturns, err = dec.DecodeInt()
 		case 11:
 			t.Depth, err = dec.DecodeInt()
+		case 12:
+			t.Stream, err = decodeStream(dec)
 		default:
 			err = dec.Skip()
 		}
@@ -237,10 +242,14 @@ func (t *TaskSpec) DecodeMsgpack(dec *msgpack.Decoder) error {
 }
 
 // EncodeMsgpack writes an actor call as an array of its fields; Group
-// and Name (fields 6 and 7) only when one is set.
+// and Name (fields 6 and 7) only when one is set or the call streams
+// (field 8), so that the common call stays six fields.
 func (c *ActorCallRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 	n := 6
-	if c.Group != "" || c.Name != "" {
+	switch {
+	case c.Stream != nil:
+		n = 9
+	case c.Group != "" || c.Name != "":
 		n = 8
 	}
 	if err := enc.EncodeArrayLen(n); err != nil {
@@ -266,7 +275,10 @@ func (c *ActorCallRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := enc.EncodeString(c.Group); err != nil {
 		return err
 	}
-	return enc.EncodeString(c.Name)
+	if err := enc.EncodeString(c.Name); err != nil || n == 8 {
+		return err
+	}
+	return encodeStream(enc, c.Stream)
 }
 
 // DecodeMsgpack reads what EncodeMsgpack writes.
@@ -295,6 +307,8 @@ func (c *ActorCallRequest) DecodeMsgpack(dec *msgpack.Decoder) error {
 			c.Group, err = dec.DecodeString()
 		case 7:
 			c.Name, err = dec.DecodeString()
+		case 8:
+			c.Stream, err = decodeStream(dec)
 		default:
 			err = dec.Skip()
 		}

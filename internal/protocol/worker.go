@@ -45,6 +45,8 @@ type TaskSpec struct {
 	// Depth is the task's nesting depth: 1 for a driver's tasks, one more
 	// for each task that submits (see LeaseRequest.Depth).
 	Depth int `msgpack:"depth,omitempty"`
+	// Stream is set for a streaming task (stream.go).
+	Stream *StreamSpec `msgpack:"stream,omitempty"`
 }
 
 // DisplayName is the name logs, errors and the state API show for the
