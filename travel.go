@@ -68,6 +68,7 @@ type wireOptions struct {
 	Env             map[string]string        `msgpack:"env,omitempty"`
 	Groups          map[string]int           `msgpack:"cgs,omitempty"`
 	Group           string                   `msgpack:"cg,omitempty"`
+	Backpressure    int                      `msgpack:"bp,omitempty"`
 }
 
 func toWireOptions(o callOptions) *wireOptions {
@@ -75,7 +76,7 @@ func toWireOptions(o callOptions) *wireOptions {
 		Name: o.name, Strategy: o.strategy, Namespace: o.namespace, Detached: o.detached, GetIfExists: o.getIfExists,
 		MaxRestarts: o.maxRestarts, MaxTaskRetries: o.maxTaskRetries, MaxConcurrency: o.maxConcurrency,
 		PG: o.pg, PGBundle: o.pgBundle, Labels: o.labels, Set: o.set, Env: o.env,
-		Groups: o.groups, Group: o.group}
+		Groups: o.groups, Group: o.group, Backpressure: o.streamBackpressure}
 }
 
 func (w *wireOptions) callOptions() callOptions {
@@ -83,7 +84,7 @@ func (w *wireOptions) callOptions() callOptions {
 		name: w.Name, strategy: w.Strategy, namespace: w.Namespace, detached: w.Detached, getIfExists: w.GetIfExists,
 		maxRestarts: w.MaxRestarts, maxTaskRetries: w.MaxTaskRetries, maxConcurrency: w.MaxConcurrency,
 		pg: w.PG, pgBundle: w.PGBundle, labels: w.Labels, set: w.Set, env: w.Env,
-		groups: w.Groups, group: w.Group}
+		groups: w.Groups, group: w.Group, streamBackpressure: w.Backpressure}
 	if o.resources == nil {
 		o.resources = map[string]float64{} // options write into it
 	}
