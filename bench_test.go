@@ -187,3 +187,66 @@ func BenchmarkGetSmall(b *testing.B) {
 		}
 	}
 }
+
+// tRange returns 0..n-1 as one slice, split by RemoteN into n objects:
+// the peer of a stream of n items (every item its own object, all made
+// by one task).
+var tRange = rayo.Register[[]int]("bench.range", func(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+})
+
+// BenchmarkStreamItems: one streaming task yields 1,000 small ints, each
+// its own object, read with Next and fetched as they come. Its peers in
+// the same run: RemoteN of the same 1,000 objects from one task (every
+// object made at once, no per-item report), and 1,000 async tasks.
+// Reports objects/s for each.
+func BenchmarkStreamItems(b *testing.B) {
+	ctx := initEmbedded(b)
+	warm(b, ctx)
+	const n = 1000
+	b.Run("stream", func(b *testing.B) {
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			got := 0
+			for ref, err := range sCount.Remote(n).All(ctx) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := ref.Get(ctx); err != nil {
+					b.Fatal(err)
+				}
+				got++
+			}
+			if got != n {
+				b.Fatalf("%d items, want %d", got, n)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "objects/s")
+	})
+	b.Run("RemoteN", func(b *testing.B) {
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			if _, err := rayo.GetAll(ctx, rayo.RemoteN(tRange, n, n)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "objects/s")
+	})
+	b.Run("tasks", func(b *testing.B) {
+		refs := make([]rayo.ObjectRef[int], n)
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			for j := range refs {
+				refs[j] = tNoop.Remote()
+			}
+			if _, err := rayo.GetAll(ctx, refs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "objects/s")
+	})
+}
