@@ -9,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,6 +143,17 @@ var (
 		}
 	})
 	mCalls = rayo.RegisterMethod[int](aStreamer, "Calls", func(s *streamer) int { return s.calls })
+	// mForever yields until its call is cancelled.
+	mForever = rayo.RegisterStreamMethod[int](aStreamer, "Forever", func(s *streamer, ctx context.Context) iter.Seq2[int, error] {
+		return func(yield func(int, error) bool) {
+			for i := 0; ctx.Err() == nil; i++ {
+				if !yield(i, nil) {
+					return
+				}
+			}
+			yield(0, ctx.Err())
+		}
+	})
 	// mDie is sDie as a method: the actor's first incarnation kills its
 	// own process before item dieAt.
 	mDie = rayo.RegisterStreamMethod[streamItem](aStreamer, "Die", func(s *streamer, marker string, n, dieAt int) iter.Seq2[streamItem, error] {
@@ -521,4 +533,34 @@ func TestStreamActorRestart(t *testing.T) {
 		t.Fatal("the first incarnation did not die")
 	}
 	checkRetried(t, got, n, dieAt)
+}
+
+// Cancel on a streaming actor call cancels the method's ctx (Ray's
+// ray.cancel on an actor generator); force is refused, as for any actor
+// call, and the actor lives on.
+func TestStreamActorCancel(t *testing.T) {
+	ctx := initEmbedded(t)
+	h, err := aStreamer.New(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mForever.Options(rayo.StreamBackpressure(1)).Remote(h)
+	for i := 0; i < 3; i++ {
+		if _, err := s.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rayo.Cancel(s, true); !errors.Is(err, rayo.ErrInvalidOption) {
+		t.Fatalf("force Cancel of a streaming actor call: %v, want ErrInvalidOption", err)
+	}
+	if err := rayo.Cancel(s, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drain(ctx, t, s); !errors.Is(err, rayo.ErrTaskCancelled) {
+		t.Fatalf("after Cancel: %v, want ErrTaskCancelled", err)
+	}
+	if _, err := mCalls.Remote(h).Get(ctx); err != nil {
+		t.Fatalf("the actor after its stream was cancelled: %v", err)
+	}
+	runtime.KeepAlive(h)
 }
