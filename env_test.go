@@ -3,6 +3,7 @@ package rayo_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,7 +40,25 @@ var (
 	tEnvSecretLen = rayo.Register[int]("test.envSecretLen", func(name string) int { return len(os.Getenv(name)) })
 	envActorType  = rayo.RegisterActor[envActor]("test.envActor", func() (*envActor, error) { return &envActor{}, nil })
 	envActorLook  = rayo.RegisterMethod[envSeen](envActorType, "Look", (*envActor).Look)
+	// sEnvLook streams one lookup.
+	sEnvLook = rayo.RegisterStream[envSeen]("test.envLookStream", func(name string) iter.Seq2[envSeen, error] {
+		return func(yield func(envSeen, error) bool) { yield(lookEnv(name), nil) }
+	})
 )
+
+// A streaming task takes EnvVars as any task does.
+func TestEnvVarsStream(t *testing.T) {
+	ctx := initEmbedded(t)
+	s := sEnvLook.Options(rayo.EnvVars(map[string]string{envTestVar: "streamed"})).Remote(envTestVar)
+	ref, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ref.Get(ctx)
+	if err != nil || v.Value != "streamed" {
+		t.Fatalf("a streaming task with EnvVars saw %+v (%v), want %q", v, err, "streamed")
+	}
+}
 
 const envTestVar = "RAYOTEST_ENV_VAR"
 

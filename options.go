@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 
+	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/sched"
@@ -59,6 +60,19 @@ func (o callOptions) placement() (sched.Resources, sched.Strategy, error) {
 	st := o.strategy
 	st.Labels = o.labels
 	return res, st, nil
+}
+
+// submitOptions is what a task call (Remote, RemoteN, a stream's Remote)
+// is submitted with: its placement, retries, display name and
+// environment, worked out in one place so that every kind of task call
+// takes every option.
+func (o callOptions) submitOptions(name string) (core.SubmitOptions, error) {
+	res, strat, err := o.placement()
+	if err != nil {
+		return core.SubmitOptions{}, err
+	}
+	return core.SubmitOptions{Name: name, Display: o.name, Resources: res, Strategy: strat, MaxRetries: o.maxRetries,
+		RetryExceptions: o.retryExceptions, Env: o.callEnv()}, nil
 }
 
 type optionKind uint8

@@ -130,13 +130,11 @@ func (t *StreamTask[T]) Remote(args ...any) *ObjectRefStream[T] {
 	if err != nil {
 		return failedStream[T](err)
 	}
-	res, strat, err := t.opts.placement()
+	so, err := t.opts.submitOptions(t.def.name)
 	if err != nil {
 		return failedStream[T](err)
 	}
-	ref := rt.SubmitStream(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res, Strategy: strat,
-		MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions},
-		core.StreamOptions{Backpressure: t.opts.streamBackpressure}, cargs)
+	ref := rt.SubmitStream(so, core.StreamOptions{Backpressure: t.opts.streamBackpressure}, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newStream[T](rt, ref)
 }

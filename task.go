@@ -184,12 +184,11 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 	if err != nil {
 		return failedRef[R](err)
 	}
-	res, strat, err := t.opts.placement()
+	so, err := t.opts.submitOptions(t.def.name)
 	if err != nil {
 		return failedRef[R](err)
 	}
-	ref := rt.Submit(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res,
-		Strategy: strat, MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions, Env: t.opts.callEnv()}, cargs)
+	ref := rt.Submit(so, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newRef[R](rt, ref)
 }
@@ -223,12 +222,12 @@ func RemoteN[E any](t *Task[[]E], n int, args ...any) []ObjectRef[E] {
 	if err != nil {
 		return fail(err)
 	}
-	res, strat, err := t.opts.placement()
+	so, err := t.opts.submitOptions(t.def.name)
 	if err != nil {
 		return fail(err)
 	}
-	refs := rt.SubmitN(core.SubmitOptions{Name: t.def.name, Display: t.opts.name, Resources: res, Strategy: strat,
-		MaxRetries: t.opts.maxRetries, RetryExceptions: t.opts.retryExceptions, NumReturns: n, Env: t.opts.callEnv()}, cargs)
+	so.NumReturns = n
+	refs := rt.SubmitN(so, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	out := make([]ObjectRef[E], len(refs))
 	for i, r := range refs {

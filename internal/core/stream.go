@@ -257,8 +257,8 @@ func (rt *Runtime) WaitStreamState(ctx context.Context, id string, cond func(rec
 
 // CloseStream ends the consumer's interest in a stream: the items it did
 // not take are freed, a producer still running is told to stop at its
-// next item, and a streaming task (not an actor call: cancelling those
-// is not supported) is cancelled. Closing twice does nothing.
+// next item, and its task or actor call is cancelled (not forced).
+// Closing twice does nothing.
 func (rt *Runtime) CloseStream(id string) {
 	rt.streams.mu.Lock()
 	s := rt.streams.m[id]
@@ -279,8 +279,7 @@ func (rt *Runtime) CloseStream(id string) {
 	}
 	if !ended {
 		// The producer may be busy between items: its context is
-		// cancelled too (a task's; an actor call learns at its next
-		// item). Not on this goroutine: the collector's cleanups call
+		// cancelled too. Not on this goroutine: the collector's cleanups call
 		// CloseStream, and Cancel may wait for the worker.
 		select {
 		case <-rt.closed:
