@@ -30,9 +30,9 @@
 // task is claimed under it, then done outside it. A stream's mu is let go
 // while its producer or consumer waits (backpressure, StreamNext).
 //
-// Leaves: rt.lin.mu, rt.store.mu, rt.objs.mu, rt.objs.gcMu, rt.runningMu, an actor host's h.mu (it
-// takes none while dispatching), rt.blockMu, rt.headMu, rt.events.mu,
-// procsMu, and rt.announceMu (held across the task marker's write to
+// Leaves: rt.lin.mu, rt.store.mu, rt.objs.mu, rt.objs.gcMu,
+// rt.runningMu, an actor host's h.mu (it takes none while dispatching),
+// rt.blockMu, rt.headMu, rt.events.mu, procsMu, and rt.announceMu (held across the task marker's write to
 // this process's stdout, on purpose: markers and output stay in order).
 //
 // The lineage releases its lock before it counts references (keepLineage);
