@@ -32,8 +32,9 @@
 //
 // Leaves: rt.lin.mu, rt.store.mu, rt.objs.mu, rt.objs.gcMu,
 // rt.runningMu, an actor host's h.mu (it takes none while dispatching),
-// rt.blockMu, rt.headMu, rt.events.mu, procsMu, and rt.announceMu (held across the task marker's write to
-// this process's stdout, on purpose: markers and output stay in order).
+// rt.blockMu, rt.headMu, rt.events.mu, procsMu, and rt.announceMu
+// (held across the task marker's write to this process's stdout, on
+// purpose: markers and output stay in order).
 //
 // The lineage releases its lock before it counts references (keepLineage);
 // dropLineageLocked runs under rt.refs.mu and takes rt.lin.mu briefly.
