@@ -64,7 +64,7 @@
 // batch's lines stay together. A running stream function's per-call lock
 // (runStream) is held across emit, which waits for the owner to take the
 // item (an RPC, and backpressure): yields from several goroutines go one
-// at a time, in order. An ActorPool runs a call's fn under its lock, so
-// that calls start in submission order; the call's send may write to the
-// actor's connection there (see internal/core).
+// at a time, in order. An ActorPool runs a call's fn under its lock,
+// where it records the call with its actor; the call's send may write to
+// the actor's connection there (see internal/core).
 package rayo
