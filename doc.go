@@ -38,10 +38,11 @@
 // taking which (a lock may take only those after it on its line; leaves
 // take none):
 //
-//	registry → streamDefs       (Register; RegisterStream reads registry
-//	                             under it: one name, plain or streaming)
+//	registry → streamDefs       (Register, RegisterStream: each checks
+//	                             the other's table with both held, so a
+//	                             name is plain or streaming, never both)
 //	actorDef.mu → streamDefs    (RegisterMethod, RegisterStreamMethod:
-//	                             one method name per actor type)
+//	                             the same for an actor type's methods)
 //	state → printMu             (Shutdown lets worker output settle)
 //	ActorPool.mu → poolSeq      (a call's number)
 //	ActorPool.mu → the core's locks (the pool starts a call's fn, which
