@@ -100,7 +100,10 @@ func RegisterMethod[R, A any](t *ActorType[A], name string, fn any, opts ...Opti
 	}
 	t.def.mu.Lock()
 	defer t.def.mu.Unlock()
-	if _, dup := t.def.methods[name]; dup {
+	streamDefs.RLock() // lock order: actorDef.mu, then streamDefs
+	_, dupStream := streamDefs.methods[t.def.class+"."+name]
+	streamDefs.RUnlock()
+	if _, dup := t.def.methods[name]; dup || dupStream {
 		panic(fmt.Sprintf("rayo: actor %s already has a method %q", t.def.class, name))
 	}
 	t.def.methods[name] = d

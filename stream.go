@@ -61,9 +61,12 @@ func RegisterStream[T any](name string, fn any) *StreamTask[T] {
 	if err != nil {
 		panic(err)
 	}
+	// registry stays held while streamDefs changes (lock order: registry,
+	// then streamDefs), so that a Register of the same name cannot pass
+	// its own check in between.
 	registry.RLock()
+	defer registry.RUnlock()
 	_, dup := registry.tasks[name]
-	registry.RUnlock()
 	streamDefs.Lock()
 	defer streamDefs.Unlock()
 	if _, dup2 := streamDefs.tasks[name]; dup || dup2 {
@@ -161,9 +164,11 @@ func RegisterStreamMethod[T, A any](t *ActorType[A], name string, fn any) *Strea
 	if err != nil {
 		panic(err)
 	}
+	// As RegisterStream's: the actor's methods stay locked (lock order:
+	// actorDef.mu, then streamDefs) against a RegisterMethod in between.
 	t.def.mu.RLock()
+	defer t.def.mu.RUnlock()
 	_, dup := t.def.methods[name]
-	t.def.mu.RUnlock()
 	key := t.def.class + "." + name
 	streamDefs.Lock()
 	defer streamDefs.Unlock()

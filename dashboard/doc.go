@@ -16,4 +16,22 @@
 // gets the security headers; below HTTP, connections are capped in all
 // and per client address (guard.go). It listens on loopback unless told
 // otherwise.
+//
+// # Locks
+//
+// Four mutexes, all leaves (none is taken while another is held), none
+// held across a call to the head, a node or a job:
+//
+//   - limitListener.mu: open connections per client address; a refusal is
+//     logged under it, at most once a minute.
+//   - sessions.mu: browser sessions; loginLimiter.mu: failed logins per
+//     client, counted under the lock so that simultaneous tries cannot all
+//     pass before the first failure counts.
+//   - Server.stopMu: orders a streaming handler's wg.Add (track) after the
+//     stopping check against Stop's close and Wait; held for neither I/O
+//     nor waiting.
+//
+// The jobs the dashboard runs have their own locks (internal/jobs), and
+// its connections to the head theirs (rpc.Pool); the dashboard holds none
+// of its own while calling them.
 package dashboard

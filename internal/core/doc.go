@@ -19,13 +19,22 @@
 //	rt.actorsMu → the actor connection's own lock (rpc.Client.GoSent
 //	              writes a call in order; the one write under a core lock)
 //	blockedWhile's per-call lock → rt.blockMu
+//	s.mu → rt.streams.mu → a stream's mu (streamSkip: a retry or
+//	                  resend leaves out the items the owner holds)
+//	rt.actorsMu → rt.streams.mu → a stream's mu (streamSkip; endStream
+//	                  when a streaming call finishes)
+//	a stream's mu → rt.refs.mu (and what it takes), rt.store.mu
+//	                  (serveStreamItem adopts an item and counts it)
 //
-// Leaves: s.mu (the submitter: it takes no other lock; finishing a task
-// is claimed under it, then done outside it), rt.lin.mu, rt.store.mu,
-// rt.objs.mu, rt.objs.gcMu, rt.runningMu, an actor host's h.mu (it
-// takes none while dispatching), rt.blockMu, rt.headMu, rt.events.mu,
-// procsMu, and rt.announceMu (held across the task marker's write to
-// this process's stdout, on purpose: markers and output stay in order).
+// The submitter's s.mu takes no lock but the streams' above: finishing a
+// task is claimed under it, then done outside it. A stream's mu is let go
+// while its producer or consumer waits (backpressure, StreamNext).
+//
+// Leaves: rt.lin.mu, rt.store.mu, rt.objs.mu, rt.objs.gcMu,
+// rt.runningMu, an actor host's h.mu (it takes none while dispatching),
+// rt.blockMu, rt.headMu, rt.events.mu, procsMu, and rt.announceMu
+// (held across the task marker's write to this process's stdout, on
+// purpose: markers and output stay in order).
 //
 // The lineage releases its lock before it counts references (keepLineage);
 // dropLineageLocked runs under rt.refs.mu and takes rt.lin.mu briefly.

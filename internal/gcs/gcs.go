@@ -91,7 +91,7 @@ type Server struct {
 	nodes   map[string]*nodeEntry
 	jobs    map[string]*protocol.JobState
 	jobSeq  int
-	uploads map[string]*os.File
+	uploads map[string]*os.File // binaries being received; under uploadsMu, not mu
 
 	actors       map[string]*actorEntry
 	actorNames   map[string]string
@@ -108,6 +108,10 @@ type Server struct {
 	tasks         *taskStore
 	dashboardAddr string
 	metrics       *headMetrics
+
+	// uploadsMu guards uploads: their disk writes and hashing run under
+	// it, never under mu, which heartbeats and every other call take.
+	uploadsMu sync.Mutex
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -233,13 +237,13 @@ func (s *Server) Stop() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.mu.Lock()
+	s.uploadsMu.Lock()
 	for _, f := range s.uploads {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 	}
 	s.uploads = map[string]*os.File{}
-	s.mu.Unlock()
+	s.uploadsMu.Unlock()
 	s.db.close()
 }
 
@@ -495,8 +499,8 @@ func (s *Server) uploadBinary(_ context.Context, req *protocol.UploadBinaryReque
 	if !protocol.ValidBinaryHash(req.Hash) {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "gcs: malformed binary hash %q", req.Hash)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.uploadsMu.Lock()
+	defer s.uploadsMu.Unlock()
 	f := s.uploads[req.Hash]
 	if req.Offset == 0 {
 		if f != nil {

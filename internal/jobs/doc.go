@@ -16,4 +16,22 @@
 // Pack and Unpack are the working directory's format: a gzipped tar,
 // bounded in size, unpacked so that nothing lands outside the directory
 // (no absolute paths, no "..", no symlink that leads out).
+//
+// # Locks
+//
+//	Manager.saveMu → Manager.mu
+//
+// Manager.mu guards the jobs and their records, and the closed flag. It is
+// never held across a call to the head, but it is held across local
+// process and file work, on purpose, so that no Stop or Close sees a job
+// half started: startLocked (the log file's open and chmod, reading the
+// cluster CA, and the fork and exec of the entrypoint), stopLocked's
+// signal to a job's process group (after reading /proc to check the pid
+// is still the job's), and load's /proc checks.
+//
+// Manager.saveMu orders the writes of records to the head: save holds it
+// across the key-value put (an RPC, bounded to 5 s), on purpose, so that
+// the last write is the latest state; it copies the record under
+// Manager.mu and lets that go before the call. Nothing takes saveMu while
+// holding Manager.mu.
 package jobs

@@ -42,8 +42,14 @@
 //	Node.mu → gpu.Allocator.mu  (the node's and bundles' GPU IDs)
 //	Node.mu → rpc.Peer.mu       (OnClose: a requester's or worker's lifeline)
 //	storeState.mu → the object store's own lock (Contains, Info)
+//	storeState.mu → rpc.Peer.mu (holder: a connection's pins go when it
+//	                closes)
 //
 // Node.mu and storeState.mu (the object directory: pins, pulls, owner
 // watches) are never held together. No lock above is held while taking
-// Node.mu.
+// Node.mu. Leaves besides: a worker's output lock (launch's logMu,
+// shared by its stdout and stderr pumps and held across a line's write to
+// the worker's log file, so that lines do not interleave) and a pull's
+// chunk cursor (transfer's mu). No node lock is held across a call that
+// may spill or restore an object (the store's Create, Get).
 package node

@@ -86,7 +86,21 @@
 //
 // # Concurrency
 //
-// Every method of Store and Mapper is safe for concurrent use. The Store
-// uses one mutex and holds it during spill and restore I/O: simple and
-// correct, at the price of stalling other calls while a spill is written.
+// Every method of Store and Mapper is safe for concurrent use. Each has
+// one mutex, and both are leaves: neither takes another lock while holding
+// its own, and a Store never uses a Mapper.
+//
+// Store.mu guards everything of the Store: objects, the allocator, the
+// fallback mappings, the counters. It is held across file system work, on
+// purpose (simple and correct, at the price of stalling other calls of
+// this store meanwhile): spill writes and restore reads, making a fallback
+// file (create, fallocate, mmap) and freeing one (munmap, remove),
+// statfs of the spill disk, CheckSegment's stat, and Close. WaitSealed
+// waits without it. Its callers hold no lock of theirs across a call that
+// may spill or restore (Create, Get); the node daemon's object directory
+// lock is held only across Contains and Info (see internal/node).
+//
+// Mapper.mu (a RWMutex) guards the mappings: Bytes reads them under the
+// read lock; mapping a file (open, fstat, mmap) happens under the write
+// lock, so that a path is mapped once; Forget and Close munmap under it.
 package objstore

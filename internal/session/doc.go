@@ -28,5 +28,7 @@
 //
 // Directory names use UTC timestamps so that lexical order is chronological
 // regardless of the local time zone or DST changes. The package only touches
-// the filesystem; it does no logging.
+// the filesystem; it does no logging. It has no mutex and keeps no state
+// in memory: processes agree through the files alone (writes by rename, as
+// above).
 package session

@@ -20,4 +20,15 @@
 //
 // Tests never sleep to synchronise: WaitFor polls a condition until a
 // deadline and fails the test with a message if it never holds.
+//
+// # Locks
+//
+// builds (the executables Build made, by package) and a Cluster's mu (its
+// processes, addresses and cached head connection) are leaves, never held
+// together; a build runs in its buildResult's Once, outside builds, which
+// buildDir takes inside it (Once → builds). Cluster.mu is held across
+// dialing the head when status has no live connection (bounded to 5 s,
+// so that concurrent callers share one) and across reading a detached
+// daemon's session directory (waitAlive), never across a ClusterStatus
+// call or a process start.
 package testcluster
