@@ -131,6 +131,9 @@ func (t *ActorType[A]) Options(opts ...Option) *ActorType[A] {
 	if c.err == nil && c.opts.set&callOnly != 0 {
 		c.err = fmt.Errorf("%w: ConcurrencyGroup applies to actor calls; an actor's groups are set with ConcurrencyGroups", errs.ErrInvalidOption)
 	}
+	if c.err == nil && c.opts.set&streamOnly != 0 {
+		c.err = fmt.Errorf("%w: StreamBackpressure applies to streaming calls (StreamMethod.Options), not to an actor's creation", errs.ErrInvalidOption)
+	}
 	return c
 }
 
@@ -281,6 +284,9 @@ func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return failedRef[R](err)
+	}
+	if m == nil {
+		return failedRef[R](errZeroCall)
 	}
 	if h.id == "" {
 		return failedRef[R](fmt.Errorf("%w: the zero ActorHandle refers to no actor", errs.ErrBadCall))

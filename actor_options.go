@@ -114,11 +114,17 @@ func withMethodOptions(base callOptions, opts []Option) *methodOptions {
 // later). Any other option makes every Remote of the copy fail with
 // ErrInvalidOption: an actor's resources and placement are the actor's.
 func (m *Method[A, R]) Options(opts ...Option) *Method[A, R] {
+	if m == nil {
+		return &Method[A, R]{call: &methodOptions{err: errZeroCall}}
+	}
 	base := m.options()
 	c := *m
 	c.call = withMethodOptions(base.opts, opts)
-	if base.err != nil {
+	switch {
+	case base.err != nil:
 		c.call.err = base.err // a copy of a copy keeps its misplaced option
+	case c.call.err == nil && c.call.opts.set&streamOnly != 0:
+		c.call.err = fmt.Errorf("%w: StreamBackpressure applies to streaming methods (RegisterStreamMethod)", errs.ErrInvalidOption)
 	}
 	return &c
 }
@@ -128,6 +134,9 @@ func (m *Method[A, R]) Options(opts ...Option) *Method[A, R] {
 func (m *Method[A, R]) options() *methodOptions {
 	if m.call != nil {
 		return m.call
+	}
+	if m.actor == nil || m.def == nil {
+		return &methodOptions{err: errZeroCall}
 	}
 	m.actor.mu.RLock()
 	o := m.actor.callOpts[m.def.name]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -85,6 +86,11 @@ func TestKV(t *testing.T) {
 	// Bad input.
 	if _, err := rayo.KVPut(ctx, "", []byte("v")); !errors.Is(err, rayo.ErrInvalidOption) {
 		t.Fatalf("an empty key: %v", err)
+	}
+	// A key the head's state store could not keep (bbolt's limit is
+	// 32 KiB) is refused, not lost at the next restart.
+	if _, err := rayo.KVPut(ctx, strings.Repeat("k", 40<<10), []byte("v")); !errors.Is(err, rayo.ErrInvalidOption) {
+		t.Fatalf("a 40 KiB key: %v, want ErrInvalidOption", err)
 	}
 	if _, err := rayo.KVPut(ctx, "big", bytes.Repeat([]byte{1}, 1<<20+1)); !errors.Is(err, rayo.ErrInvalidOption) {
 		t.Fatalf("a value over 1 MiB: %v", err)

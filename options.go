@@ -80,7 +80,26 @@ type optionKind uint8
 const (
 	taskOnly optionKind = 1 << iota
 	actorOnly
+	streamOnly // StreamBackpressure: streaming tasks and methods only
 )
+
+// errZeroCall is the error of a call through a zero or nil *Task,
+// *StreamTask, *Method or *StreamMethod (one not made by Register...).
+var errZeroCall = fmt.Errorf("%w: the zero or nil task or method refers to no registration", errs.ErrBadCall)
+
+// misplacedForTask says why a (streaming, if streaming) task call cannot
+// take the options in set; nil if it can.
+func misplacedForTask(set optionKind, streaming bool) error {
+	switch {
+	case set&callOnly != 0:
+		return fmt.Errorf("%w: ConcurrencyGroup applies to actor calls", errs.ErrInvalidOption)
+	case set&actorOnly != 0:
+		return fmt.Errorf("%w: Namespace, Detached, GetIfExists, MaxRestarts, MaxTaskRetries, MaxConcurrency and ConcurrencyGroups apply to actors", errs.ErrInvalidOption)
+	case set&streamOnly != 0 && !streaming:
+		return fmt.Errorf("%w: StreamBackpressure applies to streaming tasks and methods (RegisterStream, RegisterStreamMethod)", errs.ErrInvalidOption)
+	}
+	return nil
+}
 
 // Tasks need 1 CPU by default; actors hold none while they live (as in
 // Ray), so that idle actors do not starve tasks.
@@ -269,7 +288,9 @@ func MaxConcurrency(n int) Option {
 // variables runs only in a worker started with exactly them (the job's
 // first call of an environment waits for a process to start), and idle
 // workers of an environment are stopped like other idle workers. Values
-// appear in no command line, log or listing: they may be secrets.
+// appear in no command line, log or listing (they may be secrets); the
+// head keeps an actor's in its state store, private to the cluster's
+// user, to restart the actor with them, as Ray's GCS keeps runtime_env.
 //
 // A name that is empty or holds '=' or NUL, or a value that holds NUL,
 // is ErrInvalidOption. So are names starting with RAYO_ (rayo's own: the

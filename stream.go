@@ -77,20 +77,28 @@ func RegisterStream[T any](name string, fn any) *StreamTask[T] {
 }
 
 // Name is the streaming task's registered name (Ray's function name).
-func (t *StreamTask[T]) Name() string { return t.def.name }
+func (t *StreamTask[T]) Name() string {
+	if t == nil || t.def == nil {
+		return ""
+	}
+	return t.def.name
+}
 
 // Options returns a copy of the streaming task with call options applied:
 // those of Task.Options, and StreamBackpressure. An invalid option makes
 // every Remote of the copy fail with ErrInvalidOption.
 func (t *StreamTask[T]) Options(opts ...Option) *StreamTask[T] {
+	if t == nil || t.def == nil {
+		return &StreamTask[T]{err: errZeroCall}
+	}
 	c := &StreamTask[T]{def: t.def, opts: t.opts.clone(), err: t.err}
 	for _, o := range opts {
 		if err := o(&c.opts); err != nil && c.err == nil {
 			c.err = err
 		}
 	}
-	if c.err == nil && c.opts.set&actorOnly != 0 {
-		c.err = fmt.Errorf("%w: Namespace, Detached, GetIfExists, MaxRestarts, MaxTaskRetries and MaxConcurrency apply to actors", errs.ErrInvalidOption)
+	if c.err == nil {
+		c.err = misplacedForTask(c.opts.set, true)
 	}
 	return c
 }
@@ -100,14 +108,14 @@ func (t *StreamTask[T]) Options(opts ...Option) *StreamTask[T] {
 // (Ray's _generator_backpressure_num_objects). The default, 0, is no
 // limit, as in Ray: a bound by default could stall a program that reads
 // one stream to its end before another on a cluster whose CPUs the paused
-// producers hold. Tasks that do not stream ignore it.
+// producers hold. Calls that do not stream refuse it (ErrInvalidOption).
 func StreamBackpressure(n int) Option {
 	return func(o *callOptions) error {
 		if n < 0 {
 			return fmt.Errorf("%w: StreamBackpressure must be ≥ 0, got %d", errs.ErrInvalidOption, n)
 		}
 		o.streamBackpressure = n
-		o.set |= taskOnly
+		o.set |= streamOnly | methodCall
 		return nil
 	}
 }
@@ -125,6 +133,9 @@ func (t *StreamTask[T]) Remote(args ...any) *ObjectRefStream[T] {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return failedStream[T](err)
+	}
+	if t == nil || (t.def == nil && t.err == nil) {
+		return failedStream[T](errZeroCall)
 	}
 	if t.err != nil {
 		return failedStream[T](t.err)
@@ -147,8 +158,7 @@ func (t *StreamTask[T]) Remote(args ...any) *ObjectRefStream[T] {
 type StreamMethod[A, T any] struct {
 	actor *actorDef
 	def   *taskDef
-	opts  callOptions
-	err   error
+	call  *methodOptions // per-call options (Options); nil: the defaults
 }
 
 // RegisterStreamMethod registers a streaming method of an actor type
@@ -179,41 +189,49 @@ func RegisterStreamMethod[T, A any](t *ActorType[A], name string, fn any) *Strea
 	return &StreamMethod[A, T]{actor: t.def, def: d}
 }
 
-// Options returns a copy of the method with StreamBackpressure applied
-// (Ray's method.options(_generator_backpressure_num_objects=n)); any other
-// option is an ErrInvalidOption at Remote.
+// Options returns a copy of the streaming method whose calls have these
+// options: StreamBackpressure (Ray's
+// method.options(_generator_backpressure_num_objects=n)) and those of
+// Method.Options (Name, ConcurrencyGroup, MaxTaskRetries,
+// RetryExceptions); any other option is an ErrInvalidOption at Remote.
 func (m *StreamMethod[A, T]) Options(opts ...Option) *StreamMethod[A, T] {
-	c := &StreamMethod[A, T]{actor: m.actor, def: m.def, opts: m.opts, err: m.err}
-	for _, o := range opts {
-		probe := defaultActorOptions()
-		if err := o(&probe); err != nil {
-			if c.err == nil {
-				c.err = err
-			}
-			continue
-		}
-		n := probe.streamBackpressure
-		probe.streamBackpressure, probe.set = 0, 0
-		if !reflect.DeepEqual(probe, defaultActorOptions()) && c.err == nil {
-			c.err = fmt.Errorf("%w: a streaming method call takes only StreamBackpressure", errs.ErrInvalidOption)
-		}
-		c.opts.streamBackpressure = n
+	if m == nil {
+		return &StreamMethod[A, T]{call: &methodOptions{err: errZeroCall}}
 	}
-	return c
+	base := m.options()
+	c := *m
+	c.call = withMethodOptions(base.opts, opts)
+	if base.err != nil {
+		c.call.err = base.err
+	}
+	return &c
+}
+
+func (m *StreamMethod[A, T]) options() *methodOptions {
+	switch {
+	case m.call != nil:
+		return m.call
+	case m.actor == nil || m.def == nil:
+		return &methodOptions{err: errZeroCall}
+	}
+	return withMethodOptions(defaultMethodOptions(), nil)
 }
 
 // Remote calls the streaming method on the actor h refers to and returns
-// its stream at once (Ray's a.method.remote() on a generator method). Calls are ordered with the caller's other calls to
-// the actor. After the actor restarts (MaxTaskRetries), the call runs
-// again and the items the caller holds are dropped unreported, as for
-// tasks.
+// its stream at once. As an actor call, it is resent after the actor's
+// worker dies within MaxTaskRetries; the items the caller already holds
+// are not sent again. A malformed call fails the stream with ErrBadCall.
 func (m *StreamMethod[A, T]) Remote(h ActorHandle[A], args ...any) *ObjectRefStream[T] {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return failedStream[T](err)
 	}
-	if m.err != nil {
-		return failedStream[T](m.err)
+	if m == nil {
+		return failedStream[T](errZeroCall)
+	}
+	call := m.options()
+	if call.err != nil {
+		return failedStream[T](call.err)
 	}
 	if h.id == "" {
 		return failedStream[T](fmt.Errorf("%w: the zero ActorHandle refers to no actor", errs.ErrBadCall))
@@ -222,7 +240,8 @@ func (m *StreamMethod[A, T]) Remote(h ActorHandle[A], args ...any) *ObjectRefStr
 	if err != nil {
 		return failedStream[T](err)
 	}
-	ref := rt.SubmitActorStream(h.id, m.actor.class, m.def.name, cargs, h.scope.tok, core.StreamOptions{Backpressure: m.opts.streamBackpressure})
+	ref := rt.SubmitActorStream(h.id, m.actor.class, m.def.name, cargs, h.scope.tok, call.core,
+		core.StreamOptions{Backpressure: call.opts.streamBackpressure})
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newStream[T](rt, ref)
 }

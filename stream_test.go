@@ -313,6 +313,10 @@ func TestStreamBadCalls(t *testing.T) {
 		"method option":         {mRange.Options(rayo.NumCPUs(1)).Remote(must(aStreamer.New(ctx, 0)), 1), rayo.ErrInvalidOption},
 		"zero handle":           {mRange.Remote(rayo.ActorHandle[streamer]{}, 1), rayo.ErrBadCall},
 		"method arity":          {mRange.Remote(must(aStreamer.New(ctx, 0))), rayo.ErrBadCall},
+		"zero stream task":      {(&rayo.StreamTask[int]{}).Remote(1), rayo.ErrBadCall},
+		"nil stream task":       {(*rayo.StreamTask[int])(nil).Options(rayo.NumCPUs(1)).Remote(1), rayo.ErrBadCall},
+		"zero stream method":    {(&rayo.StreamMethod[streamer, int]{}).Remote(must(aStreamer.New(ctx, 0)), 1), rayo.ErrBadCall},
+		"group on a task":       {sCount.Options(rayo.ConcurrencyGroup("io")).Remote(1), rayo.ErrInvalidOption},
 		"zero stream":           {&zero, rayo.ErrBadCall},
 		"nil stream":            {nilStream, rayo.ErrBadCall},
 	}
@@ -561,6 +565,54 @@ func TestStreamActorCancel(t *testing.T) {
 	}
 	if _, err := mCalls.Remote(h).Get(ctx); err != nil {
 		t.Fatalf("the actor after its stream was cancelled: %v", err)
+	}
+	runtime.KeepAlive(h)
+}
+
+// Options that apply elsewhere are refused where they do not; zero and
+// nil tasks and methods fail their calls with ErrBadCall, never a panic.
+func TestMisplacedOptionsAndZeroValues(t *testing.T) {
+	ctx := initEmbedded(t)
+	h := must(aStreamer.New(ctx, 0))
+	refs := map[string]struct {
+		ref  rayo.ObjectRef[int]
+		want error
+	}{
+		"StreamBackpressure on a task":   {tAdd.Options(rayo.StreamBackpressure(2)).Remote(1, 2), rayo.ErrInvalidOption},
+		"StreamBackpressure on a method": {mCalls.Options(rayo.StreamBackpressure(2)).Remote(h), rayo.ErrInvalidOption},
+		"ConcurrencyGroup on a task":     {tAdd.Options(rayo.ConcurrencyGroup("io")).Remote(1, 2), rayo.ErrInvalidOption},
+		"zero task":                      {(&rayo.Task[int]{}).Remote(), rayo.ErrBadCall},
+		"nil task":                       {(*rayo.Task[int])(nil).Options(rayo.NumCPUs(1)).Remote(), rayo.ErrBadCall},
+		"zero method":                    {(&rayo.Method[streamer, int]{}).Options(rayo.Name("x")).Remote(h), rayo.ErrBadCall},
+		"nil method":                     {(*rayo.Method[streamer, int])(nil).Remote(h), rayo.ErrBadCall},
+	}
+	for name, c := range refs {
+		if _, err := c.ref.Get(ctx); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	if _, err := aStreamer.Options(rayo.StreamBackpressure(2)).New(ctx, 0); !errors.Is(err, rayo.ErrInvalidOption) {
+		t.Errorf("StreamBackpressure on an actor's creation: %v, want ErrInvalidOption", err)
+	}
+	if got := rayo.RemoteN((*rayo.Task[[]int])(nil), 2); len(got) != 2 {
+		t.Errorf("RemoteN of a nil task: %d refs, want 2", len(got))
+	} else if _, err := got[0].Get(ctx); !errors.Is(err, rayo.ErrBadCall) {
+		t.Errorf("RemoteN of a nil task: %v, want ErrBadCall", err)
+	}
+	runtime.KeepAlive(h)
+}
+
+// A streaming method takes per-call options, as any actor call: here a
+// concurrency group the actor lacks, and a name.
+func TestStreamMethodCallOptions(t *testing.T) {
+	ctx := initEmbedded(t)
+	h := must(aStreamer.New(ctx, 0))
+	if _, err := mRange.Options(rayo.ConcurrencyGroup("none")).Remote(h, 2).Next(ctx); !errors.Is(err, rayo.ErrInvalidOption) {
+		t.Fatalf("a streaming call in a group its actor lacks: %v, want ErrInvalidOption", err)
+	}
+	got, err := drain(ctx, t, mRange.Options(rayo.Name("named-range"), rayo.StreamBackpressure(1)).Remote(h, 3))
+	if err != nil || len(got) != 3 {
+		t.Fatalf("a named streaming call: %v items, %v; want 3", len(got), err)
 	}
 	runtime.KeepAlive(h)
 }

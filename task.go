@@ -148,14 +148,17 @@ func (t *Task[R]) Name() string {
 // Options returns a copy of the task with call options applied. An
 // invalid option makes every Remote of the copy fail with ErrInvalidOption.
 func (t *Task[R]) Options(opts ...Option) *Task[R] {
+	if t == nil || t.def == nil {
+		return &Task[R]{err: errZeroCall}
+	}
 	c := &Task[R]{def: t.def, opts: t.opts.clone(), err: t.err}
 	for _, o := range opts {
 		if err := o(&c.opts); err != nil && c.err == nil {
 			c.err = err
 		}
 	}
-	if c.err == nil && c.opts.set&actorOnly != 0 {
-		c.err = fmt.Errorf("%w: Namespace, Detached, GetIfExists, MaxRestarts, MaxTaskRetries and MaxConcurrency apply to actors", errs.ErrInvalidOption)
+	if c.err == nil {
+		c.err = misplacedForTask(c.opts.set, false)
 	}
 	return c
 }
@@ -176,6 +179,9 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return failedRef[R](err)
+	}
+	if t == nil || (t.def == nil && t.err == nil) {
+		return failedRef[R](errZeroCall)
 	}
 	if t.err != nil {
 		return failedRef[R](t.err)
@@ -214,6 +220,9 @@ func RemoteN[E any](t *Task[[]E], n int, args ...any) []ObjectRef[E] {
 	rt, err := runtimeOrErr()
 	if err != nil {
 		return fail(err)
+	}
+	if t == nil || (t.def == nil && t.err == nil) {
+		return fail(errZeroCall)
 	}
 	if t.err != nil {
 		return fail(t.err)

@@ -218,7 +218,7 @@ func (s *submitter) retryLostArgs(t *task) bool {
 		if a.Loc == nil || !s.rt.ownsLineage(a.ID) {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		ctx, cancel := context.WithTimeout(s.rt.ctx, 10*time.Minute) // Close ends it
 		if s.rt.storedCopyReachable(ctx, a) {
 			cancel()
 			continue

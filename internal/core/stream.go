@@ -122,8 +122,8 @@ func (rt *Runtime) SubmitStream(opts SubmitOptions, so StreamOptions, args []Tas
 }
 
 // SubmitActorStream submits a streaming actor method call.
-func (rt *Runtime) SubmitActorStream(actorID, class, method string, args []TaskArg, keep any, so StreamOptions) Ref {
-	return rt.submitActorCall(actorID, class, method, args, keep, ActorCallOptions{}, &so)
+func (rt *Runtime) SubmitActorStream(actorID, class, method string, args []TaskArg, keep any, o ActorCallOptions, so StreamOptions) Ref {
+	return rt.submitActorCall(actorID, class, method, args, keep, o, &so)
 }
 
 // endStream records how a stream's task ended: with the reply's item
@@ -147,7 +147,9 @@ func (rt *Runtime) endStream(id string, value []byte, err *errs.WireTaskError) {
 		if uerr := rpc.Unmarshal(value, &end); uerr != nil {
 			s.err = errs.NewTaskError(id, id, errs.ErrTaskFailed, fmt.Errorf("a malformed end of stream: %v", uerr), "", false).ToWire()
 		} else {
-			s.total = end.Items
+			// A retry that yielded fewer items than an earlier attempt
+			// delivered still ends after those: they are the caller's.
+			s.total = max(end.Items, s.received)
 		}
 	}
 	s.changedLocked()

@@ -238,7 +238,7 @@ func (s *submitter) enqueue(t *task) {
 	}
 	k := schedKey(t.opts.Resources, t.opts.Strategy)
 	if len(t.opts.Env) > 0 {
-		k += "|" + protocol.EnvKey(t.opts.Env) // no lease serves two environments
+		k += "|" + protocol.EnvKey(s.rt.cfg.Token, t.opts.Env) // no lease serves two environments
 	}
 	ks := s.keys[k]
 	if ks == nil {
@@ -343,7 +343,7 @@ func (s *submitter) returnLease(lh *leaseHandle, disconnect bool) {
 // or the node refuses for good.
 func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 	req := &protocol.LeaseRequest{RequestID: pl.id, Job: s.rt.Job(), Resources: ks.res, Strategy: ks.strat, Name: pl.name,
-		Depth: s.rt.submitDepth(), Env: ks.env, EnvKey: protocol.EnvKey(ks.env)}
+		Depth: s.rt.submitDepth(), Env: ks.env, EnvKey: protocol.EnvKey(s.rt.cfg.Token, ks.env)}
 	ctx := s.rt.ctx
 	// done ends the request's bookkeeping; it reports whether the request
 	// was still wanted.

@@ -453,7 +453,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 	var reply protocol.LeaseReply
 	req := &protocol.LeaseRequest{Job: a.spec.Job, Resources: a.spec.Resources, Strategy: a.spec.Strategy,
 		Spilled: true, Dedicated: true, Detached: a.spec.Detached, Name: a.spec.Class,
-		Env: a.spec.Env, EnvKey: protocol.EnvKey(a.spec.Env)}
+		Env: a.spec.Env, EnvKey: protocol.EnvKey(s.cfg.Token, a.spec.Env)}
 	if err := node.Call(ctx, protocol.NodeRequestLease, req, &reply); err != nil {
 		return err
 	}

@@ -12,15 +12,21 @@ import (
 // The key-value store is held in memory and written through to the
 // head's state; keys are nsKey(namespace, key).
 
-func checkKVKey(key string) error {
+func checkKVKey(ns, key string) error {
 	if key == "" {
 		return rpc.Errorf(rpc.CodeBadRequest, "rayo: a key-value key must not be empty")
+	}
+	if n := len(ns) + 1 + len(key); n > protocol.MaxKVKey {
+		return rpc.Errorf(rpc.CodeBadRequest, "rayo: a key-value key with its namespace is at most %d bytes, not %d", protocol.MaxKVKey, n)
 	}
 	return nil
 }
 
+// kvPut writes through to the head's state before it answers: a put the
+// state store refuses (a full disk) is an error, not a value that a
+// restarted head would not have.
 func (s *Server) kvPut(_ context.Context, req *protocol.KVPutRequest) (*protocol.KVPutReply, error) {
-	if err := checkKVKey(req.Key); err != nil {
+	if err := checkKVKey(req.Namespace, req.Key); err != nil {
 		return nil, err
 	}
 	if len(req.Value) > protocol.MaxKVValue {
@@ -34,8 +40,10 @@ func (s *Server) kvPut(_ context.Context, req *protocol.KVPutRequest) (*protocol
 		return &protocol.KVPutReply{}, nil
 	}
 	v := append([]byte{}, req.Value...)
+	if err := s.db.put(bucketKV, k, v); err != nil {
+		return nil, rpc.Errorf(rpc.CodeInternal, "rayo: the head could not store the key-value record: %v", err)
+	}
 	s.kv[k] = v
-	s.persist(bucketKV, k, v)
 	return &protocol.KVPutReply{Added: !exists}, nil
 }
 
@@ -53,10 +61,10 @@ func (s *Server) kvDelete(_ context.Context, req *protocol.KVKeyRequest) (*proto
 	if _, ok := s.kv[k]; !ok {
 		return &protocol.KVDeleteReply{}, nil
 	}
-	delete(s.kv, k)
 	if err := s.db.del(bucketKV, k); err != nil {
-		s.cfg.Log.Error("persisting a key-value delete failed", "key", req.Key, "err", err)
+		return nil, rpc.Errorf(rpc.CodeInternal, "rayo: the head could not delete the key-value record: %v", err)
 	}
+	delete(s.kv, k)
 	return &protocol.KVDeleteReply{Deleted: true}, nil
 }
 

@@ -87,7 +87,7 @@ func (n *Node) requestLease(ctx context.Context, req *protocol.LeaseRequest) (*p
 	if err := protocol.CheckEnv(req.Env); err != nil {
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "node: lease request: %v", err)
 	}
-	if req.EnvKey != protocol.EnvKey(req.Env) {
+	if req.EnvKey != protocol.EnvKey(n.cfg.Token, req.Env) {
 		// The key decides which workers may serve it: it must be the
 		// environment's.
 		return nil, rpc.Errorf(rpc.CodeBadRequest, "node: lease request: environment key does not match its environment")

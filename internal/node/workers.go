@@ -359,7 +359,7 @@ func (n *Node) launch(j *job, w *worker, bin string) {
 	go func() { defer pipes.Done(); n.pumpOutput(j, w, stdout, false, logf, &logMu) }()
 	go func() { defer pipes.Done(); n.pumpOutput(j, w, stderr, true, logf, &logMu) }()
 	// The environment's hash only: its values may be secrets.
-	n.log.Debug("worker started", "worker", w.id, "pid", pid, "job", j.spec.JobID, "env", protocol.EnvKey(j.env))
+	n.log.Debug("worker started", "worker", w.id, "pid", pid, "job", j.spec.JobID, "env", protocol.EnvKey(n.cfg.Token, j.env))
 
 	n.wg.Add(1)
 	go func() {

@@ -139,13 +139,13 @@ func TestLeaseRequestEnvChecked(t *testing.T) {
 		env    []string
 		envKey string
 	}{
-		{"reserved name", []string{"RAYO_TOKEN=x"}, protocol.EnvKey([]string{"RAYO_TOKEN=x"})},
-		{"GPU list", []string{"CUDA_VISIBLE_DEVICES=0"}, protocol.EnvKey([]string{"CUDA_VISIBLE_DEVICES=0"})},
-		{"unsorted", []string{"B=2", "A=1"}, protocol.EnvKey([]string{"B=2", "A=1"})},
-		{"twice", []string{"A=1", "A=2"}, protocol.EnvKey([]string{"A=1", "A=2"})},
-		{"no '='", []string{"A"}, protocol.EnvKey([]string{"A"})},
-		{"key of another environment", good, protocol.EnvKey([]string{"A=1"})},
-		{"key without environment", nil, protocol.EnvKey(good)},
+		{"reserved name", []string{"RAYO_TOKEN=x"}, protocol.EnvKey(testToken, []string{"RAYO_TOKEN=x"})},
+		{"GPU list", []string{"CUDA_VISIBLE_DEVICES=0"}, protocol.EnvKey(testToken, []string{"CUDA_VISIBLE_DEVICES=0"})},
+		{"unsorted", []string{"B=2", "A=1"}, protocol.EnvKey(testToken, []string{"B=2", "A=1"})},
+		{"twice", []string{"A=1", "A=2"}, protocol.EnvKey(testToken, []string{"A=1", "A=2"})},
+		{"no '='", []string{"A"}, protocol.EnvKey(testToken, []string{"A"})},
+		{"key of another environment", good, protocol.EnvKey(testToken, []string{"A=1"})},
+		{"key without environment", nil, protocol.EnvKey(testToken, good)},
 	} {
 		err := <-requestLeaseAsync(ctx, t, n, &protocol.LeaseRequest{Job: protocol.JobSpec{JobID: "job1"},
 			Resources: sched.Resources{"CPU": sched.Unit}, Env: tc.env, EnvKey: tc.envKey})

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -83,13 +84,15 @@ func CheckEnv(env []string) error {
 	return nil
 }
 
-// EnvKey names a call's environment ("" for none): a hash, so that the
-// values (which may be secrets) appear in no key, log or listing.
-func EnvKey(env []string) string {
+// EnvKey names a call's environment ("" for none): an HMAC keyed by the
+// cluster's token, so that the values (which may be secrets) appear in no
+// key, log or listing, and a short value cannot be found again from its
+// key by trying values (as it could from a plain hash).
+func EnvKey(token string, env []string) string {
 	if len(env) == 0 {
 		return ""
 	}
-	h := sha256.New()
+	h := hmac.New(sha256.New, []byte(token))
 	for _, e := range env {
 		h.Write([]byte(e))
 		h.Write([]byte{0}) // no entry holds NUL: the encoding is unambiguous

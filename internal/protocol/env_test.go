@@ -45,18 +45,22 @@ func TestEnvList(t *testing.T) {
 }
 
 func TestEnvKey(t *testing.T) {
-	if EnvKey(nil) != "" {
+	if EnvKey("t", nil) != "" {
 		t.Error("no environment has a key")
 	}
-	a, b := EnvKey([]string{"A=1"}), EnvKey([]string{"A=2"})
-	if a == "" || a == b || a != EnvKey([]string{"A=1"}) {
+	a, b := EnvKey("t", []string{"A=1"}), EnvKey("t", []string{"A=2"})
+	if a == "" || a == b || a != EnvKey("t", []string{"A=1"}) {
 		t.Errorf("keys %q %q", a, b)
 	}
 	// Entry boundaries count: {"A=1", "B=2"} is not {"A=1B=2"}.
-	if EnvKey([]string{"A=1", "B=2"}) == EnvKey([]string{"A=1B=2"}) {
+	if EnvKey("t", []string{"A=1", "B=2"}) == EnvKey("t", []string{"A=1B=2"}) {
 		t.Error("two environments share a key")
 	}
-	if strings.Contains(EnvKey([]string{"A=s3cret"}), "s3cret") {
+	// Keyed by the token: another cluster's key for the same values differs.
+	if EnvKey("t", []string{"A=1"}) == EnvKey("u", []string{"A=1"}) {
+		t.Fatal("EnvKey does not depend on the token")
+	}
+	if strings.Contains(EnvKey("t", []string{"A=s3cret"}), "s3cret") {
 		t.Error("the key shows the value")
 	}
 }

@@ -13,6 +13,11 @@ const (
 // (objects go in the object store).
 const MaxKVValue = 1 << 20
 
+// MaxKVKey bounds a key with its namespace: the head's state store
+// (bbolt) refuses keys over 32 KiB, and a key refused there would be
+// lost at the next head restart.
+const MaxKVKey = 16 << 10
+
 type KVPutRequest struct {
 	Namespace string `msgpack:"ns"`
 	Key       string `msgpack:"k"`
