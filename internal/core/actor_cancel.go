@@ -124,8 +124,7 @@ func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool
 	if where == &ac.queue {
 		ac.pumpLocked() // the calls behind it may be ready to go
 	}
-	rt.actorsMu.Unlock()
-	ac.flush()
+	ac.unlockFlush()
 	return true, nil
 }
 

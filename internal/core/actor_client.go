@@ -224,8 +224,7 @@ func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg
 	rt.actorsMu.Lock()
 	ac.queue = append(ac.queue, c)
 	ac.pumpLocked()
-	rt.actorsMu.Unlock()
-	ac.flush()
+	ac.unlockFlush()
 	if !c.ready {
 		rt.wg.Add(1)
 		go func() { defer rt.wg.Done(); ac.resolveArgs(c) }()
@@ -246,8 +245,7 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 		failure = argFailure(c.name, c.req.TaskID, err)
 	}
 	ac.rt.actorsMu.Lock()
-	defer ac.flush()
-	defer ac.rt.actorsMu.Unlock()
+	defer ac.unlockFlush()
 	if c.done {
 		return // cancelled, or failed with the actor, meanwhile
 	}
@@ -323,8 +321,14 @@ func (ac *actorClient) pumpLocked() {
 // One goroutine writes at a time: one that finds a write under way leaves
 // its calls to that writer, which takes batches until the outbox is empty.
 func (ac *actorClient) flush() {
+	ac.rt.actorsMu.Lock()
+	ac.unlockFlush()
+}
+
+// unlockFlush is flush for a caller that holds rt.actorsMu: it releases
+// it (the lock taken once on the path of a call).
+func (ac *actorClient) unlockFlush() {
 	rt := ac.rt
-	rt.actorsMu.Lock()
 	for !ac.sending && len(ac.outbox) > 0 {
 		batch := ac.outbox
 		ac.outbox = nil
@@ -351,7 +355,7 @@ func (ac *actorClient) flush() {
 		}
 		if ac.lossDeferred {
 			ac.lossDeferred = false
-			ac.requeueLocked() // ac.conn is nil or a newer one already
+			ac.requeueLocked() // ac.conn is nil or a newer one already, unused meanwhile
 		}
 		ac.pumpLocked() // resolves the actor again if its connection is lost
 	}
@@ -421,8 +425,7 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 		ac.lost = dropCall(ac.lost, c)
 	}
 	if err == nil && ac.retryExceptionLocked(c, reply.Err) {
-		ac.rt.actorsMu.Unlock() // resent: not finished
-		ac.flush()
+		ac.unlockFlush() // resent: not finished
 		return
 	}
 	c.done = true
@@ -448,8 +451,7 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 // retries left) or wait to learn whether the actor is dead.
 func (ac *actorClient) callFailed(conn actorConn, err error) {
 	ac.rt.actorsMu.Lock()
-	defer ac.flush()
-	defer ac.rt.actorsMu.Unlock()
+	defer ac.unlockFlush()
 	if ac.conn != conn {
 		return // already handled
 	}
@@ -469,16 +471,17 @@ func (ac *actorClient) connLostLocked() {
 		ac.lossDeferred = true
 		return
 	}
-	for _, o := range ac.outbox {
-		o.c.unsent = true // taken from the queue, never written
-	}
-	ac.outbox = nil
 	ac.requeueLocked()
 }
 
 // requeueLocked sorts the calls in flight on a lost connection: back to
-// the queue or aside (connLostLocked).
+// the queue or aside (connLostLocked). Those still in the outbox were
+// never written.
 func (ac *actorClient) requeueLocked() {
+	for _, o := range ac.outbox {
+		o.c.unsent = true
+	}
+	ac.outbox = nil
 	var again []*actorCall
 	for _, c := range ac.inflight {
 		if c.cancelled {
@@ -573,8 +576,7 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 					errs.ErrActorUnavailable)))
 			}
 			ac.pumpLocked()
-			ac.rt.actorsMu.Unlock()
-			ac.flush()
+			ac.unlockFlush()
 			return
 		}
 	}

@@ -174,3 +174,58 @@ func TestActorCallUnwrittenNotRetry(t *testing.T) {
 		}
 	}
 }
+
+// The connection is lost while a call's write is under way and another
+// call waits behind it: the written one is resent using a retry, the
+// unwritten one without, in their order, once the actor is back.
+func TestActorCallLostDuringWrite(t *testing.T) {
+	rt := newTestRuntime(t, newFakeCluster())
+	stuck := newFakeActorConn()
+	stuck.block = make(chan struct{})
+	ac := connectActor(rt, "a1", stuck)
+	rt.actorsMu.Lock()
+	ac.resolving = true // no head here: the test plays the actor's return
+	ac.info.MaxTaskRetries = 1
+	rt.actorsMu.Unlock()
+
+	first := make(chan Ref)
+	go func() { first <- rt.SubmitActorCall("a1", "A", "m", nil, nil) }()
+	<-stuck.writing
+	r2 := rt.SubmitActorCall("a1", "A", "m", nil, nil) // waits in the outbox
+	ac.callFailed(stuck, rpc.ErrClosed)                // the loss is noticed mid-write
+	rt.actorsMu.Lock()
+	deferred, queued := ac.lossDeferred, len(ac.queue)
+	rt.actorsMu.Unlock()
+	if !deferred || queued != 0 {
+		t.Fatalf("during the write: lossDeferred %v, queue %d; want true, 0", deferred, queued)
+	}
+	close(stuck.block)
+	r1 := <-first
+
+	rt.actorsMu.Lock()
+	var ids []string
+	var retries []int
+	for _, c := range ac.queue {
+		ids, retries = append(ids, c.req.TaskID), append(retries, c.retries)
+	}
+	inflight := len(ac.inflight)
+	back := newFakeActorConn()
+	ac.info, ac.conn, ac.resolving = &protocol.ActorInfo{ActorID: "a1", State: protocol.ActorAlive, Incarnation: 2}, back, false
+	ac.pumpLocked()
+	ac.unlockFlush()
+	if inflight != 0 || !slices.Equal(ids, []string{r1.ID, r2.ID}) || !slices.Equal(retries, []int{0, 1}) {
+		t.Fatalf("after the write: inflight %d, queue %v, retries %v; want 0, [%s %s], [0 1]", inflight, ids, retries, r1.ID, r2.ID)
+	}
+	if got := stuck.writtenIDs(); !slices.Equal(got, []string{r1.ID}) {
+		t.Fatalf("written on the lost connection: %v; want [%s]", got, r1.ID)
+	}
+	if got := back.writtenIDs(); !slices.Equal(got, []string{r1.ID, r2.ID}) {
+		t.Fatalf("resent %v; want [%s %s]", got, r1.ID, r2.ID)
+	}
+	back.replyAll(t, "v")
+	for _, r := range []Ref{r1, r2} {
+		if v, err := getResult(t, rt, r); err != nil || string(v) != "v" {
+			t.Fatalf("Get = %q, %v", v, err)
+		}
+	}
+}
