@@ -96,7 +96,9 @@ func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool
 		return true, fmt.Errorf("%w: force cancel is not supported for actor calls (the actor's state would be lost); use Kill", errs.ErrInvalidOption)
 	}
 	c.cancelled = true
-	if where == &ac.inflight {
+	// One in flight but still in the outbox was never written: it is
+	// dropped as a queued one.
+	if where == &ac.inflight && !ac.dropOutboxLocked(c) {
 		conn := ac.conn
 		rt.actorsMu.Unlock()
 		if conn == nil {
@@ -110,7 +112,7 @@ func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool
 		}
 		return true, err
 	}
-	// Queued here, or lost with a broken connection: never (re)sent.
+	// Queued here, unwritten, or lost with a broken connection: never (re)sent.
 	l := *where
 	for i, x := range l {
 		if x == c {
@@ -122,7 +124,7 @@ func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool
 	if where == &ac.queue {
 		ac.pumpLocked() // the calls behind it may be ready to go
 	}
-	rt.actorsMu.Unlock()
+	ac.unlockFlush()
 	return true, nil
 }
 

@@ -131,12 +131,36 @@ type actorClient struct {
 
 	// guarded by rt.actorsMu
 	info      *protocol.ActorInfo
-	conn      *rpc.Client
+	conn      actorConn
 	queue     []*actorCall
 	inflight  []*actorCall
 	lost      []*actorCall // in flight when the worker died, no retries left
 	resolving bool
 	failed    error // the actor is dead: every call fails with this
+	// outbox: calls taken off the queue (already in inflight, marshalled
+	// for conn) that wait to be written; sending: a goroutine writes a
+	// batch of them outside the lock (flush), so that a slow peer blocks
+	// only this caller's calls, which stay in order on the connection.
+	// lossDeferred: the connection was lost while a batch was written; the
+	// writer handles the loss once it knows which calls went out.
+	outbox       []outgoing
+	sending      bool
+	lossDeferred bool
+}
+
+// actorConn is the connection calls are written on (an *rpc.Client; a
+// fake in tests).
+type actorConn interface {
+	Done() <-chan struct{}
+	GoSent(method string, body []byte, done func(reply []byte, err error)) bool
+	Call(ctx context.Context, method string, req, resp any) error
+}
+
+// outgoing is a call waiting in the outbox, marshalled for conn.
+type outgoing struct {
+	c    *actorCall
+	body []byte
+	conn actorConn
 }
 
 type actorCall struct {
@@ -200,7 +224,7 @@ func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg
 	rt.actorsMu.Lock()
 	ac.queue = append(ac.queue, c)
 	ac.pumpLocked()
-	rt.actorsMu.Unlock()
+	ac.unlockFlush()
 	if !c.ready {
 		rt.wg.Add(1)
 		go func() { defer rt.wg.Done(); ac.resolveArgs(c) }()
@@ -221,7 +245,7 @@ func (ac *actorClient) resolveArgs(c *actorCall) {
 		failure = argFailure(c.name, c.req.TaskID, err)
 	}
 	ac.rt.actorsMu.Lock()
-	defer ac.rt.actorsMu.Unlock()
+	defer ac.unlockFlush()
 	if c.done {
 		return // cancelled, or failed with the actor, meanwhile
 	}
@@ -266,6 +290,9 @@ func (ac *actorClient) pumpLocked() {
 		ac.resolveLocked()
 		return
 	}
+	if ac.lossDeferred {
+		return // the calls of the lost connection go first (flush pumps then)
+	}
 	for len(ac.queue) > 0 && ac.queue[0].ready {
 		c := ac.queue[0]
 		ac.queue[0] = nil
@@ -282,29 +309,87 @@ func (ac *actorClient) pumpLocked() {
 			ac.finishLocked(c, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrBadCall, err, "", false).ToWire())
 			continue
 		}
+		// In flight from now: a reply or the connection's loss finds it
+		// there. flush writes it, after the lock is released.
 		ac.inflight = append(ac.inflight, c)
-		conn := ac.conn
-		sent := conn.GoSent(protocol.WorkerActorCall, body, func(reply []byte, err error) {
-			if err != nil {
-				// May run on this goroutine (connection already closed,
-				// whatever the error): handle it on another, outside the
-				// lock.
-				if errors.Is(err, rpc.ErrClosed) {
-					go ac.callFailed(conn, err)
-				} else {
-					go ac.replied(c, reply, err)
-				}
-				return
+		ac.outbox = append(ac.outbox, outgoing{c, body, ac.conn})
+	}
+}
+
+// flush writes the outbox's calls to their connection, in order, outside
+// rt.actorsMu; every path that may pump calls runs it after unlocking.
+// One goroutine writes at a time: one that finds a write under way leaves
+// its calls to that writer, which takes batches until the outbox is empty.
+func (ac *actorClient) flush() {
+	ac.rt.actorsMu.Lock()
+	ac.unlockFlush()
+}
+
+// unlockFlush is flush for a caller that holds rt.actorsMu: it releases
+// it (the lock taken once on the path of a call).
+func (ac *actorClient) unlockFlush() {
+	rt := ac.rt
+	for !ac.sending && len(ac.outbox) > 0 {
+		batch := ac.outbox
+		ac.outbox = nil
+		ac.sending = true
+		rt.actorsMu.Unlock()
+		failed := -1 // the first call not written: the connection broke there
+		for i, o := range batch {
+			if !ac.write(o) {
+				failed = i
+				break
 			}
-			ac.replied(c, reply, err)
-		})
-		if !sent {
-			// The worker died before this process noticed; callFailed
-			// requeues the call for the next incarnation.
-			c.unsent = true
-			break
+		}
+		rt.actorsMu.Lock()
+		ac.sending = false
+		if failed >= 0 {
+			// The peer cannot have run these: they are resent after a
+			// restart without using up a retry (connLostLocked).
+			for _, o := range batch[failed:] {
+				o.c.unsent = true
+			}
+			if ac.conn == batch[failed].conn {
+				ac.connLostLocked() // the write closed it: do not wait to notice
+			}
+		}
+		if ac.lossDeferred {
+			ac.lossDeferred = false
+			ac.requeueLocked() // ac.conn is nil or a newer one already, unused meanwhile
+		}
+		ac.pumpLocked() // resolves the actor again if its connection is lost
+	}
+	rt.actorsMu.Unlock()
+}
+
+// dropOutboxLocked takes c out of the outbox if it waits there (taken
+// from the queue, never written); true if it did.
+func (ac *actorClient) dropOutboxLocked(c *actorCall) bool {
+	for i, o := range ac.outbox {
+		if o.c == c {
+			ac.outbox = append(ac.outbox[:i], ac.outbox[i+1:]...)
+			return true
 		}
 	}
+	return false
+}
+
+// write sends one call on its connection; false if it was not written.
+func (ac *actorClient) write(o outgoing) bool {
+	c, conn := o.c, o.conn
+	return conn.GoSent(protocol.WorkerActorCall, o.body, func(reply []byte, err error) {
+		if err != nil {
+			// May run on this goroutine (connection already closed,
+			// whatever the error): handle it on another.
+			if errors.Is(err, rpc.ErrClosed) {
+				go ac.callFailed(conn, err)
+			} else {
+				go ac.replied(c, reply, err)
+			}
+			return
+		}
+		ac.replied(c, reply, err)
+	})
 }
 
 func failedWire(c *actorCall, err error) *errs.WireTaskError {
@@ -340,7 +425,7 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 		ac.lost = dropCall(ac.lost, c)
 	}
 	if err == nil && ac.retryExceptionLocked(c, reply.Err) {
-		ac.rt.actorsMu.Unlock() // resent: not finished
+		ac.unlockFlush() // resent: not finished
 		return
 	}
 	c.done = true
@@ -364,9 +449,9 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 // callFailed handles the loss of the connection a call was sent on: the
 // calls in flight on it go back to the front of the queue (those with
 // retries left) or wait to learn whether the actor is dead.
-func (ac *actorClient) callFailed(conn *rpc.Client, err error) {
+func (ac *actorClient) callFailed(conn actorConn, err error) {
 	ac.rt.actorsMu.Lock()
-	defer ac.rt.actorsMu.Unlock()
+	defer ac.unlockFlush()
 	if ac.conn != conn {
 		return // already handled
 	}
@@ -380,6 +465,23 @@ func (ac *actorClient) callFailed(conn *rpc.Client, err error) {
 // until the actor's fate is known.
 func (ac *actorClient) connLostLocked() {
 	ac.conn = nil
+	if ac.sending {
+		// A batch is being written: which of its calls went out is known
+		// when flush returns to the lock, and it handles the loss then.
+		ac.lossDeferred = true
+		return
+	}
+	ac.requeueLocked()
+}
+
+// requeueLocked sorts the calls in flight on a lost connection: back to
+// the queue or aside (connLostLocked). Those still in the outbox were
+// never written.
+func (ac *actorClient) requeueLocked() {
+	for _, o := range ac.outbox {
+		o.c.unsent = true
+	}
+	ac.outbox = nil
 	var again []*actorCall
 	for _, c := range ac.inflight {
 		if c.cancelled {
@@ -474,7 +576,7 @@ func (ac *actorClient) resolve(after uint64, stale int) {
 					errs.ErrActorUnavailable)))
 			}
 			ac.pumpLocked()
-			ac.rt.actorsMu.Unlock()
+			ac.unlockFlush()
 			return
 		}
 	}
@@ -494,6 +596,7 @@ func (ac *actorClient) fail(err error) {
 	ac.rt.actorsMu.Lock()
 	defer ac.rt.actorsMu.Unlock()
 	ac.failed, ac.resolving = err, false
+	ac.outbox = nil // failed below: never to be written
 	for _, c := range append(ac.lost, ac.inflight...) {
 		ac.finishLocked(c, failedWire(c, err))
 	}

@@ -16,8 +16,6 @@
 //	rt.actorsMu → rt.refs.mu → rt.lin.mu
 //	                         → rt.store.mu, rt.objs.mu, rt.objs.gcMu
 //	rt.actorsMu → rt.store.mu (an object's completion wakes Waits)
-//	rt.actorsMu → the actor connection's own lock (rpc.Client.GoSent
-//	              writes a call in order; the one write under a core lock)
 //	blockedWhile's per-call lock → rt.blockMu
 //	s.mu → rt.streams.mu → a stream's mu (streamSkip: a retry or
 //	                  resend leaves out the items the owner holds)
@@ -35,6 +33,12 @@
 // rt.blockMu, rt.headMu, rt.events.mu, procsMu, and rt.announceMu
 // (held across the task marker's write to this process's stdout, on
 // purpose: markers and output stay in order).
+//
+// Actor calls are written outside rt.actorsMu: pumpLocked moves them to
+// the actor client's outbox under the lock, and flush, run after the lock
+// is released, writes them (one writer per actor client at a time, which
+// keeps a caller's calls in order), so that a stuck peer holds up only
+// the calls to its own actor.
 //
 // The lineage releases its lock before it counts references (keepLineage);
 // dropLineageLocked runs under rt.refs.mu and takes rt.lin.mu briefly.

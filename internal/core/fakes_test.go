@@ -256,3 +256,83 @@ func getResult(t testing.TB, rt *Runtime, ref Ref) ([]byte, error) {
 func wire(cause error, msg string) *errs.WireTaskError {
 	return errs.NewTaskError("f", "x", cause, fmt.Errorf("%s", msg), "", false).ToWire()
 }
+
+// fakeActorConn is an actor connection in memory: it records the calls
+// written, in order, and answers each with reply. A write waits while
+// block is set (until it is closed), as a socket write to a stuck peer
+// does; writing is closed when the first such write starts. fail makes
+// writes fail (the connection broke).
+type fakeActorConn struct {
+	done    chan struct{}
+	block   chan struct{}
+	writing chan struct{}
+	fail    bool
+
+	mu      sync.Mutex
+	written []string // task IDs
+	pending []func([]byte, error)
+}
+
+func newFakeActorConn() *fakeActorConn {
+	return &fakeActorConn{done: make(chan struct{}), writing: make(chan struct{})}
+}
+
+func (f *fakeActorConn) Done() <-chan struct{} { return f.done }
+
+func (f *fakeActorConn) GoSent(_ string, body []byte, done func([]byte, error)) bool {
+	if f.block != nil {
+		select {
+		case <-f.writing:
+		default:
+			close(f.writing)
+		}
+		<-f.block
+	}
+	if f.fail {
+		done(nil, rpc.ErrClosed)
+		return false
+	}
+	var req protocol.ActorCallRequest
+	if err := rpc.Unmarshal(body, &req); err != nil {
+		panic(err)
+	}
+	f.mu.Lock()
+	f.written = append(f.written, req.TaskID)
+	f.pending = append(f.pending, done)
+	f.mu.Unlock()
+	return true
+}
+
+func (f *fakeActorConn) Call(context.Context, string, any, any) error { return nil }
+
+// replyAll answers every call written so far with value v.
+func (f *fakeActorConn) replyAll(t testing.TB, v string) {
+	t.Helper()
+	body, err := rpc.Marshal(&protocol.PushTaskReply{Value: []byte(v)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	p := f.pending
+	f.pending = nil
+	f.mu.Unlock()
+	for _, done := range p {
+		done(body, nil)
+	}
+}
+
+func (f *fakeActorConn) writtenIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.written)
+}
+
+// connectActor gives rt's client of actor id a live connection.
+func connectActor(rt *Runtime, id string, conn actorConn) *actorClient {
+	ac := rt.actorClient(id)
+	rt.actorsMu.Lock()
+	ac.info = &protocol.ActorInfo{ActorID: id, State: protocol.ActorAlive, Incarnation: 1}
+	ac.conn = conn
+	rt.actorsMu.Unlock()
+	return ac
+}

@@ -71,12 +71,8 @@ func (rt *Runtime) dropLineageLocked(id string) {
 	if e == nil {
 		return
 	}
-	for _, r := range e.refs {
-		if in := rt.refs.m[r.ID]; in != nil && in.submitted > 0 {
-			in.submitted--
-			rt.maybeFreeLocked(r.ID)
-		}
-	}
+	var buf [2]refEffect
+	rt.applyRefEffectsLocked(rt.refs.removeSubmitted(rt, e.refs, buf[:0]))
 }
 
 // reconstruct re-runs the task that made an object this process owns and

@@ -71,13 +71,13 @@ func newRefTable() *refTable {
 	return &refTable{m: map[string]*refEntry{}, kick: make(chan struct{}, 1), byPeer: map[*rpc.Peer]map[string]string{}}
 }
 
-func (rt *Runtime) entryLocked(r Ref) *refEntry {
-	e := rt.refs.m[r.ID]
-	if e == nil {
-		e = &refEntry{owner: r.Owner}
-		rt.refs.m[r.ID] = e
-	}
-	return e
+func (rt *Runtime) entryLocked(r Ref) *refEntry { return rt.refs.entry(r) }
+
+// objectPending reports an owned object whose task has not finished
+// (refEnv).
+func (rt *Runtime) objectPending(id string) bool {
+	o := rt.store.get(id)
+	return o != nil && !o.ready()
 }
 
 // AddLocal counts one more ObjectRef value in this process. A borrowed
@@ -85,22 +85,15 @@ func (rt *Runtime) entryLocked(r Ref) *refEntry {
 // owner (FlushBorrows sends the queue).
 func (rt *Runtime) AddLocal(r Ref) {
 	rt.refs.mu.Lock()
-	e := rt.entryLocked(r)
-	e.local++
-	if r.Owner != rt.Addr() && !e.registered {
-		e.registered = true
-		rt.refs.pending = append(rt.refs.pending, r)
-	}
+	rt.refs.addLocal(rt, r)
 	rt.refs.mu.Unlock()
 }
 
 // RemoveLocal counts one ObjectRef value less (it was garbage collected).
 func (rt *Runtime) RemoveLocal(r Ref) {
+	var buf [2]refEffect
 	rt.refs.mu.Lock()
-	if e := rt.refs.m[r.ID]; e != nil && e.local > 0 {
-		e.local--
-		rt.maybeFreeLocked(r.ID)
-	}
+	rt.applyRefEffectsLocked(rt.refs.removeLocal(rt, r, buf[:0]))
 	rt.refs.mu.Unlock()
 }
 
@@ -109,9 +102,7 @@ func (rt *Runtime) addSubmitted(refs []Ref) {
 		return
 	}
 	rt.refs.mu.Lock()
-	for _, r := range refs {
-		rt.entryLocked(r).submitted++
-	}
+	rt.refs.addSubmitted(refs)
 	rt.refs.mu.Unlock()
 }
 
@@ -119,13 +110,9 @@ func (rt *Runtime) removeSubmitted(refs []Ref) {
 	if len(refs) == 0 {
 		return
 	}
+	var buf [2]refEffect
 	rt.refs.mu.Lock()
-	for _, r := range refs {
-		if e := rt.refs.m[r.ID]; e != nil && e.submitted > 0 {
-			e.submitted--
-			rt.maybeFreeLocked(r.ID)
-		}
-	}
+	rt.applyRefEffectsLocked(rt.refs.removeSubmitted(rt, refs, buf[:0]))
 	rt.refs.mu.Unlock()
 }
 
@@ -137,72 +124,50 @@ func (rt *Runtime) setContains(outer string, nested []Ref, adopted bool) {
 		return
 	}
 	rt.refs.mu.Lock()
-	o := rt.entryLocked(Ref{ID: outer, Owner: rt.Addr()})
-	o.contains = append(o.contains, nested...)
-	for _, r := range nested {
-		e := rt.entryLocked(r)
-		e.contained++
-		if r.Owner != rt.Addr() && !e.registered {
-			e.registered = true
-			if !adopted {
-				rt.refs.pending = append(rt.refs.pending, r)
-			}
-		}
-	}
+	rt.refs.setContains(rt, outer, nested, adopted)
 	rt.refs.mu.Unlock()
 }
 
 // objectDone re-checks an owned object when its task finishes: one whose
 // references all went while it was pending is freed now.
 func (rt *Runtime) objectDone(id string) {
+	var buf [2]refEffect
 	rt.refs.mu.Lock()
-	rt.maybeFreeLocked(id)
+	rt.applyRefEffectsLocked(rt.refs.maybeFree(rt, id, buf[:0]))
 	rt.refs.mu.Unlock()
 }
 
 // maybeFreeLocked frees an object, or ends this process's borrow of it,
 // once nothing here refers to it.
 func (rt *Runtime) maybeFreeLocked(id string) {
-	e := rt.refs.m[id]
-	if e == nil || e.local+e.submitted+e.contained > 0 {
-		return
-	}
-	if e.owner != rt.Addr() {
-		delete(rt.refs.m, id)
-		if e.registered {
-			// References seen in this object's value (still pending
-			// registration) are registered first: the owner may free
-			// what the value holds as soon as the removal arrives.
-			rt.queueBorrowsLocked()
-			rt.sendBorrow(borrowMsg{owner: e.owner, ids: []string{id}, remove: true})
-		}
-		rt.releasePinsAsync([]string{id})
-		return
-	}
-	if len(e.borrowers) > 0 {
-		return
-	}
-	o := rt.store.get(id)
-	if o != nil && !o.ready() {
-		return // freed when its task finishes (objectDone)
-	}
-	delete(rt.refs.m, id)
-	rt.actorHandleFreedLocked(id)
-	rt.store.delete(id)
-	rt.dropLineageLocked(id)
-	if o != nil && o.loc != nil {
-		loc := *o.loc
-		rt.wg.Add(1)
-		go func() {
-			defer rt.wg.Done()
-			rt.deleteStored(id, loc)
-		}()
-	}
-	rt.releasePinsAsync([]string{id})
-	for _, r := range e.contains {
-		if in := rt.refs.m[r.ID]; in != nil && in.contained > 0 {
-			in.contained--
-			rt.maybeFreeLocked(r.ID)
+	var buf [2]refEffect
+	rt.applyRefEffectsLocked(rt.refs.maybeFree(rt, id, buf[:0]))
+}
+
+// applyRefEffectsLocked does what the table's transitions decided, under
+// the table's lock as before: what leaves the process (store deletes,
+// pin releases, actor kills) goes on goroutines.
+func (rt *Runtime) applyRefEffectsLocked(effs []refEffect) {
+	for _, e := range effs {
+		switch e.kind {
+		case effFreed:
+			o := rt.store.get(e.id)
+			rt.actorHandleFreedLocked(e.id)
+			rt.store.delete(e.id)
+			rt.dropLineageLocked(e.id) // counts its arguments out: may free more
+			if o != nil && o.loc != nil {
+				id, loc := e.id, *o.loc
+				rt.wg.Add(1)
+				go func() {
+					defer rt.wg.Done()
+					rt.deleteStored(id, loc)
+				}()
+			}
+			rt.releasePinsAsync([]string{e.id})
+		case effBorrowEnded:
+			rt.releasePinsAsync([]string{e.id})
+		case effCollect:
+			rt.collectGarbage()
 		}
 	}
 }
@@ -236,15 +201,6 @@ func (rt *Runtime) releasePinsAsync(ids []string) {
 	go func() { defer rt.wg.Done(); rt.releaseAllPins(ids) }()
 }
 
-// collectIfOnlyLocalLocked runs the collector when the last borrower of an
-// owned object left but this process still counts local refs: they may be
-// garbage that an idle process would otherwise not collect for minutes.
-func (rt *Runtime) collectIfOnlyLocalLocked(id string) {
-	if e := rt.refs.m[id]; e != nil && e.owner == rt.Addr() && len(e.borrowers) == 0 && e.local > 0 {
-		rt.collectGarbage()
-	}
-}
-
 // FlushBorrows registers, with their owners, the borrowed references this
 // process has started to hold. It returns once the owners have them, so
 // that the value they came in may then be freed safely: once every borrow
@@ -252,13 +208,13 @@ func (rt *Runtime) collectIfOnlyLocalLocked(id string) {
 // queued a moment ago.
 func (rt *Runtime) FlushBorrows(ctx context.Context) {
 	rt.refs.mu.Lock()
-	rt.queueBorrowsLocked()
+	rt.refs.queueBorrows()
 	if rt.refs.processed.Load() >= rt.refs.queued {
 		rt.refs.mu.Unlock()
 		return
 	}
 	done := make(chan struct{})
-	rt.sendBorrow(borrowMsg{done: done}) // a barrier: sent in order, after the rest
+	rt.refs.enqueue(borrowMsg{done: done}) // a barrier: sent in order, after the rest
 	rt.refs.mu.Unlock()
 	select {
 	case <-done:
@@ -276,38 +232,9 @@ func (rt *Runtime) flushBorrowsAfter(ctx context.Context) {
 	rt.FlushBorrows(ctx)
 }
 
-// queueBorrowsLocked moves the pending registrations to the ordered queue
-// of borrow messages, one per owner. It runs under the table's lock, so
-// that no removal made after a reference was seen can overtake its
-// registration.
-func (rt *Runtime) queueBorrowsLocked() {
-	pending := rt.refs.pending
-	rt.refs.pending = nil
-	if len(pending) == 0 {
-		return
-	}
-	byOwner := map[string][]string{}
-	for _, r := range pending {
-		byOwner[r.Owner] = append(byOwner[r.Owner], r.ID)
-	}
-	for owner, ids := range byOwner {
-		rt.sendBorrow(borrowMsg{owner: owner, ids: ids})
-	}
-}
-
-// sendBorrow queues a borrow message (the caller holds the table's lock);
-// one goroutine sends them in order, so that a borrower's add and remove
-// reach the owner in the order made. A message without an owner is a
-// barrier: its done closes once everything before it is sent.
-func (rt *Runtime) sendBorrow(m borrowMsg) {
-	rt.refs.out = append(rt.refs.out, m)
-	rt.refs.queued++
-	select {
-	case rt.refs.kick <- struct{}{}:
-	default:
-	}
-}
-
+// A borrow message without an owner is a barrier: its done closes once
+// everything before it is sent. One goroutine sends them in order, so
+// that a borrower's add and remove reach the owner in the order made.
 func (rt *Runtime) borrowLoop() {
 	for {
 		select {
@@ -361,22 +288,8 @@ func (rt *Runtime) registerBorrowers(p *rpc.Peer, ids []string, borrower string,
 	rt.refs.mu.Lock()
 	defer rt.refs.mu.Unlock()
 	for _, id := range ids {
-		e := rt.refs.m[id]
-		if e == nil || e.owner != rt.Addr() {
-			continue // already freed: the borrower will find it lost
-		}
-		if e.borrowers == nil {
-			e.borrowers = map[string]bool{}
-		}
-		e.borrowers[borrower] = true
-		if self && p != nil {
-			set := rt.refs.byPeer[p]
-			if set == nil {
-				set = map[string]string{}
-				rt.refs.byPeer[p] = set
-				p.OnClose(func() { rt.borrowerGone(p) })
-			}
-			set[id] = borrower
+		if rt.refs.addBorrower(rt, id, borrower) && self && p != nil && rt.refs.addPeerBorrow(p, id, borrower) {
+			p.OnClose(func() { rt.borrowerGone(p) })
 		}
 	}
 }
@@ -384,14 +297,7 @@ func (rt *Runtime) registerBorrowers(p *rpc.Peer, ids []string, borrower string,
 func (rt *Runtime) borrowerGone(p *rpc.Peer) {
 	rt.refs.mu.Lock()
 	defer rt.refs.mu.Unlock()
-	for id, b := range rt.refs.byPeer[p] {
-		if e := rt.refs.m[id]; e != nil {
-			delete(e.borrowers, b)
-			rt.maybeFreeLocked(id)
-			rt.collectIfOnlyLocalLocked(id)
-		}
-	}
-	delete(rt.refs.byPeer, p)
+	rt.applyRefEffectsLocked(rt.refs.peerGone(rt, p, nil))
 }
 
 func (rt *Runtime) serveAddBorrower(ctx context.Context, req *protocol.BorrowRequest) (*protocol.Empty, error) {
@@ -402,13 +308,11 @@ func (rt *Runtime) serveAddBorrower(ctx context.Context, req *protocol.BorrowReq
 func (rt *Runtime) serveRemoveBorrower(ctx context.Context, req *protocol.BorrowRequest) (*protocol.Empty, error) {
 	rt.refs.mu.Lock()
 	defer rt.refs.mu.Unlock()
+	var effs []refEffect
 	for _, id := range req.ObjectIDs {
-		if e := rt.refs.m[id]; e != nil && e.borrowers != nil {
-			delete(e.borrowers, req.Borrower)
-			rt.maybeFreeLocked(id)
-			rt.collectIfOnlyLocalLocked(id)
-		}
+		effs = rt.refs.removeBorrower(rt, id, req.Borrower, effs)
 	}
+	rt.applyRefEffectsLocked(effs)
 	return &protocol.Empty{}, nil
 }
 
@@ -440,11 +344,7 @@ func (rt *Runtime) lendNested(ctx context.Context, caller string, nested []Ref) 
 func (rt *Runtime) RefCounts(id string) (local, submitted, contained, borrowers int, ok bool) {
 	rt.refs.mu.Lock()
 	defer rt.refs.mu.Unlock()
-	e := rt.refs.m[id]
-	if e == nil {
-		return 0, 0, 0, 0, false
-	}
-	return e.local, e.submitted, e.contained, len(e.borrowers), true
+	return rt.refs.counts(id)
 }
 
 func (rt *Runtime) serveListRefs(context.Context, *protocol.Empty) (*protocol.ListRefsReply, error) {
