@@ -299,9 +299,11 @@ func (m *Method[A, R]) Remote(h ActorHandle[A], args ...any) ObjectRef[R] {
 	if err != nil {
 		return failedRef[R](err)
 	}
-	ref := rt.SubmitActorCallWith(h.id, m.actor.class, m.def.name, cargs, h.scope.tok, call.core)
+	co := call.core
+	co.Counted = true // the ref below takes the count (SubmitOptions.Counted)
+	ref := rt.SubmitActorCallWith(h.id, m.actor.class, m.def.name, cargs, h.scope.tok, co)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
-	return newRef[R](rt, ref)
+	return takeRef[R](rt, ref)
 }
 
 // GetActor returns a handle to the named actor of type A, in the

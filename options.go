@@ -72,7 +72,7 @@ func (o callOptions) submitOptions(name string) (core.SubmitOptions, error) {
 		return core.SubmitOptions{}, err
 	}
 	return core.SubmitOptions{Name: name, Display: o.name, Resources: res, Strategy: strat, MaxRetries: o.maxRetries,
-		RetryExceptions: o.retryExceptions, Env: o.callEnv()}, nil
+		RetryExceptions: o.retryExceptions, Env: o.callEnv(), Counted: true}, nil
 }
 
 type optionKind uint8

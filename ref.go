@@ -40,8 +40,14 @@ type refToken struct{ ref core.Ref }
 
 // newRef makes an ObjectRef counted by this process.
 func newRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
-	tok := &refToken{ref: r}
 	rt.AddLocal(r)
+	return takeRef[T](rt, r)
+}
+
+// takeRef makes an ObjectRef of a reference the runtime already counted
+// for the caller (a submission's result, SubmitOptions.Counted).
+func takeRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
+	tok := &refToken{ref: r}
 	runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
 	rt.NoteRef() // in a worker: collect when the call returns (see core's taskrefs.go)
 	return ObjectRef[T]{ref: r, tok: tok}

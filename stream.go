@@ -240,7 +240,9 @@ func (m *StreamMethod[A, T]) Remote(h ActorHandle[A], args ...any) *ObjectRefStr
 	if err != nil {
 		return failedStream[T](err)
 	}
-	ref := rt.SubmitActorStream(h.id, m.actor.class, m.def.name, cargs, h.scope.tok, call.core,
+	co := call.core
+	co.Counted = true // newStream's ref takes the count
+	ref := rt.SubmitActorStream(h.id, m.actor.class, m.def.name, cargs, h.scope.tok, co,
 		core.StreamOptions{Backpressure: call.opts.streamBackpressure})
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	return newStream[T](rt, ref)
@@ -271,7 +273,7 @@ type streamToken struct {
 func newStream[T any](rt *core.Runtime, r core.Ref) *ObjectRefStream[T] {
 	tok := &streamToken{id: r.ID, rt: rt}
 	runtime.AddCleanup(tok, func(id string) { rt.CloseStream(id) }, r.ID)
-	return &ObjectRefStream[T]{task: newRef[struct{}](rt, r), tok: tok}
+	return &ObjectRefStream[T]{task: takeRef[struct{}](rt, r), tok: tok} // counted at submission
 }
 
 func failedStream[T any](err error) *ObjectRefStream[T] { return &ObjectRefStream[T]{err: err} }
@@ -328,9 +330,7 @@ func (s *ObjectRefStream[T]) Next(ctx context.Context) (ObjectRef[T], error) {
 	if err != nil {
 		return ObjectRef[T]{}, err
 	}
-	ref := newRef[T](rt, r)
-	rt.RemoveLocal(r) // the stream's own hold on the item
-	return ref, nil
+	return takeRef[T](rt, r), nil // the stream's own hold on the item becomes the caller's
 }
 
 // All iterates over the stream's items as Next returns them (Ray's

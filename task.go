@@ -196,7 +196,7 @@ func (t *Task[R]) Remote(args ...any) ObjectRef[R] {
 	}
 	ref := rt.Submit(so, cargs)
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
-	return newRef[R](rt, ref)
+	return takeRef[R](rt, ref)
 }
 
 // RemoteN runs t, whose function returns a slice of exactly n elements,
@@ -240,7 +240,7 @@ func RemoteN[E any](t *Task[[]E], n int, args ...any) []ObjectRef[E] {
 	runtime.KeepAlive(args) // their ObjectRefs are counted as submitted now
 	out := make([]ObjectRef[E], len(refs))
 	for i, r := range refs {
-		out[i] = newRef[E](rt, r)
+		out[i] = takeRef[E](rt, r)
 	}
 	return out
 }

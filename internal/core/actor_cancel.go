@@ -15,6 +15,9 @@ import (
 // ActorCallOptions are one actor call's options (Ray's
 // actor.method.options(...)).
 type ActorCallOptions struct {
+	// Counted: the returned reference is already counted once as a local
+	// reference, the caller's (see SubmitOptions.Counted).
+	Counted bool
 	// Name is the call's display name in events and errors ("": the
 	// actor's class and the method).
 	Name string

@@ -216,6 +216,9 @@ func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method, keep: keep,
 		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr(), Stream: rt.openStream(id, so)}}
 	o.apply(c)
+	if o.Counted {
+		rt.AddLocal(Ref{ID: id, Owner: rt.Addr()})
+	}
 	parentCancelled := rt.sub.adoptCall(c)
 	ac := rt.actorClient(actorID)
 	c.refs = argRefs(args)

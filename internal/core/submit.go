@@ -45,6 +45,12 @@ type SubmitOptions struct {
 	// NumReturns > 0 splits the result (a slice of exactly that many
 	// elements) into as many objects (see SubmitN).
 	NumReturns int
+	// Counted: each returned reference is already counted once as a local
+	// reference, the caller's (which it takes over without AddLocal).
+	// Counted before the task can finish, a result that holds references
+	// (and so has a table entry at once) is never freed in the moment
+	// between its completion and the caller's count.
+	Counted bool
 	// Env is the task's own environment (protocol.EnvList): it runs in
 	// a worker started with it.
 	Env []string
@@ -153,6 +159,11 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 		rid := protocol.ReturnID(id, i)
 		t.extra = append(t.extra, rt.store.create(rid))
 		refs = append(refs, Ref{ID: rid, Owner: rt.Addr()})
+	}
+	if opts.Counted {
+		for _, r := range refs {
+			rt.AddLocal(r)
+		}
 	}
 	s := rt.sub
 	s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -448,5 +449,39 @@ func BenchmarkSubmitGet(b *testing.B) {
 			b.Fatal(err)
 		}
 		rt.RemoveLocal(ref)
+	}
+}
+
+// A result that holds references has a table entry as soon as it
+// completes; without the caller's count taken at submission (Counted)
+// it was freed when it completed before the caller counted its ref: the
+// caller's Get then found it gone (ErrObjectLost). Here every task
+// completes before the caller counts.
+func TestCountedResultSurvivesInstantCompletion(t *testing.T) {
+	fc := newFakeCluster()
+	fc.local.push = func(_ context.Context, _ *fakeWorker, spec *protocol.TaskSpec, reply *protocol.PushTaskReply) error {
+		reply.Value = []byte("v")
+		reply.Nested = []protocol.NestedRef{{ID: "nested-" + spec.TaskID, Owner: "127.0.0.1:1"}}
+		return nil
+	}
+	rt := newTestRuntime(t, fc)
+	for _, counted := range []bool{true, false} {
+		ref := rt.Submit(SubmitOptions{Name: "f", Counted: counted}, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := rt.Wait(ctx, []Ref{ref}, 1, -1) // completed, not yet counted by a caller
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = getResult(t, rt, ref)
+		switch {
+		case counted && err != nil:
+			t.Fatalf("a counted result that completed at once: %v", err)
+		case !counted && !errors.Is(err, errs.ErrObjectLost):
+			t.Fatalf("an uncounted result that completed at once: %v; want it freed (ErrObjectLost), the race Counted closes", err)
+		}
+		if counted {
+			rt.RemoveLocal(ref)
+		}
 	}
 }
