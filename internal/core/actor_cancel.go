@@ -76,23 +76,29 @@ func (ac *actorClient) retryExceptionLocked(c *actorCall, failure *errs.WireTask
 // unfinished actor call of this process.
 func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool, err error) {
 	rt.actorsMu.Lock()
-	var (
-		ac    *actorClient
-		c     *actorCall
-		where *[]*actorCall
-	)
-	for _, a := range rt.actors {
-		for _, l := range []*[]*actorCall{&a.queue, &a.inflight, &a.lost} {
-			for _, x := range *l {
-				if x.req.TaskID == id {
-					ac, c, where = a, x, l
-				}
-			}
-		}
-	}
+	c := rt.calls[id]
 	if c == nil {
 		rt.actorsMu.Unlock()
 		return false, nil
+	}
+	ac := c.ac
+	var where *[]*actorCall
+	for _, l := range []*[]*actorCall{&ac.queue, &ac.inflight, &ac.lost} {
+		for _, x := range *l {
+			if x == c {
+				where = l
+			}
+		}
+	}
+	if where == nil {
+		// Between lists (its reply is being handled): it may not be
+		// resent, and finishes as it ends.
+		c.cancelled = !force
+		rt.actorsMu.Unlock()
+		if force {
+			return true, fmt.Errorf("%w: force cancel is not supported for actor calls (the actor's state would be lost); use Kill", errs.ErrInvalidOption)
+		}
+		return true, nil
 	}
 	if force {
 		rt.actorsMu.Unlock()
@@ -161,19 +167,24 @@ func (s *submitter) adoptCall(c *actorCall) (parentCancelled bool) {
 	return false
 }
 
+// parentCancelled reports whether the running task or serial actor call
+// id was cancelled recursively.
+func (s *submitter) parentCancelled(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.running[id]
+	return p != nil && p.cancelled
+}
+
 // cancelCallsOf cancels the unfinished actor calls that parent submitted,
 // each recursively, for a recursive Cancel of parent. As in Ray, force
 // does not reach them (an actor's state would be lost).
 func (rt *Runtime) cancelCallsOf(parent string) {
 	var ids []string
 	rt.actorsMu.Lock()
-	for _, ac := range rt.actors {
-		for _, l := range [][]*actorCall{ac.queue, ac.inflight, ac.lost} {
-			for _, c := range l {
-				if c.parent == parent {
-					ids = append(ids, c.req.TaskID)
-				}
-			}
+	for id, c := range rt.calls {
+		if c.parent == parent {
+			ids = append(ids, id)
 		}
 	}
 	rt.actorsMu.Unlock()

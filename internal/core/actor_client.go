@@ -188,6 +188,11 @@ type actorCall struct {
 	// race with the loss of its connection, or a failed argument with
 	// the actor's death: only the first finishes the call.
 	done bool
+	ac   *actorClient
+	// stopResolve ends the resolution of its arguments (nil when they
+	// were ready at once): a call finished first (cancelled, its actor
+	// dead) does not wait for them.
+	stopResolve context.CancelFunc
 }
 
 func (rt *Runtime) actorClient(id string) *actorClient {
@@ -224,13 +229,29 @@ func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg
 	c.refs = argRefs(args)
 	rt.addSubmitted(c.refs)
 	c.req.Args, c.ready = resolvedValues(args, rt.cfg.InlineLimit)
+	var resolveCtx context.Context
+	if !c.ready {
+		resolveCtx, c.stopResolve = context.WithCancel(rt.ctx)
+	}
+	c.ac = ac
 	rt.actorsMu.Lock()
+	if rt.calls == nil {
+		rt.calls = map[string]*actorCall{}
+	}
+	rt.calls[id] = c
 	ac.queue = append(ac.queue, c)
 	ac.pumpLocked()
 	ac.unlockFlush()
 	if !c.ready {
 		rt.wg.Add(1)
-		go func() { defer rt.wg.Done(); ac.resolveArgs(c) }()
+		go func() { defer rt.wg.Done(); ac.resolveArgs(resolveCtx, c) }()
+	}
+	if !parentCancelled && c.parent != "" {
+		// Asked again now that the call is listed: a recursive Cancel of
+		// the parent that marked it after adoptCall looked, and searched
+		// the calls before this one was listed, is seen here (it marks
+		// before it searches).
+		parentCancelled = rt.sub.parentCancelled(c.parent)
 	}
 	if parentCancelled {
 		// Its parent was cancelled recursively: so is what it submits.
@@ -240,8 +261,10 @@ func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg
 	return Ref{ID: id, Owner: rt.Addr()}
 }
 
-func (ac *actorClient) resolveArgs(c *actorCall) {
-	ctx := ac.rt.ctx
+func (ac *actorClient) resolveArgs(ctx context.Context, c *actorCall) {
+	if c.stopResolve != nil {
+		defer c.stopResolve()
+	}
 	var failure *errs.WireTaskError
 	vals, err := ac.rt.resolveForCall(ctx, c.args)
 	if err != nil {
@@ -431,7 +454,7 @@ func (ac *actorClient) replied(c *actorCall, body []byte, err error) {
 		ac.unlockFlush() // resent: not finished
 		return
 	}
-	c.done = true
+	ac.markDoneLocked(c)
 	ac.rt.actorsMu.Unlock()
 	if err != nil {
 		c.obj.complete(nil, errs.NewTaskError(c.name, c.req.TaskID, errs.ErrTaskFailed, err, "", false).ToWire())
@@ -625,9 +648,19 @@ func (ac *actorClient) finishLocked(c *actorCall, w *errs.WireTaskError) {
 	if c.done {
 		return
 	}
-	c.done = true
+	ac.markDoneLocked(c)
 	c.obj.complete(nil, w)
 	ac.rt.callDone(c)
+}
+
+// markDoneLocked records that c is finished: it leaves the index of
+// unfinished calls, and stops waiting for its arguments.
+func (ac *actorClient) markDoneLocked(c *actorCall) {
+	c.done = true
+	delete(ac.rt.calls, c.req.TaskID)
+	if c.stopResolve != nil {
+		c.stopResolve()
+	}
 }
 
 // dropCall removes c from calls, if it is there.

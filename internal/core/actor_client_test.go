@@ -82,7 +82,7 @@ func TestActorCallFailedWhileResolving(t *testing.T) {
 	ac.queue = append(ac.queue, c)
 	rt.actorsMu.Unlock()
 	ac.failWaiting(errs.ErrHeadUnavailable)
-	ac.resolveArgs(c) // fails on dep, after the call was failed
+	ac.resolveArgs(rt.ctx, c) // fails on dep, after the call was failed
 	_, err := getResult(t, rt, Ref{ID: c.req.TaskID, Owner: rt.Addr()})
 	if !errors.Is(err, errs.ErrHeadUnavailable) {
 		t.Fatalf("Get error = %v; want ErrHeadUnavailable", err)

@@ -124,9 +124,13 @@ type Runtime struct {
 
 	actorsMu sync.Mutex
 	actors   map[string]*actorClient
-	streams  streamTable // the streams this process owns (stream.go)
-	headMu   sync.Mutex
-	head     *rpc.Client
+	// calls: the unfinished actor calls this process submitted, by task
+	// ID (guarded by actorsMu), for Cancel and a recursive Cancel's
+	// search without a walk over every actor client.
+	calls   map[string]*actorCall
+	streams streamTable // the streams this process owns (stream.go)
+	headMu  sync.Mutex
+	head    *rpc.Client
 	// headDialing is the dial to the head in progress (head.go).
 	headDialing *headDial
 
