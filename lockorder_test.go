@@ -17,6 +17,12 @@ var lockOrderRun atomic.Int64
 
 type lockOrderBox struct{}
 
+// lockOrderType is registered once per process (a Go type is one actor
+// type); the method names of each run are its own.
+var lockOrderType = sync.OnceValue(func() *rayo.ActorType[lockOrderBox] {
+	return rayo.RegisterActor[lockOrderBox]("test.lockorder.Box", func() *lockOrderBox { return &lockOrderBox{} })
+})
+
 // TestRegisterSameNameConcurrently: Register and RegisterStream of one
 // name, at once, leave exactly one registration (the other panics). Each
 // checks the other's table under the lock order registry, then streamDefs.
@@ -56,21 +62,22 @@ func TestRegisterSameNameConcurrently(t *testing.T) {
 // also when they come at once.
 func TestRegisterMethodNameTakenByStream(t *testing.T) {
 	run := lockOrderRun.Add(1)
-	at := rayo.RegisterActor[lockOrderBox](fmt.Sprintf("test.lockorder.%d.Box", run), func() *lockOrderBox { return &lockOrderBox{} })
+	at := lockOrderType()
 	seq := func(*lockOrderBox) iter.Seq2[int, error] { return func(func(int, error) bool) {} }
 	plainFn := func(*lockOrderBox) int { return 1 }
 
-	rayo.RegisterStreamMethod[int](at, "Streamed", seq)
-	if msg := panicText(func() { rayo.RegisterMethod[int](at, "Streamed", plainFn) }); !strings.Contains(msg, "already has a method") {
+	streamed, plainName := fmt.Sprintf("Streamed%d", run), fmt.Sprintf("Plain%d", run)
+	rayo.RegisterStreamMethod[int](at, streamed, seq)
+	if msg := panicText(func() { rayo.RegisterMethod[int](at, streamed, plainFn) }); !strings.Contains(msg, "already has a method") {
 		t.Fatalf("RegisterMethod of a streaming method's name: panic %q; want %q", msg, "already has a method")
 	}
-	rayo.RegisterMethod[int](at, "Plain", plainFn)
-	if msg := panicText(func() { rayo.RegisterStreamMethod[int](at, "Plain", seq) }); !strings.Contains(msg, "already has a method") {
+	rayo.RegisterMethod[int](at, plainName, plainFn)
+	if msg := panicText(func() { rayo.RegisterStreamMethod[int](at, plainName, seq) }); !strings.Contains(msg, "already has a method") {
 		t.Fatalf("RegisterStreamMethod of a method's name: panic %q; want %q", msg, "already has a method")
 	}
 
 	for i := range 200 {
-		name := fmt.Sprintf("M%d", i)
+		name := fmt.Sprintf("M%d_%d", run, i)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		var plain, stream string

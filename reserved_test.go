@@ -23,6 +23,8 @@ func panicText(f func()) (msg string) {
 
 type reservedBox struct{}
 
+var reservedRuns int
+
 // TestReservedPrefixRefused: this package, github.com/rayo-dev/rayo_test,
 // is outside the rayo module's package tree, as a user's is.
 func TestReservedPrefixRefused(t *testing.T) {
@@ -38,9 +40,12 @@ func TestReservedPrefixRefused(t *testing.T) {
 			t.Fatalf("RegisterActor with a reserved class from a user package: panic %q; want a reserved-name panic", msg)
 		}
 	}
-	// Names that merely contain the prefix elsewhere are the user's.
-	if msg := panicText(func() { rayo.Register[int]("my.rayo.task", func() int { return 1 }) }); msg != "" {
-		t.Fatalf("Register(\"my.rayo.task\"): %s", msg)
+	// Names that merely contain the prefix elsewhere are the user's (a
+	// name of its own per run: -count runs the test again in one process).
+	reservedRuns++
+	name := fmt.Sprintf("my.rayo.task%d", reservedRuns)
+	if msg := panicText(func() { rayo.Register[int](name, func() int { return 1 }) }); msg != "" {
+		t.Fatalf("Register(%q): %s", name, msg)
 	}
 }
 
