@@ -104,7 +104,7 @@ func (rt *Runtime) cancelActorCall(id string, force, recursive bool) (found bool
 		rt.actorsMu.Unlock()
 		return true, fmt.Errorf("%w: force cancel is not supported for actor calls (the actor's state would be lost); use Kill", errs.ErrInvalidOption)
 	}
-	c.cancelled = true
+	c.cancelled, c.cancelRecursive = true, recursive
 	// One in flight but still in the outbox was never written: it is
 	// dropped as a queued one.
 	if where == &ac.inflight && !ac.dropOutboxLocked(c) {

@@ -181,6 +181,7 @@ type actorCall struct {
 	// so it is never resent. Both guarded by rt.actorsMu.
 	retryExceptions bool
 	cancelled       bool
+	cancelRecursive bool // the Cancel was recursive
 	// parent is the task or actor call this process ran when it submitted
 	// the call (cancel.go): a recursive Cancel of it cancels this call.
 	parent string
@@ -369,6 +370,20 @@ func (ac *actorClient) unlockFlush() {
 		}
 		rt.actorsMu.Lock()
 		ac.sending = false
+		written := batch
+		if failed >= 0 {
+			written = batch[:failed]
+		}
+		for _, o := range written {
+			if o.c.cancelled && !o.c.done {
+				// Cancelled while the batch was being written: its
+				// cancel may have reached the worker before the call
+				// did, and found nothing. Sent again, after it.
+				id, recursive := o.c.req.TaskID, o.c.cancelRecursive
+				rt.wg.Add(1)
+				go func() { defer rt.wg.Done(); _, _ = rt.cancelActorCall(id, false, recursive) }()
+			}
+		}
 		if failed >= 0 {
 			// The peer cannot have run these: they are resent after a
 			// restart without using up a retry (connLostLocked).

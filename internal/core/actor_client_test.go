@@ -2,8 +2,10 @@ package core
 
 import (
 	"errors"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -227,5 +229,37 @@ func TestActorCallLostDuringWrite(t *testing.T) {
 		if v, err := getResult(t, rt, r); err != nil || string(v) != "v" {
 			t.Fatalf("Get = %q, %v", v, err)
 		}
+	}
+}
+
+// A Cancel that comes while its call is being written may reach the
+// worker before the call does (and find nothing there): once the write
+// is done, the cancel is sent again, after the call.
+func TestActorCallCancelledDuringWrite(t *testing.T) {
+	rt := newTestRuntime(t, newFakeCluster())
+	conn := newFakeActorConn()
+	conn.block = make(chan struct{})
+	connectActor(rt, "a1", conn)
+	submitted := make(chan Ref)
+	go func() { submitted <- rt.SubmitActorCall("a1", "A", "m", nil, nil) }()
+	<-conn.writing // its write is under way, and blocked
+	rt.actorsMu.Lock()
+	var id string
+	for k := range rt.calls {
+		id = k
+	}
+	rt.actorsMu.Unlock()
+	if found, err := rt.cancelActorCall(id, false, true); !found || err != nil {
+		t.Fatalf("cancel during the write: found %v, %v", found, err)
+	}
+	close(conn.block)
+	<-submitted
+	want := []string{"cancel " + id, "call " + id, "cancel " + id}
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Equal(conn.traffic(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the connection carried %v; want %v (the cancel again after the call)", conn.traffic(), want)
+		}
+		runtime.Gosched()
 	}
 }

@@ -270,6 +270,7 @@ type fakeActorConn struct {
 
 	mu      sync.Mutex
 	written []string // task IDs
+	log     []string // "call ID" and "cancel ID", in order
 	pending []func([]byte, error)
 }
 
@@ -298,12 +299,28 @@ func (f *fakeActorConn) GoSent(_ string, body []byte, done func([]byte, error)) 
 	}
 	f.mu.Lock()
 	f.written = append(f.written, req.TaskID)
+	f.log = append(f.log, "call "+req.TaskID)
 	f.pending = append(f.pending, done)
 	f.mu.Unlock()
 	return true
 }
 
-func (f *fakeActorConn) Call(context.Context, string, any, any) error { return nil }
+// Call records a cancel request in the order of the connection's
+// traffic (log), after the calls written before it.
+func (f *fakeActorConn) Call(_ context.Context, method string, req, _ any) error {
+	if cr, ok := req.(*protocol.CancelTaskRequest); ok && method == protocol.WorkerCancelTask {
+		f.mu.Lock()
+		f.log = append(f.log, "cancel "+cr.TaskID)
+		f.mu.Unlock()
+	}
+	return nil
+}
+
+func (f *fakeActorConn) traffic() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.log)
+}
 
 // replyAll answers every call written so far with value v.
 func (f *fakeActorConn) replyAll(t testing.TB, v string) {
