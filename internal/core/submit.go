@@ -336,10 +336,23 @@ func (s *submitter) lingerExpired(ks *keyState, lh *leaseHandle) {
 	}
 	if found {
 		ks.leases--
+		s.dropIfUnusedLocked(ks)
 	}
 	s.mu.Unlock()
 	if found {
 		s.returnLease(lh, false)
+	}
+}
+
+// dropIfUnusedLocked forgets a scheduling key nothing uses any more (no
+// task queued, no lease held or asked for): keys are made per resource
+// shape, strategy and environment, and a job that uses many (one
+// environment per trial, say) would otherwise keep them all. A goroutine
+// still holding the dropped state finds it empty; the next task of that
+// shape makes a new one.
+func (s *submitter) dropIfUnusedLocked(ks *keyState) {
+	if len(ks.queue) == 0 && len(ks.idle) == 0 && ks.leases == 0 && ks.requesting == 0 && len(ks.pending) == 0 && s.keys[ks.key] == ks {
+		delete(s.keys, ks.key)
 	}
 }
 
@@ -363,6 +376,7 @@ func (s *submitter) requestLease(ks *keyState, pl *pendingLease) {
 		defer s.mu.Unlock()
 		delete(ks.pending, pl.id)
 		if pl.withdrawn {
+			s.dropIfUnusedLocked(ks)
 			return false
 		}
 		ks.requesting--
@@ -513,6 +527,7 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		switch {
 		case t.cancelled:
 			claimed := s.claimLocked(t)
+			s.dropIfUnusedLocked(ks)
 			s.mu.Unlock()
 			if claimed {
 				s.settle(t, nil, cancelledWire(t))
@@ -528,6 +543,7 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 			s.mu.Unlock()
 		default:
 			claimed := s.claimLocked(t)
+			s.dropIfUnusedLocked(ks)
 			s.mu.Unlock()
 			if claimed {
 				te := errs.NewTaskError(t.name(), t.spec.TaskID, errs.ErrWorkerCrashed,
@@ -570,6 +586,7 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 		claimed = s.claimLocked(t)
 	}
 	s.pumpLocked(ks)
+	s.dropIfUnusedLocked(ks) // a SPREAD lease went back at once
 	s.mu.Unlock()
 	if !retry && reply.Err == nil {
 		s.adopt(t, reply.Nested)

@@ -485,3 +485,32 @@ func TestCountedResultSurvivesInstantCompletion(t *testing.T) {
 		}
 	}
 }
+
+// Scheduling keys nothing uses any more are forgotten: a job that runs
+// tasks of many shapes or environments does not keep a key for each.
+func TestUnusedSchedulingKeysDropped(t *testing.T) {
+	fc := newFakeCluster()
+	rt := newTestRuntime(t, fc)
+	for i := range 5 {
+		ref := rt.Submit(SubmitOptions{Name: "f", Resources: sched.Resources{"CPU": int64(i + 1)}}, valueArgs("v"))
+		if _, err := getResult(t, rt, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func() int {
+		rt.sub.mu.Lock()
+		defer rt.sub.mu.Unlock()
+		return len(rt.sub.keys)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for keys() != 0 { // each idle lease lingers leaseLinger, then goes back
+		if time.Now().After(deadline) {
+			t.Fatalf("%d scheduling keys left after every task finished and its lease went back; want 0", keys())
+		}
+		time.Sleep(leaseLinger)
+	}
+	// The next task of a shape makes its key again.
+	if _, err := getResult(t, rt, rt.Submit(SubmitOptions{Name: "f", Resources: sched.Resources{"CPU": 1}}, valueArgs("again"))); err != nil {
+		t.Fatal(err)
+	}
+}
