@@ -48,6 +48,7 @@ func Encode(rec arrow.Record) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
+	buf.Write(make([]byte, HeaderSize))
 	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
 	if err != nil {
 		return nil, fmt.Errorf("block: encode: %w", err)
@@ -59,7 +60,11 @@ func Encode(rec arrow.Record) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("block: encode: %w", err)
 	}
-	return buf.Bytes(), nil
+	b := buf.Bytes()
+	if err := seal(b); err != nil {
+		return nil, fmt.Errorf("block: encode: %w", err)
+	}
+	return b, nil
 }
 
 // corrupt returns an error wrapping ErrCorrupt that says what is wrong
@@ -73,8 +78,8 @@ func corrupt(n int, format string, args ...any) error {
 // be modified while it is in use. The caller releases it (Release). Ray
 // Data reads blocks from the object store zero-copy in the same way.
 func Decode(b []byte) (rec arrow.Record, err error) {
-	if len(b) == 0 {
-		return nil, corrupt(0, "empty")
+	if len(b) < HeaderSize {
+		return nil, corrupt(len(b), "shorter than the %d-byte header", HeaderSize)
 	}
 	if uintptr(unsafe.Pointer(&b[0]))%Alignment != 0 {
 		return nil, fmt.Errorf("%w: starts at address %#x", ErrMisaligned, uintptr(unsafe.Pointer(&b[0])))
@@ -82,6 +87,10 @@ func Decode(b []byte) (rec arrow.Record, err error) {
 	// Last line of defence: arrow-go reads flatbuffers without bounds
 	// checks in places; what validate and arrow's own checks miss must
 	// still be an error, not a crash of the user's program.
+	file, err := unseal(b)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if rec != nil {
@@ -90,7 +99,7 @@ func Decode(b []byte) (rec arrow.Record, err error) {
 			rec, err = nil, corrupt(len(b), "%v", p)
 		}
 	}()
-	r, err := ipc.NewMappedFileReader(b, ipc.WithAllocator(noAlloc{}))
+	r, err := ipc.NewMappedFileReader(file, ipc.WithAllocator(noAlloc{}))
 	if err != nil {
 		return nil, corrupt(len(b), "%v", err)
 	}
