@@ -3,6 +3,7 @@ package data_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -163,5 +164,23 @@ func TestBlockReadInPlaceByTask(t *testing.T) {
 	}
 	if !inside(drec.Column(1).Data().Buffers()[1].Bytes(), got) {
 		t.Fatal("the driver's decode copied the column")
+	}
+
+	// A damaged block fails the task with ErrCorrupt, matched across the
+	// wire, and the worker lives on to read the next one.
+	bad := append([]byte(nil), b...)
+	bad[block.HeaderSize+12] ^= 0xff // inside the schema message
+	badRef, err := rayo.Put(ctx, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tSumColumn.Remote(badRef).Get(ctx)
+	var te *rayo.TaskError
+	if !errors.Is(err, block.ErrCorrupt) || !errors.As(err, &te) {
+		t.Fatalf("task on a damaged block: %v, want a TaskError matching block.ErrCorrupt", err)
+	}
+	again, err := tSumColumn.Remote(ref).Get(ctx)
+	if err != nil || again.Sum != want {
+		t.Fatalf("after the damaged block: %+v, %v", again, err)
 	}
 }
