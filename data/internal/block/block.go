@@ -77,6 +77,10 @@ func corrupt(n int, format string, args ...any) error {
 // buffers are slices of b, so it is valid only while b is, and b must not
 // be modified while it is in use. The caller releases it (Release). Ray
 // Data reads blocks from the object store zero-copy in the same way.
+//
+// A truncated or damaged b fails with an error wrapping ErrCorrupt (and
+// ErrUnsupportedType for a column type blocks do not carry); a b that does
+// not start at a multiple of Alignment fails with ErrMisaligned.
 func Decode(b []byte) (rec arrow.Record, err error) {
 	if len(b) < HeaderSize {
 		return nil, corrupt(len(b), "shorter than the %d-byte header", HeaderSize)
@@ -84,13 +88,14 @@ func Decode(b []byte) (rec arrow.Record, err error) {
 	if uintptr(unsafe.Pointer(&b[0]))%Alignment != 0 {
 		return nil, fmt.Errorf("%w: starts at address %#x", ErrMisaligned, uintptr(unsafe.Pointer(&b[0])))
 	}
-	// Last line of defence: arrow-go reads flatbuffers without bounds
-	// checks in places; what validate and arrow's own checks miss must
-	// still be an error, not a crash of the user's program.
 	file, err := unseal(b)
 	if err != nil {
 		return nil, err
 	}
+	// Last line of defence: arrow-go reads flatbuffers without bounds
+	// checks in places; what the checksum, validate and arrow's own checks
+	// miss must still be an error, not a crash of the user's program.
+	// (No test reaches it: TestDecodeDamaged passes without it.)
 	defer func() {
 		if p := recover(); p != nil {
 			if rec != nil {
