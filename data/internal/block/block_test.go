@@ -3,6 +3,7 @@ package block_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -42,6 +43,9 @@ func mixedRecord(t testing.TB, mem memory.Allocator) arrow.Record {
 			arrow.Field{Name: "x", Type: arrow.PrimitiveTypes.Int32},
 			arrow.Field{Name: "label", Type: arrow.BinaryTypes.String, Nullable: true},
 		), Nullable: true},
+		{Name: "fixed", Type: arrow.FixedSizeListOf(3, arrow.PrimitiveTypes.Float32)},
+		{Name: "big", Type: arrow.BinaryTypes.LargeString},
+		{Name: "tags", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int32)},
 	}, nil)
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
@@ -68,6 +72,16 @@ func mixedRecord(t testing.TB, mem memory.Allocator) arrow.Record {
 			}
 		}
 		b.Field(4).(*array.BinaryBuilder).Append([]byte{byte(i), 0, 0xff})
+		fb := b.Field(8).(*array.FixedSizeListBuilder)
+		fb.Append(true)
+		fb.ValueBuilder().(*array.Float32Builder).AppendValues([]float32{float32(i), 1, -1}, nil)
+		b.Field(9).(*array.LargeStringBuilder).Append(strings.Repeat("z", i))
+		mb := b.Field(10).(*array.MapBuilder)
+		mb.Append(true)
+		for j := range i % 3 {
+			mb.KeyBuilder().(*array.StringBuilder).Append(string(rune('k' + j)))
+			mb.ItemBuilder().(*array.Int32Builder).Append(int32(j))
+		}
 		lb := b.Field(6).(*array.ListBuilder)
 		lb.Append(true)
 		for j := range i {
@@ -202,6 +216,42 @@ func TestDecodeSharesMemory(t *testing.T) {
 	b[off] = 0x7f
 	if ids.Value(0) != 0x7f {
 		t.Fatalf("id[0] = %d after writing the block's byte: not in place", ids.Value(0))
+	}
+}
+
+// TestDecodeBadOffsets damages offsets inside the column data, which the
+// header's checksum does not cover: validation must catch each.
+func TestDecodeBadOffsets(t *testing.T) {
+	rec := mixedRecord(t, memory.DefaultAllocator)
+	defer rec.Release()
+	enc, err := block.Encode(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		col  int    // column whose buffer 1 (offsets) is damaged
+		at   int    // which int32 offset
+		v    int32  // its new value
+		want string // in the error
+	}{
+		{3, 5, 1 << 20, "out of bounds"},  // string: past its bytes (arrow checks this one)
+		{4, 2, -1, "offsets decrease"},    // binary: an offset going back
+		{4, 0, -8, "negative offset"},     // binary: a negative first offset
+		{6, 5, 1 << 20, "past the child"}, // list<float32>: past the values
+		{10, 3, 0, "offsets decrease"},    // map: an offset going back
+	} {
+		b := aligned(enc)
+		got, err := block.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs := got.Column(tc.col).Data().Buffers()[1].Bytes()
+		pos := int(uintptr(unsafe.Pointer(&offs[0])) - uintptr(unsafe.Pointer(&b[0])))
+		got.Release()
+		arrow.Int32Traits.CastFromBytes(b[pos:])[tc.at] = tc.v
+		if _, err := block.Decode(b); !errors.Is(err, block.ErrCorrupt) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("column %d offset %d = %d: %v, want ErrCorrupt saying %q", tc.col, tc.at, tc.v, err, tc.want)
+		}
 	}
 }
 
