@@ -15,8 +15,8 @@ import (
 type appendFn func(v reflect.Value)
 
 // readFn reads element i of the array it was made for into dst. It is
-// only made after the array's type was checked equal to the converter's,
-// so its type assertions hold.
+// only made after the array's type was checked compatible with the
+// converter's, so its type assertions hold.
 type readFn func(i int, dst reflect.Value) error
 
 // conv converts one Go type to and from one Arrow type. The builder and
@@ -428,7 +428,7 @@ func (c *structConv) reader(a arrow.Array, path string) readFn {
 	sa := a.(*array.Struct)
 	rds := make([]readFn, len(c.fields))
 	for j, f := range c.fields {
-		// By position: the struct type was checked equal, names included.
+		// By position: the struct type was checked compatible, names included.
 		rds[j] = f.conv.reader(sa.Field(j), path+"."+f.name)
 	}
 	return notNull(a, path, func(i int, dst reflect.Value) error {

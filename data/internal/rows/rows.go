@@ -46,7 +46,8 @@ func ToRecord(mem memory.Allocator, rows any) (arrow.Record, error) {
 // released, or its block freed, afterwards. Ray Data's equivalent is
 // iterating a block's rows (Dataset.iter_rows). Errors wrap ErrNilRecord,
 // ErrNotStruct, ErrUnsupportedType, ErrMissingColumn, ErrTypeMismatch
-// (naming the column) or ErrNull (naming the column and row of a null in a
+// (naming the column; nullability aside, the column's type must be the
+// one SchemaOf gives the field) or ErrNull (naming the column and row of a null in a
 // field that is not a pointer).
 func FromRecord[T any](rec arrow.Record) ([]T, error) {
 	if rec == nil {
@@ -64,7 +65,7 @@ func FromRecord[T any](rec arrow.Record) ([]T, error) {
 			return nil, fmt.Errorf("%w: %q (field %s)", ErrMissingColumn, f.name, reflect.TypeFor[T]().Field(f.index).Name)
 		}
 		col := rec.Column(idx[0])
-		if want := f.conv.dataType(); !arrow.TypeEqual(col.DataType(), want) {
+		if want := f.conv.dataType(); !compatible(col.DataType(), want) {
 			return nil, fmt.Errorf("%w: column %q is %s, field wants %s", ErrTypeMismatch, f.name, col.DataType(), want)
 		}
 		cols[j] = col
