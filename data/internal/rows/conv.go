@@ -396,8 +396,9 @@ func (c *mapConv) reader(a arrow.Array, path string) readFn {
 
 // fieldConv is one exported field of a struct.
 type fieldConv struct {
-	name     string // the column name
-	index    int    // the Go field index
+	name     string  // the column name
+	index    int     // the Go field index
+	offset   uintptr // the Go field's offset in the struct
 	conv     conv
 	nullable bool
 }

@@ -3,6 +3,7 @@ package rows
 import (
 	"fmt"
 	"reflect"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -30,8 +31,16 @@ func ToRecord(mem memory.Allocator, rows any) (arrow.Record, error) {
 	defer rb.Release()
 	n := rv.Len()
 	rb.Reserve(n)
+	var base unsafe.Pointer
+	if n > 0 {
+		base = rv.Index(0).Addr().UnsafePointer()
+	}
+	stride := rv.Type().Elem().Size()
 	// Column by column: one builder's memory stays hot at a time.
 	for j, f := range p.conv.fields {
+		if n > 0 && fastAppend(f.conv, rb.Field(j), unsafe.Add(base, f.offset), stride, n) {
+			continue
+		}
 		app := f.conv.appender(rb.Field(j))
 		for r := 0; r < n; r++ {
 			app(rv.Index(r).Field(f.index))
@@ -73,7 +82,11 @@ func FromRecord[T any](rec arrow.Record) ([]T, error) {
 	n := int(rec.NumRows())
 	out := make([]T, n)
 	ov := reflect.ValueOf(out)
+	base, stride := unsafe.Pointer(unsafe.SliceData(out)), ov.Type().Elem().Size()
 	for j, f := range p.conv.fields {
+		if n > 0 && fastRead(f.conv, cols[j], unsafe.Add(base, f.offset), stride) {
+			continue
+		}
 		rd := f.conv.reader(cols[j], f.name)
 		for r := 0; r < n; r++ {
 			if err := rd(r, ov.Index(r).Field(f.index)); err != nil {

@@ -163,7 +163,7 @@ func structConvOf(t reflect.Type, path string, inProgress map[reflect.Type]bool)
 			return nil, err
 		}
 		sc.fields = append(sc.fields, fieldConv{
-			name: name, index: i, conv: c, nullable: f.Type.Kind() == reflect.Pointer,
+			name: name, index: i, offset: f.Offset, conv: c, nullable: f.Type.Kind() == reflect.Pointer,
 		})
 	}
 	if len(sc.fields) == 0 {
