@@ -56,6 +56,17 @@ func roundTrip[T any](t *testing.T, in []T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, in)
 	}
 
+	// A slice of the record (a batch cut from a block) reads its own rows:
+	// every column kind honours the array offset.
+	if len(in) >= 2 {
+		sl := rec.NewSlice(1, int64(len(in)))
+		got, err := rows.FromRecord[T](sl)
+		sl.Release()
+		if err != nil || !reflect.DeepEqual(got, in[1:]) {
+			t.Fatalf("sliced record: %v\n got %+v\nwant %+v", err, got, in[1:])
+		}
+	}
+
 	enc, err := block.Encode(rec)
 	if err != nil {
 		t.Fatalf("block.Encode: %v", err)
@@ -152,6 +163,7 @@ type maps struct {
 	Nul  map[string]*string
 	Deep map[string][]Inner
 	Opt  *map[string]bool
+	Tms  map[string]time.Time
 }
 
 type tagged struct {
@@ -200,12 +212,14 @@ func TestRoundTrip(t *testing.T) {
 			roundTrip(t, []arrays{
 				{[4]float32{1, 2, 3, 4}, [2][3]float64{{1, 2, 3}, {4, 5, 6}}, &[3]int8{-1, 0, 1}, [2]*int32{nil, ptr[int32](7)}, [2]Inner{{X: 1}, {Y: ptr("q")}}},
 				{},
+				{Vec: [4]float32{5, 6, 7, 8}, Opt: &[3]int8{9, 9, 9}, Nul: [2]*int32{ptr[int32](1), nil}},
 			})
 		}},
 		{"maps", func(t *testing.T) {
 			roundTrip(t, []maps{
-				{map[string]int{"b": 2, "a": 1, "c": 3}, map[string]*string{"n": nil, "v": ptr("v")}, map[string][]Inner{"k": {{X: 1}}}, ptr(map[string]bool{"t": true})},
+				{map[string]int{"b": 2, "a": 1, "c": 3}, map[string]*string{"n": nil, "v": ptr("v")}, map[string][]Inner{"k": {{X: 1}}}, ptr(map[string]bool{"t": true}), map[string]time.Time{"t0": t0}},
 				{},
+				{M: map[string]int{"only": 1}},
 			})
 		}},
 		{"tags", func(t *testing.T) {
