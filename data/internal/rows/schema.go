@@ -11,13 +11,17 @@ import (
 )
 
 // FieldError is the error for a struct field SchemaOf cannot map to an
-// Arrow column. It wraps ErrUnsupportedType.
+// Arrow column (Ray Data's equivalent: the pyarrow.ArrowInvalid or
+// ArrowTypeError from_items raises on a value Arrow cannot hold). It wraps
+// ErrUnsupportedType.
 type FieldError struct {
 	Path string       // the field's path from the struct type, e.g. "Row.Inner.F"
 	Type reflect.Type // the Go type at fault
 	Why  string       // what is wrong with it
 }
 
+// Error names the field path and its type, as "Row.Inner.F: chan int is
+// not supported".
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s %s", e.Path, e.Type, e.Why)
 }
