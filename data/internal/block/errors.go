@@ -1,12 +1,14 @@
 package block
 
-import "github.com/rayo-dev/rayo"
-
-// The sentinels keep errors.Is working when a task that reads a block
-// fails with one of them and the caller gets a *rayo.TaskError.
-func init() {
-	rayo.RegisterError("rayo.data.block.ErrCorrupt", ErrCorrupt)
-	rayo.RegisterError("rayo.data.block.ErrMisaligned", ErrMisaligned)
-	rayo.RegisterError("rayo.data.block.ErrUnsupportedType", ErrUnsupportedType)
-	rayo.RegisterError("rayo.data.block.ErrNilRecord", ErrNilRecord)
+// RegisterErrors registers the package's sentinels with register (the
+// public rayo.RegisterError), so that errors.Is keeps working when a task
+// that reads a block fails with one of them and the caller gets a
+// *rayo.TaskError. The package that runs block tasks (data) calls it at
+// init, in the driver and in every worker; block itself does not import
+// rayo, so that it needs nothing beyond Arrow.
+func RegisterErrors(register func(name string, err error)) {
+	register("rayo.data.block.ErrCorrupt", ErrCorrupt)
+	register("rayo.data.block.ErrMisaligned", ErrMisaligned)
+	register("rayo.data.block.ErrUnsupportedType", ErrUnsupportedType)
+	register("rayo.data.block.ErrNilRecord", ErrNilRecord)
 }
