@@ -117,16 +117,23 @@ func (m *Method[A, R]) Options(opts ...Option) *Method[A, R] {
 	if m == nil {
 		return &Method[A, R]{call: &methodOptions{err: errZeroCall}}
 	}
-	base := m.options()
 	c := *m
-	c.call = withMethodOptions(base.opts, opts)
-	switch {
-	case base.err != nil:
-		c.call.err = base.err // a copy of a copy keeps its misplaced option
-	case c.call.err == nil && c.call.opts.set&streamOnly != 0:
+	c.call = m.options().with(opts)
+	if c.call.err == nil && c.call.opts.set&streamOnly != 0 {
 		c.call.err = fmt.Errorf("%w: StreamBackpressure applies to streaming methods (RegisterStreamMethod)", errs.ErrInvalidOption)
 	}
 	return &c
+}
+
+// with returns the options of a copy made with opts added (Method.Options
+// and StreamMethod.Options): a copy of a copy keeps a misplaced option's
+// error.
+func (base *methodOptions) with(opts []Option) *methodOptions {
+	o := withMethodOptions(base.opts, opts)
+	if base.err != nil {
+		o.err = base.err
+	}
+	return o
 }
 
 // options returns the method's call options; a Method made without

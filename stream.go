@@ -198,12 +198,8 @@ func (m *StreamMethod[A, T]) Options(opts ...Option) *StreamMethod[A, T] {
 	if m == nil {
 		return &StreamMethod[A, T]{call: &methodOptions{err: errZeroCall}}
 	}
-	base := m.options()
 	c := *m
-	c.call = withMethodOptions(base.opts, opts)
-	if base.err != nil {
-		c.call.err = base.err
-	}
+	c.call = m.options().with(opts)
 	return &c
 }
 

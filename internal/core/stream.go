@@ -207,18 +207,26 @@ func (rt *Runtime) StreamNext(ctx context.Context, id string) (Ref, error) {
 			}
 			return Ref{}, io.EOF
 		}
-		w := s.wake
-		s.mu.Unlock()
-		select {
-		case <-w:
-		case <-ctx.Done():
-			s.mu.Lock()
-			return Ref{}, ctxErr(ctx)
-		case <-rt.closed:
-			s.mu.Lock()
-			return Ref{}, errs.ErrShutdown
+		if err := s.waitLocked(ctx, rt.closed); err != nil {
+			return Ref{}, err
 		}
-		s.mu.Lock()
+	}
+}
+
+// waitLocked waits, with s.mu held, for the stream's next change, or ctx's
+// end (ctxErr) or the runtime's (ErrShutdown); s.mu is held again on
+// return.
+func (s *ownedStream) waitLocked(ctx context.Context, closed <-chan struct{}) error {
+	w := s.wake
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return ctxErr(ctx)
+	case <-closed:
+		return errs.ErrShutdown
 	}
 }
 
@@ -244,15 +252,9 @@ func (rt *Runtime) WaitStreamState(ctx context.Context, id string, cond func(rec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for !cond(s.received, s.taken, s.ended) {
-		w := s.wake
-		s.mu.Unlock()
-		select {
-		case <-w:
-		case <-ctx.Done():
-			s.mu.Lock()
-			return ctxErr(ctx)
+		if err := s.waitLocked(ctx, rt.closed); err != nil {
+			return err
 		}
-		s.mu.Lock()
 	}
 	return nil
 }
