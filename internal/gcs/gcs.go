@@ -191,9 +191,9 @@ func Start(cfg Config) (*Server, error) {
 	s.startMetrics()
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.rpc.Serve(ln) }() // a failure closes Failed
-	if n := rpc.SweepStaleSockets(); n > 0 {
-		cfg.Log.Info("removed the socket files of processes gone", "count", n)
-	}
+	// The socket directory is swept of dead processes' files by the node
+	// daemon, which every machine with a head runs too (in this process,
+	// embedded): once is enough.
 	s.rpc.ListenUnix(ln.Addr().String())
 	go func() { defer s.wg.Done(); s.healthLoop() }()
 	cfg.Log.Info("head control plane listening", "addr", ln.Addr().String())
