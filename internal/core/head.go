@@ -113,6 +113,11 @@ func headDown(err error) bool {
 // objects) never come here and go on meanwhile. Every head method a
 // runtime calls is safe to repeat (creations carry the caller's IDs).
 func (rt *Runtime) callHead(ctx context.Context, method string, req, resp any) error {
+	// A call made with a context already done fails as such, whether or
+	// not the reply would have raced the cancellation.
+	if ctx.Err() != nil {
+		return ctxErr(ctx)
+	}
 	var deadline time.Time
 	backoff := 20 * time.Millisecond
 	for {
