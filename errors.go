@@ -102,6 +102,9 @@ var (
 	// (Remote, New, Options(...).Remote) returns it; it also matches
 	// ErrBadCall.
 	ErrNotRegistered = errs.ErrNotRegistered
+	// ErrReleased: an ObjectRef (or a copy of it) was used after its
+	// Release.
+	ErrReleased = errs.ErrReleased
 	// ErrPlacementGroupNotFound: GetPlacementGroup found no live group of
 	// that name in the namespace.
 	ErrPlacementGroupNotFound = errs.ErrPlacementGroupNotFound

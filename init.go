@@ -179,6 +179,17 @@ func runtimeOrErr() (*core.Runtime, error) {
 // before any code of the program's main package runs.
 func init() { reaper.RunIfReaper() }
 
+// IsInitialized reports whether Init has connected this process to a
+// cluster and Shutdown has not been called since (Ray's
+// ray.is_initialized()). In a worker it is true while the worker serves.
+// Libraries use it to refuse, with a clear error, what is registered
+// after Init: workers run only the registrations made at package level.
+func IsInitialized() bool {
+	state.Lock()
+	defer state.Unlock()
+	return state.rt != nil
+}
+
 // IsWorker reports whether this process runs as a rayo worker.
 func IsWorker() bool { return os.Getenv("RAYO_WORKER_MODE") == "1" }
 

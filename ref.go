@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -32,11 +33,16 @@ type ObjectRef[T any] struct {
 // count: the garbage collector tells the runtime when the last copy goes.
 // It holds pointers so that it is never a "tiny" allocation, which can
 // share a block with other objects and then outlive its last reference.
-// It is 32 bytes rather than the 8 that would do: the runtime keeps a
-// span's cleanups in a list that each new one is inserted into by a
+// Its size (64 bytes with Release's fields) helps too: the runtime keeps
+// a span's cleanups in a list that each new one is inserted into by a
 // walk, and fewer tokens per span make a million queued tasks' walks
-// four times shorter.
-type refToken struct{ ref core.Ref }
+// shorter. Release stops the cleanup and counts the reference out at
+// once; the flag makes a second Release, or a use after it, visible.
+type refToken struct {
+	ref      core.Ref
+	cleanup  runtime.Cleanup
+	released atomic.Bool
+}
 
 // newRef makes an ObjectRef counted by this process.
 func newRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
@@ -48,7 +54,7 @@ func newRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
 // for the caller (a submission's result, SubmitOptions.Counted).
 func takeRef[T any](rt *core.Runtime, r core.Ref) ObjectRef[T] {
 	tok := &refToken{ref: r}
-	runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
+	tok.cleanup = runtime.AddCleanup(tok, func(r core.Ref) { rt.RemoveLocal(r) }, r)
 	rt.NoteRef() // in a worker: collect when the call returns (see core's taskrefs.go)
 	return ObjectRef[T]{ref: r, tok: tok}
 }
@@ -80,7 +86,30 @@ func (r ObjectRef[T]) coreRef() (core.Ref, error) {
 	if r.ref.ID == "" {
 		return core.Ref{}, fmt.Errorf("%w: the zero ObjectRef refers to nothing", errs.ErrBadCall)
 	}
+	if r.tok != nil && r.tok.released.Load() {
+		return core.Ref{}, fmt.Errorf("%w: %s", errs.ErrReleased, r.ref.ID)
+	}
 	return r.ref, nil
+}
+
+// Release gives up this process's hold on the object now, instead of
+// when the garbage collector finds the reference (and every copy of it)
+// unreachable: with no other holder, the object is freed at once. It is
+// Python's `del ref` for a program that must bound its memory, such as a
+// pipeline streaming more data than the object store holds. Copies of r
+// share its hold, so Release releases them too: using r or a copy
+// afterwards (Get, passing it to a task, putting it inside a value)
+// fails with ErrReleased. A second Release does nothing. References
+// that travelled elsewhere (into a task's arguments, to another process)
+// keep the object alive as before.
+func (r ObjectRef[T]) Release() {
+	if r.tok == nil || !r.tok.released.CompareAndSwap(false, true) {
+		return
+	}
+	r.tok.cleanup.Stop()
+	if rt, err := runtimeOrErr(); err == nil {
+		rt.RemoveLocal(r.tok.ref)
+	}
 }
 
 func (r ObjectRef[T]) elemType() reflect.Type { return reflect.TypeFor[T]() }
@@ -120,6 +149,9 @@ func (r ObjectRef[T]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	}
 	if r.ref.ID == "" {
 		return enc.EncodeNil() // the zero ObjectRef, in an unset field
+	}
+	if r.tok != nil && r.tok.released.Load() {
+		return fmt.Errorf("%w: %s", errs.ErrReleased, r.ref.ID)
 	}
 	payload, err := msgpack.Marshal([]string{r.ref.ID, r.ref.Owner})
 	if err != nil {

@@ -41,3 +41,8 @@ func init() {
 	// concurrency group its actor lacks, say) reports it to its caller.
 	RegisterError("rayo.ErrInvalidOption", ErrInvalidOption)
 }
+
+// ErrReleased: an ObjectRef used after its Release (or a copy's).
+var ErrReleased = errors.New("rayo: the ObjectRef was released")
+
+func init() { RegisterError("rayo.ErrReleased", ErrReleased) }
