@@ -61,7 +61,8 @@ func (e *ColumnError) Unwrap() []error {
 }
 
 // LengthError is ToRecord's error for two column slices of different
-// lengths. It wraps ErrLength.
+// lengths (Ray Data's equivalent: the ValueError for a UDF's batch whose
+// arrays differ in length). It wraps ErrLength.
 type LengthError struct {
 	Field    string // the first field, as "Batch.X"
 	Len      int    // its length

@@ -44,10 +44,29 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
+// ParseMode reads a mode's name ("auto", "bars", "lines", "quiet"; case
+// aside), as a flag or an environment variable gives it; an empty name is
+// Auto. Ray Data's equivalent is setting DataContext.enable_progress_bars.
+// An unknown name is an error wrapping ErrMode.
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return Auto, nil
+	case "bars":
+		return Bars, nil
+	case "lines":
+		return Lines, nil
+	case "quiet":
+		return Quiet, nil
+	}
+	return Auto, fmt.Errorf("%w %q (want auto, bars, lines or quiet)", ErrMode, s)
+}
+
 // DefaultInterval is Lines mode's default Options.Interval.
 const DefaultInterval = 5 * time.Second
 
-// Options tune a Reporter; the zero value is the defaults.
+// Options tune a Reporter; the zero value is the defaults. Ray Data's
+// equivalent is DataContext's progress-bar settings.
 type Options struct {
 	// Interval: in Lines mode, an operator gets a line at most this often
 	// (0: DefaultInterval). A line is written only for an operator whose
@@ -109,9 +128,13 @@ type Reporter struct {
 // New starts a Reporter writing to w for a pipeline of the operators ops
 // (in their order on screen; an Update for another name adds it). In Auto
 // mode it draws bars when w is an *os.File on a terminal (and TERM is
-// not "dumb"), and writes lines otherwise. The caller must Close it; in
-// Bars and Lines modes it runs goroutines until then.
+// not "dumb"), and writes lines otherwise; a Mode that is none of the
+// four is Auto. The caller must Close it; in Bars and Lines modes it runs
+// goroutines until then.
 func New(w io.Writer, mode Mode, ops []string, opts Options) *Reporter {
+	if mode < Auto || mode > Quiet {
+		mode = Auto
+	}
 	if mode == Auto {
 		mode = Lines
 		if isTerminal(w) {

@@ -2,6 +2,7 @@ package progress_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -276,5 +277,24 @@ func TestConcurrentUpdate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for s, want := range map[string]progress.Mode{"": progress.Auto, "auto": progress.Auto, "Bars": progress.Bars, " lines ": progress.Lines, "QUIET": progress.Quiet} {
+		if m, err := progress.ParseMode(s); err != nil || m != want {
+			t.Errorf("ParseMode(%q) = %v, %v; want %v", s, m, err, want)
+		}
+	}
+	for _, s := range []string{"bar", "verbose", "0"} {
+		if _, err := progress.ParseMode(s); !errors.Is(err, progress.ErrMode) || !strings.Contains(err.Error(), strconv.Quote(s)) {
+			t.Errorf("ParseMode(%q): %v", s, err)
+		}
+	}
+	// A Mode none of the four is Auto: lines on a buffer.
+	r := progress.New(&bytes.Buffer{}, progress.Mode(42), nil, progress.Options{})
+	defer r.Close()
+	if r.Mode() != progress.Lines {
+		t.Errorf("Mode(42): %v", r.Mode())
 	}
 }
