@@ -59,30 +59,39 @@ func ToRecord(mem memory.Allocator, rows any) (arrow.Record, error) {
 // one SchemaOf gives the field) or ErrNull (naming the column and row of a null in a
 // field that is not a pointer).
 func FromRecord[T any](rec arrow.Record) ([]T, error) {
-	if rec == nil {
-		return nil, ErrNilRecord
-	}
-	p, err := planOf(reflect.TypeFor[T]())
+	v, err := FromRecordOf(rec, reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
+	}
+	return v.Interface().([]T), nil
+}
+
+// FromRecordOf is FromRecord for a struct type t known only at run time
+// (package cols reads a batch's columns through it): it returns a []t.
+func FromRecordOf(rec arrow.Record, t reflect.Type) (reflect.Value, error) {
+	if rec == nil {
+		return reflect.Value{}, ErrNilRecord
+	}
+	p, err := planOf(t)
+	if err != nil {
+		return reflect.Value{}, err
 	}
 	schema := rec.Schema()
 	cols := make([]arrow.Array, len(p.conv.fields))
 	for j, f := range p.conv.fields {
 		idx := schema.FieldIndices(f.name)
 		if len(idx) == 0 {
-			return nil, fmt.Errorf("%w: %q (field %s)", ErrMissingColumn, f.name, reflect.TypeFor[T]().Field(f.index).Name)
+			return reflect.Value{}, fmt.Errorf("%w: %q (field %s)", ErrMissingColumn, f.name, t.Field(f.index).Name)
 		}
 		col := rec.Column(idx[0])
 		if want := f.conv.dataType(); !compatible(col.DataType(), want) {
-			return nil, fmt.Errorf("%w: column %q is %s, field wants %s", ErrTypeMismatch, f.name, col.DataType(), want)
+			return reflect.Value{}, fmt.Errorf("%w: column %q is %s, field wants %s", ErrTypeMismatch, f.name, col.DataType(), want)
 		}
 		cols[j] = col
 	}
 	n := int(rec.NumRows())
-	out := make([]T, n)
-	ov := reflect.ValueOf(out)
-	base, stride := unsafe.Pointer(unsafe.SliceData(out)), ov.Type().Elem().Size()
+	ov := reflect.MakeSlice(reflect.SliceOf(t), n, n)
+	base, stride := ov.UnsafePointer(), t.Size()
 	for j, f := range p.conv.fields {
 		if n > 0 && fastRead(f.conv, cols[j], unsafe.Add(base, f.offset), stride) {
 			continue
@@ -90,9 +99,9 @@ func FromRecord[T any](rec arrow.Record) ([]T, error) {
 		rd := f.conv.reader(cols[j], f.name)
 		for r := 0; r < n; r++ {
 			if err := rd(r, ov.Index(r).Field(f.index)); err != nil {
-				return nil, fmt.Errorf("rows: column %q, row %d: %w", f.name, r, err)
+				return reflect.Value{}, fmt.Errorf("rows: column %q, row %d: %w", f.name, r, err)
 			}
 		}
 	}
-	return out, nil
+	return ov, nil
 }
