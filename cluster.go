@@ -36,6 +36,9 @@ type Node struct {
 	Labels map[string]string
 	// Started is when the node daemon started.
 	Started time.Time
+	// ObjectStoreMemory is the capacity of the node's shared-memory object
+	// store in bytes (Ray's object_store_memory resource).
+	ObjectStoreMemory int64
 }
 
 // Nodes lists the cluster's nodes, dead ones included (Ray's ray.nodes()),
@@ -49,7 +52,8 @@ func Nodes(ctx context.Context) ([]Node, error) {
 	for _, n := range st.Nodes {
 		nd := Node{NodeID: n.Info.NodeID, Address: n.Info.Addr, Hostname: n.Info.Hostname, Alive: n.Alive,
 			State: n.StateName(), IsHead: n.Info.IsHead, Resources: n.Info.Total.ToFloat(),
-			Available: map[string]float64{}, Labels: n.Info.Labels, Started: time.UnixMilli(n.Info.StartedAt)}
+			Available: map[string]float64{}, Labels: n.Info.Labels, Started: time.UnixMilli(n.Info.StartedAt),
+			ObjectStoreMemory: n.Info.StoreCapacity}
 		if n.Alive {
 			nd.Available = n.Available.ToFloat()
 		}

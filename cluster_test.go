@@ -32,7 +32,7 @@ func TestClusterShape(t *testing.T) {
 	}
 	n := nodes[0]
 	if n.NodeID != rayo.NodeID() || !n.Alive || n.State != "ALIVE" || !n.IsHead || n.Address == "" || n.Hostname == "" ||
-		n.Resources["CPU"] != 2 || n.Resources["foo"] != 3 || n.Labels == nil || n.Started.IsZero() {
+		n.Resources["CPU"] != 2 || n.Resources["foo"] != 3 || n.Labels == nil || n.Started.IsZero() || n.ObjectStoreMemory <= 0 {
 		t.Fatalf("the node: %+v", n)
 	}
 	total, err := rayo.ClusterResources(ctx)

@@ -97,11 +97,6 @@ func mappingOf(addr uintptr) (string, error) {
 func TestBlockReadInPlaceByTask(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := rayo.Init(ctx, rayo.WithNumCPUs(1), rayo.WithLogToDriver(false), rayo.WithTempDir(t.TempDir())); err != nil {
-		t.Fatal(err)
-	}
-	defer rayo.Shutdown()
-
 	const rows = 40_000 // 640 KB of columns: well above the inline limit
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "y", Type: arrow.PrimitiveTypes.Float64},

@@ -2,23 +2,47 @@ package data_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/rayo-dev/rayo"
-	"github.com/rayo-dev/rayo/data/internal/block"
 )
 
-// The block errors are registered at package init, before TestMain, so
-// in every worker too (as package data will at its own init).
-var _ = func() struct{} { block.RegisterErrors(rayo.RegisterError); return struct{}{} }()
-
-// TestMain lets this test binary serve as its own workers: node daemons
-// start workers by running the driver's executable, here the test binary.
+// TestMain runs every test against one embedded cluster (2 CPUs, a
+// 256 MiB store) and lets this test binary serve as its own workers: node
+// daemons start workers by running the driver's executable.
 func TestMain(m *testing.M) {
 	if rayo.IsWorker() {
 		_ = rayo.Init(context.Background()) // serves tasks; never returns
 	}
-	goleak.VerifyTestMain(m)
+	os.Exit(run(m))
+}
+
+// storeBytes is the test cluster's object store.
+const storeBytes = 256 << 20
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "rayo-data-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := rayo.Init(context.Background(), rayo.WithNumCPUs(2), rayo.WithObjectStoreMemory(storeBytes),
+		rayo.WithLogToDriver(false), rayo.WithTempDir(dir)); err != nil {
+		fmt.Fprintln(os.Stderr, "rayo.Init:", err)
+		return 1
+	}
+	code := m.Run()
+	rayo.Shutdown()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
 }

@@ -17,7 +17,8 @@ func (n *Node) info() *protocol.NodeInfo {
 	host, _ := os.Hostname()
 	info := &protocol.NodeInfo{NodeID: n.cfg.NodeID, Addr: n.Addr(), Hostname: host, Pid: os.Getpid(),
 		Labels: n.cfg.Labels, IsHead: n.cfg.IsHead,
-		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, StartedAt: n.startedAt.UnixMilli()}
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, StartedAt: n.startedAt.UnixMilli(),
+		StoreCapacity: n.cfg.ObjectStoreMemory}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	info.Total, info.Available = n.total.Clone(), n.available.Clone()

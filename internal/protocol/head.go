@@ -34,6 +34,8 @@ type NodeInfo struct {
 	GOOS      string            `msgpack:"goos"`
 	GOARCH    string            `msgpack:"goarch"`
 	StartedAt int64             `msgpack:"started"`
+	// StoreCapacity is the node's shared-memory object store, in bytes.
+	StoreCapacity int64 `msgpack:"store,omitempty"`
 	// What a node reports when it registers, so that a head that restarted
 	// learns the node's state: its free resources, the dedicated (actor)
 	// leases the head holds there, and its placement-group bundles.

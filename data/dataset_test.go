@@ -1,0 +1,260 @@
+package data_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/data"
+)
+
+type idRow struct {
+	ID int64 `arrow:"id"`
+}
+
+type squareRow struct {
+	ID int64 `arrow:"id"`
+	Sq int64 `arrow:"sq"`
+}
+
+var (
+	fSquare = data.MapFunc("test.square", func(r idRow) (squareRow, error) { return squareRow{r.ID, r.ID * r.ID}, nil })
+	fEven   = data.FilterFunc("test.even", func(r idRow) (bool, error) { return r.ID%2 == 0, nil })
+	fTwice  = data.FlatMapFunc("test.twice", func(r idRow) ([]idRow, error) { return []idRow{r, r}, nil })
+	fPlus1  = data.BatchFunc("test.plus1", func(_ context.Context, b arrow.RecordBatch) (arrow.RecordBatch, error) {
+		col := b.Column(b.Schema().FieldIndices("id")[0]).(*array.Int64)
+		bld := array.NewInt64Builder(memory.DefaultAllocator)
+		for _, v := range col.Int64Values() {
+			bld.Append(v + 1)
+		}
+		return array.NewRecordBatch(b.Schema(), []arrow.Array{bld.NewArray()}, b.NumRows()), nil
+	})
+	fFailAt = data.MapFunc("test.failAt77", func(r idRow) (idRow, error) {
+		if r.ID == 77 {
+			return r, errors.New("seventy-seven")
+		}
+		return r, nil
+	})
+	fPanic = data.BatchFunc("test.panic", func(context.Context, arrow.RecordBatch) (arrow.RecordBatch, error) { panic("boom") })
+	fShort = data.ColumnFunc("test.short", func(_ context.Context, b arrow.RecordBatch) (arrow.Array, error) {
+		bld := array.NewInt64Builder(memory.DefaultAllocator)
+		bld.Append(1)
+		return bld.NewArray(), nil
+	})
+	fDouble = data.ColumnFunc("test.double", func(_ context.Context, b arrow.RecordBatch) (arrow.Array, error) {
+		col := b.Column(b.Schema().FieldIndices("id")[0]).(*array.Int64)
+		bld := array.NewInt64Builder(memory.DefaultAllocator)
+		for _, v := range col.Int64Values() {
+			bld.Append(2 * v)
+		}
+		return bld.NewArray(), nil
+	})
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func quiet(d *data.Dataset) *data.Dataset {
+	return d.WithOptions(data.Progress(data.ProgressQuiet, nil))
+}
+
+func TestRangeMapFilterInOrder(t *testing.T) {
+	ctx := testCtx(t)
+	ds := quiet(data.Range(100_000, data.Parallelism(4))).Filter(fEven).Map(fSquare)
+	got, err := data.TakeAll[squareRow](ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 50_000 {
+		t.Fatalf("%d rows, want 50000", len(got))
+	}
+	for i, r := range got {
+		if r.ID != int64(2*i) || r.Sq != r.ID*r.ID {
+			t.Fatalf("row %d: %+v", i, r)
+		}
+	}
+	st := ds.Stats()
+	if len(st) != 1 || st[0].Op != "Range->Filter(test.even)->Map(test.square)" || st[0].Rows != 50_000 || st[0].Tasks != 4 {
+		t.Fatalf("stats (the reads, filter and map fused in one operator): %+v", st)
+	}
+}
+
+func TestCountFromMetadataAndByRunning(t *testing.T) {
+	ctx := testCtx(t)
+	n, err := quiet(data.Range(12_345)).Map(fSquare).Count(ctx)
+	if err != nil || n != 12_345 {
+		t.Fatalf("Count: %d %v", n, err)
+	}
+	n, err = quiet(data.Range(1000)).FlatMap(fTwice).Filter(fEven).Count(ctx)
+	if err != nil || n != 1000 {
+		t.Fatalf("Count by running: %d %v", n, err)
+	}
+}
+
+func TestLimitStopsEarly(t *testing.T) {
+	ctx := testCtx(t)
+	ds := quiet(data.Range(1_000_000, data.Parallelism(50))).MapBatches(fPlus1).Limit(10)
+	got, err := data.TakeAll[idRow](ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 10 || got[0].ID != 1 || got[9].ID != 10 {
+		t.Fatalf("Limit(10): %+v", got)
+	}
+	if st := ds.Stats(); st[0].Tasks >= 50 {
+		t.Fatalf("the limit did not stop the reads: %+v", st)
+	}
+}
+
+func TestFromItemsAndSchemaOps(t *testing.T) {
+	ctx := testCtx(t)
+	items := make([]squareRow, 100)
+	for i := range items {
+		items[i] = squareRow{int64(i), int64(i * i)}
+	}
+	ds, err := data.FromItems(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds = quiet(ds)
+	renamed := ds.RenameColumns(map[string]string{"sq": "square"}).AddColumn("twice", fDouble).DropColumns("id")
+	schema, err := renamed.Schema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := fieldNames(schema); !slices.Equal(names, []string{"square", "twice"}) {
+		t.Fatalf("schema: %v", names)
+	}
+	type out struct {
+		Square int64 `arrow:"square"`
+		Twice  int64 `arrow:"twice"`
+	}
+	rows, err := data.Take[out](ctx, renamed, 5)
+	if err != nil || len(rows) != 5 || rows[3] != (out{9, 6}) {
+		t.Fatalf("Take: %+v %v", rows, err)
+	}
+	// The source dataset runs again unharmed (its blocks are not released by a run).
+	if n, err := ds.SelectColumns("id").Count(ctx); err != nil || n != 100 {
+		t.Fatalf("Count: %d %v", n, err)
+	}
+	all, err := data.TakeAll[squareRow](ctx, ds)
+	if err != nil || len(all) != 100 || all[99] != items[99] {
+		t.Fatalf("TakeAll after runs: %d %v", len(all), err)
+	}
+}
+
+func fieldNames(s *arrow.Schema) []string {
+	var out []string
+	for _, f := range s.Fields() {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+func TestUnionAndIterBatches(t *testing.T) {
+	ctx := testCtx(t)
+	ds := quiet(data.Range(300)).Union(data.Range(200))
+	var sizes []int64
+	total := int64(0)
+	for b, err := range ds.IterBatches(ctx, data.IterBatchSize(128), data.DropLast()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, b.NumRows())
+		total += b.NumRows()
+	}
+	if total != 384 || len(sizes) != 3 {
+		t.Fatalf("batches %v", sizes)
+	}
+	// Local shuffle keeps every row.
+	seen := map[int64]int{}
+	for r, err := range data.IterRows[idRow](ctx, quiet(data.Range(1000))) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[r.ID]++
+	}
+	if len(seen) != 1000 {
+		t.Fatalf("%d distinct rows", len(seen))
+	}
+	shuffled := 0
+	prev := int64(-1)
+	n := 0
+	for b, err := range quiet(data.Range(1000)).IterBatches(ctx, data.LocalShuffle(300, 7), data.IterBatchSize(100)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range b.Column(0).(*array.Int64).Int64Values() {
+			if v < prev {
+				shuffled++
+			}
+			prev = v
+			n++
+		}
+	}
+	if n != 1000 || shuffled == 0 {
+		t.Fatalf("local shuffle: %d rows, %d descents", n, shuffled)
+	}
+}
+
+func TestUDFErrors(t *testing.T) {
+	ctx := testCtx(t)
+	_, err := data.TakeAll[idRow](ctx, quiet(data.Range(1000)).Map(fFailAt))
+	var ue *data.UDFError
+	if !errors.Is(err, data.ErrUDF) {
+		t.Fatalf("a failing map: %v", err)
+	}
+	_ = ue
+	if msg := err.Error(); !contains(msg, "seventy-seven") || !contains(msg, "Map(test.failAt77)") || !contains(msg, "[77, 78)") {
+		t.Fatalf("the error does not name the operator, row and cause: %v", err)
+	}
+	_, err = quiet(data.Range(10)).MapBatches(fPanic).Count(ctx)
+	if !errors.Is(err, data.ErrUDF) || !contains(err.Error(), "boom") {
+		t.Fatalf("a panicking batch function: %v", err)
+	}
+	_, err = data.TakeAll[idRow](ctx, quiet(data.Range(10)).AddColumn("x", fShort))
+	if !errors.Is(err, data.ErrBadBatch) {
+		t.Fatalf("a column of the wrong length: %v", err)
+	}
+	_, err = quiet(data.Range(10)).SelectColumns("nope").Count(ctx)
+	if !errors.Is(err, data.ErrNoColumn) || !contains(err.Error(), `"nope"`) {
+		t.Fatalf("a missing column: %v", err)
+	}
+	// A function of the wrong kind, and one registered after Init.
+	if _, err := quiet(data.Range(10)).Map(fEven).Count(ctx); !errors.Is(err, data.ErrWrongKind) {
+		t.Fatalf("a filter passed to Map: %v", err)
+	}
+	late := data.MapFunc("test.late", func(r idRow) (idRow, error) { return r, nil })
+	if _, err := quiet(data.Range(10)).Map(late).Count(ctx); !errors.Is(err, data.ErrNotRegistered) {
+		t.Fatalf("a function registered after Init: %v", err)
+	}
+	// The cluster is unharmed.
+	if n, err := quiet(data.Range(10)).Map(fSquare).Count(ctx); err != nil || n != 10 {
+		t.Fatalf("after the failures: %d %v", n, err)
+	}
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (func() bool { return stringsContains(s, sub) })() }
+
+func stringsContains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = fmt.Sprint
+var _ = rayo.IsWorker

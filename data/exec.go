@@ -1,0 +1,862 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// The streaming executor (Ray Data's StreamingExecutor) runs a physical
+// plan: a chain of operators, the first a source, each feeding the next,
+// the last feeding the consumer. It lives in the driver (or in the
+// process that consumes the dataset) and owns every block in flight.
+//
+// Memory is bounded by a budget of object-store bytes: the blocks the
+// executor holds (queued between operators, being processed, handed to
+// the consumer) plus a reservation for each running task's expected
+// output. A source launches a task only when that sum stays within the
+// budget; an operator whose output has been drained may always run one
+// task, so that the pipeline drains instead of deadlocking. Operators
+// nearer the consumer are served first. A slow consumer thus stops the
+// sources, not the machine.
+//
+// Lock order: executor.mu is the only lock; it is never held across a
+// call into rayo that may block (Next, Get, submission).
+
+// blockRef is a block in the store and what the driver knows of it.
+type blockRef struct {
+	ref  rayo.ObjectRef[[]byte]
+	meta blockMeta
+	// borrowed: the ref belongs to a Dataset (FromArrow, Materialize) that
+	// may run again, so a run must not release it.
+	borrowed bool
+}
+
+// release gives up the run's hold on the block.
+func (b blockRef) release() {
+	if !b.borrowed {
+		b.ref.Release()
+	}
+}
+
+// physKind is a physical operator's kind.
+type physKind int
+
+const (
+	physRead    physKind = iota + 1 // a source of read tasks
+	physBlocks                      // a source of blocks already in the store
+	physMap                         // map tasks over input blocks
+	physActor                       // calls on an actor pool over input blocks
+	physLimit                       // the first n rows
+	physBarrier                     // all inputs, then a function of them (shuffles, sorts)
+	physUnion                       // the outputs of other plans, one after another
+)
+
+// physOp is an operator of a physical plan.
+type physOp struct {
+	label string
+	kind  physKind
+	units []sourceUnit // physRead
+	input []blockRef   // physBlocks
+	ops   []opSpec     // physRead, physMap, physActor: the fused operators
+	mopts mapOptions   // physMap, physActor: resources and concurrency
+	batch int64        // physMap, physActor: rows a task's input should reach
+	limit int64        // physLimit
+	// physBarrier: runs once over every input block.
+	barrier func(ctx context.Context, ex *executor, in []blockRef) ([]blockRef, error)
+	// physUnion: the plans whose outputs it streams.
+	union []*plan
+	class *Fn // physActor: the class function and its constructor arguments
+}
+
+// plan is a physical plan: ops[0] is a source.
+type plan struct{ ops []*physOp }
+
+// execConfig is a run's configuration (Ray's DataContext).
+type execConfig struct {
+	budget      int64         // object-store bytes the run may hold
+	targetBlock int64         // bytes per output block
+	stall       time.Duration // no progress for this long fails the run
+	cpus        float64       // the cluster's CPUs: default task concurrency
+	progress    func(stats []OpStats)
+}
+
+// executor runs one plan.
+type executor struct {
+	cfg    execConfig
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the executor starts
+	wake   chan struct{}  // something changed: schedule again
+
+	mu       sync.Mutex
+	ops      []*opState
+	out      []blockRef // the last operator's output, for the consumer
+	outDone  bool       // no more output will come
+	err      error      // the run failed
+	held     int64      // bytes of the blocks the executor holds
+	reserved int64      // bytes reserved for running tasks' output
+	running  int        // tasks running, all operators
+	peak     int64      // the highest held+reserved seen
+	progress time.Time  // when something last moved
+	closed   bool
+	outWait  chan struct{} // closed when output or an end arrives (consumer's wait)
+	onClose  func()        // after the run: the progress report's end
+}
+
+// opState is an operator while the plan runs.
+type opState struct {
+	*physOp
+	idx      int
+	in       []blockRef // inputs waiting for a task
+	inRows   int64
+	inDone   bool // the operator before has finished
+	done     bool
+	tasks    []*runningTask // in launch order: outputs are delivered in it
+	running  int
+	launched int
+	maxConc  int
+	estOut   int64 // expected output bytes per task
+	stats    OpStats
+	started  time.Time
+	queued   int64 // bytes of this operator's output not yet taken downstream
+	left     int64 // physLimit: rows still to pass
+	pool     *actorPool
+	cut      bool // a limit after it was reached: its tasks were cancelled
+}
+
+// runningTask is a task (or actor call) whose output is being taken.
+type runningTask struct {
+	op       *opState
+	stream   *rayo.ObjectRefStream[[]byte]
+	inputs   []blockRef // held until the task is done
+	reserved int64
+	buf      []blockRef // output waiting for the tasks launched before it
+	finished bool
+	actor    *poolActor
+}
+
+func newExecutor(ctx context.Context, p *plan, cfg execConfig) *executor {
+	ctx, cancel := context.WithCancel(ctx)
+	e := &executor{cfg: cfg, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
+		progress: time.Now(), outWait: make(chan struct{})}
+	for i, op := range p.ops {
+		st := &opState{physOp: op, idx: i, estOut: cfg.targetBlock, left: op.limit}
+		st.maxConc = max(1, int(cfg.cpus/max(op.mopts.numCPUs, 0.001)))
+		if op.mopts.numCPUs == 0 && op.mopts.numGPUs == 0 {
+			st.maxConc = max(1, int(cfg.cpus))
+		}
+		if op.mopts.maxConc > 0 {
+			st.maxConc = op.mopts.maxConc
+		}
+		st.stats.Op = op.label
+		e.ops = append(e.ops, st)
+	}
+	for _, st := range e.ops {
+		if st.kind == physBlocks {
+			for _, b := range st.input {
+				e.held += b.meta.Bytes
+			}
+		}
+	}
+	e.wg.Add(1)
+	go e.loop()
+	return e
+}
+
+// poke wakes the scheduling loop.
+func (e *executor) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop schedules until the plan is done, fails or is closed.
+func (e *executor) loop() {
+	defer e.wg.Done()
+	tick := time.NewTicker(e.tickEvery())
+	defer tick.Stop()
+	lastReport := time.Time{}
+	for {
+		e.mu.Lock()
+		if e.err == nil && !e.closed {
+			e.scheduleLocked()
+			e.checkStallLocked()
+		}
+		end := e.err != nil || e.closed || e.outDone
+		var snap []OpStats
+		if e.cfg.progress != nil && (end || time.Since(lastReport) >= 200*time.Millisecond) {
+			snap = e.statsLocked()
+			lastReport = time.Now()
+		}
+		e.mu.Unlock()
+		if snap != nil {
+			e.cfg.progress(snap)
+		}
+		if end {
+			return
+		}
+		select {
+		case <-e.wake:
+		case <-tick.C:
+		case <-e.ctx.Done():
+			e.fail(e.ctx.Err())
+		}
+	}
+}
+
+func (e *executor) tickEvery() time.Duration {
+	return min(max(e.cfg.stall/10, time.Millisecond), time.Second)
+}
+
+// fail ends the run with err (the first failure wins).
+func (e *executor) fail(err error) {
+	e.mu.Lock()
+	if e.err == nil && !e.closed {
+		e.err = err
+		e.signalOutLocked()
+	}
+	e.mu.Unlock()
+	e.poke()
+}
+
+// signalOutLocked wakes a consumer waiting for output.
+func (e *executor) signalOutLocked() {
+	close(e.outWait)
+	e.outWait = make(chan struct{})
+}
+
+// scheduleLocked launches what the budget allows, nearest the consumer
+// first, and marks finished operators.
+func (e *executor) scheduleLocked() {
+	for i := len(e.ops) - 1; i >= 0; i-- {
+		op := e.ops[i]
+		if op.done {
+			continue
+		}
+		switch op.kind {
+		case physRead:
+			for len(op.units) > 0 && e.canLaunchLocked(op) {
+				u := op.units[0]
+				op.units = op.units[1:]
+				e.launchLocked(op, nil, func() *rayo.ObjectRefStream[[]byte] {
+					return readTask.Options(op.taskOptions()...).Remote(readSpec{Source: u, Ops: op.ops, Target: e.cfg.targetBlock})
+				})
+			}
+			if len(op.units) == 0 && op.running == 0 {
+				e.finishOpLocked(op)
+			}
+		case physBlocks:
+			in := op.input
+			op.input = nil
+			for _, b := range in {
+				e.held -= b.meta.Bytes // deliver counts it again
+				e.deliverLocked(op, b)
+			}
+			e.finishOpLocked(op)
+		case physMap, physActor:
+			for len(op.in) > 0 && (op.inDone || op.inRows >= op.batch) && e.canLaunchLocked(op) {
+				bundle := op.takeBundleLocked()
+				e.takenLocked(op, bundle)
+				if op.kind == physMap {
+					args := make([]any, 0, len(bundle)+1)
+					args = append(args, mapSpec{Ops: op.ops, Target: e.cfg.targetBlock})
+					for _, b := range bundle {
+						args = append(args, b.ref)
+					}
+					e.launchLocked(op, bundle, func() *rayo.ObjectRefStream[[]byte] {
+						return mapTask.Options(op.taskOptions()...).Remote(args...)
+					})
+				} else if !e.dispatchActorLocked(op, bundle) {
+					op.in = append(bundle, op.in...) // no free actor yet
+					for _, b := range bundle {
+						op.inRows += b.meta.Rows
+						e.ops[op.idx-1].queued += b.meta.Bytes
+					}
+					break
+				}
+			}
+			if op.kind == physActor {
+				e.scaleActorsLocked(op)
+			}
+			if op.inDone && len(op.in) == 0 && op.running == 0 {
+				e.finishOpLocked(op)
+			}
+		case physLimit:
+			if op.inDone && op.running == 0 {
+				e.finishOpLocked(op)
+			}
+		case physBarrier:
+			if op.inDone && op.launched == 0 {
+				op.launched = 1
+				op.running = 1
+				e.running++
+				in := op.in
+				op.in, op.inRows = nil, 0
+				e.takenLocked(op, in)
+				op.started = time.Now()
+				e.wg.Add(1)
+				go e.runBarrier(op, in)
+			}
+		case physUnion:
+			if op.launched == 0 {
+				op.launched = 1
+				op.running = 1
+				e.running++
+				op.started = time.Now()
+				e.wg.Add(1)
+				go e.runUnion(op)
+			}
+		}
+	}
+}
+
+// takeBundleLocked takes queued inputs until they reach the operator's
+// batch size (Ray Data bundles blocks the same way).
+func (op *opState) takeBundleLocked() []blockRef {
+	var bundle []blockRef
+	rows := int64(0)
+	for len(op.in) > 0 && (len(bundle) == 0 || rows < op.batch) {
+		b := op.in[0]
+		op.in = op.in[1:]
+		op.inRows -= b.meta.Rows
+		rows += b.meta.Rows
+		bundle = append(bundle, b)
+	}
+	return bundle
+}
+
+// takenLocked notes that op took inputs: the operator before it no
+// longer has them queued.
+func (e *executor) takenLocked(op *opState, in []blockRef) {
+	if op.idx == 0 {
+		return
+	}
+	for _, b := range in {
+		e.ops[op.idx-1].queued -= b.meta.Bytes
+	}
+}
+
+// canLaunchLocked applies the budget (see the package comment above).
+func (e *executor) canLaunchLocked(op *opState) bool {
+	if op.running >= op.maxConc {
+		return false
+	}
+	if e.running == 0 {
+		return true // progress, even with one block above the budget
+	}
+	if e.held+e.reserved+op.estOut <= e.cfg.budget {
+		return true
+	}
+	// Drained operators downstream of a source may always run one task.
+	return op.kind != physRead && op.running == 0 && op.queued == 0
+}
+
+// launchLocked starts a task of op over inputs; submit runs unlocked.
+func (e *executor) launchLocked(op *opState, inputs []blockRef, submit func() *rayo.ObjectRefStream[[]byte]) {
+	t := &runningTask{op: op, inputs: inputs, reserved: op.estOut}
+	op.tasks = append(op.tasks, t)
+	op.running++
+	op.launched++
+	e.running++
+	e.reserved += t.reserved
+	e.notePeakLocked()
+	if op.started.IsZero() {
+		op.started = time.Now()
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t.stream = submit()
+		e.drain(t)
+	}()
+}
+
+// drain takes a task's output items: metadata, block, metadata, block...
+// and finally the task's figures.
+func (e *executor) drain(t *runningTask) {
+	defer t.stream.Close()
+	for {
+		metaRef, err := t.stream.Next(e.ctx)
+		if errors.Is(err, io.EOF) {
+			e.taskDone(t, nil)
+			return
+		}
+		if err != nil {
+			e.taskDone(t, err)
+			return
+		}
+		mb, err := metaRef.Get(e.ctx)
+		metaRef.Release()
+		if err != nil {
+			e.taskDone(t, err)
+			return
+		}
+		var meta blockMeta
+		if err := msgpack.Unmarshal(mb, &meta); err != nil {
+			e.taskDone(t, fmt.Errorf("data: a task's block metadata: %w", err))
+			return
+		}
+		if meta.Rows < 0 { // the task's figures, last
+			e.mu.Lock()
+			t.op.stats.TaskCPU += time.Duration(meta.CPU)
+			t.op.stats.TaskWall += time.Duration(meta.Wall)
+			e.mu.Unlock()
+			continue
+		}
+		ref, err := t.stream.Next(e.ctx)
+		if err != nil {
+			e.taskDone(t, fmt.Errorf("data: a block after its metadata: %w", err))
+			return
+		}
+		e.mu.Lock()
+		if e.err != nil || e.closed {
+			e.mu.Unlock()
+			ref.Release()
+			continue
+		}
+		b := blockRef{ref: ref, meta: meta}
+		used := min(t.reserved, meta.Bytes)
+		t.reserved -= used
+		e.reserved -= used
+		e.progress = time.Now()
+		if t.op.tasks[0] == t {
+			e.deliverLocked(t.op, b)
+		} else {
+			e.held += b.meta.Bytes
+			t.buf = append(t.buf, b)
+		}
+		e.notePeakLocked()
+		e.mu.Unlock()
+		e.poke()
+	}
+}
+
+// taskDone ends a task: its inputs and reservation are released and the
+// outputs of the tasks after it, if it was first, delivered.
+func (e *executor) taskDone(t *runningTask, err error) {
+	e.mu.Lock()
+	op := t.op
+	t.finished = true
+	op.running--
+	e.running--
+	e.reserved -= t.reserved
+	t.reserved = 0
+	for _, b := range t.inputs {
+		e.held -= b.meta.Bytes
+		b.release()
+	}
+	t.inputs = nil
+	if t.actor != nil {
+		t.actor.inFlight--
+		t.actor.idleSince = time.Now()
+	}
+	e.progress = time.Now()
+	if err != nil && op.cut && errors.Is(err, rayo.ErrTaskCancelled) {
+		err = nil // cancelled by a limit: its rows are not needed
+	}
+	if err != nil && e.err == nil && !e.closed {
+		e.err = opError(op.label, err)
+		e.signalOutLocked()
+	}
+	if err == nil {
+		op.stats.Tasks++
+		// The next tasks' estimate: the average output so far.
+		if op.stats.Tasks > 0 {
+			op.estOut = max(op.stats.Bytes/op.stats.Tasks, 1)
+		}
+	}
+	// Deliver, in launch order, the outputs of finished tasks at the head.
+	for len(op.tasks) > 0 && op.tasks[0].finished {
+		op.tasks = op.tasks[1:]
+		if len(op.tasks) > 0 {
+			next := op.tasks[0]
+			for _, b := range next.buf {
+				e.held -= b.meta.Bytes
+				e.deliverLocked(op, b)
+			}
+			next.buf = nil
+		}
+	}
+	e.mu.Unlock()
+	e.poke()
+}
+
+// opError names the operator in a task's failure.
+func opError(label string, err error) error {
+	var ue *UDFError
+	if errors.As(err, &ue) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("data: %s: %w", label, err)
+}
+
+// deliverLocked hands an operator's output block to the next operator or
+// to the consumer.
+func (e *executor) deliverLocked(op *opState, b blockRef) {
+	op.stats.Rows += b.meta.Rows
+	op.stats.Blocks++
+	op.stats.Bytes += b.meta.Bytes
+	e.held += b.meta.Bytes
+	if op.idx == len(e.ops)-1 {
+		op.queued += b.meta.Bytes
+		e.out = append(e.out, b)
+		e.signalOutLocked()
+		return
+	}
+	next := e.ops[op.idx+1]
+	if next.kind == physLimit {
+		e.limitLocked(next, b)
+		return
+	}
+	op.queued += b.meta.Bytes
+	next.in = append(next.in, b)
+	next.inRows += b.meta.Rows
+}
+
+// limitLocked passes b through a limit, slicing the block that crosses
+// it, and cuts everything before the limit once it is reached.
+func (e *executor) limitLocked(lim *opState, b blockRef) {
+	switch {
+	case lim.left <= 0:
+		e.held -= b.meta.Bytes
+		b.release()
+		return
+	case b.meta.Rows <= lim.left:
+		lim.left -= b.meta.Rows
+		e.held -= b.meta.Bytes
+		e.deliverLocked(lim, b)
+	default:
+		n := lim.left
+		lim.left = 0
+		e.launchLocked(lim, []blockRef{b}, func() *rayo.ObjectRefStream[[]byte] {
+			return mapTask.Remote(mapSpec{Ops: []opSpec{{Kind: opLimit, Label: lim.label, N: n}}, Target: e.cfg.targetBlock}, b.ref)
+		})
+	}
+	if lim.left <= 0 {
+		e.cutBeforeLocked(lim.idx)
+	}
+}
+
+// cutBeforeLocked stops every operator before idx: their queued inputs
+// are dropped, their running tasks cancelled, and they launch no more.
+func (e *executor) cutBeforeLocked(idx int) {
+	for _, op := range e.ops[:idx] {
+		if op.done {
+			continue
+		}
+		op.units = nil
+		op.cut = true
+		for _, b := range op.in {
+			e.held -= b.meta.Bytes
+			b.release()
+		}
+		e.takenLocked(op, op.in)
+		op.in, op.inRows = nil, 0
+		for _, t := range op.tasks {
+			if t.stream != nil {
+				_ = rayo.Cancel(t.stream, false)
+			}
+		}
+	}
+	e.ops[idx].inDone = true
+}
+
+// finishOpLocked marks op done and tells the next operator.
+func (e *executor) finishOpLocked(op *opState) {
+	if op.done {
+		return
+	}
+	op.done = true
+	if !op.started.IsZero() {
+		op.stats.Wall = time.Since(op.started)
+	}
+	if op.pool != nil {
+		op.pool.shutdown(e)
+	}
+	if op.idx == len(e.ops)-1 {
+		e.outDone = true
+		e.signalOutLocked()
+		return
+	}
+	e.ops[op.idx+1].inDone = true
+}
+
+// notePeakLocked records the highest store use seen.
+func (e *executor) notePeakLocked() {
+	if u := e.held + e.reserved; u > e.peak {
+		e.peak = u
+	}
+	for _, op := range e.ops {
+		if op.queued > op.stats.PeakQueued {
+			op.stats.PeakQueued = op.queued
+		}
+	}
+}
+
+// checkStallLocked fails a run in which nothing moved for the stall
+// timeout while the consumer waited.
+func (e *executor) checkStallLocked() {
+	if e.cfg.stall <= 0 || len(e.out) > 0 || time.Since(e.progress) < e.cfg.stall {
+		return
+	}
+	// The operator waited on: the first, from the consumer back, that has
+	// running tasks or queued input.
+	for i := len(e.ops) - 1; i >= 0; i-- {
+		op := e.ops[i]
+		if op.done || (op.running == 0 && len(op.in) == 0) {
+			continue
+		}
+		e.err = &StallError{Op: op.label, For: time.Since(e.progress).Round(time.Millisecond), Running: op.running, Queued: len(op.in)}
+		e.signalOutLocked()
+		return
+	}
+}
+
+// next returns the next output block, io.EOF after the last. The caller
+// owns it and gives it back with release.
+func (e *executor) next(ctx context.Context) (blockRef, error) {
+	for {
+		e.mu.Lock()
+		switch {
+		case e.err != nil:
+			err := e.err
+			e.mu.Unlock()
+			return blockRef{}, err
+		case e.closed:
+			e.mu.Unlock()
+			return blockRef{}, ErrClosed
+		case len(e.out) > 0:
+			b := e.out[0]
+			e.out = e.out[1:]
+			e.ops[len(e.ops)-1].queued -= b.meta.Bytes
+			e.progress = time.Now()
+			e.mu.Unlock()
+			e.poke()
+			return b, nil
+		case e.outDone:
+			e.mu.Unlock()
+			return blockRef{}, io.EOF
+		}
+		wait := e.outWait
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return blockRef{}, ctx.Err()
+		}
+	}
+}
+
+// release gives back a block the consumer took.
+func (e *executor) release(b blockRef) {
+	e.mu.Lock()
+	e.held -= b.meta.Bytes
+	e.mu.Unlock()
+	b.release()
+	e.poke()
+}
+
+// keep accounts for a block the consumer keeps beyond the run (Materialize):
+// it leaves the executor's budget.
+func (e *executor) keep(b blockRef) {
+	e.mu.Lock()
+	e.held -= b.meta.Bytes
+	e.mu.Unlock()
+	e.poke()
+}
+
+// close stops the run: running tasks are cancelled, held blocks released,
+// actors killed, and every goroutine waited for.
+func (e *executor) close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	err := e.err
+	for _, b := range e.out {
+		b.release()
+	}
+	e.out = nil
+	var streams []*rayo.ObjectRefStream[[]byte]
+	for _, op := range e.ops {
+		for _, b := range op.in {
+			b.release()
+		}
+		op.in = nil
+		for _, t := range op.tasks {
+			if t.stream != nil && !t.finished {
+				streams = append(streams, t.stream)
+			}
+			for _, b := range t.buf {
+				b.release()
+			}
+			t.buf = nil
+		}
+		for _, b := range op.input {
+			b.release()
+		}
+		op.input = nil
+	}
+	for _, op := range e.ops {
+		if op.pool != nil {
+			op.pool.shutdown(e)
+		}
+	}
+	e.signalOutLocked()
+	e.mu.Unlock()
+	for _, s := range streams {
+		_ = rayo.Cancel(s, false)
+	}
+	e.cancel()
+	e.wg.Wait()
+	if e.cfg.progress != nil {
+		e.mu.Lock()
+		snap := e.statsLocked()
+		e.mu.Unlock()
+		e.cfg.progress(snap)
+	}
+	if e.onClose != nil {
+		e.onClose()
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// runBarrier runs an all-to-all operator over its inputs.
+func (e *executor) runBarrier(op *opState, in []blockRef) {
+	defer e.wg.Done()
+	out, err := op.barrier(e.ctx, e, in)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, b := range in {
+		e.held -= b.meta.Bytes
+		b.release()
+	}
+	op.running--
+	e.running--
+	e.progress = time.Now()
+	if err != nil {
+		if e.err == nil && !e.closed {
+			e.err = opError(op.label, err)
+			e.signalOutLocked()
+		}
+		for _, b := range out {
+			b.release()
+		}
+		return
+	}
+	op.stats.Tasks++
+	for _, b := range out {
+		e.deliverLocked(op, b)
+	}
+	e.finishOpLocked(op)
+	e.poke()
+}
+
+// runUnion streams the outputs of op's plans, one plan after another,
+// each through an executor of its own that shares this run's budget.
+func (e *executor) runUnion(op *opState) {
+	defer e.wg.Done()
+	err := func() error {
+		for _, p := range op.union {
+			child := newExecutor(e.ctx, p, e.cfg.child())
+			for {
+				if err := e.waitBudget(op); err != nil {
+					_ = child.close()
+					return err
+				}
+				b, err := child.next(e.ctx)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					_ = child.close()
+					return err
+				}
+				child.keep(b)
+				e.mu.Lock()
+				e.progress = time.Now()
+				e.deliverLocked(op, b)
+				e.mu.Unlock()
+				e.poke()
+			}
+			if err := child.close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	e.mu.Lock()
+	op.running--
+	e.running--
+	if err != nil && e.err == nil && !e.closed {
+		e.err = err
+		e.signalOutLocked()
+	}
+	if err == nil {
+		e.finishOpLocked(op)
+	}
+	e.mu.Unlock()
+	e.poke()
+}
+
+// waitBudget waits while the run holds more than its budget.
+func (e *executor) waitBudget(op *opState) error {
+	for {
+		e.mu.Lock()
+		over := e.held+e.reserved > e.cfg.budget && op.queued > 0
+		wait := e.outWait
+		err := e.err
+		if e.closed {
+			err = ErrClosed
+		}
+		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if !over {
+			return nil
+		}
+		select {
+		case <-wait:
+		case <-e.ctx.Done():
+			return e.ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// child is the configuration of a nested run (a union's inputs).
+func (c execConfig) child() execConfig {
+	c.progress = nil
+	return c
+}
+
+// statsLocked snapshots every operator's figures.
+func (e *executor) statsLocked() []OpStats {
+	out := make([]OpStats, len(e.ops))
+	for i, op := range e.ops {
+		s := op.stats
+		s.Running = op.running
+		s.Queued = op.queued
+		s.Done = op.done
+		if !op.done && !op.started.IsZero() {
+			s.Wall = time.Since(op.started)
+		}
+		out[i] = s
+	}
+	return out
+}
