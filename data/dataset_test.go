@@ -245,7 +245,9 @@ func TestUDFErrors(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(s) >= len(sub) && (func() bool { return stringsContains(s, sub) })() }
+func contains(s, sub string) bool {
+	return len(s) >= len(sub) && (func() bool { return stringsContains(s, sub) })()
+}
 
 func stringsContains(s, sub string) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {

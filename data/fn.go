@@ -59,7 +59,7 @@ type batchFunc func(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBat
 type fnDef struct {
 	name   string
 	kind   fnKind
-	batch  batchFunc                                                        // all kinds but column and class
+	batch  batchFunc                                                             // all kinds but column and class
 	column func(ctx context.Context, rec arrow.RecordBatch) (arrow.Array, error) // kindColumn
 	// kindClass: newState builds an instance from its encoded constructor
 	// arguments; call runs it on a batch.

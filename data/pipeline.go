@@ -70,7 +70,7 @@ func buildChain(ops []opSpec, state any, out sink) (step, error) {
 type stepFunc sink
 
 func (f stepFunc) push(ctx context.Context, rec arrow.RecordBatch) error { return f(ctx, rec) }
-func (f stepFunc) finish(context.Context) error                           { return nil }
+func (f stepFunc) finish(context.Context) error                          { return nil }
 
 func newStep(op opSpec, state any, next step) (step, error) {
 	switch op.Kind {
