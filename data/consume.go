@@ -33,8 +33,8 @@ func (d *Dataset) run(ctx context.Context) (*executor, error) {
 	}
 	rep := newReporter(o, p)
 	last := d.lastRun()
-	cfg.progress = func(s []OpStats) {
-		rep.update(s)
+	cfg.progress = func(s RunStats) {
+		rep.update(s.Ops)
 		last.set(s)
 	}
 	ex := newExecutor(ctx, p, cfg)
@@ -54,22 +54,31 @@ func (d *Dataset) lastRun() *runStats {
 // runStats holds the latest run's figures of a dataset.
 type runStats struct {
 	mu  sync.Mutex
-	ops []OpStats
+	run RunStats
 }
 
-func (r *runStats) set(s []OpStats) {
+func (r *runStats) set(s RunStats) {
 	r.mu.Lock()
-	r.ops = s
+	r.run = s
 	r.mu.Unlock()
 }
 
-// Stats returns the figures of the dataset's latest run, per operator
-// (Ray's Dataset.stats()); nil before it ran.
-func (d *Dataset) Stats() []OpStats {
+// RunStats are a run's figures (Ray's Dataset.stats()).
+type RunStats struct {
+	Ops       []OpStats // per operator, source first
+	Budget    int64     // the run's object-store budget, bytes
+	PeakBytes int64     // the most the run held (blocks and reservations)
+}
+
+// Stats returns the figures of the dataset's latest run (in progress or
+// finished); zero before it ran.
+func (d *Dataset) Stats() RunStats {
 	r := d.lastRun()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]OpStats(nil), r.ops...)
+	s := r.run
+	s.Ops = append([]OpStats(nil), s.Ops...)
+	return s
 }
 
 // IterOption configures IterBatches.

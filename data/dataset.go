@@ -79,8 +79,9 @@ func (d *Dataset) then(n *node) *Dataset {
 }
 
 // Range is a dataset of the integers [0, n) in an int64 column "id"
-// (Ray's ray.data.range), read by as many tasks as the cluster has CPUs
-// (at least one per 1M rows... at most one per 4096 rows).
+// (Ray's ray.data.range), read by twice as many tasks as the cluster has
+// CPUs (more for a large n, fewer for a small one) unless Parallelism
+// says.
 func Range(n int64, opts ...ReadOption) *Dataset {
 	if n < 0 {
 		return failed(errorf("Range(%d): n must not be negative", n))
@@ -90,8 +91,9 @@ func Range(n int64, opts ...ReadOption) *Dataset {
 		parts := ro.parallelism
 		if parts <= 0 {
 			parts = max(int(clusterCPUs(ctx))*2, int(n/(8<<20))+1)
+			parts = min(parts, int(n/4096)+1)
 		}
-		parts = max(1, min(parts, int(n/4096)+1))
+		parts = int(max(1, min(int64(parts), n)))
 		units := make([]sourceUnit, 0, parts)
 		for i := range parts {
 			lo, hi := n*int64(i)/int64(parts), n*int64(i+1)/int64(parts)

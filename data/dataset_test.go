@@ -84,7 +84,7 @@ func TestRangeMapFilterInOrder(t *testing.T) {
 			t.Fatalf("row %d: %+v", i, r)
 		}
 	}
-	st := ds.Stats()
+	st := ds.Stats().Ops
 	if len(st) != 1 || st[0].Op != "Range->Filter(test.even)->Map(test.square)" || st[0].Rows != 50_000 || st[0].Tasks != 4 {
 		t.Fatalf("stats (the reads, filter and map fused in one operator): %+v", st)
 	}
@@ -112,7 +112,7 @@ func TestLimitStopsEarly(t *testing.T) {
 	if len(got) != 10 || got[0].ID != 1 || got[9].ID != 10 {
 		t.Fatalf("Limit(10): %+v", got)
 	}
-	if st := ds.Stats(); st[0].Tasks >= 50 {
+	if st := ds.Stats().Ops; st[0].Tasks >= 50 {
 		t.Fatalf("the limit did not stop the reads: %+v", st)
 	}
 }

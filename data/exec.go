@@ -85,7 +85,7 @@ type execConfig struct {
 	targetBlock int64         // bytes per output block
 	stall       time.Duration // no progress for this long fails the run
 	cpus        float64       // the cluster's CPUs: default task concurrency
-	progress    func(stats []OpStats)
+	progress    func(stats RunStats)
 }
 
 // executor runs one plan.
@@ -192,14 +192,14 @@ func (e *executor) loop() {
 			e.checkStallLocked()
 		}
 		end := e.err != nil || e.closed || e.outDone
-		var snap []OpStats
+		var snap *RunStats
 		if e.cfg.progress != nil && (end || time.Since(lastReport) >= 200*time.Millisecond) {
 			snap = e.statsLocked()
 			lastReport = time.Now()
 		}
 		e.mu.Unlock()
 		if snap != nil {
-			e.cfg.progress(snap)
+			e.cfg.progress(*snap)
 		}
 		if end {
 			return
@@ -375,17 +375,24 @@ func (e *executor) launchLocked(op *opState, inputs []blockRef, submit func() *r
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		t.stream = submit()
-		e.drain(t)
+		s := submit()
+		e.mu.Lock()
+		t.stream = s
+		stop := e.closed || e.err != nil || op.cut
+		e.mu.Unlock()
+		if stop {
+			_ = rayo.Cancel(s, false)
+		}
+		e.drain(t, s)
 	}()
 }
 
 // drain takes a task's output items: metadata, block, metadata, block...
 // and finally the task's figures.
-func (e *executor) drain(t *runningTask) {
-	defer t.stream.Close()
+func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
+	defer s.Close()
 	for {
-		metaRef, err := t.stream.Next(e.ctx)
+		metaRef, err := s.Next(e.ctx)
 		if errors.Is(err, io.EOF) {
 			e.taskDone(t, nil)
 			return
@@ -412,7 +419,7 @@ func (e *executor) drain(t *runningTask) {
 			e.mu.Unlock()
 			continue
 		}
-		ref, err := t.stream.Next(e.ctx)
+		ref, err := s.Next(e.ctx)
 		if err != nil {
 			e.taskDone(t, fmt.Errorf("data: a block after its metadata: %w", err))
 			return
@@ -724,7 +731,7 @@ func (e *executor) close() error {
 		e.mu.Lock()
 		snap := e.statsLocked()
 		e.mu.Unlock()
-		e.cfg.progress(snap)
+		e.cfg.progress(*snap)
 	}
 	if e.onClose != nil {
 		e.onClose()
@@ -845,8 +852,8 @@ func (c execConfig) child() execConfig {
 	return c
 }
 
-// statsLocked snapshots every operator's figures.
-func (e *executor) statsLocked() []OpStats {
+// statsLocked snapshots the run's figures.
+func (e *executor) statsLocked() *RunStats {
 	out := make([]OpStats, len(e.ops))
 	for i, op := range e.ops {
 		s := op.stats
@@ -858,5 +865,5 @@ func (e *executor) statsLocked() []OpStats {
 		}
 		out[i] = s
 	}
-	return out
+	return &RunStats{Ops: out, Budget: e.cfg.budget, PeakBytes: e.peak}
 }

@@ -32,7 +32,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	if err := rayo.Init(context.Background(), rayo.WithNumCPUs(2), rayo.WithObjectStoreMemory(storeBytes),
-		rayo.WithLogToDriver(false), rayo.WithTempDir(dir)); err != nil {
+		rayo.WithLogToDriver(false), rayo.WithTempDir(dir), rayo.WithDashboard("127.0.0.1:0")); err != nil {
 		fmt.Fprintln(os.Stderr, "rayo.Init:", err)
 		return 1
 	}

@@ -91,8 +91,15 @@ func (o mapOptions) compatible(p mapOptions) bool {
 		len(o.resources) == 0 && len(p.resources) == 0 && o.maxConc == p.maxConc
 }
 
-// taskOptions are the rayo options of an operator's tasks or actors.
+// taskOptions are the rayo options of an operator's tasks.
 func (op *physOp) taskOptions() []rayo.Option {
+	// One block (and its metadata) may wait untaken per task: the
+	// executor reserves room for it (see exec.go).
+	return append(op.resourceOptions(), rayo.StreamBackpressure(2))
+}
+
+// resourceOptions are the resources of an operator's tasks or actors.
+func (op *physOp) resourceOptions() []rayo.Option {
 	o := op.mopts
 	var opts []rayo.Option
 	if o.numCPUs > 0 {
@@ -107,5 +114,5 @@ func (op *physOp) taskOptions() []rayo.Option {
 	if len(o.resources) > 0 {
 		opts = append(opts, rayo.Resources(o.resources))
 	}
-	return append(opts, rayo.StreamBackpressure(4))
+	return opts
 }

@@ -38,7 +38,7 @@ var udfProcess = rayo.RegisterStreamMethod[[]byte](udfActorType, "process", func
 		em := newEmitter(spec.Target, yield)
 		em.close(runChain(ctx, spec.Ops, a.state, blocks, em))
 	}
-})
+}).Options(rayo.StreamBackpressure(2)) // as tasks: see taskOptions
 
 // poolIdle is how long an actor beyond the pool's minimum may stay idle.
 const poolIdle = 5 * time.Second
@@ -60,7 +60,9 @@ type actorPool struct {
 // dispatchActorLocked sends a bundle to the least busy actor with room,
 // reporting false when none has.
 func (e *executor) dispatchActorLocked(op *opState, bundle []blockRef) bool {
-	if op.pool == nil {
+	// Work waits until the pool's minimum is up (as Ray's pool does), so
+	// that a fixed-size pool shares it from the start.
+	if op.pool == nil || (op.pool.pending > 0 && len(op.pool.actors) < op.mopts.minActors) {
 		return false
 	}
 	var best *poolActor
@@ -131,7 +133,7 @@ func (e *executor) startActorLocked(op *opState) {
 	if op.started.IsZero() {
 		op.started = time.Now()
 	}
-	opts := append(op.taskOptions(), rayo.MaxConcurrency(op.mopts.perActor), rayo.MaxRestarts(3))
+	opts := append(op.resourceOptions(), rayo.MaxConcurrency(op.mopts.perActor), rayo.MaxRestarts(3))
 	fn, args := op.class.name, op.class.args
 	e.wg.Add(1)
 	go func() {
