@@ -192,7 +192,13 @@ func Commit(dir, id string, files []string, mode Mode) ([]string, error) {
 			}
 			return nil, writeErr("commit", dst, err)
 		}
-		dirs[filepath.Dir(dst)] = true
+		// The file's directory and every new hive directory above it.
+		for d := filepath.Dir(dst); !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+			if d == filepath.Clean(dir) || d == filepath.Dir(d) {
+				break
+			}
+		}
 	}
 	for d := range dirs {
 		if err := syncDir(d); err != nil {
