@@ -47,7 +47,9 @@ func checkRel(op, rel string) error {
 	return nil
 }
 
-// StagingDir is the staging directory of write id in dir.
+// StagingDir is the staging directory of write id in dir. Ray writes
+// straight to the final names and has none: a failed Ray write leaves
+// partial output behind.
 func StagingDir(dir, id string) string {
 	return filepath.Join(dir, stagingPrefix+id)
 }
@@ -59,7 +61,7 @@ func StagingPath(dir, id, rel string) string {
 }
 
 // Begin starts write id into dir, in the driver, before any write task
-// runs: it creates dir (0755) if need be and the write's staging
+// runs (Ray's Datasink.on_write_start): it creates dir (0755) if need be and the write's staging
 // directory (0700). In ModeError it fails with ErrExists if dir already
 // holds anything visible (a name not starting with "." or "_"), as Ray's
 // mode="error" refuses an existing path; an empty directory is accepted.
@@ -93,7 +95,7 @@ func Begin(dir, id string, mode Mode) error {
 
 func hidden(name string) bool { return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") }
 
-// Abort ends write id without output: it removes the staging directory and
+// Abort ends write id without output (Ray's Datasink.on_write_failed): it removes the staging directory and
 // every file staged in it. Aborting a write that has no staging directory
 // (never begun, already committed or aborted) does nothing. Call it after
 // the write's tasks have ended: a task still running then fails with
@@ -108,7 +110,7 @@ func Abort(dir, id string) error {
 	return nil
 }
 
-// Commit ends write id by moving the staged files (names relative to the
+// Commit ends write id (Ray's Datasink.on_write_complete) by moving the staged files (names relative to the
 // output directory, as FileName and PartitionFileName give them) to their
 // final places in dir, creating hive directories, then removing the
 // staging directory, staged files not in files included (those of failed

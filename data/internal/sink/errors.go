@@ -61,6 +61,8 @@ type Error struct {
 	Detail string // what is wrong, when there is no Cause to say it
 }
 
+// Error says what failed, where: the sentinel's text, the operation, the
+// path, the column and the cause.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Err.Error())

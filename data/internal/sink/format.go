@@ -33,6 +33,7 @@ func (f Format) Ext() string {
 	return ""
 }
 
+// String is the format's name ("parquet", "csv", "json").
 func (f Format) String() string {
 	if e := f.Ext(); e != "" {
 		return e
@@ -44,7 +45,10 @@ func (f Format) valid() bool { return f.Ext() != "" }
 
 // Options are a write's format options, the same for every file of the
 // write; the driver sends them to its write tasks (msgpack-encodable).
-// The zero Options are Ray's (pyarrow's) defaults.
+// They stand for the pyarrow arguments Ray's writers pass on
+// (arrow_parquet_args' compression and row_group_size, arrow_csv_args'
+// delimiter and include_header). The zero Options are Ray's (pyarrow's)
+// defaults.
 type Options struct {
 	// Compression of Parquet files: "snappy" (the default, as pyarrow's),
 	// "zstd", "gzip" or "none".
@@ -63,7 +67,9 @@ type Options struct {
 // Options.RowGroupRows is 0: pyarrow's default.
 const DefaultRowGroupRows = 1 << 20
 
-// Validate checks o for format f.
+// Validate checks o for format f: ErrInvalid for an unknown format or
+// compression, a negative row group size or a delimiter CSV cannot use
+// (pyarrow raises ArrowInvalid for the same).
 func (o Options) Validate(f Format) error {
 	if !f.valid() {
 		return invalid("write", "", "unknown format %d", int(f))
@@ -113,6 +119,7 @@ func ParseMode(s string) (Mode, error) {
 	return 0, invalid("begin", "", "unknown write mode %q (want error, overwrite or append)", s)
 }
 
+// String is the mode's name as ParseMode reads it.
 func (m Mode) String() string {
 	switch m {
 	case ModeError:
@@ -138,7 +145,7 @@ func FileName(f Format, index int) string {
 	return fmt.Sprintf("%s%06d.%s", partPrefix, index, f.Ext())
 }
 
-// PartitionFileName is the name, relative to the output directory, of file
+// PartitionFileName (Ray's write_parquet with partition_cols) is the name, relative to the output directory, of file
 // seq of write task task within the partition whose columns cols have the
 // values values: <col>=<value>/.../part-<task:06d>-<seq:04d>.<ext>.
 func PartitionFileName(f Format, cols, values []string, task, seq int) string {

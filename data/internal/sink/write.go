@@ -19,7 +19,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// Records adapts a slice of record batches to WriteFile's sequence.
+// Records adapts a slice of record batches (a block list, SliceRows'
+// result) to WriteFile's sequence, as Ray hands a write task its blocks.
 func Records(recs []arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
 		for _, r := range recs {
