@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	arrowcsv "github.com/apache/arrow-go/v18/arrow/csv"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -118,8 +119,13 @@ func WriteFile(ctx context.Context, f Format, stagingPath string, schema *arrow.
 			return fail(invalid("write", stagingPath, "nil record batch"))
 		}
 		if !rec.Schema().Equal(schema) {
-			return fail(&Error{Op: "write", Path: stagingPath, Err: ErrSchemaMismatch,
-				Detail: fmt.Sprintf("record batch %s, file %s", rec.Schema(), schema)})
+			if err := sameColumns(rec.Schema(), schema); err != nil {
+				err.Path = stagingPath
+				return fail(err)
+			}
+			// Only metadata differs: the writers want the file's schema.
+			rec = array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
+			defer rec.Release()
 		}
 		if err := enc.write(rec); err != nil {
 			return fail(err)
@@ -156,6 +162,24 @@ func WriteFile(ctx context.Context, f Format, stagingPath string, schema *arrow.
 		return 0, 0, writeErr("write", stagingPath, err)
 	}
 	return rows, cw.n, nil
+}
+
+// sameColumns checks that a batch's schema has the file's columns: names,
+// types and nullability, in order (metadata may differ). The error names
+// the first column that differs.
+func sameColumns(got, want *arrow.Schema) *Error {
+	if got.NumFields() != want.NumFields() {
+		return &Error{Op: "write", Err: ErrSchemaMismatch,
+			Detail: fmt.Sprintf("record batch has %d columns, the file %d", got.NumFields(), want.NumFields())}
+	}
+	for i := range got.Fields() {
+		g, w := got.Field(i), want.Field(i)
+		if g.Name != w.Name || g.Nullable != w.Nullable || !arrow.TypeEqual(g.Type, w.Type) {
+			return &Error{Op: "write", Column: w.Name, Err: ErrSchemaMismatch,
+				Detail: fmt.Sprintf("record batch column %d is %s, the file's %s", i, g, w)}
+		}
+	}
+	return nil
 }
 
 // makeStagingDirs creates the directories between the staging directory

@@ -275,6 +275,10 @@ func TestWriteFileFailures(t *testing.T) {
 	good := makeRec(t, 0, 10)
 	defer good.Release()
 
+	renamedSchema := arrow.NewSchema([]arrow.Field{testSchema.Field(0), {Name: "other", Type: arrow.BinaryTypes.String, Nullable: true}, testSchema.Field(2)}, nil)
+	renamed := array.NewRecordBatch(renamedSchema, good.Columns(), good.NumRows())
+	defer renamed.Release()
+
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	seq := func(items ...any) iter.Seq2[arrow.RecordBatch, error] {
@@ -309,6 +313,7 @@ func TestWriteFileFailures(t *testing.T) {
 		{"source panics", context.Background(), seq(good, "kaboom"), sink.ErrWrite},
 		{"schema mismatch", context.Background(), seq(good, otherRec), sink.ErrSchemaMismatch},
 		{"nil batch", context.Background(), seq(good, nilBatch{}), sink.ErrInvalid},
+		{"renamed column", context.Background(), seq(good, renamed), sink.ErrSchemaMismatch},
 		{"cancelled", cancelled, seq(good), context.Canceled},
 	}
 	for _, f := range []sink.Format{sink.Parquet, sink.CSV, sink.JSON} {
@@ -334,6 +339,24 @@ func TestWriteFileFailures(t *testing.T) {
 
 // TestWriteFileOSError: a write the OS refuses is ErrWrite wrapping the OS
 // error, and leaves nothing behind.
+// TestWriteFileMetadataOnly: batches whose schemas differ from the
+// file's in metadata only are written.
+func TestWriteFileMetadataOnly(t *testing.T) {
+	md := arrow.NewMetadata([]string{"origin"}, []string{"block 3"})
+	rec := makeRec(t, 0, 4)
+	defer rec.Release()
+	withMD := array.NewRecordBatch(arrow.NewSchema(testSchema.Fields(), &md), rec.Columns(), rec.NumRows())
+	defer withMD.Release()
+	for _, f := range []sink.Format{sink.Parquet, sink.CSV, sink.JSON} {
+		dir := begin(t, "m")
+		rows, _, err := sink.WriteFile(context.Background(), f, sink.StagingPath(dir, "m", sink.FileName(f, 0)), testSchema,
+			sink.Records([]arrow.RecordBatch{rec, withMD}), sink.Options{})
+		if err != nil || rows != 8 {
+			t.Fatalf("%s: rows %d, err %v", f, rows, err)
+		}
+	}
+}
+
 func TestWriteFileOSError(t *testing.T) {
 	rec := makeRec(t, 0, 3)
 	defer rec.Release()
