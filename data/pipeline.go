@@ -48,12 +48,12 @@ type step interface {
 	finish(ctx context.Context) error
 }
 
-// sink is the end of a chain: it receives the chain's output.
-type sink func(ctx context.Context, rec arrow.RecordBatch) error
+// outFunc is the end of a chain: it receives the chain's output.
+type outFunc func(ctx context.Context, rec arrow.RecordBatch) error
 
 // buildChain makes the steps of ops in front of out. state, for a class
 // function, is the actor's instance.
-func buildChain(ops []opSpec, state any, out sink) (step, error) {
+func buildChain(ops []opSpec, state any, out outFunc) (step, error) {
 	next := stepFunc(out)
 	var first step = next
 	for i := len(ops) - 1; i >= 0; i-- {
@@ -66,8 +66,8 @@ func buildChain(ops []opSpec, state any, out sink) (step, error) {
 	return first, nil
 }
 
-// stepFunc adapts a sink into the chain's last step.
-type stepFunc sink
+// stepFunc adapts an outFunc into the chain's last step.
+type stepFunc outFunc
 
 func (f stepFunc) push(ctx context.Context, rec arrow.RecordBatch) error { return f(ctx, rec) }
 func (f stepFunc) finish(context.Context) error                          { return nil }
