@@ -260,3 +260,41 @@ func stringsContains(s, sub string) bool {
 
 var _ = fmt.Sprint
 var _ = rayo.IsWorker
+
+type xyIn struct {
+	ID []int64 `arrow:"id"`
+}
+
+type xyOut struct {
+	ID []int64   `arrow:"id"`
+	Y  []float64 `arrow:"y"`
+}
+
+var (
+	fHalf = data.ColumnsFunc("test.half", func(_ context.Context, b xyIn) (xyOut, error) {
+		y := make([]float64, len(b.ID))
+		for i, v := range b.ID {
+			y[i] = float64(v) / 2
+		}
+		return xyOut{ID: b.ID, Y: y}, nil
+	})
+	fRagged = data.ColumnsFunc("test.ragged", func(_ context.Context, b xyIn) (xyOut, error) {
+		return xyOut{ID: b.ID, Y: []float64{1}}, nil
+	})
+)
+
+func TestColumnsFunc(t *testing.T) {
+	ctx := testCtx(t)
+	type row struct {
+		ID int64   `arrow:"id"`
+		Y  float64 `arrow:"y"`
+	}
+	got, err := data.TakeAll[row](ctx, quiet(data.Range(5000)).MapBatches(fHalf, data.BatchSize(512)))
+	if err != nil || len(got) != 5000 || got[4999] != (row{4999, 2499.5}) {
+		t.Fatalf("%d rows, last %+v, %v", len(got), got[len(got)-1], err)
+	}
+	_, err = data.TakeAll[row](ctx, quiet(data.Range(10)).MapBatches(fRagged))
+	if !errors.Is(err, data.ErrBadBatch) {
+		t.Fatalf("columns of different lengths: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/data/internal/block"
+	"github.com/rayo-dev/rayo/data/internal/cols"
 	"github.com/rayo-dev/rayo/data/internal/rows"
 )
 
@@ -82,6 +83,9 @@ func init() {
 		"rows.ErrUnsupportedType": rows.ErrUnsupportedType, "rows.ErrNotStruct": rows.ErrNotStruct,
 		"rows.ErrMissingColumn": rows.ErrMissingColumn, "rows.ErrTypeMismatch": rows.ErrTypeMismatch,
 		"rows.ErrNull": rows.ErrNull, "rows.ErrNilRecord": rows.ErrNilRecord,
+		"cols.ErrNotBatch": cols.ErrNotBatch, "cols.ErrUnsupported": cols.ErrUnsupported,
+		"cols.ErrNoColumn": cols.ErrNoColumn, "cols.ErrType": cols.ErrType, "cols.ErrLength": cols.ErrLength,
+		"cols.ErrNull": cols.ErrNull, "cols.ErrNilRecord": cols.ErrNilRecord,
 	} {
 		rayo.RegisterError("rayo.data."+name, err)
 	}

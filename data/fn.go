@@ -11,6 +11,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/data/internal/cols"
 	"github.com/rayo-dev/rayo/data/internal/rows"
 )
 
@@ -189,6 +190,30 @@ func FilterFunc[In any](name string, fn func(In) (bool, error)) *Fn {
 // the returned record may have any number of rows and columns.
 func BatchFunc(name string, fn func(ctx context.Context, batch arrow.RecordBatch) (arrow.RecordBatch, error)) *Fn {
 	return register(&fnDef{name: name, kind: kindBatch, batch: fn})
+}
+
+// ColumnsFunc registers fn for Dataset.MapBatches with typed column
+// batches (Ray's map_batches with batch_format="numpy"): In and Out are
+// structs of slices, one per column (`arrow:"name"` tags), e.g.
+// struct{ X []float64 `arrow:"x"` }. Numeric columns without nulls are
+// read in place, without a copy: the batch is read-only and valid only
+// during the call. Out's slices must all have the same length.
+func ColumnsFunc[In, Out any](name string, fn func(ctx context.Context, batch In) (Out, error)) *Fn {
+	return register(&fnDef{name: name, kind: kindBatch, batch: func(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+		in, err := cols.FromRecord[In](rec)
+		if err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		res, err := cols.ToRecord(memory.DefaultAllocator, out)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadBatch, err)
+		}
+		return res, nil
+	}})
 }
 
 // ColumnFunc registers fn for Dataset.AddColumn (Ray's add_column): it
