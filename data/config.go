@@ -3,7 +3,6 @@ package data
 import (
 	"context"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rayo-dev/rayo"
@@ -17,14 +16,18 @@ const (
 	defaultStall = 10 * time.Minute
 )
 
-// execOptions configure runs of a dataset.
+// execOptions configure runs of a dataset (plain data: they travel with
+// a plan to a StreamingSplit's coordinator).
 type execOptions struct {
-	budget     int64
-	target     int64
-	stall      time.Duration
-	progress   ProgressMode
-	progressTo io.Writer
+	Budget     int64         `msgpack:"b"`
+	Target     int64         `msgpack:"t"`
+	Stall      time.Duration `msgpack:"s"`
+	Progress   ProgressMode  `msgpack:"p"`
+	progressTo io.Writer     // where progress goes (os.Stderr when nil)
+	err        error
 }
+
+func defaultExecOptions() execOptions { return execOptions{Stall: defaultStall} }
 
 // ExecOption configures how a dataset runs (Ray's DataContext fields).
 type ExecOption func(*execOptions)
@@ -34,17 +37,17 @@ type ExecOption func(*execOptions)
 // and room for running tasks' output (Ray's
 // execution_options.resource_limits.object_store_memory). Default: half
 // the cluster's object-store capacity.
-func ObjectStoreBudget(bytes int64) ExecOption { return func(o *execOptions) { o.budget = bytes } }
+func ObjectStoreBudget(bytes int64) ExecOption { return func(o *execOptions) { o.Budget = bytes } }
 
 // TargetBlockSize is the size of the blocks operators produce (Ray's
 // target_max_block_size; default 128 MiB, at most a quarter of the
 // budget).
-func TargetBlockSize(bytes int64) ExecOption { return func(o *execOptions) { o.target = bytes } }
+func TargetBlockSize(bytes int64) ExecOption { return func(o *execOptions) { o.Target = bytes } }
 
 // StallTimeout fails a run that makes no progress for d with a
 // *StallError naming the operator it waits on (default 10 minutes; 0
 // waits forever, as Ray Data does).
-func StallTimeout(d time.Duration) ExecOption { return func(o *execOptions) { o.stall = d } }
+func StallTimeout(d time.Duration) ExecOption { return func(o *execOptions) { o.Stall = d } }
 
 // ProgressMode says how a run reports progress.
 type ProgressMode int
@@ -63,7 +66,7 @@ const (
 // Progress sets how a run reports its progress, and where (default
 // os.Stderr).
 func Progress(mode ProgressMode, w io.Writer) ExecOption {
-	return func(o *execOptions) { o.progress, o.progressTo = mode, w }
+	return func(o *execOptions) { o.Progress, o.progressTo = mode, w }
 }
 
 // WithOptions returns the dataset with run options set.
@@ -71,22 +74,23 @@ func (d *Dataset) WithOptions(opts ...ExecOption) *Dataset {
 	if d.err != nil {
 		return d
 	}
-	return &Dataset{n: d.n, exec: append(append([]ExecOption{}, d.exec...), opts...)}
+	o := d.exec
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.Budget < 0 || o.Target < 0 || o.Stall < 0 {
+		return failed(errorf("a negative budget, block size or stall timeout"))
+	}
+	return &Dataset{n: d.n, exec: o}
 }
 
 // config resolves a run's configuration against the cluster.
-func (d *Dataset) config(ctx context.Context) (execConfig, execOptions, error) {
-	o := execOptions{stall: defaultStall, progressTo: os.Stderr}
-	for _, f := range d.exec {
-		f(&o)
-	}
-	cfg := execConfig{budget: o.budget, targetBlock: o.target, stall: o.stall}
-	if o.budget < 0 || o.target < 0 || o.stall < 0 {
-		return cfg, o, errorf("negative budget, block size or stall timeout")
-	}
+func (d *Dataset) config(ctx context.Context) (execConfig, error) {
+	o := d.exec
+	cfg := execConfig{budget: o.Budget, targetBlock: o.Target, stall: o.Stall}
 	nodes, err := rayo.Nodes(ctx)
 	if err != nil {
-		return cfg, o, err
+		return cfg, err
 	}
 	var store int64
 	for _, n := range nodes {
@@ -102,7 +106,7 @@ func (d *Dataset) config(ctx context.Context) (execConfig, execOptions, error) {
 	if cfg.targetBlock == 0 {
 		cfg.targetBlock = min(defaultTargetBlock, max(cfg.budget/4, 1<<20))
 	}
-	return cfg, o, nil
+	return cfg, nil
 }
 
 // ReadOption configures a source.

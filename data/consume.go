@@ -23,7 +23,7 @@ func (d *Dataset) run(ctx context.Context) (*executor, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	cfg, o, err := d.config(ctx)
+	cfg, err := d.config(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (d *Dataset) run(ctx context.Context) (*executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := newReporter(o, p)
+	rep := newReporter(d.exec, p)
 	last := d.lastRun()
 	cfg.progress = func(s RunStats) {
 		rep.update(s.Ops)
@@ -85,7 +85,7 @@ func (d *Dataset) Stats() RunStats {
 type IterOption func(*iterOptions)
 
 type iterOptions struct {
-	batchSize   int
+	BatchSize   int
 	prefetch    int
 	shuffleBuf  int
 	shuffleSeed uint64
@@ -94,7 +94,7 @@ type iterOptions struct {
 
 // IterBatchSize sets the rows per batch (Ray's batch_size; default 256,
 // as Ray's iter_batches). 0 gives whole blocks.
-func IterBatchSize(n int) IterOption { return func(o *iterOptions) { o.batchSize = n } }
+func IterBatchSize(n int) IterOption { return func(o *iterOptions) { o.BatchSize = n } }
 
 // Prefetch sets how many blocks are fetched ahead of the consumer (Ray's
 // prefetch_batches; default 1).
@@ -115,12 +115,12 @@ func DropLast() IterOption { return func(o *iterOptions) { o.dropLast = true } }
 // it is valid until the loop's next iteration. Breaking out of the loop
 // stops the run.
 func (d *Dataset) IterBatches(ctx context.Context, opts ...IterOption) iter.Seq2[arrow.RecordBatch, error] {
-	o := iterOptions{batchSize: 256, prefetch: 1}
+	o := iterOptions{BatchSize: 256, prefetch: 1}
 	for _, f := range opts {
 		f(&o)
 	}
 	return func(yield func(arrow.RecordBatch, error) bool) {
-		if o.batchSize < 0 || o.prefetch < 0 || o.shuffleBuf < 0 {
+		if o.BatchSize < 0 || o.prefetch < 0 || o.shuffleBuf < 0 {
 			yield(nil, errorf("IterBatches: negative batch size, prefetch or shuffle buffer"))
 			return
 		}
@@ -201,7 +201,7 @@ func newBlockIter(ctx context.Context, ex *executor, prefetch int) *blockIter {
 				}
 				return
 			}
-			raw, err := b.ref.Get(ctx) // pulls a block from another node
+			raw, err := b.Ref.Get(ctx) // pulls a block from another node
 			var rec arrow.RecordBatch
 			if err == nil {
 				rec, err = block.Decode(raw)
@@ -277,14 +277,14 @@ func (b *batcher) add(rec arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error]
 		if rec.NumRows() == 0 {
 			return
 		}
-		if b.o.batchSize == 0 && b.rng == nil {
+		if b.o.BatchSize == 0 && b.rng == nil {
 			yield(rec, nil)
 			return
 		}
 		b.pending = append(b.pending, rec)
 		b.rows += rec.NumRows()
 		if b.rng != nil {
-			if b.rows < int64(b.o.shuffleBuf)+int64(b.o.batchSize) {
+			if b.rows < int64(b.o.shuffleBuf)+int64(b.o.BatchSize) {
 				return
 			}
 			if err := b.shuffle(); err != nil {
@@ -292,7 +292,7 @@ func (b *batcher) add(rec arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error]
 				return
 			}
 		}
-		size := int64(b.o.batchSize)
+		size := int64(b.o.BatchSize)
 		if size == 0 {
 			size = b.rows
 		}
@@ -334,7 +334,7 @@ func (b *batcher) flush() iter.Seq2[arrow.RecordBatch, error] {
 				return
 			}
 		}
-		size := int64(b.o.batchSize)
+		size := int64(b.o.BatchSize)
 		if size == 0 {
 			size = b.rows
 		}
@@ -520,7 +520,7 @@ func (d *Dataset) Count(ctx context.Context) (int64, error) {
 			_ = ex.close()
 			return 0, err
 		}
-		total += b.meta.Rows
+		total += b.Meta.Rows
 		ex.release(b)
 	}
 	return total, ex.close()
@@ -530,13 +530,13 @@ func (d *Dataset) Count(ctx context.Context) (int64, error) {
 func (d *Dataset) countFromMetadata(ctx context.Context) (int64, bool) {
 	ch := chain(d.n)
 	var total int64
-	switch src := ch[0]; src.kind {
+	switch src := ch[0]; src.Kind {
 	case nodeBlocks:
-		for _, b := range src.blocks {
-			total += b.meta.Rows
+		for _, b := range src.Blocks {
+			total += b.Meta.Rows
 		}
 	case nodeRead:
-		units, err := src.units(ctx)
+		units, err := src.Source.units(ctx)
 		if err != nil {
 			return 0, false
 		}
@@ -552,10 +552,10 @@ func (d *Dataset) countFromMetadata(ctx context.Context) (int64, bool) {
 	// Only limits may follow: any operator may fail on bad input, and a
 	// count must not hide that.
 	for _, n := range ch[1:] {
-		if n.kind != nodeLimit {
+		if n.Kind != nodeLimit {
 			return 0, false
 		}
-		total = min(total, n.limit)
+		total = min(total, n.Limit)
 	}
 	return total, true
 }
@@ -576,7 +576,7 @@ func (d *Dataset) Schema(ctx context.Context) (*arrow.Schema, error) {
 		return nil, err
 	}
 	defer ex.release(b)
-	raw, err := b.ref.Get(ctx)
+	raw, err := b.Ref.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +595,7 @@ func (d *Dataset) Materialize(ctx context.Context) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dataset{n: &node{kind: nodeBlocks, label: "Materialized", blocks: blocks}, exec: d.exec}, nil
+	return &Dataset{n: &node{Kind: nodeBlocks, Label: "Materialized", Blocks: blocks}, exec: d.exec}, nil
 }
 
 // collect runs the dataset and keeps every output block.

@@ -24,7 +24,7 @@ import (
 type Dataset struct {
 	n    *node
 	err  error
-	exec []ExecOption
+	exec execOptions
 }
 
 // nodeKind is a logical operator's kind.
@@ -39,25 +39,30 @@ const (
 	nodeUnion                       // datasets one after another
 )
 
-// node is a logical operator; input is the one before it.
+// node is a logical operator; Input is the one before it. A plan is
+// plain data (msgpack-encodable), so that it can run in another process:
+// StreamingSplit runs it in a coordinator actor.
 type node struct {
-	kind  nodeKind
-	label string
-	input *node
-	// nodeRead: the units, listed when the plan runs (listing files is I/O).
-	units func(ctx context.Context) ([]sourceUnit, error)
+	Kind  nodeKind `msgpack:"k"`
+	Label string   `msgpack:"l"`
+	Input *node    `msgpack:"i,omitempty"`
+	// nodeRead: the source, split into units when the plan runs (listing
+	// files is I/O).
+	Source *sourceSpec `msgpack:"s,omitempty"`
 	// nodeBlocks
-	blocks []blockRef
+	Blocks []blockRef `msgpack:"b,omitempty"`
 	// nodeOp
-	op    opSpec
-	fn    *Fn
-	mopts mapOptions
+	Op     opSpec     `msgpack:"o"`
+	FnArgs []byte     `msgpack:"a,omitempty"` // a class function's constructor arguments
+	Opts   mapOptions `msgpack:"m"`
 	// nodeLimit
-	limit int64
+	Limit int64 `msgpack:"n,omitempty"`
 	// nodeBarrier
-	barrier func(ctx context.Context, ex *executor, in []blockRef) ([]blockRef, error)
+	Barrier *barrierSpec `msgpack:"r,omitempty"`
 	// nodeUnion
-	union []*Dataset
+	Union []*node `msgpack:"u,omitempty"`
+	// nodeUnion, nodeBarrier: the run options of the other inputs.
+	Exec []execOptions `msgpack:"e,omitempty"`
 
 	statsOnce sync.Once
 	stats     *runStats // the latest run's figures
@@ -74,7 +79,7 @@ func (d *Dataset) then(n *node) *Dataset {
 	if d.err != nil {
 		return d
 	}
-	n.input = d.n
+	n.Input = d.n
 	return &Dataset{n: n, exec: d.exec}
 }
 
@@ -87,22 +92,8 @@ func Range(n int64, opts ...ReadOption) *Dataset {
 		return failed(errorf("Range(%d): n must not be negative", n))
 	}
 	ro := newReadOptions(opts)
-	return &Dataset{n: &node{kind: nodeRead, label: "Range", units: func(ctx context.Context) ([]sourceUnit, error) {
-		parts := ro.parallelism
-		if parts <= 0 {
-			parts = max(int(clusterCPUs(ctx))*2, int(n/(8<<20))+1)
-			parts = min(parts, int(n/4096)+1)
-		}
-		parts = int(max(1, min(int64(parts), n)))
-		units := make([]sourceUnit, 0, parts)
-		for i := range parts {
-			lo, hi := n*int64(i)/int64(parts), n*int64(i+1)/int64(parts)
-			if hi > lo {
-				units = append(units, sourceUnit{Kind: "range", Start: lo, End: hi, Rows: hi - lo, Bytes: 8 * (hi - lo)})
-			}
-		}
-		return units, nil
-	}}}
+	return &Dataset{n: &node{Kind: nodeRead, Label: "Range", Source: &sourceSpec{Kind: "range", N: n, Parallelism: ro.parallelism}},
+		exec: defaultExecOptions()}
 }
 
 // FromItems is a dataset of Go values (Ray's ray.data.from_items): T is a
@@ -143,10 +134,10 @@ func FromArrow(ctx context.Context, recs ...arrow.RecordBatch) (*Dataset, error)
 				release()
 				return nil, err
 			}
-			blocks = append(blocks, blockRef{ref: ref, meta: blockMeta{Rows: part.NumRows(), Bytes: int64(len(b))}})
+			blocks = append(blocks, blockRef{Ref: ref, Meta: blockMeta{Rows: part.NumRows(), Bytes: int64(len(b))}})
 		}
 	}
-	return &Dataset{n: &node{kind: nodeBlocks, label: "FromArrow", blocks: blocks}}, nil
+	return &Dataset{n: &node{Kind: nodeBlocks, Label: "FromArrow", Blocks: blocks}, exec: defaultExecOptions()}, nil
 }
 
 // splitRecord cuts rec into slices of at most target bytes.
@@ -191,19 +182,19 @@ func (d *Dataset) udf(label string, fn *Fn, want []fnKind, opts []MapOption) *Da
 	if mo.err != nil {
 		return failed(fmt.Errorf("%s: %w", label, mo.err))
 	}
-	if fn.kind != kindClass && mo.minActors > 0 && mo.minActors != mo.maxActors {
-		return failed(errorf("%s: Concurrency(%d, %d): a range of sizes is for a Class's actor pool; a plain function takes a cap, Concurrency(n, n)", label, mo.minActors, mo.maxActors))
+	if fn.kind != kindClass && mo.MinActors > 0 && mo.MinActors != mo.MaxActors {
+		return failed(errorf("%s: Concurrency(%d, %d): a range of sizes is for a Class's actor pool; a plain function takes a cap, Concurrency(n, n)", label, mo.MinActors, mo.MaxActors))
 	}
-	if fn.kind == kindClass && mo.maxActors == 0 {
-		mo.minActors, mo.maxActors = 1, max(1, int(clusterCPUsHint()))
+	if fn.kind == kindClass && mo.MaxActors == 0 {
+		mo.MinActors, mo.MaxActors = 1, max(1, int(clusterCPUsHint()))
 	}
-	batch := mo.batchSize
-	if !mo.batchSizeSet && fn.kind != kindBatch && fn.kind != kindClass {
+	batch := mo.BatchSize
+	if !mo.BatchSizeSet && fn.kind != kindBatch && fn.kind != kindClass {
 		batch = defaultBatchSize
 	}
 	label = fmt.Sprintf("%s(%s)", label, fn.name)
-	return d.then(&node{kind: nodeOp, label: label, fn: fn, mopts: mo,
-		op: opSpec{Kind: opUDF, Label: label, Fn: fn.name, FnKind: fn.kind, BatchSize: batch}})
+	return d.then(&node{Kind: nodeOp, Label: label, FnArgs: fn.args, Opts: mo,
+		Op: opSpec{Kind: opUDF, Label: label, Fn: fn.name, FnKind: fn.kind, BatchSize: batch}})
 }
 
 // clusterCPUsHint is the pool size bound for a class function without
@@ -248,7 +239,7 @@ func (d *Dataset) AddColumn(name string, fn *Fn, opts ...MapOption) *Dataset {
 	}
 	out := d.udf("AddColumn", fn, []fnKind{kindColumn}, opts)
 	if out.err == nil {
-		out.n.op.Kind, out.n.op.Cols = opAddCol, []string{name}
+		out.n.Op.Kind, out.n.Op.Cols = opAddCol, []string{name}
 	}
 	return out
 }
@@ -256,7 +247,7 @@ func (d *Dataset) AddColumn(name string, fn *Fn, opts ...MapOption) *Dataset {
 // reshape adds a select, drop or rename.
 func (d *Dataset) reshape(label string, op opSpec) *Dataset {
 	op.Label = label
-	return d.then(&node{kind: nodeOp, label: label, op: op, mopts: newMapOptions(nil)})
+	return d.then(&node{Kind: nodeOp, Label: label, Op: op, Opts: newMapOptions(nil)})
 }
 
 // SelectColumns keeps only cols, in that order (Ray's select_columns).
@@ -299,7 +290,7 @@ func (d *Dataset) Limit(n int64) *Dataset {
 	if n < 0 {
 		return failed(errorf("Limit(%d): n must not be negative", n))
 	}
-	return d.then(&node{kind: nodeLimit, label: fmt.Sprintf("Limit[%d]", n), limit: n})
+	return d.then(&node{Kind: nodeLimit, Label: fmt.Sprintf("Limit[%d]", n), Limit: n})
 }
 
 // Union is this dataset's rows followed by others' (Ray's union).
@@ -316,7 +307,12 @@ func (d *Dataset) Union(others ...*Dataset) *Dataset {
 			return o
 		}
 	}
-	return &Dataset{n: &node{kind: nodeUnion, label: "Union", union: all}, exec: d.exec}
+	ns := make([]*node, len(all))
+	execs := make([]execOptions, len(all))
+	for i, o := range all {
+		ns[i], execs[i] = o.n, o.exec
+	}
+	return &Dataset{n: &node{Kind: nodeUnion, Label: "Union", Union: ns, Exec: execs}, exec: d.exec}
 }
 
 // OpStats are an operator's figures for a run (Ray's Dataset.stats()).

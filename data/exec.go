@@ -32,8 +32,8 @@ import (
 
 // blockRef is a block in the store and what the driver knows of it.
 type blockRef struct {
-	ref  rayo.ObjectRef[[]byte]
-	meta blockMeta
+	Ref  rayo.ObjectRef[[]byte] `msgpack:"r"`
+	Meta blockMeta              `msgpack:"m"`
 	// borrowed: the ref belongs to a Dataset (FromArrow, Materialize) that
 	// may run again, so a run must not release it.
 	borrowed bool
@@ -42,7 +42,7 @@ type blockRef struct {
 // release gives up the run's hold on the block.
 func (b blockRef) release() {
 	if !b.borrowed {
-		b.ref.Release()
+		b.Ref.Release()
 	}
 }
 
@@ -149,12 +149,12 @@ func newExecutor(ctx context.Context, p *plan, cfg execConfig) *executor {
 		progress: time.Now(), outWait: make(chan struct{})}
 	for i, op := range p.ops {
 		st := &opState{physOp: op, idx: i, estOut: cfg.targetBlock, left: op.limit}
-		st.maxConc = max(1, int(cfg.cpus/max(op.mopts.numCPUs, 0.001)))
-		if op.mopts.numCPUs == 0 && op.mopts.numGPUs == 0 {
+		st.maxConc = max(1, int(cfg.cpus/max(op.mopts.NumCPUs, 0.001)))
+		if op.mopts.NumCPUs == 0 && op.mopts.NumGPUs == 0 {
 			st.maxConc = max(1, int(cfg.cpus))
 		}
-		if op.mopts.maxConc > 0 {
-			st.maxConc = op.mopts.maxConc
+		if op.mopts.MaxConc > 0 {
+			st.maxConc = op.mopts.MaxConc
 		}
 		st.stats.Op = op.label
 		e.ops = append(e.ops, st)
@@ -162,7 +162,7 @@ func newExecutor(ctx context.Context, p *plan, cfg execConfig) *executor {
 	for _, st := range e.ops {
 		if st.kind == physBlocks {
 			for _, b := range st.input {
-				e.held += b.meta.Bytes
+				e.held += b.Meta.Bytes
 			}
 		}
 	}
@@ -258,7 +258,7 @@ func (e *executor) scheduleLocked() {
 			in := op.input
 			op.input = nil
 			for _, b := range in {
-				e.held -= b.meta.Bytes // deliver counts it again
+				e.held -= b.Meta.Bytes // deliver counts it again
 				e.deliverLocked(op, b)
 			}
 			e.finishOpLocked(op)
@@ -270,7 +270,7 @@ func (e *executor) scheduleLocked() {
 					args := make([]any, 0, len(bundle)+1)
 					args = append(args, mapSpec{Ops: op.ops, Target: e.cfg.targetBlock})
 					for _, b := range bundle {
-						args = append(args, b.ref)
+						args = append(args, b.Ref)
 					}
 					e.launchLocked(op, bundle, func() *rayo.ObjectRefStream[[]byte] {
 						return mapTask.Options(op.taskOptions()...).Remote(args...)
@@ -278,8 +278,8 @@ func (e *executor) scheduleLocked() {
 				} else if !e.dispatchActorLocked(op, bundle) {
 					op.in = append(bundle, op.in...) // no free actor yet
 					for _, b := range bundle {
-						op.inRows += b.meta.Rows
-						e.ops[op.idx-1].queued += b.meta.Bytes
+						op.inRows += b.Meta.Rows
+						e.ops[op.idx-1].queued += b.Meta.Bytes
 					}
 					break
 				}
@@ -327,8 +327,8 @@ func (op *opState) takeBundleLocked() []blockRef {
 	for len(op.in) > 0 && (len(bundle) == 0 || rows < op.batch) {
 		b := op.in[0]
 		op.in = op.in[1:]
-		op.inRows -= b.meta.Rows
-		rows += b.meta.Rows
+		op.inRows -= b.Meta.Rows
+		rows += b.Meta.Rows
 		bundle = append(bundle, b)
 	}
 	return bundle
@@ -341,7 +341,7 @@ func (e *executor) takenLocked(op *opState, in []blockRef) {
 		return
 	}
 	for _, b := range in {
-		e.ops[op.idx-1].queued -= b.meta.Bytes
+		e.ops[op.idx-1].queued -= b.Meta.Bytes
 	}
 }
 
@@ -430,7 +430,7 @@ func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 			ref.Release()
 			continue
 		}
-		b := blockRef{ref: ref, meta: meta}
+		b := blockRef{Ref: ref, Meta: meta}
 		used := min(t.reserved, meta.Bytes)
 		t.reserved -= used
 		e.reserved -= used
@@ -438,7 +438,7 @@ func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 		if t.op.tasks[0] == t {
 			e.deliverLocked(t.op, b)
 		} else {
-			e.held += b.meta.Bytes
+			e.held += b.Meta.Bytes
 			t.buf = append(t.buf, b)
 		}
 		e.notePeakLocked()
@@ -458,7 +458,7 @@ func (e *executor) taskDone(t *runningTask, err error) {
 	e.reserved -= t.reserved
 	t.reserved = 0
 	for _, b := range t.inputs {
-		e.held -= b.meta.Bytes
+		e.held -= b.Meta.Bytes
 		b.release()
 	}
 	t.inputs = nil
@@ -487,7 +487,7 @@ func (e *executor) taskDone(t *runningTask, err error) {
 		if len(op.tasks) > 0 {
 			next := op.tasks[0]
 			for _, b := range next.buf {
-				e.held -= b.meta.Bytes
+				e.held -= b.Meta.Bytes
 				e.deliverLocked(op, b)
 			}
 			next.buf = nil
@@ -509,12 +509,12 @@ func opError(label string, err error) error {
 // deliverLocked hands an operator's output block to the next operator or
 // to the consumer.
 func (e *executor) deliverLocked(op *opState, b blockRef) {
-	op.stats.Rows += b.meta.Rows
+	op.stats.Rows += b.Meta.Rows
 	op.stats.Blocks++
-	op.stats.Bytes += b.meta.Bytes
-	e.held += b.meta.Bytes
+	op.stats.Bytes += b.Meta.Bytes
+	e.held += b.Meta.Bytes
 	if op.idx == len(e.ops)-1 {
-		op.queued += b.meta.Bytes
+		op.queued += b.Meta.Bytes
 		e.out = append(e.out, b)
 		e.signalOutLocked()
 		return
@@ -524,9 +524,9 @@ func (e *executor) deliverLocked(op *opState, b blockRef) {
 		e.limitLocked(next, b)
 		return
 	}
-	op.queued += b.meta.Bytes
+	op.queued += b.Meta.Bytes
 	next.in = append(next.in, b)
-	next.inRows += b.meta.Rows
+	next.inRows += b.Meta.Rows
 }
 
 // limitLocked passes b through a limit, slicing the block that crosses
@@ -534,18 +534,18 @@ func (e *executor) deliverLocked(op *opState, b blockRef) {
 func (e *executor) limitLocked(lim *opState, b blockRef) {
 	switch {
 	case lim.left <= 0:
-		e.held -= b.meta.Bytes
+		e.held -= b.Meta.Bytes
 		b.release()
 		return
-	case b.meta.Rows <= lim.left:
-		lim.left -= b.meta.Rows
-		e.held -= b.meta.Bytes
+	case b.Meta.Rows <= lim.left:
+		lim.left -= b.Meta.Rows
+		e.held -= b.Meta.Bytes
 		e.deliverLocked(lim, b)
 	default:
 		n := lim.left
 		lim.left = 0
 		e.launchLocked(lim, []blockRef{b}, func() *rayo.ObjectRefStream[[]byte] {
-			return mapTask.Remote(mapSpec{Ops: []opSpec{{Kind: opLimit, Label: lim.label, N: n}}, Target: e.cfg.targetBlock}, b.ref)
+			return mapTask.Remote(mapSpec{Ops: []opSpec{{Kind: opLimit, Label: lim.label, N: n}}, Target: e.cfg.targetBlock}, b.Ref)
 		})
 	}
 	if lim.left <= 0 {
@@ -563,7 +563,7 @@ func (e *executor) cutBeforeLocked(idx int) {
 		op.units = nil
 		op.cut = true
 		for _, b := range op.in {
-			e.held -= b.meta.Bytes
+			e.held -= b.Meta.Bytes
 			b.release()
 		}
 		e.takenLocked(op, op.in)
@@ -644,7 +644,7 @@ func (e *executor) next(ctx context.Context) (blockRef, error) {
 		case len(e.out) > 0:
 			b := e.out[0]
 			e.out = e.out[1:]
-			e.ops[len(e.ops)-1].queued -= b.meta.Bytes
+			e.ops[len(e.ops)-1].queued -= b.Meta.Bytes
 			e.progress = time.Now()
 			e.mu.Unlock()
 			e.poke()
@@ -666,7 +666,7 @@ func (e *executor) next(ctx context.Context) (blockRef, error) {
 // release gives back a block the consumer took.
 func (e *executor) release(b blockRef) {
 	e.mu.Lock()
-	e.held -= b.meta.Bytes
+	e.held -= b.Meta.Bytes
 	e.mu.Unlock()
 	b.release()
 	e.poke()
@@ -676,7 +676,7 @@ func (e *executor) release(b blockRef) {
 // it leaves the executor's budget.
 func (e *executor) keep(b blockRef) {
 	e.mu.Lock()
-	e.held -= b.meta.Bytes
+	e.held -= b.Meta.Bytes
 	e.mu.Unlock()
 	e.poke()
 }
@@ -749,7 +749,7 @@ func (e *executor) runBarrier(op *opState, in []blockRef) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, b := range in {
-		e.held -= b.meta.Bytes
+		e.held -= b.Meta.Bytes
 		b.release()
 	}
 	op.running--

@@ -7,16 +7,16 @@ import (
 // mapOptions are a map operator's compute settings (Ray Data's
 // map_batches arguments).
 type mapOptions struct {
-	batchSize    int
-	batchSizeSet bool
-	numCPUs      float64
-	numGPUs      float64
-	memory       int64
-	resources    map[string]float64
-	maxConc      int // tasks: at most this many at once; 0: the cluster's CPUs
-	minActors    int // class functions: the pool's size range
-	maxActors    int
-	perActor     int // class functions: calls in flight per actor
+	BatchSize    int                `msgpack:"b"`
+	BatchSizeSet bool               `msgpack:"bs"`
+	NumCPUs      float64            `msgpack:"c"`
+	NumGPUs      float64            `msgpack:"g"`
+	Memory       int64              `msgpack:"m"`
+	Resources    map[string]float64 `msgpack:"r"`
+	MaxConc      int                `msgpack:"x"`  // tasks: at most this many at once; 0: the cluster's CPUs
+	MinActors    int                `msgpack:"a0"` // class functions: the pool's size range
+	MaxActors    int                `msgpack:"a1"`
+	PerActor     int                `msgpack:"p"` // class functions: calls in flight per actor
 	err          error
 }
 
@@ -30,23 +30,23 @@ func BatchSize(n int) MapOption {
 		if n < 0 {
 			o.err = errorf("BatchSize(%d): must be 0 (whole blocks) or more", n)
 		}
-		o.batchSize, o.batchSizeSet = n, true
+		o.BatchSize, o.BatchSizeSet = n, true
 	}
 }
 
 // NumCPUs reserves CPUs for each task or actor (Ray's num_cpus; default
 // 1 for tasks, as Ray).
-func NumCPUs(n float64) MapOption { return func(o *mapOptions) { o.numCPUs = n } }
+func NumCPUs(n float64) MapOption { return func(o *mapOptions) { o.NumCPUs = n } }
 
 // NumGPUs reserves GPUs for each task or actor (Ray's num_gpus).
-func NumGPUs(n float64) MapOption { return func(o *mapOptions) { o.numGPUs = n } }
+func NumGPUs(n float64) MapOption { return func(o *mapOptions) { o.NumGPUs = n } }
 
 // Memory reserves memory for each task or actor (Ray's memory).
-func Memory(bytes int64) MapOption { return func(o *mapOptions) { o.memory = bytes } }
+func Memory(bytes int64) MapOption { return func(o *mapOptions) { o.Memory = bytes } }
 
 // Resources reserves custom resources for each task or actor (Ray's
 // resources).
-func Resources(r map[string]float64) MapOption { return func(o *mapOptions) { o.resources = r } }
+func Resources(r map[string]float64) MapOption { return func(o *mapOptions) { o.Resources = r } }
 
 // Concurrency sets how a function runs in parallel (Ray's concurrency):
 // for a stateful function (a Class) the actor pool's size, from min to
@@ -57,7 +57,7 @@ func Concurrency(min, max int) MapOption {
 		if min < 0 || max < 1 || min > max {
 			o.err = errorf("Concurrency(%d, %d): want 0 <= min <= max and max >= 1", min, max)
 		}
-		o.minActors, o.maxActors, o.maxConc = min, max, max
+		o.MinActors, o.MaxActors, o.MaxConc = min, max, max
 	}
 }
 
@@ -69,12 +69,12 @@ func MaxTasksInFlightPerActor(n int) MapOption {
 		if n < 1 {
 			o.err = errorf("MaxTasksInFlightPerActor(%d): must be 1 or more", n)
 		}
-		o.perActor = n
+		o.PerActor = n
 	}
 }
 
 func newMapOptions(opts []MapOption) mapOptions {
-	o := mapOptions{batchSize: defaultBatchSize, perActor: 2}
+	o := mapOptions{BatchSize: defaultBatchSize, PerActor: 2}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -87,8 +87,8 @@ const defaultBatchSize = 1024
 // compatible reports whether two operators can run in one task: the same
 // resources and no concurrency cap of their own.
 func (o mapOptions) compatible(p mapOptions) bool {
-	return o.numCPUs == p.numCPUs && o.numGPUs == p.numGPUs && o.memory == p.memory &&
-		len(o.resources) == 0 && len(p.resources) == 0 && o.maxConc == p.maxConc
+	return o.NumCPUs == p.NumCPUs && o.NumGPUs == p.NumGPUs && o.Memory == p.Memory &&
+		len(o.Resources) == 0 && len(p.Resources) == 0 && o.MaxConc == p.MaxConc
 }
 
 // taskOptions are the rayo options of an operator's tasks.
@@ -102,17 +102,17 @@ func (op *physOp) taskOptions() []rayo.Option {
 func (op *physOp) resourceOptions() []rayo.Option {
 	o := op.mopts
 	var opts []rayo.Option
-	if o.numCPUs > 0 {
-		opts = append(opts, rayo.NumCPUs(o.numCPUs))
+	if o.NumCPUs > 0 {
+		opts = append(opts, rayo.NumCPUs(o.NumCPUs))
 	}
-	if o.numGPUs > 0 {
-		opts = append(opts, rayo.NumGPUs(o.numGPUs))
+	if o.NumGPUs > 0 {
+		opts = append(opts, rayo.NumGPUs(o.NumGPUs))
 	}
-	if o.memory > 0 {
-		opts = append(opts, rayo.Memory(o.memory))
+	if o.Memory > 0 {
+		opts = append(opts, rayo.Memory(o.Memory))
 	}
-	if len(o.resources) > 0 {
-		opts = append(opts, rayo.Resources(o.resources))
+	if len(o.Resources) > 0 {
+		opts = append(opts, rayo.Resources(o.Resources))
 	}
 	return opts
 }

@@ -14,7 +14,7 @@ import (
 // chain lists the nodes from the source to n.
 func chain(n *node) []*node {
 	var out []*node
-	for ; n != nil; n = n.input {
+	for ; n != nil; n = n.Input {
 		out = append(out, n)
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
@@ -36,44 +36,44 @@ func (d *Dataset) physicalPlan(ctx context.Context) (*plan, error) {
 		return ops[len(ops)-1]
 	}
 	for _, n := range chain(d.n) {
-		switch n.kind {
+		switch n.Kind {
 		case nodeRead:
-			units, err := n.units(ctx)
+			units, err := n.Source.units(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("data: %s: %w", n.label, err)
+				return nil, fmt.Errorf("data: %s: %w", n.Label, err)
 			}
-			ops = append(ops, &physOp{label: n.label, kind: physRead, units: units, mopts: newMapOptions(nil)})
+			ops = append(ops, &physOp{label: n.Label, kind: physRead, units: units, mopts: newMapOptions(nil)})
 		case nodeBlocks:
-			in := make([]blockRef, len(n.blocks))
-			for i, b := range n.blocks {
+			in := make([]blockRef, len(n.Blocks))
+			for i, b := range n.Blocks {
 				b.borrowed = true
 				in[i] = b
 			}
-			ops = append(ops, &physOp{label: n.label, kind: physBlocks, input: in})
+			ops = append(ops, &physOp{label: n.Label, kind: physBlocks, input: in})
 		case nodeOp:
-			isClass := n.fn != nil && n.fn.kind == kindClass
+			isClass := n.Op.Kind == opUDF && n.Op.FnKind == kindClass
 			if l := last(); l != nil && !isClass && fusable(l, n) {
-				l.label += "->" + n.label
-				l.ops = append(l.ops, n.op)
-				l.batch = max(l.batch, int64(n.op.BatchSize))
+				l.label += "->" + n.Label
+				l.ops = append(l.ops, n.Op)
+				l.batch = max(l.batch, int64(n.Op.BatchSize))
 				continue
 			}
-			op := &physOp{label: n.label, kind: physMap, ops: []opSpec{n.op}, mopts: n.mopts, batch: int64(n.op.BatchSize)}
+			op := &physOp{label: n.Label, kind: physMap, ops: []opSpec{n.Op}, mopts: n.Opts, batch: int64(n.Op.BatchSize)}
 			if isClass {
-				op.kind, op.class = physActor, n.fn
+				op.kind, op.class = physActor, &Fn{name: n.Op.Fn, kind: kindClass, args: n.FnArgs}
 			}
 			ops = append(ops, op)
 		case nodeLimit:
 			if l := last(); l != nil && (l.kind == physRead || l.kind == physMap || l.kind == physActor) {
-				l.ops = append(l.ops, opSpec{Kind: opLimit, Label: n.label, N: n.limit})
+				l.ops = append(l.ops, opSpec{Kind: opLimit, Label: n.Label, N: n.Limit})
 			}
-			ops = append(ops, &physOp{label: n.label, kind: physLimit, limit: n.limit})
+			ops = append(ops, &physOp{label: n.Label, kind: physLimit, limit: n.Limit})
 		case nodeBarrier:
-			ops = append(ops, &physOp{label: n.label, kind: physBarrier, barrier: n.barrier})
+			ops = append(ops, &physOp{label: n.Label, kind: physBarrier, barrier: n.Barrier.run})
 		case nodeUnion:
-			op := &physOp{label: n.label, kind: physUnion}
-			for _, in := range n.union {
-				p, err := in.physicalPlan(ctx)
+			op := &physOp{label: n.Label, kind: physUnion}
+			for i, in := range n.Union {
+				p, err := (&Dataset{n: in, exec: n.Exec[i]}).physicalPlan(ctx)
 				if err != nil {
 					return nil, err
 				}
@@ -92,14 +92,14 @@ func (d *Dataset) physicalPlan(ctx context.Context) (*plan, error) {
 func fusable(l *physOp, n *node) bool {
 	switch l.kind {
 	case physRead, physMap:
-		if n.fn == nil { // a select, drop or rename: no compute of its own
+		if n.Op.Kind != opUDF && n.Op.Kind != opAddCol { // a select, drop or rename: no compute of its own
 			return true
 		}
-		return l.mopts.compatible(n.mopts) && l.kind == physMap || (l.kind == physRead && n.mopts.compatible(newMapOptions(nil)))
+		return l.mopts.compatible(n.Opts) && l.kind == physMap || (l.kind == physRead && n.Opts.compatible(newMapOptions(nil)))
 	case physActor:
 		// Row-wise work after a stateful function runs on its actors, as
 		// Ray fuses it, when it asks for no resources of its own.
-		return n.fn == nil || n.mopts.compatible(newMapOptions(nil))
+		return (n.Op.Kind != opUDF && n.Op.Kind != opAddCol) || n.Opts.compatible(newMapOptions(nil))
 	}
 	return false
 }

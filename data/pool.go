@@ -62,12 +62,12 @@ type actorPool struct {
 func (e *executor) dispatchActorLocked(op *opState, bundle []blockRef) bool {
 	// Work waits until the pool's minimum is up (as Ray's pool does), so
 	// that a fixed-size pool shares it from the start.
-	if op.pool == nil || (op.pool.pending > 0 && len(op.pool.actors) < op.mopts.minActors) {
+	if op.pool == nil || (op.pool.pending > 0 && len(op.pool.actors) < op.mopts.MinActors) {
 		return false
 	}
 	var best *poolActor
 	for _, a := range op.pool.actors {
-		if a.inFlight < op.mopts.perActor && (best == nil || a.inFlight < best.inFlight) {
+		if a.inFlight < op.mopts.PerActor && (best == nil || a.inFlight < best.inFlight) {
 			best = a
 		}
 	}
@@ -80,7 +80,7 @@ func (e *executor) dispatchActorLocked(op *opState, bundle []blockRef) bool {
 	refs := make([]any, 0, len(bundle)+1)
 	refs = append(refs, spec)
 	for _, b := range bundle {
-		refs = append(refs, b.ref)
+		refs = append(refs, b.Ref)
 	}
 	e.launchLocked(op, bundle, func() *rayo.ObjectRefStream[[]byte] {
 		return udfProcess.Remote(h, refs...)
@@ -94,7 +94,7 @@ func (e *executor) dispatchActorLocked(op *opState, bundle []blockRef) bool {
 func (e *executor) scaleActorsLocked(op *opState) {
 	if op.pool == nil {
 		op.pool = &actorPool{}
-		for range op.mopts.minActors {
+		for range op.mopts.MinActors {
 			e.startActorLocked(op)
 		}
 		return
@@ -102,17 +102,17 @@ func (e *executor) scaleActorsLocked(op *opState) {
 	p := op.pool
 	busy := true
 	for _, a := range p.actors {
-		if a.inFlight < op.mopts.perActor {
+		if a.inFlight < op.mopts.PerActor {
 			busy = false
 		}
 	}
-	if len(op.in) > 0 && busy && p.pending == 0 && len(p.actors) < op.mopts.maxActors {
+	if len(op.in) > 0 && busy && p.pending == 0 && len(p.actors) < op.mopts.MaxActors {
 		e.startActorLocked(op)
 	}
-	if len(op.in) == 0 && len(p.actors) > op.mopts.minActors {
+	if len(op.in) == 0 && len(p.actors) > op.mopts.MinActors {
 		kept := p.actors[:0]
 		for _, a := range p.actors {
-			if a.inFlight == 0 && len(p.actors)-(len(p.actors)-len(kept)) > op.mopts.minActors && time.Since(a.idleSince) > poolIdle {
+			if a.inFlight == 0 && len(p.actors)-(len(p.actors)-len(kept)) > op.mopts.MinActors && time.Since(a.idleSince) > poolIdle {
 				h := a.h
 				e.wg.Add(1)
 				go func() {
@@ -133,7 +133,7 @@ func (e *executor) startActorLocked(op *opState) {
 	if op.started.IsZero() {
 		op.started = time.Now()
 	}
-	opts := append(op.resourceOptions(), rayo.MaxConcurrency(op.mopts.perActor), rayo.MaxRestarts(3))
+	opts := append(op.resourceOptions(), rayo.MaxConcurrency(op.mopts.PerActor), rayo.MaxRestarts(3))
 	fn, args := op.class.name, op.class.args
 	e.wg.Add(1)
 	go func() {

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"os"
 	"sync"
 
 	"github.com/rayo-dev/rayo"
@@ -20,8 +21,12 @@ func newReporter(o execOptions, p *plan) *reporter {
 		names[i] = op.label
 	}
 	mode := map[ProgressMode]progress.Mode{ProgressAuto: progress.Auto, ProgressBars: progress.Bars,
-		ProgressLines: progress.Lines, ProgressQuiet: progress.Quiet}[o.progress]
-	return &reporter{rep: progress.New(o.progressTo, mode, names, progress.Options{}), last: map[string]OpStats{}}
+		ProgressLines: progress.Lines, ProgressQuiet: progress.Quiet}[o.Progress]
+	w := o.progressTo
+	if w == nil {
+		w = os.Stderr
+	}
+	return &reporter{rep: progress.New(w, mode, names, progress.Options{}), last: map[string]OpStats{}}
 }
 
 func (r *reporter) update(stats []OpStats) {

@@ -9,6 +9,36 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
+// sourceSpec is a source as a plan holds it.
+type sourceSpec struct {
+	Kind        string `msgpack:"k"` // "range" or "files"
+	N           int64  `msgpack:"n,omitempty"`
+	Parallelism int    `msgpack:"p,omitempty"`
+}
+
+// units splits the source into read tasks' shares.
+func (s *sourceSpec) units(ctx context.Context) ([]sourceUnit, error) {
+	switch s.Kind {
+	case "range":
+		n := s.N
+		parts := s.Parallelism
+		if parts <= 0 {
+			parts = max(int(clusterCPUs(ctx))*2, int(n/(8<<20))+1)
+			parts = min(parts, int(n/4096)+1)
+		}
+		parts = int(max(1, min(int64(parts), n)))
+		units := make([]sourceUnit, 0, parts)
+		for i := range parts {
+			lo, hi := n*int64(i)/int64(parts), n*int64(i+1)/int64(parts)
+			if hi > lo {
+				units = append(units, sourceUnit{Kind: "range", Start: lo, End: hi, Rows: hi - lo, Bytes: 8 * (hi - lo)})
+			}
+		}
+		return units, nil
+	}
+	return nil, fmt.Errorf("%w: unknown source %q", ErrInvalidArgument, s.Kind)
+}
+
 // sourceUnit is one read task's share of a source, as it travels.
 type sourceUnit struct {
 	Kind  string `msgpack:"k"`           // "range" or "files"

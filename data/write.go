@@ -322,12 +322,12 @@ func (w *fileWriter) consume() error {
 		if err != nil {
 			return err
 		}
-		if b.meta.Rows == 0 {
+		if b.Meta.Rows == 0 {
 			w.ex.release(b)
 			continue
 		}
 		w.pending = append(w.pending, &heldBlock{b: b})
-		w.rows += b.meta.Rows
+		w.rows += b.Meta.Rows
 		if err := w.flush(false); err != nil {
 			return err
 		}
@@ -357,7 +357,7 @@ func (w *fileWriter) flush(last bool) error {
 			}
 			n = w.rows
 		default:
-			n = w.pending[0].b.meta.Rows - w.offset
+			n = w.pending[0].b.Meta.Rows - w.offset
 		}
 		if n <= 0 {
 			return nil
@@ -367,7 +367,7 @@ func (w *fileWriter) flush(last bool) error {
 		covered := -w.offset
 		for _, h := range w.pending {
 			use = append(use, h)
-			covered += h.b.meta.Rows
+			covered += h.b.Meta.Rows
 			if covered >= n {
 				break
 			}
@@ -378,8 +378,8 @@ func (w *fileWriter) flush(last bool) error {
 		// Drop the blocks the file used up; a partly used one stays.
 		w.rows -= n
 		end := w.offset + n
-		for len(w.pending) > 0 && end >= w.pending[0].b.meta.Rows {
-			end -= w.pending[0].b.meta.Rows
+		for len(w.pending) > 0 && end >= w.pending[0].b.Meta.Rows {
+			end -= w.pending[0].b.Meta.Rows
 			w.drop(w.pending[0])
 			w.pending = w.pending[1:]
 		}
@@ -414,7 +414,7 @@ func (w *fileWriter) start(use []*heldBlock, offset, n int64) error {
 	w.mu.Lock()
 	for _, h := range use {
 		h.users++
-		args = append(args, h.b.ref)
+		args = append(args, h.b.Ref)
 	}
 	w.mu.Unlock()
 	ref := writeTask.Remote(args...)
