@@ -298,3 +298,62 @@ func TestColumnsFunc(t *testing.T) {
 		t.Fatalf("columns of different lengths: %v", err)
 	}
 }
+
+// splitConsume is run in a worker: it takes a DataIterator (passed as a
+// value) and sums its ids, like a Train worker reading its share.
+var tSplitConsume = rayo.Register[[2]int64]("test.splitConsume", func(ctx context.Context, it *data.DataIterator) ([2]int64, error) {
+	var n, sum int64
+	for r, err := range data.IterSplitRows[idRow](ctx, it) {
+		if err != nil {
+			return [2]int64{}, err
+		}
+		n++
+		sum += r.ID
+	}
+	return [2]int64{n, sum}, nil
+})
+
+func TestSplitAndStreamingSplit(t *testing.T) {
+	ctx := testCtx(t)
+	parts, err := quiet(data.Range(1003, data.Parallelism(5))).Split(ctx, 3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []int64
+	for _, p := range parts {
+		rs, err := data.TakeAll[idRow](ctx, p)
+		if err != nil || len(rs) != 334 {
+			t.Fatalf("an equal split has %d rows: %v", len(rs), err)
+		}
+		for _, r := range rs {
+			all = append(all, r.ID)
+		}
+	}
+	if all[0] != 0 || all[len(all)-1] != 1001 {
+		t.Fatalf("equal split rows: first %d last %d", all[0], all[len(all)-1])
+	}
+
+	for _, equal := range []bool{false, true} {
+		its, err := quiet(data.Range(10_000, data.Parallelism(8))).Map(fSquare).StreamingSplit(ctx, 2, equal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for epoch := range 2 {
+			a, b := tSplitConsume.Remote(its[0]), tSplitConsume.Remote(its[1])
+			ra, err := a.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rb, err := b.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ra[0]+rb[0] != 10_000 || ra[1]+rb[1] != 10_000*9_999/2 {
+				t.Fatalf("equal=%v epoch %d: the iterators got %v and %v", equal, epoch, ra, rb)
+			}
+			if equal && ra[0] != rb[0] {
+				t.Fatalf("equal split epoch %d: %d and %d rows", epoch, ra[0], rb[0])
+			}
+		}
+	}
+}

@@ -672,6 +672,15 @@ func (e *executor) release(b blockRef) {
 	e.poke()
 }
 
+// adopt counts a block made outside the run (a slice of its output) as
+// the run's: release gives it back.
+func (e *executor) adopt(b blockRef) {
+	e.mu.Lock()
+	e.held += b.Meta.Bytes
+	e.notePeakLocked()
+	e.mu.Unlock()
+}
+
 // keep accounts for a block the consumer keeps beyond the run (Materialize):
 // it leaves the executor's budget.
 func (e *executor) keep(b blockRef) {

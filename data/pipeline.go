@@ -26,6 +26,7 @@ const (
 	opDrop   opKind = "drop"   // DropColumns
 	opRename opKind = "rename" // RenameColumns
 	opLimit  opKind = "limit"  // a per-task limit pushed into a read
+	opSlice  opKind = "slice"  // rows [Skip, Skip+N) of the task's input
 )
 
 // opSpec is one fused operator, as it travels in a task's arguments.
@@ -37,7 +38,8 @@ type opSpec struct {
 	BatchSize int      `msgpack:"b,omitempty"` // rows per batch; 0: whole records
 	Cols      []string `msgpack:"c,omitempty"` // select/drop; rename's old names; addcol's name
 	To        []string `msgpack:"t,omitempty"` // rename's new names
-	N         int64    `msgpack:"n,omitempty"` // limit
+	N         int64    `msgpack:"n,omitempty"` // limit, slice: rows to pass
+	Skip      int64    `msgpack:"s,omitempty"` // slice: rows to drop first
 }
 
 // step is one operator of a running chain.
@@ -109,6 +111,8 @@ func newStep(op opSpec, state any, next step) (step, error) {
 		}, next: next, internal: true}, nil
 	case opLimit:
 		return &limitStep{left: op.N, next: next}, nil
+	case opSlice:
+		return &skipStep{skip: op.Skip, next: &limitStep{left: op.N, next: next}}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown operator %q", ErrInvalidArgument, op.Kind)
 }
@@ -255,6 +259,26 @@ func (s *limitStep) push(ctx context.Context, rec arrow.RecordBatch) error {
 }
 
 func (s *limitStep) finish(ctx context.Context) error { return s.next.finish(ctx) }
+
+// skipStep drops the first skip rows.
+type skipStep struct {
+	skip int64
+	next step
+}
+
+func (s *skipStep) push(ctx context.Context, rec arrow.RecordBatch) error {
+	if s.skip >= rec.NumRows() {
+		s.skip -= rec.NumRows()
+		return nil
+	}
+	if s.skip > 0 {
+		rec = rec.NewSlice(s.skip, rec.NumRows())
+		s.skip = 0
+	}
+	return s.next.push(ctx, rec)
+}
+
+func (s *skipStep) finish(ctx context.Context) error { return s.next.finish(ctx) }
 
 // errLimitReached stops a read early: the rows a limit needs are out.
 var errLimitReached = fmt.Errorf("data: limit reached")
