@@ -210,8 +210,8 @@ type splitCoordinator struct {
 	changed   chan struct{} // closed and replaced when anything changes
 	epoch     int
 	ex        *executor
-	exDone    bool    // the run's output is all in
-	err       error   // the run failed
+	exDone    bool  // the run's output is all in
+	err       error // the run failed
 	buffer    []blockRef
 	seen      int64   // rows out of the run this epoch
 	delivered []int64 // rows given to each iterator this epoch
