@@ -20,7 +20,6 @@ var (
 	binarySchema = arrow.NewSchema([]arrow.Field{{Name: "bytes", Type: arrow.BinaryTypes.Binary}}, nil)
 )
 
-
 // readText reads one row per line, without its line ending; empty lines
 // are left out as Ray Data's read_text(drop_empty_lines=True) does.
 func readText(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBatch) error) error {
