@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -46,7 +47,17 @@ func Plan(ctx context.Context, format Format, paths []string, opts Options) (uni
 	raw, known := rawSchema(format, opts)
 	for i, f := range files {
 		u := Unit{Path: f.path, Partition: parts[i], Rows: -1, Bytes: f.size}
-		if raw != nil {
+		if raw == nil {
+			// CSV and JSON: the columns come with the read, but the
+			// partition and path predicates can be decided now.
+			sh, err := newShaper(ctx, u, virtualOnly(u, opts), arrow.NewSchema(nil, nil))
+			if err != nil {
+				return nil, nil, err
+			}
+			if !sh.pass {
+				continue
+			}
+		} else {
 			sh, err := newShaper(ctx, u, opts, raw)
 			if err != nil {
 				return nil, nil, err
@@ -64,6 +75,21 @@ func Plan(ctx context.Context, format Format, paths []string, opts Options) (uni
 		units = append(units, u)
 	}
 	return units, schema, nil
+}
+
+// virtualOnly is opts with no projection and only the predicates on
+// partition keys and the path.
+func virtualOnly(u Unit, opts Options) Options {
+	names := virtualNames(u, opts)
+	o := opts
+	o.Columns = nil
+	o.Filter = nil
+	for _, p := range opts.Filter {
+		if slices.Contains(names, p.Column) {
+			o.Filter = append(o.Filter, p)
+		}
+	}
+	return o
 }
 
 // rawSchema is the raw schema of the formats whose columns do not depend

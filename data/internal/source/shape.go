@@ -75,8 +75,9 @@ func wanted(path string, names []string, unit Unit, opts Options) ([]string, err
 	return need, nil
 }
 
-// virtualNames are the columns Read adds to a file's: partition keys
-// (unless the file has a column of that name: the file's wins) and path.
+// virtualNames are the columns Read adds to a file's: partition keys and
+// path. A partition key that repeats a file column's name is refused
+// (ErrSchemaMismatch), so that a filter on it means one thing.
 func virtualNames(unit Unit, opts Options) []string {
 	var v []string
 	if opts.Partitioning {
@@ -96,6 +97,15 @@ func newShaper(ctx context.Context, unit Unit, opts Options, raw *arrow.Schema) 
 	var names []string
 	for _, f := range raw.Fields() {
 		names = append(names, f.Name)
+	}
+	if opts.Partitioning {
+		for _, kv := range unit.Partition {
+			if slices.Contains(names, kv.Key) {
+				e := newErr(ErrSchemaMismatch, unit.Path, "%q is both a column of the file and a hive partition key", kv.Key)
+				e.Column = kv.Key
+				return nil, e
+			}
+		}
 	}
 	all := append(slices.Clone(names), virtualNames(unit, opts)...)
 	resolve := func(name string) (outCol, error) {
@@ -121,8 +131,6 @@ func newShaper(ctx context.Context, unit Unit, opts Options, raw *arrow.Schema) 
 	cols := opts.Columns
 	if cols == nil {
 		cols = all
-		// a partition key that repeats a file column is the file's
-		cols = dedupe(cols)
 	}
 	for _, c := range cols {
 		oc, err := resolve(c)
@@ -158,16 +166,6 @@ func newShaper(ctx context.Context, unit Unit, opts Options, raw *arrow.Schema) 
 		}
 	}
 	return s, nil
-}
-
-func dedupe(cols []string) []string {
-	var out []string
-	for _, c := range cols {
-		if !slices.Contains(out, c) {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // push filters rec (the raw record; push does not release it), shapes
