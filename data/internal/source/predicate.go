@@ -232,30 +232,61 @@ type number interface {
 	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~float32 | ~float64
 }
 
-// maskNum is andMask for one numeric column, with the comparison
-// specialised on the value's kind out of the loop.
+// maskNum is andMask for one numeric column: an int64 value against an
+// integer column compares as int64, anything else as float64 (compare's
+// rule), with the operator's loop chosen once.
 func maskNum[T number](a arrow.Array, vals []T, op string, v any, keep []bool) {
-	nulls := a.NullN() > 0
-	var test func(T) bool
+	var zero T
 	switch x := v.(type) {
 	case int64:
-		var zero T
 		if isFloat(zero) {
-			f := float64(x)
-			test = func(e T) bool { return holdsF(op, float64(e), f) }
+			cmpLoop(vals, op, float64(x), keep)
 		} else {
-			test = func(e T) bool { return holdsI(op, int64(e), x) }
+			cmpLoop(vals, op, x, keep)
 		}
 	case float64:
-		test = func(e T) bool { return holdsF(op, float64(e), x) }
+		cmpLoop(vals, op, x, keep)
 	default:
 		clear(keep)
 		return
 	}
-	for i, e := range vals {
-		if keep[i] {
-			keep[i] = (!nulls || a.IsValid(i)) && test(e)
+	if a.NullN() > 0 {
+		for i := range keep {
+			if keep[i] && a.IsNull(i) {
+				keep[i] = false
+			}
 		}
+	}
+}
+
+func cmpLoop[T number, V int64 | float64](vals []T, op string, x V, keep []bool) {
+	switch op {
+	case "==":
+		for i, e := range vals {
+			keep[i] = keep[i] && V(e) == x
+		}
+	case "!=":
+		for i, e := range vals {
+			keep[i] = keep[i] && V(e) != x
+		}
+	case "<":
+		for i, e := range vals {
+			keep[i] = keep[i] && V(e) < x
+		}
+	case "<=":
+		for i, e := range vals {
+			keep[i] = keep[i] && V(e) <= x
+		}
+	case ">":
+		for i, e := range vals {
+			keep[i] = keep[i] && V(e) > x
+		}
+	case ">=":
+		for i, e := range vals {
+			keep[i] = keep[i] && V(e) >= x
+		}
+	default:
+		clear(keep)
 	}
 }
 
@@ -263,42 +294,6 @@ func isFloat(v any) bool {
 	switch v.(type) {
 	case float32, float64:
 		return true
-	}
-	return false
-}
-
-func holdsI(op string, a, b int64) bool {
-	switch op {
-	case "==":
-		return a == b
-	case "!=":
-		return a != b
-	case "<":
-		return a < b
-	case "<=":
-		return a <= b
-	case ">":
-		return a > b
-	case ">=":
-		return a >= b
-	}
-	return false
-}
-
-func holdsF(op string, a, b float64) bool {
-	switch op {
-	case "==":
-		return a == b
-	case "!=":
-		return a != b
-	case "<":
-		return a < b
-	case "<=":
-		return a <= b
-	case ">":
-		return a > b
-	case ">=":
-		return a >= b
 	}
 	return false
 }
