@@ -35,6 +35,11 @@ func readCSV(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBa
 	if err != nil {
 		return err
 	}
+	for i, n := range names {
+		if t := typeNamed(opts.Types[n]); t != nil {
+			types[i] = t
+		}
+	}
 	if names == nil { // an empty file: no columns, no rows
 		sh, err := newShaper(ctx, u, opts, arrow.NewSchema(nil, nil))
 		if err != nil {

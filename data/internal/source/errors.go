@@ -26,6 +26,9 @@ var (
 	// ErrUnsupported: a format, option, operator or column type this
 	// package does not read or compare.
 	ErrUnsupported = errors.New("data: unsupported")
+	// ErrEmitPanicked: the emit callback given to Read panicked; the
+	// fault is the caller's, not the file's, so it is not ErrCorrupt.
+	ErrEmitPanicked = errors.New("data: read's emit callback panicked")
 )
 
 // RegisterErrors registers the package's sentinels with register (the
@@ -39,6 +42,7 @@ func RegisterErrors(register func(name string, err error)) {
 	register("rayo.data.source.ErrSchemaMismatch", ErrSchemaMismatch)
 	register("rayo.data.source.ErrNoColumn", ErrNoColumn)
 	register("rayo.data.source.ErrUnsupported", ErrUnsupported)
+	register("rayo.data.source.ErrEmitPanicked", ErrEmitPanicked)
 }
 
 // Error is the typed error of Plan and Read: Kind is one of the package's

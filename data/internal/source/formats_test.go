@@ -326,3 +326,56 @@ func TestPartitionKeyThatIsAlsoAColumn(t *testing.T) {
 		t.Errorf("without partitioning: %v", tb.rows)
 	}
 }
+
+// TestTypesOption: files inferred alone can disagree (3 against 3.5);
+// Types makes every file give one schema.
+func TestTypesOption(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "c", "a.csv"), []byte("x,y\n1,a\n"))
+	writeFile(t, filepath.Join(dir, "c", "b.csv"), []byte("x,y\n1.5,b\n"))
+	writeFile(t, filepath.Join(dir, "j", "a.jsonl"), []byte("{\"x\": 1}\n"))
+	units, _ := mustPlan(t, CSV, []string{filepath.Join(dir, "c")}, DefaultOptions())
+	if _, err := readAll(t, CSV, units, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "schema changed") {
+		t.Fatalf("inferred per file: %v, want the two files' schemas to differ", err)
+	}
+	opts := DefaultOptions()
+	opts.Types = map[string]string{"x": "float64", "absent": "int64"}
+	tb := mustRead(t, CSV, units, opts)
+	if !slices.Equal(tb.col("x"), []string{"1", "1.5"}) || tb.schema.Field(0).Type.ID() != arrow.FLOAT64 {
+		t.Errorf("with Types: %s %v", tb.schema, tb.rows)
+	}
+	units, _ = mustPlan(t, JSON, []string{filepath.Join(dir, "j")}, opts)
+	if tb := mustRead(t, JSON, units, opts); tb.schema.Field(0).Type.ID() != arrow.FLOAT64 {
+		t.Errorf("JSON with Types: %s", tb.schema)
+	}
+	opts.Types = map[string]string{"x": "decimal"}
+	if _, _, err := Plan(context.Background(), CSV, []string{dir}, opts); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("an unknown type name: %v", err)
+	}
+}
+
+// TestEmitPanicIsNotCorruption: a panic in the caller's emit is reported
+// as such, not blamed on the file.
+func TestEmitPanicIsNotCorruption(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.txt")
+	writeFile(t, p, []byte("x\n"))
+	err := Read(context.Background(), Text, Unit{Path: p}, DefaultOptions(), func(arrow.RecordBatch) error { panic("boom") })
+	if !errors.Is(err, ErrEmitPanicked) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("%v", err)
+	}
+}
+
+// TestReaderPanicBecomesCorrupt: recovered, which every reader defers,
+// turns a panic (arrow-go on damaged input) into ErrCorrupt naming the file.
+func TestReaderPanicBecomesCorrupt(t *testing.T) {
+	err := func() (err error) {
+		defer recovered("/x/f.parquet", &err)
+		var a []int
+		_ = a[3]
+		return nil
+	}()
+	var e *Error
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &e) || e.Path != "/x/f.parquet" {
+		t.Errorf("%v", err)
+	}
+}

@@ -29,9 +29,14 @@ func readJSON(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordB
 		return err
 	}
 	names := make([]string, full.NumFields())
-	for i, fl := range full.Fields() {
+	fields := full.Fields()
+	for i, fl := range fields {
 		names[i] = fl.Name
+		if t := typeNamed(opts.Types[fl.Name]); t != nil {
+			fields[i].Type = t
+		}
 	}
+	full = arrow.NewSchema(fields, nil)
 	need, err := wanted(u.Path, names, u, opts)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package source
 import (
 	"fmt"
 	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
 )
 
 // Format is a file format Plan and Read understand: Ray Data's read_*
@@ -78,6 +80,12 @@ type Options struct {
 	// TargetRows bounds the rows of each emitted record; 0 emits a unit
 	// as one record.
 	TargetRows int
+	// Types fixes the types of CSV and JSON columns by name ("int64",
+	// "float64", "bool" or "string") instead of inferring them from each
+	// file's first rows, so that every file of a read gives one schema
+	// (pyarrow's ConvertOptions.column_types). Names a file lacks are
+	// ignored.
+	Types map[string]string
 }
 
 // DefaultOptions are the options Ray Data reads with by default: hive
@@ -121,6 +129,12 @@ func (o Options) validate() (Options, error) {
 	}
 	if o.Delimiter == '\n' || o.Delimiter == '\r' || o.Delimiter == '"' || o.Delimiter < 0 || o.Delimiter == 0xFFFD {
 		return o, newErr(ErrUnsupported, "", "CSV delimiter %q", o.Delimiter)
+	}
+	for col, t := range o.Types {
+		if typeNamed(t) == nil {
+			return o, &Error{Kind: ErrUnsupported, Column: col, FirstRow: -1, LastRow: -1,
+				Detail: fmt.Sprintf("column type %q (want int64, float64, bool or string)", t)}
+		}
 	}
 	fs := make([]Predicate, len(o.Filter))
 	for i, p := range o.Filter {
@@ -174,4 +188,19 @@ func normValue(v any) (any, bool) {
 		return float64(x), true
 	}
 	return nil, false
+}
+
+// typeNamed is the Arrow type an Options.Types entry names, or nil.
+func typeNamed(name string) arrow.DataType {
+	switch name {
+	case "int64":
+		return arrow.PrimitiveTypes.Int64
+	case "float64":
+		return arrow.PrimitiveTypes.Float64
+	case "bool":
+		return arrow.FixedWidthTypes.Boolean
+	case "string":
+		return arrow.BinaryTypes.String
+	}
+	return nil
 }

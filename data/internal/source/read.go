@@ -19,9 +19,10 @@ import (
 //
 // The schema is Read's output schema where it is known before reading:
 // Parquet's (the first file's after projection; every other file must
-// agree, or Plan fails with ErrSchemaMismatch), binary files' and
-// text, and images' when opts sets both Width and Height; nil for CSV and
-// JSON, whose schema comes with the records.
+// agree, or Plan fails with ErrSchemaMismatch), binary files', text's,
+// and images' when opts sets both Width and Height; nil for CSV and JSON,
+// whose schema comes with the records (inferred per file unless
+// opts.Types fixes it).
 func Plan(ctx context.Context, format Format, paths []string, opts Options) (units []Unit, schema *arrow.Schema, err error) {
 	defer recovered("", &err)
 	opts, err = opts.validate()

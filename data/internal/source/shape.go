@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -240,7 +241,7 @@ func (s *shaper) push(rec arrow.RecordBatch, emit func(arrow.RecordBatch) error)
 			part = out.NewSlice(int64(lo), int64(hi))
 		}
 		s.emitted = true
-		err := emit(part)
+		err := callEmit(emit, part)
 		if part != out {
 			part.Release()
 		}
@@ -267,7 +268,7 @@ func (s *shaper) finish(emit func(arrow.RecordBatch) error) error {
 	}
 	defer out.Release()
 	s.emitted = true
-	return emit(out)
+	return callEmit(emit, out)
 }
 
 // constant is an array of n copies of v (int64 or string).
@@ -291,4 +292,15 @@ func constant(t arrow.DataType, v any, n int) arrow.Array {
 		b.Append(x)
 	}
 	return b.NewArray()
+}
+
+// callEmit calls emit, turning a panic in it into ErrEmitPanicked rather
+// than letting Read's recover call it a corrupt file.
+func callEmit(emit func(arrow.RecordBatch) error, rec arrow.RecordBatch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrEmitPanicked, r)
+		}
+	}()
+	return emit(rec)
 }

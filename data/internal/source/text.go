@@ -20,6 +20,10 @@ var (
 	binarySchema = arrow.NewSchema([]arrow.Field{{Name: "bytes", Type: arrow.BinaryTypes.Binary}}, nil)
 )
 
+// maxTextBytes bounds the text of one record (Arrow's utf8 offsets are
+// int32).
+const maxTextBytes = 1 << 30
+
 // readText reads one row per line, without its line ending; empty lines
 // are left out as Ray Data's read_text(drop_empty_lines=True) does.
 func readText(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBatch) error) error {
@@ -51,7 +55,9 @@ func readText(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordB
 		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 		if len(line) > 0 {
 			b.BinaryBuilder.Append(line)
-			if limit > 0 && b.Len() == limit {
+			// A string column's offsets are int32: a record stops short
+			// of maxTextBytes even when TargetRows asks for the whole file.
+			if limit > 0 && b.Len() == limit || b.DataLen() >= maxTextBytes {
 				if err := flush(); err != nil {
 					return err
 				}
