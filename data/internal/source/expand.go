@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,13 +104,19 @@ func isImageName(p string) bool {
 }
 
 // hive parses the key=value directory names of p's directory, outermost
-// first. A name with an empty key is not a partition.
+// first, the values URI-decoded. A name with an empty key is not a
+// partition.
 func hive(p string) []KV {
 	var kvs []KV
 	for _, seg := range strings.Split(filepath.ToSlash(filepath.Dir(p)), "/") {
 		k, v, ok := strings.Cut(seg, "=")
 		if !ok || k == "" {
 			continue
+		}
+		// Hive and Spark escape special characters in directory names
+		// (%20, %2F); pyarrow's HivePartitioning decodes them too.
+		if u, err := url.PathUnescape(v); err == nil {
+			v = u
 		}
 		kvs = append(kvs, KV{Key: k, Value: v})
 	}

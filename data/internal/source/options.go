@@ -55,8 +55,9 @@ type Predicate struct {
 // CSV without a header row and ignores partition directories.
 type Options struct {
 	// Columns projects the read to these columns, in this order (file
-	// columns, partition keys, and "path" when IncludePaths); nil reads
-	// all. Ray Data's columns=.
+	// columns, partition keys, and "path" when IncludePaths); nil or
+	// empty reads all (msgpack may turn one into the other). Ray Data's
+	// columns=.
 	Columns []string
 	// Filter keeps the rows that pass every predicate (AND). Ray Data's
 	// filter= on read_parquet; here every format honours it.

@@ -101,7 +101,7 @@ func planParquetFile(ctx context.Context, f fileInfo, part []KV, opts Options) (
 // restrict is sc's fields that the projection or the filter names (all
 // when there is no projection).
 func restrict(sc *arrow.Schema, opts Options) *arrow.Schema {
-	if opts.Columns == nil {
+	if len(opts.Columns) == 0 {
 		return sc
 	}
 	var fs []arrow.Field

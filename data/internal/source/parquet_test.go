@@ -78,13 +78,13 @@ func arrowNames(sc *arrow.Schema) string {
 func TestParquetPartitionValuesNotAllIntAreStrings(t *testing.T) {
 	dir := t.TempDir()
 	writeParquet(t, filepath.Join(dir, "k=1", "a.parquet"), 0, 5, 5)
-	writeParquet(t, filepath.Join(dir, "k=x", "b.parquet"), 5, 5, 5)
+	writeParquet(t, filepath.Join(dir, "k=x%20y", "b.parquet"), 5, 5, 5)
 	units, sc := mustPlan(t, Parquet, []string{dir}, DefaultOptions())
 	if f := sc.Field(3); f.Name != "k" || f.Type.ID() != arrow.STRING {
 		t.Fatalf("partition column %v, want string k", f)
 	}
 	tb := mustRead(t, Parquet, units, DefaultOptions())
-	if got := tb.col("k"); got[0] != "1" || got[9] != "x" {
+	if got := tb.col("k"); got[0] != "1" || got[9] != "x y" {
 		t.Errorf("k = %v", got)
 	}
 	// Off, the directories are only directories.
@@ -316,6 +316,15 @@ func TestParquetErrors(t *testing.T) {
 		if e.FirstRow != 0 || e.LastRow != 9 {
 			t.Errorf("row range %d-%d, want the first row group's 0-9", e.FirstRow, e.LastRow)
 		}
+		// Projected to the path alone, no page is read: the footer's row
+		// counts are enough, so the damage does not matter.
+		opts := DefaultOptions()
+		opts.IncludePaths = true
+		opts.Columns = []string{"path"}
+		tb := mustRead(t, Parquet, units, opts)
+		if len(tb.rows) != 40 || tb.rows[0][0] != p {
+			t.Errorf("path only: %d rows, first %v", len(tb.rows), tb.rows[0])
+		}
 	})
 
 	t.Run("schema mismatch", func(t *testing.T) {
@@ -473,5 +482,34 @@ func TestOptionsAndUnitsTravelAsMsgpack(t *testing.T) {
 	tb := mustRead(t, Parquet, back.U, back.O)
 	if !slices.Equal(tb.col("id"), seq(55, 60)) {
 		t.Errorf("after msgpack: ids %v (filter values %T)", tb.col("id"), back.O.Filter[0].Value)
+	}
+}
+
+// TestParquetNestedColumns: projecting a struct or list column reads all
+// of its Parquet leaves; filtering on one is refused.
+func TestParquetNestedColumns(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "n.parquet")
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "pt", Type: arrow.StructOf(arrow.Field{Name: "x", Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: "y", Type: arrow.BinaryTypes.String})},
+		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String)},
+		{Name: "z", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	writeRecord(t, p, sc, `[{"id": 1, "pt": {"x": 5, "y": "a"}, "tags": ["u", "v"], "z": 0.5},
+		{"id": 2, "pt": {"x": 6, "y": "b"}, "tags": [], "z": 1.5}]`)
+	opts := DefaultOptions()
+	opts.Columns = []string{"tags", "pt"}
+	opts.Filter = []Predicate{{"z", ">", 1.0}}
+	units, osc := mustPlan(t, Parquet, []string{p}, opts)
+	if arrowNames(osc) != "tags,pt" {
+		t.Fatalf("schema %s", osc)
+	}
+	tb := mustRead(t, Parquet, units, opts)
+	if len(tb.rows) != 1 || tb.rows[0][0] != "[]" || tb.rows[0][1] != `{"x":6,"y":"b"}` {
+		t.Errorf("rows %v", tb.rows)
+	}
+	opts.Filter = []Predicate{{"pt", "==", int64(1)}}
+	if _, _, err := Plan(context.Background(), Parquet, []string{p}, opts); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("a filter on a struct column: %v", err)
 	}
 }

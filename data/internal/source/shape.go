@@ -40,7 +40,8 @@ type shaper struct {
 
 // wanted lists the raw columns a reader must produce, from the file's
 // column names: the projected ones and those the filter reads; nil means
-// all. It fails with ErrNoColumn for a name that is nowhere.
+// all, and an empty slice none (only partition or path columns, so only
+// the row count is needed). It fails with ErrNoColumn for a name that is nowhere.
 func wanted(path string, names []string, unit Unit, opts Options) ([]string, error) {
 	virtual := virtualNames(unit, opts)
 	all := append(slices.Clone(names), virtual...)
@@ -60,10 +61,10 @@ func wanted(path string, names []string, unit Unit, opts Options) ([]string, err
 			return nil, err
 		}
 	}
-	if opts.Columns == nil {
+	if len(opts.Columns) == 0 {
 		return nil, nil
 	}
-	var need []string
+	need := []string{} // not nil: nil means every column
 	for _, n := range names {
 		in := slices.Contains(opts.Columns, n)
 		for _, p := range opts.Filter {
@@ -130,7 +131,7 @@ func newShaper(ctx context.Context, unit Unit, opts Options, raw *arrow.Schema) 
 		return outCol{}, noColumn(unit.Path, name, all)
 	}
 	cols := opts.Columns
-	if cols == nil {
+	if len(cols) == 0 {
 		cols = all
 	}
 	for _, c := range cols {
