@@ -17,9 +17,15 @@
 // patterns (no "**").
 //
 // Hive partitioning: every directory name of the form key=value in a
-// file's path becomes a column key, appended after the file's columns;
-// it is int64 when every value of the read parses as one, string
-// otherwise.
+// file's path becomes a column key (the value URI-decoded), appended after
+// the file's columns; it is int64 when every value of the read parses as
+// one, string otherwise. Every file must have the same keys, and a key
+// may not repeat a column of the file (ErrSchemaMismatch).
+//
+// CSV and JSON lines carry no schema: each file's column types are
+// inferred from its first 1000 rows (int64, float64, bool, string; JSON
+// also lists and objects), so two files can disagree; Options.Types fixes
+// the types by name for every file.
 //
 // Images decode PNG and JPEG into a tensor column "image" of type
 // fixed_size_list<uint8>[height*width*channels], the pixels in row-major

@@ -3,6 +3,8 @@ package source
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"hash/crc32"
 	"errors"
 	"image"
 	"image/color"
@@ -377,5 +379,25 @@ func TestReaderPanicBecomesCorrupt(t *testing.T) {
 	var e *Error
 	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &e) || e.Path != "/x/f.parquet" {
 		t.Errorf("%v", err)
+	}
+}
+
+// TestImageTooLarge: a PNG whose header claims 100000x100000 pixels is
+// refused before any pixel is allocated.
+func TestImageTooLarge(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	// IHDR: 8-byte signature, 4-byte length, "IHDR", width, height, ...
+	binary.BigEndian.PutUint32(b[16:], 100000)
+	binary.BigEndian.PutUint32(b[20:], 100000)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	p := filepath.Join(t.TempDir(), "bomb.png")
+	writeFile(t, p, b)
+	err := Read(context.Background(), Images, Unit{Path: p}, DefaultOptions(), func(arrow.RecordBatch) error { return nil })
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "100000x100000") {
+		t.Errorf("%v, want ErrUnsupported for the size", err)
 	}
 }
