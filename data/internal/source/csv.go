@@ -31,6 +31,9 @@ func readCSV(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBa
 	if delim == 0 {
 		delim = ','
 	}
+	if err := skipBOM(f); err != nil {
+		return wrapErr(ErrNotFound, u.Path, err, "read")
+	}
 	names, types, err := inferCSV(u.Path, f, delim, opts.Header)
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func readCSV(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBa
 	if need == nil {
 		need = names
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if err := skipBOM(f); err != nil {
 		return wrapErr(ErrNotFound, u.Path, err, "seek")
 	}
 	chunk := -1
@@ -251,4 +254,20 @@ func (k kind) arrow() arrow.DataType {
 		return arrow.FixedWidthTypes.Boolean
 	}
 	return arrow.BinaryTypes.String
+}
+
+// skipBOM positions f after a UTF-8 byte order mark if the file starts
+// with one (spreadsheets write it; pyarrow skips it too), else at 0.
+func skipBOM(f *os.File) error {
+	var b [3]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	at := int64(0)
+	if n == 3 && b == [3]byte{0xEF, 0xBB, 0xBF} {
+		at = 3
+	}
+	_, err = f.Seek(at, io.SeekStart)
+	return err
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -22,7 +22,7 @@ import (
 func TestCSV(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "k=a", "1.csv"), []byte("id,name,score,ok\n1,x,1.5,true\n2,y,,false\n3,\"z,z\",2,true\n"))
-	writeFile(t, filepath.Join(dir, "k=b", "2.csv"), []byte("id,name,score,ok\n4,w,3.5,false\n"))
+	writeFile(t, filepath.Join(dir, "k=b", "2.csv"), []byte("\ufeffid,name,score,ok\n4,w,3.5,false\n")) // with a BOM
 	units, sc := mustPlan(t, CSV, []string{dir}, DefaultOptions())
 	if len(units) != 2 || sc != nil || units[0].Rows != -1 || units[0].Bytes == 0 {
 		t.Fatalf("Plan: %+v %v", units, sc)
