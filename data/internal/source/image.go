@@ -57,8 +57,12 @@ func readImage(ctx context.Context, u Unit, opts Options, emit func(arrow.Record
 		return wrapErr(ErrCorrupt, u.Path, err, "%s image", format)
 	}
 	if opts.Width > 0 && opts.Height > 0 {
-		dst := image.NewRGBA(image.Rect(0, 0, opts.Width, opts.Height))
-		draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
+		r := image.Rect(0, 0, opts.Width, opts.Height)
+		var dst draw.Image = image.NewNRGBA(r) // keeps colour under alpha
+		if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+			dst = image.NewRGBA(r) // the scaler's fast path
+		}
+		draw.CatmullRom.Scale(dst, r, img, img.Bounds(), draw.Src, nil)
 		img = dst
 	}
 	c := channels(opts.Mode)
@@ -87,22 +91,61 @@ func readImage(ctx context.Context, u Unit, opts Options, emit func(arrow.Record
 }
 
 // pixels lays img out row-major with c channels: RGB (alpha dropped, as
-// Pillow's convert("RGB") does) or L (ITU-R 601 luma, as convert("L")).
+// Pillow's convert("RGB") does) or L (ITU-R 601 luma, Go's
+// color.GrayModel, as Pillow's convert("L")). Opaque images (every JPEG,
+// most PNGs) go through image/draw's fast paths into RGBA; others pixel
+// by pixel through NRGBA, so that dropping alpha keeps the colour.
 func pixels(img image.Image, c int) []uint8 {
 	bd := img.Bounds()
-	out := make([]uint8, 0, bd.Dx()*bd.Dy()*c)
-	for y := bd.Min.Y; y < bd.Max.Y; y++ {
-		for x := bd.Min.X; x < bd.Max.X; x++ {
-			px := img.At(x, y)
-			if c == 1 {
-				out = append(out, color.GrayModel.Convert(px).(color.Gray).Y)
+	w, h := bd.Dx(), bd.Dy()
+	if g, ok := img.(*image.Gray); ok && c == 1 {
+		out := make([]uint8, 0, w*h)
+		for y := 0; y < h; y++ {
+			row := g.Pix[y*g.Stride:]
+			out = append(out, row[:w]...)
+		}
+		return out
+	}
+	var rgba []uint8 // w*h*4, straight (not premultiplied) alpha
+	stride := 4 * w
+	switch m := img.(type) {
+	case *image.NRGBA:
+		rgba, stride = m.Pix, m.Stride
+	default:
+		if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+			dst := image.NewRGBA(image.Rect(0, 0, w, h))
+			draw.Draw(dst, dst.Bounds(), img, bd.Min, draw.Src)
+			rgba = dst.Pix // opaque: premultiplied equals straight
+		} else {
+			rgba = make([]uint8, 0, 4*w*h)
+			for y := bd.Min.Y; y < bd.Max.Y; y++ {
+				for x := bd.Min.X; x < bd.Max.X; x++ {
+					n := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+					rgba = append(rgba, n.R, n.G, n.B, n.A)
+				}
+			}
+		}
+	}
+	out := make([]uint8, 0, w*h*c)
+	for y := 0; y < h; y++ {
+		row := rgba[y*stride : y*stride+4*w]
+		for x := 0; x < 4*w; x += 4 {
+			r, g, b := row[x], row[x+1], row[x+2]
+			if c == 3 {
+				out = append(out, r, g, b)
 				continue
 			}
-			n := color.NRGBAModel.Convert(px).(color.NRGBA)
-			out = append(out, n.R, n.G, n.B)
+			out = append(out, luma(r, g, b))
 		}
 	}
 	return out
+}
+
+// luma is color.GrayModel's formula on 8-bit channels (each widened to
+// 16 bits as color.RGBA does).
+func luma(r, g, b uint8) uint8 {
+	r16, g16, b16 := uint32(r)*0x101, uint32(g)*0x101, uint32(b)*0x101
+	return uint8((19595*r16 + 38470*g16 + 7471*b16 + 1<<15) >> 24)
 }
 
 func int32Array(v int) arrow.Array {
