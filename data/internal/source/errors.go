@@ -8,7 +8,9 @@ import (
 
 // Errors of package source. Every error from Plan or Read wraps one of them
 // (errors.Is) in an *Error that names the file, and the column or row range
-// where they are known.
+// where they are known. Ray Data raises Python's FileNotFoundError and
+// pyarrow's ArrowInvalid for these; here they are sentinels that survive
+// the trip from a worker (RegisterErrors).
 var (
 	// ErrNotFound: a path does not exist, or a glob or directory matches no
 	// file.
@@ -46,7 +48,8 @@ func RegisterErrors(register func(name string, err error)) {
 }
 
 // Error is the typed error of Plan and Read: Kind is one of the package's
-// sentinels, and the other fields say where.
+// sentinels, and the other fields say where (Ray Data puts the path in
+// its exception's message; here it is a field).
 type Error struct {
 	Kind   error  // ErrNotFound, ErrCorrupt, ...
 	Path   string // the file (or the path or glob as given)
@@ -59,6 +62,7 @@ type Error struct {
 	Err               error  // the underlying cause, if any
 }
 
+// Error says the kind, the file, the rows and column, and the cause.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Kind.Error())

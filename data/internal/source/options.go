@@ -20,6 +20,7 @@ const (
 	Images                // PNG and JPEG, column "image" (read_images)
 )
 
+// String names the format as Ray Data's read_* function does.
 func (f Format) String() string {
 	switch f {
 	case Parquet:
@@ -95,7 +96,8 @@ func DefaultOptions() Options {
 	return Options{Partitioning: true, Header: true, Delimiter: ','}
 }
 
-// KV is one hive partition directory, key=value. Int says that every
+// KV is one hive partition directory, key=value: what Ray Data's
+// Partitioning("hive") path parser gives for a directory. Int says that every
 // value of Key in the read parses as an int64 (Plan decides it, so that
 // every unit types the column alike).
 type KV struct {

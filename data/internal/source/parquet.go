@@ -160,28 +160,28 @@ func rowGroupMayMatch(fr *pqarrow.FileReader, rgm *metadata.RowGroupMetaData, sh
 	return true
 }
 
-// chunkStats reads a column chunk's statistics as Stats, for the column
+// chunkStats reads a column chunk's statistics as rgStats, for the column
 // types whose Parquet statistics order their values as the filter does
 // (signed integers, floats, strings, booleans).
-func chunkStats(rgm *metadata.RowGroupMetaData, col int, t arrow.DataType) (Stats, bool) {
+func chunkStats(rgm *metadata.RowGroupMetaData, col int, t arrow.DataType) (rgStats, bool) {
 	switch t.ID() {
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64,
 		arrow.STRING, arrow.LARGE_STRING, arrow.BOOL:
 	default:
-		return Stats{}, false
+		return rgStats{}, false
 	}
 	cc, err := rgm.ColumnChunk(col)
 	if err != nil {
-		return Stats{}, false
+		return rgStats{}, false
 	}
 	if set, err := cc.StatsSet(); err != nil || !set {
-		return Stats{}, false
+		return rgStats{}, false
 	}
 	ts, err := cc.Statistics()
 	if err != nil || ts == nil {
-		return Stats{}, false
+		return rgStats{}, false
 	}
-	st := Stats{Nulls: -1, Rows: rgm.NumRows()}
+	st := rgStats{Nulls: -1, Rows: rgm.NumRows()}
 	if ts.HasNullCount() {
 		st.Nulls = ts.NullCount()
 	}
@@ -202,7 +202,7 @@ func chunkStats(rgm *metadata.RowGroupMetaData, col int, t arrow.DataType) (Stat
 	case *metadata.BooleanStatistics:
 		st.Min, st.Max = s.Min(), s.Max()
 	default:
-		return Stats{Nulls: -1, Rows: st.Rows}, true
+		return rgStats{Nulls: -1, Rows: st.Rows}, true
 	}
 	return st, true
 }
@@ -271,6 +271,16 @@ func readParquet(ctx context.Context, u Unit, opts Options, emit func(arrow.Reco
 		}
 		return sh.finish(emit)
 	}
+	if len(groups) == 0 { // not nil: no row group asked for
+		sh, err := newShaper(ctx, u, opts, arrow.NewSchema(rawFields, nil))
+		if err != nil {
+			return err
+		}
+		return sh.finish(emit)
+	}
+	if opts.TargetRows == 0 {
+		return readParquetGroups(ctx, u, opts, pf, fr, leaves, groups, firstRow, emit)
+	}
 	rr, err := fr.GetRecordReader(ctx, leaves, groups)
 	if err != nil {
 		return wrapErr(ErrCorrupt, u.Path, err, "row groups %v", groups)
@@ -323,4 +333,43 @@ func appendLeaves(leaves []int, sf pqarrow.SchemaField) []int {
 		leaves = appendLeaves(leaves, c)
 	}
 	return leaves
+}
+
+// readParquetGroups reads whole row groups with pqarrow's column readers
+// (ReadRowGroups, ReadTable's path), one row group at a time: when a
+// unit is emitted whole (TargetRows 0) this is faster than the batching
+// record reader, which grows its buffers as it goes.
+func readParquetGroups(ctx context.Context, u Unit, opts Options, pf *file.Reader, fr *pqarrow.FileReader,
+	leaves, groups []int, firstRow []int64, emit func(arrow.RecordBatch) error) error {
+	var sh *shaper
+	for _, rg := range groups {
+		tbl, err := fr.ReadRowGroups(ctx, leaves, []int{rg})
+		if err != nil {
+			n := pf.MetaData().RowGroup(rg).NumRows()
+			e := wrapErr(ErrCorrupt, u.Path, err, "")
+			e.FirstRow, e.LastRow = firstRow[rg], firstRow[rg]+n-1
+			return e
+		}
+		if sh == nil {
+			if sh, err = newShaper(ctx, u, opts, tbl.Schema()); err != nil {
+				tbl.Release()
+				return err
+			}
+		}
+		tr := array.NewTableReader(tbl, -1)
+		for tr.Next() {
+			if err = sh.push(tr.RecordBatch(), emit); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = tr.Err()
+		}
+		tr.Release()
+		tbl.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return sh.finish(emit) // groups is not empty, so sh is set
 }

@@ -227,6 +227,13 @@ func TestParquetTargetRows(t *testing.T) {
 	if !slices.Equal(tb.records, []int64{50, 50}) {
 		t.Errorf("TargetRows 0: records %v, want one per unit", tb.records)
 	}
+	// No row group at all (not nil, which means every one): no rows.
+	for _, opts.TargetRows = range []int{0, 7} {
+		tb = mustRead(t, Parquet, []Unit{{Path: units[0].Path, RowGroups: []int{}}}, opts)
+		if len(tb.rows) != 0 || tb.names() != "id,name,score" {
+			t.Errorf("no row groups: %v %s", tb.rows, tb.names())
+		}
+	}
 }
 
 func TestParquetGlob(t *testing.T) {
@@ -308,13 +315,17 @@ func TestParquetErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Plan: %v", err)
 		}
-		_, err = readAll(t, Parquet, units, DefaultOptions())
-		var e *Error
-		if !errors.Is(err, ErrCorrupt) || !errors.As(err, &e) || e.Path != p {
-			t.Fatalf("Read of damaged pages: %v, want ErrCorrupt naming the file", err)
-		}
-		if e.FirstRow != 0 || e.LastRow != 9 {
-			t.Errorf("row range %d-%d, want the first row group's 0-9", e.FirstRow, e.LastRow)
+		for _, target := range []int{0, 5} { // whole row groups; batches
+			opts := DefaultOptions()
+			opts.TargetRows = target
+			_, err = readAll(t, Parquet, units, opts)
+			var e *Error
+			if !errors.Is(err, ErrCorrupt) || !errors.As(err, &e) || e.Path != p {
+				t.Fatalf("TargetRows %d: Read of damaged pages: %v, want ErrCorrupt naming the file", target, err)
+			}
+			if e.FirstRow != 0 || e.LastRow != 9 {
+				t.Errorf("TargetRows %d: row range %d-%d, want the first row group's 0-9", target, e.FirstRow, e.LastRow)
+			}
 		}
 		// Projected to the path alone, no page is read: the footer's row
 		// counts are enough, so the damage does not matter.

@@ -95,11 +95,11 @@ func holds(op string, x, v any) bool {
 	return false
 }
 
-// Stats are what a Parquet row group's column chunk statistics say of
+// rgStats are what a Parquet row group's column chunk statistics say of
 // it: the least and greatest non-null value (int64, float64, string or
 // bool; nil when the chunk has none), the null count (-1 unknown) and the
 // number of rows.
-type Stats struct {
+type rgStats struct {
 	Min, Max any
 	Nulls    int64
 	Rows     int64
@@ -109,7 +109,7 @@ type Stats struct {
 // passes p (p.Value normalised). It answers true whenever it cannot prove
 // otherwise: pushdown only skips row groups that the row-exact filter
 // would empty.
-func mayMatch(p Predicate, st Stats) bool {
+func mayMatch(p Predicate, st rgStats) bool {
 	if st.Nulls >= 0 && st.Nulls == st.Rows {
 		return false // all null: no null passes a predicate
 	}

@@ -11,11 +11,11 @@ import (
 // TestMayMatchAgainstStats: the pushdown decision table. mayMatch false
 // means the row group is skipped, so every false must be provable.
 func TestMayMatchAgainstStats(t *testing.T) {
-	i := func(lo, hi int64) Stats { return Stats{Min: lo, Max: hi, Nulls: 0, Rows: 10} }
+	i := func(lo, hi int64) rgStats { return rgStats{Min: lo, Max: hi, Nulls: 0, Rows: 10} }
 	cases := []struct {
 		name string
 		p    Predicate
-		st   Stats
+		st   rgStats
 		want bool
 	}{
 		{"== inside", Predicate{"c", "==", int64(5)}, i(1, 9), true},
@@ -26,7 +26,7 @@ func TestMayMatchAgainstStats(t *testing.T) {
 		{"!= min=max=value", Predicate{"c", "!=", int64(4)}, i(4, 4), false},
 		{"!= min=max other", Predicate{"c", "!=", int64(5)}, i(4, 4), true},
 		{"!= range", Predicate{"c", "!=", int64(4)}, i(4, 5), true},
-		{"!= float min=max (a NaN may hide)", Predicate{"c", "!=", 4.0}, Stats{Min: 4.0, Max: 4.0, Rows: 10}, true},
+		{"!= float min=max (a NaN may hide)", Predicate{"c", "!=", 4.0}, rgStats{Min: 4.0, Max: 4.0, Rows: 10}, true},
 		{"< min", Predicate{"c", "<", int64(1)}, i(1, 9), false},
 		{"< above min", Predicate{"c", "<", int64(2)}, i(1, 9), true},
 		{"<= min", Predicate{"c", "<=", int64(1)}, i(1, 9), true},
@@ -37,18 +37,18 @@ func TestMayMatchAgainstStats(t *testing.T) {
 		{">= above max", Predicate{"c", ">=", int64(10)}, i(1, 9), false},
 		{"int stats, float value", Predicate{"c", ">", 8.5}, i(1, 9), true},
 		{"int stats, float value above", Predicate{"c", ">", 9.5}, i(1, 9), false},
-		{"float stats, int value", Predicate{"c", "<", int64(1)}, Stats{Min: 1.5, Max: 2.0, Rows: 3}, false},
-		{"all null", Predicate{"c", "!=", int64(0)}, Stats{Nulls: 10, Rows: 10}, false},
-		{"all null with min/max", Predicate{"c", "==", int64(1)}, Stats{Min: int64(1), Max: int64(1), Nulls: 10, Rows: 10}, false},
-		{"some null, outside", Predicate{"c", "==", int64(0)}, Stats{Min: int64(1), Max: int64(2), Nulls: 5, Rows: 10}, false},
-		{"null count unknown, no min/max", Predicate{"c", "==", int64(0)}, Stats{Nulls: -1, Rows: 10}, true},
-		{"no min/max", Predicate{"c", "==", int64(0)}, Stats{Nulls: 0, Rows: 10}, true},
-		{"NaN value", Predicate{"c", "==", math.NaN()}, Stats{Min: 1.0, Max: 2.0, Rows: 2}, true},
-		{"string inside", Predicate{"c", "==", "m"}, Stats{Min: "a", Max: "z", Rows: 2}, true},
-		{"string below", Predicate{"c", "<", "a"}, Stats{Min: "a", Max: "z", Rows: 2}, false},
-		{"string prefix", Predicate{"c", ">", "z"}, Stats{Min: "a", Max: "zz", Rows: 2}, true},
-		{"bool all false", Predicate{"c", "==", true}, Stats{Min: false, Max: false, Rows: 2}, false},
-		{"bool mixed", Predicate{"c", "==", true}, Stats{Min: false, Max: true, Rows: 2}, true},
+		{"float stats, int value", Predicate{"c", "<", int64(1)}, rgStats{Min: 1.5, Max: 2.0, Rows: 3}, false},
+		{"all null", Predicate{"c", "!=", int64(0)}, rgStats{Nulls: 10, Rows: 10}, false},
+		{"all null with min/max", Predicate{"c", "==", int64(1)}, rgStats{Min: int64(1), Max: int64(1), Nulls: 10, Rows: 10}, false},
+		{"some null, outside", Predicate{"c", "==", int64(0)}, rgStats{Min: int64(1), Max: int64(2), Nulls: 5, Rows: 10}, false},
+		{"null count unknown, no min/max", Predicate{"c", "==", int64(0)}, rgStats{Nulls: -1, Rows: 10}, true},
+		{"no min/max", Predicate{"c", "==", int64(0)}, rgStats{Nulls: 0, Rows: 10}, true},
+		{"NaN value", Predicate{"c", "==", math.NaN()}, rgStats{Min: 1.0, Max: 2.0, Rows: 2}, true},
+		{"string inside", Predicate{"c", "==", "m"}, rgStats{Min: "a", Max: "z", Rows: 2}, true},
+		{"string below", Predicate{"c", "<", "a"}, rgStats{Min: "a", Max: "z", Rows: 2}, false},
+		{"string prefix", Predicate{"c", ">", "z"}, rgStats{Min: "a", Max: "zz", Rows: 2}, true},
+		{"bool all false", Predicate{"c", "==", true}, rgStats{Min: false, Max: false, Rows: 2}, false},
+		{"bool mixed", Predicate{"c", "==", true}, rgStats{Min: false, Max: true, Rows: 2}, true},
 		{"kinds differ", Predicate{"c", "==", "x"}, i(1, 9), true},
 	}
 	for _, c := range cases {

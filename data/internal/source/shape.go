@@ -11,7 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// PathColumn is the column Options.IncludePaths adds.
+// PathColumn is the column Options.IncludePaths adds: Ray Data's
+// include_paths=True column "path".
 const PathColumn = "path"
 
 // outCol is one column of Read's output: a file column (by index in the
