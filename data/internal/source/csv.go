@@ -50,6 +50,9 @@ func readCSV(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBa
 		}
 		return sh.finish(emit)
 	}
+	if err := collision(u, opts, names); err != nil {
+		return err
+	}
 	need, err := wanted(u.Path, names, u, opts)
 	if err != nil {
 		return err

@@ -321,6 +321,13 @@ func TestPartitionKeyThatIsAlsoAColumn(t *testing.T) {
 	if !errors.Is(err, ErrSchemaMismatch) || !errors.As(err, &e) || e.Column != "id" || e.Path != p {
 		t.Errorf("%v, want ErrSchemaMismatch on column id", err)
 	}
+	// Read refuses it too, even projected to the partition column alone.
+	o := DefaultOptions()
+	o.Columns = []string{"id"}
+	u := Unit{Path: p, Partition: []KV{{Key: "id", Value: "1", Int: true}}}
+	if err := Read(context.Background(), Parquet, u, o, func(arrow.RecordBatch) error { return nil }); !errors.Is(err, ErrSchemaMismatch) {
+		t.Errorf("Read: %v", err)
+	}
 	opts := DefaultOptions()
 	opts.Partitioning = false
 	units, _ := mustPlan(t, Parquet, []string{dir}, opts)

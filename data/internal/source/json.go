@@ -37,6 +37,9 @@ func readJSON(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordB
 		}
 	}
 	full = arrow.NewSchema(fields, nil)
+	if err := collision(u, opts, names); err != nil {
+		return err
+	}
 	need, err := wanted(u.Path, names, u, opts)
 	if err != nil {
 		return err

@@ -207,8 +207,10 @@ func chunkStats(rgm *metadata.RowGroupMetaData, col int, t arrow.DataType) (rgSt
 	return st, true
 }
 
-// readParquet reads a unit's row groups through pqarrow's record reader,
-// only the columns the projection and the filter need.
+// readParquet reads a unit's row groups through pqarrow, only the
+// columns the projection and the filter need: whole row groups with
+// ReadRowGroups when TargetRows is 0, else batches of TargetRows from
+// GetRecordReader.
 func readParquet(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBatch) error) (err error) {
 	defer recovered(u.Path, &err)
 	props := pqarrow.ArrowReadProperties{BatchSize: int64(opts.TargetRows)}
@@ -224,6 +226,9 @@ func readParquet(ctx context.Context, u Unit, opts Options, emit func(arrow.Reco
 	names := make([]string, sc.NumFields())
 	for i, f := range sc.Fields() {
 		names[i] = f.Name
+	}
+	if err := collision(u, opts, names); err != nil {
+		return err
 	}
 	need, err := wanted(u.Path, names, u, opts)
 	if err != nil {

@@ -94,6 +94,22 @@ func virtualNames(unit Unit, opts Options) []string {
 	return v
 }
 
+// collision refuses a hive partition key that repeats a column of the
+// file (names): a filter on the name would be ambiguous.
+func collision(unit Unit, opts Options, names []string) error {
+	if !opts.Partitioning {
+		return nil
+	}
+	for _, kv := range unit.Partition {
+		if slices.Contains(names, kv.Key) {
+			e := newErr(ErrSchemaMismatch, unit.Path, "%q is both a column of the file and a hive partition key", kv.Key)
+			e.Column = kv.Key
+			return e
+		}
+	}
+	return nil
+}
+
 // newShaper prepares the output for raw records of schema raw.
 func newShaper(ctx context.Context, unit Unit, opts Options, raw *arrow.Schema) (*shaper, error) {
 	s := &shaper{ctx: ctx, path: unit.Path, unit: unit, opts: opts, pass: true}
@@ -101,14 +117,8 @@ func newShaper(ctx context.Context, unit Unit, opts Options, raw *arrow.Schema) 
 	for _, f := range raw.Fields() {
 		names = append(names, f.Name)
 	}
-	if opts.Partitioning {
-		for _, kv := range unit.Partition {
-			if slices.Contains(names, kv.Key) {
-				e := newErr(ErrSchemaMismatch, unit.Path, "%q is both a column of the file and a hive partition key", kv.Key)
-				e.Column = kv.Key
-				return nil, e
-			}
-		}
+	if err := collision(unit, opts, names); err != nil {
+		return nil, err
 	}
 	all := append(slices.Clone(names), virtualNames(unit, opts)...)
 	resolve := func(name string) (outCol, error) {
