@@ -91,6 +91,10 @@ func readCSV(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBa
 		if err := r.Err(); err != nil {
 			e := wrapErr(ErrCorrupt, u.Path, err, "")
 			e.FirstRow, e.LastRow = done, done+rec.NumRows()-1
+			var pe *stdcsv.ParseError
+			if errors.As(err, &pe) {
+				e.LastRow++ // a row that does not split stops the chunk before it
+			}
 			return e
 		}
 		if sh == nil {

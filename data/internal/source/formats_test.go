@@ -95,6 +95,16 @@ func TestCSVErrors(t *testing.T) {
 	if err := read(ragged, DefaultOptions()); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), ragged) {
 		t.Errorf("a short row: %v", err)
 	}
+	// Past the inference window, the short row is named by the rows
+	// around it.
+	short := filepath.Join(dir, "short.csv")
+	writeFile(t, short, []byte("a,b\n"+strings.Repeat("1,2\n", inferRows+10)+"3\n"))
+	opts0 := DefaultOptions()
+	opts0.TargetRows = 8
+	var es *Error
+	if err := read(short, opts0); !errors.As(err, &es) || !errors.Is(err, ErrCorrupt) || es.FirstRow > inferRows+10 || es.LastRow < inferRows+10 {
+		t.Errorf("a late short row: %v, want ErrCorrupt with rows around %d", err, inferRows+10)
+	}
 	// A value past the inference window that does not fit its type.
 	var b strings.Builder
 	b.WriteString("n\n")
