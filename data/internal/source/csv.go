@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,19 +21,16 @@ const inferRows = 1000
 // readCSV infers the columns' types from the first rows, then reads the
 // file with arrow-go's csv reader given those types.
 func readCSV(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBatch) error) error {
-	f, err := os.Open(u.Path)
+	f, err := openStream(u.Path)
 	if err != nil {
-		return wrapErr(ErrNotFound, u.Path, err, "")
+		return err
 	}
-	defer f.Close()
 	delim := opts.Delimiter
 	if delim == 0 {
 		delim = ','
 	}
-	if err := skipBOM(f); err != nil {
-		return wrapErr(ErrNotFound, u.Path, err, "read")
-	}
 	names, types, err := inferCSV(u.Path, f, delim, opts.Header)
+	f.Close()
 	if err != nil {
 		return err
 	}
@@ -60,9 +56,11 @@ func readCSV(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBa
 	if need == nil {
 		need = names
 	}
-	if err := skipBOM(f); err != nil {
-		return wrapErr(ErrNotFound, u.Path, err, "seek")
+	// The second pass: the file again from its start.
+	if f, err = openStream(u.Path); err != nil {
+		return err
 	}
+	defer f.Close()
 	chunk := -1
 	if opts.TargetRows > 0 {
 		chunk = opts.TargetRows
@@ -134,7 +132,7 @@ func csvSchema(names []string, types []arrow.DataType, need []string) *arrow.Sch
 }
 
 // csvCountOnly reads a CSV file for its row count alone.
-func csvCountOnly(ctx context.Context, u Unit, opts Options, f *os.File, delim rune, emit func(arrow.RecordBatch) error) error {
+func csvCountOnly(ctx context.Context, u Unit, opts Options, f io.Reader, delim rune, emit func(arrow.RecordBatch) error) error {
 	cr := stdcsv.NewReader(f)
 	cr.Comma = delim
 	cr.ReuseRecord = true
@@ -261,20 +259,4 @@ func (k kind) arrow() arrow.DataType {
 		return arrow.FixedWidthTypes.Boolean
 	}
 	return arrow.BinaryTypes.String
-}
-
-// skipBOM positions f after a UTF-8 byte order mark if the file starts
-// with one (spreadsheets write it; pyarrow skips it too), else at 0.
-func skipBOM(f *os.File) error {
-	var b [3]byte
-	n, err := f.ReadAt(b[:], 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	at := int64(0)
-	if n == 3 && b == [3]byte{0xEF, 0xBB, 0xBF} {
-		at = 3
-	}
-	_, err = f.Seek(at, io.SeekStart)
-	return err
 }

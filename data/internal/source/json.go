@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -19,12 +18,12 @@ import (
 // then reads it with arrow-go's JSON reader (keys outside the schema
 // skipped, absent keys null).
 func readJSON(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBatch) error) error {
-	f, err := os.Open(u.Path)
+	f, err := openStream(u.Path)
 	if err != nil {
-		return wrapErr(ErrNotFound, u.Path, err, "")
+		return err
 	}
-	defer f.Close()
 	full, err := inferJSON(u.Path, f)
+	f.Close()
 	if err != nil {
 		return err
 	}
@@ -56,9 +55,11 @@ func readJSON(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordB
 		}
 		sc = arrow.NewSchema(fs, nil)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return wrapErr(ErrNotFound, u.Path, err, "seek")
+	// The second pass: the file again from its start.
+	if f, err = openStream(u.Path); err != nil {
+		return err
 	}
+	defer f.Close()
 	sh, err := newShaper(ctx, u, opts, sc)
 	if err != nil {
 		return err
@@ -67,7 +68,7 @@ func readJSON(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordB
 	if opts.TargetRows > 0 {
 		chunk = opts.TargetRows
 	}
-	r := array.NewJSONReader(bufio.NewReaderSize(f, 1<<16), sc, array.WithChunk(chunk))
+	r := array.NewJSONReader(f, sc, array.WithChunk(chunk))
 	defer r.Release()
 	var done int64
 	for r.Next() {
@@ -132,7 +133,7 @@ func inferJSON(path string, r io.Reader) (*arrow.Schema, error) {
 			break
 		}
 		if err != nil {
-			return nil, wrapErr(ErrNotFound, path, err, "read")
+			return nil, readErr(path, err)
 		}
 	}
 	if top == nil {

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -27,9 +26,9 @@ const maxTextBytes = 1 << 30
 // readText reads one row per line, without its line ending; empty lines
 // are left out as Ray Data's read_text(drop_empty_lines=True) does.
 func readText(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordBatch) error) error {
-	f, err := os.Open(u.Path)
+	f, err := openStream(u.Path)
 	if err != nil {
-		return wrapErr(ErrNotFound, u.Path, err, "")
+		return err
 	}
 	defer f.Close()
 	sh, err := newShaper(ctx, u, opts, textSchema)
@@ -39,7 +38,7 @@ func readText(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordB
 	if !sh.pass {
 		return sh.finish(emit)
 	}
-	br := bufio.NewReaderSize(f, 1<<16)
+	br := f
 	b := array.NewStringBuilder(memory.DefaultAllocator)
 	defer b.Release()
 	limit := opts.TargetRows
@@ -67,7 +66,7 @@ func readText(ctx context.Context, u Unit, opts Options, emit func(arrow.RecordB
 			break
 		}
 		if err != nil {
-			return wrapErr(ErrNotFound, u.Path, err, "read")
+			return readErr(u.Path, err)
 		}
 	}
 	if b.Len() > 0 {
