@@ -22,6 +22,10 @@
 // one, string otherwise. Every file must have the same keys, and a key
 // may not repeat a column of the file (ErrSchemaMismatch).
 //
+// CSV, JSON lines and text files whose names end in .gz or .zst are
+// decompressed (Ray Data infers the compression from the extension too),
+// and a leading UTF-8 byte order mark is skipped.
+//
 // CSV and JSON lines carry no schema: each file's column types are
 // inferred from its first 1000 rows (int64, float64, bool, string; JSON
 // also lists and objects), so two files can disagree; Options.Types fixes
