@@ -15,8 +15,8 @@ require (
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.etcd.io/bbolt v1.4.3
 	go.uber.org/goleak v1.3.0
-	golang.org/x/image v0.48.0
-	golang.org/x/sys v0.50.0
+	golang.org/x/image v0.45.0
+	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0
 )
 
