@@ -423,3 +423,51 @@ func (g *grouper) growBytes() {
 		g.bslots[s] = sl
 	}
 }
+
+// find returns the group of row i of k, or -1 when no such key was
+// grouped (k has the key types the grouper was built with).
+func (g *grouper) find(k *Keys, i int) int32 {
+	if g.fixed {
+		if k.nulls && k.cols[0].IsNull(i) {
+			return g.nullGid
+		}
+		key := k.bits[i]
+		for s := mix64(key) & g.mask; ; s = (s + 1) & g.mask {
+			sl := &g.fslots[s]
+			if sl.gid == 0 {
+				return -1
+			}
+			if sl.key == key {
+				return sl.gid - 1
+			}
+		}
+	}
+	g.buf = k.encode(g.buf[:0], i)
+	h := xxh3.Hash(g.buf)
+	for s := h & g.mask; ; s = (s + 1) & g.mask {
+		sl := &g.bslots[s]
+		if sl.gid == 0 {
+			return -1
+		}
+		if sl.hash == h {
+			gid := int(sl.gid - 1)
+			start := 0
+			if gid > 0 {
+				start = g.ends[gid-1]
+			}
+			if bytes.Equal(g.arena[start:g.ends[gid]], g.buf) {
+				return int32(gid)
+			}
+		}
+	}
+}
+
+// anyNull reports whether any key column of row i is null.
+func (k *Keys) anyNull(i int) bool {
+	for _, c := range k.cols {
+		if c.IsNull(i) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,287 @@
+package compute
+
+import (
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// accum is one aggregation's running state over dense group ids.
+type accum interface {
+	// resize makes room for n groups (n never shrinks).
+	resize(n int)
+	// update folds raw values in: row i of vals into group gids[i].
+	update(vals arrow.Array, gids []int32)
+	// merge folds partial states in: row i of the state columns into
+	// group gids[i].
+	merge(states []arrow.Array, gids []int32)
+	// states returns the state columns, one row per group.
+	states() []arrow.Array
+}
+
+func grow[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if n <= cap(s) {
+		return s[:n]
+	}
+	out := make([]T, n, max(n, 2*cap(s)))
+	copy(out, s)
+	return out
+}
+
+// countAcc: Ray's AggCount: rows (no column) or non-null values.
+type countAcc struct{ cnt []int64 }
+
+func (a *countAcc) resize(n int) { a.cnt = grow(a.cnt, n) }
+func (a *countAcc) update(vals arrow.Array, gids []int32) {
+	cnt := a.cnt
+	if vals == nil || vals.NullN() == 0 {
+		for _, g := range gids {
+			cnt[g]++
+		}
+		return
+	}
+	for i, g := range gids {
+		if vals.IsValid(i) {
+			cnt[g]++
+		}
+	}
+}
+func (a *countAcc) merge(st []arrow.Array, gids []int32) {
+	c := st[0].(*array.Int64).Int64Values()
+	for i, g := range gids {
+		a.cnt[g] += c[i]
+	}
+}
+func (a *countAcc) states() []arrow.Array { return []arrow.Array{numArray(a.cnt, nil)} }
+
+// sumAcc: Sum (T the column's state type) and Mean (T float64): the
+// non-null count and the sum.
+type sumAcc[T num] struct {
+	cnt []int64
+	sum []T
+}
+
+func (a *sumAcc[T]) resize(n int) { a.cnt, a.sum = grow(a.cnt, n), grow(a.sum, n) }
+func (a *sumAcc[T]) update(vals arrow.Array, gids []int32) {
+	v := valuesAs[T](vals)
+	cnt, sum := a.cnt, a.sum
+	if vals.NullN() == 0 {
+		for i, g := range gids {
+			cnt[g]++
+			sum[g] += v[i]
+		}
+		return
+	}
+	for i, g := range gids {
+		if vals.IsValid(i) {
+			cnt[g]++
+			sum[g] += v[i]
+		}
+	}
+}
+func (a *sumAcc[T]) merge(st []arrow.Array, gids []int32) {
+	c, s := st[0].(*array.Int64).Int64Values(), valuesAs[T](st[1])
+	for i, g := range gids {
+		a.cnt[g] += c[i]
+		a.sum[g] += s[i]
+	}
+}
+func (a *sumAcc[T]) states() []arrow.Array {
+	return []arrow.Array{numArray(a.cnt, nil), numArray(a.sum, nil)}
+}
+
+// minMaxAcc: Min and AggMax: the non-null count and the extreme.
+type minMaxAcc[T num] struct {
+	max bool
+	cnt []int64
+	val []T
+}
+
+func (a *minMaxAcc[T]) resize(n int) { a.cnt, a.val = grow(a.cnt, n), grow(a.val, n) }
+func (a *minMaxAcc[T]) fold(g int32, c int64, x T) {
+	if a.cnt[g] == 0 || (a.max && x > a.val[g]) || (!a.max && x < a.val[g]) {
+		a.val[g] = x
+	}
+	a.cnt[g] += c
+}
+func (a *minMaxAcc[T]) update(vals arrow.Array, gids []int32) {
+	v := valuesAs[T](vals)
+	nulls := vals.NullN() > 0
+	for i, g := range gids {
+		if !nulls || vals.IsValid(i) {
+			a.fold(g, 1, v[i])
+		}
+	}
+}
+func (a *minMaxAcc[T]) merge(st []arrow.Array, gids []int32) {
+	c, v := st[0].(*array.Int64).Int64Values(), valuesAs[T](st[1])
+	for i, g := range gids {
+		if c[i] > 0 {
+			a.fold(g, c[i], v[i])
+		}
+	}
+}
+func (a *minMaxAcc[T]) states() []arrow.Array {
+	return []arrow.Array{numArray(a.cnt, nil), numArray(a.val, nil)}
+}
+
+// stdAcc: AggStd: count, mean and M2 (Welford), merged with Chan et al.'s
+// formula, so that splitting the input changes nothing but rounding.
+type stdAcc struct {
+	cnt      []int64
+	mean, m2 []float64
+}
+
+func (a *stdAcc) resize(n int) {
+	a.cnt, a.mean, a.m2 = grow(a.cnt, n), grow(a.mean, n), grow(a.m2, n)
+}
+func (a *stdAcc) update(vals arrow.Array, gids []int32) {
+	v := float64s(vals)
+	nulls := vals.NullN() > 0
+	for i, g := range gids {
+		if nulls && vals.IsNull(i) {
+			continue
+		}
+		a.cnt[g]++
+		d := v[i] - a.mean[g]
+		a.mean[g] += d / float64(a.cnt[g])
+		a.m2[g] += d * (v[i] - a.mean[g])
+	}
+}
+func (a *stdAcc) merge(st []arrow.Array, gids []int32) {
+	c := st[0].(*array.Int64).Int64Values()
+	m, m2 := float64s(st[1]), float64s(st[2])
+	for i, g := range gids {
+		if c[i] == 0 {
+			continue
+		}
+		na, nb := float64(a.cnt[g]), float64(c[i])
+		n := na + nb
+		d := m[i] - a.mean[g]
+		a.mean[g] += d * nb / n
+		a.m2[g] += m2[i] + d*d*na*nb/n
+		a.cnt[g] += c[i]
+	}
+}
+func (a *stdAcc) states() []arrow.Array {
+	return []arrow.Array{numArray(a.cnt, nil), numArray(a.mean, nil), numArray(a.m2, nil)}
+}
+
+// listAcc: Quantile (the values as float64) and Unique (the distinct
+// values): each group's values kept as a list.
+type listAcc struct {
+	unique bool
+	elem   arrow.DataType
+	n      int
+	gids   []int32
+	vals   []arrow.Array
+}
+
+func (a *listAcc) resize(n int) { a.n = n }
+func (a *listAcc) add(vals arrow.Array, gids []int32) {
+	a.gids = append(a.gids, gids...)
+	a.vals = append(a.vals, vals)
+}
+func (a *listAcc) update(vals arrow.Array, gids []int32) {
+	if a.unique {
+		vals.Retain()
+	} else {
+		vals = numArray(float64s(vals), validOf(vals))
+	}
+	a.add(vals, gids)
+}
+func (a *listAcc) merge(st []arrow.Array, gids []int32) {
+	l := st[0].(*array.List)
+	off := l.Offsets()
+	eg := make([]int32, 0, off[len(off)-1]-off[0])
+	for i, g := range gids {
+		for range off[i+1] - off[i] {
+			eg = append(eg, g)
+		}
+	}
+	a.add(array.NewSlice(l.ListValues(), int64(off[0]), int64(off[len(gids)])), eg)
+}
+
+func validOf(a arrow.Array) []bool {
+	if a.NullN() == 0 {
+		return nil
+	}
+	v := make([]bool, a.Len())
+	for i := range v {
+		v[i] = a.IsValid(i)
+	}
+	return v
+}
+
+// states orders the kept values by group (stably), drops nulls and, for
+// AggUnique, repeats, and returns them as one list per group.
+func (a *listAcc) states() []arrow.Array {
+	var all arrow.Array
+	if len(a.vals) == 0 {
+		all = array.MakeArrayOfNull(mem, a.elem, 0)
+	} else {
+		var err error
+		if all, err = concatArrays(a.vals); err != nil {
+			panic(err) // same type throughout: cannot fail
+		}
+	}
+	releaseAll(a.vals)
+	a.vals = nil
+	defer all.Release()
+	keep := make([]bool, len(a.gids))
+	for i := range keep {
+		keep[i] = all.IsValid(i)
+	}
+	if a.unique && len(a.gids) > 0 {
+		ga := numArray(conv(a.gids, func(g int32) int64 { return int64(g) }), nil)
+		k := &Keys{cols: []arrow.Array{ga, all}, n: len(a.gids)}
+		k.enc = []keyEnc{encoderOf(ga), encoderOf(all)}
+		first := newGrouper(false, len(a.gids)).group(k, make([]int32, len(a.gids)))
+		ga.Release()
+		uniq := make([]bool, len(a.gids))
+		for _, r := range first {
+			uniq[r] = true
+		}
+		for i := range keep {
+			keep[i] = keep[i] && uniq[i]
+		}
+	}
+	offsets := make([]int32, a.n+1)
+	for i, g := range a.gids {
+		if keep[i] {
+			offsets[g+1]++
+		}
+	}
+	for g := range a.n {
+		offsets[g+1] += offsets[g]
+	}
+	pos := append([]int32(nil), offsets[:a.n]...)
+	idx := make([]int32, offsets[a.n])
+	for i, g := range a.gids {
+		if keep[i] {
+			idx[pos[g]] = int32(i)
+			pos[g]++
+		}
+	}
+	ia := int32Array(idx, nil)
+	defer ia.Release()
+	values, err := take(all, ia)
+	if err != nil {
+		panic(err) // indices are in range: cannot fail
+	}
+	defer values.Release()
+	return []arrow.Array{listArray(values, offsets)}
+}
+
+// quantile is numpy's default (linear) interpolation of sorted v at q.
+func quantile(v []float64, q float64) float64 {
+	pos := q * float64(len(v)-1)
+	lo := math.Floor(pos)
+	hi := math.Ceil(pos)
+	a, b := v[int(lo)], v[int(hi)]
+	return a + (b-a)*(pos-lo)
+}
