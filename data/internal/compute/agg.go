@@ -196,7 +196,7 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 		var t arrow.DataType = arrow.Null
 		if len(cols[i]) > 0 {
 			t = schema.Field(cols[i][min(1, len(cols[i])-1)]).Type
-			if fromState && a.Kind != Count && len(cols[i]) > 1 && schema.Field(cols[i][0]).Type.ID() != arrow.INT64 {
+			if fromState && a.Kind != AggCount && len(cols[i]) > 1 && schema.Field(cols[i][0]).Type.ID() != arrow.INT64 {
 				return nil, &ColumnError{Err: ErrSchemaMismatch, Column: names[0], Op: a.Name(), Detail: "a partial's count is not int64"}
 			}
 		}
