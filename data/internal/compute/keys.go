@@ -203,22 +203,28 @@ func encoderOf(col arrow.Array) keyEnc {
 		bits := keyBits(col)
 		return withNull(func(buf []byte, i int) []byte { return binary.LittleEndian.AppendUint64(buf, bits[i]) })
 	}
-	switch c := col.(type) {
-	case *array.String:
-		return withNull(func(buf []byte, i int) []byte { return appendLen(buf, c.ValueBytes()[c.ValueOffset(i):c.ValueOffset(i+1)]) })
-	case *array.LargeString:
-		return withNull(func(buf []byte, i int) []byte {
-			return appendLen(buf, c.ValueBytes()[c.ValueOffset64(i):c.ValueOffset64(i+1)])
-		})
-	case *array.Binary:
-		return withNull(func(buf []byte, i int) []byte { return appendLen(buf, c.Value(i)) })
-	case *array.LargeBinary:
-		return withNull(func(buf []byte, i int) []byte { return appendLen(buf, c.Value(i)) })
-	}
-	return nil // unreachable: NewKeys checked isKeyType
+	str := stringAt(col)
+	return withNull(func(buf []byte, i int) []byte { return appendLen(buf, str(i)) })
 }
 
-func appendLen(buf, v []byte) []byte {
+// stringAt reads a string or binary column's values without copying.
+func stringAt(col arrow.Array) func(i int) string {
+	switch c := col.(type) {
+	case *array.String:
+		return c.Value
+	case *array.LargeString:
+		return c.Value
+	case *array.Binary:
+		return func(i int) string { return unsafeString(c.Value(i)) }
+	case *array.LargeBinary:
+		return func(i int) string { return unsafeString(c.Value(i)) }
+	}
+	return func(int) string { return "" } // unreachable: NewKeys checked isKeyType
+}
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func appendLen(buf []byte, v string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(v)))
 	return append(buf, v...)
 }

@@ -1,10 +1,10 @@
 package compute
 
 import (
-	"bytes"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -159,22 +159,8 @@ func valueCmp(a, b arrow.Array) func(i, j int) int {
 			return 0
 		}
 	}
-	va, vb := bytesAt(a), bytesAt(b)
-	return func(i, j int) int { return bytes.Compare(va(i), vb(j)) }
-}
-
-func bytesAt(a arrow.Array) func(i int) []byte {
-	switch c := a.(type) {
-	case *array.String:
-		return func(i int) []byte { return c.ValueBytes()[c.ValueOffset(i):c.ValueOffset(i+1)] }
-	case *array.LargeString:
-		return func(i int) []byte { return c.ValueBytes()[c.ValueOffset64(i):c.ValueOffset64(i+1)] }
-	case *array.Binary:
-		return c.Value
-	case *array.LargeBinary:
-		return c.Value
-	}
-	return func(int) []byte { return nil }
+	va, vb := stringAt(a), stringAt(b)
+	return func(i, j int) int { return strings.Compare(va(i), vb(j)) }
 }
 
 // sortIndices returns the permutation that sorts rec by keys, stably.
