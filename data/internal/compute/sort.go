@@ -122,7 +122,7 @@ func rowCmp(a, b []arrow.Array, keys []SortKey) func(i, j int) int {
 				return -1
 			}
 			if desc {
-				return vc(j, i)
+				return -vc(i, j)
 			}
 			return vc(i, j)
 		}
