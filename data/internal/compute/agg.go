@@ -462,7 +462,6 @@ func final(a Agg, st []arrow.Array, n int) (arrow.Array, error) {
 // rejects) into an error, so that none escapes into the user's program.
 func guard(err *error) {
 	if r := recover(); r != nil {
-		panic(r) //DEBUG
 		*err = fmt.Errorf("data: compute kernel failed: %v", r)
 	}
 }
