@@ -205,23 +205,24 @@ func sortIndices(rec arrow.Record, keys []SortKey) ([]int32, error) {
 }
 
 // radixSort sorts keys ascending, stably, moving idx along: LSD radix
-// with 11-bit digits, skipping digits every key shares.
+// with 8-bit digits (few enough write streams for the caches), skipping
+// digits every key shares.
 func radixSort(keys []uint64, idx []int32) {
-	const bitsPer, buckets = 11, 1 << 11
+	const bitsPer, buckets, passes = 8, 1 << 8, 8
 	n := len(keys)
 	if n < 2 {
 		return
 	}
-	var hist [6][buckets]int
+	var hist [passes][buckets]int
 	for _, k := range keys {
-		for p := range 6 {
+		for p := range passes {
 			hist[p][(k>>(p*bitsPer))&(buckets-1)]++
 		}
 	}
 	k2 := make([]uint64, n)
 	i2 := make([]int32, n)
 	src, dst, isrc, idst := keys, k2, idx, i2
-	for p := range 6 {
+	for p := range passes {
 		h := &hist[p]
 		if h[(keys[0]>>(p*bitsPer))&(buckets-1)] == n {
 			continue // every key has this digit
