@@ -174,11 +174,12 @@ func (a *stdAcc) states() []arrow.Array {
 // listAcc: Quantile (the values as float64) and Unique (the distinct
 // values): each group's values kept as a list.
 type listAcc struct {
-	unique bool
-	elem   arrow.DataType
-	n      int
-	gids   []int32
-	vals   []arrow.Array
+	unique    bool
+	keepNulls bool // Unique with NullsKeep: a null is a value
+	elem      arrow.DataType
+	n         int
+	gids      []int32
+	vals      []arrow.Array
 }
 
 func (a *listAcc) resize(n int) { a.n = n }
@@ -234,7 +235,7 @@ func (a *listAcc) states() []arrow.Array {
 	defer all.Release()
 	keep := make([]bool, len(a.gids))
 	for i := range keep {
-		keep[i] = all.IsValid(i)
+		keep[i] = a.keepNulls || all.IsValid(i)
 	}
 	if a.unique && len(a.gids) > 0 {
 		ga := numArray(conv(a.gids, func(g int32) int64 { return int64(g) }), nil)
@@ -284,4 +285,33 @@ func quantile(v []float64, q float64) float64 {
 	hi := math.Ceil(pos)
 	a, b := v[int(lo)], v[int(hi)]
 	return a + (b-a)*(pos-lo)
+}
+
+// nullsAcc wraps an aggregation kept with NullsKeep: it counts each
+// group's nulls beside the inner state, so that Finalize can make the
+// result of a group with a null null (Ray's ignore_nulls=False).
+type nullsAcc struct {
+	inner accum
+	nulls []int64
+}
+
+func (a *nullsAcc) resize(n int) { a.inner.resize(n); a.nulls = grow(a.nulls, n) }
+func (a *nullsAcc) update(vals arrow.Array, gids []int32) {
+	if vals.NullN() > 0 {
+		for i, g := range gids {
+			if vals.IsNull(i) {
+				a.nulls[g]++
+			}
+		}
+	}
+	a.inner.update(vals, gids)
+}
+func (a *nullsAcc) merge(st []arrow.Array, gids []int32) {
+	a.inner.merge(st[:len(st)-1], gids)
+	for i, c := range st[len(st)-1].(*array.Int64).Int64Values() {
+		a.nulls[gids[i]] += c
+	}
+}
+func (a *nullsAcc) states() []arrow.Array {
+	return append(a.inner.states(), numArray(a.nulls, nil))
 }

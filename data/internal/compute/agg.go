@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // AggKind names an aggregation, as Ray Data's AggregateFn classes do.
@@ -33,6 +34,40 @@ type Agg struct {
 	Column string  `msgpack:"column,omitempty"` // the column aggregated; "" only for Count (rows)
 	Alias  string  `msgpack:"alias,omitempty"`  // the result column's name; default Name()
 	Q      float64 `msgpack:"q,omitempty"`      // Quantile's q in [0, 1] (Ray's default is 0.5; here 0 means 0)
+	Nulls  Nulls   `msgpack:"nulls,omitempty"`  // Ray's ignore_nulls; the zero value is Ray's default for the kind
+}
+
+// Nulls is an aggregation's treatment of null values: Ray's ignore_nulls.
+type Nulls uint8
+
+const (
+	// NullsDefault is Ray's default: Count counts nulls (ignore_nulls=
+	// False); every other aggregation skips them (ignore_nulls=True).
+	NullsDefault Nulls = iota
+	// NullsIgnore skips nulls (Count counts the non-null values, as
+	// pandas' count).
+	NullsIgnore
+	// NullsKeep: a group with a null gets a null result (Sum, Min, Max,
+	// Mean, Std, Quantile) or a null in its list (Unique); Count counts
+	// them, as by default.
+	NullsKeep
+)
+
+// keepNulls reports whether a null value makes a's result null.
+func (a Agg) keepNulls() bool {
+	if a.Nulls != NullsKeep {
+		return false
+	}
+	switch a.Kind {
+	case AggSum, AggMin, AggMax, AggMean, AggStd, AggQuantile:
+		return true
+	}
+	return false
+}
+
+// countsRows reports whether a is a Count that counts every row.
+func (a Agg) countsRows() bool {
+	return a.Kind == AggCount && (a.Column == "" || a.Nulls != NullsIgnore)
 }
 
 // Name is the result column's name: Alias, or Ray's "count()", "sum(x)",
@@ -47,6 +82,9 @@ func (a Agg) Name() string {
 func (a Agg) check() error {
 	switch a.Kind {
 	case AggCount:
+		if a.Nulls > NullsKeep {
+			return badArg("%s: unknown null treatment %d", a.Name(), a.Nulls)
+		}
 		return nil
 	case AggSum, AggMin, AggMax, AggMean, AggStd, AggUnique:
 	case AggQuantile:
@@ -59,12 +97,20 @@ func (a Agg) check() error {
 	if a.Column == "" {
 		return badArg("%s needs a column", a.Kind)
 	}
+	if a.Nulls > NullsKeep {
+		return badArg("%s: unknown null treatment %d", a.Name(), a.Nulls)
+	}
 	return nil
 }
 
 // stateNames are the partial record's columns for aggregation a.
 func (a Agg) stateNames() []string {
 	n := a.Name() + "#"
+	if a.keepNulls() {
+		b := a
+		b.Nulls = NullsDefault
+		return append(b.stateNames(), n+"nulls")
+	}
 	switch a.Kind {
 	case AggCount:
 		return []string{n + "count"}
@@ -99,6 +145,15 @@ func checkAggs(keys []string, aggs []Agg) error {
 // when fromState, for a partial whose first state column after the count
 // has type t.
 func newAccum(a Agg, t arrow.DataType, fromState bool) (accum, error) {
+	if a.keepNulls() {
+		b := a
+		b.Nulls = NullsDefault
+		inner, err := newAccum(b, t, fromState)
+		if err != nil {
+			return nil, err
+		}
+		return &nullsAcc{inner: inner}, nil
+	}
 	unsupported := func() error {
 		return &ColumnError{Err: ErrUnsupported, Column: a.Column, Op: a.Name(), Detail: "cannot aggregate a " + t.String() + " column"}
 	}
@@ -111,12 +166,12 @@ func newAccum(a Agg, t arrow.DataType, fromState bool) (accum, error) {
 			if !ok {
 				return nil, unsupported()
 			}
-			return &listAcc{unique: true, elem: l.Elem()}, nil
+			return &listAcc{unique: true, keepNulls: a.Nulls == NullsKeep, elem: l.Elem()}, nil
 		}
 		if !isKeyType(t) {
 			return nil, unsupported()
 		}
-		return &listAcc{unique: true, elem: t}, nil
+		return &listAcc{unique: true, keepNulls: a.Nulls == NullsKeep, elem: t}, nil
 	case AggQuantile:
 		if fromState {
 			if l, ok := t.(*arrow.ListType); !ok || l.Elem().ID() != arrow.FLOAT64 {
@@ -195,8 +250,13 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 		}
 		var t arrow.DataType = arrow.Null
 		if len(cols[i]) > 0 {
-			t = schema.Field(cols[i][min(1, len(cols[i])-1)]).Type
-			if fromState && a.Kind != AggCount && len(cols[i]) > 1 && schema.Field(cols[i][0]).Type.ID() != arrow.INT64 {
+			list := a.Kind == AggQuantile || a.Kind == AggUnique
+			if list {
+				t = schema.Field(cols[i][0]).Type
+			} else {
+				t = schema.Field(cols[i][min(1, len(cols[i])-1)]).Type
+			}
+			if fromState && !list && len(cols[i]) > 1 && schema.Field(cols[i][0]).Type.ID() != arrow.INT64 {
 				return nil, &ColumnError{Err: ErrSchemaMismatch, Column: names[0], Op: a.Name(), Detail: "a partial's count is not int64"}
 			}
 		}
@@ -240,6 +300,7 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 			ia.Release()
 		}
 		for i, acc := range accs {
+			a := aggs[i]
 			acc.resize(g.n)
 			switch {
 			case fromState:
@@ -248,7 +309,7 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 					st[j] = r.Column(c)
 				}
 				acc.merge(st, gids)
-			case len(cols[i]) == 0:
+			case len(cols[i]) == 0 || a.countsRows():
 				acc.update(nil, gids)
 			default:
 				acc.update(r.Column(cols[i][0]), gids)
@@ -378,6 +439,27 @@ func finalize(p arrow.Record, keys []string, aggs []Agg) (arrow.Record, error) {
 
 // final computes a's result column from its state columns.
 func final(a Agg, st []arrow.Array, n int) (arrow.Array, error) {
+	if a.keepNulls() {
+		nulls, ok := st[len(st)-1].(*array.Int64)
+		if !ok {
+			return nil, &ColumnError{Err: ErrSchemaMismatch, Column: a.stateNames()[len(st)-1], Op: a.Name(), Detail: "not a partial of this aggregation"}
+		}
+		b := a
+		b.Nulls = NullsDefault
+		res, err := final(b, st[:len(st)-1], n)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Release()
+		valid := make([]bool, n)
+		for i := range valid {
+			valid[i] = res.IsValid(i) && nulls.Value(i) == 0
+		}
+		bm, nn := bitmap(valid)
+		data := array.NewData(res.DataType(), n, []*memory.Buffer{bm, res.Data().Buffers()[1]}, nil, nn, 0)
+		defer data.Release()
+		return array.MakeFromData(data), nil
+	}
 	mismatch := func() error {
 		return &ColumnError{Err: ErrSchemaMismatch, Column: a.stateNames()[0], Op: a.Name(), Detail: "not a partial of this aggregation"}
 	}

@@ -15,6 +15,11 @@ import (
 var allAggs = []compute.Agg{
 	{Kind: compute.AggCount},
 	{Kind: compute.AggCount, Column: "vf"},
+	{Kind: compute.AggCount, Column: "vi", Nulls: compute.NullsIgnore, Alias: "n"},
+	{Kind: compute.AggSum, Column: "vi", Nulls: compute.NullsKeep, Alias: "strict_sum"},
+	{Kind: compute.AggQuantile, Column: "vf", Q: 0.9, Nulls: compute.NullsKeep},
+	{Kind: compute.AggUnique, Column: "ks"},
+	{Kind: compute.AggUnique, Column: "ks", Nulls: compute.NullsKeep, Alias: "uks"},
 	{Kind: compute.AggSum, Column: "vi"},
 	{Kind: compute.AggSum, Column: "vf", Alias: "total"},
 	{Kind: compute.AggMin, Column: "vi"},
@@ -58,12 +63,14 @@ func refAggregate(rows [][]any, keyIdx []int, aggs []compute.Agg, col func(strin
 		row := append([]any(nil), g.key...)
 		for _, a := range aggs {
 			var vals []any
+			hasNull := false
 			if a.Column != "" {
 				c := col(a.Column)
 				for _, r := range g.rows {
-					if r[c] != nil {
+					if r[c] != nil || (a.Kind == compute.AggUnique && a.Nulls == compute.NullsKeep) {
 						vals = append(vals, r[c])
 					}
+					hasNull = hasNull || r[c] == nil
 				}
 			}
 			f := func(v any) float64 {
@@ -81,7 +88,7 @@ func refAggregate(rows [][]any, keyIdx []int, aggs []compute.Agg, col func(strin
 			var res any
 			switch a.Kind {
 			case compute.AggCount:
-				if a.Column == "" {
+				if a.Column == "" || a.Nulls != compute.NullsIgnore {
 					res = int64(len(g.rows))
 				} else {
 					res = int64(len(vals))
@@ -158,6 +165,9 @@ func refAggregate(rows [][]any, keyIdx []int, aggs []compute.Agg, col func(strin
 					}
 				}
 				res = u
+			}
+			if hasNull && a.Nulls == compute.NullsKeep && a.Kind != compute.AggUnique && a.Kind != compute.AggCount {
+				res = nil
 			}
 			row = append(row, res)
 		}
@@ -286,6 +296,7 @@ func TestAggregateErrors(t *testing.T) {
 		{nil, []compute.Agg{{Kind: "median", Column: "vf"}}, compute.ErrBadArgument, `unknown aggregation "median"`},
 		{nil, []compute.Agg{{Kind: compute.AggQuantile, Column: "vf", Q: 1.5}}, compute.ErrBadArgument, `q 1.5`},
 		{nil, []compute.Agg{{Kind: compute.AggSum}}, compute.ErrBadArgument, `sum needs a column`},
+		{nil, []compute.Agg{{Kind: compute.AggSum, Column: "vf", Nulls: 9}}, compute.ErrBadArgument, `sum(vf): unknown null treatment 9`},
 		{nil, []compute.Agg{{Kind: compute.AggSum, Column: "vf"}, {Kind: compute.AggMax, Column: "vf", Alias: "sum(vf)"}}, compute.ErrBadArgument, `two result columns named "sum(vf)"`},
 	}
 	for _, tc := range cases {
