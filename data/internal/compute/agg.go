@@ -233,6 +233,8 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 	}
 	// The accumulators, and where each reads its columns.
 	accs := make([]accum, len(aggs))
+	dup := make([]bool, len(aggs)) // accs[i] is an earlier aggregation's
+	shared := map[string]int{}
 	cols := make([][]int, len(aggs))
 	for i, a := range aggs {
 		names := []string{a.Column}
@@ -260,6 +262,21 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 				return nil, &ColumnError{Err: ErrSchemaMismatch, Column: names[0], Op: a.Name(), Detail: "a partial's count is not int64"}
 			}
 		}
+		// Aggregations with the same state share one accumulator
+		// (sum and mean of one float column, counts of rows).
+		share := ""
+		switch {
+		case a.keepNulls():
+		case a.Kind == AggMean || (a.Kind == AggSum && numKindOf(t) == numFloat):
+			share = "sum\x00" + a.Column
+		case a.countsRows():
+			share = "rows"
+		}
+		if j, ok := shared[share]; ok && share != "" {
+			accs[i], dup[i] = accs[j], true
+			continue
+		}
+		shared[share] = i
 		if accs[i], err = newAccum(a, t, fromState); err != nil {
 			return nil, err
 		}
@@ -300,6 +317,9 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 			ia.Release()
 		}
 		for i, acc := range accs {
+			if dup[i] {
+				continue
+			}
 			a := aggs[i]
 			acc.resize(g.n)
 			switch {
@@ -318,7 +338,7 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 	}
 	if len(keys) == 0 && g.n == 0 { // a global aggregation has one row, even of nothing
 		g.n = 1
-		for _, acc := range accs {
+		for _, acc := range accs { // a shared one twice: harmless
 			acc.resize(1)
 		}
 	}
@@ -339,8 +359,17 @@ func groupBy(recs []arrow.Record, keys []string, aggs []Agg, fromState bool) (ar
 		}
 		out = append(out, col)
 	}
+	states := map[accum][]arrow.Array{}
 	for i, a := range aggs {
-		st := accs[i].states()
+		st, ok := states[accs[i]]
+		if ok {
+			for _, c := range st {
+				c.Retain()
+			}
+		} else {
+			st = accs[i].states()
+			states[accs[i]] = st
+		}
 		for j, name := range a.stateNames() {
 			fields = append(fields, arrow.Field{Name: name, Type: st[j].DataType(), Nullable: true})
 		}
@@ -359,7 +388,8 @@ func Partial(rec arrow.Record, keys []string, aggs []Agg) (_ arrow.Record, err e
 }
 
 // Combine merges partials (of Partial or Combine, same keys and aggs)
-// into one partial with one row per group: the reduce side's first step.
+// into one partial with one row per group: the reduce side's first step
+// (Ray Data's AggregateFnV2.combine over the blocks of one partition).
 func Combine(partials []arrow.Record, keys []string, aggs []Agg) (_ arrow.Record, err error) {
 	defer guard(&err)
 	return groupBy(partials, keys, aggs, true)

@@ -26,8 +26,9 @@ var (
 )
 
 // ColumnError names the column (and, for an aggregation, the
-// aggregation) an error is about. It wraps one of the package's
-// sentinels.
+// aggregation) an error is about; Ray Data raises a ValueError or
+// pyarrow's ArrowInvalid/KeyError with the column's name. It wraps one of
+// the package's sentinels.
 type ColumnError struct {
 	Err     error    // ErrNoColumn, ErrUnsupported or ErrSchemaMismatch
 	Column  string   // the column at fault
@@ -36,7 +37,7 @@ type ColumnError struct {
 	Columns []string // for ErrNoColumn: the columns there are
 }
 
-// Error reads as `data: no such column: group key "k" (columns: a, b)`.
+// Error reads as `data: no such column: key column "k" (columns: a, b)`.
 func (e *ColumnError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Err.Error())

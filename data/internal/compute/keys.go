@@ -148,7 +148,7 @@ const nullHash = 0x9e3779b97f4a7c15
 // A null is a key value of its own, equal to every other null (pandas'
 // dropna=False, Ray Data's groupby).
 type Keys struct {
-	Names []string
+	Names []string // the key columns, in order
 	cols  []arrow.Array
 	n     int
 	bits  []uint64 // the single fixed column's values; nil otherwise
@@ -158,7 +158,8 @@ type Keys struct {
 
 type keyEnc func(buf []byte, i int) []byte
 
-// NewKeys takes the columns names of rec as keys. It fails with ErrNoColumn
+// NewKeys takes the columns names of rec as keys (Ray Data's key
+// columns of groupby, join and repartition(keys=...)). It fails with ErrNoColumn
 // for a missing column, ErrUnsupported for a column that cannot be a key
 // (lists, structs, maps...).
 func NewKeys(rec arrow.Record, names []string) (*Keys, error) {
@@ -184,7 +185,7 @@ func NewKeys(rec arrow.Record, names []string) (*Keys, error) {
 	return k, nil
 }
 
-// Len is the number of rows.
+// Len is the number of rows (a pyarrow table's num_rows).
 func (k *Keys) Len() int { return k.n }
 
 func encoderOf(col arrow.Array) keyEnc {
@@ -241,7 +242,8 @@ func (k *Keys) encode(buf []byte, i int) []byte {
 }
 
 // Hashes returns one 64-bit hash per row (into dst when it is long
-// enough): equal keys hash equally in every process.
+// enough): equal keys hash equally in every process. It is what Ray
+// Data's hash shuffle computes to pick a row's partition.
 func (k *Keys) Hashes(dst []uint64) []uint64 {
 	if cap(dst) < k.n {
 		dst = make([]uint64, k.n)
