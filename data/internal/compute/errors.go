@@ -74,3 +74,14 @@ func RegisterErrors(register func(name string, err error)) {
 	register("rayo.data.compute.ErrSchemaMismatch", ErrSchemaMismatch)
 	register("rayo.data.compute.ErrBadArgument", ErrBadArgument)
 }
+
+// maxRows is the most rows a kernel takes in one call: row indices are
+// int32, as a block of rayo Data (128 MiB by default) is far smaller.
+const maxRows = 1<<31 - 1
+
+func checkRows(n int64) error {
+	if n > maxRows {
+		return badArg("%d rows in one call: at most %d (split the block)", n, int64(maxRows))
+	}
+	return nil
+}

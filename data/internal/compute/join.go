@@ -167,6 +167,9 @@ func HashJoin(left, right []arrow.Record, leftKeys, rightKeys []string, how, rig
 			li, ri = append(li, -1), append(ri, r)
 		}
 	}
+	if err := checkRows(int64(len(li))); err != nil {
+		return nil, err
+	}
 	return joinOutput(L, R, lk, rk, leftKeys, rightKeys, li, ri, rightSuffix)
 }
 

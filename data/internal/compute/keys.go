@@ -163,6 +163,9 @@ type keyEnc func(buf []byte, i int) []byte
 // for a missing column, ErrUnsupported for a column that cannot be a key
 // (lists, structs, maps...).
 func NewKeys(rec arrow.Record, names []string) (*Keys, error) {
+	if err := checkRows(rec.NumRows()); err != nil {
+		return nil, err
+	}
 	k := &Keys{Names: names, n: int(rec.NumRows())}
 	for _, name := range names {
 		col, _, err := column(rec, name, "key")

@@ -40,6 +40,9 @@ func RandomPartition(rec arrow.Record, n int, seed uint64) (_ []arrow.Record, er
 	if n < 1 {
 		return nil, badArg("%d parts: need at least 1", n)
 	}
+	if err := checkRows(rec.NumRows()); err != nil {
+		return nil, err
+	}
 	r := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
 	part := make([]int32, rec.NumRows())
 	for i := range part {
@@ -53,6 +56,9 @@ func RandomPartition(rec arrow.Record, n int, seed uint64) (_ []arrow.Record, er
 // order.
 func Shuffle(rec arrow.Record, seed uint64) (_ arrow.Record, err error) {
 	defer guard(&err)
+	if err := checkRows(rec.NumRows()); err != nil {
+		return nil, err
+	}
 	r := rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
 	idx := make([]int32, rec.NumRows())
 	for i := range idx {

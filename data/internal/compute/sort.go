@@ -169,6 +169,9 @@ func sortIndices(rec arrow.Record, keys []SortKey) ([]int32, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRows(rec.NumRows()); err != nil {
+		return nil, err
+	}
 	n := int(rec.NumRows())
 	if len(cols) == 1 && isFixedKey(cols[0].DataType()) {
 		bits := orderBits(cols[0])
@@ -324,6 +327,9 @@ func RangePartition(rec arrow.Record, keys []SortKey, boundaries arrow.Record) (
 			return nil, &ColumnError{Err: ErrSchemaMismatch, Column: keys[i].Column, Op: "boundary", Detail: cols[i].DataType().String() + " against " + bcols[i].DataType().String()}
 		}
 	}
+	if err := checkRows(rec.NumRows()); err != nil {
+		return nil, err
+	}
 	nb := int(boundaries.NumRows())
 	cmp := rowCmp(cols, bcols, keys)
 	part := make([]int32, rec.NumRows())
@@ -351,6 +357,9 @@ func Sample(rec arrow.Record, keys []SortKey, k int, seed uint64) (_ arrow.Recor
 	defer guard(&err)
 	if k < 0 {
 		return nil, badArg("sample of %d rows", k)
+	}
+	if err := checkRows(rec.NumRows()); err != nil {
+		return nil, err
 	}
 	p, err := project(rec, keys)
 	if err != nil {
