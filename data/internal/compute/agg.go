@@ -452,17 +452,23 @@ func finalize(p arrow.Record, keys []string, aggs []Agg) (arrow.Record, error) {
 		fields = append(fields, arrow.Field{Name: a.Name(), Type: res.DataType(), Nullable: true})
 	}
 	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), out, int64(n))
-	if len(keys) == 0 || n < 2 {
-		return rec, nil
-	}
 	defer rec.Release()
-	sk := make([]SortKey, len(keys))
-	for i, k := range keys {
-		sk[i] = SortKey{Column: k}
+	// The gather also copies the columns that still share the partial's
+	// buffers (keys, counts, unique lists), so that the result outlives
+	// the partial, which may be a block read in place from the store.
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
 	}
-	perm, err := sortIndices(rec, sk)
-	if err != nil {
-		return nil, err
+	if len(keys) > 0 && n > 1 {
+		sk := make([]SortKey, len(keys))
+		for i, k := range keys {
+			sk[i] = SortKey{Column: k}
+		}
+		var err error
+		if perm, err = sortIndices(rec, sk); err != nil {
+			return nil, err
+		}
 	}
 	return takeRecord(rec, perm)
 }

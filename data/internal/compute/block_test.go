@@ -14,6 +14,13 @@ import (
 // travels between a shuffle's map and reduce tasks.
 func viaBlock(t *testing.T, rec arrow.Record) arrow.Record {
 	t.Helper()
+	out, _ := viaBlockBuf(t, rec)
+	return out
+}
+
+// viaBlockBuf is viaBlock, also returning the bytes the record reads.
+func viaBlockBuf(t *testing.T, rec arrow.Record) (arrow.Record, []byte) {
+	t.Helper()
 	b, err := block.Encode(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +33,53 @@ func viaBlock(t *testing.T, rec arrow.Record) arrow.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, al
+}
+
+// No output reads its input's memory: every kernel's result survives
+// the input block's bytes being overwritten (as the store reuses them).
+func TestOutputsOwnTheirMemory(t *testing.T) {
+	rec := randRecord(t, 300, 10, 12)
+	for _, keys := range keySets {
+		want, err := compute.Aggregate([]arrow.Record{rec}, keys, allAggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := compute.Partial(rec, keys, allAggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, buf := viaBlockBuf(t, p)
+		got, err := compute.Finalize(in, keys, allAggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		comb, err := compute.Combine([]arrow.Record{in}, keys, allAggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, rbuf := viaBlockBuf(t, rec)
+		part, err := compute.Partial(raw, keys, allAggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range buf {
+			buf[i] = 0xff
+		}
+		for i := range rbuf {
+			rbuf[i] = 0xff
+		}
+		for _, r := range []arrow.Record{got} {
+			sameRows(t, "finalize after the input's bytes changed", rowsOf(r), rowsOf(want))
+		}
+		for _, r := range []arrow.Record{comb, part} {
+			f, err := compute.Finalize(r, keys, allAggs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameRows(t, "partial after the input's bytes changed", rowsOf(f), rowsOf(want))
+		}
+	}
 }
 
 // Partials, parts and results are valid blocks, and partials decoded

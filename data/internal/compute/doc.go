@@ -14,7 +14,9 @@
 // The package is pure Arrow and Go: it imports no part of rayo, starts no
 // goroutine and allocates through Go's allocator (memory.DefaultAllocator),
 // so every record it returns may be released or simply dropped. Inputs are
-// never modified or released. Hashes are deterministic (xxh3 and a fixed
+// never modified or released, and no output shares memory with an input
+// (a block read in place from the object store may go away once
+// released), except Concat of a single record, which returns it. Hashes are deterministic (xxh3 and a fixed
 // integer mixer, no per-process seed), so blocks partitioned in different
 // processes agree on which part a key belongs to.
 package compute
