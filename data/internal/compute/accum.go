@@ -2,6 +2,7 @@ package compute
 
 import (
 	"math"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -197,7 +198,7 @@ func (a *listAcc) update(vals arrow.Array, gids []int32) {
 }
 func (a *listAcc) merge(st []arrow.Array, gids []int32) {
 	l := st[0].(*array.List)
-	off := l.Offsets()
+	off := listOffsets(l)
 	eg := make([]int32, 0, off[len(off)-1]-off[0])
 	for i, g := range gids {
 		for range off[i+1] - off[i] {
@@ -314,4 +315,106 @@ func (a *nullsAcc) merge(st []arrow.Array, gids []int32) {
 }
 func (a *nullsAcc) states() []arrow.Array {
 	return append(a.inner.states(), numArray(a.nulls, nil))
+}
+
+// minMaxAnyAcc: Min and Max of a column that is not summed as a number
+// (strings, binaries, dates, times, timestamps, durations, bools): each
+// group's winning row is remembered as (input piece, row) and the values
+// gathered at the end, so the result keeps the column's type. Values are
+// compared through their order bits (fixed width) or bytes (strings).
+type minMaxAnyAcc struct {
+	max        bool
+	t          arrow.DataType
+	cnt        []int64
+	piece, row []int32
+	pieces     []arrow.Array
+	bits       [][]uint64           // per piece, fixed-width types
+	strs       []func(i int) string // per piece, strings and binaries
+}
+
+func (a *minMaxAnyAcc) resize(n int) {
+	a.cnt, a.piece, a.row = grow(a.cnt, n), grow(a.piece, n), grow(a.row, n)
+}
+
+func (a *minMaxAnyAcc) fold(vals arrow.Array, counts []int64, gids []int32) {
+	vals.Retain()
+	p := int32(len(a.pieces))
+	a.pieces = append(a.pieces, vals)
+	fixed := isFixedKey(a.t)
+	if fixed {
+		a.bits = append(a.bits, orderBits(vals))
+	} else {
+		a.strs = append(a.strs, stringAt(vals))
+	}
+	better := func(i int, g int32) bool {
+		var c int
+		if fixed {
+			x, y := a.bits[p][i], a.bits[a.piece[g]][a.row[g]]
+			c = cmpU64(x, y)
+		} else {
+			c = strings.Compare(a.strs[p](i), a.strs[a.piece[g]](int(a.row[g])))
+		}
+		return (a.max && c > 0) || (!a.max && c < 0)
+	}
+	for i, g := range gids {
+		c := int64(1)
+		if counts != nil {
+			c = counts[i]
+		}
+		if c == 0 || vals.IsNull(i) {
+			continue
+		}
+		if a.cnt[g] == 0 || better(i, g) {
+			a.piece[g], a.row[g] = p, int32(i)
+		}
+		a.cnt[g] += c
+	}
+}
+
+func cmpU64(x, y uint64) int {
+	if x < y {
+		return -1
+	}
+	if x > y {
+		return 1
+	}
+	return 0
+}
+
+func (a *minMaxAnyAcc) update(vals arrow.Array, gids []int32) { a.fold(vals, nil, gids) }
+func (a *minMaxAnyAcc) merge(st []arrow.Array, gids []int32) {
+	a.fold(st[1], st[0].(*array.Int64).Int64Values(), gids)
+}
+
+func (a *minMaxAnyAcc) states() []arrow.Array {
+	n := len(a.cnt)
+	var all arrow.Array
+	if len(a.pieces) == 0 {
+		all = array.MakeArrayOfNull(mem, a.t, 1)
+	} else {
+		var err error
+		if all, err = concatArrays(a.pieces); err != nil {
+			panic(err) // same type throughout: cannot fail
+		}
+	}
+	defer all.Release()
+	start := make([]int32, len(a.pieces)+1)
+	for p, x := range a.pieces {
+		start[p+1] = start[p] + int32(x.Len())
+	}
+	idx, valid := make([]int32, n), make([]bool, n)
+	for g := range n {
+		if a.cnt[g] > 0 {
+			idx[g], valid[g] = start[a.piece[g]]+a.row[g], true
+		}
+	}
+	releaseAll(a.pieces)
+	a.pieces, a.bits, a.strs = nil, nil, nil
+	ia := int32Array(idx, valid)
+	defer ia.Release()
+	vals, err := take(all, ia)
+	if err != nil {
+		panic(err) // indices are in range: cannot fail
+	}
+	return []arrow.Array{numArray(a.cnt, nil), vals}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // AggKind names an aggregation, as Ray Data's AggregateFn classes do.
@@ -19,8 +18,8 @@ type AggKind string
 const (
 	AggCount    AggKind = "count"    // rows (Column "") or non-null values
 	AggSum      AggKind = "sum"      // int64 for integers and bools, uint64 for uint64, float64 for floats
-	AggMin      AggKind = "min"      // same types as AggSum
-	AggMax      AggKind = "max"      // same types as AggSum
+	AggMin      AggKind = "min"      // numbers as AggSum; strings, binaries, bools, dates, times, timestamps, durations keep their type
+	AggMax      AggKind = "max"      // as AggMin
 	AggMean     AggKind = "mean"     // float64
 	AggStd      AggKind = "std"      // float64, sample standard deviation (ddof=1, as Ray and pandas); null under 2 values
 	AggQuantile AggKind = "quantile" // float64, numpy's linear interpolation at Agg.Q
@@ -183,6 +182,9 @@ func newAccum(a Agg, t arrow.DataType, fromState bool) (accum, error) {
 		return &listAcc{elem: arrow.PrimitiveTypes.Float64}, nil
 	}
 	k := numKindOf(t)
+	if (a.Kind == AggMin || a.Kind == AggMax) && (t.ID() == arrow.BOOL || (k == numNone && isKeyType(t))) {
+		return &minMaxAnyAcc{max: a.Kind == AggMax, t: t}, nil
+	}
 	if k == numNone {
 		return nil, unsupported()
 	}
@@ -491,8 +493,11 @@ func final(a Agg, st []arrow.Array, n int) (arrow.Array, error) {
 		for i := range valid {
 			valid[i] = res.IsValid(i) && nulls.Value(i) == 0
 		}
+		// res is fresh (offset 0): give it the combined validity
 		bm, nn := bitmap(valid)
-		data := array.NewData(res.DataType(), n, []*memory.Buffer{bm, res.Data().Buffers()[1]}, nil, nn, 0)
+		bufs := slices.Clone(res.Data().Buffers())
+		bufs[0] = bm
+		data := array.NewData(res.DataType(), n, bufs, res.Data().Children(), nn, 0)
 		defer data.Release()
 		return array.MakeFromData(data), nil
 	}
@@ -520,7 +525,7 @@ func final(a Agg, st []arrow.Array, n int) (arrow.Array, error) {
 		if !ok {
 			return nil, mismatch()
 		}
-		off := l.Offsets()
+		off := listOffsets(l)
 		res, valid := make([]float64, n), make([]bool, n)
 		var buf []float64
 		for i := range n {
@@ -543,6 +548,20 @@ func final(a Agg, st []arrow.Array, n int) (arrow.Array, error) {
 	}
 	switch a.Kind {
 	case AggSum, AggMin, AggMax:
+		if numKindOf(st[1].DataType()) == numNone || st[1].DataType().ID() == arrow.BOOL {
+			if a.Kind == AggSum || !isKeyType(st[1].DataType()) {
+				return nil, mismatch()
+			}
+			// nulls where no value already; a fresh copy at offset 0
+			// (keepNulls replaces its validity)
+			idx := make([]int32, n)
+			for i := range idx {
+				idx[i] = int32(i)
+			}
+			ia := int32Array(idx, nil)
+			defer ia.Release()
+			return take(st[1], ia)
+		}
 		switch v := st[1].(type) {
 		case *array.Int64:
 			return numArray(slices.Clone(v.Int64Values()), valid), nil

@@ -63,6 +63,21 @@ func TestKeyTypes(t *testing.T) {
 		if s := fmt.Sprint(got.Column(1)); s != "[2 3 1]" || !got.Column(0).IsNull(2) {
 			t.Errorf("%s: keys %v counts %s", dt, got.Column(0), s)
 		}
+		// min and max keep the column's type: lo and hi
+		mm, err := compute.Aggregate([]arrow.Record{rec}, nil, []compute.Agg{{Kind: compute.AggMin, Column: "k"}, {Kind: compute.AggMax, Column: "k"}})
+		if err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+		if !arrow.TypeEqual(mm.Column(0).DataType(), dt) && numeric(dt) == "" {
+			t.Errorf("%s: min is %s", dt, mm.Column(0).DataType())
+		}
+		lo, hi := fmt.Sprint(col.GetOneForMarshal(1)), fmt.Sprint(col.GetOneForMarshal(0))
+		if n := numeric(dt); n != "" {
+			lo, hi = map[string]string{"i": "3", "f": "-1.5"}[n], map[string]string{"i": "7", "f": "2.5"}[n]
+		}
+		if g, h := fmt.Sprint(mm.Column(0).GetOneForMarshal(0)), fmt.Sprint(mm.Column(1).GetOneForMarshal(0)); g != lo || h != hi {
+			t.Errorf("%s: min %s max %s, want %s %s", dt, g, h, lo, hi)
+		}
 		u, err := compute.Unique([]arrow.Record{rec}, "k")
 		if err != nil || u.Len() != 3 {
 			t.Errorf("%s: unique %v %v", dt, u, err)
@@ -91,4 +106,16 @@ func TestKeyTypes(t *testing.T) {
 			t.Errorf("%s: %d rows in parts", dt, n)
 		}
 	}
+}
+
+// numeric says how Min and Max give a numeric column: "i" (int64 or
+// uint64), "f" (float64), "" (the column's own type).
+func numeric(dt arrow.DataType) string {
+	switch dt.ID() {
+	case arrow.FLOAT32, arrow.FLOAT64:
+		return "f"
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return "i"
+	}
+	return ""
 }

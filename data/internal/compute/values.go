@@ -157,3 +157,10 @@ func listArray(values arrow.Array, offsets []int32) arrow.Array {
 	defer data.Release()
 	return array.MakeFromData(data)
 }
+
+// listOffsets returns l's n+1 offsets into l.ListValues(), minding l's
+// own offset (arrow-go's Offsets is the whole buffer).
+func listOffsets(l *array.List) []int32 {
+	o := l.Data().Offset()
+	return l.Offsets()[o : o+l.Len()+1]
+}
