@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/data/internal/source"
 )
 
 // Defaults of a run (Ray's DataContext).
@@ -114,6 +115,7 @@ type ReadOption func(*readOptions)
 
 type readOptions struct {
 	parallelism int
+	files       source.Options
 }
 
 // Parallelism sets how many read tasks a source is split into (Ray's
@@ -121,7 +123,7 @@ type readOptions struct {
 func Parallelism(n int) ReadOption { return func(o *readOptions) { o.parallelism = n } }
 
 func newReadOptions(opts []ReadOption) readOptions {
-	var o readOptions
+	o := readOptions{files: source.DefaultOptions()}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/data/internal/block"
 	"github.com/rayo-dev/rayo/data/internal/cols"
+	"github.com/rayo-dev/rayo/data/internal/compute"
 	"github.com/rayo-dev/rayo/data/internal/rows"
 )
 
@@ -90,4 +91,5 @@ func init() {
 		rayo.RegisterError("rayo.data."+name, err)
 	}
 	block.RegisterErrors(rayo.RegisterError)
+	compute.RegisterErrors(rayo.RegisterError)
 }

@@ -35,10 +35,20 @@ func (d *Dataset) physicalPlan(ctx context.Context) (*plan, error) {
 		}
 		return ops[len(ops)-1]
 	}
-	for _, n := range chain(d.n) {
+	nodes := chain(d.n)
+	for i, n := range nodes {
 		switch n.Kind {
 		case nodeRead:
-			units, err := n.Source.units(ctx)
+			src := n.Source
+			// Projection pushdown: a SelectColumns right after a file read
+			// becomes the reader's column list.
+			if i+1 < len(nodes) && nodes[i+1].Kind == nodeOp && nodes[i+1].Op.Kind == opSelect &&
+				src.Kind == "files" && len(src.Options.Columns) == 0 {
+				cp := *src
+				cp.Options.Columns = nodes[i+1].Op.Cols
+				src = &cp
+			}
+			units, err := src.units(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("data: %s: %w", n.Label, err)
 			}

@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/rayo-dev/rayo/data/internal/source"
 )
 
 // sourceSpec is a source as a plan holds it.
@@ -14,6 +16,10 @@ type sourceSpec struct {
 	Kind        string `msgpack:"k"` // "range" or "files"
 	N           int64  `msgpack:"n,omitempty"`
 	Parallelism int    `msgpack:"p,omitempty"`
+	// files
+	Format  source.Format  `msgpack:"f,omitempty"`
+	Paths   []string       `msgpack:"ps,omitempty"`
+	Options source.Options `msgpack:"o"`
 }
 
 // units splits the source into read tasks' shares.
@@ -35,6 +41,20 @@ func (s *sourceSpec) units(ctx context.Context) ([]sourceUnit, error) {
 			}
 		}
 		return units, nil
+	case "files":
+		files, _, err := source.Plan(ctx, s.Format, s.Paths, s.Options)
+		if err != nil {
+			return nil, err
+		}
+		units := make([]sourceUnit, len(files))
+		for i, f := range files {
+			rows := f.Rows
+			if len(s.Options.Filter) > 0 {
+				rows = -1 // the filter drops an unknown number
+			}
+			units[i] = sourceUnit{Kind: "files", Rows: rows, Bytes: f.Bytes, File: &files[i], Format: s.Format, Options: &s.Options}
+		}
+		return units, nil
 	}
 	return nil, fmt.Errorf("%w: unknown source %q", ErrInvalidArgument, s.Kind)
 }
@@ -46,6 +66,10 @@ type sourceUnit struct {
 	End   int64  `msgpack:"e,omitempty"` // range: one past the last
 	Rows  int64  `msgpack:"r"`           // rows the unit yields, -1 when unknown
 	Bytes int64  `msgpack:"y"`           // estimated bytes, 0 when unknown
+	// files
+	File    *source.Unit    `msgpack:"u,omitempty"`
+	Format  source.Format   `msgpack:"f,omitempty"`
+	Options *source.Options `msgpack:"o,omitempty"`
 }
 
 // rangeChunk is how many ids a range read produces per record.
@@ -74,6 +98,17 @@ func (u sourceUnit) read(ctx context.Context, emit func(arrow.RecordBatch) error
 			}
 		}
 		return nil
+	case "files":
+		if u.File == nil || u.Options == nil {
+			return fmt.Errorf("%w: a file unit without its file", ErrInvalidArgument)
+		}
+		// The reader lends its records; the chain may keep them (a
+		// batch across records), so each is retained (Go's collector
+		// frees it).
+		return source.Read(ctx, u.Format, *u.File, *u.Options, func(rec arrow.RecordBatch) error {
+			rec.Retain()
+			return emit(rec)
+		})
 	}
 	return fmt.Errorf("%w: unknown source unit %q", ErrInvalidArgument, u.Kind)
 }
