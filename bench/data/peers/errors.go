@@ -16,6 +16,9 @@ var (
 	ErrNoInput = errors.New("peers: no input")
 	// ErrPandas means the pandas script failed or printed no result.
 	ErrPandas = errors.New("peers: pandas script failed")
+	// ErrNoArrow means DuckDB's Arrow interface was asked for in a build
+	// without the duckdb_arrow tag.
+	ErrNoArrow = errors.New("peers: built without DuckDB's Arrow interface")
 	// ErrDuckDB means a DuckDB statement failed.
 	ErrDuckDB = errors.New("peers: duckdb failed")
 )

@@ -171,6 +171,24 @@ func TestDuckDB(t *testing.T) {
 	if _, err := d.GroupByInEngine(ctx, glob); err != nil {
 		t.Fatal(err)
 	}
+	ga, _, err := d.GroupByArrow(ctx, glob)
+	switch {
+	case !peers.ArrowBuilt:
+		if !errors.Is(err, peers.ErrNoArrow) {
+			t.Errorf("GroupByArrow without the tag = %v, want ErrNoArrow", err)
+		}
+	case err != nil:
+		t.Fatal(err)
+	default:
+		if len(ga.Keys) != len(sums) {
+			t.Fatalf("Arrow: %d groups, want %d", len(ga.Keys), len(sums))
+		}
+		for i, k := range ga.Keys {
+			if ga.Counts[i] != counts[k] || math.Abs(ga.Sums[i]-sums[k]) > 1e-9*sums[k] {
+				t.Errorf("Arrow: key %d: sum %v count %d, want %v, %d", k, ga.Sums[i], ga.Counts[i], sums[k], counts[k])
+			}
+		}
+	}
 
 	rmw, err := m.Glob(dataset.RMW)
 	if err != nil {

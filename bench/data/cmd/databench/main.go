@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ type config struct {
 	jsonOut string
 	script  string
 	keep    bool
+	cpuprof string
 }
 
 func run(ctx context.Context, args []string) error {
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.jsonOut, "json", "", "peers: JSON output (default DIR/peers.json)")
 	fs.StringVar(&c.script, "pandas-script", "pandas_groupby.py", "peers: the pandas script")
 	fs.BoolVar(&c.keep, "keep", false, "peers: keep the outputs under DIR/out")
+	fs.StringVar(&c.cpuprof, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: databench [flags] gen|peers")
 		fs.PrintDefaults()
@@ -78,6 +81,17 @@ func run(ctx context.Context, args []string) error {
 	}
 	if c.reps < 1 {
 		return fmt.Errorf("%w: --reps %d", errUsage, c.reps)
+	}
+	if c.cpuprof != "" {
+		f, err := os.Create(c.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	switch fs.Arg(0) {
 	case "gen":
@@ -247,10 +261,29 @@ func runPeers(ctx context.Context, c config) error {
 			res.DuckDB[name+"_groupby"] = secs
 			res.DuckDB[name+"_groupby_in_engine"] = engine
 			res.Rows = append(res.Rows, report.Row{
-				Row: "2", What: what, Unit: "s", Peer: "DuckDB: read_parquet → GROUP BY → rows scanned into Go slices",
+				Row: "2", What: what, Unit: "s", Peer: "DuckDB: read_parquet → GROUP BY → rows scanned into Go slices (database/sql)",
 				PeerFigure: median(secs), Extra: fmt.Sprintf("in-engine only %.3f s", median(engine)),
 				Note: fmt.Sprintf("median of %d", c.reps),
 			})
+			if peers.ArrowBuilt {
+				var arrowSecs []float64
+				for range c.reps {
+					g, s, err := duck.GroupByArrow(ctx, glob)
+					if err != nil {
+						return err
+					}
+					if gn, rn, _ := g.Totals(); gn != len(duckGroups.Keys) || rn != e.Rows() {
+						return fmt.Errorf("databench: %s: DuckDB's Arrow result has %d groups, %d rows; database/sql's %d groups, want %d rows",
+							name, gn, rn, len(duckGroups.Keys), e.Rows())
+					}
+					arrowSecs = append(arrowSecs, s)
+				}
+				res.DuckDB[name+"_groupby_arrow"] = arrowSecs
+				res.Rows = append(res.Rows, report.Row{
+					Row: "2", What: what, Unit: "s", Peer: "DuckDB: read_parquet → GROUP BY → Arrow batches copied into Go slices",
+					PeerFigure: median(arrowSecs), Note: fmt.Sprintf("median of %d", c.reps),
+				})
+			}
 		}
 		if only["pandas"] {
 			csv, err := m.CSVPath(name)
