@@ -160,10 +160,6 @@ func median(v []float64) float64 {
 }
 
 func runPeers(ctx context.Context, c config) error {
-	m, err := dataset.Load(c.dir)
-	if err != nil {
-		return err
-	}
 	only := map[string]bool{}
 	for _, o := range strings.Split(c.only, ",") {
 		switch o = strings.TrimSpace(o); o {
@@ -172,6 +168,10 @@ func runPeers(ctx context.Context, c config) error {
 		default:
 			return fmt.Errorf("%w: --only %q: want floor, duckdb, pandas or sort", errUsage, o)
 		}
+	}
+	m, err := dataset.Load(c.dir)
+	if err != nil {
+		return err
 	}
 	if c.jsonOut == "" {
 		c.jsonOut = filepath.Join(c.dir, "peers.json")
