@@ -87,7 +87,8 @@ func (m *Model) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// Load reads a model file written by Save.
+// Load reads a model file written by Save. In Ray's batch-inference
+// pattern this is what the callable class's __init__ does, once per actor.
 func Load(path string) (*Model, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

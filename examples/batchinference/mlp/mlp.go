@@ -148,7 +148,8 @@ const trainBatch = 32
 // Train fits the model to x (len(labels) rows of In values) and labels
 // (each in [0, Out)) by mini-batch SGD on the cross-entropy loss, epochs
 // passes in an order shuffled from seed, at learning rate lr. It returns
-// the last epoch's mean loss.
+// the last epoch's mean loss. (Ray has no equivalent here: its examples
+// load a model trained elsewhere, as the example loads ../model.bin.)
 func (m *Model) Train(x []float32, labels []int, epochs int, lr float32, seed uint64) (float64, error) {
 	n := len(labels)
 	if n == 0 || len(x) != n*m.In {
