@@ -9,6 +9,7 @@ import (
 	"github.com/rayo-dev/rayo/data/internal/block"
 	"github.com/rayo-dev/rayo/data/internal/cols"
 	"github.com/rayo-dev/rayo/data/internal/compute"
+	"github.com/rayo-dev/rayo/data/internal/dataerr"
 	"github.com/rayo-dev/rayo/data/internal/rows"
 )
 
@@ -30,8 +31,9 @@ var (
 	// columns of different lengths, or a column whose length is not the
 	// batch's.
 	ErrBadBatch = errors.New("data: bad batch from a user function")
-	// ErrNoColumn: an operator names a column the data does not have.
-	ErrNoColumn = errors.New("data: no such column")
+	// ErrNoColumn: an operator names a column the data does not have
+	// (whichever stage found it: a read, a sort, a key, a typed batch).
+	ErrNoColumn = dataerr.ErrNoColumn
 	// ErrStalled: the pipeline made no progress for the stall timeout; the
 	// *StallError names the operator it waited on.
 	ErrStalled = errors.New("data: pipeline stalled")

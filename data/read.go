@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/data/internal/dataerr"
 	"github.com/rayo-dev/rayo/data/internal/source"
 )
 
@@ -21,8 +22,9 @@ var (
 	// ErrCorrupt: a file that does not parse (the error names it and,
 	// where known, the rows).
 	ErrCorrupt = source.ErrCorrupt
-	// ErrSchemaMismatch: files of one read whose schemas disagree.
-	ErrSchemaMismatch = source.ErrSchemaMismatch
+	// ErrSchemaMismatch: inputs that must share a schema do not (files of
+	// one read, blocks of one file or one shuffle).
+	ErrSchemaMismatch = dataerr.ErrSchemaMismatch
 )
 
 func init() { source.RegisterErrors(rayo.RegisterError) }

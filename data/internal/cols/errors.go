@@ -3,6 +3,7 @@ package cols
 import (
 	"errors"
 	"fmt"
+	"github.com/rayo-dev/rayo/data/internal/dataerr"
 )
 
 // Errors of package cols. Every error SchemaOf, FromRecord or ToRecord
@@ -15,7 +16,7 @@ var (
 	// (the error also wraps package rows' ErrUnsupportedType).
 	ErrUnsupported = errors.New("data: unsupported column element type")
 	// ErrNoColumn: the record has no column a field names.
-	ErrNoColumn = errors.New("data: no such column")
+	ErrNoColumn = dataerr.ErrNoColumn
 	// ErrType: a column's Arrow type is not the one the field's element
 	// type maps to.
 	ErrType = errors.New("data: column type mismatch")

@@ -3,6 +3,7 @@ package compute
 import (
 	"errors"
 	"fmt"
+	"github.com/rayo-dev/rayo/data/internal/dataerr"
 	"strings"
 )
 
@@ -11,13 +12,13 @@ import (
 var (
 	// ErrNoColumn: a key, aggregation or sort column is not in the
 	// record. The error lists the record's columns.
-	ErrNoColumn = errors.New("data: no such column")
+	ErrNoColumn = dataerr.ErrNoColumn
 	// ErrUnsupported: a column's type cannot take the operation (the sum
 	// of a string column, a list column as a key).
 	ErrUnsupported = errors.New("data: unsupported column type")
 	// ErrSchemaMismatch: records that must share a schema do not (Concat,
 	// the blocks of one Sort or Aggregate, join keys of different types).
-	ErrSchemaMismatch = errors.New("data: schema mismatch")
+	ErrSchemaMismatch = dataerr.ErrSchemaMismatch
 	// ErrBadArgument: an argument is out of range (n < 1 parts, an
 	// unknown join kind or aggregation, a quantile outside [0, 1], no
 	// records where some are needed, a join that would repeat a column

@@ -3,6 +3,7 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"github.com/rayo-dev/rayo/data/internal/dataerr"
 	"strings"
 )
 
@@ -20,12 +21,12 @@ var (
 	// arrow-go error is wrapped too.
 	ErrWrite = errors.New("data: write failed")
 	// ErrNoColumn: a partition column is not in the data.
-	ErrNoColumn = errors.New("data: no such column")
+	ErrNoColumn = dataerr.ErrNoColumn
 	// ErrUnsupported: a column's type cannot be held by the format (a
 	// list column in CSV) or used as a partition column.
 	ErrUnsupported = errors.New("data: unsupported column type")
 	// ErrSchemaMismatch: a record batch's schema differs from the file's.
-	ErrSchemaMismatch = errors.New("data: schema mismatch")
+	ErrSchemaMismatch = dataerr.ErrSchemaMismatch
 	// ErrInvalid: a bad argument (unknown format, mode or compression, a
 	// bad write ID or file name, a row range outside the records).
 	ErrInvalid = errors.New("data: invalid argument")

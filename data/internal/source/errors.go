@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"github.com/rayo-dev/rayo/data/internal/dataerr"
 	"strings"
 )
 
@@ -21,10 +22,10 @@ var (
 	ErrCorrupt = errors.New("data: corrupt file")
 	// ErrSchemaMismatch: two files of one read disagree on their columns
 	// (or on their hive partition keys).
-	ErrSchemaMismatch = errors.New("data: schemas disagree")
+	ErrSchemaMismatch = dataerr.ErrSchemaMismatch
 	// ErrNoColumn: a projection or a filter names a column the files do
 	// not have.
-	ErrNoColumn = errors.New("data: no such column")
+	ErrNoColumn = dataerr.ErrNoColumn
 	// ErrUnsupported: a format, option, operator or column type this
 	// package does not read or compare.
 	ErrUnsupported = errors.New("data: unsupported")
