@@ -24,7 +24,9 @@ import (
 //
 // Values are recorded in the process (driver or worker) and pushed to
 // the head about every second; the head's /metrics endpoint exposes them
-// as rayo_app_<name>. Counters and histograms are summed over every
+// as rayo_app_<name> (rayo's libraries' own metrics, rayo_data_... and
+// the like, keep their names; only rayo's packages may define those).
+// Counters and histograms are summed over every
 // process that recorded them; gauges are exposed per process, with a
 // worker_id label. Defining a metric before Init is fine (package level);
 // values recorded before Init are pushed once a runtime runs.
@@ -167,6 +169,9 @@ func init() { core.SetMetricsSource(appMetrics) }
 func (r *metricRegistry) define(name, help, kind string, keys []string, bounds []float64) (*metric, error) {
 	if p := protocol.CheckMetricName(name); p != "" {
 		return nil, &MetricError{name, p}
+	}
+	if protocol.IsLibraryMetric(name) && !reservedAllowed(callerPackage()) {
+		return nil, &MetricError{name, fmt.Sprintf("names beginning with %v are reserved for rayo's libraries", protocol.LibraryMetricPrefixes)}
 	}
 	seen := map[string]bool{}
 	for _, k := range keys {

@@ -64,6 +64,7 @@ func TestMetricsDefinitionsAreChecked(t *testing.T) {
 		{"boundaries not increasing", func() error { _, err := NewHistogram("test_h_dec", "x", []float64{1, 1}); return err }, "test_h_dec"},
 		{"boundary NaN", func() error { _, err := NewHistogram("test_h_nan", "x", []float64{math.NaN()}); return err }, "test_h_nan"},
 		{"boundary +Inf", func() error { _, err := NewHistogram("test_h_inf", "x", []float64{1, math.Inf(1)}); return err }, "test_h_inf"},
+		{"a library's name", func() error { _, err := NewCounter("rayo_data_rows", "x"); return err }, "rayo_data_rows"},
 	} {
 		wantMetricError(t, c.what, c.def(), c.name)
 	}

@@ -24,6 +24,23 @@ import (
 // dashboard's /metrics (loopback needs no token).
 func storeMetric(t *testing.T, name string) float64 {
 	t.Helper()
+	v, found := scrape(t, name)
+	if !found {
+		t.Fatalf("no %s at /metrics", name)
+	}
+	return v
+}
+
+// storeMetricOr is storeMetric, 0 for a metric not there (yet).
+func storeMetricOr(t *testing.T, name string) float64 {
+	t.Helper()
+	v, _ := scrape(t, name)
+	return v
+}
+
+// scrape sums the samples of a metric (name, or name{labels} exactly).
+func scrape(t *testing.T, name string) (float64, bool) {
+	t.Helper()
 	resp, err := http.Get("http://" + rayo.DashboardAddress() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -44,10 +61,7 @@ func storeMetric(t *testing.T, name string) float64 {
 			found = true
 		}
 	}
-	if !found {
-		t.Fatalf("no %s at /metrics", name)
-	}
-	return total
+	return total, found
 }
 
 var fWiden = data.BatchFunc("test.widen", func(_ context.Context, b arrow.RecordBatch) (arrow.RecordBatch, error) {

@@ -38,15 +38,15 @@ func (r *reporter) update(stats []OpStats) {
 		}
 		prev := r.last[s.Op]
 		if d := s.Rows - prev.Rows; d > 0 {
-			_ = m.rows.Inc(float64(d), s.Op)
+			_ = m.rows.Inc(float64(d), "operator", s.Op)
 		}
 		if d := s.Blocks - prev.Blocks; d > 0 {
-			_ = m.blocks.Inc(float64(d), s.Op)
+			_ = m.blocks.Inc(float64(d), "operator", s.Op)
 		}
 		if d := s.Bytes - prev.Bytes; d > 0 {
-			_ = m.bytes.Inc(float64(d), s.Op)
+			_ = m.bytes.Inc(float64(d), "operator", s.Op)
 		}
-		_ = m.queued.Set(float64(s.Queued), s.Op)
+		_ = m.queued.Set(float64(s.Queued), "operator", s.Op)
 		r.last[s.Op] = s
 	}
 }

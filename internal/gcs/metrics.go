@@ -44,6 +44,15 @@ const AppProcessTTL = time.Minute
 // AppPrefix is prepended to application metric names on export.
 const AppPrefix = "rayo_app_"
 
+// ExportName is the name an application metric is exported under: a
+// library's (rayo_data_...) as it is, any other with AppPrefix.
+func ExportName(name string) string {
+	if protocol.IsLibraryMetric(name) {
+		return name
+	}
+	return AppPrefix + name
+}
+
 type headMetrics struct {
 	reg *prometheus.Registry
 	app *appMetrics
@@ -194,7 +203,7 @@ func (a *appMetrics) checkDefLocked(m *protocol.MetricData) (*appDef, string) {
 		help = "Application metric " + m.Name + "."
 	}
 	d := &appDef{name: m.Name, help: help, kind: m.Kind, keys: slices.Clone(m.TagKeys), bounds: slices.Clone(m.Bounds),
-		desc: prometheus.NewDesc(AppPrefix+m.Name, help, labels, nil)}
+		desc: prometheus.NewDesc(ExportName(m.Name), help, labels, nil)}
 	a.defs[m.Name] = d
 	return d, ""
 }

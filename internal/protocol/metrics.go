@@ -3,6 +3,7 @@ package protocol
 import (
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -101,6 +102,21 @@ func validIdent(s string) bool {
 		}
 	}
 	return true
+}
+
+// LibraryMetricPrefixes begin the metric names of rayo's libraries
+// (Data, Train, Tune, Serve): exported under their own names, not as
+// rayo_app_<name>. Only packages of the rayo module may define them.
+var LibraryMetricPrefixes = []string{"rayo_data_", "rayo_train_", "rayo_tune_", "rayo_serve_"}
+
+// IsLibraryMetric reports whether name is a library metric's.
+func IsLibraryMetric(name string) bool {
+	for _, p := range LibraryMetricPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckMetricName says what is wrong with an application metric's name,
