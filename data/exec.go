@@ -109,6 +109,7 @@ type executor struct {
 	closed   bool
 	outWait  chan struct{} // closed when output or an end arrives (consumer's wait)
 	onClose  func()        // after the run: the progress report's end
+	waiting  int           // consumers blocked in next: only they can be stalled
 }
 
 // opState is an operator while the plan runs.
@@ -610,9 +611,10 @@ func (e *executor) notePeakLocked() {
 }
 
 // checkStallLocked fails a run in which nothing moved for the stall
-// timeout while the consumer waited.
+// timeout while the consumer waited for it (a consumer slow to ask for
+// more is not a stall).
 func (e *executor) checkStallLocked() {
-	if e.cfg.stall <= 0 || len(e.out) > 0 || time.Since(e.progress) < e.cfg.stall {
+	if e.cfg.stall <= 0 || e.waiting == 0 || len(e.out) > 0 || time.Since(e.progress) < e.cfg.stall {
 		return
 	}
 	// The operator waited on: the first, from the consumer back, that has
@@ -654,11 +656,20 @@ func (e *executor) next(ctx context.Context) (blockRef, error) {
 			return blockRef{}, io.EOF
 		}
 		wait := e.outWait
+		if e.waiting == 0 {
+			e.progress = time.Now() // the stall clock starts when someone waits
+		}
+		e.waiting++
 		e.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return blockRef{}, ctx.Err()
+		}
+		e.mu.Lock()
+		e.waiting--
+		e.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return blockRef{}, err
 		}
 	}
 }

@@ -137,6 +137,19 @@ func TestStallNamesTheOperator(t *testing.T) {
 	if !errors.As(err, &se) || !errors.Is(err, data.ErrStalled) || !strings.Contains(se.Op, "MapBatches(test.block)") {
 		t.Fatalf("a stalled pipeline: %v", err)
 	}
+	// A consumer slower than the stall timeout is not a stall.
+	slow := quiet(data.Range(3000, data.Parallelism(3))).WithOptions(data.StallTimeout(100 * time.Millisecond))
+	rows := 0
+	for b, err := range slow.IterBatches(ctx, data.IterBatchSize(1000)) {
+		if err != nil {
+			t.Fatalf("a slow consumer: %v", err)
+		}
+		rows += int(b.NumRows())
+		time.Sleep(300 * time.Millisecond) // the consumer's own slowness, not synchronisation
+	}
+	if rows != 3000 {
+		t.Fatalf("a slow consumer got %d rows", rows)
+	}
 	// The cluster is free again: a run after it completes.
 	if n, err := quiet(data.Range(100)).Map(fSquare).Count(ctx); err != nil || n != 100 {
 		t.Fatalf("after the stall: %d %v", n, err)

@@ -38,7 +38,7 @@ var udfProcess = rayo.RegisterStreamMethod[[]byte](udfActorType, "process", func
 		em := newEmitter(spec.Target, yield)
 		em.close(runChain(ctx, spec.Ops, a.state, blocks, em))
 	}
-}).Options(rayo.StreamBackpressure(2)) // as tasks: see taskOptions
+}).Options(rayo.StreamBackpressure(2), rayo.MaxTaskRetries(3)) // as tasks: see taskOptions; retried on a restarted actor
 
 // poolIdle is how long an actor beyond the pool's minimum may stay idle.
 const poolIdle = 5 * time.Second
