@@ -2,10 +2,16 @@ package data_test
 
 import (
 	"errors"
+	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/rayo-dev/rayo/data"
 )
@@ -93,5 +99,50 @@ func TestReadCSVJSONText(t *testing.T) {
 	lines, err := data.TakeAll[line](ctx, quiet(data.ReadText([]string{filepath.Join(dir, "a.txt")})))
 	if err != nil || len(lines) != 3 || lines[2].Text != "three" {
 		t.Fatalf("text: %+v %v", lines, err)
+	}
+}
+
+func TestReadImagesAndBinaryFiles(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	for i, size := range []int{4, 6} {
+		img := image.NewRGBA(image.Rect(0, 0, size, size))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(i*50 + p%7)
+		}
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("img%d.png", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	rec, err := quiet(data.ReadImages([]string{dir}, data.ImageSize(8, 5))).TakeBatch(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.NumRows() != 2 {
+		t.Fatalf("%d images", rec.NumRows())
+	}
+	h := rec.Column(rec.Schema().FieldIndices("height")[0]).(*array.Int32)
+	w := rec.Column(rec.Schema().FieldIndices("width")[0]).(*array.Int32)
+	col := rec.Column(rec.Schema().FieldIndices("image")[0])
+	if h.Value(0) != 5 || w.Value(1) != 8 || col.DataType().ID() != arrow.FIXED_SIZE_LIST {
+		t.Fatalf("images: %v %v %v", h, w, col.DataType())
+	}
+	type fileRow struct {
+		Bytes []byte `arrow:"bytes"`
+		Path  string `arrow:"path"`
+	}
+	files, err := data.TakeAll[fileRow](ctx, quiet(data.ReadBinaryFiles([]string{filepath.Join(dir, "*.png")}, data.IncludePaths())))
+	if err != nil || len(files) != 2 || !strings.HasSuffix(files[1].Path, "img1.png") || len(files[0].Bytes) == 0 {
+		t.Fatalf("binary files: %d %v", len(files), err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.png")
+	os.WriteFile(bad, []byte("\x89PNG\r\n\x1a\nnot really"), 0o644)
+	if _, err := quiet(data.ReadImages([]string{bad})).Count(ctx); !errors.Is(err, data.ErrCorrupt) {
+		t.Fatalf("a corrupt image: %v", err)
 	}
 }
