@@ -245,10 +245,10 @@ func (e *executor) scheduleLocked() {
 		}
 		switch op.kind {
 		case physRead:
-			for len(op.units) > 0 && e.canLaunchLocked(op) {
+			for len(op.units) > 0 && e.canLaunchLocked(op, e.estimateLocked(op, op.units[0].Bytes)) {
 				u := op.units[0]
 				op.units = op.units[1:]
-				e.launchLocked(op, nil, func() *rayo.ObjectRefStream[[]byte] {
+				e.launchEstimatedLocked(op, nil, e.estimateLocked(op, u.Bytes), func() *rayo.ObjectRefStream[[]byte] {
 					return readTask.Options(op.taskOptions()...).Remote(readSpec{Source: u, Ops: op.ops, Target: e.cfg.targetBlock})
 				})
 			}
@@ -264,7 +264,7 @@ func (e *executor) scheduleLocked() {
 			}
 			e.finishOpLocked(op)
 		case physMap, physActor:
-			for len(op.in) > 0 && (op.inDone || op.inRows >= op.batch) && e.canLaunchLocked(op) {
+			for len(op.in) > 0 && (op.inDone || op.inRows >= op.batch) && e.canLaunchLocked(op, e.estimateLocked(op, op.in[0].Meta.Bytes)) {
 				bundle := op.takeBundleLocked()
 				e.takenLocked(op, bundle)
 				if op.kind == physMap {
@@ -347,23 +347,43 @@ func (e *executor) takenLocked(op *opState, in []blockRef) {
 }
 
 // canLaunchLocked applies the budget (see the package comment above).
-func (e *executor) canLaunchLocked(op *opState) bool {
+func (e *executor) canLaunchLocked(op *opState, est int64) bool {
 	if op.running >= op.maxConc {
 		return false
 	}
 	if e.running == 0 {
 		return true // progress, even with one block above the budget
 	}
-	if e.held+e.reserved+op.estOut <= e.cfg.budget {
+	if e.held+e.reserved+est <= e.cfg.budget {
 		return true
 	}
 	// Drained operators downstream of a source may always run one task.
 	return op.kind != physRead && op.running == 0 && op.queued == 0
 }
 
+// estimateLocked is the output a task of op is expected to produce: the
+// operator's average so far, or before any, its input's size (a read
+// unit's estimate, a bundle's bytes), at most two target blocks.
+func (e *executor) estimateLocked(op *opState, inputBytes int64) int64 {
+	if op.stats.Tasks > 0 || inputBytes <= 0 {
+		return op.estOut
+	}
+	return min(inputBytes, 2*e.cfg.targetBlock)
+}
+
 // launchLocked starts a task of op over inputs; submit runs unlocked.
 func (e *executor) launchLocked(op *opState, inputs []blockRef, submit func() *rayo.ObjectRefStream[[]byte]) {
-	t := &runningTask{op: op, inputs: inputs, reserved: op.estOut}
+	var inBytes int64
+	for _, b := range inputs {
+		inBytes += b.Meta.Bytes
+	}
+	e.launchEstimatedLocked(op, inputs, e.estimateLocked(op, inBytes), submit)
+}
+
+// launchEstimatedLocked starts a task whose output is expected to be est
+// bytes.
+func (e *executor) launchEstimatedLocked(op *opState, inputs []blockRef, est int64, submit func() *rayo.ObjectRefStream[[]byte]) {
+	t := &runningTask{op: op, inputs: inputs, reserved: est}
 	op.tasks = append(op.tasks, t)
 	op.running++
 	op.launched++
@@ -596,6 +616,7 @@ func (e *executor) finishOpLocked(op *opState) {
 		return
 	}
 	e.ops[op.idx+1].inDone = true
+	e.poke() // the next operator may start now (a barrier, a last bundle)
 }
 
 // notePeakLocked records the highest store use seen.
