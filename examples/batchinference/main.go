@@ -238,6 +238,7 @@ type config struct {
 	input, output, model string
 	actors, batch        int
 	bench                bool
+	repeat               int
 }
 
 func main() {
@@ -257,9 +258,10 @@ func main() {
 	flag.IntVar(&c.actors, "actors", 2, "the actor pool's largest size (it starts with 1)")
 	flag.IntVar(&c.batch, "batch", 256, "images per model call")
 	flag.BoolVar(&c.bench, "bench", false, "also measure images/s: a plain loop, then pools of 1 and 2 actors")
+	flag.IntVar(&c.repeat, "repeat", 3, "with -bench: runs of each measurement")
 	flag.Parse()
-	if c.n < 1 || c.actors < 1 || c.batch < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "batchinference: -n, -actors and -batch must be 1 or more, and there are no arguments")
+	if c.n < 1 || c.actors < 1 || c.batch < 1 || c.repeat < 1 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "batchinference: -n, -actors, -batch and -repeat must be 1 or more, and there are no arguments")
 		flag.Usage()
 		os.Exit(2)
 	}
