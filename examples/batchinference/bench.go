@@ -35,7 +35,7 @@ func bench(ctx context.Context, c config, tmp string) error {
 			b := imgs[lo:min(lo+c.batch, len(imgs))]
 			for i := range b {
 				for j, p := range b[i].Pixels {
-					x[i*pixels+j] = pixelLo + float32(p)/255*(pixelHi-pixelLo)
+					x[i*pixels+j] = dequantize(p)
 				}
 			}
 			probs, err := m.Predict(x[:len(b)*pixels], len(b))

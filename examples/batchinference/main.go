@@ -51,6 +51,14 @@ const (
 	pixelHi = 2.5
 )
 
+// quantize is a pixel's 8-bit grayscale value, as a camera would store it.
+func quantize(v float32) uint8 {
+	return uint8(min(max((v-pixelLo)/(pixelHi-pixelLo)*255+0.5, 0), 255))
+}
+
+// dequantize is preprocessing's map back onto the model's input range.
+func dequantize(p uint8) float32 { return pixelLo + float32(p)/255*(pixelHi-pixelLo) }
+
 // image is a row of the input files.
 type image struct {
 	ID     int64         `arrow:"id"`
@@ -85,7 +93,7 @@ var (
 			out.X = make([][pixels]float32, len(b.Pixels))
 			for i, img := range b.Pixels {
 				for j, p := range img {
-					out.X[i][j] = pixelLo + float32(p)/255*(pixelHi-pixelLo)
+					out.X[i][j] = dequantize(p)
 				}
 			}
 			return out, nil
@@ -346,8 +354,7 @@ func makeInput(ctx context.Context, dir string, n int) error {
 	for i := range items {
 		items[i].ID, items[i].Label = int64(i), int64(labels[i])
 		for j, v := range x[i*pixels : (i+1)*pixels] {
-			q := (v - pixelLo) / (pixelHi - pixelLo) * 255
-			items[i].Pixels[j] = uint8(min(max(q+0.5, 0), 255))
+			items[i].Pixels[j] = quantize(v)
 		}
 	}
 	ds, err := data.FromItems(ctx, items)
