@@ -320,7 +320,7 @@ func run(ctx context.Context, c config) error {
 	if len(res.stats.Ops) == 0 {
 		fmt.Println("  (none recorded)")
 	}
-	fmt.Printf("  store: peak %d bytes of a budget of %d\n", res.stats.PeakBytes, res.stats.Budget)
+	fmt.Printf("  object store: peak %d bytes held or reserved for running tasks, of a budget of %d\n", res.stats.PeakBytes, res.stats.Budget)
 
 	// Read the predictions back: the accuracy is the mean of "correct".
 	agg, err := data.ReadParquet([]string{c.output}).AddColumn("correct", correct).
