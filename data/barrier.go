@@ -407,16 +407,24 @@ func shuffleStage(ctx context.Context, in []blockRef, n int, mapSpec func(i int)
 			}
 		}
 	}()
-	outs := make([][]blockRef, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for j := range n {
+	return runReduces(ctx, n, func(j int) []any {
 		args := make([]any, 0, len(in)+1)
 		args = append(args, redSpec(j))
 		for i := range in {
 			args = append(args, parts[i][j])
 		}
-		s := reduceTask.Remote(args...)
+		return args
+	})
+}
+
+// runReduces runs n reduce tasks at once, task j with args(j), and
+// returns their outputs in task order.
+func runReduces(ctx context.Context, n int, args func(j int) []any) ([]blockRef, error) {
+	outs := make([][]blockRef, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for j := range n {
+		s := reduceTask.Remote(args(j)...)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -537,36 +545,15 @@ func join(ctx context.Context, b *barrierSpec, left, right []blockRef, target in
 			}
 		}
 	}()
-	outs := make([][]blockRef, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for j := range n {
-		s := spec
-		s.NLeft = len(left)
-		args := []any{s}
+	spec.NLeft = len(left)
+	return runReduces(ctx, n, func(j int) []any {
+		args := []any{spec}
 		for i := range left {
 			args = append(args, lparts[i][j])
 		}
 		for i := range right {
 			args = append(args, rparts[i][j])
 		}
-		stream := reduceTask.Remote(args...)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[j], errs[j] = takeBlocks(ctx, stream)
-		}()
-	}
-	wg.Wait()
-	var out []blockRef
-	for j := range n {
-		if errs[j] != nil {
-			for _, o := range outs {
-				releaseAll(o)
-			}
-			return nil, errs[j]
-		}
-		out = append(out, outs[j]...)
-	}
-	return out, nil
+		return args
+	})
 }

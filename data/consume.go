@@ -131,36 +131,8 @@ func (d *Dataset) IterBatches(ctx context.Context, opts ...IterOption) iter.Seq2
 		}
 		it := newBlockIter(ctx, ex, o.prefetch)
 		defer it.close()
-		b := &batcher{o: o}
-		if o.shuffleBuf > 0 {
-			b.rng = rand.New(rand.NewPCG(o.shuffleSeed, o.shuffleSeed^0x9e3779b97f4a7c15))
-		}
-		for {
-			rec, err := it.next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for batch, err := range b.add(rec) {
-				if err != nil || !yield(batch, nil) {
-					if err != nil {
-						yield(nil, err)
-					}
-					return
-				}
-			}
-		}
-		for batch, err := range b.flush() {
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if !yield(batch, nil) {
-				return
-			}
+		if !newBatcher(o).run(it.next, yield) {
+			return
 		}
 		if err := it.close(); err != nil {
 			yield(nil, err)
@@ -268,6 +240,48 @@ type batcher struct {
 	rng     *rand.Rand
 	pending []arrow.RecordBatch
 	rows    int64
+}
+
+func newBatcher(o iterOptions) *batcher {
+	b := &batcher{o: o}
+	if o.shuffleBuf > 0 {
+		b.rng = rand.New(rand.NewPCG(o.shuffleSeed, o.shuffleSeed^0x9e3779b97f4a7c15))
+	}
+	return b
+}
+
+// run cuts the records next returns (io.EOF at the end) into batches for
+// yield; it reports false when the loop stopped early or failed.
+func (b *batcher) run(next func() (arrow.RecordBatch, error), yield func(arrow.RecordBatch, error) bool) bool {
+	for {
+		rec, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			yield(nil, err)
+			return false
+		}
+		for batch, err := range b.add(rec) {
+			if err != nil {
+				yield(nil, err)
+				return false
+			}
+			if !yield(batch, nil) {
+				return false
+			}
+		}
+	}
+	for batch, err := range b.flush() {
+		if err != nil {
+			yield(nil, err)
+			return false
+		}
+		if !yield(batch, nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // add takes a record and yields the full batches it completes. A batch
@@ -407,9 +421,14 @@ func copyRecord(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 // IterRows runs the dataset and yields its rows as T values (Ray's
 // iter_rows), T a struct whose fields name the columns it reads.
 func IterRows[T any](ctx context.Context, d *Dataset) iter.Seq2[T, error] {
+	return rowsOf[T](d.IterBatches(ctx, IterBatchSize(0)))
+}
+
+// rowsOf turns batches into T values.
+func rowsOf[T any](batches iter.Seq2[arrow.RecordBatch, error]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
-		for batch, err := range d.IterBatches(ctx, IterBatchSize(0)) {
+		for batch, err := range batches {
 			if err != nil {
 				yield(zero, err)
 				return

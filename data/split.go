@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"runtime"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/data/internal/block"
-	"github.com/rayo-dev/rayo/data/internal/rows"
 )
 
 // Split materializes the dataset and splits it into n datasets (Ray's
@@ -124,82 +124,43 @@ type splitItem struct {
 }
 
 // IterBatches yields the iterator's rows in batches, as
-// Dataset.IterBatches does (its options too, but LocalShuffle). Each call
-// is an epoch.
+// Dataset.IterBatches does, with its options. Each call is an epoch.
 func (it *DataIterator) IterBatches(ctx context.Context, opts ...IterOption) iter.Seq2[arrow.RecordBatch, error] {
 	o := iterOptions{BatchSize: 256, prefetch: 1}
 	for _, f := range opts {
 		f(&o)
 	}
 	return func(yield func(arrow.RecordBatch, error) bool) {
-		b := &batcher{o: o}
 		prev := ""
 		start := true // the coordinator counts this iterator's epochs
-		for {
+		// The block being read is valid while its ref is held: until the
+		// next call.
+		var cur rayo.ObjectRef[[]byte]
+		next := func() (arrow.RecordBatch, error) {
 			item, err := splitNext.Remote(it.Coordinator, it.Index, start, prev).Get(ctx)
 			start = false
 			if err != nil {
-				yield(nil, err)
-				return
+				return nil, err
 			}
 			if item.Done {
-				break
+				return nil, io.EOF
 			}
-			prev = item.Block.Ref.ID()
-			raw, err := item.Block.Ref.Get(ctx)
+			prev, cur = item.Block.Ref.ID(), item.Block.Ref
+			raw, err := cur.Get(ctx)
 			if err != nil {
-				yield(nil, err)
-				return
+				return nil, err
 			}
-			rec, err := block.Decode(raw)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for batch, err := range b.add(rec) {
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				if !yield(batch, nil) {
-					return
-				}
-			}
+			return block.Decode(raw)
 		}
-		for batch, err := range b.flush() {
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if !yield(batch, nil) {
-				return
-			}
-		}
+		newBatcher(o).run(next, yield)
+		runtime.KeepAlive(cur)
 	}
 }
 
 // IterSplitRows yields an iterator's rows as T values (Ray's
 // DataIterator.iter_rows).
 func IterSplitRows[T any](ctx context.Context, it *DataIterator) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		for batch, err := range it.IterBatches(ctx, IterBatchSize(0)) {
-			if err != nil {
-				yield(zero, err)
-				return
-			}
-			rs, err := rows.FromRecord[T](batch)
-			if err != nil {
-				yield(zero, err)
-				return
-			}
-			for _, r := range rs {
-				if !yield(r, nil) {
-					return
-				}
-			}
-		}
-	}
+	return rowsOf[T](it.IterBatches(ctx, IterBatchSize(0)))
 }
 
 // splitCoordinator runs a StreamingSplit's plan and hands its blocks out.
