@@ -41,5 +41,7 @@
 // the calls to its own actor.
 //
 // The lineage releases its lock before it counts references (keepLineage);
-// dropLineageLocked runs under rt.refs.mu and takes rt.lin.mu briefly.
+// dropLineageLocked runs under rt.refs.mu and takes rt.lin.mu briefly, as
+// keepStreamLineage does (after it let go of the stream's mu). A stream
+// rebuild's mu is taken alone, or before the memStore's notify.
 package core

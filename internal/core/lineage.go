@@ -29,6 +29,11 @@ type lineageEntry struct {
 	// each reconstruction draws one, as in Ray, and retries of a re-run
 	// draw from the same budget.
 	retries int
+	// hold, for an item of a streaming task (stream_lineage.go): the
+	// task's arguments, shared by its items' entries (refs is nil), and
+	// streamIndex the item's index.
+	hold        *argHold
+	streamIndex int
 }
 
 type lineage struct {
@@ -71,8 +76,17 @@ func (rt *Runtime) dropLineageLocked(id string) {
 	if e == nil {
 		return
 	}
+	refs := e.refs
+	if e.hold != nil {
+		rt.lin.mu.Lock()
+		e.hold.items--
+		if e.hold.items == 0 {
+			refs, e.hold.refs = e.hold.refs, nil
+		}
+		rt.lin.mu.Unlock()
+	}
 	var buf [2]refEffect
-	rt.applyRefEffectsLocked(rt.refs.removeSubmitted(rt, e.refs, buf[:0]))
+	rt.applyRefEffectsLocked(rt.refs.removeSubmitted(rt, refs, buf[:0]))
 }
 
 // reconstruct re-runs the task that made an object this process owns and
@@ -135,6 +149,9 @@ func (rt *Runtime) reconstruct(ctx context.Context, id string, depth int) (proto
 			cur.spec.Args[i] = na
 		}
 		rt.lin.mu.Unlock()
+	}
+	if e.hold != nil {
+		return rt.reconstructStreamItem(ctx, id, e, spec, retries)
 	}
 	obj := rt.store.create(id)
 	spec.TaskID = rt.nextID()

@@ -56,6 +56,9 @@ var ErrStreamStopped = errors.New("rayo: the stream was closed by its consumer")
 type streamTable struct {
 	mu sync.Mutex
 	m  map[string]*ownedStream
+	// rebuilds are the lineage re-runs of finished streams, by the
+	// original task's ID (stream_lineage.go).
+	rebuilds map[string]*ownedStream
 }
 
 // ownedStream is the owner's state of one stream.
@@ -72,6 +75,12 @@ type ownedStream struct {
 	err      *errs.WireTaskError
 	closed   bool          // the consumer closed the stream
 	wake     chan struct{} // closed and replaced at every change
+	stored   []int         // indices of items stored in a node's store: they get lineage
+
+	// A rebuild (stream_lineage.go): a finished stream's lost item,
+	// index rebuildIndex, is being made again into rebuildObj.
+	rebuildIndex int
+	rebuildObj   *object
 }
 
 func (s *ownedStream) changedLocked() {
@@ -298,6 +307,15 @@ func (rt *Runtime) CloseStream(id string) {
 // serveStreamItem takes one item of a stream this process owns, and
 // answers once the consumer is less than the backpressure behind.
 func (rt *Runtime) serveStreamItem(ctx context.Context, req *protocol.StreamItemRequest) (*protocol.StreamItemReply, error) {
+	if req.Rebuild {
+		rs := rt.rebuildOf(req.TaskID)
+		if rs == nil { // the rebuild gave up: this copy is nobody's
+			return &protocol.StreamItemReply{Dup: true, Stop: true}, nil
+		}
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		return rt.rebuildStreamItemLocked(rs, req), nil
+	}
 	s := rt.stream(req.TaskID)
 	if s == nil {
 		rt.dropStreamItem(req)
@@ -317,6 +335,9 @@ func (rt *Runtime) serveStreamItem(ctx context.Context, req *protocol.StreamItem
 	r := rt.adoptStreamItem(req)
 	rt.AddLocal(r) // the stream's hold, until the consumer takes it
 	s.items[req.Index] = r
+	if req.Loc != nil {
+		s.stored = append(s.stored, req.Index)
+	}
 	for s.items[s.received].ID != "" {
 		s.received++
 	}
@@ -420,12 +441,16 @@ type emitter struct {
 	skip    int
 	next    int // the index of the next item
 	stopped bool
+	rebuild bool // a lineage re-run: items go to the objects waiting for them
 }
 
 func (rt *Runtime) newEmitter(ctx context.Context, taskID, name, owner string, attempt int, ss *protocol.StreamSpec) *emitter {
 	e := &emitter{rt: rt, ctx: ctx, taskID: taskID, name: name, owner: owner, attempt: attempt}
 	if ss != nil {
 		e.skip = ss.Skip
+		if ss.ItemBase != "" { // a rebuild: the items are the original task's
+			e.taskID, e.rebuild = ss.ItemBase, true
+		}
 	}
 	return e
 }
@@ -465,7 +490,7 @@ func (e *emitter) emit(v Encoded) error {
 	rt.lendNested(ctx, e.owner, v.Nested)
 	rt.FlushBorrows(ctx)
 	id := protocol.StreamItemID(e.taskID, i)
-	req := &protocol.StreamItemRequest{TaskID: e.taskID, Index: i, Attempt: e.attempt, Nested: wireNested(v.Nested)}
+	req := &protocol.StreamItemRequest{TaskID: e.taskID, Index: i, Attempt: e.attempt, Rebuild: e.rebuild, Nested: wireNested(v.Nested)}
 	fresh := false
 	if int64(len(v.Header)+len(v.Data)) <= rt.cfg.InlineLimit {
 		req.Value = append(append(make([]byte, 0, len(v.Header)+len(v.Data)), v.Header...), v.Data...)

@@ -284,7 +284,7 @@ func (s *submitter) pumpLocked(ks *keyState) {
 		t.running = lh
 		t.spec.Attempt++
 		t.spec.GPUIDs = lh.reply.GPUIDs
-		if t.spec.Stream != nil {
+		if t.spec.Stream != nil && t.spec.Stream.ItemBase == "" {
 			t.spec.Stream.Skip = s.rt.streamSkip(t.spec.TaskID) // a retry leaves out what the owner holds
 		}
 		s.rt.wg.Add(1)
@@ -667,8 +667,11 @@ func (s *submitter) settle(t *task, value []byte, err *errs.WireTaskError) {
 // for its one result; the error for each of several.
 func (s *submitter) finishObjects(t *task, value []byte, err *errs.WireTaskError) {
 	t.obj.complete(value, err)
-	if t.spec.Stream != nil {
+	if t.spec.Stream != nil && t.spec.Stream.ItemBase == "" {
 		s.rt.endStream(t.spec.TaskID, value, err)
+		if err == nil && s.rt.keepStreamLineage(t) {
+			t.refs = nil // the items' lineage holds them now
+		}
 	}
 	for _, o := range t.extra {
 		o.complete(nil, err)

@@ -13,6 +13,7 @@ func TestStreamSpecRoundTrip(t *testing.T) {
 	cases := []any{
 		&TaskSpec{TaskID: "t", Stream: &StreamSpec{}},
 		&TaskSpec{TaskID: "t", Stream: &StreamSpec{Skip: 7}},
+		&TaskSpec{TaskID: "t", Stream: &StreamSpec{Skip: 3, ItemBase: "base-task"}},
 		&ActorCallRequest{ActorID: "a", TaskID: "t", Stream: &StreamSpec{}},
 		&ActorCallRequest{ActorID: "a", TaskID: "t", Stream: &StreamSpec{Skip: 2}},
 		&StreamItemRequest{TaskID: "t", Index: 3, Attempt: 2, Value: []byte("v"), Nested: []NestedRef{{ID: "n", Owner: "o"}}},
