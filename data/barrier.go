@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"sync"
@@ -260,8 +261,19 @@ func zipRecords(left, right []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
 	return []arrow.RecordBatch{array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, l.NumRows())}, nil
 }
 
-// run executes the operator over its inputs inside a running plan.
+// run executes the operator over its inputs inside a running plan. A
+// shuffle's intermediate parts have no lineage (they are a task's several
+// results): when a node dies with some, the operator runs again, its
+// inputs rebuilt from theirs.
 func (b *barrierSpec) run(ctx context.Context, ex *executor, in []blockRef) ([]blockRef, error) {
+	out, err := b.runOnce(ctx, ex, in)
+	for attempt := 0; attempt < 2 && errors.Is(err, rayo.ErrObjectLost) && ctx.Err() == nil; attempt++ {
+		out, err = b.runOnce(ctx, ex, in)
+	}
+	return out, err
+}
+
+func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, in []blockRef) ([]blockRef, error) {
 	target := ex.cfg.targetBlock
 	var total int64
 	for _, x := range in {
