@@ -572,8 +572,9 @@ func TestDataNodeKilledMidPipeline(t *testing.T) {
 }
 
 // TestDataBadInputOnCluster: a panicking UDF fails the run with
-// data.ErrUDF and leaves the cluster working; a write whose pipeline fails
-// leaves no file behind.
+// data.ErrUDF and leaves the cluster working; a missing or corrupt file
+// gives a typed error naming it; a write whose pipeline fails leaves no
+// file behind.
 func TestDataBadInputOnCluster(t *testing.T) {
 	dCluster(t)
 	ctx := withTimeout(t, 3*time.Minute)
@@ -590,6 +591,20 @@ func TestDataBadInputOnCluster(t *testing.T) {
 	rows, err := data.TakeAll[dID](ctx, dQuiet(data.Range(1000, data.Parallelism(4))))
 	if err != nil || len(rows) != 1000 || rows[999].ID != 999 {
 		t.Fatalf("a pipeline after the failure: %d rows, %v", len(rows), err)
+	}
+
+	// A file that does not exist, a corrupt Parquet file: typed errors
+	// naming the file, from the read tasks in the workers.
+	missing := filepath.Join(t.TempDir(), "nope.parquet")
+	if _, err := dQuiet(data.ReadParquet([]string{missing})).Count(ctx); !errors.Is(err, data.ErrNotFound) || !strings.Contains(err.Error(), "nope.parquet") {
+		t.Fatalf("a missing file: %v, want data.ErrNotFound naming it", err)
+	}
+	corrupt := filepath.Join(t.TempDir(), "bad.parquet")
+	if err := os.WriteFile(corrupt, []byte("PAR1 this is not parquet PAR1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := data.TakeAll[dID](ctx, dQuiet(data.ReadParquet([]string{corrupt}))); !errors.Is(err, data.ErrCorrupt) || !strings.Contains(err.Error(), "bad.parquet") {
+		t.Fatalf("a corrupt file: %v, want data.ErrCorrupt naming it", err)
 	}
 
 	// A write whose pipeline fails part way leaves nothing.
