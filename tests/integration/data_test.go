@@ -20,6 +20,7 @@ import (
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/data"
+	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/testcluster"
 )
 
@@ -655,5 +656,33 @@ func TestDataCoreTwoActorsOneSlotEach(t *testing.T) {
 	b, _ := refs[1].Get(ctx)
 	if a == b {
 		t.Fatalf("both actors on node %s", a)
+	}
+}
+
+// TestDataUnplaceablePoolStalls: a pool whose actors no node can hold
+// fails the run with data.ErrStalled naming the operator, never a silent
+// hang; its pending actors are given back and the cluster runs the next
+// pipeline.
+func TestDataUnplaceablePoolStalls(t *testing.T) {
+	c := dCluster(t)
+	ctx := withTimeout(t, 2*time.Minute)
+	ds := dQuiet(data.Range(1000, data.Parallelism(4))).MapBatches(dModelClass.With(dModelArgs{Scale: 1}),
+		data.Concurrency(1, 1), data.Resources(map[string]float64{"nowhere": 1})).
+		WithOptions(data.StallTimeout(5 * time.Second))
+	_, err := ds.Count(ctx)
+	var se *data.StallError
+	if !errors.Is(err, data.ErrStalled) || !errors.As(err, &se) || !strings.Contains(se.Op, "itest.data.model") {
+		t.Fatalf("a pool that cannot be placed: %v, want a *data.StallError naming MapBatches(itest.data.model)", err)
+	}
+	c.WaitFor(t, 30*time.Second, func() bool {
+		for _, a := range c.Status(t).Actors {
+			if a.State != protocol.ActorDead {
+				return false
+			}
+		}
+		return true
+	}, "the pool's pending actor to be given back")
+	if n, err := dQuiet(data.Range(1000, data.Parallelism(4))).Count(ctx); err != nil || n != 1000 {
+		t.Fatalf("a pipeline after the stalled one: %d %v", n, err)
 	}
 }
