@@ -97,6 +97,11 @@ func (rt *Runtime) reconstruct(ctx context.Context, id string, depth int) (proto
 	}
 	rt.lin.mu.Lock()
 	e := rt.lin.entries[id]
+	if e == nil && rt.awaitStreamEnd(ctx, id) {
+		// An item of a stream whose task was still running (retried after
+		// its node died): its lineage is kept now that the task ended.
+		e = rt.lin.entries[id]
+	}
 	if e == nil {
 		rt.lin.mu.Unlock()
 		return protocol.Arg{}, fmt.Errorf("%w: %s: every copy is gone and it has no lineage to rebuild it from (a Put value, or a task with MaxRetries 0)", errs.ErrObjectLost, id)

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
@@ -72,17 +73,6 @@ func (rt *Runtime) keepStreamLineage(t *task) bool {
 func (rt *Runtime) reconstructStreamItem(ctx context.Context, id string, e *lineageEntry, spec protocol.TaskSpec, retries int) (protocol.Arg, error) {
 	base := spec.TaskID
 	rs := &ownedStream{id: base, wake: make(chan struct{}), rebuildIndex: e.streamIndex}
-	// An item lost while its task still runs is not rebuilt: the task's
-	// own retries cover its worker's death, and its items the owner holds
-	// are not made again.
-	if open := rt.stream(base); open != nil {
-		open.mu.Lock()
-		ended := open.ended
-		open.mu.Unlock()
-		if !ended {
-			return protocol.Arg{}, fmt.Errorf("%w: %s: an item of a stream whose task still runs", errs.ErrObjectLost, id)
-		}
-	}
 	// One rebuild of a stream at a time.
 	for {
 		rt.streams.mu.Lock()
@@ -160,6 +150,35 @@ func (rt *Runtime) reconstructStreamItem(ctx context.Context, id string, e *line
 		return protocol.Arg{ID: id, Loc: item.loc}, nil
 	}
 	return protocol.Arg{V: item.value}, nil
+}
+
+// awaitStreamEnd, for id an item of a stream this process owns whose
+// task still runs (retried after its worker or node died: a retry skips
+// the items the owner holds, so a lost one is not made again), waits for
+// the task's end, when the item's lineage is kept. Called with rt.lin.mu
+// held; it is held again on return. It reports whether it waited.
+func (rt *Runtime) awaitStreamEnd(ctx context.Context, id string) bool {
+	dot := strings.LastIndexByte(id, '.')
+	if dot < 0 {
+		return false
+	}
+	s := rt.stream(id[:dot])
+	if s == nil {
+		return false
+	}
+	rt.lin.mu.Unlock()
+	defer rt.lin.mu.Lock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.closed {
+		return false
+	}
+	for !s.ended && !s.closed {
+		if s.waitLocked(ctx, rt.closed) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // rebuildOf returns the rebuild running for the stream of task base.

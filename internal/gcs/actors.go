@@ -317,11 +317,66 @@ func (s *Server) nodeViewLocked() ([]sched.NodeView, map[string]string) {
 	views := make([]sched.NodeView, 0, len(s.nodes))
 	addrs := map[string]string{}
 	for id, n := range s.nodes {
-		views = append(views, sched.NodeView{ID: id, Total: n.state.Info.Total, Available: n.state.Available,
+		views = append(views, sched.NodeView{ID: id, Total: n.state.Info.Total, Available: n.availableLocked(),
 			Labels: n.state.Info.Labels, Alive: n.state.Alive && !n.awaiting, Draining: n.state.Draining})
 		addrs[id] = n.state.Info.Addr
 	}
 	return views, addrs
+}
+
+// actorReservation is an actor's resources on the node the head sent it
+// to, counted until the node's heartbeats do.
+type actorReservation struct {
+	res      sched.Resources
+	done     bool      // placement ended (granted or not)
+	doneAt   time.Time // when
+	released bool      // not granted: counts no more
+}
+
+// placed records the end of the placement: a refused one reserves
+// nothing any more; a granted one until heartbeats count it.
+func (r *actorReservation) placed(ok bool) {
+	r.done, r.doneAt, r.released = true, time.Now(), !ok
+}
+
+// reserveLocked reserves res on a node for a placement about to start.
+func (s *Server) reserveLocked(nodeID string, res sched.Resources) *actorReservation {
+	r := &actorReservation{res: res}
+	if n := s.nodes[nodeID]; n != nil {
+		n.reserved = append(n.reserved, r)
+	}
+	return r
+}
+
+// availableLocked is the node's last reported availability less the
+// actors placed on it that its reports may not count yet.
+func (n *nodeEntry) availableLocked() sched.Resources {
+	if len(n.reserved) == 0 {
+		return n.state.Available
+	}
+	avail := n.state.Available.Clone()
+	for _, r := range n.reserved {
+		if !r.released {
+			avail.Sub(r.res)
+		}
+	}
+	return avail
+}
+
+// dropCountedReservations forgets the reservations a heartbeat counts:
+// those whose placement ended before the previous heartbeat arrived (a
+// node computes its report before it sends it, so the one right after a
+// grant may miss it).
+func (n *nodeEntry) dropCountedReservations(prevBeat time.Time) {
+	kept := n.reserved[:0]
+	for _, r := range n.reserved {
+		if r.released || (r.done && r.doneAt.Before(prevBeat)) {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	clear(n.reserved[len(kept):])
+	n.reserved = kept
 }
 
 // scheduleActor places (or re-places) an actor and runs its constructor.
@@ -381,9 +436,13 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 			s.touchLocked(a)
 		}
 		addr := addrs[d.NodeID]
+		r := s.reserveLocked(d.NodeID, a.spec.Resources)
 		s.mu.Unlock()
 
 		err := s.placeActor(a, incarnation, d.NodeID, addr)
+		s.mu.Lock()
+		r.placed(err == nil)
+		s.mu.Unlock()
 		if err == nil {
 			return
 		}

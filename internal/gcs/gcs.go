@@ -120,6 +120,11 @@ type Server struct {
 type nodeEntry struct {
 	state    protocol.NodeState
 	lastSeen time.Time
+	// reserved are the resources of actors the head sent to this node
+	// that its heartbeats may not count yet: actor placement subtracts
+	// them from the node's last reported availability, so that actors
+	// created at once are not all sent to the node that looked free.
+	reserved []*actorReservation
 	// awaiting: a node of a recovered state that has not registered with
 	// this head yet; nothing is scheduled on it until it does.
 	awaiting bool
@@ -385,7 +390,9 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 	if n == nil || !n.state.Alive || n.awaiting {
 		return &protocol.HeartbeatReply{Unknown: true}, nil
 	}
+	prevBeat := n.lastSeen
 	n.lastSeen = time.Now()
+	n.dropCountedReservations(prevBeat)
 	if !req.Available.FitsIn(n.state.Available) {
 		// Resources were freed: an actor waiting for them may fit now.
 		defer s.clusterChangedLocked()

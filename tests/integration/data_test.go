@@ -378,8 +378,6 @@ func dCheckPool(t *testing.T, c *testcluster.Cluster, got []dModelRow, n int) {
 // actors (Concurrency(2, 2)), each needing half a CPU and a node's only
 // dslot: one actor per node, exact results in order.
 func TestDataActorPoolAcrossNodes(t *testing.T) {
-	knownBug(t, "the head places two actors created at once on the same node when each needs all of a resource the "+
-		"node has once; the second stays PENDING_CREATION, queued on that node for ever (see TestDataCoreTwoActorsOneSlotEach; ITEST_KNOWN_BUGS is objects_test.go's knownBug switch)")
 	c := dCluster(t)
 	ctx := withTimeout(t, 3*time.Minute)
 	const n = 6000
@@ -398,8 +396,6 @@ func TestDataActorPoolAcrossNodes(t *testing.T) {
 // only dslot grows to its second actor, on the other node, while work
 // waits; exact results in order.
 func TestDataActorPoolGrowsAcrossNodes(t *testing.T) {
-	knownBug(t, "the second actor, created within a heartbeat (200 ms) of the first coming up, is sent to the first's node, "+
-		"whose view still shows the dslot free, and stays queued there for ever; the run finishes on one actor")
 	c := dCluster(t)
 	ctx := withTimeout(t, 3*time.Minute)
 	const n = 12_000
@@ -518,8 +514,6 @@ func TestDataWorkerKilledTaskRetried(t *testing.T) {
 // they are consumed are rebuilt (lineage) or their tasks retried, and the
 // pipeline completes with exact results.
 func TestDataNodeKilledMidPipeline(t *testing.T) {
-	knownBug(t, "a lost stream item is not rebuilt: the downstream task fails with \"argument 1: rayo: object lost: <task>.2: "+
-		"every copy is gone: rayo: the node holding object <task>.2 is unreachable\" and the run fails with it")
 	prod := map[string]float64{"dprod": 1}
 	gate := map[string]float64{"dgate": 1}
 	// The head consumes (dgate), the victim produces (dprod).
@@ -636,8 +630,6 @@ func TestDataBadInputOnCluster(t *testing.T) {
 // each needing the one dslot that each of two nodes has. Both must
 // come up, one per node.
 func TestDataCoreTwoActorsOneSlotEach(t *testing.T) {
-	knownBug(t, "the second actor stays PENDING_CREATION: the head picks a node for each on the same resource view "+
-		"(internal/gcs/actors.go scheduleActor) and the node queues a Dedicated lease instead of rejecting it (internal/node/lease.go placeLocked)")
 	c := dCluster(t)
 	ctx := withTimeout(t, time.Minute)
 	var refs []rayo.ObjectRef[string]
