@@ -177,11 +177,14 @@ func TestMapGroupsJoinZipRepartition(t *testing.T) {
 	if _, err := left.Zip(quiet(data.Range(3))).Count(ctx); !errors.Is(err, data.ErrInvalidArgument) {
 		t.Fatalf("zip of different lengths: %v", err)
 	}
-	rp := quiet(data.Range(1000, data.Parallelism(7))).Repartition(3)
-	if n, err := rp.Count(ctx); err != nil || n != 1000 {
-		t.Fatalf("repartition: %d %v", n, err)
-	}
-	if st := rp.Stats().Ops; st[len(st)-1].Blocks != 3 {
-		t.Fatalf("repartition: %+v", st)
+	for _, parts := range []int{3, 4} { // 4: each part is a whole input block, passed on as it is
+		rp := quiet(data.Range(1000, data.Parallelism(4))).Repartition(parts)
+		rows, err := data.TakeAll[idRow](ctx, rp)
+		if err != nil || len(rows) != 1000 || rows[999].ID != 999 || rows[500].ID != 500 {
+			t.Fatalf("repartition(%d): %d rows %v", parts, len(rows), err)
+		}
+		if st := rp.Stats().Ops; st[len(st)-1].Blocks != int64(parts) {
+			t.Fatalf("repartition(%d): %+v", parts, st)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package data
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"sync"
@@ -261,19 +260,63 @@ func zipRecords(left, right []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
 	return []arrow.RecordBatch{array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, l.NumRows())}, nil
 }
 
-// run executes the operator over its inputs inside a running plan. A
-// shuffle's intermediate parts have no lineage (they are a task's several
-// results): when a node dies with some, the operator runs again, its
-// inputs rebuilt from theirs.
-func (b *barrierSpec) run(ctx context.Context, ex *executor, in []blockRef) ([]blockRef, error) {
-	out, err := b.runOnce(ctx, ex, in)
-	for attempt := 0; attempt < 2 && errors.Is(err, rayo.ErrObjectLost) && ctx.Err() == nil; attempt++ {
-		out, err = b.runOnce(ctx, ex, in)
-	}
-	return out, err
+// run executes the operator over its inputs inside a running plan: it
+// owns in, each block released as soon as the operator's tasks are done
+// with it (so that the inputs shrink as a shuffle's parts grow) or passed
+// on as it is, and hands its output to emit in order.
+func (b *barrierSpec) run(ctx context.Context, ex *executor, in []blockRef, emit func(blockRef) error) error {
+	ins := &inputs{ex: ex, blocks: in, done: make([]bool, len(in))}
+	defer ins.releaseAll()
+	return b.runOnce(ctx, ex, ins, func(x blockRef) error { return emit(ins.passOn(x)) })
 }
 
-func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, in []blockRef) ([]blockRef, error) {
+// holdAll gives bs borrowed copies: their holder keeps the holds.
+func holdAll(bs []blockRef) []blockRef {
+	out := make([]blockRef, len(bs))
+	for i, b := range bs {
+		b.borrowed = true
+		out[i] = b
+	}
+	return out
+}
+
+// inputs are an all-to-all operator's input blocks.
+type inputs struct {
+	ex     *executor
+	blocks []blockRef
+	done   []bool // released, or passed on
+}
+
+// release gives back input i (its tasks have it, or are done with it).
+func (in *inputs) release(i int) {
+	if !in.done[i] {
+		in.done[i] = true
+		in.ex.release(in.blocks[i])
+	}
+}
+
+func (in *inputs) releaseAll() {
+	for i := range in.blocks {
+		in.release(i)
+	}
+}
+
+// passOn marks an output that is an input block itself (a repartition's
+// whole block): the run's hold moves to the output, as the input had it.
+func (in *inputs) passOn(x blockRef) blockRef {
+	for i, b := range in.blocks {
+		if b.Ref.ID() == x.Ref.ID() && !in.done[i] {
+			in.done[i] = true
+			in.ex.keep(b) // delivered again below: counted once
+			x.borrowed = b.borrowed
+			return x
+		}
+	}
+	return x
+}
+
+func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, ins *inputs, emit func(blockRef) error) error {
+	in := ins.blocks
 	target := ex.cfg.targetBlock
 	var total int64
 	for _, x := range in {
@@ -282,75 +325,68 @@ func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, in []blockRef) 
 	small := len(in) <= 1 || total <= target
 	n := max(1, len(in))
 	label := b.Kind
+	reducers := max(1, int(ex.cfg.cpus))
 	switch b.Kind {
 	case "shuffle":
 		if small {
-			return reduceOne(ctx, reduceSpec{Kind: "shuffle", Seed: b.Seed, Label: label, Target: target}, in)
+			return reduceOne(ctx, reduceSpec{Kind: "shuffle", Seed: b.Seed, Label: label, Target: target}, ins, emit)
 		}
-		return shuffleStage(ctx, in, n, func(i int) partSpec {
-			return partSpec{Kind: "random", N: n, Seed: b.Seed ^ uint64(i)*0x9e3779b97f4a7c15}
-		},
-			func(j int) reduceSpec {
-				return reduceSpec{Kind: "shuffle", Seed: b.Seed ^ uint64(j+1)*0xbf58476d1ce4e5b9, Label: label, Target: target}
-			})
+		return shuffleStage(ctx, ins, n, reducers, func(i int) partSpec { return partSpec{Kind: "random", N: n, Seed: b.Seed ^ uint64(i)*0x9e3779b97f4a7c15} },
+			func(j int) reduceSpec { return reduceSpec{Kind: "shuffle", Seed: b.Seed ^ uint64(j+1)*0xbf58476d1ce4e5b9, Label: label, Target: target} }, emit)
 	case "sort":
 		if small {
-			return reduceOne(ctx, reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target}, in)
+			return reduceOne(ctx, reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target}, ins, emit)
 		}
 		bounds, err := boundaries(ctx, in, b.SortKeys, n, b.Seed)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return shuffleStage(ctx, in, n, func(int) partSpec { return partSpec{Kind: "range", N: n, SortKeys: b.SortKeys, Boundaries: bounds} },
-			func(int) reduceSpec {
-				return reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target}
-			})
+		return shuffleStage(ctx, ins, n, reducers, func(int) partSpec { return partSpec{Kind: "range", N: n, SortKeys: b.SortKeys, Boundaries: bounds} },
+			func(int) reduceSpec { return reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target} }, emit)
 	case "aggregate":
 		if small {
-			return reduceOne(ctx, reduceSpec{Kind: "aggregate", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}, in)
+			return reduceOne(ctx, reduceSpec{Kind: "aggregate", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}, ins, emit)
 		}
 		if len(b.Keys) == 0 { // a global aggregation: partials, then one combine
-			return shuffleStage(ctx, in, 1, func(int) partSpec { return partSpec{Kind: "random", N: 1, Aggs: b.Aggs} },
-				func(int) reduceSpec { return reduceSpec{Kind: "combine", Aggs: b.Aggs, Label: label, Target: target} })
+			return shuffleStage(ctx, ins, 1, 1, func(int) partSpec { return partSpec{Kind: "random", N: 1, Aggs: b.Aggs} },
+				func(int) reduceSpec { return reduceSpec{Kind: "combine", Aggs: b.Aggs, Label: label, Target: target} }, emit)
 		}
 		sk := ascending(b.Keys)
 		bounds, err := boundaries(ctx, in, sk, n, b.Seed)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		// Ranges of keys, so that the outputs in order are sorted by key.
-		return shuffleStage(ctx, in, n, func(int) partSpec {
+		return shuffleStage(ctx, ins, n, reducers, func(int) partSpec {
 			return partSpec{Kind: "range", N: n, Keys: b.Keys, SortKeys: sk, Boundaries: bounds, Aggs: b.Aggs}
-		}, func(int) reduceSpec {
-			return reduceSpec{Kind: "combine", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}
-		})
+		}, func(int) reduceSpec { return reduceSpec{Kind: "combine", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target} }, emit)
 	case "mapgroups":
 		rs := func(int) reduceSpec {
 			return reduceSpec{Kind: "mapgroups", Keys: b.Keys, Fn: b.Fn, Label: "MapGroups(" + b.Fn + ")", Target: target}
 		}
 		if small {
-			return reduceOne(ctx, rs(0), in)
+			return reduceOne(ctx, rs(0), ins, emit)
 		}
 		sk := ascending(b.Keys)
 		bounds, err := boundaries(ctx, in, sk, n, b.Seed)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return shuffleStage(ctx, in, n, func(int) partSpec { return partSpec{Kind: "range", N: n, SortKeys: sk, Boundaries: bounds} }, rs)
+		return shuffleStage(ctx, ins, n, reducers, func(int) partSpec { return partSpec{Kind: "range", N: n, SortKeys: sk, Boundaries: bounds} }, rs, emit)
 	case "repartition":
-		return repartition(ctx, in, b.N, target)
+		return repartition(ctx, ins, b.N, target, emit)
 	case "join", "zip":
 		right, err := (&Dataset{n: b.Other, exec: b.OtherExec}).collect(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer releaseAll(right)
 		if b.Kind == "zip" {
-			return zip(ctx, in, right, target)
+			return zip(ctx, ins, right, target, emit)
 		}
-		return join(ctx, b, in, right, target)
+		return join(ctx, b, ins, right, target, reducers, emit)
 	}
-	return nil, fmt.Errorf("%w: unknown all-to-all operator %q", ErrInvalidArgument, b.Kind)
+	return fmt.Errorf("%w: unknown all-to-all operator %q", ErrInvalidArgument, b.Kind)
 }
 
 func ascending(keys []string) []compute.SortKey {
@@ -367,14 +403,31 @@ func releaseAll(bs []blockRef) {
 	}
 }
 
+// emitAll hands blocks to emit in order; on a failure it releases the
+// ones not handed over.
+func emitAll(bs []blockRef, emit func(blockRef) error) error {
+	for i, b := range bs {
+		if err := emit(b); err != nil {
+			releaseAll(bs[i+1:])
+			return err
+		}
+	}
+	return nil
+}
+
 // reduceOne runs one reduce task over every input block.
-func reduceOne(ctx context.Context, spec reduceSpec, in []blockRef) ([]blockRef, error) {
-	args := make([]any, 0, len(in)+1)
+func reduceOne(ctx context.Context, spec reduceSpec, ins *inputs, emit func(blockRef) error) error {
+	args := make([]any, 0, len(ins.blocks)+1)
 	args = append(args, spec)
-	for _, b := range in {
+	for _, b := range ins.blocks {
 		args = append(args, b.Ref)
 	}
-	return takeBlocks(ctx, reduceTask.Remote(args...))
+	out, err := takeBlocks(ctx, reduceTask.Remote(args...))
+	ins.releaseAll()
+	if err != nil {
+		return err
+	}
+	return emitAll(out, emit)
 }
 
 // boundaries samples the blocks' keys and picks n-1 range boundaries,
@@ -405,86 +458,143 @@ func boundaries(ctx context.Context, in []blockRef, keys []compute.SortKey, n in
 }
 
 // shuffleStage runs a map task per input block (each splitting it into n
-// parts) and then n reduce tasks, reduce j over part j of every block;
-// the outputs come in reduce order.
-func shuffleStage(ctx context.Context, in []blockRef, n int, mapSpec func(i int) partSpec, redSpec func(j int) reduceSpec) ([]blockRef, error) {
-	parts := make([][]rayo.ObjectRef[[]byte], len(in))
-	for i, b := range in {
-		parts[i] = rayo.RemoteN(partitionTask, n, mapSpec(i), b.Ref)
+// parts), then n reduce tasks, reduce j over part j of every block, a few
+// at a time; the outputs go to emit in reduce order. An input block is
+// released once its map task is done, and part j of every block once
+// reduce j is: the inputs shrink as the parts grow, and the parts as the
+// outputs do.
+func shuffleStage(ctx context.Context, ins *inputs, n, inFlight int, mapSpec func(i int) partSpec, redSpec func(j int) reduceSpec, emit func(blockRef) error) error {
+	parts, err := partitionAll(ctx, ins, n, mapSpec)
+	if err != nil {
+		return err
 	}
-	defer func() {
-		for _, ps := range parts {
-			for _, p := range ps {
-				p.Release()
-			}
-		}
-	}()
-	return runReduces(ctx, n, func(j int) []any {
+	in := ins.blocks
+	return runReduces(ctx, n, inFlight, func(j int) []any {
 		args := make([]any, 0, len(in)+1)
 		args = append(args, redSpec(j))
 		for i := range in {
 			args = append(args, parts[i][j])
 		}
 		return args
-	})
+	}, func(j int) {
+		for i := range in {
+			parts[i][j].Release()
+		}
+	}, emit)
 }
 
-// runReduces runs n reduce tasks at once, task j with args(j), and
-// returns their outputs in task order.
-func runReduces(ctx context.Context, n int, args func(j int) []any) ([]blockRef, error) {
-	outs := make([][]blockRef, n)
-	errs := make([]error, n)
+// partitionAll runs a map task per input block and releases each input
+// once its parts are made.
+func partitionAll(ctx context.Context, ins *inputs, n int, mapSpec func(i int) partSpec) ([][]rayo.ObjectRef[[]byte], error) {
+	parts := make([][]rayo.ObjectRef[[]byte], len(ins.blocks))
+	for i, b := range ins.blocks {
+		parts[i] = rayo.RemoteN(partitionTask, n, mapSpec(i), b.Ref)
+	}
+	pending := make([]rayo.Ref, len(parts))
+	index := map[string]int{}
+	for i, p := range parts {
+		pending[i] = p[0] // a task's results complete together
+		index[p[0].ID()] = i
+	}
+	for len(pending) > 0 {
+		ready, rest, err := rayo.WaitRefs(ctx, pending, 1, -1)
+		if err != nil {
+			releaseParts(parts)
+			return nil, err
+		}
+		for _, r := range ready {
+			ins.release(index[r.ID()])
+		}
+		pending = rest
+	}
+	return parts, nil
+}
+
+func releaseParts(parts [][]rayo.ObjectRef[[]byte]) {
+	for _, ps := range parts {
+		for _, p := range ps {
+			p.Release()
+		}
+	}
+}
+
+// runReduces runs n reduce tasks, inFlight at a time, task j with
+// args(j); once task j is done, done(j) releases its inputs and its
+// output goes to emit, in task order.
+func runReduces(ctx context.Context, n, inFlight int, args func(j int) []any, done func(j int), emit func(blockRef) error) error {
+	type result struct {
+		out []blockRef
+		err error
+		end chan struct{}
+	}
+	results := make([]*result, n)
 	var wg sync.WaitGroup
-	for j := range n {
+	start := func(j int) {
+		r := &result{end: make(chan struct{})}
+		results[j] = r
 		s := reduceTask.Remote(args(j)...)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs[j], errs[j] = takeBlocks(ctx, s)
+			defer close(r.end)
+			r.out, r.err = takeBlocks(ctx, s)
 		}()
 	}
-	wg.Wait()
-	var out []blockRef
-	for j := range n {
-		if errs[j] != nil {
-			for _, o := range outs {
-				releaseAll(o)
-			}
-			return nil, errs[j]
-		}
-		out = append(out, outs[j]...)
+	started := 0
+	for ; started < min(inFlight, n); started++ {
+		start(started)
 	}
-	return out, nil
+	var err error
+	j := 0
+	for ; j < n && err == nil; j++ {
+		r := results[j]
+		<-r.end // takeBlocks ends with ctx
+		done(j)
+		if started < n {
+			start(started)
+			started++
+		}
+		if err = r.err; err == nil {
+			err = emitAll(r.out, emit)
+		}
+	}
+	// On a failure: the reduces started after it end, their outputs go.
+	wg.Wait()
+	for ; j < started; j++ {
+		done(j)
+		releaseAll(results[j].out)
+	}
+	for ; j < n; j++ {
+		done(j)
+	}
+	return err
 }
 
 // repartition cuts the rows into n blocks of nearly equal rows (Ray's
 // repartition without shuffle).
-func repartition(ctx context.Context, in []blockRef, n int, target int64) ([]blockRef, error) {
+func repartition(ctx context.Context, ins *inputs, n int, target int64, emit func(blockRef) error) error {
+	in := ins.blocks
 	var total int64
 	for _, b := range in {
 		total += b.Meta.Rows
 	}
-	var out []blockRef
 	for j := range n {
 		lo, hi := total*int64(j)/int64(n), total*int64(j+1)/int64(n)
 		part, err := sliceRows(ctx, in, lo, hi-lo, max(target, 1<<40)) // one block per part
 		if err != nil {
-			releaseAll(out)
-			return nil, err
+			return err
 		}
-		for _, b := range part {
-			b.borrowed = false
-			if b.Ref.ID() != "" {
-				out = append(out, b)
-			}
+		if err := emitAll(part, emit); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // zip aligns right's rows with each left block's and puts them side by
 // side.
-func zip(ctx context.Context, left, right []blockRef, target int64) ([]blockRef, error) {
+func zip(ctx context.Context, ins *inputs, right []blockRef, target int64, emit func(blockRef) error) error {
+	left := ins.blocks
 	var lrows, rrows int64
 	for _, b := range left {
 		lrows += b.Meta.Rows
@@ -493,18 +603,16 @@ func zip(ctx context.Context, left, right []blockRef, target int64) ([]blockRef,
 		rrows += b.Meta.Rows
 	}
 	if lrows != rrows {
-		return nil, errorf("Zip: %d rows with %d rows", lrows, rrows)
+		return errorf("Zip: %d rows with %d rows", lrows, rrows)
 	}
-	var out []blockRef
 	at := int64(0)
-	for _, l := range left {
+	for i, l := range left {
 		if l.Meta.Rows == 0 {
 			continue
 		}
 		r, err := sliceRows(ctx, right, at, l.Meta.Rows, target)
 		if err != nil {
-			releaseAll(out)
-			return nil, err
+			return err
 		}
 		at += l.Meta.Rows
 		args := []any{reduceSpec{Kind: "zip", NLeft: 1, Label: "Zip", Target: target}, l.Ref}
@@ -513,52 +621,48 @@ func zip(ctx context.Context, left, right []blockRef, target int64) ([]blockRef,
 		}
 		z, err := takeBlocks(ctx, reduceTask.Remote(args...))
 		releaseAll(r)
+		ins.release(i)
 		if err != nil {
-			releaseAll(out)
-			return nil, err
+			return err
 		}
-		out = append(out, z...)
+		if err := emitAll(z, emit); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // join hash-partitions both sides by their keys and joins part j of
 // each in reduce j.
-func join(ctx context.Context, b *barrierSpec, left, right []blockRef, target int64) ([]blockRef, error) {
-	spec := reduceSpec{Kind: "join", Keys: b.Keys, RightKeys: b.RightKeys, How: b.How, Label: "Join", Target: target}
+func join(ctx context.Context, b *barrierSpec, ins *inputs, right []blockRef, target int64, inFlight int, emit func(blockRef) error) error {
+	left := ins.blocks
+	spec := reduceSpec{Kind: "join", Keys: b.Keys, RightKeys: b.RightKeys, How: b.How, Label: "Join", Target: target, NLeft: len(left)}
 	var total int64
 	for _, x := range append(append([]blockRef{}, left...), right...) {
 		total += x.Meta.Bytes
 	}
+	if len(left) == 0 && (b.How == "inner" || b.How == "left") || len(right) == 0 && (b.How == "inner" || b.How == "right") {
+		return nil // nothing to join with
+	}
 	if len(left) == 0 || len(right) == 0 || total <= target {
-		if len(left) == 0 || len(right) == 0 {
-			// One side is empty: one task still gives the right columns
-			// when both have at least a block; else nothing to join with.
-			if len(left) == 0 && (b.How == "inner" || b.How == "left") || len(right) == 0 && (b.How == "inner" || b.How == "right") {
-				return nil, nil
-			}
+		both := &inputs{ex: ins.ex, blocks: append(append([]blockRef{}, left...), holdAll(right)...), done: make([]bool, len(left)+len(right))}
+		for i := len(left); i < len(both.blocks); i++ {
+			both.done[i] = true // right's blocks are the collect's: released by the caller
 		}
-		spec.NLeft = len(left)
-		return reduceOne(ctx, spec, append(append([]blockRef{}, left...), right...))
+		err := reduceOne(ctx, spec, both, emit)
+		copy(ins.done, both.done[:len(left)])
+		return err
 	}
 	n := max(len(left), len(right))
-	lparts := make([][]rayo.ObjectRef[[]byte], len(left))
-	for i, x := range left {
-		lparts[i] = rayo.RemoteN(partitionTask, n, partSpec{Kind: "hash", N: n, Keys: b.Keys}, x.Ref)
+	lparts, err := partitionAll(ctx, ins, n, func(int) partSpec { return partSpec{Kind: "hash", N: n, Keys: b.Keys} })
+	if err != nil {
+		return err
 	}
 	rparts := make([][]rayo.ObjectRef[[]byte], len(right))
 	for i, x := range right {
 		rparts[i] = rayo.RemoteN(partitionTask, n, partSpec{Kind: "hash", N: n, Keys: b.RightKeys}, x.Ref)
 	}
-	defer func() {
-		for _, ps := range append(lparts, rparts...) {
-			for _, p := range ps {
-				p.Release()
-			}
-		}
-	}()
-	spec.NLeft = len(left)
-	return runReduces(ctx, n, func(j int) []any {
+	return runReduces(ctx, n, inFlight, func(j int) []any {
 		args := []any{spec}
 		for i := range left {
 			args = append(args, lparts[i][j])
@@ -567,5 +671,12 @@ func join(ctx context.Context, b *barrierSpec, left, right []blockRef, target in
 			args = append(args, rparts[i][j])
 		}
 		return args
-	})
+	}, func(j int) {
+		for i := range left {
+			lparts[i][j].Release()
+		}
+		for i := range right {
+			rparts[i][j].Release()
+		}
+	}, emit)
 }

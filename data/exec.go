@@ -70,7 +70,9 @@ type physOp struct {
 	batch int64        // physMap, physActor: rows a task's input should reach
 	limit int64        // physLimit
 	// physBarrier: runs once over every input block.
-	barrier func(ctx context.Context, ex *executor, in []blockRef) ([]blockRef, error)
+	// It owns in (releases each block, or passes it on) and hands its
+	// output to emit in order; emit waits while the run is over budget.
+	barrier func(ctx context.Context, ex *executor, in []blockRef, emit func(blockRef) error) error
 	// physUnion: the plans whose outputs it streams.
 	union []*plan
 	class *Fn // physActor: the class function and its constructor arguments
@@ -110,6 +112,9 @@ type executor struct {
 	outWait  chan struct{} // closed when output or an end arrives (consumer's wait)
 	onClose  func()        // after the run: the progress report's end
 	waiting  int           // consumers blocked in next: only they can be stalled
+	// room is broadcast when a task may take more output: blocks were
+	// released, a task became the first of its operator, the run ended.
+	room *sync.Cond
 }
 
 // opState is an operator while the plan runs.
@@ -148,6 +153,7 @@ func newExecutor(ctx context.Context, p *plan, cfg execConfig) *executor {
 	ctx, cancel := context.WithCancel(ctx)
 	e := &executor{cfg: cfg, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
 		progress: time.Now(), outWait: make(chan struct{})}
+	e.room = sync.NewCond(&e.mu)
 	for i, op := range p.ops {
 		st := &opState{physOp: op, idx: i, estOut: cfg.targetBlock, left: op.limit}
 		st.maxConc = max(1, int(cfg.cpus/max(op.mopts.NumCPUs, 0.001)))
@@ -225,6 +231,7 @@ func (e *executor) fail(err error) {
 		e.err = err
 		e.signalOutLocked()
 	}
+	e.room.Broadcast()
 	e.mu.Unlock()
 	e.poke()
 }
@@ -344,6 +351,7 @@ func (e *executor) takenLocked(op *opState, in []blockRef) {
 	for _, b := range in {
 		e.ops[op.idx-1].queued -= b.Meta.Bytes
 	}
+	e.room.Broadcast()
 }
 
 // canLaunchLocked applies the budget (see the package comment above).
@@ -413,6 +421,14 @@ func (e *executor) launchEstimatedLocked(op *opState, inputs []blockRef, est int
 func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 	defer s.Close()
 	for {
+		// Over the budget, only the first task of an operator (whose
+		// output can be delivered now) takes more: the others' producers
+		// wait on the stream's backpressure.
+		e.mu.Lock()
+		for t.op.tasks[0] != t && e.held > e.cfg.budget && e.err == nil && !e.closed {
+			e.room.Wait()
+		}
+		e.mu.Unlock()
 		metaRef, err := s.Next(e.ctx)
 		if errors.Is(err, io.EOF) {
 			e.taskDone(t, nil)
@@ -502,6 +518,7 @@ func (e *executor) taskDone(t *runningTask, err error) {
 			op.estOut = max(op.stats.Bytes/op.stats.Tasks, 1)
 		}
 	}
+	e.room.Broadcast() // a new first task, or blocks freed
 	// Deliver, in launch order, the outputs of finished tasks at the head.
 	for len(op.tasks) > 0 && op.tasks[0].finished {
 		op.tasks = op.tasks[1:]
@@ -668,6 +685,7 @@ func (e *executor) next(ctx context.Context) (blockRef, error) {
 			b := e.out[0]
 			e.out = e.out[1:]
 			e.ops[len(e.ops)-1].queued -= b.Meta.Bytes
+			e.room.Broadcast()
 			e.progress = time.Now()
 			e.mu.Unlock()
 			e.poke()
@@ -699,6 +717,7 @@ func (e *executor) next(ctx context.Context) (blockRef, error) {
 func (e *executor) release(b blockRef) {
 	e.mu.Lock()
 	e.held -= b.Meta.Bytes
+	e.room.Broadcast()
 	e.mu.Unlock()
 	b.release()
 	e.poke()
@@ -718,6 +737,7 @@ func (e *executor) adopt(b blockRef) {
 func (e *executor) keep(b blockRef) {
 	e.mu.Lock()
 	e.held -= b.Meta.Bytes
+	e.room.Broadcast()
 	e.mu.Unlock()
 	e.poke()
 }
@@ -731,6 +751,7 @@ func (e *executor) close() error {
 		return nil
 	}
 	e.closed = true
+	e.room.Broadcast()
 	err := e.err
 	for _, b := range e.out {
 		b.release()
@@ -786,13 +807,35 @@ func (e *executor) close() error {
 // runBarrier runs an all-to-all operator over its inputs.
 func (e *executor) runBarrier(op *opState, in []blockRef) {
 	defer e.wg.Done()
-	out, err := op.barrier(e.ctx, e, in)
+	emit := func(b blockRef) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if err := e.err; err != nil || e.closed || op.cut {
+			b.release()
+			switch {
+			case op.cut:
+				err = errLimitReached // a limit after it has its rows
+			case err == nil:
+				err = ErrClosed
+			}
+			return err
+		}
+		e.progress = time.Now()
+		e.deliverLocked(op, b)
+		e.notePeakLocked()
+		e.poke()
+		// Over the budget, wait until what this operator gave is taken.
+		for e.held > e.cfg.budget && op.queued > 0 && e.err == nil && !e.closed {
+			e.room.Wait()
+		}
+		return nil
+	}
+	err := op.barrier(e.ctx, e, in, emit)
+	if errors.Is(err, errLimitReached) {
+		err = nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, b := range in {
-		e.held -= b.Meta.Bytes
-		b.release()
-	}
 	op.running--
 	e.running--
 	e.progress = time.Now()
@@ -800,16 +843,11 @@ func (e *executor) runBarrier(op *opState, in []blockRef) {
 		if e.err == nil && !e.closed {
 			e.err = opError(op.label, err)
 			e.signalOutLocked()
-		}
-		for _, b := range out {
-			b.release()
+			e.room.Broadcast()
 		}
 		return
 	}
 	op.stats.Tasks++
-	for _, b := range out {
-		e.deliverLocked(op, b)
-	}
 	e.finishOpLocked(op)
 	e.poke()
 }

@@ -414,8 +414,87 @@ func filterRecord(ctx context.Context, rec arrow.RecordBatch, keep []bool) (arro
 	return compute.FilterRecordBatch(ctx, rec, mask, compute.DefaultFilterOptions())
 }
 
-// recordBytes is the memory a record's buffers take.
-func recordBytes(rec arrow.RecordBatch) int64 { return util.TotalRecordSize(rec) }
+// recordBytes is the size of a record's data: for a slice, the part of
+// its buffers the slice spans (arrow's TotalRecordSize counts the whole
+// buffers behind it, so a 1024-row slice of a 1M-row block would count
+// as the block).
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += arrayBytes(c)
+	}
+	return n
+}
+
+// arrayBytes is the size of the part of an array's buffers it spans.
+func arrayBytes(a arrow.Array) int64 {
+	rows := int64(a.Len())
+	validity := (rows + 7) / 8
+	switch dt := a.DataType().(type) {
+	case arrow.FixedWidthDataType:
+		return validity + rows*int64(max(dt.BitWidth(), 1)+7)/8
+	case *arrow.StringType, *arrow.BinaryType:
+		type offsets interface{ ValueOffset(int) int }
+		if o, ok := a.(offsets); ok && rows > 0 {
+			return validity + 4*rows + int64(o.ValueOffset(int(rows)-1)-o.ValueOffset(0)) + int64(valueLen(a, int(rows)-1))
+		}
+	}
+	switch v := a.(type) {
+	case *array.List:
+		if rows == 0 {
+			return validity
+		}
+		lo, _ := v.ValueOffsets(0)
+		_, hi := v.ValueOffsets(int(rows) - 1)
+		return validity + 4*rows + sliceBytes(v.ListValues(), lo, hi)
+	case *array.LargeList:
+		if rows == 0 {
+			return validity
+		}
+		lo, _ := v.ValueOffsets(0)
+		_, hi := v.ValueOffsets(int(rows) - 1)
+		return validity + 8*rows + sliceBytes(v.ListValues(), lo, hi)
+	case *array.FixedSizeList:
+		size := int64(v.DataType().(*arrow.FixedSizeListType).Len())
+		off := int64(v.Data().Offset())
+		return validity + sliceBytes(v.ListValues(), off*size, (off+rows)*size)
+	case *array.Struct:
+		n := validity
+		for i := range v.NumField() {
+			n += arrayBytes(v.Field(i))
+		}
+		return n
+	}
+	// Other types: their whole buffers, in proportion to the rows the
+	// slice has of them.
+	whole := util.TotalArraySize(a)
+	total := int64(a.Data().Offset()) + rows
+	if total == 0 {
+		return whole
+	}
+	return whole * rows / total
+}
+
+// sliceBytes is arrayBytes of values [lo, hi) of a.
+func sliceBytes(a arrow.Array, lo, hi int64) int64 {
+	if hi <= lo {
+		return 0
+	}
+	s := array.NewSlice(a, lo, hi)
+	defer s.Release()
+	return arrayBytes(s)
+}
+
+// valueLen is the length of value i of a string or binary array.
+func valueLen(a arrow.Array, i int) int {
+	switch v := a.(type) {
+	case *array.String:
+		return len(v.Value(i))
+	case *array.Binary:
+		return len(v.Value(i))
+	}
+	return 0
+}
 
 // takeIndices gathers rec's rows at idx, in that order.
 func takeIndices(rec arrow.RecordBatch, idx []int64) (arrow.RecordBatch, error) {
