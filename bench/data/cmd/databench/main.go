@@ -74,9 +74,10 @@ func run(ctx context.Context, args []string) error {
 	fs.Int64Var(&c.rayo.store, "store", 0, "rayo: rows 1-3's object store, bytes (0: rayo's default, 30% of memory)")
 	fs.Int64Var(&c.rayo.streamStore, "stream-store", 512<<20, "rayo: row 4's object store, bytes")
 	fs.Float64Var(&c.rayo.streamTimes, "stream-times", 10, "rayo: row 4 streams this many times its store")
-	fs.DurationVar(&c.rayo.delay, "delay", 5*time.Millisecond, "rayo: row 4's consumer's delay per batch of 65,536 rows (4 MiB)")
+	fs.DurationVar(&c.rayo.delay, "delay", 20*time.Millisecond, "rayo: row 4's consumer's delay per batch of 65,536 rows (4 MiB)")
 	fs.StringVar(&c.rayo.workerProf, "worker-cpuprofile", "", "rayo: profile every worker's CPU into this directory (rows 1-3)")
 	fs.DurationVar(&c.rayo.stall, "stall", 0, "rayo: the runs' StallTimeout (0: rayo's default; a diagnostic, the executor ticks at a tenth of it)")
+	fs.IntVar(&c.rayo.mapBatch, "map-batch", -1, "rayo: rows 1 and 4's MapBatches BatchSize (-1: rayo's default, 1024; 0: whole blocks)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: databench [flags] gen|peers|rayo")
 		fs.PrintDefaults()

@@ -191,6 +191,15 @@ type rayoConfig struct {
 	delay       time.Duration
 	workerProf  string
 	stall       time.Duration // 0: rayo's default
+	mapBatch    int           // rows 1 and 4's MapBatches BatchSize; -1: rayo's default (1024)
+}
+
+// mapOpts are rows 1 and 4's MapBatches options.
+func (rc rayoConfig) mapOpts() []data.MapOption {
+	if rc.mapBatch < 0 {
+		return nil
+	}
+	return []data.MapOption{data.BatchSize(rc.mapBatch)}
 }
 
 // execOpts are every run's options: no progress lines, and a stall
@@ -270,7 +279,7 @@ func runRayo(ctx context.Context, c config, rc rayoConfig) error {
 		err := func() error {
 			defer rayo.Shutdown()
 			if only["1"] {
-				r, err := rayoRow1Run(ctx, m, filepath.Join(outDir, "row1"), rc.execOpts())
+				r, err := rayoRow1Run(ctx, m, filepath.Join(outDir, "row1"), rc.execOpts(), rc.mapOpts())
 				if err != nil {
 					return fmt.Errorf("row 1: %w", err)
 				}
@@ -318,7 +327,7 @@ func runRayo(ctx context.Context, c config, rc rayoConfig) error {
 			rayo.WithObjectStoreMemory(rc.streamStore)); err != nil {
 			return fmt.Errorf("rayo.Init: %w", err)
 		}
-		r, err := rayoRow4Run(ctx, int64(float64(rc.streamStore)*rc.streamTimes), rc.streamStore, rc.delay, rc.execOpts())
+		r, err := rayoRow4Run(ctx, int64(float64(rc.streamStore)*rc.streamTimes), rc.streamStore, rc.delay, rc.execOpts(), rc.mapOpts())
 		rayo.Shutdown()
 		if err != nil {
 			return fmt.Errorf("row 4: %w", err)
@@ -411,14 +420,14 @@ func place(peerRows, mine []report.Row) []report.Row {
 	return out
 }
 
-func rayoRow1Run(ctx context.Context, m *dataset.Manifest, out string, opts []data.ExecOption) (*rayoRow1, error) {
+func rayoRow1Run(ctx context.Context, m *dataset.Manifest, out string, opts []data.ExecOption, mopts []data.MapOption) (*rayoRow1, error) {
 	in, err := m.Paths(dataset.RMW)
 	if err != nil {
 		return nil, err
 	}
 	e, _ := m.Dataset(dataset.RMW)
 	start := time.Now()
-	ds := data.ReadParquet(in).MapBatches(mapXY).WithOptions(opts...)
+	ds := data.ReadParquet(in).MapBatches(mapXY, mopts...).WithOptions(opts...)
 	// One output file per input file, as the floor writes.
 	written, err := ds.WriteParquet(ctx, out, data.MaxRowsPerFile(e.RowsPerFile))
 	if err != nil {
@@ -545,10 +554,10 @@ func rayoRow3Run(ctx context.Context, m *dataset.Manifest, by, what, out string,
 		StoreBytes: after.capacity, Spilled: after.spilled - before.spilled}, nil
 }
 
-func rayoRow4Run(ctx context.Context, bytes, store int64, delay time.Duration, opts []data.ExecOption) (*rayoRow4, error) {
+func rayoRow4Run(ctx context.Context, bytes, store int64, delay time.Duration, opts []data.ExecOption, mopts []data.MapOption) (*rayoRow4, error) {
 	const rowBytes = 64 // widen's eight 8-byte columns
 	n := bytes / rowBytes
-	ds := data.Range(n).MapBatches(widen).WithOptions(opts...)
+	ds := data.Range(n).MapBatches(widen, mopts...).WithOptions(opts...)
 	s := newSampler()
 	before := s.sampleNow()
 	start := time.Now()
