@@ -164,6 +164,7 @@ type rayoRow3 struct {
 	Budget     int64   `json:"budget_bytes"`
 	StoreBytes int64   `json:"store_capacity_bytes"`
 	Spilled    int64   `json:"spilled_bytes"`
+	Spills     int64   `json:"spills"`
 }
 
 type rayoRow4 struct {
@@ -311,8 +312,8 @@ func runRayo(ctx context.Context, c config, rc rayoConfig) error {
 					res.Row3 = append(res.Row3, *r)
 					v := r.Seconds
 					mine = append(mine, report.Row{Row: "3", What: s.what + ", " + rmwSize, Unit: "s", Rayo: &v,
-						RayoExtra: fmt.Sprintf("→ WriteParquet; store peak %s (sampled), run peak %s, budget %s, store %s, spilled %s",
-							mib(r.StorePeak), mib(r.RunPeak), mib(r.Budget), mib(r.StoreBytes), mib(r.Spilled))})
+						RayoExtra: fmt.Sprintf("→ WriteParquet; store peak %s (sampled), run peak %s, budget %s, store %s, %d spills",
+							mib(r.StorePeak), mib(r.RunPeak), mib(r.Budget), mib(r.StoreBytes), r.Spills)})
 				}
 			}
 			return nil
@@ -551,7 +552,7 @@ func rayoRow3Run(ctx context.Context, m *dataset.Manifest, by, what, out string,
 	os.RemoveAll(out)
 	st := ds.Stats()
 	return &rayoRow3{What: what, Seconds: secs, Rows: n, RunPeak: st.PeakBytes, StorePeak: peak.used, Budget: st.Budget,
-		StoreBytes: after.capacity, Spilled: after.spilled - before.spilled}, nil
+		StoreBytes: after.capacity, Spilled: after.spilled - before.spilled, Spills: after.spills - before.spills}, nil
 }
 
 func rayoRow4Run(ctx context.Context, bytes, store int64, delay time.Duration, opts []data.ExecOption, mopts []data.MapOption) (*rayoRow4, error) {
