@@ -177,7 +177,8 @@ type rayoRow4 struct {
 	StorePeak   int64     `json:"store_peak_bytes"`
 	Spilled     int64     `json:"spilled_bytes"`
 	Spills      int64     `json:"spills"`
-	RSS         []int64   `json:"rss_bytes"` // sampled over the run
+	RSS         []int64   `json:"rss_bytes"`      // VmRSS, sampled over the run
+	RSSAnon     []int64   `json:"rss_anon_bytes"` // RssAnon: VmRSS less the store's shared pages and files
 	RSSAt       []float64 `json:"rss_seconds"`
 	Batches     int       `json:"batches"`
 	Delay       string    `json:"delay_per_batch"`
@@ -344,14 +345,15 @@ func runRayo(ctx context.Context, c config, rc rayoConfig) error {
 	if r := res.Row4; r != nil {
 		fmt.Printf("\nRow 4: %s streamed (%.1f× the store) through MapBatches into IterBatches with %s per batch (%d batches) in %.1f s\n",
 			mib(r.StreamBytes), float64(r.StreamBytes)/float64(r.StoreBytes), r.Delay, r.Batches, r.Seconds)
-		fmt.Printf("\n| store capacity | run budget | run peak (Stats) | store peak (/metrics, sampled) | spilled | driver RSS min / median / max |\n|---|---|---|---|---|---|\n")
+		fmt.Printf("\n| store capacity | run budget | run peak (Stats) | store peak (/metrics, sampled) | spilled | driver VmRSS min / median / max | driver RssAnon min / median / max |\n|---|---|---|---|---|---|---|\n")
 		lo, mid, hi := spread(r.RSS)
-		fmt.Printf("| %s | %s | %s | %s | %s in %d spills | %s / %s / %s |\n", mib(r.StoreBytes), mib(r.Budget), mib(r.RunPeak), mib(r.StorePeak),
-			mib(r.Spilled), r.Spills, mib(lo), mib(mid), mib(hi))
-		fmt.Print("\ndriver RSS over time:")
+		alo, amid, ahi := spread(r.RSSAnon)
+		fmt.Printf("| %s | %s | %s | %s | %s in %d spills | %s / %s / %s | %s / %s / %s |\n", mib(r.StoreBytes), mib(r.Budget), mib(r.RunPeak), mib(r.StorePeak),
+			mib(r.Spilled), r.Spills, mib(lo), mib(mid), mib(hi), mib(alo), mib(amid), mib(ahi))
+		fmt.Print("\ndriver VmRSS (RssAnon) over time:")
 		step := max(1, len(r.RSS)/12)
 		for i := 0; i < len(r.RSS); i += step {
-			fmt.Printf(" %.1fs %s;", r.RSSAt[i], mib(r.RSS[i]))
+			fmt.Printf(" %.1fs %s (%s);", r.RSSAt[i], mib(r.RSS[i]), mib(r.RSSAnon[i]))
 		}
 		fmt.Println()
 	}
@@ -593,7 +595,7 @@ func rayoRow4Run(ctx context.Context, bytes, store int64, delay time.Duration, o
 	st := ds.Stats()
 	return &rayoRow4{StreamBytes: n * rowBytes, Rows: n, Seconds: secs, StoreBytes: after.capacity, Budget: st.Budget, RunPeak: st.PeakBytes,
 		StorePeak: peak.used, Spilled: after.spilled - before.spilled, Spills: after.spills - before.spills,
-		RSS: s.rss, RSSAt: s.at, Batches: batches, Delay: delay.String()}, nil
+		RSS: s.rss, RSSAnon: s.anon, RSSAt: s.at, Batches: batches, Delay: delay.String()}, nil
 }
 
 // storeSample is one reading of the node's object-store metrics.
@@ -610,6 +612,7 @@ type sampler struct {
 	peak storeSample
 	last storeSample
 	rss  []int64
+	anon []int64
 	at   []float64
 	url  string
 	err  error
@@ -625,9 +628,10 @@ func newSampler() *sampler {
 		defer t.Stop()
 		for {
 			s.sampleNow()
-			if r := rss(); r > 0 {
+			if r, anon := rss(); r > 0 {
 				s.mu.Lock()
 				s.rss = append(s.rss, r)
+				s.anon = append(s.anon, anon)
 				s.at = append(s.at, time.Since(start).Seconds())
 				s.mu.Unlock()
 			}
@@ -723,22 +727,32 @@ func parseStore(text string) storeSample {
 	return s
 }
 
-// rss is this process's resident set (VmRSS), in bytes; 0 if unknown.
-func rss() int64 {
+// rss is this process's resident set (VmRSS) and its anonymous part
+// (RssAnon: the Go heap and other private memory, without the object
+// store's shared pages that reading blocks in place maps), in bytes; 0 if
+// unknown.
+func rss() (total, anon int64) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 && f[1] == "kB" {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb << 10
-			}
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "RssAnon") {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[0], 10, 64)
+		if name == "VmRSS" {
+			total = kb << 10
+		} else {
+			anon = kb << 10
 		}
 	}
-	return 0
+	return total, anon
 }
 
 func spread(v []int64) (lo, mid, hi int64) {

@@ -165,7 +165,7 @@ func TestRayoSmallScale(t *testing.T) {
 	}
 	w := r.Row4
 	if w == nil || w.StoreBytes != 32<<20 || w.StreamBytes < 2*w.StoreBytes-64 || w.Rows != w.StreamBytes/64 ||
-		len(w.RSS) == 0 || len(w.RSS) != len(w.RSSAt) || w.Budget <= 0 {
+		len(w.RSS) == 0 || len(w.RSS) != len(w.RSSAt) || len(w.RSSAnon) != len(w.RSS) || w.Budget <= 0 {
 		t.Errorf("row 4: %+v", w)
 	}
 }
