@@ -33,6 +33,7 @@ import (
 var errUsage = errors.New("databench: usage")
 
 func main() {
+	serveIfWorker()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := run(ctx, os.Args[1:])
 	stop()
@@ -53,6 +54,7 @@ type config struct {
 	script  string
 	keep    bool
 	cpuprof string
+	rayo    rayoConfig
 }
 
 func run(ctx context.Context, args []string) error {
@@ -63,13 +65,21 @@ func run(ctx context.Context, args []string) error {
 	fs.Uint64Var(&c.seed, "seed", 16, "gen: random seed")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "goroutines (gen, floor) and DuckDB threads")
 	fs.IntVar(&c.reps, "reps", 3, "peers: group-by repetitions (the median is reported)")
-	fs.StringVar(&c.only, "only", "floor,duckdb,pandas,sort", "peers: which to run (comma-separated)")
+	fs.StringVar(&c.only, "only", "floor,duckdb,pandas,sort", "peers: which to run (comma-separated); rayo: which rows (default 1,2,3,4)")
 	fs.StringVar(&c.jsonOut, "json", "", "peers: JSON output (default DIR/peers.json)")
 	fs.StringVar(&c.script, "pandas-script", "pandas_groupby.py", "peers: the pandas script")
 	fs.BoolVar(&c.keep, "keep", false, "peers: keep the outputs under DIR/out")
 	fs.StringVar(&c.cpuprof, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&c.rayo.peerFiles, "peers", "", "rayo: the peers' JSON files, comma-separated (default DIR/peers.json)")
+	fs.Int64Var(&c.rayo.store, "store", 0, "rayo: rows 1-3's object store, bytes (0: rayo's default, 30% of memory)")
+	fs.Int64Var(&c.rayo.streamStore, "stream-store", 512<<20, "rayo: row 4's object store, bytes")
+	fs.Float64Var(&c.rayo.streamTimes, "stream-times", 10, "rayo: row 4 streams this many times its store")
+	fs.DurationVar(&c.rayo.delay, "delay", 20*time.Millisecond, "rayo: row 4's consumer's delay per batch of 65,536 rows (4 MiB)")
+	fs.StringVar(&c.rayo.workerProf, "worker-cpuprofile", "", "rayo: profile every worker's CPU into this directory (rows 1-3)")
+	fs.DurationVar(&c.rayo.stall, "stall", 0, "rayo: the runs' StallTimeout (0: rayo's default; a diagnostic, the executor ticks at a tenth of it)")
+	fs.IntVar(&c.rayo.mapBatch, "map-batch", -1, "rayo: rows 1 and 4's MapBatches BatchSize (-1: rayo's default, 1024; 0: whole blocks)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: databench [flags] gen|peers")
+		fmt.Fprintln(fs.Output(), "usage: databench [flags] gen|peers|rayo")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -77,7 +87,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return fmt.Errorf("%w: want one subcommand, gen or peers", errUsage)
+		return fmt.Errorf("%w: want one subcommand, gen, peers or rayo", errUsage)
 	}
 	if c.reps < 1 {
 		return fmt.Errorf("%w: --reps %d", errUsage, c.reps)
@@ -98,6 +108,13 @@ func run(ctx context.Context, args []string) error {
 		return gen(ctx, c)
 	case "peers":
 		return runPeers(ctx, c)
+	case "rayo":
+		onlySet := false
+		fs.Visit(func(f *flag.Flag) { onlySet = onlySet || f.Name == "only" })
+		if !onlySet {
+			c.only = "1,2,3,4"
+		}
+		return runRayo(ctx, c, c.rayo)
 	}
 	return fmt.Errorf("%w: unknown subcommand %q", errUsage, fs.Arg(0))
 }
