@@ -331,8 +331,12 @@ func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, ins *inputs, em
 		if small {
 			return reduceOne(ctx, reduceSpec{Kind: "shuffle", Seed: b.Seed, Label: label, Target: target}, ins, emit)
 		}
-		return shuffleStage(ctx, ins, n, reducers, func(i int) partSpec { return partSpec{Kind: "random", N: n, Seed: b.Seed ^ uint64(i)*0x9e3779b97f4a7c15} },
-			func(j int) reduceSpec { return reduceSpec{Kind: "shuffle", Seed: b.Seed ^ uint64(j+1)*0xbf58476d1ce4e5b9, Label: label, Target: target} }, emit)
+		return shuffleStage(ctx, ins, n, reducers, func(i int) partSpec {
+			return partSpec{Kind: "random", N: n, Seed: b.Seed ^ uint64(i)*0x9e3779b97f4a7c15}
+		},
+			func(j int) reduceSpec {
+				return reduceSpec{Kind: "shuffle", Seed: b.Seed ^ uint64(j+1)*0xbf58476d1ce4e5b9, Label: label, Target: target}
+			}, emit)
 	case "sort":
 		if small {
 			return reduceOne(ctx, reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target}, ins, emit)
@@ -342,7 +346,9 @@ func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, ins *inputs, em
 			return err
 		}
 		return shuffleStage(ctx, ins, n, reducers, func(int) partSpec { return partSpec{Kind: "range", N: n, SortKeys: b.SortKeys, Boundaries: bounds} },
-			func(int) reduceSpec { return reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target} }, emit)
+			func(int) reduceSpec {
+				return reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target}
+			}, emit)
 	case "aggregate":
 		if small {
 			return reduceOne(ctx, reduceSpec{Kind: "aggregate", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}, ins, emit)
@@ -359,7 +365,9 @@ func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, ins *inputs, em
 		// Ranges of keys, so that the outputs in order are sorted by key.
 		return shuffleStage(ctx, ins, n, reducers, func(int) partSpec {
 			return partSpec{Kind: "range", N: n, Keys: b.Keys, SortKeys: sk, Boundaries: bounds, Aggs: b.Aggs}
-		}, func(int) reduceSpec { return reduceSpec{Kind: "combine", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target} }, emit)
+		}, func(int) reduceSpec {
+			return reduceSpec{Kind: "combine", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}
+		}, emit)
 	case "mapgroups":
 		rs := func(int) reduceSpec {
 			return reduceSpec{Kind: "mapgroups", Keys: b.Keys, Fn: b.Fn, Label: "MapGroups(" + b.Fn + ")", Target: target}
