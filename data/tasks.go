@@ -158,7 +158,7 @@ func (e *emitter) flush() error {
 }
 
 func (e *emitter) emit(rec arrow.RecordBatch) error {
-	b, err := block.Encode(rec)
+	b, err := block.EncodeSized(rec, recordBytes(rec))
 	if err != nil {
 		return fmt.Errorf("data: encoding an output block: %w", err)
 	}

@@ -87,6 +87,13 @@ func Compression(codec string) WriteOption {
 	return func(o *writeOptions) { o.sink.Compression = codec }
 }
 
+// ParquetDictionary turns a Parquet write's dictionary encoding on (the
+// default, as pyarrow's use_dictionary) or off (faster for data with few
+// repeated values, such as floats).
+func ParquetDictionary(on bool) WriteOption {
+	return func(o *writeOptions) { o.sink.NoDictionary = !on }
+}
+
 // CSVDelimiter sets a CSV write's field delimiter (default ',').
 func CSVDelimiter(r rune) WriteOption { return func(o *writeOptions) { o.sink.Delimiter = r } }
 

@@ -41,7 +41,12 @@ type Meta struct {
 // Encode writes rec as a block: the Arrow IPC file format holding one
 // record batch. Ray Data's equivalent is putting a pyarrow.Table block in
 // the object store.
-func Encode(rec arrow.Record) ([]byte, error) {
+func Encode(rec arrow.Record) ([]byte, error) { return EncodeSized(rec, 0) }
+
+// EncodeSized is Encode with the size of rec's data, when the caller
+// knows it: the block's buffer is allocated once instead of grown (and
+// copied) while it is written.
+func EncodeSized(rec arrow.Record, dataBytes int64) ([]byte, error) {
 	if rec == nil {
 		return nil, ErrNilRecord
 	}
@@ -49,6 +54,11 @@ func Encode(rec arrow.Record) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
+	if dataBytes > 0 {
+		// Room for the header, the schema and footer, and Arrow's 8-byte
+		// padding of every buffer.
+		buf.Grow(int(dataBytes) + HeaderSize + 4096 + 64*int(rec.NumCols()))
+	}
 	buf.Write(make([]byte, HeaderSize))
 	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
 	if err != nil {

@@ -61,6 +61,9 @@ type Options struct {
 	// NoHeader leaves out the CSV header row (pyarrow's
 	// include_header=False); the zero value writes one, as Ray does.
 	NoHeader bool `msgpack:"no_header,omitempty"`
+	// NoDictionary turns Parquet's dictionary encoding off (pyarrow's
+	// use_dictionary=False); the zero value keeps it on, as pyarrow does.
+	NoDictionary bool `msgpack:"no_dictionary,omitempty"`
 }
 
 // DefaultRowGroupRows is the number of rows in a Parquet row group when

@@ -280,6 +280,7 @@ func parquetProps(opts Options) (*parquet.WriterProperties, pqarrow.ArrowWriterP
 		parquet.WithCompression(compression(opts.Compression)),
 		parquet.WithMaxRowGroupLength(rg),
 		parquet.WithCreatedBy("rayo"),
+		parquet.WithDictionaryDefault(!opts.NoDictionary),
 	)
 	return props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
 }

@@ -431,8 +431,9 @@ func rayoRow1Run(ctx context.Context, m *dataset.Manifest, out string, opts []da
 	e, _ := m.Dataset(dataset.RMW)
 	start := time.Now()
 	ds := data.ReadParquet(in).MapBatches(mapXY, mopts...).WithOptions(opts...)
-	// One output file per input file, as the floor writes.
-	written, err := ds.WriteParquet(ctx, out, data.MaxRowsPerFile(e.RowsPerFile))
+	// One output file per input file, as the floor writes, with its
+	// writer settings (snappy, no dictionaries, row groups of 1Mi rows).
+	written, err := ds.WriteParquet(ctx, out, data.MaxRowsPerFile(e.RowsPerFile), data.ParquetDictionary(false))
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +539,7 @@ func rayoRow3Run(ctx context.Context, m *dataset.Manifest, by, what, out string,
 	s := newSampler()
 	before := s.sampleNow()
 	start := time.Now()
-	written, err := ds.WriteParquet(ctx, out)
+	written, err := ds.WriteParquet(ctx, out, data.ParquetDictionary(false))
 	secs := time.Since(start).Seconds()
 	peak, after := s.stop()
 	if err != nil {
