@@ -36,6 +36,9 @@ type barrierSpec struct {
 	How       string            `msgpack:"h,omitempty"`
 	Other     *node             `msgpack:"o,omitempty"`
 	OtherExec execOptions       `msgpack:"oe"`
+	// Partial: the tasks before it aggregated partially already (the
+	// plan pushed the group-by's first phase into them).
+	Partial bool `msgpack:"p,omitempty"`
 }
 
 // partSpec is a map task's work: an optional partial aggregation, then a
@@ -350,6 +353,20 @@ func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, ins *inputs, em
 				return reduceSpec{Kind: "sort", SortKeys: b.SortKeys, Label: label, Target: target}
 			}, emit)
 	case "aggregate":
+		combine := reduceSpec{Kind: "combine", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}
+		if b.Partial && (small || len(b.Keys) == 0) {
+			return reduceOne(ctx, combine, ins, emit)
+		}
+		if b.Partial {
+			sk := ascending(b.Keys)
+			bounds, err := boundaries(ctx, in, sk, n, b.Seed)
+			if err != nil {
+				return err
+			}
+			return shuffleStage(ctx, ins, n, reducers, func(int) partSpec {
+				return partSpec{Kind: "range", N: n, SortKeys: sk, Boundaries: bounds}
+			}, func(int) reduceSpec { return combine }, emit)
+		}
 		if small {
 			return reduceOne(ctx, reduceSpec{Kind: "aggregate", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}, ins, emit)
 		}

@@ -421,11 +421,8 @@ func (e *executor) launchEstimatedLocked(op *opState, inputs []blockRef, est int
 func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 	defer s.Close()
 	for {
-		// Over the budget, only the first task of an operator (whose
-		// output can be delivered now) takes more: the others' producers
-		// wait on the stream's backpressure.
 		e.mu.Lock()
-		for t.op.tasks[0] != t && e.held > e.cfg.budget && e.err == nil && !e.closed {
+		for !e.mayTakeLocked(t) {
 			e.room.Wait()
 		}
 		e.mu.Unlock()
@@ -482,6 +479,33 @@ func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 		e.mu.Unlock()
 		e.poke()
 	}
+}
+
+// mayTakeLocked says whether a running task may take its next output
+// block. Within the budget, yes. Over it, a task waits (its producer then
+// waits on the stream's backpressure) unless it is the first of its
+// operator, whose output is delivered at once, and what the operator gave
+// before is all used: then the pipeline needs that block to move on.
+func (e *executor) mayTakeLocked(t *runningTask) bool {
+	if e.err != nil || e.closed || e.held <= e.cfg.budget {
+		return true
+	}
+	return t.op.tasks[0] == t && e.starvedAfterLocked(t.op)
+}
+
+// starvedAfterLocked reports that nothing op produced waits to be used:
+// the consumer has no block to take, or the next operator no input it
+// can run on (a barrier runs only on all of it).
+func (e *executor) starvedAfterLocked(op *opState) bool {
+	if op.idx == len(e.ops)-1 {
+		return len(e.out) == 0
+	}
+	next := e.ops[op.idx+1]
+	switch next.kind {
+	case physBarrier, physLimit:
+		return true
+	}
+	return len(next.in) == 0 || (!next.inDone && next.inRows < next.batch)
 }
 
 // taskDone ends a task: its inputs and reservation are released and the

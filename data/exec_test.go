@@ -121,6 +121,21 @@ func TestStreamsMoreThanTheStoreWithinBudget(t *testing.T) {
 		t.Fatalf("%v objects spilled", s-spills0)
 	}
 	t.Logf("%d MiB streamed; run peak %d MiB, store peak +%.1f MiB, budget %d MiB", rowsTotal*64>>20, st.PeakBytes>>20, peakUsed/(1<<20), budget>>20)
+
+	// Two tasks whose outputs are each six times the budget: they wait for
+	// the consumer instead of piling their blocks up.
+	big := quiet(data.Range(rowsTotal/2, data.Parallelism(2))).MapBatches(fWiden, data.BatchSize(0)).
+		WithOptions(data.ObjectStoreBudget(budget), data.TargetBlockSize(4<<20))
+	rows = 0
+	for b, err := range big.IterBatches(ctx, data.IterBatchSize(0)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += b.NumRows()
+	}
+	if st := big.Stats(); rows != rowsTotal/2 || st.PeakBytes > budget+2*(4<<20) {
+		t.Fatalf("%d rows; big tasks: the run held %d bytes, budget %d", rows, st.PeakBytes, budget)
+	}
 }
 
 var fBlock = data.BatchFunc("test.block", func(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBatch, error) {

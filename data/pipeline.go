@@ -7,9 +7,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
+	acompute "github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/util"
+
+	"github.com/rayo-dev/rayo/data/internal/compute"
 )
 
 // The fused operators of one task run in a worker as a chain of steps:
@@ -27,6 +29,9 @@ const (
 	opRename opKind = "rename" // RenameColumns
 	opLimit  opKind = "limit"  // a per-task limit pushed into a read
 	opSlice  opKind = "slice"  // rows [Skip, Skip+N) of the task's input
+	// opPartial is a group-by's partial aggregation pushed into the tasks
+	// before it: they hand on per-group states, not rows.
+	opPartial opKind = "partial"
 )
 
 // opSpec is one fused operator, as it travels in a task's arguments.
@@ -40,6 +45,9 @@ type opSpec struct {
 	To        []string `msgpack:"t,omitempty"` // rename's new names
 	N         int64    `msgpack:"n,omitempty"` // limit, slice: rows to pass
 	Skip      int64    `msgpack:"s,omitempty"` // slice: rows to drop first
+	// partial: the group-by's keys and aggregations.
+	Keys []string      `msgpack:"ks,omitempty"`
+	Aggs []compute.Agg `msgpack:"a,omitempty"`
 }
 
 // step is one operator of a running chain.
@@ -113,6 +121,8 @@ func newStep(op opSpec, state any, next step) (step, error) {
 		return &limitStep{left: op.N, next: next}, nil
 	case opSlice:
 		return &skipStep{skip: op.Skip, next: &limitStep{left: op.N, next: next}}, nil
+	case opPartial:
+		return &partialStep{op: op, next: next}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown operator %q", ErrInvalidArgument, op.Kind)
 }
@@ -280,6 +290,40 @@ func (s *skipStep) push(ctx context.Context, rec arrow.RecordBatch) error {
 
 func (s *skipStep) finish(ctx context.Context) error { return s.next.finish(ctx) }
 
+// partialStep aggregates each record into per-group states and, at the
+// end, combines the task's states into one record of them.
+type partialStep struct {
+	op       opSpec
+	next     step
+	partials []arrow.RecordBatch
+}
+
+func (s *partialStep) push(_ context.Context, rec arrow.RecordBatch) error {
+	p, err := compute.Partial(rec, s.op.Keys, s.op.Aggs)
+	if err != nil {
+		return fmt.Errorf("data: %s: %w", s.op.Label, err)
+	}
+	s.partials = append(s.partials, p)
+	return nil
+}
+
+func (s *partialStep) finish(ctx context.Context) error {
+	if len(s.partials) > 0 {
+		p := s.partials[0]
+		if len(s.partials) > 1 {
+			var err error
+			if p, err = compute.Combine(s.partials, s.op.Keys, s.op.Aggs); err != nil {
+				return fmt.Errorf("data: %s: %w", s.op.Label, err)
+			}
+		}
+		s.partials = nil
+		if err := s.next.push(ctx, p); err != nil {
+			return err
+		}
+	}
+	return s.next.finish(ctx)
+}
+
 // errLimitReached stops a read early: the rows a limit needs are out.
 var errLimitReached = fmt.Errorf("data: limit reached")
 
@@ -411,7 +455,7 @@ func filterRecord(ctx context.Context, rec arrow.RecordBatch, keep []bool) (arro
 	b.AppendValues(keep, nil)
 	mask := b.NewArray()
 	defer mask.Release()
-	return compute.FilterRecordBatch(ctx, rec, mask, compute.DefaultFilterOptions())
+	return acompute.FilterRecordBatch(ctx, rec, mask, acompute.DefaultFilterOptions())
 }
 
 // recordBytes is the size of a record's data: for a slice, the part of
@@ -505,7 +549,7 @@ func takeIndices(rec arrow.RecordBatch, idx []int64) (arrow.RecordBatch, error) 
 	defer indices.Release()
 	cols := make([]arrow.Array, rec.NumCols())
 	for i, c := range rec.Columns() {
-		out, err := compute.TakeArray(context.Background(), c, indices)
+		out, err := acompute.TakeArray(context.Background(), c, indices)
 		if err != nil {
 			return nil, fmt.Errorf("data: gathering column %q: %w", rec.Schema().Field(i).Name, err)
 		}

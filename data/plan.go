@@ -79,7 +79,17 @@ func (d *Dataset) physicalPlan(ctx context.Context) (*plan, error) {
 			}
 			ops = append(ops, &physOp{label: n.Label, kind: physLimit, limit: n.Limit})
 		case nodeBarrier:
-			ops = append(ops, &physOp{label: n.Label, kind: physBarrier, barrier: n.Barrier.run})
+			b := n.Barrier
+			// A group-by's partial aggregation runs in the tasks before it:
+			// they hand on per-group states instead of rows.
+			if l := last(); b.Kind == "aggregate" && l != nil && (l.kind == physRead || l.kind == physMap) {
+				cp := *b
+				cp.Partial = true
+				b = &cp
+				l.ops = append(l.ops, opSpec{Kind: opPartial, Label: n.Label, Keys: b.Keys, Aggs: b.Aggs})
+				l.label += "->Partial"
+			}
+			ops = append(ops, &physOp{label: n.Label, kind: physBarrier, barrier: b.run})
 		case nodeUnion:
 			op := &physOp{label: n.Label, kind: physUnion}
 			for i, in := range n.Union {
