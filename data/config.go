@@ -41,7 +41,7 @@ type ExecOption func(*execOptions)
 func ObjectStoreBudget(bytes int64) ExecOption { return func(o *execOptions) { o.Budget = bytes } }
 
 // TargetBlockSize is the size of the blocks operators produce (Ray's
-// target_max_block_size; default 128 MiB, at most a quarter of the
+// target_max_block_size; default 128 MiB, at most an eighth of the
 // budget).
 func TargetBlockSize(bytes int64) ExecOption { return func(o *execOptions) { o.Target = bytes } }
 
@@ -105,7 +105,9 @@ func (d *Dataset) config(ctx context.Context) (execConfig, error) {
 		cfg.budget = max(store/2, 1<<20)
 	}
 	if cfg.targetBlock == 0 {
-		cfg.targetBlock = min(defaultTargetBlock, max(cfg.budget/4, 1<<20))
+		// Small enough that the blocks in flight (a few per running task
+		// and at the consumer) fit the budget.
+		cfg.targetBlock = min(defaultTargetBlock, max(cfg.budget/8, 1<<20))
 	}
 	return cfg, nil
 }

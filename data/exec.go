@@ -129,7 +129,6 @@ type opState struct {
 	running  int
 	launched int
 	maxConc  int
-	estOut   int64 // expected output bytes per task
 	stats    OpStats
 	started  time.Time
 	queued   int64 // bytes of this operator's output not yet taken downstream
@@ -155,7 +154,7 @@ func newExecutor(ctx context.Context, p *plan, cfg execConfig) *executor {
 		progress: time.Now(), outWait: make(chan struct{})}
 	e.room = sync.NewCond(&e.mu)
 	for i, op := range p.ops {
-		st := &opState{physOp: op, idx: i, estOut: cfg.targetBlock, left: op.limit}
+		st := &opState{physOp: op, idx: i, left: op.limit}
 		st.maxConc = max(1, int(cfg.cpus/max(op.mopts.NumCPUs, 0.001)))
 		if op.mopts.NumCPUs == 0 && op.mopts.NumGPUs == 0 {
 			st.maxConc = max(1, int(cfg.cpus))
@@ -369,14 +368,19 @@ func (e *executor) canLaunchLocked(op *opState, est int64) bool {
 	return op.kind != physRead && op.running == 0 && op.queued == 0
 }
 
-// estimateLocked is the output a task of op is expected to produce: the
-// operator's average so far, or before any, its input's size (a read
-// unit's estimate, a bundle's bytes), at most two target blocks.
+// estimateLocked is what a running task of op may have in the store
+// beyond what the run holds: the block it produced and the executor has
+// not taken yet (the stream's backpressure allows one). That is the
+// operator's average block so far, or before any, its input's size (a
+// read unit's estimate, a bundle's bytes), at most a target block.
 func (e *executor) estimateLocked(op *opState, inputBytes int64) int64 {
-	if op.stats.Tasks > 0 || inputBytes <= 0 {
-		return op.estOut
+	if op.stats.Blocks > 0 {
+		return min(max(op.stats.Bytes/op.stats.Blocks, 1), e.cfg.targetBlock)
 	}
-	return min(inputBytes, 2*e.cfg.targetBlock)
+	if inputBytes <= 0 {
+		return e.cfg.targetBlock
+	}
+	return min(inputBytes, e.cfg.targetBlock)
 }
 
 // launchLocked starts a task of op over inputs; submit runs unlocked.
@@ -465,9 +469,6 @@ func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 			continue
 		}
 		b := blockRef{Ref: ref, Meta: meta}
-		used := min(t.reserved, meta.Bytes)
-		t.reserved -= used
-		e.reserved -= used
 		e.progress = time.Now()
 		if t.op.tasks[0] == t {
 			e.deliverLocked(t.op, b)
@@ -487,7 +488,7 @@ func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 // operator, whose output is delivered at once, and what the operator gave
 // before is all used: then the pipeline needs that block to move on.
 func (e *executor) mayTakeLocked(t *runningTask) bool {
-	if e.err != nil || e.closed || e.held <= e.cfg.budget {
+	if e.err != nil || e.closed || e.held+e.reserved <= e.cfg.budget {
 		return true
 	}
 	return t.op.tasks[0] == t && e.starvedAfterLocked(t.op)
@@ -537,10 +538,6 @@ func (e *executor) taskDone(t *runningTask, err error) {
 	}
 	if err == nil {
 		op.stats.Tasks++
-		// The next tasks' estimate: the average output so far.
-		if op.stats.Tasks > 0 {
-			op.estOut = max(op.stats.Bytes/op.stats.Tasks, 1)
-		}
 	}
 	e.room.Broadcast() // a new first task, or blocks freed
 	// Deliver, in launch order, the outputs of finished tasks at the head.
