@@ -112,6 +112,9 @@ type executor struct {
 	outWait  chan struct{} // closed when output or an end arrives (consumer's wait)
 	onClose  func()        // after the run: the progress report's end
 	waiting  int           // consumers blocked in next: only they can be stalled
+	// limit is the budget less one target block: a block taken over the
+	// limit, when the pipeline needs it to move on, stays within budget.
+	limit int64
 	// room is broadcast when a task may take more output: blocks were
 	// released, a task became the first of its operator, the run ended.
 	room *sync.Cond
@@ -153,6 +156,7 @@ func newExecutor(ctx context.Context, p *plan, cfg execConfig) *executor {
 	e := &executor{cfg: cfg, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
 		progress: time.Now(), outWait: make(chan struct{})}
 	e.room = sync.NewCond(&e.mu)
+	e.limit = max(cfg.budget-cfg.targetBlock, cfg.targetBlock)
 	for i, op := range p.ops {
 		st := &opState{physOp: op, idx: i, left: op.limit}
 		st.maxConc = max(1, int(cfg.cpus/max(op.mopts.NumCPUs, 0.001)))
@@ -361,7 +365,7 @@ func (e *executor) canLaunchLocked(op *opState, est int64) bool {
 	if e.running == 0 {
 		return true // progress, even with one block above the budget
 	}
-	if e.held+e.reserved+est <= e.cfg.budget {
+	if e.held+e.reserved+est <= e.limit {
 		return true
 	}
 	// Drained operators downstream of a source may always run one task.
@@ -483,15 +487,22 @@ func (e *executor) drain(t *runningTask, s *rayo.ObjectRefStream[[]byte]) {
 }
 
 // mayTakeLocked says whether a running task may take its next output
-// block. Within the budget, yes. Over it, a task waits (its producer then
-// waits on the stream's backpressure) unless it is the first of its
-// operator, whose output is delivered at once, and what the operator gave
-// before is all used: then the pipeline needs that block to move on.
+// block. The first task of an operator, whose output is delivered at once,
+// takes while the run is within its limit, or over it when the pipeline
+// needs the block to move on (the consumer has nothing to take, the next
+// operator too few rows for a batch). Other tasks, whose output waits for
+// the first, take only within half the limit: the rest is kept for the
+// blocks that can move. A task that may not take waits, and its producer
+// on the stream's backpressure.
 func (e *executor) mayTakeLocked(t *runningTask) bool {
-	if e.err != nil || e.closed || e.held+e.reserved <= e.cfg.budget {
+	if e.err != nil || e.closed {
 		return true
 	}
-	return t.op.tasks[0] == t && e.starvedAfterLocked(t.op)
+	used := e.held + e.reserved
+	if t.op.tasks[0] != t {
+		return used <= e.limit/2
+	}
+	return used <= e.limit || e.starvedAfterLocked(t.op)
 }
 
 // starvedAfterLocked reports that nothing op produced waits to be used:
@@ -846,7 +857,7 @@ func (e *executor) runBarrier(op *opState, in []blockRef) {
 		e.notePeakLocked()
 		e.poke()
 		// Over the budget, wait until what this operator gave is taken.
-		for e.held > e.cfg.budget && op.queued > 0 && e.err == nil && !e.closed {
+		for e.held+e.reserved > e.limit && op.queued > 0 && e.err == nil && !e.closed {
 			e.room.Wait()
 		}
 		return nil
@@ -924,7 +935,7 @@ func (e *executor) runUnion(op *opState) {
 func (e *executor) waitBudget(op *opState) error {
 	for {
 		e.mu.Lock()
-		over := e.held+e.reserved > e.cfg.budget && op.queued > 0
+		over := e.held+e.reserved > e.limit && op.queued > 0
 		wait := e.outWait
 		err := e.err
 		if e.closed {
