@@ -94,6 +94,12 @@ func ParquetDictionary(on bool) WriteOption {
 	return func(o *writeOptions) { o.sink.NoDictionary = !on }
 }
 
+// FsyncFiles makes a write fsync every file before it is moved into
+// place, so that a finished write survives a power cut (off by default,
+// as pyarrow's writes; a failed or interrupted write leaves no partial
+// file either way).
+func FsyncFiles() WriteOption { return func(o *writeOptions) { o.sink.Sync = true } }
+
 // CSVDelimiter sets a CSV write's field delimiter (default ',').
 func CSVDelimiter(r rune) WriteOption { return func(o *writeOptions) { o.sink.Delimiter = r } }
 

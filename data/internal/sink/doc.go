@@ -10,7 +10,7 @@
 // by the driver) and a staging directory <dir>/.rayo-staging-<id>/
 // (mode 0700, hidden: readers skip names starting with "." or "_", as
 // pyarrow does). WriteFile writes each file first to a temporary name next
-// to its staging path (mode 0600), fsyncs it, makes it 0644 (the mode
+// to its staging path (mode 0600), fsyncs it (Options.Sync), makes it 0644 (the mode
 // pyarrow's files get under the usual umask 022) and renames it to its
 // staging path, so a staged file is always complete. Commit moves the
 // staged files to their final places under dir (creating hive directories

@@ -64,6 +64,11 @@ type Options struct {
 	// NoDictionary turns Parquet's dictionary encoding off (pyarrow's
 	// use_dictionary=False); the zero value keeps it on, as pyarrow does.
 	NoDictionary bool `msgpack:"no_dictionary,omitempty"`
+	// Sync fsyncs each file (and its directory) before it is renamed into
+	// place, so that a committed write survives a power cut. Off by
+	// default, as pyarrow's writes: the rename protocol alone keeps
+	// partial files out of sight.
+	Sync bool `msgpack:"sync,omitempty"`
 }
 
 // DefaultRowGroupRows is the number of rows in a Parquet row group when

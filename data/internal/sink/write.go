@@ -39,7 +39,8 @@ func Records(recs []arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error] {
 // in bytes. The caller keeps ownership of the batches.
 //
 // The file appears at stagingPath only when complete: it is written to a
-// temporary name beside it, fsynced, made 0644 and renamed. On an error
+// temporary name beside it, fsynced (with Options.Sync), made 0644 and
+// renamed. On an error
 // (a bad input, a full disk, ctx cancelled, a panic inside arrow-go) no
 // file is left at stagingPath or at the temporary name. WriteFile creates
 // the hive directories below the staging directory but never the staging
@@ -141,8 +142,10 @@ func WriteFile(ctx context.Context, f Format, stagingPath string, schema *arrow.
 	if err := bw.Flush(); err != nil {
 		return fail(err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
+	if opts.Sync {
+		if err := tmp.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		return fail(err)
@@ -158,8 +161,10 @@ func WriteFile(ctx context.Context, f Format, stagingPath string, schema *arrow.
 		}
 		return 0, 0, writeErr("write", stagingPath, err)
 	}
-	if err := syncDir(filepath.Dir(stagingPath)); err != nil {
-		return 0, 0, writeErr("write", stagingPath, err)
+	if opts.Sync {
+		if err := syncDir(filepath.Dir(stagingPath)); err != nil {
+			return 0, 0, writeErr("write", stagingPath, err)
+		}
 	}
 	return rows, cw.n, nil
 }
@@ -286,7 +291,9 @@ func parquetProps(opts Options) (*parquet.WriterProperties, pqarrow.ArrowWriterP
 }
 
 type parquetEncoder struct {
-	w *pqarrow.FileWriter
+	w        *pqarrow.FileWriter
+	rowGroup int64 // rows a row group holds
+	mode     int   // 0: not chosen yet; 1: Write; 2: WriteBuffered (pqarrow does not mix them)
 }
 
 func newParquetEncoder(w io.Writer, schema *arrow.Schema, opts Options) (*parquetEncoder, error) {
@@ -295,13 +302,31 @@ func newParquetEncoder(w io.Writer, schema *arrow.Schema, opts Options) (*parque
 	if err != nil {
 		return nil, err
 	}
-	return &parquetEncoder{w: fw}, nil
+	rg := opts.RowGroupRows
+	if rg == 0 {
+		rg = DefaultRowGroupRows
+	}
+	return &parquetEncoder{w: fw, rowGroup: rg}, nil
 }
 
-// write buffers rows into row groups of RowGroupRows (WriteBuffered), so
-// that many small batches do not make many small row groups; pqarrow's
-// Write would start a row group per batch.
-func (e *parquetEncoder) write(rec arrow.RecordBatch) error { return e.w.WriteBuffered(rec) }
+// write buffers small batches into row groups of RowGroupRows
+// (WriteBuffered), so that many small batches do not make many small row
+// groups. A file whose first batch holds at least half a row group (whole
+// blocks) is written batch by batch with pqarrow's Write, a row group
+// each (at most RowGroupRows): it encodes column by column, without the
+// buffered writer's copies, which made whole-block writes a third slower.
+func (e *parquetEncoder) write(rec arrow.RecordBatch) error {
+	if e.mode == 0 {
+		e.mode = 2
+		if rec.NumRows() >= e.rowGroup/2 {
+			e.mode = 1
+		}
+	}
+	if e.mode == 1 {
+		return e.w.Write(rec)
+	}
+	return e.w.WriteBuffered(rec)
+}
 func (e *parquetEncoder) close() error                      { return e.w.Close() }
 func (e *parquetEncoder) abort() error                      { return e.w.Close() }
 
