@@ -327,8 +327,8 @@ func (e *parquetEncoder) write(rec arrow.RecordBatch) error {
 	}
 	return e.w.WriteBuffered(rec)
 }
-func (e *parquetEncoder) close() error                      { return e.w.Close() }
-func (e *parquetEncoder) abort() error                      { return e.w.Close() }
+func (e *parquetEncoder) close() error { return e.w.Close() }
+func (e *parquetEncoder) abort() error { return e.w.Close() }
 
 type csvEncoder struct {
 	w      *arrowcsv.Writer
