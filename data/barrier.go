@@ -354,6 +354,9 @@ func (b *barrierSpec) runOnce(ctx context.Context, ex *executor, ins *inputs, em
 			}, emit)
 	case "aggregate":
 		combine := reduceSpec{Kind: "combine", Keys: b.Keys, Aggs: b.Aggs, Label: label, Target: target}
+		if b.Partial && total <= localCombineBytes {
+			return combineHere(ctx, combine, ins, emit)
+		}
 		if b.Partial && (small || len(b.Keys) == 0) {
 			return reduceOne(ctx, combine, ins, emit)
 		}
@@ -434,6 +437,47 @@ func emitAll(bs []blockRef, emit func(blockRef) error) error {
 	for i, b := range bs {
 		if err := emit(b); err != nil {
 			releaseAll(bs[i+1:])
+			return err
+		}
+	}
+	return nil
+}
+
+// localCombineBytes bounds the partial states combined in the process
+// that runs the plan rather than in a task: a few groups' states cost
+// less to combine than a task's round trip.
+const localCombineBytes = 1 << 20
+
+// combineHere combines small partial states here and puts the result in
+// the store as a block.
+func combineHere(ctx context.Context, spec reduceSpec, ins *inputs, emit func(blockRef) error) error {
+	recs := make([]arrow.RecordBatch, 0, len(ins.blocks))
+	for _, b := range ins.blocks {
+		raw, err := b.Ref.Get(ctx)
+		if err != nil {
+			return err
+		}
+		rec, err := block.Decode(append([]byte(nil), raw...)) // a copy: the input goes
+		if err != nil {
+			return err
+		}
+		recs = append(recs, rec)
+	}
+	ins.releaseAll()
+	out, err := reduceRecords(ctx, spec, recs)
+	if err != nil {
+		return fmt.Errorf("data: %s: %w", spec.Label, err)
+	}
+	for _, rec := range out {
+		enc, err := block.Encode(rec)
+		if err != nil {
+			return err
+		}
+		ref, err := rayo.Put(ctx, enc)
+		if err != nil {
+			return err
+		}
+		if err := emit(blockRef{Ref: ref, Meta: blockMeta{Rows: rec.NumRows(), Bytes: int64(len(enc))}}); err != nil {
 			return err
 		}
 	}
