@@ -297,14 +297,32 @@ func (b *batcher) add(rec arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error]
 		}
 		b.pending = append(b.pending, rec)
 		b.rows += rec.NumRows()
+		// The rows that stay pending must not point into rec's block,
+		// which the iterator releases next: only the last pending record
+		// can (rec, or what is left of it), and it is copied out.
+		fromRec := true
+		own := func() bool {
+			if fromRec && len(b.pending) > 0 {
+				c, err := copyRecord(b.pending[len(b.pending)-1])
+				if err != nil {
+					yield(nil, err)
+					return false
+				}
+				b.pending[len(b.pending)-1] = c
+			}
+			fromRec = false
+			return true
+		}
 		if b.rng != nil {
 			if b.rows < int64(b.o.shuffleBuf)+int64(b.o.BatchSize) {
+				own()
 				return
 			}
-			if err := b.shuffle(); err != nil {
+			if err := b.shuffle(); err != nil { // a copy of every pending row
 				yield(nil, err)
 				return
 			}
+			fromRec = false
 		}
 		size := int64(b.o.BatchSize)
 		if size == 0 {
@@ -316,22 +334,13 @@ func (b *batcher) add(rec arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error]
 				yield(nil, err)
 				return
 			}
-			// Rows that stay pending must not point into a block the
-			// iterator will release: copy them out.
-			b.pending, err = ownRows(rest)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
+			b.pending = rest
 			b.rows -= size
 			if !yield(batch, nil) {
 				return
 			}
 		}
-		var err error
-		if b.pending, err = ownRows(b.pending); err != nil {
-			yield(nil, err)
-		}
+		own()
 	}
 }
 
@@ -387,22 +396,6 @@ func (b *batcher) shuffle() error {
 	}
 	b.pending = []arrow.RecordBatch{out}
 	return nil
-}
-
-// ownRows copies records that may point into the store into Go memory.
-func ownRows(recs []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
-	if len(recs) == 0 {
-		return recs, nil
-	}
-	out := make([]arrow.RecordBatch, 0, len(recs))
-	for _, r := range recs {
-		c, err := copyRecord(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }
 
 // copyRecord copies rec's data into Go memory.

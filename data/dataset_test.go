@@ -206,6 +206,26 @@ func TestUnionAndIterBatches(t *testing.T) {
 	if n != 1000 || shuffled == 0 {
 		t.Fatalf("local shuffle: %d rows, %d descents", n, shuffled)
 	}
+	// Over blocks in the store (read in place and released as the
+	// iterator moves on), every row comes out once.
+	const big = 300_000
+	seenBig := make([]bool, big)
+	count := 0
+	for b, err := range quiet(data.Range(big, data.Parallelism(6))).IterBatches(ctx, data.LocalShuffle(40_000, 3), data.IterBatchSize(777)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range b.Column(0).(*array.Int64).Int64Values() {
+			if v < 0 || v >= big || seenBig[v] {
+				t.Fatalf("local shuffle over stored blocks: row %d twice or out of range", v)
+			}
+			seenBig[v] = true
+			count++
+		}
+	}
+	if count != big {
+		t.Fatalf("local shuffle over stored blocks: %d rows", count)
+	}
 }
 
 func TestUDFErrors(t *testing.T) {
@@ -355,5 +375,51 @@ func TestSplitAndStreamingSplit(t *testing.T) {
 				t.Fatalf("equal split epoch %d: %d and %d rows", epoch, ra[0], rb[0])
 			}
 		}
+	}
+}
+
+// TestStreamingSplitEarlyExit: an iterator that leaves an epoch early
+// does not hold up the next one.
+func TestStreamingSplitEarlyExit(t *testing.T) {
+	ctx := testCtx(t)
+	its, err := quiet(data.Range(20_000, data.Parallelism(4))).StreamingSplit(ctx, 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(it *data.DataIterator, stopAfter int) (int, error) {
+		n := 0
+		for b, err := range it.IterBatches(ctx, data.IterBatchSize(1000)) {
+			if err != nil {
+				return n, err
+			}
+			n += int(b.NumRows())
+			if stopAfter > 0 && n >= stopAfter {
+				break
+			}
+		}
+		return n, nil
+	}
+	type res struct {
+		n   int
+		err error
+	}
+	run := func(stop0 int) (int, int) {
+		ch := make(chan res, 1)
+		go func() { n, err := count(its[1], 0); ch <- res{n, err} }()
+		n0, err := count(its[0], stop0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := <-ch
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return n0, r.n
+	}
+	if n0, _ := run(1000); n0 != 1000 {
+		t.Fatalf("the early exit took %d rows", n0)
+	}
+	if n0, n1 := run(0); n0+n1 != 20_000 {
+		t.Fatalf("the next epoch: %d + %d rows", n0, n1)
 	}
 }

@@ -302,6 +302,9 @@ func (e *executor) scheduleLocked() {
 				e.finishOpLocked(op)
 			}
 		case physLimit:
+			if op.limit == 0 && !op.inDone {
+				e.cutBeforeLocked(op.idx) // nothing before it need run
+			}
 			if op.inDone && op.running == 0 {
 				e.finishOpLocked(op)
 			}
@@ -638,12 +641,24 @@ func (e *executor) cutBeforeLocked(idx int) {
 		}
 		e.takenLocked(op, op.in)
 		op.in, op.inRows = nil, 0
+		var streams []*rayo.ObjectRefStream[[]byte]
 		for _, t := range op.tasks {
 			if t.stream != nil {
-				_ = rayo.Cancel(t.stream, false)
+				streams = append(streams, t.stream)
 			}
 		}
+		if len(streams) > 0 {
+			// Not under e.mu: a cancel may wait on a worker.
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				for _, st := range streams {
+					_ = rayo.Cancel(st, false)
+				}
+			}()
+		}
 	}
+	e.room.Broadcast()
 	e.ops[idx].inDone = true
 }
 
@@ -857,7 +872,7 @@ func (e *executor) runBarrier(op *opState, in []blockRef) {
 		e.notePeakLocked()
 		e.poke()
 		// Over the budget, wait until what this operator gave is taken.
-		for e.held+e.reserved > e.limit && op.queued > 0 && e.err == nil && !e.closed {
+		for e.held+e.reserved > e.limit && op.queued > 0 && !e.starvedAfterLocked(op) && e.err == nil && !e.closed {
 			e.room.Wait()
 		}
 		return nil
@@ -885,7 +900,7 @@ func (e *executor) runBarrier(op *opState, in []blockRef) {
 }
 
 // runUnion streams the outputs of op's plans, one plan after another,
-// each through an executor of its own that shares this run's budget.
+// each through an executor of its own with a share of this run's budget.
 func (e *executor) runUnion(op *opState) {
 	defer e.wg.Done()
 	err := func() error {
@@ -906,6 +921,12 @@ func (e *executor) runUnion(op *opState) {
 				}
 				child.keep(b)
 				e.mu.Lock()
+				if e.closed || e.err != nil {
+					e.mu.Unlock()
+					b.release()
+					_ = child.close()
+					return ErrClosed
+				}
 				e.progress = time.Now()
 				e.deliverLocked(op, b)
 				e.mu.Unlock()
@@ -935,7 +956,7 @@ func (e *executor) runUnion(op *opState) {
 func (e *executor) waitBudget(op *opState) error {
 	for {
 		e.mu.Lock()
-		over := e.held+e.reserved > e.limit && op.queued > 0
+		over := e.held+e.reserved > e.limit && op.queued > 0 && !e.starvedAfterLocked(op)
 		wait := e.outWait
 		err := e.err
 		if e.closed {
@@ -957,9 +978,12 @@ func (e *executor) waitBudget(op *opState) error {
 	}
 }
 
-// child is the configuration of a nested run (a union's inputs).
+// child is the configuration of a nested run (a union's input): a
+// quarter of the run's budget, so that the run and its input together
+// stay near it (the run waits while over its own).
 func (c execConfig) child() execConfig {
 	c.progress = nil
+	c.budget = max(c.budget/4, 2*c.targetBlock)
 	return c
 }
 

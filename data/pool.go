@@ -111,8 +111,10 @@ func (e *executor) scaleActorsLocked(op *opState) {
 	}
 	if len(op.in) == 0 && len(p.actors) > op.mopts.MinActors {
 		kept := p.actors[:0]
+		killed := 0
 		for _, a := range p.actors {
-			if a.inFlight == 0 && len(p.actors)-(len(p.actors)-len(kept)) > op.mopts.MinActors && time.Since(a.idleSince) > poolIdle {
+			if a.inFlight == 0 && len(p.actors)-killed > op.mopts.MinActors && time.Since(a.idleSince) > poolIdle {
+				killed++
 				h := a.h
 				e.wg.Add(1)
 				go func() {

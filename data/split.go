@@ -205,6 +205,12 @@ func (c *splitCoordinator) next(ctx context.Context, i int, start bool, prev str
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if start {
+		// An iterator that left its last epoch early (a loop that broke
+		// out) is done with it: the others need not wait for it.
+		if c.ex != nil && c.iterEpoch[i] == c.epoch && !c.finished[i] {
+			c.finished[i] = true
+			c.signalLocked()
+		}
 		c.iterEpoch[i]++
 	}
 	epoch := c.iterEpoch[i]

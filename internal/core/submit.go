@@ -668,10 +668,12 @@ func (s *submitter) settle(t *task, value []byte, err *errs.WireTaskError) {
 func (s *submitter) finishObjects(t *task, value []byte, err *errs.WireTaskError) {
 	t.obj.complete(value, err)
 	if t.spec.Stream != nil && t.spec.Stream.ItemBase == "" {
-		s.rt.endStream(t.spec.TaskID, value, err)
+		// The lineage first: a consumer woken by the end may close the
+		// stream (and forget its items) or rebuild a lost item at once.
 		if err == nil && s.rt.keepStreamLineage(t) {
 			t.refs = nil // the items' lineage holds them now
 		}
+		s.rt.endStream(t.spec.TaskID, value, err)
 	}
 	for _, o := range t.extra {
 		o.complete(nil, err)

@@ -333,10 +333,15 @@ type actorReservation struct {
 	released bool      // not granted: counts no more
 }
 
-// placed records the end of the placement: a refused one reserves
-// nothing any more; a granted one until heartbeats count it.
+// placed records the lease's grant (ok), from when heartbeats count it,
+// or the placement's failure: it reserves nothing any more.
 func (r *actorReservation) placed(ok bool) {
-	r.done, r.doneAt, r.released = true, time.Now(), !ok
+	if !ok {
+		r.released = true
+	}
+	if !r.done {
+		r.done, r.doneAt = true, time.Now()
+	}
 }
 
 // reserveLocked reserves res on a node for a placement about to start.
@@ -439,7 +444,7 @@ func (s *Server) scheduleActor(a *actorEntry, incarnation int) {
 		r := s.reserveLocked(d.NodeID, a.spec.Resources)
 		s.mu.Unlock()
 
-		err := s.placeActor(a, incarnation, d.NodeID, addr)
+		err := s.placeActor(a, incarnation, d.NodeID, addr, r)
 		s.mu.Lock()
 		r.placed(err == nil)
 		s.mu.Unlock()
@@ -495,7 +500,7 @@ var errCreationLost = errors.New("gcs: the actor's worker died while its constru
 // placeActor leases a dedicated worker on the node and runs the
 // constructor there. A *errs.TaskError means the constructor failed,
 // errCreationLost that the worker died meanwhile.
-func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string) error {
+func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string, r *actorReservation) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -530,6 +535,7 @@ func (s *Server) placeActor(a *actorEntry, incarnation int, nodeID, addr string)
 		return nil
 	}
 	a.placing = l
+	r.placed(true) // the node counts the lease from now: the constructor may take long
 	s.mu.Unlock()
 	var cr protocol.WorkerCreateActorReply
 	err = w.Call(ctx, protocol.WorkerCreateActor, &protocol.CreateActorRequest{Spec: a.spec, Incarnation: incarnation, GPUIDs: reply.GPUIDs}, &cr)
