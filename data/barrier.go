@@ -20,8 +20,9 @@ import (
 // stage (part j of every block combined into output j). A small input,
 // one block or less than a target block in all, is done in one task
 // instead: the 1M-row group-by that takes Ray 21 s is one task here. Like
-// Ray's, these operators hold their whole input: they are outside the
-// streaming budget (the store spills if it must).
+// Ray's, these operators wait for their whole input; then each input block
+// is released once its map task is done, each part once its reduce is,
+// and the output goes downstream in order under the run's budget.
 
 // barrierSpec is an all-to-all operator as a plan holds it.
 type barrierSpec struct {

@@ -162,15 +162,9 @@ func (rt *Runtime) reconstruct(ctx context.Context, id string, depth int) (proto
 	spec.TaskID = rt.nextID()
 	spec.Attempt = 0
 	t := &task{opts: opts, obj: obj, retriesOut: retries, appRetries: opts.MaxRetries, spec: spec}
-	s := rt.sub
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return protocol.Arg{}, errs.ErrShutdown
+	if err := rt.submitRerun(t); err != nil {
+		return protocol.Arg{}, err
 	}
-	s.tasks[spec.TaskID] = t
-	s.mu.Unlock()
-	s.enqueue(t)
 	select {
 	case <-obj.done:
 	case <-ctx.Done():
@@ -178,13 +172,32 @@ func (rt *Runtime) reconstruct(ctx context.Context, id string, depth int) (proto
 	case <-rt.closed:
 		return protocol.Arg{}, errs.ErrShutdown
 	}
-	if obj.err != nil {
-		return protocol.Arg{}, obj.err.Err()
+	return obj.asArg(id)
+}
+
+// submitRerun queues a lineage re-run of a task.
+func (rt *Runtime) submitRerun(t *task) error {
+	s := rt.sub
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errs.ErrShutdown
 	}
-	if obj.loc != nil {
-		return protocol.Arg{ID: id, Loc: obj.loc}, nil
+	s.tasks[t.spec.TaskID] = t
+	s.mu.Unlock()
+	s.enqueue(t)
+	return nil
+}
+
+// asArg is a completed object's form as an argument, or its error.
+func (o *object) asArg(id string) (protocol.Arg, error) {
+	if o.err != nil {
+		return protocol.Arg{}, o.err.Err()
 	}
-	return protocol.Arg{V: obj.value}, nil
+	if o.loc != nil {
+		return protocol.Arg{ID: id, Loc: o.loc}, nil
+	}
+	return protocol.Arg{V: o.value}, nil
 }
 
 func (rt *Runtime) ownsLineage(id string) bool {

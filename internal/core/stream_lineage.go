@@ -116,15 +116,9 @@ func (rt *Runtime) reconstructStreamItem(ctx context.Context, id string, e *line
 	spec.Stream = &protocol.StreamSpec{Skip: e.streamIndex, ItemBase: base}
 	run := rt.store.create(spec.TaskID) // the re-run's end; nobody refers to it
 	t := &task{opts: e.opts, obj: run, retriesOut: retries, appRetries: e.opts.MaxRetries, spec: spec}
-	s := rt.sub
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return protocol.Arg{}, errs.ErrShutdown
+	if err := rt.submitRerun(t); err != nil {
+		return protocol.Arg{}, err
 	}
-	s.tasks[spec.TaskID] = t
-	s.mu.Unlock()
-	s.enqueue(t)
 	select {
 	case <-item.done:
 	case <-run.done:
@@ -143,13 +137,7 @@ func (rt *Runtime) reconstructStreamItem(ctx context.Context, id string, e *line
 	case <-rt.closed:
 		return protocol.Arg{}, errs.ErrShutdown
 	}
-	if item.err != nil {
-		return protocol.Arg{}, item.err.Err()
-	}
-	if item.loc != nil {
-		return protocol.Arg{ID: id, Loc: item.loc}, nil
-	}
-	return protocol.Arg{V: item.value}, nil
+	return item.asArg(id)
 }
 
 // awaitStreamEnd, for id an item of a stream this process owns whose
