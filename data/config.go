@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo"
-	"github.com/rayo-dev/rayo/data/internal/source"
 )
 
 // Defaults of a run (Ray's DataContext).
@@ -25,7 +24,6 @@ type execOptions struct {
 	Stall      time.Duration `msgpack:"s"`
 	Progress   ProgressMode  `msgpack:"p"`
 	progressTo io.Writer     // where progress goes (os.Stderr when nil)
-	err        error
 }
 
 func defaultExecOptions() execOptions { return execOptions{Stall: defaultStall} }
@@ -110,24 +108,4 @@ func (d *Dataset) config(ctx context.Context) (execConfig, error) {
 		cfg.targetBlock = min(defaultTargetBlock, max(cfg.budget/8, 1<<20))
 	}
 	return cfg, nil
-}
-
-// ReadOption configures a source.
-type ReadOption func(*readOptions)
-
-type readOptions struct {
-	parallelism int
-	files       source.Options
-}
-
-// Parallelism sets how many read tasks a source is split into (Ray's
-// override_num_blocks).
-func Parallelism(n int) ReadOption { return func(o *readOptions) { o.parallelism = n } }
-
-func newReadOptions(opts []ReadOption) readOptions {
-	o := readOptions{files: source.DefaultOptions()}
-	for _, f := range opts {
-		f(&o)
-	}
-	return o
 }

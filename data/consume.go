@@ -27,7 +27,7 @@ func (d *Dataset) run(ctx context.Context) (*executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := d.physicalPlan(ctx)
+	p, err := d.physicalPlan(ctx, cfg.cpus)
 	if err != nil {
 		return nil, err
 	}
@@ -548,7 +548,7 @@ func (d *Dataset) countFromMetadata(ctx context.Context) (int64, bool) {
 			total += b.Meta.Rows
 		}
 	case nodeRead:
-		units, err := src.Source.units(ctx)
+		units, err := src.Source.units(ctx, 1) // the rows do not depend on the split
 		if err != nil {
 			return 0, false
 		}

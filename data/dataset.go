@@ -155,15 +155,6 @@ func splitRecord(rec arrow.RecordBatch, target int64) []arrow.RecordBatch {
 	return out
 }
 
-// clusterCPUs is the cluster's CPU count (1 when it cannot be read).
-func clusterCPUs(ctx context.Context) float64 {
-	r, err := rayo.ClusterResources(ctx)
-	if err != nil || r["CPU"] < 1 {
-		return 1
-	}
-	return r["CPU"]
-}
-
 // udf adds an operator that runs fn, checking its kind.
 func (d *Dataset) udf(label string, fn *Fn, want []fnKind, opts []MapOption) *Dataset {
 	if d.err != nil {
@@ -185,9 +176,6 @@ func (d *Dataset) udf(label string, fn *Fn, want []fnKind, opts []MapOption) *Da
 	if fn.kind != kindClass && mo.MinActors > 0 && mo.MinActors != mo.MaxActors {
 		return failed(errorf("%s: Concurrency(%d, %d): a range of sizes is for a Class's actor pool; a plain function takes a cap, Concurrency(n, n)", label, mo.MinActors, mo.MaxActors))
 	}
-	if fn.kind == kindClass && mo.MaxActors == 0 {
-		mo.MinActors, mo.MaxActors = 1, max(1, int(clusterCPUsHint()))
-	}
 	batch := mo.BatchSize
 	if !mo.BatchSizeSet && fn.kind != kindBatch && fn.kind != kindClass {
 		batch = defaultBatchSize
@@ -195,16 +183,6 @@ func (d *Dataset) udf(label string, fn *Fn, want []fnKind, opts []MapOption) *Da
 	label = fmt.Sprintf("%s(%s)", label, fn.name)
 	return d.then(&node{Kind: nodeOp, Label: label, FnArgs: fn.args, Opts: mo,
 		Op: opSpec{Kind: opUDF, Label: label, Fn: fn.name, FnKind: fn.kind, BatchSize: batch}})
-}
-
-// clusterCPUsHint is the pool size bound for a class function without
-// Concurrency, read when the dataset is built: Ray asks for concurrency;
-// rayo defaults to one actor per CPU of the local view, at least one.
-func clusterCPUsHint() float64 {
-	if !rayo.IsInitialized() {
-		return 1
-	}
-	return clusterCPUs(context.Background())
 }
 
 // Map runs fn on each row (Ray's Dataset.map). fn comes from MapFunc.

@@ -3,8 +3,8 @@ package data_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,16 +231,14 @@ func TestUnionAndIterBatches(t *testing.T) {
 func TestUDFErrors(t *testing.T) {
 	ctx := testCtx(t)
 	_, err := data.TakeAll[idRow](ctx, quiet(data.Range(1000)).Map(fFailAt))
-	var ue *data.UDFError
 	if !errors.Is(err, data.ErrUDF) {
 		t.Fatalf("a failing map: %v", err)
 	}
-	_ = ue
-	if msg := err.Error(); !contains(msg, "seventy-seven") || !contains(msg, "Map(test.failAt77)") || !contains(msg, "[77, 78)") {
+	if msg := err.Error(); !strings.Contains(msg, "seventy-seven") || !strings.Contains(msg, "Map(test.failAt77)") || !strings.Contains(msg, "[77, 78)") {
 		t.Fatalf("the error does not name the operator, row and cause: %v", err)
 	}
 	_, err = quiet(data.Range(10)).MapBatches(fPanic).Count(ctx)
-	if !errors.Is(err, data.ErrUDF) || !contains(err.Error(), "boom") {
+	if !errors.Is(err, data.ErrUDF) || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("a panicking batch function: %v", err)
 	}
 	_, err = data.TakeAll[idRow](ctx, quiet(data.Range(10)).AddColumn("x", fShort))
@@ -248,7 +246,7 @@ func TestUDFErrors(t *testing.T) {
 		t.Fatalf("a column of the wrong length: %v", err)
 	}
 	_, err = quiet(data.Range(10)).SelectColumns("nope").Count(ctx)
-	if !errors.Is(err, data.ErrNoColumn) || !contains(err.Error(), `"nope"`) {
+	if !errors.Is(err, data.ErrNoColumn) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("a missing column: %v", err)
 	}
 	// A function of the wrong kind, and one registered after Init.
@@ -264,22 +262,6 @@ func TestUDFErrors(t *testing.T) {
 		t.Fatalf("after the failures: %d %v", n, err)
 	}
 }
-
-func contains(s, sub string) bool {
-	return len(s) >= len(sub) && (func() bool { return stringsContains(s, sub) })()
-}
-
-func stringsContains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
-
-var _ = fmt.Sprint
-var _ = rayo.IsWorker
 
 type xyIn struct {
 	ID []int64 `arrow:"id"`

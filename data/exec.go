@@ -166,6 +166,11 @@ func newExecutor(ctx context.Context, p *plan, cfg execConfig) *executor {
 		if op.mopts.MaxConc > 0 {
 			st.maxConc = op.mopts.MaxConc
 		}
+		if op.kind == physActor && op.mopts.MaxActors == 0 {
+			// A class function without Concurrency: a pool of one actor
+			// per CPU of the cluster at most, as Ray's default.
+			st.mopts.MinActors, st.mopts.MaxActors = 1, max(1, int(cfg.cpus))
+		}
 		st.stats.Op = op.label
 		e.ops = append(e.ops, st)
 	}

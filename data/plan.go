@@ -24,7 +24,7 @@ func chain(n *node) []*node {
 }
 
 // physicalPlan builds the run's operators.
-func (d *Dataset) physicalPlan(ctx context.Context) (*plan, error) {
+func (d *Dataset) physicalPlan(ctx context.Context, cpus float64) (*plan, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -48,7 +48,7 @@ func (d *Dataset) physicalPlan(ctx context.Context) (*plan, error) {
 				cp.Options.Columns = nodes[i+1].Op.Cols
 				src = &cp
 			}
-			units, err := src.units(ctx)
+			units, err := src.units(ctx, cpus)
 			if err != nil {
 				return nil, fmt.Errorf("data: %s: %w", n.Label, err)
 			}
@@ -93,7 +93,7 @@ func (d *Dataset) physicalPlan(ctx context.Context) (*plan, error) {
 		case nodeUnion:
 			op := &physOp{label: n.Label, kind: physUnion}
 			for i, in := range n.Union {
-				p, err := (&Dataset{n: in, exec: n.Exec[i]}).physicalPlan(ctx)
+				p, err := (&Dataset{n: in, exec: n.Exec[i]}).physicalPlan(ctx, cpus)
 				if err != nil {
 					return nil, err
 				}

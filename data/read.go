@@ -29,6 +29,26 @@ var (
 
 func init() { source.RegisterErrors(rayo.RegisterError) }
 
+// ReadOption configures a source.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	parallelism int
+	files       source.Options
+}
+
+// Parallelism sets how many read tasks a source is split into (Ray's
+// override_num_blocks).
+func Parallelism(n int) ReadOption { return func(o *readOptions) { o.parallelism = n } }
+
+func newReadOptions(opts []ReadOption) readOptions {
+	o := readOptions{files: source.DefaultOptions()}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
 // Columns reads only these columns (Ray's columns=): pushed into the
 // Parquet reader, which then decodes nothing else.
 func Columns(cols ...string) ReadOption {

@@ -16,13 +16,6 @@ import (
 	"github.com/rayo-dev/rayo/data"
 )
 
-type yearRow struct {
-	ID   int64  `arrow:"id"`
-	Sq   int64  `arrow:"sq"`
-	Year int64  `arrow:"year"`
-	Name string `arrow:"name"`
-}
-
 // TestReadParquet: files written by the dataset read back with a
 // projection, a pushed-down filter and hive partition columns; bad input
 // gets typed errors naming the file.

@@ -22,14 +22,15 @@ type sourceSpec struct {
 	Options source.Options `msgpack:"o"`
 }
 
-// units splits the source into read tasks' shares.
-func (s *sourceSpec) units(ctx context.Context) ([]sourceUnit, error) {
+// units splits the source into read tasks' shares; cpus (the cluster's)
+// sizes a range's.
+func (s *sourceSpec) units(ctx context.Context, cpus float64) ([]sourceUnit, error) {
 	switch s.Kind {
 	case "range":
 		n := s.N
 		parts := s.Parallelism
 		if parts <= 0 {
-			parts = max(int(clusterCPUs(ctx))*2, int(n/(8<<20))+1)
+			parts = max(int(cpus)*2, int(n/(8<<20))+1)
 			parts = min(parts, int(n/4096)+1)
 		}
 		parts = int(max(1, min(int64(parts), n)))

@@ -378,11 +378,17 @@ func dCheckPool(t *testing.T, c *testcluster.Cluster, got []dModelRow, n int) {
 // actors (Concurrency(2, 2)), each needing half a CPU and a node's only
 // dslot: one actor per node, exact results in order.
 func TestDataActorPoolAcrossNodes(t *testing.T) {
+	dRunPool(t, 6000, dModelArgs{Scale: 3}, 2, 2)
+}
+
+// dRunPool runs n rows through a pool of min to max model actors, each
+// needing half a CPU and a node's only dslot, and checks the rows.
+func dRunPool(t *testing.T, n int, args dModelArgs, min, max int) {
+	t.Helper()
 	c := dCluster(t)
 	ctx := withTimeout(t, 3*time.Minute)
-	const n = 6000
-	ds := dQuiet(data.Range(n, data.Parallelism(12))).MapBatches(dModelClass.With(dModelArgs{Scale: 3}),
-		data.Concurrency(2, 2), data.BatchSize(250), data.NumCPUs(0.5), data.Resources(dSlot)).
+	ds := dQuiet(data.Range(int64(n), data.Parallelism(12))).MapBatches(dModelClass.With(args),
+		data.Concurrency(min, max), data.BatchSize(250), data.NumCPUs(0.5), data.Resources(dSlot)).
 		WithOptions(data.StallTimeout(time.Minute))
 	got, err := data.TakeAll[dModelRow](ctx, ds)
 	if err != nil {
@@ -396,17 +402,7 @@ func TestDataActorPoolAcrossNodes(t *testing.T) {
 // only dslot grows to its second actor, on the other node, while work
 // waits; exact results in order.
 func TestDataActorPoolGrowsAcrossNodes(t *testing.T) {
-	c := dCluster(t)
-	ctx := withTimeout(t, 3*time.Minute)
-	const n = 12_000
-	ds := dQuiet(data.Range(n, data.Parallelism(12))).MapBatches(dModelClass.With(dModelArgs{Scale: 3, Sleep: 100 * time.Millisecond}),
-		data.Concurrency(1, 2), data.BatchSize(250), data.NumCPUs(0.5), data.Resources(dSlot)).
-		WithOptions(data.StallTimeout(time.Minute))
-	got, err := data.TakeAll[dModelRow](ctx, ds)
-	if err != nil {
-		t.Fatalf("TakeAll: %v", err)
-	}
-	dCheckPool(t, c, got, n)
+	dRunPool(t, 12_000, dModelArgs{Scale: 3, Sleep: 100 * time.Millisecond}, 1, 2)
 }
 
 // TestDataStreamingSplitAcrossNodes: the two shares of a

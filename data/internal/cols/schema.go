@@ -3,7 +3,6 @@ package cols
 import (
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -95,18 +94,9 @@ func fieldsOf(t reflect.Type) ([]field, error) {
 	seen := map[string]string{}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
-		if !sf.IsExported() {
+		name, ok := rows.ColumnName(sf)
+		if !ok {
 			continue
-		}
-		name := sf.Name
-		if tag, ok := sf.Tag.Lookup("arrow"); ok {
-			tag, _, _ = strings.Cut(tag, ",")
-			if tag == "-" {
-				continue
-			}
-			if tag != "" {
-				name = tag
-			}
 		}
 		path := t.Name() + "." + sf.Name
 		if sf.Type.Kind() != reflect.Slice {

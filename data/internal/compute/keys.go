@@ -233,9 +233,6 @@ func appendLen(buf []byte, v string) []byte {
 	return append(buf, v...)
 }
 
-// isNull reports whether row i of the single fixed column is null.
-func (k *Keys) isNull(i int) bool { return k.nulls && k.cols[0].IsNull(i) }
-
 // encode appends row i's encoded key to buf.
 func (k *Keys) encode(buf []byte, i int) []byte {
 	for _, e := range k.enc {

@@ -134,6 +134,27 @@ func convOf(t reflect.Type, path string, inProgress map[reflect.Type]bool) (conv
 	return nil, &FieldError{path, t, "is not supported"}
 }
 
+// ColumnName is the column a struct field maps to: its `arrow:"name"`
+// tag, else its name. ok is false for a field that maps to none
+// (unexported, or tagged `arrow:"-"`). Package cols names the columns of
+// typed batches the same way.
+func ColumnName(f reflect.StructField) (name string, ok bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	name = f.Name
+	if tag, found := f.Tag.Lookup("arrow"); found {
+		tag, _, _ = strings.Cut(tag, ",")
+		if tag == "-" {
+			return "", false
+		}
+		if tag != "" {
+			name = tag
+		}
+	}
+	return name, true
+}
+
 func structConvOf(t reflect.Type, path string, inProgress map[reflect.Type]bool) (conv, error) {
 	if inProgress[t] {
 		return nil, &FieldError{path, t, "is not supported (recursive type)"}
@@ -144,18 +165,9 @@ func structConvOf(t reflect.Type, path string, inProgress map[reflect.Type]bool)
 	seen := map[string]string{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		name, ok := ColumnName(f)
+		if !ok {
 			continue
-		}
-		name := f.Name
-		if tag, ok := f.Tag.Lookup("arrow"); ok {
-			tag, _, _ = strings.Cut(tag, ",")
-			if tag == "-" {
-				continue
-			}
-			if tag != "" {
-				name = tag
-			}
 		}
 		fpath := path + "." + f.Name
 		if other, dup := seen[name]; dup {
