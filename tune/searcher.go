@@ -38,3 +38,12 @@ type SearchConfig struct {
 	// Seed is TuneConfig.Seed: equal seeds give equal suggestions.
 	Seed int64
 }
+
+// A TrialAdder is a Searcher that can learn of trials it did not suggest
+// (PointsToEvaluate, trials restored from an earlier experiment): Tune
+// calls AddTrial with the trial's values by path before any of its
+// results, so that the searcher's model counts them. A Searcher without
+// it ignores such trials' results (it must tolerate unknown trial IDs).
+type TrialAdder interface {
+	AddTrial(trialID string, values map[string]any)
+}
