@@ -12,6 +12,8 @@ type Checkpoint struct {
 	// Iteration is the trial's training_iteration when it was made (set
 	// by Tune).
 	Iteration int
+	// local: dir is a copy Tune made for a trial, removed when it stops.
+	local bool
 }
 
 // CheckpointFromBytes makes a checkpoint of b (not copied).
