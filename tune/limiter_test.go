@@ -59,14 +59,14 @@ func (r *recordingSearcher) takeCalls() []string {
 
 // A limiter script step: suggest a trial (expecting values or not),
 // report a result, or complete a trial.
-type step struct {
+type scriptStep struct {
 	op      string // "suggest", "result", "complete"
 	trial   string
 	suggest bool     // suggest: whether values are expected
 	inner   []string // calls the inner searcher gets from this step
 }
 
-func runLimiterScript(t *testing.T, l Searcher, inner *recordingSearcher, steps []step) {
+func runLimiterScript(t *testing.T, l Searcher, inner *recordingSearcher, steps []scriptStep) {
 	t.Helper()
 	for i, s := range steps {
 		switch s.op {
@@ -95,9 +95,9 @@ func TestConcurrencyLimiter(t *testing.T) {
 		max    int
 		batch  bool
 		paused func(i int) bool // pauses the inner searcher before step i
-		steps  []step
+		steps  []scriptStep
 	}{
-		{"at most two live", 2, false, nil, []step{
+		{"at most two live", 2, false, nil, []scriptStep{
 			{"suggest", "t1", true, []string{"suggest t1"}},
 			{"suggest", "t2", true, []string{"suggest t2"}},
 			{"suggest", "t3", false, nil},
@@ -110,7 +110,7 @@ func TestConcurrencyLimiter(t *testing.T) {
 			{"complete", "t2", false, []string{"complete t2 failed=false"}},
 			{"suggest", "t4", true, []string{"suggest t4"}},
 		}},
-		{"batch waits for the whole batch", 2, true, nil, []step{
+		{"batch waits for the whole batch", 2, true, nil, []scriptStep{
 			{"suggest", "t1", true, []string{"suggest t1"}},
 			{"suggest", "t2", true, []string{"suggest t2"}},
 			{"suggest", "t3", false, nil},
@@ -122,14 +122,14 @@ func TestConcurrencyLimiter(t *testing.T) {
 			{"suggest", "t4", true, []string{"suggest t4"}},
 			{"suggest", "t5", false, nil},
 		}},
-		{"a partial batch ends when its trials end", 3, true, func(i int) bool { return i >= 1 && i < 4 }, []step{
+		{"a partial batch ends when its trials end", 3, true, func(i int) bool { return i >= 1 && i < 4 }, []scriptStep{
 			{"suggest", "t1", true, []string{"suggest t1"}},
 			{"suggest", "t2", false, nil}, // the inner searcher waits
 			{"complete", "t1", false, []string{"complete t1 failed=false"}},
 			{"suggest", "t2", false, nil},
 			{"suggest", "t2", true, []string{"suggest t2"}},
 		}},
-		{"a batch's partial completion blocks new trials", 3, true, nil, []step{
+		{"a batch's partial completion blocks new trials", 3, true, nil, []scriptStep{
 			{"suggest", "t1", true, []string{"suggest t1"}},
 			{"suggest", "t2", true, []string{"suggest t2"}},
 			{"complete", "t1", false, nil},
@@ -137,7 +137,7 @@ func TestConcurrencyLimiter(t *testing.T) {
 			{"complete", "t2", false, []string{"complete t1 failed=false", "complete t2 failed=false"}},
 			{"suggest", "t3", true, []string{"suggest t3"}},
 		}},
-		{"unknown trials pass through", 1, true, nil, []step{
+		{"unknown trials pass through", 1, true, nil, []scriptStep{
 			{"suggest", "t1", true, []string{"suggest t1"}},
 			{"complete", "restored", false, []string{"complete restored failed=false"}},
 			{"suggest", "t2", false, nil},
@@ -153,7 +153,7 @@ func TestConcurrencyLimiter(t *testing.T) {
 			inner.takeCalls()
 			for i, s := range tt.steps {
 				inner.paused = tt.paused != nil && tt.paused(i)
-				runLimiterScript(t, l, inner, []step{s})
+				runLimiterScript(t, l, inner, []scriptStep{s})
 			}
 		})
 	}

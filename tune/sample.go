@@ -11,7 +11,7 @@ import (
 func (d Domain) Sample(rng *rand.Rand) any {
 	switch d.kind {
 	case KindFloat:
-		return d.quantize(d.sampleFloat(rng))
+		return d.clampFloat(d.quantize(d.sampleFloat(rng)))
 	case KindInt:
 		lo, hi := d.low, d.high
 		if d.inclusive {
@@ -47,6 +47,21 @@ func (d Domain) quantize(x float64) float64 {
 	return math.Round(x/d.q) * d.q
 }
 
+// clampFloat keeps a rounded float within d's range: rounding to a
+// multiple of q may step past a bound (a log domain's low bound rounded
+// to zero, say).
+func (d Domain) clampFloat(x float64) float64 {
+	if d.q > 0 {
+		if x < d.low {
+			x += d.q * math.Ceil((d.low-x)/d.q)
+		}
+		if x > d.high {
+			x -= d.q * math.Ceil((x-d.high)/d.q)
+		}
+	}
+	return math.Max(d.low, math.Min(d.high, x))
+}
+
 // clampInt keeps a rounded int within d's range: rounding to a multiple
 // of q may step past a bound.
 func (d Domain) clampInt(x float64) float64 {
@@ -72,7 +87,7 @@ func (d Domain) clampInt(x float64) float64 {
 func (d Domain) Clip(x float64) any {
 	switch d.kind {
 	case KindFloat:
-		return math.Max(d.low, math.Min(d.high, d.quantize(x)))
+		return d.clampFloat(d.quantize(x))
 	case KindInt:
 		return int64(d.clampInt(d.quantize(math.Round(x))))
 	case KindNormal:

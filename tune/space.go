@@ -119,6 +119,8 @@ func floatDomain(name string, low, high, q float64, log bool) Domain {
 		return bad("%s(%v, %v): bounds must be finite", name, low, high)
 	case low >= high:
 		return bad("%s(%v, %v): low must be below high", name, low, high)
+	case math.IsInf(high-low, 0):
+		return bad("%s(%v, %v): the range is too wide to sample", name, low, high)
 	case log && low <= 0:
 		return bad("%s(%v, %v): a log domain needs a positive low bound", name, low, high)
 	case q < 0:
@@ -160,12 +162,25 @@ func intDomain(name string, low, high, q int, log, inclusive bool) Domain {
 	switch {
 	case low > top:
 		return bad("%s(%d, %d): the range is empty", name, low, high)
+	case abs(low) > maxExactInt || abs(high) > maxExactInt:
+		return bad("%s(%d, %d): bounds beyond ±2^53 cannot be sampled exactly", name, low, high)
 	case log && low <= 0:
 		return bad("%s(%d, %d): a log domain needs a positive low bound", name, low, high)
 	case q < 0:
 		return bad("%s: q %d must be positive", name, q)
 	}
 	return Domain{kind: KindInt, low: float64(low), high: float64(high), q: float64(q), log: log, inclusive: inclusive}
+}
+
+// maxExactInt is the largest int a float64 holds exactly: int domains
+// keep their bounds as float64.
+const maxExactInt = 1 << 53
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // RandInt samples an int uniformly in [low, high) (Ray's tune.randint).
@@ -278,13 +293,28 @@ func flatten(m map[string]any, prefix string, params *[]Param, constants map[str
 		case *Domain:
 			return fmt.Errorf("%w: %q: use a Domain value, not a pointer", ErrInvalidSpace, path)
 		case Space:
+			if len(v) == 0 {
+				constants[path] = Params{}
+				continue
+			}
 			if err := flatten(map[string]any(v), path+"/", params, constants); err != nil {
 				return err
 			}
 		case map[string]any:
+			if len(v) == 0 {
+				constants[path] = Params{}
+				continue
+			}
 			if err := flatten(v, path+"/", params, constants); err != nil {
 				return err
 			}
+		case []any:
+			for i, e := range v {
+				if _, ok := e.(Domain); ok {
+					return fmt.Errorf("%w: %q[%d]: a Domain inside a list is not searched; use a nested map", ErrInvalidSpace, path, i)
+				}
+			}
+			constants[path] = v
 		case Params:
 			if err := flatten(map[string]any(v), path+"/", params, constants); err != nil {
 				return err

@@ -363,7 +363,6 @@ func TestClipKeepsValuesInTheDomain(t *testing.T) {
 // the behaviour wanted and is skipped until the proposed fix lands.
 
 func TestQuantizedFloatSamplesStayInRange(t *testing.T) {
-	t.Skip("foundation bug: Sample does not clamp a rounded float: QUniform(0.1, 1, 0.25) gives 0, QLogUniform(1, 10, 4) gives 0 (outside a log domain); fix: refuse bounds that are not multiples of q as Ray does, or clamp like clampInt")
 	for _, d := range []Domain{QUniform(0.1, 1, 0.25), QLogUniform(1, 10, 4)} {
 		for _, v := range drawAll(d, 1, 1000) {
 			if x := v.(float64); x < d.low || x > d.high {
@@ -374,7 +373,6 @@ func TestQuantizedFloatSamplesStayInRange(t *testing.T) {
 }
 
 func TestHugeIntRangesAreRefusedOrSampled(t *testing.T) {
-	t.Skip("foundation bug: int bounds beyond 2^53 lose precision as float64: RandInt(1<<60, 1<<60+3).Sample and RandInt(MinInt64, MaxInt64).Sample panic in Int64N; fix: intDomain refuses |bounds| > 2^53 (or keeps int64 bounds)")
 	for _, d := range []Domain{RandInt(1<<60, 1<<60+3), RandInt(math.MinInt64, math.MaxInt64)} {
 		if d.Err() == nil {
 			drawAll(d, 1, 10)
@@ -383,7 +381,6 @@ func TestHugeIntRangesAreRefusedOrSampled(t *testing.T) {
 }
 
 func TestUniformWithOverflowingWidth(t *testing.T) {
-	t.Skip("foundation bug: Uniform(-MaxFloat64, MaxFloat64) is accepted but high-low overflows, so it samples +Inf; fix: floatDomain refuses a non-finite high-low")
 	d := Uniform(-math.MaxFloat64, math.MaxFloat64)
 	if d.Err() == nil && !finite(d.Sample(rand.New(rand.NewPCG(1, 1))).(float64)) {
 		t.Fatal("infinite sample")
@@ -391,7 +388,6 @@ func TestUniformWithOverflowingWidth(t *testing.T) {
 }
 
 func TestSpaceKeepsEmptyMapsAndDomainsInLists(t *testing.T) {
-	t.Skip("foundation gap: flatten drops an empty nested map (the trial's Params lack the key), and a Domain inside a slice is silently a constant (Ray resolves domains in lists); fix: keep an empty map as a constant, refuse a Domain inside a slice")
 	_, constants, err := Space{"opts": map[string]any{}}.Params()
 	if err != nil || constants["opts"] == nil {
 		t.Fatalf("empty map lost: %v %v", constants, err)
