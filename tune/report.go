@@ -126,15 +126,7 @@ func (r *reporter) update(s statusSnapshot, now time.Time) {
 		r.write(statusLines(s))
 		return
 	}
-	lines := r.fit(append(statusLines(s), tableLines(s)...))
-	var b strings.Builder
-	b.WriteString(r.eraseLive())
-	for _, l := range lines {
-		b.WriteString(l)
-		b.WriteByte('\n')
-	}
-	io.WriteString(r.w, b.String())
-	r.liveLines = len(lines)
+	r.liveLines = r.redraw(append(statusLines(s), tableLines(s)...))
 }
 
 // final writes the last status and its full table, in place of the live
@@ -145,14 +137,29 @@ func (r *reporter) final(s statusSnapshot) {
 		r.write(lines)
 		return
 	}
+	r.redraw(lines)
+	r.liveLines = 0
+}
+
+// redraw replaces the table drawn last with lines, cut to the terminal's
+// width (read again, as the window may have been resized), in one write
+// so that the terminal does not flicker; it returns the number of lines
+// drawn. Anything else written to the terminal between two draws spoils
+// the redraw (part of it is overwritten, part of the old table stays),
+// so the runner should log elsewhere while a table is live.
+func (r *reporter) redraw(lines []string) int {
+	if w := terminalWidth(r.w); w > 0 {
+		r.width = w
+	}
+	lines = r.fit(lines)
 	var b strings.Builder
 	b.WriteString(r.eraseLive())
-	for _, l := range r.fit(lines) {
+	for _, l := range lines {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
 	io.WriteString(r.w, b.String())
-	r.liveLines = 0
+	return len(lines)
 }
 
 // eraseLive returns the ANSI sequence that moves the cursor up to the
