@@ -13,6 +13,15 @@
 // checkpoint (MarshalBinary) keeps, so a model restored from one trains
 // on exactly as the original would have.
 //
-// An epoch over 1,600 training points with 32 hidden units takes a few
-// milliseconds on one core (BenchmarkEpoch).
+// The hidden layers' products run on gonum's floats kernels. An epoch
+// over the default 1,600 training points takes about 1 ms with 8 hidden
+// units, 4 ms with 32 and 11 ms with 64 on one core (BenchmarkEpoch).
+//
+// A search space over which tuning matters, in Config's fields: LR
+// log-uniform in [1e-4, 1] (about 0.05 to 0.3 learns the spirals in a
+// few dozen epochs; 1 and above diverges), Momentum in [0, 0.99],
+// Hidden one of 8, 16, 32, 64, WeightDecay log-uniform in [1e-6, 1e-1]
+// (above about 1e-2 the model cannot fit), BatchSize one of 16, 32, 64,
+// 128. Report ValidLoss (to minimise) and Accuracy after each Epoch, and
+// a checkpoint of MarshalBinary's bytes.
 package model

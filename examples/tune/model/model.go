@@ -3,6 +3,8 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // A Model is a 2-Hidden-Hidden-1 perceptron with its data, its optimiser's
@@ -153,11 +155,7 @@ func (m *Model) forward(x0, x1 float64) float64 {
 	z := p[o.b3]
 	for k := range h {
 		row := p[o.w2+k*h : o.w2+(k+1)*h]
-		s := p[o.b2+k]
-		for j, w := range row {
-			s += w * m.a1[j]
-		}
-		m.a2[k] = math.Tanh(s)
+		m.a2[k] = math.Tanh(p[o.b2+k] + floats.Dot(row, m.a1))
 		z += p[o.w3+k] * m.a2[k]
 	}
 	return z
@@ -176,10 +174,8 @@ func (m *Model) backward(x0, x1, y float64) float64 {
 		g[o.b2+k] += d2
 		row := p[o.w2+k*h : o.w2+(k+1)*h]
 		grow := g[o.w2+k*h : o.w2+(k+1)*h]
-		for j, w := range row {
-			grow[j] += d2 * m.a1[j]
-			m.d1[j] += d2 * w
-		}
+		floats.AddScaled(grow, d2, m.a1)
+		floats.AddScaled(m.d1, d2, row)
 	}
 	for j := range h {
 		d1 := m.d1[j] * (1 - m.a1[j]*m.a1[j])

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 )
@@ -197,14 +198,20 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// BenchmarkEpoch times one epoch of DefaultConfig (1,600 training points,
-// 32 hidden units).
+// BenchmarkEpoch times one epoch of DefaultConfig (1,600 training
+// points) at several hidden widths.
 func BenchmarkEpoch(b *testing.B) {
-	m, err := New(DefaultConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		m.Epoch()
+	for _, hidden := range []int{8, 32, 64} {
+		b.Run(fmt.Sprintf("hidden=%d", hidden), func(b *testing.B) {
+			c := DefaultConfig()
+			c.Hidden = hidden
+			m, err := New(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				m.Epoch()
+			}
+		})
 	}
 }
