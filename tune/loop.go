@@ -29,6 +29,11 @@ func (r *runner) run(ctx context.Context) error {
 		if r.running == 0 && (r.stopping != "" || r.finished()) {
 			return r.fatal
 		}
+		if r.running == 0 && len(r.waiting()) == 0 {
+			// Nothing runs, nothing can start, yet not finished: a bug,
+			// reported rather than a hang.
+			return fmt.Errorf("tune: internal error: the experiment cannot make progress (%d trials, search done %v)", len(r.order), r.searchDone)
+		}
 		select {
 		case ev := <-r.events:
 			r.handle(ctx, ev)
@@ -233,7 +238,14 @@ func (r *runner) handle(ctx context.Context, ev trialEvent) {
 	case eEnded:
 		r.released(t, ev.actor)
 	case eFailed:
+		stopAsked := t.stopAsked
 		r.released(t, nil)
+		if stopAsked { // the trainable returned an error on being stopped
+			if t.state == Running {
+				r.finish(t, howStop, nil, nil)
+			}
+			return
+		}
 		r.onFailure(t, ev.err)
 	}
 }
@@ -369,14 +381,11 @@ func (r *runner) onFailure(t *trial, err error) {
 	if t.state != Running {
 		return // it had already ended (a failure while stopping)
 	}
-	if t.stopAsked {
-		r.finish(t, howStop, nil, nil)
-		return
-	}
 	maxF := r.tn.rc.FailureConfig.MaxFailures
 	if r.stopping == "" && (maxF < 0 || t.failures < maxF) {
 		r.rewind(t, howFail)
 		t.fromCkpt = true
+		r.setState(t, Pending, howResume, nil)
 		t.note = fmt.Sprintf("restarting after failure %d: %v", t.failures, firstLine(err))
 		return // waiting again: fill starts it
 	}

@@ -93,6 +93,7 @@ func TestFitFunctionTrainable(t *testing.T) {
 // its checkpoint), always when p["always"] is set, and panics when
 // p["panic"] is set.
 var flaky = tune.Function("test.flaky", func(ctx context.Context, p tune.Params) error {
+	p = p.Sub("case")
 	start := 0
 	if c := tune.GetCheckpoint(ctx); c != nil {
 		b, _ := c.Bytes()
