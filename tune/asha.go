@@ -165,20 +165,20 @@ func (a *asha) read(r Result) (now, value float64, ok bool) {
 	return now, a.sign * v, ok1 && ok2
 }
 
-// promote judges a trial at the highest rung it has reached and not yet
-// been judged at, as Ray's bracket does: its value joins that rung's
-// records after the cutoff is taken from the others'.
+// promote judges a trial once at the highest rung it has reached: its
+// value joins that rung's records after the cutoff is taken from the
+// others'. (Ray's bracket would also judge it, later, at a lower rung it
+// jumped over; only the highest counts here.)
 func (a *asha) promote(id string, now, value float64) Decision {
 	bi := a.assign(id)
 	b := a.brackets[bi]
 	for k := len(b.milestones) - 1; k >= 0; k-- {
 		milestone, recorded := b.milestones[k], b.recorded[k]
-		_, seen := recorded[id]
-		if seen && now >= milestone && a.cfg.KeepLastTrials {
-			break // judged here already: carry on
-		}
-		if now < milestone || seen {
+		if now < milestone {
 			continue
+		}
+		if _, seen := recorded[id]; seen {
+			break // judged at the highest rung it reached already
 		}
 		cutoff, n, has := rungCutoff(recorded, 1-1/a.cfg.ReductionFactor)
 		recorded[id] = value
