@@ -36,7 +36,7 @@ func TestASHACutoffs(t *testing.T) {
 		{"rf4 min", ASHAConfig{MaxT: 100, ReductionFactor: 4}, Min, []step{
 			{"a", 1, 1, Continue, "first value"},
 			{"b", 1, 2, Stop, "cutoff 1 "},
-			{"c", 1, 3, Stop, "cutoff 1.25 "}, // signed values -1,-2: 25th percentile of loss = 1.25
+			{"c", 1, 3, Stop, "cutoff 1.25 "},                  // signed values -1,-2: 25th percentile of loss = 1.25
 			{"d", 1, 1.5, Continue, "reaches the cutoff 1.5 "}, // ties continue
 			{"e", 1, 1.4, Stop, "cutoff 1.375 (top 1/4 of 4 recorded)"},
 		}},

@@ -2,9 +2,13 @@ package tune
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rayo-dev/rayo/bench/tune/curves"
 )
 
 // The simulator drives a Scheduler as Tune's runner does, in process and
@@ -59,11 +63,13 @@ type simulator struct {
 	byID    map[string]*simTrial
 	events  []simEvent
 	iters   int // results reported in all
+	rng     *rand.Rand
 }
 
 func newSim(t testing.TB, sched Scheduler, task simTask, slots, maxIter int, metric string, mode Mode, params []Params) *simulator {
 	t.Helper()
-	s := &simulator{t: t, sched: sched, task: task, slots: slots, maxIter: maxIter, byID: map[string]*simTrial{}}
+	s := &simulator{t: t, sched: sched, task: task, slots: slots, maxIter: maxIter, byID: map[string]*simTrial{},
+		rng: rand.New(rand.NewPCG(7, 7))}
 	if err := sched.Setup(metric, mode); err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -96,6 +102,9 @@ func (s *simulator) run() {
 		if len(running) == 0 {
 			return
 		}
+		// Real trials do not report in a fixed order: a seeded shuffle
+		// keeps any trial from always seeing the others' older scores.
+		s.rng.Shuffle(len(running), func(i, j int) { running[i], running[j] = running[j], running[i] })
 		for _, tr := range running {
 			if tr.state == Running {
 				s.stepTrial(tr)
@@ -249,5 +258,157 @@ func mustContain(t *testing.T, what, s string, fragments ...string) {
 		if !strings.Contains(s, f) {
 			t.Errorf("%s %q lacks %q", what, s, f)
 		}
+	}
+}
+
+// curveTask trains a bench/tune/curves configuration: metric "loss".
+type curveTask struct{}
+
+func (curveTask) init(Params) float64 { return 0 }
+func (curveTask) step(p Params, _ float64, iter int) (float64, Metrics) {
+	c, err := curves.FromParams(p)
+	if err != nil {
+		panic(err)
+	}
+	return 0, Metrics{"loss": curves.Loss(c, iter)}
+}
+
+// pbtTask trains the curves PBT problem: the model is the loss, which a
+// checkpoint carries; params "lr".
+type pbtTask struct{}
+
+func (pbtTask) init(Params) float64 { return curves.PBTInitialLoss }
+func (pbtTask) step(p Params, loss float64, _ int) (float64, Metrics) {
+	loss = curves.PBTStep(loss, p.Float("lr"))
+	return loss, Metrics{"loss": loss}
+}
+
+// shuffledCurveParams returns the 100 configurations in a seeded random
+// order, as a random search would meet them.
+func shuffledCurveParams(seed uint64) []Params {
+	cs := curves.Configs()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	rng.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
+	out := make([]Params, len(cs))
+	for i, c := range cs {
+		out[i] = Params(c.Params())
+	}
+	return out
+}
+
+// ashaOnCurves runs ASHA over the 100 configurations and returns the
+// full-run loss of the configuration whose last result is best (what
+// ResultGrid.Best would pick) and the iterations spent.
+func ashaOnCurves(t testing.TB, seed uint64) (chosen float64, iters int) {
+	sched := ASHA(ASHAConfig{MaxT: curves.MaxIter, GracePeriod: 8, ReductionFactor: 4})
+	sim := newSim(t, sched, curveTask{}, 8, curves.MaxIter, "loss", Min, shuffledCurveParams(seed))
+	sim.run()
+	best := math.Inf(1)
+	var bestParams Params
+	for _, tr := range sim.trials {
+		if l := tr.last.Metrics["loss"]; l < best {
+			best, bestParams = l, tr.params
+		}
+	}
+	c, err := curves.FromParams(bestParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return curves.Loss(c, curves.MaxIter), sim.iters
+}
+
+// ASHA on the crossing curves finds a configuration within 1% of the
+// best of a full-budget search of the same 100, spending at least 3×
+// fewer iterations.
+func TestASHAQualityOnCurves(t *testing.T) {
+	_, full := curves.Best()
+	fullIters := 100 * curves.MaxIter
+	for _, seed := range []uint64{1, 2, 3, 4, 5} {
+		chosen, iters := ashaOnCurves(t, seed)
+		t.Logf("seed %d: ASHA's pick %.5f vs full search %.5f (%.2f%%), %d iterations vs %d (%.1f× fewer)",
+			seed, chosen, full, 100*(chosen/full-1), iters, fullIters, float64(fullIters)/float64(iters))
+		if chosen > 1.01*full {
+			t.Errorf("seed %d: ASHA's pick %v is over 1%% worse than the best %v", seed, chosen, full)
+		}
+		if 3*iters > fullIters {
+			t.Errorf("seed %d: ASHA spent %d iterations, not 3× fewer than %d", seed, iters, fullIters)
+		}
+	}
+}
+
+// PBT on the learning-rate problem beats the best constant learning rate:
+// it learns to decay the rate.
+func TestPBTQualityOnSchedule(t *testing.T) {
+	const steps, population = 100, 8
+	_, fixed := curves.BestFixedLR(steps)
+	for _, seed := range []int64{1, 2, 3} {
+		lrDomain := LogUniform(curves.PBTMinLR, curves.PBTMaxLR)
+		rng := rand.New(rand.NewPCG(uint64(seed), 2))
+		params := make([]Params, population)
+		for i := range params {
+			params[i] = Params{"lr": lrDomain.Sample(rng)}
+		}
+		sched := PBT(PBTConfig{PerturbationInterval: 4, Seed: seed, HyperparamMutations: Space{"lr": lrDomain}})
+		sim := newSim(t, sched, pbtTask{}, population, steps, "loss", Min, params)
+		sim.run()
+		best, exploits := math.Inf(1), 0
+		for _, tr := range sim.trials {
+			best = math.Min(best, tr.last.Metrics["loss"])
+			for _, e := range tr.decisions {
+				if e.action == Exploit {
+					exploits++
+				}
+			}
+		}
+		t.Logf("seed %d: PBT best loss %.5f vs best fixed lr %.5f (%.1f%% lower), greedy schedule %.5f; %d exploits",
+			seed, best, fixed, 100*(1-best/fixed), curves.GreedyScheduleLoss(steps), exploits)
+		if !(best < fixed) {
+			t.Errorf("seed %d: PBT's %v does not beat the best fixed %v", seed, best, fixed)
+		}
+	}
+}
+
+// Replaying the same calls gives the same decisions (what Restore relies
+// on): each scheduler, run twice over the same trials, decides alike.
+func TestSchedulersAreDeterministic(t *testing.T) {
+	lr := LogUniform(curves.PBTMinLR, curves.PBTMaxLR)
+	pbtParams := make([]Params, 6)
+	for i := range pbtParams {
+		pbtParams[i] = Params{"lr": 0.001 * float64(i+1)}
+	}
+	tests := []struct {
+		name   string
+		make   func() Scheduler
+		task   simTask
+		params []Params
+	}{
+		{"ASHA 3 brackets", func() Scheduler {
+			return ASHA(ASHAConfig{MaxT: 100, GracePeriod: 2, Brackets: 3, Seed: 5})
+		}, curveTask{}, shuffledCurveParams(9)[:40]},
+		{"HyperBand", func() Scheduler { return HyperBand(HyperBandConfig{MaxT: 27}) }, curveTask{}, shuffledCurveParams(9)[:40]},
+		{"MedianStopping", func() Scheduler {
+			return MedianStopping(MedianStoppingConfig{GracePeriod: 5})
+		}, curveTask{}, shuffledCurveParams(9)[:40]},
+		{"PBT", func() Scheduler {
+			return PBT(PBTConfig{PerturbationInterval: 3, Seed: 11, HyperparamMutations: Space{"lr": lr}})
+		}, pbtTask{}, pbtParams},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var runs [2][]simEvent
+			for i := range runs {
+				sim := newSim(t, tc.make(), tc.task, 4, 60, "loss", Min, tc.params)
+				sim.run()
+				runs[i] = sim.events
+			}
+			if len(runs[0]) != len(runs[1]) {
+				t.Fatalf("%d then %d decisions", len(runs[0]), len(runs[1]))
+			}
+			for i := range runs[0] {
+				if runs[0][i] != runs[1][i] {
+					t.Fatalf("decision %d: %+v then %+v", i, runs[0][i], runs[1][i])
+				}
+			}
+		})
 	}
 }
