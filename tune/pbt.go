@@ -274,6 +274,9 @@ func (p *pbt) exploit(id string, tr *pbtTrial, upper []string, at string) Decisi
 	src := p.trials[srcID]
 	params := p.explore(src.params)
 	tr.params = params
+	// It now carries the source's state: it takes the source's clock, as
+	// in Ray, and its score too (Ray keeps the old one), so that others
+	// are not ranked against a state it no longer has.
 	tr.score, tr.lastTrain, tr.lastPerturb = src.score, src.lastTrain, src.lastPerturb
 	tr.checkpoint = false
 	return Decision{Action: Exploit, Source: srcID, Params: params,

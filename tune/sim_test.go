@@ -336,32 +336,44 @@ func TestASHAQualityOnCurves(t *testing.T) {
 	}
 }
 
+// pbtOnSchedule runs PBT with a population of 8 (all running at once)
+// for 100 steps of the learning-rate problem, perturbing every 4, and
+// returns the best final loss.
+func pbtOnSchedule(t testing.TB, seed int64) float64 {
+	const steps, population = 100, 8
+	lrDomain := LogUniform(curves.PBTMinLR, curves.PBTMaxLR)
+	rng := rand.New(rand.NewPCG(uint64(seed), 2))
+	params := make([]Params, population)
+	for i := range params {
+		params[i] = Params{"lr": lrDomain.Sample(rng)}
+	}
+	sched := PBT(PBTConfig{PerturbationInterval: 4, Seed: seed, HyperparamMutations: Space{"lr": lrDomain}})
+	sim := newSim(t, sched, pbtTask{}, population, steps, "loss", Min, params)
+	sim.run()
+	best, exploits := math.Inf(1), 0
+	for _, tr := range sim.trials {
+		best = math.Min(best, tr.last.Metrics["loss"])
+		for _, e := range tr.decisions {
+			if e.action == Exploit {
+				exploits++
+			}
+		}
+	}
+	if exploits == 0 {
+		t.Errorf("seed %d: PBT never exploited", seed)
+	}
+	return best
+}
+
 // PBT on the learning-rate problem beats the best constant learning rate:
 // it learns to decay the rate.
 func TestPBTQualityOnSchedule(t *testing.T) {
-	const steps, population = 100, 8
+	const steps = 100
 	_, fixed := curves.BestFixedLR(steps)
 	for _, seed := range []int64{1, 2, 3} {
-		lrDomain := LogUniform(curves.PBTMinLR, curves.PBTMaxLR)
-		rng := rand.New(rand.NewPCG(uint64(seed), 2))
-		params := make([]Params, population)
-		for i := range params {
-			params[i] = Params{"lr": lrDomain.Sample(rng)}
-		}
-		sched := PBT(PBTConfig{PerturbationInterval: 4, Seed: seed, HyperparamMutations: Space{"lr": lrDomain}})
-		sim := newSim(t, sched, pbtTask{}, population, steps, "loss", Min, params)
-		sim.run()
-		best, exploits := math.Inf(1), 0
-		for _, tr := range sim.trials {
-			best = math.Min(best, tr.last.Metrics["loss"])
-			for _, e := range tr.decisions {
-				if e.action == Exploit {
-					exploits++
-				}
-			}
-		}
-		t.Logf("seed %d: PBT best loss %.5f vs best fixed lr %.5f (%.1f%% lower), greedy schedule %.5f; %d exploits",
-			seed, best, fixed, 100*(1-best/fixed), curves.GreedyScheduleLoss(steps), exploits)
+		best := pbtOnSchedule(t, seed)
+		t.Logf("seed %d: PBT best loss %.5f vs best fixed lr %.5f (%.1f%% lower), greedy schedule %.5f",
+			seed, best, fixed, 100*(1-best/fixed), curves.GreedyScheduleLoss(steps))
 		if !(best < fixed) {
 			t.Errorf("seed %d: PBT's %v does not beat the best fixed %v", seed, best, fixed)
 		}
@@ -411,4 +423,30 @@ func TestSchedulersAreDeterministic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// go test -run '^$' -bench 'Scheduler' ./tune/ reports the quality
+// figures, averaged over the seeds the tests use: iterations ASHA spends
+// (of 10000 for a full search) and how far its pick is from the best, and
+// PBT's loss relative to the best fixed learning rate.
+func BenchmarkSchedulerASHAOnCurves(b *testing.B) {
+	_, full := curves.Best()
+	var worse, iters float64
+	n := 0
+	for ; b.Loop(); n++ {
+		chosen, it := ashaOnCurves(b, uint64(n%5+1))
+		worse += 100 * (chosen/full - 1)
+		iters += float64(it)
+	}
+	b.ReportMetric(iters/float64(n), "iterations")
+	b.ReportMetric(worse/float64(n), "%-worse-than-best")
+}
+
+func BenchmarkSchedulerPBTOnSchedule(b *testing.B) {
+	_, fixed := curves.BestFixedLR(100)
+	ratio, n := 0.0, 0
+	for ; b.Loop(); n++ {
+		ratio += pbtOnSchedule(b, int64(n%3+1)) / fixed
+	}
+	b.ReportMetric(ratio/float64(n), "loss/best-fixed")
 }
