@@ -152,3 +152,18 @@ func TestASHAInSimulator(t *testing.T) {
 		t.Errorf("%d iterations, want 35", sim.iters)
 	}
 }
+
+// A trial that ends by itself leaves its value at the rung it reached.
+func TestASHARecordsCompletedTrials(t *testing.T) {
+	s := ASHA(ASHAConfig{Metric: "m", Mode: Max, MaxT: 10, ReductionFactor: 2})
+	if err := s.Setup("", ""); err != nil {
+		t.Fatal(err)
+	}
+	s.OnTrialAdd(TrialInfo{ID: "a"})
+	s.OnTrialAdd(TrialInfo{ID: "b"})
+	s.OnTrialComplete(TrialInfo{ID: "a"}, &Result{Iteration: 2, Metrics: Metrics{"m": 10}, Done: true})
+	d := s.OnTrialResult(TrialInfo{ID: "b"}, Result{Iteration: 2, Metrics: Metrics{"m": 5}})
+	if d.Action != Stop || !strings.Contains(d.Reason, "cutoff 10 ") {
+		t.Errorf("b: %v %q", d.Action, d.Reason)
+	}
+}

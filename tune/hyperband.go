@@ -90,7 +90,6 @@ type hbBracket struct {
 type hbTrial struct {
 	progress float64
 	value    float64 // signed: higher is better
-	paused   bool
 }
 
 func (h *hyperband) Setup(metric string, mode Mode) error {
@@ -182,7 +181,7 @@ func (h *hyperband) OnTrialResult(t TrialInfo, r Result) Decision {
 	if tr == nil {
 		return Decision{Action: Stop, Reason: "HyperBand: the trial was already stopped by a halving"}
 	}
-	tr.progress, tr.value, tr.paused = now, h.sign*v, false
+	tr.progress, tr.value = now, h.sign*v
 	delete(b.toResume, t.ID)
 	if b.halves == 0 {
 		if now >= h.cfg.MaxT && !h.cfg.KeepLastTrials {
@@ -195,7 +194,6 @@ func (h *hyperband) OnTrialResult(t TrialInfo, r Result) Decision {
 		return Decision{Action: Continue}
 	}
 	if waiting := h.notThere(b); waiting > 0 {
-		tr.paused = true
 		return Decision{Action: Pause, Reason: fmt.Sprintf("HyperBand: bracket %d: at milestone %s=%v, waiting for %d of %d live trials",
 			b.index, h.cfg.TimeAttr, b.cur, waiting, len(b.live))}
 	}
@@ -274,9 +272,6 @@ func (h *hyperband) halve(b *hbBracket, trigger string) Decision {
 			h.drop(b, id)
 		}
 		if id == trigger {
-			if d.Action == Pause {
-				tr.paused = true
-			}
 			decision = d
 		} else if d.Action != Pause {
 			h.decided = append(h.decided, TrialDecision{TrialID: id, Decision: d})

@@ -141,3 +141,51 @@ func TestHyperBandHalvesWhenATrialEnds(t *testing.T) {
 		t.Errorf("ChooseTrialToRun = %q, want none", id)
 	}
 }
+
+// TimeAttr may jump past milestones; KeepLastTrials lets the last
+// survivors run past MaxT.
+func TestHyperBandJumpsAndKeepLastTrials(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		h := HyperBand(HyperBandConfig{Metric: "v", Mode: Max, MaxT: 9, ReductionFactor: 3, KeepLastTrials: keep}).(*hyperband)
+		if err := h.Setup("", ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+			h.OnTrialAdd(TrialInfo{ID: id})
+		}
+		res := func(id string, it int, v float64) Decision {
+			return h.OnTrialResult(TrialInfo{ID: id}, Result{Iteration: it, Metrics: Metrics{"v": v}})
+		}
+		// Bracket 0 (a-c) runs straight to MaxT.
+		if d := res("a", 9, 1); (d.Action == Stop) == keep {
+			t.Errorf("keep=%v: a at MaxT: %v %q", keep, d.Action, d.Reason)
+		}
+		if keep {
+			if d := res("a", 30, 1); d.Action != Continue {
+				t.Errorf("a past MaxT: %v", d.Action)
+			}
+		}
+		// Bracket 1 (d-h), milestone 3: d jumps to 10, past MaxT.
+		if d := res("d", 10, 9); d.Action != Pause {
+			t.Fatalf("d: %v %q", d.Action, d.Reason)
+		}
+		for _, id := range []string{"e", "f", "g"} {
+			res(id, 3, float64(id[0]-'a'))
+		}
+		d := res("h", 4, 0) // completes the milestone, ranks last
+		if d.Action != Stop || !strings.Contains(d.Reason, "ranks 5 of 5, below the top 2") {
+			t.Errorf("h: %v %q", d.Action, d.Reason)
+		}
+		got := map[string]Decision{}
+		for _, pd := range h.TakePausedDecisions() {
+			got[pd.TrialID] = pd.Decision
+		}
+		wantD := Stop // already at MaxT
+		if keep {
+			wantD = Continue
+		}
+		if got["d"].Action != wantD || got["g"].Action != Continue || got["e"].Action != Stop || got["f"].Action != Stop {
+			t.Errorf("keep=%v: paused decisions %+v", keep, got)
+		}
+	}
+}

@@ -99,3 +99,28 @@ func TestMedianStoppingInSimulator(t *testing.T) {
 		}
 	}
 }
+
+// SoftStop pauses the condemned; they resume (FIFO) once the slots free
+// up and run to their end.
+func TestMedianSoftStopInSimulator(t *testing.T) {
+	sim := newSim(t, MedianStopping(MedianStoppingConfig{GracePeriod: 5, MinSamplesRequired: 2, SoftStop: true}), constTask{}, 3, 20, "v", Max,
+		valueParams(6, 5, 4, 3, 2, 1))
+	sim.run()
+	soft := 0
+	for _, e := range sim.events {
+		if e.action == Pause && strings.Contains(e.reason, "worse than the median") {
+			soft++
+		}
+		if e.action == Stop {
+			t.Errorf("%s stopped: %q", e.trial, e.reason)
+		}
+	}
+	if soft == 0 {
+		t.Error("nothing soft-stopped")
+	}
+	for _, tr := range sim.trials {
+		if tr.state != Terminated || tr.iter != 20 {
+			t.Errorf("%s ends %s at %d", tr.id, tr.state, tr.iter)
+		}
+	}
+}

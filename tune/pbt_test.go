@@ -213,3 +213,31 @@ func TestSchedulersRejectBadConfigs(t *testing.T) {
 		}
 	}
 }
+
+// More trials than slots: PBT pauses trials at their perturbation so that
+// waiting ones run, and resumes the least trained first; every trial
+// reaches the end.
+func TestPBTTimeSharesSlots(t *testing.T) {
+	params := make([]Params, 6)
+	for i := range params {
+		params[i] = Params{"lr": 0.01 * float64(i+1)}
+	}
+	sched := PBT(PBTConfig{PerturbationInterval: 2, Seed: 4, HyperparamMutations: Space{"lr": LogUniform(1e-4, 0.2)}})
+	sim := newSim(t, sched, pbtTask{}, 3, 20, "loss", Min, params)
+	sim.run()
+	pauses := 0
+	for _, e := range sim.events {
+		if e.action == Pause {
+			pauses++
+			mustContain(t, "pause reason", e.reason, "yields to")
+		}
+	}
+	if pauses == 0 {
+		t.Error("no trial yielded its slot")
+	}
+	for _, tr := range sim.trials {
+		if tr.state != Terminated || tr.iter != 20 {
+			t.Errorf("%s ends %s at %d", tr.id, tr.state, tr.iter)
+		}
+	}
+}

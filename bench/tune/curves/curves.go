@@ -28,8 +28,8 @@ var (
 	Widths = []int{16, 32, 64, 128, 256}
 )
 
-// Space describes the configurations as choice lists by parameter name
-// (tune.Choice of each gives a space whose grid is Configs).
+// Space describes the configurations as lists of values by parameter
+// name: a tune.GridSearch of each list gives the 100 Configs.
 func Space() map[string][]any {
 	lrs := make([]any, len(LRs))
 	for i, v := range LRs {
