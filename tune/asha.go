@@ -49,9 +49,9 @@ type ASHAConfig struct {
 // an exact power, which only matters with KeepLastTrials). A result
 // without the metric or TimeAttr continues; a NaN value loses to any
 // cutoff.
-func ASHA(cfg ASHAConfig) Scheduler { return &asha{cfg: cfg} }
+func ASHA(cfg ASHAConfig) Scheduler { return &ashaScheduler{cfg: cfg} }
 
-type asha struct {
+type ashaScheduler struct {
 	cfg      ASHAConfig
 	sign     float64
 	rng      *rand.Rand
@@ -70,10 +70,10 @@ type ashaBracket struct {
 // ashaStream separates ASHA's random stream from other users of a seed.
 const ashaStream = 0xa5a
 
-func (a *asha) Setup(metric string, mode Mode) error {
+func (a *ashaScheduler) Setup(metric string, mode Mode) error {
 	c := &a.cfg
 	var err error
-	if c.Metric, c.Mode, err = resolveMetricMode("ASHA", c.Metric, c.Mode, metric, mode); err != nil {
+	if c.Metric, c.Mode, err = schedulerMetricMode("ASHA", c.Metric, c.Mode, metric, mode); err != nil {
 		return err
 	}
 	if c.TimeAttr == "" {
@@ -131,10 +131,10 @@ func (a *asha) Setup(metric string, mode Mode) error {
 	return nil
 }
 
-func (a *asha) OnTrialAdd(t TrialInfo) { a.assign(t.ID) }
+func (a *ashaScheduler) OnTrialAdd(t TrialInfo) { a.assign(t.ID) }
 
 // assign draws a trial's bracket (once).
-func (a *asha) assign(id string) int {
+func (a *ashaScheduler) assign(id string) int {
 	if i, ok := a.bracket[id]; ok {
 		return i
 	}
@@ -147,7 +147,7 @@ func (a *asha) assign(id string) int {
 	return i
 }
 
-func (a *asha) OnTrialResult(t TrialInfo, r Result) Decision {
+func (a *ashaScheduler) OnTrialResult(t TrialInfo, r Result) Decision {
 	now, value, ok := a.read(r)
 	if !ok {
 		return Decision{Action: Continue, Reason: fmt.Sprintf("ASHA: result lacks %s or %s", a.cfg.Metric, a.cfg.TimeAttr)}
@@ -159,7 +159,7 @@ func (a *asha) OnTrialResult(t TrialInfo, r Result) Decision {
 }
 
 // read returns a result's progress and signed value (higher is better).
-func (a *asha) read(r Result) (now, value float64, ok bool) {
+func (a *ashaScheduler) read(r Result) (now, value float64, ok bool) {
 	now, ok1 := r.Value(a.cfg.TimeAttr)
 	v, ok2 := r.Value(a.cfg.Metric)
 	return now, a.sign * v, ok1 && ok2
@@ -169,7 +169,7 @@ func (a *asha) read(r Result) (now, value float64, ok bool) {
 // value joins that rung's records after the cutoff is taken from the
 // others'. (Ray's bracket would also judge it, later, at a lower rung it
 // jumped over; only the highest counts here.)
-func (a *asha) promote(id string, now, value float64) Decision {
+func (a *ashaScheduler) promote(id string, now, value float64) Decision {
 	bi := a.assign(id)
 	b := a.brackets[bi]
 	for k := len(b.milestones) - 1; k >= 0; k-- {
@@ -218,7 +218,7 @@ func rungCutoff(recorded map[string]float64, q float64) (cutoff float64, n int, 
 	return xs[lo] + frac*(xs[lo+1]-xs[lo]), len(xs), true
 }
 
-func (a *asha) OnTrialComplete(t TrialInfo, r *Result) {
+func (a *ashaScheduler) OnTrialComplete(t TrialInfo, r *Result) {
 	// A trial that ends by itself still leaves its value at the rung it
 	// reached, as in Ray, so later trials are judged against it.
 	if r != nil {
@@ -229,6 +229,8 @@ func (a *asha) OnTrialComplete(t TrialInfo, r *Result) {
 	delete(a.bracket, t.ID)
 }
 
-func (a *asha) OnTrialRemove(t TrialInfo) { delete(a.bracket, t.ID) }
+func (a *ashaScheduler) OnTrialRemove(t TrialInfo) { delete(a.bracket, t.ID) }
 
-func (a *asha) ChooseTrialToRun(waiting []TrialInfo) string { return firstPendingThenPaused(waiting) }
+func (a *ashaScheduler) ChooseTrialToRun(waiting []TrialInfo) string {
+	return firstPendingThenPaused(waiting)
+}

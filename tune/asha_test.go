@@ -78,13 +78,13 @@ func TestASHACutoffs(t *testing.T) {
 }
 
 func TestASHABrackets(t *testing.T) {
-	s := ASHA(ASHAConfig{Metric: "m", Mode: Max, MaxT: 100, ReductionFactor: 4, Brackets: 3, Seed: 7}).(*asha)
+	s := ASHA(ASHAConfig{Metric: "m", Mode: Max, MaxT: 100, ReductionFactor: 4, Brackets: 3, Seed: 7}).(*ashaScheduler)
 	if err := s.Setup("", ""); err != nil {
 		t.Fatal(err)
 	}
 	wantRungs := [][]float64{{1, 4, 16, 64}, {4, 16, 64}, {16, 64}}
 	for i, b := range s.brackets {
-		if !equalFloats(b.milestones, wantRungs[i]) {
+		if !schedEqualFloats(b.milestones, wantRungs[i]) {
 			t.Errorf("bracket %d rungs %v, want %v", i, b.milestones, wantRungs[i])
 		}
 	}
@@ -104,7 +104,7 @@ func TestASHABrackets(t *testing.T) {
 		}
 	}
 	// The same seed gives the same brackets.
-	again := ASHA(ASHAConfig{Metric: "m", Mode: Max, Brackets: 3, Seed: 7}).(*asha)
+	again := ASHA(ASHAConfig{Metric: "m", Mode: Max, Brackets: 3, Seed: 7}).(*ashaScheduler)
 	_ = again.Setup("", "")
 	for i := range 50 {
 		id := "t" + string(rune('A'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
@@ -115,7 +115,7 @@ func TestASHABrackets(t *testing.T) {
 	}
 }
 
-func equalFloats(a, b []float64) bool {
+func schedEqualFloats(a, b []float64) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -127,10 +127,10 @@ func equalFloats(a, b []float64) bool {
 	return true
 }
 
-// Through the simulator, one slot so that trials run one after another:
+// Through the schedSimulator, one slot so that trials run one after another:
 // values 5, 3, 8, 6 (max), rungs 1, 2, 4, 8, MaxT 16.
 func TestASHAInSimulator(t *testing.T) {
-	sim := newSim(t, ASHA(ASHAConfig{MaxT: 16, ReductionFactor: 2}), constTask{}, 1, 100, "v", Max, valueParams(5, 3, 8, 6))
+	sim := newSchedSim(t, ASHA(ASHAConfig{MaxT: 16, ReductionFactor: 2}), schedConstTask{}, 1, 100, "v", Max, schedValueParams(5, 3, 8, 6))
 	sim.run()
 	want := []struct {
 		iter int
@@ -146,7 +146,7 @@ func TestASHAInSimulator(t *testing.T) {
 		if got := sim.stopIter(id); got != w.iter {
 			t.Errorf("%s stopped at %d, want %d", id, got, w.iter)
 		}
-		mustContain(t, id+" reason", sim.stopReason(id), w.frag)
+		schedMustContain(t, id+" reason", sim.stopReason(id), w.frag)
 	}
 	if sim.iters != 35 {
 		t.Errorf("%d iterations, want 35", sim.iters)

@@ -4,19 +4,21 @@ import "fmt"
 
 // FIFO returns Ray's FIFOScheduler: every trial runs to its end
 // (Continue), and waiting trials start in the order they were created.
-func FIFO() Scheduler { return fifo{} }
+func FIFO() Scheduler { return fifoScheduler{} }
 
-type fifo struct{}
+type fifoScheduler struct{}
 
-func (fifo) Setup(string, Mode) error { return nil }
-func (fifo) OnTrialAdd(TrialInfo)     {}
-func (fifo) OnTrialResult(TrialInfo, Result) Decision {
+func (fifoScheduler) Setup(string, Mode) error { return nil }
+func (fifoScheduler) OnTrialAdd(TrialInfo)     {}
+func (fifoScheduler) OnTrialResult(TrialInfo, Result) Decision {
 	return Decision{Action: Continue}
 }
-func (fifo) OnTrialComplete(TrialInfo, *Result) {}
-func (fifo) OnTrialRemove(TrialInfo)            {}
+func (fifoScheduler) OnTrialComplete(TrialInfo, *Result) {}
+func (fifoScheduler) OnTrialRemove(TrialInfo)            {}
 
-func (fifo) ChooseTrialToRun(waiting []TrialInfo) string { return firstPendingThenPaused(waiting) }
+func (fifoScheduler) ChooseTrialToRun(waiting []TrialInfo) string {
+	return firstPendingThenPaused(waiting)
+}
 
 // firstPendingThenPaused is FIFO's choice, which the other schedulers
 // fall back on: the first PENDING trial, else the first PAUSED one.
@@ -34,9 +36,9 @@ func firstPendingThenPaused(waiting []TrialInfo) string {
 	return ""
 }
 
-// resolveMetricMode picks a scheduler's metric and mode: its own where
+// schedulerMetricMode picks a scheduler's metric and mode: its own where
 // set, else the experiment's; both must end up set.
-func resolveMetricMode(name, metric string, mode Mode, expMetric string, expMode Mode) (string, Mode, error) {
+func schedulerMetricMode(name, metric string, mode Mode, expMetric string, expMode Mode) (string, Mode, error) {
 	if metric == "" {
 		metric = expMetric
 	}
@@ -54,6 +56,3 @@ func resolveMetricMode(name, metric string, mode Mode, expMetric string, expMode
 	}
 	return metric, mode, nil
 }
-
-// validNumber reports whether x is a finite number (NaN and ±Inf are not).
-func validNumber(x float64) bool { return x == x && x-x == 0 }

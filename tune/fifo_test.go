@@ -27,7 +27,7 @@ func TestFIFOChoosesFirstPendingThenFirstPaused(t *testing.T) {
 }
 
 func TestFIFORunsEveryTrialToItsEnd(t *testing.T) {
-	sim := newSim(t, FIFO(), constTask{}, 2, 5, "v", Max, valueParams(1, 2, 3))
+	sim := newSchedSim(t, FIFO(), schedConstTask{}, 2, 5, "v", Max, schedValueParams(1, 2, 3))
 	sim.run()
 	if sim.iters != 15 {
 		t.Errorf("%d iterations, want 15", sim.iters)

@@ -62,9 +62,9 @@ type PausedTrialDecider interface {
 // Unlike Ray, whose continuation of milestones makes the last one
 // MaxT-r (54 for MaxT 81), the last milestone here is MaxT, as in the
 // paper; trials reaching it stop unless KeepLastTrials.
-func HyperBand(cfg HyperBandConfig) Scheduler { return &hyperband{cfg: cfg} }
+func HyperBand(cfg HyperBandConfig) Scheduler { return &hyperBandScheduler{cfg: cfg} }
 
-type hyperband struct {
+type hyperBandScheduler struct {
 	cfg      HyperBandConfig
 	sign     float64
 	sMax1    int // brackets per band: s_max + 1
@@ -92,10 +92,10 @@ type hbTrial struct {
 	value    float64 // signed: higher is better
 }
 
-func (h *hyperband) Setup(metric string, mode Mode) error {
+func (h *hyperBandScheduler) Setup(metric string, mode Mode) error {
 	c := &h.cfg
 	var err error
-	if c.Metric, c.Mode, err = resolveMetricMode("HyperBand", c.Metric, c.Mode, metric, mode); err != nil {
+	if c.Metric, c.Mode, err = schedulerMetricMode("HyperBand", c.Metric, c.Mode, metric, mode); err != nil {
 		return err
 	}
 	if c.TimeAttr == "" {
@@ -124,7 +124,7 @@ func (h *hyperband) Setup(metric string, mode Mode) error {
 
 // newBracket opens the band's next bracket, skipping those whose first
 // rung would be under one unit of TimeAttr (as Ray does).
-func (h *hyperband) newBracket() *hbBracket {
+func (h *hyperBandScheduler) newBracket() *hbBracket {
 	eta := h.cfg.ReductionFactor
 	for {
 		s := len(h.brackets) % h.sMax1
@@ -143,14 +143,14 @@ func (h *hyperband) newBracket() *hbBracket {
 
 // milestone is a bracket's current milestone: its rung length, or MaxT
 // once no halving is left.
-func (h *hyperband) milestone(b *hbBracket) float64 {
+func (h *hyperBandScheduler) milestone(b *hbBracket) float64 {
 	if b.halves == 0 {
 		return h.cfg.MaxT
 	}
 	return math.Min(b.r, h.cfg.MaxT)
 }
 
-func (h *hyperband) OnTrialAdd(t TrialInfo) {
+func (h *hyperBandScheduler) OnTrialAdd(t TrialInfo) {
 	if _, ok := h.bracket[t.ID]; ok {
 		return
 	}
@@ -166,7 +166,7 @@ func (h *hyperband) OnTrialAdd(t TrialInfo) {
 	h.bracket[t.ID] = b
 }
 
-func (h *hyperband) OnTrialResult(t TrialInfo, r Result) Decision {
+func (h *hyperBandScheduler) OnTrialResult(t TrialInfo, r Result) Decision {
 	now, ok1 := r.Value(h.cfg.TimeAttr)
 	v, ok2 := r.Value(h.cfg.Metric)
 	if !ok1 || !ok2 {
@@ -201,7 +201,7 @@ func (h *hyperband) OnTrialResult(t TrialInfo, r Result) Decision {
 }
 
 // notThere counts a bracket's live trials below its milestone.
-func (h *hyperband) notThere(b *hbBracket) int {
+func (h *hyperBandScheduler) notThere(b *hbBracket) int {
 	n := 0
 	for _, tr := range b.live {
 		if tr.progress < b.cur {
@@ -215,7 +215,7 @@ func (h *hyperband) notThere(b *hbBracket) int {
 // reached its milestone, and returns the decision on trigger (the trial
 // whose result completed the milestone; "" for none). The decisions on
 // paused trials are queued for TakePausedDecisions.
-func (h *hyperband) halve(b *hbBracket, trigger string) Decision {
+func (h *hyperBandScheduler) halve(b *hbBracket, trigger string) Decision {
 	at := b.cur
 	eta := h.cfg.ReductionFactor
 	b.halves--
@@ -288,14 +288,14 @@ func (h *hyperband) halve(b *hbBracket, trigger string) Decision {
 }
 
 // drop takes a trial out of its bracket's live trials.
-func (h *hyperband) drop(b *hbBracket, id string) {
+func (h *hyperBandScheduler) drop(b *hbBracket, id string) {
 	delete(b.live, id)
 	delete(b.toResume, id)
 }
 
 // ended handles a trial that left for good: it no longer holds its
 // bracket's halving back.
-func (h *hyperband) ended(id string) {
+func (h *hyperBandScheduler) ended(id string) {
 	b := h.bracket[id]
 	if b == nil {
 		return
@@ -310,12 +310,12 @@ func (h *hyperband) ended(id string) {
 	}
 }
 
-func (h *hyperband) OnTrialComplete(t TrialInfo, _ *Result) { h.ended(t.ID) }
-func (h *hyperband) OnTrialRemove(t TrialInfo)              { h.ended(t.ID) }
+func (h *hyperBandScheduler) OnTrialComplete(t TrialInfo, _ *Result) { h.ended(t.ID) }
+func (h *hyperBandScheduler) OnTrialRemove(t TrialInfo)              { h.ended(t.ID) }
 
 // TakePausedDecisions returns, and forgets, the decisions made on paused
 // trials since the last call.
-func (h *hyperband) TakePausedDecisions() []TrialDecision {
+func (h *hyperBandScheduler) TakePausedDecisions() []TrialDecision {
 	d := h.decided
 	h.decided = nil
 	return d
@@ -324,7 +324,7 @@ func (h *hyperband) TakePausedDecisions() []TrialDecision {
 // ChooseTrialToRun resumes the paused trials a halving promoted first,
 // then starts PENDING trials in order; paused trials still waiting for
 // their bracket's halving are never picked.
-func (h *hyperband) ChooseTrialToRun(waiting []TrialInfo) string {
+func (h *hyperBandScheduler) ChooseTrialToRun(waiting []TrialInfo) string {
 	for _, t := range waiting {
 		if b := h.bracket[t.ID]; t.State == Paused && b != nil && b.toResume[t.ID] {
 			return t.ID

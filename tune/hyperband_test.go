@@ -6,7 +6,7 @@ import (
 )
 
 func TestHyperBandBrackets(t *testing.T) {
-	h := HyperBand(HyperBandConfig{Metric: "v", Mode: Max}).(*hyperband)
+	h := HyperBand(HyperBandConfig{Metric: "v", Mode: Max}).(*hyperBandScheduler)
 	if err := h.Setup("", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestHyperBandSynchronousHalving(t *testing.T) {
 	for i := range vs {
 		vs[i] = float64(i)
 	}
-	sim := newSim(t, HyperBand(HyperBandConfig{MaxT: 9, ReductionFactor: 3}), constTask{}, 4, 1000, "v", Max, valueParams(vs...))
+	sim := newSchedSim(t, HyperBand(HyperBandConfig{MaxT: 9, ReductionFactor: 3}), schedConstTask{}, 4, 1000, "v", Max, schedValueParams(vs...))
 	sim.run()
 	wantStop := map[int]int{ // trial index → iteration it stops at
 		0: 9, 1: 9, 2: 9, // bracket 0
@@ -59,8 +59,8 @@ func TestHyperBandSynchronousHalving(t *testing.T) {
 	if sim.iters != 27+27+21 {
 		t.Errorf("%d iterations, want %d", sim.iters, 27+27+21)
 	}
-	mustContain(t, "reason", sim.stopReason("t003"), "bracket 1: halving at training_iteration=3: v=3 ranks 5 of 5, below the top 2 (cutoff 6)")
-	mustContain(t, "reason", sim.stopReason("t016"), "reached max_t")
+	schedMustContain(t, "reason", sim.stopReason("t003"), "bracket 1: halving at training_iteration=3: v=3 ranks 5 of 5, below the top 2 (cutoff 6)")
+	schedMustContain(t, "reason", sim.stopReason("t016"), "reached max_t")
 	// Synchronous: no trial of bracket 2 reports past a milestone before
 	// every live one of them reached it, and those that wait are paused.
 	firstPast := func(milestone int) int {
@@ -89,7 +89,7 @@ func TestHyperBandSynchronousHalving(t *testing.T) {
 	for _, e := range sim.events {
 		if e.action == Pause {
 			paused++
-			mustContain(t, "pause reason", e.reason, "waiting for")
+			schedMustContain(t, "pause reason", e.reason, "waiting for")
 		}
 	}
 	if paused == 0 {
@@ -107,7 +107,7 @@ func TestHyperBandSynchronousHalving(t *testing.T) {
 
 // A trial that ends on its own no longer holds its bracket back.
 func TestHyperBandHalvesWhenATrialEnds(t *testing.T) {
-	h := HyperBand(HyperBandConfig{Metric: "v", Mode: Min, MaxT: 9, ReductionFactor: 3}).(*hyperband)
+	h := HyperBand(HyperBandConfig{Metric: "v", Mode: Min, MaxT: 9, ReductionFactor: 3}).(*hyperBandScheduler)
 	if err := h.Setup("", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestHyperBandHalvesWhenATrialEnds(t *testing.T) {
 // survivors run past MaxT.
 func TestHyperBandJumpsAndKeepLastTrials(t *testing.T) {
 	for _, keep := range []bool{false, true} {
-		h := HyperBand(HyperBandConfig{Metric: "v", Mode: Max, MaxT: 9, ReductionFactor: 3, KeepLastTrials: keep}).(*hyperband)
+		h := HyperBand(HyperBandConfig{Metric: "v", Mode: Max, MaxT: 9, ReductionFactor: 3, KeepLastTrials: keep}).(*hyperBandScheduler)
 		if err := h.Setup("", ""); err != nil {
 			t.Fatal(err)
 		}

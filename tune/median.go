@@ -39,9 +39,9 @@ type MedianStoppingConfig struct {
 // MinSamplesRequired of them got that far. Until then, it yields its slot
 // (Pause) when trials are waiting. Trials without any value in that window
 // are left out of the median.
-func MedianStopping(cfg MedianStoppingConfig) Scheduler { return &median{cfg: cfg} }
+func MedianStopping(cfg MedianStoppingConfig) Scheduler { return &medianStopping{cfg: cfg} }
 
-type median struct {
+type medianStopping struct {
 	cfg       MedianStoppingConfig
 	sign      float64
 	order     []string                 // trials, as added
@@ -53,10 +53,10 @@ type median struct {
 
 type medianPoint struct{ at, value float64 } // value signed: higher is better
 
-func (m *median) Setup(metric string, mode Mode) error {
+func (m *medianStopping) Setup(metric string, mode Mode) error {
 	c := &m.cfg
 	var err error
-	if c.Metric, c.Mode, err = resolveMetricMode("MedianStopping", c.Metric, c.Mode, metric, mode); err != nil {
+	if c.Metric, c.Mode, err = schedulerMetricMode("MedianStopping", c.Metric, c.Mode, metric, mode); err != nil {
 		return err
 	}
 	if c.TimeAttr == "" {
@@ -85,7 +85,7 @@ func (m *median) Setup(metric string, mode Mode) error {
 	return nil
 }
 
-func (m *median) OnTrialAdd(t TrialInfo) {
+func (m *medianStopping) OnTrialAdd(t TrialInfo) {
 	if _, ok := m.results[t.ID]; !ok {
 		m.order = append(m.order, t.ID)
 		m.results[t.ID] = nil
@@ -93,7 +93,7 @@ func (m *median) OnTrialAdd(t TrialInfo) {
 	m.waiting[t.ID] = true
 }
 
-func (m *median) OnTrialResult(t TrialInfo, r Result) Decision {
+func (m *medianStopping) OnTrialResult(t TrialInfo, r Result) Decision {
 	if _, ok := m.results[t.ID]; !ok {
 		m.OnTrialAdd(t)
 	}
@@ -123,7 +123,7 @@ func (m *median) OnTrialResult(t TrialInfo, r Result) Decision {
 	if len(means) < m.cfg.MinSamplesRequired {
 		return m.yield(t.ID, now, len(means))
 	}
-	med := medianOf(means)
+	med := medianOfMeans(means)
 	best := math.Inf(-1)
 	for _, p := range m.results[t.ID] {
 		best = math.Max(best, p.value)
@@ -144,7 +144,7 @@ func (m *median) OnTrialResult(t TrialInfo, r Result) Decision {
 
 // runningMean is the mean of a trial's values from the grace period up
 // to now.
-func (m *median) runningMean(pts []medianPoint, now float64) (float64, bool) {
+func (m *medianStopping) runningMean(pts []medianPoint, now float64) (float64, bool) {
 	sum, n := 0.0, 0
 	for _, p := range pts {
 		if p.at >= m.cfg.GracePeriod && p.at <= now {
@@ -157,7 +157,7 @@ func (m *median) runningMean(pts []medianPoint, now float64) (float64, bool) {
 
 // yield pauses a trial that cannot be judged yet if others wait for a
 // slot and it ran MinTimeSlice since its last pause.
-func (m *median) yield(id string, now float64, samples int) Decision {
+func (m *medianStopping) yield(id string, now float64, samples int) Decision {
 	last, paused := m.lastPause[id]
 	if paused && now-last <= m.cfg.MinTimeSlice {
 		return Decision{Action: Continue}
@@ -177,7 +177,7 @@ func (m *median) yield(id string, now float64, samples int) Decision {
 		m.cfg.TimeAttr, now, samples, m.cfg.MinSamplesRequired, others)}
 }
 
-func medianOf(xs []float64) float64 {
+func medianOfMeans(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	n := len(s)
@@ -187,7 +187,7 @@ func medianOf(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func (m *median) OnTrialComplete(t TrialInfo, r *Result) {
+func (m *medianStopping) OnTrialComplete(t TrialInfo, r *Result) {
 	delete(m.waiting, t.ID)
 	if r == nil || m.condemned[t.ID] {
 		return
@@ -207,6 +207,8 @@ func (m *median) OnTrialComplete(t TrialInfo, r *Result) {
 	}
 }
 
-func (m *median) OnTrialRemove(t TrialInfo) { delete(m.waiting, t.ID) }
+func (m *medianStopping) OnTrialRemove(t TrialInfo) { delete(m.waiting, t.ID) }
 
-func (m *median) ChooseTrialToRun(waiting []TrialInfo) string { return firstPendingThenPaused(waiting) }
+func (m *medianStopping) ChooseTrialToRun(waiting []TrialInfo) string {
+	return firstPendingThenPaused(waiting)
+}

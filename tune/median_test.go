@@ -81,13 +81,13 @@ func TestMedianStoppingRule(t *testing.T) {
 	}
 }
 
-// In the simulator with time_total_s (one second an iteration), 6 trials
+// In the schedSimulator with time_total_s (one second an iteration), 6 trials
 // on 3 slots, at least 2 others needed: the first three run together and
 // v=4 stops below the median 5.5 of 6 and 5, as do the three that start
 // later.
 func TestMedianStoppingInSimulator(t *testing.T) {
-	sim := newSim(t, MedianStopping(MedianStoppingConfig{GracePeriod: 5, MinSamplesRequired: 2}), constTask{}, 3, 20, "v", Max,
-		valueParams(6, 5, 4, 3, 2, 1))
+	sim := newSchedSim(t, MedianStopping(MedianStoppingConfig{GracePeriod: 5, MinSamplesRequired: 2}), schedConstTask{}, 3, 20, "v", Max,
+		schedValueParams(6, 5, 4, 3, 2, 1))
 	sim.run()
 	for i, tr := range sim.trials {
 		stopped := sim.stopIter(tr.id)
@@ -103,8 +103,8 @@ func TestMedianStoppingInSimulator(t *testing.T) {
 // SoftStop pauses the condemned; they resume (FIFO) once the slots free
 // up and run to their end.
 func TestMedianSoftStopInSimulator(t *testing.T) {
-	sim := newSim(t, MedianStopping(MedianStoppingConfig{GracePeriod: 5, MinSamplesRequired: 2, SoftStop: true}), constTask{}, 3, 20, "v", Max,
-		valueParams(6, 5, 4, 3, 2, 1))
+	sim := newSchedSim(t, MedianStopping(MedianStoppingConfig{GracePeriod: 5, MinSamplesRequired: 2, SoftStop: true}), schedConstTask{}, 3, 20, "v", Max,
+		schedValueParams(6, 5, 4, 3, 2, 1))
 	sim.run()
 	soft := 0
 	for _, e := range sim.events {

@@ -63,9 +63,9 @@ type PBTConfig struct {
 // a slot, a trial at its perturbation that does not exploit yields
 // (Pause), and ChooseTrialToRun resumes the waiting trial with the least
 // training, as Ray does, so the population advances together.
-func PBT(cfg PBTConfig) Scheduler { return &pbt{cfg: cfg} }
+func PBT(cfg PBTConfig) Scheduler { return &pbtScheduler{cfg: cfg} }
 
-type pbt struct {
+type pbtScheduler struct {
 	cfg       PBTConfig
 	sign      float64
 	rng       *rand.Rand
@@ -96,10 +96,10 @@ type pbtMutation struct {
 // pbtStream separates PBT's random stream from other users of a seed.
 const pbtStream = 0x9b7
 
-func (p *pbt) Setup(metric string, mode Mode) error {
+func (p *pbtScheduler) Setup(metric string, mode Mode) error {
 	c := &p.cfg
 	var err error
-	if c.Metric, c.Mode, err = resolveMetricMode("PBT", c.Metric, c.Mode, metric, mode); err != nil {
+	if c.Metric, c.Mode, err = schedulerMetricMode("PBT", c.Metric, c.Mode, metric, mode); err != nil {
 		return err
 	}
 	if c.TimeAttr == "" {
@@ -129,7 +129,7 @@ func (p *pbt) Setup(metric string, mode Mode) error {
 		return fmt.Errorf("%w: PBT: QuantileFraction %v must be in (0, 0.5]", ErrInvalidConfig, c.QuantileFraction)
 	case !(c.ResampleProbability >= 0 && c.ResampleProbability <= 1):
 		return fmt.Errorf("%w: PBT: ResampleProbability %v must be in [0, 1]", ErrInvalidConfig, c.ResampleProbability)
-	case !validNumber(c.PerturbationFactors[0]) || !validNumber(c.PerturbationFactors[1]):
+	case !finite(c.PerturbationFactors[0]) || !finite(c.PerturbationFactors[1]):
 		return fmt.Errorf("%w: PBT: PerturbationFactors %v must be finite", ErrInvalidConfig, c.PerturbationFactors)
 	}
 	if p.mutations, err = pbtMutations(c.HyperparamMutations); err != nil {
@@ -177,7 +177,7 @@ func pbtMutations(s Space) ([]pbtMutation, error) {
 	return out, nil
 }
 
-func (p *pbt) trial(t TrialInfo) *pbtTrial {
+func (p *pbtScheduler) trial(t TrialInfo) *pbtTrial {
 	tr := p.trials[t.ID]
 	if tr == nil {
 		tr = &pbtTrial{params: t.Params, waiting: true}
@@ -187,9 +187,9 @@ func (p *pbt) trial(t TrialInfo) *pbtTrial {
 	return tr
 }
 
-func (p *pbt) OnTrialAdd(t TrialInfo) { p.trial(t) }
+func (p *pbtScheduler) OnTrialAdd(t TrialInfo) { p.trial(t) }
 
-func (p *pbt) OnTrialResult(t TrialInfo, r Result) Decision {
+func (p *pbtScheduler) OnTrialResult(t TrialInfo, r Result) Decision {
 	tr := p.trial(t)
 	tr.waiting = false
 	if t.Params != nil {
@@ -207,7 +207,7 @@ func (p *pbt) OnTrialResult(t TrialInfo, r Result) Decision {
 	tr.score, tr.scored, tr.lastPerturb = p.sign*v, true, now
 	tr.checkpoint = t.HasCheckpoint
 	lower, upper, ranked := p.quantiles()
-	at := fmt.Sprintf("PBT: at %s=%v, %s=%v ranks %d of %d", p.cfg.TimeAttr, now, p.cfg.Metric, v, rankOf(ranked, t.ID), len(ranked))
+	at := fmt.Sprintf("PBT: at %s=%v, %s=%v ranks %d of %d", p.cfg.TimeAttr, now, p.cfg.Metric, v, pbtRank(ranked, t.ID), len(ranked))
 	var d Decision
 	switch {
 	case slices.Contains(upper, t.ID):
@@ -231,7 +231,7 @@ func (p *pbt) OnTrialResult(t TrialInfo, r Result) Decision {
 // quantiles ranks the live scored trials worst first and returns the
 // bottom and top quantiles, as Ray: ceil(n·QuantileFraction) each, at
 // most half; none with fewer than two trials.
-func (p *pbt) quantiles() (lower, upper, ranked []string) {
+func (p *pbtScheduler) quantiles() (lower, upper, ranked []string) {
 	for _, id := range p.order {
 		if tr := p.trials[id]; tr.scored && !tr.done {
 			ranked = append(ranked, id)
@@ -255,12 +255,12 @@ func (p *pbt) quantiles() (lower, upper, ranked []string) {
 	return ranked[:k], ranked[len(ranked)-k:], ranked
 }
 
-// rankOf is id's rank, 1 for the best, in ranked (worst first).
-func rankOf(ranked []string, id string) int { return len(ranked) - slices.Index(ranked, id) }
+// pbtRank is id's rank, 1 for the best, in ranked (worst first).
+func pbtRank(ranked []string, id string) int { return len(ranked) - slices.Index(ranked, id) }
 
 // exploit makes a bottom-quantile trial copy a random top-quantile trial
 // with a checkpoint.
-func (p *pbt) exploit(id string, tr *pbtTrial, upper []string, at string) Decision {
+func (p *pbtScheduler) exploit(id string, tr *pbtTrial, upper []string, at string) Decision {
 	var sources []string
 	for _, u := range upper {
 		if p.trials[u].checkpoint {
@@ -281,10 +281,10 @@ func (p *pbt) exploit(id string, tr *pbtTrial, upper []string, at string) Decisi
 	tr.checkpoint = false
 	return Decision{Action: Exploit, Source: srcID, Params: params,
 		Reason: fmt.Sprintf("%s (bottom quantile): exploits %s (%s=%v); explored %s",
-			at, srcID, p.cfg.Metric, p.sign*src.score, describeChanges(src.params, params))}
+			at, srcID, p.cfg.Metric, p.sign*src.score, describeParamChanges(src.params, params))}
 }
 
-func (p *pbt) othersWaiting(id string) int {
+func (p *pbtScheduler) othersWaiting(id string) int {
 	n := 0
 	for _, o := range p.order {
 		if tr := p.trials[o]; o != id && tr.waiting && !tr.done {
@@ -298,14 +298,14 @@ func (p *pbt) othersWaiting(id string) int {
 // resampled (with ResampleProbability) or perturbed: a number times a
 // random perturbation factor, clipped to its domain (ints rounded); a
 // list value shifted one place up or down (kept at the ends), as Ray.
-func (p *pbt) explore(params Params) Params {
+func (p *pbtScheduler) explore(params Params) Params {
 	flat := params.Flat()
 	for _, m := range p.mutations {
 		cur, has := flat[m.path]
 		resample := p.rng.Float64() < p.cfg.ResampleProbability
 		switch {
 		case m.values != nil:
-			i := indexOfValue(m.values, cur)
+			i := choiceIndex(m.values, cur)
 			if resample || !has || i < 0 {
 				flat[m.path] = m.values[p.rng.IntN(len(m.values))]
 				continue
@@ -319,7 +319,7 @@ func (p *pbt) explore(params Params) Params {
 				continue
 			}
 			x *= p.cfg.PerturbationFactors[p.rng.IntN(2)]
-			if isIntValue(cur) {
+			if holdsInt(cur) {
 				flat[m.path] = int64(math.Round(x))
 			} else {
 				flat[m.path] = x
@@ -340,9 +340,9 @@ func (p *pbt) explore(params Params) Params {
 	return out
 }
 
-// indexOfValue finds v in values, numbers compared by value (Params hold
+// choiceIndex finds v in values, numbers compared by value (Params hold
 // int64 and float64 where the list may hold int).
-func indexOfValue(values []any, v any) int {
+func choiceIndex(values []any, v any) int {
 	x, numeric := toFloat(v)
 	for i, w := range values {
 		if y, ok := toFloat(w); ok && numeric {
@@ -358,7 +358,7 @@ func indexOfValue(values []any, v any) int {
 	return -1
 }
 
-func isIntValue(v any) bool {
+func holdsInt(v any) bool {
 	switch v.(type) {
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return true
@@ -366,8 +366,8 @@ func isIntValue(v any) bool {
 	return false
 }
 
-// describeChanges lists the values that differ from old to new.
-func describeChanges(before, after Params) string {
+// describeParamChanges lists the values that differ from old to new.
+func describeParamChanges(before, after Params) string {
 	of, nf := before.Flat(), after.Flat()
 	var parts []string
 	for k, v := range nf {
@@ -382,12 +382,12 @@ func describeChanges(before, after Params) string {
 	return strings.Join(parts, ", ")
 }
 
-func (p *pbt) OnTrialComplete(t TrialInfo, _ *Result) { p.trial(t).done = true }
-func (p *pbt) OnTrialRemove(t TrialInfo)              { p.trial(t).done = true }
+func (p *pbtScheduler) OnTrialComplete(t TrialInfo, _ *Result) { p.trial(t).done = true }
+func (p *pbtScheduler) OnTrialRemove(t TrialInfo)              { p.trial(t).done = true }
 
 // ChooseTrialToRun picks the waiting trial with the least training
 // (TimeAttr at its latest result), the first in order among equals.
-func (p *pbt) ChooseTrialToRun(waiting []TrialInfo) string {
+func (p *pbtScheduler) ChooseTrialToRun(waiting []TrialInfo) string {
 	best, bestTrain := "", math.Inf(1)
 	for _, t := range waiting {
 		if t.State != Pending && t.State != Paused {

@@ -34,14 +34,14 @@ func TestPBTExploreArithmetic(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			seen := map[string]map[any]bool{}
 			for seed := range int64(40) {
-				p := PBT(PBTConfig{Metric: "m", Mode: Max, HyperparamMutations: pbtMutationsForTest(), NoResample: true, Seed: seed}).(*pbt)
+				p := PBT(PBTConfig{Metric: "m", Mode: Max, HyperparamMutations: pbtMutationsForTest(), NoResample: true, Seed: seed}).(*pbtScheduler)
 				if err := p.Setup("", ""); err != nil {
 					t.Fatal(err)
 				}
 				got := p.explore(tc.params).Flat()
 				for path, allowed := range tc.want {
 					v := got[path]
-					if !containsValue(allowed, v) {
+					if !schedContainsValue(allowed, v) {
 						t.Errorf("seed %d: %s = %v (%T), want one of %v", seed, path, v, v, allowed)
 					}
 					if seen[path] == nil {
@@ -62,11 +62,11 @@ func TestPBTExploreArithmetic(t *testing.T) {
 	}
 }
 
-func containsValue(values []any, v any) bool {
+func schedContainsValue(values []any, v any) bool {
 	x, numeric := toFloat(v)
 	for _, w := range values {
 		if y, ok := toFloat(w); ok && numeric && math.Abs(x-y) < 1e-12 {
-			if _, isInt := w.(int64); isInt && !isIntValue(v) {
+			if _, isInt := w.(int64); isInt && !holdsInt(v) {
 				continue
 			}
 			return true
@@ -82,7 +82,7 @@ func containsValue(values []any, v any) bool {
 // CustomExplore post-processes.
 func TestPBTExploreResamplesAndCustom(t *testing.T) {
 	p := PBT(PBTConfig{Metric: "m", Mode: Max, HyperparamMutations: pbtMutationsForTest(), ResampleProbability: 1, Seed: 3,
-		CustomExplore: func(p Params) Params { p["custom"] = true; return p }}).(*pbt)
+		CustomExplore: func(p Params) Params { p["custom"] = true; return p }}).(*pbtScheduler)
 	if err := p.Setup("", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -223,13 +223,13 @@ func TestPBTTimeSharesSlots(t *testing.T) {
 		params[i] = Params{"lr": 0.01 * float64(i+1)}
 	}
 	sched := PBT(PBTConfig{PerturbationInterval: 2, Seed: 4, HyperparamMutations: Space{"lr": LogUniform(1e-4, 0.2)}})
-	sim := newSim(t, sched, pbtTask{}, 3, 20, "loss", Min, params)
+	sim := newSchedSim(t, sched, schedPBTTask{}, 3, 20, "loss", Min, params)
 	sim.run()
 	pauses := 0
 	for _, e := range sim.events {
 		if e.action == Pause {
 			pauses++
-			mustContain(t, "pause reason", e.reason, "yields to")
+			schedMustContain(t, "pause reason", e.reason, "yields to")
 		}
 	}
 	if pauses == 0 {

@@ -11,7 +11,7 @@ import (
 	"github.com/rayo-dev/rayo/bench/tune/curves"
 )
 
-// The simulator drives a Scheduler as Tune's runner does, in process and
+// The schedSimulator drives a Scheduler as Tune's runner does, in process and
 // in lock step: slots trials run at once; each round every running trial
 // reports one result; decisions are honoured (Stop ends a trial, Pause
 // checkpoints it and frees its slot until ChooseTrialToRun resumes it,
@@ -19,32 +19,32 @@ import (
 // Checkpoint saves one); HyperBand's decisions on paused trials are
 // applied after each call.
 
-// simTask is what simulated trials train: step runs iteration iter of a
+// schedTask is what simulated trials train: step runs iteration iter of a
 // trial with params from model state, returning the new state and the
 // metrics.
-type simTask interface {
+type schedTask interface {
 	init(p Params) float64
 	step(p Params, model float64, iter int) (float64, Metrics)
 }
 
-type simCheckpoint struct {
+type schedCheckpoint struct {
 	iter  int
 	model float64
 }
 
-type simTrial struct {
+type schedTrial struct {
 	id        string
 	params    Params
 	state     TrialState
 	iter      int
 	model     float64
-	ckpt      *simCheckpoint
+	ckpt      *schedCheckpoint
 	last      *Result
-	decisions []simEvent
+	decisions []schedEvent
 }
 
-// simEvent is one result's decision (or a decision on a paused trial).
-type simEvent struct {
+// schedEvent is one result's decision (or a decision on a paused trial).
+type schedEvent struct {
 	seq    int // order of events in the run
 	trial  string
 	iter   int
@@ -53,28 +53,28 @@ type simEvent struct {
 	source string
 }
 
-type simulator struct {
+type schedSimulator struct {
 	t       testing.TB
 	sched   Scheduler
-	task    simTask
+	task    schedTask
 	slots   int
 	maxIter int // a trial's trainable returns after this many iterations
-	trials  []*simTrial
-	byID    map[string]*simTrial
-	events  []simEvent
+	trials  []*schedTrial
+	byID    map[string]*schedTrial
+	events  []schedEvent
 	iters   int // results reported in all
 	rng     *rand.Rand
 }
 
-func newSim(t testing.TB, sched Scheduler, task simTask, slots, maxIter int, metric string, mode Mode, params []Params) *simulator {
+func newSchedSim(t testing.TB, sched Scheduler, task schedTask, slots, maxIter int, metric string, mode Mode, params []Params) *schedSimulator {
 	t.Helper()
-	s := &simulator{t: t, sched: sched, task: task, slots: slots, maxIter: maxIter, byID: map[string]*simTrial{},
+	s := &schedSimulator{t: t, sched: sched, task: task, slots: slots, maxIter: maxIter, byID: map[string]*schedTrial{},
 		rng: rand.New(rand.NewPCG(7, 7))}
 	if err := sched.Setup(metric, mode); err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
 	for i, p := range params {
-		tr := &simTrial{id: fmt.Sprintf("t%03d", i), params: p, state: Pending, model: task.init(p)}
+		tr := &schedTrial{id: fmt.Sprintf("t%03d", i), params: p, state: Pending, model: task.init(p)}
 		s.trials = append(s.trials, tr)
 		s.byID[tr.id] = tr
 		sched.OnTrialAdd(s.info(tr))
@@ -82,18 +82,18 @@ func newSim(t testing.TB, sched Scheduler, task simTask, slots, maxIter int, met
 	return s
 }
 
-func (s *simulator) info(tr *simTrial) TrialInfo {
+func (s *schedSimulator) info(tr *schedTrial) TrialInfo {
 	return TrialInfo{ID: tr.id, Params: tr.params, State: tr.state, Last: tr.last, HasCheckpoint: tr.ckpt != nil}
 }
 
-func (s *simulator) record(tr *simTrial, d Decision) {
-	e := simEvent{seq: len(s.events), trial: tr.id, iter: tr.iter, action: d.Action, reason: d.Reason, source: d.Source}
+func (s *schedSimulator) record(tr *schedTrial, d Decision) {
+	e := schedEvent{seq: len(s.events), trial: tr.id, iter: tr.iter, action: d.Action, reason: d.Reason, source: d.Source}
 	s.events = append(s.events, e)
 	tr.decisions = append(tr.decisions, e)
 }
 
 // run simulates until no trial runs or can be started.
-func (s *simulator) run() {
+func (s *schedSimulator) run() {
 	for round := 0; ; round++ {
 		if round > 100000 {
 			s.t.Fatal("simulation does not end")
@@ -115,7 +115,7 @@ func (s *simulator) run() {
 
 // fill starts waiting trials ChooseTrialToRun picks while slots are free,
 // and returns the running trials in creation order.
-func (s *simulator) fill() []*simTrial {
+func (s *schedSimulator) fill() []*schedTrial {
 	count := func() int {
 		n := 0
 		for _, tr := range s.trials {
@@ -148,7 +148,7 @@ func (s *simulator) fill() []*simTrial {
 		}
 		tr.state = Running
 	}
-	var running []*simTrial
+	var running []*schedTrial
 	for _, tr := range s.trials {
 		if tr.state == Running {
 			running = append(running, tr)
@@ -157,7 +157,7 @@ func (s *simulator) fill() []*simTrial {
 	return running
 }
 
-func (s *simulator) stepTrial(tr *simTrial) {
+func (s *schedSimulator) stepTrial(tr *schedTrial) {
 	tr.iter++
 	s.iters++
 	var m Metrics
@@ -174,14 +174,14 @@ func (s *simulator) stepTrial(tr *simTrial) {
 	d := s.sched.OnTrialResult(s.info(tr), r)
 	s.record(tr, d)
 	if d.Checkpoint {
-		tr.ckpt = &simCheckpoint{tr.iter, tr.model}
+		tr.ckpt = &schedCheckpoint{tr.iter, tr.model}
 	}
 	switch d.Action {
 	case Stop:
 		tr.state = Terminated
 		s.sched.OnTrialRemove(s.info(tr))
 	case Pause:
-		tr.ckpt = &simCheckpoint{tr.iter, tr.model}
+		tr.ckpt = &schedCheckpoint{tr.iter, tr.model}
 		tr.state = Paused
 	case Exploit:
 		src := s.byID[d.Source]
@@ -198,7 +198,7 @@ func (s *simulator) stepTrial(tr *simTrial) {
 }
 
 // applyPaused applies a PausedTrialDecider's decisions on paused trials.
-func (s *simulator) applyPaused() {
+func (s *schedSimulator) applyPaused() {
 	pd, ok := s.sched.(PausedTrialDecider)
 	if !ok {
 		return
@@ -218,7 +218,7 @@ func (s *simulator) applyPaused() {
 
 // stopped returns where each trial stopped by a Stop decision ("" for
 // none): "iter" or "iter:reason-fragment" checks.
-func (s *simulator) stopIter(id string) int {
+func (s *schedSimulator) stopIter(id string) int {
 	for _, e := range s.byID[id].decisions {
 		if e.action == Stop {
 			return e.iter
@@ -227,7 +227,7 @@ func (s *simulator) stopIter(id string) int {
 	return 0
 }
 
-func (s *simulator) stopReason(id string) string {
+func (s *schedSimulator) stopReason(id string) string {
 	for _, e := range s.byID[id].decisions {
 		if e.action == Stop {
 			return e.reason
@@ -236,15 +236,15 @@ func (s *simulator) stopReason(id string) string {
 	return ""
 }
 
-// constTask reports metric "v" = params "v" at every iteration.
-type constTask struct{}
+// schedConstTask reports metric "v" = params "v" at every iteration.
+type schedConstTask struct{}
 
-func (constTask) init(Params) float64 { return 0 }
-func (constTask) step(p Params, _ float64, _ int) (float64, Metrics) {
+func (schedConstTask) init(Params) float64 { return 0 }
+func (schedConstTask) step(p Params, _ float64, _ int) (float64, Metrics) {
 	return 0, Metrics{"v": p.Float("v")}
 }
 
-func valueParams(vs ...float64) []Params {
+func schedValueParams(vs ...float64) []Params {
 	out := make([]Params, len(vs))
 	for i, v := range vs {
 		out[i] = Params{"v": v}
@@ -252,7 +252,7 @@ func valueParams(vs ...float64) []Params {
 	return out
 }
 
-func mustContain(t *testing.T, what, s string, fragments ...string) {
+func schedMustContain(t *testing.T, what, s string, fragments ...string) {
 	t.Helper()
 	for _, f := range fragments {
 		if !strings.Contains(s, f) {
@@ -261,11 +261,11 @@ func mustContain(t *testing.T, what, s string, fragments ...string) {
 	}
 }
 
-// curveTask trains a bench/tune/curves configuration: metric "loss".
-type curveTask struct{}
+// schedCurveTask trains a bench/tune/curves configuration: metric "loss".
+type schedCurveTask struct{}
 
-func (curveTask) init(Params) float64 { return 0 }
-func (curveTask) step(p Params, _ float64, iter int) (float64, Metrics) {
+func (schedCurveTask) init(Params) float64 { return 0 }
+func (schedCurveTask) step(p Params, _ float64, iter int) (float64, Metrics) {
 	c, err := curves.FromParams(p)
 	if err != nil {
 		panic(err)
@@ -273,12 +273,12 @@ func (curveTask) step(p Params, _ float64, iter int) (float64, Metrics) {
 	return 0, Metrics{"loss": curves.Loss(c, iter)}
 }
 
-// pbtTask trains the curves PBT problem: the model is the loss, which a
+// schedPBTTask trains the curves PBT problem: the model is the loss, which a
 // checkpoint carries; params "lr".
-type pbtTask struct{}
+type schedPBTTask struct{}
 
-func (pbtTask) init(Params) float64 { return curves.PBTInitialLoss }
-func (pbtTask) step(p Params, loss float64, _ int) (float64, Metrics) {
+func (schedPBTTask) init(Params) float64 { return curves.PBTInitialLoss }
+func (schedPBTTask) step(p Params, loss float64, _ int) (float64, Metrics) {
 	loss = curves.PBTStep(loss, p.Float("lr"))
 	return loss, Metrics{"loss": loss}
 }
@@ -301,7 +301,7 @@ func shuffledCurveParams(seed uint64) []Params {
 // ResultGrid.Best would pick) and the iterations spent.
 func ashaOnCurves(t testing.TB, seed uint64) (chosen float64, iters int) {
 	sched := ASHA(ASHAConfig{MaxT: curves.MaxIter, GracePeriod: 8, ReductionFactor: 4})
-	sim := newSim(t, sched, curveTask{}, 8, curves.MaxIter, "loss", Min, shuffledCurveParams(seed))
+	sim := newSchedSim(t, sched, schedCurveTask{}, 8, curves.MaxIter, "loss", Min, shuffledCurveParams(seed))
 	sim.run()
 	best := math.Inf(1)
 	var bestParams Params
@@ -348,7 +348,7 @@ func pbtOnSchedule(t testing.TB, seed int64) float64 {
 		params[i] = Params{"lr": lrDomain.Sample(rng)}
 	}
 	sched := PBT(PBTConfig{PerturbationInterval: 4, Seed: seed, HyperparamMutations: Space{"lr": lrDomain}})
-	sim := newSim(t, sched, pbtTask{}, population, steps, "loss", Min, params)
+	sim := newSchedSim(t, sched, schedPBTTask{}, population, steps, "loss", Min, params)
 	sim.run()
 	best, exploits := math.Inf(1), 0
 	for _, tr := range sim.trials {
@@ -391,25 +391,25 @@ func TestSchedulersAreDeterministic(t *testing.T) {
 	tests := []struct {
 		name   string
 		make   func() Scheduler
-		task   simTask
+		task   schedTask
 		params []Params
 	}{
 		{"ASHA 3 brackets", func() Scheduler {
 			return ASHA(ASHAConfig{MaxT: 100, GracePeriod: 2, Brackets: 3, Seed: 5})
-		}, curveTask{}, shuffledCurveParams(9)[:40]},
-		{"HyperBand", func() Scheduler { return HyperBand(HyperBandConfig{MaxT: 27}) }, curveTask{}, shuffledCurveParams(9)[:40]},
+		}, schedCurveTask{}, shuffledCurveParams(9)[:40]},
+		{"HyperBand", func() Scheduler { return HyperBand(HyperBandConfig{MaxT: 27}) }, schedCurveTask{}, shuffledCurveParams(9)[:40]},
 		{"MedianStopping", func() Scheduler {
 			return MedianStopping(MedianStoppingConfig{GracePeriod: 5})
-		}, curveTask{}, shuffledCurveParams(9)[:40]},
+		}, schedCurveTask{}, shuffledCurveParams(9)[:40]},
 		{"PBT", func() Scheduler {
 			return PBT(PBTConfig{PerturbationInterval: 3, Seed: 11, HyperparamMutations: Space{"lr": lr}})
-		}, pbtTask{}, pbtParams},
+		}, schedPBTTask{}, pbtParams},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var runs [2][]simEvent
+			var runs [2][]schedEvent
 			for i := range runs {
-				sim := newSim(t, tc.make(), tc.task, 4, 60, "loss", Min, tc.params)
+				sim := newSchedSim(t, tc.make(), tc.task, 4, 60, "loss", Min, tc.params)
 				sim.run()
 				runs[i] = sim.events
 			}
