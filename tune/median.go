@@ -16,7 +16,8 @@ type MedianStoppingConfig struct {
 	Mode   Mode
 	// GracePeriod: no trial stops before it, and results before it are
 	// left out of the running means (grace_period; default 60, in
-	// TimeAttr's units).
+	// TimeAttr's units). Zero takes the default: for (almost) none, give a
+	// tiny positive value.
 	GracePeriod float64
 	// MinSamplesRequired is how many other trials must have reached a
 	// trial's progress before it can be judged (min_samples_required;
