@@ -3,6 +3,7 @@ package gp
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -78,8 +79,10 @@ func Maximize(score func(x []float64) float64, dim int, rng *rand.Rand, opt Maxi
 		x     []float64
 		score float64
 	}
-	cands := make([]cand, opt.Candidates)
-	for i := range cands {
+	// top keeps the opt.Refine best candidates, best first; a later
+	// candidate must beat an earlier one to pass it.
+	top := make([]cand, 0, opt.Refine+1)
+	for range opt.Candidates {
 		x := make([]float64, dim)
 		if opt.Sample != nil {
 			opt.Sample(rng, x)
@@ -89,11 +92,18 @@ func Maximize(score func(x []float64) float64, dim int, rng *rand.Rand, opt Maxi
 			}
 		}
 		project(x)
-		cands[i] = cand{x, score(x)}
+		c := cand{x, score(x)}
+		if len(top) == opt.Refine && !(c.score > top[len(top)-1].score) {
+			continue
+		}
+		i := sort.Search(len(top), func(i int) bool { return c.score > top[i].score })
+		top = slices.Insert(top, i, c)
+		if len(top) > opt.Refine {
+			top = top[:opt.Refine]
+		}
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
-	best := cands[0]
-	for _, c := range cands[:min(opt.Refine, len(cands))] {
+	best := top[0]
+	for _, c := range top {
 		x, s := compassSearch(score, project, c.x, c.score)
 		if s > best.score {
 			best = cand{x, s}

@@ -5,7 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
 // Bounds limit the fitted hyperparameters (standardised units, inputs in
@@ -32,6 +34,9 @@ type FitOptions struct {
 	Seed uint64
 	// Bounds limit the hyperparameters; the zero value is DefaultBounds.
 	Bounds Bounds
+	// Start, if set, replaces the default first start: the previous
+	// fit's hyperparameters make a good one as points are added.
+	Start *Hyper
 	// MaxEvaluations caps each L-BFGS run's likelihood evaluations
 	// (default 200).
 	MaxEvaluations int
@@ -40,8 +45,8 @@ type FitOptions struct {
 // Fit conditions a GP on xs (points of [0,1]^d) and ys with the
 // hyperparameters that maximise the log marginal likelihood: L-BFGS with
 // the analytic gradient, on log-hyperparameters kept in their bounds by
-// a logistic map, from the default start (length scales 0.5, unit signal
-// variance, noise 1e-3) and opt.Restarts seeded random ones.
+// a logistic map, from opt.Start or the default start (length scales 0.5,
+// unit signal variance, noise 1e-3) and opt.Restarts seeded random ones.
 func Fit(xs [][]float64, ys []float64, opt FitOptions) (*Model, error) {
 	if len(xs) == 0 {
 		return nil, errors.New("gp: no observations to fit")
@@ -64,6 +69,10 @@ func Fit(xs [][]float64, ys []float64, opt FitOptions) (*Model, error) {
 		start[k] = 0.5
 	}
 	start[dim], start[dim+1] = 1, 1e-3
+	if h := opt.Start; h != nil && len(h.LengthScales) == dim {
+		copy(start, h.LengthScales)
+		start[dim], start[dim+1] = h.SignalVar, h.NoiseVar
+	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
 	for r := 0; r <= opt.Restarts; r++ {
 		u := obj.toUnbounded(start)
@@ -178,18 +187,15 @@ func (l *likelihood) eval(u, grad []float64) float64 {
 			l.dk[i*n+j], l.dk[j*n+i] = dv, dv
 		}
 	}
-	a := mat.NewSymDense(n, nil)
+	// Factorise K + noise·I in place with LAPACK directly: mat.Cholesky
+	// would also estimate the condition number, a third of the cost here.
+	a := make([]float64, n*n)
+	copy(a, l.k)
 	for i := range n {
-		for j := i; j < n; j++ {
-			v := l.k[i*n+j]
-			if i == j {
-				v += nv
-			}
-			a.SetSym(i, j, v)
-		}
+		a[i*n+i] += nv
 	}
-	var chol mat.Cholesky
-	if !chol.Factorize(a) {
+	chol, ok := lapack64.Potrf(blas64.Symmetric{N: n, Stride: n, Data: a, Uplo: blas.Upper})
+	if !ok {
 		if grad != nil {
 			for k := range grad {
 				grad[k] = 0
@@ -197,11 +203,12 @@ func (l *likelihood) eval(u, grad []float64) float64 {
 		}
 		return math.Inf(1)
 	}
-	alphaV := mat.NewVecDense(n, nil)
-	_ = chol.SolveVecTo(alphaV, mat.NewVecDense(n, l.ys))
-	alpha := alphaV.RawVector().Data
-	f := 0.5 * mat.Dot(alphaV, mat.NewVecDense(n, l.ys))
-	f += 0.5*chol.LogDet() + 0.5*float64(n)*math.Log(2*math.Pi)
+	alpha := append([]float64(nil), l.ys...)
+	lapack64.Potrs(chol, blas64.General{Rows: n, Cols: 1, Stride: 1, Data: alpha})
+	f := 0.5*dot(alpha, l.ys) + 0.5*float64(n)*math.Log(2*math.Pi)
+	for i := range n {
+		f += math.Log(chol.Data[i*n+i]) // ½·log|K| = Σ log U_ii
+	}
 	if f < l.bestF {
 		l.bestF = f
 		l.bestU = append(l.bestU[:0], u...)
@@ -209,24 +216,23 @@ func (l *likelihood) eval(u, grad []float64) float64 {
 	if grad == nil {
 		return f
 	}
-	var inv mat.SymDense
-	if err := chol.InverseTo(&inv); err != nil {
+	inv, ok := lapack64.Potri(chol) // K⁻¹ in the upper triangle, over chol
+	if !ok {
 		for k := range grad {
 			grad[k] = 0
 		}
 		return f
 	}
-	rawInv := inv.RawSymmetric()
 	// ∂(−LML)/∂θ_p = −½ tr(W ∂K/∂θ_p) with W = ααᵀ − K⁻¹ (symmetric: the
 	// off-diagonal terms count twice).
 	gl := make([]float64, dim)
 	var gs, gn float64
 	for i := range n {
-		wii := alpha[i]*alpha[i] - rawInv.Data[i*rawInv.Stride+i]
+		wii := alpha[i]*alpha[i] - inv.Data[i*n+i]
 		gs += wii * sv
 		gn += wii * nv
 		for j := range i {
-			w := 2 * (alpha[i]*alpha[j] - rawInv.Data[j*rawInv.Stride+i])
+			w := 2 * (alpha[i]*alpha[j] - inv.Data[j*n+i])
 			gs += w * l.k[i*n+j]
 			dv := w * l.dk[i*n+j]
 			for k := range dim {

@@ -203,3 +203,21 @@ func TestBadData(t *testing.T) {
 		t.Error("Fit with no data succeeded")
 	}
 }
+
+// BenchmarkFit fits 40 points in six dimensions (three L-BFGS runs).
+func BenchmarkFit(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	xs, ys := make([][]float64, 40), make([]float64, 40)
+	for i := range xs {
+		xs[i] = make([]float64, 6)
+		for k := range xs[i] {
+			xs[i][k] = rng.Float64()
+		}
+		ys[i] = math.Sin(6*xs[i][0]) * math.Cos(3*xs[i][1]) * xs[i][2]
+	}
+	for b.Loop() {
+		if _, err := Fit(xs, ys, FitOptions{Restarts: 2, Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
