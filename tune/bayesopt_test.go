@@ -413,3 +413,21 @@ func BenchmarkBayesOptSuggest(b *testing.B) {
 		i++
 	}
 }
+
+// The GP phase moves between choices and reaches an int domain's top
+// value (its range is widened by half a step so the ends are not
+// starved).
+func TestBayesOptLearnsChoiceAndIntEnd(t *testing.T) {
+	params := []Param{{"c", Choice("a", "b", "c")}, {"n", RandInt(0, 10)}}
+	f := func(v map[string]any) float64 {
+		loss := math.Abs(float64(v["n"].(int64))-9) / 10
+		if v["c"] != "c" {
+			loss++
+		}
+		return loss
+	}
+	s := BayesOpt(BayesOptConfig{NInitialPoints: 4, NCandidates: 300})
+	if best := runSequential(t, s, params, f, 20, 5); best != 0 {
+		t.Errorf("best loss %v, want 0 (c, 9)", best)
+	}
+}
