@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"reflect"
 
 	"github.com/rayo-dev/rayo/tune/internal/gp"
 )
@@ -385,15 +384,4 @@ func (d boDim) encode(v any, u []float64) bool {
 	}
 	u[0] = math.Min(math.Max((x-d.lo)/(d.hi-d.lo), 0), 1)
 	return true
-}
-
-// sameValue compares a Choice's value with a trial's, which may have
-// travelled as msgpack (an int arrives as int64).
-func sameValue(a, b any) bool {
-	fa, okA := toFloat(a)
-	fb, okB := toFloat(b)
-	if okA && okB {
-		return fa == fb
-	}
-	return reflect.DeepEqual(a, b)
 }

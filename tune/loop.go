@@ -468,5 +468,3 @@ func firstLine(err error) string {
 	}
 	return s
 }
-
-

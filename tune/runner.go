@@ -168,6 +168,7 @@ func (r *runner) addTrial(id string, values map[string]any, params Params) *tria
 	r.created++
 	r.log(&event{Kind: evAdd, Trial: id, Values: values, Params: params})
 	r.tn.tc.Scheduler.OnTrialAdd(t.info())
+	r.pausedDecisions()
 	if !r.replay {
 		if err := r.ensureTrialDir(t); err != nil && r.fatal == nil {
 			r.fatal = err
@@ -184,7 +185,32 @@ func (r *runner) onResult(t *trial, res Result) Decision {
 	t.timeTotal = res.TimeTotal
 	r.log(&event{Kind: evResult, Trial: t.id, Result: &res})
 	r.tn.tc.SearchAlg.OnTrialResult(t.id, res)
-	return r.tn.tc.Scheduler.OnTrialResult(t.info(), res)
+	d := r.tn.tc.Scheduler.OnTrialResult(t.info(), res)
+	r.pausedDecisions()
+	return d
+}
+
+// pausedDecisions applies a PausedTrialDecider's decisions on paused
+// trials (HyperBand's halving). In replay they are taken and dropped: the
+// journal holds what they did.
+func (r *runner) pausedDecisions() {
+	pd, ok := r.tn.tc.Scheduler.(PausedTrialDecider)
+	if !ok {
+		return
+	}
+	for _, d := range pd.TakePausedDecisions() {
+		t := r.trials[d.TrialID]
+		if r.replay || t == nil || t.state != Paused {
+			continue
+		}
+		switch d.Action {
+		case Stop:
+			r.decide(t, "stop", d.Reason, "")
+			r.setState(t, Terminated, howStop, nil)
+		default:
+			r.decide(t, d.Action.String(), d.Reason, "")
+		}
+	}
 }
 
 func (r *runner) onDecision(t *trial, d DecisionRecord) {
@@ -260,6 +286,7 @@ func (r *runner) setState(t *trial, state TrialState, how string, cause error) {
 	case howReset:
 		r.tn.tc.Scheduler.OnTrialAdd(t.info())
 	}
+	r.pausedDecisions()
 }
 
 func (r *runner) setParams(t *trial, p Params) {
