@@ -2,7 +2,7 @@ package tune
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -60,7 +60,7 @@ func (r *runner) snapshot(now time.Time) statusSnapshot {
 		s.Best = &b
 	}
 	// Running trials first, then the most recently created others.
-	sort.SliceStable(others, func(i, j int) bool { return i > j })
+	slices.Reverse(others)
 	for _, t := range append(live, others...) {
 		s.Rows = append(s.Rows, row(t))
 	}
