@@ -1,0 +1,268 @@
+package tpe
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestGamma(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{
+		{0, 0}, {1, 1}, {10, 1}, {11, 2}, {100, 10}, {241, 25}, {1000, 25},
+	} {
+		if got := Gamma(tc.n); got != tc.want {
+			t.Errorf("Gamma(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestWeights(t *testing.T) {
+	ones := func(k int) []float64 {
+		w := make([]float64, k)
+		for i := range w {
+			w[i] = 1
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		n    int
+		want []float64
+	}{
+		{0, nil},
+		{3, ones(3)},
+		{25, ones(25)},
+		{26, append([]float64{1.0 / 26}, ones(25)...)},
+		{27, append([]float64{1.0 / 27, 1}, ones(25)...)},
+		{28, append([]float64{1.0 / 28, (1.0/28 + 1) / 2, 1}, ones(25)...)},
+	} {
+		got := Weights(tc.n)
+		if len(got) != len(tc.want) {
+			t.Fatalf("Weights(%d): %d weights, want %d", tc.n, len(got), len(tc.want))
+		}
+		for i := range got {
+			if !near(got[i], tc.want[i], 1e-12) {
+				t.Errorf("Weights(%d)[%d] = %v, want %v", tc.n, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+func TestBandwidths(t *testing.T) {
+	uni := DefaultConfig()
+	noClip := uni
+	noClip.MagicClip = false
+	endpoints := uni
+	endpoints.ConsiderEndpoints = true
+	multi := uni
+	multi.Multivariate = true
+	multiNoClip := multi
+	multiNoClip.MagicClip = false
+	for _, tc := range []struct {
+		name      string
+		mus       []float64 // the prior's centre last
+		low, high float64
+		sigma0    float64
+		cfg       Config
+		want      []float64
+	}{
+		// Sorted with the ends: 0 .2 .5 .9 1: the larger neighbour gap,
+		// except the outermost which ignore the ends.
+		{"gaps", []float64{0.2, 0.9, 0.5}, 0, 1, 0, uni, []float64{0.3, 0.4, 0.4}},
+		// The end gaps count: 0.2's left gap .2 < .3; 0.9's right .1 < .4.
+		{"endpoints", []float64{0.2, 0.9, 0.5}, 0, 1, 0, endpoints, []float64{0.3, 0.4, 0.4}},
+		// Sorted .5 .6 .7: the end gaps .5 and .3 count; .1 clips to .25.
+		{"endpoints widen", []float64{0.6, 0.7, 0.5}, 0, 1, 0, endpoints, []float64{0.25, 0.3, 0.5}},
+		// Gaps of 0 and .01 clip up to range/min(100, 1+3) = .25.
+		{"magic clip", []float64{0.5, 0.51, 0.5}, 0, 1, 0, uni, []float64{0.25, 0.25, 0.25}},
+		{"no magic clip", []float64{0.5, 0.51, 0.5}, 0, 1, 0, noClip, []float64{1e-12, 0.01, 0.01}},
+		// Scott's rule: sigma0 times the range, for every kernel.
+		{"multivariate", []float64{1, 2, 5}, 0, 10, 0.2 * math.Pow(16, -0.2), multiNoClip, []float64{1.1487, 1.1487, 1.1487}},
+		// The magic clip lifts it to 10/min(100, 1+3).
+		{"multivariate clipped", []float64{1, 2, 5}, 0, 10, 0.2 * math.Pow(16, -0.2), multi, []float64{2.5, 2.5, 2.5}},
+		// Clipped above to the range.
+		{"max", []float64{1, 5}, 0, 10, 2, multi, []float64{10, 10}},
+	} {
+		got := bandwidths(tc.mus, tc.low, tc.high, tc.sigma0, &tc.cfg)
+		for i := range got {
+			if !near(got[i], tc.want[i], 1e-4) {
+				t.Errorf("%s: sigma[%d] = %v, want %v", tc.name, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+func TestCategoricalProbabilities(t *testing.T) {
+	cfg := DefaultConfig()
+	e := newEstimator([]Dim{{Kind: Categorical, N: 3}}, [][]float64{{0}, {2}}, &cfg)
+	want := []float64{
+		2.0 / 3, 1.0 / 6, 1.0 / 6, // (1/3 + 1 on choice 0) / 2
+		1.0 / 6, 1.0 / 6, 2.0 / 3,
+		1.0 / 3, 1.0 / 3, 1.0 / 3, // the prior
+	}
+	for i, p := range e.catProbs[0] {
+		if !near(p, want[i], 1e-12) {
+			t.Errorf("prob[%d] = %v, want %v", i, p, want[i])
+		}
+	}
+	// The mixture: weights 1/3 each.
+	out, scratch := make([]float64, 3), make([]float64, 3)
+	e.logPDF([][]float64{{0}, {1}, {2}}, out, scratch)
+	for k, wantP := range []float64{(2.0/3 + 1.0/6 + 1.0/3) / 3, (1.0/6 + 1.0/6 + 1.0/3) / 3, (1.0/6 + 2.0/3 + 1.0/3) / 3} {
+		if !near(math.Exp(out[k]), wantP, 1e-12) {
+			t.Errorf("p(%d) = %v, want %v", k, math.Exp(out[k]), wantP)
+		}
+	}
+}
+
+// TestDensityIntegratesToOne checks the kernels' normalisation: a
+// continuous estimator's density integrates to 1 over its range (in model
+// space), a discrete one's masses sum to 1 over the grid.
+func TestDensityIntegratesToOne(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dim  Dim
+		xs   []float64
+		cfg  func(*Config)
+	}{
+		{"float", Dim{Kind: Float, Low: -2, High: 3}, []float64{-1.9, 0, 0.1, 2.9}, nil},
+		{"float multivariate", Dim{Kind: Float, Low: -2, High: 3}, []float64{-1.9, 0, 0.1, 2.9}, func(c *Config) { c.Multivariate = true }},
+		{"log float", Dim{Kind: Float, Low: 1e-3, High: 10, Log: true}, []float64{0.001, 0.5, 9}, nil},
+		{"log int", Dim{Kind: Int, Low: 1, High: 100, Log: true}, []float64{1, 7, 100}, nil},
+		{"no prior", Dim{Kind: Float, Low: 0, High: 1}, []float64{0.3, 0.31, 0.9}, func(c *Config) { c.ConsiderPrior = false; c.MagicClip = false }},
+		{"int", Dim{Kind: Int, Low: -3, High: 4}, []float64{-3, 0, 4}, nil},
+		{"stepped float", Dim{Kind: Float, Low: 0, High: 1, Step: 0.25}, []float64{0, 0.75}, nil},
+	} {
+		cfg := DefaultConfig()
+		if tc.cfg != nil {
+			tc.cfg(&cfg)
+		}
+		xs := make([][]float64, len(tc.xs))
+		for i, x := range tc.xs {
+			xs[i] = []float64{x}
+		}
+		e := newEstimator([]Dim{tc.dim}, xs, &cfg)
+		var points [][]float64
+		var width float64
+		if q := tc.dim.step(); q > 0 {
+			for x := tc.dim.Low; x <= tc.dim.High+1e-9; x += q {
+				points = append(points, []float64{x})
+			}
+			width = 1
+		} else {
+			// Midpoint rule over the model space.
+			lo, hi, _ := tc.dim.parzenBounds()
+			const n = 20000
+			width = (hi - lo) / n
+			for i := range n {
+				m := lo + (float64(i)+0.5)*width
+				if tc.dim.Log {
+					m = math.Exp(m)
+				}
+				points = append(points, []float64{m})
+			}
+		}
+		out, scratch := make([]float64, len(points)), make([]float64, e.nComp)
+		e.logPDF(points, out, scratch)
+		var total float64
+		for _, lp := range out {
+			total += math.Exp(lp) * width
+		}
+		if !near(total, 1, 2e-3) {
+			t.Errorf("%s: density sums to %v, want 1", tc.name, total)
+		}
+	}
+}
+
+func TestGaussMass(t *testing.T) {
+	for _, tc := range []struct{ a, b, want float64 }{
+		{-1, 1, math.Log(0.6826894921370859)},
+		{0, math.Inf(1), math.Log(0.5)},
+		{1, 2, math.Log(0.13590512198327787)},
+		{-2, -1, math.Log(0.13590512198327787)},
+		{-40, -39, logNormCDF(-39) + math.Log1p(-math.Exp(logNormCDF(-40)-logNormCDF(-39)))},
+	} {
+		if got := logGaussMass(tc.a, tc.b); !near(got, tc.want, 1e-9) || math.IsInf(got, 0) {
+			t.Errorf("logGaussMass(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	// The tail series meets the direct formula where they hand over.
+	if d := logNormCDF(-20.0000001) - math.Log(normCDF(-20.0000001)); !near(d, 0, 1e-8) {
+		t.Errorf("logNormCDF's branches differ by %v at -20", d)
+	}
+}
+
+func TestSampleTruncNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ a, b float64 }{{-1, 1}, {0.5, 3}, {-3, -2.5}, {-100, 0.01}, {5, 6}} {
+		var sum float64
+		const n = 4000
+		for range n {
+			z := sampleTruncNorm(rng, tc.a, tc.b)
+			if z < tc.a || z > tc.b {
+				t.Fatalf("[%v, %v]: sample %v outside", tc.a, tc.b, z)
+			}
+			sum += z
+		}
+		// The truncated normal's mean: (φ(a) - φ(b)) / mass.
+		phi := func(x float64) float64 { return math.Exp(-x*x/2 - logSqrt2Pi) }
+		mean := (phi(tc.a) - phi(tc.b)) / math.Exp(logGaussMass(tc.a, tc.b))
+		if !near(sum/n, mean, 0.05*(tc.b-tc.a)+0.03) {
+			t.Errorf("[%v, %v]: mean %v, want %v", tc.a, tc.b, sum/n, mean)
+		}
+	}
+}
+
+func TestSplit(t *testing.T) {
+	obs := []Observation{
+		{Loss: 5, State: Complete},                 // 0
+		{State: Running},                           // 1
+		{Loss: -10, State: Pruned, Step: 3},        // 2: pruned rank after complete
+		{Loss: 1, State: Complete},                 // 3
+		{Loss: -20, State: Pruned, Step: 1},        // 4: earlier step ranks lower
+		{Loss: 3, State: Complete},                 // 5
+		{Loss: math.NaN(), State: Complete},        // 6: NaN ranks last of complete
+		{Loss: 2, State: Complete},                 // 7
+		{Loss: 4, State: Complete},                 // 8
+		{Loss: 0, State: Complete},                 // 9
+		{Loss: 6, State: Complete},                 // 10
+		{Loss: -30, State: Pruned, Step: 3},        // 11
+		{Loss: math.NaN(), State: Pruned, Step: 3}, // 12
+	}
+	for _, tc := range []struct {
+		liar         bool
+		below, above []int
+		n            int
+	}{
+		// 12 finished: gamma 2 → losses 0 and 1.
+		{false, []int{3, 9}, []int{0, 2, 4, 5, 6, 7, 8, 10, 11, 12}, 12},
+		{true, []int{3, 9}, []int{0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12}, 12},
+	} {
+		below, above, n := Split(obs, tc.liar)
+		if n != tc.n || !equalInts(below, tc.below) || !equalInts(above, tc.above) {
+			t.Errorf("liar=%v: below %v above %v n %d, want %v %v %d", tc.liar, below, above, n, tc.below, tc.above, tc.n)
+		}
+	}
+	// With gamma large enough to reach the pruned: order complete by
+	// loss, then pruned by step desc then loss.
+	keys := make([]rankKey, 0)
+	for i, o := range obs {
+		keys = append(keys, keyOf(o, i))
+	}
+	if !(keys[11].stage < keys[4].stage && keys[11].loss < keys[2].loss && keys[0].stage < keys[2].stage) {
+		t.Errorf("pruned keys out of order: %+v", keys)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
