@@ -94,11 +94,15 @@ func Split(obs []Observation, liar bool) (below, above []int, n int) {
 		}
 		keys = append(keys, keyOf(o, i))
 	}
-	slices.SortStableFunc(keys, func(a, b rankKey) int {
+	// Ties keep the trials' order (numpy's stable argsort).
+	slices.SortFunc(keys, func(a, b rankKey) int {
 		if c := cmpFloat(a.stage, b.stage); c != 0 {
 			return c
 		}
-		return cmpFloat(a.loss, b.loss)
+		if c := cmpFloat(a.loss, b.loss); c != 0 {
+			return c
+		}
+		return a.index - b.index
 	})
 	nb := Gamma(n)
 	for i, k := range keys {

@@ -82,6 +82,10 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 		sigma0 = sigma0Magnitude * math.Pow(float64(max(n, 1)), -1/float64(D+4))
 	}
 	col := make([]float64, n)
+	massProd := make([]float64, nComp)
+	for c := range massProd {
+		massProd[c] = 1
+	}
 	for d, dim := range dims {
 		for i, x := range xs {
 			col[i] = x[d]
@@ -109,16 +113,28 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 		} else {
 			e.continuous = append(e.continuous, d)
 		}
+		logSigma, lastSigma := 0.0, math.NaN()
 		for c := range nComp {
 			i := c*D + d
-			e.mu[i], e.invSigma[i] = mus[c], 1/sigmas[c]
-			lm := logGaussMass((low-mus[c])/sigmas[c], (high-mus[c])/sigmas[c])
+			sigma := sigmas[c]
+			e.mu[i], e.invSigma[i] = mus[c], 1/sigma
+			a, b := (low-mus[c])/sigma, (high-mus[c])/sigma
 			if q > 0 {
-				e.logMass[i] = lm
-			} else {
-				e.logConst[c] -= math.Log(sigmas[c]) + logSqrt2Pi + lm
+				e.logMass[i] = logGaussMass(a, b)
+				continue
 			}
+			if sigma != lastSigma { // multivariate kernels share one
+				logSigma, lastSigma = math.Log(sigma), sigma
+			}
+			e.logConst[c] -= logSigma + logSqrt2Pi
+			// A centre lies inside the range, so a <= 0 <= b, and the
+			// mass is 1 - Φ(a) - Φ(-b), at least 0.34 (σ <= the range);
+			// the product over dimensions takes one log below.
+			massProd[c] *= 1 - phiLow(a) - phiLow(-b)
 		}
+	}
+	for c, m := range massProd {
+		e.logConst[c] -= math.Log(m)
 	}
 	return e
 }
@@ -256,9 +272,17 @@ func (e *estimator) logPDF(points [][]float64, out, scratch []float64) {
 			base := c * D
 			lp := e.logConst[c]
 			var sq float64
-			for _, d := range e.continuous {
-				z := (model[d] - e.mu[base+d]) * e.invSigma[base+d]
-				sq += z * z
+			if len(e.continuous) == D {
+				mu, inv := e.mu[base:base+D], e.invSigma[base:base+D]
+				for d, m := range model[:D] {
+					z := (m - mu[d]) * inv[d]
+					sq += z * z
+				}
+			} else {
+				for _, d := range e.continuous {
+					z := (model[d] - e.mu[base+d]) * e.invSigma[base+d]
+					sq += z * z
+				}
 			}
 			lp -= sq / 2
 			for _, d := range e.discrete {
@@ -280,8 +304,10 @@ func (e *estimator) logPDF(points [][]float64, out, scratch []float64) {
 		}
 		var sum float64
 		for _, lp := range scratch[:e.nComp] {
-			if d := lp - best; d > -745 {
-				sum += math.Exp(d)
+			// Terms below e^-40 of the largest change the sum by less than
+			// its rounding error; most of a large mixture's are.
+			if d := lp - best; d > expMin {
+				sum += expNeg(d)
 			}
 		}
 		out[s] = best + math.Log(sum)

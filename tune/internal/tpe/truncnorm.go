@@ -48,7 +48,17 @@ func logGaussMass(a, b float64) float64 {
 	case a > 0:
 		return logDiff(logNormCDF(-a), logNormCDF(-b))
 	}
-	return math.Log1p(-normCDF(a) - normCDF(-b))
+	return math.Log1p(-tailCDF(a) - tailCDF(-b))
+}
+
+// tailCDF is Φ(x) for x <= 0, read as 0 below -8.3 where Φ(x) < 5e-17
+// can no longer change 1 - Φ(x) (and erfc's exponentials cost most of
+// fitting a large estimator).
+func tailCDF(x float64) float64 {
+	if x < -8.3 {
+		return 0
+	}
+	return normCDF(x)
 }
 
 // normInv is Φ⁻¹(p).
