@@ -84,7 +84,7 @@ func TestBandwidths(t *testing.T) {
 		// Clipped above to the range.
 		{"max", []float64{1, 5}, 0, 10, 2, multi, []float64{10, 10}},
 	} {
-		got := bandwidths(tc.mus, tc.low, tc.high, tc.sigma0, &tc.cfg)
+		got := bandwidths(make([]float64, len(tc.mus)), tc.mus, tc.low, tc.high, tc.sigma0, &tc.cfg)
 		for i := range got {
 			if !near(got[i], tc.want[i], 1e-4) {
 				t.Errorf("%s: sigma[%d] = %v, want %v", tc.name, i, got[i], tc.want[i])
@@ -95,7 +95,7 @@ func TestBandwidths(t *testing.T) {
 
 func TestCategoricalProbabilities(t *testing.T) {
 	cfg := DefaultConfig()
-	e := newEstimator([]Dim{{Kind: Categorical, N: 3}}, [][]float64{{0}, {2}}, &cfg)
+	e := newEstimator([]Dim{{Kind: Categorical, N: 3}}, [][]float64{{0}, {2}}, &cfg, nil)
 	want := []float64{
 		2.0 / 3, 1.0 / 6, 1.0 / 6, // (1/3 + 1 on choice 0) / 2
 		1.0 / 6, 1.0 / 6, 2.0 / 3,
@@ -107,8 +107,8 @@ func TestCategoricalProbabilities(t *testing.T) {
 		}
 	}
 	// The mixture: weights 1/3 each.
-	out, scratch := make([]float64, 3), make([]float64, 3)
-	e.logPDF([][]float64{{0}, {1}, {2}}, out, scratch)
+	out := make([]float64, 3)
+	e.logPDF([][]float64{{0}, {1}, {2}}, out)
 	for k, wantP := range []float64{(2.0/3 + 1.0/6 + 1.0/3) / 3, (1.0/6 + 1.0/6 + 1.0/3) / 3, (1.0/6 + 2.0/3 + 1.0/3) / 3} {
 		if !near(math.Exp(out[k]), wantP, 1e-12) {
 			t.Errorf("p(%d) = %v, want %v", k, math.Exp(out[k]), wantP)
@@ -142,7 +142,7 @@ func TestDensityIntegratesToOne(t *testing.T) {
 		for i, x := range tc.xs {
 			xs[i] = []float64{x}
 		}
-		e := newEstimator([]Dim{tc.dim}, xs, &cfg)
+		e := newEstimator([]Dim{tc.dim}, xs, &cfg, nil)
 		var points [][]float64
 		var width float64
 		if q := tc.dim.step(); q > 0 {
@@ -163,8 +163,8 @@ func TestDensityIntegratesToOne(t *testing.T) {
 				points = append(points, []float64{m})
 			}
 		}
-		out, scratch := make([]float64, len(points)), make([]float64, e.nComp)
-		e.logPDF(points, out, scratch)
+		out := make([]float64, len(points))
+		e.logPDF(points, out)
 		var total float64
 		for _, lp := range out {
 			total += math.Exp(lp) * width

@@ -82,39 +82,66 @@ func keyOf(o Observation, i int) rankKey {
 // Split divides the observations (running ones only if liar) into the
 // below and above groups, each as indices into obs in their original
 // (chronological) order. n is the number of finished (complete or
-// pruned) trials, which sets the below group's size, Gamma(n).
+// pruned) trials, which sets the below group's size, Gamma(n). Only the
+// below group needs ranking: it keeps the Gamma(n) best keys in a small
+// sorted buffer rather than sorting every trial.
 func Split(obs []Observation, liar bool) (below, above []int, n int) {
-	keys := make([]rankKey, 0, len(obs))
-	for i, o := range obs {
-		if o.State == Running && !liar {
-			continue
-		}
+	for _, o := range obs {
 		if o.State != Running {
 			n++
 		}
-		keys = append(keys, keyOf(o, i))
 	}
-	// Ties keep the trials' order (numpy's stable argsort).
-	slices.SortFunc(keys, func(a, b rankKey) int {
-		if c := cmpFloat(a.stage, b.stage); c != 0 {
-			return c
-		}
-		if c := cmpFloat(a.loss, b.loss); c != 0 {
-			return c
-		}
-		return a.index - b.index
-	})
 	nb := Gamma(n)
-	for i, k := range keys {
-		if i < nb {
-			below = append(below, k.index)
-		} else {
-			above = append(above, k.index)
+	best := make([]rankKey, 0, nb+1)
+	for i, o := range obs {
+		if o.State == Running && !liar || nb == 0 {
+			continue
 		}
+		k := keyOf(o, i)
+		if len(best) == nb && !k.less(best[nb-1]) {
+			continue
+		}
+		at, _ := slices.BinarySearchFunc(best, k, func(a, b rankKey) int {
+			if a.less(b) {
+				return -1
+			}
+			return 1
+		})
+		best = slices.Insert(best, at, k)
+		if len(best) > nb {
+			best = best[:nb]
+		}
+	}
+	below = make([]int, len(best))
+	for j, k := range best {
+		below[j] = k.index
 	}
 	slices.Sort(below)
-	slices.Sort(above)
+	above = make([]int, 0, len(obs)-len(below))
+	j := 0
+	for i, o := range obs {
+		if j < len(below) && below[j] == i {
+			j++
+			continue
+		}
+		if o.State == Running && !liar {
+			continue
+		}
+		above = append(above, i)
+	}
 	return below, above, n
+}
+
+// less orders keys by stage, then loss, then trial order (numpy's stable
+// argsort).
+func (a rankKey) less(b rankKey) bool {
+	if a.stage != b.stage {
+		return a.stage < b.stage
+	}
+	if a.loss != b.loss {
+		return a.loss < b.loss
+	}
+	return a.index < b.index
 }
 
 func cmpFloat(a, b float64) int {

@@ -38,12 +38,15 @@ type estimator struct {
 	logConst []float64
 	// The dimensions by how their density is computed.
 	continuous, discrete, categorical []int
+	// shared, if set, evaluates the observation components at once.
+	shared *sharedKernels
+	ws     *arena
 }
 
 // newEstimator fits an estimator to the points xs (values as in
 // Observation.X, restricted to dims), oldest first. nParams is the number
 // of dimensions the multivariate bandwidth counts.
-func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
+func newEstimator(dims []Dim, xs [][]float64, cfg *Config, ws *arena) *estimator {
 	n := len(xs)
 	prior := cfg.ConsiderPrior || n == 0
 	nComp := n
@@ -54,9 +57,9 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 	e := &estimator{
 		dims: dims, nComp: nComp,
 		low: make([]float64, D), high: make([]float64, D), q: make([]float64, D),
-		mu: make([]float64, nComp*D), invSigma: make([]float64, nComp*D), logMass: make([]float64, nComp*D),
+		mu: ws.take(nComp * D), invSigma: ws.take(nComp * D),
 		catProbs: make([][]float64, D), catLogProbs: make([][]float64, D),
-		logConst: make([]float64, nComp),
+		logConst: ws.take(nComp), ws: ws,
 	}
 
 	// Component weights: Optuna's default weights, then the prior's.
@@ -68,7 +71,7 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 	for _, v := range w {
 		total += v
 	}
-	e.cumWeights = make([]float64, nComp)
+	e.cumWeights = ws.take(nComp)
 	var cum float64
 	for c, v := range w {
 		v /= total
@@ -81,8 +84,8 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 	if cfg.Multivariate {
 		sigma0 = sigma0Magnitude * math.Pow(float64(max(n, 1)), -1/float64(D+4))
 	}
-	col := make([]float64, n)
-	massProd := make([]float64, nComp)
+	col := ws.take(n)
+	massProd := ws.take(nComp)
 	for c := range massProd {
 		massProd[c] = 1
 	}
@@ -97,14 +100,14 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 		}
 		low, high, q := dim.parzenBounds()
 		e.low[d], e.high[d], e.q[d] = low, high, q
-		mus := make([]float64, nComp)
+		mus := ws.take(nComp)
 		for i, x := range col {
 			mus[i] = dim.toModel(x)
 		}
 		if prior {
 			mus[n] = (low + high) / 2
 		}
-		sigmas := bandwidths(mus, low, high, sigma0, cfg)
+		sigmas := bandwidths(ws.take(nComp), mus, low, high, sigma0, cfg)
 		if prior {
 			sigmas[n] = high - low
 		}
@@ -120,6 +123,9 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 			e.mu[i], e.invSigma[i] = mus[c], 1/sigma
 			a, b := (low-mus[c])/sigma, (high-mus[c])/sigma
 			if q > 0 {
+				if e.logMass == nil {
+					e.logMass = ws.take(nComp * D)
+				}
 				e.logMass[i] = logGaussMass(a, b)
 				continue
 			}
@@ -136,6 +142,7 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 	for c, m := range massProd {
 		e.logConst[c] -= math.Log(m)
 	}
+	e.share(n)
 	return e
 }
 
@@ -144,9 +151,8 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config) *estimator {
 // Scott's rule when multivariate, else the larger gap to a neighbouring
 // centre; then clipped to [range/min(100, 1+components), range] (the
 // "magic clip") or [1e-12, range].
-func bandwidths(mus []float64, low, high, sigma0 float64, cfg *Config) []float64 {
+func bandwidths(sigmas, mus []float64, low, high, sigma0 float64, cfg *Config) []float64 {
 	m := len(mus)
-	sigmas := make([]float64, m)
 	if cfg.Multivariate {
 		for i := range sigmas {
 			sigmas[i] = sigma0 * (high - low)
@@ -224,7 +230,7 @@ func (e *estimator) fitCategorical(d int, dim Dim, col []float64, prior bool, pr
 func (e *estimator) sample(rng *rand.Rand, size int) [][]float64 {
 	D := len(e.dims)
 	out := make([][]float64, size)
-	flat := make([]float64, size*D)
+	flat := e.ws.take(size * D)
 	for s := range out {
 		x := flat[s*D : (s+1)*D]
 		c, _ := slices.BinarySearch(e.cumWeights, rng.Float64())
@@ -257,59 +263,82 @@ func drawIndex(rng *rand.Rand, probs []float64) int {
 }
 
 // logPDF writes the mixture's log density at each point (values as
-// sample returns them) into out. scratch holds nComp floats.
-func (e *estimator) logPDF(points [][]float64, out, scratch []float64) {
+// sample returns them) into out.
+func (e *estimator) logPDF(points [][]float64, out []float64) {
 	D := len(e.dims)
-	model := make([]float64, D)
-	for s, x := range points {
+	model := make([][]float64, len(points))
+	flat := e.ws.take(len(points) * D)
+	for p, x := range points {
+		m := flat[p*D : (p+1)*D]
 		for d, dim := range e.dims {
 			if dim.Kind != Categorical {
-				model[d] = dim.toModel(x[d])
+				m[d] = dim.toModel(x[d])
 			}
 		}
-		best := math.Inf(-1)
-		for c := range e.nComp {
-			base := c * D
-			lp := e.logConst[c]
-			var sq float64
-			if len(e.continuous) == D {
-				mu, inv := e.mu[base:base+D], e.invSigma[base:base+D]
-				for d, m := range model[:D] {
-					z := (m - mu[d]) * inv[d]
-					sq += z * z
-				}
-			} else {
-				for _, d := range e.continuous {
-					z := (model[d] - e.mu[base+d]) * e.invSigma[base+d]
-					sq += z * z
-				}
-			}
-			lp -= sq / 2
-			for _, d := range e.discrete {
-				// The kernel's mass on the grid cell around the value.
-				inv := e.invSigma[base+d]
-				lo := math.Max(model[d]-e.q[d]/2, e.low[d])
-				hi := math.Min(model[d]+e.q[d]/2, e.high[d])
-				lp += logGaussMass((lo-e.mu[base+d])*inv, (hi-e.mu[base+d])*inv) - e.logMass[base+d]
-			}
-			for _, d := range e.categorical {
-				lp += e.catLogProbs[d][c*e.dims[d].N+int(x[d])]
-			}
-			scratch[c] = lp
-			best = math.Max(best, lp)
-		}
-		if math.IsInf(best, -1) {
-			out[s] = best
-			continue
-		}
-		var sum float64
-		for _, lp := range scratch[:e.nComp] {
-			// Terms below e^-40 of the largest change the sum by less than
-			// its rounding error; most of a large mixture's are.
-			if d := lp - best; d > expMin {
-				sum += expNeg(d)
-			}
-		}
-		out[s] = best + math.Log(sum)
+		model[p] = m
 	}
+	first := 0 // the first component evaluated one by one
+	terms := e.ws.take(e.nComp)
+	var sharedTerms []float64
+	if e.shared != nil {
+		first = e.shared.rows
+		sharedTerms = e.ws.take(len(points) * first)
+		e.shared.sharedLogTerms(e, model, sharedTerms)
+	}
+	for p, x := range points {
+		if first > 0 {
+			copy(terms, sharedTerms[p*first:(p+1)*first])
+		}
+		for c := first; c < e.nComp; c++ {
+			terms[c] = e.componentLogPDF(c, model[p], x)
+		}
+		out[p] = logSumExp(terms)
+	}
+}
+
+// componentLogPDF is component c's log weighted density at a point, in
+// model space (m) and as sampled (x, for categorical indices).
+func (e *estimator) componentLogPDF(c int, m, x []float64) float64 {
+	D := len(e.dims)
+	base := c * D
+	lp := e.logConst[c]
+	var sq float64
+	for _, d := range e.continuous {
+		z := (m[d] - e.mu[base+d]) * e.invSigma[base+d]
+		sq += z * z
+	}
+	lp -= sq / 2
+	for _, d := range e.discrete {
+		// The kernel's mass on the grid cell around the value.
+		inv := e.invSigma[base+d]
+		lo := math.Max(m[d]-e.q[d]/2, e.low[d])
+		hi := math.Min(m[d]+e.q[d]/2, e.high[d])
+		lp += logGaussMass((lo-e.mu[base+d])*inv, (hi-e.mu[base+d])*inv) - e.logMass[base+d]
+	}
+	for _, d := range e.categorical {
+		lp += e.catLogProbs[d][c*e.dims[d].N+int(x[d])]
+	}
+	return lp
+}
+
+// logSumExp is log Σ e^t.
+func logSumExp(terms []float64) float64 {
+	best := math.Inf(-1)
+	for _, t := range terms {
+		if t > best { // not math.Max: it is a call, and NaN never wins
+			best = t
+		}
+	}
+	if math.IsInf(best, 0) || math.IsNaN(best) {
+		return best
+	}
+	var sum float64
+	for _, t := range terms {
+		// Terms below e^-40 of the largest change the sum by less than
+		// its rounding error; most of a large mixture's are.
+		if d := t - best; d > expMin {
+			sum += expNeg(d)
+		}
+	}
+	return best + math.Log(sum)
 }

@@ -46,6 +46,7 @@ func DefaultConfig() Config {
 type Sampler struct {
 	dims []Dim
 	cfg  Config
+	ws   arena // scratch for one Sample call
 }
 
 // New returns a Sampler over dims, or an error for an invalid dimension
@@ -73,8 +74,9 @@ func (s *Sampler) Dims() []Dim { return s.dims }
 // Sample proposes the next point given the trials so far (in the order
 // they were started; X of length len(Dims())). It draws uniformly until
 // NStartupTrials trials have finished, then by TPE. All randomness comes
-// from rng.
+// from rng. A Sampler is not safe for concurrent use.
 func (s *Sampler) Sample(obs []Observation, rng *rand.Rand) []float64 {
+	s.ws.reset()
 	below, above, n := Split(obs, s.cfg.ConstantLiar)
 	x := make([]float64, len(s.dims))
 	if n < s.cfg.NStartupTrials || n == 0 {
@@ -107,7 +109,7 @@ func (s *Sampler) sampleDims(idx []int, obs []Observation, below, above []int, r
 		dims[k] = s.dims[d]
 	}
 	pick := func(group []int) [][]float64 {
-		flat := make([]float64, len(group)*len(idx))
+		flat := s.ws.take(len(group) * len(idx))
 		xs := make([][]float64, len(group))
 		for r, i := range group {
 			row := flat[r*len(idx) : (r+1)*len(idx)]
@@ -118,14 +120,13 @@ func (s *Sampler) sampleDims(idx []int, obs []Observation, below, above []int, r
 		}
 		return xs
 	}
-	l := newEstimator(dims, pick(below), &s.cfg)
-	g := newEstimator(dims, pick(above), &s.cfg)
+	l := newEstimator(dims, pick(below), &s.cfg, &s.ws)
+	g := newEstimator(dims, pick(above), &s.cfg, &s.ws)
 	cands := l.sample(rng, s.cfg.NEICandidates)
 	logL := make([]float64, len(cands))
 	logG := make([]float64, len(cands))
-	scratch := make([]float64, max(l.nComp, g.nComp))
-	l.logPDF(cands, logL, scratch)
-	g.logPDF(cands, logG, scratch)
+	l.logPDF(cands, logL)
+	g.logPDF(cands, logG)
 	best, bestScore := 0, math.Inf(-1)
 	for i := range cands {
 		// NaN never wins; ties keep the first, as numpy's argmax.
