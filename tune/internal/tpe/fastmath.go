@@ -22,12 +22,23 @@ var (
 		}
 		return t
 	}()
-	// phiTable holds Φ and φ at phiMin + k/phiSteps, k = 0 ... up to 0.
-	phiTable = func() [][2]float64 {
-		t := make([][2]float64, int(-phiMin*phiSteps)+1)
+	// phiTable holds, at x_k = phiMin + k/phiSteps up to 0, Φ(x_k) and
+	// the Taylor coefficients of Φ around it: Φ's n-th derivative over
+	// n!, that is φ(x_k) (-1)^(n-1) He_(n-1)(x_k) / n! (He the Hermite
+	// polynomials), for n = 1 ... 6.
+	phiTable = func() [][7]float64 {
+		t := make([][7]float64, int(-phiMin*phiSteps)+1)
 		for k := range t {
 			x := phiMin + float64(k)/phiSteps
-			t[k] = [2]float64{normCDF(x), math.Exp(-x*x/2 - logSqrt2Pi)}
+			phi := math.Exp(-x*x/2 - logSqrt2Pi)
+			he := [6]float64{1, x, x*x - 1, x * (x*x - 3), x*x*(x*x-6) + 3, x * (x*x*(x*x-10) + 15)}
+			t[k][0] = normCDF(x)
+			fact, sign := 1.0, 1.0
+			for n := 1; n <= 6; n++ {
+				fact *= float64(n)
+				t[k][n] = sign * phi * he[n-1] / fact
+				sign = -sign
+			}
 		}
 		return t
 	}()
@@ -43,19 +54,14 @@ func expNeg(d float64) float64 {
 	return expTable[j] * p
 }
 
-// phiLow is Φ(x) for x <= 0, as tailCDF: 0 below -8.3. Near the table's
-// point x_k, Φ(x_k+t) = Φ(x_k) + φ(x_k) Σ (-1)^n He_n(x_k) t^(n+1)/(n+1)!
-// (Hermite polynomials He), cut after t^6 with |t| <= 1/256.
+// phiLow is Φ(x) for x <= 0, as tailCDF: 0 below -8.3. It sums the
+// Taylor series around the nearest table point, |t| <= 1/256, to t^6.
 func phiLow(x float64) float64 {
 	if x < -8.3 {
 		return 0
 	}
 	k := int((x-phiMin)*phiSteps + 0.5)
-	xk := phiMin + float64(k)/phiSteps
-	t := x - xk
-	e := phiTable[k]
-	x2 := xk * xk
-	he1, he2, he3, he4, he5 := xk, x2-1, xk*(x2-3), x2*(x2-6)+3, xk*(x2*(x2-10)+15)
-	series := t * (1 + t*(-he1/2+t*(he2/6+t*(-he3/24+t*(he4/120-t*he5/720)))))
-	return e[0] + e[1]*series
+	t := x - (phiMin + float64(k)/phiSteps)
+	c := &phiTable[k]
+	return c[0] + t*(c[1]+t*(c[2]+t*(c[3]+t*(c[4]+t*(c[5]+t*c[6])))))
 }
