@@ -266,3 +266,23 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestSplitRanksPruned: with room in the below group, complete trials
+// come first whatever their loss, then pruned ones that got furthest,
+// then the lowest loss among those.
+func TestSplitRanksPruned(t *testing.T) {
+	obs := []Observation{
+		{Loss: 100, State: Complete},
+		{Loss: 9, State: Pruned, Step: 5},
+		{Loss: 1, State: Pruned, Step: 5},
+		{Loss: 50, State: Pruned, Step: 7},
+	}
+	for range 17 {
+		obs = append(obs, Observation{Loss: -100, State: Pruned, Step: 1})
+	}
+	// 21 finished: gamma 3.
+	below, above, n := Split(obs, false)
+	if n != 21 || !equalInts(below, []int{0, 2, 3}) || len(above) != 18 || above[0] != 1 {
+		t.Errorf("below %v, above %v, n %d; want below [0 2 3]", below, above, n)
+	}
+}
