@@ -116,9 +116,10 @@ func TestCategoricalProbabilities(t *testing.T) {
 	}
 }
 
-// TestDensityIntegratesToOne checks the kernels' normalisation: a
-// continuous estimator's density integrates to 1 over its range (in model
-// space), a discrete one's masses sum to 1 over the grid.
+// TestDensityIntegratesToOne checks the kernels' normalisation: with
+// NormalizeKernels a continuous estimator's density integrates to 1 over
+// its range (in model space); a discrete one's masses sum to 1 over the
+// grid either way.
 func TestDensityIntegratesToOne(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -135,6 +136,7 @@ func TestDensityIntegratesToOne(t *testing.T) {
 		{"stepped float", Dim{Kind: Float, Low: 0, High: 1, Step: 0.25}, []float64{0, 0.75}, nil},
 	} {
 		cfg := DefaultConfig()
+		cfg.NormalizeKernels = true
 		if tc.cfg != nil {
 			tc.cfg(&cfg)
 		}
@@ -284,5 +286,28 @@ func TestSplitRanksPruned(t *testing.T) {
 	below, above, n := Split(obs, false)
 	if n != 21 || !equalInts(below, []int{0, 2, 3}) || len(above) != 18 || above[0] != 1 {
 		t.Errorf("below %v, above %v, n %d; want below [0 2 3]", below, above, n)
+	}
+}
+
+// TestOptunaKernels: by default a continuous kernel's log density is
+// Optuna 3.1's, log φ(z) - log mass, without -log σ.
+func TestOptunaKernels(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ConsiderPrior = false
+	// One kernel at 0.5 on [0, 1]: its bandwidth is the clip's 1/2
+	// (range/min(100, 1+1)), so z = 0.5 at x = 0.75 and the mass is that
+	// of [-1, 1].
+	e := newEstimator([]Dim{{Kind: Float, Low: 0, High: 1}}, [][]float64{{0.5}}, &cfg, nil)
+	out := make([]float64, 1)
+	e.logPDF([][]float64{{0.75}}, out)
+	want := -0.125 - logSqrt2Pi - math.Log(0.6826894921370859)
+	if !near(out[0], want, 1e-12) {
+		t.Errorf("log pdf %v, want %v", out[0], want)
+	}
+	cfg.NormalizeKernels = true
+	e = newEstimator([]Dim{{Kind: Float, Low: 0, High: 1}}, [][]float64{{0.5}}, &cfg, nil)
+	e.logPDF([][]float64{{0.75}}, out)
+	if !near(out[0], want-math.Log(0.5), 1e-12) {
+		t.Errorf("normalised log pdf %v, want %v", out[0], want-math.Log(0.5))
 	}
 }

@@ -129,7 +129,7 @@ func newEstimator(dims []Dim, xs [][]float64, cfg *Config, ws *arena) *estimator
 				e.logMass[i] = logGaussMass(a, b)
 				continue
 			}
-			if sigma != lastSigma { // multivariate kernels share one
+			if cfg.NormalizeKernels && sigma != lastSigma { // multivariate kernels share one
 				logSigma, lastSigma = math.Log(sigma), sigma
 			}
 			e.logConst[c] -= logSigma + logSqrt2Pi
