@@ -11,7 +11,9 @@
 // prints the two side by side with a verdict. A searcher is "no worse
 // beyond noise" than its Optuna counterpart unless a one-sided
 // Mann-Whitney U test on the per-seed bests finds its values larger
-// (worse) at p < -alpha (0.05); "better" when the reverse test does.
+// (worse), at a family-wise level -alpha (0.05) over the table's rows
+// (Holm's correction: six rows, six chances of a false alarm); "better"
+// when the reverse test does.
 //
 //	go run ./bench/tune/cmd/tunequality -optuna
 package main
@@ -37,7 +39,8 @@ func main() {
 		names      = flag.String("searchers", "tpe,tpe-multivariate", "searchers to judge, comma-separated: "+strings.Join(sortedKeys(searchers), ", "))
 		objNames   = flag.String("objectives", "branin,hartmann6,rosenbrock10", "objectives, comma-separated")
 		trials     = flag.Int("trials", 100, "trials per search")
-		seeds      = flag.Int("seeds", 20, "searches per objective and searcher (seeds 1..n)")
+		seeds      = flag.Int("seeds", 20, "searches per objective and searcher")
+		firstSeed  = flag.Int64("first-seed", 1, "the first search's seed (Optuna's always start at 1); another shows the verdict's sensitivity to the seeds")
 		withOptuna = flag.Bool("optuna", false, "also run Optuna's TPESampler (bench/tune/optuna_quality.py) and compare")
 		python     = flag.String("python", "/usr/bin/python3", "Python with optuna 3.1")
 		script     = flag.String("script", "bench/tune/optuna_quality.py", "the Optuna script")
@@ -45,7 +48,7 @@ func main() {
 		alpha      = flag.Float64("alpha", 0.05, "significance level of the verdict")
 	)
 	flag.Parse()
-	if err := run(strings.Split(*names, ","), strings.Split(*objNames, ","), *trials, *seeds,
+	if err := run(strings.Split(*names, ","), strings.Split(*objNames, ","), *trials, *seeds, *firstSeed,
 		*withOptuna || *optunaJSON != "", *python, *script, *optunaJSON, *alpha); err != nil {
 		fmt.Fprintln(os.Stderr, "tunequality:", err)
 		os.Exit(1)
@@ -60,7 +63,7 @@ type optunaResults struct {
 	Bests   map[string]map[string][]float64 `json:"bests"`
 }
 
-func run(names, objNames []string, trials, seeds int, withOptuna bool, python, script, optunaJSON string, alpha float64) error {
+func run(names, objNames []string, trials, seeds int, firstSeed int64, withOptuna bool, python, script, optunaJSON string, alpha float64) error {
 	var objs []objectives.Objective
 	for _, n := range objNames {
 		o, ok := objectives.All[n]
@@ -85,28 +88,66 @@ func run(names, objNames []string, trials, seeds int, withOptuna bool, python, s
 		}
 	}
 
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := "objective\tknown min\tsearcher\tmedian best\tIQR\t"
-	if opt != nil {
-		header += "optuna " + opt.Version + "\toptuna IQR\tp(worse)\tverdict\t"
+	type row struct {
+		obj             objectives.Objective
+		name            string
+		ours, theirs    []float64
+		pWorse, pBetter float64
 	}
-	fmt.Fprintln(w, header)
+	var rows []row
 	for _, o := range objs {
 		for _, n := range names {
 			bests := make([]float64, seeds)
-			for seed := 1; seed <= seeds; seed++ {
-				b, err := search(searchers[n](int64(seed)), o, trials, int64(seed))
+			for i := range bests {
+				seed := firstSeed + int64(i)
+				b, err := search(searchers[n](seed), o, trials, seed)
 				if err != nil {
 					return fmt.Errorf("%s on %s, seed %d: %w", n, o.Name, seed, err)
 				}
-				bests[seed-1] = b
+				bests[i] = b
 			}
-			line := fmt.Sprintf("%s\t%.5g\t%s\t%.5g\t%s\t", o.Name, o.Min, n, quantile(bests, 0.5), iqr(bests))
+			r := row{obj: o, name: n, ours: bests, pWorse: math.NaN(), pBetter: math.NaN()}
 			if opt != nil {
-				line += compare(bests, opt.Bests[o.Name][optunaNames[n]], alpha)
+				r.theirs = opt.Bests[o.Name][optunaNames[n]]
+				if len(r.theirs) > 0 {
+					r.pWorse = mannWhitneyGreater(r.ours, r.theirs)
+					r.pBetter = mannWhitneyGreater(r.theirs, r.ours)
+				}
 			}
-			fmt.Fprintln(w, line)
+			rows = append(rows, r)
 		}
+	}
+	// The verdicts hold for the whole table at once: Holm's correction
+	// for testing every row.
+	var pWorse, pBetter []float64
+	for _, r := range rows {
+		pWorse, pBetter = append(pWorse, r.pWorse), append(pBetter, r.pBetter)
+	}
+	holmWorse, holmBetter := holm(pWorse), holm(pBetter)
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "objective\tknown min\tsearcher\tmedian best\tIQR\t"
+	if opt != nil {
+		header += "optuna " + opt.Version + "\toptuna IQR\tp(worse)\tHolm p\tverdict\t"
+	}
+	fmt.Fprintln(w, header)
+	for i, r := range rows {
+		line := fmt.Sprintf("%s\t%.5g\t%s\t%.5g\t%s\t", r.obj.Name, r.obj.Min, r.name, quantile(r.ours, 0.5), iqr(r.ours))
+		if opt != nil {
+			if len(r.theirs) == 0 {
+				line += "-\t-\t-\t-\tno Optuna counterpart\t"
+			} else {
+				verdict := "no worse beyond noise"
+				switch {
+				case holmWorse[i] < alpha:
+					verdict = "WORSE"
+				case holmBetter[i] < alpha:
+					verdict = "better"
+				}
+				line += fmt.Sprintf("%.5g\t%s\t%.3f\t%.3f\t%s\t", quantile(r.theirs, 0.5), iqr(r.theirs), r.pWorse, holmWorse[i], verdict)
+			}
+		}
+		fmt.Fprintln(w, line)
 	}
 	return w.Flush()
 }
@@ -145,23 +186,6 @@ func search(s tune.Searcher, o objectives.Objective, trials int, seed int64) (fl
 
 func iqr(xs []float64) string {
 	return fmt.Sprintf("[%.4g, %.4g]", quantile(xs, 0.25), quantile(xs, 0.75))
-}
-
-// compare is the Optuna columns: its median and IQR, the one-sided
-// p-value that ours are worse, and the verdict.
-func compare(ours, theirs []float64, alpha float64) string {
-	if len(theirs) == 0 {
-		return "-\t-\t-\tno Optuna counterpart\t"
-	}
-	pWorse := mannWhitneyGreater(ours, theirs)
-	verdict := "no worse beyond noise"
-	switch {
-	case pWorse < alpha:
-		verdict = "WORSE"
-	case mannWhitneyGreater(theirs, ours) < alpha:
-		verdict = "better"
-	}
-	return fmt.Sprintf("%.5g\t%s\t%.3f\t%s\t", quantile(theirs, 0.5), iqr(theirs), pWorse, verdict)
 }
 
 // loadOptuna runs the script (or reads its saved output).

@@ -63,3 +63,35 @@ func mannWhitneyGreater(a, b []float64) float64 {
 	z := (u - mean - 0.5) / math.Sqrt(variance)
 	return 0.5 * math.Erfc(z/math.Sqrt2)
 }
+
+// holm returns Holm's step-down adjusted p-values (NaNs are not tests
+// and stay NaN): a row's verdict at level α compares its adjusted p with
+// α, which keeps the chance of any false alarm in the table below α.
+func holm(ps []float64) []float64 {
+	var idx []int
+	for i, p := range ps {
+		if !math.IsNaN(p) {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case ps[a] < ps[b]:
+			return -1
+		case ps[a] > ps[b]:
+			return 1
+		}
+		return 0
+	})
+	out := make([]float64, len(ps))
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	m := float64(len(idx))
+	running := 0.0
+	for k, i := range idx {
+		running = math.Max(running, math.Min(1, (m-float64(k))*ps[i]))
+		out[i] = running
+	}
+	return out
+}

@@ -33,3 +33,14 @@ func TestMannWhitney(t *testing.T) {
 		}
 	}
 }
+
+func TestHolm(t *testing.T) {
+	got := holm([]float64{0.01, 0.04, math.NaN(), 0.03, 0.5})
+	// Sorted 0.01, 0.03, 0.04, 0.5 with m = 4: 0.04, 0.09, 0.09 (monotone), 0.5.
+	want := []float64{0.04, 0.09, math.NaN(), 0.09, 0.5}
+	for i := range want {
+		if math.IsNaN(want[i]) != math.IsNaN(got[i]) || !math.IsNaN(want[i]) && math.Abs(got[i]-want[i]) > 1e-12 {
+			t.Fatalf("holm = %v, want %v", got, want)
+		}
+	}
+}
