@@ -136,6 +136,20 @@ func TestTPESuggestionsInBounds(t *testing.T) {
 	}
 }
 
+// TestTPENothingToModel: a space of Normal domains alone is sampled from
+// their priors, past the startup trials too.
+func TestTPENothingToModel(t *testing.T) {
+	s := tpeSetup(t, TPEConfig{Multivariate: true}, Space{"n": Normal(5, 0.1), "c": 3}, Max, 0, 1)
+	for n := range 15 {
+		id := fmt.Sprint("t", n)
+		v, err := s.Suggest(id)
+		if err != nil || len(v) != 1 || math.Abs(v["n"].(float64)-5) > 1 {
+			t.Fatalf("suggestion %d: %v, %v", n, v, err)
+		}
+		finish(s, id, v["n"].(float64))
+	}
+}
+
 // TestTPEQuadratic: on a 1-d quadratic TPE ends near the optimum and
 // samples there far more than random search would, minimising or
 // maximising.

@@ -86,6 +86,9 @@ func (s *Sampler) Sample(obs []Observation, rng *rand.Rand) []float64 {
 	s.ws.reset()
 	below, above, n := Split(obs, s.cfg.ConstantLiar)
 	x := make([]float64, len(s.dims))
+	if len(s.dims) == 0 {
+		return x
+	}
 	if n < s.cfg.NStartupTrials || n == 0 {
 		for d, dim := range s.dims {
 			x[d] = dim.sampleUniform(rng)
