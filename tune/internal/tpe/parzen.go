@@ -40,12 +40,12 @@ type estimator struct {
 	continuous, discrete, categorical []int
 	// shared, if set, evaluates the observation components at once.
 	shared *sharedKernels
-	ws     *arena
+	ws     *arena // where its slices come from
 }
 
 // newEstimator fits an estimator to the points xs (values as in
-// Observation.X, restricted to dims), oldest first. nParams is the number
-// of dimensions the multivariate bandwidth counts.
+// Observation.X, restricted to dims), oldest first; its slices come from
+// ws. The multivariate bandwidth counts len(dims) dimensions.
 func newEstimator(dims []Dim, xs [][]float64, cfg *Config, ws *arena) *estimator {
 	n := len(xs)
 	prior := cfg.ConsiderPrior || n == 0
