@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sort"
 	"testing"
@@ -380,26 +379,7 @@ func TestBayesOptBeatsRandomOnHartmann6(t *testing.T) {
 	t.Logf("median best over 3 seeds, 40 trials: GP %.4f, random %.4f", median(bo), median(random))
 }
 
-// TestGPQualityFull prints GP against random search on Hartmann-6: 100
-// trials, 20 seeds. TUNE_QUALITY=1 runs it.
-func TestGPQualityFull(t *testing.T) {
-	if os.Getenv("TUNE_QUALITY") == "" {
-		t.Skip("TUNE_QUALITY=1 runs it")
-	}
-	bo, random := compareOnHartmann(t, 100, 20)
-	row := func(name string, xs []float64) {
-		s := slices.Clone(xs)
-		sort.Float64s(s)
-		fmt.Printf("| %-13s | %8.4f | %8.4f – %8.4f | %8.4f |\n", name, quantile(s, 0.5), quantile(s, 0.25), quantile(s, 0.75), s[0])
-	}
-	fmt.Println("Hartmann-6 (minimum −3.32237), 100 trials, 20 seeds: best value found")
-	fmt.Println("| searcher      |   median |       IQR (25–75%) |     best |")
-	row("BayesOpt (GP)", bo)
-	row("random", random)
-}
 
-// BenchmarkBayesOptSuggest times one suggestion after 100 trials in six
-// dimensions (Hartmann-6).
 func BenchmarkBayesOptSuggest(b *testing.B) {
 	s := BayesOpt(BayesOptConfig{})
 	runSequential(b, s, hartmannParams(), hartmannOf, 100, 1)

@@ -46,10 +46,11 @@ func main() {
 		script     = flag.String("script", "bench/tune/optuna_quality.py", "the Optuna script")
 		optunaJSON = flag.String("optuna-json", "", "read Optuna's results from this file (the script's output) instead of running it")
 		alpha      = flag.Float64("alpha", 0.05, "significance level of the verdict")
+		versus     = flag.String("versus", "", "also judge each searcher against this one of ours (e.g. -searchers gp,random -versus random)")
 	)
 	flag.Parse()
 	if err := run(strings.Split(*names, ","), strings.Split(*objNames, ","), *trials, *seeds, *firstSeed,
-		*withOptuna || *optunaJSON != "", *python, *script, *optunaJSON, *alpha); err != nil {
+		*withOptuna || *optunaJSON != "", *python, *script, *optunaJSON, *alpha, *versus); err != nil {
 		fmt.Fprintln(os.Stderr, "tunequality:", err)
 		os.Exit(1)
 	}
@@ -63,7 +64,7 @@ type optunaResults struct {
 	Bests   map[string]map[string][]float64 `json:"bests"`
 }
 
-func run(names, objNames []string, trials, seeds int, firstSeed int64, withOptuna bool, python, script, optunaJSON string, alpha float64) error {
+func run(names, objNames []string, trials, seeds int, firstSeed int64, withOptuna bool, python, script, optunaJSON string, alpha float64, versus string) error {
 	var objs []objectives.Objective
 	for _, n := range objNames {
 		o, ok := objectives.All[n]
@@ -149,7 +150,31 @@ func run(names, objNames []string, trials, seeds int, firstSeed int64, withOptun
 		}
 		fmt.Fprintln(w, line)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if versus == "" {
+		return nil
+	}
+	// Each searcher against another of ours, on the same seeds: a
+	// one-sided Mann-Whitney U test that it finds lower values.
+	base := map[string][]float64{}
+	for _, r := range rows {
+		if r.name == versus {
+			base[r.obj.Name] = r.ours
+		}
+	}
+	for _, r := range rows {
+		if b := base[r.obj.Name]; r.name != versus && b != nil {
+			p := mannWhitneyGreater(b, r.ours)
+			verdict := "not better beyond noise"
+			if p < alpha {
+				verdict = "better"
+			}
+			fmt.Printf("%s vs %s on %s: median %.5g vs %.5g, p(better) %.4f: %s\n", r.name, versus, r.obj.Name, quantile(r.ours, 0.5), quantile(b, 0.5), p, verdict)
+		}
+	}
+	return nil
 }
 
 // search runs one search and returns the best value found.

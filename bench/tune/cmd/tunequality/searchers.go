@@ -9,6 +9,8 @@ import "github.com/rayo-dev/rayo/tune"
 var searchers = map[string]func(seed int64) tune.Searcher{
 	"tpe":              func(int64) tune.Searcher { return tune.TPE(tune.TPEConfig{}) },
 	"tpe-multivariate": func(int64) tune.Searcher { return tune.TPE(tune.TPEConfig{Multivariate: true}) },
+	"gp":               func(int64) tune.Searcher { return tune.BayesOpt(tune.BayesOptConfig{}) },
+	"random":           func(int64) tune.Searcher { return tune.BasicVariantGenerator(tune.BasicConfig{}) },
 }
 
 // optunaNames maps a searcher to the optuna_quality.py sampler it is
