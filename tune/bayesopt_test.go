@@ -379,7 +379,6 @@ func TestBayesOptBeatsRandomOnHartmann6(t *testing.T) {
 	t.Logf("median best over 3 seeds, 40 trials: GP %.4f, random %.4f", median(bo), median(random))
 }
 
-
 func BenchmarkBayesOptSuggest(b *testing.B) {
 	s := BayesOpt(BayesOptConfig{})
 	runSequential(b, s, hartmannParams(), hartmannOf, 100, 1)
