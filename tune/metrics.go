@@ -33,13 +33,13 @@ func metricsInit() {
 func observeResult(experiment, trialID, _ string, r Result) {
 	metricsInit()
 	if c := tuneMetrics.results; c != nil {
-		_ = c.Inc(1, experiment)
+		_ = c.Inc(1, "experiment", experiment)
 	}
 	if g := tuneMetrics.values; g != nil {
 		for k, v := range r.Metrics {
-			_ = g.Set(v, experiment, trialID, k)
+			_ = g.Set(v, "experiment", experiment, "trial", trialID, "metric", k)
 		}
-		_ = g.Set(float64(r.Iteration), experiment, trialID, TrainingIteration)
+		_ = g.Set(float64(r.Iteration), "experiment", experiment, "trial", trialID, "metric", TrainingIteration)
 	}
 }
 
@@ -47,7 +47,7 @@ func observeStates(experiment string, counts map[TrialState]int) {
 	metricsInit()
 	if g := tuneMetrics.trials; g != nil {
 		for _, s := range []TrialState{Pending, Running, Paused, Terminated, Errored} {
-			_ = g.Set(float64(counts[s]), experiment, string(s))
+			_ = g.Set(float64(counts[s]), "experiment", experiment, "state", string(s))
 		}
 	}
 }
