@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -34,6 +35,9 @@ type startSpec struct {
 	// store: PBT passes another trial's by reference).
 	Checkpoint *rayo.ObjectRef[ckptWire] `msgpack:"c,omitempty"`
 	PG         *rayo.PlacementGroup      `msgpack:"pg,omitempty"`
+	// SharedDir, with RunConfig.SharedStorage, is the trial's directory
+	// on the shared filesystem: checkpoints are written there directly.
+	SharedDir string `msgpack:"sd,omitempty"`
 }
 
 // ckptWire is a checkpoint on the wire and in the object store: bytes, or
@@ -42,6 +46,9 @@ type ckptWire struct {
 	Dir       bool   `msgpack:"d"`
 	Data      []byte `msgpack:"b"`
 	Iteration int    `msgpack:"i"`
+	// Path, on shared storage, is where the checkpoint already is (Data
+	// is empty).
+	Path string `msgpack:"p,omitempty"`
 }
 
 // step is one call of next's outcome.
@@ -207,7 +214,7 @@ func (r *functionRun) report(ctx context.Context, m Metrics, c *Checkpoint) erro
 	var w *ckptWire
 	if c != nil {
 		var err error
-		if w, err = packCheckpoint(c, it); err != nil {
+		if w, err = r.spec.pack(c, it); err != nil {
 			return err
 		}
 	}
@@ -272,6 +279,7 @@ func (r *functionRun) stop(context.Context) bool {
 
 // classRun is a class trainable's instance.
 type classRun struct {
+	spec        startSpec
 	inst        ClassTrainable
 	restoreFrom *Checkpoint
 	iteration   int
@@ -301,7 +309,7 @@ func (a *trialActor) startClass(ctx context.Context, def *trainableDef, spec sta
 		}
 	}
 	a.cls, a.clsName = inst, def.name
-	return &classRun{inst: inst, restoreFrom: restore, iteration: spec.Iteration, last: time.Now()}, nil
+	return &classRun{spec: spec, inst: inst, restoreFrom: restore, iteration: spec.Iteration, last: time.Now()}, nil
 }
 
 func (r *classRun) next(ctx context.Context) (step, error) {
@@ -336,7 +344,21 @@ func (r *classRun) save(ctx context.Context) (*ckptWire, error) {
 	}); err != nil || c == nil {
 		return nil, err
 	}
-	return packCheckpoint(c, r.iteration)
+	return r.spec.pack(c, r.iteration)
+}
+
+// pack makes a reported checkpoint's wire form; on shared storage it
+// writes the checkpoint to its place there and sends only the path.
+func (spec *startSpec) pack(c *Checkpoint, iteration int) (*ckptWire, error) {
+	w, err := packCheckpoint(c, iteration)
+	if err != nil || spec.SharedDir == "" {
+		return w, err
+	}
+	path := filepath.Join(spec.SharedDir, ckptDirName(iteration))
+	if err := w.writeTo(path); err != nil {
+		return nil, err
+	}
+	return &ckptWire{Path: path, Iteration: iteration}, nil
 }
 
 func (r *classRun) stop(ctx context.Context) bool {

@@ -107,6 +107,9 @@ func untar(data []byte, dir string) error {
 // unpacked into a private temporary directory, removed when the trial
 // stops.
 func (w *ckptWire) open() (*Checkpoint, error) {
+	if w.Path != "" {
+		return storedCheckpoint(w.Path, w.Iteration), nil
+	}
 	if !w.Dir {
 		return &Checkpoint{data: w.Data, Iteration: w.Iteration}, nil
 	}

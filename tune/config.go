@@ -46,6 +46,11 @@ type RunConfig struct {
 	// ~/rayo_results). Checkpoints made on other nodes reach it through
 	// the object store; no shared filesystem is needed.
 	StoragePath string
+	// SharedStorage says StoragePath is a filesystem every node mounts at
+	// the same path (NFS, a cluster filesystem): trials write their
+	// checkpoints there directly and restore from there, and nothing
+	// goes through the object store but the path.
+	SharedStorage bool
 	// Stop ends a trial when met (Ray's stop).
 	Stop StopCondition
 	// FailureConfig: how often a trial may fail and restart.

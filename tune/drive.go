@@ -113,9 +113,11 @@ func (r *runner) drive(ctx context.Context, t *trial, s *slot, spec startSpec) {
 // the object store, where a resume or an exploit takes it from.
 func (r *runner) persist(ctx context.Context, trialID string, w *ckptWire) (*trialCkpt, error) {
 	rel := filepath.Join(trialID, ckptDirName(w.Iteration))
-	if err := w.writeTo(filepath.Join(r.dir, rel)); err != nil {
-		return nil, err
-	}
+	if w.Path == "" {
+		if err := w.writeTo(filepath.Join(r.dir, rel)); err != nil {
+			return nil, err
+		}
+	} // else the trial wrote it on the shared storage: only its path travels
 	ref, err := rayo.Put(ctx, *w)
 	if err != nil {
 		return nil, err

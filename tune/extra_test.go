@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -54,9 +55,17 @@ var dirTrainable = tune.Function("test.dir", func(ctx context.Context, p tune.Pa
 	return nil
 })
 
+// TestDirectoryCheckpoints, through the object store and written
+// directly on shared storage.
 func TestDirectoryCheckpoints(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprint("shared=", shared), func(t *testing.T) { testDirectoryCheckpoints(t, shared) })
+	}
+}
+
+func testDirectoryCheckpoints(t *testing.T, shared bool) {
 	tn, err := tune.NewTuner(dirTrainable, tune.Space{"fail": true}, tune.TuneConfig{},
-		tune.RunConfig{StoragePath: t.TempDir(), Quiet: true, FailureConfig: tune.FailureConfig{MaxFailures: 1}})
+		tune.RunConfig{StoragePath: t.TempDir(), Quiet: true, SharedStorage: shared, FailureConfig: tune.FailureConfig{MaxFailures: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func (r *runner) suggest() *trial {
 
 // launch starts t's driving goroutine.
 func (r *runner) launch(ctx context.Context, t *trial) {
-	spec := startSpec{Trainable: r.tn.trainable.name, TrialID: t.id, Experiment: r.tn.rc.Name, Params: t.params, Iteration: t.iteration, TimeTotal: t.timeTotal}
+	spec := r.spec(t)
 	if t.ckpt != nil && (t.state == Paused || t.fromCkpt) {
 		ref, err := r.ckptRef(ctx, t.ckpt)
 		if err != nil {
@@ -184,6 +184,15 @@ func (r *runner) launch(ctx context.Context, t *trial) {
 	go r.drive(ctx, t, s, spec)
 }
 
+// spec is what t's actor is started with.
+func (r *runner) spec(t *trial) startSpec {
+	s := startSpec{Trainable: r.tn.trainable.name, TrialID: t.id, Experiment: r.tn.rc.Name, Params: t.params, Iteration: t.iteration, TimeTotal: t.timeTotal}
+	if r.tn.rc.SharedStorage {
+		s.SharedDir = filepath.Join(r.dir, t.id)
+	}
+	return s
+}
+
 // results opens t's result.jsonl for appending.
 func (r *runner) results(t *trial) error {
 	if t.results != nil {
@@ -204,9 +213,14 @@ func (r *runner) ckptRef(ctx context.Context, c *trialCkpt) (*rayo.ObjectRef[ckp
 	if c.ref != nil {
 		return c.ref, nil
 	}
-	w, err := readCkpt(filepath.Join(r.dir, c.path), c.iteration)
-	if err != nil {
-		return nil, err
+	var w *ckptWire
+	if r.tn.rc.SharedStorage {
+		w = &ckptWire{Path: filepath.Join(r.dir, c.path), Iteration: c.iteration}
+	} else {
+		var err error
+		if w, err = readCkpt(filepath.Join(r.dir, c.path), c.iteration); err != nil {
+			return nil, err
+		}
 	}
 	ref, err := rayo.Put(ctx, *w)
 	if err != nil {
@@ -342,8 +356,8 @@ func (r *runner) onStep(ctx context.Context, t *trial, st step) {
 		// it as the trial's own, so that a failure restarts from there.
 		c := *src.ckpt
 		t.ckpt = &c
-		spec := startSpec{Trainable: r.tn.trainable.name, TrialID: t.id, Experiment: r.tn.rc.Name, Params: t.params,
-			Iteration: t.iteration, TimeTotal: t.timeTotal, Checkpoint: ref}
+		spec := r.spec(t)
+		spec.Checkpoint = ref
 		t.ctl <- command{end: true, restart: &spec}
 	default:
 		r.fatal = fmt.Errorf("%w: scheduler returned action %d", ErrInvalidConfig, d.Action)

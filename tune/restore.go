@@ -81,7 +81,7 @@ func Restore(path string, trainable *Trainable, space Space, tc TuneConfig, opts
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	rc := RunConfig{Name: filepath.Base(abs), StoragePath: filepath.Dir(abs), FailureConfig: meta.Failure, CheckpointConfig: meta.Checkpoint,
+	rc := RunConfig{Name: filepath.Base(abs), StoragePath: filepath.Dir(abs), SharedStorage: meta.SharedStorage, FailureConfig: meta.Failure, CheckpointConfig: meta.Checkpoint,
 		Stop: StopCondition{Metrics: meta.StopMetrics, Iterations: meta.StopIterations, Time: meta.StopTime}}
 	if st.runConfig != nil {
 		st.runConfig(&rc)

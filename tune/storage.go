@@ -38,6 +38,7 @@ type experimentMeta struct {
 	StopMetrics         map[string]float64 `json:"stop_metrics,omitempty"`
 	StopIterations      int                `json:"stop_iterations,omitempty"`
 	StopTime            time.Duration      `json:"stop_time_ns,omitempty"`
+	SharedStorage       bool               `json:"shared_storage,omitempty"`
 	Failure             FailureConfig      `json:"failure"`
 	Checkpoint          CheckpointConfig   `json:"checkpoint"`
 	Started             time.Time          `json:"started"`

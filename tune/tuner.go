@@ -145,7 +145,7 @@ func (tn *Tuner) meta() *experimentMeta {
 	return &experimentMeta{Version: 1, Name: tn.rc.Name, Trainable: tn.trainable.name, Metric: tn.tc.Metric, Mode: tn.tc.Mode,
 		NumSamples: tn.tc.NumSamples, MaxConcurrentTrials: tn.tc.MaxConcurrentTrials, ReuseActors: tn.tc.ReuseActors,
 		TimeBudget: tn.tc.TimeBudget, Seed: tn.tc.Seed, StopMetrics: tn.rc.Stop.Metrics, StopIterations: tn.rc.Stop.Iterations,
-		StopTime: tn.rc.Stop.Time, Failure: tn.rc.FailureConfig, Checkpoint: tn.rc.CheckpointConfig, Started: time.Now()}
+		StopTime: tn.rc.Stop.Time, SharedStorage: tn.rc.SharedStorage, Failure: tn.rc.FailureConfig, Checkpoint: tn.rc.CheckpointConfig, Started: time.Now()}
 }
 
 // trialRNG is the random stream that resolves trial i's configuration:
