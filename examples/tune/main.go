@@ -7,7 +7,7 @@
 // search spends a fraction of samples×epochs. Run it with
 //
 //	go run ./examples/tune
-//	go run ./examples/tune -searcher tpe -samples 24
+//	go run ./examples/tune -searcher tpe -samples 40 -epochs 50
 //
 // It starts an embedded single-node cluster (set RAYO_ADDRESS=auto to use
 // a running one), runs the search with each searcher named by -searcher
@@ -80,7 +80,7 @@ func parseFlags(args []string) (config, error) {
 	var c config
 	names := slices.Sorted(maps.Keys(searchers))
 	fs := flag.NewFlagSet("tune", flag.ContinueOnError)
-	fs.IntVar(&c.samples, "samples", 20, "trials per search")
+	fs.IntVar(&c.samples, "samples", 24, "trials per search")
 	fs.IntVar(&c.epochs, "epochs", 30, "epochs of a trial that ASHA never stops (its max_t)")
 	fs.IntVar(&c.grace, "grace", 3, "ASHA's grace period: epochs before a trial can be stopped")
 	fs.IntVar(&c.concurrency, "concurrency", 2, "trials running at once")

@@ -62,8 +62,10 @@ func trainSpirals(ctx context.Context, p tune.Params) error {
 			}
 			ckpt = tune.CheckpointFromBytes(b)
 		}
-		if err := tune.Report(ctx, metrics, ckpt); err != nil {
+		if err := tune.Report(ctx, metrics, ckpt); errors.Is(err, context.Canceled) {
 			return nil // stopped by Tune (ASHA, the end of the experiment)
+		} else if err != nil {
+			return err
 		}
 		if diverged {
 			return nil
