@@ -1,24 +1,25 @@
+//go:build linux
+
 package main
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/csv"
+	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/rayo-dev/rayo/internal/testcluster"
 	"github.com/rayo-dev/rayo/tune"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testcluster.RemoveBuilds()
-	os.Exit(code)
-}
 
 // TestTuneExample builds the example and runs it as a real process on
 // its embedded cluster, with a small search in which every trial fails
@@ -28,17 +29,12 @@ func TestMain(m *testing.M) {
 // experiment's results.csv (a row per trial) are where the output says,
 // and no process of the run is left.
 func TestTuneExample(t *testing.T) {
-	bin := testcluster.BuildProgram(t, "./examples/tune")
+	bin := buildExample(t)
 	storage := t.TempDir()
 	const samples, epochs = 12, 30
-	p := testcluster.Spawn(t, testcluster.Command{Name: "tune", Path: bin, Dir: t.TempDir(),
-		Args: []string{"-samples", strconv.Itoa(samples), "-epochs", strconv.Itoa(epochs), "-fail-at", "7", "-storage", storage},
-		Env:  []string{"RAYO_ADDRESS=", "TMPDIR=" + t.TempDir()}})
-	if !p.Wait(2 * time.Minute) {
-		t.Fatalf("the example still runs after 2 minutes:\n%s", p.Output())
-	}
-	out := p.Output()
-	if err := p.ExitErr(); err != nil {
+	out, err := runExample(t, 2*time.Minute, bin,
+		"-samples", strconv.Itoa(samples), "-epochs", strconv.Itoa(epochs), "-fail-at", "7", "-storage", storage)
+	if err != nil {
 		t.Fatalf("the example failed: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "== Tune status: spirals_") || !regexp.MustCompile(`(?m)^Trial +Status`).MatchString(out) {
@@ -74,9 +70,6 @@ func TestTuneExample(t *testing.T) {
 		}
 		checkResultsCSV(t, results[i][1], samples)
 	}
-	if pids := testcluster.MarkedPids(p.Marker); len(pids) != 0 {
-		t.Errorf("processes of the example alive after it exited: %v", pids)
-	}
 }
 
 // checkResultsCSV checks that path is a results.csv with a row per trial,
@@ -106,41 +99,90 @@ func atoi(s string) int {
 	return n
 }
 
-// Bad command lines are refused before the cluster starts.
-func TestParseFlags(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		ok   bool
-	}{
-		{nil, true},
-		{[]string{"-samples", "4", "-epochs", "10", "-searcher", "random"}, true},
-		{[]string{"-fail-at", "7"}, true},
-		{[]string{"-samples", "0"}, false},
-		{[]string{"-concurrency", "-1"}, false},
-		{[]string{"-searcher", "grid"}, false},
-		{[]string{"-fail-at", "5"}, false},  // no checkpoint before epoch 5 to resume from
-		{[]string{"-fail-at", "30"}, false}, // the last epoch
-		{[]string{"extra"}, false},
-	} {
-		c, err := parseFlags(tc.args)
-		if (err == nil) != tc.ok {
-			t.Errorf("parseFlags(%q) = %v, want ok %v", tc.args, err, tc.ok)
-		}
-		if err == nil && len(c.searchers) == 0 {
-			t.Errorf("parseFlags(%q): no searcher", tc.args)
-		}
+// The example runs as a user runs it: built with go build (no -race),
+// started as its own process, its workers started by its embedded
+// cluster. These helpers use the standard library only, as an example's
+// test should.
+
+// markerEnv tags the example's process; its workers inherit it, so that
+// any process of the run left behind can be found.
+const markerEnv = "TUNE_EXAMPLE_TEST_MARKER"
+
+// buildExample builds this package's program into a temporary directory.
+func buildExample(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tune")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if p, err := exec.LookPath("go"); err == nil {
+		goTool = p
 	}
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
-// A trial's Params, with numbers as msgpack delivers them (int64,
-// float64), make the model's configuration.
-func TestModelConfig(t *testing.T) {
-	p := tune.Params{"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-5, "hidden": int64(16), "batch_size": int64(64), "seed": int64(3)}
-	c := modelConfig(p)
-	if c.LR != 0.1 || c.Momentum != 0.9 || c.WeightDecay != 1e-5 || c.Hidden != 16 || c.BatchSize != 64 || c.Seed != 3 {
-		t.Errorf("modelConfig(%v) = %+v", p, c)
+// runExample runs bin with args on its own embedded cluster (no RAYO_*
+// variable from the test's environment) in its own process group, killed
+// at timeout, and returns its combined output and exit error. After it
+// exits, its workers must exit too: any process still carrying its marker
+// a few seconds later fails the test, and is killed.
+func runExample(t *testing.T, timeout time.Duration, bin string, args ...string) (string, error) {
+	t.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	marker := hex.EncodeToString(b)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = t.TempDir()
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RAYO_") && !strings.HasPrefix(kv, "TMPDIR=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
 	}
-	if err := c.Validate(); err != nil {
-		t.Error(err)
+	cmd.Env = append(cmd.Env, markerEnv+"="+marker, "TMPDIR="+t.TempDir())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Errorf("%s %s: still running after %v", bin, strings.Join(args, " "), timeout)
 	}
+	deadline := time.Now().Add(10 * time.Second)
+	left := markedPids(marker)
+	for len(left) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		left = markedPids(marker)
+	}
+	for _, pid := range left {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if len(left) > 0 {
+		t.Errorf("processes of the example still running 10 s after it exited (killed): %v", left)
+	}
+	return string(out), err
+}
+
+// markedPids lists the live processes whose environment holds marker.
+func markedPids(marker string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !strings.Contains("\x00"+string(env)+"\x00", "\x00"+markerEnv+"="+marker+"\x00") {
+			continue
+		}
+		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+				continue // exited, not yet reaped
+			}
+		}
+		pids = append(pids, pid)
+	}
+	return pids
 }
