@@ -41,7 +41,7 @@ func trainSpirals(ctx context.Context, p tune.Params) error {
 	if err != nil {
 		return err
 	}
-	epochs, every, failAt := p.Int("epochs"), p.Int("checkpoint_every"), p.Int("fail_at")
+	epochs, every, failAt := p.Int("epochs"), max(p.Int("checkpoint_every"), 1), p.Int("fail_at")
 	resumed := m.Epochs() > 0
 	for m.Epochs() < epochs {
 		trainLoss := m.Epoch()
@@ -55,7 +55,7 @@ func trainSpirals(ctx context.Context, p tune.Params) error {
 		}
 		diverged := math.IsNaN(trainLoss) || math.IsInf(trainLoss, 0)
 		var ckpt *tune.Checkpoint
-		if m.Epochs()%every == 0 || m.Epochs() == epochs || diverged {
+		if m.Epochs()%every == 0 || m.Epochs() == epochs {
 			b, err := m.MarshalBinary()
 			if err != nil {
 				return err
