@@ -14,7 +14,15 @@ type Checkpoint struct {
 	Iteration int
 	// local: dir is a copy Tune made for a trial, removed when it stops.
 	local bool
+	// stored is the checkpoint's directory on the experiment's storage,
+	// for one a ResultGrid hands out.
+	stored string
 }
+
+// Path is the directory on the experiment's storage where Tune keeps the
+// checkpoint ("" for one not from a ResultGrid): a bytes checkpoint is
+// the file checkpoint.bin in it.
+func (c *Checkpoint) Path() string { return c.stored }
 
 // CheckpointFromBytes makes a checkpoint of b (not copied).
 func CheckpointFromBytes(b []byte) *Checkpoint { return &Checkpoint{data: b} }

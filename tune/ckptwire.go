@@ -170,7 +170,7 @@ func readCkpt(path string, iteration int) (*ckptWire, error) {
 // checkpoint directory on storage.
 func storedCheckpoint(path string, iteration int) *Checkpoint {
 	if b, err := os.ReadFile(filepath.Join(path, ckptFile)); err == nil {
-		return &Checkpoint{data: b, Iteration: iteration}
+		return &Checkpoint{data: b, Iteration: iteration, stored: path}
 	}
-	return &Checkpoint{dir: path, Iteration: iteration}
+	return &Checkpoint{dir: path, Iteration: iteration, stored: path}
 }

@@ -354,10 +354,14 @@ func toResultJSON(r Result) resultJSON {
 	return rj
 }
 
-// checkpointPath is a directory checkpoint's path ("" for none or bytes).
+// checkpointPath is a checkpoint's directory on storage, or a directory
+// checkpoint's path ("" for none).
 func checkpointPath(c *Checkpoint) string {
-	if c == nil || !c.IsDir() {
+	if c == nil {
 		return ""
+	}
+	if c.stored != "" {
+		return c.stored
 	}
 	dir, _ := c.Dir()
 	return dir

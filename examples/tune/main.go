@@ -231,10 +231,7 @@ func summarise(w *os.File, grid *tune.ResultGrid, c config, elapsed time.Duratio
 		if err != nil {
 			return fmt.Errorf("best trial %s's checkpoint: %w", best.ID, err)
 		}
-		// Tune keeps a trial's checkpoints in checkpoint_<iteration>
-		// directories under its path.
-		path := filepath.Join(best.Path, fmt.Sprintf("checkpoint_%06d", ck.Iteration))
-		fmt.Fprintf(w, "  checkpoint: %s (epoch %d; restored, it scores %s %.4f)\n", path, ck.Iteration, metricAccuracy, acc)
+		fmt.Fprintf(w, "  checkpoint: %s (epoch %d; restored, it scores %s %.4f)\n", ck.Path(), ck.Iteration, metricAccuracy, acc)
 	}
 	fmt.Fprintf(w, "  results: %s\n", filepath.Join(grid.Path, "results.csv"))
 	return nil

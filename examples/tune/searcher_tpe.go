@@ -1,5 +1,3 @@
-//go:build tpe
-
 package main
 
 import "github.com/rayo-dev/rayo/tune"
