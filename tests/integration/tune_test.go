@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -326,7 +327,7 @@ func checkIterations(t *testing.T, tr *tune.TrialResult, want int) {
 // StoragePath.
 func TestTuneASHAAcrossNodes(t *testing.T) {
 	c := startTuneCluster(t, 1, 1, 1)
-	ctx := withTimeout(t, 2*time.Minute)
+	ctx := withTimeout(t, 50*time.Second)
 	const samples = 10
 	tn, err := tune.NewTuner(tuneCurve, tune.Space{"x": tune.Uniform(0, 1)},
 		tune.TuneConfig{Metric: "score", Mode: tune.Max, NumSamples: samples, Seed: 7, ReuseActors: true,
@@ -389,6 +390,15 @@ func TestTuneASHAAcrossNodes(t *testing.T) {
 	if len(nodes) < 2 {
 		t.Errorf("every trial ran on one node: %v", nodes)
 	}
+	stopped := 0
+	for _, tr := range grid.Trials {
+		if len(tr.History) < curveIters && slices.ContainsFunc(tr.Decisions, func(d tune.DecisionRecord) bool { return d.Action == "stop" }) {
+			stopped++
+		}
+	}
+	if stopped == 0 {
+		t.Errorf("ASHA stopped no trial early")
+	}
 	best, err := grid.Best("score", tune.Max, tune.ScopeLast)
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +409,7 @@ func TestTuneASHAAcrossNodes(t *testing.T) {
 	if want != nil && len(best.History) != curveIters {
 		t.Errorf("the best trial ran %d iterations, want all %d (ASHA stopped it)", len(best.History), curveIters)
 	}
-	t.Logf("trials per node: %v", nodes)
+	t.Logf("trials per node: %v; %d of %d stopped early by ASHA", nodes, stopped, samples)
 }
 
 func abs64(x float64) float64 {
@@ -415,7 +425,36 @@ func abs64(x float64) float64 {
 // cause after 2 restarts; the other finishes untouched.
 func TestTuneNodeFailureRestartsFromCheckpoint(t *testing.T) {
 	c := startTuneCluster(t, 1, 1, 1)
-	ctx := withTimeout(t, 2*time.Minute)
+	runFailures(t, c, func(ctx context.Context, node string, _ int) {
+		var proc *testcluster.Proc
+		for _, p := range c.NodeProcs() {
+			if p.NodeID == node {
+				proc = p
+			}
+		}
+		if proc == nil {
+			t.Fatalf("no node daemon runs node %s (the head's is %s)", node, c.HeadNodeID())
+		}
+		c.KillNode(t, proc)
+	}, true)
+}
+
+// The same with only the trial's worker process killed with SIGKILL: its
+// node lives on and may run the restarted trial.
+func TestTuneWorkerKilledRestartsFromCheckpoint(t *testing.T) {
+	c := startTuneCluster(t, 1, 1)
+	runFailures(t, c, func(ctx context.Context, _ string, pid int) {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("killing the victim's worker %d: %v", pid, err)
+		}
+	}, false)
+}
+
+// runFailures runs tuneResumable's three trials and kill()s the victim
+// (trial "id" 0) after its third result; newNode says the victim's restart
+// must run on another node.
+func runFailures(t *testing.T, c *testcluster.Cluster, kill func(ctx context.Context, node string, pid int), newNode bool) {
+	ctx := withTimeout(t, 50*time.Second)
 
 	// The driver learns through Stop.Func (it runs in the driver, per
 	// result) that the victim's third result and its checkpoint are
@@ -453,22 +492,17 @@ func TestTuneNodeFailureRestartsFromCheckpoint(t *testing.T) {
 		t.Fatal("the victim's third result never reached the driver")
 	}
 	var victim string
-	c.WaitFor(t, time.Minute, func() bool {
+	c.WaitFor(t, 30*time.Second, func() bool {
 		v, err := tuneKVGet(ctx, "victim")
 		victim = v
 		return err == nil
 	}, "the victim trial to announce its node")
-	node, _, _ := strings.Cut(victim, " ")
-	var proc *testcluster.Proc
-	for _, p := range c.NodeProcs() {
-		if p.NodeID == node {
-			proc = p
-		}
+	node, p, _ := strings.Cut(victim, " ")
+	pid, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatalf("victim record %q: %v", victim, err)
 	}
-	if proc == nil {
-		t.Fatalf("no node daemon runs node %s (the head's is %s)", node, c.HeadNodeID())
-	}
-	c.KillNode(t, proc)
+	kill(ctx, node, pid)
 
 	out := <-done
 	if out.err != nil {
@@ -500,8 +534,9 @@ func TestTuneNodeFailureRestartsFromCheckpoint(t *testing.T) {
 			t.Errorf("the victim's result %d says resumed_from %v, want %v", r.Iteration, got, want)
 		}
 	}
-	if again, _ := whereOf(t, ctx, v.ID); again == node {
-		t.Errorf("the victim restarted on its dead node %s", node)
+	againNode, againPid := whereOf(t, ctx, v.ID)
+	if againPid == pid || (newNode && againNode == node) {
+		t.Errorf("the victim restarted on node %s pid %d; it was killed on node %s pid %d", againNode, againPid, node, pid)
 	}
 
 	f := byID[2]
@@ -525,7 +560,7 @@ func TestTuneNodeFailureRestartsFromCheckpoint(t *testing.T) {
 // checkpoint (its w and the pid of the process that saved it).
 func TestTunePBTClassExploits(t *testing.T) {
 	startTuneCluster(t, 2, 2)
-	ctx := withTimeout(t, 2*time.Minute)
+	ctx := withTimeout(t, 50*time.Second)
 	const iters = 12
 	rc := tuneRunConfig(t, "pbt")
 	rc.Stop.Iterations = iters
@@ -599,7 +634,7 @@ func TestTunePBTClassExploits(t *testing.T) {
 // runs a task in bundle 1, on the other node, and reports its result.
 func TestTunePlacementGroupBundles(t *testing.T) {
 	startTuneCluster(t, 1, 1)
-	ctx := withTimeout(t, 2*time.Minute)
+	ctx := withTimeout(t, 50*time.Second)
 	pgTrainable := tunePG.WithPlacementGroup(tune.PlacementGroupFactory{
 		Bundles: []map[string]float64{{"CPU": 1}, {"CPU": 1}}, Strategy: rayo.SPREAD})
 	tn, err := tune.NewTuner(pgTrainable, tune.Space{"x": tune.GridSearch(3, 4)},
