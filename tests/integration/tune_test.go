@@ -92,6 +92,10 @@ var (
 		if err := tuneRecordWhere(ctx); err != nil {
 			return err
 		}
+		tc, err := tune.GetContext(ctx)
+		if err != nil {
+			return err
+		}
 		x := p.Float("x")
 		start := 0
 		if c := tune.GetCheckpoint(ctx); c != nil {
@@ -108,6 +112,11 @@ var (
 				return err
 			}
 			start = st.Iteration
+			// A resume: from a checkpoint made where, to run where.
+			key := fmt.Sprintf("resume/%s/%d", tc.TrialID, start)
+			if _, err := tuneKVPut(ctx, key, st.Node+" "+rayo.NodeID()); err != nil {
+				return err
+			}
 		}
 		for it := start + 1; it <= curveIters; it++ {
 			dir, err := os.MkdirTemp("", "itest-tune-curve-")
@@ -119,7 +128,7 @@ var (
 				return err
 			}
 			score := (1 - (x-curveTarget)*(x-curveTarget)) * float64(it) / float64(it+1)
-			stop, err := tuneReport(ctx, tune.Metrics{"score": score}, tune.CheckpointFromDir(dir))
+			stop, err := tuneReport(ctx, tune.Metrics{"score": score, "resumed_from": float64(start)}, tune.CheckpointFromDir(dir))
 			_ = os.RemoveAll(dir) // read when reported
 			if stop {
 				return err
@@ -410,6 +419,70 @@ func TestTuneASHAAcrossNodes(t *testing.T) {
 		t.Errorf("the best trial ran %d iterations, want all %d (ASHA stopped it)", len(best.History), curveIters)
 	}
 	t.Logf("trials per node: %v; %d of %d stopped early by ASHA", nodes, stopped, samples)
+}
+
+// HyperBand pauses trials at their bracket's milestone and resumes the
+// promoted ones from the directory checkpoint taken at the pause, in a new
+// actor that may be on another node: their histories have no gap and
+// their trainables saw the checkpoint.
+func TestTuneHyperBandPauseResume(t *testing.T) {
+	startTuneCluster(t, 1, 1, 1)
+	ctx := withTimeout(t, 50*time.Second)
+	// MaxT 6, η 2: bracket 0 takes 4 trials with no halving, bracket 1
+	// the next 4 with a halving at iteration 3, which pauses the first
+	// to get there since only 3 trials run at once.
+	const samples, milestone = 8, 3
+	tn, err := tune.NewTuner(tuneCurve, tune.Space{"x": tune.Uniform(0, 1)},
+		tune.TuneConfig{Metric: "score", Mode: tune.Max, NumSamples: samples, Seed: 11,
+			Scheduler: tune.HyperBand(tune.HyperBandConfig{MaxT: curveIters, ReductionFactor: 2})},
+		tuneRunConfig(t, "hyperband"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid, err := tn.Fit(ctx)
+	if err != nil {
+		t.Fatalf("Fit: %v", err)
+	}
+	if len(grid.Trials) != samples {
+		t.Fatalf("%d trials, want %d", len(grid.Trials), samples)
+	}
+	paused, resumed, crossed := 0, 0, 0
+	for _, tr := range grid.Trials {
+		if tr.State != tune.Terminated {
+			t.Errorf("trial %s is %s (%v), want TERMINATED", tr.ID, tr.State, tr.Err)
+		}
+		checkIterations(t, tr, len(tr.History))
+		if !slices.ContainsFunc(tr.Decisions, func(d tune.DecisionRecord) bool { return d.Action == "pause" }) {
+			continue
+		}
+		paused++
+		if len(tr.History) <= milestone {
+			continue // stopped by the halving while paused
+		}
+		resumed++
+		for _, r := range tr.History {
+			want := 0.0
+			if r.Iteration > milestone {
+				want = milestone
+			}
+			if got := r.Metrics["resumed_from"]; got != want {
+				t.Errorf("trial %s: result %d says resumed_from %v, want %v", tr.ID, r.Iteration, got, want)
+			}
+		}
+		v, err := tuneKVGet(ctx, fmt.Sprintf("resume/%s/%d", tr.ID, milestone))
+		if err != nil {
+			t.Errorf("trial %s: no record of its resume: %v", tr.ID, err)
+			continue
+		}
+		from, to, _ := strings.Cut(v, " ")
+		if from != to {
+			crossed++
+		}
+	}
+	if resumed == 0 {
+		t.Fatalf("no trial was paused and resumed (%d paused)", paused)
+	}
+	t.Logf("%d trials paused, %d resumed from their checkpoint, %d of them on another node", paused, resumed, crossed)
 }
 
 func abs64(x float64) float64 {
