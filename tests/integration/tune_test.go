@@ -184,6 +184,8 @@ var (
 
 	tunePBTModel = tune.Class("itest.tune.pbtModel", func() tune.ClassTrainable { return &pbtModel{} })
 
+	tunePGClass = tune.Class("itest.tune.pgClass", func() tune.ClassTrainable { return &pgModel{} })
+
 	// tunePG runs a task in its trial's bundle 1 and reports its result.
 	tunePG = tune.Function("itest.tune.pg", func(ctx context.Context, p tune.Params) error {
 		tc, err := tune.GetContext(ctx)
@@ -266,6 +268,39 @@ func (m *pbtModel) Load(_ context.Context, c *tune.Checkpoint) error {
 	m.w, m.loaded, m.loadedW, m.loadedPid = ck.W, true, ck.W, float64(ck.Pid)
 	return nil
 }
+
+// pgModel is a class trainable that runs a task in its trial's bundle 1
+// at each step, as a multi-worker training run would.
+type pgModel struct {
+	x     int
+	trial tune.TrialContext
+}
+
+func (m *pgModel) Setup(ctx context.Context, p tune.Params) error {
+	tc, err := tune.GetContext(ctx)
+	if err != nil {
+		return fmt.Errorf("itest: a class trainable's Setup has no trial context: %w", err)
+	}
+	if tc.PlacementGroup == nil {
+		return errors.New("itest: the trial has no placement group")
+	}
+	m.x, m.trial = p.Int("x"), tc
+	return nil
+}
+
+func (m *pgModel) Step(ctx context.Context) (tune.Metrics, error) {
+	out, err := tuneInBundle.Options(rayo.InPlacementGroup(m.trial.PlacementGroup, 1)).Remote(m.x).Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tuneKVPut(ctx, "pg/"+m.trial.TrialID, rayo.NodeID()+" "+out.Node); err != nil {
+		return nil, err
+	}
+	return tune.Metrics{"square": float64(out.Square), "bundle": float64(out.Bundle)}, tune.ErrDone
+}
+
+func (m *pgModel) Save(context.Context) (*tune.Checkpoint, error) { return nil, nil }
+func (m *pgModel) Load(context.Context, *tune.Checkpoint) error   { return nil }
 
 // tuneWaitKV waits until n keys under prefix exist (a barrier across
 // processes: the KV store is the event, polled).
@@ -704,11 +739,21 @@ func TestTunePBTClassExploits(t *testing.T) {
 }
 
 // A trial made of a SPREAD placement group of two bundles: its trainable
-// runs a task in bundle 1, on the other node, and reports its result.
+// (a function, then a class) runs a task in bundle 1, on the other node,
+// and reports its result.
 func TestTunePlacementGroupBundles(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		trainable *tune.Trainable
+	}{{"function", tunePG}, {"class", tunePGClass}} {
+		t.Run(tc.name, func(t *testing.T) { runPlacementGroupTrials(t, tc.trainable) })
+	}
+}
+
+func runPlacementGroupTrials(t *testing.T, trainable *tune.Trainable) {
 	startTuneCluster(t, 1, 1)
 	ctx := withTimeout(t, 50*time.Second)
-	pgTrainable := tunePG.WithPlacementGroup(tune.PlacementGroupFactory{
+	pgTrainable := trainable.WithPlacementGroup(tune.PlacementGroupFactory{
 		Bundles: []map[string]float64{{"CPU": 1}, {"CPU": 1}}, Strategy: rayo.SPREAD})
 	tn, err := tune.NewTuner(pgTrainable, tune.Space{"x": tune.GridSearch(3, 4)},
 		tune.TuneConfig{Metric: "square", Mode: tune.Max}, tuneRunConfig(t, "pg"))
