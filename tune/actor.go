@@ -289,6 +289,8 @@ type classRun struct {
 
 func (a *trialActor) startClass(ctx context.Context, def *trainableDef, spec startSpec, restore *Checkpoint) (*classRun, error) {
 	p := Params(spec.Params)
+	run := &classRun{spec: spec, restoreFrom: restore, iteration: spec.Iteration, last: time.Now()}
+	ctx = context.WithValue(ctx, trialKey{}, run)
 	var inst ClassTrainable
 	if a.cls != nil && a.clsName == def.name {
 		if rs, ok := a.cls.(Resetter); ok {
@@ -309,13 +311,15 @@ func (a *trialActor) startClass(ctx context.Context, def *trainableDef, spec sta
 		}
 	}
 	a.cls, a.clsName = inst, def.name
-	return &classRun{spec: spec, inst: inst, restoreFrom: restore, iteration: spec.Iteration, last: time.Now()}, nil
+	run.inst = inst
+	return run, nil
 }
 
 func (r *classRun) next(ctx context.Context) (step, error) {
 	if r.done {
 		return step{Done: true}, nil
 	}
+	ctx = context.WithValue(ctx, trialKey{}, r)
 	var m Metrics
 	err := runGuarded(func() error {
 		var err error
@@ -336,6 +340,7 @@ func (r *classRun) next(ctx context.Context) (step, error) {
 }
 
 func (r *classRun) save(ctx context.Context) (*ckptWire, error) {
+	ctx = context.WithValue(ctx, trialKey{}, r)
 	var c *Checkpoint
 	if err := runGuarded(func() error {
 		var err error

@@ -20,12 +20,20 @@ type TrialContext struct {
 	PlacementGroup *rayo.PlacementGroup
 }
 
+// trialKey is the context key of the running trial: a *functionRun, or
+// a *classRun during a class trainable's Setup, Load, Step and Save.
 type trialKey struct{}
 
-// fromCtx finds the running trial a trainable's ctx belongs to.
+// contexter is either kind of run.
+type contexter interface{ context() TrialContext }
+
+// fromCtx finds the running function trainable a ctx belongs to.
 func fromCtx(ctx context.Context) (*functionRun, error) {
 	r, _ := ctx.Value(trialKey{}).(*functionRun)
 	if r == nil {
+		if _, ok := ctx.Value(trialKey{}).(*classRun); ok {
+			return nil, fmt.Errorf("%w: a class trainable returns its metrics from Step and its checkpoints from Save", ErrNotInTrial)
+		}
 		return nil, ErrNotInTrial
 	}
 	return r, nil
@@ -55,13 +63,18 @@ func GetCheckpoint(ctx context.Context) *Checkpoint {
 	return r.restoreFrom
 }
 
-// GetContext returns the running trial's context.
+// GetContext returns the running trial's context, in a function
+// trainable or in a class trainable's methods.
 func GetContext(ctx context.Context) (TrialContext, error) {
-	r, err := fromCtx(ctx)
-	if err != nil {
-		return TrialContext{}, err
+	r, _ := ctx.Value(trialKey{}).(contexter)
+	if r == nil {
+		return TrialContext{}, ErrNotInTrial
 	}
 	return r.context(), nil
+}
+
+func (r *classRun) context() TrialContext {
+	return TrialContext{TrialID: r.spec.TrialID, Experiment: r.spec.Experiment, Iteration: r.iteration, PlacementGroup: r.spec.PG}
 }
 
 func (r *functionRun) context() TrialContext {

@@ -40,6 +40,7 @@ func (r *runner) drive(ctx context.Context, t *trial, s *slot, spec startSpec) {
 	}
 	isClass := r.tn.trainable.kind == kindClass
 	for {
+		spec.PG = s.pg // the trainable's placement group, for its workers
 		if _, err := trialStart.Remote(s.h, spec).Get(ctx); err != nil {
 			fail(err)
 			return

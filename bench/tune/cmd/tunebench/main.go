@@ -160,8 +160,26 @@ func overhead(ctx context.Context, dir string, n int, sleep time.Duration, repor
 	for _, t := range g.Trials {
 		res += len(t.History)
 	}
-	fmt.Printf("overhead: %d trials × %v (%d reports each) at concurrency %d, reuse %v: %.2f s wall, ideal %.2f s: %.3f× ideal; %d results (%.0f/s)\n",
-		n, sleep, reports, c, reuse, wall.Seconds(), ideal.Seconds(), wall.Seconds()/ideal.Seconds(), res, float64(res)/wall.Seconds())
+	// The floor: the same sleeps in c goroutines of this process (what
+	// the timers themselves cost).
+	start = time.Now()
+	done := make(chan struct{})
+	for w := 0; w < c; w++ {
+		go func() {
+			for i := w; i < n; i += c {
+				for range reports {
+					time.Sleep(sleep / time.Duration(reports))
+				}
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range c {
+		<-done
+	}
+	floor := time.Since(start)
+	fmt.Printf("overhead: %d trials × %v (%d reports each) at concurrency %d, reuse %v: %.2f s wall, ideal %.2f s: %.3f× ideal; floor (the sleeps in %d goroutines) %.2f s: %.3f× the floor; %d results (%.0f/s)\n",
+		n, sleep, reports, c, reuse, wall.Seconds(), ideal.Seconds(), wall.Seconds()/ideal.Seconds(), c, floor.Seconds(), wall.Seconds()/floor.Seconds(), res, float64(res)/wall.Seconds())
 }
 
 // results: one trial reporting as fast as it can.
