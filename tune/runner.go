@@ -3,7 +3,6 @@ package tune
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,7 +112,6 @@ type runner struct {
 	tn        *Tuner
 	dir       string
 	journal   *journal
-	rng       *rand.Rand
 	params    []Param
 	constants map[string]any
 
