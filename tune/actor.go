@@ -88,6 +88,7 @@ var (
 	trialNext      = rayo.RegisterMethod[step](trialActorType, "next", (*trialActor).next)
 	trialSave      = rayo.RegisterMethod[*ckptWire](trialActorType, "save", (*trialActor).save)
 	trialStop      = rayo.RegisterMethod[bool](trialActorType, "stop", (*trialActor).stop, rayo.ConcurrencyGroup(controlGroup))
+	trialClose     = rayo.RegisterMethod[bool](trialActorType, "close", (*trialActor).close, rayo.ConcurrencyGroup(controlGroup))
 )
 
 const controlGroup = "control"
@@ -163,7 +164,35 @@ func (a *trialActor) stop(ctx context.Context) (bool, error) {
 	if run == nil {
 		return true, nil
 	}
-	return run.stop(ctx), nil
+	clean := run.stop(ctx)
+	if cr, ok := run.(*classRun); ok {
+		if _, reusable := cr.inst.(Resetter); !reusable {
+			a.mu.Lock()
+			if a.cls == cr.inst {
+				a.cls, a.clsName = nil, "" // cleaned up: never reused
+			}
+			a.mu.Unlock()
+		}
+	}
+	return clean, nil
+}
+
+// close runs the Cleanup of a class instance kept for reuse, before the
+// actor is killed.
+func (a *trialActor) close(ctx context.Context) (bool, error) {
+	a.mu.Lock()
+	inst := a.cls
+	a.cls, a.clsName = nil, ""
+	a.mu.Unlock()
+	cleanup(ctx, inst)
+	return true, nil
+}
+
+// cleanup calls a class instance's Cleanup, if it has one.
+func cleanup(ctx context.Context, inst ClassTrainable) {
+	if cl, ok := inst.(Cleaner); ok {
+		_ = runGuarded(func() error { return cl.Cleanup(ctx) })
+	}
 }
 
 // functionRun is a function trainable running in its goroutine.
@@ -277,8 +306,11 @@ func (r *functionRun) stop(context.Context) bool {
 	}
 }
 
-// classRun is a class trainable's instance.
+// classRun is a class trainable's instance. Its mutex makes next, save
+// and stop (which runs in the control group) take turns: Cleanup never
+// runs during a Step.
 type classRun struct {
+	mu          sync.Mutex
 	spec        startSpec
 	inst        ClassTrainable
 	restoreFrom *Checkpoint
@@ -292,13 +324,18 @@ func (a *trialActor) startClass(ctx context.Context, def *trainableDef, spec sta
 	run := &classRun{spec: spec, restoreFrom: restore, iteration: spec.Iteration, last: time.Now()}
 	ctx = context.WithValue(ctx, trialKey{}, run)
 	var inst ClassTrainable
-	if a.cls != nil && a.clsName == def.name {
-		if rs, ok := a.cls.(Resetter); ok {
+	a.mu.Lock()
+	kept, keptName := a.cls, a.clsName
+	a.cls, a.clsName = nil, ""
+	a.mu.Unlock()
+	if kept != nil && keptName == def.name {
+		if rs, ok := kept.(Resetter); ok {
 			if err := runGuarded(func() error { return rs.Reset(ctx, p) }); err == nil {
-				inst = a.cls
+				inst, kept = kept, nil
 			}
 		}
 	}
+	cleanup(ctx, kept) // a kept instance not reused is discarded now
 	if inst == nil {
 		inst = def.newClass()
 		if err := runGuarded(func() error { return inst.Setup(ctx, p) }); err != nil {
@@ -310,12 +347,16 @@ func (a *trialActor) startClass(ctx context.Context, def *trainableDef, spec sta
 			return nil, err
 		}
 	}
+	a.mu.Lock()
 	a.cls, a.clsName = inst, def.name
+	a.mu.Unlock()
 	run.inst = inst
 	return run, nil
 }
 
 func (r *classRun) next(ctx context.Context) (step, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.done {
 		return step{Done: true}, nil
 	}
@@ -340,6 +381,8 @@ func (r *classRun) next(ctx context.Context) (step, error) {
 }
 
 func (r *classRun) save(ctx context.Context) (*ckptWire, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	ctx = context.WithValue(ctx, trialKey{}, r)
 	var c *Checkpoint
 	if err := runGuarded(func() error {
@@ -363,13 +406,20 @@ func (spec *startSpec) pack(c *Checkpoint, iteration int) (*ckptWire, error) {
 	if err := w.writeTo(path); err != nil {
 		return nil, err
 	}
-	return &ckptWire{Path: path, Iteration: iteration}, nil
+	return &ckptWire{Path: path, Dir: w.Dir, Iteration: iteration}, nil
 }
 
+// stop ends the trial once a running Step is done. An instance that can
+// be Reset is kept for the actor's next trial (Ray calls reset_config
+// instead of cleanup); its Cleanup runs when it is discarded: replaced,
+// or the actor closed. Any other is cleaned up now.
 func (r *classRun) stop(ctx context.Context) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	defer r.restoreFrom.removeLocal()
-	if cl, ok := r.inst.(Cleaner); ok {
-		_ = runGuarded(func() error { return cl.Cleanup(ctx) })
+	r.done = true
+	if _, reusable := r.inst.(Resetter); !reusable {
+		cleanup(ctx, r.inst)
 	}
 	return true
 }

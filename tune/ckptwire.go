@@ -108,7 +108,7 @@ func untar(data []byte, dir string) error {
 // stops.
 func (w *ckptWire) open() (*Checkpoint, error) {
 	if w.Path != "" {
-		return storedCheckpoint(w.Path, w.Iteration), nil
+		return storedCheckpoint(w.Path, w.Iteration, w.Dir), nil
 	}
 	if !w.Dir {
 		return &Checkpoint{data: w.Data, Iteration: w.Iteration}, nil
@@ -154,9 +154,14 @@ func (w *ckptWire) writeTo(path string) error {
 	return nil
 }
 
-// readCkpt loads a checkpoint directory written by writeTo.
-func readCkpt(path string, iteration int) (*ckptWire, error) {
-	if b, err := os.ReadFile(filepath.Join(path, ckptFile)); err == nil {
+// readCkpt loads a checkpoint directory written by writeTo: the
+// directory itself, or its checkpoint.bin for a bytes checkpoint.
+func readCkpt(path string, iteration int, dir bool) (*ckptWire, error) {
+	if !dir {
+		b, err := os.ReadFile(filepath.Join(path, ckptFile))
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading checkpoint %s: %v", ErrStorage, path, err)
+		}
 		return &ckptWire{Data: b, Iteration: iteration}, nil
 	}
 	var buf bytes.Buffer
@@ -166,10 +171,11 @@ func readCkpt(path string, iteration int) (*ckptWire, error) {
 	return &ckptWire{Dir: true, Data: buf.Bytes(), Iteration: iteration}, nil
 }
 
-// storedCheckpoint is the Checkpoint a ResultGrid hands out for a
-// checkpoint directory on storage.
-func storedCheckpoint(path string, iteration int) *Checkpoint {
-	if b, err := os.ReadFile(filepath.Join(path, ckptFile)); err == nil {
+// storedCheckpoint is the Checkpoint for a checkpoint directory on
+// storage: the directory, or the bytes of its checkpoint.bin.
+func storedCheckpoint(path string, iteration int, dir bool) *Checkpoint {
+	if !dir {
+		b, _ := os.ReadFile(filepath.Join(path, ckptFile))
 		return &Checkpoint{data: b, Iteration: iteration, stored: path}
 	}
 	return &Checkpoint{dir: path, Iteration: iteration, stored: path}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/rayo-dev/rayo"
 )
@@ -23,6 +24,11 @@ func (r *runner) drive(ctx context.Context, t *trial, s *slot, spec startSpec) {
 	}
 	fail := func(err error) {
 		if s != nil {
+			// Let a live actor remove the trial's local files (a
+			// checkpoint's copy) before it goes.
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, _ = trialStop.Remote(s.h).Get(sctx)
+			cancel()
 			killSlot(s)
 		}
 		send(trialEvent{kind: eFailed, err: err})
@@ -102,7 +108,9 @@ func (r *runner) drive(ctx context.Context, t *trial, s *slot, spec startSpec) {
 				s = nil
 			}
 			if cmd.restart == nil {
-				send(trialEvent{kind: eEnded, actor: s})
+				if !send(trialEvent{kind: eEnded, actor: s}) && s != nil {
+					killSlot(s) // the experiment ended meanwhile: nobody reuses it
+				}
 				return
 			}
 			spec, restart = *cmd.restart, true
@@ -121,9 +129,9 @@ func (r *runner) persist(ctx context.Context, trialID string, w *ckptWire) (*tri
 	} // else the trial wrote it on the shared storage: only its path travels
 	ref, err := rayo.Put(ctx, *w)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: putting a checkpoint of %s in the object store: %w", ErrStorage, trialID, err)
 	}
-	return &trialCkpt{iteration: w.Iteration, path: rel, ref: &ref}, nil
+	return &trialCkpt{iteration: w.Iteration, path: rel, dir: w.Dir, ref: &ref}, nil
 }
 
 // newSlot creates a trial actor with the trainable's resources, in a new

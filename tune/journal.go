@@ -46,6 +46,7 @@ const (
 	howFail     = "fail"     // ERROR
 	howReset    = "reset"    // PENDING again: an errored trial resumed or restarted by Restore
 	howResume   = "resume"   // PENDING again: a trial running when the driver died
+	howExploit  = "exploit"  // evCkpt: the trial goes on from another's checkpoint (PBT)
 )
 
 type event struct {
@@ -62,6 +63,7 @@ type event struct {
 	Iteration int      `msgpack:"i,omitempty"`
 	Path      string   `msgpack:"path,omitempty"`
 	Score     *float64 `msgpack:"s,omitempty"`
+	Dir       bool     `msgpack:"dir,omitempty"`
 	// evDecision.
 	Decision *DecisionRecord `msgpack:"d,omitempty"`
 	// evState.

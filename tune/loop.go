@@ -155,19 +155,28 @@ func (r *runner) suggest() *trial {
 	return r.addTrial(id, values, params)
 }
 
-// launch starts t's driving goroutine.
+// launch starts t's driving goroutine. A trial with a checkpoint (paused,
+// failed, resumed by Restore) goes on from it; the results after it come
+// again, so its history is rewound to it first (journalled).
 func (r *runner) launch(ctx context.Context, t *trial) {
+	if it := t.ckptIteration(); t.iteration != it {
+		r.rewind(t, "")
+	}
 	spec := r.spec(t)
-	if t.ckpt != nil && (t.state == Paused || t.fromCkpt) {
+	if t.ckpt != nil {
 		ref, err := r.ckptRef(ctx, t.ckpt)
 		if err != nil {
-			r.fail(t, err)
+			if ctx.Err() != nil {
+				return // Fit is ending: the trial stays waiting, for Restore
+			}
+			r.finish(t, howFail, fmt.Errorf("%w: %s: loading its checkpoint: %w", ErrTrialFailed, t.id, err), nil)
 			return
 		}
 		spec.Checkpoint = ref
-		spec.Iteration = t.ckpt.iteration
 	}
-	t.fromCkpt = false
+	if r.results(t) != nil {
+		return
+	}
 	t.running = true
 	t.ctl = make(chan command, 1)
 	t.note = ""
@@ -178,10 +187,17 @@ func (r *runner) launch(ctx context.Context, t *trial) {
 		s = r.idle[len(r.idle)-1]
 		r.idle = r.idle[:len(r.idle)-1]
 	}
-	if r.results(t) != nil {
-		return
+	tctx, cancel := context.WithCancel(ctx)
+	t.cancel = cancel
+	go r.drive(tctx, t, s, spec)
+}
+
+// ckptIteration is the iteration t resumes at: its checkpoint's, or 0.
+func (t *trial) ckptIteration() int {
+	if t.ckpt == nil {
+		return 0
 	}
-	go r.drive(ctx, t, s, spec)
+	return t.ckpt.iteration
 }
 
 // spec is what t's actor is started with.
@@ -215,10 +231,10 @@ func (r *runner) ckptRef(ctx context.Context, c *trialCkpt) (*rayo.ObjectRef[ckp
 	}
 	var w *ckptWire
 	if r.tn.rc.SharedStorage {
-		w = &ckptWire{Path: filepath.Join(r.dir, c.path), Iteration: c.iteration}
+		w = &ckptWire{Path: filepath.Join(r.dir, c.path), Iteration: c.iteration, Dir: c.dir}
 	} else {
 		var err error
-		if w, err = readCkpt(filepath.Join(r.dir, c.path), c.iteration); err != nil {
+		if w, err = readCkpt(filepath.Join(r.dir, c.path), c.iteration, c.dir); err != nil {
 			return nil, err
 		}
 	}
@@ -241,19 +257,25 @@ func (r *runner) handle(ctx context.Context, ev trialEvent) {
 		}
 	case eSaved:
 		if ev.ckpt != nil {
-			r.onCkpt(t, *ev.ckpt)
+			c := *ev.ckpt
+			if l := t.last(); l != nil {
+				c.score = r.score(*l)
+			}
+			r.onCkpt(t, c)
 		}
 		// The command that asked for the save said what comes next.
 	case eStep:
-		if ev.ckpt != nil {
-			r.onCkpt(t, *ev.ckpt)
-		}
-		r.onStep(ctx, t, ev.step)
+		r.onStep(ctx, t, ev.step, ev.ckpt)
 	case eEnded:
 		r.released(t, ev.actor)
 	case eFailed:
 		stopAsked := t.stopAsked
 		r.released(t, nil)
+		if errors.Is(ev.err, ErrStorage) && r.fatal == nil {
+			// The driver could not store a checkpoint: the experiment's
+			// failure, not the trial's.
+			r.fatal = ev.err
+		}
 		if stopAsked { // the trainable returned an error on being stopped
 			if t.state == Running {
 				r.finish(t, howStop, nil, nil)
@@ -269,6 +291,10 @@ func (r *runner) released(t *trial, s *slot) {
 	t.running = false
 	t.slot = nil
 	t.stopAsked = false
+	if t.cancel != nil {
+		t.cancel()
+		t.cancel = nil
+	}
 	r.running--
 	if t.results != nil {
 		t.results.Close()
@@ -283,20 +309,33 @@ func (r *runner) released(t *trial, s *slot) {
 	}
 }
 
-func (r *runner) onStep(ctx context.Context, t *trial, st step) {
+// score is a result's checkpoint score (CheckpointConfig.ScoreAttribute).
+func (r *runner) score(res Result) *float64 {
+	if a := r.tn.rc.CheckpointConfig.ScoreAttribute; a != "" {
+		if v, ok := res.Value(a); ok {
+			return &v
+		}
+	}
+	return nil
+}
+
+func (r *runner) onStep(ctx context.Context, t *trial, st step, ck *trialCkpt) {
 	if !st.Result {
 		// The trainable returned after its last report.
 		how := howComplete
 		if t.stopAsked {
 			how = howStop
-		} else if n := len(t.history); n > 0 {
-			t.history[n-1].Done = true
 		}
 		r.finish(t, how, nil, &command{end: true})
 		return
 	}
 	res := Result{TrialID: t.id, Iteration: t.iteration + 1, TimeThisIter: st.Elapsed, TimeTotal: t.timeTotal + st.Elapsed,
-		Timestamp: time.Now(), Metrics: st.Metrics, Checkpoint: st.Ckpt != nil || (t.ckpt != nil && t.ckpt.iteration == t.iteration+1), Done: st.Done}
+		Timestamp: time.Now(), Metrics: st.Metrics, Checkpoint: ck != nil, Done: st.Done}
+	if ck != nil {
+		c := *ck
+		c.score = r.score(res)
+		r.onCkpt(t, c)
+	}
 	if m := r.tn.tc.Metric; m != "" {
 		if _, ok := res.Value(m); !ok {
 			r.finish(t, howFail, fmt.Errorf("%w: trial %s reported %v without %q", ErrMissingMetric, t.id, keys(st.Metrics), m), &command{end: true})
@@ -352,10 +391,10 @@ func (r *runner) onStep(ctx context.Context, t *trial, st step) {
 		}
 		r.decide(t, "exploit", d.Reason, d.Source)
 		r.setParams(t, d.Params)
-		// The trial goes on from the source's checkpoint: keep a copy of
-		// it as the trial's own, so that a failure restarts from there.
-		c := *src.ckpt
-		t.ckpt = &c
+		// The trial goes on from the source's checkpoint, at its own
+		// iteration: it is the trial's latest now (journalled), so that a
+		// failure or a Restore resumes from there too.
+		r.onCkpt(t, trialCkpt{iteration: t.iteration, path: src.ckpt.path, dir: src.ckpt.dir, ref: ref, borrowed: true})
 		spec := r.spec(t)
 		spec.Checkpoint = ref
 		t.ctl <- command{end: true, restart: &spec}
@@ -398,7 +437,6 @@ func (r *runner) onFailure(t *trial, err error) {
 	maxF := r.tn.rc.FailureConfig.MaxFailures
 	if r.stopping == "" && (maxF < 0 || t.failures < maxF) {
 		r.rewind(t, howFail)
-		t.fromCkpt = true
 		r.setState(t, Pending, howResume, nil)
 		t.note = fmt.Sprintf("restarting after failure %d: %v", t.failures, firstLine(err))
 		return // waiting again: fill starts it
@@ -414,7 +452,7 @@ func (r *runner) onFailure(t *trial, err error) {
 func (r *runner) stopAll(why string) {
 	r.stopping = why
 	for _, t := range r.order {
-		if t.running && t.slot != nil {
+		if t.running {
 			r.askStop(t)
 		}
 	}
@@ -428,11 +466,21 @@ func (r *runner) askStop(t *trial) {
 		return
 	}
 	t.stopAsked = true
+	if t.slot == nil { // still being placed: end its calls
+		t.cancel()
+		return
+	}
 	h := t.slot.h
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), stopGrace+5*time.Second)
 		defer cancel()
-		_, _ = trialStop.Remote(h).Get(ctx)
+		if clean, err := trialStop.Remote(h).Get(ctx); err != nil || !clean {
+			// The trainable ignores its cancelled context (or the actor
+			// is stuck): kill the actor, which fails the blocked next.
+			kctx, kcancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer kcancel()
+			_ = rayo.Kill(kctx, h, true)
+		}
 	}()
 }
 
@@ -443,11 +491,10 @@ func (r *runner) shutdown() {
 	r.idle = nil
 	for _, t := range r.order {
 		if t.running {
+			// Its goroutine's calls fail, it sees done closed and kills
+			// its actor.
 			t.running = false
-			select {
-			case t.ctl <- command{end: true}:
-			default:
-			}
+			t.cancel()
 		}
 		if t.results != nil {
 			t.results.Close()
@@ -456,7 +503,13 @@ func (r *runner) shutdown() {
 	}
 }
 
+// killSlot ends a trial actor: its kept class instance is cleaned up
+// first (best effort: the actor may be dead or stuck), then it is killed
+// and its placement group removed.
 func killSlot(s *slot) {
+	cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, _ = trialClose.Remote(s.h).Get(cctx)
+	ccancel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = rayo.Kill(ctx, s.h, true)

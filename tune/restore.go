@@ -126,8 +126,6 @@ func (r *runner) resumeTrials() {
 				continue
 			}
 			// Its results after its checkpoint will come again.
-			r.rewind(t, "")
-			t.fromCkpt = true
 			r.setState(t, Pending, howResume, nil)
 		case Pending, Paused:
 			if !st.unfinished {
@@ -136,13 +134,9 @@ func (r *runner) resumeTrials() {
 		case Errored:
 			switch {
 			case st.resumeErrored:
-				r.rewind(t, "")
-				t.fromCkpt = true
-				t.err = nil
 				r.setState(t, Pending, howReset, nil)
 			case st.restartErrored:
 				r.rewind(t, howReset)
-				t.err = nil
 				r.setState(t, Pending, howReset, nil)
 			}
 		}

@@ -1,6 +1,7 @@
 package tune
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -46,16 +47,20 @@ type trial struct {
 	stopAsked bool  // askStop was sent: its end is a stop, not a failure
 	ctl       chan command
 	results   *os.File
-	// restart is set when the trial must start again from ckpt (a failure,
-	// a resume, an exploit).
-	fromCkpt bool
+	// cancel ends the driving goroutine's calls (a trial stopped before
+	// its actor was placed, the end of Fit).
+	cancel context.CancelFunc
 }
 
 type trialCkpt struct {
 	iteration int
 	path      string
+	dir       bool // a directory checkpoint (else bytes in checkpoint.bin)
 	score     *float64
 	ref       *rayo.ObjectRef[ckptWire]
+	// borrowed: another trial's checkpoint, which a PBT exploit restored;
+	// the path is in that trial's directory.
+	borrowed bool
 }
 
 func (t *trial) info() TrialInfo {
@@ -132,6 +137,9 @@ type runner struct {
 	reporter *reporter
 	replay   bool
 	fatal    error
+	// borrowed counts, by path, the trials whose latest checkpoint is
+	// another trial's (PBT): that trial's prune keeps it.
+	borrowed map[string]int
 	// done is closed when the loop returns: driving goroutines then stop
 	// sending and kill their actors.
 	done chan struct{}
@@ -158,7 +166,12 @@ func (r *runner) log(e *event) {
 // again, so that its state moves as it did.
 func (r *runner) addTrial(id string, values map[string]any, params Params) *trial {
 	if r.replay {
-		_, _ = r.tn.tc.SearchAlg.Suggest(id)
+		got, err := r.tn.tc.SearchAlg.Suggest(id)
+		if err != nil || !sameValues(got, values) {
+			if r.fatal == nil {
+				r.fatal = fmt.Errorf("%w: replaying the journal, the searcher suggested %v (%v) for %s where the experiment had %v: give Restore a searcher built as the first run's", ErrInvalidConfig, got, err, id, values)
+			}
+		}
 	}
 	t := &trial{id: id, values: values, params: params, state: Pending}
 	r.trials[id] = t
@@ -218,9 +231,20 @@ func (r *runner) onDecision(t *trial, d DecisionRecord) {
 }
 
 func (r *runner) onCkpt(t *trial, c trialCkpt) {
+	if old := t.ckpt; old != nil && old.borrowed {
+		r.borrowed[old.path]--
+	}
 	t.ckpt = &c
-	t.kept = append(t.kept, c)
-	r.log(&event{Kind: evCkpt, Trial: t.id, Iteration: c.iteration, Path: c.path, Score: c.score})
+	e := &event{Kind: evCkpt, Trial: t.id, Iteration: c.iteration, Path: c.path, Score: c.score, Dir: c.dir}
+	if c.borrowed {
+		r.borrowed[c.path]++
+		e.How = howExploit
+	} else {
+		kept := c
+		kept.ref = nil // only the latest stays in the object store
+		t.kept = append(t.kept, kept)
+	}
+	r.log(e)
 	if !r.replay {
 		r.prune(t)
 	}
@@ -236,10 +260,10 @@ func (r *runner) prune(t *trial) {
 	latest := t.kept[len(t.kept)-1]
 	rank := slices.Clone(t.kept)
 	if cc.ScoreAttribute != "" {
-		sort.SliceStable(rank, func(i, j int) bool { // best first
+		sort.SliceStable(rank, func(i, j int) bool { // best first, unscored last
 			a, b := rank[i].score, rank[j].score
 			if a == nil || b == nil {
-				return a != nil
+				return a != nil && b == nil
 			}
 			return cc.Order.Better(*a, *b)
 		})
@@ -247,6 +271,11 @@ func (r *runner) prune(t *trial) {
 		slices.Reverse(rank) // newest first
 	}
 	keep := map[string]bool{latest.path: true}
+	for _, c := range t.kept {
+		if r.borrowed[c.path] > 0 {
+			keep[c.path] = true // another trial resumes from it
+		}
+	}
 	for _, c := range rank[:cc.NumToKeep] {
 		keep[c.path] = true
 	}
@@ -266,6 +295,9 @@ func (r *runner) prune(t *trial) {
 func (r *runner) setState(t *trial, state TrialState, how string, cause error) {
 	t.state = state
 	e := &event{Kind: evState, Trial: t.id, State: state, How: how}
+	if state != Errored {
+		t.err = nil
+	}
 	if cause != nil {
 		t.err = cause
 		e.Err = cause.Error()
@@ -273,6 +305,9 @@ func (r *runner) setState(t *trial, state TrialState, how string, cause error) {
 	r.log(e)
 	switch how {
 	case howComplete:
+		if n := len(t.history); n > 0 {
+			t.history[n-1].Done = true
+		}
 		r.tn.tc.SearchAlg.OnTrialComplete(t.id, t.last(), false)
 		r.tn.tc.Scheduler.OnTrialComplete(t.info(), t.last())
 	case howStop:
@@ -282,6 +317,7 @@ func (r *runner) setState(t *trial, state TrialState, how string, cause error) {
 		r.tn.tc.SearchAlg.OnTrialComplete(t.id, t.last(), true)
 		r.tn.tc.Scheduler.OnTrialRemove(t.info())
 	case howReset:
+		t.failures = 0
 		r.tn.tc.Scheduler.OnTrialAdd(t.info())
 	}
 	r.pausedDecisions()
@@ -337,7 +373,7 @@ func (r *runner) apply(e *event) error {
 	case evDecision:
 		r.onDecision(t, *e.Decision)
 	case evCkpt:
-		r.onCkpt(t, trialCkpt{iteration: e.Iteration, path: e.Path, score: e.Score})
+		r.onCkpt(t, trialCkpt{iteration: e.Iteration, path: e.Path, score: e.Score, dir: e.Dir, borrowed: e.How == howExploit})
 		// Checkpoints deleted by prune are gone from storage: keep the
 		// list to what is there.
 		t.kept = slices.DeleteFunc(t.kept, func(c trialCkpt) bool {
@@ -356,4 +392,19 @@ func (r *runner) apply(e *event) error {
 		r.rewind(t, e.How)
 	}
 	return nil
+}
+
+// sameValues reports whether a replayed suggestion equals the journal's
+// (numbers compared as numbers: msgpack may change their Go type).
+func sameValues(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !sameValue(v, w) {
+			return false
+		}
+	}
+	return true
 }

@@ -88,18 +88,23 @@ func (tn *Tuner) Fit(ctx context.Context) (*ResultGrid, error) {
 	}
 	dir := tn.Path()
 	r := &runner{tn: tn, dir: dir, params: tn.params, constants: tn.constants, trials: map[string]*trial{},
-		events: make(chan trialEvent), done: make(chan struct{}), started: time.Now()}
+		borrowed: map[string]int{}, events: make(chan trialEvent), done: make(chan struct{}), started: time.Now()}
 	if b, ok := tn.tc.SearchAlg.(interface{ Total() int }); ok {
 		r.limit = b.Total()
 	} else {
 		r.limit = tn.tc.NumSamples
 	}
+	// Before anything is written: an infeasible trial leaves no
+	// experiment behind.
+	if err := r.computeCapacity(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.open(); err != nil {
 		return nil, err
 	}
 	defer r.journal.close()
-	if err := r.computeCapacity(ctx); err != nil {
-		return nil, err
+	if r.fatal != nil { // the replay found the searcher diverging
+		return nil, r.fatal
 	}
 	r.reporter = tn.newReporter()
 	runErr := r.run(ctx)
@@ -224,7 +229,7 @@ func (r *runner) grid() *ResultGrid {
 		tr := &TrialResult{ID: t.id, Params: t.params, State: t.state, Err: t.err, History: t.history, Last: t.last(),
 			Path: filepath.Join(r.dir, t.id), Failures: t.failures, Decisions: t.decisions}
 		if t.ckpt != nil {
-			tr.Checkpoint = storedCheckpoint(filepath.Join(r.dir, t.ckpt.path), t.ckpt.iteration)
+			tr.Checkpoint = storedCheckpoint(filepath.Join(r.dir, t.ckpt.path), t.ckpt.iteration, t.ckpt.dir)
 			best := t.ckpt
 			if a := r.tn.rc.CheckpointConfig.ScoreAttribute; a != "" {
 				for i := range t.kept {
@@ -234,7 +239,7 @@ func (r *runner) grid() *ResultGrid {
 					}
 				}
 			}
-			tr.BestCheckpoint = storedCheckpoint(filepath.Join(r.dir, best.path), best.iteration)
+			tr.BestCheckpoint = storedCheckpoint(filepath.Join(r.dir, best.path), best.iteration, best.dir)
 		}
 		if tr.State == Errored && tr.Err != nil && !errors.Is(tr.Err, ErrTrialFailed) && !errors.Is(tr.Err, ErrMissingMetric) {
 			tr.Err = fmt.Errorf("%w: %w", ErrTrialFailed, tr.Err)
