@@ -300,7 +300,10 @@ type rvClass struct {
 	cleaned bool
 }
 
-func (c *rvClass) Setup(_ context.Context, p tune.Params) error { c.marker = p.String("marker"); return nil }
+func (c *rvClass) Setup(_ context.Context, p tune.Params) error {
+	c.marker = p.String("marker")
+	return nil
+}
 func (c *rvClass) Step(ctx context.Context) (tune.Metrics, error) {
 	if c.cleaned {
 		os.WriteFile(c.marker+".stepaftercleanup", nil, 0o600)
@@ -310,8 +313,10 @@ func (c *rvClass) Step(ctx context.Context) (tune.Metrics, error) {
 	c.inStep.Store(false)
 	return tune.Metrics{"v": 1}, nil
 }
-func (c *rvClass) Save(context.Context) (*tune.Checkpoint, error) { return tune.CheckpointFromBytes([]byte("x")), nil }
-func (c *rvClass) Load(context.Context, *tune.Checkpoint) error  { return nil }
+func (c *rvClass) Save(context.Context) (*tune.Checkpoint, error) {
+	return tune.CheckpointFromBytes([]byte("x")), nil
+}
+func (c *rvClass) Load(context.Context, *tune.Checkpoint) error { return nil }
 func (c *rvClass) Reset(_ context.Context, p tune.Params) error {
 	if c.cleaned {
 		os.WriteFile(c.marker+".resetaftercleanup", nil, 0o600)
