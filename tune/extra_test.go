@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/tune"
@@ -209,4 +212,38 @@ func scrape(t *testing.T, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestStatusTableOnATerminal: on a real terminal (a pseudo-terminal) the
+// status table is redrawn in place.
+func TestStatusTableOnATerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer ptmx.Close()
+	_ = pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120})
+	var out bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_, _ = io.Copy(&out, ptmx) // ends with EIO once tty is closed
+	}()
+	tn, err := tune.NewTuner(steps, stepsSpace(), tune.TuneConfig{NumSamples: 2, Metric: "loss", Mode: tune.Min},
+		tune.RunConfig{StoragePath: t.TempDir(), Progress: tty, ProgressInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.Fit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	<-read
+	s := out.String()
+	if !strings.Contains(s, "\x1b[") || !strings.Contains(s, "A\r\x1b[J") {
+		t.Fatalf("no redraw in place on a terminal:\n%q", s)
+	}
+	if !strings.Contains(s, "TERMINATED") || !strings.Contains(s, "trial_00001") {
+		t.Fatalf("the final table is missing:\n%q", s)
+	}
 }
