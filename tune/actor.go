@@ -35,6 +35,11 @@ type startSpec struct {
 	// store: PBT passes another trial's by reference).
 	Checkpoint *rayo.ObjectRef[ckptWire] `msgpack:"c,omitempty"`
 	PG         *rayo.PlacementGroup      `msgpack:"pg,omitempty"`
+	// StopTimeout is RunConfig.StopTimeout.
+	StopTimeout time.Duration `msgpack:"sto"`
+	// Reuse: TuneConfig.ReuseActors (a class instance that can be Reset
+	// is kept for the actor's next trial).
+	Reuse bool `msgpack:"ru,omitempty"`
 	// SharedDir, with RunConfig.SharedStorage, is the trial's directory
 	// on the shared filesystem: checkpoints are written there directly.
 	SharedDir string `msgpack:"sd,omitempty"`
@@ -93,9 +98,9 @@ var (
 
 const controlGroup = "control"
 
-// stopGrace is how long stop waits for a function trainable to return
+// defaultStopTimeout is how long stop waits for a function trainable to return
 // after its context is cancelled.
-const stopGrace = 10 * time.Second
+const defaultStopTimeout = 10 * time.Second
 
 func (a *trialActor) current() trialRun {
 	a.mu.Lock()
@@ -165,14 +170,10 @@ func (a *trialActor) stop(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	clean := run.stop(ctx)
-	if cr, ok := run.(*classRun); ok {
-		if _, reusable := cr.inst.(Resetter); !reusable {
-			a.mu.Lock()
-			if a.cls == cr.inst {
-				a.cls, a.clsName = nil, "" // cleaned up: never reused
-			}
-			a.mu.Unlock()
-		}
+	if cr, ok := run.(*classRun); ok && !cr.keep() {
+		a.mu.Lock()
+		a.cls, a.clsName = nil, "" // cleaned up: never reused
+		a.mu.Unlock()
 	}
 	return clean, nil
 }
@@ -293,7 +294,7 @@ func (r *functionRun) save(context.Context) (*ckptWire, error) {
 func (r *functionRun) stop(context.Context) bool {
 	r.cancel()
 	defer r.restoreFrom.removeLocal()
-	t := time.NewTimer(stopGrace)
+	t := time.NewTimer(r.spec.StopTimeout)
 	defer t.Stop()
 	for {
 		select {
@@ -344,6 +345,7 @@ func (a *trialActor) startClass(ctx context.Context, def *trainableDef, spec sta
 	}
 	if restore != nil {
 		if err := runGuarded(func() error { return inst.Load(ctx, restore) }); err != nil {
+			cleanup(ctx, inst) // set up (or Reset) but never run: discarded
 			return nil, err
 		}
 	}
@@ -418,10 +420,17 @@ func (r *classRun) stop(ctx context.Context) bool {
 	defer r.mu.Unlock()
 	defer r.restoreFrom.removeLocal()
 	r.done = true
-	if _, reusable := r.inst.(Resetter); !reusable {
+	if !r.keep() {
 		cleanup(ctx, r.inst)
 	}
 	return true
+}
+
+// keep reports whether the instance stays for the actor's next trial:
+// with ReuseActors, one that can be Reset.
+func (r *classRun) keep() bool {
+	_, resettable := r.inst.(Resetter)
+	return r.spec.Reuse && resettable
 }
 
 // removeLocal deletes a directory checkpoint's local copy (made for the

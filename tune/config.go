@@ -53,6 +53,10 @@ type RunConfig struct {
 	SharedStorage bool
 	// Stop ends a trial when met (Ray's stop).
 	Stop StopCondition
+	// StopTimeout is how long a stopped trial has to end (its function
+	// to return, its Step to finish) before its actor is killed (Ray's
+	// TUNE_FORCE_TRIAL_CLEANUP_S); default 10 s.
+	StopTimeout time.Duration
 	// FailureConfig: how often a trial may fail and restart.
 	FailureConfig FailureConfig
 	// CheckpointConfig: which checkpoints are kept.
@@ -182,6 +186,12 @@ func (c *RunConfig) validate(now time.Time) error {
 	}
 	if c.Progress == nil {
 		c.Progress = os.Stderr
+	}
+	if c.StopTimeout < 0 {
+		return fmt.Errorf("%w: StopTimeout must not be negative", ErrInvalidConfig)
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = defaultStopTimeout
 	}
 	return nil
 }

@@ -101,7 +101,7 @@ func (r *runner) drive(ctx context.Context, t *trial, s *slot, spec startSpec) {
 			clean, err := trialStop.Remote(s.h).Get(ctx)
 			if err != nil || !clean {
 				if cmd.restart != nil {
-					fail(fmt.Errorf("tune: the trainable did not stop within %v for an exploit: %v", stopGrace, err))
+					fail(fmt.Errorf("tune: the trainable did not stop within %v for an exploit: %v", spec.StopTimeout, err))
 					return
 				}
 				killSlot(s)

@@ -229,7 +229,7 @@ func TestStatusTableOnATerminal(t *testing.T) {
 		defer close(read)
 		_, _ = io.Copy(&out, ptmx) // ends with EIO once tty is closed
 	}()
-	tn, err := tune.NewTuner(steps, stepsSpace(), tune.TuneConfig{NumSamples: 2, Metric: "loss", Mode: tune.Min},
+	tn, err := tune.NewTuner(steps, stepsSpace(), tune.TuneConfig{NumSamples: 3, MaxConcurrentTrials: 1, Metric: "loss", Mode: tune.Min},
 		tune.RunConfig{StoragePath: t.TempDir(), Progress: tty, ProgressInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func TestStatusTableOnATerminal(t *testing.T) {
 	if !strings.Contains(s, "\x1b[") || !strings.Contains(s, "A\r\x1b[J") {
 		t.Fatalf("no redraw in place on a terminal:\n%q", s)
 	}
-	if !strings.Contains(s, "TERMINATED") || !strings.Contains(s, "trial_00001") {
+	if !strings.Contains(s, "TERMINATED") || !strings.Contains(s, "trial_00002") {
 		t.Fatalf("the final table is missing:\n%q", s)
 	}
 }

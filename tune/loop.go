@@ -51,6 +51,9 @@ func (r *runner) run(ctx context.Context) error {
 
 func (r *runner) tickEvery() time.Duration {
 	d := 250 * time.Millisecond
+	if p := r.tn.rc.ProgressInterval; p > 0 && p < d {
+		d = max(p, 10*time.Millisecond)
+	}
 	if b := r.tn.tc.TimeBudget; b > 0 && b/4 < d {
 		d = max(b/4, time.Millisecond)
 	}
@@ -83,7 +86,9 @@ func (r *runner) waiting() []*trial {
 
 // fill starts trials while there is room.
 func (r *runner) fill(ctx context.Context) {
-	for r.running < r.capacity && r.fatal == nil {
+	// A cancelled ctx ends the loop: launch then leaves the trial waiting,
+	// and picking it again would spin.
+	for r.running < r.capacity && r.fatal == nil && ctx.Err() == nil {
 		w := r.waiting()
 		if !hasState(w, Pending) {
 			if t := r.suggest(); t != nil {
@@ -188,8 +193,8 @@ func (r *runner) launch(ctx context.Context, t *trial) {
 		r.idle = r.idle[:len(r.idle)-1]
 	}
 	tctx, cancel := context.WithCancel(ctx)
-	t.cancel = cancel
-	go r.drive(tctx, t, s, spec)
+	t.cancel, t.ended = cancel, tctx.Done()
+	r.bg.Go(func() { r.drive(tctx, t, s, spec) })
 }
 
 // ckptIteration is the iteration t resumes at: its checkpoint's, or 0.
@@ -202,7 +207,8 @@ func (t *trial) ckptIteration() int {
 
 // spec is what t's actor is started with.
 func (r *runner) spec(t *trial) startSpec {
-	s := startSpec{Trainable: r.tn.trainable.name, TrialID: t.id, Experiment: r.tn.rc.Name, Params: t.params, Iteration: t.iteration, TimeTotal: t.timeTotal}
+	s := startSpec{Trainable: r.tn.trainable.name, TrialID: t.id, Experiment: r.tn.rc.Name, Params: t.params, Iteration: t.iteration,
+		TimeTotal: t.timeTotal, Reuse: r.tn.tc.ReuseActors, StopTimeout: r.tn.rc.StopTimeout}
 	if r.tn.rc.SharedStorage {
 		s.SharedDir = filepath.Join(r.dir, t.id)
 	}
@@ -271,10 +277,17 @@ func (r *runner) handle(ctx context.Context, ev trialEvent) {
 	case eFailed:
 		stopAsked := t.stopAsked
 		r.released(t, nil)
-		if errors.Is(ev.err, ErrStorage) && r.fatal == nil {
+		if ctx.Err() != nil {
+			return // Fit was cancelled: the trial stays RUNNING, for Restore
+		}
+		if errors.Is(ev.err, ErrStorage) {
 			// The driver could not store a checkpoint: the experiment's
-			// failure, not the trial's.
-			r.fatal = ev.err
+			// failure, not the trial's. It stays RUNNING in the journal,
+			// for Restore to resume, as after a cancelled Fit.
+			if r.fatal == nil {
+				r.fatal = ev.err
+			}
+			return
 		}
 		if stopAsked { // the trainable returned an error on being stopped
 			if t.state == Running {
@@ -304,7 +317,7 @@ func (r *runner) released(t *trial, s *slot) {
 		if r.tn.tc.ReuseActors && r.stopping == "" {
 			r.idle = append(r.idle, s)
 		} else {
-			go killSlot(s)
+			r.bg.Go(func() { killSlot(s) })
 		}
 	}
 }
@@ -331,16 +344,16 @@ func (r *runner) onStep(ctx context.Context, t *trial, st step, ck *trialCkpt) {
 	}
 	res := Result{TrialID: t.id, Iteration: t.iteration + 1, TimeThisIter: st.Elapsed, TimeTotal: t.timeTotal + st.Elapsed,
 		Timestamp: time.Now(), Metrics: st.Metrics, Checkpoint: ck != nil, Done: st.Done}
-	if ck != nil {
-		c := *ck
-		c.score = r.score(res)
-		r.onCkpt(t, c)
-	}
 	if m := r.tn.tc.Metric; m != "" {
 		if _, ok := res.Value(m); !ok {
 			r.finish(t, howFail, fmt.Errorf("%w: trial %s reported %v without %q", ErrMissingMetric, t.id, keys(st.Metrics), m), &command{end: true})
 			return
 		}
+	}
+	if ck != nil {
+		c := *ck
+		c.score = r.score(res)
+		r.onCkpt(t, c)
 	}
 	if err := appendResultLine(t.results, res); err != nil && r.fatal == nil {
 		r.fatal = err
@@ -470,23 +483,36 @@ func (r *runner) askStop(t *trial) {
 		t.cancel()
 		return
 	}
-	h := t.slot.h
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), stopGrace+5*time.Second)
+	h, ended := t.slot.h, t.ended
+	r.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), r.tn.rc.StopTimeout+5*time.Second)
 		defer cancel()
-		if clean, err := trialStop.Remote(h).Get(ctx); err != nil || !clean {
-			// The trainable ignores its cancelled context (or the actor
-			// is stuck): kill the actor, which fails the blocked next.
-			kctx, kcancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer kcancel()
-			_ = rayo.Kill(kctx, h, true)
+		if clean, err := trialStop.Remote(h).Get(ctx); err == nil && clean {
+			// Stopped, or the actor had no run yet (the stop came before
+			// start, or during a class's Setup or Load): give the trial
+			// until the deadline to end.
+			select {
+			case <-ended:
+				return
+			case <-ctx.Done():
+			}
 		}
-	}()
+		select {
+		case <-ended: // it ended meanwhile
+			return
+		default:
+		}
+		// The trainable ignores its cancelled context (or the actor is
+		// stuck): kill the actor, which fails the blocked call.
+		kctx, kcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer kcancel()
+		_ = rayo.Kill(kctx, h, true)
+	})
 }
 
 func (r *runner) shutdown() {
 	for _, s := range r.idle {
-		go killSlot(s)
+		r.bg.Go(func() { killSlot(s) })
 	}
 	r.idle = nil
 	for _, t := range r.order {

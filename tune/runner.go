@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/rayo-dev/rayo"
 )
@@ -50,6 +53,7 @@ type trial struct {
 	// cancel ends the driving goroutine's calls (a trial stopped before
 	// its actor was placed, the end of Fit).
 	cancel context.CancelFunc
+	ended  <-chan struct{} // closed with cancel
 }
 
 type trialCkpt struct {
@@ -143,6 +147,9 @@ type runner struct {
 	// done is closed when the loop returns: driving goroutines then stop
 	// sending and kill their actors.
 	done chan struct{}
+	// bg holds the runner's goroutines (driving, stopping, killing):
+	// Fit returns once they are done, leaving no actor behind.
+	bg sync.WaitGroup
 }
 
 func (r *runner) ensureTrialDir(t *trial) error {
@@ -337,6 +344,9 @@ func (r *runner) setParams(t *trial, p Params) {
 // from scratch, "" otherwise.
 func (r *runner) rewind(t *trial, how string) {
 	if how == howReset {
+		if t.ckpt != nil && t.ckpt.borrowed {
+			r.borrowed[t.ckpt.path]--
+		}
 		t.ckpt, t.kept = nil, nil
 	}
 	it := 0
@@ -394,17 +404,47 @@ func (r *runner) apply(e *event) error {
 	return nil
 }
 
-// sameValues reports whether a replayed suggestion equals the journal's
-// (numbers compared as numbers: msgpack may change their Go type).
-func sameValues(a, b map[string]any) bool {
-	if len(a) != len(b) {
+// sameValues reports whether a replayed suggestion equals the journal's.
+// The suggestion goes through msgpack as the journal's did (slices become
+// []any, maps map[string]any, a Duration an integer), then the two are
+// compared with numbers as numbers.
+func sameValues(got, journalled map[string]any) bool {
+	b, err := msgpack.Marshal(got)
+	if err != nil {
 		return false
 	}
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok || !sameValue(v, w) {
+	var norm map[string]any
+	if err := msgpack.Unmarshal(b, &norm); err != nil {
+		return false
+	}
+	return sameTree(norm, journalled)
+}
+
+func sameTree(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
 			return false
 		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameTree(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameTree(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
 	}
-	return true
+	return sameValue(a, b)
 }

@@ -109,6 +109,7 @@ func (tn *Tuner) Fit(ctx context.Context) (*ResultGrid, error) {
 	r.reporter = tn.newReporter()
 	runErr := r.run(ctx)
 	close(r.done)
+	r.bg.Wait()
 	grid := r.grid()
 	r.refreshFinal()
 	if err := grid.writeSummaries(); err != nil && runErr == nil {
@@ -134,6 +135,8 @@ func (r *runner) open() error {
 		}
 	} else if err := r.replayJournal(); err != nil {
 		return err
+	} else if r.fatal != nil {
+		return r.fatal // the replay found the searcher diverging: write nothing
 	}
 	j, err := openJournal(filepath.Join(r.dir, journalFile))
 	if err != nil {
