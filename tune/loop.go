@@ -436,11 +436,6 @@ func (r *runner) finish(t *trial, how string, cause error, cmd *command) {
 	}
 }
 
-// fail ends a trial that could not start.
-func (r *runner) fail(t *trial, err error) {
-	r.setState(t, Errored, howFail, fmt.Errorf("%w: %s: %w", ErrTrialFailed, t.id, err))
-}
-
 // onFailure: t's trainable failed or its actor died. Restart it from its
 // checkpoint if MaxFailures allows, else ERROR.
 func (r *runner) onFailure(t *trial, err error) {
