@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,6 +207,14 @@ func (rt *Runtime) ownsLineage(id string) bool {
 	return rt.lin.entries[id] != nil
 }
 
+// ownsStreamItem reports whether id is an item of a stream this process
+// owns: one whose task still runs (retried after its node died) has no
+// lineage entry yet, and reconstruct waits for the task's end to get it.
+func (rt *Runtime) ownsStreamItem(id string) bool {
+	dot := strings.LastIndexByte(id, '.')
+	return dot > 0 && rt.stream(id[:dot]) != nil
+}
+
 // storedCopyReachable reports whether the node holding a stored object's
 // primary copy still answers (a lost node is the usual way to lose one).
 func (rt *Runtime) storedCopyReachable(ctx context.Context, a protocol.Arg) bool {
@@ -246,7 +255,7 @@ func (rt *Runtime) getStored(ctx context.Context, ref Ref, a protocol.Arg) ([]by
 func (s *submitter) retryLostArgs(t *task) bool {
 	rebuilt := false
 	for i, a := range t.spec.Args {
-		if a.Loc == nil || !s.rt.ownsLineage(a.ID) {
+		if a.Loc == nil || !(s.rt.ownsLineage(a.ID) || s.rt.ownsStreamItem(a.ID)) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(s.rt.ctx, 10*time.Minute) // Close ends it
