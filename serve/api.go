@@ -1,0 +1,182 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// HTTPOptions say where the proxy listens (Ray's http_options).
+type HTTPOptions struct {
+	// Host is the address to bind: loopback (127.0.0.1) unless given.
+	Host string
+	// Port is the proxy's port (default 8000; -1 picks a free one).
+	Port int
+}
+
+func (o HTTPOptions) addr() string {
+	host, port := o.Host, o.Port
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = 8000
+	}
+	if port < 0 {
+		port = 0
+	}
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// controller returns the running controller's handle.
+func controller(ctx context.Context) (rayo.ActorHandle[controllerActor], error) {
+	h, err := rayo.GetActor[controllerActor](ctx, controllerName, rayo.Namespace(serveNamespace))
+	if err != nil {
+		return h, fmt.Errorf("%w: %v", ErrNotStarted, err)
+	}
+	return h, nil
+}
+
+// Start starts Serve on the cluster, if it is not running: the
+// controller and an HTTP proxy on this node (Ray's serve.start). It
+// returns the proxy's address.
+func Start(ctx context.Context, opts HTTPOptions) (string, error) {
+	if _, err := controllerType.Options(rayo.Name(controllerName), rayo.Namespace(serveNamespace), rayo.Detached(),
+		rayo.GetIfExists(), rayo.NumCPUs(0), rayo.MaxConcurrency(1000), rayo.MaxRestarts(-1)).New(ctx); err != nil {
+		return "", err
+	}
+	node := rayo.NodeID()
+	p, err := proxyType.Options(rayo.Name("rayo.serve.proxy:"+node), rayo.Namespace(serveNamespace), rayo.Detached(),
+		rayo.GetIfExists(), rayo.NumCPUs(0), rayo.MaxConcurrency(1000), rayo.NodeAffinity(node, false)).New(ctx, opts.addr())
+	if err != nil {
+		return "", err
+	}
+	return proxyAddr.Remote(p).Get(ctx)
+}
+
+// RunOptions name an application and its route (Ray's serve.run
+// arguments).
+type RunOptions struct {
+	Name        string // default "default"
+	RoutePrefix string // default "/"
+	// Wait bounds how long Run waits for the replicas (default 2 min).
+	Wait time.Duration
+}
+
+// Run deploys app (or updates it in place: a rolling update) and waits
+// until its deployments run (Ray's serve.run). It returns a handle to
+// its ingress deployment.
+func Run(ctx context.Context, app *Application, o RunOptions) (DeploymentHandle, error) {
+	if o.Name == "" {
+		o.Name = "default"
+	}
+	if o.RoutePrefix == "" {
+		o.RoutePrefix = "/"
+	}
+	if o.Wait == 0 {
+		o.Wait = 2 * time.Minute
+	}
+	spec, err := build(o.Name, o.RoutePrefix, app)
+	if err != nil {
+		return DeploymentHandle{}, err
+	}
+	ctl, err := controller(ctx)
+	if err != nil {
+		return DeploymentHandle{}, err
+	}
+	if _, err := ctlDeploy.Remote(ctl, *spec).Get(ctx); err != nil {
+		return DeploymentHandle{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.Wait)
+	defer cancel()
+	for {
+		st, err := ctlStatus.Remote(ctl).Get(wctx)
+		if err != nil {
+			return DeploymentHandle{}, err
+		}
+		for _, a := range st.Applications {
+			if a.Name == o.Name && a.Status == "RUNNING" {
+				return DeploymentHandle{App: o.Name, Deployment: spec.Ingress}, nil
+			}
+		}
+		select {
+		case <-wctx.Done():
+			return DeploymentHandle{}, fmt.Errorf("%w: application %s is not running after %v", ErrUnavailable, o.Name, o.Wait)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// GetStatus returns Serve's status (Ray's serve.status).
+func GetStatus(ctx context.Context) (Status, error) {
+	ctl, err := controller(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	return ctlStatus.Remote(ctl).Get(ctx)
+}
+
+// Delete removes an application: its replicas drain and stop (Ray's
+// serve.delete).
+func Delete(ctx context.Context, name string) error {
+	ctl, err := controller(ctx)
+	if err != nil {
+		return err
+	}
+	had, err := ctlDelete.Remote(ctl, name).Get(ctx)
+	if err != nil {
+		return err
+	}
+	if !had {
+		return fmt.Errorf("%w: application %s", ErrNotFound, name)
+	}
+	return nil
+}
+
+// Shutdown deletes every application and stops the controller and the
+// proxies (Ray's serve.shutdown).
+func Shutdown(ctx context.Context) error {
+	defer stopWatch()
+	ctl, err := controller(ctx)
+	if errors.Is(err, ErrNotStarted) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, err := ctlStatus.Remote(ctl).Get(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range st.Applications {
+		_, _ = ctlDelete.Remote(ctl, a.Name).Get(ctx)
+	}
+	// Wait for the replicas to go.
+	for {
+		st, err := ctlStatus.Remote(ctl).Get(ctx)
+		if err != nil {
+			return err
+		}
+		left := st.Stopping
+		for _, a := range st.Applications {
+			for _, d := range a.Deployments {
+				left += len(d.Replicas)
+			}
+		}
+		if left == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if p, err := rayo.GetActor[proxyActor](ctx, "rayo.serve.proxy:"+rayo.NodeID(), rayo.Namespace(serveNamespace)); err == nil {
+		_ = rayo.Kill(ctx, p, true)
+	}
+	return rayo.Kill(ctx, ctl, true)
+}

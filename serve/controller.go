@@ -1,0 +1,481 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// The controller is one detached actor ("rayo.serve.controller", named
+// in namespace "serve"). It keeps the applications' desired state in the
+// head's key-value store, so a restarted controller (rayo restarts it)
+// picks up where it was, and reconciles: it starts replicas (detached,
+// named, so that they outlive it), checks their health, replaces the
+// failing ones, removes the extra ones after draining them, rolls new
+// versions out (the new replica is healthy before an old one drains),
+// and publishes the route table that proxies and handles long-poll.
+
+const (
+	serveNamespace = "serve"
+	controllerName = "rayo.serve.controller"
+	kvPrefix       = "serve/apps/"
+	kvNamespace    = "rayo.serve"
+)
+
+type controllerActor struct {
+	mu      sync.Mutex
+	apps    map[string]*appSpec
+	deps    map[depKey]*depState
+	version int64
+	changed chan struct{} // closed and replaced when the route table changes
+	kick    chan struct{}
+	stop    context.CancelFunc
+	log     *slog.Logger
+}
+
+// depState is a deployment's running replicas.
+type depState struct {
+	spec     depSpec
+	replicas []*replicaState
+	next     int // the next replica's number
+}
+
+type replicaState struct {
+	ref        replicaRef
+	version    string
+	state      string // STARTING, RUNNING, STOPPING
+	lastCheck  time.Time
+	userConfig []byte
+}
+
+var (
+	controllerType = rayo.RegisterActor[controllerActor]("rayo.serve.controller", newController)
+	ctlDeploy      = rayo.RegisterMethod[bool](controllerType, "deploy", (*controllerActor).deploy)
+	ctlDelete      = rayo.RegisterMethod[bool](controllerType, "delete", (*controllerActor).delete)
+	ctlRoutes      = rayo.RegisterMethod[routeTable](controllerType, "routes", (*controllerActor).routes)
+	ctlStatus      = rayo.RegisterMethod[Status](controllerType, "status", (*controllerActor).status)
+)
+
+func newController(ctx context.Context) (*controllerActor, error) {
+	c := &controllerActor{apps: map[string]*appSpec{}, deps: map[depKey]*depState{}, changed: make(chan struct{}),
+		kick: make(chan struct{}, 1), log: slog.Default().With("component", "serve-controller")}
+	keys, err := rayo.KVList(ctx, kvPrefix, rayo.KVNamespace(kvNamespace))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		b, err := rayo.KVGet(ctx, k, rayo.KVNamespace(kvNamespace))
+		if err != nil {
+			continue
+		}
+		var a appSpec
+		if msgpack.Unmarshal(b, &a) == nil {
+			c.apps[a.Name] = &a
+			c.adopt(ctx, &a)
+		}
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	go c.loop(lctx)
+	return c, nil
+}
+
+// replicaName is a replica actor's name: the controller finds its
+// replicas again by name after a restart.
+func replicaName(app, dep string, n int) string { return fmt.Sprintf("rayo.serve.replica:%s:%s:%d", app, dep, n) }
+
+// adopt finds the replicas an earlier controller started for a.
+func (c *controllerActor) adopt(ctx context.Context, a *appSpec) {
+	for _, d := range a.Deployments {
+		st := &depState{spec: d}
+		c.deps[depKey{a.Name, d.Name}] = st
+		for n := 0; n < 4*max(d.NumReplicas, 1)+16; n++ {
+			name := replicaName(a.Name, d.Name, n)
+			h, err := rayo.GetActor[replica](ctx, name, rayo.Namespace(serveNamespace))
+			if err != nil {
+				continue
+			}
+			st.replicas = append(st.replicas, &replicaState{ref: replicaRef{ID: name, Actor: h}, version: d.Version, state: "RUNNING"})
+			st.next = n + 1
+		}
+	}
+	c.version++
+}
+
+func (c *controllerActor) deploy(ctx context.Context, a appSpec) (bool, error) {
+	c.mu.Lock()
+	for _, o := range c.apps {
+		if o.Name != a.Name && o.RoutePrefix == a.RoutePrefix {
+			c.mu.Unlock()
+			return false, fmt.Errorf("%w: route prefix %s is application %s's", ErrInvalidConfig, a.RoutePrefix, o.Name)
+		}
+	}
+	c.mu.Unlock()
+	b, err := msgpack.Marshal(&a)
+	if err != nil {
+		return false, err
+	}
+	if _, err := rayo.KVPut(ctx, kvPrefix+a.Name, b, rayo.KVNamespace(kvNamespace)); err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	c.apps[a.Name] = &a
+	keep := map[depKey]bool{}
+	for _, d := range a.Deployments {
+		k := depKey{a.Name, d.Name}
+		keep[k] = true
+		st := c.deps[k]
+		if st == nil {
+			c.deps[k] = &depState{spec: d}
+			continue
+		}
+		st.spec = d
+	}
+	for k, st := range c.deps {
+		if k.app == a.Name && !keep[k] {
+			st.spec.NumReplicas = 0 // removed from the app: drained away
+		}
+	}
+	c.bumpLocked()
+	c.mu.Unlock()
+	c.poke()
+	return true, nil
+}
+
+func (c *controllerActor) delete(ctx context.Context, name string) (bool, error) {
+	if _, err := rayo.KVDelete(ctx, kvPrefix+name, rayo.KVNamespace(kvNamespace)); err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	_, had := c.apps[name]
+	delete(c.apps, name)
+	for k, st := range c.deps {
+		if k.app == name {
+			st.spec.NumReplicas = 0
+		}
+	}
+	c.bumpLocked()
+	c.mu.Unlock()
+	c.poke()
+	return had, nil
+}
+
+// routes returns the route table once its version differs from since,
+// or after a few seconds (a long poll).
+func (c *controllerActor) routes(ctx context.Context, since int64) (routeTable, error) {
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		if c.version != since {
+			rt := c.tableLocked()
+			c.mu.Unlock()
+			return rt, nil
+		}
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-t.C:
+			c.mu.Lock()
+			rt := c.tableLocked()
+			c.mu.Unlock()
+			return rt, nil
+		case <-ctx.Done():
+			return routeTable{}, ctx.Err()
+		}
+	}
+}
+
+func (c *controllerActor) tableLocked() routeTable {
+	t := routeTable{Version: c.version}
+	for _, a := range c.apps {
+		t.Apps = append(t.Apps, routeApp{Name: a.Name, Prefix: a.RoutePrefix, Ingress: a.Ingress})
+	}
+	keys := make([]depKey, 0, len(c.deps))
+	for k := range c.deps {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].app+"\x00"+keys[i].dep < keys[j].app+"\x00"+keys[j].dep })
+	for _, k := range keys {
+		st := c.deps[k]
+		d := routeDep{App: k.app, Name: k.dep, MaxOngoing: st.spec.MaxOngoing}
+		for _, r := range st.replicas {
+			if r.state == "RUNNING" {
+				d.Replicas = append(d.Replicas, r.ref)
+			}
+		}
+		t.Deployments = append(t.Deployments, d)
+	}
+	return t
+}
+
+func (c *controllerActor) bumpLocked() {
+	c.version++
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+func (c *controllerActor) poke() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loop reconciles every half second, and at once after a change.
+func (c *controllerActor) loop(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+	}
+}
+
+// reconcile moves each deployment one step towards its spec.
+func (c *controllerActor) reconcile(ctx context.Context) {
+	c.mu.Lock()
+	type work struct {
+		k  depKey
+		st *depState
+	}
+	var all []work
+	for k, st := range c.deps {
+		all = append(all, work{k, st})
+	}
+	c.mu.Unlock()
+	for _, w := range all {
+		c.reconcileDep(ctx, w.k, w.st)
+	}
+	c.mu.Lock()
+	for k, st := range c.deps {
+		if st.spec.NumReplicas == 0 && len(st.replicas) == 0 {
+			if _, live := c.apps[k.app]; !live || c.apps[k.app].deployment(k.dep) == nil {
+				delete(c.deps, k)
+				c.bumpLocked()
+			}
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depState) {
+	c.mu.Lock()
+	spec := st.spec
+	var current, old, starting []*replicaState
+	for _, r := range st.replicas {
+		switch {
+		case r.state == "STARTING":
+			starting = append(starting, r)
+		case r.version == spec.Version:
+			current = append(current, r)
+		default:
+			old = append(old, r)
+		}
+	}
+	c.mu.Unlock()
+
+	// Health: check the running replicas whose period is up.
+	for _, r := range append(append([]*replicaState{}, current...), old...) {
+		if time.Since(r.lastCheck) < spec.HealthEvery {
+			continue
+		}
+		r.lastCheck = time.Now()
+		cctx, cancel := context.WithTimeout(ctx, spec.HealthLimit)
+		ok, err := replicaCheck.Remote(r.ref.Actor).Get(cctx)
+		cancel()
+		if err != nil || !ok {
+			c.log.Warn("replica failed its health check; replacing it", "replica", r.ref.ID, "err", err)
+			c.removeReplica(ctx, st, r, false)
+		} else if string(r.userConfig) != string(spec.UserConfig) && r.version == spec.Version {
+			if _, err := replicaReconfigure.Remote(r.ref.Actor, spec.UserConfig).Get(ctx); err == nil {
+				r.userConfig = spec.UserConfig
+			}
+		}
+	}
+	c.mu.Lock()
+	current, old = current[:0], old[:0]
+	for _, r := range st.replicas {
+		if r.state == "RUNNING" && r.version == spec.Version {
+			current = append(current, r)
+		} else if r.state == "RUNNING" {
+			old = append(old, r)
+		}
+	}
+	c.mu.Unlock()
+
+	want := spec.NumReplicas
+	switch {
+	case len(current)+len(starting) < want:
+		// Start one more (a rolling update starts new ones first).
+		c.startReplica(ctx, k, st)
+	case len(old) > 0 && len(current) >= min(want, len(current)+len(old)):
+		// The new version is up: drain an old replica.
+		c.removeReplica(ctx, st, old[0], true)
+	case len(current) > want:
+		c.removeReplica(ctx, st, current[len(current)-1], true)
+	}
+}
+
+func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depState) {
+	c.mu.Lock()
+	spec := st.spec
+	n := st.next
+	st.next++
+	name := replicaName(k.app, k.dep, n)
+	r := &replicaState{ref: replicaRef{ID: name}, version: spec.Version, state: "STARTING", userConfig: spec.UserConfig}
+	st.replicas = append(st.replicas, r)
+	c.mu.Unlock()
+	opts := []rayo.Option{rayo.Name(name), rayo.Namespace(serveNamespace), rayo.Detached(), rayo.NumCPUs(spec.NumCPUs),
+		rayo.MaxConcurrency(max(spec.MaxOngoing, 1)), rayo.ConcurrencyGroups(map[string]int{controlGroup: 4})}
+	if spec.NumGPUs > 0 {
+		opts = append(opts, rayo.NumGPUs(spec.NumGPUs))
+	}
+	if spec.Memory > 0 {
+		opts = append(opts, rayo.Memory(spec.Memory))
+	}
+	if len(spec.Resources) > 0 {
+		opts = append(opts, rayo.Resources(spec.Resources))
+	}
+	rs := replicaSpec{App: k.app, Deployment: k.dep, ID: name, Version: spec.Version, Args: spec.Args, UserConfig: spec.UserConfig}
+	h, err := replicaType.Options(opts...).New(ctx, rs)
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		_, err = replicaCheck.Remote(h).Get(cctx)
+		cancel()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.log.Warn("replica failed to start", "replica", name, "err", err)
+		st.replicas = removeReplicaState(st.replicas, r)
+		if h.ID() != "" {
+			go func() { _ = rayo.Kill(context.Background(), h, true) }()
+		}
+		return
+	}
+	r.ref.Actor = h
+	r.state = "RUNNING"
+	r.lastCheck = time.Now()
+	c.bumpLocked()
+}
+
+// removeReplica takes r out of the routes, drains it (graceful) and
+// kills it.
+func (c *controllerActor) removeReplica(ctx context.Context, st *depState, r *replicaState, graceful bool) {
+	c.mu.Lock()
+	r.state = "STOPPING"
+	c.bumpLocked()
+	c.mu.Unlock()
+	if graceful {
+		dctx, cancel := context.WithTimeout(ctx, st.spec.Graceful+5*time.Second)
+		_, _ = replicaDrain.Remote(r.ref.Actor, st.spec.Graceful).Get(dctx)
+		cancel()
+	}
+	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := rayo.Kill(kctx, r.ref.Actor, true)
+	cancel()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		c.log.Warn("killing a replica", "replica", r.ref.ID, "err", err)
+	}
+	c.mu.Lock()
+	st.replicas = removeReplicaState(st.replicas, r)
+	c.bumpLocked()
+	c.mu.Unlock()
+}
+
+func removeReplicaState(rs []*replicaState, r *replicaState) []*replicaState {
+	out := rs[:0]
+	for _, x := range rs {
+		if x != r {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Status is Serve's state (Ray's serve status): per application and
+// deployment, replicas wanted and running.
+type Status struct {
+	Applications []AppStatus `msgpack:"a" json:"applications"`
+	// Stopping counts the replicas of deleted applications and removed
+	// deployments still draining.
+	Stopping int `msgpack:"st" json:"replicas_stopping"`
+}
+
+// AppStatus is an application's state.
+type AppStatus struct {
+	Name        string             `msgpack:"n" json:"name"`
+	RoutePrefix string             `msgpack:"p" json:"route_prefix"`
+	Status      string             `msgpack:"s" json:"status"` // RUNNING, DEPLOYING
+	Deployments []DeploymentStatus `msgpack:"d" json:"deployments"`
+}
+
+// DeploymentStatus is a deployment's state.
+type DeploymentStatus struct {
+	Name     string          `msgpack:"n" json:"name"`
+	Status   string          `msgpack:"s" json:"status"` // HEALTHY, UPDATING
+	Wanted   int             `msgpack:"w" json:"replicas_wanted"`
+	Running  int             `msgpack:"r" json:"replicas_running"`
+	Version  string          `msgpack:"v" json:"version"`
+	Replicas []ReplicaStatus `msgpack:"rs" json:"replicas"`
+}
+
+// ReplicaStatus is a replica's state.
+type ReplicaStatus struct {
+	ID      string `msgpack:"i" json:"replica_id"`
+	State   string `msgpack:"s" json:"state"`
+	Version string `msgpack:"v" json:"version"`
+}
+
+func (c *controllerActor) status(context.Context) (Status, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var s Status
+	names := make([]string, 0, len(c.apps))
+	for n := range c.apps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a := c.apps[n]
+		as := AppStatus{Name: a.Name, RoutePrefix: a.RoutePrefix, Status: "RUNNING"}
+		for _, d := range a.Deployments {
+			st := c.deps[depKey{a.Name, d.Name}]
+			ds := DeploymentStatus{Name: d.Name, Wanted: d.NumReplicas, Version: d.Version, Status: "HEALTHY"}
+			if st != nil {
+				for _, r := range st.replicas {
+					ds.Replicas = append(ds.Replicas, ReplicaStatus{ID: r.ref.ID, State: r.state, Version: r.version})
+					if r.state == "RUNNING" && r.version == d.Version {
+						ds.Running++
+					}
+				}
+			}
+			if ds.Running != ds.Wanted || len(ds.Replicas) != ds.Running {
+				ds.Status, as.Status = "UPDATING", "DEPLOYING"
+			}
+			as.Deployments = append(as.Deployments, ds)
+		}
+		s.Applications = append(s.Applications, as)
+	}
+	for k, st := range c.deps {
+		if a := c.apps[k.app]; a == nil || a.deployment(k.dep) == nil {
+			s.Stopping += len(st.replicas)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,319 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// Go cannot ship closures, so a deployment reaches the replicas that run
+// it by name: Deployment registers the type and its constructor at
+// package level, which every process of the program runs at start.
+
+// DeploymentConfig is a deployment's settings, with Ray Serve's names and
+// defaults.
+type DeploymentConfig struct {
+	// NumReplicas is the fixed number of replicas (default 1).
+	NumReplicas int
+	// MaxOngoingRequests is how many requests a replica runs at once
+	// (default 5, as Ray's max_ongoing_requests).
+	MaxOngoingRequests int
+	// Resources each replica holds: CPUs (default 1), GPUs, memory,
+	// custom resources.
+	NumCPUs, NumGPUs float64
+	Memory           int64
+	Resources        map[string]float64
+	// UserConfig is delivered to the replica's Reconfigure method (if its
+	// type has one) when it starts and whenever it changes, without a
+	// restart.
+	UserConfig any
+	// HealthCheckPeriod and HealthCheckTimeout (defaults 10 s and 30 s,
+	// as Ray): a replica whose check fails or times out is replaced.
+	HealthCheckPeriod, HealthCheckTimeout time.Duration
+	// GracefulShutdownTimeout bounds how long a stopping replica drains
+	// its requests (default 20 s).
+	GracefulShutdownTimeout time.Duration
+}
+
+func (c *DeploymentConfig) withDefaults() {
+	if c.NumReplicas == 0 {
+		c.NumReplicas = 1
+	}
+	if c.MaxOngoingRequests == 0 {
+		c.MaxOngoingRequests = 5
+	}
+	if c.NumCPUs == 0 {
+		c.NumCPUs = 1
+	}
+	if c.HealthCheckPeriod == 0 {
+		c.HealthCheckPeriod = 10 * time.Second
+	}
+	if c.HealthCheckTimeout == 0 {
+		c.HealthCheckTimeout = 30 * time.Second
+	}
+	if c.GracefulShutdownTimeout == 0 {
+		c.GracefulShutdownTimeout = 20 * time.Second
+	}
+}
+
+func (c DeploymentConfig) validate(name string) error {
+	switch {
+	case c.NumReplicas < 0:
+		return fmt.Errorf("%w: deployment %s: NumReplicas %d is negative", ErrInvalidConfig, name, c.NumReplicas)
+	case c.MaxOngoingRequests < 0:
+		return fmt.Errorf("%w: deployment %s: MaxOngoingRequests %d is negative", ErrInvalidConfig, name, c.MaxOngoingRequests)
+	case c.NumCPUs < 0 || c.NumGPUs < 0 || c.Memory < 0:
+		return fmt.Errorf("%w: deployment %s: negative resources", ErrInvalidConfig, name)
+	}
+	return nil
+}
+
+// Reconfigurer is a deployment type that takes its UserConfig at start
+// and on change (Ray's reconfigure).
+type Reconfigurer interface {
+	Reconfigure(ctx context.Context, userConfig []byte) error
+}
+
+// HealthChecker is a deployment type with its own health check (Ray's
+// check_health); an error marks the replica unhealthy and it is replaced.
+type HealthChecker interface {
+	CheckHealth(ctx context.Context) error
+}
+
+// deploymentDef is a registration.
+type deploymentDef struct {
+	name string
+	typ  reflect.Type // *T
+	ctor reflect.Value
+	// ctorIn are the constructor's parameter types after an optional
+	// context.Context.
+	ctorIn  []reflect.Type
+	withCtx bool
+	cfg     DeploymentConfig
+	methods map[string]*methodDef
+}
+
+// methodDef is a method callable through a handle: func(ctx?, args...)
+// (R, error) or (R) or (error).
+type methodDef struct {
+	fn      reflect.Value
+	in      []reflect.Type
+	withCtx bool
+	hasOut  bool
+	hasErr  bool
+}
+
+var registry = struct {
+	sync.RWMutex
+	m map[string]*deploymentDef
+}{m: map[string]*deploymentDef{}}
+
+var (
+	ctxType   = reflect.TypeFor[context.Context]()
+	errorType = reflect.TypeFor[error]()
+)
+
+// Deployment is a registered deployment of type T.
+type Deployment[T any] struct {
+	def *deploymentDef
+	cfg DeploymentConfig
+	err error
+}
+
+// Name is the deployment's registered name.
+func (d *Deployment[T]) Name() string { return d.def.name }
+
+// NewDeployment registers T as a deployment named name (Ray's
+// @serve.deployment). ctor builds a replica's instance, once per replica
+// (load the model there): func([ctx context.Context,] args...) (*T,
+// error) or (*T). If *T is an http.Handler, the deployment can be an
+// application's HTTP ingress; its exported methods of the form
+// func([ctx,] args...) (R, error) are callable through handles. Call it at
+// package level: it panics on a malformed constructor or a name taken,
+// programming errors that show at start-up.
+func NewDeployment[T any](name string, ctor any, cfg DeploymentConfig) *Deployment[T] {
+	if name == "" {
+		panic("serve: a deployment needs a name")
+	}
+	def := &deploymentDef{name: name, typ: reflect.TypeFor[*T](), ctor: reflect.ValueOf(ctor), methods: map[string]*methodDef{}}
+	ct := def.ctor.Type()
+	if def.ctor.Kind() != reflect.Func || ct.NumOut() < 1 || ct.NumOut() > 2 || ct.Out(0) != def.typ || (ct.NumOut() == 2 && ct.Out(1) != errorType) || ct.IsVariadic() {
+		panic(fmt.Sprintf("serve: NewDeployment(%q): the constructor must be func([ctx,] args...) (*%v[, error])", name, reflect.TypeFor[T]()))
+	}
+	for i := range ct.NumIn() {
+		if i == 0 && ct.In(0) == ctxType {
+			def.withCtx = true
+			continue
+		}
+		def.ctorIn = append(def.ctorIn, ct.In(i))
+	}
+	for i := range def.typ.NumMethod() {
+		m := def.typ.Method(i)
+		if md := newMethodDef(m); md != nil {
+			def.methods[m.Name] = md
+		}
+	}
+	d := &Deployment[T]{def: def, cfg: cfg}
+	if err := cfg.validate(name); err != nil {
+		d.err = err
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.m[name]; dup {
+		panic(fmt.Sprintf("serve: deployment name %q registered twice", name))
+	}
+	if rayo.IsInitialized() {
+		d.err = fmt.Errorf("%w: %q was registered after rayo.Init; register it in a package-level var so that replicas have it too", ErrNotRegistered, name)
+		return d
+	}
+	registry.m[name] = def
+	return d
+}
+
+// newMethodDef describes a method usable through a handle, nil for any
+// other (ServeHTTP and the lifecycle methods included).
+func newMethodDef(m reflect.Method) *methodDef {
+	switch m.Name {
+	case "ServeHTTP", "Reconfigure", "CheckHealth":
+		return nil
+	}
+	t := m.Type // receiver first
+	md := &methodDef{fn: m.Func}
+	for i := 1; i < t.NumIn(); i++ {
+		if i == 1 && t.In(1) == ctxType {
+			md.withCtx = true
+			continue
+		}
+		md.in = append(md.in, t.In(i))
+	}
+	switch t.NumOut() {
+	case 1:
+		md.hasErr = t.Out(0) == errorType
+		md.hasOut = !md.hasErr
+	case 2:
+		if t.Out(1) != errorType {
+			return nil
+		}
+		md.hasOut, md.hasErr = true, true
+	default:
+		return nil
+	}
+	return md
+}
+
+func lookupDeployment(name string) (*deploymentDef, error) {
+	registry.RLock()
+	defer registry.RUnlock()
+	def := registry.m[name]
+	if def == nil {
+		return nil, fmt.Errorf("%w: %q is not registered in this binary", ErrNotRegistered, name)
+	}
+	return def, nil
+}
+
+// Options returns a copy of d with cfg's non-zero fields set (Ray's
+// .options()).
+func (d *Deployment[T]) Options(cfg DeploymentConfig) *Deployment[T] {
+	c := *d
+	if cfg.NumReplicas != 0 {
+		c.cfg.NumReplicas = cfg.NumReplicas
+	}
+	if cfg.MaxOngoingRequests != 0 {
+		c.cfg.MaxOngoingRequests = cfg.MaxOngoingRequests
+	}
+	if cfg.NumCPUs != 0 {
+		c.cfg.NumCPUs = cfg.NumCPUs
+	}
+	if cfg.NumGPUs != 0 {
+		c.cfg.NumGPUs = cfg.NumGPUs
+	}
+	if cfg.Memory != 0 {
+		c.cfg.Memory = cfg.Memory
+	}
+	if cfg.Resources != nil {
+		c.cfg.Resources = cfg.Resources
+	}
+	if cfg.UserConfig != nil {
+		c.cfg.UserConfig = cfg.UserConfig
+	}
+	if cfg.HealthCheckPeriod != 0 {
+		c.cfg.HealthCheckPeriod = cfg.HealthCheckPeriod
+	}
+	if cfg.HealthCheckTimeout != 0 {
+		c.cfg.HealthCheckTimeout = cfg.HealthCheckTimeout
+	}
+	if cfg.GracefulShutdownTimeout != 0 {
+		c.cfg.GracefulShutdownTimeout = cfg.GracefulShutdownTimeout
+	}
+	if err := c.cfg.validate(d.def.name); err != nil && c.err == nil {
+		c.err = err
+	}
+	return &c
+}
+
+// Application is a deployment bound with its constructor's arguments
+// (Ray's Application, from .bind()). An argument that is itself an
+// Application becomes a handle to that deployment in the replica: the
+// two are deployed together.
+type Application struct {
+	deployment string
+	cfg        DeploymentConfig
+	args       []any
+	err        error
+}
+
+// Bind binds the constructor's arguments (Ray's .bind()).
+func (d *Deployment[T]) Bind(args ...any) *Application {
+	a := &Application{deployment: d.def.name, cfg: d.cfg, args: args, err: d.err}
+	if a.err == nil && len(args) != len(d.def.ctorIn) {
+		a.err = fmt.Errorf("%w: deployment %s's constructor takes %d arguments, Bind got %d", ErrInvalidConfig, d.def.name, len(d.def.ctorIn), len(args))
+	}
+	a.cfg.withDefaults()
+	return a
+}
+
+// isHTTP reports whether the deployment's type serves HTTP.
+func (def *deploymentDef) isHTTP() bool { return def.typ.Implements(reflect.TypeFor[http.Handler]()) }
+
+// newInstance builds a replica's instance from its encoded arguments.
+func (def *deploymentDef) newInstance(ctx context.Context, args []msgpack.RawMessage) (any, error) {
+	if len(args) != len(def.ctorIn) {
+		return nil, fmt.Errorf("%w: %s's constructor takes %d arguments, got %d", ErrInvalidConfig, def.name, len(def.ctorIn), len(args))
+	}
+	in := make([]reflect.Value, 0, len(args)+1)
+	if def.withCtx {
+		in = append(in, reflect.ValueOf(ctx))
+	}
+	for i, raw := range args {
+		v := reflect.New(def.ctorIn[i])
+		if err := msgpack.Unmarshal(raw, v.Interface()); err != nil {
+			return nil, fmt.Errorf("%w: %s's constructor argument %d: %v", ErrInvalidConfig, def.name, i, err)
+		}
+		in = append(in, v.Elem())
+	}
+	out, err := callGuarded(def.ctor, in)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 2 && !out[1].IsNil() {
+		return nil, out[1].Interface().(error)
+	}
+	return out[0].Interface(), nil
+}
+
+// callGuarded calls fn, turning a panic into an error.
+func callGuarded(fn reflect.Value, in []reflect.Value) (out []reflect.Value, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("serve: panic: %v", p)
+		}
+	}()
+	return fn.Call(in), nil
+}

@@ -1,0 +1,110 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// DeploymentHandle calls a deployment's methods from anywhere in the
+// cluster: a driver, or another deployment that got it as a constructor
+// argument (Ray's DeploymentHandle). It is plain data and travels as
+// such.
+type DeploymentHandle struct {
+	App        string `msgpack:"a"`
+	Deployment string `msgpack:"d"`
+}
+
+// GetDeploymentHandle returns a handle to a deployment of a running
+// application (Ray's serve.get_deployment_handle).
+func GetDeploymentHandle(app, deployment string) DeploymentHandle {
+	return DeploymentHandle{App: app, Deployment: deployment}
+}
+
+// Response is a call's result, which the caller awaits or passes on
+// (Ray's DeploymentResponse).
+type Response struct {
+	ref  rayo.ObjectRef[msgpack.RawMessage]
+	done func()
+	err  error
+}
+
+// waitForReplica bounds how long a call waits for a deployment with no
+// replica (starting, or scaled to zero).
+const waitForReplica = 30 * time.Second
+
+// Call calls method on a replica picked by power of two choices, with
+// args encoded as msgpack. It returns at once; Result waits.
+func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) *Response {
+	raw := make([]msgpack.RawMessage, len(args))
+	for i, a := range args {
+		b, err := msgpack.Marshal(a)
+		if err != nil {
+			return &Response{err: fmt.Errorf("%w: %s.%s argument %d: %v", ErrInvalidConfig, h.Deployment, method, i, err)}
+		}
+		raw[i] = b
+	}
+	x, err := h.pick(ctx)
+	if err != nil {
+		return &Response{err: err}
+	}
+	return &Response{ref: replicaCall.Remote(x.ref.Actor, method, raw), done: x.done}
+}
+
+// pick waits for the deployment to have a replica with room.
+func (h DeploymentHandle) pick(ctx context.Context) (*routeReplica, error) {
+	w, err := routes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(waitForReplica)
+	for {
+		r := w.router(h.App, h.Deployment)
+		if r == nil {
+			return nil, fmt.Errorf("%w: no deployment %s in application %s", ErrNotFound, h.Deployment, h.App)
+		}
+		x, err := r.pick()
+		if err == nil {
+			return x, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// Result waits for the call and decodes its result into out (a pointer;
+// nil to drop it).
+func (r *Response) Result(ctx context.Context, out any) error {
+	if r.err != nil {
+		return r.err
+	}
+	raw, err := r.ref.Get(ctx)
+	if r.done != nil {
+		r.done()
+		r.done = nil
+	}
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	return msgpack.Unmarshal(raw, out)
+}
+
+// Result is a typed Response.Result.
+func Result[R any](ctx context.Context, r *Response) (R, error) {
+	var v R
+	err := r.Result(ctx, &v)
+	return v, err
+}

@@ -1,0 +1,91 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// The proxy is an actor ("rayo.serve.proxy") that runs a plain net/http
+// server: it finds the application by the longest route prefix, picks a
+// replica of its ingress deployment by power of two choices and calls
+// it. It serves application traffic only: no cluster token (applications
+// bring their own authentication) and nothing of the control plane.
+
+type proxyActor struct {
+	srv  *http.Server
+	ln   net.Listener
+	addr string
+}
+
+var (
+	proxyType = rayo.RegisterActor[proxyActor]("rayo.serve.proxy", newProxy)
+	proxyAddr = rayo.RegisterMethod[string](proxyType, "address", (*proxyActor).address)
+)
+
+func newProxy(ctx context.Context, addr string) (*proxyActor, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &proxyActor{ln: ln, addr: ln.Addr().String()}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+func (p *proxyActor) address(context.Context) (string, error) { return p.addr, nil }
+
+// requestTimeout bounds a request through the proxy (Ray's
+// request_timeout_s is unset by default; a bound keeps a stuck replica
+// from holding connections for ever).
+const requestTimeout = 5 * time.Minute
+
+func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Server", "rayo-serve")
+	wt, err := routes(r.Context())
+	if err != nil {
+		http.Error(w, "serve: no route table yet", http.StatusServiceUnavailable)
+		return
+	}
+	app, rt, ok := wt.match(r.URL.Path)
+	if !ok || rt == nil {
+		http.Error(w, "serve: no application at "+r.URL.Path, http.StatusNotFound)
+		return
+	}
+	x, err := rt.pick()
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer x.done()
+	q, err := fromHTTP(r, app.Prefix)
+	if err != nil {
+		http.Error(w, "serve: reading the request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	resp, err := replicaHTTP.Remote(x.ref.Actor, q).Get(ctx)
+	if err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, context.DeadlineExceeded) {
+			code = http.StatusGatewayTimeout
+		}
+		http.Error(w, "serve: "+err.Error(), code)
+		return
+	}
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+}

@@ -1,0 +1,178 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// A replica is an actor ("rayo.serve.replica") running one instance of a
+// deployment's type. Requests run in its default group, at most
+// MaxOngoingRequests at once (the actor's MaxConcurrency); health
+// checks, reconfiguration, statistics and draining run in their own
+// group, so that they never wait behind requests.
+
+// replicaSpec is what a replica is made with.
+type replicaSpec struct {
+	App        string               `msgpack:"a"`
+	Deployment string               `msgpack:"d"`
+	ID         string               `msgpack:"i"`
+	Version    string               `msgpack:"v"`
+	Args       []msgpack.RawMessage `msgpack:"args"`
+	UserConfig []byte               `msgpack:"uc,omitempty"` // JSON
+}
+
+type replica struct {
+	spec    replicaSpec
+	def     *deploymentDef
+	inst    any
+	http    http.Handler
+	ongoing atomic.Int64
+	total   atomic.Int64
+}
+
+// replicaStats is what a replica reports to the controller.
+type replicaStats struct {
+	Ongoing int64 `msgpack:"o"`
+	Total   int64 `msgpack:"t"`
+}
+
+const controlGroup = "control"
+
+var (
+	replicaType        = rayo.RegisterActor[replica]("rayo.serve.replica", newReplica)
+	replicaHTTP        = rayo.RegisterMethod[*httpResponse](replicaType, "http", (*replica).handleHTTP)
+	replicaCall        = rayo.RegisterMethod[msgpack.RawMessage](replicaType, "call", (*replica).call)
+	replicaCheck       = rayo.RegisterMethod[bool](replicaType, "check", (*replica).check, rayo.ConcurrencyGroup(controlGroup))
+	replicaReconfigure = rayo.RegisterMethod[bool](replicaType, "reconfigure", (*replica).reconfigure, rayo.ConcurrencyGroup(controlGroup))
+	replicaStatsM      = rayo.RegisterMethod[replicaStats](replicaType, "stats", (*replica).stats, rayo.ConcurrencyGroup(controlGroup))
+	replicaDrain       = rayo.RegisterMethod[bool](replicaType, "drain", (*replica).drain, rayo.ConcurrencyGroup(controlGroup))
+)
+
+func newReplica(ctx context.Context, spec replicaSpec) (*replica, error) {
+	def, err := lookupDeployment(spec.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := def.newInstance(ctx, spec.Args)
+	if err != nil {
+		return nil, err
+	}
+	r := &replica{spec: spec, def: def, inst: inst}
+	r.http, _ = inst.(http.Handler)
+	if _, err := r.reconfigure(ctx, spec.UserConfig); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *replica) handleHTTP(ctx context.Context, q *httpRequest) (*httpResponse, error) {
+	if r.http == nil {
+		return &httpResponse{Status: http.StatusInternalServerError, Body: []byte(fmt.Sprintf("serve: deployment %s does not serve HTTP (its type is not an http.Handler)", r.def.name))}, nil
+	}
+	r.ongoing.Add(1)
+	defer r.ongoing.Add(-1)
+	r.total.Add(1)
+	return serveOne(ctx, r.http, q), nil
+}
+
+// call runs a method by name with msgpack arguments and returns its
+// msgpack result.
+func (r *replica) call(ctx context.Context, method string, args []msgpack.RawMessage) (msgpack.RawMessage, error) {
+	md := r.def.methods[method]
+	if md == nil {
+		return nil, fmt.Errorf("%w: %s has no method %q callable through a handle", ErrNoMethod, r.def.name, method)
+	}
+	if len(args) != len(md.in) {
+		return nil, fmt.Errorf("%w: %s.%s takes %d arguments, got %d", ErrNoMethod, r.def.name, method, len(md.in), len(args))
+	}
+	r.ongoing.Add(1)
+	defer r.ongoing.Add(-1)
+	r.total.Add(1)
+	in := make([]reflect.Value, 0, len(args)+2)
+	in = append(in, reflect.ValueOf(r.inst))
+	if md.withCtx {
+		in = append(in, reflect.ValueOf(ctx))
+	}
+	for i, raw := range args {
+		v := reflect.New(md.in[i])
+		if err := msgpack.Unmarshal(raw, v.Interface()); err != nil {
+			return nil, fmt.Errorf("%w: %s.%s argument %d: %v", ErrNoMethod, r.def.name, method, i, err)
+		}
+		in = append(in, v.Elem())
+	}
+	out, err := callGuarded(md.fn, in)
+	if err != nil {
+		return nil, err
+	}
+	if md.hasErr {
+		if e := out[len(out)-1]; !e.IsNil() {
+			return nil, e.Interface().(error)
+		}
+	}
+	if !md.hasOut {
+		return msgpack.Marshal(nil)
+	}
+	return msgpack.Marshal(out[0].Interface())
+}
+
+func (r *replica) check(ctx context.Context) (bool, error) {
+	if hc, ok := r.inst.(HealthChecker); ok {
+		if err := hc.CheckHealth(ctx); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (r *replica) reconfigure(ctx context.Context, userConfig []byte) (bool, error) {
+	rc, ok := r.inst.(Reconfigurer)
+	if !ok || len(userConfig) == 0 {
+		return true, nil
+	}
+	if err := rc.Reconfigure(ctx, userConfig); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (r *replica) stats(context.Context) (replicaStats, error) {
+	return replicaStats{Ongoing: r.ongoing.Load(), Total: r.total.Load()}, nil
+}
+
+// drain waits until the replica's requests are done, or timeout.
+func (r *replica) drain(ctx context.Context, timeout time.Duration) (bool, error) {
+	deadline := time.Now().Add(timeout)
+	for r.ongoing.Load() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return r.ongoing.Load() == 0, nil
+}
+
+// encodeUserConfig makes a deployment's UserConfig the JSON its
+// Reconfigure gets.
+func encodeUserConfig(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if b, ok := v.([]byte); ok {
+		return b, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: UserConfig: %v", ErrInvalidConfig, err)
+	}
+	return b, nil
+}
