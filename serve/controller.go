@@ -90,7 +90,9 @@ func newController(ctx context.Context) (*controllerActor, error) {
 
 // replicaName is a replica actor's name: the controller finds its
 // replicas again by name after a restart.
-func replicaName(app, dep string, n int) string { return fmt.Sprintf("rayo.serve.replica:%s:%s:%d", app, dep, n) }
+func replicaName(app, dep string, n int) string {
+	return fmt.Sprintf("rayo.serve.replica:%s:%s:%d", app, dep, n)
+}
 
 // adopt finds the replicas an earlier controller started for a.
 func (c *controllerActor) adopt(ctx context.Context, a *appSpec) {

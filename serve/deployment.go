@@ -3,7 +3,6 @@ package serve
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"reflect"
 	"sync"
 	"time"
@@ -96,7 +95,6 @@ type deploymentDef struct {
 	// context.Context.
 	ctorIn  []reflect.Type
 	withCtx bool
-	cfg     DeploymentConfig
 	methods map[string]*methodDef
 }
 
@@ -278,9 +276,6 @@ func (d *Deployment[T]) Bind(args ...any) *Application {
 	a.cfg.withDefaults()
 	return a
 }
-
-// isHTTP reports whether the deployment's type serves HTTP.
-func (def *deploymentDef) isHTTP() bool { return def.typ.Implements(reflect.TypeFor[http.Handler]()) }
 
 // newInstance builds a replica's instance from its encoded arguments.
 func (def *deploymentDef) newInstance(ctx context.Context, args []msgpack.RawMessage) (any, error) {

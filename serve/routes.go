@@ -35,7 +35,7 @@ type routeDep struct {
 }
 
 type replicaRef struct {
-	ID    string                     `msgpack:"i"`
+	ID    string                    `msgpack:"i"`
 	Actor rayo.ActorHandle[replica] `msgpack:"h"`
 }
 
