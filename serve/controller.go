@@ -62,7 +62,36 @@ var (
 	ctlDelete      = rayo.RegisterMethod[bool](controllerType, "delete", (*controllerActor).delete)
 	ctlRoutes      = rayo.RegisterMethod[routeTable](controllerType, "routes", (*controllerActor).routes)
 	ctlStatus      = rayo.RegisterMethod[Status](controllerType, "status", (*controllerActor).status)
+	ctlDead        = rayo.RegisterMethod[bool](controllerType, "dead", (*controllerActor).dead)
 )
+
+// dead: a proxy or handle saw replica id's actor die under a request.
+// Its next health check is made now.
+func (c *controllerActor) dead(_ context.Context, id string) (bool, error) {
+	c.mu.Lock()
+	for _, st := range c.deps {
+		for _, r := range st.replicas {
+			if r.ref.ID == id {
+				r.lastCheck = time.Time{}
+			}
+		}
+	}
+	c.mu.Unlock()
+	c.poke()
+	return true, nil
+}
+
+// reportDead tells the controller, in the background, that a replica
+// died under a request.
+func reportDead(id string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if ctl, err := controller(ctx); err == nil {
+			_, _ = ctlDead.Remote(ctl, id).Get(ctx)
+		}
+	}()
+}
 
 func newController(ctx context.Context) (*controllerActor, error) {
 	c := &controllerActor{apps: map[string]*appSpec{}, deps: map[depKey]*depState{}, changed: make(chan struct{}),
@@ -293,10 +322,15 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 
 	// Health: check the running replicas whose period is up.
 	for _, r := range append(append([]*replicaState{}, current...), old...) {
-		if time.Since(r.lastCheck) < spec.HealthEvery {
+		c.mu.Lock()
+		due := time.Since(r.lastCheck) >= spec.HealthEvery
+		if due {
+			r.lastCheck = time.Now()
+		}
+		c.mu.Unlock()
+		if !due {
 			continue
 		}
-		r.lastCheck = time.Now()
 		cctx, cancel := context.WithTimeout(ctx, spec.HealthLimit)
 		ok, err := replicaCheck.Remote(r.ref.Actor).Get(cctx)
 		cancel()

@@ -75,8 +75,17 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := replicaHTTP.Remote(x.ref.Actor, q).Get(ctx)
 	if err != nil {
 		code := http.StatusInternalServerError
-		if errors.Is(err, context.DeadlineExceeded) {
+		var died *rayo.ActorDiedError
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
 			code = http.StatusGatewayTimeout
+		case errors.As(err, &died):
+			// The replica is gone: route around it now, and have the
+			// controller replace it now, not at its next health check.
+			code = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+			rt.drop(x.ref.ID)
+			reportDead(x.ref.ID)
 		}
 		http.Error(w, "serve: "+err.Error(), code)
 		return

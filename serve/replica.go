@@ -148,10 +148,24 @@ func (r *replica) stats(context.Context) (replicaStats, error) {
 	return replicaStats{Ongoing: r.ongoing.Load(), Total: r.total.Load()}, nil
 }
 
-// drain waits until the replica's requests are done, or timeout.
+// drainQuiet is how long a draining replica must see no new request
+// before it is done: proxies and handles learn of its removal from the
+// routes by a long poll, within milliseconds, and a request sent before
+// that must not be cut off by the kill.
+const drainQuiet = 250 * time.Millisecond
+
+// drain waits until the replica has no request running and none has
+// arrived for drainQuiet, or timeout (Ray's graceful shutdown wait loop).
 func (r *replica) drain(ctx context.Context, timeout time.Duration) (bool, error) {
 	deadline := time.Now().Add(timeout)
-	for r.ongoing.Load() > 0 && time.Now().Before(deadline) {
+	seen, quietSince := r.total.Load(), time.Now()
+	for time.Now().Before(deadline) {
+		if n := r.total.Load(); n != seen {
+			seen, quietSince = n, time.Now()
+		}
+		if r.ongoing.Load() == 0 && time.Since(quietSince) >= drainQuiet {
+			return true, nil
+		}
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()

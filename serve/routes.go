@@ -121,6 +121,20 @@ func (r *router) pick() (*routeReplica, error) {
 
 func (x *routeReplica) done() { x.inflight.Add(-1) }
 
+// drop takes a replica out of this process's routes at once (its actor
+// died under a request), before the controller's next table says so.
+func (r *router) drop(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.replicas[:0:0]
+	for _, x := range r.replicas {
+		if x.ref.ID != id {
+			out = append(out, x)
+		}
+	}
+	r.replicas = out
+}
+
 // watcher keeps this process's copy of the route table, long-polling the
 // controller. One per process, started on first use, stopped by Shutdown.
 type watcher struct {
