@@ -9,12 +9,25 @@ import (
 	"github.com/rayo-dev/rayo"
 )
 
-// HTTPOptions say where the proxy listens (Ray's http_options).
+// ProxyLocation says which nodes run an HTTP proxy (Ray's
+// proxy_location).
+type ProxyLocation string
+
+const (
+	EveryNode ProxyLocation = "EveryNode" // the default
+	HeadOnly  ProxyLocation = "HeadOnly"  // the node Start was called from
+	NoProxy   ProxyLocation = "Disabled"  // handles only
+)
+
+// HTTPOptions say where the proxies listen (Ray's http_options).
 type HTTPOptions struct {
 	// Host is the address to bind: loopback (127.0.0.1) unless given.
 	Host string
-	// Port is the proxy's port (default 8000; -1 picks a free one).
+	// Port is the proxies' port (default 8000; -1 picks a free one on
+	// each node).
 	Port int
+	// Location is where proxies run (default EveryNode).
+	Location ProxyLocation
 }
 
 func (o HTTPOptions) addr() string {
@@ -31,6 +44,18 @@ func (o HTTPOptions) addr() string {
 	return fmt.Sprintf("%s:%d", host, port)
 }
 
+func (o HTTPOptions) validate() error {
+	switch o.Location {
+	case "", EveryNode, HeadOnly, NoProxy:
+	default:
+		return fmt.Errorf("%w: proxy location %q: want EveryNode, HeadOnly or Disabled", ErrInvalidConfig, o.Location)
+	}
+	if o.Port > 65535 || o.Port < -1 {
+		return fmt.Errorf("%w: port %d", ErrInvalidConfig, o.Port)
+	}
+	return nil
+}
+
 // controller returns the running controller's handle.
 func controller(ctx context.Context) (rayo.ActorHandle[controllerActor], error) {
 	h, err := rayo.GetActor[controllerActor](ctx, controllerName, rayo.Namespace(serveNamespace))
@@ -41,20 +66,25 @@ func controller(ctx context.Context) (rayo.ActorHandle[controllerActor], error) 
 }
 
 // Start starts Serve on the cluster, if it is not running: the
-// controller and an HTTP proxy on this node (Ray's serve.start). It
-// returns the proxy's address.
+// controller, which keeps a proxy on every node (or the head only), as
+// Ray's serve.start. It returns this node's proxy address ("" with
+// NoProxy).
 func Start(ctx context.Context, opts HTTPOptions) (string, error) {
-	if _, err := controllerType.Options(rayo.Name(controllerName), rayo.Namespace(serveNamespace), rayo.Detached(),
-		rayo.GetIfExists(), rayo.NumCPUs(0), rayo.MaxConcurrency(1000), rayo.MaxRestarts(-1)).New(ctx); err != nil {
+	if err := opts.validate(); err != nil {
 		return "", err
 	}
-	node := rayo.NodeID()
-	p, err := proxyType.Options(rayo.Name("rayo.serve.proxy:"+node), rayo.Namespace(serveNamespace), rayo.Detached(),
-		rayo.GetIfExists(), rayo.NumCPUs(0), rayo.MaxConcurrency(1000), rayo.NodeAffinity(node, false)).New(ctx, opts.addr())
+	if opts.Location == "" {
+		opts.Location = EveryNode
+	}
+	ctl, err := controllerType.Options(rayo.Name(controllerName), rayo.Namespace(serveNamespace), rayo.Detached(),
+		rayo.GetIfExists(), rayo.NumCPUs(0), rayo.MaxConcurrency(1000), rayo.MaxRestarts(-1)).New(ctx, proxyConfig{Addr: opts.addr(), Location: opts.Location, Head: rayo.NodeID()})
 	if err != nil {
 		return "", err
 	}
-	return proxyAddr.Remote(p).Get(ctx)
+	if opts.Location == NoProxy {
+		return "", nil
+	}
+	return ctlProxyAddr.Remote(ctl, rayo.NodeID()).Get(ctx)
 }
 
 // RunOptions name an application and its route (Ray's serve.run
@@ -175,8 +205,8 @@ func Shutdown(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if p, err := rayo.GetActor[proxyActor](ctx, "rayo.serve.proxy:"+rayo.NodeID(), rayo.Namespace(serveNamespace)); err == nil {
-		_ = rayo.Kill(ctx, p, true)
+	if _, err := ctlStopProxies.Remote(ctl).Get(ctx); err != nil {
+		return err
 	}
 	return rayo.Kill(ctx, ctl, true)
 }

@@ -31,6 +31,9 @@ const (
 )
 
 type controllerActor struct {
+	proxyCfg proxyConfig
+	proxies  map[string]*proxyState // by node ID
+
 	mu      sync.Mutex
 	apps    map[string]*appSpec
 	deps    map[depKey]*depState
@@ -63,6 +66,8 @@ var (
 	ctlRoutes      = rayo.RegisterMethod[routeTable](controllerType, "routes", (*controllerActor).routes)
 	ctlStatus      = rayo.RegisterMethod[Status](controllerType, "status", (*controllerActor).status)
 	ctlDead        = rayo.RegisterMethod[bool](controllerType, "dead", (*controllerActor).dead)
+	ctlProxyAddr   = rayo.RegisterMethod[string](controllerType, "proxyAddress", (*controllerActor).proxyAddress)
+	ctlStopProxies = rayo.RegisterMethod[bool](controllerType, "stopProxies", (*controllerActor).stopProxies)
 )
 
 // dead: a proxy or handle saw replica id's actor die under a request.
@@ -93,8 +98,8 @@ func reportDead(id string) {
 	}()
 }
 
-func newController(ctx context.Context) (*controllerActor, error) {
-	c := &controllerActor{apps: map[string]*appSpec{}, deps: map[depKey]*depState{}, changed: make(chan struct{}),
+func newController(ctx context.Context, pc proxyConfig) (*controllerActor, error) {
+	c := &controllerActor{proxyCfg: pc, proxies: map[string]*proxyState{}, apps: map[string]*appSpec{}, deps: map[depKey]*depState{}, changed: make(chan struct{}),
 		kick: make(chan struct{}, 1), log: slog.Default().With("component", "serve-controller")}
 	keys, err := rayo.KVList(ctx, kvPrefix, rayo.KVNamespace(kvNamespace))
 	if err != nil {
@@ -279,6 +284,7 @@ func (c *controllerActor) loop(ctx context.Context) {
 
 // reconcile moves each deployment one step towards its spec.
 func (c *controllerActor) reconcile(ctx context.Context) {
+	c.reconcileProxies(ctx)
 	c.mu.Lock()
 	type work struct {
 		k  depKey
