@@ -58,23 +58,28 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "serve: no application at "+r.URL.Path, http.StatusNotFound)
 		return
 	}
+	start := time.Now()
+	code := http.StatusOK
+	defer func() { observeRequest(app, code, time.Since(start)) }()
 	x, err := rt.pick()
 	if err != nil {
+		code = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		http.Error(w, err.Error(), code)
 		return
 	}
 	defer x.done()
 	q, err := fromHTTP(r, app.Prefix)
 	if err != nil {
-		http.Error(w, "serve: reading the request: "+err.Error(), http.StatusBadRequest)
+		code = http.StatusBadRequest
+		http.Error(w, "serve: reading the request: "+err.Error(), code)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	resp, err := replicaHTTP.Remote(x.ref.Actor, q).Get(ctx)
 	if err != nil {
-		code := http.StatusInternalServerError
+		code = http.StatusInternalServerError
 		var died *rayo.ActorDiedError
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
@@ -95,6 +100,7 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h[k] = v
 	}
 	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	code = resp.Status
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
 }
