@@ -234,7 +234,11 @@ func (c *controllerActor) routes(ctx context.Context, since int64) (routeTable, 
 func (c *controllerActor) tableLocked() routeTable {
 	t := routeTable{Version: c.version}
 	for _, a := range c.apps {
-		t.Apps = append(t.Apps, routeApp{Name: a.Name, Prefix: a.RoutePrefix, Ingress: a.Ingress})
+		ra := routeApp{Name: a.Name, Prefix: a.RoutePrefix, Ingress: a.Ingress}
+		if d := a.deployment(a.Ingress); d != nil {
+			ra.Stream = d.Stream
+		}
+		t.Apps = append(t.Apps, ra)
 	}
 	keys := make([]depKey, 0, len(c.deps))
 	for k := range c.deps {

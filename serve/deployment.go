@@ -39,6 +39,11 @@ type DeploymentConfig struct {
 	// GracefulShutdownTimeout bounds how long a stopping replica drains
 	// its requests (default 20 s).
 	GracefulShutdownTimeout time.Duration
+	// StreamResponses makes the deployment's HTTP responses stream: each
+	// Flush of the ResponseWriter (http.Flusher) reaches the client at
+	// once (chunked transfer, server-sent events). Off, a response is
+	// sent whole when the handler returns, which is faster.
+	StreamResponses bool
 }
 
 func (c *DeploymentConfig) withDefaults() {
@@ -249,6 +254,9 @@ func (d *Deployment[T]) Options(cfg DeploymentConfig) *Deployment[T] {
 	}
 	if cfg.GracefulShutdownTimeout != 0 {
 		c.cfg.GracefulShutdownTimeout = cfg.GracefulShutdownTimeout
+	}
+	if cfg.StreamResponses {
+		c.cfg.StreamResponses = true
 	}
 	if err := c.cfg.validate(d.def.name); err != nil && c.err == nil {
 		c.err = err

@@ -77,6 +77,15 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
+	if app.Stream {
+		c, err := serveStream(ctx, w, x, q)
+		code = c
+		if err != nil && c == 0 {
+			code = http.StatusInternalServerError
+			http.Error(w, "serve: "+err.Error(), code)
+		}
+		return
+	}
 	resp, err := replicaHTTP.Remote(x.ref.Actor, q).Get(ctx)
 	if err != nil {
 		code = http.StatusInternalServerError

@@ -25,6 +25,8 @@ type routeApp struct {
 	Name    string `msgpack:"n"`
 	Prefix  string `msgpack:"p"`
 	Ingress string `msgpack:"i"`
+	// Stream: the ingress streams its responses.
+	Stream bool `msgpack:"s,omitempty"`
 }
 
 type routeDep struct {

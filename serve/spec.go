@@ -31,6 +31,7 @@ type depSpec struct {
 	HealthEvery time.Duration        `msgpack:"hp"`
 	HealthLimit time.Duration        `msgpack:"ht"`
 	Graceful    time.Duration        `msgpack:"gs"`
+	Stream      bool                 `msgpack:"st,omitempty"`
 	// Version changes with the code's arguments or options: replicas of
 	// another version are replaced by a rolling update. A UserConfig
 	// change alone is delivered to the running replicas.
@@ -66,7 +67,7 @@ func build(name, prefix string, app *Application) (*appSpec, error) {
 		}
 		d := depSpec{Name: a.deployment, NumReplicas: a.cfg.NumReplicas, MaxOngoing: a.cfg.MaxOngoingRequests, NumCPUs: a.cfg.NumCPUs,
 			NumGPUs: a.cfg.NumGPUs, Memory: a.cfg.Memory, Resources: a.cfg.Resources, HealthEvery: a.cfg.HealthCheckPeriod,
-			HealthLimit: a.cfg.HealthCheckTimeout, Graceful: a.cfg.GracefulShutdownTimeout}
+			HealthLimit: a.cfg.HealthCheckTimeout, Graceful: a.cfg.GracefulShutdownTimeout, Stream: a.cfg.StreamResponses}
 		uc, err := encodeUserConfig(a.cfg.UserConfig)
 		if err != nil {
 			return err
