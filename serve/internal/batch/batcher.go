@@ -106,13 +106,23 @@ func (b *Batcher[In, Out]) Call(ctx context.Context, item In) (Out, error) {
 	}
 	r.queued = true
 	b.q.push(r)
-	n := b.q.len()
-	// The dispatcher needs to hear of a first item (to start the wait) and
-	// of a full batch, and only when it has a free slot: a finishing batch
-	// wakes it otherwise.
-	signal := b.running < b.maxConc && (n == 1 || n >= b.maxBatch)
+	// A batch that is due now starts here, sparing a trip through the
+	// dispatcher; the dispatcher only needs to hear of a first item, to
+	// time its wait. Without a free slot neither: a finishing batch looks
+	// at the queue.
+	var bt *batch[In, Out]
+	signal := false
+	if b.running < b.maxConc {
+		if n := b.q.len(); n >= b.maxBatch || b.wait == 0 {
+			bt = b.startLocked()
+		} else if n == 1 {
+			signal = true
+		}
+	}
 	b.mu.Unlock()
-	if signal {
+	if bt != nil {
+		go b.run(bt)
+	} else if signal {
 		b.poke()
 	}
 
