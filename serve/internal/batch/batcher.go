@@ -31,7 +31,7 @@ type Batcher[In, Out any] struct {
 	wait     time.Duration // 0: no wait
 	running  int
 	closed   bool
-	free     []*batch[In, Out] // spare batches, at most maxConc
+	idle     []*worker[In, Out] // parked workers; running + len(idle) <= maxConc
 
 	batches, items, failed atomic.Uint64
 }
@@ -46,7 +46,7 @@ type request[In, Out any] struct {
 	queued bool          // under mu: in the queue, not yet dispatched
 }
 
-// batch is one fn call's input; reused to spare allocations.
+// batch is one fn call's input, owned by a worker and reused.
 type batch[In, Out any] struct {
 	reqs  []*request[In, Out]
 	items []In
@@ -110,19 +110,16 @@ func (b *Batcher[In, Out]) Call(ctx context.Context, item In) (Out, error) {
 	// dispatcher; the dispatcher only needs to hear of a first item, to
 	// time its wait. Without a free slot neither: a finishing batch looks
 	// at the queue.
-	var bt *batch[In, Out]
 	signal := false
 	if b.running < b.maxConc {
 		if n := b.q.len(); n >= b.maxBatch || b.wait == 0 {
-			bt = b.startLocked()
+			b.startLocked()
 		} else if n == 1 {
 			signal = true
 		}
 	}
 	b.mu.Unlock()
-	if bt != nil {
-		go b.run(bt)
-	} else if signal {
+	if signal {
 		b.poke()
 	}
 

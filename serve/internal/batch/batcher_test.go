@@ -124,7 +124,8 @@ func TestFailedBatchFailsEveryCaller(t *testing.T) {
 		{"panic with a string", func(context.Context, []int) ([]int, error) { panic("kaput") },
 			func(err error) bool {
 				var pe *PanicError
-				return errors.Is(err, ErrPanic) && errors.As(err, &pe) && pe.Value == "kaput" && len(pe.Stack) > 0
+				return errors.Is(err, ErrPanic) && errors.As(err, &pe) && pe.Value == "kaput" && len(pe.Stack) > 0 &&
+					err.Error() == "batch: fn panicked: kaput"
 			}},
 		{"panic with an error", func(context.Context, []int) ([]int, error) { panic(boom) },
 			func(err error) bool { return errors.Is(err, ErrPanic) && errors.Is(err, boom) }},
@@ -454,4 +455,17 @@ func TestStressCancelAndClose(t *testing.T) {
 	})
 	wg.Wait()
 	b.Close()
+}
+
+// With the real clock, a lone item still goes once its wait is over.
+func TestRealClockPartialBatch(t *testing.T) {
+	b, err := New(func(_ context.Context, items []int) ([]int, error) { return items, nil },
+		Config{MaxBatchSize: 10, BatchWaitTimeout: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if out, err := b.Call(context.Background(), 7); err != nil || out != 7 {
+		t.Fatalf("got %d, %v", out, err)
+	}
 }

@@ -54,3 +54,40 @@ func BenchmarkCallSerial(b *testing.B) {
 		}
 	}
 }
+
+// spin busies the CPU for d, standing in for a model's compute.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// BenchmarkFixedCostModel is a model whose call costs 200 µs plus 5 µs per
+// item, batched at 32 against unbatched (batch size 1), with 64 callers per
+// core: the case batching is for. ns/op is per item.
+func BenchmarkFixedCostModel(b *testing.B) {
+	model := func(_ context.Context, items []int) ([]int, error) {
+		spin(200*time.Microsecond + time.Duration(len(items))*5*time.Microsecond)
+		return items, nil
+	}
+	for _, size := range []int{1, 32} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			bt, err := New(model, Config{MaxBatchSize: size, BatchWaitTimeout: time.Millisecond})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bt.Close()
+			b.SetParallelism(64)
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					if _, err := bt.Call(context.Background(), i); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			s := bt.Stats()
+			b.ReportMetric(float64(s.Items)/float64(max(s.Batches, 1)), "items/batch")
+		})
+	}
+}

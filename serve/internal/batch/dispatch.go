@@ -1,14 +1,12 @@
 package batch
 
-import (
-	"fmt"
-	"runtime/debug"
-	"time"
-)
+import "time"
 
-// loop is the dispatcher: it forms batches when a slot is free and either
-// a full batch waits or the oldest item's wait is over, and otherwise
-// sleeps until poked, the wait timer fires, or Close.
+// loop is the dispatcher. Call starts full batches itself and a finishing
+// batch starts the next due one, so the dispatcher's work is the rest:
+// timing the oldest item's wait and starting the partial batch when it
+// ends, and starting batches a setter made due. It sleeps until poked,
+// the wait timer fires, or Close.
 func (b *Batcher[In, Out]) loop() {
 	defer b.wg.Done()
 	t := b.clk.newTimer()
@@ -43,7 +41,7 @@ func (b *Batcher[In, Out]) dispatchLocked() time.Duration {
 		if !due {
 			return left
 		}
-		go b.run(b.startLocked())
+		b.startLocked()
 	}
 	return 0
 }
@@ -63,96 +61,32 @@ func (b *Batcher[In, Out]) dueLocked() (left time.Duration, due bool) {
 	return left, left <= 0
 }
 
-// startLocked takes a slot and up to maxBatch requests from the queue; the
-// caller runs the batch with go b.run.
-func (b *Batcher[In, Out]) startLocked() *batch[In, Out] {
+// startLocked takes a slot and the next batch from the queue and hands
+// them to an idle worker, or to a new one: at most maxConc workers ever
+// exist, so a goroutine is spawned (and allocated) only while the batcher
+// warms up.
+func (b *Batcher[In, Out]) startLocked() {
 	b.running++
-	b.wg.Add(1) // closed is false, so Close is not waiting yet
-	var bt *batch[In, Out]
-	if n := len(b.free); n > 0 {
-		bt = b.free[n-1]
-		b.free = b.free[:n-1]
-	} else {
-		bt = new(batch[In, Out])
+	if n := len(b.idle); n > 0 {
+		w := b.idle[n-1]
+		b.idle[n-1] = nil
+		b.idle = b.idle[:n-1]
+		b.fillLocked(&w.bt)
+		w.wake <- struct{}{} // cap 1 and idle: never blocks
+		return
 	}
+	w := &worker[In, Out]{wake: make(chan struct{}, 1)}
+	b.fillLocked(&w.bt)
+	b.wg.Add(1) // closed is false, so Close is not waiting yet
+	go b.work(w)
+}
+
+// fillLocked moves up to maxBatch requests from the queue into the empty bt.
+func (b *Batcher[In, Out]) fillLocked(bt *batch[In, Out]) {
 	for b.q.len() > 0 && len(bt.reqs) < b.maxBatch {
 		r := b.q.pop()
 		r.queued = false
 		bt.reqs = append(bt.reqs, r)
 		bt.items = append(bt.items, r.item)
 	}
-	return bt
-}
-
-// run runs bt and then, keeping its slot, every batch that is due when it
-// finishes; then it frees the slot.
-func (b *Batcher[In, Out]) run(bt *batch[In, Out]) {
-	defer b.wg.Done()
-	for {
-		b.runOne(bt)
-		clear(bt.reqs)
-		clear(bt.items) // drop references to the callers' items
-		bt.reqs, bt.items = bt.reqs[:0], bt.items[:0]
-
-		b.mu.Lock()
-		if _, due := b.dueLocked(); due && !b.closed {
-			// Reuse bt: take the next batch without giving up the slot.
-			for b.q.len() > 0 && len(bt.reqs) < b.maxBatch {
-				r := b.q.pop()
-				r.queued = false
-				bt.reqs = append(bt.reqs, r)
-				bt.items = append(bt.items, r.item)
-			}
-			b.mu.Unlock()
-			continue
-		}
-		b.running--
-		b.free = append(b.free, bt)
-		more := b.q.len() > 0
-		b.mu.Unlock()
-		if more {
-			b.poke() // the dispatcher times the next wait
-		}
-		return
-	}
-}
-
-// runOne calls fn on one batch and hands each caller its result.
-func (b *Batcher[In, Out]) runOne(bt *batch[In, Out]) {
-	n := len(bt.reqs)
-	start := b.clk.now()
-	outs, err := b.call(bt.items)
-	dur := b.clk.now().Sub(start)
-	if err == nil && len(outs) != n {
-		err = fmt.Errorf("%w: %d results for %d items", ErrBadBatch, len(outs), n)
-	}
-	// Count before delivering, so a caller that has its result sees it
-	// counted.
-	b.batches.Add(1)
-	b.items.Add(uint64(n))
-	if err != nil {
-		b.failed.Add(1)
-	}
-	for i, r := range bt.reqs {
-		if err != nil {
-			r.err = err
-		} else {
-			r.out = outs[i]
-		}
-		// r belongs to its caller again from here on.
-		r.done <- struct{}{}
-	}
-	if b.onBatch != nil {
-		b.onBatch(n, dur)
-	}
-}
-
-// call runs fn, turning a panic into a *PanicError.
-func (b *Batcher[In, Out]) call(items []In) (outs []Out, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			outs, err = nil, &PanicError{Value: p, Stack: debug.Stack()}
-		}
-	}()
-	return b.fn(b.ctx, items)
 }

@@ -39,3 +39,29 @@ func TestFifo(t *testing.T) {
 		t.Fatalf("remove of the last item: len %d head %d", q.len(), q.head)
 	}
 }
+
+func TestFifoReusesConsumedFront(t *testing.T) {
+	var q fifo[int]
+	vals := make([]*int, 9)
+	for i := range vals {
+		vals[i] = new(int)
+		*vals[i] = i
+	}
+	for _, v := range vals[:8] {
+		q.push(v)
+	}
+	for q.len() < cap(q.items) {
+		q.push(vals[8]) // fill to capacity, whatever it is
+	}
+	c := cap(q.items)
+	for range c / 2 {
+		q.pop()
+	}
+	q.push(vals[0])
+	if cap(q.items) != c || q.head != 0 || q.len() != c-c/2+1 {
+		t.Fatalf("cap %d (was %d), head %d, len %d", cap(q.items), c, q.head, q.len())
+	}
+	if *q.items[q.len()-1] != 0 {
+		t.Fatal("pushed item not last")
+	}
+}
