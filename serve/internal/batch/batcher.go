@@ -11,7 +11,9 @@ import (
 // Batcher gathers concurrent Calls into calls of fn on a slice. It is safe
 // for concurrent use. Create it with New and stop it with Close.
 //
-// There is one lock, mu; nothing else is locked while it is held.
+// Lock order: mu is the only lock. Under it the code never blocks: it only
+// sends on cap-1 channels known to be empty and reads the clock (whose
+// test double's lock is a leaf).
 type Batcher[In, Out any] struct {
 	fn      func(ctx context.Context, items []In) ([]Out, error)
 	onBatch func(size int, dur time.Duration)

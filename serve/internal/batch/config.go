@@ -26,12 +26,13 @@ type Config struct {
 	// none).
 	BatchWaitTimeout time.Duration
 	// MaxConcurrentBatches is how many fn calls may run at once
-	// (default 1).
+	// (default 1). Unlike the other two it is fixed for the batcher's
+	// life, as in Ray.
 	MaxConcurrentBatches int
 	// OnBatch, if set, is called after each batch, failed or not, with
 	// its size and fn's duration: a hook for batch-size and latency
 	// histograms. It runs on the batch's goroutine after the callers
-	// have their results; it must not block for long.
+	// have their results; it must not block for long or panic.
 	OnBatch func(size int, dur time.Duration)
 }
 
