@@ -57,25 +57,25 @@ func TestPartialBatchDispatchesAtTimeout(t *testing.T) {
 	}
 }
 
-// The items left over after a full batch keep their own arrival time: they
-// wait out the rest of their timeout, not a fresh one.
-func TestLeftoverWaitsFromItsArrival(t *testing.T) {
-	rec := newRecorder(false)
+// An item that queued while every slot was busy has been waiting all that
+// time: once the slot frees it waits out only the rest of its timeout.
+func TestWaitCountsFromArrivalNotFromFreeSlot(t *testing.T) {
+	rec := newRecorder(true)
 	b, clk := newTest(t, rec.fn, Config{MaxBatchSize: 2, BatchWaitTimeout: 10 * time.Millisecond})
 	c1 := goCall(context.Background(), b, 1)
-	waitUntil(t, "1 queued", queued(b, 1))
-	clk.advance(6 * time.Millisecond)
 	c2 := goCall(context.Background(), b, 2)
-	if got := recv(t, rec.started); !slices.Equal(got, []int{1, 2}) {
-		t.Fatalf("first batch %v", got)
-	}
-	recv(t, c1)
-	recv(t, c2)
+	recv(t, rec.started) // [1 2] runs, holding the only slot
 	c3 := goCall(context.Background(), b, 3)
 	waitUntil(t, "3 queued", queued(b, 1))
-	clk.advance(9 * time.Millisecond)
+	clk.advance(6 * time.Millisecond)
+	rec.noBatch(t) // 3 is not due yet, and no slot is free anyway
+	close(rec.gate)
+	recv(t, c1)
+	recv(t, c2)
+	waitUntil(t, "the slot freed", func() bool { return b.Stats().Running == 0 })
+	clk.advance(3 * time.Millisecond)
 	rec.noBatch(t)
-	clk.advance(time.Millisecond)
+	clk.advance(time.Millisecond) // 10 ms since 3 arrived
 	if got := recv(t, rec.started); !slices.Equal(got, []int{3}) {
 		t.Fatalf("second batch %v", got)
 	}
