@@ -110,12 +110,13 @@ func (c *Cache[M]) miss(ctx context.Context, id string, pin bool) (M, *entry[M],
 		c.mu.Unlock()
 		return c.get(ctx, id, pin)
 	}
+	var start func()
 	overflow := false
 	if e != nil {
 		e.pins++ // held while waiting, so the model is not evicted before we take it
 		c.lru.moveToFront(e)
 	} else {
-		e = c.startLoadLocked(ctx, id)
+		e, start = c.addLocked(ctx, id)
 		overflow = c.overLocked()
 	}
 	n := c.lru.n
@@ -123,6 +124,9 @@ func (c *Cache[M]) miss(ctx context.Context, id string, pin bool) (M, *entry[M],
 	c.emit(Event{Kind: EventMiss, ModelID: id, Models: n})
 	if overflow {
 		c.emit(Event{Kind: EventOverflow, ModelID: id, Models: n})
+	}
+	if start != nil {
+		start() // after the events above, so that they come before the load's
 	}
 
 	select {
@@ -141,10 +145,11 @@ func (c *Cache[M]) miss(ctx context.Context, id string, pin bool) (M, *entry[M],
 	return e.model, e, nil
 }
 
-// startLoadLocked adds a loading entry for id, pinned once for its caller,
-// picks the models to evict for it and starts the load.
-func (c *Cache[M]) startLoadLocked(ctx context.Context, id string) *entry[M] {
-	e := &entry[M]{id: id, state: loading, pins: 1, done: make(chan struct{})}
+// addLocked adds a loading entry for id, pinned once for its caller, and
+// picks the models to evict for it; start, called without the lock, starts
+// the load.
+func (c *Cache[M]) addLocked(ctx context.Context, id string) (e *entry[M], start func()) {
+	e = &entry[M]{id: id, state: loading, pins: 1, done: make(chan struct{})}
 	e.release = func() { c.unpin(e, true) }
 	c.entries[id] = e
 	c.lru.pushFront(e)
@@ -154,9 +159,8 @@ func (c *Cache[M]) startLoadLocked(ctx context.Context, id string) *entry[M] {
 	// cancellation or deadline: see the package doc.
 	loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel = cancel
-	c.loads++
-	go c.runLoad(loadCtx, e, victims)
-	return e
+	c.loads++ // counted now, so that Close waits for it
+	return e, func() { go c.runLoad(loadCtx, e, victims) }
 }
 
 // unpin drops one pin of e. When it was the last and trim is set, models

@@ -57,13 +57,14 @@ func (c *Cache[M]) runLoad(ctx context.Context, e *entry[M], victims []*entry[M]
 	e.err = err
 	n := c.lru.n
 	c.mu.Unlock()
-	close(e.done)
-
+	// Reported before the waiters wake, so that a caller sees its own load's
+	// event before its call returns.
 	if err != nil {
 		c.emit(Event{Kind: EventLoadError, ModelID: e.id, Duration: took, Err: err, Models: n})
 	} else {
 		c.emit(Event{Kind: EventLoad, ModelID: e.id, Duration: took, Models: n})
 	}
+	close(e.done)
 	c.unloadAll(context.WithoutCancel(ctx), discard)
 }
 
