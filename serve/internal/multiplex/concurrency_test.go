@@ -109,6 +109,9 @@ func TestLoaderPanicIsAnError(t *testing.T) {
 	if pe.Hook != "load" || pe.ModelID != "a" || pe.Value != "boom a" || len(pe.Stack) == 0 {
 		t.Errorf("PanicError = %+v", pe)
 	}
+	if want := `multiplex: load of model "a" panicked: boom a`; err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
 	h.mu.Lock()
 	h.panics["a"] = false
 	h.mu.Unlock()
@@ -206,6 +209,9 @@ func TestWaiterCancelled(t *testing.T) {
 	h.await(multiplex.EventMiss, 1)
 	r2 := h.getAsync(context.Background(), "a")
 	h.await(multiplex.EventMiss, 1)
+	if id := <-h.started; id != "a" {
+		t.Fatalf("loader started for %q", id)
+	}
 	cancel1()
 	if r := <-r1; !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("cancelled waiter got %v, want context.Canceled", r.err)

@@ -26,8 +26,11 @@ type Config[M any] struct {
 
 	// Unload, if set, releases a model's resources when it is evicted or at
 	// Close (Ray calls the model's __del__). It runs once per model, outside
-	// the cache's lock, before the same ID can be loaded again. Its error is
-	// reported in EventEvict; the model is gone either way.
+	// the cache's lock, before the same ID can be loaded again, on a context
+	// that is never cancelled (an unload half done helps nobody). Its error
+	// is reported in EventEvict; the model is gone either way. It runs in
+	// the goroutine of the load that evicted the model, of the release that
+	// brought the cache back within MaxModels, or of Close.
 	Unload func(ctx context.Context, id string, m M) error
 
 	// OnEvent, if set, is told of hits, misses, loads, load errors,

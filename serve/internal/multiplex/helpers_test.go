@@ -48,6 +48,7 @@ type harness struct {
 	events  []multiplex.Event
 	waitFor map[multiplex.EventKind]chan struct{} // signalled on each event of the kind
 	loadCtx map[string]context.Context
+	started chan string // each loader call sends its ID
 }
 
 func newHarness(t *testing.T, maxModels int) *harness {
@@ -63,6 +64,7 @@ func newHarness(t *testing.T, maxModels int) *harness {
 		uerrs:   map[string]error{},
 		waitFor: map[multiplex.EventKind]chan struct{}{},
 		loadCtx: map[string]context.Context{},
+		started: make(chan string, 1024),
 	}
 	for k := multiplex.EventHit; k <= multiplex.EventOverflow; k++ {
 		h.waitFor[k] = make(chan struct{}, 1024)
@@ -105,6 +107,7 @@ func (h *harness) load(ctx context.Context, id string) (*model, error) {
 	h.loadCtx[id] = ctx
 	gate, err, panics := h.gates[id], h.errs[id], h.panics[id]
 	h.mu.Unlock()
+	h.started <- id
 	if gate != nil {
 		select {
 		case <-gate:
