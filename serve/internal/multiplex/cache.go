@@ -132,15 +132,26 @@ func (c *Cache[M]) miss(ctx context.Context, id string, pin bool) (M, *entry[M],
 	select {
 	case <-e.done:
 	case <-ctx.Done():
-		c.unpin(e, true)
+		c.unpin(e)
 		return zero, nil, ctx.Err()
 	}
 	if e.err != nil {
 		return zero, nil, e.err
 	}
-	if !pin {
-		// No trim: Get must not unload, in its own call, the model it returns.
-		c.unpin(e, false)
+	c.mu.Lock()
+	var victims []*entry[M]
+	closed := c.closed
+	switch {
+	case closed: // closed after the load ended: refuse, as any later call
+		victims = c.unpinLocked(e, nil)
+	case !pin:
+		// Get must not unload, in its own call, the model it returns.
+		victims = c.unpinLocked(e, e)
+	}
+	c.mu.Unlock()
+	c.unloadAll(context.Background(), victims)
+	if closed {
+		return zero, nil, ErrClosed
 	}
 	return e.model, e, nil
 }
@@ -150,11 +161,11 @@ func (c *Cache[M]) miss(ctx context.Context, id string, pin bool) (M, *entry[M],
 // the load.
 func (c *Cache[M]) addLocked(ctx context.Context, id string) (e *entry[M], start func()) {
 	e = &entry[M]{id: id, state: loading, pins: 1, done: make(chan struct{})}
-	e.release = func() { c.unpin(e, true) }
+	e.release = func() { c.unpin(e) }
 	c.entries[id] = e
 	c.lru.pushFront(e)
 	c.version++
-	victims := c.trimLocked(nil)
+	victims := c.trimLocked(nil, nil)
 	// The load keeps the caller's values (a trace ID) but not its
 	// cancellation or deadline: see the package doc.
 	loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -163,37 +174,40 @@ func (c *Cache[M]) addLocked(ctx context.Context, id string) (e *entry[M], start
 	return e, func() { go c.runLoad(loadCtx, e, victims) }
 }
 
-// unpin drops one pin of e. When it was the last and trim is set, models
-// above the limit are evicted; once the cache is closed, e itself is.
-func (c *Cache[M]) unpin(e *entry[M], trim bool) {
+// unpin drops one pin of e and unloads what that lets go.
+func (c *Cache[M]) unpin(e *entry[M]) {
 	c.mu.Lock()
-	if e.pins <= 0 { // a release called once too often
-		c.mu.Unlock()
-		return
-	}
-	e.pins--
-	var victims []*entry[M]
-	if e.pins == 0 && e.state == ready {
-		switch {
-		case c.closed:
-			victims = append(victims, c.evictLocked(e))
-		case trim:
-			victims = c.trimLocked(nil)
-		}
-	}
+	victims := c.unpinLocked(e, nil)
 	c.mu.Unlock()
 	c.unloadAll(context.Background(), victims)
+}
+
+// unpinLocked drops one pin of e. When it was the last, the models above
+// the limit are evicted, keep aside; once the cache is closed, e itself is.
+// It returns the evicted entries for unloadAll.
+func (c *Cache[M]) unpinLocked(e, keep *entry[M]) []*entry[M] {
+	if e.pins <= 0 { // a release called once too often
+		return nil
+	}
+	e.pins--
+	if e.pins > 0 || e.state != ready {
+		return nil
+	}
+	if c.closed {
+		return []*entry[M]{c.evictLocked(e)}
+	}
+	return c.trimLocked(nil, keep)
 }
 
 func (c *Cache[M]) overLocked() bool {
 	return c.cfg.MaxModels != NoLimit && c.lru.n > c.cfg.MaxModels
 }
 
-// trimLocked evicts least recently used, unpinned, loaded models until the
-// cache is within MaxModels or none is left to evict.
-func (c *Cache[M]) trimLocked(victims []*entry[M]) []*entry[M] {
+// trimLocked evicts least recently used, unpinned, loaded models other
+// than keep until the cache is within MaxModels or none is left to evict.
+func (c *Cache[M]) trimLocked(victims []*entry[M], keep *entry[M]) []*entry[M] {
 	for c.overLocked() {
-		v := c.lru.oldestIdle()
+		v := c.lru.oldestIdle(keep)
 		if v == nil {
 			break
 		}

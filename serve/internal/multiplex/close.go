@@ -4,7 +4,8 @@ import "context"
 
 // Close shuts the cache down, as a replica does when it stops (Ray's
 // multiplexer unloads every model at shutdown): Get and Acquire fail with
-// ErrClosed from now on, loads in flight are cancelled, models nobody pins
+// ErrClosed from now on, callers still waiting for a load included, loads
+// in flight are cancelled, models nobody pins
 // are unloaded at once and pinned ones when their last release runs. Close
 // waits for all of that, or for ctx to end, in which case it returns
 // ctx.Err() and the rest still happens in the background. It may be called

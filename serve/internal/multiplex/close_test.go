@@ -150,3 +150,41 @@ func TestCloseWhileReloadWaitsForUnload(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWaiterWokenAfterClose: a caller whose load ended just before Close
+// gets ErrClosed, like any call after Close, and the model is unloaded.
+func TestWaiterWokenAfterClose(t *testing.T) {
+	for _, acquire := range []bool{false, true} {
+		var c *multiplex.Cache[int]
+		unloaded := 0
+		c, err := multiplex.New(func(context.Context, string) (int, error) { return 1, nil },
+			multiplex.Config[int]{
+				Unload: func(context.Context, string, int) error { unloaded++; return nil },
+				OnEvent: func(ev multiplex.Event) {
+					if ev.Kind == multiplex.EventLoad { // before the waiter wakes
+						ctx, cancel := context.WithCancel(context.Background())
+						cancel()
+						_ = c.Close(ctx) // does not wait: the waiter pins the model
+					}
+				},
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acquire {
+			_, release, err := c.Acquire(context.Background(), "a")
+			if !errors.Is(err, multiplex.ErrClosed) {
+				t.Errorf("Acquire = %v, want ErrClosed", err)
+			}
+			release()
+		} else if _, err := c.Get(context.Background(), "a"); !errors.Is(err, multiplex.ErrClosed) {
+			t.Errorf("Get = %v, want ErrClosed", err)
+		}
+		if err := c.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if unloaded != 1 {
+			t.Errorf("acquire=%v: unloads = %d, want 1", acquire, unloaded)
+		}
+	}
+}

@@ -26,7 +26,8 @@
 //     one model and needs another, and evicting would free memory the
 //     running request still uses. The overflow is bounded by the requests
 //     in flight (MaxOngoingRequests) and is trimmed back to the limit as
-//     soon as the pins are released or the next load makes room.
+//     soon as a pin goes (a release, a waiter taking its model) or a load
+//     ends.
 //   - Get is Ray's behaviour (no pin): the returned model may be unloaded
 //     by a later load. Use Acquire when Unload frees what the model needs.
 //   - An evicted model's Unload finishes before the same ID is loaded

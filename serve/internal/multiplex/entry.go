@@ -61,10 +61,11 @@ func (l *lru[M]) moveToFront(e *entry[M]) {
 	l.root.next = e
 }
 
-// oldestIdle is the least recently used loaded entry that nobody pins, or nil.
-func (l *lru[M]) oldestIdle() *entry[M] {
+// oldestIdle is the least recently used loaded entry, other than keep,
+// that nobody pins, or nil.
+func (l *lru[M]) oldestIdle(keep *entry[M]) *entry[M] {
 	for e := l.root.prev; e != &l.root; e = e.prev {
-		if e.state == ready && e.pins == 0 {
+		if e.state == ready && e.pins == 0 && e != keep {
 			return e
 		}
 	}

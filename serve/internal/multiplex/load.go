@@ -26,7 +26,7 @@ func (c *Cache[M]) runLoad(ctx context.Context, e *entry[M], victims []*entry[M]
 		select {
 		case <-prev.unloaded:
 		case <-ctx.Done(): // only Close cancels a load
-			err = ctx.Err()
+			err = fmt.Errorf("multiplex: load model %q: %w", e.id, ctx.Err())
 		}
 	}
 	start := c.cfg.Now()
@@ -52,7 +52,7 @@ func (c *Cache[M]) runLoad(ctx context.Context, e *entry[M], victims []*entry[M]
 		e.state = ready
 		// Callers that stopped waiting left it unpinned; whatever overflow
 		// is left above the limit can go now.
-		discard = c.trimLocked(nil)
+		discard = c.trimLocked(nil, nil)
 	}
 	e.err = err
 	n := c.lru.n

@@ -123,3 +123,33 @@ func TestWaiterPinnedWhileLoading(t *testing.T) {
 		}
 	}
 }
+
+// TestOverflowFromConcurrentGetsShrinks: two models loading at once in one
+// slot overflow; once both callers have their model the cache is back
+// within its limit, without either caller's model unloaded in its own call.
+func TestOverflowFromConcurrentGetsShrinks(t *testing.T) {
+	h := newHarness(t, 1)
+	openA, openB := h.gate("a"), h.gate("b")
+	ra := h.getAsync(context.Background(), "a")
+	h.await(multiplex.EventMiss, 1)
+	rb := h.getAsync(context.Background(), "b")
+	h.await(multiplex.EventOverflow, 1)
+	openA()
+	openB()
+	for _, ch := range []<-chan result{ra, rb} {
+		if r := <-ch; r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	// The eviction is decided before the second caller returns; its unload
+	// may still run in the load's goroutine.
+	if got := h.c.Len(); got != 1 {
+		t.Errorf("Len = %d after both Gets returned, want 1", got)
+	}
+	if err := h.c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := h.unloadCount("a"), h.unloadCount("b"); a != 1 || b != 1 {
+		t.Errorf("unloads a=%d b=%d, want 1 each (one evicted, one at Close)", a, b)
+	}
+}
