@@ -10,7 +10,7 @@ import (
 // loaded on demand, least recently used evicted first. It is safe for
 // concurrent use.
 type Cache[M any] struct {
-	load LoadFunc[M]
+	load func(ctx context.Context, id string) (M, error)
 	cfg  Config[M]
 
 	mu        sync.Mutex
@@ -23,9 +23,11 @@ type Cache[M any] struct {
 	idle      chan struct{} // closed once closed and nothing is left
 }
 
-// New returns a Cache that loads models with load. It fails, with an error
-// wrapping ErrInvalidConfig, when load is nil or a Config field is out of
-// range.
+// New returns a Cache that loads models with load (Ray's function under
+// @serve.multiplexed). load's context carries the values of the request
+// that caused the load but not its cancellation; Close cancels it. New
+// fails, with an error wrapping ErrInvalidConfig, when load is nil or a
+// Config field is out of range.
 func New[M any](load func(ctx context.Context, modelID string) (M, error), cfg Config[M]) (*Cache[M], error) {
 	if load == nil {
 		return nil, fmt.Errorf("%w: the load function is nil", ErrInvalidConfig)

@@ -12,11 +12,6 @@ const DefaultMaxModels = 3
 // NoLimit as Config.MaxModels keeps every model loaded (Ray's -1).
 const NoLimit = -1
 
-// LoadFunc loads the model named id. Its context carries the values of the
-// request that caused the load but not that request's cancellation; Close
-// cancels it.
-type LoadFunc[M any] func(ctx context.Context, id string) (M, error)
-
 // Config configures a Cache. The zero value is valid.
 type Config[M any] struct {
 	// MaxModels is how many models a replica keeps (Ray's
@@ -29,8 +24,9 @@ type Config[M any] struct {
 	// the cache's lock, before the same ID can be loaded again, on a context
 	// that is never cancelled (an unload half done helps nobody). Its error
 	// is reported in EventEvict; the model is gone either way. It runs in
-	// the goroutine of the load that evicted the model, of the release that
-	// brought the cache back within MaxModels, or of Close.
+	// the goroutine of the load that evicted the model, of the call that
+	// brought the cache back within MaxModels (a release, a Get taking its
+	// model), or of Close.
 	Unload func(ctx context.Context, id string, m M) error
 
 	// OnEvent, if set, is told of hits, misses, loads, load errors,

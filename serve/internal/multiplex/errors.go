@@ -5,7 +5,8 @@ import (
 	"fmt"
 )
 
-// Sentinel errors; errors returned by this package wrap one of them.
+// Sentinel errors. A failed load's error wraps the loader's own error and
+// names the model; a caller that stops waiting gets its ctx.Err().
 var (
 	// ErrInvalidConfig: a Config field is out of range or missing.
 	ErrInvalidConfig = errors.New("multiplex: invalid config")
