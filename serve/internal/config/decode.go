@@ -11,7 +11,7 @@ import (
 
 // nodeBudget bounds the nodes one Parse visits, aliases expanded: a few
 // lines of anchors can otherwise stand for billions of nodes.
-const nodeBudget = 1 << 20
+const nodeBudget = 1 << 18
 
 // decoder walks a YAML node tree, collecting every error with its path
 // rather than stopping at the first.
@@ -21,6 +21,16 @@ type decoder struct {
 	warnings []string
 	budget   int
 	spent    bool // the budget ran out (reported once)
+	// nodes keeps the nodes of names and route prefixes by path, so that
+	// checks across applications can give their lines.
+	nodes map[string]*yaml.Node
+}
+
+func (d *decoder) remember(path string, n *yaml.Node) {
+	if d.nodes == nil {
+		d.nodes = map[string]*yaml.Node{}
+	}
+	d.nodes[path] = n
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {

@@ -40,7 +40,7 @@ func Parse(data []byte) (*Config, error) {
 	d := &decoder{budget: nodeBudget}
 	root := doc.Content[0]
 	c := d.config(root)
-	d.checkApplications(root, c.Applications)
+	d.checkApplications(c.Applications)
 	if len(d.errs) > 0 {
 		if d.dropped > 0 {
 			d.errs = append(d.errs, fmt.Errorf("%w: and %d more errors", ErrInvalidConfig, d.dropped))

@@ -162,7 +162,7 @@ func (d *decoder) logging(n *yaml.Node, path string) *LoggingConfig {
 	ps, _ := d.pairs(n, path)
 	for _, p := range ps {
 		at := field(path, p.key)
-		if isNull(p.v) {
+		if isNull(p.v) && contains(logFields, p.key) {
 			continue
 		}
 		switch p.key {
@@ -255,6 +255,7 @@ func (d *decoder) application(n *yaml.Node, path string, count int) Application 
 			sawName = true
 			if s, ok := d.str(p.v, at); ok {
 				a.Name = s
+				d.remember(at, resolve(p.v))
 				d.checkName(resolve(p.v), at, s)
 			}
 		case "route_prefix":
@@ -262,6 +263,7 @@ func (d *decoder) application(n *yaml.Node, path string, count int) Application 
 				a.RoutePrefix = ""
 			} else if s, ok := d.str(p.v, at); ok {
 				a.RoutePrefix = s
+				d.remember(at, resolve(p.v))
 				d.checkRoutePrefix(resolve(p.v), at, s)
 			}
 		case "import_path":
@@ -338,14 +340,12 @@ func (d *decoder) deployment(n *yaml.Node, path string) Deployment {
 			sawName = true
 			if s, ok := d.str(p.v, at); ok {
 				dep.Name = s
+				d.remember(at, resolve(p.v))
 				d.checkName(resolve(p.v), at, s)
 			}
 			continue
 		}
-		if isNull(p.v) { // null leaves the code's value, like an absent field
-			if !contains(depFields, p.key) {
-				d.unknown(p, path, depFields)
-			}
+		if isNull(p.v) && contains(depFields, p.key) { // null leaves the code's value, like an absent field
 			continue
 		}
 		switch p.key {
@@ -371,6 +371,7 @@ func (d *decoder) deployment(n *yaml.Node, path string) Deployment {
 			}
 		case "autoscaling_config":
 			dep.AutoscalingConfig = d.autoscaling(p.v, at)
+			d.remember(at, resolve(p.v))
 		case "graceful_shutdown_wait_loop_s":
 			dep.GracefulShutdownWaitLoop = d.optSeconds(p.v, at, false)
 		case "graceful_shutdown_timeout_s":
@@ -383,6 +384,7 @@ func (d *decoder) deployment(n *yaml.Node, path string) Deployment {
 			dep.ActorOptions = d.actorOptions(p.v, at)
 		case "placement_group_bundles":
 			dep.PlacementGroupBundles = d.bundles(p.v, at)
+			d.remember(at, resolve(p.v))
 		case "placement_group_strategy":
 			if s, ok := d.str(p.v, at); ok {
 				switch s {
@@ -439,10 +441,7 @@ func (d *decoder) autoscaling(n *yaml.Node, path string) *AutoscalingConfig {
 	ps, _ := d.pairs(n, path)
 	for _, p := range ps {
 		at := field(path, p.key)
-		if isNull(p.v) {
-			if !contains(autoFields, p.key) {
-				d.unknown(p, path, autoFields)
-			}
+		if isNull(p.v) && contains(autoFields, p.key) {
 			continue
 		}
 		switch p.key {
@@ -500,10 +499,7 @@ func (d *decoder) actorOptions(n *yaml.Node, path string) *ActorOptions {
 	ps, _ := d.pairs(n, path)
 	for _, p := range ps {
 		at := field(path, p.key)
-		if isNull(p.v) {
-			if !contains(actorFields, p.key) && p.key != "accelerator_type" && p.key != "object_store_memory" {
-				d.unknown(p, path, actorFields)
-			}
+		if isNull(p.v) && contains(actorFields, p.key) {
 			continue
 		}
 		switch p.key {

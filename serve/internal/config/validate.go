@@ -69,16 +69,20 @@ func (d *decoder) checkDeployment(n *yaml.Node, path string, dep *Deployment) {
 	}
 	if a := dep.AutoscalingConfig; a != nil {
 		auto := dep.NumReplicas != nil && dep.NumReplicas.Auto
-		d.checkAutoscaling(n, field(path, "autoscaling_config"), a, auto)
+		at := field(path, "autoscaling_config")
+		d.checkAutoscaling(d.nodes[at], at, a, auto)
 	}
 	if o, b := dep.ActorOptions, dep.PlacementGroupBundles; o != nil && len(b) > 0 && b[0] != nil {
-		d.checkFirstBundle(n, path, o, b[0])
+		d.checkFirstBundle(d.nodes[field(path, "placement_group_bundles")], path, o, b[0])
 	}
 }
 
 func (d *decoder) checkAutoscaling(n *yaml.Node, path string, a *AutoscalingConfig, auto bool) {
 	e := a.Effective(auto)
-	if e.MinReplicas != nil && e.MaxReplicas != nil && *e.MaxReplicas < *e.MinReplicas {
+	if *e.MinReplicas < 0 || *e.MaxReplicas < 1 || (a.InitialReplicas != nil && *a.InitialReplicas < 0) {
+		return // already reported where the field was read
+	}
+	if *e.MaxReplicas < *e.MinReplicas {
 		d.fail(n, path, "max_replicas (%d) must be at least min_replicas (%d)", *e.MaxReplicas, *e.MinReplicas)
 	}
 	if a.InitialReplicas != nil {
@@ -123,25 +127,26 @@ func (d *decoder) checkFirstBundle(n *yaml.Node, path string, o *ActorOptions, b
 
 // checkApplications checks what spans applications: unique names and
 // route prefixes, and unique deployment names within each application.
-func (d *decoder) checkApplications(root *yaml.Node, apps []Application) {
+func (d *decoder) checkApplications(apps []Application) {
 	names := map[string]int{}
 	routes := map[string]int{}
 	for i, a := range apps {
 		at := index("applications", i)
 		if j, dup := names[a.Name]; dup && a.Name != "" {
-			d.fail(nil, field(at, "name"), "%q is also the name of applications[%d]", a.Name, j)
+			d.fail(d.nodes[field(at, "name")], field(at, "name"), "%q is also the name of applications[%d]", a.Name, j)
 		} else {
 			names[a.Name] = i
 		}
 		if j, dup := routes[a.RoutePrefix]; dup && a.RoutePrefix != "" {
-			d.fail(nil, field(at, "route_prefix"), "%q is also the route prefix of applications[%d]", a.RoutePrefix, j)
+			d.fail(d.nodes[field(at, "route_prefix")], field(at, "route_prefix"), "%q is also the route prefix of applications[%d]", a.RoutePrefix, j)
 		} else {
 			routes[a.RoutePrefix] = i
 		}
 		deps := map[string]int{}
 		for k, dep := range a.Deployments {
 			if j, dup := deps[dep.Name]; dup && dep.Name != "" {
-				d.fail(nil, field(index(field(at, "deployments"), k), "name"), "%q is also the name of deployments[%d]", dep.Name, j)
+				np := field(index(field(at, "deployments"), k), "name")
+				d.fail(d.nodes[np], np, "%q is also the name of deployments[%d]", dep.Name, j)
 			} else {
 				deps[dep.Name] = k
 			}
