@@ -97,6 +97,9 @@ func describe(n *yaml.Node) string {
 		case "!!float":
 			return "a number (" + n.Value + ")"
 		case "!!str":
+			if len(n.Value) > 60 {
+				return strconv.Quote(n.Value[:57] + "...")
+			}
 			return strconv.Quote(n.Value)
 		default:
 			return "a " + n.ShortTag() + " value"

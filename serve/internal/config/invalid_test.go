@@ -84,6 +84,7 @@ func TestInvalid(t *testing.T) {
 		{"app unknown", "applications:\n- import_path: a\n  deployment: []\n", []string{"applications[0].deployment: unknown field; did you mean deployments?"}},
 		{"app_name", "applications:\n- import_path: a\n  app_name: x\n", []string{"applications[0].app_name: unknown field; did you mean name?"}},
 		{"application is a string", "applications:\n- a:build\n", []string{`applications[0]: expected a mapping, got "a:build"`}},
+		{"long value shortened", "http_options: {port: " + strings.Repeat("x", 100) + "}\napplications: []\n", []string{`http_options.port: expected an integer, got "` + strings.Repeat("x", 57) + `..."`}},
 		{"deployments not a list", "applications:\n- import_path: a\n  deployments: {name: D}\n", []string{"applications[0].deployments: expected a list, got a mapping"}},
 
 		// Deployments.

@@ -242,11 +242,11 @@ func (d *decoder) applications(n *yaml.Node, path string) []Application {
 }
 
 func (d *decoder) application(n *yaml.Node, path string, count int) Application {
-	a := Application{RoutePrefix: DefaultRoutePrefix}
 	ps, ok := d.pairs(n, path)
 	if !ok {
-		return a
+		return Application{} // no route, so no clash with the others reported
 	}
+	a := Application{RoutePrefix: DefaultRoutePrefix}
 	sawName, sawImport := false, false
 	for _, p := range ps {
 		at := field(path, p.key)
