@@ -114,20 +114,34 @@ type NumReplicas struct {
 // AutoscalingConfig is Ray Serve's autoscaling_config. A nil field takes
 // Ray's default; Effective fills them in.
 type AutoscalingConfig struct {
-	MinReplicas              *int
-	MaxReplicas              *int
-	InitialReplicas          *int
-	TargetOngoingRequests    *float64
-	MetricsInterval          *time.Duration
-	LookBackPeriod           *time.Duration
-	SmoothingFactor          *float64 // deprecated in Ray Serve
-	UpscaleSmoothingFactor   *float64 // deprecated in Ray Serve
-	DownscaleSmoothingFactor *float64 // deprecated in Ray Serve
-	UpscalingFactor          *float64
-	DownscalingFactor        *float64
-	UpscaleDelay             *time.Duration
-	DownscaleDelay           *time.Duration
-	DownscaleToZeroDelay     *time.Duration
+	// MinReplicas is the fewest replicas kept (≥ 0; 0 allows scale to zero).
+	MinReplicas *int
+	// MaxReplicas is the most replicas started (≥ 1, ≥ MinReplicas).
+	MaxReplicas *int
+	// InitialReplicas is the count at first deploy (default MinReplicas).
+	InitialReplicas *int
+	// TargetOngoingRequests is the load per replica aimed at (> 0).
+	TargetOngoingRequests *float64
+	// MetricsInterval is how often load is reported (deprecated in Ray).
+	MetricsInterval *time.Duration
+	// LookBackPeriod is the window load is averaged over.
+	LookBackPeriod *time.Duration
+	// SmoothingFactor scales every decision (deprecated in Ray Serve).
+	SmoothingFactor *float64
+	// UpscaleSmoothingFactor: use UpscalingFactor (deprecated in Ray Serve).
+	UpscaleSmoothingFactor *float64
+	// DownscaleSmoothingFactor: use DownscalingFactor (deprecated in Ray Serve).
+	DownscaleSmoothingFactor *float64
+	// UpscalingFactor scales each step up (> 0).
+	UpscalingFactor *float64
+	// DownscalingFactor scales each step down (> 0).
+	DownscalingFactor *float64
+	// UpscaleDelay is how long load must stay high before scaling up.
+	UpscaleDelay *time.Duration
+	// DownscaleDelay is how long load must stay low before scaling down.
+	DownscaleDelay *time.Duration
+	// DownscaleToZeroDelay replaces DownscaleDelay for the step from 1 to 0.
+	DownscaleToZeroDelay *time.Duration
 	// AggregationFunction is how metrics over the look-back period are
 	// combined: "mean" (default), "max" or "min".
 	AggregationFunction *string
@@ -135,6 +149,7 @@ type AutoscalingConfig struct {
 
 // ActorOptions are a replica's resources (ray_actor_options).
 type ActorOptions struct {
+	// NumCPUs and NumGPUs may be fractions (≥ 0).
 	NumCPUs *float64
 	NumGPUs *float64
 	// Memory is in bytes.
@@ -149,9 +164,11 @@ type LoggingConfig struct {
 	Encoding *string
 	// LogLevel is a level name (DEBUG, INFO, WARNING, ERROR, CRITICAL, ...).
 	LogLevel *string
-	LogsDir  *string
+	// LogsDir is where logs go (Ray's default when nil).
+	LogsDir *string
 	// EnableAccessLog logs each request.
-	EnableAccessLog            *bool
+	EnableAccessLog *bool
+	// AdditionalLogStandardAttrs names Python log record attributes to add.
 	AdditionalLogStandardAttrs []string
 }
 
