@@ -53,7 +53,8 @@ func (d *decoder) application(n *yaml.Node, path string, count int) Application 
 			if isNull(p.v) {
 				continue
 			}
-			if _, ok := d.pairs(p.v, at); !ok { // args is a mapping (Ray: Dict)
+			if r := resolve(p.v); r.Kind != yaml.MappingNode { // Ray: a Dict
+				d.typeErr(r, at, "a mapping")
 				continue
 			}
 			if v, ok := d.freeform(p.v, at); ok {

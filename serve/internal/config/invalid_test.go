@@ -78,6 +78,8 @@ func TestInvalid(t *testing.T) {
 		{"route space", "applications:\n- {import_path: a, route_prefix: '/a b'}\n", []string{`applications[0].route_prefix: "/a b" is not a URL path prefix`}},
 		{"runtime_env", "applications:\n- import_path: a\n  runtime_env: {pip: [torch]}\n", []string{"applications[0].runtime_env: not supported by rayo serve: a rayo binary carries its code"}},
 		{"args not a map", "applications:\n- import_path: a\n  args: [1, 2]\n", []string{"applications[0].args: expected a mapping, got a list"}},
+		{"args duplicate key", "applications:\n- import_path: a\n  args: {x: 1, x: 2}\n", []string{"applications[0].args.x: duplicate key"}},
+		{"memory too large", app("  - name: D\n    ray_actor_options: {memory: 1e19}\n"), []string{"ray_actor_options.memory: expected a whole number of bytes"}},
 		{"args nan", "applications:\n- import_path: a\n  args: {x: .nan}\n", []string{"applications[0].args.x: expected a finite number"}},
 		{"args custom tag", "applications:\n- import_path: a\n  args: {x: !thing 1}\n", []string{"applications[0].args.x: a !thing value cannot be represented in JSON"}},
 		{"app host", "applications:\n- import_path: a\n  port: 9000\n", []string{"applications[0].port: set in http_options at the top level"}},
@@ -157,10 +159,15 @@ func TestInvalid(t *testing.T) {
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("%v does not wrap ErrInvalidConfig", err)
 			}
+			seen := map[string]bool{}
 			for _, fe := range FieldErrors(err) {
 				if !errors.Is(fe, ErrInvalidConfig) {
 					t.Fatalf("%v does not wrap ErrInvalidConfig", fe)
 				}
+				if seen[fe.Error()] {
+					t.Errorf("reported twice: %v", fe)
+				}
+				seen[fe.Error()] = true
 			}
 			msg := err.Error()
 			for _, w := range tc.want {

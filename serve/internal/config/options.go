@@ -81,7 +81,7 @@ func (d *decoder) actorOptions(n *yaml.Node, path string) *ActorOptions {
 				switch {
 				case v < 0:
 					d.fail(resolve(p.v), at, "must be at least 0, got %v", v)
-				case v != float64(int64(v)) || v >= 1<<63:
+				case v >= 1<<63 || v != float64(int64(v)):
 					d.fail(resolve(p.v), at, "expected a whole number of bytes, got %v", v)
 				default:
 					m := int64(v)
