@@ -17,6 +17,16 @@ import (
 type DeploymentHandle struct {
 	App        string `msgpack:"a"`
 	Deployment string `msgpack:"d"`
+	// ModelID, set by WithModelID, is the multiplexed model its calls
+	// are for.
+	ModelID string `msgpack:"m,omitempty"`
+}
+
+// WithModelID returns a handle whose calls are for a multiplexed model
+// (Ray's handle.options(multiplexed_model_id=...)).
+func (h DeploymentHandle) WithModelID(id string) DeploymentHandle {
+	h.ModelID = id
+	return h
 }
 
 // GetDeploymentHandle returns a handle to a deployment of a running
@@ -52,7 +62,7 @@ func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) 
 	if err != nil {
 		return &Response{err: err}
 	}
-	return &Response{ref: replicaCall.Remote(x.ref.Actor, method, raw), done: x.done}
+	return &Response{ref: replicaCall.Remote(x.ref.Actor, method, h.ModelID, raw), done: x.done}
 }
 
 // pick waits for the deployment to have a replica with room.

@@ -41,8 +41,9 @@ type replica struct {
 
 // replicaStats is what a replica reports to the controller.
 type replicaStats struct {
-	Ongoing int64 `msgpack:"o"`
-	Total   int64 `msgpack:"t"`
+	Ongoing int64    `msgpack:"o"`
+	Total   int64    `msgpack:"t"`
+	Models  []string `msgpack:"m,omitempty"` // multiplexed models loaded
 }
 
 const controlGroup = "control"
@@ -86,7 +87,8 @@ func (r *replica) handleHTTP(ctx context.Context, q *httpRequest) (*httpResponse
 
 // call runs a method by name with msgpack arguments and returns its
 // msgpack result.
-func (r *replica) call(ctx context.Context, method string, args []msgpack.RawMessage) (msgpack.RawMessage, error) {
+func (r *replica) call(ctx context.Context, method string, modelID string, args []msgpack.RawMessage) (msgpack.RawMessage, error) {
+	ctx = withModelID(ctx, modelID)
 	md := r.def.methods[method]
 	if md == nil {
 		return nil, fmt.Errorf("%w: %s has no method %q callable through a handle", ErrNoMethod, r.def.name, method)
@@ -145,7 +147,7 @@ func (r *replica) reconfigure(ctx context.Context, userConfig []byte) (bool, err
 }
 
 func (r *replica) stats(context.Context) (replicaStats, error) {
-	return replicaStats{Ongoing: r.ongoing.Load(), Total: r.total.Load()}, nil
+	return replicaStats{Ongoing: r.ongoing.Load(), Total: r.total.Load(), Models: loadedModels()}, nil
 }
 
 // drainQuiet is how long a draining replica must see no new request

@@ -19,6 +19,7 @@ type httpRequest struct {
 	Body       []byte      `msgpack:"b,omitempty"`
 	Host       string      `msgpack:"o,omitempty"`
 	RemoteAddr string      `msgpack:"r,omitempty"`
+	ModelID    string      `msgpack:"mid,omitempty"`
 }
 
 // httpResponse is a replica's answer.
@@ -41,7 +42,7 @@ func fromHTTP(r *http.Request, prefix string) (*httpRequest, error) {
 		}
 	}
 	return &httpRequest{Method: r.Method, Path: path, RawQuery: r.URL.RawQuery, Prefix: prefix, Header: r.Header,
-		Body: body, Host: r.Host, RemoteAddr: r.RemoteAddr}, nil
+		Body: body, Host: r.Host, RemoteAddr: r.RemoteAddr, ModelID: r.Header.Get(ModelIDHeader)}, nil
 }
 
 // toHTTP rebuilds the request in the replica.
@@ -50,7 +51,7 @@ func (q *httpRequest) toHTTP(ctx context.Context) (*http.Request, error) {
 	if q.RawQuery != "" {
 		url += "?" + q.RawQuery
 	}
-	r, err := http.NewRequestWithContext(ctx, q.Method, url, bytes.NewReader(q.Body))
+	r, err := http.NewRequestWithContext(withModelID(ctx, q.ModelID), q.Method, url, bytes.NewReader(q.Body))
 	if err != nil {
 		return nil, err
 	}
