@@ -554,6 +554,13 @@ func (ac *actorClient) resolveLocked() {
 	if ac.resolving {
 		return
 	}
+	select {
+	case <-ac.rt.closed:
+		// Closing: Close closes rt.closed under actorsMu, before it
+		// waits for rt.wg, so no Add may come after that Wait began.
+		return
+	default:
+	}
 	ac.resolving = true
 	var after uint64
 	var stale int = -1

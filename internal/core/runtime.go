@@ -256,7 +256,12 @@ func (rt *Runtime) Close() {
 			rt.freeOwnedStored()
 		}
 		rt.metrics.stop()
+		// Under actorsMu: a connection lost at the same time starts its
+		// resolve goroutine (rt.wg.Add under actorsMu) before this, or
+		// sees closed and does not (resolveLocked).
+		rt.actorsMu.Lock()
 		close(rt.closed)
+		rt.actorsMu.Unlock()
 		rt.stop()
 		rt.sub.close()
 		rt.srv.Close()
