@@ -98,10 +98,10 @@ func TestPick(t *testing.T) {
 			wantErr: ErrNoCapacity,
 		},
 		{
-			name:  "no model ID ignores models",
-			reps:  []rep{{id: "a", max: 9, models: []string{"m"}, count: 5}, {id: "b", max: 9, count: 1}},
-			rand:  []int{pair(2, 0, 1)},
-			want:  []string{"b"},
+			name: "no model ID ignores models",
+			reps: []rep{{id: "a", max: 9, models: []string{"m"}, count: 5}, {id: "b", max: 9, count: 1}},
+			rand: []int{pair(2, 0, 1)},
+			want: []string{"b"},
 		},
 	}
 	for _, tt := range tests {
