@@ -31,6 +31,10 @@
 // but still have requests running, as Ray's router metrics do until they
 // reach zero.
 //
+// Locking: Pick and Ticket.Done are lock-free (an atomic snapshot of the
+// replica set, atomic counters). One mutex serialises Update, Ongoing and
+// Stats; there is no other lock, so no lock order to keep.
+//
 // The package stands alone: no dependency on the rest of serve or on
 // rayo's internals.
 package router

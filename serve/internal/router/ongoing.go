@@ -1,14 +1,13 @@
 package router
 
-import "sync/atomic"
-
 // Ongoing returns the number of requests in flight through this router and,
 // if each is not nil, calls it once per replica with its count: current
 // replicas first, in Update's order, then removed replicas that still have
 // requests running (as Ray's router reports running requests per replica
 // until a removed one reaches zero). It costs one short lock and a pass
 // over the replicas; it is meant for the autoscaling metrics interval, not
-// for every request.
+// for every request. each runs under the Router's lock and must not call
+// the Router.
 func (r *Router) Ongoing(each func(replicaID string, inFlight int)) (total int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -43,23 +42,23 @@ type Stats struct {
 	NoCapacity uint64
 }
 
-// Stats returns the counters; each is read atomically, the set is not a
-// single snapshot.
+// Stats returns the counters, summed over current, draining and removed
+// replicas. Each counter is read atomically; the set is not one snapshot.
 func (r *Router) Stats() Stats {
-	return Stats{
-		ModelHits:   r.stats.modelHits.Load(),
-		ModelMisses: r.stats.modelMisses.Load(),
-		NoCapacity:  r.stats.noCapacity.Load(),
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.retired
+	add := func(s *state) {
+		st.ModelHits += s.modelHits.Load()
+		st.ModelMisses += s.modelMisses.Load()
 	}
-}
-
-// counters are padded apart: picks from many cores bump them, and sharing
-// a cache line would make unrelated counters contend.
-type counters struct {
-	modelHits   atomic.Uint64
-	_           [cacheLine - 8]byte
-	modelMisses atomic.Uint64
-	_           [cacheLine - 8]byte
-	noCapacity  atomic.Uint64
-	_           [cacheLine - 8]byte
+	snap := r.snap.Load()
+	for i := range snap.entries {
+		add(snap.entries[i].st)
+	}
+	for _, s := range r.draining {
+		add(s)
+	}
+	st.NoCapacity = r.noCapacity.Load()
+	return st
 }

@@ -20,24 +20,24 @@ func (r *Router) Pick(modelID string) (Ticket, error) {
 	if modelID != "" {
 		if idx := s.byModel[modelID]; len(idx) > 0 {
 			if e := r.choose(s, idx); e != nil {
-				r.stats.modelHits.Add(1)
+				e.st.modelHits.Add(1)
 				return Ticket{st: e.st, handle: e.handle}, nil
 			}
 		}
 		if s.fewest != nil {
 			if e := r.choose(s, s.fewest); e != nil {
-				r.stats.modelMisses.Add(1)
+				e.st.modelMisses.Add(1)
 				return Ticket{st: e.st, handle: e.handle}, nil
 			}
 		}
 		if e := r.choose(s, s.all); e != nil {
-			r.stats.modelMisses.Add(1)
+			e.st.modelMisses.Add(1)
 			return Ticket{st: e.st, handle: e.handle}, nil
 		}
 	} else if e := r.choose(s, s.all); e != nil {
 		return Ticket{st: e.st, handle: e.handle}, nil
 	}
-	r.stats.noCapacity.Add(1)
+	r.noCapacity.Add(1)
 	return Ticket{}, ErrNoCapacity
 }
 

@@ -45,11 +45,16 @@ const cacheLine = 64
 
 // state is the part of a replica that outlives Updates: its in-flight
 // count. Tickets point at it, so a removed replica's count still drops
-// when its requests end, and never below zero.
+// when its requests end, and never below zero. The model hit and miss
+// counters live here rather than in the Router because Pick has just
+// written this cache line; one shared counter would be a line that every
+// core writes on every pick.
 type state struct {
-	inFlight atomic.Int64
-	id       string
-	_        [cacheLine - 8 - 16]byte
+	inFlight    atomic.Int64
+	modelHits   atomic.Uint64
+	modelMisses atomic.Uint64
+	id          string
+	_           [cacheLine - 3*8 - 16]byte
 }
 
 // entry is one replica in a snapshot: its shared state plus the

@@ -30,7 +30,13 @@ type Router struct {
 	// so Ongoing can report them until they finish (as Ray does).
 	draining map[string]*state
 
-	stats counters
+	// retired holds the model counters of replicas that are gone.
+	retired Stats
+
+	// noCapacity counts refusals; padded off the fields Pick reads.
+	_          [cacheLine]byte
+	noCapacity atomic.Uint64
+	_          [cacheLine - 8]byte
 }
 
 // New returns a Router with no replicas.
@@ -79,7 +85,7 @@ func (r *Router) Update(replicas []Replica) error {
 	for i := range old.entries {
 		st := old.entries[i].st
 		if _, stays := next.byID[st.id]; !stays {
-			r.draining[st.id] = st
+			r.draining[st.id] = st // pruned below if nothing runs on it
 		}
 	}
 	r.pruneDrainingLocked()
@@ -88,14 +94,17 @@ func (r *Router) Update(replicas []Replica) error {
 	return nil
 }
 
-// pruneDrainingLocked forgets removed replicas whose requests have ended.
-// A Pick that loaded the old snapshot just before Update may still put one
-// request on a removed replica; its Ticket still gives the slot back, only
-// Ongoing may no longer list it.
+// pruneDrainingLocked forgets removed replicas whose requests have ended,
+// keeping their counters in retired. A Pick that loaded the old snapshot
+// just before Update may still put one request on a removed replica; its
+// Ticket still gives the slot back, only Ongoing may no longer list it and
+// Stats may miss its hit or miss.
 func (r *Router) pruneDrainingLocked() {
 	for id, st := range r.draining {
 		if st.inFlight.Load() <= 0 {
 			delete(r.draining, id)
+			r.retired.ModelHits += st.modelHits.Load()
+			r.retired.ModelMisses += st.modelMisses.Load()
 		}
 	}
 }
