@@ -23,8 +23,8 @@ type Router struct {
 	rand func(n int) int
 	snap atomic.Pointer[snapshot]
 
-	// mu serialises Update and Ongoing; it guards draining. It is the only
-	// lock in the package and Pick never takes it.
+	// mu serialises Update, Ongoing and Stats; it guards draining and
+	// retired. It is the only lock in the package; Pick never takes it.
 	mu sync.Mutex
 	// draining holds removed replicas that still have requests in flight,
 	// so Ongoing can report them until they finish (as Ray does).
