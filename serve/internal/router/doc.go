@@ -15,7 +15,10 @@
 // follows Ray's MultiplexMixin order: first the replicas that have the
 // model loaded, then the replicas with the fewest models loaded (where a
 // load is least likely to evict another model), then every replica.
-// Falling past the first tier is counted as an affinity miss.
+// Falling past the first tier is counted as an affinity miss. Between the
+// first and second tiers it tries the replica the last miss for the same
+// model went to, which is loading it: Ray gets the same effect by making
+// concurrent requests for an unmatched model wait (placement.go).
 //
 // Where Ray differs: Ray's router queues a request and retries with backoff
 // while every replica is full, and first waits a short while for a replica

@@ -4,41 +4,63 @@ package router
 // sends the request there and calls Ticket.Done when the request ends.
 //
 // Without a model ID it runs power of two choices over every replica. With
-// one it tries, in order, the replicas that have the model loaded, then
-// those with the fewest models loaded, then every replica, taking the first
-// tier where some replica has room; past the first tier the pick counts as
-// an affinity miss in Stats.
+// one it tries, in order, the replicas that have the model loaded, the
+// replica the last miss for this model went to (it is loading the model),
+// the replicas with the fewest models loaded, then every replica, taking
+// the first where some replica has room. Past the first tier the pick
+// counts as an affinity miss in Stats.
 //
 // It returns ErrNoReplicas when there are no replicas and ErrNoCapacity
 // when every replica was seen at its MaxOngoing; it never waits. It takes
-// no lock and makes no heap allocation.
+// no lock and makes no heap allocation, except one small one when a model
+// request misses (see placement).
 func (r *Router) Pick(modelID string) (Ticket, error) {
 	s := r.snap.Load()
 	if len(s.entries) == 0 {
 		return Ticket{}, ErrNoReplicas
 	}
-	if modelID != "" {
-		if idx := s.byModel[modelID]; len(idx) > 0 {
-			if e := r.choose(s, idx); e != nil {
-				e.st.modelHits.Add(1)
-				return Ticket{st: e.st, handle: e.handle}, nil
-			}
-		}
-		if s.fewest != nil {
-			if e := r.choose(s, s.fewest); e != nil {
-				e.st.modelMisses.Add(1)
-				return Ticket{st: e.st, handle: e.handle}, nil
-			}
-		}
-		if e := r.choose(s, s.all); e != nil {
-			e.st.modelMisses.Add(1)
-			return Ticket{st: e.st, handle: e.handle}, nil
-		}
-	} else if e := r.choose(s, s.all); e != nil {
-		return Ticket{st: e.st, handle: e.handle}, nil
+	var e *entry
+	if modelID == "" {
+		e = r.choose(s, s.all)
+	} else {
+		e = r.pickModel(s, modelID)
 	}
-	r.noCapacity.Add(1)
-	return Ticket{}, ErrNoCapacity
+	if e == nil {
+		r.noCapacity.Add(1)
+		return Ticket{}, ErrNoCapacity
+	}
+	return Ticket{st: e.st, handle: e.handle}, nil
+}
+
+// pickModel is Pick's path for a multiplexed model ID (Ray's
+// MultiplexMixin order, plus the placement of the last miss).
+func (r *Router) pickModel(s *snapshot, modelID string) *entry {
+	if idx := s.byModel[modelID]; len(idx) > 0 {
+		if e := r.choose(s, idx); e != nil {
+			e.st.modelHits.Add(1)
+			return e
+		}
+	}
+	slot := s.placementSlot(modelID)
+	if i, ok := slot.lookup(modelID); ok {
+		if e := &s.entries[i]; e.tryAcquire() {
+			e.st.modelMisses.Add(1)
+			return e
+		}
+	}
+	var e *entry
+	if s.fewest != nil {
+		e = r.choose(s, s.fewest)
+	}
+	if e == nil {
+		e = r.choose(s, s.all)
+	}
+	if e == nil {
+		return nil
+	}
+	e.st.modelMisses.Add(1)
+	slot.store(modelID, e.idx)
+	return e
 }
 
 // choose reserves a slot on one of the entries that idx names, or returns

@@ -63,6 +63,7 @@ type entry struct {
 	st     *state
 	max    int64
 	handle any
+	idx    int32 // its own index in snapshot.entries
 }
 
 // tryAcquire reserves a slot if the replica is below its limit. It fails

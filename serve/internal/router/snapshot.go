@@ -1,5 +1,7 @@
 package router
 
+import "hash/maphash"
+
 // snapshot is one published replica set. Pick reads it without a lock;
 // Update builds a new one and swaps it in, so nothing in it ever changes
 // after publication.
@@ -16,6 +18,9 @@ type snapshot struct {
 	byID    map[string]int32
 	// changed is closed when the next snapshot replaces this one.
 	changed chan struct{}
+	// placed remembers where recent model misses went (placement.go).
+	seed   maphash.Seed
+	placed [placementSlots]placementSlot
 }
 
 // buildSnapshot makes the snapshot for replicas, taking each replica's
@@ -28,12 +33,13 @@ func buildSnapshot(replicas []Replica, stateFor func(id string) *state) *snapsho
 		byModel: make(map[string][]int32),
 		byID:    make(map[string]int32, n),
 		changed: make(chan struct{}),
+		seed:    maphash.MakeSeed(),
 	}
 	minModels := -1
 	counts := make([]int, n)
 	for i := range replicas {
 		r := &replicas[i]
-		s.entries[i] = entry{st: stateFor(r.ID), max: int64(r.MaxOngoing), handle: r.Handle}
+		s.entries[i] = entry{st: stateFor(r.ID), max: int64(r.MaxOngoing), handle: r.Handle, idx: int32(i)}
 		s.all[i] = int32(i)
 		s.byID[r.ID] = int32(i)
 		for _, m := range r.Models {
