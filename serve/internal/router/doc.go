@@ -1,7 +1,8 @@
 // Package router chooses a replica of one deployment for each request, as
 // Ray Serve's PowerOfTwoChoicesRequestRouter (python/ray/serve/_private/
-// request_router/pow_2_router.py, "Request routing" in Ray's docs) does
-// for its proxies and deployment handles.
+// request_router/pow_2_router.py; Ray's docs: "Use Custom Algorithm for
+// Request Routing" and "Model Multiplexing") does for its proxies and
+// deployment handles.
 //
 // A Router holds the current replica set and an in-flight count per
 // replica. Pick takes two distinct replicas at random and reserves a slot
