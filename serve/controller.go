@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -53,6 +54,7 @@ type depState struct {
 
 type replicaState struct {
 	ref        replicaRef
+	ongoing    int64
 	version    string
 	state      string // STARTING, RUNNING, STOPPING
 	lastCheck  time.Time
@@ -250,7 +252,7 @@ func (c *controllerActor) tableLocked() routeTable {
 		d := routeDep{App: k.app, Name: k.dep, MaxOngoing: st.spec.MaxOngoing}
 		for _, r := range st.replicas {
 			if r.state == "RUNNING" {
-				d.Replicas = append(d.Replicas, r.ref)
+				d.Replicas = append(d.Replicas, r.ref) // with its models
 			}
 		}
 		t.Deployments = append(t.Deployments, d)
@@ -271,12 +273,18 @@ func (c *controllerActor) poke() {
 	}
 }
 
-// loop reconciles every half second, and at once after a change.
+// loop reconciles every half second, and at once after a change, and
+// polls the replicas' statistics every statsEvery.
 func (c *controllerActor) loop(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
+	var polled time.Time
 	for {
 		c.reconcile(ctx)
+		if time.Since(polled) >= statsEvery {
+			polled = time.Now()
+			c.pollStats(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -524,4 +532,71 @@ func (c *controllerActor) status(context.Context) (Status, error) {
 		}
 	}
 	return s, nil
+}
+
+// statsEvery is how often the controller asks replicas for their
+// ongoing requests and loaded models.
+const statsEvery = time.Second
+
+// pollStats learns each running replica's ongoing requests and
+// multiplexed models (a change of models changes the route table, so
+// that routers send a model's requests where it is loaded), and exports
+// the deployments' gauges.
+func (c *controllerActor) pollStats(ctx context.Context) {
+	c.mu.Lock()
+	var rs []*replicaState
+	for _, st := range c.deps {
+		for _, r := range st.replicas {
+			if r.state == "RUNNING" {
+				rs = append(rs, r)
+			}
+		}
+	}
+	c.mu.Unlock()
+	got := make([]replicaStats, len(rs))
+	ok := make([]bool, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			if s, err := replicaStatsM.Remote(r.ref.Actor).Get(sctx); err == nil {
+				got[i], ok[i] = s, true
+			}
+		})
+	}
+	wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	changed := false
+	for i, r := range rs {
+		if !ok[i] {
+			continue
+		}
+		r.ongoing = got[i].Ongoing
+		if !slices.Equal(r.ref.Models, got[i].Models) {
+			r.ref.Models = got[i].Models
+			changed = true
+		}
+	}
+	if changed {
+		c.bumpLocked()
+	}
+	metricsInit()
+	for k, st := range c.deps {
+		var ongoing int64
+		states := map[string]int{"STARTING": 0, "RUNNING": 0, "STOPPING": 0}
+		for _, r := range st.replicas {
+			ongoing += r.ongoing
+			states[r.state]++
+		}
+		if g := serveMetrics.ongoing; g != nil {
+			_ = g.Set(float64(ongoing), "application", k.app, "deployment", k.dep)
+		}
+		if g := serveMetrics.replicas; g != nil {
+			for s, n := range states {
+				_ = g.Set(float64(n), "application", k.app, "deployment", k.dep, "state", s)
+			}
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/serve/internal/router"
 )
 
 // DeploymentHandle calls a deployment's methods from anywhere in the
@@ -58,35 +59,35 @@ func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) 
 		}
 		raw[i] = b
 	}
-	x, err := h.pick(ctx)
+	t, x, err := h.pick(ctx)
 	if err != nil {
 		return &Response{err: err}
 	}
-	return &Response{ref: replicaCall.Remote(x.ref.Actor, method, h.ModelID, raw), done: x.done}
+	return &Response{ref: replicaCall.Remote(x.Actor, method, h.ModelID, raw), done: t.Done}
 }
 
 // pick waits for the deployment to have a replica with room.
-func (h DeploymentHandle) pick(ctx context.Context) (*routeReplica, error) {
+func (h DeploymentHandle) pick(ctx context.Context) (*router.Ticket, replicaRef, error) {
 	w, err := routes(ctx)
 	if err != nil {
-		return nil, err
+		return nil, replicaRef{}, err
 	}
 	deadline := time.Now().Add(waitForReplica)
 	for {
 		r := w.router(h.App, h.Deployment)
 		if r == nil {
-			return nil, fmt.Errorf("%w: no deployment %s in application %s", ErrNotFound, h.Deployment, h.App)
+			return nil, replicaRef{}, fmt.Errorf("%w: no deployment %s in application %s", ErrNotFound, h.Deployment, h.App)
 		}
-		x, err := r.pick()
+		t, x, err := r.pick(h.ModelID)
 		if err == nil {
-			return x, nil
+			return t, x, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, err
+			return nil, replicaRef{}, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, replicaRef{}, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -61,14 +61,14 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	code := http.StatusOK
 	defer func() { observeRequest(app, code, time.Since(start)) }()
-	x, err := rt.pick()
+	ticket, x, err := rt.pick(r.Header.Get(ModelIDHeader))
 	if err != nil {
 		code = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, err.Error(), code)
 		return
 	}
-	defer x.done()
+	defer ticket.Done()
 	q, err := fromHTTP(r, app.Prefix)
 	if err != nil {
 		code = http.StatusBadRequest
@@ -86,7 +86,7 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	resp, err := replicaHTTP.Remote(x.ref.Actor, q).Get(ctx)
+	resp, err := replicaHTTP.Remote(x.Actor, q).Get(ctx)
 	if err != nil {
 		code = http.StatusInternalServerError
 		var died *rayo.ActorDiedError
@@ -98,8 +98,8 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// controller replace it now, not at its next health check.
 			code = http.StatusServiceUnavailable
 			w.Header().Set("Retry-After", "1")
-			rt.drop(x.ref.ID)
-			reportDead(x.ref.ID)
+			rt.drop(x.ID)
+			reportDead(x.ID)
 		}
 		http.Error(w, "serve: "+err.Error(), code)
 		return

@@ -2,15 +2,15 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/serve/internal/router"
 )
 
 // routeTable is what the controller publishes to proxies and handles:
@@ -37,104 +37,68 @@ type routeDep struct {
 }
 
 type replicaRef struct {
-	ID    string                    `msgpack:"i"`
-	Actor rayo.ActorHandle[replica] `msgpack:"h"`
+	ID     string                    `msgpack:"i"`
+	Actor  rayo.ActorHandle[replica] `msgpack:"h"`
+	Models []string                  `msgpack:"m,omitempty"` // multiplexed models loaded
 }
 
 // depKey names a deployment of an application.
 type depKey struct{ app, dep string }
 
-// router picks a replica for a request: power of two choices on the
-// replicas' in-flight requests, never one at MaxOngoing.
-type router struct {
-	mu       sync.RWMutex
-	replicas []*routeReplica
+// depRouter routes one deployment's requests: power of two choices on
+// in-flight counts, preferring replicas with the request's model
+// (serve/internal/router), never above MaxOngoingRequests.
+type depRouter struct {
+	r *router.Router
+	// last is the replica set of the last update, for drop.
+	mu   sync.Mutex
+	last []router.Replica
 }
 
-type routeReplica struct {
-	ref      replicaRef
-	max      int64
-	inflight atomic.Int64
+func newDepRouter() *depRouter { return &depRouter{r: router.New(router.Options{})} }
+
+func (d *depRouter) update(dep routeDep) {
+	rs := make([]router.Replica, 0, len(dep.Replicas))
+	for _, ref := range dep.Replicas {
+		rs = append(rs, router.Replica{ID: ref.ID, MaxOngoing: max(dep.MaxOngoing, 1), Models: ref.Models, Handle: ref})
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.r.Update(rs); err == nil {
+		d.last = rs
+	}
 }
 
-func (r *router) update(d routeDep) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := map[string]*routeReplica{}
-	for _, x := range r.replicas {
-		old[x.ref.ID] = x
+// pick reserves a slot on a replica; give it back with the ticket's Done.
+func (d *depRouter) pick(modelID string) (*router.Ticket, replicaRef, error) {
+	t := new(router.Ticket)
+	var err error
+	*t, err = d.r.Pick(modelID)
+	switch {
+	case errors.Is(err, router.ErrNoReplicas):
+		return nil, replicaRef{}, fmt.Errorf("%w: no replica is running", ErrUnavailable)
+	case errors.Is(err, router.ErrNoCapacity):
+		return nil, replicaRef{}, fmt.Errorf("%w: every replica is at MaxOngoingRequests", ErrUnavailable)
+	case err != nil:
+		return nil, replicaRef{}, err
 	}
-	next := make([]*routeReplica, 0, len(d.Replicas))
-	for _, ref := range d.Replicas {
-		x := old[ref.ID]
-		if x == nil {
-			x = &routeReplica{ref: ref}
-		}
-		x.max = int64(d.MaxOngoing)
-		next = append(next, x)
-	}
-	r.replicas = next
+	return t, t.Handle().(replicaRef), nil
 }
-
-// pick reserves a slot on a replica; release it with done.
-func (r *router) pick() (*routeReplica, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n := len(r.replicas)
-	if n == 0 {
-		return nil, fmt.Errorf("%w: no replica is running", ErrUnavailable)
-	}
-	try := func(x *routeReplica) bool {
-		for {
-			cur := x.inflight.Load()
-			if x.max > 0 && cur >= x.max {
-				return false
-			}
-			if x.inflight.CompareAndSwap(cur, cur+1) {
-				return true
-			}
-		}
-	}
-	a := r.replicas[rand.IntN(n)]
-	if n > 1 {
-		b := r.replicas[rand.IntN(n-1)]
-		if b == a {
-			b = r.replicas[n-1]
-		}
-		if b.inflight.Load() < a.inflight.Load() {
-			a, b = b, a
-		}
-		if try(a) {
-			return a, nil
-		}
-		if try(b) {
-			return b, nil
-		}
-	} else if try(a) {
-		return a, nil
-	}
-	for _, x := range r.replicas {
-		if try(x) {
-			return x, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: every replica is at MaxOngoingRequests", ErrUnavailable)
-}
-
-func (x *routeReplica) done() { x.inflight.Add(-1) }
 
 // drop takes a replica out of this process's routes at once (its actor
 // died under a request), before the controller's next table says so.
-func (r *router) drop(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.replicas[:0:0]
-	for _, x := range r.replicas {
-		if x.ref.ID != id {
-			out = append(out, x)
+func (d *depRouter) drop(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next := make([]router.Replica, 0, len(d.last))
+	for _, r := range d.last {
+		if r.ID != id {
+			next = append(next, r)
 		}
 	}
-	r.replicas = out
+	if err := d.r.Update(next); err == nil {
+		d.last = next
+	}
 }
 
 // watcher keeps this process's copy of the route table, long-polling the
@@ -142,7 +106,7 @@ func (r *router) drop(id string) {
 type watcher struct {
 	mu      sync.RWMutex
 	table   *routeTable
-	routers map[depKey]*router
+	routers map[depKey]*depRouter
 	apps    []routeApp // by prefix length, longest first
 	ready   chan struct{}
 	cancel  context.CancelFunc
@@ -160,7 +124,7 @@ func routes(ctx context.Context) (*watcher, error) {
 	w := theWatch
 	if w == nil {
 		wctx, cancel := context.WithCancel(context.Background())
-		w = &watcher{routers: map[depKey]*router{}, ready: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+		w = &watcher{routers: map[depKey]*depRouter{}, ready: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 		theWatch = w
 		go w.loop(wctx)
 	}
@@ -219,7 +183,7 @@ func (w *watcher) apply(t *routeTable) {
 		seen[k] = true
 		r := w.routers[k]
 		if r == nil {
-			r = &router{}
+			r = newDepRouter()
 			w.routers[k] = r
 		}
 		r.update(d)
@@ -240,7 +204,7 @@ func (w *watcher) apply(t *routeTable) {
 
 // match finds the application whose route prefix is the longest one
 // that path starts with (at a path segment's boundary).
-func (w *watcher) match(path string) (routeApp, *router, bool) {
+func (w *watcher) match(path string) (routeApp, *depRouter, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	for _, a := range w.apps {
@@ -251,7 +215,7 @@ func (w *watcher) match(path string) (routeApp, *router, bool) {
 	return routeApp{}, nil, false
 }
 
-func (w *watcher) router(app, dep string) *router {
+func (w *watcher) router(app, dep string) *depRouter {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return w.routers[depKey{app, dep}]

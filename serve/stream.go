@@ -139,8 +139,8 @@ func (r *replica) handleHTTPStream(ctx context.Context, q *httpRequest) iter.Seq
 }
 
 // serveStream proxies a streaming response.
-func serveStream(ctx context.Context, w http.ResponseWriter, x *routeReplica, q *httpRequest) (int, error) {
-	s := replicaHTTPStream.Remote(x.ref.Actor, q)
+func serveStream(ctx context.Context, w http.ResponseWriter, x replicaRef, q *httpRequest) (int, error) {
+	s := replicaHTTPStream.Remote(x.Actor, q)
 	defer s.Close()
 	fl, _ := w.(http.Flusher)
 	code := 0
