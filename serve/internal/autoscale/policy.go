@@ -32,6 +32,7 @@ type Policy struct {
 	since   time.Time // when dir was first wanted, without a break
 	last    Decision
 	hasLast bool
+	buf     []byte // reused to render each decision's Reason
 }
 
 // NewPolicy returns a Policy for cfg with defaults applied, or an error
@@ -115,6 +116,7 @@ func (p *Policy) DecideRunning(now time.Time, running, target int) Decision {
 		TotalOngoing:   load.Total(),
 		ReplicaOngoing: load.Replicas,
 		Queued:         load.Queued,
+		QueuedNow:      load.LatestQueued,
 		TargetOngoing:  cfg.TargetOngoingRequests,
 		RawDesired:     load.Total() / cfg.TargetOngoingRequests,
 		Min:            cfg.MinReplicas,
@@ -125,11 +127,14 @@ func (p *Policy) DecideRunning(now time.Time, running, target int) Decision {
 	var act Action
 	if running == 0 {
 		// Cold start: Ray skips the delays and leaves their state alone.
+		// The newest handle reports count too, so a request queued just
+		// now wakes a replica at this decision, not when it has weighed
+		// in the window's average.
 		desired, act = target, Hold
-		if in.TotalOngoing > 0 {
+		if in.TotalOngoing > 0 || in.QueuedNow > 0 {
 			in.Factor = cfg.UpscaleFactor()
-			desired = max(ceil(in.Factor), target)
-			in.Smoothed = desired
+			in.Smoothed = max(ceil(in.Factor), target)
+			desired = cfg.Clamp(in.Smoothed)
 			if desired > target {
 				act = ScaleFromZero
 			}
@@ -148,7 +153,8 @@ func (p *Policy) DecideRunning(now time.Time, running, target int) Decision {
 		desired, act = b, Bound
 	}
 	d := Decision{At: now, Desired: desired, Action: act, Inputs: in}
-	d.Reason = reason(act, in, desired)
+	p.buf = reason(p.buf[:0], act, &in, desired)
+	d.Reason = string(p.buf)
 	p.last, p.hasLast = d, true
 	return d
 }
