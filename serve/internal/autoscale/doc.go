@@ -8,8 +8,10 @@
 //   - Load is the number of ongoing requests: those running or queued at each
 //     replica plus those queued at handles and proxies that no replica has
 //     taken yet. Each source's reports form a step function over time; the
-//     Recorder averages it over the look-back period (look_back_period_s,
-//     aggregation_function "mean", or its "max"/"min") and sums the sources.
+//     Recorder (see its doc) gives the time-weighted average of their total
+//     over the look-back period (look_back_period_s, aggregation_function
+//     "mean"; "max" and "min" reduce each source and sum, as Ray's replicas
+//     do).
 //   - The raw desired count is total ongoing / target_ongoing_requests. The
 //     step from the running count is multiplied by upscaling_factor or
 //     downscaling_factor (their deprecated spellings upscale_smoothing_factor,
@@ -21,9 +23,10 @@
 //     for upscale_delay_s or downscale_delay_s; going from one replica to zero
 //     uses downscale_to_zero_delay_s when set. Any other downscale stops at
 //     one replica, so zero is reached only from one.
-//   - Scale from zero: with no replica running, any ongoing or queued request
-//     wants max(ceil(upscaling_factor), current target) replicas at once,
-//     with no delay.
+//   - Scale from zero: with no replica running, any ongoing request in the
+//     window or any request a handle reports queued now wants
+//     max(ceil(upscaling_factor), current target) replicas at once, with no
+//     delay.
 //
 // Where rayo differs from Ray, on purpose:
 //
@@ -33,6 +36,13 @@
 //     at least the delay later. With Ray's regular 0.1 s loop the two agree;
 //     with an irregular or stalled loop ours still waits the configured time
 //     rather than a number of iterations.
+//   - The mean is that of the deployment's total load over the window: a
+//     replica counts from its first report, and a stopped one (DropReplica)
+//     keeps counting until its last report leaves the window. Ray reduces
+//     each replica's own reports and drops a stopped replica's, so right
+//     after an upscale the old replicas' past peak is counted on top of the
+//     new replicas' share (an overshoot when the delay is shorter than the
+//     window), and right after a downscale load that was real is forgotten.
 //   - Zero-valued fields take Ray's defaults (WithDefaults), except
 //     MinReplicas and MaxReplicas: Go's zero value cannot tell "unset" from 0,
 //     so MinReplicas 0 means scale to zero is allowed and MaxReplicas must be

@@ -135,3 +135,37 @@ func TestRecorderConcurrent(t *testing.T) {
 		t.Fatalf("sources %d/%d", reps, hs)
 	}
 }
+
+// A stopped replica's reports keep counting until they leave the window,
+// so moving load between replicas leaves the average total unchanged.
+func TestRecorderDroppedReplicaCountsUntilItLeavesTheWindow(t *testing.T) {
+	r := NewRecorder(Config{LookBackPeriod: 30 * s})
+	for _, id := range []string{"a", "b"} {
+		r.Record(id, at(0), 4, 0)
+		r.Record(id, at(29*s), 4, 0)
+	}
+	r.DropReplica("b") // b's load moves to a
+	r.Record("a", at(30*s), 8, 0)
+	// Window [10 s, 40 s]: a 4×20 + 8×10, b 4×19 (until its last report).
+	if l := r.Load(at(40 * s)); !near(l.Replicas, (160.0+76)/30) || l.ReplicaSources != 1 {
+		t.Fatalf("load = %+v, want %v", l, (160.0+76)/30)
+	}
+	if l := r.Load(at(70 * s)); l.Replicas != 8 || len(r.gone) != 0 {
+		t.Fatalf("b not pruned after leaving the window: %+v, %d gone", l, len(r.gone))
+	}
+	// The name is free again at once.
+	r.Record("b", at(70*s), 2, 0)
+	if l := r.Load(at(70 * s)); l.LatestReplicas != 10 {
+		t.Fatalf("reused id: %+v", l)
+	}
+}
+
+// Configure keeps the reports: a config update does not blind the policy.
+func TestRecorderConfigureKeepsReports(t *testing.T) {
+	r := NewRecorder(Config{})
+	r.Record("a", at(0), 6, 0)
+	r.Configure(Config{LookBackPeriod: 10 * s, Aggregation: AggregationMax})
+	if l := r.Load(at(5 * s)); l.Replicas != 6 {
+		t.Fatalf("load after Configure = %+v", l)
+	}
+}
