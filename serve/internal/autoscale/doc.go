@@ -43,6 +43,9 @@
 //     after an upscale the old replicas' past peak is counted on top of the
 //     new replicas' share (an overshoot when the delay is shorter than the
 //     window), and right after a downscale load that was real is forgotten.
+//   - A target of zero while the last replica still drains is a cold start
+//     too: a request queued at a handle then brings a replica back at once
+//     rather than after upscale_delay_s (Ray applies the delay there).
 //   - Zero-valued fields take Ray's defaults (WithDefaults), except
 //     MinReplicas and MaxReplicas: Go's zero value cannot tell "unset" from 0,
 //     so MinReplicas 0 means scale to zero is allowed and MaxReplicas must be

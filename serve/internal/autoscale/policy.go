@@ -125,13 +125,17 @@ func (p *Policy) DecideRunning(now time.Time, running, target int) Decision {
 
 	var desired int
 	var act Action
-	if running == 0 {
+	if running == 0 || target == 0 {
 		// Cold start: Ray skips the delays and leaves their state alone.
 		// The newest handle reports count too, so a request queued just
 		// now wakes a replica at this decision, not when it has weighed
-		// in the window's average.
+		// in the window's average. A target of zero with a replica still
+		// draining is a cold start too, woken by queued requests only (the
+		// draining replica's own requests need no new replica), so that a
+		// request arriving while the last replica stops is not held up by
+		// UpscaleDelay.
 		desired, act = target, Hold
-		if in.TotalOngoing > 0 || in.QueuedNow > 0 {
+		if in.QueuedNow > 0 || (running == 0 && in.TotalOngoing > 0) {
 			in.Factor = cfg.UpscaleFactor()
 			in.Smoothed = max(ceil(in.Factor), target)
 			desired = cfg.Clamp(in.Smoothed)
@@ -140,6 +144,9 @@ func (p *Policy) DecideRunning(now time.Time, running, target int) Decision {
 			}
 		}
 		in.Bounded = cfg.Clamp(desired)
+		if running > 0 {
+			in.PerReplica = in.TotalOngoing / float64(running)
+		}
 	} else {
 		in.PerReplica = in.TotalOngoing / float64(running)
 		in.Smoothed, in.Factor = smooth(in.RawDesired, running, cfg)

@@ -107,10 +107,14 @@ func TestScaleFromZero(t *testing.T) {
 		{"replica already starting", Config{MaxReplicas: 5}, 0, 2, 4, 2, Hold},
 		// The delays do not apply from zero.
 		{"no delay", Config{MaxReplicas: 5, UpscaleDelay: new(time.Hour)}, 0, 0, 1, 1, ScaleFromZero},
+		// Target zero with the last replica still draining its requests.
+		{"draining, request queued", Config{MaxReplicas: 5}, 1, 0, 2, 1, ScaleFromZero},
+		{"draining, nothing queued", Config{MaxReplicas: 5}, 1, 0, 0, 0, Hold},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := mustPolicy(t, tt.cfg)
+			load(p, at(0), tt.running, 3)
 			p.RecordQueued("proxy-a", at(0), tt.queued)
 			d := p.DecideRunning(at(0), tt.running, tt.target)
 			if d.Desired != tt.want || d.Action != tt.act {
