@@ -49,7 +49,31 @@ type controllerActor struct {
 type depState struct {
 	spec     depSpec
 	replicas []*replicaState
-	next     int // the next replica's number
+	next     int         // the next replica's number
+	auto     *autoscaler // with spec.Autoscaling
+}
+
+// wanted is how many replicas the deployment should have now.
+func (st *depState) wanted() int {
+	if st.auto != nil && st.spec.NumReplicas != 0 {
+		return st.auto.target
+	}
+	return st.spec.NumReplicas
+}
+
+// syncAutoscaler makes st's policy follow its spec. Called with c.mu held.
+func (st *depState) syncAutoscaler() {
+	if st.spec.Autoscaling == nil {
+		st.auto = nil
+		return
+	}
+	if st.auto == nil {
+		if a, err := newAutoscaler(*st.spec.Autoscaling); err == nil {
+			st.auto = a
+		}
+		return
+	}
+	_ = st.auto.policy.SetConfig(st.spec.Autoscaling.WithDefaults())
 }
 
 type replicaState struct {
@@ -70,6 +94,7 @@ var (
 	ctlDead        = rayo.RegisterMethod[bool](controllerType, "dead", (*controllerActor).dead)
 	ctlProxyAddr   = rayo.RegisterMethod[string](controllerType, "proxyAddress", (*controllerActor).proxyAddress)
 	ctlStopProxies = rayo.RegisterMethod[bool](controllerType, "stopProxies", (*controllerActor).stopProxies)
+	ctlQueued      = rayo.RegisterMethod[bool](controllerType, "queued", (*controllerActor).queued)
 )
 
 // dead: a proxy or handle saw replica id's actor die under a request.
@@ -134,6 +159,7 @@ func replicaName(app, dep string, n int) string {
 func (c *controllerActor) adopt(ctx context.Context, a *appSpec) {
 	for _, d := range a.Deployments {
 		st := &depState{spec: d}
+		st.syncAutoscaler()
 		c.deps[depKey{a.Name, d.Name}] = st
 		for n := 0; n < 4*max(d.NumReplicas, 1)+16; n++ {
 			name := replicaName(a.Name, d.Name, n)
@@ -172,10 +198,11 @@ func (c *controllerActor) deploy(ctx context.Context, a appSpec) (bool, error) {
 		keep[k] = true
 		st := c.deps[k]
 		if st == nil {
-			c.deps[k] = &depState{spec: d}
-			continue
+			st = &depState{spec: d}
+			c.deps[k] = st
 		}
 		st.spec = d
+		st.syncAutoscaler()
 	}
 	for k, st := range c.deps {
 		if k.app == a.Name && !keep[k] {
@@ -372,7 +399,9 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 	}
 	c.mu.Unlock()
 
-	want := spec.NumReplicas
+	c.mu.Lock()
+	want := st.wanted()
+	c.mu.Unlock()
 	switch {
 	case len(current)+len(starting) < want:
 		// Start one more (a rolling update starts new ones first).
@@ -487,6 +516,8 @@ type DeploymentStatus struct {
 	Running  int             `msgpack:"r" json:"replicas_running"`
 	Version  string          `msgpack:"v" json:"version"`
 	Replicas []ReplicaStatus `msgpack:"rs" json:"replicas"`
+	// Autoscaling is the last autoscaling decision, with its inputs.
+	Autoscaling string `msgpack:"as,omitempty" json:"autoscaling,omitempty"`
 }
 
 // ReplicaStatus is a replica's state.
@@ -512,6 +543,10 @@ func (c *controllerActor) status(context.Context) (Status, error) {
 			st := c.deps[depKey{a.Name, d.Name}]
 			ds := DeploymentStatus{Name: d.Name, Wanted: d.NumReplicas, Version: d.Version, Status: "HEALTHY"}
 			if st != nil {
+				ds.Wanted = st.wanted()
+				if st.auto != nil {
+					ds.Autoscaling = st.auto.last
+				}
 				for _, r := range st.replicas {
 					ds.Replicas = append(ds.Replicas, ReplicaStatus{ID: r.ref.ID, State: r.state, Version: r.version})
 					if r.state == "RUNNING" && r.version == d.Version {
@@ -569,6 +604,7 @@ func (c *controllerActor) pollStats(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	changed := false
+	now := time.Now()
 	for i, r := range rs {
 		if !ok[i] {
 			continue
@@ -577,6 +613,24 @@ func (c *controllerActor) pollStats(ctx context.Context) {
 		if !slices.Equal(r.ref.Models, got[i].Models) {
 			r.ref.Models = got[i].Models
 			changed = true
+		}
+	}
+	// Autoscaling: each replica's ongoing requests feed its deployment's
+	// policy, which decides.
+	for k, st := range c.deps {
+		if st.auto == nil {
+			continue
+		}
+		running := 0
+		for _, r := range st.replicas {
+			if r.state == "RUNNING" {
+				st.auto.policy.Record(r.ref.ID, now, int(r.ongoing), 0)
+				running++
+			}
+		}
+		if d, moved := st.auto.decide(now, running); moved {
+			c.log.Info("autoscaling decision", "application", k.app, "deployment", k.dep, "replicas", d.Desired, "reason", d.Reason)
+			c.poke()
 		}
 	}
 	if changed {

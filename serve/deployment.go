@@ -19,8 +19,15 @@ import (
 // DeploymentConfig is a deployment's settings, with Ray Serve's names and
 // defaults.
 type DeploymentConfig struct {
-	// NumReplicas is the fixed number of replicas (default 1).
+	// NumReplicas is the fixed number of replicas (default 1), unless
+	// Autoscaling is set.
 	NumReplicas int
+	// Autoscaling scales the replicas with the load (Ray's
+	// autoscaling_config): MinReplicas, MaxReplicas, InitialReplicas,
+	// TargetOngoingRequests (2), LookBackPeriod (30 s), UpscaleDelay
+	// (30 s), DownscaleDelay (600 s), DownscaleToZeroDelay, the upscaling
+	// and downscaling factors.
+	Autoscaling *AutoscalingConfig
 	// MaxOngoingRequests is how many requests a replica runs at once
 	// (default 5, as Ray's max_ongoing_requests).
 	MaxOngoingRequests int
@@ -68,6 +75,11 @@ func (c *DeploymentConfig) withDefaults() {
 }
 
 func (c DeploymentConfig) validate(name string) error {
+	if c.Autoscaling != nil {
+		if err := c.Autoscaling.WithDefaults().Validate(); err != nil {
+			return fmt.Errorf("%w: deployment %s: autoscaling: %w", ErrInvalidConfig, name, err)
+		}
+	}
 	switch {
 	case c.NumReplicas < 0:
 		return fmt.Errorf("%w: deployment %s: NumReplicas %d is negative", ErrInvalidConfig, name, c.NumReplicas)
@@ -257,6 +269,10 @@ func (d *Deployment[T]) Options(cfg DeploymentConfig) *Deployment[T] {
 	}
 	if cfg.StreamResponses {
 		c.cfg.StreamResponses = true
+	}
+	if cfg.Autoscaling != nil {
+		a := *cfg.Autoscaling
+		c.cfg.Autoscaling = &a
 	}
 	if err := c.cfg.validate(d.def.name); err != nil && c.err == nil {
 		c.err = err

@@ -66,31 +66,20 @@ func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) 
 	return &Response{ref: replicaCall.Remote(x.Actor, method, h.ModelID, raw), done: t.Done}
 }
 
-// pick waits for the deployment to have a replica with room.
+// pick waits for the deployment to have a replica with room (handles
+// wait, as Ray's do; proxies answer 503 instead).
 func (h DeploymentHandle) pick(ctx context.Context) (*router.Ticket, replicaRef, error) {
 	w, err := routes(ctx)
 	if err != nil {
 		return nil, replicaRef{}, err
 	}
-	deadline := time.Now().Add(waitForReplica)
-	for {
-		r := w.router(h.App, h.Deployment)
-		if r == nil {
-			return nil, replicaRef{}, fmt.Errorf("%w: no deployment %s in application %s", ErrNotFound, h.Deployment, h.App)
-		}
-		t, x, err := r.pick(h.ModelID)
-		if err == nil {
-			return t, x, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, replicaRef{}, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, replicaRef{}, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+	r := w.router(h.App, h.Deployment)
+	if r == nil {
+		return nil, replicaRef{}, fmt.Errorf("%w: no deployment %s in application %s", ErrNotFound, h.Deployment, h.App)
 	}
+	pctx, cancel := context.WithTimeout(ctx, waitForReplica)
+	defer cancel()
+	return r.waitPick(pctx, h.App, h.Deployment, h.ModelID, true)
 }
 
 // Result waits for the call and decodes its result into out (a pointer;

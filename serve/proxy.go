@@ -61,7 +61,9 @@ func (p *proxyActor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	code := http.StatusOK
 	defer func() { observeRequest(app, code, time.Since(start)) }()
-	ticket, x, err := rt.pick(r.Header.Get(ModelIDHeader))
+	pctx, pcancel := context.WithTimeout(r.Context(), waitForReplica)
+	ticket, x, err := rt.waitPick(pctx, app.Name, app.Ingress, r.Header.Get(ModelIDHeader), false)
+	pcancel()
 	if err != nil {
 		code = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -83,6 +84,56 @@ func (d *depRouter) pick(modelID string) (*router.Ticket, replicaRef, error) {
 		return nil, replicaRef{}, err
 	}
 	return t, t.Handle().(replicaRef), nil
+}
+
+// waitPick picks a replica, waiting while the deployment has none
+// (starting, or scaled to zero: the controller is told that requests
+// wait, so that it scales up from zero at once), and, with waitFull,
+// while every replica is full. It gives up at ctx's end.
+func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, waitFull bool) (*router.Ticket, replicaRef, error) {
+	var told time.Time
+	for {
+		changed := d.r.Changed()
+		t, x, err := d.pick(modelID)
+		if err == nil {
+			return t, x, nil
+		}
+		empty := d.r.Len() == 0
+		if !empty && !waitFull {
+			return nil, replicaRef{}, err
+		}
+		if empty && time.Since(told) > time.Second {
+			told = time.Now()
+			reportQueued(app, dep)
+		}
+		wait := time.NewTimer(5 * time.Millisecond)
+		if empty {
+			wait.Reset(time.Second) // woken by the route table's change
+		}
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return nil, replicaRef{}, err
+		case <-changed:
+		case <-wait.C:
+		}
+		wait.Stop()
+	}
+}
+
+// processID names this process as a source of queued requests.
+var processID = fmt.Sprintf("proc-%d-%d", time.Now().UnixNano(), rand.Int64())
+
+// reportQueued tells the controller, in the background, that this
+// process holds a request for a deployment with no replica.
+func reportQueued(app, dep string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if ctl, err := controller(ctx); err == nil {
+			_, _ = ctlQueued.Remote(ctl, app, dep, processID, 1).Get(ctx)
+		}
+	}()
 }
 
 // drop takes a replica out of this process's routes at once (its actor

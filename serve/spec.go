@@ -32,6 +32,7 @@ type depSpec struct {
 	HealthLimit time.Duration        `msgpack:"ht"`
 	Graceful    time.Duration        `msgpack:"gs"`
 	Stream      bool                 `msgpack:"st,omitempty"`
+	Autoscaling *AutoscalingConfig   `msgpack:"as,omitempty"`
 	// Version changes with the code's arguments or options: replicas of
 	// another version are replaced by a rolling update. A UserConfig
 	// change alone is delivered to the running replicas.
@@ -67,7 +68,7 @@ func build(name, prefix string, app *Application) (*appSpec, error) {
 		}
 		d := depSpec{Name: a.deployment, NumReplicas: a.cfg.NumReplicas, MaxOngoing: a.cfg.MaxOngoingRequests, NumCPUs: a.cfg.NumCPUs,
 			NumGPUs: a.cfg.NumGPUs, Memory: a.cfg.Memory, Resources: a.cfg.Resources, HealthEvery: a.cfg.HealthCheckPeriod,
-			HealthLimit: a.cfg.HealthCheckTimeout, Graceful: a.cfg.GracefulShutdownTimeout, Stream: a.cfg.StreamResponses}
+			HealthLimit: a.cfg.HealthCheckTimeout, Graceful: a.cfg.GracefulShutdownTimeout, Stream: a.cfg.StreamResponses, Autoscaling: a.cfg.Autoscaling}
 		uc, err := encodeUserConfig(a.cfg.UserConfig)
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func build(name, prefix string, app *Application) (*appSpec, error) {
 // not its UserConfig (Ray's version excludes user_config too).
 func versionOf(d *depSpec) string {
 	c := *d
-	c.UserConfig, c.Version, c.NumReplicas = nil, "", 0
+	c.UserConfig, c.Version, c.NumReplicas, c.Autoscaling = nil, "", 0, nil
 	b, _ := msgpack.Marshal(&c)
 	var h uint64 = 14695981039346656037
 	for _, x := range b {
