@@ -27,6 +27,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -91,7 +92,7 @@ func main() {
 
 func run(ctx context.Context, c config) (err error) {
 	start := time.Now()
-	addr, err := serve.Start(ctx, serve.HTTPOptions{Port: c.port, Location: serve.HeadOnly})
+	addr, err := serve.Start(ctx, serve.HTTPOptions{Port: c.port})
 	if err != nil {
 		return err
 	}
@@ -104,11 +105,11 @@ func run(ctx context.Context, c config) (err error) {
 	}()
 	args := BatchArgs{MaxBatchSize: c.batch, Wait: c.wait}
 	model := classifierDep.Options(serve.DeploymentConfig{NumReplicas: c.replicas})
-	if _, err := serve.Run(ctx, model.Bind(args), serve.RunOptions{Name: "classify", RoutePrefix: "/classify"}); err != nil {
+	if err := deploy(ctx, model.Bind(args), serve.RunOptions{Name: "classify", RoutePrefix: "/classify"}); err != nil {
 		return err
 	}
 	pipeline := preprocessDep.Bind(model.Bind(args), postprocessDep.Bind())
-	if _, err := serve.Run(ctx, pipeline, serve.RunOptions{Name: "pipeline", RoutePrefix: "/pipeline"}); err != nil {
+	if err := deploy(ctx, pipeline, serve.RunOptions{Name: "pipeline", RoutePrefix: "/pipeline"}); err != nil {
 		return err
 	}
 	base := "http://" + addr
@@ -217,6 +218,19 @@ func run(ctx context.Context, c config) (err error) {
 	return nil
 }
 
+// deploy runs app, and prints Serve's status if its replicas do not
+// start within a minute (too few CPUs for them, say).
+func deploy(ctx context.Context, app *serve.Application, o serve.RunOptions) error {
+	o.Wait = time.Minute
+	_, err := serve.Run(ctx, app, o)
+	if errors.Is(err, serve.ErrUnavailable) {
+		if st, err := serve.GetStatus(ctx); err == nil {
+			printStatus(st)
+		}
+	}
+	return err
+}
+
 // serveForever serves until SIGINT or SIGTERM.
 func serveForever(ctx context.Context, base string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -299,6 +313,11 @@ func printStatus(st serve.Status) {
 		fmt.Printf("  application %s at %s: %s\n", a.Name, a.RoutePrefix, a.Status)
 		for _, d := range a.Deployments {
 			fmt.Printf("    %-28s %-9s replicas %d/%d  version %s\n", d.Name, d.Status, d.Running, d.Wanted, d.Version)
+			for _, r := range d.Replicas {
+				if r.State != "RUNNING" {
+					fmt.Printf("      replica %s: %s\n", r.ID, r.State)
+				}
+			}
 		}
 	}
 }

@@ -81,8 +81,9 @@ type Classifier struct {
 }
 
 var classifierDep = serve.NewDeployment[Classifier]("serve-example.classifier", newClassifier,
-	// A batch of 32 needs 32 requests on the replica at once.
-	serve.DeploymentConfig{NumCPUs: 0.5, MaxOngoingRequests: 64})
+	// A batch of 32 needs 32 requests on the replica at once. A quarter
+	// CPU each, so that two applications of two replicas fit on 2 CPUs.
+	serve.DeploymentConfig{NumCPUs: 0.25, MaxOngoingRequests: 64})
 
 func newClassifier(a BatchArgs) (*Classifier, error) {
 	m, err := loadModel()

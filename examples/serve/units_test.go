@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,26 @@ func TestSummarise(t *testing.T) {
 	want := summary{n: 102, failed: 2, p50: 50 * time.Millisecond, p90: 90 * time.Millisecond, p99: 99 * time.Millisecond, max: 100 * time.Millisecond, perSecond: 100}
 	if s != want {
 		t.Errorf("summarise = %+v, want %+v", s, want)
+	}
+}
+
+// BenchmarkForward is the classifier's batched forward pass in this
+// process, per image: what batching saves of the model's own cost.
+func BenchmarkForward(b *testing.B) {
+	for _, n := range []int{1, 8, 32} {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) {
+			c, err := newClassifier(BatchArgs{MaxBatchSize: n, Wait: time.Millisecond})
+			if err != nil {
+				b.Fatal(err)
+			}
+			imgs := make([]Image, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.forward(context.Background(), imgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/image")
+		})
 	}
 }
