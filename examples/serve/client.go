@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,10 +62,16 @@ func post(ctx context.Context, client *http.Client, url string, body []byte) cal
 	return call{took: time.Since(start), status: resp.StatusCode, body: b, err: err}
 }
 
+// errRefused is a 503: the proxy found every replica full.
+var errRefused = errors.New("refused (503)")
+
 // decode reads a 200's JSON body into v.
 func (c call) decode(v any) error {
 	if c.err != nil {
 		return c.err
+	}
+	if c.status == http.StatusServiceUnavailable {
+		return errRefused
 	}
 	if c.status != http.StatusOK {
 		return fmt.Errorf("HTTP %d: %s", c.status, bytes.TrimSpace(c.body))
@@ -74,7 +81,7 @@ func (c call) decode(v any) error {
 
 // summary is a load's latency percentiles (nearest rank) and throughput.
 type summary struct {
-	n, failed          int
+	n, failed, refused int
 	p50, p90, p99, max time.Duration
 	perSecond          float64
 }
@@ -83,6 +90,10 @@ func summarise(calls []call, wall time.Duration) summary {
 	lat := make([]time.Duration, 0, len(calls))
 	s := summary{n: len(calls)}
 	for _, c := range calls {
+		if c.status == http.StatusServiceUnavailable {
+			s.refused++
+			continue
+		}
 		if c.err != nil || c.status != http.StatusOK {
 			s.failed++
 			continue
@@ -106,6 +117,10 @@ func summarise(calls []call, wall time.Duration) summary {
 
 func (s summary) String() string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
-	return fmt.Sprintf("%d requests, %d failed: %.0f requests/s; latency ms p50 %s p90 %s p99 %s max %s",
-		s.n, s.failed, s.perSecond, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max))
+	refused := ""
+	if s.refused > 0 {
+		refused = fmt.Sprintf(" (%d refused with 503: every replica was at MaxOngoingRequests; try fewer clients or more -replicas)", s.refused)
+	}
+	return fmt.Sprintf("%d requests, %d failed%s: %.0f answered/s; latency ms p50 %s p90 %s p99 %s max %s",
+		s.n, s.failed, refused, s.perSecond, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max))
 }
