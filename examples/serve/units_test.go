@@ -99,7 +99,7 @@ func TestSummarise(t *testing.T) {
 	}
 	calls = append(calls, call{status: http.StatusServiceUnavailable}, call{err: errors.New("refused")})
 	s := summarise(calls, time.Second)
-	want := summary{n: 102, failed: 2, p50: 50 * time.Millisecond, p90: 90 * time.Millisecond, p99: 99 * time.Millisecond, max: 100 * time.Millisecond, perSecond: 100}
+	want := summary{n: 102, failed: 1, refused: 1, p50: 50 * time.Millisecond, p90: 90 * time.Millisecond, p99: 99 * time.Millisecond, max: 100 * time.Millisecond, perSecond: 100}
 	if s != want {
 		t.Errorf("summarise = %+v, want %+v", s, want)
 	}
