@@ -113,6 +113,9 @@ func Run(ctx context.Context, app *Application, o RunOptions) (DeploymentHandle,
 	if err != nil {
 		return DeploymentHandle{}, err
 	}
+	if err := checkFeasible(ctx, spec); err != nil {
+		return DeploymentHandle{}, err
+	}
 	ctl, err := controller(ctx)
 	if err != nil {
 		return DeploymentHandle{}, err
@@ -209,4 +212,36 @@ func Shutdown(ctx context.Context) error {
 		return err
 	}
 	return rayo.Kill(ctx, ctl, true)
+}
+
+// checkFeasible fails at once when no node could hold a replica of one
+// of the application's deployments, rather than after Run's wait.
+func checkFeasible(ctx context.Context, spec *appSpec) error {
+	nodes, err := rayo.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range spec.Deployments {
+		want := map[string]float64{"CPU": d.NumCPUs, "GPU": d.NumGPUs, "memory": float64(d.Memory)}
+		for k, v := range d.Resources {
+			want[k] = v
+		}
+		fits := false
+		for _, n := range nodes {
+			if !n.Alive {
+				continue
+			}
+			ok := true
+			for k, v := range want {
+				if v > 0 && n.Resources[k] < v {
+					ok = false
+				}
+			}
+			fits = fits || ok
+		}
+		if !fits {
+			return fmt.Errorf("%w: deployment %s: no node can hold a replica (%v)", ErrUnavailable, d.Name, want)
+		}
+	}
+	return nil
 }

@@ -276,7 +276,7 @@ func (c *controllerActor) tableLocked() routeTable {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].app+"\x00"+keys[i].dep < keys[j].app+"\x00"+keys[j].dep })
 	for _, k := range keys {
 		st := c.deps[k]
-		d := routeDep{App: k.app, Name: k.dep, MaxOngoing: st.spec.MaxOngoing}
+		d := routeDep{App: k.app, Name: k.dep, MaxOngoing: st.spec.MaxOngoing, MaxQueued: st.spec.MaxQueued}
 		for _, r := range st.replicas {
 			if r.state == "RUNNING" {
 				d.Replicas = append(d.Replicas, r.ref) // with its models
@@ -468,6 +468,9 @@ func (c *controllerActor) removeReplica(ctx context.Context, st *depState, r *re
 		dctx, cancel := context.WithTimeout(ctx, st.spec.Graceful+5*time.Second)
 		_, _ = replicaDrain.Remote(r.ref.Actor, st.spec.Graceful).Get(dctx)
 		cancel()
+		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+		_, _ = replicaClose.Remote(r.ref.Actor).Get(cctx)
+		ccancel()
 	}
 	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err := rayo.Kill(kctx, r.ref.Actor, true)

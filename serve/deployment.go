@@ -31,6 +31,12 @@ type DeploymentConfig struct {
 	// MaxOngoingRequests is how many requests a replica runs at once
 	// (default 5, as Ray's max_ongoing_requests).
 	MaxOngoingRequests int
+	// MaxQueuedRequests is how many requests a proxy holds for the
+	// deployment while every replica is at MaxOngoingRequests, before it
+	// answers 503 (Ray's max_queued_requests). 0, the default, answers
+	// 503 at once; -1 waits without a bound (Ray's default), up to the
+	// request timeout. Handles always wait.
+	MaxQueuedRequests int
 	// Resources each replica holds: CPUs (default 1), GPUs, memory,
 	// custom resources.
 	NumCPUs, NumGPUs float64
@@ -83,6 +89,8 @@ func (c DeploymentConfig) validate(name string) error {
 	switch {
 	case c.NumReplicas < 0:
 		return fmt.Errorf("%w: deployment %s: NumReplicas %d is negative", ErrInvalidConfig, name, c.NumReplicas)
+	case c.MaxQueuedRequests < -1:
+		return fmt.Errorf("%w: deployment %s: MaxQueuedRequests %d: want -1 (no bound) or more", ErrInvalidConfig, name, c.MaxQueuedRequests)
 	case c.MaxOngoingRequests < 0:
 		return fmt.Errorf("%w: deployment %s: MaxOngoingRequests %d is negative", ErrInvalidConfig, name, c.MaxOngoingRequests)
 	case c.NumCPUs < 0 || c.NumGPUs < 0 || c.Memory < 0:
@@ -95,6 +103,12 @@ func (c DeploymentConfig) validate(name string) error {
 // and on change (Ray's reconfigure).
 type Reconfigurer interface {
 	Reconfigure(ctx context.Context, userConfig []byte) error
+}
+
+// Closer is a deployment type that releases what its constructor made
+// when a replica stops, after its requests drained (Ray's __del__).
+type Closer interface {
+	Close(ctx context.Context) error
 }
 
 // HealthChecker is a deployment type with its own health check (Ray's
@@ -196,7 +210,7 @@ func NewDeployment[T any](name string, ctor any, cfg DeploymentConfig) *Deployme
 // other (ServeHTTP and the lifecycle methods included).
 func newMethodDef(m reflect.Method) *methodDef {
 	switch m.Name {
-	case "ServeHTTP", "Reconfigure", "CheckHealth":
+	case "ServeHTTP", "Reconfigure", "CheckHealth", "Close":
 		return nil
 	}
 	t := m.Type // receiver first
@@ -242,6 +256,9 @@ func (d *Deployment[T]) Options(cfg DeploymentConfig) *Deployment[T] {
 	}
 	if cfg.MaxOngoingRequests != 0 {
 		c.cfg.MaxOngoingRequests = cfg.MaxOngoingRequests
+	}
+	if cfg.MaxQueuedRequests != 0 {
+		c.cfg.MaxQueuedRequests = cfg.MaxQueuedRequests
 	}
 	if cfg.NumCPUs != 0 {
 		c.cfg.NumCPUs = cfg.NumCPUs

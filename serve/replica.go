@@ -56,7 +56,18 @@ var (
 	replicaReconfigure = rayo.RegisterMethod[bool](replicaType, "reconfigure", (*replica).reconfigure, rayo.ConcurrencyGroup(controlGroup))
 	replicaStatsM      = rayo.RegisterMethod[replicaStats](replicaType, "stats", (*replica).stats, rayo.ConcurrencyGroup(controlGroup))
 	replicaDrain       = rayo.RegisterMethod[bool](replicaType, "drain", (*replica).drain, rayo.ConcurrencyGroup(controlGroup))
+	replicaClose       = rayo.RegisterMethod[bool](replicaType, "close", (*replica).close, rayo.ConcurrencyGroup(controlGroup))
 )
+
+// close runs the instance's Close (Closer) before the replica is killed.
+func (r *replica) close(ctx context.Context) (bool, error) {
+	if c, ok := r.inst.(Closer); ok {
+		if _, err := callGuarded(reflect.ValueOf(c.Close), []reflect.Value{reflect.ValueOf(ctx)}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
 
 func newReplica(ctx context.Context, spec replicaSpec) (*replica, error) {
 	def, err := lookupDeployment(spec.Deployment)

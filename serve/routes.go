@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rayo-dev/rayo"
@@ -34,6 +35,7 @@ type routeDep struct {
 	App        string       `msgpack:"a"`
 	Name       string       `msgpack:"n"`
 	MaxOngoing int          `msgpack:"m"`
+	MaxQueued  int          `msgpack:"q,omitempty"`
 	Replicas   []replicaRef `msgpack:"r"`
 }
 
@@ -51,6 +53,10 @@ type depKey struct{ app, dep string }
 // (serve/internal/router), never above MaxOngoingRequests.
 type depRouter struct {
 	r *router.Router
+	// maxQueued and queued: the requests this process may hold, and
+	// holds, while every replica is full (MaxQueuedRequests).
+	maxQueued atomic.Int64
+	queued    atomic.Int64
 	// last is the replica set of the last update, for drop.
 	mu   sync.Mutex
 	last []router.Replica
@@ -63,6 +69,7 @@ func (d *depRouter) update(dep routeDep) {
 	for _, ref := range dep.Replicas {
 		rs = append(rs, router.Replica{ID: ref.ID, MaxOngoing: max(dep.MaxOngoing, 1), Models: ref.Models, Handle: ref})
 	}
+	d.maxQueued.Store(int64(dep.MaxQueued))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.r.Update(rs); err == nil {
@@ -100,7 +107,14 @@ func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, wait
 		}
 		empty := d.r.Len() == 0
 		if !empty && !waitFull {
-			return nil, replicaRef{}, err
+			// Every replica is full: hold the request only within
+			// MaxQueuedRequests.
+			if m := d.maxQueued.Load(); m == 0 || (m > 0 && d.queued.Load() >= m) {
+				return nil, replicaRef{}, err
+			}
+			d.queued.Add(1)
+			defer d.queued.Add(-1)
+			waitFull = true
 		}
 		if empty && time.Since(told) > time.Second {
 			told = time.Now()

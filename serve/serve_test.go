@@ -118,3 +118,28 @@ func TestBadApplications(t *testing.T) {
 		t.Fatalf("bad prefix: %v", err)
 	}
 }
+
+func TestInfeasibleReplicaFailsAtOnce(t *testing.T) {
+	startServe(t)
+	_, err := serve.Run(context.Background(), scalerDep.Options(serve.DeploymentConfig{NumCPUs: 64}).Bind(1.0), serve.RunOptions{Name: "huge"})
+	if !errors.Is(err, serve.ErrUnavailable) || !strings.Contains(err.Error(), "no node can hold") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// MaxQueuedRequests: with every replica busy, a proxy holds up to that
+// many requests, and answers 503 with Retry-After past it.
+func TestMaxQueuedRequests(t *testing.T) {
+	ctx := context.Background()
+	addr := startServe(t)
+	if _, err := serve.Run(ctx, versionedDep.Options(serve.DeploymentConfig{NumReplicas: 1, MaxOngoingRequests: 1, MaxQueuedRequests: 2}).Bind("q"),
+		serve.RunOptions{Name: "queued", RoutePrefix: "/q"}); err != nil {
+		t.Fatal(err)
+	}
+	l := startLoad(addr, "/q", 8)
+	l.waitOK(t, 20)
+	l.end()
+	if l.failed.Load() == 0 {
+		t.Fatalf("8 clients on 1 slot and a queue of 2 were never refused (%d ok)", l.ok.Load())
+	}
+}

@@ -23,6 +23,7 @@ type depSpec struct {
 	Args        []msgpack.RawMessage `msgpack:"a"`
 	NumReplicas int                  `msgpack:"r"`
 	MaxOngoing  int                  `msgpack:"mo"`
+	MaxQueued   int                  `msgpack:"mq,omitempty"`
 	NumCPUs     float64              `msgpack:"c"`
 	NumGPUs     float64              `msgpack:"g,omitempty"`
 	Memory      int64                `msgpack:"mem,omitempty"`
@@ -66,7 +67,7 @@ func build(name, prefix string, app *Application) (*appSpec, error) {
 		if spec.deployment(a.deployment) != nil {
 			return nil // bound twice: one deployment
 		}
-		d := depSpec{Name: a.deployment, NumReplicas: a.cfg.NumReplicas, MaxOngoing: a.cfg.MaxOngoingRequests, NumCPUs: a.cfg.NumCPUs,
+		d := depSpec{Name: a.deployment, NumReplicas: a.cfg.NumReplicas, MaxOngoing: a.cfg.MaxOngoingRequests, MaxQueued: a.cfg.MaxQueuedRequests, NumCPUs: a.cfg.NumCPUs,
 			NumGPUs: a.cfg.NumGPUs, Memory: a.cfg.Memory, Resources: a.cfg.Resources, HealthEvery: a.cfg.HealthCheckPeriod,
 			HealthLimit: a.cfg.HealthCheckTimeout, Graceful: a.cfg.GracefulShutdownTimeout, Stream: a.cfg.StreamResponses, Autoscaling: a.cfg.Autoscaling}
 		uc, err := encodeUserConfig(a.cfg.UserConfig)
