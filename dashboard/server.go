@@ -158,6 +158,7 @@ func Start(cfg Config) (*Server, error) {
 // own file.
 func (s *Server) routes() {
 	s.stateRoutes()
+	s.serveRoutes()
 	s.taskRoutes()
 	s.logRoutes()
 	s.metricsRoutes()

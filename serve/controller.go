@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,14 @@ type controllerActor struct {
 	changed chan struct{} // closed and replaced when the route table changes
 	kick    chan struct{}
 	stop    context.CancelFunc
+	// published is the status last written to the key-value store, and
+	// pubSeq its number; pubMu serialises the writes and guards pubDone,
+	// the number of the last one written (lock order: mu, then pubMu is
+	// never taken under mu).
+	published string
+	pubSeq    uint64
+	pubMu     sync.Mutex
+	pubDone   uint64
 	log     *slog.Logger
 }
 
@@ -533,6 +542,38 @@ type ReplicaStatus struct {
 func (c *controllerActor) status(context.Context) (Status, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.statusLocked(), nil
+}
+
+// publishStatusLocked writes the status, as JSON, to the key-value store,
+// where the dashboard's /api/serve/applications and `rayo serve status`
+// read it, when it changed.
+func (c *controllerActor) publishStatusLocked(ctx context.Context) {
+	b, err := json.Marshal(c.statusLocked())
+	if err != nil || string(b) == c.published {
+		return
+	}
+	c.published = string(b)
+	c.pubSeq++
+	seq := c.pubSeq
+	go func() {
+		c.pubMu.Lock()
+		defer c.pubMu.Unlock()
+		if seq < c.pubDone {
+			return // a newer status was written already
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, err := rayo.KVPut(pctx, statusKey, b, rayo.KVNamespace(kvNamespace)); err == nil {
+			c.pubDone = seq
+		}
+	}()
+}
+
+// statusKey is the status's key in the key-value store.
+const statusKey = "serve/status"
+
+func (c *controllerActor) statusLocked() Status {
 	var s Status
 	names := make([]string, 0, len(c.apps))
 	for n := range c.apps {
@@ -569,7 +610,7 @@ func (c *controllerActor) status(context.Context) (Status, error) {
 			s.Stopping += len(st.replicas)
 		}
 	}
-	return s, nil
+	return s
 }
 
 // statsEvery is how often the controller asks replicas for their
@@ -639,6 +680,7 @@ func (c *controllerActor) pollStats(ctx context.Context) {
 	if changed {
 		c.bumpLocked()
 	}
+	c.publishStatusLocked(ctx)
 	metricsInit()
 	for k, st := range c.deps {
 		var ongoing int64

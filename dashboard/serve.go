@@ -1,0 +1,38 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/rayo-dev/rayo/internal/protocol"
+)
+
+// Serve's status (Ray's GET /api/serve/applications/): the Serve
+// controller keeps it, as JSON, in the head's key-value store; this
+// serves it as it is, and an empty list when Serve is not running.
+
+// serveStatusKey and serveKVNamespace are where serve's controller writes
+// its status (serve/controller.go).
+const (
+	serveStatusKey   = "serve/status"
+	serveKVNamespace = "rayo.serve"
+)
+
+func (s *Server) serveRoutes() {
+	s.mux.HandleFunc("GET /api/serve/applications/", s.serveApplications)
+	s.mux.HandleFunc("GET /api/serve/applications", s.serveApplications)
+}
+
+func (s *Server) serveApplications(w http.ResponseWriter, r *http.Request) {
+	var rep protocol.KVGetReply
+	if err := s.call(r.Context(), protocol.HeadKVGet, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveStatusKey}, &rep); err != nil {
+		writeCallError(w, err)
+		return
+	}
+	if !rep.Found || !json.Valid(rep.Value) {
+		writeJSON(w, http.StatusOK, map[string]any{"applications": []any{}})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(rep.Value)
+}
