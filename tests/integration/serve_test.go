@@ -639,6 +639,59 @@ func TestServeRoutesAfterControllerRestart(t *testing.T) {
 	}
 }
 
+// A restarted controller adopts a deployment's replica whatever its
+// number. Replica numbers only grow (each start takes the next: rolling
+// updates and replacements), but adopt probes the names numbered below
+// 4*NumReplicas+16 only: after 20 updates of a one-replica deployment its
+// replica is number 20, which a restarted controller does not find. It
+// starts another, and the old one, detached, runs on unseen for ever.
+func TestServeControllerAdoptsLateReplicas(t *testing.T) {
+	// RAYO_TEST_SERVE_BUGS=1 runs it (to check a fix).
+	if os.Getenv("RAYO_TEST_SERVE_BUGS") == "" {
+		t.Skip("BUG: serve/controller.go adopt probes replica names numbered below 4*max(NumReplicas,1)+16 only; " +
+			"replica numbers grow with every update or replacement, so a restarted controller misses later replicas, " +
+			"starts new ones and leaks the old (detached, still running); fix: keep each deployment's next number " +
+			"(or its replicas' names) in the app's KV record and probe those")
+	}
+	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 2})
+	connect(t, c)
+	ctx := withTimeout(t, time.Minute)
+	svStart(t)
+	// 21 versions: the replica of the last is number 20 (each rolling
+	// update starts the new replica under the next number).
+	for v := range 21 {
+		if _, err := sv.Run(ctx, svIngressDep.Options(sv.DeploymentConfig{NumReplicas: 1, Resources: map[string]float64{}}).Bind(
+			sv.DeploymentHandle{App: "late", Deployment: fmt.Sprint(v)}), sv.RunOptions{Name: "late", RoutePrefix: "/late"}); err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+	}
+	before := svDeployment(t, ctx, "late")
+	if len(before.Replicas) != 1 || before.Replicas[0].ID != svReplicaPrefix+"late:itest.serve.ingress:20" {
+		t.Fatalf("after 21 versions: %+v", before.Replicas)
+	}
+	ctl := svActors(t, c, svControllerName)
+	if len(ctl) != 1 {
+		t.Fatalf("controller: %+v", ctl)
+	}
+	if err := syscall.Kill(ctl[0].Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor(t, 30*time.Second, func() bool {
+		a := svActors(t, c, svControllerName)
+		return len(a) == 1 && a[0].NumRestarts >= 1 && a[0].Pid != ctl[0].Pid
+	}, "the controller to be restarted")
+	c.WaitFor(t, 30*time.Second, func() bool { return svDeployment(t, ctx, "late").Running == 1 },
+		"the restarted controller to report the deployment running")
+	after := svDeployment(t, ctx, "late")
+	var alive []string
+	for _, a := range svActors(t, c, svReplicaPrefix+"late:") {
+		alive = append(alive, a.Name)
+	}
+	if len(after.Replicas) != 1 || after.Replicas[0].ID != before.Replicas[0].ID || len(alive) != 1 {
+		t.Fatalf("after the restart: status replicas %+v, live replica actors %v; want only %s, adopted", after.Replicas, alive, before.Replicas[0].ID)
+	}
+}
+
 // An ingress on one node calls a model on another through a handle, over
 // HTTP and from the driver's handle.
 func TestServeCompositionAcrossNodes(t *testing.T) {
