@@ -306,6 +306,21 @@ func TestServeProxyOnEveryNode(t *testing.T) {
 			t.Fatalf("an unknown route through %s: %d %v; want 404", paddr, code, err)
 		}
 	}
+	// A node that joins gets a proxy too, which reaches the replicas on
+	// the others.
+	joined := c.AddNode(t, testcluster.NodeSpec{CPUs: 1})
+	var late []protocol.ActorInfo
+	c.WaitFor(t, 30*time.Second, func() bool {
+		late = svActors(t, c, svProxyPrefix+joined.NodeID)
+		return len(late) == 1
+	}, "a proxy on the node that joined")
+	if late[0].NodeID != joined.NodeID {
+		t.Fatalf("the joined node's proxy runs on %s, not %s", late[0].NodeID, joined.NodeID)
+	}
+	paddr := svProxyAddr(t, client, late[0])
+	seen = svNodesBehind(t, client, "http://"+paddr+"/where", nodes)
+	t.Logf("through the joined node %s's proxy %s: answers by node %v", joined.NodeID, paddr, seen)
+
 	st, err := sv.GetStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
