@@ -840,4 +840,14 @@ func TestServeCompositionAcrossNodes(t *testing.T) {
 	if _, err := sv.Result[svHop](ctx, sv.GetDeploymentHandle("composed", "nobody").Call(ctx, "Predict", 2)); !errors.Is(err, sv.ErrNotFound) {
 		t.Fatalf("a handle to no deployment: %v; want ErrNotFound", err)
 	}
+	// Shutdown stops every actor of Serve's, on every node.
+	if err := sv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := svActors(t, c, "rayo.serve."); len(left) != 0 {
+		t.Fatalf("live after Shutdown: %+v", left)
+	}
+	if _, err := sv.GetStatus(ctx); !errors.Is(err, sv.ErrNotStarted) {
+		t.Fatalf("GetStatus after Shutdown: %v; want ErrNotStarted", err)
+	}
 }
