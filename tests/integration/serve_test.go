@@ -1,10 +1,13 @@
 package integration_test
 
 // Package serve (imported as sv: metrics_test.go has a task named serve)
-// on a real multi-process cluster: a proxy on every node routing to replicas on other nodes, a node holding a replica killed
-// under load, the controller's worker killed (the applications keep
-// serving, the restarted controller adopts the running replicas), and a
-// composed application whose deployments are pinned to different nodes.
+// on a real multi-process cluster: a proxy on every node routing to
+// replicas on other nodes, a node holding a replica killed under load, the
+// controller's worker killed (the applications keep serving, the
+// restarted controller adopts the running replicas), and a composed
+// application whose deployments are pinned to different nodes. Tests that
+// reproduce bugs of package serve are skipped with "BUG: ..." unless
+// RAYO_TEST_SERVE_BUGS=1.
 
 import (
 	"bufio"
