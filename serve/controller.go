@@ -51,7 +51,7 @@ type controllerActor struct {
 	pubSeq    uint64
 	pubMu     sync.Mutex
 	pubDone   uint64
-	log     *slog.Logger
+	log       *slog.Logger
 }
 
 // depState is a deployment's running replicas.
@@ -136,7 +136,11 @@ func reportDead(id string) {
 
 func newController(ctx context.Context, pc proxyConfig) (*controllerActor, error) {
 	c := &controllerActor{proxyCfg: pc, proxies: map[string]*proxyState{}, apps: map[string]*appSpec{}, deps: map[depKey]*depState{}, changed: make(chan struct{}),
-		kick: make(chan struct{}, 1), log: slog.Default().With("component", "serve-controller")}
+		kick: make(chan struct{}, 1), log: slog.Default().With("component", "serve-controller"),
+		// A restarted controller's tables must differ from its
+		// predecessor's, which proxies and handles hold: start from the
+		// clock, not from zero.
+		version: time.Now().UnixNano()}
 	keys, err := rayo.KVList(ctx, kvPrefix, rayo.KVNamespace(kvNamespace))
 	if err != nil {
 		return nil, err
@@ -164,23 +168,67 @@ func replicaName(app, dep string, n int) string {
 	return fmt.Sprintf("rayo.serve.replica:%s:%s:%d", app, dep, n)
 }
 
-// adopt finds the replicas an earlier controller started for a.
+// adopt finds the replicas an earlier controller started for a: their
+// names are recorded in the key-value store as they start, and each is
+// asked for its version and state (a rolling update may have been under
+// way).
 func (c *controllerActor) adopt(ctx context.Context, a *appSpec) {
 	for _, d := range a.Deployments {
 		st := &depState{spec: d}
 		st.syncAutoscaler()
-		c.deps[depKey{a.Name, d.Name}] = st
-		for n := 0; n < 4*max(d.NumReplicas, 1)+16; n++ {
-			name := replicaName(a.Name, d.Name, n)
+		k := depKey{a.Name, d.Name}
+		c.deps[k] = st
+		b, err := rayo.KVGet(ctx, replicasKey(k), rayo.KVNamespace(kvNamespace))
+		if err != nil {
+			continue
+		}
+		var rec replicasRecord
+		if msgpack.Unmarshal(b, &rec) != nil {
+			continue
+		}
+		st.next = rec.Next
+		for _, name := range rec.Names {
 			h, err := rayo.GetActor[replica](ctx, name, rayo.Namespace(serveNamespace))
 			if err != nil {
 				continue
 			}
-			st.replicas = append(st.replicas, &replicaState{ref: replicaRef{ID: name, Actor: h}, version: d.Version, state: "RUNNING"})
-			st.next = n + 1
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			stats, err := replicaStatsM.Remote(h).Get(sctx)
+			cancel()
+			r := &replicaState{ref: replicaRef{ID: name, Actor: h}, version: stats.Version, state: "RUNNING", userConfig: d.UserConfig}
+			if err != nil {
+				r.state, r.version = "STOPPING", "" // unreachable: replaced
+				go func() { _ = rayo.Kill(context.Background(), h, true) }()
+				continue
+			}
+			st.replicas = append(st.replicas, r)
 		}
 	}
 	c.version++
+}
+
+// replicasRecord is a deployment's replica names in the key-value store.
+type replicasRecord struct {
+	Next  int      `msgpack:"n"`
+	Names []string `msgpack:"r"`
+}
+
+func replicasKey(k depKey) string { return "serve/replicas/" + k.app + "/" + k.dep }
+
+// recordReplicas writes a deployment's replica names (with c.mu held;
+// the write is quick and rare: a replica started or stopped).
+func (c *controllerActor) recordReplicasLocked(ctx context.Context, k depKey, st *depState) {
+	rec := replicasRecord{Next: st.next}
+	for _, r := range st.replicas {
+		rec.Names = append(rec.Names, r.ref.ID)
+	}
+	b, err := msgpack.Marshal(&rec)
+	if err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, _ = rayo.KVPut(wctx, replicasKey(k), b, rayo.KVNamespace(kvNamespace))
 }
 
 func (c *controllerActor) deploy(ctx context.Context, a appSpec) (bool, error) {
@@ -390,7 +438,7 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 		cancel()
 		if err != nil || !ok {
 			c.log.Warn("replica failed its health check; replacing it", "replica", r.ref.ID, "err", err)
-			c.removeReplica(ctx, st, r, false)
+			c.removeReplica(ctx, k, st, r, false)
 		} else if string(r.userConfig) != string(spec.UserConfig) && r.version == spec.Version {
 			if _, err := replicaReconfigure.Remote(r.ref.Actor, spec.UserConfig).Get(ctx); err == nil {
 				r.userConfig = spec.UserConfig
@@ -417,9 +465,9 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 		c.startReplica(ctx, k, st)
 	case len(old) > 0 && len(current) >= min(want, len(current)+len(old)):
 		// The new version is up: drain an old replica.
-		c.removeReplica(ctx, st, old[0], true)
+		c.removeReplica(ctx, k, st, old[0], true)
 	case len(current) > want:
-		c.removeReplica(ctx, st, current[len(current)-1], true)
+		c.removeReplica(ctx, k, st, current[len(current)-1], true)
 	}
 }
 
@@ -431,6 +479,7 @@ func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depSta
 	name := replicaName(k.app, k.dep, n)
 	r := &replicaState{ref: replicaRef{ID: name}, version: spec.Version, state: "STARTING", userConfig: spec.UserConfig}
 	st.replicas = append(st.replicas, r)
+	c.recordReplicasLocked(ctx, k, st)
 	c.mu.Unlock()
 	opts := []rayo.Option{rayo.Name(name), rayo.Namespace(serveNamespace), rayo.Detached(), rayo.NumCPUs(spec.NumCPUs),
 		rayo.MaxConcurrency(max(spec.MaxOngoing, 1)), rayo.ConcurrencyGroups(map[string]int{controlGroup: 4})}
@@ -455,6 +504,7 @@ func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depSta
 	if err != nil {
 		c.log.Warn("replica failed to start", "replica", name, "err", err)
 		st.replicas = removeReplicaState(st.replicas, r)
+		c.recordReplicasLocked(ctx, k, st)
 		if h.ID() != "" {
 			go func() { _ = rayo.Kill(context.Background(), h, true) }()
 		}
@@ -468,7 +518,7 @@ func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depSta
 
 // removeReplica takes r out of the routes, drains it (graceful) and
 // kills it.
-func (c *controllerActor) removeReplica(ctx context.Context, st *depState, r *replicaState, graceful bool) {
+func (c *controllerActor) removeReplica(ctx context.Context, k depKey, st *depState, r *replicaState, graceful bool) {
 	c.mu.Lock()
 	r.state = "STOPPING"
 	c.bumpLocked()
@@ -489,6 +539,7 @@ func (c *controllerActor) removeReplica(ctx context.Context, st *depState, r *re
 	}
 	c.mu.Lock()
 	st.replicas = removeReplicaState(st.replicas, r)
+	c.recordReplicasLocked(ctx, k, st)
 	c.bumpLocked()
 	c.mu.Unlock()
 }

@@ -44,6 +44,7 @@ type replicaStats struct {
 	Ongoing int64    `msgpack:"o"`
 	Total   int64    `msgpack:"t"`
 	Models  []string `msgpack:"m,omitempty"` // multiplexed models loaded
+	Version string   `msgpack:"v"`
 }
 
 const controlGroup = "control"
@@ -158,7 +159,7 @@ func (r *replica) reconfigure(ctx context.Context, userConfig []byte) (bool, err
 }
 
 func (r *replica) stats(context.Context) (replicaStats, error) {
-	return replicaStats{Ongoing: r.ongoing.Load(), Total: r.total.Load(), Models: loadedModels()}, nil
+	return replicaStats{Ongoing: r.ongoing.Load(), Total: r.total.Load(), Models: loadedModels(), Version: r.spec.Version}, nil
 }
 
 // drainQuiet is how long a draining replica must see no new request

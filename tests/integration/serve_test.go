@@ -5,9 +5,9 @@ package integration_test
 // replicas on other nodes, a node holding a replica killed under load, the
 // controller's worker killed (the applications keep serving, the
 // restarted controller adopts the running replicas), and a composed
-// application whose deployments are pinned to different nodes. Tests that
-// reproduce bugs of package serve are skipped with "BUG: ..." unless
-// RAYO_TEST_SERVE_BUGS=1.
+// application whose deployments are pinned to different nodes, and the
+// controller's recovery: route tables after its restart, replicas with
+// high numbers, a restart during a rolling update.
 
 import (
 	"bufio"
@@ -623,13 +623,6 @@ func TestServeControllerKilled(t *testing.T) {
 // controller is at version 2 too once it has adopted the application
 // (1) and started a replacement (2), within the watcher's 200 ms.
 func TestServeRoutesAfterControllerRestart(t *testing.T) {
-	// RAYO_TEST_SERVE_BUGS=1 runs it (to check a fix).
-	if os.Getenv("RAYO_TEST_SERVE_BUGS") == "" {
-		t.Skip("BUG: serve/routes.go watcher.loop applies a table only if t.Version != since, and a restarted " +
-			"controller (serve/controller.go newController) numbers its tables from 0 again: a proxy can keep the dead " +
-			"controller's route table (here: a dead replica; every request 503) until the next change; fix: number each " +
-			"incarnation's tables from a fresh epoch (newController: version = time.Now().UnixNano()) and/or poll with since -1 after an error")
-	}
 	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 2})
 	connect(t, c)
 	ctx := withTimeout(t, time.Minute)
@@ -685,13 +678,6 @@ func TestServeRoutesAfterControllerRestart(t *testing.T) {
 // replica is number 20, which a restarted controller does not find. It
 // starts another, and the old one, detached, runs on unseen for ever.
 func TestServeControllerAdoptsLateReplicas(t *testing.T) {
-	// RAYO_TEST_SERVE_BUGS=1 runs it (to check a fix).
-	if os.Getenv("RAYO_TEST_SERVE_BUGS") == "" {
-		t.Skip("BUG: serve/controller.go adopt probes replica names numbered below 4*max(NumReplicas,1)+16 only; " +
-			"replica numbers grow with every update or replacement, so a restarted controller misses later replicas, " +
-			"starts new ones and leaks the old (detached, still running); fix: keep each deployment's next number " +
-			"(or its replicas' names) in the app's KV record and probe those")
-	}
 	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 2})
 	connect(t, c)
 	ctx := withTimeout(t, time.Minute)
@@ -738,13 +724,6 @@ func TestServeControllerAdoptsLateReplicas(t *testing.T) {
 // the new one, is removed: the old code serves on, with a status that
 // says the update is done.
 func TestServeControllerKilledDuringRollingUpdate(t *testing.T) {
-	// RAYO_TEST_SERVE_BUGS=1 runs it (to check a fix).
-	if os.Getenv("RAYO_TEST_SERVE_BUGS") == "" {
-		t.Skip("BUG: serve/controller.go adopt gives every replica found the spec's version (version: d.Version), " +
-			"so a controller restarted during a rolling update takes old replicas for new ones and the update never " +
-			"finishes; fix: ask each adopted replica its version (replicaSpec.Version, e.g. in replicaStats) and adopt " +
-			"a replica still starting as STARTING")
-	}
 	c := testcluster.Start(t, testcluster.NodeSpec{CPUs: 2})
 	connect(t, c)
 	ctx := withTimeout(t, time.Minute)
