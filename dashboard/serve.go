@@ -15,7 +15,7 @@ import (
 // its status (serve/controller.go).
 const (
 	serveStatusKey   = "serve/status"
-	serveKVNamespace = "rayo.serve"
+	serveKVNamespace = "app:rayo.serve" // the public KV API prefixes namespaces with "app:"
 )
 
 func (s *Server) serveRoutes() {

@@ -715,6 +715,25 @@ func TestServeControllerAdoptsLateReplicas(t *testing.T) {
 	if len(after.Replicas) != 1 || after.Replicas[0].ID != before.Replicas[0].ID || len(alive) != 1 {
 		t.Fatalf("after the restart: status replicas %+v, live replica actors %v; want only %s, adopted", after.Replicas, alive, before.Replicas[0].ID)
 	}
+	// `rayo serve status` shows what the restarted controller published.
+	var last string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := c.Rayo(t, "serve", "status", "--temp-dir", c.TempDir())
+		last = fmt.Sprint(out, err)
+		if err == nil && strings.Contains(out, "application late") && strings.Contains(out, before.Replicas[0].ID) && strings.Contains(out, "replicas 1/1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rayo serve status never showed the adopted replica; last:\n%s", last)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the published status
+	}
+	out, err := c.Rayo(t, "serve", "status", "--temp-dir", c.TempDir(), "--format", "json")
+	var st sv.Status
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || len(st.Applications) != 1 || st.Applications[0].Name != "late" {
+		t.Fatalf("rayo serve status --format json: %v\n%s", err, out)
+	}
 }
 
 // A controller restarted in the middle of a rolling update finishes it.
