@@ -61,9 +61,12 @@ func (rt *Runtime) keepStreamLineage(t *task) bool {
 		rt.lin.entries[id] = &lineageEntry{spec: spec, opts: t.opts, retries: t.retriesOut, hold: hold, streamIndex: i}
 		hold.items++
 	}
+	// Read under the locks: once they are let go, a freed item drops its
+	// entry and decrements hold.items (dropLineageLocked).
+	kept := hold.items > 0
 	rt.lin.mu.Unlock()
 	rt.refs.mu.Unlock()
-	return hold.items > 0
+	return kept
 }
 
 // reconstructStreamItem runs the streaming task of entry e again to make
