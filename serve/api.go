@@ -116,17 +116,15 @@ func Run(ctx context.Context, app *Application, o RunOptions) (DeploymentHandle,
 	if err := checkFeasible(ctx, spec); err != nil {
 		return DeploymentHandle{}, err
 	}
-	ctl, err := controller(ctx)
-	if err != nil {
-		return DeploymentHandle{}, err
-	}
-	if _, err := ctlDeploy.Remote(ctl, *spec).Get(ctx); err != nil {
+	if _, err := withController(ctx, func(ctl rayo.ActorHandle[controllerActor]) (bool, error) {
+		return ctlDeploy.Remote(ctl, *spec).Get(ctx)
+	}); err != nil {
 		return DeploymentHandle{}, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.Wait)
 	defer cancel()
 	for {
-		st, err := ctlStatus.Remote(ctl).Get(wctx)
+		st, err := GetStatus(wctx)
 		if err != nil {
 			return DeploymentHandle{}, err
 		}
@@ -143,23 +141,49 @@ func Run(ctx context.Context, app *Application, o RunOptions) (DeploymentHandle,
 	}
 }
 
-// GetStatus returns Serve's status (Ray's serve.status).
+// GetStatus returns Serve's status (Ray's serve.status). While the
+// controller restarts (rayo restarts it if its process dies), it waits
+// for it, up to controllerWait.
 func GetStatus(ctx context.Context) (Status, error) {
-	ctl, err := controller(ctx)
-	if err != nil {
-		return Status{}, err
+	return withController(ctx, func(ctl rayo.ActorHandle[controllerActor]) (Status, error) {
+		return ctlStatus.Remote(ctl).Get(ctx)
+	})
+}
+
+// controllerWait bounds how long a call waits for a restarting
+// controller.
+const controllerWait = 30 * time.Second
+
+// withController calls the controller, again while it is restarting:
+// its calls fail with an *ActorDiedError (unavailable) meanwhile.
+func withController[R any](ctx context.Context, call func(rayo.ActorHandle[controllerActor]) (R, error)) (R, error) {
+	deadline := time.Now().Add(controllerWait)
+	for {
+		ctl, err := controller(ctx)
+		var r R
+		if err == nil {
+			if r, err = call(ctl); err == nil {
+				return r, nil
+			}
+		}
+		var died *rayo.ActorDiedError
+		if !errors.As(err, &died) || time.Now().After(deadline) || ctx.Err() != nil {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, err
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return ctlStatus.Remote(ctl).Get(ctx)
 }
 
 // Delete removes an application: its replicas drain and stop (Ray's
 // serve.delete).
 func Delete(ctx context.Context, name string) error {
-	ctl, err := controller(ctx)
-	if err != nil {
-		return err
-	}
-	had, err := ctlDelete.Remote(ctl, name).Get(ctx)
+	had, err := withController(ctx, func(ctl rayo.ActorHandle[controllerActor]) (bool, error) {
+		return ctlDelete.Remote(ctl, name).Get(ctx)
+	})
 	if err != nil {
 		return err
 	}

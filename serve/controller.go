@@ -561,6 +561,9 @@ type Status struct {
 	// Stopping counts the replicas of deleted applications and removed
 	// deployments still draining.
 	Stopping int `msgpack:"st" json:"replicas_stopping"`
+	// Proxies are the HTTP proxies' addresses by node ID (Ray's
+	// serve.status() proxies).
+	Proxies map[string]string `msgpack:"px,omitempty" json:"proxies,omitempty"`
 }
 
 // AppStatus is an application's state.
@@ -659,6 +662,14 @@ func (c *controllerActor) statusLocked() Status {
 	for k, st := range c.deps {
 		if a := c.apps[k.app]; a == nil || a.deployment(k.dep) == nil {
 			s.Stopping += len(st.replicas)
+		}
+	}
+	for node, p := range c.proxies {
+		if p.err == nil && p.addr != "" {
+			if s.Proxies == nil {
+				s.Proxies = map[string]string{}
+			}
+			s.Proxies[node] = p.addr
 		}
 	}
 	return s

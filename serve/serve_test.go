@@ -108,6 +108,14 @@ func TestComposedApplicationOverHTTP(t *testing.T) {
 	if err != nil || len(st.Applications) != 1 || st.Applications[0].Status != "RUNNING" || len(st.Applications[0].Deployments) != 2 {
 		t.Fatalf("status: %+v %v", st, err)
 	}
+	if len(st.Proxies) != 1 {
+		t.Fatalf("status proxies: %v", st.Proxies)
+	}
+	for _, a := range st.Proxies {
+		if a != addr {
+			t.Fatalf("status proxies %v, want this node's %s", st.Proxies, addr)
+		}
+	}
 }
 
 func TestBadApplications(t *testing.T) {
