@@ -327,12 +327,9 @@ func (def *deploymentDef) newInstance(ctx context.Context, args []msgpack.RawMes
 	if def.withCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
-	for i, raw := range args {
-		v := reflect.New(def.ctorIn[i])
-		if err := msgpack.Unmarshal(raw, v.Interface()); err != nil {
-			return nil, fmt.Errorf("%w: %s's constructor argument %d: %v", ErrInvalidConfig, def.name, i, err)
-		}
-		in = append(in, v.Elem())
+	in, err := decodeArgs(in, def.ctorIn, args)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s's constructor %w", ErrInvalidConfig, def.name, err)
 	}
 	out, err := callGuarded(def.ctor, in)
 	if err != nil {
@@ -342,6 +339,18 @@ func (def *deploymentDef) newInstance(ctx context.Context, args []msgpack.RawMes
 		return nil, out[1].Interface().(error)
 	}
 	return out[0].Interface(), nil
+}
+
+// decodeArgs appends args, decoded into types, to in.
+func decodeArgs(in []reflect.Value, types []reflect.Type, args []msgpack.RawMessage) ([]reflect.Value, error) {
+	for i, raw := range args {
+		v := reflect.New(types[i])
+		if err := msgpack.Unmarshal(raw, v.Interface()); err != nil {
+			return nil, fmt.Errorf("argument %d: %v", i, err)
+		}
+		in = append(in, v.Elem())
+	}
+	return in, nil
 }
 
 // callGuarded calls fn, turning a panic into an error.

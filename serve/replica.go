@@ -116,12 +116,9 @@ func (r *replica) call(ctx context.Context, method string, modelID string, args 
 	if md.withCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
-	for i, raw := range args {
-		v := reflect.New(md.in[i])
-		if err := msgpack.Unmarshal(raw, v.Interface()); err != nil {
-			return nil, fmt.Errorf("%w: %s.%s argument %d: %v", ErrNoMethod, r.def.name, method, i, err)
-		}
-		in = append(in, v.Elem())
+	in, err := decodeArgs(in, md.in, args)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s.%s %w", ErrNoMethod, r.def.name, method, err)
 	}
 	out, err := callGuarded(md.fn, in)
 	if err != nil {

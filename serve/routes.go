@@ -99,6 +99,12 @@ func (d *depRouter) pick(modelID string) (*router.Ticket, replicaRef, error) {
 // while every replica is full. It gives up at ctx's end.
 func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, waitFull bool) (*router.Ticket, replicaRef, error) {
 	var told time.Time
+	queued := false
+	defer func() {
+		if queued {
+			d.queued.Add(-1)
+		}
+	}()
 	for {
 		changed := d.r.Changed()
 		t, x, err := d.pick(modelID)
@@ -106,15 +112,14 @@ func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, wait
 			return t, x, nil
 		}
 		empty := d.r.Len() == 0
-		if !empty && !waitFull {
+		if !empty && !waitFull && !queued {
 			// Every replica is full: hold the request only within
 			// MaxQueuedRequests.
 			if m := d.maxQueued.Load(); m == 0 || (m > 0 && d.queued.Load() >= m) {
 				return nil, replicaRef{}, err
 			}
 			d.queued.Add(1)
-			defer d.queued.Add(-1)
-			waitFull = true
+			queued = true
 		}
 		if empty && time.Since(told) > time.Second {
 			told = time.Now()

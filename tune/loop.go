@@ -359,7 +359,7 @@ func (r *runner) onStep(ctx context.Context, t *trial, st step, ck *trialCkpt) {
 		r.fatal = err
 	}
 	d := r.onResult(t, res)
-	observeResult(r.tn.rc.Name, t.id, r.tn.tc.Metric, res)
+	observeResult(r.tn.rc.Name, t.id, res)
 	cc := r.tn.rc.CheckpointConfig
 	wantSave := d.Checkpoint || (cc.Frequency > 0 && res.Iteration%cc.Frequency == 0) || (st.Done && cc.AtEnd)
 	switch {

@@ -30,7 +30,7 @@ func metricsInit() {
 	})
 }
 
-func observeResult(experiment, trialID, _ string, r Result) {
+func observeResult(experiment, trialID string, r Result) {
 	metricsInit()
 	if c := tuneMetrics.results; c != nil {
 		_ = c.Inc(1, "experiment", experiment)
