@@ -3,22 +3,18 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rayo-dev/rayo/tune"
+
+	"github.com/rayo-dev/rayo/examples/internal/exampletest"
 )
 
 // TestTuneExample builds the example and runs it as a real process on
@@ -29,10 +25,10 @@ import (
 // experiment's results.csv (a row per trial) are where the output says,
 // and no process of the run is left.
 func TestTuneExample(t *testing.T) {
-	bin := buildExample(t)
+	bin := exampletest.Build(t, "tune")
 	storage := t.TempDir()
 	const samples, epochs = 12, 30
-	out, err := runExample(t, 2*time.Minute, bin,
+	out, err := exampletest.Run(t, 2*time.Minute, nil, bin,
 		"-samples", strconv.Itoa(samples), "-epochs", strconv.Itoa(epochs), "-fail-at", "7", "-storage", storage)
 	if err != nil {
 		t.Fatalf("the example failed: %v\n%s", err, out)
@@ -97,92 +93,4 @@ func checkResultsCSV(t *testing.T, path string, trials int) {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
-}
-
-// The example runs as a user runs it: built with go build (no -race),
-// started as its own process, its workers started by its embedded
-// cluster. These helpers use the standard library only, as an example's
-// test should.
-
-// markerEnv tags the example's process; its workers inherit it, so that
-// any process of the run left behind can be found.
-const markerEnv = "TUNE_EXAMPLE_TEST_MARKER"
-
-// buildExample builds this package's program into a temporary directory.
-func buildExample(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tune")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goTool = p
-	}
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// runExample runs bin with args on its own embedded cluster (no RAYO_*
-// variable from the test's environment) in its own process group, killed
-// at timeout, and returns its combined output and exit error. After it
-// exits, its workers must exit too: any process still carrying its marker
-// a few seconds later fails the test, and is killed.
-func runExample(t *testing.T, timeout time.Duration, bin string, args ...string) (string, error) {
-	t.Helper()
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	marker := hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAYO_") && !strings.HasPrefix(kv, "TMPDIR=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, markerEnv+"="+marker, "TMPDIR="+t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Errorf("%s %s: still running after %v", bin, strings.Join(args, " "), timeout)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	left := markedPids(marker)
-	for len(left) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		left = markedPids(marker)
-	}
-	for _, pid := range left {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	if len(left) > 0 {
-		t.Errorf("processes of the example still running 10 s after it exited (killed): %v", left)
-	}
-	return string(out), err
-}
-
-// markedPids lists the live processes whose environment holds marker.
-func markedPids(marker string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !strings.Contains("\x00"+string(env)+"\x00", "\x00"+markerEnv+"="+marker+"\x00") {
-			continue
-		}
-		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
-			if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-				continue // exited, not yet reaped
-			}
-		}
-		pids = append(pids, pid)
-	}
-	return pids
 }
