@@ -9,15 +9,14 @@
 // It starts an embedded single-node cluster (set RAYO_ADDRESS=auto to use
 // a running one). Without -input it makes its own input: -n 8x8 digit
 // images (mlp.Digits) with their true labels, as 8-bit grayscale pixels
-// in several Parquet files. The model (model.bin, embedded in the
-// program) is a small MLP, package mlp. With -bench it also measures
+// in several Parquet files. The model (mlp/model.bin, embedded in
+// the program) is a small MLP, package mlp. With -bench it also measures
 // images/s of the same model called in a plain loop against the pipeline
 // with a pool of one and of two actors.
 package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,12 +33,6 @@ import (
 	"github.com/rayo-dev/rayo/data"
 	"github.com/rayo-dev/rayo/examples/batchinference/mlp"
 )
-
-// shippedModel is the trained model, embedded so that the program (driver
-// and workers alike) finds it from any directory.
-//
-//go:embed model.bin
-var shippedModel []byte
 
 // pixels is an image's size: mlp.Image x mlp.Image.
 const pixels = mlp.Image * mlp.Image
@@ -140,11 +133,7 @@ func newClassifier(_ context.Context, a modelArgs) (*mlp.Model, error) {
 	if a.Path != "" {
 		return mlp.Load(a.Path)
 	}
-	m := new(mlp.Model)
-	if err := m.UnmarshalBinary(shippedModel); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return mlp.Shipped()
 }
 
 // predSchema is the output's schema.

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"math"
@@ -143,18 +142,6 @@ func TestServeForever(t *testing.T) {
 	}, bin, "-serve-forever")
 	if err != nil || !served || !strings.Contains(out, "interrupted: shutting Serve down") {
 		t.Fatalf("served %v, exit %v:\n%s", served, err, out)
-	}
-}
-
-// TestShippedModel checks that the embedded model is the batch-inference
-// example's, byte for byte.
-func TestShippedModel(t *testing.T) {
-	b, err := os.ReadFile("../batchinference/model.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b, shippedModel) {
-		t.Fatal("model.bin differs from ../batchinference/model.bin: copy it again")
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,14 +15,6 @@ import (
 	"github.com/rayo-dev/rayo/serve"
 )
 
-// shippedModel is the batch-inference example's trained model (the same
-// bytes as examples/batchinference/model.bin, which main_test.go checks),
-// embedded so that every replica finds it from any directory. go:embed
-// cannot reach into another package's directory, hence the copy.
-//
-//go:embed model.bin
-var shippedModel []byte
-
 // pixels is an image's size: mlp.Image x mlp.Image.
 const pixels = mlp.Image * mlp.Image
 
@@ -33,8 +24,8 @@ type Image = [pixels]float32
 // loadModel decodes the embedded model: once per replica, in its
 // constructor (Ray's "load the model in __init__").
 func loadModel() (*mlp.Model, error) {
-	m := new(mlp.Model)
-	if err := m.UnmarshalBinary(shippedModel); err != nil {
+	m, err := mlp.Shipped()
+	if err != nil {
 		return nil, err
 	}
 	if m.In != pixels {

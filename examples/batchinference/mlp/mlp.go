@@ -149,7 +149,7 @@ const trainBatch = 32
 // (each in [0, Out)) by mini-batch SGD on the cross-entropy loss, epochs
 // passes in an order shuffled from seed, at learning rate lr. It returns
 // the last epoch's mean loss. (Ray has no equivalent here: its examples
-// load a model trained elsewhere, as the example loads ../model.bin.)
+// load a model trained elsewhere, as the examples load the shipped model.bin.)
 func (m *Model) Train(x []float32, labels []int, epochs int, lr float32, seed uint64) (float64, error) {
 	n := len(labels)
 	if n == 0 || len(x) != n*m.In {

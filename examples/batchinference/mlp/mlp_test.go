@@ -19,9 +19,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // writeModel regenerates the shipped model:
 // go test ./examples/batchinference/mlp -run TestTrainDigits -write-model
-var writeModel = flag.Bool("write-model", false, "save the trained model as ../model.bin")
+var writeModel = flag.Bool("write-model", false, "save the trained model as model.bin")
 
-const shipped = "../model.bin"
+const shipped = "model.bin"
 
 func TestTrainDigits(t *testing.T) {
 	m, err := mlp.New(mlp.Image*mlp.Image, 128, 10, 1)
