@@ -27,7 +27,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := rayo.Init(context.Background(), rayo.WithNumCPUs(2), rayo.WithLogToDriver(false), rayo.WithTempDir(dir)); err != nil {
+	if err := rayo.Init(context.Background(), rayo.WithNumCPUs(2), rayo.WithLogToDriver(false), rayo.WithTempDir(dir),
+		rayo.WithDashboard("127.0.0.1:0")); err != nil {
 		fmt.Fprintln(os.Stderr, "rayo.Init:", err)
 		return 1
 	}

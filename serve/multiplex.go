@@ -53,6 +53,15 @@ var modelCaches struct {
 // used is unloaded first (never one a request is using). Make it in the
 // deployment's constructor.
 func Multiplexed[M any](load func(ctx context.Context, modelID string) (M, error), cfg MultiplexConfig[M]) (*ModelCache[M], error) {
+	if spec := thisReplica.Load(); spec != nil {
+		app, dep, user := spec.App, spec.Deployment, cfg.OnEvent
+		cfg.OnEvent = func(e multiplex.Event) {
+			observeModelEvent(app, dep, e)
+			if user != nil {
+				user(e)
+			}
+		}
+	}
 	c, err := multiplex.New(load, cfg)
 	if err != nil {
 		return nil, err

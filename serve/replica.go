@@ -70,7 +70,13 @@ func (r *replica) close(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// thisReplica is the replica this process runs (a replica is an actor,
+// each in its own process), for the metrics of what its constructor
+// makes (Multiplexed).
+var thisReplica atomic.Pointer[replicaSpec]
+
 func newReplica(ctx context.Context, spec replicaSpec) (*replica, error) {
+	thisReplica.Store(&spec)
 	def, err := lookupDeployment(spec.Deployment)
 	if err != nil {
 		return nil, err
@@ -91,15 +97,28 @@ func (r *replica) handleHTTP(ctx context.Context, q *httpRequest) (*httpResponse
 	if r.http == nil {
 		return &httpResponse{Status: http.StatusInternalServerError, Body: []byte(fmt.Sprintf("serve: deployment %s does not serve HTTP (its type is not an http.Handler)", r.def.name))}, nil
 	}
+	start := r.begin()
+	resp := serveOne(ctx, r.http, q)
+	r.end(start, resp.Status >= http.StatusInternalServerError)
+	return resp, nil
+}
+
+// begin counts a request in; end counts it out and records it in the
+// replica's metrics.
+func (r *replica) begin() time.Time {
 	r.ongoing.Add(1)
-	defer r.ongoing.Add(-1)
 	r.total.Add(1)
-	return serveOne(ctx, r.http, q), nil
+	return time.Now()
+}
+
+func (r *replica) end(start time.Time, failed bool) {
+	r.ongoing.Add(-1)
+	observeReplicaRequest(r.spec.App, r.spec.Deployment, time.Since(start), failed)
 }
 
 // call runs a method by name with msgpack arguments and returns its
 // msgpack result.
-func (r *replica) call(ctx context.Context, method string, modelID string, args []msgpack.RawMessage) (msgpack.RawMessage, error) {
+func (r *replica) call(ctx context.Context, method string, modelID string, args []msgpack.RawMessage) (_ msgpack.RawMessage, err error) {
 	ctx = withModelID(ctx, modelID)
 	md := r.def.methods[method]
 	if md == nil {
@@ -108,15 +127,14 @@ func (r *replica) call(ctx context.Context, method string, modelID string, args 
 	if len(args) != len(md.in) {
 		return nil, fmt.Errorf("%w: %s.%s takes %d arguments, got %d", ErrNoMethod, r.def.name, method, len(md.in), len(args))
 	}
-	r.ongoing.Add(1)
-	defer r.ongoing.Add(-1)
-	r.total.Add(1)
+	start := r.begin()
+	defer func() { r.end(start, err != nil) }()
 	in := make([]reflect.Value, 0, len(args)+2)
 	in = append(in, reflect.ValueOf(r.inst))
 	if md.withCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
-	in, err := decodeArgs(in, md.in, args)
+	in, err = decodeArgs(in, md.in, args)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s.%s %w", ErrNoMethod, r.def.name, method, err)
 	}

@@ -57,6 +57,9 @@ type depRouter struct {
 	// holds, while every replica is full (MaxQueuedRequests).
 	maxQueued atomic.Int64
 	queued    atomic.Int64
+	// waiting counts the requests this process holds for want of a
+	// replica slot, full or none (the queued-requests gauge).
+	waiting atomic.Int64
 	// last is the replica set of the last update, for drop.
 	mu   sync.Mutex
 	last []router.Replica
@@ -99,10 +102,13 @@ func (d *depRouter) pick(modelID string) (*router.Ticket, replicaRef, error) {
 // while every replica is full. It gives up at ctx's end.
 func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, waitFull bool) (*router.Ticket, replicaRef, error) {
 	var told time.Time
-	queued := false
+	queued, waiting := false, false
 	defer func() {
 		if queued {
 			d.queued.Add(-1)
+		}
+		if waiting {
+			observeQueued(app, dep, d.waiting.Add(-1))
 		}
 	}()
 	for {
@@ -110,6 +116,10 @@ func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, wait
 		t, x, err := d.pick(modelID)
 		if err == nil {
 			return t, x, nil
+		}
+		if !waiting {
+			waiting = true
+			observeQueued(app, dep, d.waiting.Add(1))
 		}
 		empty := d.r.Len() == 0
 		if !empty && !waitFull && !queued {

@@ -150,4 +150,6 @@ func TestMaxQueuedRequests(t *testing.T) {
 	if l.failed.Load() == 0 {
 		t.Fatalf("8 clients on 1 slot and a queue of 2 were never refused (%d ok)", l.ok.Load())
 	}
+	// The proxy's queue is a gauge.
+	waitMetric(t, `rayo_serve_queued_requests{application="queued",deployment="test.versioned"}`, 0)
 }

@@ -92,9 +92,8 @@ func (r *replica) handleHTTPStream(ctx context.Context, q *httpRequest) iter.Seq
 			yield(httpChunk{Status: http.StatusInternalServerError, Data: []byte(fmt.Sprintf("serve: deployment %s does not serve HTTP", r.def.name))}, nil)
 			return
 		}
-		r.ongoing.Add(1)
-		defer r.ongoing.Add(-1)
-		r.total.Add(1)
+		start, failed := r.begin(), false
+		defer func() { r.end(start, failed) }()
 		hreq, err := q.toHTTP(ctx)
 		if err != nil {
 			yield(httpChunk{Status: http.StatusBadRequest, Data: []byte(err.Error())}, nil)
@@ -128,6 +127,7 @@ func (r *replica) handleHTTPStream(ctx context.Context, q *httpRequest) iter.Seq
 			case <-done:
 				w.mu.Lock()
 				last := w.takeLocked()
+				failed = w.status >= http.StatusInternalServerError
 				w.mu.Unlock()
 				if len(last.Data) > 0 || last.Status != 0 {
 					yield(last, nil)
