@@ -34,7 +34,7 @@ func serveStatus(t *testing.T) []byte {
 			}},
 		}},
 		"replicas_stopping": 3,
-		"proxies":           map[string]string{"node-aaaa": "127.0.0.1:8000"},
+		"proxies":           map[string]string{"aaaa": "127.0.0.1:8000"}, // a node startHead registers
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func serveStatus(t *testing.T) []byte {
 // The Serve page in a real browser, against a head without Serve and then
 // with a published status whose names are markup: the empty state, then
 // the application, its deployment and replicas, the draining replicas and
-// the proxies, every name as text.
+// the proxies, every name as text; a proxy's node links its page.
 func TestServePageInBrowser(t *testing.T) {
 	chrome := browsertest.FindChromium(t)
 	s, g := startHead(t)
@@ -88,4 +88,8 @@ func TestServePageInBrowser(t *testing.T) {
 		` && `+browsertest.RowWhere("serve-proxies-grid", map[string]string{"address": `t === '127.0.0.1:8000'`}))
 	browsertest.WaitJS(t, b, "no markup from the names", d,
 		`!document.querySelector('#view img, #view script') && window.__xss === undefined`)
+	// The proxy's node links its details page.
+	browsertest.WaitJS(t, b, "the proxy's node clicked", d, browsertest.ClickIn(
+		browsertest.RowWhere("serve-proxies-grid", map[string]string{"address": `t === '127.0.0.1:8000'`}), "[data-col=node_id] a"))
+	browsertest.WaitJS(t, b, "the node's details", d, textOf(`[data-testid=node-kv]`)+`.includes('127.0.0.1:1')`)
 }

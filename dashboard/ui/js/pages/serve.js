@@ -2,11 +2,10 @@
 // replicas, and the HTTP proxies, from /api/serve/applications/ (the
 // status the Serve controller publishes; serve.Status in
 // serve/controller.go). Names are the user's: they reach the page as text.
-import { h, text, idLink, stateBadge, table, notice } from '../dom.js';
+import { h, text, mono, idLink, stateBadge, table, notice } from '../dom.js';
 import { getJSON } from '../api.js';
 import { page, statusLine } from './common.js';
 
-const mono = (v) => h('span', { class: 'mono' }, text(v));
 const count = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 // replicaList shows a deployment's replicas: ID, state, version.
