@@ -86,3 +86,43 @@ func TestUnknownPathsAreNotTheApp(t *testing.T) {
 		t.Errorf("unknown node: %d %s; want a JSON 404", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// Every page in the navigation is a route of the app, and every route
+// but logs (opened from a node, actor or task) is in the navigation.
+func TestUINavigationMatchesTheRoutes(t *testing.T) {
+	index, err := uiFiles.ReadFile("ui/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := uiFiles.ReadFile("ui/js/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nav := map[string]bool{}
+	for _, m := range regexp.MustCompile(`href="#/([a-z-]+)" data-page="([a-z-]+)"`).FindAllStringSubmatch(string(index), -1) {
+		if m[1] != m[2] {
+			t.Errorf("nav link #/%s is marked data-page %q", m[1], m[2])
+		}
+		nav[m[1]] = true
+	}
+	body := string(app)
+	routes := map[string]bool{}
+	table := body[strings.Index(body, "const pages = {"):]
+	table = table[:strings.Index(table, "};")]
+	for _, m := range regexp.MustCompile(`(?m)^\s+'?([a-z-]+)'?: \{`).FindAllStringSubmatch(table, -1) {
+		routes[m[1]] = true
+	}
+	for p := range nav {
+		if !routes[p] {
+			t.Errorf("nav links #/%s, which app.js does not route", p)
+		}
+	}
+	for p := range routes {
+		if !nav[p] && p != "logs" {
+			t.Errorf("app.js routes %s, which the nav does not link", p)
+		}
+	}
+	if !nav["serve"] {
+		t.Errorf("no Serve page in the nav: %v", nav)
+	}
+}

@@ -7,6 +7,7 @@ import * as lists from './pages/lists.js';
 import * as details from './pages/details.js';
 import * as jobs from './pages/jobs.js';
 import * as logs from './pages/logs.js';
+import * as serve from './pages/serve.js';
 
 // Each page: mount(root, route) returns {refresh(): Promise, unmount?()}.
 const pages = {
@@ -15,6 +16,7 @@ const pages = {
   actors: { list: lists.actors, one: details.actor },
   tasks: { list: lists.tasks, one: details.task },
   jobs: { list: jobs.list, one: jobs.one },
+  serve: { list: serve.mount },
   objects: { list: lists.objects },
   'placement-groups': { list: lists.placementGroups },
   logs: { list: logs.mount },

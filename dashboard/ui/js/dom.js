@@ -49,6 +49,9 @@ export function text(v) {
   return String(v);
 }
 
+// mono shows a value (an ID, an address) in monospace.
+export const mono = (v) => h('span', { class: 'mono' }, text(v));
+
 export function shortID(id) {
   const t = text(id);
   return t.length > 12 ? t.slice(0, 12) + '…' : t;

@@ -1,9 +1,8 @@
 // Details of one node, actor or task.
-import { h, text, kv, stateBadge, fmtTime, fmtDuration, idLink } from '../dom.js';
+import { h, text, kv, stateBadge, fmtTime, fmtDuration, idLink, mono } from '../dom.js';
 import { detailsView, listView, logsLink, page, all } from './common.js';
 import { resourceBars, usedOf, resourceText, workersView, actorColumns, taskColumns } from './lists.js';
 
-const mono = (v) => h('span', { class: 'mono' }, text(v));
 const back = (route, title) => h('p', {}, h('a', { href: `#/${route}`, testid: 'back' }, `← ${title}`));
 
 export function node(root, route) {
