@@ -10,7 +10,7 @@
 //
 //   - /classify: the batch-inference example's digit classifier (package
 //     mlp, a small gonum MLP on 8x8 images), its forward pass batched by
-//     serve.Batch. POST {"pixels": [64 floats]} or {"images": [[...],
+//     serve.Batch, its replicas autoscaled (1 to -max-replicas). POST {"pixels": [64 floats]} or {"images": [[...],
 //     ...]}.
 //   - /pipeline: preprocess (8-bit pixels onto the model's input range) →
 //     the classifier, through a handle → postprocess (the digit's name
@@ -50,6 +50,7 @@ type config struct {
 	batch         int
 	wait          time.Duration
 	replicas      int
+	maxReplicas   int
 	seed          uint64
 	out           string
 	forever       bool
@@ -70,13 +71,14 @@ func main() {
 	flag.IntVar(&c.port, "port", -1, "the HTTP proxy's port (-1: a free one)")
 	flag.IntVar(&c.batch, "max-batch", 32, "the classifier's MaxBatchSize")
 	flag.DurationVar(&c.wait, "batch-wait", 5*time.Millisecond, "the classifier's BatchWaitTimeout")
-	flag.IntVar(&c.replicas, "replicas", 1, "replicas of each classifier deployment")
+	flag.IntVar(&c.replicas, "replicas", 0, "replicas of each classifier deployment (0: autoscaled from 1 to -max-replicas)")
+	flag.IntVar(&c.maxReplicas, "max-replicas", 2, "the classifiers' autoscaling bound")
 	flag.Uint64Var(&c.seed, "seed", 11, "seed of the test images (mlp.Digits)")
 	flag.StringVar(&c.out, "out", "", "write every prediction to this file (JSON lines)")
 	flag.BoolVar(&c.forever, "serve-forever", false, "deploy, print the URLs and serve until interrupted")
 	flag.Parse()
-	if c.n < 1 || c.conc < 1 || c.batch < 1 || c.wait <= 0 || c.replicas < 1 || c.port < -1 || c.port > 65535 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "serve: -n, -c, -max-batch, -batch-wait and -replicas must be positive, -port in -1..65535, and there are no arguments")
+	if c.n < 1 || c.conc < 1 || c.batch < 1 || c.wait <= 0 || c.replicas < 0 || c.maxReplicas < 1 || c.port < -1 || c.port > 65535 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "serve: -n, -c, -max-batch, -batch-wait and -max-replicas must be positive, -replicas not negative, -port in -1..65535, and there are no arguments")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -104,7 +106,7 @@ func run(ctx context.Context, c config) (err error) {
 		}
 	}()
 	args := BatchArgs{MaxBatchSize: c.batch, Wait: c.wait}
-	model := classifierDep.Options(serve.DeploymentConfig{NumReplicas: c.replicas})
+	model := classifierDep.Options(classifierScaling(c))
 	if err := deploy(ctx, model.Bind(args), serve.RunOptions{Name: "classify", RoutePrefix: "/classify"}); err != nil {
 		return err
 	}
@@ -204,11 +206,11 @@ func run(ctx context.Context, c config) (err error) {
 		fmt.Printf("/classify with three images: %s\n", compact(multi.Predictions))
 	}
 
-	if err := printBatchStats(ctx, c.replicas); err != nil {
-		return err
-	}
 	st, err := serve.GetStatus(ctx)
 	if err != nil {
+		return err
+	}
+	if err := printBatchStats(ctx, st); err != nil {
 		return err
 	}
 	printStatus(st)
@@ -223,6 +225,18 @@ func run(ctx context.Context, c config) (err error) {
 	}
 	fmt.Printf("done in %v\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// classifierScaling is the classifiers' replicas: -replicas of them, or
+// autoscaled (Ray's autoscaling_config) between one and -max-replicas,
+// aiming at 8 requests in flight on each, quick to scale up (1 s) and
+// slow to scale down (30 s) as a service under bursts wants.
+func classifierScaling(c config) serve.DeploymentConfig {
+	if c.replicas > 0 {
+		return serve.DeploymentConfig{NumReplicas: c.replicas}
+	}
+	return serve.DeploymentConfig{Autoscaling: &serve.AutoscalingConfig{MinReplicas: 1, MaxReplicas: c.maxReplicas,
+		TargetOngoingRequests: 8, UpscaleDelay: new(time.Second), DownscaleDelay: new(30 * time.Second)}}
 }
 
 // deploy runs app, and prints Serve's status if its replicas do not
@@ -272,9 +286,17 @@ func close32(a, b float32) bool { return math.Abs(float64(a-b)) <= 1e-5 }
 // printBatchStats asks the classifiers of both applications for their
 // batch sizes. A handle call reaches one replica, so with several it
 // asks a few times and keeps each replica's latest answer.
-func printBatchStats(ctx context.Context, replicas int) error {
+func printBatchStats(ctx context.Context, st serve.Status) error {
 	for _, app := range []string{"classify", "pipeline"} {
 		h := serve.GetDeploymentHandle(app, classifierDep.Name())
+		replicas := 1
+		for _, a := range st.Applications {
+			for _, d := range a.Deployments {
+				if a.Name == app && d.Name == classifierDep.Name() {
+					replicas = max(d.Running, 1)
+				}
+			}
+		}
 		seen := map[string]BatchStats{}
 		for range 4 * replicas {
 			s, err := serve.Result[BatchStats](ctx, h.Call(ctx, "Stats"))
@@ -320,6 +342,9 @@ func printStatus(st serve.Status) {
 		fmt.Printf("  application %s at %s: %s\n", a.Name, a.RoutePrefix, a.Status)
 		for _, d := range a.Deployments {
 			fmt.Printf("    %-28s %-9s replicas %d/%d  version %s\n", d.Name, d.Status, d.Running, d.Wanted, d.Version)
+			if d.Autoscaling != "" {
+				fmt.Printf("      autoscaling: %s\n", d.Autoscaling)
+			}
 			for _, r := range d.Replicas {
 				if r.State != "RUNNING" {
 					fmt.Printf("      replica %s: %s\n", r.ID, r.State)
