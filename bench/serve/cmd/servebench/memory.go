@@ -34,7 +34,7 @@ func rowMemory(ctx context.Context, serveURL string, f flags) error {
 		return err
 	}
 	header(fmt.Sprintf("Row 5: RSS of the proxy (pid %d) and of the no-op replica (pid %d), wrk c=64", proxy, replica),
-		"after", "requests", "proxy RSS", "replica RSS")
+		"after", "requests since warm-up", "proxy RSS", "replica RSS")
 	warm, err := wrk(serveURL+"/", 64, f.dur)
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func rowMemory(ctx context.Context, serveURL string, f flags) error {
 			return err
 		}
 		total, failed = total+l.requests, failed+l.failed
-		if p1, r1, err = report("wrk run"); err != nil {
+		if p1, r1, err = report(fmt.Sprintf("%v of wrk", memChunk)); err != nil {
 			return err
 		}
 	}
