@@ -47,7 +47,7 @@ func rowAutoscale(ctx context.Context, serveURL string, f flags) error {
 	one := clients(ctx, url, 1, &failed)
 	defer one()
 	time.Sleep(lookBack + time.Second) // one client's load settles: one replica
-	header(fmt.Sprintf("Row 4: autoscaling, each request holding %v, TargetOngoingRequests 2, LookBackPeriod %v, replicas' load polled every 1 s",
+	header(fmt.Sprintf("Row 4: autoscaling, each request holding %v, TargetOngoingRequests 2, LookBackPeriod %v, replicas' load polled by the controller (statsEvery 1 s)",
 		sleepyHold, lookBack), "step", "configured delay", "decided after", "replicas running after", "running − delay")
 	var reasons []string
 	step := func(name string, delay time.Duration, want int) error {
