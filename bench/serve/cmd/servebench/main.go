@@ -1,8 +1,20 @@
-// Command servebench measures rayo Serve against its floor: the same
-// no-op handler in a plain net/http server, in the same run, loaded by
-// wrk (Debian's package; bench/serve/run.sh installs it).
+// Command servebench measures rayo Serve against a floor or a peer
+// measured in the same run (issue 18's rows), loaded by wrk (Debian's
+// package; bench/serve/run.sh installs it and runs every row):
 //
-//	go build -o /tmp/servebench ./bench/serve/cmd/servebench && /tmp/servebench -c 1,64,512
+//  1. a no-op deployment vs the same handler in a plain net/http server;
+//  2. an ingress calling a model through a handle vs one deployment
+//     answering directly: the hop's added latency;
+//  3. a model with a fixed cost per call plus a cost per item, with and
+//     without serve.Batch;
+//  4. autoscaling on a step from 1 to 64 clients and back, against the
+//     configured delays;
+//  5. the proxy's and a replica's RSS after warm-up and after 1,000,000
+//     requests.
+//
+// Each row prints a markdown table.
+//
+//	go build -o /tmp/servebench ./bench/serve/cmd/servebench && /tmp/servebench -rows 1,2 -d 3s
 package main
 
 import (
@@ -12,8 +24,8 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os/exec"
-	"regexp"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,11 +39,34 @@ var noopDep = serve.NewDeployment[noop]("servebench.noop", func() *noop { return
 
 func (noop) ServeHTTP(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }
 
+// PID tells row 5 which process the replica is.
+func (noop) PID() int { return os.Getpid() }
+
+// flags are the rows' settings.
+type flags struct {
+	conc     []int         // row 1's concurrencies
+	hopConc  []int         // row 2's
+	dur      time.Duration // each wrk run of rows 1-3
+	replicas int           // row 1's replicas
+	requests int           // row 5's
+	up, down time.Duration // row 4's configured delays
+	maxRepl  int           // row 4's MaxReplicas
+}
+
 func main() {
-	conc := flag.String("c", "1,64,512", "concurrencies")
-	dur := flag.Duration("d", 5*time.Second, "duration per run")
-	replicas := flag.Int("replicas", 1, "replicas")
+	rows := flag.String("rows", "1,2,3,4,5", "rows to run")
+	conc := flag.String("c", "1,64,512", "row 1's concurrencies")
+	hopConc := flag.String("hop-c", "1,64", "row 2's concurrencies")
+	var f flags
+	flag.DurationVar(&f.dur, "d", 5*time.Second, "duration of each wrk run (rows 1-3)")
+	flag.IntVar(&f.replicas, "replicas", 1, "row 1's replicas")
+	flag.IntVar(&f.requests, "n", 1_000_000, "row 5's requests after warm-up")
+	flag.DurationVar(&f.up, "upscale-delay", 2*time.Second, "row 4's UpscaleDelay")
+	flag.DurationVar(&f.down, "downscale-delay", 10*time.Second, "row 4's DownscaleDelay")
+	flag.IntVar(&f.maxRepl, "max-replicas", 4, "row 4's MaxReplicas")
 	flag.Parse()
+	f.conc, f.hopConc = ints(*conc), ints(*hopConc)
+
 	ctx := context.Background()
 	if err := rayo.Init(ctx, rayo.WithNumCPUs(2), rayo.WithLogToDriver(false)); err != nil {
 		log.Fatal(err)
@@ -42,49 +77,65 @@ func main() {
 		log.Fatal(err)
 	}
 	defer serve.Shutdown(context.Background())
-	if _, err := serve.Run(ctx, noopDep.Options(serve.DeploymentConfig{NumReplicas: *replicas, MaxOngoingRequests: 10000}).Bind(), serve.RunOptions{Name: "noop"}); err != nil {
+	// The no-op deployment is row 1's subject and rows 2 and 5's peer.
+	if _, err := serve.Run(ctx, noopDep.Options(serve.DeploymentConfig{NumReplicas: f.replicas, MaxOngoingRequests: 10000}).Bind(), serve.RunOptions{Name: "noop"}); err != nil {
 		log.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go func() { _ = http.Serve(ln, noop{}) }()
-	for _, c := range strings.Split(*conc, ",") {
-		for _, target := range []struct{ name, addr string }{{"floor (net/http)", ln.Addr().String()}, {fmt.Sprintf("rayo serve, %d replica(s)", *replicas), addr}} {
-			fmt.Printf("c=%s %-26s %s\n", c, target.name, wrk(target.addr, c, *dur))
+	run := map[string]func(context.Context, string, flags) error{"1": rowNoop, "2": rowHop, "3": rowBatch, "4": rowAutoscale, "5": rowMemory}
+	for _, r := range strings.Split(*rows, ",") {
+		fn := run[strings.TrimSpace(r)]
+		if fn == nil {
+			log.Fatalf("no row %q: rows are 1 to 5", r)
+		}
+		if err := fn(ctx, "http://"+addr, f); err != nil {
+			log.Fatalf("row %s: %v", r, err)
 		}
 	}
 }
 
-var reqs = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
-
-// wrk runs wrk with one thread per connection up to 2 and reports
-// requests/s and the latency percentiles.
-func wrk(addr, c string, d time.Duration) string {
-	threads := "2"
-	if c == "1" {
-		threads = "1"
-	}
-	out, err := exec.Command("wrk", "-t", threads, "-c", c, "-d", d.String(), "--latency", "http://"+addr+"/").CombinedOutput()
+// rowNoop is row 1: the no-op deployment against the same handler in a
+// plain net/http server in this process.
+func rowNoop(_ context.Context, serveURL string, f flags) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "wrk: " + err.Error() + ": " + string(out)
+		return err
 	}
-	s := string(out)
-	m := reqs.FindStringSubmatch(s)
-	p := func(q string) string {
-		re := regexp.MustCompile(`\s` + q + `%\s+([\d.]+\w+)`)
-		if x := re.FindStringSubmatch(s); x != nil {
-			return x[1]
+	srv := &http.Server{Handler: noop{}}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	header(fmt.Sprintf("Row 1: a no-op deployment (%d replica(s)) vs net/http, %v per run", f.replicas, f.dur),
+		"concurrency", "rayo Serve", "net/http floor", "Serve / floor req/s", "p50 added")
+	for _, c := range f.conc {
+		floor, err := wrk("http://"+ln.Addr().String()+"/", c, f.dur)
+		if err != nil {
+			return err
 		}
-		return "?"
+		s, err := wrk(serveURL+"/", c, f.dur)
+		if err != nil {
+			return err
+		}
+		row(strconv.Itoa(c), s.String(), floor.String(), fmt.Sprintf("%.2f", s.rps/floor.rps), ms(s.p50-floor.p50))
 	}
-	non2xx := ""
-	if x := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindStringSubmatch(s); x != nil {
-		non2xx = " non-2xx " + x[1]
+	return nil
+}
+
+// header starts a markdown table.
+func header(title string, cols ...string) {
+	fmt.Printf("\n### %s\n\n| %s |\n|%s\n", title, strings.Join(cols, " | "), strings.Repeat(" --- |", len(cols)))
+}
+
+// row prints a table row.
+func row(cells ...string) { fmt.Printf("| %s |\n", strings.Join(cells, " | ")) }
+
+// ints parses a comma-separated list of counts.
+func ints(s string) []int {
+	var out []int
+	for _, x := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err != nil || n < 1 {
+			log.Fatalf("want counts like 1,64: %q", s)
+		}
+		out = append(out, n)
 	}
-	if m == nil {
-		return s
-	}
-	return fmt.Sprintf("%10s req/s  p50 %8s  p99 %8s%s", m[1], p("50"), p("99"), non2xx)
+	return out
 }
