@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +49,18 @@ func (g *grouped) Where(ctx context.Context) (placed, error) {
 		Deployment: rep.Deployment, Bundle: rc.BundleIndex, Task: task}, nil
 }
 
+// idleCPUs waits until no CPU is held (an earlier test's replicas may
+// still be going) and returns the cluster's CPUs.
+func idleCPUs(t *testing.T) float64 {
+	t.Helper()
+	total, err := rayo.ClusterResources(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCPU(t, total["CPU"], "before the test")
+	return total["CPU"]
+}
+
 // waitCPU polls the cluster's available CPUs until they are want.
 func waitCPU(t *testing.T, want float64, what string) {
 	t.Helper()
@@ -59,7 +70,7 @@ func waitCPU(t *testing.T, want float64, what string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if math.Abs(av["CPU"]-want) < 1e-6 {
+		if d := av["CPU"] - want; d > -1e-6 && d < 1e-6 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -87,15 +98,12 @@ func TestPlacementGroupPerReplica(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	startServe(t)
-	idle, err := rayo.AvailableResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idle := idleCPUs(t)
 	if _, err := serve.Run(ctx, groupedDep.Bind("a"), serve.RunOptions{Name: "pg"}); err != nil {
 		t.Fatal(err)
 	}
 	first := where(t, ctx)
-	waitCPU(t, idle["CPU"]-0.5, "with one replica's group")
+	waitCPU(t, idle-0.5, "with one replica's group")
 
 	bigger := groupedDep.Options(serve.DeploymentConfig{PlacementGroupBundles: []map[string]float64{{"CPU": 0.2}, {"CPU": 0.4}},
 		PlacementGroupStrategy: rayo.STRICT_PACK})
@@ -109,12 +117,12 @@ func TestPlacementGroupPerReplica(t *testing.T) {
 	if _, err := rayo.GetPlacementGroup(ctx, first.PGName); !errors.Is(err, rayo.ErrPlacementGroupNotFound) {
 		t.Fatalf("the replaced replica's group is still there: %v", err)
 	}
-	waitCPU(t, idle["CPU"]-0.6, "after the rolling update")
+	waitCPU(t, idle-0.6, "after the rolling update")
 
 	if err := serve.Delete(ctx, "pg"); err != nil {
 		t.Fatal(err)
 	}
-	waitCPU(t, idle["CPU"], "after Delete")
+	waitCPU(t, idle, "after Delete")
 	if _, err := rayo.GetPlacementGroup(ctx, second.PGName); !errors.Is(err, rayo.ErrPlacementGroupNotFound) {
 		t.Fatalf("the deleted replica's group is still there: %v", err)
 	}
@@ -126,11 +134,7 @@ func TestPlacementGroupWaitsForRoom(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	startServe(t)
-	idle, err := rayo.AvailableResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hog, err := rayo.NewPlacementGroup(ctx, []map[string]float64{{"CPU": idle["CPU"] - 0.3}}, rayo.PACK)
+	hog, err := rayo.NewPlacementGroup(ctx, []map[string]float64{{"CPU": idleCPUs(t) - 0.3}}, rayo.PACK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,4 +210,48 @@ func TestInfeasibleBundlesFailAtOnce(t *testing.T) {
 			t.Errorf("got %v, want ErrUnavailable with %q", err, c.want)
 		}
 	}
+}
+
+// A restarted controller keeps its replicas' groups and removes the
+// group of a replica that died meanwhile.
+func TestPlacementGroupsOutliveController(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	startServe(t)
+	idle := idleCPUs(t)
+	if _, err := serve.Run(ctx, groupedDep.Options(serve.DeploymentConfig{NumReplicas: 2}).Bind("r"), serve.RunOptions{Name: "pg"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := serve.GetStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps := st.Applications[0].Deployments[0].Replicas
+	if len(reps) != 2 {
+		t.Fatalf("replicas: %+v", reps)
+	}
+	if err := serve.KillReplica(ctx, reps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.RestartController(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, dead := rayo.GetPlacementGroup(ctx, reps[0].ID+"/pg")
+		_, kept := rayo.GetPlacementGroup(ctx, reps[1].ID+"/pg")
+		st, err := serve.GetStatus(ctx) // fails while the controller restarts
+		var d serve.DeploymentStatus
+		if err == nil && len(st.Applications) == 1 {
+			d = st.Applications[0].Deployments[0]
+		}
+		if errors.Is(dead, rayo.ErrPlacementGroupNotFound) && kept == nil && d.Running == 2 && len(d.Replicas) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart: the dead replica's group %v, the live one's %v, status %+v %v", dead, kept, d, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the head and the controller
+	}
+	waitCPU(t, idle-1, "two replicas' groups")
 }
