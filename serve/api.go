@@ -239,32 +239,27 @@ func Shutdown(ctx context.Context) error {
 }
 
 // checkFeasible fails at once when no node could hold a replica of one
-// of the application's deployments, rather than after Run's wait.
+// of the application's deployments, or its placement group, rather than
+// after Run's wait.
 func checkFeasible(ctx context.Context, spec *appSpec) error {
 	nodes, err := rayo.Nodes(ctx)
 	if err != nil {
 		return err
 	}
-	for _, d := range spec.Deployments {
-		want := map[string]float64{"CPU": d.NumCPUs, "GPU": d.NumGPUs, "memory": float64(d.Memory)}
-		for k, v := range d.Resources {
-			want[k] = v
+	var alive []map[string]float64
+	for _, n := range nodes {
+		if n.Alive {
+			alive = append(alive, n.Resources)
 		}
-		fits := false
-		for _, n := range nodes {
-			if !n.Alive {
-				continue
-			}
-			ok := true
-			for k, v := range want {
-				if v > 0 && n.Resources[k] < v {
-					ok = false
-				}
-			}
-			fits = fits || ok
-		}
-		if !fits {
+	}
+	for i := range spec.Deployments {
+		d := &spec.Deployments[i]
+		want := replicaResources(d.NumCPUs, d.NumGPUs, d.Memory, d.Resources)
+		if !fitsSomeNode(alive, want) {
 			return fmt.Errorf("%w: deployment %s: no node can hold a replica (%v)", ErrUnavailable, d.Name, want)
+		}
+		if err := checkBundlesFeasible(alive, d); err != nil {
+			return err
 		}
 	}
 	return nil

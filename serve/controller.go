@@ -92,6 +92,10 @@ type replicaState struct {
 	state      string // STARTING, RUNNING, STOPPING
 	lastCheck  time.Time
 	userConfig []byte
+	// pg is the replica's placement group (PlacementGroupBundles);
+	// pgWaitLogged says the wait for it was logged.
+	pg           *rayo.PlacementGroup
+	pgWaitLogged bool
 }
 
 var (
@@ -188,17 +192,22 @@ func (c *controllerActor) adopt(ctx context.Context, a *appSpec) {
 		}
 		st.next = rec.Next
 		for _, name := range rec.Names {
+			pg := findGroup(ctx, name)
 			h, err := rayo.GetActor[replica](ctx, name, rayo.Namespace(serveNamespace))
 			if err != nil {
+				c.removeGroup(ctx, &replicaState{ref: replicaRef{ID: name}, pg: pg}) // orphaned
 				continue
 			}
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			stats, err := replicaStatsM.Remote(h).Get(sctx)
 			cancel()
-			r := &replicaState{ref: replicaRef{ID: name, Actor: h}, version: stats.Version, state: "RUNNING", userConfig: d.UserConfig}
+			r := &replicaState{ref: replicaRef{ID: name, Actor: h}, version: stats.Version, state: "RUNNING", userConfig: d.UserConfig, pg: pg}
 			if err != nil {
 				r.state, r.version = "STOPPING", "" // unreachable: replaced
-				go func() { _ = rayo.Kill(context.Background(), h, true) }()
+				go func() {
+					_ = rayo.Kill(context.Background(), h, true)
+					c.removeGroup(context.Background(), r)
+				}()
 				continue
 			}
 			st.replicas = append(st.replicas, r)
@@ -459,6 +468,16 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 	c.mu.Lock()
 	want := st.wanted()
 	c.mu.Unlock()
+	// Starts finish within a round except those waiting for their
+	// placement group: wait again, unless the replica is no longer wanted.
+	for _, r := range starting {
+		if r.version != spec.Version || len(current)+len(starting) > want {
+			c.removeReplica(ctx, k, st, r, false)
+		} else {
+			c.launchReplica(ctx, k, st, r, spec)
+		}
+		return
+	}
 	switch {
 	case len(current)+len(starting) < want:
 		// Start one more (a rolling update starts new ones first).
@@ -481,6 +500,48 @@ func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depSta
 	st.replicas = append(st.replicas, r)
 	c.recordReplicasLocked(ctx, k, st)
 	c.mu.Unlock()
+	c.launchReplica(ctx, k, st, r, spec)
+}
+
+// launchReplica starts r's actor, in bundle 0 of its placement group if
+// the deployment has bundles; a group not placed yet leaves r STARTING.
+func (c *controllerActor) launchReplica(ctx context.Context, k depKey, st *depState, r *replicaState, spec depSpec) {
+	name := r.ref.ID
+	var h rayo.ActorHandle[replica]
+	var err error
+	placed := true
+	if len(spec.Bundles) > 0 {
+		placed, err = c.placeGroup(ctx, r, &spec)
+	}
+	if !placed && err == nil {
+		return
+	}
+	if err == nil {
+		h, err = c.newReplicaActor(ctx, k, r, spec)
+	}
+	if err != nil {
+		c.log.Warn("replica failed to start", "replica", name, "err", err)
+		if h.ID() != "" {
+			go func() { _ = rayo.Kill(context.Background(), h, true) }()
+		}
+		c.removeGroup(ctx, r)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		st.replicas = removeReplicaState(st.replicas, r)
+		c.recordReplicasLocked(ctx, k, st)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.ref.Actor = h
+	r.state = "RUNNING"
+	r.lastCheck = time.Now()
+	c.bumpLocked()
+}
+
+// newReplicaActor creates r's actor and waits for its first health check.
+func (c *controllerActor) newReplicaActor(ctx context.Context, k depKey, r *replicaState, spec depSpec) (rayo.ActorHandle[replica], error) {
+	name := r.ref.ID
 	opts := []rayo.Option{rayo.Name(name), rayo.Namespace(serveNamespace), rayo.Detached(), rayo.NumCPUs(spec.NumCPUs),
 		rayo.MaxConcurrency(max(spec.MaxOngoing, 1)), rayo.ConcurrencyGroups(map[string]int{controlGroup: 4})}
 	if spec.NumGPUs > 0 {
@@ -492,6 +553,9 @@ func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depSta
 	if len(spec.Resources) > 0 {
 		opts = append(opts, rayo.Resources(spec.Resources))
 	}
+	if r.pg != nil {
+		opts = append(opts, rayo.InPlacementGroup(r.pg, 0))
+	}
 	rs := replicaSpec{App: k.app, Deployment: k.dep, ID: name, Version: spec.Version, Args: spec.Args, UserConfig: spec.UserConfig}
 	h, err := replicaType.Options(opts...).New(ctx, rs)
 	if err == nil {
@@ -499,21 +563,7 @@ func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depSta
 		_, err = replicaCheck.Remote(h).Get(cctx)
 		cancel()
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		c.log.Warn("replica failed to start", "replica", name, "err", err)
-		st.replicas = removeReplicaState(st.replicas, r)
-		c.recordReplicasLocked(ctx, k, st)
-		if h.ID() != "" {
-			go func() { _ = rayo.Kill(context.Background(), h, true) }()
-		}
-		return
-	}
-	r.ref.Actor = h
-	r.state = "RUNNING"
-	r.lastCheck = time.Now()
-	c.bumpLocked()
+	return h, err
 }
 
 // removeReplica takes r out of the routes, drains it (graceful) and
@@ -523,6 +573,19 @@ func (c *controllerActor) removeReplica(ctx context.Context, k depKey, st *depSt
 	r.state = "STOPPING"
 	c.bumpLocked()
 	c.mu.Unlock()
+	if r.ref.Actor.ID() != "" { // one still waiting for its placement group has none
+		c.stopReplicaActor(ctx, st, r, graceful)
+	}
+	c.removeGroup(ctx, r)
+	c.mu.Lock()
+	st.replicas = removeReplicaState(st.replicas, r)
+	c.recordReplicasLocked(ctx, k, st)
+	c.bumpLocked()
+	c.mu.Unlock()
+}
+
+// stopReplicaActor drains r (graceful), runs its Close and kills it.
+func (c *controllerActor) stopReplicaActor(ctx context.Context, st *depState, r *replicaState, graceful bool) {
 	if graceful {
 		dctx, cancel := context.WithTimeout(ctx, st.spec.Graceful+5*time.Second)
 		_, _ = replicaDrain.Remote(r.ref.Actor, st.spec.Graceful).Get(dctx)
@@ -537,11 +600,6 @@ func (c *controllerActor) removeReplica(ctx context.Context, k depKey, st *depSt
 	if err != nil && !errors.Is(err, context.Canceled) {
 		c.log.Warn("killing a replica", "replica", r.ref.ID, "err", err)
 	}
-	c.mu.Lock()
-	st.replicas = removeReplicaState(st.replicas, r)
-	c.recordReplicasLocked(ctx, k, st)
-	c.bumpLocked()
-	c.mu.Unlock()
 }
 
 func removeReplicaState(rs []*replicaState, r *replicaState) []*replicaState {

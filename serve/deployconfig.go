@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/serve/internal/config"
 )
 
@@ -44,7 +45,7 @@ func RegisterBuilder(importPath string, b Builder) {
 func Deploy(ctx context.Context, file []byte) (string, error) {
 	cfg, err := config.Parse(file)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	type planned struct {
 		app  *Application
@@ -144,6 +145,16 @@ func applyOverride(c *DeploymentConfig, d config.Deployment) {
 	}
 	if d.GracefulShutdownTimeout != nil {
 		c.GracefulShutdownTimeout = *d.GracefulShutdownTimeout
+	}
+	if d.PlacementGroupBundles != nil {
+		c.PlacementGroupBundles = d.PlacementGroupBundles
+	}
+	if s := d.PlacementGroupStrategy; s != nil {
+		for _, st := range []rayo.PlacementStrategy{rayo.PACK, rayo.SPREAD, rayo.STRICT_PACK, rayo.STRICT_SPREAD} {
+			if st.String() == *s { // Parse took only these names
+				c.PlacementGroupStrategy = st
+			}
+		}
 	}
 	if o := d.ActorOptions; o != nil {
 		if o.NumCPUs != nil {

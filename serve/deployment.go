@@ -3,7 +3,9 @@ package serve
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,6 +54,14 @@ type DeploymentConfig struct {
 	// GracefulShutdownTimeout bounds how long a stopping replica drains
 	// its requests (default 20 s).
 	GracefulShutdownTimeout time.Duration
+	// PlacementGroupBundles, if set, gives each replica its own
+	// placement group of these bundles (Ray's placement_group_bundles),
+	// reserved all together with PlacementGroupStrategy (default PACK).
+	// The replica runs in bundle 0, which must hold its NumCPUs, NumGPUs,
+	// Memory and Resources; its code places more work in the other
+	// bundles through GetReplicaContext's PlacementGroup.
+	PlacementGroupBundles  []map[string]float64
+	PlacementGroupStrategy rayo.PlacementStrategy
 	// StreamResponses makes the deployment's HTTP responses stream: each
 	// Flush of the ResponseWriter (http.Flusher) reaches the client at
 	// once (chunked transfer, server-sent events). Off, a response is
@@ -96,7 +106,60 @@ func (c DeploymentConfig) validate(name string) error {
 	case c.NumCPUs < 0 || c.NumGPUs < 0 || c.Memory < 0:
 		return fmt.Errorf("%w: deployment %s: negative resources", ErrInvalidConfig, name)
 	}
+	return c.validateBundles(name)
+}
+
+// validateBundles checks the placement group a replica gets: bundles
+// that can be reserved, and a bundle 0 that holds the replica itself (with
+// its default resources, as Ray checks).
+func (c DeploymentConfig) validateBundles(name string) error {
+	if c.PlacementGroupStrategy < rayo.PACK || c.PlacementGroupStrategy > rayo.STRICT_SPREAD {
+		return fmt.Errorf("%w: deployment %s: unknown PlacementGroupStrategy %v", ErrInvalidConfig, name, c.PlacementGroupStrategy)
+	}
+	if c.PlacementGroupBundles == nil {
+		return nil
+	}
+	if len(c.PlacementGroupBundles) == 0 {
+		return fmt.Errorf("%w: deployment %s: PlacementGroupBundles is empty (leave it nil for no placement group)", ErrInvalidConfig, name)
+	}
+	for i, b := range c.PlacementGroupBundles {
+		some := false
+		for k, v := range b {
+			if v < 0 || k == "" {
+				return fmt.Errorf("%w: deployment %s: PlacementGroupBundles[%d]: %q %v: want a named resource and an amount of at least 0", ErrInvalidConfig, name, i, k, v)
+			}
+			some = some || v > 0
+		}
+		if !some {
+			return fmt.Errorf("%w: deployment %s: PlacementGroupBundles[%d] is empty", ErrInvalidConfig, name, i)
+		}
+	}
+	c.withDefaults()
+	first := c.PlacementGroupBundles[0]
+	need := replicaResources(c.NumCPUs, c.NumGPUs, c.Memory, c.Resources)
+	for _, k := range slices.Sorted(maps.Keys(need)) {
+		if need[k] > first[k] {
+			return fmt.Errorf("%w: deployment %s: the replica runs in PlacementGroupBundles[0], which must hold its resources: %s %v > %v", ErrInvalidConfig, name, k, need[k], first[k])
+		}
+	}
 	return nil
+}
+
+// replicaResources are what a replica's actor holds, by Ray's names (the
+// amounts above 0).
+func replicaResources(cpus, gpus float64, memory int64, custom map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range custom {
+		if v > 0 {
+			out[k] = v
+		}
+	}
+	for k, v := range map[string]float64{"CPU": cpus, "GPU": gpus, "memory": float64(memory)} {
+		if v > 0 {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Reconfigurer is a deployment type that takes its UserConfig at start
@@ -286,6 +349,12 @@ func (d *Deployment[T]) Options(cfg DeploymentConfig) *Deployment[T] {
 	}
 	if cfg.StreamResponses {
 		c.cfg.StreamResponses = true
+	}
+	if cfg.PlacementGroupBundles != nil {
+		c.cfg.PlacementGroupBundles = cfg.PlacementGroupBundles
+	}
+	if cfg.PlacementGroupStrategy != rayo.PACK {
+		c.cfg.PlacementGroupStrategy = cfg.PlacementGroupStrategy
 	}
 	if cfg.Autoscaling != nil {
 		a := *cfg.Autoscaling

@@ -14,3 +14,13 @@ func KillReplica(ctx context.Context, name string) error {
 	}
 	return rayo.Kill(ctx, h, true)
 }
+
+// RestartController kills the controller's actor as a crash would: rayo
+// restarts it and it adopts the replicas.
+func RestartController(ctx context.Context) error {
+	h, err := controller(ctx)
+	if err != nil {
+		return err
+	}
+	return rayo.Kill(ctx, h, false)
+}

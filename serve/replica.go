@@ -81,6 +81,9 @@ func newReplica(ctx context.Context, spec replicaSpec) (*replica, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := setReplicaContext(ctx, spec); err != nil {
+		return nil, err
+	}
 	inst, err := def.newInstance(ctx, spec.Args)
 	if err != nil {
 		return nil, err

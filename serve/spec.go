@@ -1,11 +1,14 @@
 package serve
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo"
 )
 
 // appSpec is an application's desired state, as the controller keeps it
@@ -34,6 +37,10 @@ type depSpec struct {
 	Graceful    time.Duration        `msgpack:"gs"`
 	Stream      bool                 `msgpack:"st,omitempty"`
 	Autoscaling *AutoscalingConfig   `msgpack:"as,omitempty"`
+	// Bundles are each replica's placement group, reserved with Strategy;
+	// the replica runs in bundle 0.
+	Bundles  []map[string]float64   `msgpack:"pgb,omitempty"`
+	Strategy rayo.PlacementStrategy `msgpack:"pgs,omitempty"`
 	// Version changes with the code's arguments or options: replicas of
 	// another version are replaced by a rolling update. A UserConfig
 	// change alone is delivered to the running replicas.
@@ -64,12 +71,17 @@ func build(name, prefix string, app *Application) (*appSpec, error) {
 		if a.err != nil {
 			return a.err
 		}
+		// Again here: a config file's overrides came after Bind.
+		if err := a.cfg.validate(a.deployment); err != nil {
+			return err
+		}
 		if spec.deployment(a.deployment) != nil {
 			return nil // bound twice: one deployment
 		}
 		d := depSpec{Name: a.deployment, NumReplicas: a.cfg.NumReplicas, MaxOngoing: a.cfg.MaxOngoingRequests, MaxQueued: a.cfg.MaxQueuedRequests, NumCPUs: a.cfg.NumCPUs,
 			NumGPUs: a.cfg.NumGPUs, Memory: a.cfg.Memory, Resources: a.cfg.Resources, HealthEvery: a.cfg.HealthCheckPeriod,
-			HealthLimit: a.cfg.HealthCheckTimeout, Graceful: a.cfg.GracefulShutdownTimeout, Stream: a.cfg.StreamResponses, Autoscaling: a.cfg.Autoscaling}
+			HealthLimit: a.cfg.HealthCheckTimeout, Graceful: a.cfg.GracefulShutdownTimeout, Stream: a.cfg.StreamResponses, Autoscaling: a.cfg.Autoscaling,
+			Bundles: a.cfg.PlacementGroupBundles, Strategy: a.cfg.PlacementGroupStrategy}
 		uc, err := encodeUserConfig(a.cfg.UserConfig)
 		if err != nil {
 			return err
@@ -105,7 +117,12 @@ func build(name, prefix string, app *Application) (*appSpec, error) {
 func versionOf(d *depSpec) string {
 	c := *d
 	c.UserConfig, c.Version, c.NumReplicas, c.Autoscaling = nil, "", 0, nil
-	b, _ := msgpack.Marshal(&c)
+	// Sorted map keys: the same options must give the same version.
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	_ = enc.Encode(&c)
+	b := buf.Bytes()
 	var h uint64 = 14695981039346656037
 	for _, x := range b {
 		h ^= uint64(x)
