@@ -155,7 +155,9 @@ func GetStatus(ctx context.Context) (Status, error) {
 const controllerWait = 30 * time.Second
 
 // withController calls the controller, again while it is restarting:
-// its calls fail with an *ActorDiedError (unavailable) meanwhile.
+// its calls fail meanwhile with an *ActorDiedError (unavailable), or
+// with ErrActorUnavailable when its process died under the call (the
+// calls it retries are idempotent: they set or read desired state).
 func withController[R any](ctx context.Context, call func(rayo.ActorHandle[controllerActor]) (R, error)) (R, error) {
 	deadline := time.Now().Add(controllerWait)
 	for {
@@ -167,7 +169,8 @@ func withController[R any](ctx context.Context, call func(rayo.ActorHandle[contr
 			}
 		}
 		var died *rayo.ActorDiedError
-		if !errors.As(err, &died) || time.Now().After(deadline) || ctx.Err() != nil {
+		restarting := errors.As(err, &died) || errors.Is(err, rayo.ErrActorUnavailable)
+		if !restarting || time.Now().After(deadline) || ctx.Err() != nil {
 			return r, err
 		}
 		select {
