@@ -14,3 +14,13 @@ func KillReplica(ctx context.Context, name string) error {
 	}
 	return rayo.Kill(ctx, h, true)
 }
+
+// The dashboard's request protocol's keys (requests.go), for tests that
+// play the dashboard.
+const (
+	KVNamespace  = kvNamespace
+	RequestKey   = requestKey
+	ResultPrefix = resultPrefix
+	ConfigKey    = configKey
+	StatusKey    = statusKey
+)
