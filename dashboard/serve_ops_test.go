@@ -3,7 +3,6 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,20 +14,11 @@ import (
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
-// send sends a request with the token and returns the status and body.
-func send(t *testing.T, method, u, token, body string) (int, string) {
+// sendCode is send with the status code alone.
+func sendCode(t *testing.T, method, u, token, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, u, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, b := send(t, method, u, token, "", body)
+	return resp.StatusCode, b
 }
 
 func headClient(t *testing.T, g *gcs.Server) *rpc.Client {
@@ -87,7 +77,7 @@ func TestServeOpsNeedTheToken(t *testing.T) {
 	for _, c := range []struct{ method, path string }{
 		{"PUT", "/api/serve/applications/"}, {"DELETE", "/api/serve/applications/"}, {"GET", "/api/serve/config"},
 	} {
-		if code, body := send(t, c.method, base+c.path, "", "applications: []"); code != http.StatusUnauthorized {
+		if code, body := sendCode(t, c.method, base+c.path, "", "applications: []"); code != http.StatusUnauthorized {
 			t.Errorf("%s %s without the token: %d %s", c.method, c.path, code, body)
 		}
 	}
@@ -96,17 +86,17 @@ func TestServeOpsNeedTheToken(t *testing.T) {
 func TestServeOpsWhenServeIsNotRunning(t *testing.T) {
 	s, g := startHead(t)
 	base := "http://" + s.Addr()
-	if code, body := send(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusServiceUnavailable || !strings.Contains(body, "not running") {
+	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusServiceUnavailable || !strings.Contains(body, "not running") {
 		t.Errorf("deploy without Serve: %d %s", code, body)
 	}
-	if code, body := send(t, "DELETE", base+"/api/serve/applications/", testToken, ""); code != http.StatusOK || !strings.Contains(body, `"running": false`) {
+	if code, body := sendCode(t, "DELETE", base+"/api/serve/applications/", testToken, ""); code != http.StatusOK || !strings.Contains(body, `"running": false`) {
 		t.Errorf("shutdown without Serve: %d %s", code, body)
 	}
-	if code, body := send(t, "GET", base+"/api/serve/config", testToken, ""); code != http.StatusNotFound {
+	if code, body := sendCode(t, "GET", base+"/api/serve/config", testToken, ""); code != http.StatusNotFound {
 		t.Errorf("config without one: %d %s", code, body)
 	}
 	kvPut(t, headClient(t, g), serveConfigKey, "applications: []\n")
-	if code, body := send(t, "GET", base+"/api/serve/config", testToken, ""); code != http.StatusOK || body != "applications: []\n" {
+	if code, body := sendCode(t, "GET", base+"/api/serve/config", testToken, ""); code != http.StatusOK || body != "applications: []\n" {
 		t.Errorf("config: %d %q", code, body)
 	}
 	if kvFound(t, headClient(t, g), serveRequestKey) {
@@ -118,10 +108,10 @@ func TestServeOpsBadBody(t *testing.T) {
 	s, g := startHead(t)
 	kvPut(t, headClient(t, g), serveStatusKey, `{"applications":[]}`)
 	base := "http://" + s.Addr()
-	if code, body := send(t, "PUT", base+"/api/serve/applications/", testToken, "  \n"); code != http.StatusBadRequest || !strings.Contains(body, "empty") {
+	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, "  \n"); code != http.StatusBadRequest || !strings.Contains(body, "empty") {
 		t.Errorf("empty config: %d %s", code, body)
 	}
-	if code, body := send(t, "PUT", base+"/api/serve/applications/", testToken, strings.Repeat("x", maxServeConfig+1)); code != http.StatusRequestEntityTooLarge {
+	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, strings.Repeat("x", maxServeConfig+1)); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("huge config: %d %s", code, body)
 	}
 }
@@ -137,13 +127,13 @@ func TestServeOpsAnsweredByTheController(t *testing.T) {
 		return serveResult{ID: req.ID, OK: true}
 	})
 	base := "http://" + s.Addr()
-	if code, body := send(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusOK {
+	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusOK {
 		t.Errorf("deploy: %d %s", code, body)
 	}
-	if code, body := send(t, "PUT", base+"/api/serve/applications/", testToken, "bad: 1"); code != http.StatusBadRequest || !strings.Contains(body, "import_pth") {
+	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, "bad: 1"); code != http.StatusBadRequest || !strings.Contains(body, "import_pth") {
 		t.Errorf("bad deploy: %d %s", code, body)
 	}
-	if code, body := send(t, "DELETE", base+"/api/serve/applications", testToken, ""); code != http.StatusOK || !strings.Contains(body, `"running": true`) {
+	if code, body := sendCode(t, "DELETE", base+"/api/serve/applications", testToken, ""); code != http.StatusOK || !strings.Contains(body, `"running": true`) {
 		t.Errorf("shutdown: %d %s", code, body)
 	}
 }
@@ -154,7 +144,7 @@ func TestServeOpsControllerSilent(t *testing.T) {
 	kvPut(t, c, serveStatusKey, `{"applications":[]}`)
 	s.serveWait = 300 * time.Millisecond
 	base := "http://" + s.Addr()
-	if code, body := send(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer") {
+	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer") {
 		t.Errorf("silent controller: %d %s", code, body)
 	}
 	if kvFound(t, c, serveRequestKey) {
@@ -162,7 +152,7 @@ func TestServeOpsControllerSilent(t *testing.T) {
 	}
 	// A pending request: the next one is refused.
 	kvPut(t, c, serveRequestKey, `{"id":"ab","op":"shutdown"}`)
-	if code, body := send(t, "DELETE", base+"/api/serve/applications/", testToken, ""); code != http.StatusConflict {
+	if code, body := sendCode(t, "DELETE", base+"/api/serve/applications/", testToken, ""); code != http.StatusConflict {
 		t.Errorf("with a request pending: %d %s", code, body)
 	}
 }
