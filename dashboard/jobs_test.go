@@ -39,8 +39,17 @@ func submit(t *testing.T, base, token string, spec any, pkg []byte) (*http.Respo
 
 func post(t *testing.T, u, token, contentType, body string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
-	req.Header.Set("Content-Type", contentType)
+	return send(t, http.MethodPost, u, token, contentType, body)
+}
+
+// send sends a request (with the token, unless "") and returns the
+// response and its body.
+func send(t *testing.T, method, u, token, contentType, body string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -3,8 +3,6 @@ package dashboard
 import (
 	"encoding/json"
 	"net/http"
-
-	"github.com/rayo-dev/rayo/internal/protocol"
 )
 
 // Serve's status (Ray's GET /api/serve/applications/): the Serve
@@ -21,18 +19,19 @@ const (
 func (s *Server) serveRoutes() {
 	s.mux.HandleFunc("GET /api/serve/applications/", s.serveApplications)
 	s.mux.HandleFunc("GET /api/serve/applications", s.serveApplications)
+	s.serveOpsRoutes()
 }
 
 func (s *Server) serveApplications(w http.ResponseWriter, r *http.Request) {
-	var rep protocol.KVGetReply
-	if err := s.call(r.Context(), protocol.HeadKVGet, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveStatusKey}, &rep); err != nil {
+	b, err := s.kvGet(r.Context(), serveStatusKey)
+	if err != nil {
 		writeCallError(w, err)
 		return
 	}
-	if !rep.Found || !json.Valid(rep.Value) {
+	if !json.Valid(b) {
 		writeJSON(w, http.StatusOK, map[string]any{"applications": []any{}})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(rep.Value)
+	_, _ = w.Write(b)
 }

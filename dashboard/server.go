@@ -90,12 +90,14 @@ func (c Config) withDefaults() Config {
 
 // Server serves the HTTP API and the UI.
 type Server struct {
-	cfg   Config
-	ln    net.Listener
-	http  *http.Server
-	mux   *http.ServeMux
-	conns *rpc.Pool
-	log   *slog.Logger
+	cfg Config
+	// serveWait bounds the wait for Serve's controller (serve_ops.go).
+	serveWait time.Duration
+	ln        net.Listener
+	http      *http.Server
+	mux       *http.ServeMux
+	conns     *rpc.Pool
+	log       *slog.Logger
 	// jobs runs submitted jobs (jobs.go); jobsErr says why it is nil.
 	jobs    *jobs.Manager
 	jobsErr error

@@ -70,21 +70,23 @@ func controller(ctx context.Context) (rayo.ActorHandle[controllerActor], error) 
 // Ray's serve.start. It returns this node's proxy address ("" with
 // NoProxy).
 func Start(ctx context.Context, opts HTTPOptions) (string, error) {
-	if err := opts.validate(); err != nil {
+	ctl, err := startController(ctx, opts)
+	if err != nil || opts.Location == NoProxy {
 		return "", err
+	}
+	return ctlProxyAddr.Remote(ctl, rayo.NodeID()).Get(ctx)
+}
+
+// startController starts the controller, or finds the running one.
+func startController(ctx context.Context, opts HTTPOptions) (rayo.ActorHandle[controllerActor], error) {
+	if err := opts.validate(); err != nil {
+		return rayo.ActorHandle[controllerActor]{}, err
 	}
 	if opts.Location == "" {
 		opts.Location = EveryNode
 	}
-	ctl, err := controllerType.Options(rayo.Name(controllerName), rayo.Namespace(serveNamespace), rayo.Detached(),
+	return controllerType.Options(rayo.Name(controllerName), rayo.Namespace(serveNamespace), rayo.Detached(),
 		rayo.GetIfExists(), rayo.NumCPUs(0), rayo.MaxConcurrency(1000), rayo.MaxRestarts(-1)).New(ctx, proxyConfig{Addr: opts.addr(), Location: opts.Location, Head: rayo.NodeID()})
-	if err != nil {
-		return "", err
-	}
-	if opts.Location == NoProxy {
-		return "", nil
-	}
-	return ctlProxyAddr.Remote(ctl, rayo.NodeID()).Get(ctx)
 }
 
 // RunOptions name an application and its route (Ray's serve.run
@@ -107,7 +109,7 @@ func Run(ctx context.Context, app *Application, o RunOptions) (DeploymentHandle,
 		o.RoutePrefix = "/"
 	}
 	if o.Wait == 0 {
-		o.Wait = 2 * time.Minute
+		o.Wait = defaultRunWait
 	}
 	spec, err := build(o.Name, o.RoutePrefix, app)
 	if err != nil {
@@ -121,21 +123,32 @@ func Run(ctx context.Context, app *Application, o RunOptions) (DeploymentHandle,
 	}); err != nil {
 		return DeploymentHandle{}, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, o.Wait)
+	if err := waitRunning(ctx, o.Name, o.Wait); err != nil {
+		return DeploymentHandle{}, err
+	}
+	return DeploymentHandle{App: o.Name, Deployment: spec.Ingress}, nil
+}
+
+// defaultRunWait is how long Run waits for an application by default.
+const defaultRunWait = 2 * time.Minute
+
+// waitRunning waits, up to wait, until application name runs.
+func waitRunning(ctx context.Context, name string, wait time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
 		st, err := GetStatus(wctx)
 		if err != nil {
-			return DeploymentHandle{}, err
+			return err
 		}
 		for _, a := range st.Applications {
-			if a.Name == o.Name && a.Status == "RUNNING" {
-				return DeploymentHandle{App: o.Name, Deployment: spec.Ingress}, nil
+			if a.Name == name && a.Status == "RUNNING" {
+				return nil
 			}
 		}
 		select {
 		case <-wctx.Done():
-			return DeploymentHandle{}, fmt.Errorf("%w: application %s is not running after %v", ErrUnavailable, o.Name, o.Wait)
+			return fmt.Errorf("%w: application %s is not running after %v", ErrUnavailable, name, wait)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -196,8 +209,9 @@ func Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// Shutdown deletes every application and stops the controller and the
-// proxies (Ray's serve.shutdown).
+// Shutdown deletes every application, waits for its replicas to stop,
+// stops the proxies and the controller and removes Serve's state from
+// the key-value store (Ray's serve.shutdown).
 func Shutdown(ctx context.Context) error {
 	defer stopWatch()
 	ctl, err := controller(ctx)
@@ -207,35 +221,7 @@ func Shutdown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := ctlStatus.Remote(ctl).Get(ctx)
-	if err != nil {
-		return err
-	}
-	for _, a := range st.Applications {
-		_, _ = ctlDelete.Remote(ctl, a.Name).Get(ctx)
-	}
-	// Wait for the replicas to go.
-	for {
-		st, err := ctlStatus.Remote(ctl).Get(ctx)
-		if err != nil {
-			return err
-		}
-		left := st.Stopping
-		for _, a := range st.Applications {
-			for _, d := range a.Deployments {
-				left += len(d.Replicas)
-			}
-		}
-		if left == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	if _, err := ctlStopProxies.Remote(ctl).Get(ctx); err != nil {
+	if _, err := ctlShutdown.Remote(ctl).Get(ctx); err != nil {
 		return err
 	}
 	return rayo.Kill(ctx, ctl, true)

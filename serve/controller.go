@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -35,6 +36,11 @@ const (
 type controllerActor struct {
 	proxyCfg proxyConfig
 	proxies  map[string]*proxyState // by node ID
+
+	// applyMu serialises config applies and the shutdown; handling is
+	// set while a dashboard request is handled (requests.go).
+	applyMu  sync.Mutex
+	handling atomic.Bool
 
 	mu      sync.Mutex
 	apps    map[string]*appSpec
@@ -106,7 +112,8 @@ var (
 	ctlStatus      = rayo.RegisterMethod[Status](controllerType, "status", (*controllerActor).status)
 	ctlDead        = rayo.RegisterMethod[bool](controllerType, "dead", (*controllerActor).dead)
 	ctlProxyAddr   = rayo.RegisterMethod[string](controllerType, "proxyAddress", (*controllerActor).proxyAddress)
-	ctlStopProxies = rayo.RegisterMethod[bool](controllerType, "stopProxies", (*controllerActor).stopProxies)
+	ctlShutdown    = rayo.RegisterMethod[bool](controllerType, "shutdown", (*controllerActor).shutdown)
+	ctlApply       = rayo.RegisterMethod[bool](controllerType, "applyConfig", (*controllerActor).applyConfig)
 	ctlQueued      = rayo.RegisterMethod[bool](controllerType, "queued", (*controllerActor).queued)
 )
 
@@ -249,12 +256,17 @@ func (c *controllerActor) deploy(ctx context.Context, a appSpec) (bool, error) {
 		}
 	}
 	c.mu.Unlock()
+	return true, c.putApp(ctx, a)
+}
+
+// putApp records application a's spec and makes it the desired state.
+func (c *controllerActor) putApp(ctx context.Context, a appSpec) error {
 	b, err := msgpack.Marshal(&a)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if _, err := rayo.KVPut(ctx, kvPrefix+a.Name, b, rayo.KVNamespace(kvNamespace)); err != nil {
-		return false, err
+		return err
 	}
 	c.mu.Lock()
 	c.apps[a.Name] = &a
@@ -278,7 +290,7 @@ func (c *controllerActor) deploy(ctx context.Context, a appSpec) (bool, error) {
 	c.bumpLocked()
 	c.mu.Unlock()
 	c.poke()
-	return true, nil
+	return nil
 }
 
 func (c *controllerActor) delete(ctx context.Context, name string) (bool, error) {
@@ -366,8 +378,9 @@ func (c *controllerActor) poke() {
 	}
 }
 
-// loop reconciles every half second, and at once after a change, and
-// polls the replicas' statistics every statsEvery.
+// loop reconciles every half second, and at once after a change, polls
+// the replicas' statistics every statsEvery, and the dashboard's
+// requests on each tick.
 func (c *controllerActor) loop(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
@@ -382,6 +395,7 @@ func (c *controllerActor) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			c.pollRequest(ctx)
 		case <-c.kick:
 		}
 	}

@@ -37,62 +37,41 @@ func RegisterBuilder(importPath string, b Builder) {
 	builders.m[importPath] = b
 }
 
+// lookupBuilder returns the builder registered under importPath, or nil.
+func lookupBuilder(importPath string) Builder {
+	builders.RLock()
+	defer builders.RUnlock()
+	return builders.m[importPath]
+}
+
 // Deploy starts Serve as the file says (proxy location, HTTP options) and
 // deploys its applications (Ray's serve deploy), each built by its
-// registered builder with the file's overrides. A malformed file is an
-// error naming each bad field, and nothing is deployed. It returns this
-// node's proxy address.
+// registered builder with the file's overrides. The file is the whole
+// desired set: running applications it does not name are deleted. A
+// malformed file is an error naming each bad field, and nothing is
+// deployed; so is a file whose proxy options differ from those Serve
+// runs with (Shutdown first). It waits for the applications to run and
+// returns this node's proxy address.
 func Deploy(ctx context.Context, file []byte) (string, error) {
-	cfg, err := config.Parse(file)
+	p, err := planConfig(ctx, file)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	type planned struct {
-		app  *Application
-		opts RunOptions
-	}
-	var plan []planned
-	for i, a := range cfg.Applications {
-		builders.RLock()
-		b := builders.m[a.ImportPath]
-		builders.RUnlock()
-		if b == nil {
-			return "", fmt.Errorf("%w: applications[%d].import_path: no builder %q is registered in this binary (serve.RegisterBuilder)", ErrInvalidConfig, i, a.ImportPath)
-		}
-		app, err := b(a.Args)
-		if err != nil {
-			return "", fmt.Errorf("%w: applications[%d] (%s): its builder: %w", ErrInvalidConfig, i, a.Name, err)
-		}
-		for j, d := range a.Deployments {
-			if !app.override(d.Name, func(c *DeploymentConfig) { applyOverride(c, d) }) {
-				return "", fmt.Errorf("%w: applications[%d].deployments[%d].name: the application has no deployment %q", ErrInvalidConfig, i, j, d.Name)
-			}
-		}
-		prefix := a.RoutePrefix
-		if prefix == "" {
-			prefix = "/" + a.Name // handles only in Ray; here a route of its own
-		}
-		plan = append(plan, planned{app, RunOptions{Name: a.Name, RoutePrefix: prefix}})
-	}
-	for _, p := range plan {
-		if _, err := build(p.opts.Name, p.opts.RoutePrefix, p.app); err != nil {
-			return "", err
-		}
-	}
-	loc := ProxyLocation(cfg.ProxyLocation)
-	if cfg.ProxyLocation == config.Disabled {
-		loc = NoProxy
-	}
-	port := cfg.HTTPOptions.Port
-	if port == 0 {
-		port = -1
-	}
-	addr, err := Start(ctx, HTTPOptions{Host: cfg.HTTPOptions.Host, Port: port, Location: loc})
+	ctl, err := startController(ctx, p.http)
 	if err != nil {
 		return "", err
 	}
-	for _, p := range plan {
-		if _, err := Run(ctx, p.app, p.opts); err != nil {
+	if _, err := ctlApply.Remote(ctl, *p).Get(ctx); err != nil {
+		return "", err
+	}
+	addr := ""
+	if p.Location != NoProxy {
+		if addr, err = ctlProxyAddr.Remote(ctl, rayo.NodeID()).Get(ctx); err != nil {
+			return "", err
+		}
+	}
+	for _, a := range p.Apps {
+		if err := waitRunning(ctx, a.Name, defaultRunWait); err != nil {
 			return addr, err
 		}
 	}

@@ -12,6 +12,11 @@
 // in-flight requests, never above its MaxOngoingRequests (503 with
 // Retry-After when every replica is full).
 //
+// A config file (Ray's serve deploy schema) deploys applications whose
+// builders the binary registers (RegisterBuilder, Deploy); a program
+// whose main calls Main runs under `rayo serve run`, and `rayo serve
+// deploy|config|shutdown` reach the controller through the dashboard.
+//
 // Like Ray's libraries, package serve is built on the public rayo API
 // alone; it imports nothing under rayo's internal/ (imports_test.go at
 // the repository root checks this).

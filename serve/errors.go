@@ -1,6 +1,10 @@
 package serve
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rayo-dev/rayo"
+)
 
 // Errors of package serve. Every error serve returns wraps one of them.
 var (
@@ -20,3 +24,12 @@ var (
 	// ErrNotStarted: Serve is not running on the cluster.
 	ErrNotStarted = errors.New("serve: not started")
 )
+
+// Named, so that errors.Is matches them in an error that crossed from
+// the controller or a replica.
+func init() {
+	for name, err := range map[string]error{"invalid_config": ErrInvalidConfig, "not_registered": ErrNotRegistered,
+		"no_method": ErrNoMethod, "not_found": ErrNotFound, "unavailable": ErrUnavailable, "not_started": ErrNotStarted} {
+		rayo.RegisterError("rayo.serve."+name, err)
+	}
+}

@@ -24,3 +24,13 @@ func RestartController(ctx context.Context) error {
 	}
 	return rayo.Kill(ctx, h, false)
 }
+
+// The dashboard's request protocol's keys (requests.go), for tests that
+// play the dashboard.
+const (
+	KVNamespace  = kvNamespace
+	RequestKey   = requestKey
+	ResultPrefix = resultPrefix
+	ConfigKey    = configKey
+	StatusKey    = statusKey
+)

@@ -100,8 +100,8 @@ func (c *controllerActor) proxyAddress(ctx context.Context, node string) (string
 	}
 }
 
-// stopProxies kills every proxy (Shutdown).
-func (c *controllerActor) stopProxies(ctx context.Context) (bool, error) {
+// stopProxies kills every proxy (shutdown).
+func (c *controllerActor) stopProxies(ctx context.Context) {
 	c.mu.Lock()
 	ps := c.proxies
 	c.proxies = map[string]*proxyState{}
@@ -112,5 +112,4 @@ func (c *controllerActor) stopProxies(ctx context.Context) (bool, error) {
 			_ = rayo.Kill(ctx, p.h, true)
 		}
 	}
-	return true, nil
 }

@@ -11,14 +11,15 @@ import (
 
 // `rayo serve status`: Serve's applications, deployments and replicas,
 // as the Serve controller last published them (the dashboard's
-// /api/serve/applications).
+// /api/serve/applications). The other serve commands are in
+// serve_ops.go and serve_run.go.
 
 func newServe() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Inspect Serve applications",
+		Short: "Deploy, inspect, run and shut down Serve applications",
 	}
-	cmd.AddCommand(newServeStatus())
+	cmd.AddCommand(newServeStatus(), newServeDeploy(), newServeConfig(), newServeShutdown(), newServeRun())
 	return cmd
 }
 
