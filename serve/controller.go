@@ -58,6 +58,9 @@ type controllerActor struct {
 	pubMu     sync.Mutex
 	pubDone   uint64
 	log       *slog.Logger
+	// steps are the goroutines of the reconcile loop (reconcile steps,
+	// the statistics poll); the loop waits for them when it ends.
+	steps sync.WaitGroup
 }
 
 // depState is a deployment's running replicas.
@@ -66,6 +69,7 @@ type depState struct {
 	replicas []*replicaState
 	next     int         // the next replica's number
 	auto     *autoscaler // with spec.Autoscaling
+	busy     bool        // a reconcile step runs (under controllerActor.mu)
 }
 
 // wanted is how many replicas the deployment should have now.
@@ -378,19 +382,17 @@ func (c *controllerActor) poke() {
 	}
 }
 
-// loop reconciles every half second, and at once after a change, polls
-// the replicas' statistics every statsEvery, and the dashboard's
-// requests on each tick.
+// loop reconciles every half second, and at once after a change, and
+// handles the dashboard's requests on each tick; the replicas'
+// statistics are polled every statsEvery by a goroutine of their own, so
+// that a slow reconcile step does not delay autoscaling.
 func (c *controllerActor) loop(ctx context.Context) {
+	defer c.steps.Wait()
+	c.steps.Go(func() { c.statsLoop(ctx) })
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
-	var polled time.Time
 	for {
 		c.reconcile(ctx)
-		if time.Since(polled) >= statsEvery {
-			polled = time.Now()
-			c.pollStats(ctx)
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -401,35 +403,59 @@ func (c *controllerActor) loop(ctx context.Context) {
 	}
 }
 
-// reconcile moves each deployment one step towards its spec.
+// statsLoop polls the replicas' statistics every statsEvery.
+func (c *controllerActor) statsLoop(ctx context.Context) {
+	t := time.NewTicker(statsEvery)
+	defer t.Stop()
+	for {
+		c.pollStats(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reconcile moves each deployment one step towards its spec, each
+// deployment in a goroutine of its own: one slow step (a replica
+// draining for its graceful timeout, a health check timing out, a
+// replica's constructor loading a model) holds up no other deployment,
+// while each deployment's steps stay one at a time (busy). A step that
+// changed something runs the next at once.
 func (c *controllerActor) reconcile(ctx context.Context) {
 	c.reconcileProxies(ctx)
 	c.mu.Lock()
-	type work struct {
-		k  depKey
-		st *depState
-	}
-	var all []work
+	defer c.mu.Unlock()
+	// Removed deployments whose replicas are gone go first.
 	for k, st := range c.deps {
-		all = append(all, work{k, st})
-	}
-	c.mu.Unlock()
-	for _, w := range all {
-		c.reconcileDep(ctx, w.k, w.st)
-	}
-	c.mu.Lock()
-	for k, st := range c.deps {
-		if st.spec.NumReplicas == 0 && len(st.replicas) == 0 {
+		if st.spec.NumReplicas == 0 && len(st.replicas) == 0 && !st.busy {
 			if _, live := c.apps[k.app]; !live || c.apps[k.app].deployment(k.dep) == nil {
 				delete(c.deps, k)
 				c.bumpLocked()
 			}
 		}
 	}
-	c.mu.Unlock()
+	for k, st := range c.deps {
+		if st.busy {
+			continue
+		}
+		st.busy = true
+		c.steps.Go(func() {
+			acted := c.reconcileDep(ctx, k, st)
+			c.mu.Lock()
+			st.busy = false
+			c.mu.Unlock()
+			if acted {
+				c.poke()
+			}
+		})
+	}
 }
 
-func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depState) {
+// reconcileDep takes one step for a deployment; it reports whether it
+// started or removed a replica.
+func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depState) bool {
 	c.mu.Lock()
 	spec := st.spec
 	var current, old, starting []*replicaState
@@ -444,6 +470,7 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 		}
 	}
 	c.mu.Unlock()
+	acted := false
 
 	// Health: check the running replicas whose period is up.
 	for _, r := range append(append([]*replicaState{}, current...), old...) {
@@ -462,6 +489,7 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 		if err != nil || !ok {
 			c.log.Warn("replica failed its health check; replacing it", "replica", r.ref.ID, "err", err)
 			c.removeReplica(ctx, k, st, r, false)
+			acted = true
 		} else if string(r.userConfig) != string(spec.UserConfig) && r.version == spec.Version {
 			if _, err := replicaReconfigure.Remote(r.ref.Actor, spec.UserConfig).Get(ctx); err == nil {
 				r.userConfig = spec.UserConfig
@@ -487,21 +515,42 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 	for _, r := range starting {
 		if r.version != spec.Version || len(current)+len(starting) > want {
 			c.removeReplica(ctx, k, st, r, false)
-		} else {
-			c.launchReplica(ctx, k, st, r, spec)
+			return true
 		}
-		return
+		c.launchReplica(ctx, k, st, r, spec)
+		c.mu.Lock()
+		running := r.state == "RUNNING"
+		c.mu.Unlock()
+		return acted || running
 	}
 	switch {
+	case len(current)+len(starting) < want && len(old) == 0:
+		// Scaling up: every missing replica at once.
+		c.inParallel(want-len(current), func(int) { c.startReplica(ctx, k, st) })
 	case len(current)+len(starting) < want:
-		// Start one more (a rolling update starts new ones first).
+		// A rolling update starts one new replica at a time, before an
+		// old one drains.
 		c.startReplica(ctx, k, st)
 	case len(old) > 0 && len(current) >= min(want, len(current)+len(old)):
 		// The new version is up: drain an old replica.
 		c.removeReplica(ctx, k, st, old[0], true)
 	case len(current) > want:
-		c.removeReplica(ctx, k, st, current[len(current)-1], true)
+		// Scaling down: the extra replicas drain at once.
+		extra := current[want:]
+		c.inParallel(len(extra), func(i int) { c.removeReplica(ctx, k, st, extra[i], true) })
+	default:
+		return acted
 	}
+	return true
+}
+
+// inParallel runs f(0..n-1) at once and waits for them.
+func (c *controllerActor) inParallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { f(i) })
+	}
+	wg.Wait()
 }
 
 func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depState) {
