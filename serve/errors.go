@@ -1,6 +1,10 @@
 package serve
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rayo-dev/rayo"
+)
 
 // Errors of package serve. Every error serve returns wraps one of them.
 var (
@@ -20,3 +24,14 @@ var (
 	// ErrNotStarted: Serve is not running on the cluster.
 	ErrNotStarted = errors.New("serve: not started")
 )
+
+// Registered with rayo, so that errors.Is matches them also when a
+// replica returned them (a handle call's Result, a stream's Next).
+func init() {
+	for name, err := range map[string]error{
+		"ErrInvalidConfig": ErrInvalidConfig, "ErrNotRegistered": ErrNotRegistered, "ErrNoMethod": ErrNoMethod,
+		"ErrNotFound": ErrNotFound, "ErrUnavailable": ErrUnavailable, "ErrNotStarted": ErrNotStarted,
+	} {
+		rayo.RegisterError("rayo.serve."+name, err)
+	}
+}
