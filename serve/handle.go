@@ -57,11 +57,7 @@ const waitForReplica = 30 * time.Second
 // args encoded as msgpack. It returns at once; Result waits. A method
 // that streams (returns an iter.Seq2) is an ErrNoMethod: use Stream.
 func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) *Response {
-	raw, err := h.encodeArgs(method, args, false)
-	if err != nil {
-		return &Response{err: err}
-	}
-	t, x, err := h.pick(ctx)
+	raw, t, x, err := h.start(ctx, method, args, false)
 	if err != nil {
 		return &Response{err: err}
 	}
@@ -70,25 +66,27 @@ func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) 
 	return r
 }
 
-// encodeArgs checks the call against the deployment's methods where this
-// binary has its registration (every process of the program does; a
-// deployment it lacks is left to pick's ErrNotFound), so that a wrong
-// call fails here, and encodes args as msgpack.
-func (h DeploymentHandle) encodeArgs(method string, args []any, stream bool) ([]msgpack.RawMessage, error) {
+// start begins a Call (stream false) or a Stream: it checks the call
+// against the deployment's methods where this binary has its
+// registration (every process of the program does; a deployment it
+// lacks is left to pick's ErrNotFound), so that a wrong call fails here,
+// encodes args as msgpack and picks a replica.
+func (h DeploymentHandle) start(ctx context.Context, method string, args []any, stream bool) ([]msgpack.RawMessage, *router.Ticket, replicaRef, error) {
 	if def, err := lookupDeployment(h.Deployment); err == nil {
 		if _, err := def.method(method, len(args), stream); err != nil {
-			return nil, err
+			return nil, nil, replicaRef{}, err
 		}
 	}
 	raw := make([]msgpack.RawMessage, len(args))
 	for i, a := range args {
 		b, err := msgpack.Marshal(a)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s.%s argument %d: %v", ErrInvalidConfig, h.Deployment, method, i, err)
+			return nil, nil, replicaRef{}, fmt.Errorf("%w: %s.%s argument %d: %v", ErrInvalidConfig, h.Deployment, method, i, err)
 		}
 		raw[i] = b
 	}
-	return raw, nil
+	t, x, err := h.pick(ctx)
+	return raw, t, x, err
 }
 
 // pick waits for the deployment to have a replica with room (handles

@@ -121,11 +121,7 @@ func (c *streamCall) close() {
 // runs at most StreamWindow items ahead of Next. A method that does not
 // stream is an ErrNoMethod: use Call.
 func (h DeploymentHandle) Stream(ctx context.Context, method string, args ...any) *StreamResponse {
-	raw, err := h.encodeArgs(method, args, true)
-	if err != nil {
-		return &StreamResponse{err: err}
-	}
-	t, x, err := h.pick(ctx)
+	raw, t, x, err := h.start(ctx, method, args, true)
 	if err != nil {
 		return &StreamResponse{err: err}
 	}
@@ -183,28 +179,22 @@ func (s *StreamResponse) next(ctx context.Context) (msgpack.RawMessage, error) {
 // Close stops the method if it still runs and frees its replica slot.
 // Closing again, or after the end, does nothing.
 func (s *StreamResponse) Close() {
-	if s.c != nil {
+	if s != nil && s.c != nil {
 		s.c.close()
 	}
 }
 
 // Items iterates over a StreamResponse's items decoded as R (the typed
 // Next, as Result is the typed Response.Result), ending after the last;
-// an error is yielded once (with a zero R) and ends it. Breaking out of
-// the loop closes the response.
+// an error is yielded once (with a zero R) and ends it. The response is
+// closed when the loop ends, by a break too.
 func Items[R any](ctx context.Context, s *StreamResponse) iter.Seq2[R, error] {
 	return func(yield func(R, error) bool) {
+		defer s.Close()
 		for {
 			var v R
 			err := s.Next(ctx, &v)
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			if !yield(v, err) {
-				s.Close()
-				return
-			}
-			if err != nil {
+			if errors.Is(err, io.EOF) || !yield(v, err) || err != nil {
 				return
 			}
 		}
