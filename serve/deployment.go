@@ -166,7 +166,9 @@ func (d *Deployment[T]) Name() string { return d.def.name }
 // (load the model there): func([ctx context.Context,] args...) (*T,
 // error) or (*T). If *T is an http.Handler, the deployment can be an
 // application's HTTP ingress; its exported methods of the form
-// func([ctx,] args...) (R, error) are callable through handles. Call it at
+// func([ctx,] args...) (R, error) are callable through handles (Call),
+// and those returning an iter.Seq2[T, error] stream their items (Stream).
+// Call it at
 // package level: it panics on a malformed constructor or a name taken,
 // programming errors that show at start-up.
 func NewDeployment[T any](name string, ctor any, cfg DeploymentConfig) *Deployment[T] {

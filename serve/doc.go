@@ -12,6 +12,10 @@
 // in-flight requests, never above its MaxOngoingRequests (503 with
 // Retry-After when every replica is full).
 //
+// Through a DeploymentHandle, Call runs a deployment's method and Result
+// waits for its value; Stream runs one that returns an iter.Seq2 and
+// takes its items as they are produced (StreamResponse, Items).
+//
 // Like Ray's libraries, package serve is built on the public rayo API
 // alone; it imports nothing under rayo's internal/ (imports_test.go at
 // the repository root checks this).
