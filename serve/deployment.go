@@ -193,13 +193,15 @@ type deploymentDef struct {
 }
 
 // methodDef is a method callable through a handle: func(ctx?, args...)
-// (R, error) or (R) or (error).
+// (R, error) or (R) or (error). With stream, R is an iter.Seq2[T, error]
+// whose items the caller takes one by one (Stream, not Call).
 type methodDef struct {
 	fn      reflect.Value
 	in      []reflect.Type
 	withCtx bool
 	hasOut  bool
 	hasErr  bool
+	stream  bool
 }
 
 var registry = struct {
@@ -227,7 +229,9 @@ func (d *Deployment[T]) Name() string { return d.def.name }
 // (load the model there): func([ctx context.Context,] args...) (*T,
 // error) or (*T). If *T is an http.Handler, the deployment can be an
 // application's HTTP ingress; its exported methods of the form
-// func([ctx,] args...) (R, error) are callable through handles. Call it at
+// func([ctx,] args...) (R, error) are callable through handles (Call),
+// and those returning an iter.Seq2[T, error] stream their items (Stream).
+// Call it at
 // package level: it panics on a malformed constructor or a name taken,
 // programming errors that show at start-up.
 func NewDeployment[T any](name string, ctor any, cfg DeploymentConfig) *Deployment[T] {
@@ -297,7 +301,34 @@ func newMethodDef(m reflect.Method) *methodDef {
 	default:
 		return nil
 	}
+	md.stream = md.hasOut && isSeq2(t.Out(0))
 	return md
+}
+
+// isSeq2 reports whether t has iter.Seq2[T, error]'s shape.
+func isSeq2(t reflect.Type) bool {
+	if t.Kind() != reflect.Func || t.NumIn() != 1 || t.NumOut() != 0 {
+		return false
+	}
+	y := t.In(0)
+	return y.Kind() == reflect.Func && y.NumIn() == 2 && y.In(1) == errorType && y.NumOut() == 1 && y.Out(0).Kind() == reflect.Bool
+}
+
+// method finds a method callable through a handle with nargs arguments,
+// by Call (stream false) or by Stream.
+func (def *deploymentDef) method(name string, nargs int, stream bool) (*methodDef, error) {
+	md := def.methods[name]
+	switch {
+	case md == nil:
+		return nil, fmt.Errorf("%w: %s has no method %q callable through a handle", ErrNoMethod, def.name, name)
+	case md.stream && !stream:
+		return nil, fmt.Errorf("%w: %s.%s streams its results: call it with Stream, not Call", ErrNoMethod, def.name, name)
+	case !md.stream && stream:
+		return nil, fmt.Errorf("%w: %s.%s does not stream (it returns no iter.Seq2[T, error]): call it with Call, not Stream", ErrNoMethod, def.name, name)
+	case nargs != len(md.in):
+		return nil, fmt.Errorf("%w: %s.%s takes %d arguments, got %d", ErrNoMethod, def.name, name, len(md.in), nargs)
+	}
+	return md, nil
 }
 
 func lookupDeployment(name string) (*deploymentDef, error) {

@@ -12,6 +12,10 @@
 // in-flight requests, never above its MaxOngoingRequests (503 with
 // Retry-After when every replica is full).
 //
+// Through a DeploymentHandle, Call runs a deployment's method and Result
+// waits for its value; Stream runs one that returns an iter.Seq2 and
+// takes its items as they are produced (StreamResponse, Items).
+//
 // A config file (Ray's serve deploy schema) deploys applications whose
 // builders the binary registers (RegisterBuilder, Deploy); a program
 // whose main calls Main runs under `rayo serve run`, and `rayo serve

@@ -34,3 +34,17 @@ const (
 	ConfigKey    = configKey
 	StatusKey    = statusKey
 )
+
+// HandleInFlight is how many requests this process's handles have in
+// flight on a deployment (the slots its router holds).
+func HandleInFlight(ctx context.Context, app, dep string) (int, error) {
+	w, err := routes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	d := w.router(app, dep)
+	if d == nil {
+		return 0, ErrNotFound
+	}
+	return d.r.Ongoing(nil), nil
+}

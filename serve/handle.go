@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -37,11 +38,15 @@ func GetDeploymentHandle(app, deployment string) DeploymentHandle {
 }
 
 // Response is a call's result, which the caller awaits or passes on
-// (Ray's DeploymentResponse).
+// (Ray's DeploymentResponse). It holds a slot on its replica (one of
+// MaxOngoingRequests, in this process's router) until Result returns. A
+// Response dropped without Result gives its slot back only when the
+// garbage collector finds it, so call Result, with nil to drop the
+// value, to free the slot at once.
 type Response struct {
-	ref  rayo.ObjectRef[msgpack.RawMessage]
-	done func()
-	err  error
+	ref rayo.ObjectRef[msgpack.RawMessage]
+	t   *router.Ticket
+	err error
 }
 
 // waitForReplica bounds how long a call waits for a deployment with no
@@ -49,21 +54,39 @@ type Response struct {
 const waitForReplica = 30 * time.Second
 
 // Call calls method on a replica picked by power of two choices, with
-// args encoded as msgpack. It returns at once; Result waits.
+// args encoded as msgpack. It returns at once; Result waits. A method
+// that streams (returns an iter.Seq2) is an ErrNoMethod: use Stream.
 func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) *Response {
+	raw, t, x, err := h.start(ctx, method, args, false)
+	if err != nil {
+		return &Response{err: err}
+	}
+	r := &Response{ref: replicaCall.Remote(x.Actor, method, h.ModelID, raw), t: t}
+	runtime.AddCleanup(r, (*router.Ticket).Done, t)
+	return r
+}
+
+// start begins a Call (stream false) or a Stream: it checks the call
+// against the deployment's methods where this binary has its
+// registration (every process of the program does; a deployment it
+// lacks is left to pick's ErrNotFound), so that a wrong call fails here,
+// encodes args as msgpack and picks a replica.
+func (h DeploymentHandle) start(ctx context.Context, method string, args []any, stream bool) ([]msgpack.RawMessage, *router.Ticket, replicaRef, error) {
+	if def, err := lookupDeployment(h.Deployment); err == nil {
+		if _, err := def.method(method, len(args), stream); err != nil {
+			return nil, nil, replicaRef{}, err
+		}
+	}
 	raw := make([]msgpack.RawMessage, len(args))
 	for i, a := range args {
 		b, err := msgpack.Marshal(a)
 		if err != nil {
-			return &Response{err: fmt.Errorf("%w: %s.%s argument %d: %v", ErrInvalidConfig, h.Deployment, method, i, err)}
+			return nil, nil, replicaRef{}, fmt.Errorf("%w: %s.%s argument %d: %v", ErrInvalidConfig, h.Deployment, method, i, err)
 		}
 		raw[i] = b
 	}
 	t, x, err := h.pick(ctx)
-	if err != nil {
-		return &Response{err: err}
-	}
-	return &Response{ref: replicaCall.Remote(x.Actor, method, h.ModelID, raw), done: t.Done}
+	return raw, t, x, err
 }
 
 // pick waits for the deployment to have a replica with room (handles
@@ -89,9 +112,8 @@ func (r *Response) Result(ctx context.Context, out any) error {
 		return r.err
 	}
 	raw, err := r.ref.Get(ctx)
-	if r.done != nil {
-		r.done()
-		r.done = nil
+	if r.t != nil {
+		r.t.Done()
 	}
 	if err != nil {
 		return err

@@ -122,16 +122,33 @@ func (r *replica) end(start time.Time, failed bool) {
 // call runs a method by name with msgpack arguments and returns its
 // msgpack result.
 func (r *replica) call(ctx context.Context, method string, modelID string, args []msgpack.RawMessage) (_ msgpack.RawMessage, err error) {
-	ctx = withModelID(ctx, modelID)
-	md := r.def.methods[method]
-	if md == nil {
-		return nil, fmt.Errorf("%w: %s has no method %q callable through a handle", ErrNoMethod, r.def.name, method)
-	}
-	if len(args) != len(md.in) {
-		return nil, fmt.Errorf("%w: %s.%s takes %d arguments, got %d", ErrNoMethod, r.def.name, method, len(md.in), len(args))
+	md, in, err := r.prepare(withModelID(ctx, modelID), method, args, false)
+	if err != nil {
+		return nil, err
 	}
 	start := r.begin()
 	defer func() { r.end(start, err != nil) }()
+	out, err := callGuarded(md.fn, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := md.failed(out); err != nil {
+		return nil, err
+	}
+	if !md.hasOut {
+		return msgpack.Marshal(nil)
+	}
+	return msgpack.Marshal(out[0].Interface())
+}
+
+// prepare finds the method that call (stream false) or callStream runs
+// and makes its arguments: the instance, ctx if it takes one, and args
+// decoded.
+func (r *replica) prepare(ctx context.Context, method string, args []msgpack.RawMessage, stream bool) (*methodDef, []reflect.Value, error) {
+	md, err := r.def.method(method, len(args), stream)
+	if err != nil {
+		return nil, nil, err
+	}
 	in := make([]reflect.Value, 0, len(args)+2)
 	in = append(in, reflect.ValueOf(r.inst))
 	if md.withCtx {
@@ -139,21 +156,19 @@ func (r *replica) call(ctx context.Context, method string, modelID string, args 
 	}
 	in, err = decodeArgs(in, md.in, args)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s.%s %w", ErrNoMethod, r.def.name, method, err)
+		return nil, nil, fmt.Errorf("%w: %s.%s %w", ErrNoMethod, r.def.name, method, err)
 	}
-	out, err := callGuarded(md.fn, in)
-	if err != nil {
-		return nil, err
-	}
+	return md, in, nil
+}
+
+// failed is the error a call of md returned, if any.
+func (md *methodDef) failed(out []reflect.Value) error {
 	if md.hasErr {
 		if e := out[len(out)-1]; !e.IsNil() {
-			return nil, e.Interface().(error)
+			return e.Interface().(error)
 		}
 	}
-	if !md.hasOut {
-		return msgpack.Marshal(nil)
-	}
-	return msgpack.Marshal(out[0].Interface())
+	return nil
 }
 
 func (r *replica) check(ctx context.Context) (bool, error) {
