@@ -173,3 +173,81 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the controller's status
 	}
 }
+
+// A replica killed under handle calls: as through the proxy, the calls
+// on it fail at most once each, the others go elsewhere, and the
+// controller replaces it at once. Its health checks are an hour apart:
+// only the handles' report of the death can have it replaced.
+func TestReplicaKilledUnderHandleCalls(t *testing.T) {
+	ctx := context.Background()
+	startServe(t)
+	h, err := serve.Run(ctx, scalerDep.Options(serve.DeploymentConfig{NumReplicas: 2, HealthCheckPeriod: time.Hour}).Bind(3.0),
+		serve.RunOptions{Name: "hkill", RoutePrefix: "/hkill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if y, err := serve.Result[float64](ctx, h.Call(ctx, "Predict", 2.0)); err != nil || y != 6 {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	waitOK := func(k int64) {
+		t.Helper()
+		target, deadline := ok.Load()+k, time.Now().Add(30*time.Second)
+		for ok.Load() < target {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d more calls did not succeed (%d ok, %d failed)", k, ok.Load(), failed.Load())
+			}
+			time.Sleep(5 * time.Millisecond) // polling counters the callers move
+		}
+	}
+	waitOK(50)
+	const victim = "rayo.serve.replica:hkill:test.scaler:0"
+	if err := serve.KillReplica(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	waitOK(200)
+	if f := failed.Load(); f > 10 {
+		t.Fatalf("%d calls failed after one replica was killed (%d ok)", f, ok.Load())
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := serve.GetStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d serve.DeploymentStatus
+		for _, a := range st.Applications {
+			if a.Name == "hkill" {
+				d = a.Deployments[0]
+			}
+		}
+		replaced := d.Running == 2
+		for _, r := range d.Replicas {
+			replaced = replaced && r.ID != victim
+		}
+		if replaced {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed replica was not replaced: %+v", d)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the controller's status
+	}
+	t.Logf("%d calls failed, %d ok", failed.Load(), ok.Load())
+}

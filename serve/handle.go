@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -46,6 +47,7 @@ func GetDeploymentHandle(app, deployment string) DeploymentHandle {
 type Response struct {
 	ref rayo.ObjectRef[msgpack.RawMessage]
 	t   *router.Ticket
+	h   DeploymentHandle
 	err error
 }
 
@@ -61,7 +63,7 @@ func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) 
 	if err != nil {
 		return &Response{err: err}
 	}
-	r := &Response{ref: replicaCall.Remote(x.Actor, method, h.ModelID, raw), t: t}
+	r := &Response{ref: replicaCall.Remote(x.Actor, method, h.ModelID, raw), t: t, h: h}
 	runtime.AddCleanup(r, (*router.Ticket).Done, t)
 	return r
 }
@@ -116,6 +118,7 @@ func (r *Response) Result(ctx context.Context, out any) error {
 		r.t.Done()
 	}
 	if err != nil {
+		r.h.replicaDied(ctx, err, r.t.ReplicaID())
 		return err
 	}
 	if out == nil {
@@ -129,4 +132,20 @@ func Result[R any](ctx context.Context, r *Response) (R, error) {
 	var v R
 	err := r.Result(ctx, &v)
 	return v, err
+}
+
+// replicaDied, when err says that replica id's actor died under a call,
+// takes it out of this process's routes now and has the controller
+// replace it now, not at its next health check (as the proxy does).
+func (h DeploymentHandle) replicaDied(ctx context.Context, err error, id string) {
+	var died *rayo.ActorDiedError
+	if id == "" || !errors.As(err, &died) {
+		return
+	}
+	if w, werr := routes(ctx); werr == nil {
+		if d := w.router(h.App, h.Deployment); d != nil {
+			d.drop(id)
+		}
+	}
+	reportDead(id)
 }

@@ -100,6 +100,7 @@ type streamCall struct {
 	ctx  context.Context // Stream's
 	s    *rayo.ObjectRefStream[msgpack.RawMessage]
 	t    *router.Ticket
+	h    DeploymentHandle
 	stop func() bool // unregisters the AfterFunc of Stream's ctx
 }
 
@@ -125,7 +126,7 @@ func (h DeploymentHandle) Stream(ctx context.Context, method string, args ...any
 	if err != nil {
 		return &StreamResponse{err: err}
 	}
-	c := &streamCall{ctx: ctx, s: replicaCallStream.Remote(x.Actor, method, h.ModelID, raw), t: t}
+	c := &streamCall{ctx: ctx, s: replicaCallStream.Remote(x.Actor, method, h.ModelID, raw), t: t, h: h}
 	c.stop = context.AfterFunc(ctx, c.release)
 	s := &StreamResponse{c: c}
 	runtime.AddCleanup(s, (*streamCall).close, c)
@@ -153,10 +154,7 @@ func (s *StreamResponse) Next(ctx context.Context, out any) error {
 		if e := s.c.ctx.Err(); e != nil {
 			err = e // Stream's ctx ended, which closed the stream
 		}
-		var died *rayo.ActorDiedError
-		if errors.As(err, &died) {
-			reportDead(s.c.t.ReplicaID()) // have it replaced now, as the proxy does
-		}
+		s.c.h.replicaDied(ctx, err, s.c.t.ReplicaID())
 		s.err = err
 		s.c.close()
 		return err
