@@ -73,22 +73,18 @@ func (h DeploymentHandle) Call(ctx context.Context, method string, args ...any) 
 // registration (every process of the program does; a deployment it
 // lacks is left to pick's ErrNotFound), so that a wrong call fails here,
 // encodes args as msgpack and picks a replica.
-func (h DeploymentHandle) start(ctx context.Context, method string, args []any, stream bool) ([]msgpack.RawMessage, *router.Ticket, replicaRef, error) {
+func (h DeploymentHandle) start(ctx context.Context, method string, args []any, stream bool) (callArgs, *router.Ticket, replicaRef, error) {
 	if def, err := lookupDeployment(h.Deployment); err == nil {
 		if _, err := def.method(method, len(args), stream); err != nil {
-			return nil, nil, replicaRef{}, err
+			return callArgs{}, nil, replicaRef{}, err
 		}
 	}
-	raw := make([]msgpack.RawMessage, len(args))
-	for i, a := range args {
-		b, err := msgpack.Marshal(a)
-		if err != nil {
-			return nil, nil, replicaRef{}, fmt.Errorf("%w: %s.%s argument %d: %v", ErrInvalidConfig, h.Deployment, method, i, err)
-		}
-		raw[i] = b
+	ca, err := encodeArgs(h.Deployment+"."+method, args)
+	if err != nil {
+		return callArgs{}, nil, replicaRef{}, err
 	}
 	t, x, err := h.pick(ctx)
-	return raw, t, x, err
+	return ca, t, x, err
 }
 
 // pick waits for the deployment to have a replica with room (handles

@@ -33,7 +33,7 @@ var replicaCallStream = rayo.RegisterStreamMethod[msgpack.RawMessage](replicaTyp
 // callStream runs a streaming method by name and yields its items
 // encoded as msgpack. A panic or an error the method yields ends the
 // stream with that error; the replica lives on.
-func (r *replica) callStream(ctx context.Context, method, modelID string, args []msgpack.RawMessage) (iter.Seq2[msgpack.RawMessage, error], error) {
+func (r *replica) callStream(ctx context.Context, method, modelID string, args callArgs) (iter.Seq2[msgpack.RawMessage, error], error) {
 	md, in, err := r.prepare(withModelID(ctx, modelID), method, args, true)
 	if err != nil {
 		return nil, err

@@ -121,7 +121,7 @@ func (r *replica) end(start time.Time, failed bool) {
 
 // call runs a method by name with msgpack arguments and returns its
 // msgpack result.
-func (r *replica) call(ctx context.Context, method string, modelID string, args []msgpack.RawMessage) (_ msgpack.RawMessage, err error) {
+func (r *replica) call(ctx context.Context, method string, modelID string, args callArgs) (_ msgpack.RawMessage, err error) {
 	md, in, err := r.prepare(withModelID(ctx, modelID), method, args, false)
 	if err != nil {
 		return nil, err
@@ -144,8 +144,12 @@ func (r *replica) call(ctx context.Context, method string, modelID string, args 
 // prepare finds the method that call (stream false) or callStream runs
 // and makes its arguments: the instance, ctx if it takes one, and args
 // decoded.
-func (r *replica) prepare(ctx context.Context, method string, args []msgpack.RawMessage, stream bool) (*methodDef, []reflect.Value, error) {
-	md, err := r.def.method(method, len(args), stream)
+func (r *replica) prepare(ctx context.Context, method string, ca callArgs, stream bool) (*methodDef, []reflect.Value, error) {
+	md, err := r.def.method(method, len(ca.Raw), stream)
+	if err != nil {
+		return nil, nil, err
+	}
+	args, err := ca.resolve(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
