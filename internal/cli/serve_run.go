@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rayo-dev/rayo/internal/pki"
+	"github.com/rayo-dev/rayo/internal/rpc"
 	"github.com/rayo-dev/rayo/internal/session"
 )
 
@@ -25,6 +28,7 @@ const serveRunEnv = "RAYO_SERVE_RUN"
 
 func newServeRun() *cobra.Command {
 	var cf clusterFlags
+	var fingerprint string
 	cmd := &cobra.Command{
 		Use:   "run TARGET -- BINARY [ARGS...]",
 		Short: "Run a Serve application in the foreground until Ctrl-C, from a binary that calls serve.Main",
@@ -40,7 +44,7 @@ an embedded single-node cluster, as Ray's serve run starts a local one.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := serveRunEnvFor(&cf, args[0])
+			env, err := serveRunEnvFor(&cf, fingerprint, args[0])
 			if err != nil {
 				return err
 			}
@@ -53,13 +57,14 @@ an embedded single-node cluster, as Ray's serve run starts a local one.`,
 	cmd.Flags().StringVar(&cf.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live (to find the token of --address's cluster)")
 	cmd.Flags().StringVar(&cf.address, "address", "", "the head's host:port to run on (default: an embedded cluster the binary starts)")
 	registerToken(cmd.Flags(), &cf.token)
+	cmd.Flags().StringVar(&fingerprint, "ca-fingerprint", "", "with --address: the SHA-256 fingerprint of the cluster's CA, for a cluster with TLS on another machine (default: RAYO_CA_FINGERPRINT, then the session of a head on this machine)")
 	return cmd
 }
 
 // serveRunEnvFor is what the binary's environment gains: the target (a
 // file as an absolute path, as the binary's workers may run elsewhere)
-// and, with --address, the cluster and its token.
-func serveRunEnvFor(cf *clusterFlags, target string) ([]string, error) {
+// and, with --address, the cluster, its token and its CA's fingerprint.
+func serveRunEnvFor(cf *clusterFlags, fingerprint, target string) ([]string, error) {
 	if fi, err := os.Stat(target); err == nil && !fi.IsDir() {
 		abs, err := filepath.Abs(target)
 		if err != nil {
@@ -75,7 +80,38 @@ func serveRunEnvFor(cf *clusterFlags, target string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(env, "RAYO_ADDRESS="+addr, "RAYO_TOKEN="+token), nil
+	env = append(env, "RAYO_ADDRESS="+addr, "RAYO_TOKEN="+token)
+	fp, err := clusterCAFingerprint(fingerprint, cf.tempDir, addr)
+	if err != nil {
+		return nil, err
+	}
+	if fp != "" {
+		env = append(env, rpc.EnvCAFingerprint+"="+fp)
+	}
+	return env, nil
+}
+
+// clusterCAFingerprint is the fingerprint of the cluster CA that the
+// binary's driver checks the head against before it joins over TLS:
+// --ca-fingerprint, else RAYO_CA_FINGERPRINT, else that of the CA in the
+// session of the head at addr on this machine ("" for a cluster without
+// TLS, or one of another machine, whose fingerprint must be given).
+func clusterCAFingerprint(given, tempDir, addr string) (string, error) {
+	if given == "" {
+		given = os.Getenv(rpc.EnvCAFingerprint)
+	}
+	if given != "" {
+		return pki.NormalizeFingerprint(given)
+	}
+	file := session.CAFile(tempDir, addr)
+	if file == "" {
+		return "", nil
+	}
+	fp, err := pki.FileFingerprint(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil // the head runs without TLS
+	}
+	return fp, err
 }
 
 // runForwardingSignals runs child, passing SIGINT and SIGTERM on to it,

@@ -389,19 +389,11 @@ func (m *Manager) startLocked(j *job, env map[string]string) error {
 // refused by the nodes of other machines. Read at each start: the head
 // writes the file before it serves jobs.
 func (m *Manager) caFingerprint() string {
-	b, err := os.ReadFile(filepath.Join(m.cfg.SessionDir, session.CAFileName))
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			m.cfg.Log.Warn("the cluster CA is unreadable: jobs start without its fingerprint, and their drivers without TLS", "err", err)
-		}
-		return ""
-	}
-	ca, err := pki.ParseCertificate(b)
-	if err != nil {
+	fp, err := pki.FileFingerprint(filepath.Join(m.cfg.SessionDir, session.CAFileName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		m.cfg.Log.Warn("the cluster CA is unreadable: jobs start without its fingerprint, and their drivers without TLS", "err", err)
-		return ""
 	}
-	return pki.Fingerprint(ca.Raw)
+	return fp
 }
 
 // wait follows a job the head started, to its exit.

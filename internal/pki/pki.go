@@ -244,6 +244,20 @@ func Fingerprint(der []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// FileFingerprint is the fingerprint of the certificate in a PEM file
+// (an error matching fs.ErrNotExist when there is none).
+func FileFingerprint(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	cert, err := ParseCertificate(b)
+	if err != nil {
+		return "", fmt.Errorf("the certificate in %s: %w", path, err)
+	}
+	return Fingerprint(cert.Raw), nil
+}
+
 // NormalizeFingerprint accepts a fingerprint as rayo prints it, or as
 // openssl does ("SHA256 Fingerprint=AB:CD:..."), and returns rayo's form.
 func NormalizeFingerprint(s string) (string, error) {
