@@ -7,7 +7,8 @@ import (
 	"github.com/rayo-dev/rayo/serve/internal/multiplex"
 )
 
-type weights struct{ w [16]float32 }
+// weights stands for a model: 64 bytes of parameters.
+type weights [16]float32
 
 func benchCache(b *testing.B, cfg multiplex.Config[*weights]) *multiplex.Cache[*weights] {
 	b.Helper()
