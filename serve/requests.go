@@ -86,13 +86,14 @@ func (c *controllerActor) handleRequest(b []byte) {
 		res.Error = err.Error()
 		res.Invalid = errors.Is(err, ErrInvalidConfig) || errors.Is(err, ErrUnavailable)
 	}
-	if rb, merr := json.Marshal(res); merr == nil {
-		_, _ = rayo.KVPut(ctx, resultPrefix+req.ID, rb, ns)
-	}
-	// Delete the request unless the dashboard gave up on it and another
-	// took its place.
+	// Delete the request (unless the dashboard gave up on it and another
+	// took its place), then answer: a caller that has the answer may send
+	// the next request at once, and the key must be free for it.
 	if cur, gerr := rayo.KVGet(ctx, requestKey, ns); gerr == nil && bytes.Equal(cur, b) {
 		_, _ = rayo.KVDelete(ctx, requestKey, ns)
+	}
+	if rb, merr := json.Marshal(res); merr == nil {
+		_, _ = rayo.KVPut(ctx, resultPrefix+req.ID, rb, ns)
 	}
 	if req.Op == "shutdown" && err == nil {
 		if h, err := controller(ctx); err == nil {
