@@ -136,9 +136,15 @@ const defaultRunWait = 2 * time.Minute
 func waitRunning(ctx context.Context, name string, wait time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	notRunning := func() error {
+		return fmt.Errorf("%w: application %s is not running after %v", ErrUnavailable, name, wait)
+	}
 	for {
 		st, err := GetStatus(wctx)
 		if err != nil {
+			if wctx.Err() != nil && ctx.Err() == nil {
+				return notRunning() // the wait ran out during the call
+			}
 			return err
 		}
 		for _, a := range st.Applications {
@@ -148,7 +154,7 @@ func waitRunning(ctx context.Context, name string, wait time.Duration) error {
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("%w: application %s is not running after %v", ErrUnavailable, name, wait)
+			return notRunning()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
