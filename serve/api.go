@@ -148,8 +148,18 @@ func waitRunning(ctx context.Context, name string, wait time.Duration) error {
 			return err
 		}
 		for _, a := range st.Applications {
-			if a.Name == name && a.Status == "RUNNING" {
+			if a.Name != name {
+				continue
+			}
+			switch a.Status {
+			case "RUNNING":
 				return nil
+			case "DEPLOY_FAILED": // as Ray's serve.run, fail rather than wait
+				for _, d := range a.Deployments {
+					if d.Message != "" {
+						return fmt.Errorf("%w: application %s: deployment %s: %s", ErrUnavailable, name, d.Name, d.Message)
+					}
+				}
 			}
 		}
 		select {

@@ -45,6 +45,8 @@ type controllerActor struct {
 	mu      sync.Mutex
 	apps    map[string]*appSpec
 	deps    map[depKey]*depState
+	// stopping: a shutdown runs; deploys are refused.
+	stopping bool
 	version int64
 	changed chan struct{} // closed and replaced when the route table changes
 	kick    chan struct{}
@@ -70,6 +72,29 @@ type depState struct {
 	next     int         // the next replica's number
 	auto     *autoscaler // with spec.Autoscaling
 	busy     bool        // a reconcile step runs (under controllerActor.mu)
+	// failures counts the replica starts that failed in a row (a
+	// constructor's error, say); the next start waits until retryAt
+	// (exponential backoff), and from failedUnhealthy on the deployment
+	// is UNHEALTHY with lastError as its message.
+	failures  int
+	retryAt   time.Time
+	lastError string
+}
+
+// Replica start backoff: the first retry after startBackoff, doubling up
+// to maxStartBackoff; failedUnhealthy failures in a row mark the
+// deployment UNHEALTHY (Ray's backoff on failed replica starts).
+const (
+	startBackoff    = 100 * time.Millisecond
+	maxStartBackoff = 30 * time.Second
+	failedUnhealthy = 3
+)
+
+// startFailedLocked records a failed replica start.
+func (st *depState) startFailedLocked(err error) {
+	st.failures++
+	st.lastError = err.Error()
+	st.retryAt = time.Now().Add(min(startBackoff<<min(st.failures-1, 20), maxStartBackoff))
 }
 
 // wanted is how many replicas the deployment should have now.
@@ -252,7 +277,13 @@ func (c *controllerActor) recordReplicasLocked(ctx context.Context, k depKey, st
 }
 
 func (c *controllerActor) deploy(ctx context.Context, a appSpec) (bool, error) {
+	c.applyMu.Lock() // not while a config applies or Serve shuts down
+	defer c.applyMu.Unlock()
 	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		return false, errShuttingDown
+	}
 	for _, o := range c.apps {
 		if o.Name != a.Name && o.RoutePrefix == a.RoutePrefix {
 			c.mu.Unlock()
@@ -433,6 +464,7 @@ func (c *controllerActor) reconcile(ctx context.Context) {
 			if _, live := c.apps[k.app]; !live || c.apps[k.app].deployment(k.dep) == nil {
 				delete(c.deps, k)
 				c.bumpLocked()
+				observeDeploymentGone(k.app, k.dep)
 			}
 		}
 	}
@@ -491,8 +523,15 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 			c.removeReplica(ctx, k, st, r, false)
 			acted = true
 		} else if string(r.userConfig) != string(spec.UserConfig) && r.version == spec.Version {
-			if _, err := replicaReconfigure.Remote(r.ref.Actor, spec.UserConfig).Get(ctx); err == nil {
+			// Bounded as a health check is: a Reconfigure that hangs
+			// must not hold this deployment's steps (and a shutdown).
+			rctx, cancel := context.WithTimeout(ctx, spec.HealthLimit)
+			_, err := replicaReconfigure.Remote(r.ref.Actor, spec.UserConfig).Get(rctx)
+			cancel()
+			if err == nil {
 				r.userConfig = spec.UserConfig
+			} else {
+				c.log.Warn("a replica's Reconfigure failed; it is retried at its next health check", "replica", r.ref.ID, "err", err)
 			}
 		}
 	}
@@ -509,6 +548,7 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 
 	c.mu.Lock()
 	want := st.wanted()
+	backingOff := time.Now().Before(st.retryAt)
 	c.mu.Unlock()
 	// Starts finish within a round except those waiting for their
 	// placement group: wait again, unless the replica is no longer wanted.
@@ -524,6 +564,8 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 		return acted || running
 	}
 	switch {
+	case len(current)+len(starting) < want && backingOff:
+		return acted // a start failed just now: wait before the next
 	case len(current)+len(starting) < want && len(old) == 0:
 		// Scaling up: every missing replica at once.
 		c.inParallel(want-len(current), func(int) { c.startReplica(ctx, k, st) })
@@ -591,11 +633,13 @@ func (c *controllerActor) launchReplica(ctx context.Context, k depKey, st *depSt
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		st.replicas = removeReplicaState(st.replicas, r)
+		st.startFailedLocked(err)
 		c.recordReplicasLocked(ctx, k, st)
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	st.failures, st.lastError = 0, ""
 	r.ref.Actor = h
 	r.state = "RUNNING"
 	r.lastCheck = time.Now()
@@ -650,8 +694,11 @@ func (c *controllerActor) removeReplica(ctx context.Context, k depKey, st *depSt
 // stopReplicaActor drains r (graceful), runs its Close and kills it.
 func (c *controllerActor) stopReplicaActor(ctx context.Context, st *depState, r *replicaState, graceful bool) {
 	if graceful {
-		dctx, cancel := context.WithTimeout(ctx, st.spec.Graceful+5*time.Second)
-		_, _ = replicaDrain.Remote(r.ref.Actor, st.spec.Graceful).Get(dctx)
+		c.mu.Lock() // a deploy may change the spec meanwhile
+		wait := st.spec.Graceful
+		c.mu.Unlock()
+		dctx, cancel := context.WithTimeout(ctx, wait+5*time.Second)
+		_, _ = replicaDrain.Remote(r.ref.Actor, wait).Get(dctx)
 		cancel()
 		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 		_, _ = replicaClose.Remote(r.ref.Actor).Get(cctx)
@@ -691,18 +738,21 @@ type Status struct {
 type AppStatus struct {
 	Name        string             `msgpack:"n" json:"name"`
 	RoutePrefix string             `msgpack:"p" json:"route_prefix"`
-	Status      string             `msgpack:"s" json:"status"` // RUNNING, DEPLOYING
+	Status      string             `msgpack:"s" json:"status"` // RUNNING, DEPLOYING, DEPLOY_FAILED
 	Deployments []DeploymentStatus `msgpack:"d" json:"deployments"`
 }
 
 // DeploymentStatus is a deployment's state.
 type DeploymentStatus struct {
 	Name     string          `msgpack:"n" json:"name"`
-	Status   string          `msgpack:"s" json:"status"` // HEALTHY, UPDATING
+	Status   string          `msgpack:"s" json:"status"` // HEALTHY, UPDATING, UNHEALTHY
 	Wanted   int             `msgpack:"w" json:"replicas_wanted"`
 	Running  int             `msgpack:"r" json:"replicas_running"`
 	Version  string          `msgpack:"v" json:"version"`
 	Replicas []ReplicaStatus `msgpack:"rs" json:"replicas"`
+	// Message says why an UNHEALTHY deployment is: its replicas' last
+	// start error.
+	Message string `msgpack:"m,omitempty" json:"message,omitempty"`
 	// Autoscaling is the last autoscaling decision, with its inputs.
 	Autoscaling string `msgpack:"as,omitempty" json:"autoscaling,omitempty"`
 }
@@ -775,6 +825,10 @@ func (c *controllerActor) statusLocked() Status {
 			}
 			if ds.Running != ds.Wanted || len(ds.Replicas) != ds.Running {
 				ds.Status, as.Status = "UPDATING", "DEPLOYING"
+			}
+			if st != nil && st.failures >= failedUnhealthy && ds.Running < ds.Wanted {
+				ds.Status, ds.Message = "UNHEALTHY", fmt.Sprintf("%d replica starts failed in a row, the last: %s", st.failures, st.lastError)
+				as.Status = "DEPLOY_FAILED"
 			}
 			as.Deployments = append(as.Deployments, ds)
 		}

@@ -3,6 +3,8 @@ package serve
 import (
 	"context"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/rayo-dev/rayo"
 )
 
@@ -47,4 +49,16 @@ func HandleInFlight(ctx context.Context, app, dep string) (int, error) {
 		return 0, ErrNotFound
 	}
 	return d.r.Ongoing(nil), nil
+}
+
+// ReplicaStarts is how many replicas the controller has started for a
+// deployment (its next replica's number).
+func ReplicaStarts(ctx context.Context, app, dep string) (int, error) {
+	b, err := rayo.KVGet(ctx, replicasKey(depKey{app, dep}), rayo.KVNamespace(kvNamespace))
+	if err != nil {
+		return 0, err
+	}
+	var rec replicasRecord
+	err = msgpack.Unmarshal(b, &rec)
+	return rec.Next, err
 }

@@ -94,3 +94,17 @@ func observeModelEvent(app, dep string, e multiplex.Event) {
 		_ = g.Set(float64(e.Models), "application", app, "deployment", dep)
 	}
 }
+
+// observeDeploymentGone zeroes a removed deployment's gauges, which
+// would otherwise keep their last values.
+func observeDeploymentGone(app, dep string) {
+	metricsInit()
+	if g := serveMetrics.ongoing; g != nil {
+		_ = g.Set(0, "application", app, "deployment", dep)
+	}
+	if g := serveMetrics.replicas; g != nil {
+		for _, state := range []string{"STARTING", "RUNNING", "STOPPING"} {
+			_ = g.Set(0, "application", app, "deployment", dep, "state", state)
+		}
+	}
+}

@@ -14,6 +14,9 @@ import (
 // file (Ray's serve deploy), from a driver's Deploy or a dashboard
 // request, and shutting down (Ray's serve shutdown).
 
+// errShuttingDown refuses deploys while Serve shuts down.
+var errShuttingDown = fmt.Errorf("%w: Serve is shutting down", ErrNotStarted)
+
 // configKey holds the last config applied, as its text (`rayo serve
 // config`, the dashboard's GET /api/serve/config).
 const configKey = "serve/config"
@@ -26,8 +29,11 @@ func (c *controllerActor) applyConfig(ctx context.Context, p configPlan) (bool, 
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
 	c.mu.Lock()
-	running := c.proxyCfg
+	running, stopping := c.proxyCfg, c.stopping
 	c.mu.Unlock()
+	if stopping {
+		return false, errShuttingDown
+	}
 	const change = "(to change it, run `rayo serve shutdown` first)"
 	if p.Location != running.Location {
 		return false, fmt.Errorf("%w: proxy_location: Serve runs with %s, the config asks for %s %s", ErrInvalidConfig, running.Location, p.Location, change)
@@ -79,9 +85,19 @@ func (c *controllerActor) deployFile(ctx context.Context, file []byte) error {
 // and stop, stops the proxies and the reconcile loop, and removes
 // Serve's state from the key-value store. The caller then kills the
 // controller.
-func (c *controllerActor) shutdown(ctx context.Context) (bool, error) {
+func (c *controllerActor) shutdown(ctx context.Context) (_ bool, err error) {
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
+	defer func() {
+		if err != nil { // not shut down: deploys may come again
+			c.mu.Lock()
+			c.stopping = false
+			c.mu.Unlock()
+		}
+	}()
 	c.mu.Lock()
 	var names []string
 	for name := range c.apps {

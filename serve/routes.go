@@ -58,8 +58,11 @@ type depRouter struct {
 	maxQueued atomic.Int64
 	queued    atomic.Int64
 	// waiting counts the requests this process holds for want of a
-	// replica slot, full or none (the queued-requests gauge).
-	waiting atomic.Int64
+	// replica slot, full or none (the queued-requests gauge); waitMu
+	// makes each change and its gauge's value one step, so that the
+	// gauge ends at the count.
+	waitMu  sync.Mutex
+	waiting int64
 	// last is the replica set of the last update, for drop.
 	mu   sync.Mutex
 	last []router.Replica
@@ -108,7 +111,7 @@ func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, wait
 			d.queued.Add(-1)
 		}
 		if waiting {
-			observeQueued(app, dep, d.waiting.Add(-1))
+			d.addWaiting(app, dep, -1)
 		}
 	}()
 	for {
@@ -116,10 +119,6 @@ func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, wait
 		t, x, err := d.pick(modelID)
 		if err == nil {
 			return t, x, nil
-		}
-		if !waiting {
-			waiting = true
-			observeQueued(app, dep, d.waiting.Add(1))
 		}
 		empty := d.r.Len() == 0
 		if !empty && !waitFull && !queued {
@@ -130,6 +129,10 @@ func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, wait
 			}
 			d.queued.Add(1)
 			queued = true
+		}
+		if !waiting { // it waits (a refusal above is not counted)
+			waiting = true
+			d.addWaiting(app, dep, 1)
 		}
 		if empty && time.Since(told) > time.Second {
 			told = time.Now()
@@ -148,6 +151,15 @@ func (d *depRouter) waitPick(ctx context.Context, app, dep, modelID string, wait
 		}
 		wait.Stop()
 	}
+}
+
+// addWaiting counts a request in (1) or out (-1) of this process's wait
+// for a replica slot, and sets the gauge to the count.
+func (d *depRouter) addWaiting(app, dep string, n int64) {
+	d.waitMu.Lock()
+	defer d.waitMu.Unlock()
+	d.waiting += n
+	observeQueued(app, dep, d.waiting)
 }
 
 // processID names this process as a source of queued requests.

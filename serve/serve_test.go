@@ -150,6 +150,14 @@ func TestMaxQueuedRequests(t *testing.T) {
 	if l.failed.Load() == 0 {
 		t.Fatalf("8 clients on 1 slot and a queue of 2 were never refused (%d ok)", l.ok.Load())
 	}
-	// The proxy's queue is a gauge.
-	waitMetric(t, `rayo_serve_queued_requests{application="queued",deployment="test.versioned"}`, 0)
+	// The proxy's queue is a gauge, back at zero once the load is over.
+	const queued = `rayo_serve_queued_requests{application="queued",deployment="test.versioned"}`
+	waitMetric(t, queued, 0)
+	deadline := time.Now().Add(15 * time.Second)
+	for v, _ := scrapeMetric(t, queued); v != 0; v, _ = scrapeMetric(t, queued) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s stays at %v with nothing queued", queued, v)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a scrape: the push is periodic
+	}
 }

@@ -37,6 +37,7 @@ type serveStatus struct {
 			Running     int    `json:"replicas_running"`
 			Version     string `json:"version"`
 			Autoscaling string `json:"autoscaling"`
+			Message     string `json:"message"`
 			Replicas    []struct {
 				ID      string `json:"replica_id"`
 				State   string `json:"state"`
@@ -93,6 +94,9 @@ func printServeStatus(w io.Writer, st *serveStatus) {
 		fmt.Fprintf(tw, "application %s\t%s\t%s\n", a.Name, a.RoutePrefix, a.Status)
 		for _, d := range a.Deployments {
 			fmt.Fprintf(tw, "  deployment %s\t%s\treplicas %d/%d\tversion %s\n", d.Name, d.Status, d.Running, d.Wanted, d.Version)
+			if d.Message != "" {
+				fmt.Fprintf(tw, "    %s\n", d.Message)
+			}
 			if d.Autoscaling != "" {
 				fmt.Fprintf(tw, "    autoscaling: %s\n", d.Autoscaling)
 			}
