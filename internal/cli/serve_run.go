@@ -35,8 +35,10 @@ func newServeRun() *cobra.Command {
 		Long: `Run BINARY, a program whose main calls serve.Main, in the foreground with TARGET: a config
 file (.yaml, .yml, .json) or the import path of a builder the binary registers. It prints
 the proxy's address and serves until Ctrl-C (SIGINT and SIGTERM are passed on to it), then
-shuts Serve down; rayo exits with the binary's status. Without --address the binary starts
-an embedded single-node cluster, as Ray's serve run starts a local one.`,
+shuts Serve down; rayo exits with the binary's status. Without --address the binary joins
+the cluster RAYO_ADDRESS names, when the environment sets it (as Ray's serve run follows
+RAY_ADDRESS), and otherwise starts an embedded single-node cluster, as Ray's serve run starts
+a local one.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 1 || len(args) < 2 {
 				return errors.New("usage: rayo serve run TARGET -- BINARY [ARGS...]")
@@ -55,7 +57,7 @@ an embedded single-node cluster, as Ray's serve run starts a local one.`,
 		},
 	}
 	cmd.Flags().StringVar(&cf.tempDir, "temp-dir", session.DefaultTempDir, "where session directories live (to find the token of --address's cluster)")
-	cmd.Flags().StringVar(&cf.address, "address", "", "the head's host:port to run on (default: an embedded cluster the binary starts)")
+	cmd.Flags().StringVar(&cf.address, "address", "", "the head's host:port to run on (default: RAYO_ADDRESS if set, else an embedded cluster the binary starts)")
 	registerToken(cmd.Flags(), &cf.token)
 	cmd.Flags().StringVar(&fingerprint, "ca-fingerprint", "", "with --address: the SHA-256 fingerprint of the cluster's CA, for a cluster with TLS on another machine (default: RAYO_CA_FINGERPRINT, then the session of a head on this machine)")
 	return cmd
