@@ -25,11 +25,16 @@ import (
 // The dashboard cannot call actors: it writes a request record,
 // create-only, to the key-value store, where the Serve controller polls
 // for it, and waits for the controller's answer record (serve/requests.go
-// keeps the other side; these records mirror its).
+// keeps the other side and tells the protocol; these records mirror its).
+// When the wait runs out, the dashboard claims the request as the
+// controller does before handling it: winning withdraws it (504, nothing
+// was done), losing means the controller is carrying it out (202).
 
 const (
 	serveRequestKey   = "serve/request"
 	serveResultPrefix = "serve/result/"
+	serveClaimPrefix  = serveResultPrefix + "claim/"
+	claimByDashboard  = "dashboard"
 	serveConfigKey    = "serve/config"
 	// maxServeConfig bounds a config body (serve's maxConfigText).
 	maxServeConfig = 256 << 10
@@ -46,10 +51,11 @@ type serveRequest struct {
 }
 
 type serveResult struct {
-	ID      string `json:"id"`
-	OK      bool   `json:"ok"`
-	Error   string `json:"error,omitempty"`
-	Invalid bool   `json:"invalid,omitempty"`
+	ID      string    `json:"id"`
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error,omitempty"`
+	Invalid bool      `json:"invalid,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // ServeOpReply is the answer to a deploy or shutdown that the
@@ -58,6 +64,10 @@ type ServeOpReply struct {
 	OK bool `json:"ok"`
 	// Running is false for a shutdown of a Serve that was not running.
 	Running bool `json:"running"`
+	// Pending (with 202 Accepted): the controller took the request but
+	// did not finish it in the wait; Message says so.
+	Pending bool   `json:"pending,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 func (s *Server) serveOpsRoutes() {
@@ -126,9 +136,10 @@ func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, req serveReques
 	}
 	res, err := s.awaitServeResult(ctx, req.ID)
 	if err != nil {
-		s.withdrawServeRequest(body)
-		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the Serve controller did not answer in %v (%v); the request was withdrawn", s.serveWait, err))
-		return
+		var ok bool
+		if res, ok = s.settleServeRequest(w, req.ID, body, err); !ok {
+			return
+		}
 	}
 	switch {
 	case res.OK:
@@ -140,21 +151,15 @@ func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, req serveReques
 	}
 }
 
-// awaitServeResult polls for the controller's answer to request id, and
-// removes it once read.
+// awaitServeResult polls for the controller's answer to request id.
 func (s *Server) awaitServeResult(ctx context.Context, id string) (serveResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.serveWait)
 	defer cancel()
 	t := time.NewTicker(servePollEvery)
 	defer t.Stop()
 	for {
-		b, err := s.kvGet(ctx, serveResultPrefix+id)
-		if b != nil {
-			_ = s.call(ctx, protocol.HeadKVDelete, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveResultPrefix + id}, &protocol.KVDeleteReply{})
-			var res serveResult
-			if err := json.Unmarshal(b, &res); err != nil {
-				return serveResult{}, fmt.Errorf("a malformed answer: %w", err)
-			}
+		res, found, err := s.takeServeResult(ctx, id)
+		if found {
 			return res, nil
 		}
 		select {
@@ -170,15 +175,60 @@ func (s *Server) awaitServeResult(ctx context.Context, id string) (serveResult, 
 	}
 }
 
-// withdrawServeRequest deletes the request record body if it is still
-// pending (the controller has not taken it), so that it does not run
-// later, unexpectedly.
-func (s *Server) withdrawServeRequest(body []byte) {
+// takeServeResult reads the controller's answer to request id, if it
+// came, and removes it; a malformed one is an error answer.
+func (s *Server) takeServeResult(ctx context.Context, id string) (serveResult, bool, error) {
+	b, err := s.kvGet(ctx, serveResultPrefix+id)
+	if b == nil {
+		return serveResult{}, false, err
+	}
+	_ = s.call(ctx, protocol.HeadKVDelete, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveResultPrefix + id}, &protocol.KVDeleteReply{})
+	var res serveResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return serveResult{ID: id, Error: "the Serve controller's answer is malformed: " + err.Error()}, true, nil
+	}
+	return res, true, nil
+}
+
+// settleServeRequest decides request id (record body), which was not
+// answered in the wait (waitErr), by claiming it: it answers 504 and
+// returns false if the dashboard won the claim (the request is
+// withdrawn) or cannot tell, 202 and false if the controller has it, and
+// the answer and true if that came meanwhile.
+func (s *Server) settleServeRequest(w http.ResponseWriter, id string, body []byte, waitErr error) (serveResult, bool) {
+	// Not the request's ctx: its client may have gone, and the request
+	// must still be withdrawn.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if cur, err := s.kvGet(ctx, serveRequestKey); err == nil && bytes.Equal(cur, body) {
-		_ = s.call(ctx, protocol.HeadKVDelete, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveRequestKey}, &protocol.KVDeleteReply{})
+	var put protocol.KVPutReply
+	err := s.call(ctx, protocol.HeadKVPut, &protocol.KVPutRequest{Namespace: serveKVNamespace, Key: serveClaimPrefix + id, Value: []byte(claimByDashboard)}, &put)
+	if err != nil {
+		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the Serve controller did not answer in %v (%v), and the request could not be withdrawn (%v): "+
+			"it may still be carried out; `rayo serve status` shows Serve's state", s.serveWait, waitErr, err))
+		return serveResult{}, false
 	}
+	// The controller drops its claim only after it answered: the answer
+	// may have come since the last poll, whoever won.
+	res, found, err := s.takeServeResult(ctx, id)
+	switch {
+	case found:
+		return res, true
+	case err != nil:
+		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the Serve controller did not answer in %v (%v), and its answer cannot be read (%v); "+
+			"`rayo serve status` shows Serve's state", s.serveWait, waitErr, err))
+	case put.Added:
+		// The claim alone keeps the controller from running the
+		// request; deleting it frees the key for the next one. The
+		// claim stays: the controller drops it once the request is gone.
+		if cur, err := s.kvGet(ctx, serveRequestKey); err == nil && bytes.Equal(cur, body) {
+			_ = s.call(ctx, protocol.HeadKVDelete, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveRequestKey}, &protocol.KVDeleteReply{})
+		}
+		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the Serve controller did not answer in %v (%v); the request was withdrawn and nothing was done", s.serveWait, waitErr))
+	default:
+		writeJSON(w, http.StatusAccepted, ServeOpReply{Running: true, Pending: true, Message: fmt.Sprintf(
+			"The Serve controller is still working on the request after %v; `rayo serve status` shows its progress.", s.serveWait)})
+	}
+	return serveResult{}, false
 }
 
 // serveConfig answers the last config applied, as its text.

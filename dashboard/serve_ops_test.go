@@ -47,21 +47,42 @@ func kvFound(t *testing.T, c *rpc.Client, key string) bool {
 	return rep.Found
 }
 
-// fakeController answers Serve requests as the controller would, with
-// answer, until the test ends.
+func kvValue(t *testing.T, c *rpc.Client, key string) string {
+	t.Helper()
+	var rep protocol.KVGetReply
+	if err := c.Call(context.Background(), protocol.HeadKVGet, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: key}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return string(rep.Value)
+}
+
+// fakeController handles Serve requests as the controller does
+// (serve/requests.go), answering with answer, until the test ends.
 func fakeController(t *testing.T, c *rpc.Client, answer func(serveRequest) serveResult) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
+	del := func(key string) {
+		_ = c.Call(ctx, protocol.HeadKVDelete, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: key}, &protocol.KVDeleteReply{})
+	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			var rep protocol.KVGetReply
 			if c.Call(ctx, protocol.HeadKVGet, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveRequestKey}, &rep) == nil && rep.Found {
 				var req serveRequest
 				_ = json.Unmarshal(rep.Value, &req)
-				b, _ := json.Marshal(answer(req))
-				_ = c.Call(ctx, protocol.HeadKVPut, &protocol.KVPutRequest{Namespace: serveKVNamespace, Key: serveResultPrefix + req.ID, Value: b, Overwrite: true}, nil)
-				_ = c.Call(ctx, protocol.HeadKVDelete, &protocol.KVKeyRequest{Namespace: serveKVNamespace, Key: serveRequestKey}, &protocol.KVDeleteReply{})
+				var claim protocol.KVPutReply
+				err := c.Call(ctx, protocol.HeadKVPut, &protocol.KVPutRequest{Namespace: serveKVNamespace, Key: serveClaimPrefix + req.ID, Value: []byte("controller")}, &claim)
+				switch {
+				case err != nil:
+				case !claim.Added: // withdrawn
+					del(serveRequestKey)
+				default:
+					b, _ := json.Marshal(answer(req))
+					del(serveRequestKey)
+					_ = c.Call(ctx, protocol.HeadKVPut, &protocol.KVPutRequest{Namespace: serveKVNamespace, Key: serveResultPrefix + req.ID, Value: b, Overwrite: true}, nil)
+					del(serveClaimPrefix + req.ID)
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -144,15 +165,67 @@ func TestServeOpsControllerSilent(t *testing.T) {
 	kvPut(t, c, serveStatusKey, `{"applications":[]}`)
 	s.serveWait = 300 * time.Millisecond
 	base := "http://" + s.Addr()
-	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer") {
+	if code, body := sendCode(t, "PUT", base+"/api/serve/applications/", testToken, "applications: []"); code != http.StatusGatewayTimeout || !strings.Contains(body, "nothing was done") {
 		t.Errorf("silent controller: %d %s", code, body)
 	}
 	if kvFound(t, c, serveRequestKey) {
 		t.Error("the unanswered request was not withdrawn")
+	}
+	// Its claim, the dashboard's, keeps a controller that read the
+	// request before it was deleted from running it.
+	keys := kvKeys(t, c, serveClaimPrefix)
+	if len(keys) != 1 || kvValue(t, c, keys[0]) != claimByDashboard {
+		t.Errorf("claims after the withdrawal: %v", keys)
 	}
 	// A pending request: the next one is refused.
 	kvPut(t, c, serveRequestKey, `{"id":"ab","op":"shutdown"}`)
 	if code, body := sendCode(t, "DELETE", base+"/api/serve/applications/", testToken, ""); code != http.StatusConflict {
 		t.Errorf("with a request pending: %d %s", code, body)
 	}
+}
+
+// A controller that claimed the request but takes longer than the wait:
+// 202, the request is left to it, and it is free for the next one once
+// it answered (its unread answer is for the controller to sweep).
+func TestServeOpsSlowController(t *testing.T) {
+	s, g := startHead(t)
+	c := headClient(t, g)
+	kvPut(t, c, serveStatusKey, `{"applications":[]}`)
+	s.serveWait = 300 * time.Millisecond
+	release := make(chan struct{})
+	fakeController(t, c, func(req serveRequest) serveResult {
+		<-release
+		return serveResult{ID: req.ID, OK: true}
+	})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open) // before fakeController's cleanup waits for it
+	base := "http://" + s.Addr()
+	code, body := sendCode(t, "DELETE", base+"/api/serve/applications/", testToken, "")
+	if code != http.StatusAccepted || !strings.Contains(body, "still working") || !strings.Contains(body, "rayo serve status") || !strings.Contains(body, `"pending": true`) {
+		t.Fatalf("slow controller: %d %s", code, body)
+	}
+	if !kvFound(t, c, serveRequestKey) {
+		t.Error("the request the controller is working on was withdrawn")
+	}
+	open()
+	deadline := time.Now().Add(30 * time.Second)
+	for kvFound(t, c, serveRequestKey) || len(kvKeys(t, c, serveClaimPrefix)) != 0 || len(kvKeys(t, c, serveResultPrefix)) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller did not finish: keys %v", kvKeys(t, c, "serve/"))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the fake controller's keys
+	}
+	if code, body := sendCode(t, "DELETE", base+"/api/serve/applications/", testToken, ""); code != http.StatusOK {
+		t.Errorf("the next request: %d %s", code, body)
+	}
+}
+
+func kvKeys(t *testing.T, c *rpc.Client, prefix string) []string {
+	t.Helper()
+	var rep protocol.KVKeysReply
+	if err := c.Call(context.Background(), protocol.HeadKVKeys, &protocol.KVKeysRequest{Namespace: serveKVNamespace, Prefix: prefix}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep.Keys
 }

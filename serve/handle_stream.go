@@ -8,6 +8,7 @@ import (
 	"iter"
 	"reflect"
 	"runtime"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -102,6 +103,14 @@ type streamCall struct {
 	t    *router.Ticket
 	h    DeploymentHandle
 	stop func() bool // unregisters the AfterFunc of Stream's ctx
+
+	// pending is the item taken from the stream whose Get failed on the
+	// ctx of Next alone: the next Next delivers it (the stream has no
+	// way to give it back). mu guards it against close, which may run
+	// from Close or the collector.
+	mu      sync.Mutex
+	pending *rayo.ObjectRef[msgpack.RawMessage]
+	closed  bool
 }
 
 // release stops the producer and frees the slot; it may run more than
@@ -114,6 +123,33 @@ func (c *streamCall) release() {
 func (c *streamCall) close() {
 	c.stop()
 	c.release()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.pending != nil {
+		c.pending.Release()
+		c.pending = nil
+	}
+}
+
+// take returns the item kept pending, if any, and forgets it.
+func (c *streamCall) take() *rayo.ObjectRef[msgpack.RawMessage] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ref := c.pending
+	c.pending = nil
+	return ref
+}
+
+// keep makes ref pending, or releases it if the stream was closed.
+func (c *streamCall) keep(ref *rayo.ObjectRef[msgpack.RawMessage]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		ref.Release()
+		return
+	}
+	c.pending = ref
 }
 
 // Stream calls a streaming method (one that returns iter.Seq2[T, error])
@@ -138,7 +174,8 @@ func (h DeploymentHandle) Stream(ctx context.Context, method string, args ...any
 // failed (an error it yielded, a panic, its replica died) returns the
 // items before the failure, then the error. Either ends the stream and
 // frees its slot, and Next returns the same again; an error of Next's
-// ctx alone does not end it. Next is for one goroutine at a time.
+// ctx alone does not end it, and the item it was getting comes with the
+// next Next. Next is for one goroutine at a time.
 func (s *StreamResponse) Next(ctx context.Context, out any) error {
 	if s == nil || (s.err == nil && s.c == nil) {
 		return fmt.Errorf("%w: a nil or zero StreamResponse", ErrInvalidConfig)
@@ -148,7 +185,7 @@ func (s *StreamResponse) Next(ctx context.Context, out any) error {
 	}
 	raw, err := s.next(ctx)
 	if err != nil {
-		if ctx.Err() != nil && s.c.ctx.Err() == nil {
+		if s.endedOnNext(ctx) {
 			return err
 		}
 		if e := s.c.ctx.Err(); e != nil {
@@ -165,13 +202,28 @@ func (s *StreamResponse) Next(ctx context.Context, out any) error {
 	return msgpack.Unmarshal(raw, out)
 }
 
+// endedOnNext reports that Next's ctx ended but Stream's did not: the
+// stream stays open, and an item taken is kept for the next Next.
+func (s *StreamResponse) endedOnNext(ctx context.Context) bool {
+	return ctx.Err() != nil && s.c.ctx.Err() == nil
+}
+
 func (s *StreamResponse) next(ctx context.Context) (msgpack.RawMessage, error) {
-	ref, err := s.c.s.Next(ctx)
-	if err != nil {
+	ref := s.c.take()
+	if ref == nil {
+		r, err := s.c.s.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ref = &r
+	}
+	raw, err := ref.Get(ctx)
+	if err != nil && s.endedOnNext(ctx) {
+		s.c.keep(ref)
 		return nil, err
 	}
-	defer ref.Release()
-	return ref.Get(ctx)
+	ref.Release()
+	return raw, err
 }
 
 // Close stops the method if it still runs and frees its replica slot.

@@ -25,6 +25,30 @@ type opsResult struct {
 
 var opsSeq int
 
+// claimPrefix mirrors requests.go's: a request's claim.
+const claimPrefix = serve.ResultPrefix + "claim/"
+
+// gateNS and gateKey hold the gate of the builder test:gated: it blocks
+// until the key is there, so that a request takes as long as a test needs.
+const gateNS, gateKey = "serve-test", "gate"
+
+func init() {
+	serve.RegisterBuilder("test:gated", func(map[string]any) (*serve.Application, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for {
+			if _, err := rayo.KVGet(ctx, gateKey, rayo.KVNamespace(gateNS)); err == nil {
+				return nil, errors.New("the gate opened")
+			}
+			select {
+			case <-ctx.Done():
+				return nil, errors.New("the gate stayed shut")
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+}
+
 // askController plays the dashboard: it writes a request record and
 // waits for the controller's answer.
 func askController(t *testing.T, op, file string) opsResult {
@@ -38,21 +62,8 @@ func askController(t *testing.T, op, file string) opsResult {
 	if added, err := rayo.KVPut(ctx, serve.RequestKey, b, ns, rayo.KVNoOverwrite()); err != nil || !added {
 		t.Fatalf("writing the request: added %v, %v", added, err)
 	}
-	for {
-		if rb, err := rayo.KVGet(ctx, serve.ResultPrefix+id, ns); err == nil {
-			_, _ = rayo.KVDelete(ctx, serve.ResultPrefix+id, ns)
-			var res opsResult
-			if err := json.Unmarshal(rb, &res); err != nil {
-				t.Fatal(err)
-			}
-			return res
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the controller did not answer request %s (%s)", id, op)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitKV(t, serve.ResultPrefix+id, true)
+	return readAnswer(t, id)
 }
 
 func opsConfig(apps ...string) string {
@@ -200,4 +211,120 @@ func TestDeployReplacesAndKeepsConfig(t *testing.T) {
 	if got := strings.Join(appNames(t), ","); got != "depb" {
 		t.Fatalf("a refused config changed Serve: %s", got)
 	}
+}
+
+// waitKV polls until key's presence is want.
+func waitKV(t *testing.T, key string, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := rayo.KVGet(context.Background(), key, rayo.KVNamespace(serve.KVNamespace))
+		if err != nil && !errors.Is(err, rayo.ErrKVNotFound) {
+			t.Fatal(err)
+		}
+		if (err == nil) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still present %v", key, !want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the controller's keys
+	}
+}
+
+// The claim that decides who has a dashboard request (requests.go): the
+// controller skips one the dashboard claimed first, handles again one an
+// earlier controller claimed, and, while it handles one, the dashboard
+// cannot claim it; it sweeps old answers and other requests' claims,
+// and drops its claim once it answered.
+func TestRequestClaims(t *testing.T) {
+	ctx := context.Background()
+	ns := rayo.KVNamespace(serve.KVNamespace)
+	if _, err := serve.Start(ctx, serve.HTTPOptions{Port: -1}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = rayo.KVDelete(ctx, gateKey, rayo.KVNamespace(gateNS))
+		if err := serve.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	put := func(key, value string) {
+		t.Helper()
+		if _, err := rayo.KVPut(ctx, key, []byte(value), ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	request := func(id, config string) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"id": id, "op": "deploy", "config": config})
+		put(serve.RequestKey, string(b))
+	}
+
+	// Withdrawn: claimed by the dashboard before the controller saw it.
+	put(claimPrefix+"d0d0", "dashboard")
+	request("d0d0", opsConfig("withdrawn"))
+	waitKV(t, serve.RequestKey, false)
+	waitKV(t, claimPrefix+"d0d0", false)
+	if _, err := rayo.KVGet(ctx, serve.ResultPrefix+"d0d0", ns); !errors.Is(err, rayo.ErrKVNotFound) {
+		t.Errorf("a withdrawn request was answered: %v", err)
+	}
+	if _, err := rayo.KVGet(ctx, serve.ConfigKey, ns); len(appNames(t)) != 0 || !errors.Is(err, rayo.ErrKVNotFound) {
+		t.Fatalf("a withdrawn request changed Serve: applications %v, config %v", appNames(t), err)
+	}
+
+	// Claimed by an earlier controller, not answered: handled again.
+	put(claimPrefix+"c0c0", "controller")
+	request("c0c0", strings.Replace(opsConfig("again"), "import_path", "import_pth", 1))
+	waitKV(t, serve.ResultPrefix+"c0c0", true)
+	waitKV(t, claimPrefix+"c0c0", false)
+	if res := readAnswer(t, "c0c0"); !res.Invalid || !strings.Contains(res.Error, "import_pth") {
+		t.Fatalf("the request claimed before: %+v", res)
+	}
+
+	// A slow request, with what earlier ones left: an old answer no one
+	// read, another request's claim.
+	old, _ := json.Marshal(map[string]any{"id": "0dd0", "ok": true, "at": time.Now().Add(-11 * time.Minute)})
+	put(serve.ResultPrefix+"0dd0", string(old))
+	put(serve.ResultPrefix+"1ee1", `{"id":"1ee1","ok":true,"at":"`+time.Now().Format(time.RFC3339Nano)+`"}`)
+	put(claimPrefix+"aaaa", "dashboard")
+	request("5105", "http_options: {port: 0}\napplications:\n  - {name: gated, route_prefix: /gated, import_path: test:gated}\n")
+	waitKV(t, claimPrefix+"5105", true)
+	// The dashboard's wait ran out: it loses the claim (and answers 202).
+	if added, err := rayo.KVPut(ctx, claimPrefix+"5105", []byte("dashboard"), ns, rayo.KVNoOverwrite()); err != nil || added {
+		t.Fatalf("the dashboard claimed a request being handled: %v %v", added, err)
+	}
+	waitKV(t, serve.ResultPrefix+"0dd0", false)
+	waitKV(t, claimPrefix+"aaaa", false)
+	if _, err := rayo.KVPut(ctx, gateKey, nil, rayo.KVNamespace(gateNS)); err != nil {
+		t.Fatal(err)
+	}
+	waitKV(t, serve.ResultPrefix+"5105", true)
+	waitKV(t, claimPrefix+"5105", false)
+	if res := readAnswer(t, "5105"); res.OK || !strings.Contains(res.Error, "the gate opened") {
+		t.Fatalf("the slow request: %+v", res)
+	}
+	// A recent answer stays for its reader.
+	waitKV(t, serve.ResultPrefix+"1ee1", true)
+	_, _ = rayo.KVDelete(ctx, serve.ResultPrefix+"1ee1", ns)
+	if keys, err := rayo.KVList(ctx, serve.ResultPrefix, ns); err != nil || len(keys) != 0 {
+		t.Fatalf("left: %v %v", keys, err)
+	}
+}
+
+// readAnswer reads and deletes the answer to request id.
+func readAnswer(t *testing.T, id string) opsResult {
+	t.Helper()
+	ctx := context.Background()
+	ns := rayo.KVNamespace(serve.KVNamespace)
+	b, err := rayo.KVGet(ctx, serve.ResultPrefix+id, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = rayo.KVDelete(ctx, serve.ResultPrefix+id, ns)
+	var res opsResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

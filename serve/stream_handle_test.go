@@ -281,6 +281,37 @@ func TestHandleStreams(t *testing.T) {
 		eventually(t, "the producer's ctx is cancelled", func() bool { return stats()[3] == 1 })
 	})
 
+	t.Run("Next's ctx ending loses no item", func(t *testing.T) {
+		// A Next whose ctx is already cancelled takes a ready item from
+		// the stream, and its Get then fails or not, as the runtime's
+		// select picks; either way the item comes once, in order.
+		done, stop := context.WithCancel(ctx)
+		stop()
+		base := stats()
+		s := h.Stream(ctx, "Forever")
+		defer s.Close()
+		failed := 0
+		for want := range 20 {
+			// Item want is at the consumer once the producer started the next.
+			eventually(t, "the item is ready", func() bool { return stats()[0]-base[0] >= int64(want)+2 })
+			var v int
+			err := s.Next(done, &v)
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("Next with a cancelled ctx: %v", err)
+				}
+				failed++
+				err = s.Next(ctx, &v)
+			}
+			if err != nil || v != want {
+				t.Fatalf("item %d: %d %v (after %d Nexts that failed)", want, v, err, failed)
+			}
+		}
+		t.Logf("%d of 20 Nexts with a cancelled ctx failed", failed)
+		s.Close()
+		noSlots()
+	})
+
 	t.Run("dropped Response frees its slot", func(t *testing.T) {
 		_ = h.Call(ctx, "Stats") // never read
 		eventually(t, "the collector frees the slot", func() bool {

@@ -16,6 +16,15 @@ import (
 // (Ray's serve deploy, config and shutdown), through the dashboard's
 // /api/serve/ endpoints, which hand them to the Serve controller.
 
+// serveOpReply is the dashboard's answer to a deploy or shutdown
+// (dashboard.ServeOpReply). Pending comes with 202 Accepted: the
+// controller is still carrying the request out, which is no failure.
+type serveOpReply struct {
+	Running bool   `json:"running"`
+	Pending bool   `json:"pending"`
+	Message string `json:"message"`
+}
+
 func newServeDeploy() *cobra.Command {
 	var cf clusterFlags
 	cmd := &cobra.Command{
@@ -36,8 +45,13 @@ http_options and proxy_location cannot change while Serve runs (rayo serve shutd
 			if err != nil {
 				return err
 			}
-			if err := c.do(cmd.Context(), http.MethodPut, "/api/serve/applications/", nil, bytes.NewReader(file), "application/yaml", nil); err != nil {
+			var rep serveOpReply
+			if err := c.do(cmd.Context(), http.MethodPut, "/api/serve/applications/", nil, bytes.NewReader(file), "application/yaml", &rep); err != nil {
 				return err
+			}
+			if rep.Pending {
+				fmt.Fprintln(cmd.OutOrStdout(), rep.Message)
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Serve accepted %s. `rayo serve status` shows the applications as they deploy.\n", args[0])
 			return nil
@@ -90,13 +104,15 @@ func newServeShutdown() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var rep struct {
-				Running bool `json:"running"`
-			}
+			var rep serveOpReply
 			if err := c.do(cmd.Context(), http.MethodDelete, "/api/serve/applications/", nil, nil, "", &rep); err != nil {
 				return err
 			}
-			if !rep.Running {
+			switch {
+			case rep.Pending:
+				fmt.Fprintln(cmd.OutOrStdout(), rep.Message)
+				return nil
+			case !rep.Running:
 				fmt.Fprintln(cmd.OutOrStdout(), "Serve is not running on this cluster: nothing to shut down.")
 				return nil
 			}

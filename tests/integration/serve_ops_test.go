@@ -6,6 +6,7 @@ package integration_test
 // program that calls serve.Main.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/internal/testcluster"
 	sv "github.com/rayo-dev/rayo/serve"
 )
@@ -80,6 +82,10 @@ func TestServeDeployConfigShutdownThroughCLI(t *testing.T) {
 	}, "the controller, replicas and proxies to be gone")
 	if out, err := c.Rayo(t, "serve", "config", "--temp-dir", c.TempDir()); err == nil || !strings.Contains(out, "404") {
 		t.Fatalf("rayo serve config after the shutdown: %v\n%s", err, out)
+	}
+	// Requests, their claims and answers do not pile up.
+	if keys, err := rayo.KVList(context.Background(), "serve/", rayo.KVNamespace("rayo.serve")); err != nil || len(keys) != 0 {
+		t.Fatalf("Serve's keys left after the shutdown: %v %v", keys, err)
 	}
 }
 
