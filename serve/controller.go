@@ -42,15 +42,15 @@ type controllerActor struct {
 	applyMu  sync.Mutex
 	handling atomic.Bool
 
-	mu      sync.Mutex
-	apps    map[string]*appSpec
-	deps    map[depKey]*depState
+	mu   sync.Mutex
+	apps map[string]*appSpec
+	deps map[depKey]*depState
 	// stopping: a shutdown runs; deploys are refused.
 	stopping bool
-	version int64
-	changed chan struct{} // closed and replaced when the route table changes
-	kick    chan struct{}
-	stop    context.CancelFunc
+	version  int64
+	changed  chan struct{} // closed and replaced when the route table changes
+	kick     chan struct{}
+	stop     context.CancelFunc
 	// published is the status last written to the key-value store, and
 	// pubSeq its number; pubMu serialises the writes and guards pubDone,
 	// the number of the last one written (lock order: mu, then pubMu is
