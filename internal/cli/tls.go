@@ -16,10 +16,9 @@ import (
 
 // tlsFlags are rayo start's TLS settings.
 type tlsFlags struct {
-	enabled          bool
-	cert, key, ca    string
-	fingerprint      string
-	fingerprintGiven bool
+	enabled       bool
+	cert, key, ca string
+	fingerprint   string
 }
 
 func addTLSFlags(fl *pflag.FlagSet, f *tlsFlags) {
