@@ -277,6 +277,12 @@ func (c *controllerActor) recordReplicasLocked(ctx context.Context, k depKey, st
 }
 
 func (c *controllerActor) deploy(ctx context.Context, a appSpec) (bool, error) {
+	c.mu.Lock()
+	stopping := c.stopping
+	c.mu.Unlock()
+	if stopping { // refused at once, not after the shutdown's drain
+		return false, errShuttingDown
+	}
 	c.applyMu.Lock() // not while a config applies or Serve shuts down
 	defer c.applyMu.Unlock()
 	c.mu.Lock()
@@ -313,6 +319,10 @@ func (c *controllerActor) putApp(ctx context.Context, a appSpec) error {
 		if st == nil {
 			st = &depState{spec: d}
 			c.deps[k] = st
+		}
+		if d.Version != st.spec.Version {
+			// New code: the old one's failed starts say nothing of it.
+			st.failures, st.lastError, st.retryAt = 0, "", time.Time{}
 		}
 		st.spec = d
 		st.syncAutoscaler()
@@ -531,7 +541,15 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 			if err == nil {
 				r.userConfig = spec.UserConfig
 			} else {
-				c.log.Warn("a replica's Reconfigure failed; it is retried at its next health check", "replica", r.ref.ID, "err", err)
+				// Replaced, as Ray replaces a replica whose reconfigure
+				// fails: the new one gets the config in its constructor,
+				// and if that fails too its starts back off and the
+				// deployment turns UNHEALTHY with the error. (Re-sending
+				// to this one would pile stuck calls up in its control
+				// group.)
+				c.log.Warn("a replica's Reconfigure failed or timed out; replacing it", "replica", r.ref.ID, "err", err)
+				c.removeReplica(ctx, k, st, r, true)
+				acted = true
 			}
 		}
 	}
@@ -557,7 +575,8 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 			c.removeReplica(ctx, k, st, r, false)
 			return true
 		}
-		c.launchReplica(ctx, k, st, r, spec)
+		err := c.launchReplica(ctx, k, st, r, spec)
+		c.countStarts(st, err)
 		c.mu.Lock()
 		running := r.state == "RUNNING"
 		c.mu.Unlock()
@@ -568,11 +587,13 @@ func (c *controllerActor) reconcileDep(ctx context.Context, k depKey, st *depSta
 		return acted // a start failed just now: wait before the next
 	case len(current)+len(starting) < want && len(old) == 0:
 		// Scaling up: every missing replica at once.
-		c.inParallel(want-len(current), func(int) { c.startReplica(ctx, k, st) })
+		errs := make([]error, want-len(current))
+		c.inParallel(len(errs), func(i int) { errs[i] = c.startReplica(ctx, k, st) })
+		c.countStarts(st, errs...)
 	case len(current)+len(starting) < want:
 		// A rolling update starts one new replica at a time, before an
 		// old one drains.
-		c.startReplica(ctx, k, st)
+		c.countStarts(st, c.startReplica(ctx, k, st))
 	case len(old) > 0 && len(current) >= min(want, len(current)+len(old)):
 		// The new version is up: drain an old replica.
 		c.removeReplica(ctx, k, st, old[0], true)
@@ -595,7 +616,26 @@ func (c *controllerActor) inParallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depState) {
+// countStarts records a round of replica starts (their errors, nil for
+// those that started): a round in which none started is one failure,
+// however many failed at once for the same cause.
+func (c *controllerActor) countStarts(st *depState, errs ...error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var failed error
+	for _, err := range errs {
+		if err == nil {
+			return // one started: launchReplica reset the count
+		}
+		failed = err
+	}
+	if failed != nil {
+		st.startFailedLocked(failed)
+	}
+}
+
+// startReplica starts one more replica; the error is its start's.
+func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depState) error {
 	c.mu.Lock()
 	spec := st.spec
 	n := st.next
@@ -605,12 +645,13 @@ func (c *controllerActor) startReplica(ctx context.Context, k depKey, st *depSta
 	st.replicas = append(st.replicas, r)
 	c.recordReplicasLocked(ctx, k, st)
 	c.mu.Unlock()
-	c.launchReplica(ctx, k, st, r, spec)
+	return c.launchReplica(ctx, k, st, r, spec)
 }
 
 // launchReplica starts r's actor, in bundle 0 of its placement group if
-// the deployment has bundles; a group not placed yet leaves r STARTING.
-func (c *controllerActor) launchReplica(ctx context.Context, k depKey, st *depState, r *replicaState, spec depSpec) {
+// the deployment has bundles; a group not placed yet leaves r STARTING
+// (no error). A start that failed removes r and returns why.
+func (c *controllerActor) launchReplica(ctx context.Context, k depKey, st *depState, r *replicaState, spec depSpec) error {
 	name := r.ref.ID
 	var h rayo.ActorHandle[replica]
 	var err error
@@ -619,7 +660,7 @@ func (c *controllerActor) launchReplica(ctx context.Context, k depKey, st *depSt
 		placed, err = c.placeGroup(ctx, r, &spec)
 	}
 	if !placed && err == nil {
-		return
+		return nil
 	}
 	if err == nil {
 		h, err = c.newReplicaActor(ctx, k, r, spec)
@@ -633,17 +674,17 @@ func (c *controllerActor) launchReplica(ctx context.Context, k depKey, st *depSt
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		st.replicas = removeReplicaState(st.replicas, r)
-		st.startFailedLocked(err)
 		c.recordReplicasLocked(ctx, k, st)
-		return
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st.failures, st.lastError = 0, ""
+	st.failures, st.lastError, st.retryAt = 0, "", time.Time{}
 	r.ref.Actor = h
 	r.state = "RUNNING"
 	r.lastCheck = time.Now()
 	c.bumpLocked()
+	return nil
 }
 
 // newReplicaActor creates r's actor and waits for its first health check.

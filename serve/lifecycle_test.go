@@ -177,3 +177,70 @@ func TestUserConfigAndAStuckReconfigure(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the controller's status
 	}
 }
+
+// flaky's constructor fails when told to (a bad model version), and
+// otherwise until the key-value store has "flaky/ready" (a model store
+// coming up).
+type flaky struct{}
+
+var flakyDep = serve.NewDeployment[flaky]("test.flaky", func(ctx context.Context, bad bool) (*flaky, error) {
+	if bad {
+		return nil, errors.New("bad model version")
+	}
+	if _, err := rayo.KVGet(ctx, "flaky/ready", rayo.KVNamespace("serve-test")); err != nil {
+		return nil, errors.New("the model store is not up yet")
+	}
+	return &flaky{}, nil
+}, serve.DeploymentConfig{NumCPUs: 0.1})
+
+func (*flaky) Ping() string { return "pong" }
+
+// A round of replicas that fail together counts as one failure, not one
+// per replica: Run waits through it; and a deployment made UNHEALTHY by
+// a bad version runs once a good version is deployed, without waiting
+// out the bad one's backoff.
+func TestReplicaStartsRecover(t *testing.T) {
+	ctx := context.Background()
+	ns := rayo.KVNamespace("serve-test")
+	if _, err := rayo.KVDelete(ctx, "flaky/ready", ns); err != nil {
+		t.Fatal(err)
+	}
+	startServe(t)
+	opts := serve.RunOptions{Name: "flaky", RoutePrefix: "/flaky", Wait: time.Minute}
+	done := make(chan error, 1)
+	go func() {
+		_, err := serve.Run(ctx, flakyDep.Options(serve.DeploymentConfig{NumReplicas: 3}).Bind(false), opts)
+		done <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := serve.ReplicaStarts(ctx, "flaky", flakyDep.Name())
+		if err == nil && n >= 6 {
+			break // a round of three has failed, and a second one began
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no round of starts: %d %v", n, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the controller's record
+	}
+	if _, err := rayo.KVPut(ctx, "flaky/ready", []byte("yes"), ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run through one failed round of three replicas: %v", err)
+	}
+
+	if _, err := serve.Run(ctx, flakyDep.Options(serve.DeploymentConfig{NumReplicas: 1}).Bind(true), opts); !errors.Is(err, serve.ErrUnavailable) ||
+		!strings.Contains(err.Error(), "bad model version") {
+		t.Fatalf("a bad version: %v", err)
+	}
+	// A new good version (its options differ from the first one's, whose
+	// replicas still serve).
+	h, err := serve.Run(ctx, flakyDep.Options(serve.DeploymentConfig{NumReplicas: 1, NumCPUs: 0.12}).Bind(false), opts)
+	if err != nil {
+		t.Fatalf("the good version after a bad one: %v", err)
+	}
+	if got, err := serve.Result[string](ctx, h.Call(ctx, "Ping")); err != nil || got != "pong" {
+		t.Fatalf("Ping: %q %v", got, err)
+	}
+}

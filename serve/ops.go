@@ -85,14 +85,23 @@ func (c *controllerActor) deployFile(ctx context.Context, file []byte) error {
 // and stop, stops the proxies and the reconcile loop, and removes
 // Serve's state from the key-value store. The caller then kills the
 // controller.
-func (c *controllerActor) shutdown(ctx context.Context) (_ bool, err error) {
+func (c *controllerActor) shutdown(ctx context.Context) (bool, error) {
+	return c.shutdownAnswering(ctx, "")
+}
+
+// shutdownAnswering is shutdown for the dashboard's request reqID ("" for
+// a driver's call): that request's record and claim stay for its answer;
+// any other request and claim go, so that no request outlives Serve and
+// runs on the next one.
+func (c *controllerActor) shutdownAnswering(ctx context.Context, reqID string) (_ bool, err error) {
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
 	c.mu.Lock()
 	c.stopping = true
 	c.mu.Unlock()
+	stopped := false
 	defer func() {
-		if err != nil { // not shut down: deploys may come again
+		if err != nil && !stopped { // not shut down: deploys may come again
 			c.mu.Lock()
 			c.stopping = false
 			c.mu.Unlock()
@@ -125,7 +134,8 @@ func (c *controllerActor) shutdown(ctx context.Context) (_ bool, err error) {
 		}
 	}
 	c.stopProxies(ctx)
-	c.stop()
+	c.stop() // no way back from here: a failure below leaves deploys refused
+	stopped = true
 	// No status write after this one: a late one would bring the key back.
 	c.pubMu.Lock()
 	c.pubDone = math.MaxUint64
@@ -135,8 +145,15 @@ func (c *controllerActor) shutdown(ctx context.Context) (_ bool, err error) {
 		return false, err
 	}
 	for _, k := range keys {
-		if k == requestKey || strings.HasPrefix(k, resultPrefix) {
-			continue // the request being answered, and answers not yet read
+		switch {
+		case k == requestKey && reqID != "":
+			continue // the request being answered
+		case strings.HasPrefix(k, claimPrefix):
+			if k == claimPrefix+reqID {
+				continue
+			}
+		case strings.HasPrefix(k, resultPrefix):
+			continue // answers not yet read (swept after answerTTL)
 		}
 		if _, err := rayo.KVDelete(ctx, k, rayo.KVNamespace(kvNamespace)); err != nil {
 			return false, err

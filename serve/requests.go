@@ -110,7 +110,7 @@ func (c *controllerActor) handleRequest(b []byte) {
 	case "deploy":
 		err = c.deployFile(ctx, []byte(req.Config))
 	case "shutdown":
-		_, err = c.shutdown(ctx)
+		_, err = c.shutdownAnswering(ctx, req.ID)
 	default:
 		err = errors.New("serve: unknown request " + req.Op)
 	}
@@ -123,11 +123,19 @@ func (c *controllerActor) handleRequest(b []byte) {
 	// next request at once, and the key must be free for it. The claim
 	// goes last: a dashboard that found it gone before the answer came
 	// would win it and wrongly report the request withdrawn.
+	// With a ctx of their own: the request's may have run out (a long
+	// drain), and unanswered it would run again.
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	dropRequest(ctx, b)
+	answered := false
 	if rb, merr := json.Marshal(res); merr == nil {
-		_, _ = rayo.KVPut(ctx, resultPrefix+req.ID, rb, ns)
+		_, perr := rayo.KVPut(ctx, resultPrefix+req.ID, rb, ns)
+		answered = perr == nil
 	}
-	_, _ = rayo.KVDelete(ctx, claimKey, ns)
+	if answered { // else the claim stays: the request was carried out, not withdrawn
+		_, _ = rayo.KVDelete(ctx, claimKey, ns)
+	}
 	if req.Op == "shutdown" && err == nil {
 		if h, err := controller(ctx); err == nil {
 			_ = rayo.Kill(ctx, h, true)
