@@ -1,0 +1,6 @@
+"""pytest setup: the tests import the package from this checkout."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
