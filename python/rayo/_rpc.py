@@ -477,18 +477,34 @@ def _dial_unix(address, timeout):
     return None
 
 
+def _dial_tcp(address, timeout):
+    host, port = split_host_port(address)
+    try:
+        s = socket.create_connection((host, int(port)), timeout=timeout)
+    except OSError as e:
+        raise ConnectionClosed("dial %s: %s" % (address, e)) from None
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def _handshake(sock, address):
+    """The TLS handshake, before anything of the hello is sent: a server
+    that fails the check learns nothing."""
+    try:
+        sock.handshake()
+    except ssl.SSLCertVerificationError as e:
+        raise ssl.SSLCertVerificationError("%s: the server's certificate is not of the cluster's CA: %s"
+                                           % (address, e.verify_message)) from None
+    except OSError as e:  # TLS errors, a reset, a timeout
+        raise ConnectionClosed("TLS handshake with %s (a cluster started without TLS?): %s" % (address, e)) from None
+
+
 def _open(sock, address, token, deadline):
     """Runs the hello on a connected socket and returns the Connection."""
     try:
         sock.sock.settimeout(max(deadline - time.monotonic(), 0.001))
         if isinstance(sock, _TLSSocket):
-            try:
-                sock.handshake()
-            except ssl.SSLCertVerificationError as e:
-                raise ssl.SSLCertVerificationError("%s: the server's certificate is not of the cluster's CA: %s"
-                                                   % (address, e.verify_message)) from None
-            except (ssl.SSLError, ConnectionClosed) as e:
-                raise ConnectionClosed("TLS handshake with %s (a cluster started without TLS?): %s" % (address, e)) from None
+            _handshake(sock, address)
         frames = _Frames(sock)
         try:
             _hello(sock, frames, address, token)
@@ -523,17 +539,19 @@ def dial(address, token, tls=None, timeout=DIAL_TIMEOUT):
             raise  # a refusal, which TCP would repeat
         except OSError:
             pass  # a dead or wedged socket: TCP may do better
-    host, port = split_host_port(address)
-    try:
-        s = socket.create_connection((host, int(port)), timeout=max(deadline - time.monotonic(), 0.001))
-    except OSError as e:
-        raise ConnectionClosed("dial %s: %s" % (address, e)) from None
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s = _dial_tcp(address, max(deadline - time.monotonic(), 0.001))
     sock = _TLSSocket(s, tls.context()) if tls is not None else _Socket(s, "tcp")
     return _open(sock, address, token, deadline)
 
 
 # --- TLS ---------------------------------------------------------------------
+
+def _client_context():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False  # certificates are checked against the CA, not by name
+    return ctx
+
 
 class ClusterTLS:
     """This process's side of the cluster's mutual TLS: the CA every
@@ -562,9 +580,7 @@ class ClusterTLS:
     def context(self):
         with self._lock:
             if self._ctx is None:
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-                ctx.check_hostname = False  # by CA, not by name: verify_mode stays CERT_REQUIRED
+                ctx = _client_context()  # verify_mode stays CERT_REQUIRED
                 ctx.load_verify_locations(cadata=self.ca_pem.decode() if isinstance(self.ca_pem, bytes) else self.ca_pem)
                 cert_pem, key_pem, cert_file, key_file = self._cert
                 if cert_file:
@@ -580,18 +596,12 @@ def fetch_ca(address, fingerprint, timeout=DIAL_TIMEOUT):
     the server at address presents, in a TLS handshake that sends nothing
     else: the CA a joining process trusts is the one it was told of."""
     want = _pki.normalize_fingerprint(fingerprint)
-    host, port = split_host_port(address)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.check_hostname = False
+    ctx = _client_context()
     ctx.verify_mode = ssl.CERT_NONE  # checked below, against the fingerprint
-    s = socket.create_connection((host, int(port)), timeout=timeout)
-    sock = _TLSSocket(s, ctx)
+    sock = _TLSSocket(_dial_tcp(address, timeout), ctx)
     try:
-        sock.handshake()
+        _handshake(sock, address)
         chain = sock.peer_chain()
-    except (ssl.SSLError, ConnectionClosed) as e:
-        raise ConnectionClosed("TLS handshake with %s (a cluster started without TLS?): %s" % (address, e)) from None
     finally:
         sock.close()
     for der in chain[1:]:

@@ -222,9 +222,11 @@ def test_plain_cluster(monkeypatch, plain_head):
     with unsafe_socket_dir(plain_head), c.connect() as conn:
         assert (conn.network, conn.tls) == ("tcp", False)
         cluster_status(conn)
+    with pytest.raises(_rpc.ConnectionClosed, match="without TLS"):
+        _rpc.fetch_ca(plain_head.address, "00" * 32)
 
 
-def stopped_call(head, conn, timeout):
+def stopped_call(conn, timeout):
     """Starts a call on a stopped head; returns the thread and its outcome."""
     out = {}
 
@@ -247,7 +249,7 @@ def test_timeout_and_close_fail_pending_calls(monkeypatch, plain_head):
     try:
         with pytest.raises(TimeoutError):
             conn.call("head.ClusterStatus", timeout=0.2)
-        t, out = stopped_call(plain_head, conn, timeout=300)
+        t, out = stopped_call(conn, timeout=300)
         conn.close()
         t.join()
     finally:
@@ -261,7 +263,7 @@ def test_server_killed_mid_call(request, monkeypatch, rayo_bin):
     head = _head(request, rayo_bin, tls=True)
     with at(monkeypatch, head).connect() as conn:
         head.signal(signal.SIGSTOP)  # the call waits for its reply
-        t, out = stopped_call(head, conn, timeout=300)
+        t, out = stopped_call(conn, timeout=300)
         head.signal(signal.SIGKILL)
         t.join()
         # Failed by the connection's loss, not by its timeout.
