@@ -49,11 +49,11 @@ func holdsExt(b []byte, id int8) bool {
 			if err != nil {
 				return false
 			}
+			if n > r.Len() {
+				return false // truncated: the decoder's error says so
+			}
 			if ext == id {
 				return true
-			}
-			if n > r.Len() {
-				return false
 			}
 			if _, err := r.Seek(int64(n), io.SeekCurrent); err != nil {
 				return false
