@@ -27,8 +27,7 @@ func Note(enc *msgpack.Encoder, x any) {
 // encoders noted.
 func MarshalCollect(v any) ([]byte, []any, error) {
 	var buf bytes.Buffer
-	enc := encPool.Get().(*msgpack.Encoder)
-	enc.Reset(&buf)
+	enc := getEncoder(&buf)
 	var noted []any
 	sessions.Store(enc, &noted)
 	err := enc.Encode(v)
