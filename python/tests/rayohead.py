@@ -91,6 +91,14 @@ class Head:
 
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
+        if sig == signal.SIGSTOP:
+            # The stop is asynchronous: a call sent before it takes effect
+            # would still be answered.
+            poll(lambda: self._state() == "T", "the head to be stopped")
+
+    def _state(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
 
     def _daemon_pids(self):
         """Pids of this head's daemons still running (the node daemon runs
