@@ -84,8 +84,21 @@ func (r *runner) waiting() []*trial {
 	return w
 }
 
+// maxPendingTrials is how many PENDING trials the runner keeps created
+// ahead of the running ones with BasicVariantGenerator, whose
+// suggestions do not learn from results (Ray's TUNE_MAX_PENDING_TRIALS_PG
+// "auto": max(16, ...) for it, 1 for adaptive searchers): schedulers see
+// the trials to come, so a HyperBand bracket fills with its trials
+// before its first halving rather than halving among those that
+// happened to run.
+const maxPendingTrials = 16
+
 // fill starts trials while there is room.
 func (r *runner) fill(ctx context.Context) {
+	if _, basic := r.tn.tc.SearchAlg.(*BasicSearcher); basic {
+		for r.fatal == nil && countState(r.waiting(), Pending) < maxPendingTrials && r.suggest() != nil {
+		}
+	}
 	// A cancelled ctx ends the loop: launch then leaves the trial waiting,
 	// and picking it again would spin.
 	for r.running < r.capacity && r.fatal == nil && ctx.Err() == nil {
@@ -118,6 +131,16 @@ func (r *runner) fill(ctx context.Context) {
 		}
 		r.launch(ctx, t)
 	}
+}
+
+func countState(ts []*trial, s TrialState) int {
+	n := 0
+	for _, t := range ts {
+		if t.state == s {
+			n++
+		}
+	}
+	return n
 }
 
 func hasState(ts []*trial, s TrialState) bool {
