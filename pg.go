@@ -11,20 +11,25 @@ import (
 )
 
 // PlacementStrategy says how a placement group's bundles spread over
-// nodes.
-type PlacementStrategy = sched.PGStrategy
+// nodes. It is rayo's own type (the scheduler's is internal), with the
+// scheduler's values, so that converting it costs nothing.
+type PlacementStrategy int
 
 // The placement strategies, as in Ray.
 const (
 	// PACK puts bundles on as few nodes as possible (best effort).
-	PACK = sched.PGPack
+	PACK = PlacementStrategy(sched.PGPack)
 	// SPREAD puts bundles on distinct nodes where possible (best effort).
-	SPREAD = sched.PGSpread
+	SPREAD = PlacementStrategy(sched.PGSpread)
 	// STRICT_PACK puts every bundle on one node, or waits.
-	STRICT_PACK = sched.PGStrictPack
+	STRICT_PACK = PlacementStrategy(sched.PGStrictPack)
 	// STRICT_SPREAD puts every bundle on a different node, or waits.
-	STRICT_SPREAD = sched.PGStrictSpread
+	STRICT_SPREAD = PlacementStrategy(sched.PGStrictSpread)
 )
+
+// String returns Ray's name for s: "PACK", "SPREAD", "STRICT_PACK" or
+// "STRICT_SPREAD".
+func (s PlacementStrategy) String() string { return sched.PGStrategy(s).String() }
 
 // ErrPlacementGroupRemoved: the group was removed (Ready, and work in it).
 var ErrPlacementGroupRemoved = errs.ErrPlacementGroupRemoved
@@ -89,7 +94,7 @@ func NewPlacementGroup(ctx context.Context, bundles []map[string]float64, strate
 		}
 		res[i] = r
 	}
-	id, err := rt.CreatePlacementGroup(ctx, o.name, res, strategy, o.detached)
+	id, err := rt.CreatePlacementGroup(ctx, o.name, res, sched.PGStrategy(strategy), o.detached)
 	if err != nil {
 		return nil, err
 	}
