@@ -345,47 +345,25 @@ func lookupDeployment(name string) (*deploymentDef, error) {
 // .options()).
 func (d *Deployment[T]) Options(cfg DeploymentConfig) *Deployment[T] {
 	c := *d
-	if cfg.NumReplicas != 0 {
-		c.cfg.NumReplicas = cfg.NumReplicas
-	}
-	if cfg.MaxOngoingRequests != 0 {
-		c.cfg.MaxOngoingRequests = cfg.MaxOngoingRequests
-	}
-	if cfg.MaxQueuedRequests != 0 {
-		c.cfg.MaxQueuedRequests = cfg.MaxQueuedRequests
-	}
-	if cfg.NumCPUs != 0 {
-		c.cfg.NumCPUs = cfg.NumCPUs
-	}
-	if cfg.NumGPUs != 0 {
-		c.cfg.NumGPUs = cfg.NumGPUs
-	}
-	if cfg.Memory != 0 {
-		c.cfg.Memory = cfg.Memory
-	}
+	setIfGiven(&c.cfg.NumReplicas, cfg.NumReplicas)
+	setIfGiven(&c.cfg.MaxOngoingRequests, cfg.MaxOngoingRequests)
+	setIfGiven(&c.cfg.MaxQueuedRequests, cfg.MaxQueuedRequests)
+	setIfGiven(&c.cfg.NumCPUs, cfg.NumCPUs)
+	setIfGiven(&c.cfg.NumGPUs, cfg.NumGPUs)
+	setIfGiven(&c.cfg.Memory, cfg.Memory)
+	setIfGiven(&c.cfg.HealthCheckPeriod, cfg.HealthCheckPeriod)
+	setIfGiven(&c.cfg.HealthCheckTimeout, cfg.HealthCheckTimeout)
+	setIfGiven(&c.cfg.GracefulShutdownTimeout, cfg.GracefulShutdownTimeout)
+	setIfGiven(&c.cfg.StreamResponses, cfg.StreamResponses)
+	setIfGiven(&c.cfg.PlacementGroupStrategy, cfg.PlacementGroupStrategy) // PACK is the zero value
 	if cfg.Resources != nil {
 		c.cfg.Resources = cfg.Resources
 	}
 	if cfg.UserConfig != nil {
 		c.cfg.UserConfig = cfg.UserConfig
 	}
-	if cfg.HealthCheckPeriod != 0 {
-		c.cfg.HealthCheckPeriod = cfg.HealthCheckPeriod
-	}
-	if cfg.HealthCheckTimeout != 0 {
-		c.cfg.HealthCheckTimeout = cfg.HealthCheckTimeout
-	}
-	if cfg.GracefulShutdownTimeout != 0 {
-		c.cfg.GracefulShutdownTimeout = cfg.GracefulShutdownTimeout
-	}
-	if cfg.StreamResponses {
-		c.cfg.StreamResponses = true
-	}
 	if cfg.PlacementGroupBundles != nil {
 		c.cfg.PlacementGroupBundles = cfg.PlacementGroupBundles
-	}
-	if cfg.PlacementGroupStrategy != rayo.PACK {
-		c.cfg.PlacementGroupStrategy = cfg.PlacementGroupStrategy
 	}
 	if cfg.Autoscaling != nil {
 		a := *cfg.Autoscaling
@@ -395,6 +373,15 @@ func (d *Deployment[T]) Options(cfg DeploymentConfig) *Deployment[T] {
 		c.err = err
 	}
 	return &c
+}
+
+// setIfGiven sets *dst to v unless v is its type's zero value (not
+// given in an Options config).
+func setIfGiven[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }
 
 // Application is a deployment bound with its constructor's arguments
