@@ -79,13 +79,96 @@ var (
 
 // ActorDiedError says that an actor is dead and why (its Cause: killed,
 // crashed, node died, constructor failed, out of scope, exited, or its
-// job ended, which is ErrOwnerDied).
-type ActorDiedError = errs.ActorDiedError
+// job ended, which is ErrOwnerDied). errors.As(err, &died) finds it in
+// any error a call to a dead actor returns; it matches ErrActorDied and
+// its Cause with errors.Is, and when the constructor failed it unwraps to
+// the constructor's *TaskError.
+type ActorDiedError struct {
+	ActorID string
+	Class   string
+	Name    string
+	Cause   error
+	Message string
+	Ctor    *TaskError
+}
+
+func (e *ActorDiedError) Error() string { return e.internal().Error() }
+
+// Is matches ErrActorDied and the cause.
+func (e *ActorDiedError) Is(target error) bool { return target == ErrActorDied || target == e.Cause }
+
+// Unwrap exposes the constructor's error, if that is why the actor died.
+func (e *ActorDiedError) Unwrap() error {
+	if e.Ctor != nil {
+		return e.Ctor
+	}
+	return nil
+}
+
+func (e *ActorDiedError) internal() *errs.ActorDiedError {
+	return &errs.ActorDiedError{ActorID: e.ActorID, Class: e.Class, Name: e.Name, Cause: e.Cause, Message: e.Message}
+}
 
 // TaskError describes a failed task: the remote error's text, the stack
 // of a panic, and where it ran. errors.As(err, &taskErr) works on any
-// error a Get returns for a failed task.
-type TaskError = errs.TaskError
+// error a Get returns for a failed task. It unwraps to its Cause (one of
+// the sentinels above, ErrTaskFailed for a returned error or a panic) and
+// errors.Is also matches the errors registered with RegisterError that
+// the remote error wrapped.
+type TaskError struct {
+	TaskName string
+	TaskID   string
+	Message  string
+	Stack    string
+	Panicked bool
+	Pid      int
+	NodeID   string
+	Cause    error
+	matches  []string
+}
+
+func (e *TaskError) Error() string { return e.internal().Error() }
+
+// Unwrap exposes the cause, so errors.Is(err, rayo.ErrTaskFailed) works.
+func (e *TaskError) Unwrap() error { return e.Cause }
+
+// Is matches registered errors that the remote error wrapped.
+func (e *TaskError) Is(target error) bool { return e.internal().Is(target) }
+
+func (e *TaskError) internal() *errs.TaskError {
+	return errs.WithMatches(&errs.TaskError{TaskName: e.TaskName, TaskID: e.TaskID, Message: e.Message, Stack: e.Stack,
+		Panicked: e.Panicked, Pid: e.Pid, NodeID: e.NodeID, Cause: e.Cause}, e.matches)
+}
+
+// The core builds its own error types; errors.As with a *TaskError or
+// *ActorDiedError target converts them (through their As methods) into
+// this package's, wherever they sit in a chain.
+func init() { errs.Export = exportError }
+
+func exportError(err error, target any) bool {
+	switch t := target.(type) {
+	case **TaskError:
+		if te, ok := err.(*errs.TaskError); ok {
+			*t = exportTaskError(te)
+			return true
+		}
+	case **ActorDiedError:
+		if de, ok := err.(*errs.ActorDiedError); ok {
+			*t = &ActorDiedError{ActorID: de.ActorID, Class: de.Class, Name: de.Name, Cause: de.Cause,
+				Message: de.Message, Ctor: exportTaskError(de.Ctor)}
+			return true
+		}
+	}
+	return false
+}
+
+func exportTaskError(te *errs.TaskError) *TaskError {
+	if te == nil {
+		return nil
+	}
+	return &TaskError{TaskName: te.TaskName, TaskID: te.TaskID, Message: te.Message, Stack: te.Stack,
+		Panicked: te.Panicked, Pid: te.Pid, NodeID: te.NodeID, Cause: te.Cause, matches: te.Matches()}
+}
 
 // RegisterError names a sentinel error so that errors.Is matches it when a
 // remote task's error wraps it. Register it at package level with the same

@@ -87,6 +87,9 @@ func (e *ActorDiedError) Is(target error) bool {
 	return target == ErrActorDied || target == e.Cause
 }
 
+// As converts e for errors.As with a target of the public package's type.
+func (e *ActorDiedError) As(target any) bool { return Export != nil && Export(e, target) }
+
 // Unwrap exposes the constructor's error, if that is why the actor died.
 func (e *ActorDiedError) Unwrap() error {
 	if e.Ctor != nil {

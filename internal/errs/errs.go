@@ -132,6 +132,22 @@ func (e *TaskError) Is(target error) bool {
 // Matches lists the registered error names the remote error wrapped.
 func (e *TaskError) Matches() []string { return e.matches }
 
+// WithMatches sets the registered error names e matches and returns e
+// (for the public package's copy of a TaskError).
+func WithMatches(e *TaskError, matches []string) *TaskError {
+	e.matches = matches
+	return e
+}
+
+// Export converts this package's error types into the public package's
+// own, which package rayo sets once at init: errors.As with a target of
+// rayo's types reaches it through the As methods below, so libraries and
+// users never name an internal type.
+var Export func(err error, target any) bool
+
+// As converts e for errors.As with a target of the public package's type.
+func (e *TaskError) As(target any) bool { return Export != nil && Export(e, target) }
+
 // WireTaskError is TaskError's form on the wire.
 type WireTaskError struct {
 	Code     string   `msgpack:"c"`
