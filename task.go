@@ -13,6 +13,7 @@ import (
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/pybridge"
 )
 
 var (
@@ -295,10 +296,20 @@ func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
 	return out, nil
 }
 
-// executor runs tasks and actors in this worker, from the registry.
+// executor runs tasks and actors in this worker, from the registry; a
+// Python job's tasks go to the worker's Python child.
 type executor struct{}
 
+// python runs Python tasks (internal/pybridge); its child starts with
+// the first one.
+var python = pybridge.NewExecutor(nil)
+
+func init() { pybridge.SetRuntime(runtimeOrErr) }
+
 func (executor) Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (core.Encoded, *errs.TaskError) {
+	if pybridge.IsPythonTask(spec.Name) {
+		return python.Execute(ctx, spec, args)
+	}
 	out, terr := invokeTask(ctx, spec, args)
 	if terr != nil {
 		return core.Encoded{}, terr
@@ -321,6 +332,9 @@ func invokeTask(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (re
 // ExecuteN runs a task whose slice result is split into its elements
 // (RemoteN).
 func (executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
+	if pybridge.IsPythonTask(spec.Name) {
+		return python.ExecuteN(ctx, spec, args)
+	}
 	out, terr := invokeTask(ctx, spec, args)
 	if terr != nil {
 		return nil, terr

@@ -112,6 +112,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyTokenFile(cmd) }
-	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark(), newList(), newDrain(), newGet(), newSummary(), newTimeline(), newLogs(), newJob(), newServe())
+	root.AddCommand(newStart(), newStop(), newStatus(), newMemory(), newMicrobenchmark(), newList(), newDrain(), newGet(), newSummary(), newTimeline(), newLogs(), newJob(), newServe(), newPythonBridge())
 	return root
 }

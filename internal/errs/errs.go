@@ -83,7 +83,10 @@ type TaskError struct {
 	Pid      int
 	NodeID   string
 	Cause    error
-	matches  []string
+	// Data is the error in its own language's form when that is not Go's
+	// (a pickled Python exception), for a caller in that language.
+	Data    []byte
+	matches []string
 }
 
 func (e *TaskError) Error() string {
@@ -159,6 +162,7 @@ type WireTaskError struct {
 	Pid      int      `msgpack:"pid,omitempty"`
 	NodeID   string   `msgpack:"node,omitempty"`
 	Matches  []string `msgpack:"x,omitempty"`
+	Data     []byte   `msgpack:"d,omitempty"`
 	// Actor is set when the call failed because its actor is dead.
 	Actor *WireActorDeath `msgpack:"actor,omitempty"`
 }
@@ -185,13 +189,13 @@ func (w *WireTaskError) Err() error {
 // ToWire flattens a TaskError.
 func (e *TaskError) ToWire() *WireTaskError {
 	return &WireTaskError{Code: CodeOf(e.Cause), TaskName: e.TaskName, TaskID: e.TaskID, Message: e.Message,
-		Stack: e.Stack, Panicked: e.Panicked, Pid: e.Pid, NodeID: e.NodeID, Matches: e.matches}
+		Stack: e.Stack, Panicked: e.Panicked, Pid: e.Pid, NodeID: e.NodeID, Matches: e.matches, Data: e.Data}
 }
 
 // FromWire rebuilds a TaskError.
 func (w *WireTaskError) FromWire() *TaskError {
 	return &TaskError{TaskName: w.TaskName, TaskID: w.TaskID, Message: w.Message, Stack: w.Stack,
-		Panicked: w.Panicked, Pid: w.Pid, NodeID: w.NodeID, Cause: SentinelOf(w.Code), matches: w.Matches}
+		Panicked: w.Panicked, Pid: w.Pid, NodeID: w.NodeID, Cause: SentinelOf(w.Code), Data: w.Data, matches: w.Matches}
 }
 
 // NewTaskError builds a TaskError from an error raised by user code,

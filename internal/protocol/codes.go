@@ -43,6 +43,9 @@ const (
 	// actor call naming a concurrency group its actor lacks; force on an
 	// actor call's forwarded Cancel).
 	CodeInvalidOption = "invalid_option"
+	// CodeGetTimeout: a get's timeout passed first (a Python driver's
+	// get through internal/pybridge; Go callers see ErrGetTimeout).
+	CodeGetTimeout = "get_timeout"
 )
 
 // Codes of the daemons' own answers.
@@ -130,6 +133,7 @@ var codeTable = []CodeEntry{
 	{CodeBinaryMismatch, errs.ErrBinaryMismatch},
 	{CodeObjectTooLarge, errs.ErrObjectTooLarge},
 	{CodeInvalidOption, errs.ErrInvalidOption},
+	{CodeGetTimeout, errs.ErrGetTimeout},
 
 	// The daemons' answers.
 	{CodeLeaseCancelled, ErrLeaseCancelled},

@@ -1,10 +1,65 @@
 """rayo for Python: Ray's programming model on rayo's Go engine.
 
-A pure-Python package (no compiled extension) that speaks the cluster's
-own wire protocol and value format (docs/encoding.md), with its
-dependencies from Debian's packages (python3-msgpack, python3-cloudpickle,
-python3-numpy). Issue 19 builds it in layers; so far: the value format
-(rayo._codec) and the transport (rayo._rpc).
+A pure-Python package (no compiled extension): a driver's calls go to the
+Go core in a `rayo python-bridge` child, over a private socket pair
+(internal/pybridge), in the cluster's own value format (docs/encoding.md);
+a Python job's tasks run in `python -m rayo.worker` children of Go
+workers. Dependencies are Debian's python3-msgpack, python3-cloudpickle
+and python3-numpy. docs/python.md has the API table against Ray's.
 """
 
-__all__ = []
+import inspect as _inspect
+
+from . import exceptions
+from ._remote import RemoteFunction
+from ._runtime import ObjectRef, cancel, get, is_initialized, put, shutdown, wait
+from ._runtime import _state, current as _current
+
+__all__ = [
+    "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "cancel", "ObjectRef",
+    "RemoteFunction", "exceptions",
+]
+
+
+def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None, namespace=None,
+         runtime_env=None, ignore_reinit_error=False, log_to_driver=True, _temp_dir=None, **kwargs):
+    """Connects this program to a cluster (Ray's ray.init).
+
+    address (or RAYO_ADDRESS) names a running cluster's head; with
+    neither, a local cluster is started for the program's lifetime with
+    the rayo binary (on PATH, or RAYO_BINARY) and stopped at exit, also
+    when the program crashes."""
+    import os
+
+    from . import _runtime
+
+    if kwargs:
+        raise TypeError("rayo.init() got unknown arguments: %s" % ", ".join(sorted(kwargs)))
+    with _state:
+        if _runtime.is_initialized():
+            if ignore_reinit_error:
+                return
+            raise RuntimeError("rayo.init() called twice: call rayo.shutdown() first (or pass ignore_reinit_error=True)")
+        if address in (None, "", "auto", "local"):
+            address = None if address == "local" else (os.environ.get("RAYO_ADDRESS") or None)
+        cfg = _runtime.driver_config(address, namespace, num_cpus, num_gpus, resources, object_store_memory,
+                                     runtime_env, log_to_driver, _temp_dir)
+        _runtime.start_driver(cfg)
+
+
+def remote(*args, **options):
+    """@rayo.remote, with or without options (Ray's ray.remote)."""
+    if len(args) == 1 and not options and callable(args[0]):
+        return _make(args[0], {})
+    if args:
+        raise TypeError("@rayo.remote takes one function or class, or keyword options only")
+
+    def deco(f):
+        return _make(f, options)
+    return deco
+
+
+def _make(target, options):
+    if _inspect.isclass(target):
+        raise NotImplementedError("remote classes (actors) are not available in rayo's Python package yet")
+    return RemoteFunction(target, options)

@@ -10,14 +10,16 @@ internal/codec/testdata/golden pins the bytes for both languages.
 """
 
 import dataclasses
+import functools
 import pickle
 import struct
+import threading
 
 import cloudpickle
 import msgpack
 import numpy as np
 
-__all__ = ["dumps", "loads", "CodecError", "ObjectRefData", "ActorHandleData", "PassableData"]
+__all__ = ["dumps", "dumps_noting", "loads", "note_ref", "CodecError", "ObjectRefData", "ActorHandleData", "PassableData"]
 
 REF_EXT = 1
 ACTOR_EXT = 2
@@ -79,6 +81,30 @@ class PassableData:
     payload: bytes
 
 
+# The references a dumps_noting call met, per thread (None outside one).
+_noting = threading.local()
+
+
+def note_ref(ref):
+    """Records ref as held by the value being encoded (a live reference's
+    __reduce__ calls it from inside a pickle)."""
+    refs = getattr(_noting, "refs", None)
+    if refs is not None:
+        refs.append(ref)
+
+
+def dumps_noting(value):
+    """dumps(value) and the object references the value holds, in the
+    msgpack form or inside pickled objects."""
+    outer = getattr(_noting, "refs", None)
+    _noting.refs = []
+    try:
+        data = dumps(value)
+        return data, _noting.refs
+    finally:
+        _noting.refs = outer
+
+
 class _NotShared(Exception):
     """Raised inside msgpack's packer: the value needs the pickle form."""
 
@@ -89,7 +115,8 @@ def _shared_default(obj):
     t = type(obj)
     if t is tuple:
         return list(obj)
-    if t is ObjectRefData:
+    if t is ObjectRefData or getattr(t, "__rayo_ref__", False):
+        note_ref(obj)
         return msgpack.ExtType(REF_EXT, msgpack.packb([obj.object_id, obj.owner_address]))
     if t is ActorHandleData:
         parts = [obj.actor_id, obj.class_name]
@@ -149,9 +176,11 @@ def _dumps_pickled(value):
     return b"".join(parts)
 
 
-def loads(data):
+def loads(data, ref_factory=None):
     """Decodes a value encoded by dumps or by Go. Raw arrays and pickled
-    buffers are read-only views of data, not copies."""
+    buffers are read-only views of data, not copies. ref_factory(object_id,
+    owner_address) makes what an object reference decodes to
+    (ObjectRefData by default)."""
     try:
         mv = memoryview(data)
     except TypeError:
@@ -163,25 +192,26 @@ def loads(data):
         raise CodecError("rayo: no data: an empty buffer is no value")
     if mv[0] == RAW_MAGIC:
         return _load_raw(mv)
+    hook = _ext_hook if ref_factory is None else functools.partial(_ext_hook, ref_factory=ref_factory)
     if len(mv) >= _EXT32_HEADER and mv[0] == 0xC9 and mv[5] == PYTHON_EXT:
         n = int.from_bytes(mv[1:5], "big")
         if _EXT32_HEADER + n != len(mv):
             raise CodecError(f"rayo: a pickled value of {n} bytes in {len(mv) - _EXT32_HEADER}")
         return _load_pickled(mv[_EXT32_HEADER:])
     try:
-        return _unpack(mv, None)
+        return _unpack(mv, None, hook)
     except TypeError:
         # A map key that is an array (a Go [2]int, a Python tuple): a
         # list cannot be a dict key, a tuple can.
         try:
-            return _unpack(mv, _pairs_to_dict)
+            return _unpack(mv, _pairs_to_dict, hook)
         except TypeError as e:
             raise CodecError(f"rayo: a map key Python cannot hash: {e}") from None
 
 
-def _unpack(mv, pairs_hook):
+def _unpack(mv, pairs_hook, ext_hook):
     try:
-        return msgpack.unpackb(mv, raw=False, strict_map_key=False, ext_hook=_ext_hook, object_pairs_hook=pairs_hook)
+        return msgpack.unpackb(mv, raw=False, strict_map_key=False, ext_hook=ext_hook, object_pairs_hook=pairs_hook)
     except CodecError:
         raise
     except (ValueError, msgpack.UnpackException) as e:
@@ -210,7 +240,7 @@ def _load_raw(mv):
     return np.frombuffer(data, dtype=dtype)  # read-only: data is
 
 
-def _ext_hook(code, data):
+def _ext_hook(code, data, ref_factory=ObjectRefData):
     if code in (REF_EXT, ACTOR_EXT):
         try:
             parts = msgpack.unpackb(data, raw=False)
@@ -218,7 +248,7 @@ def _ext_hook(code, data):
             parts = None
         ok = type(parts) is list and all(type(p) is str for p in parts) and parts and parts[0]
         if code == REF_EXT and ok and len(parts) == 2:
-            return ObjectRefData(*parts)
+            return ref_factory(*parts)
         if code == ACTOR_EXT and ok and len(parts) in (2, 4):
             return ActorHandleData(*parts)
         raise CodecError(f"rayo: malformed {'object reference' if code == REF_EXT else 'actor handle'} (msgpack ext {code})")

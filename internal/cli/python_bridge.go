@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/internal/pybridge"
+)
+
+// bridgeConfig is what a Python driver's rayo.init() asks of its bridge,
+// in RAYO_BRIDGE_CONFIG (JSON): Init's options under Ray's names. The
+// cluster's token, if any, is in RAYO_TOKEN, never in argv.
+type bridgeConfig struct {
+	Address           string             `json:"address"`
+	Namespace         string             `json:"namespace"`
+	NumCPUs           *float64           `json:"num_cpus"`
+	NumGPUs           *float64           `json:"num_gpus"`
+	Resources         map[string]float64 `json:"resources"`
+	ObjectStoreMemory int64              `json:"object_store_memory"`
+	TempDir           string             `json:"temp_dir"`
+	Env               map[string]string  `json:"env_vars"`
+	LogToDriver       *bool              `json:"log_to_driver"`
+}
+
+func (c *bridgeConfig) options() []rayo.InitOption {
+	var opts []rayo.InitOption
+	if c.Address != "" {
+		opts = append(opts, rayo.WithAddress(c.Address))
+	}
+	if c.Namespace != "" {
+		opts = append(opts, rayo.WithNamespace(c.Namespace))
+	}
+	if c.NumCPUs != nil {
+		opts = append(opts, rayo.WithNumCPUs(*c.NumCPUs))
+	}
+	if c.NumGPUs != nil {
+		opts = append(opts, rayo.WithNumGPUs(*c.NumGPUs))
+	}
+	if len(c.Resources) > 0 {
+		opts = append(opts, rayo.WithResources(c.Resources))
+	}
+	if c.ObjectStoreMemory != 0 {
+		opts = append(opts, rayo.WithObjectStoreMemory(c.ObjectStoreMemory))
+	}
+	if c.TempDir != "" {
+		opts = append(opts, rayo.WithTempDir(c.TempDir))
+	}
+	if len(c.Env) > 0 {
+		opts = append(opts, rayo.WithEnv(c.Env))
+	}
+	if c.LogToDriver != nil {
+		opts = append(opts, rayo.WithLogToDriver(*c.LogToDriver))
+	}
+	return opts
+}
+
+// newPythonBridge is the Go side of a Python driver (internal/pybridge):
+// started by rayo.init() with its end of a socket pair as a descriptor,
+// it joins or starts the cluster and serves the driver until it goes.
+func newPythonBridge() *cobra.Command {
+	return &cobra.Command{
+		Use:    "python-bridge",
+		Short:  "serve a Python driver (started by the rayo Python package)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fd, err := strconv.Atoi(os.Getenv("RAYO_BRIDGE_FD"))
+			if err != nil {
+				return fmt.Errorf("python-bridge: RAYO_BRIDGE_FD must name the socket pair's descriptor: %v", err)
+			}
+			token := os.Getenv("RAYO_BRIDGE_TOKEN")
+			if token == "" {
+				return fmt.Errorf("python-bridge: no RAYO_BRIDGE_TOKEN")
+			}
+			var cfg bridgeConfig
+			if s := os.Getenv("RAYO_BRIDGE_CONFIG"); s != "" {
+				if err := json.Unmarshal([]byte(s), &cfg); err != nil {
+					return fmt.Errorf("python-bridge: RAYO_BRIDGE_CONFIG: %v", err)
+				}
+			}
+			_ = os.Unsetenv("RAYO_BRIDGE_TOKEN")
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			defer rayo.Shutdown()
+			return pybridge.ServeDriver(fd, token, log, func() error { return rayo.Init(context.Background(), cfg.options()...) })
+		},
+	}
+}

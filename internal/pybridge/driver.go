@@ -1,0 +1,49 @@
+package pybridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// ServeDriver serves a Python driver on fd, its end of their socket pair,
+// whose hello must prove token, until the driver goes away (exits,
+// crashes or closes the pair). connect joins the cluster (rayo.Init);
+// calls made meanwhile wait for it, and fail with its error.
+func ServeDriver(fd int, token string, log *slog.Logger, connect func() error) error {
+	f := os.NewFile(uintptr(fd), "rayo-bridge")
+	if f == nil {
+		return fmt.Errorf("rayo: python bridge: descriptor %d is not open", fd)
+	}
+	nc, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		return fmt.Errorf("rayo: python bridge: descriptor %d: %w", fd, err)
+	}
+	s := rpc.NewServer(token, log)
+	connected := make(chan struct{})
+	var connectErr error
+	registerOps(s, func(ctx context.Context) (*core.Runtime, error) {
+		select {
+		case <-connected:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if connectErr != nil {
+			return nil, connectErr
+		}
+		return runtimeOf()
+	})
+	l := listenOn(nc)
+	go func() { _ = s.Serve(l) }()
+	connectErr = connect()
+	close(connected)
+	<-l.ended
+	s.Close()
+	return connectErr
+}

@@ -1,0 +1,253 @@
+package pybridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
+
+// Executor runs the Python tasks a worker is given in its Python child,
+// started at the first one: `$RAYO_PYTHON -m rayo.worker` (python3 by
+// default), with its end of a socket pair as descriptor 3. The child
+// pulls tasks with py.next, which also carries the previous task's
+// result. Should the child die, the worker exits too, so that the node
+// and the task's owner see a dead worker and retry as for Go tasks.
+type Executor struct {
+	log *slog.Logger
+
+	once     sync.Once
+	startErr error
+	queue    chan *pyTask
+
+	mu      sync.Mutex
+	running map[string]*pyTask // by task ID, until its result arrives
+	child   *os.Process
+}
+
+// NewExecutor returns an executor whose child is not started yet.
+func NewExecutor(log *slog.Logger) *Executor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Executor{log: log, queue: make(chan *pyTask), running: map[string]*pyTask{}}
+}
+
+type pyTask struct {
+	msg  taskMsg
+	done chan *taskResult
+}
+
+// taskMsg is a task as the Python worker gets it.
+type taskMsg struct {
+	ID         string   `msgpack:"id"`
+	Function   string   `msgpack:"f"`
+	Name       string   `msgpack:"d"`
+	Args       [][]byte `msgpack:"a"`
+	NumReturns int      `msgpack:"nret,omitempty"`
+	Attempt    int      `msgpack:"att,omitempty"`
+}
+
+// taskResult is what the Python worker sends back: a value per return
+// (one unless the task has num_returns), the references each holds, or
+// the failure.
+type taskResult struct {
+	ID     string      `msgpack:"id"`
+	Values [][]byte    `msgpack:"v,omitempty"`
+	Nested [][]wireRef `msgpack:"n,omitempty"`
+	Err    *pyError    `msgpack:"e,omitempty"`
+}
+
+// pyError is a Python task's failure.
+type pyError struct {
+	// Code is a rayo cause (protocol's codes: bad_call when the function
+	// could not be loaded, cancelled), "" for the function's own exception.
+	Code    string `msgpack:"c,omitempty"`
+	Message string `msgpack:"m"`
+	Trace   string `msgpack:"s,omitempty"`
+	// Pickled is the exception itself, for a Python caller.
+	Pickled []byte `msgpack:"p,omitempty"`
+}
+
+type nextReq struct {
+	Done *taskResult `msgpack:"done,omitempty"`
+}
+
+// Execute runs a Python task with one result.
+func (x *Executor) Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (core.Encoded, *errs.TaskError) {
+	vals, terr := x.run(ctx, spec, args)
+	if terr != nil {
+		return core.Encoded{}, terr
+	}
+	return vals[0], nil
+}
+
+// ExecuteN runs a Python task with spec.NumReturns results.
+func (x *Executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
+	return x.run(ctx, spec, args)
+}
+
+func (x *Executor) run(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
+	name := spec.DisplayName()
+	fail := func(cause, err error) *errs.TaskError { return errs.NewTaskError(name, spec.TaskID, cause, err, "", false) }
+	x.once.Do(func() { x.startErr = x.start() })
+	if x.startErr != nil {
+		return nil, fail(errs.ErrTaskFailed, x.startErr)
+	}
+	t := &pyTask{done: make(chan *taskResult, 1), msg: taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix),
+		Name: name, Args: args, NumReturns: spec.NumReturns, Attempt: spec.Attempt}}
+	x.mu.Lock()
+	x.running[spec.TaskID] = t
+	x.mu.Unlock()
+	defer func() {
+		x.mu.Lock()
+		delete(x.running, spec.TaskID)
+		x.mu.Unlock()
+	}()
+	select {
+	case x.queue <- t:
+	case <-ctx.Done():
+		return nil, fail(errs.ErrTaskCancelled, ctx.Err())
+	}
+	var r *taskResult
+	select {
+	case r = <-t.done:
+	case <-ctx.Done():
+		// Ray's cancel of a running Python task: KeyboardInterrupt in it.
+		x.interrupt()
+		r = <-t.done
+	}
+	if e := r.Err; e != nil {
+		cause := errs.ErrTaskFailed
+		if e.Code != "" {
+			cause = errs.SentinelOf(e.Code)
+		}
+		te := errs.NewTaskError(name, spec.TaskID, cause, errors.New(e.Message), e.Trace, false)
+		te.Data = e.Pickled
+		return nil, te
+	}
+	want := max(spec.NumReturns, 1)
+	if len(r.Values) != want {
+		return nil, fail(errs.ErrBadCall, fmt.Errorf("the Python worker returned %d values for %d returns", len(r.Values), want))
+	}
+	out := make([]core.Encoded, want)
+	for i, v := range r.Values {
+		out[i] = core.Encoded{Data: v}
+		if i < len(r.Nested) && len(r.Nested[i]) > 0 {
+			out[i].Nested = coreRefs(r.Nested[i])
+			out[i].Holds = holdRefs(out[i].Nested)
+		}
+	}
+	return out, nil
+}
+
+// holdRefs counts refs as held here until the returned value is
+// collected: the Python worker may release its own counts as soon as it
+// has sent the result, before the result's object counts them.
+func holdRefs(refs []core.Ref) any {
+	rt, err := runtimeOf()
+	if err != nil {
+		return nil
+	}
+	for _, r := range refs {
+		rt.AddLocal(r)
+	}
+	h := new(byte)
+	runtime.AddCleanup(h, func(refs []core.Ref) {
+		for _, r := range refs {
+			rt.RemoveLocal(r)
+		}
+	}, refs)
+	return h
+}
+
+// next hands the Python worker its next task, after taking the result of
+// the one before.
+func (x *Executor) next(ctx context.Context, req *nextReq) (*taskMsg, error) {
+	if r := req.Done; r != nil {
+		x.mu.Lock()
+		t := x.running[r.ID]
+		x.mu.Unlock()
+		if t != nil {
+			t.done <- r
+		}
+	}
+	select {
+	case t := <-x.queue:
+		return &t.msg, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (x *Executor) interrupt() {
+	x.mu.Lock()
+	p := x.child
+	x.mu.Unlock()
+	if p != nil {
+		_ = p.Signal(syscall.SIGINT)
+	}
+}
+
+// start runs the Python child and serves it.
+func (x *Executor) start() error {
+	nc, theirs, err := socketPair()
+	if err != nil {
+		return err
+	}
+	token := newToken()
+	python := os.Getenv("RAYO_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	cmd := exec.Command(python, "-m", "rayo.worker")
+	cmd.Env = append(childEnv(os.Environ()), "RAYO_BRIDGE_FD=3", "RAYO_BRIDGE_TOKEN="+token)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The child goes with this worker, however it ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	_ = theirs.Close()
+	if err != nil {
+		_ = nc.Close()
+		return fmt.Errorf("rayo: starting the Python worker (%s -m rayo.worker; set RAYO_PYTHON to choose the interpreter): %w", python, err)
+	}
+	x.mu.Lock()
+	x.child = cmd.Process
+	x.mu.Unlock()
+	s := rpc.NewServer(token, x.log)
+	registerOps(s, func(context.Context) (*core.Runtime, error) { return runtimeOf() })
+	rpc.Register(s, "py.next", x.next)
+	go func() { _ = s.Serve(listenOn(nc)) }()
+	go func() {
+		err := cmd.Wait()
+		fmt.Fprintf(os.Stderr, "rayo worker: its Python worker (pid %d) exited (%v); the worker exits too\n", cmd.Process.Pid, err)
+		os.Exit(1)
+	}()
+	return nil
+}
+
+// childEnv is this worker's environment less the cluster's secrets: the
+// Python child reaches the cluster only through this process.
+func childEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "RAYO_TOKEN" || strings.HasPrefix(k, "RAYO_TLS_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}

@@ -1,0 +1,347 @@
+package pybridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// TaskPrefix begins the registered name of every Python task: the rest is
+// its function's ID in the job's function table. rayo's reserved prefix
+// keeps user registrations from colliding with it.
+const TaskPrefix = "rayo.py/"
+
+// IsPythonTask reports whether a task spec's name is a Python function's.
+func IsPythonTask(name string) bool { return strings.HasPrefix(name, TaskPrefix) }
+
+// kvNamespace holds the function table: key fn/<job ID>/<function ID>, the
+// cloudpickled function (Ray's function table, exported once per job).
+const kvNamespace = "rayo.python"
+
+func functionKey(job, id string) string { return "fn/" + job + "/" + id }
+
+// runtimeOf returns this process's runtime; package rayo sets it at init
+// (it owns the runtime, and this package sits below it).
+var runtimeOf = func() (*core.Runtime, error) { return nil, errs.ErrNotInitialized }
+
+// SetRuntime tells the package where this process's runtime is.
+func SetRuntime(f func() (*core.Runtime, error)) { runtimeOf = f }
+
+// wireRef is a reference as it crosses to Python: object ID, owner address.
+type wireRef [2]string
+
+func (w wireRef) core() core.Ref { return core.Ref{ID: w[0], Owner: w[1]} }
+
+func toWire(r core.Ref) wireRef { return wireRef{r.ID, r.Owner} }
+
+func coreRefs(ws []wireRef) []core.Ref {
+	if len(ws) == 0 {
+		return nil
+	}
+	out := make([]core.Ref, len(ws))
+	for i, w := range ws {
+		out[i] = w.core()
+	}
+	return out
+}
+
+// Requests and replies. Keys are short: these cross the socket per call.
+type (
+	putReq struct {
+		Value  []byte    `msgpack:"v"`
+		Nested []wireRef `msgpack:"n,omitempty"`
+	}
+	refReply struct {
+		Ref wireRef `msgpack:"r"`
+	}
+	refsReq struct {
+		Refs []wireRef `msgpack:"r"`
+	}
+	getReq struct {
+		Refs []wireRef `msgpack:"r"`
+		// Timeout in seconds; negative waits without limit.
+		Timeout float64 `msgpack:"t"`
+	}
+	// getReply holds the values in order up to the first failure, which
+	// Err describes (the failed ref is Values' length).
+	getReply struct {
+		Values [][]byte             `msgpack:"v"`
+		Err    *errs.WireTaskError `msgpack:"e,omitempty"`
+	}
+	taskArg struct {
+		Value  []byte    `msgpack:"v,omitempty"`
+		Nested []wireRef `msgpack:"n,omitempty"`
+		Ref    *wireRef  `msgpack:"r,omitempty"`
+	}
+	submitOpts struct {
+		Resources       map[string]float64 `msgpack:"res,omitempty"`
+		MaxRetries      int                `msgpack:"retries"`
+		RetryExceptions bool               `msgpack:"rex,omitempty"`
+		NumReturns      int                `msgpack:"nret,omitempty"`
+		Name            string             `msgpack:"name,omitempty"`
+		Env             map[string]string  `msgpack:"env,omitempty"`
+	}
+	submitReq struct {
+		Function string     `msgpack:"f"`
+		Display  string     `msgpack:"d"`
+		Args     []taskArg  `msgpack:"a"`
+		Opts     submitOpts `msgpack:"o"`
+	}
+	refsReply struct {
+		Refs []wireRef `msgpack:"r"`
+	}
+	waitReq struct {
+		Refs    []wireRef `msgpack:"r"`
+		Num     int       `msgpack:"k"`
+		Timeout float64   `msgpack:"t"`
+	}
+	waitReply struct {
+		Ready []int `msgpack:"i"`
+	}
+	cancelReq struct {
+		Ref       wireRef `msgpack:"r"`
+		Force     bool    `msgpack:"f"`
+		Recursive bool    `msgpack:"rec"`
+	}
+	fnReq struct {
+		ID    string `msgpack:"id"`
+		Value []byte `msgpack:"v,omitempty"`
+	}
+	fnReply struct {
+		Value []byte `msgpack:"v"`
+	}
+	infoReply struct {
+		JobID     string `msgpack:"job"`
+		Namespace string `msgpack:"ns"`
+		NodeID    string `msgpack:"node"`
+		WorkerID  string `msgpack:"worker"`
+		Address   string `msgpack:"addr"`
+		Worker    bool   `msgpack:"is_worker"`
+	}
+	empty struct{}
+)
+
+// registerOps serves the calls a Python process makes of the core, on rt
+// once ready returns it (a driver's bridge starts serving before Init has
+// finished).
+func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, error)) {
+	rpc.Register(s, "py.info", func(ctx context.Context, _ *empty) (*infoReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		j := rt.Job()
+		return &infoReply{JobID: j.JobID, Namespace: j.Namespace, NodeID: rt.NodeID(), WorkerID: rt.WorkerID(), Address: rt.Addr(),
+			Worker: rt.WorkerID() != ""}, nil
+	})
+	rpc.Register(s, "py.put", func(ctx context.Context, req *putReq) (*refReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		ref, err := rt.PutBytes(ctx, core.Encoded{Data: req.Value, Nested: coreRefs(req.Nested)})
+		if err != nil {
+			return nil, wireError(err)
+		}
+		rt.AddLocal(ref)
+		return &refReply{Ref: toWire(ref)}, nil
+	})
+	rpc.Register(s, "py.get", func(ctx context.Context, req *getReq) (*getReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		return get(ctx, rt, req), nil
+	})
+	rpc.Register(s, "py.submit", func(ctx context.Context, req *submitReq) (*refsReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		return submit(rt, req)
+	})
+	rpc.Register(s, "py.wait", func(ctx context.Context, req *waitReq) (*waitReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		if req.Num < 1 || req.Num > len(req.Refs) {
+			return nil, wireError(fmt.Errorf("%w: num_returns %d of %d refs", errs.ErrInvalidOption, req.Num, len(req.Refs)))
+		}
+		ready, err := rt.Wait(ctx, coreRefs(req.Refs), req.Num, seconds(req.Timeout))
+		if err != nil {
+			return nil, wireError(err)
+		}
+		return &waitReply{Ready: ready}, nil
+	})
+	rpc.Register(s, "py.cancel", func(ctx context.Context, req *cancelReq) (*empty, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		if err := rt.Cancel(req.Ref.core(), req.Force, req.Recursive); err != nil {
+			return nil, wireError(err)
+		}
+		return &empty{}, nil
+	})
+	// py.add counts references Python found inside a value it decoded
+	// (and so now holds); py.release drops those its collected ObjectRefs
+	// held.
+	rpc.Register(s, "py.add", func(ctx context.Context, req *refsReq) (*empty, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		for _, r := range req.Refs {
+			rt.AddLocal(r.core())
+		}
+		rt.FlushBorrows(ctx)
+		return &empty{}, nil
+	})
+	rpc.Register(s, "py.release", func(ctx context.Context, req *refsReq) (*empty, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		for _, r := range req.Refs {
+			rt.RemoveLocal(r.core())
+		}
+		return &empty{}, nil
+	})
+	rpc.Register(s, "py.fn.put", func(ctx context.Context, req *fnReq) (*empty, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		// Create-only: the ID is the pickle's hash, so a second export of
+		// the same function finds it there.
+		if _, err := rt.KVPut(ctx, kvNamespace, functionKey(rt.Job().JobID, req.ID), req.Value, false); err != nil {
+			return nil, wireError(err)
+		}
+		return &empty{}, nil
+	})
+	rpc.Register(s, "py.fn.get", func(ctx context.Context, req *fnReq) (*fnReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		v, found, err := rt.KVGet(ctx, kvNamespace, functionKey(rt.Job().JobID, req.ID))
+		if err != nil {
+			return nil, wireError(err)
+		}
+		if !found {
+			return nil, wireError(errs.NotRegistered("no Python function %s in job %s's function table", req.ID, rt.Job().JobID))
+		}
+		return &fnReply{Value: v}, nil
+	})
+}
+
+// seconds converts a timeout from Python (negative: none) to Wait's.
+func seconds(t float64) time.Duration {
+	if t < 0 {
+		return -1
+	}
+	return time.Duration(t * float64(time.Second))
+}
+
+func get(ctx context.Context, rt *core.Runtime, req *getReq) *getReply {
+	if req.Timeout >= 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, seconds(req.Timeout))
+		defer cancel()
+	}
+	out := &getReply{Values: make([][]byte, 0, len(req.Refs))}
+	for _, r := range req.Refs {
+		b, err := rt.Get(ctx, r.core())
+		if err != nil {
+			out.Err = failure(err)
+			return out
+		}
+		out.Values = append(out.Values, b)
+	}
+	return out
+}
+
+func submit(rt *core.Runtime, req *submitReq) (*refsReply, error) {
+	if req.Function == "" {
+		return nil, wireError(fmt.Errorf("%w: a submit names no function", errs.ErrBadCall))
+	}
+	res, err := sched.FromFloat(req.Opts.Resources)
+	if err != nil {
+		return nil, wireError(fmt.Errorf("%w: %v", errs.ErrInvalidOption, err))
+	}
+	if req.Opts.NumReturns < 0 {
+		return nil, wireError(fmt.Errorf("%w: num_returns %d", errs.ErrInvalidOption, req.Opts.NumReturns))
+	}
+	args := make([]core.TaskArg, len(req.Args))
+	for i, a := range req.Args {
+		if a.Ref != nil {
+			r := a.Ref.core()
+			args[i] = core.TaskArg{Ref: &r}
+			continue
+		}
+		args[i] = core.TaskArg{Value: a.Value, Nested: coreRefs(a.Nested)}
+	}
+	env, err := protocol.EnvList(req.Opts.Env)
+	if err != nil {
+		return nil, wireError(fmt.Errorf("%w: %v", errs.ErrInvalidOption, err))
+	}
+	display := req.Opts.Name
+	if display == "" {
+		display = req.Display
+	}
+	opts := core.SubmitOptions{Name: TaskPrefix + req.Function, Display: display, Resources: res,
+		MaxRetries: req.Opts.MaxRetries, RetryExceptions: req.Opts.RetryExceptions, NumReturns: req.Opts.NumReturns,
+		Env: env, Counted: true}
+	var refs []core.Ref
+	if opts.NumReturns > 0 {
+		refs = rt.SubmitN(opts, args)
+	} else {
+		refs = []core.Ref{rt.Submit(opts, args)}
+	}
+	out := &refsReply{Refs: make([]wireRef, len(refs))}
+	for i, r := range refs {
+		out.Refs[i] = toWire(r)
+	}
+	return out, nil
+}
+
+// failure is err's wire form for Python's exceptions.from_wire: a task's
+// own failure as the task error, anything else by its sentinel's code.
+func failure(err error) *errs.WireTaskError {
+	var died *errs.ActorDiedError
+	if errors.As(err, &died) {
+		return died.ToWire()
+	}
+	var te *errs.TaskError
+	if errors.As(err, &te) {
+		return te.ToWire()
+	}
+	return &errs.WireTaskError{Code: codeOf(err), Message: err.Error()}
+}
+
+// codeOf is the wire code of the first sentinel err matches.
+func codeOf(err error) string {
+	if errors.Is(err, errs.ErrGetTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return protocol.CodeGetTimeout
+	}
+	for _, e := range protocol.Codes() {
+		if errors.Is(err, e.Sentinel) {
+			return e.Code
+		}
+	}
+	return protocol.CodeTaskFailed
+}
+
+// wireError is a handler's error for Python: its code names the sentinel.
+func wireError(err error) error {
+	return &rpc.Error{Code: codeOf(err), Message: err.Error()}
+}

@@ -1,0 +1,139 @@
+"""@rayo.remote functions (Ray's RemoteFunction) and their options."""
+
+import functools
+import hashlib
+import inspect
+
+import cloudpickle
+
+from . import _codec, _runtime
+
+# Ray's default for a task: one CPU, three retries after a worker dies.
+_TASK_DEFAULTS = {"num_cpus": 1, "max_retries": 3}
+
+TASK_OPTIONS = frozenset([
+    "num_cpus", "num_gpus", "memory", "resources", "max_retries", "retry_exceptions", "num_returns", "name",
+    "runtime_env", "scheduling_strategy", "placement_group", "placement_group_bundle_index",
+    "placement_group_capture_child_tasks", "accelerator_type", "label_selector",
+])
+
+
+def _check_options(opts, allowed, what):
+    bad = sorted(set(opts) - allowed)
+    if bad:
+        raise ValueError("%s does not take the option%s %s" % (what, "s" if len(bad) > 1 else "", ", ".join(bad)))
+    for k in ("num_cpus", "num_gpus", "memory"):
+        v = opts.get(k)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0):
+            raise ValueError("%s must be a number at least 0, not %r" % (k, v))
+    r = opts.get("max_retries")
+    if r is not None and (not isinstance(r, int) or isinstance(r, bool) or r < -1):
+        raise ValueError("max_retries must be an int at least -1, not %r" % (r,))
+    n = opts.get("num_returns")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+        raise ValueError("num_returns must be an int at least 0, not %r" % (n,))
+
+
+def resources_of(opts):
+    """The resource map of num_cpus, num_gpus, memory and resources."""
+    res = dict(opts.get("resources") or {})
+    for k in ("CPU", "GPU", "memory"):
+        if k in res:
+            raise ValueError("resources must not name %s: use num_cpus, num_gpus or memory" % k)
+    if opts.get("num_cpus"):
+        res["CPU"] = opts["num_cpus"]
+    if opts.get("num_gpus"):
+        res["GPU"] = opts["num_gpus"]
+    if opts.get("memory"):
+        res["memory"] = opts["memory"]
+    return {k: float(v) for k, v in res.items()}
+
+
+def encode_args(args, kwargs):
+    """A call's arguments as the core takes them: a layout first (the
+    number of positional ones and the keyword names), then each value.
+    An ObjectRef at the top level travels as a reference, resolved to
+    its value before the task runs, as in Ray."""
+    out = [{"v": _codec.dumps([len(args), list(kwargs)])}]
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, _runtime.ObjectRef):
+            out.append({"r": [a.object_id, a.owner_address]})
+            continue
+        data, nested = _codec.dumps_noting(a)
+        m = {"v": data}
+        if nested:
+            m["n"] = [[r.object_id, r.owner_address] for r in nested]
+        out.append(m)
+    return out
+
+
+def decode_args(core, values):
+    """The inverse of encode_args, in a worker."""
+    if not values:
+        raise ValueError("a call with no argument layout")
+    n, names = _codec.loads(values[0])
+    vals = [core.decode(v) for v in values[1:]]
+    if n + len(names) != len(vals):
+        raise ValueError("argument layout of %d+%d for %d values" % (n, len(names), len(vals)))
+    return vals[:n], dict(zip(names, vals[n:]))
+
+
+def export(core, fn):
+    """Puts fn in the job's function table once and returns its ID."""
+    pickled = cloudpickle.dumps(fn)
+    fid = hashlib.sha256(pickled).hexdigest()[:32]
+    if fid not in core.exported:
+        core.call("py.fn.put", {"id": fid, "v": pickled})
+        core.exported.add(fid)
+    return fid
+
+
+def qualified_name(fn):
+    return "%s.%s" % (getattr(fn, "__module__", "") or "", getattr(fn, "__qualname__", getattr(fn, "__name__", "f")))
+
+
+class RemoteFunction:
+    """A function run as a task (Ray's RemoteFunction): f.remote(...)
+    returns an ObjectRef; f.options(...) one with other options."""
+
+    def __init__(self, fn, options):
+        if inspect.iscoroutinefunction(fn):
+            raise TypeError("an async def function cannot be a rayo task (async methods of actors can)")
+        _check_options(options, TASK_OPTIONS, "a remote function")
+        self._function = fn
+        self._options = options
+        self._name = qualified_name(fn)
+        self._pickled = None  # (core, ID): exported per connection
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("remote function %s cannot be called directly: use %s.remote()" % (self._name, self._name.rsplit(".", 1)[-1]))
+
+    def options(self, **opts):
+        _check_options(opts, TASK_OPTIONS, "a remote function")
+        merged = dict(self._options)
+        merged.update(opts)
+        f = RemoteFunction.__new__(RemoteFunction)
+        f.__dict__.update(self.__dict__)
+        f._options = merged
+        return f
+
+    def remote(self, *args, **kwargs):
+        core = _runtime.current()
+        o = dict(_TASK_DEFAULTS)
+        o.update(self._options)
+        fid = export(core, self._function)
+        nret = o.get("num_returns", 1)
+        if nret == 0:
+            raise ValueError("num_returns=0 is not supported: return None instead")
+        opts = {"res": resources_of(o), "retries": o.get("max_retries", 3), "nret": nret if nret > 1 else 0}
+        if o.get("retry_exceptions"):
+            opts["rex"] = True
+        if o.get("name"):
+            opts["name"] = o["name"]
+        env = (o.get("runtime_env") or {}).get("env_vars")
+        if env:
+            opts["env"] = {str(k): str(v) for k, v in env.items()}
+        reply = core.call("py.submit", {"f": fid, "d": self._name, "a": encode_args(args, kwargs), "o": opts})
+        refs = [_runtime.ObjectRef(r[0], r[1], core) for r in reply["r"]]
+        return refs[0] if nret == 1 else refs

@@ -1,0 +1,376 @@
+"""This process's connection to the core, and object references.
+
+A driver's core is a `rayo python-bridge` child (started by init); a
+worker's is the rayo worker that started it. Either way the core is a Go
+process at the other end of a private socket pair, reached with the calls
+of internal/pybridge (py.put, py.get, py.submit, ...).
+"""
+
+import atexit
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import msgpack
+
+from . import _codec, _rpc
+from . import exceptions as _exc
+
+# How long rayo.init waits for its bridge to join or start the cluster.
+INIT_TIMEOUT = 120.0
+# Releases of collected ObjectRefs are sent in batches: at this many, or
+# after RELEASE_DELAY seconds.
+RELEASE_BATCH = 256
+RELEASE_DELAY = 0.1
+
+
+def _pack(obj):
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _unpack(b):
+    return msgpack.unpackb(b, raw=False)
+
+
+class Core:
+    """The connection to the Go core, with its calls."""
+
+    def __init__(self, conn, info, proc=None):
+        self.conn = conn
+        self.proc = proc  # the bridge child of a driver
+        self.job_id = info["job"]
+        self.namespace = info["ns"]
+        self.node_id = info["node"]
+        self.worker_id = info["worker"]
+        self.address = info["addr"]
+        self.is_worker = info["is_worker"]
+        self.exported = set()  # function IDs put in the function table
+        self._released = []
+        self._release_lock = threading.Lock()
+        self._release_wake = threading.Event()
+        self._closing = False
+        self._releaser = threading.Thread(target=self._release_loop, name="rayo-release", daemon=True)
+        self._releaser.start()
+
+    def call(self, method, obj, timeout=None):
+        try:
+            return _unpack(self.conn.call(method, _pack(obj), timeout))
+        except _rpc.RpcError as e:
+            raise _rpc_exception(e) from None
+
+    # --- references ---------------------------------------------------
+
+    def release(self, ref):
+        """Called from ObjectRef.__del__: batched, never blocks."""
+        self._released.append([ref.object_id, ref.owner_address])
+        if len(self._released) >= RELEASE_BATCH:
+            self._release_wake.set()
+
+    def _release_loop(self):
+        while not self._closing:
+            self._release_wake.wait(RELEASE_DELAY)
+            self._release_wake.clear()
+            self.flush_releases()
+
+    def flush_releases(self):
+        with self._release_lock:
+            batch, self._released = self._released, []
+            if not batch or self.conn.closed:
+                return
+            try:
+                self.call("py.release", {"r": batch})
+            except (_rpc.ConnectionClosed, _exc.RayError):
+                pass  # the core is gone, and its references with it
+
+    def decode(self, data):
+        """Decodes a value, counting the references found in it as held."""
+        found = []
+        _decoding.refs = found
+        try:
+            value = _codec.loads(data, ref_factory=_decoded_ref)
+        finally:
+            _decoding.refs = None
+        if found:
+            self.call("py.add", {"r": [[r.object_id, r.owner_address] for r in found]})
+            for r in found:
+                r._core = self
+        return value
+
+    def close(self):
+        self._closing = True
+        self._release_wake.set()
+        self.conn.close()
+
+
+def _rpc_exception(e):
+    """A bridge call's refusal as the exception Ray would raise."""
+    m = {"c": e.code, "m": e.message}
+    if e.code in ("invalid_option", "bad_call"):
+        return ValueError(e.message)
+    return _exc.from_wire(m)
+
+
+# --- object references ----------------------------------------------------
+
+_decoding = threading.local()
+
+
+class ObjectRef:
+    """A reference to an object in the cluster (Ray's ObjectRef). Holding
+    it keeps the object alive; the core is told when it is collected."""
+
+    __rayo_ref__ = True
+    __slots__ = ("object_id", "owner_address", "_core", "__weakref__")
+
+    def __init__(self, object_id, owner_address, core=None):
+        self.object_id = object_id
+        self.owner_address = owner_address
+        self._core = core  # set once this reference is counted in it
+
+    def __del__(self):
+        c = self._core
+        if c is not None and not c._closing:
+            c.release(self)
+
+    def __reduce__(self):
+        _codec.note_ref(self)
+        return (_rebuild_ref, (self.object_id, self.owner_address))
+
+    def __eq__(self, other):
+        return isinstance(other, ObjectRef) and other.object_id == self.object_id
+
+    def __hash__(self):
+        return hash(self.object_id)
+
+    def __repr__(self):
+        return "ObjectRef(%s)" % self.object_id
+
+    def hex(self):
+        return self.object_id
+
+    def task_id(self):
+        return self.object_id.split(".", 1)[0]
+
+    def future(self):
+        """A concurrent.futures.Future of the value."""
+        import concurrent.futures
+
+        f = concurrent.futures.Future()
+
+        def run():
+            try:
+                f.set_result(get(self))
+            except BaseException as e:  # noqa: B902 - handed to the future
+                f.set_exception(e)
+
+        threading.Thread(target=run, daemon=True).start()
+        return f
+
+
+def _decoded_ref(object_id, owner_address):
+    r = ObjectRef(object_id, owner_address)
+    refs = getattr(_decoding, "refs", None)
+    if refs is not None:
+        refs.append(r)
+    return r
+
+
+def _rebuild_ref(object_id, owner_address):
+    """Unpickles an ObjectRef: counted when it comes out of a value this
+    process decodes; else (a user's own pickle) uncounted."""
+    return _decoded_ref(object_id, owner_address)
+
+
+# --- this process's core ----------------------------------------------------
+
+_state = threading.RLock()
+_core = None
+
+
+def current():
+    """The core, or RaySystemError when init has not been called."""
+    c = _core
+    if c is None:
+        raise _exc.RaySystemError("rayo is not initialized: call rayo.init() first")
+    return c
+
+
+def is_initialized():
+    return _core is not None
+
+
+def _package_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_binary():
+    b = os.environ.get("RAYO_BINARY") or shutil.which("rayo")
+    if not b:
+        raise RuntimeError("rayo.init needs the rayo binary: put it on PATH or name it in RAYO_BINARY")
+    return b
+
+
+def start_driver(config):
+    """Starts the bridge child with config (bridgeConfig in internal/cli)
+    and returns the Core once the bridge has joined or started the
+    cluster."""
+    global _core
+    binary = find_binary()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    token = secrets.token_hex(32)
+    env = dict(os.environ)
+    env.update({"RAYO_BRIDGE_FD": str(theirs.fileno()), "RAYO_BRIDGE_TOKEN": token,
+                "RAYO_BRIDGE_CONFIG": json.dumps(config)})
+    try:
+        proc = subprocess.Popen([binary, "python-bridge"], pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        ours.close()
+        raise RuntimeError("rayo.init: starting %s: %s" % (binary, e)) from None
+    finally:
+        theirs.close()
+    try:
+        conn = _rpc._open(_rpc._Socket(ours, "unix"), "rayo python-bridge", token.encode(), time.monotonic() + 30)
+        info = _unpack(conn.call("py.info", _pack({}), INIT_TIMEOUT))
+    except BaseException as e:
+        ours.close()
+        _stop(proc)
+        if isinstance(e, _rpc.RpcError):
+            raise _exc.RaySystemError("rayo.init: %s" % e.message) from None
+        raise
+    _core = Core(conn, info, proc)
+    atexit.register(shutdown)
+    return _core
+
+
+def connect_worker(fd, token):
+    """A worker's connection to the rayo worker that started it."""
+    global _core
+    s = socket.socket(fileno=fd)
+    conn = _rpc._open(_rpc._Socket(s, "unix"), "rayo worker", token.encode(), time.monotonic() + 30)
+    info = _unpack(conn.call("py.info", _pack({}), 30))
+    _core = Core(conn, info)
+    return _core
+
+
+def _stop(proc, timeout=30):
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def shutdown():
+    """Disconnects; a driver's bridge stops the cluster it started."""
+    global _core
+    with _state:
+        c, _core = _core, None
+        if c is None:
+            return
+        c.flush_releases()
+        c.close()
+        if c.proc is not None:
+            _stop(c.proc)
+
+
+def driver_config(address, namespace, num_cpus, num_gpus, resources, object_store_memory, runtime_env,
+                  log_to_driver, temp_dir):
+    env_vars = dict((runtime_env or {}).get("env_vars") or {})
+    # The workers import this package and the driver's modules.
+    paths = [_package_root(), os.getcwd()]
+    if env_vars.get("PYTHONPATH") or os.environ.get("PYTHONPATH"):
+        paths.append(env_vars.get("PYTHONPATH") or os.environ["PYTHONPATH"])
+    env_vars["PYTHONPATH"] = os.pathsep.join(paths)
+    env_vars.setdefault("RAYO_PYTHON", sys.executable or "python3")
+    cfg = {"address": address or "", "namespace": namespace or "", "env_vars": env_vars,
+           "log_to_driver": bool(log_to_driver)}
+    if num_cpus is not None:
+        cfg["num_cpus"] = float(num_cpus)
+    if num_gpus is not None:
+        cfg["num_gpus"] = float(num_gpus)
+    if resources:
+        cfg["resources"] = {k: float(v) for k, v in resources.items()}
+    if object_store_memory:
+        cfg["object_store_memory"] = int(object_store_memory)
+    if temp_dir:
+        cfg["temp_dir"] = temp_dir
+    return cfg
+
+
+# --- objects ------------------------------------------------------------------
+
+def _wire(ref):
+    if not isinstance(ref, ObjectRef):
+        raise TypeError("expected an ObjectRef, got a %s" % type(ref).__name__)
+    return [ref.object_id, ref.owner_address]
+
+
+def put(value):
+    if isinstance(value, ObjectRef):
+        raise TypeError("rayo.put of an ObjectRef: pass the reference itself instead")
+    c = current()
+    data, nested = _codec.dumps_noting(value)
+    m = {"v": data}
+    if nested:
+        m["n"] = [_wire(r) for r in nested]
+    reply = c.call("py.put", m)
+    r = reply["r"]
+    return ObjectRef(r[0], r[1], c)
+
+
+def get(refs, *, timeout=None):
+    c = current()
+    single = isinstance(refs, ObjectRef)
+    lst = [refs] if single else list(refs)
+    if not single and not isinstance(refs, (list, tuple)):
+        raise TypeError("rayo.get takes an ObjectRef or a list of them, not a %s" % type(refs).__name__)
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be None or at least 0")
+    reply = c.call("py.get", {"r": [_wire(r) for r in lst], "t": -1.0 if timeout is None else float(timeout)})
+    values = [c.decode(v) for v in reply["v"]]
+    err = reply.get("e")
+    if err is not None:
+        raise failure(err)
+    return values[0] if single else values
+
+
+def failure(m):
+    """The exception for a failure's wire map (a Python task's carries its
+    pickled exception)."""
+    if m.get("c") == "get_timeout":
+        return _exc.GetTimeoutError(m.get("m", "get timed out"))
+    e = _exc.from_wire(m)
+    pickled = m.get("d")
+    if isinstance(e, _exc.RayTaskError) and pickled:
+        try:
+            e.cause = _codec.loads(pickled)
+        except Exception:  # a class the driver cannot import: keep the text
+            e.cause = None
+        else:
+            e = e.as_instanceof_cause()
+    return e
+
+
+def wait(refs, *, num_returns=1, timeout=None, fetch_local=True):
+    c = current()
+    refs = list(refs)
+    if len(set(r.object_id for r in refs)) != len(refs):
+        raise ValueError("rayo.wait: the list of refs holds duplicates")
+    if num_returns < 1 or num_returns > len(refs):
+        raise ValueError("num_returns must be between 1 and the number of refs (%d), not %d" % (len(refs), num_returns))
+    if not refs:
+        return [], []
+    reply = c.call("py.wait", {"r": [_wire(r) for r in refs], "k": num_returns,
+                               "t": -1.0 if timeout is None else float(timeout)})
+    ready = set(reply["i"][:num_returns])
+    return [r for i, r in enumerate(refs) if i in ready], [r for i, r in enumerate(refs) if i not in ready]
+
+
+def cancel(ref, *, force=False, recursive=True):
+    current().call("py.cancel", {"r": _wire(ref), "f": bool(force), "rec": bool(recursive)})
