@@ -100,7 +100,9 @@ func (x *Executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [
 
 func (x *Executor) run(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
 	name := spec.DisplayName()
-	fail := func(cause, err error) *errs.TaskError { return errs.NewTaskError(name, spec.TaskID, cause, err, "", false) }
+	fail := func(cause, err error) *errs.TaskError {
+		return errs.NewTaskError(name, spec.TaskID, cause, err, "", false)
+	}
 	x.once.Do(func() { x.startErr = x.start() })
 	if x.startErr != nil {
 		return nil, fail(errs.ErrTaskFailed, x.startErr)

@@ -73,7 +73,7 @@ type (
 	// getReply holds the values in order up to the first failure, which
 	// Err describes (the failed ref is Values' length).
 	getReply struct {
-		Values [][]byte             `msgpack:"v"`
+		Values [][]byte            `msgpack:"v"`
 		Err    *errs.WireTaskError `msgpack:"e,omitempty"`
 	}
 	taskArg struct {
