@@ -15,6 +15,7 @@ import (
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/pybridge"
 )
 
 // actorDef is a registered actor type: its constructor and methods.
@@ -381,6 +382,9 @@ func ExitActor(ctx context.Context) error {
 
 // NewActor and CallActor make executor serve actors.
 func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError) {
+	if _, ok := pybridge.PythonClass(spec.Class); ok {
+		return python.NewActor(ctx, spec, args)
+	}
 	actorRegistry.RLock()
 	def := actorRegistry.byClass[spec.Class]
 	actorRegistry.RUnlock()
@@ -399,6 +403,9 @@ func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][
 }
 
 func (executor) CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte) (core.Encoded, *errs.TaskError) {
+	if _, ok := pybridge.PythonClass(class); ok {
+		return python.CallActor(ctx, instance, class, call, args)
+	}
 	actorRegistry.RLock()
 	def := actorRegistry.byClass[class]
 	actorRegistry.RUnlock()

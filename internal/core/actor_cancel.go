@@ -30,6 +30,9 @@ type ActorCallOptions struct {
 	// RetryExceptions also resends the call after it returned an error or
 	// panicked, within the same retries.
 	RetryExceptions bool
+	// ID is the call's task ID when the caller reserved it (ReserveIDs);
+	// "" takes the next.
+	ID string
 }
 
 func (o ActorCallOptions) apply(c *actorCall) {

@@ -217,7 +217,10 @@ func (rt *Runtime) SubmitActorCallWith(actorID, class, method string, args []Tas
 
 // submitActorCall submits a call, a streaming one if so is set.
 func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg, keep any, o ActorCallOptions, so *StreamOptions) Ref {
-	id := rt.nextID()
+	id := o.ID
+	if id == "" {
+		id = rt.nextID()
+	}
 	obj := rt.store.create(id)
 	c := &actorCall{obj: obj, args: args, retries: -2, name: class + "." + method, keep: keep,
 		req: protocol.ActorCallRequest{ActorID: actorID, TaskID: id, Method: method, OwnerAddr: rt.Addr(), Stream: rt.openStream(id, so)}}

@@ -290,6 +290,15 @@ func (rt *Runtime) nextID() string {
 	return rt.prefix + strconv.FormatUint(rt.seq.Add(1), 36)
 }
 
+// ReserveIDs sets n IDs aside for a caller that names its tasks itself
+// (SubmitOptions.ID): prefix followed by first, first+1, ... first+n-1,
+// each in base 36. A Python driver names its results before the submit
+// reaches the core, so that .remote() need not wait for it.
+func (rt *Runtime) ReserveIDs(n int) (prefix string, first uint64) {
+	last := rt.seq.Add(uint64(n))
+	return rt.prefix, last - uint64(n) + 1
+}
+
 // client returns a shared connection to addr, dialing when needed.
 func (rt *Runtime) client(ctx context.Context, addr string) (*rpc.Client, error) {
 	c, err := rt.clients.Get(ctx, addr)

@@ -56,6 +56,9 @@ type SubmitOptions struct {
 	Env []string
 	// Stream makes the task a streaming one (stream.go).
 	Stream *StreamOptions
+	// ID is the task's ID when the caller reserved it (ReserveIDs), so
+	// that it could name the result before submitting; "" takes the next.
+	ID string
 }
 
 // leaseLinger keeps an idle lease a moment before returning it, so that
@@ -148,7 +151,10 @@ func (rt *Runtime) Submit(opts SubmitOptions, args []TaskArg) Ref {
 // SubmitN submits a task whose result is split into opts.NumReturns
 // objects (at least one), and returns their references in order.
 func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
-	id := rt.nextID()
+	id := opts.ID
+	if id == "" {
+		id = rt.nextID()
+	}
 	obj := rt.store.create(id)
 	t := &task{opts: opts, args: args, obj: obj, retriesOut: opts.MaxRetries, appRetries: opts.MaxRetries,
 		spec: protocol.TaskSpec{TaskID: id, JobID: rt.job.Load().JobID, Name: opts.Name, Display: opts.Display,

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/rayo-dev/rayo/internal/core"
+	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
@@ -28,17 +29,25 @@ func ServeDriver(fd int, token string, log *slog.Logger, connect func() error) e
 	s := rpc.NewServer(token, log)
 	connected := make(chan struct{})
 	var connectErr error
+	now := func() (*core.Runtime, error) {
+		select {
+		case <-connected:
+		default:
+			return nil, fmt.Errorf("%w: the bridge is still connecting (call py.info first)", errs.ErrNotInitialized)
+		}
+		if connectErr != nil {
+			return nil, connectErr
+		}
+		return runtimeOf()
+	}
 	registerOps(s, func(ctx context.Context) (*core.Runtime, error) {
 		select {
 		case <-connected:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if connectErr != nil {
-			return nil, connectErr
-		}
-		return runtimeOf()
-	})
+		return now()
+	}, now)
 	l := listenOn(nc)
 	go func() { _ = s.Serve(l) }()
 	connectErr = connect()

@@ -49,14 +49,21 @@ type pyTask struct {
 	done chan *taskResult
 }
 
-// taskMsg is a task as the Python worker gets it.
+// taskMsg is a task as the Python worker gets it: a task (Kind ""), an
+// actor's construction ("new") or a call of its method ("call").
 type taskMsg struct {
+	Kind       string   `msgpack:"k,omitempty"`
 	ID         string   `msgpack:"id"`
 	Function   string   `msgpack:"f"`
 	Name       string   `msgpack:"d"`
 	Args       [][]byte `msgpack:"a"`
 	NumReturns int      `msgpack:"nret,omitempty"`
 	Attempt    int      `msgpack:"att,omitempty"`
+	// Actor and Method name an actor call's instance and method; a "new"
+	// gives the instance its ID and says how many calls may run at once.
+	Actor          string `msgpack:"actor,omitempty"`
+	Method         string `msgpack:"m,omitempty"`
+	MaxConcurrency int    `msgpack:"maxc,omitempty"`
 }
 
 // taskResult is what the Python worker sends back: a value per return
@@ -99,22 +106,66 @@ func (x *Executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [
 }
 
 func (x *Executor) run(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
-	name := spec.DisplayName()
-	fail := func(cause, err error) *errs.TaskError {
-		return errs.NewTaskError(name, spec.TaskID, cause, err, "", false)
+	return x.do(ctx, taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
+		Args: args, NumReturns: spec.NumReturns, Attempt: spec.Attempt}, max(spec.NumReturns, 1))
+}
+
+// pythonActor is the instance NewActor returns: the Python worker keeps
+// the object itself, by the actor's ID.
+type pythonActor struct{ id string }
+
+// NewActor constructs a Python actor in the Python worker.
+func (x *Executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError) {
+	fid, _ := PythonClass(spec.Class)
+	_, terr := x.do(ctx, taskMsg{Kind: "new", ID: spec.ActorID + ".new", Function: fid, Name: className(spec.Class) + ".__init__",
+		Args: args, Actor: spec.ActorID, MaxConcurrency: spec.MaxConcurrency}, 0)
+	if terr != nil {
+		return nil, terr
 	}
+	return &pythonActor{id: spec.ActorID}, nil
+}
+
+// CallActor runs a method of a Python actor.
+func (x *Executor) CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte) (core.Encoded, *errs.TaskError) {
+	name := call.Name
+	if name == "" {
+		name = className(class) + "." + call.Method
+	}
+	a, ok := instance.(*pythonActor)
+	if !ok {
+		return core.Encoded{}, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
+	}
+	vals, terr := x.do(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method}, 1)
+	if terr != nil {
+		return core.Encoded{}, terr
+	}
+	return vals[0], nil
+}
+
+// className is a Python class's name without its function ID.
+func className(class string) string {
+	rest := strings.TrimPrefix(class, TaskPrefix)
+	if _, name, ok := strings.Cut(rest, "/"); ok {
+		return name
+	}
+	return rest
+}
+
+// do hands msg to the Python worker and waits for its want values.
+func (x *Executor) do(ctx context.Context, msg taskMsg, want int) ([]core.Encoded, *errs.TaskError) {
+	name := msg.Name
+	fail := func(cause, err error) *errs.TaskError { return errs.NewTaskError(name, msg.ID, cause, err, "", false) }
 	x.once.Do(func() { x.startErr = x.start() })
 	if x.startErr != nil {
 		return nil, fail(errs.ErrTaskFailed, x.startErr)
 	}
-	t := &pyTask{done: make(chan *taskResult, 1), msg: taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix),
-		Name: name, Args: args, NumReturns: spec.NumReturns, Attempt: spec.Attempt}}
+	t := &pyTask{done: make(chan *taskResult, 1), msg: msg}
 	x.mu.Lock()
-	x.running[spec.TaskID] = t
+	x.running[msg.ID] = t
 	x.mu.Unlock()
 	defer func() {
 		x.mu.Lock()
-		delete(x.running, spec.TaskID)
+		delete(x.running, msg.ID)
 		x.mu.Unlock()
 	}()
 	select {
@@ -135,11 +186,10 @@ func (x *Executor) run(ctx context.Context, spec *protocol.TaskSpec, args [][]by
 		if e.Code != "" {
 			cause = errs.SentinelOf(e.Code)
 		}
-		te := errs.NewTaskError(name, spec.TaskID, cause, errors.New(e.Message), e.Trace, false)
+		te := errs.NewTaskError(name, msg.ID, cause, errors.New(e.Message), e.Trace, false)
 		te.Data = e.Pickled
 		return nil, te
 	}
-	want := max(spec.NumReturns, 1)
 	if len(r.Values) != want {
 		return nil, fail(errs.ErrBadCall, fmt.Errorf("the Python worker returned %d values for %d returns", len(r.Values), want))
 	}
@@ -178,18 +228,26 @@ func holdRefs(refs []core.Ref) any {
 // the one before.
 func (x *Executor) next(ctx context.Context, req *nextReq) (*taskMsg, error) {
 	if r := req.Done; r != nil {
-		x.mu.Lock()
-		t := x.running[r.ID]
-		x.mu.Unlock()
-		if t != nil {
-			t.done <- r
-		}
+		x.finish(r)
 	}
 	select {
 	case t := <-x.queue:
 		return &t.msg, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// finish delivers a result to the call waiting for it.
+func (x *Executor) finish(r *taskResult) {
+	x.mu.Lock()
+	t := x.running[r.ID]
+	x.mu.Unlock()
+	if t != nil {
+		select {
+		case t.done <- r:
+		default: // a second result for one task: the first stands
+		}
 	}
 }
 
@@ -214,7 +272,8 @@ func (x *Executor) start() error {
 		python = "python3"
 	}
 	cmd := exec.Command(python, "-m", "rayo.worker")
-	cmd.Env = append(childEnv(os.Environ()), "RAYO_BRIDGE_FD=3", "RAYO_BRIDGE_TOKEN="+token)
+	cmd.Env = append(childEnv(os.Environ()), "RAYO_BRIDGE_FD=3", "RAYO_BRIDGE_TOKEN="+token,
+		"PYTHONUNBUFFERED=1") // its prints reach the driver as they happen
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// The child goes with this worker, however it ends.
@@ -229,8 +288,14 @@ func (x *Executor) start() error {
 	x.child = cmd.Process
 	x.mu.Unlock()
 	s := rpc.NewServer(token, x.log)
-	registerOps(s, func(context.Context) (*core.Runtime, error) { return runtimeOf() })
+	registerOps(s, func(context.Context) (*core.Runtime, error) { return runtimeOf() }, runtimeOf)
 	rpc.Register(s, "py.next", x.next)
+	// py.done carries the result of a call the Python worker ran on
+	// another thread (threaded and async actors).
+	rpc.Register(s, "py.done", func(_ context.Context, r *taskResult) (*empty, error) {
+		x.finish(r)
+		return &empty{}, nil
+	})
 	go func() { _ = s.Serve(listenOn(nc)) }()
 	go func() {
 		err := cmd.Wait()

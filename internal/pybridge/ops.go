@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/core"
@@ -90,13 +92,20 @@ type (
 		Env             map[string]string  `msgpack:"env,omitempty"`
 	}
 	submitReq struct {
+		// ID is the task's, from a block py.ids reserved for this
+		// connection: the driver names the result without waiting.
+		ID       string     `msgpack:"id"`
 		Function string     `msgpack:"f"`
 		Display  string     `msgpack:"d"`
 		Args     []taskArg  `msgpack:"a"`
 		Opts     submitOpts `msgpack:"o"`
 	}
-	refsReply struct {
-		Refs []wireRef `msgpack:"r"`
+	idsReq struct {
+		N int `msgpack:"n"`
+	}
+	idsReply struct {
+		Prefix string `msgpack:"p"`
+		First  uint64 `msgpack:"f"`
 	}
 	waitReq struct {
 		Refs    []wireRef `msgpack:"r"`
@@ -131,8 +140,8 @@ type (
 
 // registerOps serves the calls a Python process makes of the core, on rt
 // once ready returns it (a driver's bridge starts serving before Init has
-// finished).
-func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, error)) {
+// finished); readyNow answers at once, for handlers that must not block.
+func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, error), readyNow func() (*core.Runtime, error)) {
 	rpc.Register(s, "py.info", func(ctx context.Context, _ *empty) (*infoReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
@@ -161,13 +170,40 @@ func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, erro
 		}
 		return get(ctx, rt, req), nil
 	})
-	rpc.Register(s, "py.submit", func(ctx context.Context, req *submitReq) (*refsReply, error) {
+	ids := &idBlocks{}
+	rpc.Register(s, "py.ids", func(ctx context.Context, req *idsReq) (*idsReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
 			return nil, wireError(err)
 		}
-		return submit(rt, req)
+		if req.N < 1 || req.N > maxIDBlock {
+			return nil, wireError(fmt.Errorf("%w: a block of %d IDs (1 to %d)", errs.ErrInvalidOption, req.N, maxIDBlock))
+		}
+		prefix, first := rt.ReserveIDs(req.N)
+		ids.add(prefix, first, req.N)
+		return &idsReply{Prefix: prefix, First: first}, nil
 	})
+	// Submits are handled in order, before the next call on the
+	// connection is read: a get of a result that follows its submit
+	// finds the task there. Submitting only queues, so it never blocks.
+	s.HandleOrdered("py.submit", func(ctx context.Context, body []byte, reply func(any, error)) func() {
+		req := new(submitReq)
+		if err := rpc.Unmarshal(body, req); err != nil {
+			reply(nil, fmt.Errorf("%w: py.submit: %v", rpc.ErrBadRequest, err))
+			return nil
+		}
+		rt, err := readyNow()
+		if err == nil {
+			err = submit(rt, ids, req)
+		}
+		if err != nil {
+			reply(nil, wireError(err))
+		} else {
+			reply(&empty{}, nil)
+		}
+		return nil
+	})
+	registerActorOps(s, ids, ready, readyNow)
 	rpc.Register(s, "py.wait", func(ctx context.Context, req *waitReq) (*waitReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
@@ -270,48 +306,78 @@ func get(ctx context.Context, rt *core.Runtime, req *getReq) *getReply {
 	return out
 }
 
-func submit(rt *core.Runtime, req *submitReq) (*refsReply, error) {
+// maxIDBlock bounds one py.ids reservation.
+const maxIDBlock = 1 << 16
+
+// idBlocks are the task IDs reserved for a connection and not yet used:
+// a submit may take each once, and no other.
+type idBlocks struct {
+	mu     sync.Mutex
+	blocks []*idBlock
+}
+
+type idBlock struct {
+	prefix string
+	first  uint64
+	used   []bool
+	left   int
+}
+
+func (b *idBlocks) add(prefix string, first uint64, n int) {
+	b.mu.Lock()
+	b.blocks = append(b.blocks, &idBlock{prefix: prefix, first: first, used: make([]bool, n), left: n})
+	b.mu.Unlock()
+}
+
+// take marks id used; false if it was not reserved here or was used.
+func (b *idBlocks) take(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, blk := range b.blocks {
+		rest, ok := strings.CutPrefix(id, blk.prefix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(rest, 36, 64)
+		if err != nil || n < blk.first || n-blk.first >= uint64(len(blk.used)) || blk.used[n-blk.first] {
+			continue
+		}
+		blk.used[n-blk.first] = true
+		if blk.left--; blk.left == 0 {
+			b.blocks = append(b.blocks[:i], b.blocks[i+1:]...)
+		}
+		return true
+	}
+	return false
+}
+
+func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
 	if req.Function == "" {
-		return nil, wireError(fmt.Errorf("%w: a submit names no function", errs.ErrBadCall))
+		return fmt.Errorf("%w: a submit names no function", errs.ErrBadCall)
 	}
 	res, err := sched.FromFloat(req.Opts.Resources)
 	if err != nil {
-		return nil, wireError(fmt.Errorf("%w: %v", errs.ErrInvalidOption, err))
+		return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
 	}
 	if req.Opts.NumReturns < 0 {
-		return nil, wireError(fmt.Errorf("%w: num_returns %d", errs.ErrInvalidOption, req.Opts.NumReturns))
-	}
-	args := make([]core.TaskArg, len(req.Args))
-	for i, a := range req.Args {
-		if a.Ref != nil {
-			r := a.Ref.core()
-			args[i] = core.TaskArg{Ref: &r}
-			continue
-		}
-		args[i] = core.TaskArg{Value: a.Value, Nested: coreRefs(a.Nested)}
+		return fmt.Errorf("%w: num_returns %d", errs.ErrInvalidOption, req.Opts.NumReturns)
 	}
 	env, err := protocol.EnvList(req.Opts.Env)
 	if err != nil {
-		return nil, wireError(fmt.Errorf("%w: %v", errs.ErrInvalidOption, err))
+		return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
 	}
+	if !ids.take(req.ID) {
+		return fmt.Errorf("%w: task ID %q was not reserved by py.ids for this connection, or is used", errs.ErrBadCall, req.ID)
+	}
+	args := coreArgs(req.Args)
 	display := req.Opts.Name
 	if display == "" {
 		display = req.Display
 	}
-	opts := core.SubmitOptions{Name: TaskPrefix + req.Function, Display: display, Resources: res,
+	rt.SubmitN(core.SubmitOptions{ID: req.ID, Name: TaskPrefix + req.Function, Display: display, Resources: res,
 		MaxRetries: req.Opts.MaxRetries, RetryExceptions: req.Opts.RetryExceptions, NumReturns: req.Opts.NumReturns,
-		Env: env, Counted: true}
-	var refs []core.Ref
-	if opts.NumReturns > 0 {
-		refs = rt.SubmitN(opts, args)
-	} else {
-		refs = []core.Ref{rt.Submit(opts, args)}
-	}
-	out := &refsReply{Refs: make([]wireRef, len(refs))}
-	for i, r := range refs {
-		out.Refs[i] = toWire(r)
-	}
-	return out, nil
+		Env: env, Counted: true}, args)
+	return nil
 }
 
 // failure is err's wire form for Python's exceptions.from_wire: a task's

@@ -11,13 +11,14 @@ and python3-numpy. docs/python.md has the API table against Ray's.
 import inspect as _inspect
 
 from . import exceptions
+from ._actor import ActorClass, ActorHandle, get_actor, kill
 from ._remote import RemoteFunction
 from ._runtime import ObjectRef, cancel, get, is_initialized, put, shutdown, wait
 from ._runtime import _state, current as _current
 
 __all__ = [
     "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "cancel", "ObjectRef",
-    "RemoteFunction", "exceptions",
+    "RemoteFunction", "ActorClass", "ActorHandle", "get_actor", "kill", "exceptions",
 ]
 
 
@@ -61,5 +62,5 @@ def remote(*args, **options):
 
 def _make(target, options):
     if _inspect.isclass(target):
-        raise NotImplementedError("remote classes (actors) are not available in rayo's Python package yet")
+        return ActorClass(target, options)
     return RemoteFunction(target, options)

@@ -118,6 +118,8 @@ def _shared_default(obj):
     if t is ObjectRefData or getattr(t, "__rayo_ref__", False):
         note_ref(obj)
         return msgpack.ExtType(REF_EXT, msgpack.packb([obj.object_id, obj.owner_address]))
+    if getattr(t, "__rayo_actor__", False):
+        return msgpack.ExtType(ACTOR_EXT, msgpack.packb(obj._rayo_parts()))
     if t is ActorHandleData:
         parts = [obj.actor_id, obj.class_name]
         if obj.scope_object_id is not None:
@@ -176,11 +178,13 @@ def _dumps_pickled(value):
     return b"".join(parts)
 
 
-def loads(data, ref_factory=None):
+def loads(data, ref_factory=None, actor_factory=None):
     """Decodes a value encoded by dumps or by Go. Raw arrays and pickled
     buffers are read-only views of data, not copies. ref_factory(object_id,
     owner_address) makes what an object reference decodes to
-    (ObjectRefData by default)."""
+    (ObjectRefData by default), actor_factory(actor_id, class_name,
+    scope_object_id=None, scope_owner=None) an actor handle's
+    (ActorHandleData)."""
     try:
         mv = memoryview(data)
     except TypeError:
@@ -192,7 +196,10 @@ def loads(data, ref_factory=None):
         raise CodecError("rayo: no data: an empty buffer is no value")
     if mv[0] == RAW_MAGIC:
         return _load_raw(mv)
-    hook = _ext_hook if ref_factory is None else functools.partial(_ext_hook, ref_factory=ref_factory)
+    hook = _ext_hook
+    if ref_factory is not None or actor_factory is not None:
+        hook = functools.partial(_ext_hook, ref_factory=ref_factory or ObjectRefData,
+                                 actor_factory=actor_factory or ActorHandleData)
     if len(mv) >= _EXT32_HEADER and mv[0] == 0xC9 and mv[5] == PYTHON_EXT:
         n = int.from_bytes(mv[1:5], "big")
         if _EXT32_HEADER + n != len(mv):
@@ -240,7 +247,7 @@ def _load_raw(mv):
     return np.frombuffer(data, dtype=dtype)  # read-only: data is
 
 
-def _ext_hook(code, data, ref_factory=ObjectRefData):
+def _ext_hook(code, data, ref_factory=ObjectRefData, actor_factory=ActorHandleData):
     if code in (REF_EXT, ACTOR_EXT):
         try:
             parts = msgpack.unpackb(data, raw=False)
@@ -250,7 +257,7 @@ def _ext_hook(code, data, ref_factory=ObjectRefData):
         if code == REF_EXT and ok and len(parts) == 2:
             return ref_factory(*parts)
         if code == ACTOR_EXT and ok and len(parts) in (2, 4):
-            return ActorHandleData(*parts)
+            return actor_factory(*parts)
         raise CodecError(f"rayo: malformed {'object reference' if code == REF_EXT else 'actor handle'} (msgpack ext {code})")
     if code == PASSABLE_EXT:
         return PassableData(data)

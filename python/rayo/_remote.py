@@ -79,12 +79,14 @@ def decode_args(core, values):
 
 
 def export(core, fn):
-    """Puts fn in the job's function table once and returns its ID."""
-    pickled = cloudpickle.dumps(fn)
-    fid = hashlib.sha256(pickled).hexdigest()[:32]
-    if fid not in core.exported:
+    """Puts fn in the job's function table once and returns its ID (the
+    pickle's hash: the same function exported twice is one entry)."""
+    fid = core.functions.get(fn)
+    if fid is None:
+        pickled = cloudpickle.dumps(fn)
+        fid = hashlib.sha256(pickled).hexdigest()[:32]
         core.call("py.fn.put", {"id": fid, "v": pickled})
-        core.exported.add(fid)
+        core.functions[fn] = fid
     return fid
 
 
@@ -134,6 +136,8 @@ class RemoteFunction:
         env = (o.get("runtime_env") or {}).get("env_vars")
         if env:
             opts["env"] = {str(k): str(v) for k, v in env.items()}
-        reply = core.call("py.submit", {"f": fid, "d": self._name, "a": encode_args(args, kwargs), "o": opts})
-        refs = [_runtime.ObjectRef(r[0], r[1], core) for r in reply["r"]]
-        return refs[0] if nret == 1 else refs
+        tid = core.new_task_id()
+        core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs), "o": opts})
+        if nret == 1:
+            return _runtime.ObjectRef(tid, core.address, core)
+        return [_runtime.ObjectRef(tid if i == 0 else "%s.%d" % (tid, i), core.address, core) for i in range(nret)]

@@ -23,6 +23,7 @@ import socket
 import ssl
 import stat
 import struct
+import sys
 import threading
 import time
 
@@ -132,9 +133,11 @@ class _Socket:
 
     def __init__(self, sock, network):
         self.sock, self.network = sock, network
+        self._send_lock = threading.Lock()  # frames from two threads must not interleave
 
     def send(self, data):
-        self.sock.sendall(data)
+        with self._send_lock:
+            self.sock.sendall(data)
 
     def recv(self):
         return self.sock.recv(1 << 16)
@@ -277,10 +280,19 @@ def _hello(sock, frames, address, token):
 
 
 class _Call:
-    __slots__ = ("done", "reply", "error")
+    __slots__ = ("done", "reply", "error", "callback")
 
-    def __init__(self):
+    def __init__(self, callback=None):
         self.done, self.reply, self.error = threading.Event(), None, None
+        self.callback = callback
+
+    def finish(self):
+        self.done.set()
+        if self.callback is not None:
+            try:
+                self.callback(self.reply, self.error)
+            except Exception:  # the reader thread must go on
+                sys.excepthook(*sys.exc_info())
 
 
 class Connection:
@@ -345,6 +357,24 @@ class Connection:
             raise c.error
         return c.reply
 
+    def call_async(self, method, payload, callback):
+        """Sends payload to method without waiting: callback(reply, error)
+        runs on the connection's reader thread when the reply comes (or
+        with ConnectionClosed when the connection ends first), so it must
+        not block."""
+        name = method.encode()
+        c = _Call(callback)
+        with self._lock:
+            if self._closed is not None:
+                raise self._failure()
+            self._next_id += 1
+            cid = self._next_id
+            self._pending[cid] = c
+        try:
+            self._sock.send(_frame(_REQUEST, cid, name, payload))
+        except OSError as e:
+            self._end(ConnectionClosed("%s: sending %s: %s" % (self.address, method, e)))
+
     def close(self):
         """Closes the connection; calls in flight fail with ConnectionClosed."""
         self._end(ConnectionClosed("%s: the connection was closed" % self.address))
@@ -364,7 +394,7 @@ class Connection:
             pending, self._pending = self._pending, {}
         for c in pending.values():
             c.error = self._failure()
-            c.done.set()
+            c.finish()
         self._sock.shutdown()  # wakes the reader, which closes the socket
 
     def _read_loop(self):
@@ -387,7 +417,7 @@ class Connection:
                     c.error = _wire_error(payload)
                 else:
                     c.reply = payload
-                c.done.set()
+                c.finish()
         except Exception as e:  # the connection's end, whatever ended it
             cause = e if isinstance(e, ConnectionClosed) else ConnectionClosed(str(e) or type(e).__name__)
             cause = type(cause)("%s: %s" % (self.address, cause))

@@ -28,6 +28,21 @@ INIT_TIMEOUT = 120.0
 # after RELEASE_DELAY seconds.
 RELEASE_BATCH = 256
 RELEASE_DELAY = 0.1
+# Task IDs reserved at a time.
+ID_BLOCK = 1024
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(n):
+    """n as Go's strconv.FormatUint(n, 36) writes it."""
+    if n == 0:
+        return "0"
+    out = []
+    while n:
+        n, d = divmod(n, 36)
+        out.append(_DIGITS[d])
+    return "".join(reversed(out))
 
 
 def _pack(obj):
@@ -50,7 +65,10 @@ class Core:
         self.worker_id = info["worker"]
         self.address = info["addr"]
         self.is_worker = info["is_worker"]
-        self.exported = set()  # function IDs put in the function table
+        self.functions = {}  # function -> its ID in the function table
+        self.failed = {}  # task ID -> why its submit failed
+        self._id_lock = threading.Lock()
+        self._id_prefix, self._id_next, self._id_end = "", 0, 0
         self._released = []
         self._release_lock = threading.Lock()
         self._release_wake = threading.Event()
@@ -63,6 +81,37 @@ class Core:
             return _unpack(self.conn.call(method, _pack(obj), timeout))
         except _rpc.RpcError as e:
             raise _rpc_exception(e) from None
+
+    # --- submitting ---------------------------------------------------
+
+    def new_task_id(self):
+        """A task ID from a block the core reserved for this process, so
+        that .remote() names its result without waiting for the core."""
+        with self._id_lock:
+            if self._id_next == self._id_end:
+                reply = self.call("py.ids", {"n": ID_BLOCK})
+                self._id_prefix, self._id_next, self._id_end = reply["p"], reply["f"], reply["f"] + ID_BLOCK
+            n = self._id_next
+            self._id_next += 1
+        return self._id_prefix + _base36(n)
+
+    def submit(self, msg, method="py.submit"):
+        """Sends a submit (or an actor call) without waiting; a refusal is
+        kept for the result's get."""
+        tid = msg["id"]
+
+        def done(_, error):
+            if error is not None:
+                self.failed[tid] = _rpc_exception(error) if isinstance(error, _rpc.RpcError) else error
+        self.conn.call_async(method, _pack(msg), done)
+
+    def check_submitted(self, refs):
+        """Raises the error of a refused submit among refs' tasks."""
+        if self.failed:
+            for r in refs:
+                e = self.failed.get(r.object_id.split(".", 1)[0])
+                if e is not None:
+                    raise e
 
     # --- references ---------------------------------------------------
 
@@ -93,7 +142,7 @@ class Core:
         found = []
         _decoding.refs = found
         try:
-            value = _codec.loads(data, ref_factory=_decoded_ref)
+            value = _codec.loads(data, ref_factory=_decoded_ref, actor_factory=_decoded_actor)
         finally:
             _decoding.refs = None
         if found:
@@ -179,6 +228,11 @@ def _decoded_ref(object_id, owner_address):
     if refs is not None:
         refs.append(r)
     return r
+
+
+def _decoded_actor(*parts):
+    from ._actor import _rebuild_handle
+    return _rebuild_handle(*parts)
 
 
 def _rebuild_ref(object_id, owner_address):
@@ -332,10 +386,12 @@ def get(refs, *, timeout=None):
         raise TypeError("rayo.get takes an ObjectRef or a list of them, not a %s" % type(refs).__name__)
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be None or at least 0")
+    c.check_submitted(lst)
     reply = c.call("py.get", {"r": [_wire(r) for r in lst], "t": -1.0 if timeout is None else float(timeout)})
     values = [c.decode(v) for v in reply["v"]]
     err = reply.get("e")
     if err is not None:
+        c.check_submitted(lst)
         raise failure(err)
     return values[0] if single else values
 
@@ -366,6 +422,7 @@ def wait(refs, *, num_returns=1, timeout=None, fetch_local=True):
         raise ValueError("num_returns must be between 1 and the number of refs (%d), not %d" % (len(refs), num_returns))
     if not refs:
         return [], []
+    c.check_submitted(refs)
     reply = c.call("py.wait", {"r": [_wire(r) for r in refs], "k": num_returns,
                                "t": -1.0 if timeout is None else float(timeout)})
     ready = set(reply["i"][:num_returns])

@@ -1,13 +1,24 @@
 """A Python worker: `python -m rayo.worker`, started by a rayo worker (Go)
-for a Python job's tasks, with its end of their socket pair as descriptor
-RAYO_BRIDGE_FD. It pulls tasks (py.next, which carries the previous
-task's result), loads each function once from the job's function table,
-and runs it. A KeyboardInterrupt (the Go worker's SIGINT on rayo.cancel)
-fails the task as cancelled."""
+for a Python job's tasks and actors, with its end of their socket pair as
+descriptor RAYO_BRIDGE_FD.
 
+It pulls work with py.next, which also carries the result of the work
+before; functions and classes load once from the job's function table. A
+task, and a call of an actor that runs one call at a time, run on the main
+thread; a threaded actor's calls (max_concurrency > 1) run on a pool of
+that many threads, and an async actor's on an event loop of its own
+(Ray's async actors), their results sent with py.done. A KeyboardInterrupt
+(the Go worker's SIGINT on rayo.cancel) fails the running task as
+cancelled.
+"""
+
+import asyncio
+import concurrent.futures
+import inspect
 import os
 import signal
 import sys
+import threading
 import traceback
 
 import cloudpickle
@@ -27,10 +38,38 @@ def _error(e, code=""):
     return m
 
 
+def _encode(out, values):
+    encoded, nested = [], []
+    for v in values:
+        data, refs = _codec.dumps_noting(v)
+        encoded.append(data)
+        nested.append([[r.object_id, r.owner_address] for r in refs])
+    out["v"] = encoded
+    if any(nested):
+        out["n"] = nested
+    return out
+
+
+class _Actor:
+    def __init__(self, instance, max_concurrency):
+        self.instance = instance
+        self.loop = None
+        self.pool = None
+        if inspect.iscoroutinefunction(getattr(type(instance), "__init__", None)):
+            raise TypeError("an actor's __init__ cannot be async")
+        if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(instance), inspect.isfunction)):
+            self.loop = asyncio.new_event_loop()
+            threading.Thread(target=self.loop.run_forever, name="rayo-actor-loop", daemon=True).start()
+        elif max_concurrency > 1:
+            self.pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="rayo-actor")
+
+
 class Worker:
     def __init__(self, core):
         self.core = core
         self.functions = {}
+        self.actors = {}
+        self.current = threading.local()  # task and actor IDs of the running call
 
     def function(self, fid):
         fn = self.functions.get(fid)
@@ -40,40 +79,91 @@ class Worker:
             self.functions[fid] = fn
         return fn
 
-    def run(self, task):
-        """Runs one task and returns its result message."""
+    def prepare(self, task):
+        """The callable and arguments of task; raises for a bad call."""
+        args, kwargs = _remote.decode_args(self.core, task["a"])
+        kind = task.get("k")
+        if kind == "call":
+            actor = self.actors.get(task["actor"])
+            if actor is None:
+                raise RuntimeError("actor %s is not in this worker" % task["actor"])
+            method = getattr(actor.instance, task["m"], None)
+            if method is None or task["m"].startswith("__"):
+                raise AttributeError("actor %s has no method %r" % (type(actor.instance).__name__, task["m"]))
+            return method, args, kwargs
+        return self.function(task["f"]), args, kwargs
+
+    def complete(self, task, result):
         out = {"id": task["id"]}
+        kind = task.get("k")
+        if kind == "new":
+            self.actors[task["actor"]] = _Actor(result, task.get("maxc", 1))
+            out["v"] = []
+            return out
+        nret = task.get("nret", 0)
+        if nret:
+            values = list(result) if isinstance(result, (list, tuple)) else None
+            if values is None or len(values) != nret:
+                raise ValueError("task %s has num_returns=%d but returned a %s" % (task["d"], nret, type(result).__name__))
+        else:
+            values = [result]
+        return _encode(out, values)
+
+    def run(self, task):
+        """Runs task on this thread and returns its result message."""
+        self.current.task = task
         try:
             try:
-                fn = self.function(task["f"])
-                args, kwargs = _remote.decode_args(self.core, task["a"])
+                fn, args, kwargs = self.prepare(task)
             except KeyboardInterrupt:
                 raise
             except Exception as e:
-                out["e"] = _error(e, "bad_call")
-                return out
-            result = fn(*args, **kwargs)
-            nret = task.get("nret", 0)
-            if nret:
-                values = list(result) if isinstance(result, (list, tuple)) else None
-                if values is None or len(values) != nret:
-                    raise ValueError("task %s has num_returns=%d but returned %r" % (task["d"], nret, type(result).__name__))
-            else:
-                values = [result]
-            encoded, nested = [], []
-            for v in values:
-                data, refs = _codec.dumps_noting(v)
-                encoded.append(data)
-                nested.append([[r.object_id, r.owner_address] for r in refs])
-            out["v"] = encoded
-            if any(nested):
-                out["n"] = nested
+                return {"id": task["id"], "e": _error(e, "bad_call")}
+            return self.complete(task, fn(*args, **kwargs))
         except KeyboardInterrupt as e:
-            out.pop("v", None)
-            out["e"] = _error(e, "cancelled")
+            return {"id": task["id"], "e": _error(e, "cancelled")}
         except Exception as e:
-            out["e"] = _error(e)
-        return out
+            return {"id": task["id"], "e": _error(e)}
+        finally:
+            self.current.task = None
+
+    def send(self, out):
+        self.core.call("py.done", out)
+
+    def dispatch(self, task):
+        """Runs task here and returns its result, or hands it to its
+        actor's pool or loop and returns None."""
+        actor = self.actors.get(task.get("actor")) if task.get("k") == "call" else None
+        if actor is None or (actor.loop is None and actor.pool is None):
+            return self.run(task)
+        if actor.pool is not None:
+            actor.pool.submit(lambda: self.send(self.run(task)))
+            return None
+        asyncio.run_coroutine_threadsafe(self.run_async(task), actor.loop)
+        return None
+
+    async def run_async(self, task):
+        self.current.task = task
+        try:
+            try:
+                fn, args, kwargs = self.prepare(task)
+            except Exception as e:
+                out = {"id": task["id"], "e": _error(e, "bad_call")}
+            else:
+                try:
+                    result = fn(*args, **kwargs)
+                    if inspect.isawaitable(result):
+                        result = await result
+                    out = self.complete(task, result)
+                except asyncio.CancelledError as e:
+                    out = {"id": task["id"], "e": _error(e, "cancelled")}
+                except Exception as e:
+                    out = {"id": task["id"], "e": _error(e)}
+        finally:
+            self.current.task = None
+        # Off the loop: a call from the loop's thread would stop every
+        # other coroutine while it waits.
+        await asyncio.get_running_loop().run_in_executor(None, self.send, out)
 
     def serve(self):
         done = None
@@ -82,23 +172,40 @@ class Worker:
                 task = self.core.call("py.next", {"done": done} if done else {})
             except KeyboardInterrupt:
                 continue  # a cancel that came after its task ended
-            done = self.run(task)
+            done = self.dispatch(task)
+
+
+_worker = None
+
+
+def current_task():
+    """The running call's message in this thread (None outside one)."""
+    w = _worker
+    return getattr(w.current, "task", None) if w is not None else None
 
 
 def main():
+    global _worker
     fd = int(os.environ.pop("RAYO_BRIDGE_FD"))
     token = os.environ.pop("RAYO_BRIDGE_TOKEN")
     # The working directory's modules, as for the driver.
     sys.path.insert(0, os.getcwd())
     core = _runtime.connect_worker(fd, token)
+    _worker = Worker(core)
     try:
-        Worker(core).serve()
+        _worker.serve()
     except _runtime._rpc.ConnectionClosed:
         pass  # the Go worker went: so does this one
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(0)
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    main()
+    # Run as rayo.worker, not __main__, so that the package's own imports
+    # of this module see the worker.
+    from rayo import worker as _canonical
+
+    _canonical.main()
