@@ -9,12 +9,7 @@ import msgpack
 import pytest
 
 from rayo import _pki, _rpc, _session
-from rayohead import Head, build_rayo, poll
-
-
-@pytest.fixture(scope="session")
-def rayo_bin(tmp_path_factory):
-    return build_rayo(str(tmp_path_factory.mktemp("bin")))
+from rayohead import Head, poll
 
 
 def _head(request, rayo_bin, tls):
