@@ -51,7 +51,7 @@ type callOptions struct {
 func (o callOptions) placement() (sched.Resources, sched.Strategy, error) {
 	req := o.resources
 	if o.pg != "" {
-		req = bundleResources(req, o.pg, o.pgBundle)
+		req = protocol.BundleResources(req, o.pg, o.pgBundle)
 	}
 	res, err := sched.FromFloat(req)
 	if err != nil {

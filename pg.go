@@ -6,7 +6,6 @@ import (
 	"reflect"
 
 	"github.com/rayo-dev/rayo/internal/errs"
-	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/sched"
 )
 
@@ -204,19 +203,6 @@ func InPlacementGroup(pg *PlacementGroup, bundleIndex int) Option {
 		o.pg, o.pgBundle = pg.id, bundleIndex
 		return nil
 	}
-}
-
-// bundleResources turns a request into the resources of the bundle it
-// runs in: each name becomes the bundle's own resource, plus the bundle's
-// marker, so that a task with no resources is still pinned to it.
-func bundleResources(req map[string]float64, pgID string, index int) map[string]float64 {
-	out := map[string]float64{protocol.BundleResourceName("bundle", pgID, index): 0.001}
-	for name, v := range req {
-		if v > 0 {
-			out[protocol.BundleResourceName(name, pgID, index)] = v
-		}
-	}
-	return out
 }
 
 // LabelSelector places a task or actor only on nodes whose labels

@@ -61,3 +61,13 @@ func (rt *Runtime) PlacementGroupInfo(ctx context.Context, id string) (*protocol
 func (rt *Runtime) RemovePlacementGroup(ctx context.Context, id string) error {
 	return pgErr(rt.callHead(ctx, protocol.HeadRemovePG, &protocol.RemovePGRequest{PGID: id}, nil))
 }
+
+// ListPlacementGroups returns every placement group the head knows,
+// removed ones included (Ray's placement_group_table()).
+func (rt *Runtime) ListPlacementGroups(ctx context.Context) ([]protocol.PGInfo, error) {
+	var reply protocol.ListPGsReply
+	if err := rt.callHead(ctx, protocol.HeadListPGs, &struct{}{}, &reply); err != nil {
+		return nil, err
+	}
+	return reply.Groups, nil
+}

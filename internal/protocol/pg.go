@@ -92,6 +92,20 @@ func BundleResourceName(name, pgID string, index int) string {
 	return name + "_group_" + strconv.Itoa(index) + "_" + pgID
 }
 
+// BundleResources is what a task or actor asking for req in bundle index
+// of group pgID (-1: any bundle) is scheduled with: each resource under
+// its bundle name, and a sliver of the bundle's marker so that even a
+// request of nothing lands in the group.
+func BundleResources(req map[string]float64, pgID string, index int) map[string]float64 {
+	out := map[string]float64{BundleResourceName("bundle", pgID, index): 0.001}
+	for name, v := range req {
+		if v > 0 {
+			out[BundleResourceName(name, pgID, index)] = v
+		}
+	}
+	return out
+}
+
 // GroupOfResources returns the placement group a request's resources
 // belong to ("" if none), from the bundle marker resource.
 func GroupOfResources(res sched.Resources) string {

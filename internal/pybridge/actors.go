@@ -9,7 +9,6 @@ import (
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
-	"github.com/rayo-dev/rayo/internal/sched"
 )
 
 // A Python actor class is registered as TaskPrefix + "<function ID>/<class
@@ -39,6 +38,7 @@ type (
 		MaxTaskRetries int                `msgpack:"maxtr"`
 		MaxConcurrency int                `msgpack:"maxc"`
 		Env            map[string]string  `msgpack:"env,omitempty"`
+		Strategy       *wireStrategy      `msgpack:"strat,omitempty"`
 		Args           []taskArg          `msgpack:"a"`
 	}
 	// actorReply describes an actor for a handle: Scope is the object
@@ -104,9 +104,9 @@ func registerActorOps(s *rpc.Server, ids *idBlocks, ready func(context.Context) 
 		if _, ok := PythonClass(req.Class); !ok {
 			return nil, wireError(fmt.Errorf("%w: %q is not a Python actor class", errs.ErrBadCall, req.Class))
 		}
-		res, err := sched.FromFloat(req.Resources)
+		res, strat, err := placement(req.Resources, req.Strategy)
 		if err != nil {
-			return nil, wireError(fmt.Errorf("%w: %v", errs.ErrInvalidOption, err))
+			return nil, wireError(err)
 		}
 		env, err := protocol.EnvList(req.Env)
 		if err != nil {
@@ -120,7 +120,7 @@ func registerActorOps(s *rpc.Server, ids *idBlocks, ready func(context.Context) 
 			ns = rt.Job().Namespace
 		}
 		id, class, err := rt.CreateActor(ctx, core.ActorOptions{Class: req.Class, Name: req.Name, Namespace: ns,
-			Detached: req.Detached, GetIfExists: req.GetIfExists, Resources: res, MaxRestarts: req.MaxRestarts,
+			Detached: req.Detached, GetIfExists: req.GetIfExists, Resources: res, Strategy: strat, MaxRestarts: req.MaxRestarts,
 			MaxTaskRetries: req.MaxTaskRetries, MaxConcurrency: max(req.MaxConcurrency, 1), Env: env}, coreArgs(req.Args))
 		if err != nil {
 			return nil, wireError(err)

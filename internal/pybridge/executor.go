@@ -45,6 +45,7 @@ func NewExecutor(log *slog.Logger) *Executor {
 }
 
 type pyTask struct {
+	ctx  context.Context // the call's, for its runtime context (py.ctx)
 	msg  taskMsg
 	done chan *taskResult
 }
@@ -159,7 +160,7 @@ func (x *Executor) do(ctx context.Context, msg taskMsg, want int) ([]core.Encode
 	if x.startErr != nil {
 		return nil, fail(errs.ErrTaskFailed, x.startErr)
 	}
-	t := &pyTask{done: make(chan *taskResult, 1), msg: msg}
+	t := &pyTask{ctx: ctx, done: make(chan *taskResult, 1), msg: msg}
 	x.mu.Lock()
 	x.running[msg.ID] = t
 	x.mu.Unlock()
@@ -290,6 +291,20 @@ func (x *Executor) start() error {
 	s := rpc.NewServer(token, x.log)
 	registerOps(s, func(context.Context) (*core.Runtime, error) { return runtimeOf() }, runtimeOf)
 	rpc.Register(s, "py.next", x.next)
+	// py.ctx answers get_runtime_context() for a running call.
+	rpc.Register(s, "py.ctx", func(_ context.Context, req *ctxReq) (*ctxReply, error) {
+		x.mu.Lock()
+		t := x.running[req.ID]
+		x.mu.Unlock()
+		var tc *core.TaskContext
+		if t != nil {
+			tc = core.TaskContextFrom(t.ctx)
+		}
+		if tc == nil {
+			return nil, wireError(fmt.Errorf("%w: no running call %q in this worker", errs.ErrBadCall, req.ID))
+		}
+		return &ctxReply{Resources: tc.Resources.ToFloat(), GPUIDs: tc.GPUIDs, PG: tc.PlacementGroupID, BundleIndex: tc.BundleIndex}, nil
+	})
 	// py.done carries the result of a call the Python worker ran on
 	// another thread (threaded and async actors).
 	rpc.Register(s, "py.done", func(_ context.Context, r *taskResult) (*empty, error) {

@@ -13,7 +13,6 @@ import (
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
-	"github.com/rayo-dev/rayo/internal/sched"
 )
 
 // TaskPrefix begins the registered name of every Python task: the rest is
@@ -90,6 +89,7 @@ type (
 		NumReturns      int                `msgpack:"nret,omitempty"`
 		Name            string             `msgpack:"name,omitempty"`
 		Env             map[string]string  `msgpack:"env,omitempty"`
+		Strategy        *wireStrategy      `msgpack:"strat,omitempty"`
 	}
 	submitReq struct {
 		// ID is the task's, from a block py.ids reserved for this
@@ -204,6 +204,7 @@ func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, erro
 		return nil
 	})
 	registerActorOps(s, ids, ready, readyNow)
+	registerClusterOps(s, ready)
 	rpc.Register(s, "py.wait", func(ctx context.Context, req *waitReq) (*waitReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
@@ -355,9 +356,9 @@ func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
 	if req.Function == "" {
 		return fmt.Errorf("%w: a submit names no function", errs.ErrBadCall)
 	}
-	res, err := sched.FromFloat(req.Opts.Resources)
+	res, strat, err := placement(req.Opts.Resources, req.Opts.Strategy)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
+		return err
 	}
 	if req.Opts.NumReturns < 0 {
 		return fmt.Errorf("%w: num_returns %d", errs.ErrInvalidOption, req.Opts.NumReturns)
@@ -374,7 +375,7 @@ func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
 	if display == "" {
 		display = req.Display
 	}
-	rt.SubmitN(core.SubmitOptions{ID: req.ID, Name: TaskPrefix + req.Function, Display: display, Resources: res,
+	rt.SubmitN(core.SubmitOptions{ID: req.ID, Name: TaskPrefix + req.Function, Display: display, Resources: res, Strategy: strat,
 		MaxRetries: req.Opts.MaxRetries, RetryExceptions: req.Opts.RetryExceptions, NumReturns: req.Opts.NumReturns,
 		Env: env, Counted: true}, args)
 	return nil

@@ -10,7 +10,8 @@ and python3-numpy. docs/python.md has the API table against Ray's.
 
 import inspect as _inspect
 
-from . import exceptions
+from . import exceptions, util
+from ._context import RuntimeContext, get_gpu_ids, get_runtime_context
 from ._actor import ActorClass, ActorHandle, get_actor, kill
 from ._remote import RemoteFunction
 from ._runtime import ObjectRef, cancel, get, is_initialized, put, shutdown, wait
@@ -18,8 +19,42 @@ from ._runtime import _state, current as _current
 
 __all__ = [
     "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "cancel", "ObjectRef",
-    "RemoteFunction", "ActorClass", "ActorHandle", "get_actor", "kill", "exceptions",
+    "RemoteFunction", "ActorClass", "ActorHandle", "get_actor", "kill", "exceptions", "util",
+    "get_runtime_context", "RuntimeContext", "get_gpu_ids", "nodes", "cluster_resources", "available_resources",
 ]
+
+
+def nodes():
+    """The cluster's nodes, in Ray's form (NodeID, Alive, Resources, ...)."""
+    out = []
+    for n in _current().call("py.nodes", {})["nodes"]:
+        host, _, port = n["addr"].rpartition(":")
+        out.append({"NodeID": n["id"], "Alive": n["alive"], "NodeManagerAddress": host, "NodeManagerPort": int(port or 0),
+                    "NodeManagerHostname": n["host"], "Resources": dict(n["res"]) if n["alive"] else {},
+                    "Labels": dict(n["labels"] or {}), "IsHead": n["head"], "State": n["state"],
+                    "ObjectStoreMemory": n["store"]})
+    return out
+
+
+def cluster_resources():
+    """The total resources of the cluster's live nodes."""
+    total = {}
+    for n in _current().call("py.nodes", {})["nodes"]:
+        if n["alive"]:
+            for k, v in n["res"].items():
+                total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def available_resources():
+    """The resources of the live nodes not held by anything now."""
+    total = {}
+    for n in _current().call("py.nodes", {})["nodes"]:
+        if n["alive"]:
+            for k, v in n["avail"].items():
+                if v > 0:
+                    total[k] = total.get(k, 0.0) + v
+    return total
 
 
 def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None, namespace=None,

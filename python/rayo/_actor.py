@@ -4,11 +4,12 @@ methods."""
 import inspect
 
 from . import _codec, _runtime
-from ._remote import _check_options, encode_args, export, resources_of
+from ._remote import _check_options, encode_args, export, resources_of, strategy_of
 
 ACTOR_OPTIONS = frozenset([
     "num_cpus", "num_gpus", "memory", "resources", "name", "namespace", "lifetime", "get_if_exists",
-    "max_restarts", "max_task_retries", "max_concurrency", "runtime_env",
+    "max_restarts", "max_task_retries", "max_concurrency", "runtime_env", "scheduling_strategy", "placement_group",
+    "placement_group_bundle_index", "placement_group_capture_child_tasks", "label_selector",
 ])
 METHOD_OPTIONS = frozenset(["name", "num_returns", "max_task_retries", "retry_exceptions"])
 
@@ -66,6 +67,9 @@ class ActorClass:
         env = (o.get("runtime_env") or {}).get("env_vars")
         if env:
             m["env"] = {str(k): str(v) for k, v in env.items()}
+        strat = strategy_of(o)
+        if strat:
+            m["strat"] = strat
         return _handle(core, core.call("py.actor.new", m))
 
 

@@ -14,7 +14,7 @@ _TASK_DEFAULTS = {"num_cpus": 1, "max_retries": 3}
 TASK_OPTIONS = frozenset([
     "num_cpus", "num_gpus", "memory", "resources", "max_retries", "retry_exceptions", "num_returns", "name",
     "runtime_env", "scheduling_strategy", "placement_group", "placement_group_bundle_index",
-    "placement_group_capture_child_tasks", "accelerator_type", "label_selector",
+    "placement_group_capture_child_tasks", "label_selector",
 ])
 
 
@@ -47,6 +47,74 @@ def resources_of(opts):
     if opts.get("memory"):
         res["memory"] = opts["memory"]
     return {k: float(v) for k, v in res.items()}
+
+
+def strategy_of(opts):
+    """The wire form of a call's scheduling options (internal/pybridge's
+    wireStrategy), or None for the default."""
+    from .util import scheduling_strategies as ss
+    from .util.placement_group import PlacementGroup
+
+    st = opts.get("scheduling_strategy")
+    out = {}
+    if opts.get("placement_group") not in (None, "default"):
+        if st is not None:
+            raise ValueError("give scheduling_strategy or placement_group, not both")
+        st = ss.PlacementGroupSchedulingStrategy(opts["placement_group"], opts.get("placement_group_bundle_index", -1),
+                                                 opts.get("placement_group_capture_child_tasks"))
+    elif opts.get("placement_group_bundle_index") not in (None, -1):
+        raise ValueError("placement_group_bundle_index needs placement_group")
+    if st is None or st == "DEFAULT":
+        pass
+    elif st == "SPREAD":
+        out["k"] = "SPREAD"
+    elif isinstance(st, ss.PlacementGroupSchedulingStrategy):
+        pg = st.placement_group
+        if not isinstance(pg, PlacementGroup):
+            raise ValueError("PlacementGroupSchedulingStrategy needs a PlacementGroup, not %r" % (pg,))
+        if st.placement_group_capture_child_tasks:
+            raise NotImplementedError("placement_group_capture_child_tasks is not supported by rayo")
+        b = st.placement_group_bundle_index
+        if not isinstance(b, int) or b < -1:
+            raise ValueError("placement_group_bundle_index must be an int at least -1, not %r" % (b,))
+        out["pg"], out["b"] = pg.id, b
+    elif isinstance(st, ss.NodeAffinitySchedulingStrategy):
+        if not st.node_id:
+            raise ValueError("NodeAffinitySchedulingStrategy needs a node_id")
+        out.update({"k": "NODE_AFFINITY", "node": st.node_id, "soft": bool(st.soft)})
+    elif isinstance(st, ss.NodeLabelSchedulingStrategy):
+        if st.soft:
+            raise NotImplementedError("soft label constraints are not supported by rayo")
+        out["labels"] = _selector(st.hard)
+    else:
+        raise ValueError("unknown scheduling_strategy %r" % (st,))
+    if opts.get("label_selector"):
+        sel = _selector(opts["label_selector"])
+        out["labels"] = out["labels"] + "," + sel if out.get("labels") else sel
+    if out and "b" not in out:
+        out["b"] = -1
+    return out or None
+
+
+def _selector(labels):
+    """A dict of label constraints as rayo's label selector syntax."""
+    from .util import scheduling_strategies as ss
+
+    parts = []
+    for k, v in dict(labels).items():
+        if isinstance(v, ss.In):
+            parts.append("%s in (%s)" % (k, ",".join(map(str, v.values))))
+        elif isinstance(v, ss.NotIn):
+            parts.append("%s notin (%s)" % (k, ",".join(map(str, v.values))))
+        elif isinstance(v, ss.Exists):
+            parts.append(k)
+        elif isinstance(v, ss.DoesNotExist):
+            parts.append("!" + k)
+        elif isinstance(v, str) and v.startswith("!"):
+            parts.append("%s!=%s" % (k, v[1:]))
+        else:
+            parts.append("%s=%s" % (k, v))
+    return ",".join(parts)
 
 
 def encode_args(args, kwargs):
@@ -136,6 +204,9 @@ class RemoteFunction:
         env = (o.get("runtime_env") or {}).get("env_vars")
         if env:
             opts["env"] = {str(k): str(v) for k, v in env.items()}
+        strat = strategy_of(o)
+        if strat:
+            opts["strat"] = strat
         tid = core.new_task_id()
         core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs), "o": opts})
         if nret == 1:
