@@ -16,6 +16,7 @@ import (
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/pybridge"
 )
 
 // Streaming results: Ray's num_returns="streaming" and ObjectRefGenerator.
@@ -371,6 +372,9 @@ func (s *ObjectRefStream[T]) EncodeMsgpack(*msgpack.Encoder) error {
 
 // ExecuteStream runs a streaming task in this worker.
 func (executor) ExecuteStream(ctx context.Context, spec *protocol.TaskSpec, args [][]byte, emit func(core.Encoded) error) *errs.TaskError {
+	if pybridge.IsPythonTask(spec.Name) {
+		return python.ExecuteStream(ctx, spec, args, emit)
+	}
 	streamDefs.RLock()
 	d := streamDefs.tasks[spec.Name]
 	streamDefs.RUnlock()
@@ -382,6 +386,9 @@ func (executor) ExecuteStream(ctx context.Context, spec *protocol.TaskSpec, args
 
 // CallActorStream runs a streaming method on an instance.
 func (executor) CallActorStream(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte, emit func(core.Encoded) error) *errs.TaskError {
+	if _, ok := pybridge.PythonClass(class); ok {
+		return python.CallActorStream(ctx, instance, class, call, args, emit)
+	}
 	name := class + "." + call.Method
 	streamDefs.RLock()
 	d := streamDefs.methods[name]

@@ -58,15 +58,16 @@ type (
 		NoRestart bool   `msgpack:"norestart,omitempty"`
 	}
 	actorCallReq struct {
-		ID              string    `msgpack:"id"`
-		Actor           string    `msgpack:"actor"`
-		Class           string    `msgpack:"c"`
-		Method          string    `msgpack:"m"`
-		Name            string    `msgpack:"name,omitempty"`
-		Scope           *wireRef  `msgpack:"scope,omitempty"`
-		Args            []taskArg `msgpack:"a"`
-		MaxTaskRetries  *int      `msgpack:"retries,omitempty"`
-		RetryExceptions bool      `msgpack:"rex,omitempty"`
+		ID              string      `msgpack:"id"`
+		Actor           string      `msgpack:"actor"`
+		Class           string      `msgpack:"c"`
+		Method          string      `msgpack:"m"`
+		Name            string      `msgpack:"name,omitempty"`
+		Scope           *wireRef    `msgpack:"scope,omitempty"`
+		Args            []taskArg   `msgpack:"a"`
+		MaxTaskRetries  *int        `msgpack:"retries,omitempty"`
+		RetryExceptions bool        `msgpack:"rex,omitempty"`
+		Stream          *streamOpts `msgpack:"stream,omitempty"`
 	}
 )
 
@@ -198,6 +199,13 @@ func callActor(rt *core.Runtime, ids *idBlocks, req *actorCallReq) error {
 	var keep any
 	if req.Scope != nil {
 		keep = holdRefs([]core.Ref{req.Scope.core()})
+	}
+	if so := req.Stream; so != nil {
+		if so.Backpressure < 0 {
+			return fmt.Errorf("%w: backpressure %d", errs.ErrInvalidOption, so.Backpressure)
+		}
+		rt.SubmitActorStream(req.Actor, req.Class, req.Method, coreArgs(req.Args), keep, o, core.StreamOptions{Backpressure: so.Backpressure})
+		return nil
 	}
 	rt.SubmitActorCallWith(req.Actor, req.Class, req.Method, coreArgs(req.Args), keep, o)
 	return nil

@@ -48,6 +48,8 @@ type pyTask struct {
 	ctx  context.Context // the call's, for its runtime context (py.ctx)
 	msg  taskMsg
 	done chan *taskResult
+	// emit reports a streaming call's items (py.emit); nil otherwise.
+	emit func(core.Encoded) error
 }
 
 // taskMsg is a task as the Python worker gets it: a task (Kind ""), an
@@ -65,6 +67,8 @@ type taskMsg struct {
 	Actor          string `msgpack:"actor,omitempty"`
 	Method         string `msgpack:"m,omitempty"`
 	MaxConcurrency int    `msgpack:"maxc,omitempty"`
+	// Stream: the call is a generator whose items go out with py.emit.
+	Stream bool `msgpack:"stream,omitempty"`
 }
 
 // taskResult is what the Python worker sends back: a value per return
@@ -143,6 +147,62 @@ func (x *Executor) CallActor(ctx context.Context, instance any, class string, ca
 	return vals[0], nil
 }
 
+// ExecuteStream runs a Python generator task, reporting each item it
+// yields with emit.
+func (x *Executor) ExecuteStream(ctx context.Context, spec *protocol.TaskSpec, args [][]byte, emit func(core.Encoded) error) *errs.TaskError {
+	_, terr := x.doWith(ctx, taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
+		Args: args, Attempt: spec.Attempt, Stream: true}, 0, emit)
+	return terr
+}
+
+// CallActorStream runs a Python actor's generator method.
+func (x *Executor) CallActorStream(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte, emit func(core.Encoded) error) *errs.TaskError {
+	name := call.Name
+	if name == "" {
+		name = className(class) + "." + call.Method
+	}
+	a, ok := instance.(*pythonActor)
+	if !ok {
+		return errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
+	}
+	_, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Stream: true}, 0, emit)
+	return terr
+}
+
+// emitReq is one item of a streaming call.
+type emitReq struct {
+	ID     string    `msgpack:"id"`
+	Value  []byte    `msgpack:"v"`
+	Nested []wireRef `msgpack:"n,omitempty"`
+}
+
+// emitReply says whether the generator is to go on: Stopped once the
+// consumer closed the stream (the generator stops without failing).
+type emitReply struct {
+	Stopped bool `msgpack:"stopped,omitempty"`
+}
+
+func (x *Executor) emitItem(_ context.Context, req *emitReq) (*emitReply, error) {
+	x.mu.Lock()
+	t := x.running[req.ID]
+	x.mu.Unlock()
+	if t == nil || t.emit == nil {
+		return nil, wireError(fmt.Errorf("%w: no streaming call %q runs in this worker", errs.ErrBadCall, req.ID))
+	}
+	e := core.Encoded{Data: req.Value}
+	if len(req.Nested) > 0 {
+		e.Nested = coreRefs(req.Nested)
+		e.Holds = holdRefs(e.Nested)
+	}
+	if err := t.emit(e); err != nil {
+		if errors.Is(err, core.ErrStreamStopped) {
+			return &emitReply{Stopped: true}, nil
+		}
+		return nil, wireError(err)
+	}
+	return &emitReply{}, nil
+}
+
 // className is a Python class's name without its function ID.
 func className(class string) string {
 	rest := strings.TrimPrefix(class, TaskPrefix)
@@ -154,13 +214,18 @@ func className(class string) string {
 
 // do hands msg to the Python worker and waits for its want values.
 func (x *Executor) do(ctx context.Context, msg taskMsg, want int) ([]core.Encoded, *errs.TaskError) {
+	return x.doWith(ctx, msg, want, nil)
+}
+
+// doWith is do for a streaming call too, whose items go to emit.
+func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(core.Encoded) error) ([]core.Encoded, *errs.TaskError) {
 	name := msg.Name
 	fail := func(cause, err error) *errs.TaskError { return errs.NewTaskError(name, msg.ID, cause, err, "", false) }
 	x.once.Do(func() { x.startErr = x.start() })
 	if x.startErr != nil {
 		return nil, fail(errs.ErrTaskFailed, x.startErr)
 	}
-	t := &pyTask{ctx: ctx, done: make(chan *taskResult, 1), msg: msg}
+	t := &pyTask{ctx: ctx, done: make(chan *taskResult, 1), msg: msg, emit: emit}
 	x.mu.Lock()
 	x.running[msg.ID] = t
 	x.mu.Unlock()
@@ -291,6 +356,7 @@ func (x *Executor) start() error {
 	s := rpc.NewServer(token, x.log)
 	registerOps(s, func(context.Context) (*core.Runtime, error) { return runtimeOf() }, runtimeOf)
 	rpc.Register(s, "py.next", x.next)
+	rpc.Register(s, "py.emit", x.emitItem)
 	// py.ctx answers get_runtime_context() for a running call.
 	rpc.Register(s, "py.ctx", func(_ context.Context, req *ctxReq) (*ctxReply, error) {
 		x.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,12 @@ type (
 		Name            string             `msgpack:"name,omitempty"`
 		Env             map[string]string  `msgpack:"env,omitempty"`
 		Strategy        *wireStrategy      `msgpack:"strat,omitempty"`
+		// Stream makes the task a generator (num_returns="streaming"):
+		// Backpressure > 0 pauses it while that many items wait.
+		Stream *streamOpts `msgpack:"stream,omitempty"`
+	}
+	streamOpts struct {
+		Backpressure int `msgpack:"bp"`
 	}
 	submitReq struct {
 		// ID is the task's, from a block py.ids reserved for this
@@ -205,6 +212,7 @@ func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, erro
 	})
 	registerActorOps(s, ids, ready, readyNow)
 	registerClusterOps(s, ready)
+	registerStreamOps(s, ready)
 	rpc.Register(s, "py.wait", func(ctx context.Context, req *waitReq) (*waitReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
@@ -375,9 +383,17 @@ func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
 	if display == "" {
 		display = req.Display
 	}
-	rt.SubmitN(core.SubmitOptions{ID: req.ID, Name: TaskPrefix + req.Function, Display: display, Resources: res, Strategy: strat,
+	opts := core.SubmitOptions{ID: req.ID, Name: TaskPrefix + req.Function, Display: display, Resources: res, Strategy: strat,
 		MaxRetries: req.Opts.MaxRetries, RetryExceptions: req.Opts.RetryExceptions, NumReturns: req.Opts.NumReturns,
-		Env: env, Counted: true}, args)
+		Env: env, Counted: true}
+	if so := req.Opts.Stream; so != nil {
+		if so.Backpressure < 0 || opts.NumReturns > 0 {
+			return fmt.Errorf("%w: a streaming task with backpressure %d and num_returns %d", errs.ErrInvalidOption, so.Backpressure, opts.NumReturns)
+		}
+		rt.SubmitStream(opts, core.StreamOptions{Backpressure: so.Backpressure}, args)
+		return nil
+	}
+	rt.SubmitN(opts, args)
 	return nil
 }
 
@@ -411,4 +427,51 @@ func codeOf(err error) string {
 // wireError is a handler's error for Python: its code names the sentinel.
 func wireError(err error) error {
 	return &rpc.Error{Code: codeOf(err), Message: err.Error()}
+}
+
+type (
+	streamReq struct {
+		ID      string  `msgpack:"id"`
+		Timeout float64 `msgpack:"t"`
+	}
+	// streamReply is the next item, the end (End), or the failure that
+	// ended the stream after the items before it.
+	streamReply struct {
+		Ref *wireRef            `msgpack:"r,omitempty"`
+		End bool                `msgpack:"end,omitempty"`
+		Err *errs.WireTaskError `msgpack:"e,omitempty"`
+	}
+)
+
+func registerStreamOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, error)) {
+	rpc.Register(s, "py.stream.next", func(ctx context.Context, req *streamReq) (*streamReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		if req.Timeout >= 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, seconds(req.Timeout))
+			defer cancel()
+		}
+		// The item comes counted by the stream: that count is Python's now.
+		r, err := rt.StreamNext(ctx, req.ID)
+		switch {
+		case err == nil:
+			w := toWire(r)
+			return &streamReply{Ref: &w}, nil
+		case errors.Is(err, io.EOF):
+			return &streamReply{End: true}, nil
+		default:
+			return &streamReply{Err: failure(err)}, nil
+		}
+	})
+	rpc.Register(s, "py.stream.close", func(ctx context.Context, req *streamReq) (*empty, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		rt.CloseStream(req.ID)
+		return &empty{}, nil
+	})
 }

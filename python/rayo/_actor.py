@@ -11,7 +11,8 @@ ACTOR_OPTIONS = frozenset([
     "max_restarts", "max_task_retries", "max_concurrency", "runtime_env", "scheduling_strategy", "placement_group",
     "placement_group_bundle_index", "placement_group_capture_child_tasks", "label_selector",
 ])
-METHOD_OPTIONS = frozenset(["name", "num_returns", "max_task_retries", "retry_exceptions"])
+METHOD_OPTIONS = frozenset(["name", "num_returns", "max_task_retries", "retry_exceptions",
+                            "_generator_backpressure_num_objects"])
 
 # Ray's default for an async actor: this many calls at once.
 ASYNC_MAX_CONCURRENCY = 1000
@@ -154,8 +155,9 @@ class ActorMethod:
     def remote(self, *args, **kwargs):
         core = _runtime.current()
         o = self._options
-        if o.get("num_returns", 1) != 1:
-            raise NotImplementedError("num_returns other than 1 on actor methods is not available in rayo yet")
+        nret = o.get("num_returns", 1)
+        if nret not in (1, "streaming"):
+            raise NotImplementedError("num_returns other than 1 and \"streaming\" on actor methods is not available in rayo yet")
         h = self._handle
         tid = core.new_task_id()
         m = {"id": tid, "actor": h._actor_id, "c": h._class, "m": self._name, "a": encode_args(args, kwargs),
@@ -166,8 +168,14 @@ class ActorMethod:
             m["retries"] = o["max_task_retries"]
         if o.get("retry_exceptions"):
             m["rex"] = True
+        if nret == "streaming":
+            m["stream"] = {"bp": max(o.get("_generator_backpressure_num_objects") or 0, 0)}
         core.submit(m, "py.actor.call")
-        return _runtime.ObjectRef(tid, core.address, core)
+        ref = _runtime.ObjectRef(tid, core.address, core)
+        if nret == "streaming":
+            from ._generator import ObjectRefGenerator
+            return ObjectRefGenerator(ref)
+        return ref
 
 
 def get_actor(name, namespace=None):

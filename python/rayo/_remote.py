@@ -14,7 +14,7 @@ _TASK_DEFAULTS = {"num_cpus": 1, "max_retries": 3}
 TASK_OPTIONS = frozenset([
     "num_cpus", "num_gpus", "memory", "resources", "max_retries", "retry_exceptions", "num_returns", "name",
     "runtime_env", "scheduling_strategy", "placement_group", "placement_group_bundle_index",
-    "placement_group_capture_child_tasks", "label_selector",
+    "placement_group_capture_child_tasks", "label_selector", "_generator_backpressure_num_objects",
 ])
 
 
@@ -30,8 +30,13 @@ def _check_options(opts, allowed, what):
     if r is not None and (not isinstance(r, int) or isinstance(r, bool) or r < -1):
         raise ValueError("max_retries must be an int at least -1, not %r" % (r,))
     n = opts.get("num_returns")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
-        raise ValueError("num_returns must be an int at least 0, not %r" % (n,))
+    if n == "dynamic":
+        raise NotImplementedError('num_returns="dynamic" is not supported by rayo: use num_returns="streaming"')
+    if n is not None and n != "streaming" and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+        raise ValueError('num_returns must be an int at least 0 or "streaming", not %r' % (n,))
+    bp = opts.get("_generator_backpressure_num_objects")
+    if bp is not None and (not isinstance(bp, int) or isinstance(bp, bool) or bp < -1):
+        raise ValueError("_generator_backpressure_num_objects must be an int, not %r" % (bp,))
 
 
 def resources_of(opts):
@@ -196,7 +201,10 @@ class RemoteFunction:
         nret = o.get("num_returns", 1)
         if nret == 0:
             raise ValueError("num_returns=0 is not supported: return None instead")
-        opts = {"res": resources_of(o), "retries": o.get("max_retries", 3), "nret": nret if nret > 1 else 0}
+        streaming = nret == "streaming"
+        opts = {"res": resources_of(o), "retries": o.get("max_retries", 3), "nret": 0 if streaming or nret == 1 else nret}
+        if streaming:
+            opts["stream"] = {"bp": max(o.get("_generator_backpressure_num_objects") or 0, 0)}
         if o.get("retry_exceptions"):
             opts["rex"] = True
         if o.get("name"):
@@ -209,6 +217,9 @@ class RemoteFunction:
             opts["strat"] = strat
         tid = core.new_task_id()
         core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs), "o": opts})
+        if streaming:
+            from ._generator import ObjectRefGenerator
+            return ObjectRefGenerator(_runtime.ObjectRef(tid, core.address, core))
         if nret == 1:
             return _runtime.ObjectRef(tid, core.address, core)
         return [_runtime.ObjectRef(tid if i == 0 else "%s.%d" % (tid, i), core.address, core) for i in range(nret)]

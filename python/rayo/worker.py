@@ -23,7 +23,7 @@ import traceback
 
 import cloudpickle
 
-from . import _codec, _remote, _runtime
+from . import _actor, _codec, _remote, _runtime
 
 
 def _error(e, code=""):
@@ -57,7 +57,7 @@ class _Actor:
         self.pool = None
         if inspect.iscoroutinefunction(getattr(type(instance), "__init__", None)):
             raise TypeError("an actor's __init__ cannot be async")
-        if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(instance), inspect.isfunction)):
+        if _actor.is_async_class(type(instance)):
             self.loop = asyncio.new_event_loop()
             threading.Thread(target=self.loop.run_forever, name="rayo-actor-loop", daemon=True).start()
         elif max_concurrency > 1:
@@ -93,7 +93,41 @@ class Worker:
             return method, args, kwargs
         return self.function(task["f"]), args, kwargs
 
+    def stream(self, task, gen):
+        """Sends each item gen yields (py.emit), until it ends or the
+        consumer closes the stream."""
+        if not inspect.isgenerator(gen) and not hasattr(gen, "__next__"):
+            raise TypeError('%s has num_returns="streaming" but returned a %s, not a generator'
+                            % (task["d"], type(gen).__name__))
+        try:
+            for item in gen:
+                if self.emit(task, item):
+                    break
+        finally:
+            gen.close()
+        return {"id": task["id"], "v": []}
+
+    def emit(self, task, item):
+        """Reports one item; True once the consumer closed the stream."""
+        data, refs = _codec.dumps_noting(item)
+        m = {"id": task["id"], "v": data}
+        if refs:
+            m["n"] = [[r.object_id, r.owner_address] for r in refs]
+        return self.core.call("py.emit", m).get("stopped", False)
+
+    async def astream(self, task, agen):
+        loop = asyncio.get_running_loop()
+        try:
+            async for item in agen:
+                if await loop.run_in_executor(None, self.emit, task, item):
+                    break
+        finally:
+            await agen.aclose()
+        return {"id": task["id"], "v": []}
+
     def complete(self, task, result):
+        if task.get("stream"):
+            return self.stream(task, result)
         out = {"id": task["id"]}
         kind = task.get("k")
         if kind == "new":
@@ -152,9 +186,12 @@ class Worker:
             else:
                 try:
                     result = fn(*args, **kwargs)
-                    if inspect.isawaitable(result):
-                        result = await result
-                    out = self.complete(task, result)
+                    if task.get("stream") and inspect.isasyncgen(result):
+                        out = await self.astream(task, result)
+                    else:
+                        if inspect.isawaitable(result):
+                            result = await result
+                        out = self.complete(task, result)
                 except asyncio.CancelledError as e:
                     out = {"id": task["id"], "e": _error(e, "cancelled")}
                 except Exception as e:
