@@ -138,6 +138,23 @@ func (rt *Runtime) argBytes(ctx context.Context, a protocol.Arg) ([]byte, error)
 	if a.Loc == nil {
 		return a.V, nil
 	}
+	loc, err := rt.fetchLocal(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if rt.objs.direct {
+		b, err := rt.objs.mapper.Bytes(loc)
+		if err == nil {
+			return b, nil
+		}
+	}
+	return rt.readOverRPC(ctx, a.ID, loc.Size)
+}
+
+// fetchLocal makes sure this node's store holds a stored argument (pulling
+// it from the node of its primary copy) and pins it for this process: it
+// returns where the copy lies in the store's files.
+func (rt *Runtime) fetchLocal(ctx context.Context, a protocol.Arg) (objstore.Location, error) {
 	var reply protocol.StoreObjectReply
 	var err error
 	if a.Loc.NodeID == rt.nodeID {
@@ -147,28 +164,46 @@ func (rt *Runtime) argBytes(ctx context.Context, a protocol.Arg) ([]byte, error)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctxErr(ctx)
+			return objstore.Location{}, ctxErr(ctx)
 		}
 		switch rpc.CodeOf(err) {
 		case protocol.CodeObjectLost, protocol.CodeObjectNotFound:
-			return nil, fmt.Errorf("%w: %s: every copy is gone: %v", errs.ErrObjectLost, a.ID, err)
+			return objstore.Location{}, fmt.Errorf("%w: %s: every copy is gone: %v", errs.ErrObjectLost, a.ID, err)
 		}
 		if errors.Is(err, rpc.ErrClosed) {
 			// This process's node died, and the copies it held with it.
-			return nil, fmt.Errorf("%w: %s: %w: %v", errs.ErrObjectLost, a.ID, errs.ErrNodeDied, err)
+			return objstore.Location{}, fmt.Errorf("%w: %s: %w: %v", errs.ErrObjectLost, a.ID, errs.ErrNodeDied, err)
 		}
-		return nil, fmt.Errorf("rayo: fetching object %s: %w", a.ID, err)
+		return objstore.Location{}, fmt.Errorf("rayo: fetching object %s: %w", a.ID, err)
 	}
 	rt.objs.mu.Lock()
 	rt.objs.pins[a.ID]++
 	rt.objs.mu.Unlock()
-	if rt.objs.direct {
-		b, err := rt.objs.mapper.Bytes(objstore.Location{Path: reply.Loc.Path, Offset: reply.Loc.Offset, Size: reply.Loc.Size})
-		if err == nil {
-			return b, nil
-		}
+	return objstore.Location{Path: reply.Loc.Path, Offset: reply.Loc.Offset, Size: reply.Loc.Size}, nil
+}
+
+// GetLocated is Get for a process beside this one that maps this node's
+// store itself (a Python driver or worker, internal/pybridge): a stored
+// object comes back as where it lies in the store's files, pinned for
+// this process as Get's mapped bytes are, when this process can map the
+// store; a small object, or one it cannot map, comes back as bytes.
+func (rt *Runtime) GetLocated(ctx context.Context, ref Ref) ([]byte, *objstore.Location, error) {
+	defer rt.blockedWhile()()
+	a, err := rt.lookup(ctx, ref)
+	if err != nil {
+		return nil, nil, err
 	}
-	return rt.readOverRPC(ctx, a.ID, reply.Loc.Size)
+	if a.Loc == nil {
+		return a.V, nil, nil
+	}
+	if rt.objs.direct {
+		if loc, err := rt.fetchLocal(ctx, a); err == nil {
+			return nil, &loc, nil
+		}
+		// Lost, say: getStored rebuilds it if it can.
+	}
+	b, err := rt.getStored(ctx, ref, a)
+	return b, nil, err
 }
 
 // readOverRPC copies an object from the local node when its files cannot

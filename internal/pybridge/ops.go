@@ -12,6 +12,7 @@ import (
 
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
+	"github.com/rayo-dev/rayo/internal/objstore"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
@@ -71,12 +72,22 @@ type (
 		Refs []wireRef `msgpack:"r"`
 		// Timeout in seconds; negative waits without limit.
 		Timeout float64 `msgpack:"t"`
+		// Map: the caller maps this node's store itself, so a stored
+		// object comes back as its location (Locs), not its bytes.
+		Map bool `msgpack:"map,omitempty"`
 	}
 	// getReply holds the values in order up to the first failure, which
-	// Err describes (the failed ref is Values' length).
+	// Err describes (the failed ref is Values' length). With Map, Locs[i]
+	// is set instead of Values[i] for a stored object.
 	getReply struct {
 		Values [][]byte            `msgpack:"v"`
+		Locs   []*storeLoc         `msgpack:"l,omitempty"`
 		Err    *errs.WireTaskError `msgpack:"e,omitempty"`
+	}
+	storeLoc struct {
+		Path   string `msgpack:"p"`
+		Offset int64  `msgpack:"o"`
+		Size   int64  `msgpack:"s"`
 	}
 	taskArg struct {
 		Value  []byte    `msgpack:"v,omitempty"`
@@ -305,12 +316,25 @@ func get(ctx context.Context, rt *core.Runtime, req *getReq) *getReply {
 	}
 	out := &getReply{Values: make([][]byte, 0, len(req.Refs))}
 	for _, r := range req.Refs {
-		b, err := rt.Get(ctx, r.core())
+		var b []byte
+		var loc *objstore.Location
+		var err error
+		if req.Map {
+			b, loc, err = rt.GetLocated(ctx, r.core())
+		} else {
+			b, err = rt.Get(ctx, r.core())
+		}
 		if err != nil {
 			out.Err = failure(err)
 			return out
 		}
 		out.Values = append(out.Values, b)
+		if loc != nil {
+			if out.Locs == nil {
+				out.Locs = make([]*storeLoc, len(req.Refs))
+			}
+			out.Locs[len(out.Values)-1] = &storeLoc{Path: loc.Path, Offset: loc.Offset, Size: loc.Size}
+		}
 	}
 	return out
 }

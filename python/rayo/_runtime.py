@@ -8,6 +8,7 @@ of internal/pybridge (py.put, py.get, py.submit, ...).
 
 import atexit
 import json
+import mmap
 import os
 import secrets
 import shutil
@@ -387,13 +388,38 @@ def get(refs, *, timeout=None):
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be None or at least 0")
     c.check_submitted(lst)
-    reply = c.call("py.get", {"r": [_wire(r) for r in lst], "t": -1.0 if timeout is None else float(timeout)})
-    values = [c.decode(v) for v in reply["v"]]
+    reply = c.call("py.get", {"r": [_wire(r) for r in lst], "t": -1.0 if timeout is None else float(timeout),
+                              "map": True})
+    locs = reply.get("l")
+    values = []
+    for i, v in enumerate(reply["v"]):
+        if locs and locs[i] is not None:
+            v = _map_stored(locs[i], lst[i])
+        values.append(c.decode(v))
     err = reply.get("e")
     if err is not None:
         c.check_submitted(lst)
         raise failure(err)
     return values[0] if single else values
+
+
+class _Mapped(mmap.mmap):
+    """A read-only mapping of one stored object. It holds the object's
+    ObjectRef, so that the object stays in the store (and the mapping
+    valid) while any view of it lives: a numpy array read from it is a
+    view of the store itself, not a copy (Ray's zero-copy get)."""
+
+
+def _map_stored(loc, ref):
+    path, off, size = loc["p"], loc["o"], loc["s"]
+    start = off - off % mmap.ALLOCATIONGRANULARITY
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        m = _Mapped(fd, size + off - start, prot=mmap.PROT_READ, offset=start)
+    finally:
+        os.close(fd)
+    m.ref = ref
+    return memoryview(m)[off - start:]
 
 
 def failure(m):
