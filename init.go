@@ -41,6 +41,7 @@ type initOptions struct {
 	logToDriver bool
 	logger      *slog.Logger
 	env         map[string]string
+	jobBinary   string
 	namespace   string
 	storeMemory int64
 	spillDir    string
@@ -134,6 +135,13 @@ func DashboardAddress() string {
 	}
 	return state.dashAddr
 }
+
+// WithJobBinary makes the job's workers run path instead of this
+// program's executable. path must be a rayo program (its main calls
+// Init, which serves tasks in a worker): its registered tasks and actors
+// are the ones the job can call. A Python driver names its Go binary this
+// way (rayo.init(go_binary=...)) to call Go tasks across languages.
+func WithJobBinary(path string) InitOption { return func(o *initOptions) { o.jobBinary = path } }
 
 // WithEnv sets environment variables for every worker of this job.
 func WithEnv(env map[string]string) InitOption {
@@ -371,7 +379,7 @@ func startEmbedded(ctx context.Context, o *initOptions) error {
 		return fmt.Errorf("rayo: %w", err)
 	}
 	state.cluster, state.nodeID, state.embedded = c, c.Node().ID(), true
-	bin, err := cluster.LocalBinary()
+	bin, err := cluster.LocalBinary(o.jobBinary)
 	if err != nil {
 		return err
 	}
@@ -402,7 +410,7 @@ func joinCluster(ctx context.Context, o *initOptions) error {
 	if o.tls, err = joinTLS(ctx, o.tempDir, addr, token); err != nil {
 		return fmt.Errorf("rayo: TLS for the cluster at %s: %w", addr, mapRPCErr(err))
 	}
-	j, err := cluster.Join(ctx, cluster.JoinConfig{HeadAddr: addr, Token: token, TLS: o.tls, NodeAddr: o.nodeAddr})
+	j, err := cluster.Join(ctx, cluster.JoinConfig{HeadAddr: addr, Token: token, TLS: o.tls, NodeAddr: o.nodeAddr, Binary: o.jobBinary})
 	if err != nil {
 		return err
 	}

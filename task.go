@@ -280,20 +280,23 @@ func (d *taskDef) encodeArgs(args []any) ([]core.TaskArg, error) {
 		} else if at := reflect.TypeOf(a); !at.AssignableTo(p) {
 			return nil, badCall(d.name, "argument %d: a %v is not a %v", i, at, p)
 		}
-		var b []byte
-		var nested []any
-		var err error
-		if _, _, raw := codec.RawView(a); raw {
-			b, err = codec.MarshalRaw(a) // a copy: the caller may change its slice after Remote
-		} else {
-			b, nested, err = codec.MarshalCollect(a)
-		}
+		b, nested, err := encodeArgValue(a)
 		if err != nil {
 			return nil, badCall(d.name, "argument %d: %v", i, err)
 		}
 		out[i] = core.TaskArg{Value: b, Nested: coreRefs(nested)}
 	}
 	return out, nil
+}
+
+// encodeArgValue encodes one argument's value, and lists the references
+// it holds.
+func encodeArgValue(a any) ([]byte, []any, error) {
+	if _, _, raw := codec.RawView(a); raw {
+		b, err := codec.MarshalRaw(a) // a copy: the caller may change its slice after Remote
+		return b, nil, err
+	}
+	return codec.MarshalCollect(a)
 }
 
 // executor runs tasks and actors in this worker, from the registry; a

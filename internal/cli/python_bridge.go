@@ -27,6 +27,8 @@ type bridgeConfig struct {
 	TempDir           string             `json:"temp_dir"`
 	Env               map[string]string  `json:"env_vars"`
 	LogToDriver       *bool              `json:"log_to_driver"`
+	// JobBinary is the Go program the job's workers run (go_binary=).
+	JobBinary string `json:"job_binary"`
 }
 
 func (c *bridgeConfig) options() []rayo.InitOption {
@@ -54,6 +56,9 @@ func (c *bridgeConfig) options() []rayo.InitOption {
 	}
 	if len(c.Env) > 0 {
 		opts = append(opts, rayo.WithEnv(c.Env))
+	}
+	if c.JobBinary != "" {
+		opts = append(opts, rayo.WithJobBinary(c.JobBinary))
 	}
 	if c.LogToDriver != nil {
 		opts = append(opts, rayo.WithLogToDriver(*c.LogToDriver))

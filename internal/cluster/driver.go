@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -37,6 +38,8 @@ type JoinConfig struct {
 	// NodeAddr, when set, is the node to submit through (it must be a live
 	// node of the cluster); otherwise PickNode chooses.
 	NodeAddr string
+	// Binary is the executable the job's workers run ("": this program's).
+	Binary string
 }
 
 // Joined is the result of the head handshake (what Ray's driver learns
@@ -81,7 +84,7 @@ func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
 	if j.NodeAddr == "" {
 		return nil, fmt.Errorf("rayo: the cluster at %s has no live node", cfg.HeadAddr)
 	}
-	if j.Binary, err = UploadBinary(ctx, head); err != nil {
+	if j.Binary, err = UploadBinary(ctx, head, cfg.Binary); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -121,10 +124,10 @@ func PickNode(nodes []protocol.NodeState) (addr, id string) {
 // LocalBinary describes this program's executable by path, for a cluster
 // on this machine whose nodes read it in place (Ray's local ray.init()
 // needs no upload either).
-func LocalBinary() (protocol.Binary, error) {
-	exe, err := os.Executable()
+func LocalBinary(path string) (protocol.Binary, error) {
+	exe, err := jobExecutable(path)
 	if err != nil {
-		return protocol.Binary{}, fmt.Errorf("rayo: finding this program's executable: %w", err)
+		return protocol.Binary{}, err
 	}
 	st, err := os.Stat(exe)
 	if err != nil {
@@ -133,13 +136,34 @@ func LocalBinary() (protocol.Binary, error) {
 	return protocol.Binary{Path: exe, Size: st.Size(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}, nil
 }
 
+// jobExecutable is the executable a job's workers run: path, made
+// absolute, or this program's own when path is "".
+func jobExecutable(path string) (string, error) {
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("rayo: finding this program's executable: %w", err)
+		}
+		return exe, nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: job binary %q: %v", errs.ErrInvalidOption, path, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%w: job binary %q is not an executable file", errs.ErrInvalidOption, path)
+	}
+	return abs, nil
+}
+
 // UploadBinary sends this program's executable to the head unless it has
 // it already (content-addressed, as Ray uploads a runtime_env package to
 // the GCS by its hash).
-func UploadBinary(ctx context.Context, head *rpc.Client) (protocol.Binary, error) {
-	exe, err := os.Executable()
+func UploadBinary(ctx context.Context, head *rpc.Client, path string) (protocol.Binary, error) {
+	exe, err := jobExecutable(path)
 	if err != nil {
-		return protocol.Binary{}, fmt.Errorf("rayo: finding this program's executable: %w", err)
+		return protocol.Binary{}, err
 	}
 	f, err := os.Open(exe)
 	if err != nil {

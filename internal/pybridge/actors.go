@@ -102,8 +102,8 @@ func registerActorOps(s *rpc.Server, ids *idBlocks, ready func(context.Context) 
 		if err != nil {
 			return nil, wireError(err)
 		}
-		if _, ok := PythonClass(req.Class); !ok {
-			return nil, wireError(fmt.Errorf("%w: %q is not a Python actor class", errs.ErrBadCall, req.Class))
+		if req.Class == "" {
+			return nil, wireError(fmt.Errorf("%w: an actor needs a class", errs.ErrBadCall))
 		}
 		res, strat, err := placement(req.Resources, req.Strategy)
 		if err != nil {

@@ -112,11 +112,14 @@ type (
 	submitReq struct {
 		// ID is the task's, from a block py.ids reserved for this
 		// connection: the driver names the result without waiting.
-		ID       string     `msgpack:"id"`
-		Function string     `msgpack:"f"`
-		Display  string     `msgpack:"d"`
-		Args     []taskArg  `msgpack:"a"`
-		Opts     submitOpts `msgpack:"o"`
+		ID       string `msgpack:"id"`
+		Function string `msgpack:"f"`
+		// Go: Function is a Go task's registered name (a call across
+		// languages), not a Python function's ID.
+		Go      bool       `msgpack:"go,omitempty"`
+		Display string     `msgpack:"d"`
+		Args    []taskArg  `msgpack:"a"`
+		Opts    submitOpts `msgpack:"o"`
 	}
 	idsReq struct {
 		N int `msgpack:"n"`
@@ -407,7 +410,14 @@ func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
 	if display == "" {
 		display = req.Display
 	}
-	opts := core.SubmitOptions{ID: req.ID, Name: TaskPrefix + req.Function, Display: display, Resources: res, Strategy: strat,
+	name := TaskPrefix + req.Function
+	if req.Go {
+		if IsPythonTask(req.Function) {
+			return fmt.Errorf("%w: %q is not a Go task's name", errs.ErrBadCall, req.Function)
+		}
+		name = req.Function
+	}
+	opts := core.SubmitOptions{ID: req.ID, Name: name, Display: display, Resources: res, Strategy: strat,
 		MaxRetries: req.Opts.MaxRetries, RetryExceptions: req.Opts.RetryExceptions, NumReturns: req.Opts.NumReturns,
 		Env: env, Counted: true}
 	if so := req.Opts.Stream; so != nil {

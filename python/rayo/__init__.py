@@ -10,7 +10,7 @@ and python3-numpy. docs/python.md has the API table against Ray's.
 
 import inspect as _inspect
 
-from . import exceptions, util
+from . import cross_language, exceptions, util
 from ._context import RuntimeContext, get_gpu_ids, get_runtime_context
 from ._actor import ActorClass, ActorHandle, get_actor, kill
 from ._remote import RemoteFunction
@@ -19,7 +19,7 @@ from ._runtime import _state, current as _current
 
 __all__ = [
     "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "cancel", "ObjectRef",
-    "RemoteFunction", "ActorClass", "ActorHandle", "get_actor", "kill", "exceptions", "util",
+    "RemoteFunction", "ActorClass", "ActorHandle", "get_actor", "kill", "exceptions", "util", "cross_language",
     "get_runtime_context", "RuntimeContext", "get_gpu_ids", "nodes", "cluster_resources", "available_resources",
 ]
 
@@ -58,13 +58,15 @@ def available_resources():
 
 
 def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None, namespace=None,
-         runtime_env=None, ignore_reinit_error=False, log_to_driver=True, _temp_dir=None, **kwargs):
+         runtime_env=None, ignore_reinit_error=False, log_to_driver=True, go_binary=None, _temp_dir=None, **kwargs):
     """Connects this program to a cluster (Ray's ray.init).
 
     address (or RAYO_ADDRESS) names a running cluster's head; with
     neither, a local cluster is started for the program's lifetime with
     the rayo binary (on PATH, or RAYO_BINARY) and stopped at exit, also
-    when the program crashes."""
+    when the program crashes. go_binary names the job's Go program: its
+    workers run it, so that rayo.cross_language can call the Go tasks and
+    actors it registers (it must call rayo.Init in main)."""
     import os
 
     from . import _runtime
@@ -80,6 +82,10 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
             address = None if address == "local" else (os.environ.get("RAYO_ADDRESS") or None)
         cfg = _runtime.driver_config(address, namespace, num_cpus, num_gpus, resources, object_store_memory,
                                      runtime_env, log_to_driver, _temp_dir)
+        if go_binary:
+            if not os.access(go_binary, os.X_OK):
+                raise ValueError("go_binary %r is not an executable file" % (go_binary,))
+            cfg["job_binary"] = os.path.abspath(go_binary)
         _runtime.start_driver(cfg)
 
 

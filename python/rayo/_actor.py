@@ -14,6 +14,10 @@ ACTOR_OPTIONS = frozenset([
 METHOD_OPTIONS = frozenset(["name", "num_returns", "max_task_retries", "retry_exceptions",
                             "_generator_backpressure_num_objects"])
 
+# The class names of Python actors begin so (internal/pybridge); any
+# other class is Go's.
+PYTHON_CLASS_PREFIX = "rayo.py/"
+
 # Ray's default for an async actor: this many calls at once.
 ASYNC_MAX_CONCURRENCY = 1000
 
@@ -55,7 +59,7 @@ class ActorClass:
         maxc = o.get("max_concurrency")
         if maxc is None:
             maxc = ASYNC_MAX_CONCURRENCY if is_async_class(self._cls) else 1
-        m = {"c": "rayo.py/%s/%s" % (fid, self.__qualname__), "a": encode_args(args, kwargs),
+        m = {"c": "%s%s/%s" % (PYTHON_CLASS_PREFIX, fid, self.__qualname__), "a": encode_args(args, kwargs),
              "res": resources_of(o), "maxrs": o.get("max_restarts", 0), "maxtr": o.get("max_task_retries", 0),
              "maxc": maxc}
         for key, opt in (("name", "name"), ("ns", "namespace")):
@@ -105,7 +109,9 @@ class ActorHandle:
 
     @property
     def class_name(self):
-        return self._class.rsplit("/", 1)[-1]
+        if self._class.startswith(PYTHON_CLASS_PREFIX):
+            return self._class.rsplit("/", 1)[-1]
+        return self._class
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -160,7 +166,8 @@ class ActorMethod:
             raise NotImplementedError("num_returns other than 1 and \"streaming\" on actor methods is not available in rayo yet")
         h = self._handle
         tid = core.new_task_id()
-        m = {"id": tid, "actor": h._actor_id, "c": h._class, "m": self._name, "a": encode_args(args, kwargs),
+        m = {"id": tid, "actor": h._actor_id, "c": h._class, "m": self._name,
+             "a": encode_args(args, kwargs, layout=h._class.startswith(PYTHON_CLASS_PREFIX)),
              "name": o.get("name") or "%s.%s" % (h.class_name, self._name)}
         if h._scope is not None:
             m["scope"] = [h._scope.object_id, h._scope.owner_address]

@@ -5,6 +5,7 @@ import hashlib
 import inspect
 
 import cloudpickle
+import msgpack
 
 from . import _codec, _runtime
 
@@ -122,12 +123,24 @@ def _selector(labels):
     return ",".join(parts)
 
 
-def encode_args(args, kwargs):
+# A Python caller's first argument says how the values after it split
+# into positional and keyword ones: msgpack extension type 5 (which Go
+# never writes, so a call from Go, whose arguments are all positional,
+# is told apart).
+LAYOUT_EXT = 5
+
+
+def encode_args(args, kwargs, layout=True):
     """A call's arguments as the core takes them: a layout first (the
-    number of positional ones and the keyword names), then each value.
-    An ObjectRef at the top level travels as a reference, resolved to
-    its value before the task runs, as in Ray."""
-    out = [{"v": _codec.dumps([len(args), list(kwargs)])}]
+    number of positional ones and the keyword names), then each value;
+    without layout (a call of Go) positional values only. An ObjectRef at
+    the top level travels as a reference, resolved to its value before
+    the task runs, as in Ray."""
+    out = []
+    if layout:
+        out.append({"v": msgpack.packb(msgpack.ExtType(LAYOUT_EXT, msgpack.packb([len(args), list(kwargs)])))})
+    elif kwargs:
+        raise TypeError("a Go function or method takes positional arguments only")
     for a in list(args) + list(kwargs.values()):
         if isinstance(a, _runtime.ObjectRef):
             out.append({"r": [a.object_id, a.owner_address]})
@@ -140,11 +153,25 @@ def encode_args(args, kwargs):
     return out
 
 
+def _layout(value):
+    """The layout a call's first argument holds, or None (a Go caller's)."""
+    if len(value) < 3 or value[0] not in (0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xC7, 0xC8, 0xC9):
+        return None
+    try:
+        ext = msgpack.unpackb(value)
+    except ValueError:
+        return None
+    if not isinstance(ext, msgpack.ExtType) or ext.code != LAYOUT_EXT:
+        return None
+    return msgpack.unpackb(ext.data, raw=False)
+
+
 def decode_args(core, values):
     """The inverse of encode_args, in a worker."""
-    if not values:
-        raise ValueError("a call with no argument layout")
-    n, names = _codec.loads(values[0])
+    layout = _layout(values[0]) if values else None
+    if layout is None:
+        return [core.decode(v) for v in values], {}
+    n, names = layout
     vals = [core.decode(v) for v in values[1:]]
     if n + len(names) != len(vals):
         raise ValueError("argument layout of %d+%d for %d values" % (n, len(names), len(vals)))

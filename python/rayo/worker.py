@@ -14,6 +14,7 @@ cancelled.
 
 import asyncio
 import concurrent.futures
+import importlib
 import inspect
 import os
 import signal
@@ -50,6 +51,21 @@ def _encode(out, values):
     return out
 
 
+def _import(qualified):
+    """module.qualname, imported: the longest importable module prefix,
+    then attributes."""
+    parts = qualified.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError("no module of %r can be imported (is it on the workers' PYTHONPATH?)" % qualified)
+
+
 class _Actor:
     def __init__(self, instance, max_concurrency):
         self.instance = instance
@@ -72,10 +88,15 @@ class Worker:
         self.current = threading.local()  # task and actor IDs of the running call
 
     def function(self, fid):
+        """The function or class of a task: by its ID in the job's
+        function table, or "name:module.qualname" (a call from Go)."""
         fn = self.functions.get(fid)
         if fn is None:
-            reply = self.core.call("py.fn.get", {"id": fid})
-            fn = cloudpickle.loads(reply["v"])
+            if fid.startswith("name:"):
+                fn = _import(fid[len("name:"):])
+            else:
+                reply = self.core.call("py.fn.get", {"id": fid})
+                fn = cloudpickle.loads(reply["v"])
             self.functions[fid] = fn
         return fn
 
