@@ -148,6 +148,17 @@ type (
 	fnReply struct {
 		Value []byte `msgpack:"v"`
 	}
+	kvReq struct {
+		Namespace string `msgpack:"ns"`
+		Key       string `msgpack:"k"`
+		Value     []byte `msgpack:"v,omitempty"`
+		Overwrite bool   `msgpack:"over,omitempty"`
+	}
+	// kvReply: Found is whether a get found the key, or a put added it.
+	kvReply struct {
+		Value []byte `msgpack:"v,omitempty"`
+		Found bool   `msgpack:"found"`
+	}
 	infoReply struct {
 		JobID     string `msgpack:"job"`
 		Namespace string `msgpack:"ns"`
@@ -286,6 +297,30 @@ func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, erro
 			return nil, wireError(err)
 		}
 		return &empty{}, nil
+	})
+	// The head's key-value store, for packages of files (working_dir,
+	// py_modules) the workers fetch.
+	rpc.Register(s, "py.kv.put", func(ctx context.Context, req *kvReq) (*kvReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		added, err := rt.KVPut(ctx, req.Namespace, req.Key, req.Value, req.Overwrite)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		return &kvReply{Found: added}, nil
+	})
+	rpc.Register(s, "py.kv.get", func(ctx context.Context, req *kvReq) (*kvReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		v, found, err := rt.KVGet(ctx, req.Namespace, req.Key)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		return &kvReply{Value: v, Found: found}, nil
 	})
 	rpc.Register(s, "py.fn.get", func(ctx context.Context, req *fnReq) (*fnReply, error) {
 		rt, err := ready(ctx)

@@ -80,13 +80,22 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
             raise RuntimeError("rayo.init() called twice: call rayo.shutdown() first (or pass ignore_reinit_error=True)")
         if address in (None, "", "auto", "local"):
             address = None if address == "local" else (os.environ.get("RAYO_ADDRESS") or None)
+        from . import _packages
+
+        packages, package_env = _packages.driver_env(runtime_env)
         cfg = _runtime.driver_config(address, namespace, num_cpus, num_gpus, resources, object_store_memory,
-                                     runtime_env, log_to_driver, _temp_dir)
+                                     runtime_env, log_to_driver, _temp_dir, package_env)
         if go_binary:
             if not os.access(go_binary, os.X_OK):
                 raise ValueError("go_binary %r is not an executable file" % (go_binary,))
             cfg["job_binary"] = os.path.abspath(go_binary)
-        _runtime.start_driver(cfg)
+        core = _runtime.start_driver(cfg)
+        try:
+            for p in packages:
+                _packages.upload(core, p)
+        except BaseException:
+            _runtime.shutdown()
+            raise
 
 
 def remote(*args, **options):

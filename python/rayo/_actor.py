@@ -4,7 +4,7 @@ methods."""
 import inspect
 
 from . import _codec, _runtime
-from ._remote import _check_options, encode_args, export, resources_of, strategy_of
+from ._remote import _check_options, encode_args, env_vars_of, export, resources_of, strategy_of
 
 ACTOR_OPTIONS = frozenset([
     "num_cpus", "num_gpus", "memory", "resources", "name", "namespace", "lifetime", "get_if_exists",
@@ -69,9 +69,9 @@ class ActorClass:
             m["detached"] = True
         if o.get("get_if_exists"):
             m["getex"] = True
-        env = (o.get("runtime_env") or {}).get("env_vars")
+        env = env_vars_of(o)
         if env:
-            m["env"] = {str(k): str(v) for k, v in env.items()}
+            m["env"] = env
         strat = strategy_of(o)
         if strat:
             m["strat"] = strat

@@ -55,6 +55,17 @@ def resources_of(opts):
     return {k: float(v) for k, v in res.items()}
 
 
+def env_vars_of(opts):
+    """A call's runtime_env: its env_vars (per-call working_dir and
+    py_modules are not supported: give them to rayo.init)."""
+    renv = opts.get("runtime_env") or {}
+    extra = set(renv) - {"env_vars"}
+    if extra:
+        raise NotImplementedError("a task's or actor's runtime_env takes env_vars only in rayo, not %s: give "
+                                  "working_dir and py_modules to rayo.init" % ", ".join(sorted(extra)))
+    return {str(k): str(v) for k, v in (renv.get("env_vars") or {}).items()}
+
+
 def strategy_of(opts):
     """The wire form of a call's scheduling options (internal/pybridge's
     wireStrategy), or None for the default."""
@@ -236,9 +247,9 @@ class RemoteFunction:
             opts["rex"] = True
         if o.get("name"):
             opts["name"] = o["name"]
-        env = (o.get("runtime_env") or {}).get("env_vars")
+        env = env_vars_of(o)
         if env:
-            opts["env"] = {str(k): str(v) for k, v in env.items()}
+            opts["env"] = env
         strat = strategy_of(o)
         if strat:
             opts["strat"] = strat

@@ -335,8 +335,9 @@ def shutdown():
 
 
 def driver_config(address, namespace, num_cpus, num_gpus, resources, object_store_memory, runtime_env,
-                  log_to_driver, temp_dir):
+                  log_to_driver, temp_dir, package_env=None):
     env_vars = dict((runtime_env or {}).get("env_vars") or {})
+    env_vars.update(package_env or {})
     # The workers import this package and the driver's modules.
     paths = [_package_root(), os.getcwd()]
     if env_vars.get("PYTHONPATH") or os.environ.get("PYTHONPATH"):
@@ -435,6 +436,8 @@ def failure(m):
         except Exception:  # a class the driver cannot import: keep the text
             e.cause = None
         else:
+            if isinstance(e.cause, _exc.RayError):
+                return e.cause  # rayo's own (RuntimeEnvSetupError), as Ray raises it
             e = e.as_instanceof_cause()
     return e
 

@@ -14,7 +14,7 @@ __all__ = [
     "WorkerCrashedError", "RayActorError", "ActorDiedError", "ActorUnavailableError",
     "NodeDiedError", "ObjectLostError", "OwnerDiedError", "ObjectReconstructionFailedError",
     "ObjectStoreFullError", "GetTimeoutError", "TaskPlacementGroupRemoved",
-    "TaskUnschedulableError", "from_wire",
+    "TaskUnschedulableError", "RuntimeEnvSetupError", "from_wire",
 ]
 
 
@@ -123,6 +123,11 @@ class GetTimeoutError(RayError, TimeoutError):
 
 class TaskPlacementGroupRemoved(RayError):
     """The task's placement group was removed."""
+
+
+class RuntimeEnvSetupError(RayError):
+    """A worker could not set up the job's runtime_env (its working_dir or
+    py_modules)."""
 
 
 class TaskUnschedulableError(RayError):

@@ -24,7 +24,8 @@ import traceback
 
 import cloudpickle
 
-from . import _actor, _codec, _remote, _runtime
+from . import _actor, _codec, _packages, _remote, _runtime
+from . import exceptions as _exc
 
 
 def _error(e, code=""):
@@ -81,8 +82,10 @@ class _Actor:
 
 
 class Worker:
-    def __init__(self, core):
+    def __init__(self, core, setup_error=None):
         self.core = core
+        # Why the job's runtime_env could not be set up: every task fails with it.
+        self.setup_error = setup_error
         self.functions = {}
         self.actors = {}
         self.current = threading.local()  # task and actor IDs of the running call
@@ -168,6 +171,8 @@ class Worker:
         """Runs task on this thread and returns its result message."""
         self.current.task = task
         try:
+            if self.setup_error is not None:
+                return {"id": task["id"], "e": _error(self.setup_error)}
             try:
                 fn, args, kwargs = self.prepare(task)
             except KeyboardInterrupt:
@@ -200,6 +205,8 @@ class Worker:
     async def run_async(self, task):
         self.current.task = task
         try:
+            if self.setup_error is not None:
+                return {"id": task["id"], "e": _error(self.setup_error)}
             try:
                 fn, args, kwargs = self.prepare(task)
             except Exception as e:
@@ -249,7 +256,13 @@ def main():
     # The working directory's modules, as for the driver.
     sys.path.insert(0, os.getcwd())
     core = _runtime.connect_worker(fd, token)
-    _worker = Worker(core)
+    setup_error = None
+    try:
+        _packages.worker_setup(core)
+    except Exception as e:
+        traceback.print_exc()
+        setup_error = _exc.RuntimeEnvSetupError("setting up the job's runtime_env on this node: %s: %s" % (type(e).__name__, e))
+    _worker = Worker(core, setup_error)
     try:
         _worker.serve()
     except _runtime._rpc.ConnectionClosed:
