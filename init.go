@@ -42,6 +42,7 @@ type initOptions struct {
 	logger      *slog.Logger
 	env         map[string]string
 	jobBinary   string
+	entrypoint  string
 	namespace   string
 	storeMemory int64
 	spillDir    string
@@ -142,6 +143,11 @@ func DashboardAddress() string {
 // are the ones the job can call. A Python driver names its Go binary this
 // way (rayo.init(go_binary=...)) to call Go tasks across languages.
 func WithJobBinary(path string) InitOption { return func(o *initOptions) { o.jobBinary = path } }
+
+// WithEntrypoint sets what `rayo list jobs` and the dashboard show as
+// the job's driver (default: this program's executable); a Python driver
+// gives its command line.
+func WithEntrypoint(s string) InitOption { return func(o *initOptions) { o.entrypoint = s } }
 
 // WithEnv sets environment variables for every worker of this job.
 func WithEnv(env map[string]string) InitOption {
@@ -431,7 +437,7 @@ func connectDriver(ctx context.Context, o *initOptions, headAddr, nodeAddr, toke
 		state.logToDriver = true
 	}
 	rt, err := cluster.ConnectDriver(ctx, cluster.DriverConfig{HeadAddr: headAddr, NodeAddr: nodeAddr, Token: token, TLS: o.tls,
-		Listen: listenNear(nodeAddr), Binary: bin, LogSink: sink, Log: log, HeadWait: o.headWait, Env: o.env, Namespace: o.namespace})
+		Listen: listenNear(nodeAddr), Binary: bin, LogSink: sink, Log: log, HeadWait: o.headWait, Env: o.env, Namespace: o.namespace, Entrypoint: o.entrypoint})
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ type bridgeConfig struct {
 	LogToDriver       *bool              `json:"log_to_driver"`
 	// JobBinary is the Go program the job's workers run (go_binary=).
 	JobBinary string `json:"job_binary"`
+	// Entrypoint is the Python driver's command line, for rayo list jobs.
+	Entrypoint string `json:"entrypoint"`
 }
 
 func (c *bridgeConfig) options() []rayo.InitOption {
@@ -56,6 +58,9 @@ func (c *bridgeConfig) options() []rayo.InitOption {
 	}
 	if len(c.Env) > 0 {
 		opts = append(opts, rayo.WithEnv(c.Env))
+	}
+	if c.Entrypoint != "" {
+		opts = append(opts, rayo.WithEntrypoint(c.Entrypoint))
 	}
 	if c.JobBinary != "" {
 		opts = append(opts, rayo.WithJobBinary(c.JobBinary))

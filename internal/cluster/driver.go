@@ -219,6 +219,9 @@ type DriverConfig struct {
 	// anonymous one of its own, as in Ray).
 	Env       map[string]string
 	Namespace string
+	// Entrypoint is what the job's driver runs, for people ("": this
+	// program's executable).
+	Entrypoint string
 }
 
 // ConnectDriver starts a driver's runtime and registers its job (Ray's
@@ -231,7 +234,10 @@ func ConnectDriver(ctx context.Context, cfg DriverConfig) (*core.Runtime, error)
 	if err != nil {
 		return nil, AuthError(err)
 	}
-	exe, _ := os.Executable()
+	exe := cfg.Entrypoint
+	if exe == "" {
+		exe, _ = os.Executable()
+	}
 	rt.SetJob(protocol.JobSpec{HeadAddr: cfg.HeadAddr})
 	jobID, err := rt.RegisterJob(ctx, &protocol.RegisterJobRequest{DriverAddr: rt.Addr(), DriverPid: os.Getpid(), Entrypoint: exe, Binary: cfg.Binary})
 	if err != nil {

@@ -371,6 +371,23 @@ func (x *Executor) start() error {
 		}
 		return &ctxReply{Resources: tc.Resources.ToFloat(), GPUIDs: tc.GPUIDs, PG: tc.PlacementGroupID, BundleIndex: tc.BundleIndex}, nil
 	})
+	// py.actor.exit is exit_actor() in a running actor call.
+	rpc.Register(s, "py.actor.exit", func(_ context.Context, req *ctxReq) (*empty, error) {
+		rt, err := runtimeOf()
+		if err != nil {
+			return nil, wireError(err)
+		}
+		x.mu.Lock()
+		t := x.running[req.ID]
+		x.mu.Unlock()
+		if t == nil || t.msg.Actor == "" {
+			return nil, wireError(fmt.Errorf("%w: exit_actor called outside an actor's method", errs.ErrInvalidOption))
+		}
+		if err := rt.ExitActor(t.ctx); err != nil {
+			return nil, wireError(err)
+		}
+		return &empty{}, nil
+	})
 	// py.done carries the result of a call the Python worker ran on
 	// another thread (threaded and async actors).
 	rpc.Register(s, "py.done", func(_ context.Context, r *taskResult) (*empty, error) {

@@ -26,6 +26,7 @@ import struct
 import sys
 import threading
 import time
+from _thread import allocate_lock as _allocate_lock
 
 import msgpack
 
@@ -280,14 +281,30 @@ def _hello(sock, frames, address, token):
 
 
 class _Call:
-    __slots__ = ("done", "reply", "error", "callback")
+    """A call in flight. Its reply is signalled by releasing a lock the
+    caller holds (cheaper than a threading.Event: no Condition)."""
+
+    __slots__ = ("_lock", "finished", "reply", "error", "callback")
 
     def __init__(self, callback=None):
-        self.done, self.reply, self.error = threading.Event(), None, None
+        self._lock = _allocate_lock()
+        self._lock.acquire()
+        self.finished = False
+        self.reply, self.error = None, None
         self.callback = callback
 
+    def wait(self, timeout=None):
+        """True once the reply came (False after timeout seconds)."""
+        if self.finished:
+            return True
+        if self._lock.acquire(True, -1 if timeout is None else timeout):
+            self._lock.release()  # later waits return at once
+            return True
+        return self.finished
+
     def finish(self):
-        self.done.set()
+        self.finished = True
+        self._lock.release()
         if self.callback is not None:
             try:
                 self.callback(self.reply, self.error)
@@ -348,11 +365,11 @@ class Connection:
             self._sock.send(_frame(_REQUEST, cid, name, payload))
         except OSError as e:
             self._end(ConnectionClosed("%s: sending %s: %s" % (self.address, method, e)))
-        if not c.done.wait(timeout):
+        if not c.wait(timeout):
             with self._lock:
                 if self._pending.pop(cid, None) is c:
                     raise TimeoutError("%s: no reply to %s within %ss" % (self.address, method, timeout))
-            c.done.wait()  # the reply arrived meanwhile
+            c.wait()  # the reply arrived meanwhile
         if c.error is not None:
             raise c.error
         return c.reply

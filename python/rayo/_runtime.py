@@ -345,7 +345,7 @@ def driver_config(address, namespace, num_cpus, num_gpus, resources, object_stor
     env_vars["PYTHONPATH"] = os.pathsep.join(paths)
     env_vars.setdefault("RAYO_PYTHON", sys.executable or "python3")
     cfg = {"address": address or "", "namespace": namespace or "", "env_vars": env_vars,
-           "log_to_driver": bool(log_to_driver)}
+           "log_to_driver": bool(log_to_driver), "entrypoint": " ".join([sys.executable or "python3"] + sys.argv)}
     if num_cpus is not None:
         cfg["num_cpus"] = float(num_cpus)
     if num_gpus is not None:

@@ -9,6 +9,8 @@ the cause's class, so ``except ValueError`` catches a remote ValueError,
 as in Ray.
 """
 
+import re
+
 __all__ = [
     "RayError", "RaySystemError", "CrossLanguageError", "RayTaskError", "TaskCancelledError",
     "WorkerCrashedError", "RayActorError", "ActorDiedError", "ActorUnavailableError",
@@ -152,6 +154,11 @@ _BY_CODE = {
 }
 
 
+# A Python actor's class as the core names it (rayo.py/<function ID>/Name,
+# rayo.py/name:module.Name/Name): people read Name.
+_PY_CLASS = re.compile(r"rayo\.py/[^/\s]+/")
+
+
 def _text(m, key):
     v = m.get(key, "")
     return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else (v if isinstance(v, str) else str(v))
@@ -162,7 +169,7 @@ def from_wire(m):
     returns it). A map that is not one is a RaySystemError saying so."""
     if not isinstance(m, dict) or not isinstance(m.get("c"), str):
         return RaySystemError("a task failure in an unknown form: %r" % (m,))
-    code, message = m["c"], _text(m, "m")
+    code, message = m["c"], _PY_CLASS.sub("", _text(m, "m"))
     actor = m.get("actor")
     if code == "actor_died" or isinstance(actor, dict):
         a = actor if isinstance(actor, dict) else {}

@@ -26,6 +26,7 @@ import cloudpickle
 
 from . import _actor, _codec, _packages, _remote, _runtime
 from . import exceptions as _exc
+from .actor import ActorExit as _ActorExit
 
 
 def _error(e, code=""):
@@ -179,7 +180,11 @@ class Worker:
                 raise
             except Exception as e:
                 return {"id": task["id"], "e": _error(e, "bad_call")}
-            return self.complete(task, fn(*args, **kwargs))
+            try:
+                result = fn(*args, **kwargs)
+            except _ActorExit:
+                result = None
+            return self.complete(task, result)
         except KeyboardInterrupt as e:
             return {"id": task["id"], "e": _error(e, "cancelled")}
         except Exception as e:
@@ -218,7 +223,10 @@ class Worker:
                         out = await self.astream(task, result)
                     else:
                         if inspect.isawaitable(result):
-                            result = await result
+                            try:
+                                result = await result
+                            except _ActorExit:
+                                result = None
                         out = self.complete(task, result)
                 except asyncio.CancelledError as e:
                     out = {"id": task["id"], "e": _error(e, "cancelled")}
