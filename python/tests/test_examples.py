@@ -38,3 +38,4 @@ def test_go_calls_python(tmp_path):
     res = subprocess.run([calc], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "pymath.square(7) from Go: 49" in res.stdout
+    assert "pymath.Greeter from Go: hello, rayo" in res.stdout

@@ -58,4 +58,13 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Println("pymath.square(7) from Go:", n)
+	g, err := rayo.PythonActorClass("pymath.Greeter").New(ctx, "hello")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := rayo.CallPython[string](g, "greet", "rayo").Get(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("pymath.Greeter from Go:", s)
 }
