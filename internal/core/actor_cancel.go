@@ -57,7 +57,7 @@ func (rt *Runtime) SubmitActorCall(actorID, class, method string, args []TaskArg
 // front of the queue, so they run before calls not yet sent, but after
 // those already sent (as in Ray, a retry does not keep its place).
 func (ac *actorClient) retryExceptionLocked(c *actorCall, failure *errs.WireTaskError) bool {
-	if failure == nil || !c.retryExceptions || c.cancelled || failure.Code != protocol.CodeTaskFailed || c.retries == 0 {
+	if failure == nil || !c.retryExceptions || c.cancelled || failure.Code != protocol.CodeTaskFailed || failure.NoRetry || c.retries == 0 {
 		return false
 	}
 	if c.retries > 0 {

@@ -207,6 +207,12 @@ func (rt *Runtime) actorClient(id string) *actorClient {
 	return ac
 }
 
+// KeepReleaser is a call's keep (SubmitActorCallWith) that holds counts
+// rather than Go values: Release runs once the call is done, possibly
+// with actorsMu held, so it may take refs.mu (the documented order) and
+// nothing before it.
+type KeepReleaser interface{ Release() }
+
 // SubmitActorCallWith submits a method call with per-call options and
 // returns its result's ref. keep stays reachable until the call is done:
 // the caller passes its handle, so that an actor with calls pending never
@@ -703,6 +709,9 @@ func dropCall(calls []*actorCall, c *actorCall) []*actorCall {
 func (rt *Runtime) callDone(c *actorCall) {
 	rt.streamCallDone(c)
 	rt.removeSubmitted(c.refs)
+	if r, ok := c.keep.(KeepReleaser); ok {
+		r.Release()
+	}
 	c.refs, c.keep = nil, nil
 	rt.objectDone(c.req.TaskID)
 }

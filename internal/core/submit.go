@@ -573,7 +573,7 @@ func (s *submitter) push(ks *keyState, lh *leaseHandle, t *task) {
 	}
 	cancelled := t.cancelled
 	retry := reply.Err != nil && t.opts.RetryExceptions && t.appRetries != 0 && !cancelled &&
-		reply.Err.Code == protocol.CodeTaskFailed
+		reply.Err.Code == protocol.CodeTaskFailed && !reply.Err.NoRetry
 	// lost: a stored argument was gone; rebuilt and run again below.
 	lost := !retry && !cancelled && reply.Err != nil && reply.Err.Code == protocol.CodeObjectLost && t.retriesOut != 0
 	claimed := false

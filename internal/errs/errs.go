@@ -85,7 +85,10 @@ type TaskError struct {
 	Cause    error
 	// Data is the error in its own language's form when that is not Go's
 	// (a pickled Python exception), for a caller in that language.
-	Data    []byte
+	Data []byte
+	// NoRetry: the failure is not one the call's retry_exceptions names
+	// (a Python caller's list of exception classes), so it is final.
+	NoRetry bool
 	matches []string
 }
 
@@ -163,6 +166,7 @@ type WireTaskError struct {
 	NodeID   string   `msgpack:"node,omitempty"`
 	Matches  []string `msgpack:"x,omitempty"`
 	Data     []byte   `msgpack:"d,omitempty"`
+	NoRetry  bool     `msgpack:"nr,omitempty"`
 	// Actor is set when the call failed because its actor is dead.
 	Actor *WireActorDeath `msgpack:"actor,omitempty"`
 }
@@ -189,13 +193,13 @@ func (w *WireTaskError) Err() error {
 // ToWire flattens a TaskError.
 func (e *TaskError) ToWire() *WireTaskError {
 	return &WireTaskError{Code: CodeOf(e.Cause), TaskName: e.TaskName, TaskID: e.TaskID, Message: e.Message,
-		Stack: e.Stack, Panicked: e.Panicked, Pid: e.Pid, NodeID: e.NodeID, Matches: e.matches, Data: e.Data}
+		Stack: e.Stack, Panicked: e.Panicked, Pid: e.Pid, NodeID: e.NodeID, Matches: e.matches, Data: e.Data, NoRetry: e.NoRetry}
 }
 
 // FromWire rebuilds a TaskError.
 func (w *WireTaskError) FromWire() *TaskError {
 	return &TaskError{TaskName: w.TaskName, TaskID: w.TaskID, Message: w.Message, Stack: w.Stack,
-		Panicked: w.Panicked, Pid: w.Pid, NodeID: w.NodeID, Cause: SentinelOf(w.Code), Data: w.Data, matches: w.Matches}
+		Panicked: w.Panicked, Pid: w.Pid, NodeID: w.NodeID, Cause: SentinelOf(w.Code), Data: w.Data, NoRetry: w.NoRetry, matches: w.Matches}
 }
 
 // NewTaskError builds a TaskError from an error raised by user code,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
@@ -194,11 +195,11 @@ func callActor(rt *core.Runtime, ids *idBlocks, req *actorCallReq) error {
 	if req.MaxTaskRetries != nil {
 		o.MaxTaskRetries, o.SetRetries = *req.MaxTaskRetries, true
 	}
-	// The handle's scope stays counted until the call is sent, should
+	// The handle's scope stays counted until the call is done, should
 	// Python drop the handle at once (Actor.remote().f.remote()).
 	var keep any
 	if req.Scope != nil {
-		keep = holdRefs([]core.Ref{req.Scope.core()})
+		keep = newScopeHold(rt, req.Scope.core())
 	}
 	if so := req.Stream; so != nil {
 		if so.Backpressure < 0 {
@@ -210,3 +211,20 @@ func callActor(rt *core.Runtime, ids *idBlocks, req *actorCallReq) error {
 	rt.SubmitActorCallWith(req.Actor, req.Class, req.Method, coreArgs(req.Args), keep, o)
 	return nil
 }
+
+// scopeHold counts an actor's scope reference for one call, until the
+// core releases it when the call is done (core.KeepReleaser): a count,
+// not a Go value, so the actor goes out of scope as soon as its last
+// handle and call are gone, not at some later garbage collection.
+type scopeHold struct {
+	rt   *core.Runtime
+	ref  core.Ref
+	once sync.Once
+}
+
+func newScopeHold(rt *core.Runtime, ref core.Ref) *scopeHold {
+	rt.AddLocal(ref)
+	return &scopeHold{rt: rt, ref: ref}
+}
+
+func (h *scopeHold) Release() { h.once.Do(func() { h.rt.RemoveLocal(h.ref) }) }

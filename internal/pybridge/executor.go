@@ -90,6 +90,8 @@ type pyError struct {
 	Trace   string `msgpack:"s,omitempty"`
 	// Pickled is the exception itself, for a Python caller.
 	Pickled []byte `msgpack:"p,omitempty"`
+	// NoRetry: the exception is not among the call's retry_exceptions.
+	NoRetry bool `msgpack:"nr,omitempty"`
 }
 
 type nextReq struct {
@@ -253,7 +255,7 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 			cause = errs.SentinelOf(e.Code)
 		}
 		te := errs.NewTaskError(name, msg.ID, cause, errors.New(e.Message), e.Trace, false)
-		te.Data = e.Pickled
+		te.Data, te.NoRetry = e.Pickled, e.NoRetry
 		return nil, te
 	}
 	if len(r.Values) != want {
@@ -270,6 +272,8 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 	return out, nil
 }
 
+type heldRefs struct{ refs []core.Ref }
+
 // holdRefs counts refs as held here until the returned value is
 // collected: the Python worker may release its own counts as soon as it
 // has sent the result, before the result's object counts them.
@@ -281,7 +285,9 @@ func holdRefs(refs []core.Ref) any {
 	for _, r := range refs {
 		rt.AddLocal(r)
 	}
-	h := new(byte)
+	// Not a tiny allocation (a lone byte would be one): the cleanup of an
+	// object in a tiny block may never run.
+	h := &heldRefs{refs: refs}
 	runtime.AddCleanup(h, func(refs []core.Ref) {
 		for _, r := range refs {
 			rt.RemoveLocal(r)

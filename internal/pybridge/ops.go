@@ -121,6 +121,22 @@ type (
 		Args    []taskArg  `msgpack:"a"`
 		Opts    submitOpts `msgpack:"o"`
 	}
+	batchReq struct {
+		Items []batchItem `msgpack:"s"`
+	}
+	batchItem struct {
+		Task *submitReq    `msgpack:"t,omitempty"`
+		Call *actorCallReq `msgpack:"a,omitempty"`
+	}
+	// batchReply lists the items refused, by index (none: all submitted).
+	batchReply struct {
+		Failed []batchFailure `msgpack:"f,omitempty"`
+	}
+	batchFailure struct {
+		Index   int    `msgpack:"i"`
+		Code    string `msgpack:"c"`
+		Message string `msgpack:"m"`
+	}
 	idsReq struct {
 		N int `msgpack:"n"`
 	}
@@ -235,6 +251,39 @@ func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, erro
 		}
 		return nil
 	})
+	// py.submits is a batch of submits and actor calls, handled in order
+	// like py.submit: a Python process sends the ones it made while its
+	// previous batch was on its way in one frame (Nagle's algorithm).
+	s.HandleOrdered("py.submits", func(ctx context.Context, body []byte, reply func(any, error)) func() {
+		req := new(batchReq)
+		if err := rpc.Unmarshal(body, req); err != nil {
+			reply(nil, fmt.Errorf("%w: py.submits: %v", rpc.ErrBadRequest, err))
+			return nil
+		}
+		rt, err := readyNow()
+		if err != nil {
+			reply(nil, wireError(err))
+			return nil
+		}
+		out := &batchReply{}
+		for i, item := range req.Items {
+			var err error
+			switch {
+			case item.Task != nil && item.Call == nil:
+				err = submit(rt, ids, item.Task)
+			case item.Call != nil && item.Task == nil:
+				err = callActor(rt, ids, item.Call)
+			default:
+				err = fmt.Errorf("%w: a batch item must be one task or one actor call", errs.ErrBadCall)
+			}
+			if err != nil {
+				we := wireError(err).(*rpc.Error)
+				out.Failed = append(out.Failed, batchFailure{Index: i, Code: we.Code, Message: we.Message})
+			}
+		}
+		reply(out, nil)
+		return nil
+	})
 	registerActorOps(s, ids, ready, readyNow)
 	registerClusterOps(s, ready)
 	registerStreamOps(s, ready)
@@ -347,12 +396,22 @@ func seconds(t float64) time.Duration {
 }
 
 func get(ctx context.Context, rt *core.Runtime, req *getReq) *getReply {
-	if req.Timeout >= 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, seconds(req.Timeout))
-		defer cancel()
-	}
 	out := &getReply{Values: make([][]byte, 0, len(req.Refs))}
+	if req.Timeout >= 0 && len(req.Refs) > 0 {
+		// The timeout bounds the wait for the objects to be ready, not
+		// their fetching: a ready object is returned even with timeout 0
+		// (Ray's get), which a deadline on the whole get would not do.
+		refs := coreRefs(req.Refs)
+		ready, err := rt.Wait(ctx, refs, len(refs), seconds(req.Timeout))
+		if err != nil {
+			out.Err = failure(err)
+			return out
+		}
+		if len(ready) < len(refs) {
+			out.Err = failure(fmt.Errorf("%w: %d of %d objects not ready within %gs", errs.ErrGetTimeout, len(refs)-len(ready), len(refs), req.Timeout))
+			return out
+		}
+	}
 	for _, r := range req.Refs {
 		var b []byte
 		var loc *objstore.Location
@@ -494,6 +553,7 @@ func codeOf(err error) string {
 }
 
 // wireError is a handler's error for Python: its code names the sentinel.
+// It is always an *rpc.Error.
 func wireError(err error) error {
 	return &rpc.Error{Code: codeOf(err), Message: err.Error()}
 }

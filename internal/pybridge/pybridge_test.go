@@ -28,7 +28,7 @@ func TestIDBlocksTakeEachReservedIDOnce(t *testing.T) {
 		{id(9), false},  // before it
 		{id(101), true},
 		{"p2-" + strconv.FormatUint(11, 36), false}, // another prefix
-		{"p1-!!", false},                            // not base 36
+		{"p1-!!", false}, // not base 36
 		{"", false},
 		{id(11), true},
 		{id(100), true},

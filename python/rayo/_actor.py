@@ -167,7 +167,7 @@ class ActorMethod:
         h = self._handle
         tid = core.new_task_id()
         m = {"id": tid, "actor": h._actor_id, "c": h._class, "m": self._name,
-             "a": encode_args(args, kwargs, layout=h._class.startswith(PYTHON_CLASS_PREFIX)),
+             "a": encode_args(args, kwargs, h._class.startswith(PYTHON_CLASS_PREFIX), o.get("retry_exceptions")),
              "name": o.get("name") or "%s.%s" % (h.class_name, self._name)}
         if h._scope is not None:
             m["scope"] = [h._scope.object_id, h._scope.owner_address]

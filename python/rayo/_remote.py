@@ -35,6 +35,11 @@ def _check_options(opts, allowed, what):
         raise NotImplementedError('num_returns="dynamic" is not supported by rayo: use num_returns="streaming"')
     if n is not None and n != "streaming" and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
         raise ValueError('num_returns must be an int at least 0 or "streaming", not %r' % (n,))
+    rex = opts.get("retry_exceptions")
+    if rex is not None and not isinstance(rex, bool):
+        if not isinstance(rex, (list, tuple)) or not rex or not all(
+                isinstance(c, type) and issubclass(c, BaseException) for c in rex):
+            raise ValueError("retry_exceptions must be a bool or a list of exception classes, not %r" % (rex,))
     bp = opts.get("_generator_backpressure_num_objects")
     if bp is not None and (not isinstance(bp, int) or isinstance(bp, bool) or bp < -1):
         raise ValueError("_generator_backpressure_num_objects must be an int, not %r" % (bp,))
@@ -141,15 +146,19 @@ def _selector(labels):
 LAYOUT_EXT = 5
 
 
-def encode_args(args, kwargs, layout=True):
+def encode_args(args, kwargs, layout=True, retry_exceptions=None):
     """A call's arguments as the core takes them: a layout first (the
-    number of positional ones and the keyword names), then each value;
-    without layout (a call of Go) positional values only. An ObjectRef at
-    the top level travels as a reference, resolved to its value before
-    the task runs, as in Ray."""
+    number of positional ones, the keyword names, and the exception
+    classes retry_exceptions names, pickled, when it is a list), then
+    each value; without layout (a call of Go) positional values only. An
+    ObjectRef at the top level travels as a reference, resolved to its
+    value before the task runs, as in Ray."""
     out = []
     if layout:
-        out.append({"v": msgpack.packb(msgpack.ExtType(LAYOUT_EXT, msgpack.packb([len(args), list(kwargs)])))})
+        lay = [len(args), list(kwargs)]
+        if isinstance(retry_exceptions, (list, tuple)):
+            lay.append(cloudpickle.dumps(tuple(retry_exceptions)))
+        out.append({"v": msgpack.packb(msgpack.ExtType(LAYOUT_EXT, msgpack.packb(lay, use_bin_type=True)))})
     elif kwargs:
         raise TypeError("a Go function or method takes positional arguments only")
     for a in list(args) + list(kwargs.values()):
@@ -178,15 +187,18 @@ def _layout(value):
 
 
 def decode_args(core, values):
-    """The inverse of encode_args, in a worker."""
+    """The inverse of encode_args, in a worker: positional arguments,
+    keyword arguments, and the classes of exceptions to retry (None: any,
+    as retry_exceptions=True says, or the caller did not say)."""
     layout = _layout(values[0]) if values else None
     if layout is None:
-        return [core.decode(v) for v in values], {}
-    n, names = layout
+        return [core.decode(v) for v in values], {}, None
+    n, names = layout[0], layout[1]
+    retry_on = cloudpickle.loads(layout[2]) if len(layout) > 2 and layout[2] else None
     vals = [core.decode(v) for v in values[1:]]
     if n + len(names) != len(vals):
         raise ValueError("argument layout of %d+%d for %d values" % (n, len(names), len(vals)))
-    return vals[:n], dict(zip(names, vals[n:]))
+    return vals[:n], dict(zip(names, vals[n:])), retry_on
 
 
 def export(core, fn):
@@ -254,7 +266,8 @@ class RemoteFunction:
         if strat:
             opts["strat"] = strat
         tid = core.new_task_id()
-        core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs), "o": opts})
+        core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs, True, o.get("retry_exceptions")),
+                     "o": opts})
         if streaming:
             from ._generator import ObjectRefGenerator
             return ObjectRefGenerator(_runtime.ObjectRef(tid, core.address, core))

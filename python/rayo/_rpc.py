@@ -284,7 +284,7 @@ class _Call:
     """A call in flight. Its reply is signalled by releasing a lock the
     caller holds (cheaper than a threading.Event: no Condition)."""
 
-    __slots__ = ("_lock", "finished", "reply", "error", "callback")
+    __slots__ = ("_lock", "finished", "reply", "error", "callback", "cid", "method")
 
     def __init__(self, callback=None):
         self._lock = _allocate_lock()
@@ -351,46 +351,44 @@ class Connection:
         msgpack bytes. Raises RpcError for the peer's error, ConnectionClosed
         when the connection is lost, TimeoutError after timeout seconds
         (the peer may still run the call)."""
+        return self.wait(self.send(method, payload), timeout)
+
+    def send(self, method, payload=NIL, callback=None):
+        """Sends a call and returns its handle for wait. With callback,
+        callback(reply, error) runs on the connection's reader thread when
+        the reply comes (or with ConnectionClosed when the connection ends
+        first), so it must not block, and the call is not waited for."""
         name = method.encode()
         if len(name) > 0xFFFF:
             raise ValueError("a method name of %d bytes" % len(name))
-        c = _Call()
+        c = _Call(callback)
         with self._lock:
             if self._closed is not None:
                 raise self._failure()
             self._next_id += 1
-            cid = self._next_id
+            c.cid = cid = self._next_id
+            c.method = method
             self._pending[cid] = c
         try:
             self._sock.send(_frame(_REQUEST, cid, name, payload))
         except OSError as e:
             self._end(ConnectionClosed("%s: sending %s: %s" % (self.address, method, e)))
+        return c
+
+    def wait(self, c, timeout=None):
+        """The reply of a call send made."""
         if not c.wait(timeout):
             with self._lock:
-                if self._pending.pop(cid, None) is c:
-                    raise TimeoutError("%s: no reply to %s within %ss" % (self.address, method, timeout))
+                if self._pending.pop(c.cid, None) is c:
+                    raise TimeoutError("%s: no reply to %s within %ss" % (self.address, c.method, timeout))
             c.wait()  # the reply arrived meanwhile
         if c.error is not None:
             raise c.error
         return c.reply
 
     def call_async(self, method, payload, callback):
-        """Sends payload to method without waiting: callback(reply, error)
-        runs on the connection's reader thread when the reply comes (or
-        with ConnectionClosed when the connection ends first), so it must
-        not block."""
-        name = method.encode()
-        c = _Call(callback)
-        with self._lock:
-            if self._closed is not None:
-                raise self._failure()
-            self._next_id += 1
-            cid = self._next_id
-            self._pending[cid] = c
-        try:
-            self._sock.send(_frame(_REQUEST, cid, name, payload))
-        except OSError as e:
-            self._end(ConnectionClosed("%s: sending %s: %s" % (self.address, method, e)))
+        """Sends payload to method without waiting (see send)."""
+        self.send(method, payload, callback)
 
     def close(self):
         """Closes the connection; calls in flight fail with ConnectionClosed."""

@@ -66,20 +66,37 @@ class Core:
         self.worker_id = info["worker"]
         self.address = info["addr"]
         self.is_worker = info["is_worker"]
+        self._closing = False
         self.functions = {}  # function -> its ID in the function table
         self.failed = {}  # task ID -> why its submit failed
         self._id_lock = threading.Lock()
         self._id_prefix, self._id_next, self._id_end = "", 0, 0
+        # Submits and actor calls go out in batches (py.submits): one is
+        # sent at once when no batch is on its way, else it waits in
+        # _batch until that batch's reply (Nagle's algorithm), when the
+        # sender thread sends all that waited in one frame. A call of
+        # any other kind sends what waits first, under _order, so that
+        # frames leave in the order the program made them.
+        self._order = threading.Lock()
+        self._batch = []
+        self._batch_in_flight = False
+        self._send_waiting = threading.Event()
+        self._sender = threading.Thread(target=self._send_loop, name="rayo-submit", daemon=True)
+        self._sender.start()
         self._released = []
         self._release_lock = threading.Lock()
         self._release_wake = threading.Event()
-        self._closing = False
         self._releaser = threading.Thread(target=self._release_loop, name="rayo-release", daemon=True)
         self._releaser.start()
 
     def call(self, method, obj, timeout=None):
+        payload = _pack(obj)
         try:
-            return _unpack(self.conn.call(method, _pack(obj), timeout))
+            with self._order:
+                if self._batch:
+                    self._send_batch()
+                c = self.conn.send(method, payload)
+            return _unpack(self.conn.wait(c, timeout))
         except _rpc.RpcError as e:
             raise _rpc_exception(e) from None
 
@@ -97,14 +114,43 @@ class Core:
         return self._id_prefix + _base36(n)
 
     def submit(self, msg, method="py.submit"):
-        """Sends a submit (or an actor call) without waiting; a refusal is
-        kept for the result's get."""
-        tid = msg["id"]
+        """Sends a submit (or, with method py.actor.call, an actor call)
+        without waiting; a refusal is kept for the result's get."""
+        item = {"t": msg} if method == "py.submit" else {"a": msg}
+        with self._order:
+            self._batch.append(item)
+            if not self._batch_in_flight:
+                self._send_batch()
 
-        def done(_, error):
+    def _send_batch(self):
+        """Sends what waits in _batch as one py.submits (_order held)."""
+        items, self._batch = self._batch, []
+        ids = [it.get("t", it.get("a"))["id"] for it in items]
+        self._batch_in_flight = True
+
+        def done(reply, error):  # on the reader thread: must not block
             if error is not None:
-                self.failed[tid] = _rpc_exception(error) if isinstance(error, _rpc.RpcError) else error
-        self.conn.call_async(method, _pack(msg), done)
+                e = _rpc_exception(error) if isinstance(error, _rpc.RpcError) else error
+                for tid in ids:
+                    self.failed[tid] = e
+            else:
+                for f in _unpack(reply).get("f") or ():
+                    self.failed[ids[f["i"]]] = _rpc_exception(_rpc._error(f["c"], f["m"]))
+            self._send_waiting.set()
+        self.conn.send("py.submits", _pack({"s": items}), done)
+
+    def _send_loop(self):
+        while not self._closing:
+            self._send_waiting.wait()
+            self._send_waiting.clear()
+            try:
+                with self._order:
+                    if self._batch:
+                        self._send_batch()
+                    else:
+                        self._batch_in_flight = False
+            except (_rpc.ConnectionClosed, OSError):
+                return
 
     def check_submitted(self, refs):
         """Raises the error of a refused submit among refs' tasks."""
@@ -155,13 +201,14 @@ class Core:
     def close(self):
         self._closing = True
         self._release_wake.set()
+        self._send_waiting.set()
         self.conn.close()
 
 
 def _rpc_exception(e):
     """A bridge call's refusal as the exception Ray would raise."""
     m = {"c": e.code, "m": e.message}
-    if e.code in ("invalid_option", "bad_call"):
+    if e.code in ("invalid_option", "bad_call", "actor_name_taken"):
         return ValueError(e.message)
     return _exc.from_wire(m)
 
@@ -436,7 +483,7 @@ def failure(m):
         except Exception:  # a class the driver cannot import: keep the text
             e.cause = None
         else:
-            if isinstance(e.cause, _exc.RayError):
+            if isinstance(e.cause, _exc.RayError) and not isinstance(e.cause, _exc.RayTaskError):
                 return e.cause  # rayo's own (RuntimeEnvSetupError), as Ray raises it
             e = e.as_instanceof_cause()
     return e
@@ -444,13 +491,20 @@ def failure(m):
 
 def wait(refs, *, num_returns=1, timeout=None, fetch_local=True):
     c = current()
+    if isinstance(refs, ObjectRef) or not isinstance(refs, (list, tuple)):
+        raise TypeError("rayo.wait takes a list of ObjectRefs, not a %s" % type(refs).__name__)
     refs = list(refs)
+    for r in refs:
+        if not isinstance(r, ObjectRef):
+            raise TypeError("rayo.wait takes a list of ObjectRefs, and it holds a %s" % type(r).__name__)
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be None or at least 0, not %r" % (timeout,))
+    if not refs:
+        return [], []
     if len(set(r.object_id for r in refs)) != len(refs):
         raise ValueError("rayo.wait: the list of refs holds duplicates")
     if num_returns < 1 or num_returns > len(refs):
         raise ValueError("num_returns must be between 1 and the number of refs (%d), not %d" % (len(refs), num_returns))
-    if not refs:
-        return [], []
     c.check_submitted(refs)
     reply = c.call("py.wait", {"r": [_wire(r) for r in refs], "k": num_returns,
                                "t": -1.0 if timeout is None else float(timeout)})

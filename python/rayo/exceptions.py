@@ -58,7 +58,12 @@ class RayTaskError(RayError):
     def as_instanceof_cause(self):
         """A copy that is also an instance of the cause's class (Ray's
         as_instanceof_cause), or self when the class cannot be mixed in."""
-        cls = type(self.cause) if self.cause is not None else None
+        cause = self.cause
+        # A task that re-raised a nested task's error: the class to keep
+        # is the original's (Ray's exception chains).
+        while isinstance(cause, RayTaskError) and cause.cause is not None:
+            cause = cause.cause
+        cls = type(cause) if cause is not None else None
         if cls is None or issubclass(cls, RayTaskError) or not issubclass(cls, Exception):
             return self
         try:
@@ -68,7 +73,7 @@ class RayTaskError(RayError):
                 "__init__": RayTaskError.__init__,
                 "__str__": RayTaskError.__str__,
             })
-            return mixed(self.function_name, self.traceback_str, self.cause, self.pid, self.node_id, self.message)
+            return mixed(self.function_name, self.traceback_str, cause, self.pid, self.node_id, self.message)
         except TypeError:  # a layout conflict (a builtin with slots, say)
             return self
 

@@ -29,11 +29,14 @@ from . import exceptions as _exc
 from .actor import ActorExit as _ActorExit
 
 
-def _error(e, code=""):
+def _error(e, code="", task=None):
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     m = {"m": "%s: %s" % (type(e).__name__, e), "s": tb}
     if code:
         m["c"] = code
+    retry_on = task.get("retry_on") if task is not None else None
+    if retry_on is not None and not isinstance(e, retry_on):
+        m["nr"] = True  # not among the call's retry_exceptions: final
     try:
         m["p"] = _codec.dumps(e)
     except Exception:  # an exception that cannot be pickled travels as text
@@ -105,8 +108,9 @@ class Worker:
         return fn
 
     def prepare(self, task):
-        """The callable and arguments of task; raises for a bad call."""
-        args, kwargs = _remote.decode_args(self.core, task["a"])
+        """The callable and arguments of task; raises for a bad call. The
+        exception classes to retry are kept in task["retry_on"]."""
+        args, kwargs, task["retry_on"] = _remote.decode_args(self.core, task["a"])
         kind = task.get("k")
         if kind == "call":
             actor = self.actors.get(task["actor"])
@@ -188,7 +192,7 @@ class Worker:
         except KeyboardInterrupt as e:
             return {"id": task["id"], "e": _error(e, "cancelled")}
         except Exception as e:
-            return {"id": task["id"], "e": _error(e)}
+            return {"id": task["id"], "e": _error(e, task=task)}
         finally:
             self.current.task = None
 
@@ -231,7 +235,7 @@ class Worker:
                 except asyncio.CancelledError as e:
                     out = {"id": task["id"], "e": _error(e, "cancelled")}
                 except Exception as e:
-                    out = {"id": task["id"], "e": _error(e)}
+                    out = {"id": task["id"], "e": _error(e, task=task)}
         finally:
             self.current.task = None
         # Off the loop: a call from the loop's thread would stop every

@@ -319,10 +319,6 @@ def test_get_actor_missing(rayo_start):
         rayo.get_actor("no-such-actor")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: creating a second actor with a taken name raises RaySystemError "
-                                       "('... (code actor_name_taken)') where Ray raises ValueError: "
-                                       "_runtime._rpc_exception maps only invalid_option and bad_call to "
-                                       "ValueError, and exceptions._BY_CODE has no actor_name_taken")
 def test_duplicate_name(rayo_start):
     c = Counter.options(name="taken-name").remote()
     try:
@@ -334,7 +330,7 @@ def test_duplicate_name(rayo_start):
 
 def test_duplicate_name_is_refused(rayo_start):
     c = Counter.options(name="taken-name-2").remote(1)
-    with pytest.raises(ex.RayError, match="taken-name-2"):
+    with pytest.raises(ValueError, match="taken-name-2"):
         Counter.options(name="taken-name-2").remote()
     # The first is untouched.
     assert rayo.get(rayo.get_actor("taken-name-2").value.remote(), timeout=T) == 1
@@ -536,12 +532,6 @@ def test_out_of_scope_actor_dies(rayo_start, tmp_path):
     poll(lambda: process_gone(pid), "the actor's process to exit once its handle is gone", timeout=30)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an actor that was ever called never goes out of scope: pybridge "
-                                       "callActor (actors.go) keeps the handle's scope ref counted with holdRefs, "
-                                       "whose release is a runtime.AddCleanup on h := new(byte) (executor.go:218); "
-                                       "a 1-byte pointer-free object comes from Go's tiny allocator, whose blocks "
-                                       "are shared, so the cleanup does not run (with new([64]byte) the actor dies "
-                                       "at once). The same holdRefs holds a task result's nested refs")
 def test_out_of_scope_actor_dies_after_calls(rayo_start):
     c = Counter.remote()
     pid = rayo.get(c.pid.remote(), timeout=T)

@@ -236,11 +236,6 @@ def test_nested_task_error_text_reaches_the_driver(rayo_start):
     assert rayo.get(catches.remote(), timeout=T) == "RayTaskError(IndexError)"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a nested task's error re-raised by its caller reaches the driver as a "
-                                       "plain RayTaskError, no longer an IndexError: exceptions.py "
-                                       "RayTaskError.as_instanceof_cause returns self when the cause is itself a "
-                                       "RayTaskError (the RayTaskError(IndexError) the inner get raised), where Ray "
-                                       "keeps the class (its test_failure.py::test_exception_chain)")
 def test_nested_task_error_reaches_the_driver(rayo_start):
     @rayo.remote
     def inner():
@@ -324,9 +319,6 @@ def test_retry_exceptions_spent(rayo_start, tmp_path):
     assert attempts(path) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: retry_exceptions=[KeyError] retries every exception (here a ValueError): "
-                                       "_remote.py RemoteFunction.remote sends only rex=True for any truthy "
-                                       "retry_exceptions, where Ray retries only the listed classes")
 def test_retry_exceptions_list(rayo_start, tmp_path):
     path = str(tmp_path / "n")
     r = count_attempt_then.options(max_retries=2, retry_exceptions=[KeyError]).remote(path, raise_until=1)

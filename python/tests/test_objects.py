@@ -214,11 +214,6 @@ def test_get_timeout(rayo_start, gate):
     assert rayo.get(r, timeout=T) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rayo.get(ref, timeout=0) of a READY object raises GetTimeoutError (about "
-                                       "half the time for a small object, nearly always for one in the store): "
-                                       "pybridge/ops.go get() makes an already-expired context, and core's lookup "
-                                       "(internal/core/objects.go, select on o.done and ctx.Done()) picks a ready "
-                                       "case at random, and getStored's node call fails on the expired context")
 def test_get_of_a_ready_object_with_timeout_zero(rayo_start):
     small, big = rayo.put("x"), rayo.put(b"x" * (1 << 20))
     assert rayo.get([small, big], timeout=T) == ["x", b"x" * (1 << 20)]  # both ready now
@@ -376,23 +371,15 @@ def test_wait_bad_input(rayo_start):
         rayo.wait([r], num_returns=2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rayo.wait([]) raises ValueError (num_returns=1 > 0 refs) where Ray "
-                                       "returns ([], []); _runtime.py's `if not refs: return [], []` comes after the "
-                                       "num_returns check and is never reached")
 def test_wait_empty_list(rayo_start):
     assert rayo.wait([]) == ([], [])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rayo.wait of a non-ObjectRef raises AttributeError ('int' object has no "
-                                       "attribute 'object_id', from the duplicate check in _runtime.wait) where Ray "
-                                       "raises TypeError, as rayo.get does")
 def test_wait_non_ref(rayo_start):
     with pytest.raises(TypeError):
         rayo.wait([rayo.put(1), 2])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rayo.wait(timeout=-1) is taken as 'no timeout' (the bridge's seconds() "
-                                       "reads any negative as no limit) where Ray raises ValueError, as rayo.get does")
 def test_wait_negative_timeout(rayo_start):
     r = rayo.put(1)  # ready: a wait that accepts the timeout returns at once
     with pytest.raises(ValueError):
