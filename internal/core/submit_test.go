@@ -406,8 +406,19 @@ func TestCancelRacesCompletion(t *testing.T) {
 		wg.Wait()
 		rt.RemoveLocal(ref)
 	}
-	if _, submitted, _, _, _ := rt.RefCounts(arg.ID); submitted != 1 {
-		t.Fatalf("argument submitted count = %d with the holder pending; want 1", submitted)
+	// A task's finisher completes its result (Get returns) and then
+	// releases its arguments (settle: finishObjects, then forget), so the
+	// last task's release may still be on its way: wait for counts above
+	// the holder's to go, but fail at once on a second release (below 1).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, submitted, _, _, _ := rt.RefCounts(arg.ID)
+		if submitted == 1 {
+			break
+		}
+		if submitted < 1 || time.Now().After(deadline) {
+			t.Fatalf("argument submitted count = %d with the holder pending; want 1", submitted)
+		}
+		time.Sleep(time.Millisecond) // polling the table: the release has no event to wait on
 	}
 	releaseHolder()
 	if _, err := getResult(t, rt, holder); err != nil {
