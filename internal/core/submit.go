@@ -171,18 +171,22 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 			rt.AddLocal(r)
 		}
 	}
+	// The arguments are counted before the task is listed: once listed, a
+	// recursive cancel of its parent or a shutdown may finish it (and its
+	// forget release them) at once.
+	t.refs = argRefs(args)
+	rt.addSubmitted(t.refs)
 	s := rt.sub
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		s.finishObjects(t, nil, errs.NewTaskError(t.name(), id, errs.ErrShutdown, errs.ErrShutdown, "", false).ToWire())
+		rt.removeSubmitted(t.refs)
 		return refs
 	}
 	s.tasks[id] = t
 	cancelNow := s.adoptLocked(t)
 	s.mu.Unlock()
-	t.refs = argRefs(args)
-	rt.addSubmitted(t.refs)
 	if t.resolveInline(rt) {
 		rt.recordTask(t.event(protocol.TaskPendingNode))
 		s.enqueue(t)
