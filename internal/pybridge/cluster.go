@@ -115,6 +115,9 @@ type (
 		GPUIDs      []int              `msgpack:"gpus"`
 		PG          string             `msgpack:"pg"`
 		BundleIndex int                `msgpack:"bundle"`
+		// Cancelled: the call was cancelled while it runs (Ray's
+		// is_canceled()).
+		Cancelled bool `msgpack:"cancelled"`
 	}
 )
 

@@ -30,6 +30,9 @@ type Executor struct {
 	once     sync.Once
 	startErr error
 	queue    chan *pyTask
+	// cancels tells the Python worker of actor calls cancelled while they
+	// run (a py.next answer of kind "cancel").
+	cancels chan string
 
 	mu      sync.Mutex
 	running map[string]*pyTask // by task ID, until its result arrives
@@ -41,7 +44,7 @@ func NewExecutor(log *slog.Logger) *Executor {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Executor{log: log, queue: make(chan *pyTask), running: map[string]*pyTask{}}
+	return &Executor{log: log, queue: make(chan *pyTask), cancels: make(chan string, 64), running: map[string]*pyTask{}}
 }
 
 type pyTask struct {
@@ -97,6 +100,9 @@ type pyError struct {
 type nextReq struct {
 	Done *taskResult `msgpack:"done,omitempty"`
 }
+
+// A cancelled task (Kind "") gets SIGINT, Python's KeyboardInterrupt, as
+// in Ray; a cancelled actor call is not interrupted: see doWith.
 
 // Execute runs a Python task with one result.
 func (x *Executor) Execute(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) (core.Encoded, *errs.TaskError) {
@@ -245,8 +251,18 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 	select {
 	case r = <-t.done:
 	case <-ctx.Done():
-		// Ray's cancel of a running Python task: KeyboardInterrupt in it.
-		x.interrupt()
+		if msg.Kind == "" {
+			// Ray's cancel of a running task: KeyboardInterrupt in it.
+			x.interrupt()
+		} else {
+			// Ray's of a running actor call: not interrupted (actors have
+			// state); an async actor's coroutine is cancelled, and any
+			// call sees is_canceled().
+			select {
+			case x.cancels <- msg.ID:
+			default: // the Python worker is behind on notices: it sees is_canceled()
+			}
+		}
 		r = <-t.done
 	}
 	if e := r.Err; e != nil {
@@ -305,6 +321,8 @@ func (x *Executor) next(ctx context.Context, req *nextReq) (*taskMsg, error) {
 	select {
 	case t := <-x.queue:
 		return &t.msg, nil
+	case id := <-x.cancels:
+		return &taskMsg{Kind: "cancel", ID: id}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -375,7 +393,8 @@ func (x *Executor) start() error {
 		if tc == nil {
 			return nil, wireError(fmt.Errorf("%w: no running call %q in this worker", errs.ErrBadCall, req.ID))
 		}
-		return &ctxReply{Resources: tc.Resources.ToFloat(), GPUIDs: tc.GPUIDs, PG: tc.PlacementGroupID, BundleIndex: tc.BundleIndex}, nil
+		return &ctxReply{Resources: tc.Resources.ToFloat(), GPUIDs: tc.GPUIDs, PG: tc.PlacementGroupID, BundleIndex: tc.BundleIndex,
+			Cancelled: t.ctx.Err() != nil}, nil
 	})
 	// py.actor.exit is exit_actor() in a running actor call.
 	rpc.Register(s, "py.actor.exit", func(_ context.Context, req *ctxReq) (*empty, error) {

@@ -69,6 +69,11 @@ class RuntimeContext:
         strings, as Ray gives them)."""
         return {"GPU": [str(g) for g in call_context().get("gpus") or []]}
 
+    def is_canceled(self):
+        """Whether the running call was cancelled (Ray's check for actor
+        methods, which a cancel does not interrupt)."""
+        return bool(call_context().get("cancelled"))
+
     def get_placement_group_id(self):
         return call_context().get("pg") or None
 

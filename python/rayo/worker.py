@@ -14,6 +14,7 @@ cancelled.
 
 import asyncio
 import concurrent.futures
+import contextvars
 import importlib
 import inspect
 import os
@@ -92,7 +93,9 @@ class Worker:
         self.setup_error = setup_error
         self.functions = {}
         self.actors = {}
-        self.current = threading.local()  # task and actor IDs of the running call
+        # An async actor's running calls, by task ID: a cancel notice
+        # cancels the coroutine (Ray's cancel of an async actor task).
+        self.coroutines = {}
 
     def function(self, fid):
         """The function or class of a task: by its ID in the job's
@@ -174,7 +177,7 @@ class Worker:
 
     def run(self, task):
         """Runs task on this thread and returns its result message."""
-        self.current.task = task
+        token = _current.set(task)
         try:
             if self.setup_error is not None:
                 return {"id": task["id"], "e": _error(self.setup_error)}
@@ -194,7 +197,7 @@ class Worker:
         except Exception as e:
             return {"id": task["id"], "e": _error(e, task=task)}
         finally:
-            self.current.task = None
+            _current.reset(token)
 
     def send(self, out):
         self.core.call("py.done", out)
@@ -212,35 +215,50 @@ class Worker:
         return None
 
     async def run_async(self, task):
-        self.current.task = task
+        token = _current.set(task)
         try:
+            out = None
             if self.setup_error is not None:
-                return {"id": task["id"], "e": _error(self.setup_error)}
-            try:
-                fn, args, kwargs = self.prepare(task)
-            except Exception as e:
-                out = {"id": task["id"], "e": _error(e, "bad_call")}
+                out = {"id": task["id"], "e": _error(self.setup_error)}
             else:
                 try:
+                    fn, args, kwargs = self.prepare(task)
+                except Exception as e:
+                    out = {"id": task["id"], "e": _error(e, "bad_call")}
+            if out is None:
+                try:
                     result = fn(*args, **kwargs)
-                    if task.get("stream") and inspect.isasyncgen(result):
-                        out = await self.astream(task, result)
-                    else:
-                        if inspect.isawaitable(result):
-                            try:
-                                result = await result
-                            except _ActorExit:
-                                result = None
-                        out = self.complete(task, result)
+                    streamed = task.get("stream") and inspect.isasyncgen(result)
+                    if streamed:
+                        result = self.astream(task, result)
+                    if inspect.isawaitable(result):
+                        # Its own asyncio task, which a cancel notice
+                        # cancels (the result still goes out below).
+                        inner = asyncio.ensure_future(result)
+                        self.coroutines[task["id"]] = inner
+                        try:
+                            result = await inner
+                        except _ActorExit:
+                            result = None
+                        finally:
+                            self.coroutines.pop(task["id"], None)
+                    out = result if streamed else self.complete(task, result)
                 except asyncio.CancelledError as e:
                     out = {"id": task["id"], "e": _error(e, "cancelled")}
                 except Exception as e:
                     out = {"id": task["id"], "e": _error(e, task=task)}
         finally:
-            self.current.task = None
+            _current.reset(token)
         # Off the loop: a call from the loop's thread would stop every
         # other coroutine while it waits.
         await asyncio.get_running_loop().run_in_executor(None, self.send, out)
+
+    def cancel_coroutine(self, task_id):
+        """Cancels an async actor call's coroutine: it sees CancelledError
+        at its next await."""
+        inner = self.coroutines.get(task_id)
+        if inner is not None:
+            inner.get_loop().call_soon_threadsafe(inner.cancel)
 
     def serve(self):
         done = None
@@ -249,16 +267,24 @@ class Worker:
                 task = self.core.call("py.next", {"done": done} if done else {})
             except KeyboardInterrupt:
                 continue  # a cancel that came after its task ended
+            if task.get("k") == "cancel":
+                self.cancel_coroutine(task["id"])
+                done = None
+                continue
             done = self.dispatch(task)
 
 
 _worker = None
 
 
+# The running call's message, per thread and per coroutine.
+_current = contextvars.ContextVar("rayo_current_task", default=None)
+
+
 def current_task():
-    """The running call's message in this thread (None outside one)."""
-    w = _worker
-    return getattr(w.current, "task", None) if w is not None else None
+    """The running call's message in this thread or coroutine (None
+    outside one)."""
+    return _current.get()
 
 
 def main():

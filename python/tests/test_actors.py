@@ -6,7 +6,9 @@ actor takes no CPU while it runs (Ray's default), so the tests' actors do
 not crowd out the tasks.
 """
 
+import asyncio
 import os
+import time
 
 import pytest
 
@@ -751,3 +753,57 @@ def test_cancel_actor_call(rayo_start, tmp_path):
     with pytest.raises(ex.TaskCancelledError):
         rayo.get(queued, timeout=T)
     assert not os.path.exists(marker)
+
+
+def test_cancel_running_actor_call_is_not_interrupted(rayo_start, tmp_path):
+    # Ray's semantics: a regular actor's running call is not interrupted
+    # (actors have state); it can see the cancel with is_canceled().
+    started = str(tmp_path / "started")
+
+    @rayo.remote
+    class Spinner:
+        def spin(self, deadline):
+            open(started, "w").close()
+            while not rayo.get_runtime_context().is_canceled():
+                if time.time() > deadline:
+                    return "never saw the cancel"
+                time.sleep(0.005)
+            return "saw the cancel"
+
+        def alive(self):
+            return True
+
+    s = Spinner.remote()
+    ref = s.spin.remote(time.time() + 30)
+    poll(lambda: os.path.exists(started), "the call to start")
+    rayo.cancel(ref)
+    assert rayo.get(ref, timeout=T) == "saw the cancel"
+    assert rayo.get(s.alive.remote(), timeout=T)  # the actor lives on
+
+
+def test_cancel_async_actor_call_cancels_its_coroutine(rayo_start, tmp_path):
+    started = str(tmp_path / "started")
+
+    @rayo.remote
+    class Sleeper:
+        def __init__(self):
+            self.cancelled = 0
+
+        async def sleep(self):
+            open(started, "w").close()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+
+        async def count(self):
+            return self.cancelled
+
+    s = Sleeper.remote()
+    ref = s.sleep.remote()
+    poll(lambda: os.path.exists(started), "the call to start")
+    rayo.cancel(ref)
+    with pytest.raises(ex.TaskCancelledError):
+        rayo.get(ref, timeout=T)
+    assert rayo.get(s.count.remote(), timeout=T) == 1
