@@ -97,9 +97,21 @@ type pyError struct {
 	NoRetry bool `msgpack:"nr,omitempty"`
 }
 
+// nextReq carries the results of the work the Python worker ran since
+// its last py.next; nextReply the work waiting now (at least one), up to
+// maxBatch: a worker behind on an actor's calls takes several per round
+// trip. Work handed over counts as started: a cancel of an actor call
+// already handed over does not drop it (it sees is_canceled()).
 type nextReq struct {
-	Done *taskResult `msgpack:"done,omitempty"`
+	Done []*taskResult `msgpack:"done,omitempty"`
 }
+
+type nextReply struct {
+	Work []*taskMsg `msgpack:"w"`
+}
+
+// maxBatch bounds the work one py.next hands over.
+const maxBatch = 32
 
 // A cancelled task (Kind "") gets SIGINT, Python's KeyboardInterrupt, as
 // in Ray; a cancelled actor call is not interrupted: see doWith.
@@ -314,18 +326,34 @@ func holdRefs(refs []core.Ref) any {
 
 // next hands the Python worker its next task, after taking the result of
 // the one before.
-func (x *Executor) next(ctx context.Context, req *nextReq) (*taskMsg, error) {
-	if r := req.Done; r != nil {
-		x.finish(r)
+func (x *Executor) next(ctx context.Context, req *nextReq) (*nextReply, error) {
+	for _, r := range req.Done {
+		if r != nil {
+			x.finish(r)
+		}
 	}
+	out := &nextReply{}
 	select {
 	case t := <-x.queue:
-		return &t.msg, nil
+		out.Work = append(out.Work, &t.msg)
 	case id := <-x.cancels:
-		return &taskMsg{Kind: "cancel", ID: id}, nil
+		out.Work = append(out.Work, &taskMsg{Kind: "cancel", ID: id})
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	for len(out.Work) < maxBatch {
+		select {
+		case t := <-x.queue:
+			out.Work = append(out.Work, &t.msg)
+			continue
+		case id := <-x.cancels:
+			out.Work = append(out.Work, &taskMsg{Kind: "cancel", ID: id})
+			continue
+		default:
+		}
+		break
+	}
+	return out, nil
 }
 
 // finish delivers a result to the call waiting for it.

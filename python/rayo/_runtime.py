@@ -113,6 +113,15 @@ class Core:
             self._id_next += 1
         return self._id_prefix + _base36(n)
 
+    def send_async(self, method, obj):
+        """Sends a call without waiting for (or reading) its reply, after
+        the submits waiting before it."""
+        payload = _pack(obj)
+        with self._order:
+            if self._batch:
+                self._send_batch()
+            self.conn.send(method, payload, _ignore_reply)
+
     def submit(self, msg, method="py.submit"):
         """Sends a submit (or, with method py.actor.call, an actor call)
         without waiting; a refusal is kept for the result's get."""
@@ -203,6 +212,10 @@ class Core:
         self._release_wake.set()
         self._send_waiting.set()
         self.conn.close()
+
+
+def _ignore_reply(reply, error):
+    pass
 
 
 def _rpc_exception(e):

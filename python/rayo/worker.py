@@ -249,9 +249,9 @@ class Worker:
                     out = {"id": task["id"], "e": _error(e, task=task)}
         finally:
             _current.reset(token)
-        # Off the loop: a call from the loop's thread would stop every
-        # other coroutine while it waits.
-        await asyncio.get_running_loop().run_in_executor(None, self.send, out)
+        # Sent without waiting for the reply: the loop's other coroutines
+        # go on at once.
+        self.core.send_async("py.done", out)
 
     def cancel_coroutine(self, task_id):
         """Cancels an async actor call's coroutine: it sees CancelledError
@@ -261,17 +261,26 @@ class Worker:
             inner.get_loop().call_soon_threadsafe(inner.cancel)
 
     def serve(self):
-        done = None
+        """Takes work with py.next (several pieces when an actor's calls
+        wait), runs it in order, and hands the results back with the next
+        py.next."""
+        done = []
         while True:
             try:
-                task = self.core.call("py.next", {"done": done} if done else {})
+                work = self.core.call("py.next", {"done": done} if done else {})["w"]
             except KeyboardInterrupt:
                 continue  # a cancel that came after its task ended
-            if task.get("k") == "cancel":
-                self.cancel_coroutine(task["id"])
-                done = None
-                continue
-            done = self.dispatch(task)
+            done = []
+            for task in work:
+                if task.get("k") == "cancel":
+                    self.cancel_coroutine(task["id"])
+                    continue
+                try:
+                    out = self.dispatch(task)
+                except KeyboardInterrupt:
+                    continue  # a task's cancel that came as it ended
+                if out is not None:
+                    done.append(out)
 
 
 _worker = None
