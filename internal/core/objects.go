@@ -272,3 +272,59 @@ func (rt *Runtime) NodeObjects(ctx context.Context) (*protocol.ListObjectsReply,
 	}
 	return &reply, nil
 }
+
+// CreateStored reserves size bytes of this node's store for a value
+// owned by this process that a process beside it writes in place (a
+// Python driver or worker, which maps the range writable): one copy,
+// not a trip over a socket. SealStored then makes the value the object's,
+// AbortStored gives the space back. It fails for a process that cannot
+// map the store, which must use PutBytes.
+func (rt *Runtime) CreateStored(ctx context.Context, size int64) (string, objstore.Location, error) {
+	if !rt.objs.direct {
+		return "", objstore.Location{}, fmt.Errorf("%w: this process cannot map the node's object store", errs.ErrInvalidOption)
+	}
+	if size <= rt.cfg.InlineLimit {
+		return "", objstore.Location{}, fmt.Errorf("%w: %d bytes are stored inline (PutBytes), not in place", errs.ErrInvalidOption, size)
+	}
+	id := rt.nextID()
+	// Listed first, as PutBytes does: the node asks this owner whether it
+	// holds the objects it records for it, and frees those it does not.
+	rt.store.create(id)
+	var reply protocol.CreateObjectReply
+	if err := rt.node.Call(ctx, protocol.NodeCreateObject, &protocol.CreateObjectRequest{ObjectID: id, Size: size, Owner: rt.Addr()}, &reply); err != nil {
+		rt.store.delete(id)
+		if rpc.CodeOf(err) == protocol.CodeObjectTooLarge {
+			return "", objstore.Location{}, fmt.Errorf("%w: %d bytes: %v", ErrObjectTooLarge, size, err)
+		}
+		return "", objstore.Location{}, fmt.Errorf("rayo: storing object %s: %w", id, err)
+	}
+	if reply.Pressure {
+		rt.collectGarbage()
+	}
+	return id, objstore.Location{Path: reply.Loc.Path, Offset: reply.Loc.Offset, Size: reply.Loc.Size}, nil
+}
+
+// SealStored makes the bytes written at CreateStored's location the value
+// of object id, which holds the nested references, and returns its
+// reference (counted once for the caller, as AddLocal would).
+func (rt *Runtime) SealStored(ctx context.Context, id string, size int64, nested []Ref) (Ref, error) {
+	o := rt.store.get(id)
+	if o == nil {
+		return Ref{}, fmt.Errorf("%w: object %s was not made by CreateStored", errs.ErrBadCall, id)
+	}
+	if err := rt.node.Call(ctx, protocol.NodeSealObject, &protocol.ObjectIDRequest{ObjectID: id}, nil); err != nil {
+		return Ref{}, fmt.Errorf("rayo: sealing object %s: %w", id, err)
+	}
+	o.completeArg(protocol.Arg{ID: id, Loc: &protocol.ObjectLocation{NodeID: rt.nodeID, NodeAddr: rt.cfg.NodeAddr, Size: size, Owner: rt.Addr()}})
+	rt.setContains(id, nested, false)
+	r := Ref{ID: id, Owner: rt.Addr()}
+	rt.AddLocal(r)
+	return r, nil
+}
+
+// AbortStored gives back the space CreateStored reserved, its value never
+// sealed.
+func (rt *Runtime) AbortStored(ctx context.Context, id string) {
+	rt.store.delete(id)
+	_ = rt.node.Call(ctx, protocol.NodeDeleteObjects, &protocol.DeleteObjectsRequest{ObjectIDs: []string{id}}, nil)
+}

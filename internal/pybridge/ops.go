@@ -211,6 +211,7 @@ func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, erro
 		rt.AddLocal(ref)
 		return &refReply{Ref: toWire(ref)}, nil
 	})
+	registerPutInPlace(s, ready)
 	rpc.Register(s, "py.get", func(ctx context.Context, req *getReq) (*getReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
@@ -601,6 +602,89 @@ func registerStreamOps(s *rpc.Server, ready func(context.Context) (*core.Runtime
 			return nil, wireError(err)
 		}
 		rt.CloseStream(req.ID)
+		return &empty{}, nil
+	})
+}
+
+type (
+	createReq struct {
+		Size int64 `msgpack:"s"`
+	}
+	createReply struct {
+		ID  string   `msgpack:"id"`
+		Loc storeLoc `msgpack:"l"`
+	}
+	sealReq struct {
+		ID     string    `msgpack:"id"`
+		Size   int64     `msgpack:"s"`
+		Nested []wireRef `msgpack:"n,omitempty"`
+	}
+)
+
+// registerPutInPlace serves puts of large values that Python writes into
+// the store itself: py.put.create reserves the space, Python maps it and
+// writes, py.put.seal makes it the object (py.put.abort gives it back).
+// Space reserved and never sealed goes back when the connection ends.
+func registerPutInPlace(s *rpc.Server, ready func(context.Context) (*core.Runtime, error)) {
+	var mu sync.Mutex
+	open := map[string]bool{}
+	rpc.Register(s, "py.put.create", func(ctx context.Context, req *createReq) (*createReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		id, loc, err := rt.CreateStored(ctx, req.Size)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		mu.Lock()
+		open[id] = true
+		mu.Unlock()
+		if p := rpc.PeerFrom(ctx); p != nil {
+			p.OnClose(func() {
+				mu.Lock()
+				left := open[id]
+				delete(open, id)
+				mu.Unlock()
+				if left {
+					actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					rt.AbortStored(actx, id)
+					cancel()
+				}
+			})
+		}
+		return &createReply{ID: id, Loc: storeLoc{Path: loc.Path, Offset: loc.Offset, Size: loc.Size}}, nil
+	})
+	take := func(id string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		ok := open[id]
+		delete(open, id)
+		return ok
+	}
+	rpc.Register(s, "py.put.seal", func(ctx context.Context, req *sealReq) (*refReply, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		if !take(req.ID) {
+			return nil, wireError(fmt.Errorf("%w: object %q was not reserved with py.put.create, or is sealed", errs.ErrBadCall, req.ID))
+		}
+		ref, err := rt.SealStored(ctx, req.ID, req.Size, coreRefs(req.Nested))
+		if err != nil {
+			rt.AbortStored(ctx, req.ID)
+			return nil, wireError(err)
+		}
+		return &refReply{Ref: toWire(ref)}, nil
+	})
+	rpc.Register(s, "py.put.abort", func(ctx context.Context, req *sealReq) (*empty, error) {
+		rt, err := ready(ctx)
+		if err != nil {
+			return nil, wireError(err)
+		}
+		if take(req.ID) {
+			rt.AbortStored(ctx, req.ID)
+		}
 		return &empty{}, nil
 	})
 }

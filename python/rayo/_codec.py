@@ -19,7 +19,7 @@ import cloudpickle
 import msgpack
 import numpy as np
 
-__all__ = ["dumps", "dumps_noting", "loads", "note_ref", "CodecError", "ObjectRefData", "ActorHandleData", "PassableData"]
+__all__ = ["dumps", "dumps_parts", "dumps_noting", "dumps_parts_noting", "loads", "note_ref", "CodecError", "ObjectRefData", "ActorHandleData", "PassableData"]
 
 REF_EXT = 1
 ACTOR_EXT = 2
@@ -96,13 +96,23 @@ def note_ref(ref):
 def dumps_noting(value):
     """dumps(value) and the object references the value holds, in the
     msgpack form or inside pickled objects."""
+    parts, refs = dumps_parts_noting(value)
+    return _join(parts), refs
+
+
+def dumps_parts_noting(value):
+    """dumps_parts(value) and the object references the value holds."""
     outer = getattr(_noting, "refs", None)
     _noting.refs = []
     try:
-        data = dumps(value)
-        return data, _noting.refs
+        parts = dumps_parts(value)
+        return parts, _noting.refs
     finally:
         _noting.refs = outer
+
+
+def _join(parts):
+    return parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
 
 
 class _NotShared(Exception):
@@ -136,17 +146,23 @@ def _raw_header(code, flag=0):
 
 def dumps(value) -> bytes:
     """Encodes value in rayo's value format."""
+    return _join(dumps_parts(value))
+
+
+def dumps_parts(value):
+    """dumps(value) as a list of buffers to write one after the other (a
+    large array's memory among them, not copied), for a writer that
+    places the value itself (into the object store)."""
     t = type(value)
     if t is bytes:
         # As Go stores a []byte result or Put: raw, readable in place.
-        return _raw_header(_RAW_CODES["|u1"]) + value
+        return [_raw_header(_RAW_CODES["|u1"]), value]
     if t is np.ndarray and value.ndim == 1 and value.dtype.str in _RAW_CODES:
         code = _RAW_CODES[value.dtype.str]
         flag = RAW_NUMPY_UINT8 if code == 1 else 0
-        data = memoryview(np.ascontiguousarray(value)).cast("B")
-        return b"".join((_raw_header(code, flag), data))
+        return [_raw_header(code, flag), memoryview(np.ascontiguousarray(value)).cast("B")]
     try:
-        return msgpack.packb(value, use_bin_type=True, strict_types=True, default=_shared_default)
+        return [msgpack.packb(value, use_bin_type=True, strict_types=True, default=_shared_default)]
     except (_NotShared, OverflowError, ValueError):
         # Not a shared form, an int beyond 64 bits, a str with lone
         # surrogates, nesting deeper than msgpack's limit or a cycle.
@@ -175,7 +191,7 @@ def _dumps_pickled(value):
         raise CodecError(f"rayo cannot encode a {type(value).__name__}: {end} bytes pickled, over msgpack's 4 GiB ext limit")
     parts[0] = struct.pack(">BIb", 0xC9, end, PYTHON_EXT)
     parts[1] = _PY_HEADER.pack(_PY_VERSION, len(raws), len(pickled)) + b"".join(_PY_ENTRY.pack(*e) for e in entries)
-    return b"".join(parts)
+    return parts
 
 
 def loads(data, ref_factory=None, actor_factory=None):

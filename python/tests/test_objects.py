@@ -384,3 +384,58 @@ def test_wait_negative_timeout(rayo_start):
     r = rayo.put(1)  # ready: a wait that accepts the timeout returns at once
     with pytest.raises(ValueError):
         rayo.wait([r], timeout=-1)
+
+
+def test_large_put_written_in_place(rayo_start):
+    # A value over PUT_IN_PLACE is written into the store by this process
+    # (py.put.create/seal), then read back without a copy, in a task too.
+    import numpy as np
+
+    from rayo import _runtime
+
+    a = np.arange((4 << 20) // 8, dtype=np.float64)
+    assert a.nbytes >= _runtime.PUT_IN_PLACE
+    ref = rayo.put(a)
+    b = rayo.get(ref, timeout=T)
+    assert not b.flags.writeable and np.array_equal(a, b)
+
+    @rayo.remote
+    def total(x):
+        return float(x.sum())
+
+    assert rayo.get(total.remote(ref), timeout=T) == float(a.sum())
+    # A pickled object whose arrays go out of band is written in place too.
+    obj = {"w": a, "tag": object.__new__(type("Tag", (), {}))}
+    got = rayo.get(rayo.put(obj), timeout=T)
+    assert np.array_equal(got["w"], a) and type(got["tag"]).__name__ == "Tag"
+
+
+def test_failed_in_place_write_gives_the_space_back(rayo_start, monkeypatch):
+    import numpy as np
+
+    from rayo import _runtime
+
+    class Boom(Exception):
+        pass
+
+    real = _runtime.mmap.mmap
+
+    def failing(*args, **kwargs):
+        raise Boom("no mapping")
+
+    monkeypatch.setattr(_runtime.mmap, "mmap", failing)
+    with pytest.raises(Boom):
+        rayo.put(np.ones((2 << 20) // 8))
+    monkeypatch.setattr(_runtime.mmap, "mmap", real)
+    # The store is usable, and holds no half-written object.
+    a = np.ones((2 << 20) // 8)
+    assert np.array_equal(rayo.get(rayo.put(a), timeout=T), a)
+
+
+def test_seal_of_an_unreserved_object_is_refused(rayo_start):
+    from rayo import _runtime
+
+    with pytest.raises(ValueError, match="not reserved"):
+        _runtime.current().call("py.put.seal", {"id": "nope", "s": 10})
+    with pytest.raises(ValueError):
+        _runtime.current().call("py.put.create", {"s": 10})  # small values are inline, not in place
