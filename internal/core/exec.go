@@ -125,6 +125,15 @@ func (rt *Runtime) resolveArgs(ctx context.Context, in []protocol.Arg, name, id 
 // resultReply returns a small result inline; a large one goes to this
 // node's store as the primary copy, under the ID the owner expects.
 func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID, owner string, v Encoded) *protocol.PushTaskReply {
+	if v.Stored > 0 {
+		if err := rt.node.Call(ctx, protocol.NodeSealObject, &protocol.ObjectIDRequest{ObjectID: returnID}, nil); err != nil {
+			te := errs.NewTaskError(name, taskID, errs.ErrTaskFailed, fmt.Errorf("sealing the result: %w", err), "", false)
+			te.Pid = os.Getpid()
+			return &protocol.PushTaskReply{Err: te.ToWire()}
+		}
+		return &protocol.PushTaskReply{Loc: &protocol.ObjectLocation{NodeID: rt.nodeID, NodeAddr: rt.cfg.NodeAddr, Size: v.Stored, Owner: owner},
+			Nested: wireNested(v.Nested)}
+	}
 	if int64(len(v.Header)+len(v.Data)) <= rt.cfg.InlineLimit {
 		b := make([]byte, 0, len(v.Header)+len(v.Data))
 		return &protocol.PushTaskReply{Value: append(append(b, v.Header...), v.Data...), Nested: wireNested(v.Nested)}

@@ -328,3 +328,27 @@ func (rt *Runtime) AbortStored(ctx context.Context, id string) {
 	rt.store.delete(id)
 	_ = rt.node.Call(ctx, protocol.NodeDeleteObjects, &protocol.DeleteObjectsRequest{ObjectIDs: []string{id}}, nil)
 }
+
+// CreateResult reserves size bytes of this node's store for a result, the
+// object returnID that owner owns, which a process beside this worker
+// writes in place (a Python worker); the executor then returns an Encoded
+// with Stored set, and the reply seals it. AbortResult gives the space
+// back when the call fails instead.
+func (rt *Runtime) CreateResult(ctx context.Context, returnID, owner string, size int64) (objstore.Location, error) {
+	if size <= rt.cfg.InlineLimit {
+		return objstore.Location{}, fmt.Errorf("%w: %d bytes are returned inline, not in place", errs.ErrInvalidOption, size)
+	}
+	var reply protocol.CreateObjectReply
+	if err := rt.node.Call(ctx, protocol.NodeCreateObject, &protocol.CreateObjectRequest{ObjectID: returnID, Size: size, Owner: owner}, &reply); err != nil {
+		if rpc.CodeOf(err) == protocol.CodeObjectTooLarge {
+			return objstore.Location{}, fmt.Errorf("%w: %d bytes: %v", ErrObjectTooLarge, size, err)
+		}
+		return objstore.Location{}, fmt.Errorf("rayo: storing result %s: %w", returnID, err)
+	}
+	return objstore.Location{Path: reply.Loc.Path, Offset: reply.Loc.Offset, Size: reply.Loc.Size}, nil
+}
+
+// AbortResult drops a result CreateResult reserved and no reply sealed.
+func (rt *Runtime) AbortResult(ctx context.Context, returnID string) {
+	_ = rt.node.Call(ctx, protocol.NodeDeleteObjects, &protocol.DeleteObjectsRequest{ObjectIDs: []string{returnID}}, nil)
+}

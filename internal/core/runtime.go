@@ -44,6 +44,10 @@ type Encoded struct {
 	Data   []byte
 	// Nested are the references the value holds.
 	Nested []Ref
+	// Stored > 0: the value, of this many bytes, is already written in
+	// this node's store under the result's ID (CreateResult, by a process
+	// beside this one that maps the store): it is only sealed.
+	Stored int64
 	// Holds is the Go value encoded, when it holds references: it is kept
 	// reachable until those are counted elsewhere (in the object that
 	// contains them, or by a borrower), or its ObjectRefs could be

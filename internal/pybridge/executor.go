@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
@@ -51,6 +52,10 @@ type pyTask struct {
 	ctx  context.Context // the call's, for its runtime context (py.ctx)
 	msg  taskMsg
 	done chan *taskResult
+	// returnID and owner name the call's result object, which the Python
+	// worker may write in place (py.result.create); created says it did.
+	returnID, owner string
+	created         bool
 	// emit reports a streaming call's items (py.emit); nil otherwise.
 	emit func(core.Encoded) error
 }
@@ -78,7 +83,9 @@ type taskMsg struct {
 // (one unless the task has num_returns), the references each holds, or
 // the failure.
 type taskResult struct {
-	ID     string      `msgpack:"id"`
+	ID string `msgpack:"id"`
+	// Stored > 0: the one value, of this many bytes, is written in place.
+	Stored int64       `msgpack:"stored,omitempty"`
 	Values [][]byte    `msgpack:"v,omitempty"`
 	Nested [][]wireRef `msgpack:"n,omitempty"`
 	Err    *pyError    `msgpack:"e,omitempty"`
@@ -131,8 +138,8 @@ func (x *Executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [
 }
 
 func (x *Executor) run(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
-	return x.do(ctx, taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
-		Args: args, NumReturns: spec.NumReturns, Attempt: spec.Attempt}, max(spec.NumReturns, 1))
+	return x.doWith(ctx, taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
+		Args: args, NumReturns: spec.NumReturns, Attempt: spec.Attempt}, max(spec.NumReturns, 1), nil, result{spec.ReturnID, spec.OwnerAddr})
 }
 
 // pythonActor is the instance NewActor returns: the Python worker keeps
@@ -160,7 +167,8 @@ func (x *Executor) CallActor(ctx context.Context, instance any, class string, ca
 	if !ok {
 		return core.Encoded{}, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
 	}
-	vals, terr := x.do(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method}, 1)
+	vals, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method}, 1, nil,
+		result{call.TaskID, call.OwnerAddr})
 	if terr != nil {
 		return core.Encoded{}, terr
 	}
@@ -171,7 +179,7 @@ func (x *Executor) CallActor(ctx context.Context, instance any, class string, ca
 // yields with emit.
 func (x *Executor) ExecuteStream(ctx context.Context, spec *protocol.TaskSpec, args [][]byte, emit func(core.Encoded) error) *errs.TaskError {
 	_, terr := x.doWith(ctx, taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
-		Args: args, Attempt: spec.Attempt, Stream: true}, 0, emit)
+		Args: args, Attempt: spec.Attempt, Stream: true}, 0, emit, result{})
 	return terr
 }
 
@@ -185,7 +193,7 @@ func (x *Executor) CallActorStream(ctx context.Context, instance any, class stri
 	if !ok {
 		return errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
 	}
-	_, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Stream: true}, 0, emit)
+	_, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Stream: true}, 0, emit, result{})
 	return terr
 }
 
@@ -223,6 +231,39 @@ func (x *Executor) emitItem(_ context.Context, req *emitReq) (*emitReply, error)
 	return &emitReply{}, nil
 }
 
+type createResultReq struct {
+	ID   string `msgpack:"id"`
+	Size int64  `msgpack:"s"`
+}
+
+// createResult reserves a running call's result in the store for the
+// Python worker to write in place (a large value: one copy, not a trip
+// over the socket and another into the store).
+func (x *Executor) createResult(ctx context.Context, req *createResultReq) (*storeLoc, error) {
+	rt, err := runtimeOf()
+	if err != nil {
+		return nil, wireError(err)
+	}
+	x.mu.Lock()
+	t := x.running[req.ID]
+	ok := t != nil && t.returnID != "" && !t.created
+	if ok {
+		t.created = true // only this call's result message reads it, after this
+	}
+	x.mu.Unlock()
+	if !ok {
+		return nil, wireError(fmt.Errorf("%w: call %q has no result to write in place (not running, several returns, a stream, or done already)", errs.ErrBadCall, req.ID))
+	}
+	loc, err := rt.CreateResult(ctx, t.returnID, t.owner, req.Size)
+	if err != nil {
+		x.mu.Lock()
+		t.created = false
+		x.mu.Unlock()
+		return nil, wireError(err)
+	}
+	return &storeLoc{Path: loc.Path, Offset: loc.Offset, Size: loc.Size}, nil
+}
+
 // className is a Python class's name without its function ID.
 func className(class string) string {
 	rest := strings.TrimPrefix(class, TaskPrefix)
@@ -232,13 +273,18 @@ func className(class string) string {
 	return rest
 }
 
+// result names a call's result object, which the Python worker may write
+// in place ("": it may not).
+type result struct{ id, owner string }
+
 // do hands msg to the Python worker and waits for its want values.
 func (x *Executor) do(ctx context.Context, msg taskMsg, want int) ([]core.Encoded, *errs.TaskError) {
-	return x.doWith(ctx, msg, want, nil)
+	return x.doWith(ctx, msg, want, nil, result{})
 }
 
-// doWith is do for a streaming call too, whose items go to emit.
-func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(core.Encoded) error) ([]core.Encoded, *errs.TaskError) {
+// doWith is do for a streaming call too, whose items go to emit, and for
+// a call whose single result the Python worker may write in place.
+func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(core.Encoded) error, res result) ([]core.Encoded, *errs.TaskError) {
 	name := msg.Name
 	fail := func(cause, err error) *errs.TaskError { return errs.NewTaskError(name, msg.ID, cause, err, "", false) }
 	x.once.Do(func() { x.startErr = x.start() })
@@ -246,6 +292,9 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 		return nil, fail(errs.ErrTaskFailed, x.startErr)
 	}
 	t := &pyTask{ctx: ctx, done: make(chan *taskResult, 1), msg: msg, emit: emit}
+	if want == 1 && msg.NumReturns == 0 && emit == nil {
+		t.returnID, t.owner = res.id, res.owner
+	}
 	x.mu.Lock()
 	x.running[msg.ID] = t
 	x.mu.Unlock()
@@ -277,6 +326,17 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 		}
 		r = <-t.done
 	}
+	if r.Stored > 0 && !t.created || r.Stored > 0 && want != 1 {
+		r = &taskResult{ID: msg.ID, Err: &pyError{Code: protocol.CodeBadCall, Message: "the Python worker said it wrote a result it did not reserve"}}
+	}
+	if r.Err != nil && t.created {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		rt, err := runtimeOf()
+		if err == nil {
+			rt.AbortResult(actx, t.returnID)
+		}
+		cancel()
+	}
 	if e := r.Err; e != nil {
 		cause := errs.ErrTaskFailed
 		if e.Code != "" {
@@ -285,6 +345,14 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 		te := errs.NewTaskError(name, msg.ID, cause, errors.New(e.Message), e.Trace, false)
 		te.Data, te.NoRetry = e.Pickled, e.NoRetry
 		return nil, te
+	}
+	if r.Stored > 0 {
+		e := core.Encoded{Stored: r.Stored}
+		if len(r.Nested) > 0 && len(r.Nested[0]) > 0 {
+			e.Nested = coreRefs(r.Nested[0])
+			e.Holds = holdRefs(e.Nested)
+		}
+		return []core.Encoded{e}, nil
 	}
 	if len(r.Values) != want {
 		return nil, fail(errs.ErrBadCall, fmt.Errorf("the Python worker returned %d values for %d returns", len(r.Values), want))
@@ -409,6 +477,7 @@ func (x *Executor) start() error {
 	registerOps(s, func(context.Context) (*core.Runtime, error) { return runtimeOf() }, runtimeOf)
 	rpc.Register(s, "py.next", x.next)
 	rpc.Register(s, "py.emit", x.emitItem)
+	rpc.Register(s, "py.result.create", x.createResult)
 	// py.ctx answers get_runtime_context() for a running call.
 	rpc.Register(s, "py.ctx", func(_ context.Context, req *ctxReq) (*ctxReply, error) {
 		x.mu.Lock()

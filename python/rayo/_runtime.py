@@ -483,21 +483,7 @@ def _put_in_place(c, parts, size, nested):
         return None  # a core that cannot map its store
     oid, loc = reply["id"], reply["l"]
     try:
-        off = loc["o"]
-        start = off - off % mmap.ALLOCATIONGRANULARITY
-        fd = os.open(loc["p"], os.O_RDWR | os.O_CLOEXEC)
-        try:
-            m = mmap.mmap(fd, size + off - start, prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=start)
-        finally:
-            os.close(fd)
-        try:
-            pos = off - start
-            for p in parts:
-                mv = memoryview(p).cast("B")
-                m[pos:pos + mv.nbytes] = mv
-                pos += mv.nbytes
-        finally:
-            m.close()
+        write_stored(loc, parts, size)
     except BaseException:
         c.call("py.put.abort", {"id": oid, "s": size})
         raise
@@ -506,6 +492,26 @@ def _put_in_place(c, parts, size, nested):
         msg["n"] = [_wire(r) for r in nested]
     r = c.call("py.put.seal", msg)["r"]
     return ObjectRef(r[0], r[1], c)
+
+
+def write_stored(loc, parts, size):
+    """Writes parts, size bytes in all, at a store location reserved for
+    this process (a mapping of just that range, writable)."""
+    off = loc["o"]
+    start = off - off % mmap.ALLOCATIONGRANULARITY
+    fd = os.open(loc["p"], os.O_RDWR | os.O_CLOEXEC)
+    try:
+        m = mmap.mmap(fd, size + off - start, prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=start)
+    finally:
+        os.close(fd)
+    try:
+        pos = off - start
+        for p in parts:
+            mv = memoryview(p).cast("B")
+            m[pos:pos + mv.nbytes] = mv
+            pos += mv.nbytes
+    finally:
+        m.close()
 
 
 class _Mapped(mmap.mmap):

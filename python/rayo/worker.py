@@ -172,8 +172,29 @@ class Worker:
             if values is None or len(values) != nret:
                 raise ValueError("task %s has num_returns=%d but returned a %s" % (task["d"], nret, type(result).__name__))
         else:
-            values = [result]
+            parts, refs = _codec.dumps_parts_noting(result)
+            size = sum(memoryview(p).nbytes for p in parts)
+            if size >= _runtime.PUT_IN_PLACE and self.write_result(task, parts, size):
+                out["stored"] = size
+                if refs:
+                    out["n"] = [[[r.object_id, r.owner_address] for r in refs]]
+                return out
+            out["v"] = [_codec._join(parts)]
+            if refs:
+                out["n"] = [[[r.object_id, r.owner_address] for r in refs]]
+            return out
         return _encode(out, values)
+
+    def write_result(self, task, parts, size):
+        """Writes a large result into the store in place (the Go worker
+        reserved it under the result's ID); False when it cannot, and the
+        bytes go over the socket instead."""
+        try:
+            loc = self.core.call("py.result.create", {"id": task["id"], "s": size})
+        except ValueError:
+            return False
+        _runtime.write_stored(loc, parts, size)
+        return True
 
     def run(self, task):
         """Runs task on this thread and returns its result message."""

@@ -439,3 +439,34 @@ def test_seal_of_an_unreserved_object_is_refused(rayo_start):
         _runtime.current().call("py.put.seal", {"id": "nope", "s": 10})
     with pytest.raises(ValueError):
         _runtime.current().call("py.put.create", {"s": 10})  # small values are inline, not in place
+
+
+def test_large_task_result_written_in_place(rayo_start):
+    # A task's large result is written into the store by the Python worker
+    # (py.result.create), read back as a view of the store.
+    import numpy as np
+
+    @rayo.remote
+    def make(n):
+        return np.arange(n, dtype=np.int64)
+
+    @rayo.remote
+    class Maker:
+        def make(self, n):
+            return {"a": np.ones(n), "label": "big"}
+
+    got = rayo.get(make.remote(1 << 20), timeout=T)
+    assert not got.flags.writeable and got[-1] == (1 << 20) - 1
+    m = Maker.remote()
+    d = rayo.get(m.make.remote(1 << 19), timeout=T)
+    assert d["label"] == "big" and d["a"].sum() == 1 << 19
+
+    @rayo.remote
+    def fails_after_reserving():
+        class Unwritable:
+            def __reduce__(self):
+                raise RuntimeError("cannot pickle me")
+        return [np.ones(1 << 18), Unwritable()]
+
+    with pytest.raises(Exception, match="cannot pickle me"):
+        rayo.get(fails_after_reserving.remote(), timeout=T)
