@@ -462,11 +462,11 @@ def test_large_task_result_written_in_place(rayo_start):
     assert d["label"] == "big" and d["a"].sum() == 1 << 19
 
     @rayo.remote
-    def fails_after_reserving():
+    def fails_to_encode():
         class Unwritable:
             def __reduce__(self):
                 raise RuntimeError("cannot pickle me")
         return [np.ones(1 << 18), Unwritable()]
 
     with pytest.raises(Exception, match="cannot pickle me"):
-        rayo.get(fails_after_reserving.remote(), timeout=T)
+        rayo.get(fails_to_encode.remote(), timeout=T)
