@@ -53,29 +53,34 @@ class ActorClass:
         core = _runtime.current()
         o = self._options
         fid = export(core, self._cls)
-        lifetime = o.get("lifetime")
-        if lifetime not in (None, "detached", "non_detached"):
-            raise ValueError("lifetime must be None, 'detached' or 'non_detached', not %r" % (lifetime,))
         maxc = o.get("max_concurrency")
         if maxc is None:
             maxc = ASYNC_MAX_CONCURRENCY if is_async_class(self._cls) else 1
-        m = {"c": "%s%s/%s" % (PYTHON_CLASS_PREFIX, fid, self.__qualname__), "a": encode_args(args, kwargs),
-             "res": resources_of(o), "maxrs": o.get("max_restarts", 0), "maxtr": o.get("max_task_retries", 0),
-             "maxc": maxc}
-        for key, opt in (("name", "name"), ("ns", "namespace")):
-            if o.get(opt):
-                m[key] = o[opt]
-        if lifetime == "detached":
-            m["detached"] = True
-        if o.get("get_if_exists"):
-            m["getex"] = True
-        env = env_vars_of(o)
-        if env:
-            m["env"] = env
-        strat = strategy_of(o)
-        if strat:
-            m["strat"] = strat
+        m = new_actor_message("%s%s/%s" % (PYTHON_CLASS_PREFIX, fid, self.__qualname__), encode_args(args, kwargs), o, maxc)
         return _handle(core, core.call("py.actor.new", m))
+
+
+def new_actor_message(class_name, args, o, max_concurrency):
+    """py.actor.new's request (internal/pybridge's actorNewReq)."""
+    lifetime = o.get("lifetime")
+    if lifetime not in (None, "detached", "non_detached"):
+        raise ValueError("lifetime must be None, 'detached' or 'non_detached', not %r" % (lifetime,))
+    m = {"c": class_name, "a": args, "res": resources_of(o), "maxrs": o.get("max_restarts", 0),
+         "maxtr": o.get("max_task_retries", 0), "maxc": max_concurrency}
+    for key, opt in (("name", "name"), ("ns", "namespace")):
+        if o.get(opt):
+            m[key] = o[opt]
+    if lifetime == "detached":
+        m["detached"] = True
+    if o.get("get_if_exists"):
+        m["getex"] = True
+    env = env_vars_of(o)
+    if env:
+        m["env"] = env
+    strat = strategy_of(o)
+    if strat:
+        m["strat"] = strat
+    return m
 
 
 def _check_actor_options(opts):

@@ -15,8 +15,6 @@ import sys
 import tempfile
 import zipfile
 
-from . import _runtime
-
 NAMESPACE = "rayo.python"
 CHUNK = 1 << 20
 # Ray's limit on a working_dir.
@@ -166,4 +164,3 @@ def worker_setup(core):
 
 
 __all__ = ["driver_env", "upload", "worker_setup"]
-_ = _runtime  # the worker's core comes from _runtime

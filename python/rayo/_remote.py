@@ -60,6 +60,23 @@ def resources_of(opts):
     return {k: float(v) for k, v in res.items()}
 
 
+def task_options(o):
+    """A task's options as py.submit takes them (internal/pybridge's
+    submitOpts): resources, retries, name, env_vars and placement."""
+    opts = {"res": resources_of(o), "retries": o.get("max_retries", 3)}
+    if o.get("retry_exceptions"):
+        opts["rex"] = True
+    if o.get("name"):
+        opts["name"] = o["name"]
+    env = env_vars_of(o)
+    if env:
+        opts["env"] = env
+    strat = strategy_of(o)
+    if strat:
+        opts["strat"] = strat
+    return opts
+
+
 def env_vars_of(opts):
     """A call's runtime_env: its env_vars (per-call working_dir and
     py_modules are not supported: give them to rayo.init)."""
@@ -252,19 +269,10 @@ class RemoteFunction:
         if nret == 0:
             raise ValueError("num_returns=0 is not supported: return None instead")
         streaming = nret == "streaming"
-        opts = {"res": resources_of(o), "retries": o.get("max_retries", 3), "nret": 0 if streaming or nret == 1 else nret}
+        opts = task_options(o)
+        opts["nret"] = 0 if streaming or nret == 1 else nret
         if streaming:
             opts["stream"] = {"bp": max(o.get("_generator_backpressure_num_objects") or 0, 0)}
-        if o.get("retry_exceptions"):
-            opts["rex"] = True
-        if o.get("name"):
-            opts["name"] = o["name"]
-        env = env_vars_of(o)
-        if env:
-            opts["env"] = env
-        strat = strategy_of(o)
-        if strat:
-            opts["strat"] = strat
         tid = core.new_task_id()
         core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs, True, o.get("retry_exceptions")),
                      "o": opts})

@@ -6,8 +6,8 @@ decodes each into its parameter's type, and its result comes back as the
 same kinds of values."""
 
 from . import _runtime
-from ._actor import ActorClass, _check_actor_options, _handle
-from ._remote import TASK_OPTIONS, _check_options, encode_args, resources_of, strategy_of
+from ._actor import ActorClass, _check_actor_options, _handle, new_actor_message
+from ._remote import TASK_OPTIONS, _check_options, encode_args, task_options
 
 __all__ = ["go_function", "go_actor_class"]
 
@@ -31,17 +31,11 @@ class GoFunction:
         core = _runtime.current()
         o = {"num_cpus": 1, "max_retries": 3}
         o.update(self._options)
-        nret = o.get("num_returns", 1)
-        if nret not in (1,):
+        if o.get("num_returns", 1) != 1:
             raise NotImplementedError("num_returns other than 1 for Go functions is not supported by rayo's Python API")
-        opts = {"res": resources_of(o), "retries": o.get("max_retries", 3)}
-        if o.get("retry_exceptions"):
-            opts["rex"] = True
-        if o.get("name"):
-            opts["name"] = o["name"]
-        strat = strategy_of(o)
-        if strat:
-            opts["strat"] = strat
+        if isinstance(o.get("retry_exceptions"), (list, tuple)):
+            raise ValueError("a Go function's retry_exceptions is a bool (Go errors have no Python classes)")
+        opts = task_options(o)
         tid = core.new_task_id()
         core.submit({"id": tid, "go": True, "f": self._name, "d": self._name,
                      "a": encode_args(args, kwargs, layout=False), "o": opts})
@@ -68,18 +62,7 @@ class GoActorClass(ActorClass):
     def remote(self, *args, **kwargs):
         core = _runtime.current()
         o = self._options
-        m = {"c": self._name, "a": encode_args(args, kwargs, layout=False), "res": resources_of(o),
-             "maxrs": o.get("max_restarts", 0), "maxtr": o.get("max_task_retries", 0), "maxc": o.get("max_concurrency", 1)}
-        for key, opt in (("name", "name"), ("ns", "namespace")):
-            if o.get(opt):
-                m[key] = o[opt]
-        if o.get("lifetime") == "detached":
-            m["detached"] = True
-        if o.get("get_if_exists"):
-            m["getex"] = True
-        strat = strategy_of(o)
-        if strat:
-            m["strat"] = strat
+        m = new_actor_message(self._name, encode_args(args, kwargs, layout=False), o, o.get("max_concurrency", 1))
         return _handle(core, core.call("py.actor.new", m))
 
 
