@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -95,7 +96,15 @@ func newPythonBridge() *cobra.Command {
 					return fmt.Errorf("python-bridge: RAYO_BRIDGE_CONFIG: %v", err)
 				}
 			}
-			_ = os.Unsetenv("RAYO_BRIDGE_TOKEN")
+			// What the driver told this process is not for the workers the
+			// embedded cluster starts.
+			for _, k := range []string{"RAYO_BRIDGE_TOKEN", "RAYO_BRIDGE_FD", "RAYO_BRIDGE_CONFIG"} {
+				_ = os.Unsetenv(k)
+			}
+			// Ctrl-C in the driver's terminal is the driver's to handle
+			// (a KeyboardInterrupt it may catch): this process ends when
+			// the driver's end of the socket pair closes.
+			signal.Ignore(os.Interrupt)
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			defer rayo.Shutdown()
 			return pybridge.ServeDriver(fd, token, log, func() error { return rayo.Init(context.Background(), cfg.options()...) })

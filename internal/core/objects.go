@@ -326,7 +326,7 @@ func (rt *Runtime) SealStored(ctx context.Context, id string, size int64, nested
 // sealed.
 func (rt *Runtime) AbortStored(ctx context.Context, id string) {
 	rt.store.delete(id)
-	_ = rt.node.Call(ctx, protocol.NodeDeleteObjects, &protocol.DeleteObjectsRequest{ObjectIDs: []string{id}}, nil)
+	_ = rt.node.Call(ctx, protocol.NodeAbortObject, &protocol.ObjectIDRequest{ObjectID: id}, nil)
 }
 
 // CreateResult reserves size bytes of this node's store for a result, the
@@ -350,5 +350,5 @@ func (rt *Runtime) CreateResult(ctx context.Context, returnID, owner string, siz
 
 // AbortResult drops a result CreateResult reserved and no reply sealed.
 func (rt *Runtime) AbortResult(ctx context.Context, returnID string) {
-	_ = rt.node.Call(ctx, protocol.NodeDeleteObjects, &protocol.DeleteObjectsRequest{ObjectIDs: []string{returnID}}, nil)
+	_ = rt.node.Call(ctx, protocol.NodeAbortObject, &protocol.ObjectIDRequest{ObjectID: returnID}, nil)
 }

@@ -260,6 +260,7 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodeReturnBundle, n.returnBundle)
 	rpc.Register(n.rpc, protocol.NodeCreateObject, n.createObject)
 	rpc.Register(n.rpc, protocol.NodeSealObject, n.sealObject)
+	rpc.Register(n.rpc, protocol.NodeAbortObject, n.abortObject)
 	rpc.Register(n.rpc, protocol.NodeGetObject, n.getStoreObject)
 	rpc.Register(n.rpc, protocol.NodeReleaseObject, n.releaseObjects)
 	rpc.Register(n.rpc, protocol.NodeDeleteObjects, n.deleteObjects)

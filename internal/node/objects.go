@@ -103,6 +103,16 @@ func (n *Node) sealObject(ctx context.Context, req *protocol.ObjectIDRequest) (*
 	return &protocol.Empty{}, nil
 }
 
+// abortObject drops an unsealed object the caller created and gave up.
+func (n *Node) abortObject(ctx context.Context, req *protocol.ObjectIDRequest) (*protocol.Empty, error) {
+	if n.store.AbortBy(req.ObjectID, n.holder(ctx)) {
+		n.objs.mu.Lock()
+		n.forgetOwnerLocked(req.ObjectID)
+		n.objs.mu.Unlock()
+	}
+	return &protocol.Empty{}, nil
+}
+
 func (n *Node) getStoreObject(ctx context.Context, req *protocol.GetStoreObjectRequest) (*protocol.StoreObjectReply, error) {
 	if req.WaitMillis > 0 {
 		wctx, cancel := context.WithTimeout(ctx, time.Duration(req.WaitMillis)*time.Millisecond)

@@ -262,6 +262,18 @@ func (s *Store) Seal(id, holder string) error {
 	return nil
 }
 
+// AbortBy drops an unsealed object if holder created it (a creator that
+// gave up writing it, over the wire); it reports whether it did.
+func (s *Store) AbortBy(id, holder string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.objects[id]; o != nil && !o.sealed && o.creator == holder {
+		s.free(o)
+		return true
+	}
+	return false
+}
+
 // Abort drops an unsealed object (its creator gave up). Sealed or unknown
 // objects are left alone.
 func (s *Store) Abort(id string) {

@@ -219,6 +219,31 @@ func TestAbort(t *testing.T) {
 	}
 }
 
+// A creator giving up over the wire frees its space at once; nobody else
+// can drop its object, nor a sealed one.
+func TestAbortBy(t *testing.T) {
+	s := openStore(t, 64*kib)
+	if _, err := s.Create("a", 4096, true, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if s.AbortBy("a", "someone else") {
+		t.Fatal("AbortBy of another holder's object")
+	}
+	if !s.AbortBy("a", "w") {
+		t.Fatal("AbortBy of the creator's unsealed object did nothing")
+	}
+	if st := s.Stats(); st.Used != 0 || st.Objects != 0 {
+		t.Errorf("stats after AbortBy: %+v", st)
+	}
+	if _, err := s.Create("a", 4096, true, "w"); err != nil {
+		t.Fatalf("the ID again after AbortBy: %v", err)
+	}
+	put(t, s, "b", pattern(2, 100), true)
+	if s.AbortBy("b", "w") || !s.Contains("b") {
+		t.Error("AbortBy removed a sealed object")
+	}
+}
+
 func TestZeroSize(t *testing.T) {
 	s := openStore(t, 64*kib)
 	m := newMapper(t)

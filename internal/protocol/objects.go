@@ -3,8 +3,11 @@ package protocol
 // Node methods of the shared-memory object store. Pins are held per
 // connection: a process's pins go when its connection to the node does.
 const (
-	NodeCreateObject  = "node.CreateObject"
-	NodeSealObject    = "node.SealObject"
+	NodeCreateObject = "node.CreateObject"
+	NodeSealObject   = "node.SealObject"
+	// NodeAbortObject drops an unsealed object its caller created
+	// (ObjectIDRequest): the space goes back at once.
+	NodeAbortObject   = "node.AbortObject"
 	NodeGetObject     = "node.GetObject"
 	NodeReleaseObject = "node.ReleaseObjects"
 	NodeDeleteObjects = "node.DeleteObjects"

@@ -197,14 +197,14 @@ func callActor(rt *core.Runtime, ids *idBlocks, req *actorCallReq) error {
 	}
 	// The handle's scope stays counted until the call is done, should
 	// Python drop the handle at once (Actor.remote().f.remote()).
+	if so := req.Stream; so != nil && so.Backpressure < 0 {
+		return fmt.Errorf("%w: backpressure %d", errs.ErrInvalidOption, so.Backpressure)
+	}
 	var keep any
 	if req.Scope != nil {
 		keep = newScopeHold(rt, req.Scope.core())
 	}
 	if so := req.Stream; so != nil {
-		if so.Backpressure < 0 {
-			return fmt.Errorf("%w: backpressure %d", errs.ErrInvalidOption, so.Backpressure)
-		}
 		rt.SubmitActorStream(req.Actor, req.Class, req.Method, coreArgs(req.Args), keep, o, core.StreamOptions{Backpressure: so.Backpressure})
 		return nil
 	}

@@ -37,6 +37,7 @@ type Executor struct {
 
 	mu      sync.Mutex
 	running map[string]*pyTask // by task ID, until its result arrives
+	current string             // the task (Kind "") handed to the Python worker and not yet finished
 	child   *os.Process
 }
 
@@ -55,7 +56,7 @@ type pyTask struct {
 	// returnID and owner name the call's result object, which the Python
 	// worker may write in place (py.result.create); created says it did.
 	returnID, owner string
-	created         bool
+	created         int64 // the size the Python worker reserved for the result in place (0: none)
 	// emit reports a streaming call's items (py.emit); nil otherwise.
 	emit func(core.Encoded) error
 }
@@ -77,6 +78,8 @@ type taskMsg struct {
 	MaxConcurrency int    `msgpack:"maxc,omitempty"`
 	// Stream: the call is a generator whose items go out with py.emit.
 	Stream bool `msgpack:"stream,omitempty"`
+	// Class is an actor's class, for handles to itself (current_actor).
+	Class string `msgpack:"c,omitempty"`
 }
 
 // taskResult is what the Python worker sends back: a value per return
@@ -89,6 +92,8 @@ type taskResult struct {
 	Values [][]byte    `msgpack:"v,omitempty"`
 	Nested [][]wireRef `msgpack:"n,omitempty"`
 	Err    *pyError    `msgpack:"e,omitempty"`
+	// holds keeps the references of Nested counted (finish).
+	holds []any
 }
 
 // pyError is a Python task's failure.
@@ -150,7 +155,7 @@ type pythonActor struct{ id string }
 func (x *Executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError) {
 	fid, _ := PythonClass(spec.Class)
 	_, terr := x.do(ctx, taskMsg{Kind: "new", ID: spec.ActorID + ".new", Function: fid, Name: className(spec.Class) + ".__init__",
-		Args: args, Actor: spec.ActorID, MaxConcurrency: spec.MaxConcurrency}, 0)
+		Args: args, Actor: spec.ActorID, MaxConcurrency: spec.MaxConcurrency, Class: spec.Class}, 0)
 	if terr != nil {
 		return nil, terr
 	}
@@ -167,7 +172,7 @@ func (x *Executor) CallActor(ctx context.Context, instance any, class string, ca
 	if !ok {
 		return core.Encoded{}, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
 	}
-	vals, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method}, 1, nil,
+	vals, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Class: class}, 1, nil,
 		result{call.TaskID, call.OwnerAddr})
 	if terr != nil {
 		return core.Encoded{}, terr
@@ -193,7 +198,7 @@ func (x *Executor) CallActorStream(ctx context.Context, instance any, class stri
 	if !ok {
 		return errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
 	}
-	_, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Stream: true}, 0, emit, result{})
+	_, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Class: class, Stream: true}, 0, emit, result{})
 	return terr
 }
 
@@ -244,11 +249,14 @@ func (x *Executor) createResult(ctx context.Context, req *createResultReq) (*sto
 	if err != nil {
 		return nil, wireError(err)
 	}
+	if req.Size <= 0 {
+		return nil, wireError(fmt.Errorf("%w: a result of %d bytes", errs.ErrBadCall, req.Size))
+	}
 	x.mu.Lock()
 	t := x.running[req.ID]
-	ok := t != nil && t.returnID != "" && !t.created
+	ok := t != nil && t.returnID != "" && t.created == 0
 	if ok {
-		t.created = true // only this call's result message reads it, after this
+		t.created = req.Size
 	}
 	x.mu.Unlock()
 	if !ok {
@@ -257,7 +265,7 @@ func (x *Executor) createResult(ctx context.Context, req *createResultReq) (*sto
 	loc, err := rt.CreateResult(ctx, t.returnID, t.owner, req.Size)
 	if err != nil {
 		x.mu.Lock()
-		t.created = false
+		t.created = 0
 		x.mu.Unlock()
 		return nil, wireError(err)
 	}
@@ -314,7 +322,7 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 	case <-ctx.Done():
 		if msg.Kind == "" {
 			// Ray's cancel of a running task: KeyboardInterrupt in it.
-			x.interrupt()
+			x.interrupt(msg.ID)
 		} else {
 			// Ray's of a running actor call: not interrupted (actors have
 			// state); an async actor's coroutine is cancelled, and any
@@ -326,10 +334,14 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 		}
 		r = <-t.done
 	}
-	if r.Stored > 0 && !t.created || r.Stored > 0 && want != 1 {
-		r = &taskResult{ID: msg.ID, Err: &pyError{Code: protocol.CodeBadCall, Message: "the Python worker said it wrote a result it did not reserve"}}
+	x.mu.Lock()
+	created := t.created
+	x.mu.Unlock()
+	if r.Stored > 0 && (r.Stored != created || want != 1) {
+		r = &taskResult{ID: msg.ID, Err: &pyError{Code: protocol.CodeBadCall,
+			Message: fmt.Sprintf("the Python worker said it wrote a result of %d bytes in place; it reserved %d", r.Stored, created)}}
 	}
-	if r.Err != nil && t.created {
+	if r.Err != nil && created > 0 {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		rt, err := runtimeOf()
 		if err == nil {
@@ -349,8 +361,7 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 	if r.Stored > 0 {
 		e := core.Encoded{Stored: r.Stored}
 		if len(r.Nested) > 0 && len(r.Nested[0]) > 0 {
-			e.Nested = coreRefs(r.Nested[0])
-			e.Holds = holdRefs(e.Nested)
+			e.Nested, e.Holds = coreRefs(r.Nested[0]), r.holds[0]
 		}
 		return []core.Encoded{e}, nil
 	}
@@ -361,8 +372,7 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 	for i, v := range r.Values {
 		out[i] = core.Encoded{Data: v}
 		if i < len(r.Nested) && len(r.Nested[i]) > 0 {
-			out[i].Nested = coreRefs(r.Nested[i])
-			out[i].Holds = holdRefs(out[i].Nested)
+			out[i].Nested, out[i].Holds = coreRefs(r.Nested[i]), r.holds[i]
 		}
 	}
 	return out, nil
@@ -404,6 +414,11 @@ func (x *Executor) next(ctx context.Context, req *nextReq) (*nextReply, error) {
 	select {
 	case t := <-x.queue:
 		out.Work = append(out.Work, &t.msg)
+		if t.msg.Kind == "" {
+			x.mu.Lock()
+			x.current = t.msg.ID
+			x.mu.Unlock()
+		}
 	case id := <-x.cancels:
 		out.Work = append(out.Work, &taskMsg{Kind: "cancel", ID: id})
 	case <-ctx.Done():
@@ -413,6 +428,11 @@ func (x *Executor) next(ctx context.Context, req *nextReq) (*nextReply, error) {
 		select {
 		case t := <-x.queue:
 			out.Work = append(out.Work, &t.msg)
+			if t.msg.Kind == "" {
+				x.mu.Lock()
+				x.current = t.msg.ID
+				x.mu.Unlock()
+			}
 			continue
 		case id := <-x.cancels:
 			out.Work = append(out.Work, &taskMsg{Kind: "cancel", ID: id})
@@ -428,7 +448,19 @@ func (x *Executor) next(ctx context.Context, req *nextReq) (*nextReply, error) {
 func (x *Executor) finish(r *taskResult) {
 	x.mu.Lock()
 	t := x.running[r.ID]
+	if t != nil && x.current == r.ID {
+		x.current = ""
+	}
 	x.mu.Unlock()
+	// The references the result holds are counted here, before the
+	// Python worker's call is answered: it may release its own counts
+	// as soon as it has the answer.
+	r.holds = make([]any, len(r.Nested))
+	for i, n := range r.Nested {
+		if len(n) > 0 {
+			r.holds[i] = holdRefs(coreRefs(n))
+		}
+	}
 	if t != nil {
 		select {
 		case t.done <- r:
@@ -437,11 +469,15 @@ func (x *Executor) finish(r *taskResult) {
 	}
 }
 
-func (x *Executor) interrupt() {
+// interrupt sends SIGINT to the Python worker if task id is the one it
+// runs: a task whose result is on its way is left alone, and so is the
+// worker between tasks (its handler raises only inside a task's code).
+func (x *Executor) interrupt(id string) {
 	x.mu.Lock()
 	p := x.child
+	running := x.current == id
 	x.mu.Unlock()
-	if p != nil {
+	if p != nil && running {
 		_ = p.Signal(syscall.SIGINT)
 	}
 }
@@ -459,8 +495,14 @@ func (x *Executor) start() error {
 	}
 	cmd := exec.Command(python, "-m", "rayo.worker")
 	cmd.Env = append(childEnv(os.Environ()), "RAYO_BRIDGE_FD=3", "RAYO_BRIDGE_TOKEN="+token,
-		"PYTHONUNBUFFERED=1") // its prints reach the driver as they happen
+		"PYTHONUNBUFFERED=1", // its prints reach the driver as they happen
+		"PYTHONSAFEPATH=1")
 	cmd.ExtraFiles = []*os.File{theirs}
+	// Not this worker's directory (the temp dir, which anyone may write):
+	// with PYTHONSAFEPATH neither it nor the script's is on sys.path, and
+	// "/" holds nothing another user can plant. A job's working_dir, if
+	// any, is where the child goes next (rayo/_packages.py).
+	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// The child goes with this worker, however it ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -627,7 +627,19 @@ type (
 // Space reserved and never sealed goes back when the connection ends.
 func registerPutInPlace(s *rpc.Server, ready func(context.Context) (*core.Runtime, error)) {
 	var mu sync.Mutex
-	open := map[string]bool{}
+	open := map[string]int64{}      // reserved and not yet sealed: the size
+	watched := map[*rpc.Peer]bool{} // connections whose end aborts what they left open
+	abortLeft := func(rt *core.Runtime) {
+		mu.Lock()
+		left := open
+		open = map[string]int64{}
+		mu.Unlock()
+		for id := range left {
+			actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			rt.AbortStored(actx, id)
+			cancel()
+		}
+	}
 	rpc.Register(s, "py.put.create", func(ctx context.Context, req *createReq) (*createReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
@@ -638,39 +650,40 @@ func registerPutInPlace(s *rpc.Server, ready func(context.Context) (*core.Runtim
 			return nil, wireError(err)
 		}
 		mu.Lock()
-		open[id] = true
+		open[id] = req.Size
+		p := rpc.PeerFrom(ctx)
+		watch := p != nil && !watched[p]
+		if watch {
+			watched[p] = true
+		}
 		mu.Unlock()
-		if p := rpc.PeerFrom(ctx); p != nil {
-			p.OnClose(func() {
-				mu.Lock()
-				left := open[id]
-				delete(open, id)
-				mu.Unlock()
-				if left {
-					actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					rt.AbortStored(actx, id)
-					cancel()
-				}
-			})
+		if watch {
+			p.OnClose(func() { abortLeft(rt) })
 		}
 		return &createReply{ID: id, Loc: storeLoc{Path: loc.Path, Offset: loc.Offset, Size: loc.Size}}, nil
 	})
-	take := func(id string) bool {
+	// take ends a reservation, returning its size (false: none).
+	take := func(id string) (int64, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		ok := open[id]
+		size, ok := open[id]
 		delete(open, id)
-		return ok
+		return size, ok
 	}
 	rpc.Register(s, "py.put.seal", func(ctx context.Context, req *sealReq) (*refReply, error) {
 		rt, err := ready(ctx)
 		if err != nil {
 			return nil, wireError(err)
 		}
-		if !take(req.ID) {
+		size, ok := take(req.ID)
+		if !ok {
 			return nil, wireError(fmt.Errorf("%w: object %q was not reserved with py.put.create, or is sealed", errs.ErrBadCall, req.ID))
 		}
-		ref, err := rt.SealStored(ctx, req.ID, req.Size, coreRefs(req.Nested))
+		if req.Size != size {
+			rt.AbortStored(ctx, req.ID)
+			return nil, wireError(fmt.Errorf("%w: object %q was reserved with %d bytes, sealed with %d", errs.ErrBadCall, req.ID, size, req.Size))
+		}
+		ref, err := rt.SealStored(ctx, req.ID, size, coreRefs(req.Nested))
 		if err != nil {
 			rt.AbortStored(ctx, req.ID)
 			return nil, wireError(err)
@@ -682,7 +695,7 @@ func registerPutInPlace(s *rpc.Server, ready func(context.Context) (*core.Runtim
 		if err != nil {
 			return nil, wireError(err)
 		}
-		if take(req.ID) {
+		if _, ok := take(req.ID); ok {
 			rt.AbortStored(ctx, req.ID)
 		}
 		return &empty{}, nil

@@ -56,7 +56,9 @@ class ActorClass:
         maxc = o.get("max_concurrency")
         if maxc is None:
             maxc = ASYNC_MAX_CONCURRENCY if is_async_class(self._cls) else 1
-        m = new_actor_message("%s%s/%s" % (PYTHON_CLASS_PREFIX, fid, self.__qualname__), encode_args(args, kwargs), o, maxc)
+        keep = []  # large arguments put first: held until the core has them
+        m = new_actor_message("%s%s/%s" % (PYTHON_CLASS_PREFIX, fid, self.__qualname__),
+                              encode_args(args, kwargs, keep=keep), o, maxc)
         return _handle(core, core.call("py.actor.new", m))
 
 
@@ -171,8 +173,9 @@ class ActorMethod:
             raise NotImplementedError("num_returns other than 1 and \"streaming\" on actor methods is not available in rayo yet")
         h = self._handle
         tid = core.new_task_id()
+        keep = []
         m = {"id": tid, "actor": h._actor_id, "c": h._class, "m": self._name,
-             "a": encode_args(args, kwargs, h._class.startswith(PYTHON_CLASS_PREFIX), o.get("retry_exceptions")),
+             "a": encode_args(args, kwargs, h._class.startswith(PYTHON_CLASS_PREFIX), o.get("retry_exceptions"), keep),
              "name": o.get("name") or "%s.%s" % (h.class_name, self._name)}
         if h._scope is not None:
             m["scope"] = [h._scope.object_id, h._scope.owner_address]
@@ -182,7 +185,7 @@ class ActorMethod:
             m["rex"] = True
         if nret == "streaming":
             m["stream"] = {"bp": max(o.get("_generator_backpressure_num_objects") or 0, 0)}
-        core.submit(m, "py.actor.call")
+        core.submit(m, "py.actor.call", keep)
         ref = _runtime.ObjectRef(tid, core.address, core)
         if nret == "streaming":
             from ._generator import ObjectRefGenerator

@@ -58,7 +58,7 @@ class RuntimeContext:
         t = _task()
         if t is None or not t.get("actor"):
             raise RuntimeError("current_actor is only available in an actor")
-        return ActorHandle(t["actor"], "")
+        return ActorHandle(t["actor"], t.get("c", ""))
 
     def get_assigned_resources(self):
         """The resources the running call was scheduled with."""

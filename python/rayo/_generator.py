@@ -61,16 +61,25 @@ class ObjectRefGenerator:
     def close(self):
         """Ends interest in the items not taken: the task stops at its next
         yield, and those items are freed."""
-        if not self._done:
-            self._done = True
-            c = _runtime._core
-            if c is not None and not c._closing:
-                c.conn.call_async("py.stream.close", _runtime._pack({"id": self._ref.object_id, "t": -1.0}), lambda *_: None)
+        self._close(later=False)
+
+    def _close(self, later):
+        if self._done:
+            return
+        self._done = True
+        c = _runtime._core
+        if c is None or c._closing:
+            return
+        msg = {"id": self._ref.object_id, "t": -1.0}
+        if later:
+            c.defer_call("py.stream.close", msg)  # from __del__: no lock may be taken here
+        else:
+            c.send_async("py.stream.close", msg)  # after the submit that opened the stream
 
     def __del__(self):
         try:
-            self.close()
-        except Exception:  # at interpreter exit, or a closed connection
+            self._close(later=True)
+        except Exception:  # at interpreter exit
             pass
 
     def __repr__(self):

@@ -163,13 +163,21 @@ def _selector(labels):
 LAYOUT_EXT = 5
 
 
-def encode_args(args, kwargs, layout=True, retry_exceptions=None):
+# Arguments larger than this go to the object store and travel by
+# reference, as Ray's do (100 KiB): a submit stays small, and a value of
+# any size can be passed.
+ARG_INLINE = 100 << 10
+
+
+def encode_args(args, kwargs, layout=True, retry_exceptions=None, keep=None):
     """A call's arguments as the core takes them: a layout first (the
     number of positional ones, the keyword names, and the exception
     classes retry_exceptions names, pickled, when it is a list), then
     each value; without layout (a call of Go) positional values only. An
     ObjectRef at the top level travels as a reference, resolved to its
-    value before the task runs, as in Ray."""
+    value before the task runs, as in Ray. A value over ARG_INLINE is put
+    first and travels as a reference too; its ObjectRef is appended to
+    keep, which the caller holds until the core has the call."""
     out = []
     if layout:
         lay = [len(args), list(kwargs)]
@@ -182,8 +190,13 @@ def encode_args(args, kwargs, layout=True, retry_exceptions=None):
         if isinstance(a, _runtime.ObjectRef):
             out.append({"r": [a.object_id, a.owner_address]})
             continue
-        data, nested = _codec.dumps_noting(a)
-        m = {"v": data}
+        parts, nested = _codec.dumps_parts_noting(a)
+        if keep is not None and sum(memoryview(p).nbytes for p in parts) > ARG_INLINE:
+            ref = _runtime.put_parts(parts, nested)
+            keep.append(ref)
+            out.append({"r": [ref.object_id, ref.owner_address]})
+            continue
+        m = {"v": _codec._join(parts)}
         if nested:
             m["n"] = [[r.object_id, r.owner_address] for r in nested]
         out.append(m)
@@ -274,8 +287,9 @@ class RemoteFunction:
         if streaming:
             opts["stream"] = {"bp": max(o.get("_generator_backpressure_num_objects") or 0, 0)}
         tid = core.new_task_id()
-        core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs, True, o.get("retry_exceptions")),
-                     "o": opts})
+        keep = []
+        core.submit({"id": tid, "f": fid, "d": self._name, "a": encode_args(args, kwargs, True, o.get("retry_exceptions"), keep),
+                     "o": opts}, keep=keep)
         if streaming:
             from ._generator import ObjectRefGenerator
             return ObjectRefGenerator(_runtime.ObjectRef(tid, core.address, core))

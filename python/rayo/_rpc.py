@@ -361,6 +361,9 @@ class Connection:
         name = method.encode()
         if len(name) > 0xFFFF:
             raise ValueError("a method name of %d bytes" % len(name))
+        if len(payload) + len(name) + _HEADER.size > MAX_FRAME:
+            # The peer would refuse it and close the connection.
+            raise ValueError("a %s call of %d bytes exceeds the %d byte frame limit" % (method, len(payload), MAX_FRAME))
         c = _Call(callback)
         with self._lock:
             if self._closed is not None:

@@ -79,11 +79,13 @@ class Core:
         # frames leave in the order the program made them.
         self._order = threading.Lock()
         self._batch = []
+        self._batch_keep = []  # ObjectRefs the batch's calls name, held until it is handled
         self._batch_in_flight = False
         self._send_waiting = threading.Event()
         self._sender = threading.Thread(target=self._send_loop, name="rayo-submit", daemon=True)
         self._sender.start()
         self._released = []
+        self._deferred = []  # (method, message) for the release thread to send
         self._release_lock = threading.Lock()
         self._release_wake = threading.Event()
         self._releaser = threading.Thread(target=self._release_loop, name="rayo-release", daemon=True)
@@ -113,31 +115,38 @@ class Core:
             self._id_next += 1
         return self._id_prefix + _base36(n)
 
-    def send_async(self, method, obj):
-        """Sends a call without waiting for (or reading) its reply, after
-        the submits waiting before it."""
+    def send_async(self, method, obj, keep=None):
+        """Sends a call without waiting for its reply, after the submits
+        waiting before it; keep (ObjectRefs the call names) stays alive
+        until the reply."""
         payload = _pack(obj)
         with self._order:
             if self._batch:
                 self._send_batch()
-            self.conn.send(method, payload, _ignore_reply)
+            self.conn.send(method, payload, _ignore_reply if keep is None else (lambda reply, error: keep))
 
-    def submit(self, msg, method="py.submit"):
+    def submit(self, msg, method="py.submit", keep=None):
         """Sends a submit (or, with method py.actor.call, an actor call)
-        without waiting; a refusal is kept for the result's get."""
+        without waiting; a refusal is kept for the result's get. keep
+        (ObjectRefs of arguments put for it) stays alive until the core
+        has the call."""
         item = {"t": msg} if method == "py.submit" else {"a": msg}
         with self._order:
             self._batch.append(item)
+            if keep:
+                self._batch_keep.extend(keep)
             if not self._batch_in_flight:
                 self._send_batch()
 
     def _send_batch(self):
         """Sends what waits in _batch as one py.submits (_order held)."""
         items, self._batch = self._batch, []
+        held, self._batch_keep = self._batch_keep, []
         ids = [it.get("t", it.get("a"))["id"] for it in items]
         self._batch_in_flight = True
 
         def done(reply, error):  # on the reader thread: must not block
+            del held[:]  # the core counts the arguments now
             if error is not None:
                 e = _rpc_exception(error) if isinstance(error, _rpc.RpcError) else error
                 for tid in ids:
@@ -171,6 +180,13 @@ class Core:
 
     # --- references ---------------------------------------------------
 
+    def defer_call(self, method, obj):
+        """Queues a call for the release thread to send (after the submits
+        waiting before it): for __del__ methods, which may run while this
+        thread holds the ordering lock."""
+        self._deferred.append((method, obj))
+        self._release_wake.set()
+
     def release(self, ref):
         """Called from ObjectRef.__del__: batched, never blocks."""
         self._released.append([ref.object_id, ref.owner_address])
@@ -184,6 +200,12 @@ class Core:
             self.flush_releases()
 
     def flush_releases(self):
+        while self._deferred:
+            method, obj = self._deferred.pop(0)
+            try:
+                self.send_async(method, obj)
+            except (_rpc.ConnectionClosed, OSError):
+                self._deferred.clear()
         with self._release_lock:
             batch, self._released = self._released, []
             if not batch or self.conn.closed:
@@ -343,7 +365,10 @@ def start_driver(config):
     env.update({"RAYO_BRIDGE_FD": str(theirs.fileno()), "RAYO_BRIDGE_TOKEN": token,
                 "RAYO_BRIDGE_CONFIG": json.dumps(config)})
     try:
-        proc = subprocess.Popen([binary, "python-bridge"], pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        # Its own session: Ctrl-C in the terminal is the driver's
+        # KeyboardInterrupt, not the end of the cluster.
+        proc = subprocess.Popen([binary, "python-bridge"], pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
     except OSError as e:
         ours.close()
         raise RuntimeError("rayo.init: starting %s: %s" % (binary, e)) from None
@@ -434,13 +459,21 @@ PUT_IN_PLACE = 1 << 20
 def put(value):
     if isinstance(value, ObjectRef):
         raise TypeError("rayo.put of an ObjectRef: pass the reference itself instead")
-    c = current()
     parts, nested = _codec.dumps_parts_noting(value)
+    return put_parts(parts, nested)
+
+
+def put_parts(parts, nested):
+    """put of a value already encoded (dumps_parts_noting)."""
+    c = current()
     size = sum(memoryview(p).nbytes for p in parts)
     if size >= PUT_IN_PLACE:
         r = _put_in_place(c, parts, size, nested)
         if r is not None:
             return r
+    if size > _rpc.MAX_FRAME - (1 << 20):
+        raise ValueError("a value of %d bytes cannot travel to the core in one message (at most %d MiB), and this "
+                         "process cannot write the node's store in place" % (size, _rpc.MAX_FRAME >> 20))
     data = _codec._join(parts)
     m = {"v": data}
     if nested:

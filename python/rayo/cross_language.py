@@ -37,8 +37,9 @@ class GoFunction:
             raise ValueError("a Go function's retry_exceptions is a bool (Go errors have no Python classes)")
         opts = task_options(o)
         tid = core.new_task_id()
+        keep = []
         core.submit({"id": tid, "go": True, "f": self._name, "d": self._name,
-                     "a": encode_args(args, kwargs, layout=False), "o": opts})
+                     "a": encode_args(args, kwargs, layout=False, keep=keep), "o": opts}, keep=keep)
         return _runtime.ObjectRef(tid, core.address, core)
 
 
@@ -62,7 +63,8 @@ class GoActorClass(ActorClass):
     def remote(self, *args, **kwargs):
         core = _runtime.current()
         o = self._options
-        m = new_actor_message(self._name, encode_args(args, kwargs, layout=False), o, o.get("max_concurrency", 1))
+        keep = []
+        m = new_actor_message(self._name, encode_args(args, kwargs, layout=False, keep=keep), o, o.get("max_concurrency", 1))
         return _handle(core, core.call("py.actor.new", m))
 
 

@@ -46,15 +46,64 @@ def _error(e, code="", task=None):
 
 
 def _encode(out, values):
-    encoded, nested = [], []
+    encoded, nested, keep = [], [], []
     for v in values:
         data, refs = _codec.dumps_noting(v)
         encoded.append(data)
         nested.append([[r.object_id, r.owner_address] for r in refs])
+        keep.extend(refs)
     out["v"] = encoded
     if any(nested):
         out["n"] = nested
+        out[_KEEP] = keep
     return out
+
+
+# A result message's ObjectRefs, kept alive (not sent) until the Go worker
+# has answered the call that carries the result: it counts them first.
+_KEEP = "_keep"
+
+
+def _sendable(out):
+    """out without its kept refs, and those refs (to hold until the reply)."""
+    return out, out.pop(_KEEP, None)
+
+
+class _Exit(Exception):
+    """A SystemExit or KeyboardInterrupt out of an async actor's method,
+    carried as an Exception: raised in the event loop it would stop it."""
+
+
+async def _shield_exit(aw):
+    try:
+        return await aw
+    except _ActorExit:
+        raise
+    except (SystemExit, KeyboardInterrupt) as e:
+        raise _Exit(e) from None
+
+
+# Set while the main thread runs a task's own code: only then does SIGINT
+# (the Go worker's cancel of that task) raise KeyboardInterrupt.
+_in_user_code = False
+
+
+def _call_user(fn, args, kwargs):
+    global _in_user_code
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args, **kwargs)
+    _in_user_code = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _in_user_code = False
+
+
+def _on_sigint(signum, frame):
+    if _in_user_code:
+        raise KeyboardInterrupt
+    # Between tasks, or in rayo's own code: a cancel of a task whose
+    # result is on its way, left alone.
 
 
 def _import(qualified):
@@ -176,12 +225,11 @@ class Worker:
             size = sum(memoryview(p).nbytes for p in parts)
             if size >= _runtime.PUT_IN_PLACE and self.write_result(task, parts, size):
                 out["stored"] = size
-                if refs:
-                    out["n"] = [[[r.object_id, r.owner_address] for r in refs]]
-                return out
-            out["v"] = [_codec._join(parts)]
+            else:
+                out["v"] = [_codec._join(parts)]
             if refs:
                 out["n"] = [[[r.object_id, r.owner_address] for r in refs]]
+                out[_KEEP] = refs
             return out
         return _encode(out, values)
 
@@ -209,7 +257,7 @@ class Worker:
             except Exception as e:
                 return {"id": task["id"], "e": _error(e, "bad_call")}
             try:
-                result = fn(*args, **kwargs)
+                result = _call_user(fn, args, kwargs)
             except _ActorExit:
                 result = None
             return self.complete(task, result)
@@ -217,11 +265,19 @@ class Worker:
             return {"id": task["id"], "e": _error(e, "cancelled")}
         except Exception as e:
             return {"id": task["id"], "e": _error(e, task=task)}
+        except BaseException as e:
+            if threading.current_thread() is threading.main_thread():
+                raise  # SystemExit ends this worker, as in Ray: the task fails as a crash
+            # On a threaded actor's pool thread it would end nothing, and
+            # the call would never be answered.
+            return {"id": task["id"], "e": _error(e, task=task)}
         finally:
             _current.reset(token)
 
     def send(self, out):
+        out, keep = _sendable(out)
         self.core.call("py.done", out)
+        del keep  # counted by the Go worker now
 
     def dispatch(self, task):
         """Runs task here and returns its result, or hands it to its
@@ -255,7 +311,7 @@ class Worker:
                     if inspect.isawaitable(result):
                         # Its own asyncio task, which a cancel notice
                         # cancels (the result still goes out below).
-                        inner = asyncio.ensure_future(result)
+                        inner = asyncio.ensure_future(_shield_exit(result))
                         self.coroutines[task["id"]] = inner
                         try:
                             result = await inner
@@ -266,13 +322,16 @@ class Worker:
                     out = result if streamed else self.complete(task, result)
                 except asyncio.CancelledError as e:
                     out = {"id": task["id"], "e": _error(e, "cancelled")}
-                except Exception as e:
+                except _Exit as e:
+                    out = {"id": task["id"], "e": _error(e.args[0], task=task)}
+                except BaseException as e:  # SystemExit too: the call still gets an answer
                     out = {"id": task["id"], "e": _error(e, task=task)}
         finally:
             _current.reset(token)
         # Sent without waiting for the reply: the loop's other coroutines
         # go on at once.
-        self.core.send_async("py.done", out)
+        out, keep = _sendable(out)
+        self.core.send_async("py.done", out, keep)
 
     def cancel_coroutine(self, task_id):
         """Cancels an async actor call's coroutine: it sees CancelledError
@@ -285,23 +344,20 @@ class Worker:
         """Takes work with py.next (several pieces when an actor's calls
         wait), runs it in order, and hands the results back with the next
         py.next."""
-        done = []
+        done, keep = [], []
         while True:
-            try:
-                work = self.core.call("py.next", {"done": done} if done else {})["w"]
-            except KeyboardInterrupt:
-                continue  # a cancel that came after its task ended
-            done = []
+            work = self.core.call("py.next", {"done": done} if done else {})["w"]
+            del keep  # the results' refs are counted by the Go worker now
+            done, keep = [], []
             for task in work:
                 if task.get("k") == "cancel":
                     self.cancel_coroutine(task["id"])
                     continue
-                try:
-                    out = self.dispatch(task)
-                except KeyboardInterrupt:
-                    continue  # a task's cancel that came as it ended
+                out = self.dispatch(task)
                 if out is not None:
+                    out, refs = _sendable(out)
                     done.append(out)
+                    keep.append(refs)
 
 
 _worker = None
@@ -321,8 +377,6 @@ def main():
     global _worker
     fd = int(os.environ.pop("RAYO_BRIDGE_FD"))
     token = os.environ.pop("RAYO_BRIDGE_TOKEN")
-    # The working directory's modules, as for the driver.
-    sys.path.insert(0, os.getcwd())
     core = _runtime.connect_worker(fd, token)
     setup_error = None
     try:
@@ -342,9 +396,9 @@ def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     # Run as rayo.worker, not __main__, so that the package's own imports
-    # of this module see the worker.
+    # of this module see the worker (and its SIGINT flag).
     from rayo import worker as _canonical
 
+    signal.signal(signal.SIGINT, _canonical._on_sigint)
     _canonical.main()
