@@ -80,6 +80,30 @@ type taskMsg struct {
 	Stream bool `msgpack:"stream,omitempty"`
 	// Class is an actor's class, for handles to itself (current_actor).
 	Class string `msgpack:"c,omitempty"`
+	// Refs[i], when set, stands for Args[i] (then nil): a large stored
+	// argument the Python worker gets itself as a view of the store.
+	Refs []*wireRef `msgpack:"refs,omitempty"`
+}
+
+// argRefMin is the size from which a stored argument goes to the Python
+// worker by reference (it maps the store) rather than over the socket.
+const argRefMin = 1 << 20
+
+// byRef replaces the large stored arguments of a call with references
+// (Args[i] nil, Refs[i] set), and returns msg.
+func byRef(msg taskMsg, specArgs []protocol.Arg) taskMsg {
+	for i, a := range specArgs {
+		if i >= len(msg.Args) || a.Loc == nil || a.ID == "" || a.Loc.Owner == "" || len(msg.Args[i]) < argRefMin {
+			continue
+		}
+		if msg.Refs == nil {
+			msg.Refs = make([]*wireRef, len(msg.Args))
+			msg.Args = append([][]byte(nil), msg.Args...)
+		}
+		msg.Refs[i] = &wireRef{a.ID, a.Loc.Owner}
+		msg.Args[i] = nil
+	}
+	return msg
 }
 
 // taskResult is what the Python worker sends back: a value per return
@@ -143,8 +167,8 @@ func (x *Executor) ExecuteN(ctx context.Context, spec *protocol.TaskSpec, args [
 }
 
 func (x *Executor) run(ctx context.Context, spec *protocol.TaskSpec, args [][]byte) ([]core.Encoded, *errs.TaskError) {
-	return x.doWith(ctx, taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
-		Args: args, NumReturns: spec.NumReturns, Attempt: spec.Attempt}, max(spec.NumReturns, 1), nil, result{spec.ReturnID, spec.OwnerAddr})
+	return x.doWith(ctx, byRef(taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
+		Args: args, NumReturns: spec.NumReturns, Attempt: spec.Attempt}, spec.Args), max(spec.NumReturns, 1), nil, result{spec.ReturnID, spec.OwnerAddr})
 }
 
 // pythonActor is the instance NewActor returns: the Python worker keeps
@@ -154,8 +178,8 @@ type pythonActor struct{ id string }
 // NewActor constructs a Python actor in the Python worker.
 func (x *Executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError) {
 	fid, _ := PythonClass(spec.Class)
-	_, terr := x.do(ctx, taskMsg{Kind: "new", ID: spec.ActorID + ".new", Function: fid, Name: className(spec.Class) + ".__init__",
-		Args: args, Actor: spec.ActorID, MaxConcurrency: spec.MaxConcurrency, Class: spec.Class}, 0)
+	_, terr := x.do(ctx, byRef(taskMsg{Kind: "new", ID: spec.ActorID + ".new", Function: fid, Name: className(spec.Class) + ".__init__",
+		Args: args, Actor: spec.ActorID, MaxConcurrency: spec.MaxConcurrency, Class: spec.Class}, spec.Args), 0)
 	if terr != nil {
 		return nil, terr
 	}
@@ -172,7 +196,7 @@ func (x *Executor) CallActor(ctx context.Context, instance any, class string, ca
 	if !ok {
 		return core.Encoded{}, errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
 	}
-	vals, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Class: class}, 1, nil,
+	vals, terr := x.doWith(ctx, byRef(taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Class: class}, call.Args), 1, nil,
 		result{call.TaskID, call.OwnerAddr})
 	if terr != nil {
 		return core.Encoded{}, terr
@@ -183,8 +207,8 @@ func (x *Executor) CallActor(ctx context.Context, instance any, class string, ca
 // ExecuteStream runs a Python generator task, reporting each item it
 // yields with emit.
 func (x *Executor) ExecuteStream(ctx context.Context, spec *protocol.TaskSpec, args [][]byte, emit func(core.Encoded) error) *errs.TaskError {
-	_, terr := x.doWith(ctx, taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
-		Args: args, Attempt: spec.Attempt, Stream: true}, 0, emit, result{})
+	_, terr := x.doWith(ctx, byRef(taskMsg{ID: spec.TaskID, Function: strings.TrimPrefix(spec.Name, TaskPrefix), Name: spec.DisplayName(),
+		Args: args, Attempt: spec.Attempt, Stream: true}, spec.Args), 0, emit, result{})
 	return terr
 }
 
@@ -198,7 +222,7 @@ func (x *Executor) CallActorStream(ctx context.Context, instance any, class stri
 	if !ok {
 		return errs.NewTaskError(name, call.TaskID, errs.ErrBadCall, fmt.Errorf("a %T is not a Python actor", instance), "", false)
 	}
-	_, terr := x.doWith(ctx, taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Class: class, Stream: true}, 0, emit, result{})
+	_, terr := x.doWith(ctx, byRef(taskMsg{Kind: "call", ID: call.TaskID, Name: name, Args: args, Actor: a.id, Method: call.Method, Class: class, Stream: true}, call.Args), 0, emit, result{})
 	return terr
 }
 

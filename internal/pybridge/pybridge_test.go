@@ -127,3 +127,28 @@ func TestWireErrorCodes(t *testing.T) {
 		t.Errorf("failure(TaskError) = %+v", w)
 	}
 }
+
+// Large stored arguments go to the Python worker by reference; small and
+// inline ones, and those without an owner, by value.
+func TestByRef(t *testing.T) {
+	big := make([]byte, argRefMin)
+	small := []byte("x")
+	loc := &protocol.ObjectLocation{NodeID: "n", Size: int64(len(big)), Owner: "owner:1"}
+	msg := byRef(taskMsg{Args: [][]byte{small, big, big, big}}, []protocol.Arg{
+		{V: small},
+		{ID: "o1", Loc: loc},
+		{ID: "o2", Loc: &protocol.ObjectLocation{NodeID: "n", Size: int64(len(big))}}, // no owner
+		{V: big}, // inline
+	})
+	if msg.Args[1] != nil || msg.Refs[1] == nil || *msg.Refs[1] != (wireRef{"o1", "owner:1"}) {
+		t.Fatalf("the large stored argument: %v %v", msg.Args[1] == nil, msg.Refs[1])
+	}
+	for _, i := range []int{0, 2, 3} {
+		if msg.Args[i] == nil || msg.Refs[i] != nil {
+			t.Errorf("argument %d went by reference", i)
+		}
+	}
+	if none := byRef(taskMsg{Args: [][]byte{small}}, []protocol.Arg{{V: small}}); none.Refs != nil {
+		t.Error("Refs set with nothing by reference")
+	}
+}

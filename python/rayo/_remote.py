@@ -216,16 +216,23 @@ def _layout(value):
     return msgpack.unpackb(ext.data, raw=False)
 
 
-def decode_args(core, values):
+def decode_args(core, values, refs=None):
     """The inverse of encode_args, in a worker: positional arguments,
     keyword arguments, and the classes of exceptions to retry (None: any,
-    as retry_exceptions=True says, or the caller did not say)."""
-    layout = _layout(values[0]) if values else None
+    as retry_exceptions=True says, or the caller did not say). refs[i],
+    when set, stands for values[i]: a large stored argument, got here as a
+    view of the store."""
+    def value(i):
+        if refs and refs[i]:
+            return core.get_borrowed(refs[i])
+        return core.decode(values[i])
+
+    layout = _layout(values[0]) if values and values[0] is not None else None
     if layout is None:
-        return [core.decode(v) for v in values], {}, None
+        return [value(i) for i in range(len(values))], {}, None
     n, names = layout[0], layout[1]
     retry_on = cloudpickle.loads(layout[2]) if len(layout) > 2 and layout[2] else None
-    vals = [core.decode(v) for v in values[1:]]
+    vals = [value(i) for i in range(1, len(values))]
     if n + len(names) != len(vals):
         raise ValueError("argument layout of %d+%d for %d values" % (n, len(names), len(vals)))
     return vals[:n], dict(zip(names, vals[n:])), retry_on

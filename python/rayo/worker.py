@@ -162,7 +162,7 @@ class Worker:
     def prepare(self, task):
         """The callable and arguments of task; raises for a bad call. The
         exception classes to retry are kept in task["retry_on"]."""
-        args, kwargs, task["retry_on"] = _remote.decode_args(self.core, task["a"])
+        args, kwargs, task["retry_on"] = _remote.decode_args(self.core, task["a"], task.get("refs"))
         kind = task.get("k")
         if kind == "call":
             actor = self.actors.get(task["actor"])

@@ -470,3 +470,35 @@ def test_large_task_result_written_in_place(rayo_start):
 
     with pytest.raises(Exception, match="cannot pickle me"):
         rayo.get(fails_to_encode.remote(), timeout=T)
+
+
+def test_large_arguments_travel_by_reference(rayo_start):
+    # A large argument by value is put first; a large stored argument
+    # reaches the worker as a view of the store, which an actor may keep
+    # after the caller dropped its reference.
+    import numpy as np
+
+    a = np.arange((3 << 20) // 8, dtype=np.float64)
+
+    @rayo.remote
+    def total(x):
+        return float(x.sum()), x.flags.writeable
+
+    assert rayo.get(total.remote(a), timeout=T) == [float(a.sum()), False]  # a tuple comes back a list
+
+    @rayo.remote
+    class Keeper:
+        def __init__(self, x):
+            self.x = x
+
+        def total(self):
+            return float(self.x.sum())
+
+    ref = rayo.put(a)
+    k = Keeper.remote(ref)
+    del ref
+    import gc
+    gc.collect()
+    for _ in range(3):
+        rayo.put(np.zeros_like(a))  # store traffic that would reuse freed space
+    assert rayo.get(k.total.remote(), timeout=T) == float(a.sum())
