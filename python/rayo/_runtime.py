@@ -101,6 +101,8 @@ class Core:
             return _unpack(self.conn.wait(c, timeout))
         except _rpc.RpcError as e:
             raise _rpc_exception(e) from None
+        except _rpc.ConnectionClosed as e:
+            raise CoreGone("rayo's core process is gone (%s): call rayo.shutdown() and rayo.init() again" % e) from None
 
     # --- submitting ---------------------------------------------------
 
@@ -243,6 +245,11 @@ class Core:
         self._release_wake.set()
         self._send_waiting.set()
         self.conn.close()
+
+
+class CoreGone(_exc.RaySystemError, ConnectionError):
+    """The Go process this one reaches the cluster through is gone (a
+    driver's bridge, a worker's Go worker)."""
 
 
 def _ignore_reply(reply, error):

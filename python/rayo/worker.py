@@ -387,7 +387,7 @@ def main():
     _worker = Worker(core, setup_error)
     try:
         _worker.serve()
-    except _runtime._rpc.ConnectionClosed:
+    except (_runtime._rpc.ConnectionClosed, _runtime.CoreGone):
         pass  # the Go worker went: so does this one
     finally:
         sys.stdout.flush()

@@ -65,6 +65,22 @@ def test_shutdown_and_init_again(shutdown_only):
     rayo.init(num_cpus=1, _temp_dir=shutdown_only)
     assert rayo.get(identity.remote("second"), timeout=T) == "second"
 
+def test_core_gone_is_a_ray_error(shutdown_only):
+    # The bridge dying (killed, say) is a RaySystemError on the next call,
+    # not a transport exception; shutdown still works.
+    from rayo import _runtime, exceptions
+
+    rayo.init(num_cpus=1, _temp_dir=shutdown_only)
+    ref = rayo.put(1)
+    core = _runtime.current()
+    core.proc.kill()
+    core.proc.wait(timeout=60)
+    with pytest.raises(exceptions.RaySystemError, match="core process is gone"):
+        for _ in range(100):  # the socket's end may take a moment to show
+            rayo.get(ref, timeout=5)
+    rayo.shutdown()
+    assert not rayo.is_initialized()
+
 
 def test_init_runtime_env(shutdown_only):
     rayo.init(num_cpus=1, runtime_env={"env_vars": {"PYT_JOB_VAR": "job-wide"}}, _temp_dir=shutdown_only)
@@ -185,3 +201,4 @@ def test_init_while_the_module_cluster_runs(rayo_start):
         rayo.init()
     rayo.init(ignore_reinit_error=True)
     assert rayo.get(add.remote(1), timeout=T) == 2
+
