@@ -65,6 +65,7 @@ def test_shutdown_and_init_again(shutdown_only):
     rayo.init(num_cpus=1, _temp_dir=shutdown_only)
     assert rayo.get(identity.remote("second"), timeout=T) == "second"
 
+
 def test_core_gone_is_a_ray_error(shutdown_only):
     # The bridge dying (killed, say) is a RaySystemError on the next call,
     # not a transport exception; shutdown still works.
