@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import rayo
-from rayohead import Head
+from rayohead import Head, poll
 
 T = 60
 
@@ -67,3 +67,33 @@ def test_job_listed_with_python_entrypoint(head):
     assert mine, jobs
     assert mine[0]["entrypoint"].startswith(sys.executable) and "pytest" in mine[0]["entrypoint"]
     assert mine[0]["status"] == "RUNNING"
+
+
+def _rayo(head, *args):
+    out = subprocess.run([head.rayo, *args, "--temp-dir", head.temp_dir, "--address", head.address], env=head.env,
+                         capture_output=True, text=True, timeout=T)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_python_tasks_in_logs_tasks_and_timeline(head, tmp_path):
+    # Python tasks show in the state API, the worker logs and the timeline
+    # as Go ones do: they are the same tasks on the same workers.
+    @rayo.remote
+    def shout(word):
+        print("python says", word, flush=True)
+        return rayo.get_runtime_context().get_task_id()
+
+    task_id = rayo.get(shout.remote("hello-logs"), timeout=T)
+    job = rayo.get_runtime_context().get_job_id()
+
+    def listed():  # task events reach the head in batches
+        tasks = json.loads(_rayo(head, "list", "tasks", "--format", "json", "--limit", "1000"))
+        return [t for t in tasks if t.get("task_id") == task_id]
+
+    mine = poll(listed, "the task in rayo list tasks")
+    assert mine[0].get("name", "").endswith("shout"), mine
+    poll(lambda: "python says hello-logs" in _rayo(head, "logs", "--job-id", job), "the print in the job's worker logs")
+    trace = tmp_path / "trace.json"
+    _rayo(head, "timeline", "--output", str(trace))
+    assert "shout" in trace.read_text()
