@@ -476,6 +476,7 @@ func (s *Server) endJob(id string) {
 	s.cfg.Log.Info("job finished", "job", id)
 	s.endJobActors(id)
 	s.endJobPGs(id)
+	s.endJobKV(id)
 }
 
 func (s *Server) clusterStatus(context.Context, *protocol.ClusterStatusRequest) (*protocol.ClusterStatusReply, error) {

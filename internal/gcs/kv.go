@@ -81,3 +81,20 @@ func (s *Server) kvKeys(_ context.Context, req *protocol.KVKeysRequest) (*protoc
 	sort.Strings(keys)
 	return &protocol.KVKeysReply{Keys: keys}, nil
 }
+
+// endJobKV deletes the job's records in the job-scoped namespace.
+func (s *Server) endJobKV(jobID string) {
+	prefix := nsKey(protocol.JobScopedNamespace, jobID+"/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.kv {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		if err := s.db.del(bucketKV, k); err != nil {
+			s.cfg.Log.Warn("deleting an ended job's key-value record", "job", jobID, "err", err)
+			continue
+		}
+		delete(s.kv, k)
+	}
+}

@@ -236,3 +236,37 @@ func TestDataDirInUse(t *testing.T) {
 		t.Fatalf("a second head on the directory: %v", err)
 	}
 }
+
+// A job's records in the job-scoped namespace go when the job ends;
+// other jobs' and other namespaces' stay.
+func TestJobScopedKVEndsWithItsJob(t *testing.T) {
+	s, c := start(t)
+	ctx := context.Background()
+	put := func(ns, key string) {
+		if err := c.Call(ctx, protocol.HeadKVPut, &protocol.KVPutRequest{Namespace: ns, Key: key, Value: []byte("v")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found := func(ns, key string) bool {
+		var r protocol.KVGetReply
+		if err := c.Call(ctx, protocol.HeadKVGet, &protocol.KVKeyRequest{Namespace: ns, Key: key}, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Found
+	}
+	var reg protocol.RegisterJobReply
+	if err := c.Call(ctx, protocol.HeadRegisterJob, &protocol.RegisterJobRequest{DriverAddr: "127.0.0.1:1", DriverPid: 1}, &reg); err != nil {
+		t.Fatal(err)
+	}
+	job := reg.JobID
+	put(protocol.JobScopedNamespace, job+"/fn/a")
+	put(protocol.JobScopedNamespace, job+"x/fn/a") // another job's ID that extends this one's
+	put("other", job+"/fn/a")
+	s.endJob(job)
+	if found(protocol.JobScopedNamespace, job+"/fn/a") {
+		t.Error("the ended job's record is still there")
+	}
+	if !found(protocol.JobScopedNamespace, job+"x/fn/a") || !found("other", job+"/fn/a") {
+		t.Error("records of another job or namespace went with it")
+	}
+}

@@ -9,6 +9,11 @@ const (
 	HeadKVKeys   = "head.KVKeys"
 )
 
+// JobScopedNamespace holds key-value records that belong to one job: each
+// key begins with the job's ID and "/", and the head deletes a job's keys
+// when the job ends (as Ray cleans a job's function table).
+const JobScopedNamespace = "rayo.job"
+
 // MaxKVValue bounds one value: the store is for metadata, not data
 // (objects go in the object store).
 const MaxKVValue = 1 << 20

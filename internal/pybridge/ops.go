@@ -25,11 +25,12 @@ const TaskPrefix = "rayo.py/"
 // IsPythonTask reports whether a task spec's name is a Python function's.
 func IsPythonTask(name string) bool { return strings.HasPrefix(name, TaskPrefix) }
 
-// kvNamespace holds the function table: key fn/<job ID>/<function ID>, the
-// cloudpickled function (Ray's function table, exported once per job).
-const kvNamespace = "rayo.python"
+// The function table: the cloudpickled function (Ray's function table,
+// exported once per job) under <job ID>/fn/<function ID> in the
+// job-scoped namespace, which the head cleans when the job ends.
+const kvNamespace = protocol.JobScopedNamespace
 
-func functionKey(job, id string) string { return "fn/" + job + "/" + id }
+func functionKey(job, id string) string { return job + "/fn/" + id }
 
 // runtimeOf returns this process's runtime; package rayo sets it at init
 // (it owns the runtime, and this package sits below it).
