@@ -185,11 +185,11 @@ func registerActorOps(s *rpc.Server, ids *idBlocks, ready func(context.Context) 
 }
 
 func callActor(rt *core.Runtime, ids *idBlocks, req *actorCallReq) error {
+	if !ids.take(req.ID) { // spent first, as in submit
+		return fmt.Errorf("%w: task ID %q was not reserved by py.ids for this connection, or is used", errs.ErrBadCall, req.ID)
+	}
 	if req.Actor == "" || req.Method == "" {
 		return fmt.Errorf("%w: an actor call names no actor or method", errs.ErrBadCall)
-	}
-	if !ids.take(req.ID) {
-		return fmt.Errorf("%w: task ID %q was not reserved by py.ids for this connection, or is used", errs.ErrBadCall, req.ID)
 	}
 	o := core.ActorCallOptions{Counted: true, ID: req.ID, Name: req.Name, RetryExceptions: req.RetryExceptions}
 	if req.MaxTaskRetries != nil {

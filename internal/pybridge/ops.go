@@ -484,6 +484,11 @@ func (b *idBlocks) take(id string) bool {
 }
 
 func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
+	// The ID is spent first, whatever follows: a refused submit must not
+	// leave its block open for good.
+	if !ids.take(req.ID) {
+		return fmt.Errorf("%w: task ID %q was not reserved by py.ids for this connection, or is used", errs.ErrBadCall, req.ID)
+	}
 	if req.Function == "" {
 		return fmt.Errorf("%w: a submit names no function", errs.ErrBadCall)
 	}
@@ -497,9 +502,6 @@ func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
 	env, err := protocol.EnvList(req.Opts.Env)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errs.ErrInvalidOption, err)
-	}
-	if !ids.take(req.ID) {
-		return fmt.Errorf("%w: task ID %q was not reserved by py.ids for this connection, or is used", errs.ErrBadCall, req.ID)
 	}
 	args := coreArgs(req.Args)
 	display := req.Opts.Name

@@ -241,6 +241,12 @@ class Core:
         return get(ref)
 
     def close(self):
+        try:
+            with self._order:  # submits made just before shutdown still go out
+                if self._batch:
+                    self._send_batch()
+        except (_rpc.ConnectionClosed, OSError, ValueError):
+            pass
         self._closing = True
         self._release_wake.set()
         self._send_waiting.set()
@@ -289,6 +295,13 @@ class ObjectRef:
     def __reduce__(self):
         _codec.note_ref(self)
         return (_rebuild_ref, (self.object_id, self.owner_address))
+
+    def __await__(self):
+        """await ref, in async code (an async actor's method): the value,
+        waited for off the event loop."""
+        import asyncio
+
+        return asyncio.get_running_loop().run_in_executor(None, get, self).__await__()
 
     def __eq__(self, other):
         return isinstance(other, ObjectRef) and other.object_id == self.object_id

@@ -807,3 +807,17 @@ def test_cancel_async_actor_call_cancels_its_coroutine(rayo_start, tmp_path):
     with pytest.raises(ex.TaskCancelledError):
         rayo.get(ref, timeout=T)
     assert rayo.get(s.count.remote(), timeout=T) == 1
+
+
+def test_await_ref_in_an_async_actor(rayo_start):
+    @rayo.remote
+    def slow_double(x):
+        return 2 * x
+
+    @rayo.remote
+    class Awaiter:
+        async def run(self, n):
+            return sum(await asyncio.gather(*[slow_double.remote(i) for i in range(n)]))
+
+    a = Awaiter.remote()
+    assert rayo.get(a.run.remote(5), timeout=T) == 20
