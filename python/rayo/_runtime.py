@@ -191,6 +191,8 @@ class Core:
 
     def release(self, ref):
         """Called from ObjectRef.__del__: batched, never blocks."""
+        if self.failed:
+            self.failed.pop(ref.object_id, None)
         self._released.append([ref.object_id, ref.owner_address])
         if len(self._released) >= RELEASE_BATCH:
             self._release_wake.set()

@@ -143,8 +143,10 @@ class Worker:
         self.functions = {}
         self.actors = {}
         # An async actor's running calls, by task ID: a cancel notice
-        # cancels the coroutine (Ray's cancel of an async actor task).
+        # cancels the coroutine (Ray's cancel of an async actor task). A
+        # notice that comes before its coroutine started is kept here.
         self.coroutines = {}
+        self.cancelled_early = set()
 
     def function(self, fid):
         """The function or class of a task: by its ID in the job's
@@ -313,6 +315,9 @@ class Worker:
                         # cancels (the result still goes out below).
                         inner = asyncio.ensure_future(_shield_exit(result))
                         self.coroutines[task["id"]] = inner
+                        if task["id"] in self.cancelled_early:
+                            self.cancelled_early.discard(task["id"])
+                            inner.cancel()
                         try:
                             result = await inner
                         except _ActorExit:
@@ -335,10 +340,14 @@ class Worker:
 
     def cancel_coroutine(self, task_id):
         """Cancels an async actor call's coroutine: it sees CancelledError
-        at its next await."""
+        at its next await (or at once, if it has not started yet)."""
         inner = self.coroutines.get(task_id)
         if inner is not None:
             inner.get_loop().call_soon_threadsafe(inner.cancel)
+        else:
+            if len(self.cancelled_early) > 4096:
+                self.cancelled_early.clear()  # notices for calls that ran to their end (regular actors)
+            self.cancelled_early.add(task_id)
 
     def serve(self):
         """Takes work with py.next (several pieces when an actor's calls
