@@ -82,6 +82,7 @@ type Comm struct {
 	opTimeout  time.Duration
 
 	next, prev net.Conn // sends go to rank+1, receives come from rank-1
+	nextAddr   string
 	w          *bufio.Writer
 	r          *bufio.Reader
 
@@ -114,8 +115,8 @@ type secretRecord struct {
 	Size   int    `json:"size"`
 }
 
-func secretKey(group string) string       { return group + "/secret" }
-func memberPrefix(group string) string    { return group + "/member/" }
+func secretKey(group string) string        { return group + "/secret" }
+func memberPrefix(group string) string     { return group + "/member/" }
 func memberKey(group string, r int) string { return memberPrefix(group) + strconv.Itoa(r) }
 
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
@@ -289,39 +290,57 @@ func (c *Comm) publish(ctx context.Context, rec []byte) error {
 }
 
 // waitMembers polls the store until the secret and all size members'
-// records are there; it returns the secret and rank+1's address.
+// records are there; it returns the secret and rank+1's address. A size
+// that disagrees with rank 0's (in the secret record) or rank+1's is an
+// ErrMismatch as soon as it shows.
 func (c *Comm) waitMembers(ctx context.Context) ([]byte, string, error) {
 	backoff := time.Millisecond
 	ns := rayo.KVNamespace(Namespace)
+	next := (c.rank + 1) % c.size
+	var secret []byte
 	for {
-		keys, err := rayo.KVList(ctx, memberPrefix(c.group), ns)
-		if err == nil && len(keys) >= c.size {
-			v, gerr := rayo.KVGet(ctx, secretKey(c.group), ns)
-			if gerr == nil {
+		err := func() error {
+			if secret == nil {
+				v, err := rayo.KVGet(ctx, secretKey(c.group), ns)
+				if err != nil {
+					return err
+				}
 				var s secretRecord
 				if err := json.Unmarshal(v, &s); err != nil || len(s.Secret) == 0 {
-					return nil, "", fmt.Errorf("%w: group %q: a malformed secret record", ErrMismatch, c.group)
+					return fmt.Errorf("%w: group %q: a malformed secret record", ErrMismatch, c.group)
 				}
 				if s.Size != c.size {
-					return nil, "", &RankError{Group: c.group, Op: "join", Rank: 0, Kind: ErrMismatch,
-						Cause: fmt.Errorf("size %d, rank 0 says %d", c.size, s.Size)}
+					return &RankError{Group: c.group, Op: "join", Rank: 0, Kind: ErrMismatch,
+						Cause: fmt.Errorf("this member's size is %d, rank 0's %d", c.size, s.Size)}
 				}
-				next := (c.rank + 1) % c.size
-				mv, merr := rayo.KVGet(ctx, memberKey(c.group, next), ns)
-				if merr == nil {
-					var m memberRecord
-					if err := json.Unmarshal(mv, &m); err != nil || m.Size != c.size {
-						return nil, "", &RankError{Group: c.group, Op: "join", Rank: next, Kind: ErrMismatch,
-							Cause: fmt.Errorf("size %d, its record says %d", c.size, m.Size)}
-					}
-					return s.Secret, m.Addr, nil
-				}
-				err = merr
-			} else if !errors.Is(gerr, rayo.ErrKVNotFound) {
-				err = gerr
+				secret = s.Secret
 			}
+			v, err := rayo.KVGet(ctx, memberKey(c.group, next), ns)
+			if err != nil {
+				return err
+			}
+			var m memberRecord
+			if err := json.Unmarshal(v, &m); err != nil || m.Size != c.size {
+				return &RankError{Group: c.group, Op: "join", Rank: next, Kind: ErrMismatch,
+					Cause: fmt.Errorf("this member's size is %d, rank %d's %d", c.size, next, m.Size)}
+			}
+			keys, err := rayo.KVList(ctx, memberPrefix(c.group), ns)
+			if err != nil {
+				return err
+			}
+			if len(keys) < c.size {
+				return rayo.ErrKVNotFound
+			}
+			c.nextAddr = m.Addr
+			return nil
+		}()
+		if err == nil {
+			return secret, c.nextAddr, nil
 		}
-		if err != nil && !errors.Is(err, rayo.ErrKVNotFound) && ctx.Err() == nil {
+		if !errors.Is(err, rayo.ErrKVNotFound) && ctx.Err() == nil {
+			if errors.Is(err, ErrMismatch) {
+				return nil, "", err
+			}
 			return nil, "", fmt.Errorf("collective: join %q: %w", c.group, err)
 		}
 		t := time.NewTimer(backoff)

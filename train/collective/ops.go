@@ -401,7 +401,10 @@ func ringBroadcast[T Float](c *Comm, buf []T, root int) error {
 				return err
 			}
 		}
-		return nil
+		// The last member's acknowledgement: without it a root that
+		// another member does not take for the root would never know.
+		ack := h
+		return c.recvHdr(&ack)
 	}
 	forward := c.nextRank() != root
 	var fwd chan []T
@@ -441,7 +444,11 @@ func ringBroadcast[T Float](c *Comm, buf []T, root int) error {
 	if forward {
 		close(fwd)
 	}
-	return firstCause(rerr, <-sent)
+	if err := firstCause(rerr, <-sent); err != nil || forward {
+		return err
+	}
+	ack := h
+	return c.send(&ack, nil)
 }
 
 // Barrier returns when every member has called it
