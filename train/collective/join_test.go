@@ -119,10 +119,13 @@ func TestSizeMismatch(t *testing.T) {
 		}
 		return err
 	})
-	if !errors.Is(errs[1], collective.ErrMismatch) {
-		t.Fatalf("rank 1 with size 3 against rank 0's 2: %v, want ErrMismatch", errs[1])
+	// Whichever reads the other's record first fails with ErrMismatch;
+	// rank 0's failure removes the secret, so rank 1 may then only time
+	// out waiting for it. Neither joins.
+	if errs[0] == nil || errs[1] == nil {
+		t.Fatalf("a member joined a group that disagreed on its size: %v", errs)
 	}
-	if errs[0] == nil {
-		t.Fatal("rank 0 joined a group whose member disagreed on its size")
+	if !errors.Is(errs[0], collective.ErrMismatch) && !errors.Is(errs[1], collective.ErrMismatch) {
+		t.Fatalf("no ErrMismatch: %v", errs)
 	}
 }
