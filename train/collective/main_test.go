@@ -1,0 +1,44 @@
+package collective_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/rayo-dev/rayo"
+)
+
+// TestMain runs every test against one embedded cluster (2 CPUs) and lets
+// this test binary serve as its own workers (TestAcrossProcesses).
+func TestMain(m *testing.M) {
+	if rayo.IsWorker() {
+		_ = rayo.Init(context.Background()) // serves tasks; never returns
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "rayo-collective-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := rayo.Init(context.Background(), rayo.WithNumCPUs(2), rayo.WithObjectStoreMemory(64<<20),
+		rayo.WithLogToDriver(false), rayo.WithTempDir(dir)); err != nil {
+		fmt.Fprintln(os.Stderr, "rayo.Init:", err)
+		return 1
+	}
+	code := m.Run()
+	rayo.Shutdown()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
