@@ -18,7 +18,7 @@ import (
 // (DESIGN.md, "The libraries"): they may import github.com/rayo-dev/rayo
 // and the module's other public packages, and a library its own
 // <lib>/internal/, but nothing under github.com/rayo-dev/rayo/internal/.
-var publicAPITrees = []string{"data", "train", "tune", "serve", "examples"}
+var publicAPITrees = []string{"data", "train", "tune", "serve", "collective", "examples"}
 
 const rayoInternal = "github.com/rayo-dev/rayo/internal"
 

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/rayo-dev/rayo/train/collective"
+	"github.com/rayo-dev/rayo/collective"
 )
 
 var groupSeq atomic.Int64

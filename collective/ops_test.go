@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/rayo-dev/rayo/train/collective"
+	"github.com/rayo-dev/rayo/collective"
 )
 
 var (

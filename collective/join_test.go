@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo"
-	"github.com/rayo-dev/rayo/train/collective"
+	"github.com/rayo-dev/rayo/collective"
 )
 
 func TestJoinErrors(t *testing.T) {

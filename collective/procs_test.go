@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/rayo-dev/rayo"
-	"github.com/rayo-dev/rayo/train/collective"
+	"github.com/rayo-dev/rayo/collective"
 )
 
 // allReduceTask joins the group as rank of size, sums a vector that

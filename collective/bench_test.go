@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/rayo-dev/rayo/train/collective"
+	"github.com/rayo-dev/rayo/collective"
 )
 
 const benchLen = 1 << 20 // 1M float32: 4 MiB
