@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 )
 
@@ -46,6 +47,16 @@ func proof(secret []byte, label, group string, d, a int, nd, na []byte) []byte {
 	return m.Sum(nil)
 }
 
+// ioErr is the error of a handshake whose peer stopped answering: a
+// timeout (ErrTimeout) or a lost connection (ErrPeerLost).
+func ioErr(group string, rank int, err error) error {
+	kind := ErrPeerLost
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		kind = ErrTimeout
+	}
+	return &RankError{Group: group, Op: "join", Rank: rank, Kind: kind, Cause: err}
+}
+
 // dialHandshake runs the dialer's side on conn (deadline already set).
 func dialHandshake(conn net.Conn, group string, secret []byte, d, a, size int) error {
 	authErr := func(cause error) error {
@@ -62,7 +73,8 @@ func dialHandshake(conn net.Conn, group string, secret []byte, d, a, size int) e
 	}
 	reply := make([]byte, 64)
 	if _, err := io.ReadFull(conn, reply); err != nil {
-		return authErr(fmt.Errorf("no proof from the acceptor: %w", err))
+		// No answer at all is a lost or late peer, not a wrong secret.
+		return ioErr(group, a, fmt.Errorf("no proof from the acceptor: %w", err))
 	}
 	na := reply[:32]
 	if !hmac.Equal(reply[32:], proof(secret, "accept", group, d, a, nd, na)) {

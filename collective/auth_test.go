@@ -5,8 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,5 +119,23 @@ func TestWrongSecret(t *testing.T) {
 	}
 	if err := <-joined; !errors.Is(err, ErrAuth) {
 		t.Fatalf("rank 1's Join: %v, want ErrAuth", err)
+	}
+}
+
+// A handshake whose peer stops answering is a lost or late peer, not a
+// wrong secret.
+func TestHandshakeSilenceIsNotAuth(t *testing.T) {
+	for _, tc := range []struct {
+		cause error
+		want  error
+	}{
+		{fmt.Errorf("read: %w", os.ErrDeadlineExceeded), ErrTimeout},
+		{io.EOF, ErrPeerLost},
+		{syscall.ECONNRESET, ErrPeerLost},
+	} {
+		err := ioErr("g", 1, tc.cause)
+		if !errors.Is(err, tc.want) || errors.Is(err, ErrAuth) {
+			t.Errorf("ioErr(%v) = %v, want %v", tc.cause, err, tc.want)
+		}
 	}
 }

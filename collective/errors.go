@@ -7,8 +7,10 @@ import (
 	"github.com/rayo-dev/rayo"
 )
 
-// Errors of package collective. Every error the package returns wraps one
-// of them (errors.Is), or ctx's error when the caller's ctx ended.
+// Errors of package collective. An operation's or Join's failure wraps one
+// of them (errors.Is), or ctx's error when the caller's ctx ended; a
+// failure of rayo's key-value store (in Join, Close, DeleteGroup) is
+// returned as rayo gives it.
 var (
 	// ErrInvalidRank: Join's rank is outside [0, size).
 	ErrInvalidRank = errors.New("collective: rank out of range")

@@ -252,7 +252,9 @@ func Join(ctx context.Context, group string, rank, size int, opts ...Option) (*C
 	c.r = bufio.NewReaderSize(c.prev, 64<<10)
 	// A barrier: when Join returns anywhere, every member has read the
 	// secret, so rank 0 may remove it on Close.
-	if err := c.run(jctx, opJoin, time.Until(deadline), func() error { return ringPass[float32](c, opJoin, 0, nil, nil) }); err != nil {
+	// The caller's ctx, not jctx, whose deadline is the join's: run applies
+	// that itself and reports it as ErrTimeout.
+	if err := c.run(ctx, opJoin, time.Until(deadline), func() error { return ringPass[float32](c, opJoin, 0, nil, nil) }); err != nil {
 		return fail(err)
 	}
 	return c, nil
@@ -405,13 +407,13 @@ func (c *Comm) removeRecords() error {
 	rank := c.rank
 	if rank < 0 {
 		rank = -1 - rank
-	} else if rank == 0 && c.size > 1 {
-		if _, err := rayo.KVDelete(ctx, secretKey(c.group), ns); err != nil {
-			return err
-		}
+	}
+	var serr error
+	if c.rank == 0 && c.size > 1 {
+		_, serr = rayo.KVDelete(ctx, secretKey(c.group), ns)
 	}
 	_, err := rayo.KVDelete(ctx, memberKey(c.group, rank), ns)
-	return err
+	return errors.Join(serr, err) // both tried, whatever the first did
 }
 
 // DeleteGroup removes every record of group from the store: those a run

@@ -351,7 +351,10 @@ func AllGather[T Float](ctx context.Context, c *Comm, in []T) ([]T, error) {
 		// total in the header is the per-member length.
 		return ringGather(c, out, l)
 	})
-	return out, err
+	if err != nil {
+		return nil, err // not a partly gathered slice
+	}
+	return out, nil
 }
 
 func ringGather[T Float](c *Comm, out []T, l int) error {
@@ -393,18 +396,32 @@ func ringBroadcast[T Float](c *Comm, buf []T, root int) error {
 	pieces := max(1, (len(buf)+broadcastPiece-1)/broadcastPiece)
 	piece := func(i int) []T { return buf[i*broadcastPiece : min(len(buf), (i+1)*broadcastPiece)] }
 	if c.rank == root {
+		// The last member's acknowledgement: without it a root that
+		// another member does not take for the root would never know. It
+		// is read while the pieces go out: a member that also takes itself
+		// for the root sends instead of reading, and a root that only
+		// wrote would block on full socket buffers; the mismatch its
+		// header shows closes the connections, which ends the writes.
+		acked := make(chan error, 1)
+		go func() {
+			ack := h
+			err := c.recvHdr(&ack)
+			if err != nil {
+				c.closeConns()
+			}
+			acked <- err
+		}()
+		var serr error
 		for i := range pieces {
 			p := piece(i)
 			ph := h
 			ph.count = uint64(len(p))
-			if err := c.send(&ph, asBytes(p)); err != nil {
-				return err
+			if serr = c.send(&ph, asBytes(p)); serr != nil {
+				c.closeConns() // ends the read of the acknowledgement
+				break
 			}
 		}
-		// The last member's acknowledgement: without it a root that
-		// another member does not take for the root would never know.
-		ack := h
-		return c.recvHdr(&ack)
+		return firstCause(<-acked, serr)
 	}
 	forward := c.nextRank() != root
 	var fwd chan []T

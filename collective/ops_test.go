@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rayo-dev/rayo/collective"
 )
@@ -350,4 +351,35 @@ func TestBadArguments(t *testing.T) {
 	}
 	// The group is still in step: these failed before any message.
 	noErrs(t, "barrier", each(2, func(r int) error { return comms[r].Barrier(ctx) }))
+}
+
+// Members that each take themselves for the root of a Broadcast larger
+// than the socket buffers: every one writes; the root reads the
+// acknowledgement while it writes, so the disagreement shows as
+// ErrMismatch at once instead of a wait for the op timeout.
+func TestBroadcastEveryMemberTheRoot(t *testing.T) {
+	comms := joinAll(t, 2, collective.WithOpTimeout(time.Minute))
+	start := time.Now()
+	errs := each(2, func(r int) error {
+		return collective.Broadcast(context.Background(), comms[r], make([]float64, 4<<20), r)
+	})
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("the broadcast took %v: it waited for a timeout", d)
+	}
+	found := false
+	for _, err := range errs {
+		found = found || errors.Is(err, collective.ErrMismatch)
+	}
+	if !found {
+		t.Fatalf("no ErrMismatch: %v", errs)
+	}
+}
+
+// A failed AllGather returns no partly gathered slice.
+func TestAllGatherFailedReturnsNothing(t *testing.T) {
+	comms := joinAll(t, 2, collective.WithOpTimeout(200*time.Millisecond))
+	out, err := collective.AllGather(context.Background(), comms[0], []float32{1, 2}) // rank 1 never calls
+	if !errors.Is(err, collective.ErrTimeout) || out != nil {
+		t.Fatalf("AllGather alone: %v, %v; want ErrTimeout and nil", out, err)
+	}
 }
