@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -126,22 +127,91 @@ func acceptHandshake(conn net.Conn, group string, secret []byte, d, a, size int)
 
 // acceptPrev accepts connections until one from rank-1 passes the
 // handshake; the others are closed. It ends when ln is closed.
+// maxHandshakes bounds the handshakes in progress at once on a member's
+// listener.
+const maxHandshakes = 16
+
 func acceptPrev(ln net.Listener, c *Comm, secret []byte, deadline time.Time) (net.Conn, error) {
 	prev := (c.rank + c.size - 1) % c.size
+	// Each connection's handshake runs on its own, so that one that says
+	// nothing (a stray or hostile client) does not hold up the member's
+	// own: the first that proves the secret wins; the others are closed.
+	won := make(chan net.Conn, 1)
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	pending := map[net.Conn]bool{}
+	var wg sync.WaitGroup
+	defer func() {
+		close(stop)
+		mu.Lock()
+		for conn := range pending {
+			_ = conn.SetDeadline(time.Unix(1, 0)) // ends its handshake now
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	accepted := make(chan net.Conn)
+	acceptErr := make(chan error, 1)
+	// Not waited for: it ends when the caller closes the listener, which
+	// it does once this returns.
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				acceptErr <- err
+				return
+			}
+			select {
+			case accepted <- conn:
+			case <-stop:
+				conn.Close()
+				return
+			}
+		}
+	}()
 	for {
-		conn, err := ln.Accept()
-		if err != nil {
+		select {
+		case conn := <-won:
+			return conn, nil
+		case err := <-acceptErr:
+			select {
+			case conn := <-won: // a handshake that finished as the listener closed
+				return conn, nil
+			default:
+			}
 			return nil, err
+		case conn := <-accepted:
+			mu.Lock()
+			busy := len(pending) >= maxHandshakes
+			mu.Unlock()
+			if busy {
+				conn.Close()
+				continue
+			}
+			dl := time.Now().Add(handshakeLimit)
+			if deadline.Before(dl) {
+				dl = deadline
+			}
+			_ = conn.SetDeadline(dl)
+			mu.Lock()
+			pending[conn] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := acceptHandshake(conn, c.group, secret, prev, c.rank, c.size)
+				mu.Lock()
+				delete(pending, conn)
+				mu.Unlock()
+				if err == nil {
+					select {
+					case won <- conn:
+						return
+					default: // another won first
+					}
+				}
+				conn.Close()
+			}()
 		}
-		dl := time.Now().Add(handshakeLimit)
-		if deadline.Before(dl) {
-			dl = deadline
-		}
-		_ = conn.SetDeadline(dl)
-		if err := acceptHandshake(conn, c.group, secret, prev, c.rank, c.size); err != nil {
-			conn.Close()
-			continue
-		}
-		return conn, nil
 	}
 }

@@ -139,3 +139,44 @@ func TestHandshakeSilenceIsNotAuth(t *testing.T) {
 		}
 	}
 }
+
+// A connection that never says anything does not hold up the member's
+// real predecessor: handshakes run side by side. (Before, the second
+// waited for the first's handshake limit.)
+func TestIdleConnectionDoesNotHoldTheAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	idle, err := net.Dial("tcp", ln.Addr().String()) // accepted first, sends nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	got := make(chan error, 1)
+	go func() {
+		conn, err := acceptPrev(ln, &Comm{group: "g", rank: 1, size: 2}, secret, time.Now().Add(time.Minute))
+		if conn != nil {
+			conn.Close()
+		}
+		got <- err
+	}()
+	start := time.Now()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	_ = peer.SetDeadline(time.Now().Add(time.Minute))
+	if err := dialHandshake(peer, "g", secret, 0, 1, 2); err != nil {
+		t.Fatalf("the real predecessor's handshake: %v", err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("acceptPrev: %v", err)
+	}
+	if d := time.Since(start); d > handshakeLimit/2 {
+		t.Fatalf("the handshake waited %v behind an idle connection", d)
+	}
+}
