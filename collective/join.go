@@ -213,8 +213,15 @@ func Join(ctx context.Context, group string, rank, size int, opts ...Option) (*C
 	next, derr := d.DialContext(jctx, "tcp", nextAddr)
 	if derr == nil {
 		_ = next.SetDeadline(deadline)
-		if derr = dialHandshake(next, c.group, secret, c.rank, (c.rank+1)%size, size); derr != nil {
+		// ctx's end (not only the join's deadline) ends the handshake.
+		stopAfter := context.AfterFunc(jctx, func() { _ = next.SetDeadline(time.Unix(1, 0)) })
+		derr = dialHandshake(next, c.group, secret, c.rank, (c.rank+1)%size, size)
+		stopAfter()
+		if derr != nil {
 			next.Close()
+			if jctx.Err() != nil && ctx.Err() != nil {
+				derr = ctx.Err()
+			}
 		}
 	} else {
 		derr = &RankError{Group: group, Op: "join", Rank: (rank + 1) % size, Kind: ErrPeerLost, Cause: derr}
