@@ -4,7 +4,7 @@ methods."""
 import inspect
 
 from . import _codec, _runtime
-from ._remote import _check_options, encode_args, env_vars_of, export, resources_of, strategy_of
+from ._remote import _check_options, add_env_and_placement, encode_args, export, resources_of
 
 ACTOR_OPTIONS = frozenset([
     "num_cpus", "num_gpus", "memory", "resources", "name", "namespace", "lifetime", "get_if_exists",
@@ -76,13 +76,7 @@ def new_actor_message(class_name, args, o, max_concurrency):
         m["detached"] = True
     if o.get("get_if_exists"):
         m["getex"] = True
-    env = env_vars_of(o)
-    if env:
-        m["env"] = env
-    strat = strategy_of(o)
-    if strat:
-        m["strat"] = strat
-    return m
+    return add_env_and_placement(m, o)
 
 
 def _check_actor_options(opts):

@@ -68,13 +68,19 @@ def task_options(o):
         opts["rex"] = True
     if o.get("name"):
         opts["name"] = o["name"]
+    return add_env_and_placement(opts, o)
+
+
+def add_env_and_placement(m, o):
+    """Adds the env_vars and scheduling options of o to the request m, the
+    same for tasks and actors, and returns m."""
     env = env_vars_of(o)
     if env:
-        opts["env"] = env
+        m["env"] = env
     strat = strategy_of(o)
     if strat:
-        opts["strat"] = strat
-    return opts
+        m["strat"] = strat
+    return m
 
 
 def env_vars_of(opts):

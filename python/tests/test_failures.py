@@ -280,20 +280,13 @@ def test_crash_retried_by_default(rayo_start, tmp_path):
     assert attempts(path) == 3
 
 
-def test_crash_without_retries(rayo_start, tmp_path):
+@pytest.mark.parametrize("max_retries,crash_until,runs", [(0, 1, 1), (1, 5, 2)], ids=["without_retries", "retries_spent"])
+def test_crash_fails_once_retries_are_spent(rayo_start, tmp_path, max_retries, crash_until, runs):
     path = str(tmp_path / "n")
-    r = count_attempt_then.options(max_retries=0).remote(path, crash_until=1)
+    r = count_attempt_then.options(max_retries=max_retries).remote(path, crash_until=crash_until)
     with pytest.raises(ex.WorkerCrashedError):
         rayo.get(r, timeout=T)
-    assert attempts(path) == 1
-
-
-def test_crash_retries_spent(rayo_start, tmp_path):
-    path = str(tmp_path / "n")
-    r = count_attempt_then.options(max_retries=1).remote(path, crash_until=5)
-    with pytest.raises(ex.WorkerCrashedError):
-        rayo.get(r, timeout=T)
-    assert attempts(path) == 2
+    assert attempts(path) == runs
 
 
 def test_exceptions_are_not_retried_by_default(rayo_start, tmp_path):
