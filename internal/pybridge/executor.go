@@ -178,8 +178,8 @@ type pythonActor struct{ id string }
 // NewActor constructs a Python actor in the Python worker.
 func (x *Executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][]byte) (any, *errs.TaskError) {
 	fid, _ := PythonClass(spec.Class)
-	_, terr := x.do(ctx, byRef(taskMsg{Kind: "new", ID: spec.ActorID + ".new", Function: fid, Name: className(spec.Class) + ".__init__",
-		Args: args, Actor: spec.ActorID, MaxConcurrency: spec.MaxConcurrency, Class: spec.Class}, spec.Args), 0)
+	_, terr := x.doWith(ctx, byRef(taskMsg{Kind: "new", ID: spec.ActorID + ".new", Function: fid, Name: className(spec.Class) + ".__init__",
+		Args: args, Actor: spec.ActorID, MaxConcurrency: spec.MaxConcurrency, Class: spec.Class}, spec.Args), 0, nil, result{})
 	if terr != nil {
 		return nil, terr
 	}
@@ -309,13 +309,9 @@ func className(class string) string {
 // in place ("": it may not).
 type result struct{ id, owner string }
 
-// do hands msg to the Python worker and waits for its want values.
-func (x *Executor) do(ctx context.Context, msg taskMsg, want int) ([]core.Encoded, *errs.TaskError) {
-	return x.doWith(ctx, msg, want, nil, result{})
-}
-
-// doWith is do for a streaming call too, whose items go to emit, and for
-// a call whose single result the Python worker may write in place.
+// doWith hands msg to the Python worker and waits for its want values:
+// for a streaming call, whose items go to emit, too, and for a call whose
+// single result (res) the Python worker may write in place.
 func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(core.Encoded) error, res result) ([]core.Encoded, *errs.TaskError) {
 	name := msg.Name
 	fail := func(cause, err error) *errs.TaskError { return errs.NewTaskError(name, msg.ID, cause, err, "", false) }

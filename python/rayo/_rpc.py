@@ -389,10 +389,6 @@ class Connection:
             raise c.error
         return c.reply
 
-    def call_async(self, method, payload, callback):
-        """Sends payload to method without waiting (see send)."""
-        self.send(method, payload, callback)
-
     def close(self):
         """Closes the connection; calls in flight fail with ConnectionClosed."""
         self._end(ConnectionClosed("%s: the connection was closed" % self.address))
