@@ -61,6 +61,9 @@ type storage struct {
 	dir string
 	cfg CheckpointConfig
 	log *slog.Logger
+	// onWrite, if set, is told of each round once it is on disk (Tune);
+	// its error stops the run.
+	onWrite func(rep Reported, checkpointDir string) error
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -198,6 +201,13 @@ func (s *storage) write(j *roundJob) error {
 		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {
 			s.log.Warn("train: removing an old checkpoint failed", "checkpoint", name, "err", err)
 		}
+	}
+	if s.onWrite != nil {
+		dir := ""
+		if j.rep.Checkpoint != "" {
+			dir = filepath.Join(s.dir, j.rep.Checkpoint)
+		}
+		return s.onWrite(j.rep, dir)
 	}
 	return nil
 }

@@ -79,6 +79,16 @@ func fit(ctx context.Context, p plan) (*Result, error) {
 	if err := p.run.validate(); err != nil {
 		return failed(err)
 	}
+	hook, trial, tuneResume, err := tuneTrial(ctx)
+	if err != nil {
+		return failed(err)
+	}
+	if trial != "" && p.run.Name == "" {
+		p.run.Name = "train_" + trial
+	}
+	if p.resume == nil {
+		p.resume = tuneResume
+	}
 	run, err := p.run.withDefaults(time.Now())
 	if err != nil {
 		return failed(err)
@@ -102,6 +112,7 @@ func fit(ctx context.Context, p plan) (*Result, error) {
 	if err != nil {
 		return failed(err)
 	}
+	st.onWrite = hook
 	res := &Result{Path: dir}
 	runID := newRunID()
 	for attempt := 0; ; attempt++ {
