@@ -22,8 +22,9 @@ type Context struct {
 	// LocalRank and LocalWorldSize count the workers on this node.
 	LocalRank      int `msgpack:"lr"`
 	LocalWorldSize int `msgpack:"lws"`
-	// NodeRank is the node's index among the group's nodes.
+	// NodeRank is the node's index among the group's NumNodes nodes.
 	NodeRank int `msgpack:"nr"`
+	NumNodes int `msgpack:"nn"`
 	// ExperimentName is RunConfig.Name; StoragePath the run's directory
 	// (RunConfig.StoragePath/Name), on the driver's machine.
 	ExperimentName string `msgpack:"name"`

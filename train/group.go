@@ -173,7 +173,7 @@ func contexts(infos []workerInfo, base Context) []Context {
 		c := base
 		c.WorldSize, c.WorldRank = len(infos), rank
 		c.LocalRank, c.LocalWorldSize = seen[in.NodeID], localSize[in.NodeID]
-		c.NodeRank, c.NodeID, c.GPUIDs = nodeRank[in.NodeID], in.NodeID, in.GPUIDs
+		c.NodeRank, c.NumNodes, c.NodeID, c.GPUIDs = nodeRank[in.NodeID], len(nodeRank), in.NodeID, in.GPUIDs
 		seen[in.NodeID]++
 		out[rank] = c
 	}

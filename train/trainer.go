@@ -244,7 +244,7 @@ func (a *attemptRun) start(ctx context.Context, n int) error {
 			return startError(err)
 		}
 	}
-	a.log.Info("train: worker group started", "attempt", a.number, "workers", n, "nodes", ctxs[n-1].NodeRank+1)
+	a.log.Info("train: worker group started", "attempt", a.number, "workers", n, "nodes", ctxs[0].NumNodes)
 	return a.monitor(ctx, g, first)
 }
 
