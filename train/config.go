@@ -91,7 +91,9 @@ func (s ScalingConfig) validate() error {
 // (Ray's RunConfig).
 type RunConfig struct {
 	// Name is the run's directory under StoragePath; default
-	// "train_<date>_<time>".
+	// "train_<date>_<time>_<random>". A Fit with the Name of an earlier
+	// run continues its directory: result.json grows, and its
+	// checkpoints count towards NumToKeep.
 	Name string
 	// StoragePath is a directory on the driver's machine (default
 	// ~/rayo_results). Checkpoints made on other nodes travel to it
@@ -165,7 +167,7 @@ func (r RunConfig) validate() error {
 // withDefaults fills Name and StoragePath; now names an unnamed run.
 func (r RunConfig) withDefaults(now time.Time) (RunConfig, error) {
 	if r.Name == "" {
-		r.Name = "train_" + now.Format("2006-01-02_15-04-05")
+		r.Name = "train_" + now.Format("2006-01-02_15-04-05") + "_" + newRunID()[len("train-"):][:4]
 	}
 	if r.StoragePath == "" {
 		home, err := os.UserHomeDir()

@@ -226,3 +226,38 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 		t.Fatal("a link was packed")
 	}
 }
+
+// A Fit that reuses a run's directory counts the checkpoints already
+// there: retention prunes them, and they are the latest until replaced.
+func TestStorageContinuesARun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	cfg := CheckpointConfig{NumToKeep: 1}
+	s, err := openStorage(dir, cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.submit(roundJob{rep: Reported{Round: 0}, parts: [][]byte{packed(t, map[string]string{"w": "0"})}})
+	s.submit(roundJob{rep: Reported{Round: 1}})
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openStorage(dir, cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := s.latest(); !ok || l.Checkpoint != "checkpoint_000000" {
+		t.Fatalf("latest of the earlier run: %+v %v", l, ok)
+	}
+	s.submit(roundJob{rep: Reported{Round: 5}, parts: [][]byte{packed(t, map[string]string{"w": "5"})}})
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 || entries[0].Name() != "checkpoint_000005" {
+		t.Fatalf("left %v", entries)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, resultFile))
+	if n := bytes.Count(b, []byte("\n")); n != 3 {
+		t.Fatalf("result.json has %d lines", n)
+	}
+}

@@ -4,11 +4,13 @@ import "path/filepath"
 
 // Result is what Fit returns (Ray's Result).
 type Result struct {
-	// Metrics are rank 0's last reported metrics.
-	Metrics map[string]any
-	// MetricsHistory is every completed report round of this Fit, in
-	// order, restarts included (rounds after the restored checkpoint are
-	// reported again).
+	// Metrics are rank 0's last reported metrics (a Config, for its
+	// accessors: numbers arrive as msgpack decodes them).
+	Metrics Config
+	// MetricsHistory is every report round this Fit completed, in order,
+	// restarts included (rounds after the restored checkpoint are
+	// reported again). result.json in Path holds those of every Fit that
+	// used the directory.
 	MetricsHistory []Reported
 	// Checkpoint is the latest checkpoint written, nil if none.
 	Checkpoint *Checkpoint
@@ -19,8 +21,9 @@ type Result struct {
 	Path string
 	// Error is why training failed, nil if it finished.
 	Error error
-	// Failures counts the group's restarts; WorldSize is the last
-	// attempt's number of workers.
+	// Failures counts the group's failures: its restarts, plus the last
+	// failure when it ended the run (ErrTooManyFailures). WorldSize is
+	// the last attempt's number of workers.
 	Failures  int
 	WorldSize int
 }
@@ -28,7 +31,7 @@ type Result struct {
 // CheckpointResult is a kept checkpoint and the metrics reported with it.
 type CheckpointResult struct {
 	Checkpoint *Checkpoint
-	Metrics    map[string]any
+	Metrics    Config
 }
 
 // fill copies what storage holds into r.

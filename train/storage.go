@@ -39,10 +39,10 @@ const (
 
 // Reported is one report round as the run records it.
 type Reported struct {
-	Round     int            `json:"round"`
-	Attempt   int            `json:"attempt"`
-	WorldSize int            `json:"world_size"`
-	Metrics   map[string]any `json:"metrics"`
+	Round     int    `json:"round"`
+	Attempt   int    `json:"attempt"`
+	WorldSize int    `json:"world_size"`
+	Metrics   Config `json:"metrics"`
 	// Checkpoint is the round's checkpoint directory name, "" if none.
 	Checkpoint string    `json:"checkpoint,omitempty"`
 	Time       time.Time `json:"time"`
@@ -100,8 +100,36 @@ func openStorage(dir string, cfg CheckpointConfig, log *slog.Logger) (*storage, 
 	}
 	s := &storage{dir: dir, cfg: cfg, log: log, failed: make(chan struct{}), done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
+	if err := s.loadKept(); err != nil {
+		return nil, err
+	}
 	go s.loop()
 	return s, nil
+}
+
+// loadKept takes in the checkpoints an earlier Fit of the same run left
+// (result.json names them), so that retention counts them and a restart
+// can resume from them.
+func (s *storage) loadKept() error {
+	b, err := os.ReadFile(filepath.Join(s.dir, resultFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return errorf(ErrStorage, "reading %s: %v", resultFile, err)
+	}
+	for line := range strings.Lines(string(b)) {
+		var r Reported
+		if json.Unmarshal([]byte(line), &r) != nil || r.Checkpoint == "" {
+			continue // a line a crash cut short
+		}
+		if st, err := os.Stat(filepath.Join(s.dir, r.Checkpoint)); err != nil || !st.IsDir() {
+			continue // pruned
+		}
+		s.kept = slices.DeleteFunc(s.kept, func(k Reported) bool { return k.Checkpoint == r.Checkpoint })
+		s.kept = append(s.kept, r)
+	}
+	return nil
 }
 
 // submit queues a completed round.

@@ -23,6 +23,10 @@ import (
 // ranks that only saw it go (a peer lost, a collective timed out).
 const failureGrace = 5 * time.Second
 
+// skewWarn is how many rounds one rank may report ahead of another
+// before the driver warns: Report is collective, as in Ray.
+const skewWarn = 3
+
 // DataParallelTrainer runs a registered Go training loop on a group of
 // workers (Ray's DataParallelTrainer).
 type DataParallelTrainer struct {
@@ -270,7 +274,7 @@ type rankEvent struct {
 // roundAcc collects one round's reports.
 type roundAcc struct {
 	ranks   int
-	metrics map[string]any
+	metrics Config
 	metRank int // the rank whose metrics these are (the lowest)
 	parts   [][]byte
 	staged  bool
@@ -320,6 +324,8 @@ func (a *attemptRun) monitor(ctx context.Context, g *group, first int) error {
 	next := first // the next round to complete
 	finished := map[int]*failure{}
 	lost := map[int]error{}
+	reports := make([]int, n) // rounds reported, by rank
+	warned := false
 	var grace <-chan time.Time
 	complete := func(r int, acc *roundAcc) {
 		a.st.submit(roundJob{rep: Reported{Round: r, Attempt: a.number, WorldSize: n, Metrics: acc.metrics, Time: time.Now()},
@@ -350,6 +356,12 @@ loop:
 					rounds[ev.Round] = acc
 				}
 				acc.ranks++
+				reports[re.rank]++
+				if lo, hi := slices.Min(reports), slices.Max(reports); hi-lo >= skewWarn && !warned {
+					warned = true
+					a.log.Warn("train: ranks are reporting unevenly; every rank must call Report each round, or rounds (and their checkpoints) complete only when the loop ends",
+						"ahead", slices.Index(reports, hi), "rounds", hi, "behind", slices.Index(reports, lo), "rounds_behind", lo)
+				}
 				if re.rank < acc.metRank {
 					acc.metrics, acc.metRank = ev.Metrics, re.rank
 				}
