@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -106,4 +107,62 @@ func BenchmarkRecovery(b *testing.B) {
 			b.ReportMetric(total.Seconds()/float64(b.N), "s/recovery")
 		})
 	}
+}
+
+// BenchmarkTorchOverhead runs the same DDP script (2 ranks, gloo) under
+// TorchTrainer and as two processes launched by hand with torchrun's
+// environment, alternately in the same run: wall time of each, the
+// overhead, and start-up (launch to the script's first line) apart.
+// Under TorchTrainer the script also reports every step and checkpoints
+// every 100 steps.
+func BenchmarkTorchOverhead(b *testing.B) {
+	needTorch(b)
+	args := []string{"--steps", "400", "--hidden", "2048", "--batch", "1024", "--rows", "8192", "--ckpt-every", "100", "--lr", "0.002"}
+	var hand, rayo, handStart, rayoStart, handRun, rayoRun []float64
+	for b.Loop() {
+		dir := b.TempDir()
+		out := filepath.Join(dir, "ref")
+		t0 := time.Now()
+		handLaunch(b, out, args...)
+		hand = append(hand, time.Since(t0).Seconds())
+		handStart = append(handStart, firstLine(b, out)-float64(t0.UnixNano())/1e9)
+		handRun = append(handRun, scriptTime(b, out))
+
+		out = filepath.Join(dir, "rayo")
+		tr := torchTrainer(b, out, args...)
+		t0 = time.Now()
+		if _, err := tr.Fit(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		rayo = append(rayo, time.Since(t0).Seconds())
+		rayoStart = append(rayoStart, firstLine(b, out)-float64(t0.UnixNano())/1e9)
+		rayoRun = append(rayoRun, scriptTime(b, out))
+	}
+	b.ReportMetric(median(handRun), "hand-script-s")
+	b.ReportMetric(median(rayoRun), "rayo-script-s")
+	h, r := median(hand), median(rayo)
+	b.ReportMetric(h, "hand-s")
+	b.ReportMetric(r, "rayo-s")
+	b.ReportMetric(100*(r-h)/h, "overhead-%")
+	b.ReportMetric(median(handStart), "hand-startup-s")
+	b.ReportMetric(median(rayoStart), "rayo-startup-s")
+}
+
+// firstLine is when the first rank's script began (unix seconds).
+func firstLine(b *testing.B, out string) float64 {
+	return min(readOut(b, out, 0).T0, readOut(b, out, 1).T0)
+}
+
+// scriptTime is from the first rank's first line to the last one's end.
+func scriptTime(b *testing.B, out string) float64 {
+	return max(readOut(b, out, 0).T1, readOut(b, out, 1).T1) - firstLine(b, out)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -20,6 +20,7 @@ p.add_argument("--ckpt-every", type=int, default=5)
 p.add_argument("--batch", type=int, default=64)
 p.add_argument("--rows", type=int, default=1024)
 p.add_argument("--hidden", type=int, default=32)
+p.add_argument("--lr", type=float, default=0.05)
 p.add_argument("--die-rank", type=int, default=-1)
 p.add_argument("--die-step", type=int, default=-1)
 p.add_argument("--out", required=True)
@@ -30,7 +31,7 @@ dist.init_process_group("gloo")
 torch.manual_seed(0)
 torch.set_num_threads(1)
 model = torch.nn.Sequential(torch.nn.Linear(8, a.hidden), torch.nn.Tanh(), torch.nn.Linear(a.hidden, 1))
-opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9)
 
 start = 0
 try:  # under TorchTrainer; launched by hand, rayo.train is absent or idle
