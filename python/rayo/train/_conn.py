@@ -41,13 +41,20 @@ class _Conn:
         self._lock = threading.Lock()
         self._id = 0
         self._pid = os.getpid()
+        self._broken = None  # why the stream is out of step, if it is
 
-    def call(self, op, **args):
+    def call(self, op, _wait=None, **args):
         """Sends one request; returns (ok, payload), payload being the
-        reply's raw bytes (a bytearray) or None."""
+        reply's raw bytes (a 64-byte aligned numpy uint8 array) or None.
+        _wait bounds the wait for another thread's request to finish
+        (None: no bound)."""
         if os.getpid() != self._pid:
             raise TrainError("rayo.train is not usable in a forked child of the training script (a DataLoader worker?)")
-        with self._lock:
+        if not self._lock.acquire(timeout=-1 if _wait is None else _wait):
+            raise TrainError("another thread's request to the rayo Train worker is still waiting")
+        try:
+            if self._broken:
+                raise TrainError("the connection to the rayo Train worker is unusable: %s" % self._broken)
             self._id += 1
             req = dict(args, id=self._id, op=op)
             try:
@@ -67,13 +74,21 @@ class _Conn:
                             raise TrainError("the rayo Train worker closed the connection mid-reply")
                         got += k
             except OSError as e:
+                self._broken = "%s failed: %s" % (op, e)
                 raise TrainError("the connection to the rayo Train worker failed: %s" % e) from None
+            except BaseException as e:
+                # Cut off mid-request (KeyboardInterrupt, a closed stream):
+                # the next reply on the stream would not be the next one's.
+                self._broken = "%s was interrupted (%s)" % (op, type(e).__name__)
+                raise
             if rep.get("id") != self._id:
                 raise TrainError("protocol error: reply %r to request %d" % (rep.get("id"), self._id))
             err = rep.get("error")
             if err is not None:
                 raise TrainError(err.get("message", "unknown error"), type=err.get("type"))
             return rep.get("ok"), payload
+        finally:
+            self._lock.release()
 
 
 def _aligned(n):

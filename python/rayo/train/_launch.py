@@ -228,7 +228,9 @@ def main(argv):
         text = "".join(traceback.format_exception(type(e), e, tb))
         if _conn.connected():
             try:
-                _conn.current().call("fail", type=_type_name(type(e)), message=str(e), traceback=text,
+                # Bounded: a thread of the script may hold the connection
+                # in a request that never ends.
+                _conn.current().call("fail", _wait=5, type=_type_name(type(e)), message=str(e), traceback=text,
                                      collective_timeout=is_collective_timeout(e))
             except Exception as report_err:  # the worker may be gone: the exit says enough
                 print("rayo.train: could not report the failure to the worker: %s" % report_err, file=sys.stderr)
