@@ -18,8 +18,8 @@ type ScalingConfig struct {
 	// UseGPU gives each worker one GPU (unless ResourcesPerWorker says
 	// how many); CUDA_VISIBLE_DEVICES lists exactly the worker's GPUs.
 	UseGPU bool
-	// ResourcesPerWorker is each worker's bundle; default {"CPU": 1}, plus
-	// {"GPU": 1} with UseGPU.
+	// ResourcesPerWorker is each worker's bundle; default (nil or empty)
+	// {"CPU": 1}, plus {"GPU": 1} with UseGPU.
 	ResourcesPerWorker map[string]float64
 	// PlacementStrategy places the group's bundles; the zero value is
 	// PACK.
@@ -50,7 +50,7 @@ func (s ScalingConfig) withDefaults() ScalingConfig {
 // bundle is one worker's resources.
 func (s ScalingConfig) bundle() map[string]float64 {
 	b := maps.Clone(s.ResourcesPerWorker)
-	if b == nil {
+	if len(b) == 0 {
 		b = map[string]float64{"CPU": 1}
 	}
 	if s.UseGPU {

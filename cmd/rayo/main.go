@@ -9,6 +9,10 @@ import (
 	"github.com/rayo-dev/rayo"
 	"github.com/rayo-dev/rayo/internal/cli"
 	"github.com/rayo-dev/rayo/internal/rpc"
+	// Python's rayo.train.torch.TorchTrainer runs its Go side (the task
+	// rayo.train.fit and the worker actors) in this binary, a Python
+	// job's workers.
+	_ "github.com/rayo-dev/rayo/train"
 )
 
 func main() {

@@ -33,7 +33,8 @@ from ._data import DataShard
 from . import _conn
 
 __all__ = ["report", "get_checkpoint", "get_context", "get_dataset_shard", "Checkpoint", "TrainContext",
-           "DataShard", "TrainError", "NotInWorkerError"]
+           "DataShard", "TrainError", "NotInWorkerError",
+           "ScalingConfig", "RunConfig", "FailureConfig", "CheckpointConfig", "Result", "TrainingFailedError"]
 
 
 class Checkpoint:
@@ -213,3 +214,9 @@ def get_dataset_shard(name):
     TrainError (from the worker) when there is no such dataset."""
     _conn.current().call("shard", name=name)
     return DataShard(name)
+
+
+# The driver's side (Ray's ray.train configs); TorchTrainer is in
+# rayo.train.torch. Imported last: it needs Checkpoint.
+from ._trainer import (CheckpointConfig, FailureConfig, Result, RunConfig, ScalingConfig,  # noqa: E402
+                       TrainingFailedError)

@@ -14,7 +14,9 @@ from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, Ra
 
 from . import get_context
 
-__all__ = ["get_device", "init_process_group", "prepare_model", "prepare_data_loader"]
+from ._trainer import TorchTrainer
+
+__all__ = ["get_device", "init_process_group", "prepare_model", "prepare_data_loader", "TorchTrainer"]
 
 
 def _initialized():
