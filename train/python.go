@@ -129,4 +129,3 @@ func pyResult(r *Result) pyFitResult {
 	}
 	return out
 }
-
