@@ -52,6 +52,9 @@ type Joined struct {
 	Binary protocol.Binary
 }
 
+// nodeWait bounds Join's wait for a cluster's first live node.
+const nodeWait = 30 * time.Second
+
 // Join does a driver's handshake with the head of a running cluster (as
 // Ray's ray.init(address=...) asks the GCS for the local raylet): it
 // asks for the nodes, picks the one to submit through, and uploads this
@@ -64,9 +67,23 @@ func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
 		return nil, fmt.Errorf("rayo: connecting to the head at %s: %w", cfg.HeadAddr, AuthError(err))
 	}
 	defer head.Close()
+	// A head that has just started (rayo start --head, then a driver at
+	// once) may not have its own node registered yet: wait a while for
+	// one rather than fail.
 	var st protocol.ClusterStatusReply
-	if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
-		return nil, fmt.Errorf("rayo: asking the head for its nodes: %w", err)
+	deadline := time.Now().Add(nodeWait)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		if err := head.Call(ctx, protocol.HeadClusterStatus, &protocol.ClusterStatusRequest{}, &st); err != nil {
+			return nil, fmt.Errorf("rayo: asking the head for its nodes: %w", err)
+		}
+		if addr, _ := PickNode(st.Nodes); addr != "" || cfg.NodeAddr != "" || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 	j := &Joined{DashboardAddr: st.DashboardAddr}
 	j.NodeAddr, j.NodeID = PickNode(st.Nodes)
