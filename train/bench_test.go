@@ -118,26 +118,42 @@ func BenchmarkRecovery(b *testing.B) {
 func BenchmarkTorchOverhead(b *testing.B) {
 	needTorch(b)
 	args := []string{"--steps", "400", "--hidden", "2048", "--batch", "1024", "--rows", "8192", "--ckpt-every", "100", "--lr", "0.002"}
-	var hand, rayo, handStart, rayoStart, handRun, rayoRun []float64
+	var hand, rayo, handStart, rayoStart, handRun, rayoRun, ratio []float64
+	i := 0
 	for b.Loop() {
 		dir := b.TempDir()
-		out := filepath.Join(dir, "ref")
-		t0 := time.Now()
-		handLaunch(b, out, args...)
-		hand = append(hand, time.Since(t0).Seconds())
-		handStart = append(handStart, firstLine(b, out)-float64(t0.UnixNano())/1e9)
-		handRun = append(handRun, scriptTime(b, out))
-
-		out = filepath.Join(dir, "rayo")
-		tr := torchTrainer(b, out, args...)
-		t0 = time.Now()
-		if _, err := tr.Fit(context.Background()); err != nil {
-			b.Fatal(err)
+		runHand := func() {
+			out := filepath.Join(dir, "ref")
+			t0 := time.Now()
+			handLaunch(b, out, args...)
+			hand = append(hand, time.Since(t0).Seconds())
+			handStart = append(handStart, firstLine(b, out)-float64(t0.UnixNano())/1e9)
+			handRun = append(handRun, scriptTime(b, out))
 		}
-		rayo = append(rayo, time.Since(t0).Seconds())
-		rayoStart = append(rayoStart, firstLine(b, out)-float64(t0.UnixNano())/1e9)
-		rayoRun = append(rayoRun, scriptTime(b, out))
+		runRayo := func() {
+			out := filepath.Join(dir, "rayo")
+			tr := torchTrainer(b, out, args...)
+			t0 := time.Now()
+			if _, err := tr.Fit(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			rayo = append(rayo, time.Since(t0).Seconds())
+			rayoStart = append(rayoStart, firstLine(b, out)-float64(t0.UnixNano())/1e9)
+			rayoRun = append(rayoRun, scriptTime(b, out))
+		}
+		// Alternate which goes first, so that neither always runs on a
+		// warmer (or busier) machine.
+		if i%2 == 0 {
+			runHand()
+			runRayo()
+		} else {
+			runRayo()
+			runHand()
+		}
+		i++
+		ratio = append(ratio, rayo[len(rayo)-1]/hand[len(hand)-1])
 	}
+	b.ReportMetric(100*(median(ratio)-1), "pair-overhead-%")
 	b.ReportMetric(median(handRun), "hand-script-s")
 	b.ReportMetric(median(rayoRun), "rayo-script-s")
 	h, r := median(hand), median(rayo)
