@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rayo-dev/rayo/data"
 	"github.com/rayo-dev/rayo/train"
@@ -227,5 +228,33 @@ func TestTorchDatasetShard(t *testing.T) {
 		if r.Metrics.Int("rows") != 500 || r.Metrics.Int("rank") != 0 || r.Metrics.Int("world") != 2 {
 			t.Fatalf("round %+v", r)
 		}
+	}
+}
+
+const hangScript = `
+import os, time
+import torch, torch.distributed as dist
+dist.init_process_group("gloo")
+t = torch.ones(4)
+dist.all_reduce(t)  # both ranks: the group works
+if dist.get_rank() == 1:
+    time.sleep(3600)  # hangs outside the collective the others wait in
+dist.all_reduce(t)
+`
+
+// A rank that makes the others wait in a collective past
+// CollectiveTimeout fails the attempt, named, instead of hanging.
+func TestTorchHungRankIsNamed(t *testing.T) {
+	needTorch(t)
+	script := filepath.Join(t.TempDir(), "hang.py")
+	if err := os.WriteFile(script, []byte(hangScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr := &train.TorchTrainer{Script: script, Python: python, Scaling: train.ScalingConfig{NumWorkers: 2},
+		Run: train.RunConfig{StoragePath: t.TempDir(), Failure: train.FailureConfig{CollectiveTimeout: 2 * time.Second}}}
+	_, err := tr.Fit(context.Background())
+	var we *train.WorkerError
+	if !errors.Is(err, train.ErrWorkerHung) || !errors.As(err, &we) || we.Rank != 1 {
+		t.Fatalf("err %v", err)
 	}
 }
