@@ -809,8 +809,9 @@ func (c *Cluster) checkRunning(t testing.TB, p *Proc) {
 	}
 }
 
-// waitAlive waits until the head reports each daemon's node alive, and
-// records their IDs and addresses.
+// waitAlive waits until the head reports each daemon's node alive (and,
+// for a head, its HTTP API's address), and records their IDs and
+// addresses.
 func (c *Cluster) waitAlive(t testing.TB, procs ...*Proc) {
 	t.Helper()
 	WaitFor(t, readyTimeout, func() bool {
@@ -823,6 +824,11 @@ func (c *Cluster) waitAlive(t testing.TB, procs ...*Proc) {
 		}
 		for _, p := range procs {
 			if ns := nodeOf(st, p); ns == nil || !ns.Alive {
+				return false
+			}
+			// A head serves its HTTP API (rayo job, the dashboard) a
+			// moment after its control plane: wait for that too.
+			if p.IsHead && st.DashboardAddr == "" {
 				return false
 			}
 		}
