@@ -16,7 +16,6 @@ type group struct {
 	pg      *rayo.PlacementGroup
 	workers []rayo.ActorHandle[worker]
 	infos   []workerInfo
-	ctxs    []Context
 }
 
 // fitWorkers says how many workers the live nodes can hold, by their
