@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rayo-dev/rayo/tune"
 )
 
 // The run's directory (RunConfig.StoragePath/Name), on the driver's
@@ -304,8 +306,8 @@ func (s *storage) ranked() []Reported {
 		return out
 	}
 	slices.SortStableFunc(out, func(a, b Reported) int {
-		fa, oka := toFloat(a.Metrics[s.cfg.ScoreAttribute])
-		fb, okb := toFloat(b.Metrics[s.cfg.ScoreAttribute])
+		fa, oka := tune.MetricsOf(a.Metrics)[s.cfg.ScoreAttribute]
+		fb, okb := tune.MetricsOf(b.Metrics)[s.cfg.ScoreAttribute]
 		switch {
 		case !oka || !okb:
 			return cmp.Compare(boolInt(okb), boolInt(oka))
@@ -333,34 +335,6 @@ func (s *storage) latest() (Reported, bool) {
 		return Reported{}, false
 	}
 	return s.kept[len(s.kept)-1], true
-}
-
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int8:
-		return float64(n), true
-	case int16:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint8:
-		return float64(n), true
-	case uint16:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 func appendLine(path string, line []byte) error {

@@ -32,12 +32,7 @@ func tuneTrial(ctx context.Context) (hook func(Reported, string) error, trialID 
 		resume = CheckpointFromDir(dir)
 	}
 	hook = func(rep Reported, dir string) error {
-		m := tune.Metrics{}
-		for k, v := range rep.Metrics {
-			if f, ok := toFloat(v); ok {
-				m[k] = f
-			}
-		}
+		m := tune.MetricsOf(rep.Metrics)
 		var c *tune.Checkpoint
 		if dir != "" {
 			c = tune.CheckpointFromDir(filepath.Clean(dir))

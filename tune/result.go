@@ -11,6 +11,19 @@ import (
 // summary can read every one).
 type Metrics map[string]float64
 
+// MetricsOf keeps the numbers of m (any Go number type, as msgpack or
+// JSON decode them) as Metrics, dropping other values: a library's
+// richer metrics (Train's) made reportable to Tune.
+func MetricsOf(m map[string]any) Metrics {
+	out := make(Metrics, len(m))
+	for k, v := range m {
+		if f, ok := toFloat(v); ok {
+			out[k] = f
+		}
+	}
+	return out
+}
+
 // Names of the values Tune adds to every result (Ray's auto-filled
 // metrics). Result.Value reads them as metrics too.
 const (
