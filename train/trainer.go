@@ -264,11 +264,13 @@ func startError(err error) error {
 	return &WorkerError{Rank: -1, Kind: ErrWorkerLost, Message: err.Error(), Err: err}
 }
 
-// rankEvent is an event of one rank, or its poll's failure.
+// rankEvent is an event of one rank, its poll's failure, or (polled set)
+// the news that a poll begun then has delivered its events.
 type rankEvent struct {
-	rank int
-	ev   event
-	err  error
+	rank   int
+	ev     event
+	err    error
+	polled time.Time
 }
 
 // roundAcc collects one round's reports.
@@ -290,30 +292,31 @@ func (a *attemptRun) monitor(ctx context.Context, g *group, first int) error {
 	defer func() { cancel(); wg.Wait() }()
 	for r, h := range g.workers {
 		wg.Go(func() {
+			send := func(re rankEvent) bool {
+				select {
+				case events <- re:
+					return true
+				case <-pctx.Done():
+					return false
+				}
+			}
 			for {
+				started := time.Now()
 				rep, err := workerPollM.Remote(h).Get(pctx)
 				if pctx.Err() != nil {
 					return
 				}
-				evs := rep.Events
 				if err != nil {
-					evs = nil
+					send(rankEvent{rank: r, err: err})
+					return
 				}
-				for _, ev := range evs {
-					select {
-					case events <- rankEvent{rank: r, ev: ev}:
-					case <-pctx.Done():
-						return
-					}
-					if ev.Done {
+				for _, ev := range rep.Events {
+					if !send(rankEvent{rank: r, ev: ev}) || ev.Done {
 						return
 					}
 				}
-				if err != nil {
-					select {
-					case events <- rankEvent{rank: r, err: err}:
-					case <-pctx.Done():
-					}
+				// Everything the worker handed over before started is in.
+				if !send(rankEvent{rank: r, polled: started}) {
 					return
 				}
 			}
@@ -332,20 +335,48 @@ func (a *attemptRun) monitor(ctx context.Context, g *group, first int) error {
 			parts: acc.parts, staged: acc.staged})
 		delete(rounds, r)
 	}
+	// After a loss, the live ranks' reports already handed over (their
+	// Report returned) are still on their way: wait for a poll of each
+	// begun after the loss, or its end, so that none is dropped.
+	var lostAt time.Time
+	lastPoll := make([]time.Time, n)
+	settled := func() bool {
+		if len(finished)+len(lost) == n {
+			return true
+		}
+		if lostAt.IsZero() {
+			return false
+		}
+		for r := range n {
+			_, f := finished[r]
+			_, l := lost[r]
+			if !f && !l && !lastPoll[r].After(lostAt) {
+				return false
+			}
+		}
+		return true
+	}
+	markLost := func() {
+		if lostAt.IsZero() {
+			lostAt = time.Now()
+			grace = time.After(failureGrace)
+		}
+	}
 loop:
-	for len(finished)+len(lost) < n {
+	for !settled() {
 		select {
 		case re := <-events:
 			switch {
+			case !re.polled.IsZero():
+				lastPoll[re.rank] = re.polled
 			case re.err != nil:
 				lost[re.rank] = re.err
-				break loop // a dead worker needs no grace: restart now
+				markLost()
 			case re.ev.Done:
 				finished[re.rank] = re.ev.Fail
-				if re.ev.Fail != nil && re.ev.Fail.Lost {
-					break loop
-				}
-				if re.ev.Fail != nil && grace == nil {
+				if f := re.ev.Fail; f != nil && f.Lost {
+					markLost()
+				} else if f != nil && grace == nil {
 					grace = time.After(failureGrace)
 				}
 			default:
