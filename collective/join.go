@@ -271,7 +271,9 @@ func Join(ctx context.Context, group string, rank, size int, opts ...Option) (*C
 		if rank == 0 {
 			// Before the ring's barrier below, so that it exists when the
 			// others, past it, open it.
-			seg, segErr = createSeg(segFile, size, o.shmPiece)
+			// A piece holds at least 16 elements of each member's chunk.
+			half := max(o.shmPiece, (size*512+4095)&^4095)
+			seg, segErr = createSeg(segFile, size, half)
 		}
 	}
 

@@ -2,20 +2,42 @@ package collective
 
 import "unsafe"
 
-// reduceTo sets dst[i] = a[i] op b[i] for i < len(dst) and, if also is
-// not nil, also[i] = dst[i] (a second store from the same registers
-// instead of a second pass: the shared-memory AllReduce publishes its
-// chunk this way). dst may be a. Mean sums (the caller divides).
-func reduceTo[T Float](op Op, dst, a, b, also []T) {
+// kflags say how a kernel stores its results.
+type kflags int
+
+const (
+	// kNTAlso: also's stores stream past the caches (non-temporal): for
+	// data that another core reads next (a slot of the shared segment).
+	// On the 2-core VM of docs/performance.md a core reads 512 KiB that
+	// the other core wrote at 18 GB/s when they were streamed to memory,
+	// at 4-9 GB/s from the other core's cache.
+	kNTAlso kflags = 1 << iota
+	// kDiv: divide the sums (Mean's last pass).
+	kDiv
+)
+
+// reduceTo sets dst[i] = a[i] op b[i] for i < len(dst) (divided by div
+// with kDiv) and, if also is not nil, also[i] = dst[i]: a second store
+// from the same registers instead of a second pass (the shared-memory
+// AllReduce publishes its chunk this way). dst may be a, also may be a.
+func reduceTo[T Float](op Op, dst, a, b, also []T, fl kflags, div int) {
 	n := len(dst)
 	a, b = a[:n], b[:n]
-	done := 0 // elements whose also was stored too
+	if also != nil {
+		also = also[:n]
+	}
+	if fl&kDiv == 0 {
+		div = 1
+	}
+	lo, hi := 0, 0 // [lo, hi): done by the vector kernel, also included
 	switch op {
 	case Sum, Mean:
-		done = addBlocks(dst, a, b, also)
-		for i := done; i < n; i++ {
-			dst[i] = a[i] + b[i]
+		if haveKernels && fl&kNTAlso != 0 && also != nil {
+			lo = min(n, alignHead(also)) // streaming stores need alignment
 		}
+		sumScalar(dst[:lo], a, b, div)
+		hi = lo + sumBlocks(dst[lo:], a[lo:], b[lo:], tail(also, lo), fl, div)
+		sumScalar(dst[hi:], a[hi:], b[hi:], div)
 	case Min:
 		for i := range dst {
 			dst[i] = min(a[i], b[i])
@@ -26,29 +48,70 @@ func reduceTo[T Float](op Op, dst, a, b, also []T) {
 		}
 	}
 	if also != nil {
-		copy(also[done:n], dst[done:])
+		copy(also[:lo], dst[:lo])
+		copy(also[hi:], dst[hi:])
+	}
+}
+
+func sumScalar[T Float](dst, a, b []T, div int) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	if div == 1 {
+		for i := range dst {
+			dst[i] = a[i] + b[i]
+		}
+		return
+	}
+	d := T(div)
+	for i := range dst {
+		dst[i] = (a[i] + b[i]) / d
 	}
 }
 
 // reduce is reduceTo in place: dst = dst op src.
-func reduce[T Float](op Op, dst, src []T) { reduceTo(op, dst, dst, src, nil) }
+func reduce[T Float](op Op, dst, src []T) { reduceTo(op, dst, dst, src, nil, 0, 1) }
 
-// addBlock is how many elements of size esz addBlocks takes at a time
-// (128 bytes).
-func addBlock(esz uintptr) int { return 128 / int(esz) }
+func tail[T Float](s []T, i int) []T {
+	if s == nil {
+		return nil
+	}
+	return s[i:]
+}
 
-// addBlocks adds the whole 128-byte blocks of a and b into dst (and
-// also), with the vector kernel where there is one, and returns how many
-// elements it did (0 without one). Min and Max stay in Go: the vector
-// instructions' answers for NaN and signed zeros differ from Go's min and
-// max, which the TCP path and users' own code follow.
-func addBlocks[T Float](dst, a, b, also []T) int {
-	if !haveAddBlocks {
+// alignHead is how many elements of s precede the first 32-byte aligned
+// one.
+func alignHead[T Float](s []T) int {
+	mis := int(uintptr(unsafe.Pointer(unsafe.SliceData(s))) % 32)
+	if mis == 0 {
 		return 0
 	}
-	esz := unsafe.Sizeof(T(0))
-	blocks := len(dst) / addBlock(esz)
-	if blocks == 0 {
+	return (32 - mis) / int(unsafe.Sizeof(T(0)))
+}
+
+// copyOut is copy(dst, src), with streaming stores if nt (for a slot of
+// the shared segment: kNTAlso).
+func copyOut[T Float](dst, src []T, nt bool) {
+	n := min(len(dst), len(src))
+	if !nt || !haveKernels {
+		copy(dst, src[:n])
+		return
+	}
+	lo := min(n, alignHead(dst))
+	copy(dst[:lo], src[:lo])
+	esz := int(unsafe.Sizeof(T(0)))
+	blocks := (n - lo) * esz / 128
+	if blocks > 0 {
+		copyNTBlocks(unsafe.Pointer(&dst[lo]), unsafe.Pointer(&src[lo]), blocks)
+	}
+	hi := lo + blocks*128/esz
+	copy(dst[hi:n], src[hi:n])
+}
+
+// sumBlocks runs the kernel on the whole 128-byte blocks of dst and
+// returns how many elements it did (0 without a kernel).
+func sumBlocks[T Float](dst, a, b, also []T, fl kflags, div int) int {
+	esz := int(unsafe.Sizeof(T(0)))
+	blocks := len(dst) * esz / 128
+	if !haveKernels || blocks == 0 {
 		return 0
 	}
 	d, x, y := unsafe.Pointer(&dst[0]), unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0])
@@ -57,9 +120,9 @@ func addBlocks[T Float](dst, a, b, also []T) int {
 		al = unsafe.Pointer(&also[0])
 	}
 	if esz == 4 {
-		addF32Blocks(d, x, y, al, blocks)
+		sumF32(d, x, y, al, blocks, fl, float32(div))
 	} else {
-		addF64Blocks(d, x, y, al, blocks)
+		sumF64(d, x, y, al, blocks, fl, float64(div))
 	}
-	return blocks * addBlock(esz)
+	return blocks * 128 / esz
 }

@@ -4,7 +4,14 @@ package collective
 
 import "unsafe"
 
-const haveAddBlocks = false
+const haveKernels = false
 
-func addF32Blocks(dst, a, b, also unsafe.Pointer, blocks int) { panic("unreachable") }
-func addF64Blocks(dst, a, b, also unsafe.Pointer, blocks int) { panic("unreachable") }
+func sumF32(dst, a, b, also unsafe.Pointer, blocks int, flags kflags, div float32) {
+	panic("unreachable")
+}
+
+func sumF64(dst, a, b, also unsafe.Pointer, blocks int, flags kflags, div float64) {
+	panic("unreachable")
+}
+
+func copyNTBlocks(dst, src unsafe.Pointer, blocks int) { panic("unreachable") }

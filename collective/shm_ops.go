@@ -13,27 +13,35 @@ func esize[T Float]() int { return int(unsafe.Sizeof(T(0))) }
 // ReduceScatter (out, of chunk r's length, becomes chunk r of the
 // reduction; buf is only read). The buffer is cut into n chunks as the
 // ring cuts it (bounds), and piece k holds the k-th run of q elements of
-// every chunk, at j·q in the slot for chunk j:
+// every chunk, in region j of the slot for chunk j:
 //
 //	stage:   r copies its pieces of the chunks j != r into its slot
 //	barrier
 //	reduce:  r reduces chunk r's piece (its own, read from buf, and the
 //	         others', read from their slots) into buf (or out) and, for
-//	         AllReduce, into its own slot at r·q, which it did not stage
+//	         AllReduce, into region r of its own slot, which it did not
+//	         stage
 //	barrier  (AllReduce only)
 //	collect: r copies chunk j's reduced piece from rank j's slot into buf
 //
-// so each member reads and writes its buffer about once, and the slots a
-// piece passes through stay in cache.
+// so each member reads and writes its buffer once. Writes to the slots
+// stream past the caches (copyOut, kNTAlso): the reader then finds the
+// lines in memory, not in the writer's cache, which is faster where
+// cores share no cache (docs/performance.md). Regions are multiples of 32
+// bytes, as the streaming stores need.
 func shmReduce[T Float](s *shmSeg, op Op, buf, out []T, gather bool) error {
-	n, r := s.n, s.rank
-	q := max(1, s.half/esize[T]()/n)
+	n, r, esz := s.n, s.rank, esize[T]()
+	q := (s.half / esz / n) &^ 7       // elements; a multiple of 32 bytes
 	lo0, hi0 := bounds(len(buf), n, 0) // chunk 0 is the longest
 	pieces := max(1, (hi0-lo0+q-1)/q)
 	rlo, _ := bounds(len(buf), n, r)
+	fl := kNTAlso
+	if op == Mean {
+		fl |= kDiv
+	}
 	for k := range pieces {
 		h := s.nextHalf()
-		mine := slotOf[T](s, r, h)
+		region := func(p, j int) []T { return slotOf[T](s, p, h)[j*q : (j+1)*q] }
 		// piece returns chunk j's part of piece k: buf[lo:hi].
 		piece := func(j int) (lo, hi int) {
 			clo, chi := bounds(len(buf), n, j)
@@ -43,7 +51,7 @@ func shmReduce[T Float](s *shmSeg, op Op, buf, out []T, gather bool) error {
 		for j := range n {
 			if j != r {
 				lo, hi := piece(j)
-				copy(mine[j*q:], buf[lo:hi])
+				copyOut(region(r, j), buf[lo:hi], true)
 			}
 		}
 		if err := s.sync(); err != nil {
@@ -54,25 +62,23 @@ func shmReduce[T Float](s *shmSeg, op Op, buf, out []T, gather bool) error {
 		if !gather {
 			dst = out[lo-rlo : hi-rlo]
 		}
-		var publish []T // the reduced piece, for the others' collect
-		if gather {
-			publish = mine[r*q : r*q+hi-lo]
-		}
+		// acc, where the others collect the reduced piece from, is also
+		// where more than two members' pieces add up, so that the
+		// caller's buffer is written once.
+		acc := region(r, r)[:hi-lo]
 		src := buf[lo:hi]
 		for i := 1; i < n; i++ {
-			p := (r + i) % n
+			peer := region((r+i)%n, r)[:hi-lo]
+			if i < n-1 {
+				reduceTo(op, acc, src, peer, nil, 0, 1)
+				src = acc
+				continue
+			}
 			var also []T
-			if i == n-1 && op != Mean {
-				also = publish
+			if gather {
+				also = acc
 			}
-			reduceTo(op, dst, src, slotOf[T](s, p, h)[r*q:r*q+hi-lo], also)
-			src = dst
-		}
-		if op == Mean {
-			for i := range dst {
-				dst[i] /= T(n)
-			}
-			copy(publish, dst)
+			reduceTo(op, dst, src, peer, also, fl, n)
 		}
 		if !gather {
 			continue
@@ -83,7 +89,7 @@ func shmReduce[T Float](s *shmSeg, op Op, buf, out []T, gather bool) error {
 		for j := range n {
 			if j != r {
 				lo, hi := piece(j)
-				copy(buf[lo:hi], slotOf[T](s, j, h)[j*q:])
+				copy(buf[lo:hi], region(j, j))
 			}
 		}
 	}
@@ -99,7 +105,7 @@ func shmAllGather[T Float](s *shmSeg, in, out []T) error {
 	for k := range pieces {
 		h := s.nextHalf()
 		lo, hi := min(l, k*per), min(l, (k+1)*per)
-		copy(slotOf[T](s, s.rank, h), in[lo:hi])
+		copyOut(slotOf[T](s, s.rank, h), in[lo:hi], true)
 		if err := s.sync(); err != nil {
 			return err
 		}
@@ -121,7 +127,7 @@ func shmBroadcast[T Float](s *shmSeg, buf []T, root int) error {
 		h := s.nextHalf()
 		lo, hi := min(l, k*per), min(l, (k+1)*per)
 		if s.rank == root {
-			copy(slotOf[T](s, root, h), buf[lo:hi])
+			copyOut(slotOf[T](s, root, h), buf[lo:hi], true)
 		}
 		if err := s.sync(); err != nil {
 			return err
