@@ -1,11 +1,24 @@
 package collective
 
 import (
+	"errors"
+	"os"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
+
+// reserve allocates the segment's pages now, so that a full /dev/shm (a
+// container's is 64 MiB by default) shows as an error at Join, and the
+// group stays on TCP, instead of as a SIGBUS at the first store.
+func reserve(f *os.File, size int) error {
+	err := unix.Fallocate(int(f.Fd()), 0, 0, int64(size))
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		return nil // a file system without it: sparse, as before
+	}
+	return err
+}
 
 // The futex(2) operations (not in x/sys/unix): shared, not
 // FUTEX_PRIVATE_FLAG, since the words live in a file mapping.
