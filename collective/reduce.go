@@ -8,9 +8,9 @@ type kflags int
 const (
 	// kNTAlso: also's stores stream past the caches (non-temporal): for
 	// data that another core reads next (a slot of the shared segment).
-	// On the 2-core VM of docs/performance.md a core reads 512 KiB that
-	// the other core wrote at 18 GB/s when they were streamed to memory,
-	// at 4-9 GB/s from the other core's cache.
+	// On the 2-core VM of docs/performance.md, 512 KiB written on one core
+	// and copied out on the other go at 9.7 GB/s so, at 4.2 GB/s when the
+	// reader takes them from the writer's cache (BenchmarkHandoff).
 	kNTAlso kflags = 1 << iota
 	// kDiv: divide the sums (Mean's last pass).
 	kDiv
