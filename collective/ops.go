@@ -131,7 +131,7 @@ func (c *Comm) runShm(ctx context.Context, kind uint8, dl time.Time, fn func() e
 	return err
 }
 
-// hdr is the header of this operation (seq) with the caller's fields.
+// hdrOf is the header of this operation (seq) with the caller's fields.
 func hdrOf[T Float](c *Comm, kind uint8, param uint32, total int) frameHdr {
 	return frameHdr{kind: kind, esz: uint8(unsafe.Sizeof(T(0))), param: param, seq: c.seq, total: uint64(total)}
 }
