@@ -34,7 +34,9 @@ var (
 	// died, or it closed its Comm). The RankError names the rank at the
 	// other end of the broken connection: a member that fails makes its
 	// neighbours close theirs, so members further along the ring may name a
-	// neighbour rather than the member that failed first.
+	// neighbour rather than the member that failed first. In a group that
+	// shares memory, every member names the one that died, closed or
+	// failed first.
 	ErrPeerLost = errors.New("collective: peer lost")
 	// ErrTimeout: an operation (or Join) took longer than its timeout
 	// (WithOpTimeout, WithJoinTimeout); the RankError names the rank

@@ -3,6 +3,7 @@ package collective_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,39 @@ func joinAll(t testing.TB, n int, opts ...collective.Option) []*collective.Comm 
 		}
 	}
 	return comms
+}
+
+// transport is a way a group's data travels; the tests of the
+// operations' semantics run over each.
+type transport struct {
+	name string
+	opts []collective.Option
+}
+
+// transports: shared memory (in small pieces, so that modest buffers take
+// the many-piece paths) and TCP.
+var transports = []transport{
+	{"shm", []collective.Option{collective.WithShmPiece(64 << 10)}},
+	{"tcp", []collective.Option{collective.WithoutSharedMemory()}},
+}
+
+// join is joinAll over the transport; it checks that the group uses it.
+func (tr transport) join(t testing.TB, n int, opts ...collective.Option) []*collective.Comm {
+	t.Helper()
+	comms := joinAll(t, n, append(slices.Clone(tr.opts), opts...)...)
+	for r, c := range comms {
+		if got := collective.Transport(c); n > 1 && got != tr.name {
+			t.Fatalf("rank %d of %d uses %q, want %q", r, n, got, tr.name)
+		}
+	}
+	return comms
+}
+
+// forTransports runs f as a subtest per transport.
+func forTransports(t *testing.T, f func(t *testing.T, tr transport)) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { f(t, tr) })
+	}
 }
 
 // each runs f for ranks 0..n-1 at once and returns their errors.

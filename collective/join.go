@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +39,8 @@ type options struct {
 	advertise   string
 	joinTimeout time.Duration
 	opTimeout   time.Duration
+	noShm       bool
+	shmPiece    int
 	err         error
 }
 
@@ -73,9 +77,29 @@ func WithOpTimeout(d time.Duration) Option {
 	}
 }
 
-// Comm is one member's handle on a group: rank, size and the connections
-// to its ring neighbours. Operations on one Comm run one at a time (a
-// mutex); Close may be called at any time, from any goroutine.
+// WithoutSharedMemory makes the member refuse shared memory, so that its
+// group runs over TCP even when every member is on one host (to measure
+// or test the network path). By default a group whose members all run on
+// one host moves its data through a shared-memory segment instead of
+// sockets.
+func WithoutSharedMemory() Option { return func(o *options) { o.noShm = true } }
+
+// withShmPiece sets the size of half a slot of the shared segment (tests
+// use small pieces to take the many-piece paths). Rank 0's choice is the
+// group's.
+func withShmPiece(bytes int) Option {
+	return func(o *options) {
+		if bytes < 4096 || bytes%4096 != 0 {
+			o.err = fmt.Errorf("%w: shared-memory piece %d", ErrInvalidOption, bytes)
+		}
+		o.shmPiece = bytes
+	}
+}
+
+// Comm is one member's handle on a group: rank, size, the connections to
+// its ring neighbours and, where the group shares memory, its mapping of
+// the segment. Operations on one Comm run one at a time (a mutex); Close
+// may be called at any time, from any goroutine.
 type Comm struct {
 	group      string
 	rank, size int
@@ -91,9 +115,26 @@ type Comm struct {
 	broken  error
 	scratch []uint64 // receive buffer for reductions (uint64: 8-byte aligned)
 
+	// shm is the shared segment when the group uses it (set by Join,
+	// unmapped by Close under mu); the ring's connections then carry no
+	// data and watchers tell when a neighbour's end closes.
+	shm      *shmSeg
+	watchers sync.WaitGroup
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// transport is "shm" or "tcp" (or "" for a group of one).
+func (c *Comm) transport() string {
+	switch {
+	case c.size == 1:
+		return ""
+	case c.shm != nil:
+		return "shm"
+	}
+	return "tcp"
 }
 
 // Rank is this member's rank in [0, Size()).
@@ -108,6 +149,11 @@ func (c *Comm) Group() string { return c.group }
 type memberRecord struct {
 	Addr string `json:"addr"`
 	Size int    `json:"size"`
+	// Host is the member's hostIdentity, or "" where it does not share
+	// memory (WithoutSharedMemory, or unknown).
+	Host string `json:"host,omitempty"`
+	// ShmDir, in rank 0's record, is where it creates the segment.
+	ShmDir string `json:"shmdir,omitempty"`
 }
 
 type secretRecord struct {
@@ -127,11 +173,14 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // address in rayo's key-value store (Namespace), waits for the others
 // (polling, bounded by ctx and WithJoinTimeout) and connects to rank+1;
 // rank 0 creates the group's secret, with which every connection proves
-// itself both ways (HMAC over nonces; the secret never travels). A
-// group's name must be unique to the run (records of a run that did not
-// Close stay; DeleteGroup removes them).
+// itself both ways (HMAC over nonces; the secret never travels). When
+// every member runs on one host (and none asked WithoutSharedMemory),
+// rank 0 also creates a shared-memory segment that every member maps, and
+// the operations go through it; the connections then only tell the
+// members that one of them died. A group's name must be unique to the run
+// (records of a run that did not Close stay; DeleteGroup removes them).
 func Join(ctx context.Context, group string, rank, size int, opts ...Option) (*Comm, error) {
-	o := options{listen: "127.0.0.1:0", joinTimeout: DefaultJoinTimeout, opTimeout: DefaultOpTimeout}
+	o := options{listen: "127.0.0.1:0", joinTimeout: DefaultJoinTimeout, opTimeout: DefaultOpTimeout, shmPiece: defaultShmPiece}
 	for _, f := range opts {
 		if f == nil {
 			return nil, fmt.Errorf("%w: a nil Option", ErrInvalidOption)
@@ -167,12 +216,30 @@ func Join(ctx context.Context, group string, rank, size int, opts ...Option) (*C
 		return nil, err
 	}
 	defer ln.Close()
-	rec, _ := json.Marshal(memberRecord{Addr: addr, Size: size})
+	mrec := memberRecord{Addr: addr, Size: size}
+	if !o.noShm {
+		mrec.Host = hostIdentity()
+		if rank == 0 {
+			mrec.ShmDir = shmDir()
+		}
+	}
+	rec, _ := json.Marshal(mrec)
 	if err := c.publish(jctx, rec); err != nil {
 		return nil, err
 	}
+	var (
+		seg     *shmSeg
+		segFile string // the segment's path, while it may exist
+		segErr  error
+	)
 	fail := func(err error) (*Comm, error) {
 		c.closeConns()
+		if segFile != "" {
+			os.Remove(segFile)
+		}
+		if seg != nil {
+			seg.unmap()
+		}
 		c.removeRecords()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("collective: join %q: %w", group, ctx.Err())
@@ -194,9 +261,20 @@ func Join(ctx context.Context, group string, rank, size int, opts ...Option) (*C
 			return nil, fmt.Errorf("%w: %q has a secret already", ErrGroupExists, group)
 		}
 	}
-	secret, nextAddr, err := c.waitMembers(jctx)
+	secret, recs, err := c.waitMembers(jctx)
 	if err != nil {
 		return fail(err)
+	}
+	nextAddr := recs[c.nextRank()].Addr
+	if sameHost(recs) {
+		segFile = segPath(recs[0].ShmDir, group, secret)
+		if rank == 0 {
+			// Before the ring's barrier below, so that it exists when the
+			// others, past it, open it.
+			// A piece holds at least 16 elements of each member's chunk.
+			half := max(o.shmPiece, (size*512+4095)&^4095)
+			seg, segErr = createSeg(segFile, size, half)
+		}
 	}
 
 	deadline, _ := jctx.Deadline()
@@ -264,7 +342,50 @@ func Join(ctx context.Context, group string, rank, size int, opts ...Option) (*C
 	if err := c.run(ctx, opJoin, time.Until(deadline), func() error { return ringPass[float32](c, opJoin, 0, nil, nil) }); err != nil {
 		return fail(err)
 	}
+	if segFile != "" {
+		if rank != 0 {
+			seg, segErr = openSeg(segFile, size, rank)
+		}
+		// The vote: shared memory only if every member mapped the segment
+		// (a container on the same kernel may have its own /dev/shm).
+		// Once it is over, no member will open the file again: remove it.
+		vote := []float32{0}
+		if seg != nil {
+			vote[0] = 1
+		}
+		err := c.run(ctx, opJoin, time.Until(deadline), func() error { return ringPass(c, opAllReduce, Min, vote, nil) })
+		os.Remove(segFile)
+		segFile = ""
+		if err != nil {
+			return fail(err)
+		}
+		if vote[0] == 1 {
+			seg.group, seg.closed = group, &c.closed
+			c.shm = seg
+			// The watchers read with no deadline (run set the join's).
+			_ = c.next.SetDeadline(time.Time{})
+			_ = c.prev.SetDeadline(time.Time{})
+			c.watch()
+		} else {
+			if seg != nil {
+				seg.unmap()
+			}
+			if segErr != nil {
+				slog.Warn("collective: shared memory unavailable, the group uses TCP", "group", group, "rank", rank, "err", segErr)
+			}
+		}
+	}
 	return c, nil
+}
+
+// sameHost says whether every member runs on this host and shares memory.
+func sameHost(recs []memberRecord) bool {
+	for _, m := range recs {
+		if m.Host == "" || m.Host != recs[0].Host {
+			return false
+		}
+	}
+	return len(recs) > 1 && recs[0].ShmDir != ""
 }
 
 func listen(o options) (net.Listener, string, error) {
@@ -299,14 +420,27 @@ func (c *Comm) publish(ctx context.Context, rec []byte) error {
 }
 
 // waitMembers polls the store until the secret and all size members'
-// records are there; it returns the secret and rank+1's address. A size
-// that disagrees with rank 0's (in the secret record) or rank+1's is an
-// ErrMismatch as soon as it shows.
-func (c *Comm) waitMembers(ctx context.Context) ([]byte, string, error) {
+// records are there; it returns the secret and the records. A size that
+// disagrees with rank 0's (in the secret record) or a member's is an
+// ErrMismatch as soon as it shows (rank+1's is read first, before the
+// others have joined).
+func (c *Comm) waitMembers(ctx context.Context) ([]byte, []memberRecord, error) {
 	backoff := time.Millisecond
 	ns := rayo.KVNamespace(Namespace)
-	next := (c.rank + 1) % c.size
 	var secret []byte
+	var recs []memberRecord
+	member := func(r int) (memberRecord, error) {
+		var m memberRecord
+		v, err := rayo.KVGet(ctx, memberKey(c.group, r), ns)
+		if err != nil {
+			return m, err
+		}
+		if err := json.Unmarshal(v, &m); err != nil || m.Size != c.size {
+			return m, &RankError{Group: c.group, Op: "join", Rank: r, Kind: ErrMismatch,
+				Cause: fmt.Errorf("this member's size is %d, rank %d's %d", c.size, r, m.Size)}
+		}
+		return m, nil
+	}
 	for {
 		err := func() error {
 			if secret == nil {
@@ -324,14 +458,8 @@ func (c *Comm) waitMembers(ctx context.Context) ([]byte, string, error) {
 				}
 				secret = s.Secret
 			}
-			v, err := rayo.KVGet(ctx, memberKey(c.group, next), ns)
-			if err != nil {
+			if _, err := member(c.nextRank()); err != nil {
 				return err
-			}
-			var m memberRecord
-			if err := json.Unmarshal(v, &m); err != nil || m.Size != c.size {
-				return &RankError{Group: c.group, Op: "join", Rank: next, Kind: ErrMismatch,
-					Cause: fmt.Errorf("this member's size is %d, rank %d's %d", c.size, next, m.Size)}
 			}
 			keys, err := rayo.KVList(ctx, memberPrefix(c.group), ns)
 			if err != nil {
@@ -340,23 +468,29 @@ func (c *Comm) waitMembers(ctx context.Context) ([]byte, string, error) {
 			if len(keys) < c.size {
 				return rayo.ErrKVNotFound
 			}
-			c.nextAddr = m.Addr
+			recs = make([]memberRecord, c.size)
+			for r := range c.size {
+				if recs[r], err = member(r); err != nil {
+					return err
+				}
+			}
+			c.nextAddr = recs[c.nextRank()].Addr
 			return nil
 		}()
 		if err == nil {
-			return secret, c.nextAddr, nil
+			return secret, recs, nil
 		}
 		if !errors.Is(err, rayo.ErrKVNotFound) && ctx.Err() == nil {
 			if errors.Is(err, ErrMismatch) {
-				return nil, "", err
+				return nil, nil, err
 			}
-			return nil, "", fmt.Errorf("collective: join %q: %w", c.group, err)
+			return nil, nil, fmt.Errorf("collective: join %q: %w", c.group, err)
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, "", &RankError{Group: c.group, Op: "join", Rank: c.firstMissing(), Kind: ErrTimeout, Cause: ctx.Err()}
+			return nil, nil, &RankError{Group: c.group, Op: "join", Rank: c.firstMissing(), Kind: ErrTimeout, Cause: ctx.Err()}
 		case <-t.C:
 		}
 		backoff = min(backoff*2, 100*time.Millisecond)
@@ -384,16 +518,49 @@ func (c *Comm) firstMissing() int {
 	return -1
 }
 
-// Close closes the member's connections (an operation in progress, here
-// or at the other members, fails) and removes its records from the store.
-// It may be called more than once.
+// Close closes the member's connections and its mapping of the shared
+// segment (an operation in progress, here or at the other members, fails)
+// and removes its records from the store. It may be called more than
+// once.
 func (c *Comm) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		if c.shm != nil {
+			c.shm.abort(c.rank) // wakes this member's operation and the others'
+		}
 		c.closeConns()
+		c.watchers.Wait()
+		if c.shm != nil {
+			// Lock order: Close takes mu only here, after the wakeup above
+			// has ended the operation in progress (which holds mu) or will
+			// at its next wait; unmapping under it keeps that operation
+			// from touching a mapping that is gone.
+			c.mu.Lock()
+			c.shm.unmap()
+			c.mu.Unlock()
+		}
 		c.closeErr = c.removeRecords()
 	})
 	return c.closeErr
+}
+
+// watch starts a goroutine per ring connection that reads until the
+// connection ends: in shared-memory mode nothing is sent on them, so an
+// end means the neighbour closed or died, which it tells every member
+// through the segment. Close waits for them.
+func (c *Comm) watch() {
+	for _, w := range []struct {
+		conn net.Conn
+		rank int
+	}{{c.prev, c.prevRank()}, {c.next, c.nextRank()}} {
+		c.watchers.Go(func() {
+			var b [1]byte
+			_, _ = w.conn.Read(b[:])
+			if !c.closed.Load() {
+				c.shm.abort(w.rank)
+			}
+		})
+	}
 }
 
 func (c *Comm) closeConns() {
@@ -424,17 +591,36 @@ func (c *Comm) removeRecords() error {
 }
 
 // DeleteGroup removes every record of group from the store: those a run
-// that crashed before Close left behind.
+// that crashed before Close left behind, and the shared-memory segment's
+// file, if a crash during Join left it.
 func DeleteGroup(ctx context.Context, group string) error {
 	ns := rayo.KVNamespace(Namespace)
 	keys, err := rayo.KVList(ctx, group+"/", ns)
 	if err != nil {
 		return err
 	}
+	removeSegment(ctx, group)
 	for _, k := range keys {
 		if _, err := rayo.KVDelete(ctx, k, ns); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// removeSegment removes the group's segment file, found from the secret
+// and rank 0's record, if they are still in the store.
+func removeSegment(ctx context.Context, group string) {
+	ns := rayo.KVNamespace(Namespace)
+	var s secretRecord
+	var m memberRecord
+	v, err := rayo.KVGet(ctx, secretKey(group), ns)
+	if err != nil || json.Unmarshal(v, &s) != nil || len(s.Secret) == 0 {
+		return
+	}
+	v, err = rayo.KVGet(ctx, memberKey(group, 0), ns)
+	if err != nil || json.Unmarshal(v, &m) != nil || m.ShmDir == "" {
+		return
+	}
+	os.Remove(segPath(m.ShmDir, group, s.Secret))
 }

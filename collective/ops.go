@@ -60,8 +60,9 @@ func (e *ioError) Error() string { return e.err.Error() }
 func (e *ioError) Unwrap() error { return e.err }
 
 // run runs one operation: it takes the Comm, bounds the operation by
-// timeout and ctx (both through the connections' deadlines), and turns a
-// failure into the package's errors, leaving the Comm broken.
+// timeout and ctx (through the connections' deadlines, or the segment's
+// waits), and turns a failure into the package's errors, leaving the Comm
+// broken.
 func (c *Comm) run(ctx context.Context, kind uint8, timeout time.Duration, fn func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,6 +80,9 @@ func (c *Comm) run(ctx context.Context, kind uint8, timeout time.Duration, fn fu
 		return fn()
 	}
 	dl := time.Now().Add(timeout)
+	if c.shm != nil {
+		return c.runShm(ctx, kind, dl, fn)
+	}
 	_ = c.next.SetDeadline(dl)
 	_ = c.prev.SetDeadline(dl)
 	fired := make(chan struct{})
@@ -99,6 +103,37 @@ func (c *Comm) run(ctx context.Context, kind uint8, timeout time.Duration, fn fu
 	c.broken = err
 	c.closeConns()
 	return err
+}
+
+// runShm is run's part for the shared segment: the waits in the segment
+// watch ctx (woken by it), the deadline and the abort word; a failure is
+// told to every member through the abort word, and to the neighbours by
+// closing the connections, as over TCP.
+func (c *Comm) runShm(ctx context.Context, kind uint8, dl time.Time, fn func() error) error {
+	s := c.shm
+	s.ctx, s.deadline, s.kind = ctx, dl, kind
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		s.wakeup(s.rank)
+		close(fired)
+	})
+	err := fn()
+	if !stop() {
+		<-fired // it touches the mapping, which Close may unmap once we return
+	}
+	if err == nil {
+		return nil
+	}
+	err = c.classify(ctx, kind, err)
+	c.broken = err
+	s.abort(c.rank)
+	c.closeConns()
+	return err
+}
+
+// hdrOf is the header of this operation (seq) with the caller's fields.
+func hdrOf[T Float](c *Comm, kind uint8, param uint32, total int) frameHdr {
+	return frameHdr{kind: kind, esz: uint8(unsafe.Sizeof(T(0))), param: param, seq: c.seq, total: uint64(total)}
 }
 
 func (c *Comm) classify(ctx context.Context, kind uint8, err error) error {
@@ -181,24 +216,6 @@ func recvReduce[T Float](c *Comm, dst []T, op Op) error {
 		dst = dst[n:]
 	}
 	return nil
-}
-
-func reduce[T Float](op Op, dst, src []T) {
-	dst = dst[:len(src)]
-	switch op {
-	case Sum, Mean:
-		for i, v := range src {
-			dst[i] += v
-		}
-	case Min:
-		for i, v := range src {
-			dst[i] = min(dst[i], v)
-		}
-	case Max:
-		for i, v := range src {
-			dst[i] = max(dst[i], v)
-		}
-	}
 }
 
 // exchange sends a frame to rank+1 while it receives one from rank-1
@@ -309,6 +326,10 @@ func AllReduce[T Float](ctx context.Context, c *Comm, buf []T, op Op) error {
 		if c.size == 1 {
 			return nil // the mean of one is itself
 		}
+		if s := c.shm; s != nil {
+			s.start(hdrOf[T](c, opAllReduce, uint32(op), len(buf)))
+			return shmReduce(s, op, buf, nil, true)
+		}
 		return ringPass(c, opAllReduce, op, buf, nil)
 	})
 }
@@ -323,6 +344,16 @@ func ReduceScatter[T Float](ctx context.Context, c *Comm, in []T, op Op) ([]T, e
 	}
 	var out []T
 	err := c.run(ctx, opReduceScatter, c.opTimeout, func() error {
+		if s := c.shm; s != nil {
+			lo, hi := bounds(len(in), c.size, c.rank)
+			chunk := make([]T, hi-lo)
+			s.start(hdrOf[T](c, opReduceScatter, uint32(op), len(in)))
+			if err := shmReduce(s, op, in, chunk, false); err != nil {
+				return err
+			}
+			out = chunk
+			return nil
+		}
 		work := append([]T(nil), in...)
 		if c.size > 1 {
 			if err := ringPass(c, opReduceScatter, op, work, nil); err != nil {
@@ -349,6 +380,10 @@ func AllGather[T Float](ctx context.Context, c *Comm, in []T) ([]T, error) {
 			return nil
 		}
 		// total in the header is the per-member length.
+		if s := c.shm; s != nil {
+			s.start(hdrOf[T](c, opAllGather, 0, l))
+			return shmAllGather(s, in, out)
+		}
 		return ringGather(c, out, l)
 	})
 	if err != nil {
@@ -386,6 +421,10 @@ func Broadcast[T Float](ctx context.Context, c *Comm, buf []T, root int) error {
 	return c.run(ctx, opBroadcast, c.opTimeout, func() error {
 		if c.size == 1 {
 			return nil
+		}
+		if s := c.shm; s != nil {
+			s.start(hdrOf[T](c, opBroadcast, uint32(root), len(buf)))
+			return shmBroadcast(s, buf, root)
 		}
 		return ringBroadcast(c, buf, root)
 	})
@@ -474,6 +513,10 @@ func (c *Comm) Barrier(ctx context.Context) error {
 	return c.run(ctx, opBarrier, c.opTimeout, func() error {
 		if c.size == 1 {
 			return nil
+		}
+		if s := c.shm; s != nil {
+			s.start(hdrOf[float32](c, opBarrier, 0, 0))
+			return s.sync()
 		}
 		return ringPass[float32](c, opBarrier, 0, nil, nil)
 	})
