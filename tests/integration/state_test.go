@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,9 @@ func TestStateAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A ref that is no longer used may be collected and its object freed
+	// (ref.go): keep this one until the listing below has run.
+	defer runtime.KeepAlive(big)
 
 	// Task events reach the head within a flush period (1 s).
 	var failed []map[string]any
