@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -259,5 +261,36 @@ func TestStorageContinuesARun(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, resultFile))
 	if n := bytes.Count(b, []byte("\n")); n != 3 {
 		t.Fatalf("result.json has %d lines", n)
+	}
+}
+
+// A worker removes the private directories of workers that are gone
+// (killed with their group), not those of live processes.
+func TestRemoveStaleScratch(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", scratchPrefix, dead.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", scratchPrefix, os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.MkdirTemp("", scratchPrefix+"x-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeStaleScratch()
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Fatalf("the dead worker's directory is still there: %v", err)
+	}
+	for _, d := range []string{mine, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Fatalf("%s was removed: %v", d, err)
+		}
 	}
 }

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rayo-dev/rayo"
@@ -109,11 +113,32 @@ func newWorker(spec workerSpec) (*worker, error) {
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "rayo-train-")
+	removeStaleScratch()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", scratchPrefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
 	return &worker{spec: spec, scratch: dir, changed: make(chan struct{})}, nil
+}
+
+// scratchPrefix names workers' private directories: rayo-train-<pid>-*.
+// A worker killed with its group (the usual end of an attempt) cannot
+// remove its own, so each new worker removes those of processes that are
+// gone.
+const scratchPrefix = "rayo-train-"
+
+func removeStaleScratch() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), scratchPrefix+"*-*"))
+	for _, d := range dirs {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), scratchPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 func (w *worker) info(ctx context.Context) (workerInfo, error) {
