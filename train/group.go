@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/rayo-dev/rayo"
 )
@@ -179,9 +181,21 @@ func contexts(infos []workerInfo, base Context) []Context {
 	return out
 }
 
-// kill ends every worker and frees the group's reservation.
+// stopWait bounds how long the group's loops get to return once told to
+// stop: a script's SIGTERM grace, and a little more.
+const stopWait = 7 * time.Second
+
+// kill stops every worker's loop (a script and its process group with
+// it), then ends the workers and frees the group's reservation.
 func (g *group) kill(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
+	sctx, cancel := context.WithTimeout(ctx, stopWait)
+	var wg sync.WaitGroup
+	for _, h := range g.workers {
+		wg.Go(func() { _, _ = workerStopM.Remote(h).Get(sctx) })
+	}
+	wg.Wait()
+	cancel()
 	for _, h := range g.workers {
 		_ = rayo.Kill(ctx, h, true)
 	}

@@ -46,24 +46,32 @@ func TestClassify(t *testing.T) {
 	cases := []struct {
 		name     string
 		finished map[int]*failure
+		order    []int // the order they finished
 		lost     map[int]error
 		kind     error
 		rank     int
 	}{
-		{"all ok", map[int]*failure{0: nil, 1: nil, 2: nil}, nil, nil, 0},
-		{"lost beats the echoes", map[int]*failure{0: {PeerLost: true, WaitedOn: -1}}, map[int]error{2: lostErr}, ErrWorkerLost, 2},
-		{"a script killed", map[int]*failure{0: {Message: "peer closed", WaitedOn: -1}, 1: {Lost: true, WaitedOn: -1}}, nil, ErrWorkerLost, 1},
-		{"own error beats peer lost", map[int]*failure{0: {PeerLost: true, WaitedOn: -1}, 1: {Message: "bad", WaitedOn: -1}, 2: {PeerLost: true, WaitedOn: -1}}, nil, ErrWorkerFailed, 1},
+		{"all ok", map[int]*failure{0: nil, 1: nil, 2: nil}, []int{0, 1, 2}, nil, nil, 0},
+		{"lost beats the echoes", map[int]*failure{0: {PeerLost: true, WaitedOn: -1}}, []int{0}, map[int]error{2: lostErr}, ErrWorkerLost, 2},
+		{"a script killed", map[int]*failure{0: {Message: "peer closed", WaitedOn: -1}, 1: {Lost: true, WaitedOn: -1}}, []int{0, 1}, nil, ErrWorkerLost, 1},
+		{"own error beats peer lost", map[int]*failure{0: {PeerLost: true, WaitedOn: -1}, 1: {Message: "bad", WaitedOn: -1}, 2: {PeerLost: true, WaitedOn: -1}}, []int{1, 0, 2}, nil, ErrWorkerFailed, 1},
+		// The first own error is the cause, whatever the ranks.
+		{"first own error", map[int]*failure{0: {Message: "later", WaitedOn: -1}, 2: {Message: "first", WaitedOn: -1}}, []int{2, 0}, nil, ErrWorkerFailed, 2},
 		// Rank 2 hangs: rank 0 times out waiting for it, rank 1 waiting
 		// for rank 0 (which itself timed out) is an echo.
-		{"hung rank named", map[int]*failure{0: {Timeout: true, WaitedOn: 2}, 1: {Timeout: true, WaitedOn: 0}}, nil, ErrWorkerHung, 2},
-		{"hung script: the rank that never ended", map[int]*failure{0: {Timeout: true, WaitedOn: -1}, 2: {Timeout: true, WaitedOn: -1}}, nil, ErrWorkerHung, 1},
-		{"only peer lost", map[int]*failure{0: nil, 1: {PeerLost: true, WaitedOn: -1}, 2: nil}, nil, ErrWorkerLost, 1},
-		{"one never finished", map[int]*failure{0: nil, 2: nil}, nil, ErrWorkerHung, 1},
+		{"hung rank named", map[int]*failure{0: {Timeout: true, WaitedOn: 2}, 1: {Timeout: true, WaitedOn: 0}}, []int{0, 1}, nil, ErrWorkerHung, 2},
+		{"hung script: the rank that never ended", map[int]*failure{0: {Timeout: true, WaitedOn: -1}, 2: {Timeout: true, WaitedOn: -1}}, []int{0, 2}, nil, ErrWorkerHung, 1},
+		// Rank 1 was slow, then failed on its own: its error, not a hang.
+		{"waited-on rank's own error", map[int]*failure{0: {Timeout: true, WaitedOn: 1}, 1: {Message: "file not found", WaitedOn: -1}, 2: nil}, []int{0, 2, 1}, nil, ErrWorkerFailed, 1},
+		// Rank 1 ran one collective more than the others, which ended
+		// cleanly: a bug in the loop, not a lost peer.
+		{"collectives differ", map[int]*failure{0: nil, 1: {PeerLost: true, WaitedOn: -1}, 2: nil}, []int{0, 2, 1}, nil, ErrWorkerFailed, 1},
+		{"peer lost while another still runs", map[int]*failure{0: nil, 1: {PeerLost: true, WaitedOn: -1}}, []int{0, 1}, nil, ErrWorkerLost, 1},
+		{"one never finished", map[int]*failure{0: nil, 2: nil}, []int{0, 2}, nil, ErrWorkerHung, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := classify(3, c.finished, c.lost)
+			err := classify(3, c.finished, c.lost, c.order)
 			if c.kind == nil {
 				if err != nil {
 					t.Fatal(err)

@@ -300,9 +300,10 @@ func (a *attemptRun) monitor(ctx context.Context, g *group, first int) error {
 					return false
 				}
 			}
+			have := 0 // events received from this worker, ever
 			for {
 				started := time.Now()
-				rep, err := workerPollM.Remote(h).Get(pctx)
+				rep, err := workerPollM.Remote(h, have).Get(pctx)
 				if pctx.Err() != nil {
 					return
 				}
@@ -310,10 +311,14 @@ func (a *attemptRun) monitor(ctx context.Context, g *group, first int) error {
 					send(rankEvent{rank: r, err: err})
 					return
 				}
-				for _, ev := range rep.Events {
+				for i, ev := range rep.Events {
+					if rep.First+i <= have {
+						continue // sent again: not yet acknowledged when asked
+					}
 					if !send(rankEvent{rank: r, ev: ev}) || ev.Done {
 						return
 					}
+					have = rep.First + i
 				}
 				// Everything the worker handed over before started is in.
 				if !send(rankEvent{rank: r, polled: started}) {
@@ -340,6 +345,7 @@ func (a *attemptRun) monitor(ctx context.Context, g *group, first int) error {
 	// begun after the loss, or its end, so that none is dropped.
 	var lostAt time.Time
 	lastPoll := make([]time.Time, n)
+	var order []int // ranks in the order they finished
 	settled := func() bool {
 		if len(finished)+len(lost) == n {
 			return true
@@ -374,6 +380,7 @@ loop:
 				markLost()
 			case re.ev.Done:
 				finished[re.rank] = re.ev.Fail
+				order = append(order, re.rank)
 				if f := re.ev.Fail; f != nil && f.Lost {
 					markLost()
 				} else if f != nil && grace == nil {
@@ -413,7 +420,7 @@ loop:
 			return ctx.Err()
 		}
 	}
-	if err := classify(n, finished, lost); err != nil {
+	if err := classify(n, finished, lost, order); err != nil {
 		return err
 	}
 	// Every rank finished: rounds some ranks did not report still count
@@ -429,34 +436,42 @@ loop:
 	return nil
 }
 
-// classify names the failure of an attempt from how each rank ended: a
-// lost worker first (the others' errors are its echoes), then a rank the
-// others timed out waiting for, then a loop's own error.
-func classify(n int, finished map[int]*failure, lost map[int]error) error {
+// classify names the failure of an attempt from how each rank ended
+// (order: the ranks that finished, first first): a lost worker first (the
+// others' errors are its echoes), then the first rank that failed on its
+// own (an error or a panic, not a peer lost or a collective that timed
+// out), then a rank the others timed out waiting for while it had not
+// ended, then echoes alone.
+func classify(n int, finished map[int]*failure, lost map[int]error, order []int) error {
 	for r := range n {
 		if err, ok := lost[r]; ok {
 			return &WorkerError{Rank: r, Kind: ErrWorkerLost, Message: err.Error(), Err: err}
 		}
 	}
-	for r := range n {
+	for _, r := range order {
 		if f := finished[r]; f != nil && f.Lost {
 			return &WorkerError{Rank: r, Kind: ErrWorkerLost, Message: f.Message, Stack: f.Stack}
 		}
 	}
+	echo := func(f *failure) bool { return f.PeerLost || f.Timeout }
+	for _, r := range order {
+		if f := finished[r]; f != nil && !echo(f) {
+			return &WorkerError{Rank: r, Kind: ErrWorkerFailed, Message: f.Message, Stack: f.Stack}
+		}
+	}
+	running := func(r int) bool { _, done := finished[r]; return !done }
 	var waiting, hung []int
 	for r := range n {
 		if f := finished[r]; f != nil && f.Timeout {
 			waiting = append(waiting, r)
-			if w := f.WaitedOn; w >= 0 && w < n && !slices.Contains(hung, w) {
-				if g, done := finished[w]; !done || (g != nil && !g.Timeout) {
-					hung = append(hung, w)
-				}
+			if w := f.WaitedOn; w >= 0 && w < n && running(w) && !slices.Contains(hung, w) {
+				hung = append(hung, w)
 			}
 		}
 	}
 	if len(waiting) > 0 && len(hung) == 0 {
 		for r := range n {
-			if _, done := finished[r]; !done {
+			if running(r) {
 				hung = append(hung, r)
 			}
 		}
@@ -466,29 +481,28 @@ func classify(n int, finished map[int]*failure, lost map[int]error) error {
 		return &WorkerError{Rank: hung[0], Kind: ErrWorkerHung,
 			Message: fmt.Sprintf("rank %d did not take part in a collective within its timeout; ranks %v timed out waiting", hung[0], waiting)}
 	}
-	var echo *WorkerError
-	for r := range n {
+	// Only echoes: a peer went away (or a collective timed out) though no
+	// rank failed. When every other rank finished cleanly, the loop ran
+	// different collectives on different ranks: a bug, not a loss.
+	for _, r := range order {
 		f := finished[r]
 		if f == nil {
 			continue
 		}
-		we := &WorkerError{Rank: r, Kind: ErrWorkerFailed, Message: f.Message, Stack: f.Stack}
-		if !f.PeerLost && !f.Timeout {
-			return we
-		}
-		if echo == nil {
-			we.Kind = ErrWorkerLost
-			echo = we
-		}
-	}
-	if echo != nil {
-		return echo
-	}
-	if len(finished) < n {
-		for r := range n {
-			if _, done := finished[r]; !done {
-				return &WorkerError{Rank: r, Kind: ErrWorkerHung, Message: fmt.Sprintf("rank %d did not finish", r)}
+		clean := true
+		for q := range n {
+			if g, done := finished[q]; q != r && (!done || g != nil) {
+				clean = false
 			}
+		}
+		if clean {
+			return &WorkerError{Rank: r, Kind: ErrWorkerFailed, Message: f.Message + " (the other ranks had finished: do all ranks run the same collectives?)", Stack: f.Stack}
+		}
+		return &WorkerError{Rank: r, Kind: ErrWorkerLost, Message: f.Message, Stack: f.Stack}
+	}
+	for r := range n {
+		if running(r) {
+			return &WorkerError{Rank: r, Kind: ErrWorkerHung, Message: fmt.Sprintf("rank %d did not finish", r)}
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,8 +83,10 @@ type failure struct {
 	Lost bool `msgpack:"l"`
 }
 
+// pollReply holds the events from sequence First on.
 type pollReply struct {
 	Events []event `msgpack:"e"`
+	First  int     `msgpack:"f"`
 }
 
 type worker struct {
@@ -92,10 +95,12 @@ type worker struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when events or state change
-	events  []event
-	pushed  int // events queued, ever
-	taken   int // events polled, ever
+	events  []event // not yet acknowledged; events[i] has sequence acked+i+1
+	pushed  int     // events queued, ever
+	acked   int     // events the driver has acknowledged having, ever
 	started bool
+	cancel  context.CancelFunc // ends the loop's ctx
+	done    chan struct{}      // closed when the loop has returned and cleaned up
 }
 
 var workerType = rayo.RegisterActor[worker]("rayo.train.worker", newWorker)
@@ -105,6 +110,7 @@ var (
 	workerStartM = rayo.RegisterMethod[struct{}](workerType, "start", (*worker).start)
 	workerPollM  = rayo.RegisterMethod[pollReply](workerType, "poll", (*worker).poll)
 	workerPortM  = rayo.RegisterMethod[int](workerType, "port", (*worker).freePort)
+	workerStopM  = rayo.RegisterMethod[struct{}](workerType, "stop", (*worker).stop)
 )
 
 func newWorker(spec workerSpec) (*worker, error) {
@@ -118,7 +124,7 @@ func newWorker(spec workerSpec) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &worker{spec: spec, scratch: dir, changed: make(chan struct{})}, nil
+	return &worker{spec: spec, scratch: dir, changed: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // scratchPrefix names workers' private directories: rayo-train-<pid>-*.
@@ -195,7 +201,11 @@ func (w *worker) start(callCtx context.Context, args startArgs) (struct{}, error
 		s.restore = b
 	}
 	ctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(callCtx), sessionKey{}, s))
+	w.mu.Lock()
+	w.cancel = cancel
+	w.mu.Unlock()
 	go func() {
+		defer close(w.done)
 		defer cancel()
 		err := w.run(ctx, s, args)
 		s.close()
@@ -206,6 +216,7 @@ func (w *worker) start(callCtx context.Context, args startArgs) (struct{}, error
 		}
 		w.mu.Lock()
 		w.events = append(w.events, ev)
+		w.pushed++
 		w.notifyLocked()
 		w.mu.Unlock()
 	}()
@@ -258,16 +269,16 @@ func describe(err error) *failure {
 	return f
 }
 
-// push hands a report to the driver: it returns once a poll has taken
-// it, so a report that returned is the driver's even if this process
-// dies next (its checkpoint included).
+// push hands a report to the driver: it returns once the driver has
+// acknowledged it (its next poll says so), so a report that returned is
+// the driver's even if this process dies next, checkpoint included.
 func (w *worker) push(ctx context.Context, ev event) error {
 	w.mu.Lock()
 	w.events = append(w.events, ev)
 	w.pushed++
 	mine := w.pushed
 	w.notifyLocked()
-	for w.taken < mine {
+	for w.acked < mine {
 		ch := w.changed
 		w.mu.Unlock()
 		select {
@@ -286,29 +297,60 @@ func (w *worker) notifyLocked() {
 	w.changed = make(chan struct{})
 }
 
-// poll returns the events queued since the last poll, waiting up to
-// pollWait for one.
-func (w *worker) poll(ctx context.Context) (pollReply, error) {
+// poll acknowledges the events the driver has (ack: how many, ever) and
+// returns those after them, waiting up to pollWait for one. An event is
+// sent again until acknowledged; the driver skips what it has.
+func (w *worker) poll(ctx context.Context, ack int) (pollReply, error) {
 	t := time.NewTimer(pollWait)
 	defer t.Stop()
+	w.mu.Lock()
+	if n := min(ack, w.pushed) - w.acked; n > 0 {
+		w.events = w.events[n:]
+		w.acked += n
+		w.notifyLocked()
+	}
 	for {
-		w.mu.Lock()
 		if len(w.events) > 0 {
-			evs := w.events
-			w.events = nil
-			w.taken += len(evs)
-			w.notifyLocked()
+			evs := slices.Clone(w.events)
+			first := w.acked + 1
 			w.mu.Unlock()
-			return pollReply{Events: evs}, nil
+			return pollReply{Events: evs, First: first}, nil
 		}
 		ch := w.changed
 		w.mu.Unlock()
 		select {
 		case <-ch:
 		case <-t.C:
-			return pollReply{}, nil
+			return pollReply{First: w.ackedNow() + 1}, nil
 		case <-ctx.Done():
 			return pollReply{}, ctx.Err()
 		}
+		w.mu.Lock()
 	}
+}
+
+func (w *worker) ackedNow() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.acked
+}
+
+// stop ends the loop (its ctx; a script gets SIGTERM, then SIGKILL, its
+// process group with it) and waits for it to return and clean up, or for
+// ctx: called before the group's actors are killed, so that nothing the
+// loop started outlives it.
+func (w *worker) stop(ctx context.Context) (struct{}, error) {
+	w.mu.Lock()
+	cancel, started := w.cancel, w.started
+	w.mu.Unlock()
+	if !started || cancel == nil {
+		_ = os.RemoveAll(w.scratch)
+		return struct{}{}, nil
+	}
+	cancel()
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+	}
+	return struct{}{}, nil
 }
