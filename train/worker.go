@@ -95,9 +95,9 @@ type worker struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when events or state change
-	events  []event // not yet acknowledged; events[i] has sequence acked+i+1
-	pushed  int     // events queued, ever
-	acked   int     // events the driver has acknowledged having, ever
+	events  []event       // not yet acknowledged; events[i] has sequence acked+i+1
+	pushed  int           // events queued, ever
+	acked   int           // events the driver has acknowledged having, ever
 	started bool
 	cancel  context.CancelFunc // ends the loop's ctx
 	done    chan struct{}      // closed when the loop has returned and cleaned up
