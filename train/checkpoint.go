@@ -135,15 +135,31 @@ func writeFileSync(path string, r io.Reader) error {
 	return f.Close()
 }
 
-// copyDir copies src's files into dst (shared storage), as pack then
-// unpack would.
+// copyDir copies src's regular files and directories into dst (shared
+// storage), file by file, each synced; links are refused as packDir
+// refuses them.
 func copyDir(dst, src string) error {
-	tarball, err := packDir(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dst, 0o700); err != nil {
-		return err
-	}
-	return unpackInto(dst, tarball)
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o700)
+		case d.Type().IsRegular():
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return writeFileSync(target, f)
+		default:
+			return fmt.Errorf("%s is neither a regular file nor a directory (links are not followed)", path)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -117,11 +118,7 @@ func TestStorageKeepsBestAndLatest(t *testing.T) {
 	if err := s.close(); err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
+	names := dirNames(t, dir)
 	// Best two by acc: rounds 1 and 3; round 4 is the latest.
 	if !slices.Equal(names, []string{"checkpoint_000001", "checkpoint_000003", "checkpoint_000004", "result.json"}) {
 		t.Fatalf("kept %v", names)
@@ -150,12 +147,7 @@ func TestStorageFailedWriteKeepsThePrevious(t *testing.T) {
 	if err := s.close(); !errors.Is(err, ErrStorage) {
 		t.Fatalf("close: %v", err)
 	}
-	entries, _ := os.ReadDir(dir)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if !slices.Equal(names, []string{"checkpoint_000000", "result.json"}) {
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"checkpoint_000000", "result.json"}) {
 		t.Fatalf("left %v", names)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "checkpoint_000000", "w")); string(b) != "good" {
@@ -182,7 +174,7 @@ func TestStorageReplacesARound(t *testing.T) {
 	if len(entries) != 1 || entries[0].Name() != "new" {
 		t.Fatalf("checkpoint_000002 holds %v", entries)
 	}
-	if all, _ := os.ReadDir(dir); len(all) != 2 {
+	if all := dirNames(t, dir); len(all) != 2 {
 		t.Fatalf("run directory %v", all)
 	}
 }
@@ -201,10 +193,25 @@ func TestOpenStorageCleansUp(t *testing.T) {
 	if err := s.close(); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != "checkpoint_000001" {
-		t.Fatalf("left %v", entries)
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"checkpoint_000001"}) {
+		t.Fatalf("left %v", names)
 	}
+}
+
+// dirNames lists dir without the lock file a Fit holds.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Name() != lockFile {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }
 
 func TestUnpackRefusesEscapes(t *testing.T) {
@@ -255,16 +262,20 @@ func TestStorageContinuesARun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, ok := s.latest(); !ok || l.Checkpoint != "checkpoint_000000" {
-		t.Fatalf("latest of the earlier run: %+v %v", l, ok)
+	// The earlier Fit's checkpoint counts for retention, but a restart
+	// of this Fit never starts from it.
+	if l, ok := s.latest(); ok {
+		t.Fatalf("latest before this Fit wrote one: %+v", l)
 	}
 	s.submit(roundJob{rep: Reported{Round: 5}, parts: [][]byte{packed(t, map[string]string{"w": "5"})}})
 	if err := s.close(); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 || entries[0].Name() != "checkpoint_000005" {
-		t.Fatalf("left %v", entries)
+	if l, ok := s.latest(); !ok || l.Round != 5 {
+		t.Fatalf("latest %+v %v", l, ok)
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"checkpoint_000005", "result.json"}) {
+		t.Fatalf("left %v", names)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, resultFile))
 	if n := bytes.Count(b, []byte("\n")); n != 3 {
@@ -300,5 +311,46 @@ func TestRemoveStaleScratch(t *testing.T) {
 		if _, err := os.Stat(d); err != nil {
 			t.Fatalf("%s was removed: %v", d, err)
 		}
+	}
+}
+
+// One Fit at a time per run directory.
+func TestStorageIsLocked(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	s, err := openStorage(dir, CheckpointConfig{}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openStorage(dir, CheckpointConfig{}, quietLog()); !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a second open: %v", err)
+	}
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openStorage(dir, CheckpointConfig{}, quietLog())
+	if err != nil {
+		t.Fatalf("after close: %v", err)
+	}
+	_ = s.close()
+}
+
+// result.json names that are not checkpoints' are never taken in (so
+// retention cannot remove them).
+func TestLoadKeptChecksNames(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(filepath.Join(dir, "checkpoint_000001"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lines := `{"round":0,"checkpoint":"."}` + "\n" + `{"round":0,"checkpoint":"../x"}` + "\n" + `{"round":1,"checkpoint":"checkpoint_000001"}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, resultFile), []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openStorage(dir, CheckpointConfig{}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if len(s.kept) != 1 || s.kept[0].Checkpoint != "checkpoint_000001" {
+		t.Fatalf("kept %+v", s.kept)
 	}
 }

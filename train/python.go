@@ -73,7 +73,7 @@ var strategies = map[string]rayo.PlacementStrategy{"": rayo.PACK, "PACK": rayo.P
 var _ = rayo.Register[pyFitResult]("rayo.train.fit", func(ctx context.Context, s pyFitSpec) (pyFitResult, error) {
 	strategy, ok := strategies[strings.ToUpper(s.PlacementStrategy)]
 	if !ok {
-		return pyFitResult{}, errorf(ErrInvalidConfig, "placement_strategy %q is not one of PACK, SPREAD, STRICT_PACK, STRICT_SPREAD", s.PlacementStrategy)
+		return pyResult(&Result{Error: errorf(ErrInvalidConfig, "placement_strategy %q is not one of PACK, SPREAD, STRICT_PACK, STRICT_SPREAD", s.PlacementStrategy)}), nil
 	}
 	t := &TorchTrainer{Func: s.Func, Python: s.Python, Dir: s.Dir, Env: s.Env,
 		Scaling: ScalingConfig{NumWorkers: s.NumWorkers, UseGPU: s.UseGPU, ResourcesPerWorker: s.ResourcesPerWorker,

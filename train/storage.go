@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +26,7 @@ import (
 //	result.json             one JSON line per completed report round
 //	checkpoint_000004/      the checkpoint reported in round 4
 //	.tmp-checkpoint_*       a checkpoint being written (removed at start)
+//	.lock                   held (flock) by the Fit writing the directory
 //	.staging/               shared storage: ranks' files before a round completes
 //
 // A checkpoint is written into a .tmp- directory, synced, and renamed
@@ -30,7 +34,20 @@ import (
 // they were. Names depend only on the round, so the same training makes
 // the same layout.
 
-const resultFile = "result.json"
+const (
+	resultFile = "result.json"
+	lockFile   = ".lock" // held by the Fit that writes the directory
+)
+
+// checkpointNameRE is what a checkpoint's directory is called; names read
+// back from result.json are checked against it before retention removes
+// anything.
+var checkpointNameRE = regexp.MustCompile(`^checkpoint_[0-9]{6,}$`)
+
+// maxQueuedRounds bounds the completed rounds waiting for the disk: past
+// it the driver stops taking reports (Report waits), so checkpoint bytes
+// in memory stay bounded when the disk is slower than training.
+const maxQueuedRounds = 4
 
 // writeTries bounds the attempts at writing one checkpoint; the waits
 // between them double from writeBackoff.
@@ -60,9 +77,10 @@ type roundJob struct {
 // storage writes a run's rounds and checkpoints, one at a time, in a
 // goroutine of its own so training never waits on the disk.
 type storage struct {
-	dir string
-	cfg CheckpointConfig
-	log *slog.Logger
+	dir  string
+	cfg  CheckpointConfig
+	log  *slog.Logger
+	lock *os.File // flocked while the Fit runs
 	// onWrite, if set, is told of each round once it is on disk (Tune);
 	// its error stops the run.
 	onWrite func(rep Reported, checkpointDir string) error
@@ -74,7 +92,8 @@ type storage struct {
 	closed  bool
 	err     error         // a write that failed every try
 	failed  chan struct{} // closed with err
-	kept    []Reported    // checkpoints on disk, oldest first
+	kept    []Reported    // checkpoints on disk, oldest first (earlier Fits' too)
+	written int           // checkpoints this Fit wrote
 	history []Reported
 	done    chan struct{}
 }
@@ -85,6 +104,22 @@ func openStorage(dir string, cfg CheckpointConfig, log *slog.Logger) (*storage, 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, errorf(ErrStorage, "creating %s: %v", dir, err)
 	}
+	// One Fit at a time per run directory: two would overwrite and prune
+	// each other's checkpoints.
+	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, errorf(ErrStorage, "%s cannot be written: %v", dir, err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, errorf(ErrStorage, "%s is in use by another Fit (give each run its own RunConfig.Name): %v", dir, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	probe, err := os.CreateTemp(dir, ".probe-")
 	if err != nil {
 		return nil, errorf(ErrStorage, "%s cannot be written: %v", dir, err)
@@ -100,11 +135,12 @@ func openStorage(dir string, cfg CheckpointConfig, log *slog.Logger) (*storage, 
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	s := &storage{dir: dir, cfg: cfg, log: log, failed: make(chan struct{}), done: make(chan struct{})}
+	s := &storage{dir: dir, cfg: cfg, log: log, lock: lock, failed: make(chan struct{}), done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	if err := s.loadKept(); err != nil {
 		return nil, err
 	}
+	ok = true
 	go s.loop()
 	return s, nil
 }
@@ -122,8 +158,8 @@ func (s *storage) loadKept() error {
 	}
 	for line := range strings.Lines(string(b)) {
 		var r Reported
-		if json.Unmarshal([]byte(line), &r) != nil || r.Checkpoint == "" {
-			continue // a line a crash cut short
+		if json.Unmarshal([]byte(line), &r) != nil || !checkpointNameRE.MatchString(r.Checkpoint) {
+			continue // a line a crash cut short, or none of ours
 		}
 		if st, err := os.Stat(filepath.Join(s.dir, r.Checkpoint)); err != nil || !st.IsDir() {
 			continue // pruned
@@ -134,12 +170,19 @@ func (s *storage) loadKept() error {
 	return nil
 }
 
-// submit queues a completed round.
+// submit queues a completed round, waiting while maxQueuedRounds are
+// queued.
 func (s *storage) submit(j roundJob) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) >= maxQueuedRounds && s.err == nil {
+		s.cond.Wait()
+	}
+	if s.err != nil {
+		return // the run fails with it
+	}
 	s.queue = append(s.queue, j)
 	s.cond.Broadcast()
-	s.mu.Unlock()
 }
 
 // drain waits until every queued round is written (or failed).
@@ -160,6 +203,7 @@ func (s *storage) close() error {
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	<-s.done
+	s.lock.Close()
 	return err
 }
 
@@ -170,11 +214,19 @@ func (s *storage) loop() {
 		for len(s.queue) == 0 && !s.closed {
 			s.cond.Wait()
 		}
-		if len(s.queue) == 0 || s.err != nil {
+		if s.err != nil {
+			s.queue = nil // the run fails: drop the rest, wait for close
+		}
+		if len(s.queue) == 0 {
 			s.mu.Unlock()
 			if s.closed {
 				return
 			}
+			s.mu.Lock()
+			for len(s.queue) == 0 && !s.closed {
+				s.cond.Wait()
+			}
+			s.mu.Unlock()
 			continue
 		}
 		j := s.queue[0]
@@ -202,7 +254,7 @@ func (s *storage) write(j *roundJob) error {
 		j.rep.Checkpoint = checkpointName(j.rep.Round)
 		var err error
 		for try := range writeTries {
-			if err = s.writeCheckpoint(j); err == nil {
+			if err = s.writeCheckpoint(j); err == nil || try == writeTries-1 {
 				break
 			}
 			s.log.Warn("train: writing a checkpoint failed; retrying", "checkpoint", j.rep.Checkpoint, "try", try+1, "err", err)
@@ -212,7 +264,7 @@ func (s *storage) write(j *roundJob) error {
 			return errorf(ErrStorage, "writing %s under %s failed %d times: %v", j.rep.Checkpoint, s.dir, writeTries, err)
 		}
 	}
-	line, err := json.Marshal(j.rep)
+	line, err := json.Marshal(jsonSafe(j.rep))
 	if err != nil {
 		return errorf(ErrStorage, "encoding round %d's metrics: %v", j.rep.Round, err)
 	}
@@ -224,6 +276,7 @@ func (s *storage) write(j *roundJob) error {
 	if j.rep.Checkpoint != "" {
 		s.kept = slices.DeleteFunc(s.kept, func(r Reported) bool { return r.Checkpoint == j.rep.Checkpoint })
 		s.kept = append(s.kept, j.rep)
+		s.written++
 	}
 	drop := s.pruneLocked()
 	s.mu.Unlock()
@@ -242,16 +295,29 @@ func (s *storage) write(j *roundJob) error {
 	return nil
 }
 
-func (s *storage) writeCheckpoint(j *roundJob) error {
+func (s *storage) writeCheckpoint(j *roundJob) (err error) {
 	final := filepath.Join(s.dir, j.rep.Checkpoint)
 	tmp, err := os.MkdirTemp(s.dir, ".tmp-"+j.rep.Checkpoint+"-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp) // after a successful rename it holds the old copy, if any
+	defer os.RemoveAll(tmp) // after a successful swap it holds the old copy, if any
 	if j.staged {
+		// Shared storage: the ranks' files are on this filesystem already;
+		// move them, and back if this try fails, for the next.
 		staged := stagingDir(s.dir, j.rep.Attempt, j.rep.Round)
-		if err := copyDir(tmp, staged); err != nil {
+		if err := os.Remove(tmp); err != nil {
+			return err
+		}
+		if err := os.Rename(staged, tmp); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				_ = os.Rename(tmp, staged)
+			}
+		}()
+		if err := syncTree(tmp); err != nil {
 			return err
 		}
 	}
@@ -263,20 +329,51 @@ func (s *storage) writeCheckpoint(j *roundJob) error {
 	if err := syncDir(tmp); err != nil {
 		return err
 	}
-	// A checkpoint of the same round from an earlier attempt is swapped
-	// out in one step, so the name never points at nothing.
-	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_EXCHANGE); err != nil {
-		if !errors.Is(err, unix.ENOENT) {
-			return err
-		}
-		if err := os.Rename(tmp, final); err != nil {
-			return err
-		}
-	}
-	if j.staged {
-		_ = os.RemoveAll(stagingDir(s.dir, j.rep.Attempt, j.rep.Round))
+	if err := swapIn(tmp, final); err != nil {
+		return err
 	}
 	return syncDir(s.dir)
+}
+
+// swapIn puts dir in place of final. A checkpoint of the same round from
+// an earlier attempt is exchanged in one step (RENAME_EXCHANGE), so the
+// name never points at nothing; where the filesystem cannot (NFS), the
+// old one is renamed aside first. dir then holds the old copy.
+func swapIn(dir, final string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, final, unix.RENAME_EXCHANGE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return os.Rename(dir, final)
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+		aside := dir + ".old"
+		if err := os.Rename(final, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err := os.Rename(dir, final); err != nil {
+			_ = os.Rename(aside, final)
+			return err
+		}
+		return os.Rename(aside, dir)
+	}
+	return err
+}
+
+// syncTree syncs every file under dir (files ranks wrote on shared
+// storage), then the directories.
+func syncTree(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
 }
 
 // pruneLocked picks the checkpoints past NumToKeep, worst first by score
@@ -308,6 +405,7 @@ func (s *storage) ranked() []Reported {
 	slices.SortStableFunc(out, func(a, b Reported) int {
 		fa, oka := tune.MetricsOf(a.Metrics)[s.cfg.ScoreAttribute]
 		fb, okb := tune.MetricsOf(b.Metrics)[s.cfg.ScoreAttribute]
+		oka, okb = oka && !math.IsNaN(fa), okb && !math.IsNaN(fb) // a NaN score ranks last
 		switch {
 		case !oka || !okb:
 			return cmp.Compare(boolInt(okb), boolInt(oka))
@@ -327,14 +425,58 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// latest is the newest checkpoint on disk, if any.
+// latest is the newest checkpoint this Fit wrote, if any: a restart
+// never moves onto an earlier Fit's state.
 func (s *storage) latest() (Reported, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.kept) == 0 {
+	if s.written == 0 || len(s.kept) == 0 {
 		return Reported{}, false
 	}
 	return s.kept[len(s.kept)-1], true
+}
+
+// jsonSafe replaces the non-finite numbers JSON cannot hold (a loss that
+// diverged) with the strings "NaN", "Infinity" and "-Infinity".
+func jsonSafe(r Reported) Reported {
+	var fix func(v any) any
+	fix = func(v any) any {
+		switch x := v.(type) {
+		case float64:
+			return finite(x)
+		case float32:
+			return finite(float64(x))
+		case map[string]any:
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[k] = fix(e)
+			}
+			return out
+		case Config:
+			return fix(map[string]any(x))
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = fix(e)
+			}
+			return out
+		}
+		return v
+	}
+	r.Metrics, _ = fix(map[string]any(r.Metrics)).(map[string]any)
+	return r
+}
+
+func finite(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
 }
 
 func appendLine(path string, line []byte) error {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -125,6 +126,19 @@ func runTorch(ctx context.Context, spec workerSpec, s *session, master string) e
 	ts := spec.Torch
 	ps := proc.Spec{Python: ts.Python, Script: ts.Script, Module: ts.Module, Args: ts.Args, Dir: ts.Dir,
 		Prefix: fmt.Sprintf("[rank %d] ", s.info.WorldRank), CollectiveTimeout: spec.CollectiveTimeout}
+	// The driver's directory and interpreter are hints: another node may
+	// have neither (then the worker's directory, and RAYO_PYTHON or
+	// python3).
+	if ps.Dir != "" {
+		if st, err := os.Stat(ps.Dir); err != nil || !st.IsDir() {
+			ps.Dir = s.w.scratch
+		}
+	}
+	if filepath.IsAbs(ps.Python) {
+		if _, err := os.Stat(ps.Python); err != nil {
+			ps.Python = ""
+		}
+	}
 	if ts.Script != "" {
 		if st, err := os.Stat(ts.Script); (err != nil || !st.Mode().IsRegular()) && ts.ScriptBytes != nil {
 			// Not on this node: its content, in the worker's directory.
@@ -234,6 +248,10 @@ func (s iterShard) Batches(ctx context.Context, batchSize int) iter.Seq2[arrow.R
 	return s.it.IterBatches(ctx, data.IterBatchSize(batchSize))
 }
 
+// peerGone matches gloo's and NCCL's errors for a peer whose process
+// ended or whose connection broke.
+var peerGone = regexp.MustCompile(`(?i)connection (closed|reset) by peer|broken pipe|remote process exited|socket closed|NCCL communicator was aborted`)
+
 // describeScript adds what a script's failure says to f: its traceback,
 // a timed-out collective, a process killed by SIGKILL (lost, as a dead
 // worker is: the OOM killer, kill -9).
@@ -241,6 +259,9 @@ func describeScript(err error, f *failure) {
 	var se *proc.ScriptError
 	if errors.As(err, &se) {
 		f.Stack = se.Traceback
+		// torch.distributed's report of a peer that went away: an echo of
+		// another rank's failure, as collective.ErrPeerLost is in Go.
+		f.PeerLost = peerGone.MatchString(se.Message)
 	}
 	if errors.Is(err, proc.ErrCollectiveTimeout) {
 		f.Timeout = true

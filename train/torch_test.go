@@ -167,6 +167,17 @@ func TestTorchScriptFailures(t *testing.T) {
 	}
 	exit3 := write("exit3.py", "import sys\nprint('about to fail', file=sys.stderr)\nsys.exit(3)\n")
 	raises := write("raises.py", "def f():\n    raise ValueError('bad value ' + __import__('os').environ['RANK'])\nf()\n")
+	// Only rank 1 fails; rank 0's gloo call then fails with "Connection
+	// closed by peer", an echo that must not hide the cause.
+	oneRaises := write("one_raises.py", `import os, torch, torch.distributed as dist
+dist.init_process_group("gloo")
+t = torch.ones(2)
+dist.all_reduce(t)
+if dist.get_rank() == 1:
+    raise ValueError("the real bug, on rank 1")
+for _ in range(3):
+    dist.all_reduce(t)
+`)
 	cases := []struct {
 		name, script string
 		want         error
@@ -178,6 +189,9 @@ func TestTorchScriptFailures(t *testing.T) {
 		}},
 		{"exception", raises, train.ErrWorkerFailed, func(we *train.WorkerError) bool {
 			return strings.Contains(we.Message, "ValueError: bad value") && strings.Contains(we.Stack, "line 2, in f")
+		}},
+		{"one rank's exception", oneRaises, train.ErrWorkerFailed, func(we *train.WorkerError) bool {
+			return we.Rank == 1 && strings.Contains(we.Message, "the real bug, on rank 1")
 		}},
 	}
 	for _, c := range cases {
@@ -256,5 +270,38 @@ func TestTorchHungRankIsNamed(t *testing.T) {
 	var we *train.WorkerError
 	if !errors.Is(err, train.ErrWorkerHung) || !errors.As(err, &we) || we.Rank != 1 {
 		t.Fatalf("err %v", err)
+	}
+}
+
+const childScript = `
+import os, subprocess, sys, time
+import rayo.train as train
+if train.get_context().get_world_rank() == 0:
+    subprocess.Popen(["sleep", sys.argv[1]])  # a child of its own, in its process group
+    open(sys.argv[2], "w").close()
+    time.sleep(3600)
+while not os.path.exists(sys.argv[2]):  # rank 1 fails once rank 0's child runs
+    time.sleep(0.01)
+raise ValueError("rank 1 fails")
+`
+
+// When the group stops, what the scripts started goes with them.
+func TestTorchScriptChildrenStopWithTheGroup(t *testing.T) {
+	needTorch(t)
+	script := filepath.Join(t.TempDir(), "child.py")
+	if err := os.WriteFile(script, []byte(childScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	marker := strconv.Itoa(90000 + os.Getpid()%9999) // the sleep's argument, to find it
+	tr := &train.TorchTrainer{Script: script, Args: []string{marker, filepath.Join(t.TempDir(), "started")}, Python: python, Scaling: train.ScalingConfig{NumWorkers: 2},
+		Run: train.RunConfig{StoragePath: t.TempDir()}}
+	if _, err := tr.Fit(context.Background()); !errors.Is(err, train.ErrWorkerFailed) {
+		t.Fatalf("err %v", err)
+	}
+	matches, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, m := range matches {
+		if b, err := os.ReadFile(m); err == nil && string(b) == "sleep\x00"+marker+"\x00" {
+			t.Fatalf("the script's child %s outlived the group", m)
+		}
 	}
 }

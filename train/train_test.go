@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,7 +55,7 @@ var sumLoop = train.RegisterLoop("train_test.sum", func(ctx context.Context, cfg
 	}
 	every := max(cfg.Int("ckpt_every"), 1)
 	for step := start; step < cfg.Int("steps"); step++ {
-		if tc.WorldRank == cfg.Int("die_rank") && step == cfg.Int("die_step") && tc.Attempt == cfg.Int("die_attempt") {
+		if !cfg.Bool("die_after") && tc.WorldRank == cfg.Int("die_rank") && step == cfg.Int("die_step") && tc.Attempt == cfg.Int("die_attempt") {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 		if tc.WorldRank == cfg.Int("fail_rank") && step == 1 {
@@ -94,6 +95,10 @@ var sumLoop = train.RegisterLoop("train_test.sum", func(ctx context.Context, cfg
 			"local_rank": tc.LocalRank, "local_world": tc.LocalWorldSize, "node_rank": tc.NodeRank, "score": -abs(float64(step) - 2)}
 		if err := train.Report(ctx, m, ck); err != nil {
 			return err
+		}
+		// "die_after": the same death, right after a Report returned.
+		if cfg.Bool("die_after") && tc.WorldRank == cfg.Int("die_rank") && step == cfg.Int("die_step") && tc.Attempt == 0 {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
 	return nil
@@ -153,7 +158,7 @@ func TestFitReportsAndCheckpoints(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if !slices.Equal(names, []string{"checkpoint_000002", "checkpoint_000004", "result.json"}) {
+	if !slices.Equal(names, []string{".lock", "checkpoint_000002", "checkpoint_000004", "result.json"}) {
 		t.Fatalf("run directory: %v", names)
 	}
 	if res.Checkpoint == nil || filepath.Base(res.Checkpoint.Path()) != "checkpoint_000004" {
@@ -423,3 +428,75 @@ func TestOutsideAWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A report whose Report returned reaches the driver even when its worker
+// dies at once after: the checkpoint of round 0 is the one restored.
+func TestReportSurvivesItsWorker(t *testing.T) {
+	for range 3 {
+		tr := trainer(t, defaults("steps", 3, "die_after", true, "die_rank", 0, "die_step", 0), 1)
+		tr.Run.Failure.MaxFailures = 1
+		res, err := tr.Fit(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rounds []string
+		for _, r := range res.MetricsHistory {
+			rounds = append(rounds, fmt.Sprintf("%d/%d", r.Attempt, r.Round))
+		}
+		if got := strings.Join(rounds, " "); got != "0/0 1/1 1/2" || res.Metrics["total"] != want(3, 1) {
+			t.Fatalf("rounds %v, total %v", rounds, res.Metrics["total"])
+		}
+	}
+}
+
+// A Fit that reuses a run's Name and loses a worker restarts from its own
+// checkpoints, not from the earlier Fit's.
+func TestRestartIgnoresAnEarlierFitsCheckpoints(t *testing.T) {
+	storage := t.TempDir()
+	first := trainer(t, defaults("steps", 10), 2)
+	first.Run.StoragePath = storage
+	if _, err := first.Fit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	second := trainer(t, defaults("steps", 5, "ckpt_every", 100, "die_rank", 1, "die_step", 0, "die_attempt", 0), 2)
+	second.Run.StoragePath, second.Run.Failure.MaxFailures = storage, 1
+	res, err := second.Fit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failures != 1 || len(res.MetricsHistory) != 5 || res.Metrics["total"] != want(5, 2) {
+		t.Fatalf("failures %d, history %d, total %v", res.Failures, len(res.MetricsHistory), res.Metrics["total"])
+	}
+}
+
+// A diverged loss (NaN) is recorded, not a storage failure.
+func TestNaNMetric(t *testing.T) {
+	res, err := (&train.DataParallelTrainer{Loop: nanLoop, Scaling: train.ScalingConfig{NumWorkers: 1},
+		Run: train.RunConfig{Name: "nan", StoragePath: t.TempDir(), Checkpoint: train.CheckpointConfig{NumToKeep: 1, ScoreAttribute: "loss", Order: train.Min}}}).Fit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(res.Path, "result.json"))
+	if err != nil || !strings.Contains(string(b), `"loss":"NaN"`) {
+		t.Fatalf("result.json %s, %v", b, err)
+	}
+	// The NaN round never ranks best: round 0 (loss 1) is kept with the
+	// latest (round 2).
+	if len(res.BestCheckpoints) != 2 || filepath.Base(res.BestCheckpoints[0].Checkpoint.Path()) != "checkpoint_000000" {
+		t.Fatalf("best %+v", res.BestCheckpoints)
+	}
+}
+
+var nanLoop = train.RegisterLoop("train_test.nan", func(ctx context.Context, _ train.Config) error {
+	for i, loss := range []float64{1, math.NaN(), 2} {
+		dir, err := os.MkdirTemp("", "ck-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := train.Report(ctx, map[string]any{"loss": loss, "i": i}, train.CheckpointFromDir(dir)); err != nil {
+			return err
+		}
+	}
+	return nil
+})

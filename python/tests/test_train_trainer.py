@@ -72,7 +72,7 @@ def test_torch_trainer_ddp_and_restart(rayo_start, tmp_path):
     assert plain.metrics["rank"] == 0
     assert plain.checkpoint.path == str(tmp_path / "plain" / "py" / "checkpoint_000005")
     assert os.path.exists(os.path.join(plain.checkpoint.path, "state.pt"))
-    assert sorted(os.listdir(tmp_path / "plain" / "py")) == ["checkpoint_000004", "checkpoint_000005", "result.json"]
+    assert sorted(os.listdir(tmp_path / "plain" / "py")) == [".lock", "checkpoint_000004", "checkpoint_000005", "result.json"]
 
     killed = _trainer(tmp_path / "killed", die_rank=1, die_step=3).fit()
     assert killed.failures == 1

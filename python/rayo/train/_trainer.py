@@ -113,7 +113,7 @@ def _dumps(obj, fn):
     path = os.path.realpath(getattr(mod, "__file__", None) or "")
     installed = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(os.__file__))]
     ours = os.path.realpath(os.path.dirname(os.path.dirname(__file__)))
-    by_value = mod is not None and mod.__name__ != "__main__" and path and not path.startswith(ours) and \
+    by_value = mod is not None and mod.__name__ != "__main__" and path and not path.startswith(ours + os.sep) and \
         not any(path.startswith(p + os.sep) for p in installed) and "-packages" + os.sep not in path
     if by_value:
         cloudpickle.register_pickle_by_value(mod)
@@ -181,7 +181,11 @@ class TorchTrainer:
         ref = go_function("rayo.train.fit").options(
             num_cpus=0, max_retries=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(self._spec())
-        out = rayo.get(ref)
+        try:
+            out = rayo.get(ref)
+        except KeyboardInterrupt:
+            rayo.cancel(ref)  # the workers stop with the driving task
+            raise
         result = Result(out)
         if out.get("error"):
             err = TrainingFailedError(out["error"], out.get("error_kind", ""), out.get("rank", -1), out.get("stack", ""), result)
