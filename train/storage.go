@@ -402,19 +402,31 @@ func (s *storage) ranked() []Reported {
 	if s.cfg.ScoreAttribute == "" {
 		return out
 	}
-	slices.SortStableFunc(out, func(a, b Reported) int {
-		fa, oka := tune.MetricsOf(a.Metrics)[s.cfg.ScoreAttribute]
-		fb, okb := tune.MetricsOf(b.Metrics)[s.cfg.ScoreAttribute]
-		oka, okb = oka && !math.IsNaN(fa), okb && !math.IsNaN(fb) // a NaN score ranks last
+	// Each checkpoint's score, read once: ok is false without one or for
+	// NaN, which rank last.
+	type scored struct {
+		r     Reported
+		score float64
+		ok    bool
+	}
+	ss := make([]scored, len(out))
+	for i, r := range out {
+		f, ok := tune.MetricsOf(r.Metrics)[s.cfg.ScoreAttribute]
+		ss[i] = scored{r, f, ok && !math.IsNaN(f)}
+	}
+	slices.SortStableFunc(ss, func(a, b scored) int {
 		switch {
-		case !oka || !okb:
-			return cmp.Compare(boolInt(okb), boolInt(oka))
+		case !a.ok || !b.ok:
+			return cmp.Compare(boolInt(b.ok), boolInt(a.ok))
 		case s.cfg.Order == Min:
-			return cmp.Compare(fa, fb)
+			return cmp.Compare(a.score, b.score)
 		default:
-			return cmp.Compare(fb, fa)
+			return cmp.Compare(b.score, a.score)
 		}
 	})
+	for i := range ss {
+		out[i] = ss[i].r
+	}
 	return out
 }
 

@@ -68,20 +68,31 @@ func freePort(t testing.TB) int {
 func handLaunch(t testing.TB, out string, args ...string) {
 	t.Helper()
 	port := strconv.Itoa(freePort(t))
+	// Bounded, and killed if the test ends first: a rank whose peer died
+	// would wait for it in the rendezvous for torch's 30 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	cmds := make([]*exec.Cmd, 2)
 	for r := range cmds {
-		cmd := exec.Command(python, append([]string{"testdata/ddp.py", "--out", out}, args...)...)
+		cmd := exec.CommandContext(ctx, python, append([]string{"testdata/ddp.py", "--out", out}, args...)...)
 		cmd.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+port, "RANK="+strconv.Itoa(r), "WORLD_SIZE=2",
 			"LOCAL_RANK="+strconv.Itoa(r), "LOCAL_WORLD_SIZE=2", "GROUP_RANK=0", "TORCHELASTIC_RESTART_COUNT=0", "OMP_NUM_THREADS=1")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
+			cancel()
+			for _, c := range cmds[:r] {
+				_ = c.Wait()
+			}
 			t.Fatal(err)
 		}
 		cmds[r] = cmd
 	}
 	var errs []error
 	for _, cmd := range cmds {
-		errs = append(errs, cmd.Wait())
+		if err := cmd.Wait(); err != nil {
+			errs = append(errs, err)
+			cancel() // the other rank would wait for this one
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("the reference run: %v", err)

@@ -123,7 +123,6 @@ func fit(ctx context.Context, p plan) (*Result, error) {
 		n, err := fitWorkers(ctx, sc)
 		if err == nil {
 			a := &attemptRun{plan: p, cfg: run, scaling: sc, dir: dir, runID: runID, number: attempt, st: st, restore: restore, log: log}
-			res.WorldSize = n
 			err = a.start(ctx, n)
 			res.WorldSize = a.size
 		}
