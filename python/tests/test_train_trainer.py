@@ -93,7 +93,8 @@ def test_torch_trainer_failures(rayo_start, tmp_path):
     with pytest.raises(TrainingFailedError) as e:
         tt.TorchTrainer(broken, scaling_config=ScalingConfig(num_workers=2),
                         run_config=RunConfig(storage_path=str(tmp_path))).fit()
-    assert e.value.kind == "worker_failed" and e.value.rank == 0
+    # Every rank raises: the first to fail is named, whichever it is.
+    assert e.value.kind == "worker_failed" and e.value.rank in (0, 1)
     assert "ValueError: no data" in str(e.value) and "in broken" in e.value.traceback
     assert e.value.result is not None and e.value.result.error is e.value
 
