@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rayo-dev/rayo/internal/objstore"
@@ -33,6 +34,8 @@ type storeState struct {
 	owners  map[string]string          // object -> owner address (rayo memory, owner watch)
 	watches map[string]*ownerWatch     // owner address -> its objects here (owners.go)
 	clients *rpc.Pool                  // other nodes and the head
+
+	sentBytes, receivedBytes, pullsDone atomic.Int64 // transfer counters (rayo memory, benchmarks)
 }
 
 type pull struct {
@@ -279,6 +282,7 @@ func (n *Node) transfer(req *protocol.PullObjectRequest) error {
 					return
 				}
 				copy(dst[off:], rc.Data)
+				n.objs.receivedBytes.Add(l)
 				if size == 0 {
 					return
 				}
@@ -299,6 +303,7 @@ func (n *Node) transfer(req *protocol.PullObjectRequest) error {
 	n.objs.mu.Lock()
 	n.recordOwnerLocked(req.ObjectID, req.Owner)
 	n.objs.mu.Unlock()
+	n.objs.pullsDone.Add(1)
 	return nil
 }
 
@@ -330,6 +335,7 @@ func (n *Node) readChunk(ctx context.Context, req *protocol.ReadChunkRequest) (*
 	// runs after this copy).
 	out := make([]byte, end-req.Offset)
 	copy(out, b[req.Offset:end])
+	n.objs.sentBytes.Add(int64(len(out)))
 	return &protocol.ReadChunkReply{Data: out, Size: loc.Size}, nil
 }
 
@@ -338,7 +344,8 @@ func (n *Node) listObjects(context.Context, *protocol.Empty) (*protocol.ListObje
 	reply := &protocol.ListObjectsReply{NodeID: n.cfg.NodeID, Capacity: st.Capacity, Used: st.Used,
 		SpilledBytes: st.SpilledBytes, SpilledObjects: st.SpilledObjects, FallbackBytes: st.FallbackBytes,
 		Spills: st.Spills, Restores: st.Restores, SpillNanos: st.SpillNanos, RestoreNanos: st.RestoreNanos,
-		SpillBytes: st.SpillBytes, RestoreBytes: st.RestoreBytes}
+		SpillBytes: st.SpillBytes, RestoreBytes: st.RestoreBytes,
+		SentBytes: n.objs.sentBytes.Load(), ReceivedBytes: n.objs.receivedBytes.Load(), Pulls: n.objs.pullsDone.Load()}
 	n.objs.mu.Lock()
 	owners := make(map[string]string, len(n.objs.owners))
 	for k, v := range n.objs.owners {

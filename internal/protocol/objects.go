@@ -119,4 +119,10 @@ type ListObjectsReply struct {
 	RestoreNanos int64 `msgpack:"restorens"`
 	SpillBytes   int64 `msgpack:"spillb"`
 	RestoreBytes int64 `msgpack:"restoreb"`
+	// Transfers with other nodes since the node started: object bytes
+	// this node served to others, bytes it received, and the objects it
+	// copied in.
+	SentBytes     int64 `msgpack:"sentb,omitempty"`
+	ReceivedBytes int64 `msgpack:"recvb,omitempty"`
+	Pulls         int64 `msgpack:"pulls,omitempty"`
 }
