@@ -242,7 +242,7 @@ func Start(cfg Config) (*Node, error) {
 		jobs: map[string]*job{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), store: store,
 		gpus: gpu.NewAllocator(cfg.GPUIDs),
 		objs: &storeState{peers: map[*rpc.Peer]bool{}, pullers: map[string]map[string]bool{},
-			pulls: map[string]*pull{}, owners: map[string]string{}, clients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS))}}
+			pulls: map[string]*pull{}, dists: map[string]*distribution{}, owners: map[string]string{}, clients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS))}}
 	rpc.Register(n.rpc, protocol.NodeRequestLease, n.requestLease)
 	rpc.Register(n.rpc, protocol.NodeReturnLease, n.returnLease)
 	rpc.Register(n.rpc, protocol.NodeCancelLease, n.cancelLease)
@@ -266,6 +266,9 @@ func Start(cfg Config) (*Node, error) {
 	rpc.Register(n.rpc, protocol.NodeDeleteObjects, n.deleteObjects)
 	rpc.Register(n.rpc, protocol.NodePullObject, n.pullObject)
 	rpc.Register(n.rpc, protocol.NodeReadChunk, n.readChunk)
+	rpc.Register(n.rpc, protocol.NodePullPlan, n.pullPlan)
+	rpc.Register(n.rpc, protocol.NodePullDone, n.pullDone)
+	n.rpc.HandleStream(protocol.NodeChunkStream, n.serveChunks)
 	rpc.Register(n.rpc, protocol.NodeListObjects, n.listObjects)
 	rpc.Register(n.rpc, protocol.NodeListWorkers, n.listWorkers)
 	rpc.Register(n.rpc, protocol.NodeListLogs, n.listLogs)

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,27 +19,17 @@ import (
 // for transfers). Pins belong to connections, so a process that dies
 // releases everything it held.
 
-// Transfer tuning: chunk size and chunks in flight per object.
-const (
-	pullChunk    = 8 << 20
-	pullParallel = 4
-)
-
 type storeState struct {
 	mu      sync.Mutex
 	peers   map[*rpc.Peer]bool         // connections whose pins are released on close
 	pullers map[string]map[string]bool // object -> nodes that copied it from here
-	pulls   map[string]*pull           // transfers in progress, for dedup
+	pulls   map[string]*pull           // transfers in progress, for dedup and to serve from (transfer.go)
+	dists   map[string]*distribution   // objects whose primary is here: who holds or is copying them (distribute.go)
 	owners  map[string]string          // object -> owner address (rayo memory, owner watch)
 	watches map[string]*ownerWatch     // owner address -> its objects here (owners.go)
 	clients *rpc.Pool                  // other nodes and the head
 
 	sentBytes, receivedBytes, pullsDone atomic.Int64 // transfer counters (rayo memory, benchmarks)
-}
-
-type pull struct {
-	done chan struct{}
-	err  error
 }
 
 func storeErr(err error) error {
@@ -150,6 +139,7 @@ func (n *Node) deleteObjects(_ context.Context, req *protocol.DeleteObjectsReque
 			forward[addr] = append(forward[addr], id)
 		}
 		delete(n.objs.pullers, id)
+		delete(n.objs.dists, id)
 		n.forgetOwnerLocked(id)
 	}
 	n.objs.mu.Unlock()
@@ -193,118 +183,6 @@ func (n *Node) pullObject(ctx context.Context, req *protocol.PullObjectRequest) 
 		return nil, storeErr(err)
 	}
 	return &protocol.StoreObjectReply{Loc: toLoc(loc)}, nil
-}
-
-// pullOnce copies an object from another node; concurrent pulls of the
-// same object share one transfer.
-func (n *Node) pullOnce(ctx context.Context, req *protocol.PullObjectRequest) error {
-	st := n.objs
-	st.mu.Lock()
-	p := st.pulls[req.ObjectID]
-	if p == nil {
-		if n.store.Contains(req.ObjectID) {
-			st.mu.Unlock()
-			return nil
-		}
-		p = &pull{done: make(chan struct{})}
-		st.pulls[req.ObjectID] = p
-		st.mu.Unlock()
-		p.err = n.transfer(req)
-		st.mu.Lock()
-		delete(st.pulls, req.ObjectID)
-		st.mu.Unlock()
-		close(p.done)
-		return p.err
-	}
-	st.mu.Unlock()
-	select {
-	case <-p.done:
-		return p.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// transfer reads the object in chunks, several in flight, into a new
-// secondary copy.
-func (n *Node) transfer(req *protocol.PullObjectRequest) error {
-	ctx, cancel := n.stopContext(10 * time.Minute)
-	defer cancel()
-	src, err := n.peerNode(ctx, req.From)
-	if err != nil {
-		return rpc.Errorf(protocol.CodeObjectLost, "rayo: the node holding object %s is unreachable: %v", req.ObjectID, err)
-	}
-	size := req.Size
-	if size < 0 {
-		return rpc.Errorf(rpc.CodeBadRequest, "node: pull needs the object's size")
-	}
-	const holder = "transfer"
-	loc, err := n.store.Create(req.ObjectID, size, false, holder)
-	if err != nil {
-		return storeErr(err)
-	}
-	dst, err := n.store.Bytes(loc)
-	if err != nil {
-		n.store.Abort(req.ObjectID)
-		return err
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  int64
-	)
-	for w := 0; w < pullParallel; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				off := next
-				next += pullChunk
-				failed := first != nil
-				mu.Unlock()
-				if failed || (off >= size && !(size == 0 && off == 0)) {
-					return
-				}
-				var rc protocol.ReadChunkReply
-				l := min(int64(pullChunk), size-off)
-				err := src.Call(ctx, protocol.NodeReadChunk, &protocol.ReadChunkRequest{ObjectID: req.ObjectID, Offset: off, Len: l, Puller: n.Addr()}, &rc)
-				if err == nil && int64(len(rc.Data)) != l {
-					err = fmt.Errorf("node: short chunk of %s at %d: %d bytes, want %d", req.ObjectID, off, len(rc.Data), l)
-				}
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-				copy(dst[off:], rc.Data)
-				n.objs.receivedBytes.Add(l)
-				if size == 0 {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		n.store.Abort(req.ObjectID)
-		if errors.Is(first, rpc.ErrClosed) || rpc.CodeOf(first) == protocol.CodeObjectNotFound {
-			return rpc.Errorf(protocol.CodeObjectLost, "rayo: object %s is gone from the node that held it: %v", req.ObjectID, first)
-		}
-		return first
-	}
-	if err := n.store.Seal(req.ObjectID, holder); err != nil {
-		return storeErr(err)
-	}
-	n.objs.mu.Lock()
-	n.recordOwnerLocked(req.ObjectID, req.Owner)
-	n.objs.mu.Unlock()
-	n.objs.pullsDone.Add(1)
-	return nil
 }
 
 // readChunk serves a range of a sealed object to another node.

@@ -242,7 +242,15 @@ func (s *Store) Create(id string, size int64, primary bool, holder string) (Loca
 // Seal marks the object readable, wakes WaitSealed callers, and drops the
 // creator's pin (the one Create took; holder is expected to be the
 // creator).
-func (s *Store) Seal(id, holder string) error {
+func (s *Store) Seal(id, holder string) error { return s.seal(id, false) }
+
+// SealKeep seals the object as Seal does but keeps the creator's pin, as
+// a pin like Get's that the creator drops with Release: a node that
+// serves an object to others while it is still receiving it keeps the
+// bytes in place across the seal, with no moment unpinned.
+func (s *Store) SealKeep(id, holder string) error { return s.seal(id, true) }
+
+func (s *Store) seal(id string, keep bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -258,7 +266,9 @@ func (s *Store) Seal(id, holder string) error {
 	o.sealed = true
 	close(o.sealedCh)
 	s.touch(o)
-	s.unpin(o, o.creator, 1)
+	if !keep {
+		s.unpin(o, o.creator, 1)
+	}
 	return nil
 }
 

@@ -14,6 +14,16 @@ const (
 	NodePullObject    = "node.PullObject"
 	NodeReadChunk     = "node.ReadChunk"
 	NodeListObjects   = "node.ListObjects"
+	// NodePullPlan asks the node of an object's primary copy where to
+	// copy it from (PullPlanRequest → PullPlanReply); NodePullDone tells
+	// it how that went, so that it can hand the copy out in turn.
+	NodePullPlan = "node.PullPlan"
+	NodePullDone = "node.PullDone"
+	// NodeChunkStream is a stream (rpc.DialStream) that serves an
+	// object's bytes to another node: ChunkStreamRequest, then
+	// ChunkStreamReply, then ranges (two big-endian int64s: offset and
+	// length) one way and their bytes the other, in order.
+	NodeChunkStream = "node.ChunkStream"
 )
 
 // StoreLocation says where a sealed object's bytes are on a node: a file
@@ -77,6 +87,38 @@ type PullObjectRequest struct {
 	From     string `msgpack:"from"`
 	Size     int64  `msgpack:"size"`
 	Owner    string `msgpack:"owner,omitempty"`
+}
+
+type PullPlanRequest struct {
+	ObjectID string `msgpack:"id"`
+	// Puller is the address of the node that will copy the object.
+	Puller string `msgpack:"puller"`
+}
+
+// PullPlanReply lists the nodes to read the object's chunks from: nodes
+// with a whole copy and room to serve, or one that is receiving it and
+// passes on chunks as they arrive (a broadcast becomes a tree).
+type PullPlanReply struct {
+	Sources []string `msgpack:"sources"`
+}
+
+type PullDoneRequest struct {
+	ObjectID string `msgpack:"id"`
+	Puller   string `msgpack:"puller"`
+	// OK: the puller has a whole copy now (it may be asked to serve it).
+	OK bool `msgpack:"ok,omitempty"`
+	// Gone lists sources that failed to serve it.
+	Gone []string `msgpack:"gone,omitempty"`
+}
+
+type ChunkStreamRequest struct {
+	ObjectID string `msgpack:"id"`
+	// Puller is the node reading (it is told when the object is deleted).
+	Puller string `msgpack:"puller,omitempty"`
+}
+
+type ChunkStreamReply struct {
+	Size int64 `msgpack:"size"`
 }
 
 type ReadChunkRequest struct {

@@ -37,6 +37,16 @@ const unixHelloTimeout = 3 * time.Second
 // TCP when the socket is missing, not private, refuses the connection or
 // fails the hello; a refused token is not retried.
 func Dial(ctx context.Context, addr, token string, opts ...Option) (*Client, error) {
+	nc, err := dialConn(ctx, addr, token, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(nc, addr), nil
+}
+
+// dialConn opens a connection to addr and runs the hello on it, as Dial
+// describes.
+func dialConn(ctx context.Context, addr, token string, opts []Option) (net.Conn, error) {
 	deadline := time.Now().Add(DialTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -48,7 +58,7 @@ func Dial(ctx context.Context, addr, token string, opts ...Option) (*Client, err
 		}
 		err := clientHello(nc, addr, token, ud)
 		if err == nil {
-			return newClient(nc, addr), nil
+			return nc, nil
 		}
 		_ = nc.Close()
 		var he *helloError
@@ -70,7 +80,7 @@ func Dial(ctx context.Context, addr, token string, opts ...Option) (*Client, err
 		_ = nc.Close()
 		return nil, tlsRefusal(nc, err)
 	}
-	return newClient(nc, addr), nil
+	return nc, nil
 }
 
 // newClient serves calls on a connection whose hello succeeded.

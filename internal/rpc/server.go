@@ -49,6 +49,8 @@ type Server struct {
 	accepts  *logLimiter // failed accepts
 
 	tls *serverTLS // nil: plain TCP (see tls.go)
+
+	streams map[string]StreamHandler // guarded by mu (stream.go)
 }
 
 // Caps on connections that have not finished their hello: over them a
@@ -336,6 +338,10 @@ type Peer struct {
 	mu      sync.Mutex
 	onClose []func()
 	done    bool
+
+	// called: a request was read on the connection (only its reader, one
+	// goroutine at a time, touches it): a stream must come first.
+	called bool
 }
 
 // OnClose runs f once the connection is gone. If it is already gone, f
@@ -429,8 +435,19 @@ func (s *Server) readLoop(p *Peer, calls *sync.WaitGroup, ended chan struct{}) {
 			continue
 		}
 		s.mu.Lock()
-		oh, obs := s.ordered[f.Method], s.observer
+		oh, obs, sh := s.ordered[f.Method], s.observer, s.streams[f.Method]
 		s.mu.Unlock()
+		first := !p.called
+		p.called = true
+		if sh != nil {
+			if !first {
+				s.respond(p, f.ID, nil, errStreamNotFirst)
+				continue
+			}
+			s.serveStream(p, f, sh)
+			close(ended)
+			return
+		}
 		if oh != nil {
 			calls.Add(1)
 			if run := s.dispatchOrdered(p, f, oh, obs, calls.Done); run != nil {

@@ -1,0 +1,185 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/gcs/gcstest"
+	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/sched"
+)
+
+// startStoreNode starts a node daemon in this process with a store of
+// storeMiB.
+func startStoreNode(t *testing.T, head string, storeMiB int64) *Node {
+	t.Helper()
+	dir := t.TempDir()
+	n, err := Start(Config{HeadAddr: head, Token: testToken, Resources: sched.Resources{"CPU": sched.Unit},
+		LogsDir: filepath.Join(dir, "logs"), BinariesDir: filepath.Join(dir, "bin"), StoreDir: t.TempDir(),
+		ObjectStoreMemory: storeMiB << 20, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// putPrimary writes a primary object of size bytes into n's store.
+func putPrimary(t *testing.T, n *Node, id string, size int) []byte {
+	t.Helper()
+	want := make([]byte, size)
+	for i := range want {
+		want[i] = byte(i*7 + i>>13)
+	}
+	loc, err := n.store.Create(id, int64(size), true, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.store.Bytes(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b, want)
+	if err := n.store.Seal(id, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// pullTo asks node to copy the object from src and checks the bytes.
+func pullTo(t *testing.T, node, src *Node, id string, want []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dialHead(t, node.Addr())
+	var reply protocol.StoreObjectReply
+	if err := c.Call(ctx, protocol.NodePullObject, &protocol.PullObjectRequest{ObjectID: id, From: src.Addr(), Size: int64(len(want))}, &reply); err != nil {
+		return err
+	}
+	loc, err := node.store.Get(id, "check")
+	if err != nil {
+		return err
+	}
+	defer node.store.Release(id, "check")
+	got, err := node.store.Bytes(loc)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("node %s: the copied bytes differ", node.ID())
+	}
+	return nil
+}
+
+func sent(n *Node) int64 { return n.objs.sentBytes.Load() }
+
+// Many nodes reading one object at once get it through a tree of relays:
+// the source sends it at most fanout times, and every copy is whole.
+func TestTransferBroadcastIsATree(t *testing.T) {
+	g := gcstest.Start(t, testToken)
+	const size = 10*chunkSize + 12345
+	src := startStoreNode(t, g.Addr(), 16)
+	want := putPrimary(t, src, "obj-b", size)
+	var pullers []*Node
+	for i := 0; i < 6; i++ {
+		pullers = append(pullers, startStoreNode(t, g.Addr(), 16))
+	}
+	var wg sync.WaitGroup
+	for _, p := range pullers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pullTo(t, p, src, "obj-b", want); err != nil {
+				t.Errorf("pull to %s: %v", p.ID(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("source sent %d (object %d)", sent(src), size)
+	if s := sent(src); s > fanout*size {
+		t.Errorf("the source sent %d bytes, more than %d × the object's %d", s, fanout, size)
+	}
+	var relayed, received int64
+	for _, p := range pullers {
+		relayed += sent(p)
+		received += p.objs.receivedBytes.Load()
+	}
+	if received != int64(len(pullers))*size {
+		t.Errorf("the pullers received %d bytes, want %d", received, int64(len(pullers))*size)
+	}
+	if relayed < int64(len(pullers)-fanout)*size {
+		t.Errorf("the pullers passed on %d bytes, want at least %d", relayed, int64(len(pullers)-fanout)*size)
+	}
+}
+
+// A node reading an object that several nodes hold reads from them all,
+// and not from the primary's node.
+func TestTransferFromSeveralHolders(t *testing.T) {
+	g := gcstest.Start(t, testToken)
+	const size = 8 * chunkSize
+	src := startStoreNode(t, g.Addr(), 16)
+	want := putPrimary(t, src, "obj-s", size)
+	a, b, c := startStoreNode(t, g.Addr(), 16), startStoreNode(t, g.Addr(), 16), startStoreNode(t, g.Addr(), 16)
+	for _, n := range []*Node{a, b} {
+		if err := pullTo(t, n, src, "obj-s", want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := sent(src)
+	if err := pullTo(t, c, src, "obj-s", want); err != nil {
+		t.Fatal(err)
+	}
+	if sent(src) != before {
+		t.Errorf("the primary's node sent %d bytes to the third puller; the other copies should have", sent(src)-before)
+	}
+	if sent(a) == 0 || sent(b) == 0 {
+		t.Errorf("the holders sent %d and %d bytes: the third pull should read from both", sent(a), sent(b))
+	}
+}
+
+// A relay that cannot serve is replaced by the primary's node, and the
+// primary's node forgets it.
+func TestTransferFallsBackFromADeadRelay(t *testing.T) {
+	g := gcstest.Start(t, testToken)
+	const size = 3 * chunkSize
+	src := startStoreNode(t, g.Addr(), 16)
+	want := putPrimary(t, src, "obj-f", size)
+	// Two pullers that never come, so that the next one is planned onto
+	// a relay that is not there.
+	ctx := context.Background()
+	for _, ghost := range []string{"127.0.0.1:1", "127.0.0.1:2"} {
+		if _, err := src.pullPlan(ctx, &protocol.PullPlanRequest{ObjectID: "obj-f", Puller: ghost}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startStoreNode(t, g.Addr(), 16)
+	if err := pullTo(t, p, src, "obj-f", want); err != nil {
+		t.Fatal(err)
+	}
+	if sent(src) != size {
+		t.Errorf("the primary's node sent %d bytes, want the whole object (%d) after the relay failed", sent(src), size)
+	}
+	waitFor(t, "the primary's node to forget the dead relay", func() bool {
+		src.objs.mu.Lock()
+		defer src.objs.mu.Unlock()
+		_, ok := src.objs.dists["obj-f"].holders["127.0.0.1:1"]
+		return !ok
+	})
+}
+
+// A pull of an object its source no longer has fails as lost.
+func TestTransferOfAMissingObjectIsLost(t *testing.T) {
+	g := gcstest.Start(t, testToken)
+	src := startStoreNode(t, g.Addr(), 16)
+	p := startStoreNode(t, g.Addr(), 16)
+	err := pullTo(t, p, src, "obj-none", make([]byte, 100))
+	t.Logf("err: %v", err)
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("gone")) {
+		t.Fatalf("pull of a missing object: %v", err)
+	}
+}
