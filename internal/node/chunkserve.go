@@ -150,4 +150,3 @@ func (p *pull) await(off, end int64) ([]byte, error) {
 	}
 	return p.dst[off:end], nil
 }
-

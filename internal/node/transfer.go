@@ -55,7 +55,7 @@ type pull struct {
 	dst  []byte // the object's bytes in the store, once created
 	// created: size, dst and have are set.
 	created bool
-	have []bool // received chunks
+	have    []bool // received chunks
 	// ended: the object is sealed (failed false) or the transfer gave
 	// up (failed true).
 	ended, failed bool
