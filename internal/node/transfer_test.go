@@ -82,7 +82,7 @@ func sent(n *Node) int64 { return n.objs.sentBytes.Load() }
 // the source sends it at most fanout times, and every copy is whole.
 func TestTransferBroadcastIsATree(t *testing.T) {
 	g := gcstest.Start(t, testToken)
-	const size = 10*chunkSize + 12345
+	size := int(10*chunkSize + 12345)
 	src := startStoreNode(t, g.Addr(), 16)
 	want := putPrimary(t, src, "obj-b", size)
 	var pullers []*Node
@@ -101,7 +101,7 @@ func TestTransferBroadcastIsATree(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("source sent %d (object %d)", sent(src), size)
-	if s := sent(src); s > fanout*size {
+	if s := sent(src); s > int64(fanout*size) {
 		t.Errorf("the source sent %d bytes, more than %d × the object's %d", s, fanout, size)
 	}
 	var relayed, received int64
@@ -109,11 +109,11 @@ func TestTransferBroadcastIsATree(t *testing.T) {
 		relayed += sent(p)
 		received += p.objs.receivedBytes.Load()
 	}
-	if received != int64(len(pullers))*size {
-		t.Errorf("the pullers received %d bytes, want %d", received, int64(len(pullers))*size)
+	if received != int64(len(pullers)*size) {
+		t.Errorf("the pullers received %d bytes, want %d", received, len(pullers)*size)
 	}
-	if relayed < int64(len(pullers)-fanout)*size {
-		t.Errorf("the pullers passed on %d bytes, want at least %d", relayed, int64(len(pullers)-fanout)*size)
+	if relayed < int64((len(pullers)-fanout)*size) {
+		t.Errorf("the pullers passed on %d bytes, want at least %d", relayed, (len(pullers)-fanout)*size)
 	}
 }
 
@@ -121,7 +121,7 @@ func TestTransferBroadcastIsATree(t *testing.T) {
 // and not from the primary's node.
 func TestTransferFromSeveralHolders(t *testing.T) {
 	g := gcstest.Start(t, testToken)
-	const size = 8 * chunkSize
+	size := int(8 * chunkSize)
 	src := startStoreNode(t, g.Addr(), 16)
 	want := putPrimary(t, src, "obj-s", size)
 	a, b, c := startStoreNode(t, g.Addr(), 16), startStoreNode(t, g.Addr(), 16), startStoreNode(t, g.Addr(), 16)
@@ -146,7 +146,7 @@ func TestTransferFromSeveralHolders(t *testing.T) {
 // primary's node forgets it.
 func TestTransferFallsBackFromADeadRelay(t *testing.T) {
 	g := gcstest.Start(t, testToken)
-	const size = 3 * chunkSize
+	size := int(3 * chunkSize)
 	src := startStoreNode(t, g.Addr(), 16)
 	want := putPrimary(t, src, "obj-f", size)
 	// Two pullers that never come, so that the next one is planned onto
@@ -161,7 +161,7 @@ func TestTransferFallsBackFromADeadRelay(t *testing.T) {
 	if err := pullTo(t, p, src, "obj-f", want); err != nil {
 		t.Fatal(err)
 	}
-	if sent(src) != size {
+	if sent(src) != int64(size) {
 		t.Errorf("the primary's node sent %d bytes, want the whole object (%d) after the relay failed", sent(src), size)
 	}
 	waitFor(t, "the primary's node to forget the dead relay", func() bool {
