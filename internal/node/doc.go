@@ -44,12 +44,17 @@
 //	storeState.mu → the object store's own lock (Contains, Info)
 //	storeState.mu → rpc.Peer.mu (holder: a connection's pins go when it
 //	                closes)
+//	pull.mu → the object store's own lock (a transfer's kept pin goes
+//	          back when its last relay stream leaves; transfer.go)
 //
 // Node.mu and storeState.mu (the object directory: pins, pulls, owner
-// watches) are never held together. No lock above is held while taking
+// watches) are never held together, nor storeState.mu and a pull's mu
+// (a transfer in progress: its received chunks and the streams relaying
+// them; a relay waits on its cond, and a failing transfer closes the
+// relays' connections under it). No lock above is held while taking
 // Node.mu. Leaves besides: a worker's output lock (launch's logMu,
 // shared by its stdout and stderr pumps and held across a line's write to
-// the worker's log file, so that lines do not interleave) and a pull's
-// chunk cursor (transfer's mu). No node lock is held across a call that
+// the worker's log file, so that lines do not interleave) and a
+// transfer's chunk cursor (receiver.mu). No node lock is held across a call that
 // may spill or restore an object (the store's Create, Get).
 package node
