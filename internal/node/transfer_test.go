@@ -1,8 +1,12 @@
 package node
 
 import (
+	"encoding/binary"
+	"net"
+
 	"bytes"
 	"context"
+	"github.com/rayo-dev/rayo/internal/rpc"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -181,5 +185,127 @@ func TestTransferOfAMissingObjectIsLost(t *testing.T) {
 	t.Logf("err: %v", err)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("gone")) {
 		t.Fatalf("pull of a missing object: %v", err)
+	}
+}
+
+// startRelayPull makes node r look as if it were receiving object id:
+// the copy exists, no chunk has arrived.
+func startRelayPull(t *testing.T, r *Node, id string, size int) *pull {
+	t.Helper()
+	loc, err := r.store.Create(id, int64(size), false, transferHolder(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := r.store.Bytes(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPull(id)
+	p.size, p.dst, p.have, p.created = int64(size), dst, make([]bool, chunkCount(int64(size))), true
+	r.objs.mu.Lock()
+	r.objs.pulls[id] = p
+	r.objs.mu.Unlock()
+	return p
+}
+
+func askChunk(t *testing.T, c net.Conn, chunk int, size int) {
+	t.Helper()
+	off, end := chunkRange(chunk, int64(size))
+	var msg [16]byte
+	binary.BigEndian.PutUint64(msg[:8], uint64(off))
+	binary.BigEndian.PutUint64(msg[8:], uint64(end-off))
+	if _, err := c.Write(msg[:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A node still receiving an object serves each chunk once it has it, and
+// keeps the sealed copy pinned until its last reader is done.
+func TestRelayServesChunksAsTheyArrive(t *testing.T) {
+	g := gcstest.Start(t, testToken)
+	r := startStoreNode(t, g.Addr(), 16)
+	size := int(2 * chunkSize)
+	p := startRelayPull(t, r, "obj-r", size)
+	ctx := context.Background()
+	var reply protocol.ChunkStreamReply
+	c, err := rpc.DialStream(ctx, r.Addr(), testToken, protocol.NodeChunkStream, &protocol.ChunkStreamRequest{ObjectID: "obj-r"}, &reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if reply.Size != int64(size) {
+		t.Fatalf("size %d", reply.Size)
+	}
+	askChunk(t, c, 1, size)
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, chunkSize)
+		if _, err := io.ReadFull(c, b); err != nil {
+			got <- nil
+			return
+		}
+		got <- b
+	}()
+	// Chunk 0 arriving does not answer a request for chunk 1.
+	for i, off := 0, 0; i < 2; i, off = i+1, off+int(chunkSize) {
+		for j := range int(chunkSize) {
+			p.dst[off+j] = byte(i + 1)
+		}
+		p.mu.Lock()
+		p.have[i] = true
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		if i == 0 {
+			select {
+			case <-got:
+				t.Fatal("chunk 1 was served before it arrived")
+			default:
+			}
+		}
+	}
+	if b := <-got; b == nil || b[0] != 2 || b[len(b)-1] != 2 {
+		t.Fatalf("chunk 1 came wrong: %v", b == nil)
+	}
+	// Sealed while a reader is still connected: the copy stays pinned
+	// until it hangs up.
+	if err := r.store.SealKeep("obj-r", transferHolder("obj-r")); err != nil {
+		t.Fatal(err)
+	}
+	p.finish(r, true)
+	if info, _ := r.store.Info("obj-r"); info.Pins != 1 {
+		t.Fatalf("pins after the seal with a reader connected: %d, want 1", info.Pins)
+	}
+	_ = c.Close()
+	waitFor(t, "the relay's pin to go with its last reader", func() bool {
+		info, _ := r.store.Info("obj-r")
+		return info.Pins == 0
+	})
+}
+
+// When a relay's own transfer fails, its readers are cut off at once,
+// and the copy is freed only after they are gone.
+func TestRelayFailureCutsItsReadersOff(t *testing.T) {
+	g := gcstest.Start(t, testToken)
+	r := startStoreNode(t, g.Addr(), 16)
+	size := int(2 * chunkSize)
+	p := startRelayPull(t, r, "obj-x", size)
+	c, err := rpc.DialStream(context.Background(), r.Addr(), testToken, protocol.NodeChunkStream, &protocol.ChunkStreamRequest{ObjectID: "obj-x"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	askChunk(t, c, 0, size)
+	waitFor(t, "the reader to be served", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.servers == 1
+	})
+	p.finish(r, false)
+	r.store.Abort("obj-x")
+	if _, err := io.ReadFull(c, make([]byte, 1)); err == nil {
+		t.Fatal("the reader of a failed relay got bytes")
+	}
+	if r.store.Contains("obj-x") {
+		t.Fatal("the failed copy is still in the store")
 	}
 }
