@@ -98,8 +98,14 @@ type Server struct {
 	version      uint64 // bumped on every actor or group change, for long polls
 	nodesChanged chan struct{}
 	nodeClients  *rpc.Pool
-	pgs          map[string]*pgEntry
-	actorSpread  int // the SPREAD cursor for placing actors
+	// viewVersion is the version of the cluster view (nodeStatesLocked)
+	// that heartbeat replies carry: bumped when a node's state changes,
+	// and sent to a node only when its copy is older. It starts from the
+	// clock, so that a node's copy from before a head restart is never
+	// taken for current.
+	viewVersion uint64
+	pgs         map[string]*pgEntry
+	actorSpread int // the SPREAD cursor for placing actors
 	// jobsAwaiting: jobs of a recovered state whose driver has not
 	// attached again, with the time they end unless it does.
 	jobsAwaiting  map[string]time.Time
@@ -155,7 +161,7 @@ func Start(cfg Config) (*Server, error) {
 		uploads: map[string]*os.File{}, stop: make(chan struct{}),
 		actors: map[string]*actorEntry{}, actorNames: map[string]string{}, nodesChanged: make(chan struct{}),
 		nodeClients: rpc.NewPool(cfg.Token, rpc.WithTLS(cfg.TLS)), pgs: map[string]*pgEntry{}, jobsAwaiting: map[string]time.Time{}, kv: map[string][]byte{}, db: db,
-		tasks: newTaskStore(cfg.MaxTaskRecords)}
+		tasks: newTaskStore(cfg.MaxTaskRecords), viewVersion: uint64(time.Now().UnixNano())}
 	if db != nil {
 		if err := s.recover(); err != nil {
 			close(s.stop)
@@ -397,19 +403,41 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 		// Resources were freed: an actor waiting for them may fit now.
 		defer s.clusterChangedLocked()
 	}
+	if !sameLoad(&n.state, req) {
+		s.viewVersion++
+	}
 	n.state.Available = req.Available
 	if req.Total != nil {
 		n.state.Info.Total = req.Total
 	}
 	n.state.Demands = req.Demands
 	n.state.Workers = req.Workers
-	reply := &protocol.HeartbeatReply{Nodes: s.nodeStatesLocked()}
+	reply := &protocol.HeartbeatReply{ViewVersion: s.viewVersion}
+	if req.ViewVersion != s.viewVersion {
+		reply.Nodes = s.nodeStatesLocked()
+	}
 	for _, id := range req.Jobs {
 		if j := s.jobs[id]; j != nil && !j.Alive {
 			reply.DeadJobs = append(reply.DeadJobs, id)
 		}
 	}
 	return reply, nil
+}
+
+// sameLoad reports whether a heartbeat leaves what the view shows of its
+// node as it was.
+func sameLoad(st *protocol.NodeState, req *protocol.HeartbeatRequest) bool {
+	if !st.Available.Equal(req.Available) || st.Workers != req.Workers || len(st.Demands) != len(req.Demands) ||
+		req.Total != nil && !st.Info.Total.Equal(req.Total) {
+		return false
+	}
+	for i, d := range req.Demands {
+		o := st.Demands[i]
+		if d.Count != o.Count || d.Infeasible != o.Infeasible || !d.Shape.Equal(o.Shape) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) nodeStatesLocked() []protocol.NodeState {

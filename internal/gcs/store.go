@@ -129,7 +129,10 @@ func (s *Server) persist(bucket []byte, key string, v any) {
 	}
 }
 
+// saveNodeLocked persists a node's changed state; the cluster view that
+// heartbeats carry changes with it.
 func (s *Server) saveNodeLocked(n *nodeEntry) {
+	s.viewVersion++
 	s.persist(bucketNodes, n.state.Info.NodeID, &n.state)
 }
 

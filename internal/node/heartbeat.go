@@ -94,12 +94,15 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 			}
 			failures = 0
 			head, backoff = c, period
+			n.mu.Lock()
+			n.viewVersion = 0 // a new head (or connection): take its whole view
+			n.mu.Unlock()
 			n.log.Info("reconnected to the head")
 		}
 		n.reportStoreLost(head)
 		n.mu.Lock()
 		req := &protocol.HeartbeatRequest{NodeID: n.cfg.NodeID, Available: n.available.Clone(), Total: n.total.Clone(),
-			Demands: n.demandsLocked(), Workers: len(n.workers)}
+			Demands: n.demandsLocked(), Workers: len(n.workers), ViewVersion: n.viewVersion}
 		seen := map[string]bool{}
 		for id, j := range n.jobs {
 			if id = baseKey(id); !j.dead && !seen[id] { // one per job, whatever its environments
@@ -125,9 +128,11 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		}
 		var stale []*worker
 		n.mu.Lock()
-		n.view = reply.Nodes
-		n.viewAt = time.Now()
-		for _, st := range reply.Nodes {
+		if reply.ViewVersion == 0 || reply.ViewVersion != n.viewVersion {
+			n.view, n.viewVersion = reply.Nodes, reply.ViewVersion
+		}
+		n.viewAt = time.Now() // the view is current as of now, new or not
+		for _, st := range n.view {
 			if st.Info.NodeID == n.cfg.NodeID && st.Draining && !n.draining {
 				n.draining, n.drainBy = true, time.UnixMilli(st.DrainBy)
 				n.log.Info("draining: no new work lands here", "deadline", n.drainBy)

@@ -162,17 +162,18 @@ type Node struct {
 	// startedAt is when the daemon started (reported at each registration).
 	startedAt time.Time
 
-	mu        sync.Mutex
-	total     sched.Resources // grows and shrinks with placement-group bundles
-	available sched.Resources
-	bundles   map[string]*bundle
-	view      []protocol.NodeState
-	viewAt    time.Time // when view last came from the head
-	pending   map[string]*leaseReq
-	spreadIdx int
-	queue     []*leaseReq
-	workers   map[string]*worker
-	leases    map[string]*lease
+	mu          sync.Mutex
+	total       sched.Resources // grows and shrinks with placement-group bundles
+	available   sched.Resources
+	bundles     map[string]*bundle
+	view        []protocol.NodeState
+	viewAt      time.Time // when view last came from the head
+	viewVersion uint64    // the head's version of view (0: none yet)
+	pending     map[string]*leaseReq
+	spreadIdx   int
+	queue       []*leaseReq
+	workers     map[string]*worker
+	leases      map[string]*lease
 	// peerLeases holds each requester connection's leases, so they
 	// return when it closes.
 	peerLeases map[*rpc.Peer]map[string]*lease

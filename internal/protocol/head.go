@@ -78,6 +78,10 @@ type HeartbeatRequest struct {
 	// Jobs are the jobs the node holds workers or state for; the reply
 	// says which of them have ended.
 	Jobs []string `msgpack:"jobs,omitempty"`
+	// ViewVersion is the version of the cluster view the node holds (0:
+	// none): the head sends the view only when it has a newer one, so an
+	// idle cluster's heartbeats carry no view at all.
+	ViewVersion uint64 `msgpack:"viewv,omitempty"`
 }
 
 // NodeState is one node as the head sees it.
@@ -116,9 +120,12 @@ func (n *NodeState) StateName() string {
 type HeartbeatReply struct {
 	// Unknown asks the node to register again (the head forgot it, or
 	// declared it dead).
-	Unknown  bool        `msgpack:"unknown,omitempty"`
-	Nodes    []NodeState `msgpack:"nodes"`
-	DeadJobs []string    `msgpack:"deadjobs,omitempty"`
+	Unknown bool `msgpack:"unknown,omitempty"`
+	// Nodes is the cluster view, when ViewVersion is newer than the
+	// node's; nil when the node's is current.
+	Nodes       []NodeState `msgpack:"nodes"`
+	ViewVersion uint64      `msgpack:"viewv,omitempty"`
+	DeadJobs    []string    `msgpack:"deadjobs,omitempty"`
 }
 
 type RegisterJobRequest struct {

@@ -71,6 +71,22 @@ func (r Resources) Clone() Resources {
 	return c
 }
 
+// Equal reports whether r and o hold the same amounts (a missing name
+// counts as zero).
+func (r Resources) Equal(o Resources) bool {
+	for k, v := range r {
+		if o[k] != v {
+			return false
+		}
+	}
+	for k, v := range o {
+		if r[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
 // IsZero reports whether r requests nothing (no positive entry).
 func (r Resources) IsZero() bool {
 	for _, v := range r {
