@@ -1,30 +1,31 @@
 package cli
 
 import (
-	"context"
 	"os"
+
+	"github.com/rayo-dev/rayo/internal/session"
 )
 
 // headPid is the pid of the head daemon for --actors' memory rows: this
-// process on the embedded cluster, the head's own when it runs on this
-// machine; 0 if unknown.
-func headPid(ctx context.Context, tempDir, address, token string) int {
+// process on the embedded cluster; the head of the latest local session
+// when --address is it (or auto); 0 if unknown. The node daemon that
+// `rayo start --head` runs beside the head is another process.
+func headPid(tempDir, address string) int {
 	if address == "" {
 		return os.Getpid()
 	}
-	if address == "auto" {
-		address = "" // the local session's
-	}
-	f := clusterFlags{tempDir: tempDir, address: address, token: token}
-	st, err := f.clusterStatus(ctx)
+	d, err := session.Latest(tempDir)
 	if err != nil {
 		return 0
 	}
-	host, _ := os.Hostname()
-	for _, n := range st.Nodes {
-		if n.Info.IsHead && n.Info.Hostname == host {
-			return n.Info.Pid
+	if address != "auto" {
+		if addr, err := d.ReadAddress(); err != nil || addr != address {
+			return 0
 		}
 	}
-	return 0
+	pids, err := d.Pids()
+	if err != nil {
+		return 0
+	}
+	return pids["head"]
 }

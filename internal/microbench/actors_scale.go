@@ -48,6 +48,14 @@ const projectionNodeBytes = 256 << 30
 // the head's memory rows. The worker processes must be on this machine
 // for their memory rows (all nodes of a local cluster are).
 func RunManyActors(ctx context.Context, o Options, n int, headPid int) ([]Result, error) {
+	return RunManyActorsEnv(ctx, o, n, headPid, nil)
+}
+
+// RunManyActorsEnv is RunManyActors with env in the actors' processes
+// (rayo.EnvVars): the Go runtime's settings (GOGC, GOMEMLIMIT, GODEBUG...)
+// that change the memory of an actor process, tried without changing the
+// head's or the driver's.
+func RunManyActorsEnv(ctx context.Context, o Options, n int, headPid int, env map[string]string) ([]Result, error) {
 	o.defaults()
 	b := &bench{ctx: ctx, o: o}
 	if n < 1 {
@@ -58,7 +66,11 @@ func RunManyActors(ctx context.Context, o Options, n int, headPid int) ([]Result
 	// Create: New returns once the head recorded the actor; Ready once its
 	// constructor ran on its own worker. The head places them all at once.
 	start := time.Now()
-	spread := idleType.Options(rayo.Spread())
+	opts := []rayo.Option{rayo.Spread()}
+	if len(env) > 0 {
+		opts = append(opts, rayo.EnvVars(env))
+	}
+	spread := idleType.Options(opts...)
 	handles := make([]rayo.ActorHandle[Idle], 0, n)
 	// Kill whatever was created, also on an error path.
 	defer func() {
