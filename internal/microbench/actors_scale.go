@@ -72,10 +72,16 @@ func RunManyActorsEnv(ctx context.Context, o Options, n int, headPid int, env ma
 	}
 	spread := idleType.Options(opts...)
 	handles := make([]rayo.ActorHandle[Idle], 0, n)
-	// Kill whatever was created, also on an error path.
+	// Kill whatever was created, also on an error path (and after ctx
+	// ended, for a while: the head may be gone).
 	defer func() {
+		if len(handles) == 0 {
+			return
+		}
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
 		for _, h := range handles {
-			_ = rayo.Kill(context.WithoutCancel(ctx), h, true)
+			_ = rayo.Kill(kctx, h, true)
 		}
 	}()
 	for i := range n {
