@@ -91,9 +91,14 @@ func RunManyActorsEnv(ctx context.Context, o Options, n int, headPid int, env ma
 		}
 		handles = append(handles, h)
 	}
+	// An actor with no node to go to waits for one for ever (as in Ray):
+	// bound the wait, so that a run whose nodes died ends with an error.
+	rctx, cancel := context.WithTimeout(ctx, time.Minute+time.Duration(n)*50*time.Millisecond)
+	defer cancel()
 	for i, h := range handles {
-		if err := h.Ready(ctx); err != nil {
-			return b.results, fmt.Errorf("microbench: actor %d of %d: %w", i+1, n, err)
+		if err := h.Ready(rctx); err != nil {
+			return b.results, fmt.Errorf("microbench: actor %d of %d not alive after %s: %w", i+1, n,
+				time.Since(start).Round(time.Second), err)
 		}
 	}
 	b.add(Result{Name: fmt.Sprintf("create %d actors (until all alive)", n), Value: ms(time.Since(start)), Unit: "ms"})
