@@ -30,9 +30,9 @@ type actorCost struct {
 // recordActors records n actors in a head that persists to dir, as the
 // driver's CreateActor messages would (the RPC's handler itself), with no
 // node to place them: each waits as infeasible, its scheduler goroutine
-// parked. Then each is marked alive on a worker as placeActor records it,
-// without the worker connection, which only a real process gives (see
-// `rayo microbenchmark --actors`).
+// parked. Then each is marked alive on a worker with its lease, as
+// placeActor records it, without the worker connection, which only a real
+// process gives (see `rayo microbenchmark --actors`).
 func recordActors(tb testing.TB, dir string, n int) actorCost {
 	tb.Helper()
 	s, err := Start(Config{Token: "tok", BinariesDir: filepath.Join(dir, "bin"), DataDir: filepath.Join(dir, "data"),
@@ -70,9 +70,11 @@ func recordActors(tb testing.TB, dir string, n int) actorCost {
 	elapsed := time.Since(start)
 	s.mu.Lock()
 	for i, a := range s.actors {
+		reply := protocol.LeaseReply{LeaseID: "l" + i[len(i)-6:], WorkerID: "w" + i[len(i)-6:],
+			WorkerAddr: "/tmp/rayo/session/sockets/worker-" + i + ".sock", WorkerPid: 4242, NodeID: "46135a7a3783e525"}
+		a.lease = &actorLease{nodeAddr: "127.0.0.1:40000", reply: reply} // no worker connection
 		a.info.State = protocol.ActorAlive
-		a.info.Addr, a.info.WorkerID = "/tmp/rayo/session/sockets/worker-"+i+".sock", "w"+i[len(i)-6:]
-		a.info.NodeID, a.info.Pid = "46135a7a3783e525", 4242
+		a.info.Addr, a.info.WorkerID, a.info.NodeID, a.info.Pid = reply.WorkerAddr, reply.WorkerID, reply.NodeID, reply.WorkerPid
 		s.touchLocked(a)
 	}
 	s.mu.Unlock()
