@@ -19,6 +19,8 @@ func newMicrobenchmark() *cobra.Command {
 		asJSON, scale                   bool
 		trial                           time.Duration
 		so                              microbench.ScaleOptions
+		actors                          int
+		actorsEnv                       map[string]string
 	)
 	cmd := &cobra.Command{
 		Use:   "microbenchmark",
@@ -55,7 +57,9 @@ func newMicrobenchmark() *cobra.Command {
 			start := time.Now()
 			var rs []microbench.Result
 			var err error
-			if scale {
+			if actors > 0 {
+				rs, err = microbench.RunManyActorsEnv(ctx, o, actors, headPid(tempDir, address), actorsEnv)
+			} else if scale {
 				if address != "" {
 					so.NodePid = driverNodePid(ctx, tempDir, address, token)
 				}
@@ -83,6 +87,8 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().IntVar(&so.Returns, "scale-returns", 3000, "--scale: return values of one task")
 	cmd.Flags().IntVar(&so.Objects, "scale-objects", 10000, "--scale: objects in one GetAll")
 	cmd.Flags().IntVar(&so.QueuedTasks, "scale-tasks", 1000000, "--scale: tasks queued at once")
+	cmd.Flags().IntVar(&actors, "actors", 0, "run the many-actors rows instead: create this many zero-CPU actors, call each once, kill them (time per phase, memory per actor process, head memory)")
+	cmd.Flags().StringToStringVar(&actorsEnv, "actors-env", nil, "--actors: environment of the actors' processes (GOGC=50,GODEBUG=...)")
 	cmd.Flags().DurationVar(&trial, "trial", 1500*time.Millisecond, "duration of each of a row's 4 trials")
 	return cmd
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/rayo-dev/rayo/internal/sched"
@@ -16,13 +17,36 @@ import (
 // more cores than the scheduler gave it. A GOMAXPROCS set in the job's
 // environment wins.
 
-// userProcs reports whether the process's GOMAXPROCS came from its
-// environment.
-var userProcs = os.Getenv("GOMAXPROCS") != ""
+// WorkerMaxProcsEnv names the GOMAXPROCS a worker would have had: a node
+// starts a worker with GOMAXPROCS=1 and this set (unless the job set
+// GOMAXPROCS), so that the runtime never builds the machine's count of Ps
+// (their caches, a GC mark worker each) for a worker that mostly holds
+// one CPU or none (an actor): 0.8 MiB less per idle actor process with 2
+// Ps, more with many (docs/performance.md, "Many actors").
+const WorkerMaxProcsEnv = "RAYO_WORKER_MAXPROCS"
 
-// maxProcs is the process's GOMAXPROCS at start: the machine's CPUs, or
-// fewer where a container limits them.
-var maxProcs = runtime.GOMAXPROCS(0)
+// userProcs reports whether the process's GOMAXPROCS came from its
+// environment (the node's start value does not count); maxProcs is the
+// most Ps a worker takes: the machine's CPUs, or fewer where a container
+// limits them.
+var userProcs, maxProcs = procsAtStart(os.Getenv, os.Unsetenv, runtime.GOMAXPROCS(0))
+
+// procsAtStart reads the start's GOMAXPROCS settings. It removes the
+// node's from the environment, so that the processes a worker starts get
+// the machine's default, not the worker's start value.
+func procsAtStart(getenv func(string) string, unsetenv func(string) error, current int) (user bool, max int) {
+	v := getenv(WorkerMaxProcsEnv)
+	if v == "" {
+		return getenv("GOMAXPROCS") != "", current
+	}
+	_ = unsetenv(WorkerMaxProcsEnv)
+	_ = unsetenv("GOMAXPROCS")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		n = runtime.NumCPU()
+	}
+	return false, n
+}
 
 var (
 	procsMu sync.Mutex
