@@ -65,6 +65,13 @@ type Config struct {
 	// PrestartWorkers is how many workers start when a job first asks
 	// this node for a lease, and how many idle ones a job keeps.
 	PrestartWorkers int
+	// MaxStartingWorkers bounds the worker processes starting at once
+	// (Ray's maximum_startup_concurrency; default: the machine's cores,
+	// at least 4). A burst of a thousand actors then starts as fast as
+	// the cores allow, instead of a thousand processes fighting over
+	// them while the node's scheduling passes, each over every waiting
+	// request, hold its lock.
+	MaxStartingWorkers int
 	// IdleWorkerTimeout is how long an idle worker beyond the prestarted
 	// ones lives.
 	IdleWorkerTimeout time.Duration
@@ -139,6 +146,9 @@ func (c *Config) Validate() error {
 	c.MaxWorkersCeiling = max(c.MaxWorkersCeiling, c.MaxWorkers)
 	if c.PrestartWorkers <= 0 {
 		c.PrestartWorkers = min(max(cpus, 1), 4)
+	}
+	if c.MaxStartingWorkers <= 0 {
+		c.MaxStartingWorkers = max(runtime.NumCPU(), 4)
 	}
 	if c.IdleWorkerTimeout <= 0 {
 		c.IdleWorkerTimeout = 10 * time.Second

@@ -252,6 +252,9 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated, forRequest bool) boo
 	if j.binPath == "" || j.err != nil || j.dead || n.stopping {
 		return false
 	}
+	if n.startingLocked() >= n.cfg.MaxStartingWorkers {
+		return false // the next registration (or failed start) tries again
+	}
 	if j.starting >= n.prestart(j) && j.starting+len(j.idle) >= n.grantableLocked(j.key) {
 		return false
 	}
@@ -263,6 +266,16 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated, forRequest bool) boo
 	}
 	n.startWorkerLocked(j)
 	return true
+}
+
+// startingLocked counts the worker processes started and not registered
+// yet, over every job.
+func (n *Node) startingLocked() int {
+	c := 0
+	for _, j := range n.jobs {
+		c += j.starting
+	}
+	return c
 }
 
 // evictIdleLocked stops the longest idle worker of another job entry,

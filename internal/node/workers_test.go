@@ -269,3 +269,56 @@ func TestWorkerStoppedBeforeItsProcessStarts(t *testing.T) {
 		t.Error("the stopped worker's process started")
 	}
 }
+
+// A burst of requests starts at most MaxStartingWorkers processes at
+// once; the rest wait for those to register (or fail) instead of all
+// starting together.
+func TestWorkerStartsAreBounded(t *testing.T) {
+	entered, release := make(chan struct{}, 16), make(chan struct{})
+	testHookLaunch = func() {
+		entered <- struct{}{}
+		<-release
+	}
+	t.Cleanup(func() { testHookLaunch = nil })
+	g := gcstest.Start(t, testToken)
+	dir := t.TempDir()
+	n, err := Start(Config{HeadAddr: g.Addr(), Token: testToken, Resources: sched.Resources{"CPU": 8 * sched.Unit},
+		LogsDir: filepath.Join(dir, "logs"), BinariesDir: filepath.Join(dir, "bin"), StoreDir: t.TempDir(),
+		ObjectStoreMemory: 1 << 20, MaxStartingWorkers: 2, PrestartWorkers: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+	t.Cleanup(func() { close(release) }) // runs before n.Stop: the held starts go on and end
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 6 {
+		requestLeaseAsync(ctx, t, n, &protocol.LeaseRequest{RequestID: "r" + strconv.Itoa(i), Dedicated: true,
+			Job: protocol.JobSpec{JobID: "job1", Binary: binaryAt(t, "/bin/true")}, Resources: sched.Resources{"CPU": sched.Unit}})
+	}
+	for range 2 {
+		select {
+		case <-entered:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the first starts did not begin")
+		}
+	}
+	waitFor(t, "every request to reach the node", func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return len(n.queue) == 6
+	})
+	n.mu.Lock()
+	n.scheduleLocked() // a pass with every request waiting: still two
+	starting := n.startingLocked()
+	n.mu.Unlock()
+	if starting != 2 {
+		t.Fatalf("%d workers starting at once, want the bound, 2", starting)
+	}
+	select {
+	case <-entered:
+		t.Fatal("a third start began while two were starting")
+	default:
+	}
+}
