@@ -273,7 +273,35 @@ func (s *Server) markDeadLocked(a *actorEntry, d *protocol.ActorDeath) *actorLea
 	a.lease = nil
 	s.touchLocked(a)
 	s.cfg.Log.Info("actor died", "actor", a.info.ActorID, "class", a.info.Class, "cause", d.Code)
+	s.rememberDeadLocked(a.info.ActorID)
 	return l
+}
+
+// DefaultMaxDeadActors is Ray's bound on the destroyed actors its GCS
+// keeps (maximum_gcs_destroyed_actor_cached_count).
+const DefaultMaxDeadActors = 100_000
+
+// rememberDeadLocked keeps a dead actor's record for the state API, and
+// forgets the longest dead beyond MaxDeadActors: without a bound, a
+// cluster that churns through actors grows its head for ever.
+func (s *Server) rememberDeadLocked(id string) {
+	s.deadActors = append(s.deadActors, id)
+	for len(s.deadActors) > s.cfg.MaxDeadActors {
+		old := s.deadActors[0]
+		s.deadActors[0] = ""
+		s.deadActors = s.deadActors[1:]
+		a := s.actors[old]
+		if a == nil || a.info.State != protocol.ActorDead {
+			continue
+		}
+		delete(s.actors, old)
+		if k := nsKey(a.info.Namespace, a.info.Name); a.info.Name != "" && s.actorNames[k] == old {
+			delete(s.actorNames, k)
+		}
+		if err := s.db.del(bucketActors, old); err != nil {
+			s.cfg.Log.Warn("forgetting a dead actor's record failed", "actor", old, "err", err)
+		}
+	}
 }
 
 func (s *Server) killLease(l *actorLease) {

@@ -49,7 +49,11 @@ type Config struct {
 	// MaxTaskRecords bounds the task records kept for the state API
 	// (DefaultMaxTaskRecords if zero).
 	MaxTaskRecords int
-	Log            *slog.Logger
+	// MaxDeadActors bounds the dead actors the head remembers for the
+	// state API, in memory and in its store (DefaultMaxDeadActors if
+	// zero); beyond it the longest dead go first.
+	MaxDeadActors int
+	Log           *slog.Logger
 }
 
 // Validate fills defaults and checks the config.
@@ -75,6 +79,9 @@ func (c *Config) Validate() error {
 	if c.MaxTaskRecords <= 0 {
 		c.MaxTaskRecords = DefaultMaxTaskRecords
 	}
+	if c.MaxDeadActors <= 0 {
+		c.MaxDeadActors = DefaultMaxDeadActors
+	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -95,7 +102,8 @@ type Server struct {
 
 	actors       map[string]*actorEntry
 	actorNames   map[string]string
-	version      uint64 // bumped on every actor or group change, for long polls
+	deadActors   []string // dead actors' IDs, longest dead first (MaxDeadActors)
+	version      uint64   // bumped on every actor or group change, for long polls
 	nodesChanged chan struct{}
 	nodeClients  *rpc.Pool
 	// viewVersion is the version of the cluster view (nodeStatesLocked)

@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -77,6 +78,7 @@ func (s *Server) recover() (err error) {
 		return err
 	}
 	var alive []*actorRecord
+	var dead []*actorEntry
 	err = each(s.db, bucketActors, func(_ string, rec *actorRecord) {
 		a := &actorEntry{info: rec.Info, spec: rec.Spec, changed: make(chan struct{})}
 		s.actors[a.info.ActorID] = a
@@ -87,9 +89,17 @@ func (s *Server) recover() (err error) {
 		if a.info.State == protocol.ActorAlive {
 			alive = append(alive, rec)
 		}
+		if a.info.State == protocol.ActorDead {
+			dead = append(dead, a)
+		}
 	})
 	if err != nil {
 		return err
+	}
+	// The dead in the order they died (their last change), then bounded.
+	sort.Slice(dead, func(i, j int) bool { return dead[i].info.Version < dead[j].info.Version })
+	for _, a := range dead {
+		s.rememberDeadLocked(a.info.ActorID)
 	}
 	watched := s.rewatchActors(alive)
 	if len(s.nodes)+len(s.jobs)+len(s.actors)+len(s.pgs)+len(s.kv) == 0 {
