@@ -109,6 +109,16 @@ type Server struct {
 	dashboardAddr string
 	metrics       *headMetrics
 
+	// view is the node list heartbeats reply with, shared by the replies
+	// (read-only once built) and rebuilt when viewGen moved (a node
+	// joined, died or drains) or it is half a heartbeat period old: each
+	// node's own report is that old anyway. Building it per heartbeat
+	// made the idle head's work grow with the square of the nodes.
+	view      []protocol.NodeState
+	viewAt    time.Time
+	viewGen   uint64
+	viewBuilt uint64
+
 	// uploadsMu guards uploads: their disk writes and hashing run under
 	// it, never under mu, which heartbeats and every other call take.
 	uploadsMu sync.Mutex
@@ -302,6 +312,7 @@ func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*pro
 		n.state.Draining, n.state.DrainBy, n.state.Reason = old.state.Draining, old.state.DrainBy, old.state.Reason
 	}
 	s.nodes[req.NodeID] = n
+	s.viewGen++
 	s.saveNodeLocked(n)
 	s.clusterChangedLocked()
 	s.mu.Unlock()
@@ -336,6 +347,7 @@ func (s *Server) markDead(id, reason string) {
 	}
 	n.state.Alive = false
 	n.awaiting = false
+	s.viewGen++
 	n.state.DiedAt = time.Now().UnixMilli()
 	n.state.Demands = nil
 	s.saveNodeLocked(n)
@@ -403,13 +415,21 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 	}
 	n.state.Demands = req.Demands
 	n.state.Workers = req.Workers
-	reply := &protocol.HeartbeatReply{Nodes: s.nodeStatesLocked()}
+	reply := &protocol.HeartbeatReply{Nodes: s.heartbeatViewLocked()}
 	for _, id := range req.Jobs {
 		if j := s.jobs[id]; j != nil && !j.Alive {
 			reply.DeadJobs = append(reply.DeadJobs, id)
 		}
 	}
 	return reply, nil
+}
+
+// heartbeatViewLocked is the node list for heartbeat replies (see view).
+func (s *Server) heartbeatViewLocked() []protocol.NodeState {
+	if s.view == nil || s.viewBuilt != s.viewGen || time.Since(s.viewAt) >= s.cfg.HeartbeatPeriod/2 {
+		s.view, s.viewAt, s.viewBuilt = s.nodeStatesLocked(), time.Now(), s.viewGen
+	}
+	return s.view
 }
 
 func (s *Server) nodeStatesLocked() []protocol.NodeState {
@@ -599,6 +619,7 @@ func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*
 		return nil, rpc.Errorf(protocol.CodeNodeNotFound, "rayo: no live node %s", req.NodeID)
 	}
 	n.state.Draining = true
+	s.viewGen++
 	n.state.DrainBy = time.Now().Add(time.Duration(req.DeadlineMillis) * time.Millisecond).UnixMilli()
 	if req.Reason != "" {
 		n.state.Reason = req.Reason
