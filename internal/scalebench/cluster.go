@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rayo-dev/rayo/internal/objstore"
 	"github.com/rayo-dev/rayo/internal/pki"
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
@@ -34,6 +35,9 @@ type cluster struct {
 	// mu guards nodes' IDs as waitAlive learns them.
 	mu    sync.Mutex
 	nodes []*node
+	// segments are the nodes' store files (the head's node's too): a
+	// daemon that had to be SIGKILLed leaves its file in /dev/shm.
+	segments map[string]bool
 }
 
 // node is one node daemon and its place.
@@ -141,14 +145,18 @@ func (c *cluster) waitAlive(ctx context.Context, timeout time.Duration) error {
 		}
 		byPid := map[int]protocol.NodeState{}
 		alive := 0
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.segments == nil {
+			c.segments = map[string]bool{}
+		}
 		for _, ns := range st.Nodes {
 			if ns.Alive {
 				byPid[ns.Info.Pid] = ns
 				alive++
+				c.segments[objstore.SegmentPath(shmDir, ns.Info.NodeID, ns.Info.Pid)] = true
 			}
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
 		for _, n := range c.nodes {
 			ns, ok := byPid[n.p.pid]
 			if !ok {
@@ -222,7 +230,15 @@ func (c *cluster) stop() {
 	if c.head != nil {
 		stopAll([]*proc{c.head})
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for path := range c.segments {
+		_ = os.Remove(path) // gone already unless its daemon was killed
+	}
 }
+
+// shmDir is where node daemons keep their stores (the default).
+const shmDir = "/dev/shm"
 
 // poll calls cond every 50 ms until it holds, fails, ctx ends or timeout
 // passes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -138,7 +139,9 @@ func (nw *network) teardown() error {
 	}
 	var b bytes.Buffer
 	for _, nn := range nw.nodes {
-		fmt.Fprintf(&b, "netns del %s\n", nn.ns)
+		// The veth first: a namespace's links go away asynchronously
+		// after netns del, and the next run may reuse the names at once.
+		fmt.Fprintf(&b, "link del %s\nnetns del %s\n", nn.veth, nn.ns)
 	}
 	fmt.Fprintf(&b, "link del %s\n", nw.bridge)
 	// -force: go on past a missing one (a setup that failed half way).
@@ -150,6 +153,9 @@ func (nw *network) teardown() error {
 	}
 	return nil
 }
+
+// linkRe matches this package's bridges and veths.
+var linkRe = regexp.MustCompile(`^rsb[0-9a-f]{1,4}(br|v[0-9]+)$`)
 
 // RemoveLeftovers removes the namespaces and bridge of run id (or of any
 // run, with id ""): a run killed with SIGKILL cannot clean up after
@@ -166,13 +172,13 @@ func RemoveLeftovers(id string) error {
 			fmt.Fprintf(&b, "netns del %s\n", name)
 		}
 	}
-	links, err := exec.Command("ip", "-o", "link", "show", "type", "bridge").Output()
+	links, err := exec.Command("ip", "-o", "link", "show").Output()
 	if err == nil {
 		for _, line := range strings.Split(string(links), "\n") {
 			f := strings.Fields(line)
 			if len(f) > 1 {
-				name := strings.TrimSuffix(f[1], ":")
-				if strings.HasPrefix(name, "rsb"+id) && strings.HasSuffix(name, "br") {
+				name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+				if linkRe.MatchString(name) && strings.HasPrefix(name, "rsb"+id) {
 					fmt.Fprintf(&b, "link del %s\n", name)
 				}
 			}
