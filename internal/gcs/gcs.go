@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
@@ -109,12 +111,12 @@ type Server struct {
 	dashboardAddr string
 	metrics       *headMetrics
 
-	// view is the node list heartbeats reply with, shared by the replies
-	// (read-only once built) and rebuilt when viewGen moved (a node
+	// view is the node list heartbeats reply with, encoded once and
+	// shared by the replies (read-only once built), rebuilt when viewGen moved (a node
 	// joined, died or drains) or it is half a heartbeat period old: each
 	// node's own report is that old anyway. Building it per heartbeat
 	// made the idle head's work grow with the square of the nodes.
-	view      []protocol.NodeState
+	view      msgpack.RawMessage // rpc.Marshal of the []protocol.NodeState
 	viewAt    time.Time
 	viewGen   uint64
 	viewBuilt uint64
@@ -395,12 +397,12 @@ func (s *Server) healthLoop() {
 	}
 }
 
-func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*protocol.HeartbeatReply, error) {
+func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*heartbeatReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.nodes[req.NodeID]
 	if n == nil || !n.state.Alive || n.awaiting {
-		return &protocol.HeartbeatReply{Unknown: true}, nil
+		return &heartbeatReply{unknown: true}, nil
 	}
 	prevBeat := n.lastSeen
 	n.lastSeen = time.Now()
@@ -415,21 +417,30 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 	}
 	n.state.Demands = req.Demands
 	n.state.Workers = req.Workers
-	reply := &protocol.HeartbeatReply{Nodes: s.heartbeatViewLocked()}
+	view, err := s.heartbeatViewLocked()
+	if err != nil {
+		return nil, err
+	}
+	reply := &heartbeatReply{nodes: view}
 	for _, id := range req.Jobs {
 		if j := s.jobs[id]; j != nil && !j.Alive {
-			reply.DeadJobs = append(reply.DeadJobs, id)
+			reply.deadJobs = append(reply.deadJobs, id)
 		}
 	}
 	return reply, nil
 }
 
-// heartbeatViewLocked is the node list for heartbeat replies (see view).
-func (s *Server) heartbeatViewLocked() []protocol.NodeState {
+// heartbeatViewLocked is the encoded node list for heartbeat replies
+// (see view).
+func (s *Server) heartbeatViewLocked() (msgpack.RawMessage, error) {
 	if s.view == nil || s.viewBuilt != s.viewGen || time.Since(s.viewAt) >= s.cfg.HeartbeatPeriod/2 {
-		s.view, s.viewAt, s.viewBuilt = s.nodeStatesLocked(), time.Now(), s.viewGen
+		b, err := rpc.Marshal(s.nodeStatesLocked())
+		if err != nil {
+			return nil, fmt.Errorf("gcs: encoding the node list: %w", err)
+		}
+		s.view, s.viewAt, s.viewBuilt = b, time.Now(), s.viewGen
 	}
-	return s.view
+	return s.view, nil
 }
 
 func (s *Server) nodeStatesLocked() []protocol.NodeState {
