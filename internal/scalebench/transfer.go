@@ -2,6 +2,7 @@ package scalebench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -99,6 +100,10 @@ func (r *rows) broadcast(ctx context.Context) error {
 	mib := o.BroadcastBytes >> 20
 	if r.want(rowBroadcast) {
 		d, sent, err := r.broadcastOnce(ctx, src.id, readerIDs)
+		if errors.Is(err, errShortOfMemory) {
+			r.b.o.Log.Warn("broadcast row skipped", "err", err)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -117,7 +122,12 @@ func (r *rows) broadcast(ctx context.Context) error {
 		r.add(name+": all nodes sent", float64(total)/float64(o.BroadcastBytes), 0, "x object")
 	}
 	if r.want(rowBroadcast+" capped") && r.c.nw.netns {
-		if err := r.capped(ctx, src, readerIDs); err != nil {
+		err := r.capped(ctx, src, readerIDs)
+		if errors.Is(err, errShortOfMemory) {
+			r.b.o.Log.Warn("capped broadcast rows skipped", "err", err)
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -128,6 +138,9 @@ func (r *rows) broadcast(ctx context.Context) error {
 // it, and returns the time and the bytes each node sent meanwhile.
 func (r *rows) broadcastOnce(ctx context.Context, src string, readers []string) (time.Duration, map[string]int64, error) {
 	sz := r.b.o.BroadcastBytes
+	if err := enoughMemory(int64(len(readers)), sz); err != nil {
+		return 0, nil, err
+	}
 	obj := makeBytes.Options(rayo.NodeAffinity(src, false)).Remote(int(sz))
 	defer obj.Release()
 	if _, _, err := rayo.Wait(ctx, []rayo.ObjectRef[[]byte]{obj}, 1, -1); err != nil {
@@ -239,3 +252,23 @@ func (r *rows) uncap() {
 		_ = exec.Command("tc", "-n", n.net.ns, "qdisc", "del", "dev", "eth0", "root").Run()
 	}
 }
+
+// enoughMemory refuses a broadcast that would leave the machine short:
+// each reader's store copy, and 2 GiB for what the pulls hold meanwhile
+// (measured: the source daemon held ~70 MB per concurrent pull). Short of
+// memory, the whole machine stalls, heartbeats time out and the head
+// declares every node dead, which measures nothing.
+func enoughMemory(readers, size int64) error {
+	avail, err := memAvailable()
+	if err != nil {
+		return err
+	}
+	need := readers*size + 2<<30
+	if avail < need {
+		return fmt.Errorf("%d readers of %d MiB need about %d MiB of memory, %d MiB available: %w",
+			readers, size>>20, need>>20, avail>>20, errShortOfMemory)
+	}
+	return nil
+}
+
+var errShortOfMemory = errors.New("scalebench: not enough memory for the broadcast (a smaller --cluster-broadcast-bytes, or the row alone)")

@@ -79,3 +79,21 @@ func (m *cpuMeter) percent() (float64, error) {
 	el := time.Since(m.at).Seconds()
 	return 100 * float64(t-m.ticks) / clockTicks / el, nil
 }
+
+// memAvailable is the kernel's MemAvailable estimate, in bytes.
+func memAvailable() (int64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, fmt.Errorf("scalebench: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("scalebench: MemAvailable %q", v)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("scalebench: no MemAvailable in /proc/meminfo")
+}
