@@ -71,12 +71,18 @@ func setupNetns(id string, n int) (*network, error) {
 	if n > 250*250 {
 		return nil, fmt.Errorf("scalebench: %d nodes do not fit one /16", n)
 	}
-	var r [1]byte
-	_, _ = rand.Read(r[:])
 	// 10.64-127.x.y: clear of 10.0.x and of the 10.200+ the integration
-	// tests use.
+	// tests use; one no route of this machine's covers yet (another run).
 	nw := &network{id: id, netns: true, bridge: "rsb" + id + "br"}
-	nw.subnet = 64 + r[0]%64
+	routes, _ := exec.Command("ip", "-o", "route", "show").Output()
+	for try := 0; ; try++ {
+		var r [1]byte
+		_, _ = rand.Read(r[:])
+		nw.subnet = 64 + r[0]%64
+		if !strings.Contains(" "+strings.ReplaceAll(string(routes), "\n", " "), fmt.Sprintf(" 10.%d.", nw.subnet)) || try == 16 {
+			break
+		}
+	}
 	nw.headIP = fmt.Sprintf("10.%d.0.1", nw.subnet)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "link add %s type bridge\naddr add %s/16 dev %s\nlink set %s up\n", nw.bridge, nw.headIP, nw.bridge, nw.bridge)
