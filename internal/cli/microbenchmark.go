@@ -21,6 +21,7 @@ func newMicrobenchmark() *cobra.Command {
 		so                              microbench.ScaleOptions
 		actors                          int
 		actorsEnv                       map[string]string
+		cf                              clusterBenchFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "microbenchmark",
@@ -39,6 +40,22 @@ func newMicrobenchmark() *cobra.Command {
 				o.Progress = cmd.OutOrStdout()
 			}
 			ctx := context.Background()
+			if cf.nodes != "" {
+				start := time.Now()
+				rs, err := cf.run(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), o.Filter, asJSON, clusterTempDir(cmd, tempDir))
+				if asJSON && len(rs) > 0 {
+					if jerr := microbench.JSON(cmd.OutOrStdout(), rs); jerr != nil && err == nil {
+						err = jerr
+					}
+				}
+				if err != nil {
+					return err
+				}
+				if !asJSON {
+					fmt.Fprintf(cmd.OutOrStdout(), "(%d rows in %s)\n", len(rs), time.Since(start).Round(time.Second))
+				}
+				return nil
+			}
 			opts := []rayo.InitOption{rayo.WithLogToDriver(false), rayo.WithTempDir(tempDir)}
 			if address != "" {
 				opts = append(opts, rayo.WithAddress(address))
@@ -89,8 +106,19 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().IntVar(&so.QueuedTasks, "scale-tasks", 1000000, "--scale: tasks queued at once")
 	cmd.Flags().IntVar(&actors, "actors", 0, "run the many-actors rows instead: create this many zero-CPU actors, call each once, kill them (time per phase, memory per actor process, head memory)")
 	cmd.Flags().StringToStringVar(&actorsEnv, "actors-env", nil, "--actors: environment of the actors' processes (GOGC=50,GODEBUG=...)")
+	cf.register(cmd)
 	cmd.Flags().DurationVar(&trial, "trial", 1500*time.Millisecond, "duration of each of a row's 4 trials")
 	return cmd
+}
+
+// clusterTempDir is where --cluster-nodes puts its runs: --temp-dir when
+// given, else the system's temporary directory (not /tmp/rayo, where a
+// user's own cluster lives).
+func clusterTempDir(cmd *cobra.Command, tempDir string) string {
+	if cmd.Flags().Changed("temp-dir") {
+		return tempDir
+	}
+	return ""
 }
 
 // driverNodePid is the pid of the node daemon this driver submits

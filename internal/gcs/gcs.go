@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/rayo-dev/rayo/internal/protocol"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
@@ -122,6 +124,19 @@ type Server struct {
 	tasks         *taskStore
 	dashboardAddr string
 	metrics       *headMetrics
+
+	// view is the node list heartbeats reply with, encoded once and
+	// shared by the replies (read-only once built), with the viewVersion
+	// it shows (viewBuiltVersion): a node that holds that version gets no
+	// list at all. It is rebuilt when the view changed, at once when
+	// viewGen moved (a node joined, died or drains), else at most every
+	// half heartbeat period. Building the list for every heartbeat made
+	// the idle head's work grow with the square of the nodes.
+	view             msgpack.RawMessage // rpc.Marshal of the []protocol.NodeState
+	viewAt           time.Time
+	viewGen          uint64
+	viewBuilt        uint64
+	viewBuiltVersion uint64
 
 	// uploadsMu guards uploads: their disk writes and hashing run under
 	// it, never under mu, which heartbeats and every other call take.
@@ -316,6 +331,7 @@ func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*pro
 		n.state.Draining, n.state.DrainBy, n.state.Reason = old.state.Draining, old.state.DrainBy, old.state.Reason
 	}
 	s.nodes[req.NodeID] = n
+	s.viewGen++
 	s.saveNodeLocked(n)
 	s.clusterChangedLocked()
 	s.mu.Unlock()
@@ -350,6 +366,7 @@ func (s *Server) markDead(id, reason string) {
 	}
 	n.state.Alive = false
 	n.awaiting = false
+	s.viewGen++
 	n.state.DiedAt = time.Now().UnixMilli()
 	n.state.Demands = nil
 	s.saveNodeLocked(n)
@@ -397,12 +414,12 @@ func (s *Server) healthLoop() {
 	}
 }
 
-func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*protocol.HeartbeatReply, error) {
+func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*heartbeatReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.nodes[req.NodeID]
 	if n == nil || !n.state.Alive || n.awaiting {
-		return &protocol.HeartbeatReply{Unknown: true}, nil
+		return &heartbeatReply{unknown: true}, nil
 	}
 	prevBeat := n.lastSeen
 	n.lastSeen = time.Now()
@@ -420,13 +437,17 @@ func (s *Server) heartbeat(_ context.Context, req *protocol.HeartbeatRequest) (*
 	}
 	n.state.Demands = req.Demands
 	n.state.Workers = req.Workers
-	reply := &protocol.HeartbeatReply{ViewVersion: s.viewVersion}
-	if req.ViewVersion != s.viewVersion {
-		reply.Nodes = s.nodeStatesLocked()
+	view, version, err := s.heartbeatViewLocked()
+	if err != nil {
+		return nil, err
+	}
+	reply := &heartbeatReply{viewVersion: version}
+	if req.ViewVersion != version {
+		reply.nodes = view
 	}
 	for _, id := range req.Jobs {
 		if j := s.jobs[id]; j != nil && !j.Alive {
-			reply.DeadJobs = append(reply.DeadJobs, id)
+			reply.deadJobs = append(reply.deadJobs, id)
 		}
 	}
 	return reply, nil
@@ -446,6 +467,23 @@ func sameLoad(st *protocol.NodeState, req *protocol.HeartbeatRequest) bool {
 		}
 	}
 	return true
+}
+
+// heartbeatViewLocked is the encoded node list for heartbeat replies and
+// its version (see view). It is rebuilt when the view changed: at once
+// for a node that joined, died or drains (viewGen), and for a change of
+// load at most every half period (each node's own report is that old
+// anyway).
+func (s *Server) heartbeatViewLocked() (msgpack.RawMessage, uint64, error) {
+	stale := s.viewBuiltVersion != s.viewVersion && (s.viewBuilt != s.viewGen || time.Since(s.viewAt) >= s.cfg.HeartbeatPeriod/2)
+	if s.view == nil || stale {
+		b, err := rpc.Marshal(s.nodeStatesLocked())
+		if err != nil {
+			return nil, 0, fmt.Errorf("gcs: encoding the node list: %w", err)
+		}
+		s.view, s.viewAt, s.viewBuilt, s.viewBuiltVersion = b, time.Now(), s.viewGen, s.viewVersion
+	}
+	return s.view, s.viewBuiltVersion, nil
 }
 
 func (s *Server) nodeStatesLocked() []protocol.NodeState {
@@ -635,6 +673,7 @@ func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*
 		return nil, rpc.Errorf(protocol.CodeNodeNotFound, "rayo: no live node %s", req.NodeID)
 	}
 	n.state.Draining = true
+	s.viewGen++
 	n.state.DrainBy = time.Now().Add(time.Duration(req.DeadlineMillis) * time.Millisecond).UnixMilli()
 	if req.Reason != "" {
 		n.state.Reason = req.Reason

@@ -50,6 +50,7 @@ func (s *Server) recover() (err error) {
 			n.lastSeen = now.Add(grace - limit)
 		}
 		s.nodes[st.Info.NodeID] = n
+		s.viewGen++
 	})
 	if err != nil {
 		return err
