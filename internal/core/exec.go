@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/gpu"
 	"github.com/rayo-dev/rayo/internal/protocol"
+	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
 // servePushTask runs a pushed task in this worker.
@@ -127,6 +129,7 @@ func (rt *Runtime) resolveArgs(ctx context.Context, in []protocol.Arg, name, id 
 func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID, owner string, v Encoded) *protocol.PushTaskReply {
 	if v.Stored > 0 {
 		if err := rt.node.Call(ctx, protocol.NodeSealObject, &protocol.ObjectIDRequest{ObjectID: returnID}, nil); err != nil {
+			rt.exitIfNodeLost(err)
 			te := errs.NewTaskError(name, taskID, errs.ErrTaskFailed, fmt.Errorf("sealing the result: %w", err), "", false)
 			te.Pid = os.Getpid()
 			return &protocol.PushTaskReply{Err: te.ToWire()}
@@ -140,11 +143,33 @@ func (rt *Runtime) resultReply(ctx context.Context, returnID, name, taskID, owne
 	}
 	a, err := rt.storeValue(ctx, returnID, v.Header, v.Data, owner)
 	if err != nil {
+		rt.exitIfNodeLost(err)
 		te := errs.NewTaskError(name, taskID, errs.ErrTaskFailed, fmt.Errorf("storing the result: %w", err), "", false)
 		te.Pid = os.Getpid()
 		return &protocol.PushTaskReply{Err: te.ToWire()}
 	}
 	return &protocol.PushTaskReply{Loc: a.Loc, Nested: wireNested(v.Nested)}
+}
+
+// exitIfNodeLost ends a worker whose node daemon is gone when it comes
+// to store a result: the store went with the node, which is a system
+// failure, not the task's. Replying would settle the task as failed;
+// exiting first makes its owner see the worker die, and retry it as for
+// any worker lost with its node. (The worker would exit anyway: workers
+// end with their node.)
+func (rt *Runtime) exitIfNodeLost(err error) {
+	if !rt.cfg.IsWorker {
+		return
+	}
+	select {
+	case <-rt.node.Done():
+	default:
+		if !errors.Is(err, rpc.ErrClosed) {
+			return
+		}
+	}
+	rt.log.Warn("the node daemon is gone while storing a result; exiting so that the owner retries the task", "err", err)
+	os.Exit(1)
 }
 
 func (rt *Runtime) serveCancelTask(_ context.Context, req *protocol.CancelTaskRequest) (*protocol.Empty, error) {

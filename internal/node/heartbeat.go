@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -117,6 +118,17 @@ func (n *Node) heartbeatLoop(head *rpc.Client) {
 		cancel()
 		if err != nil {
 			n.log.Warn("heartbeat failed", "err", err)
+			select {
+			case <-head.Done():
+			default:
+				if errors.Is(err, context.DeadlineExceeded) {
+					// A slow head (or a stalled machine), not a lost
+					// one: keep the connection. The head takes a closed
+					// one for this node's death at once and refuses it
+					// when it registers again.
+					continue
+				}
+			}
 			_ = head.Close()
 			head = nil
 			continue
