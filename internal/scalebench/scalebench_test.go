@@ -41,10 +41,11 @@ func testHarness(t *testing.T, netns string) {
 		}
 	})
 	// Every row but the failure at scale: reading results after killing a
-	// node under load hangs now and then in rayo itself (the driver's
-	// lease requests to the head's node go unanswered; about one run in
-	// eight here, docs/performance.md, Scale), which would make this test
-	// flaky. The kill -9 and silenced-node rows stay.
+	// node under load hangs now and then in rayo itself (about one run in
+	// eight: the driver keeps sending lease requests to the silenced node,
+	// dead to the head, over a TCP connection nothing closes;
+	// docs/performance.md, Scale), which would make this test flaky. The
+	// kill -9 and silenced-node rows stay.
 	rows := `^N=3 (register|head|node|rayo|a first|tasks|pull|broadcast|kill -9 one|one node)`
 	out, err := testcluster.Run(t, 4*time.Minute, testcluster.Command{Name: "microbenchmark", Path: bin, Dir: t.TempDir(), Args: []string{
 		"microbenchmark", "--json", "--filter", rows, "--cluster-nodes", "3", "--cluster-run-id", id, "--cluster-netns", netns, "--temp-dir", t.TempDir(),
