@@ -71,6 +71,7 @@ func dialConn(ctx context.Context, addr, token string, opts []Option) (net.Conn,
 	if err != nil {
 		return nil, fmt.Errorf("rpc: dial %s: %w", addr, err)
 	}
+	tuneTCP(nc)
 	if o := applyOptions(opts); o.tls != nil {
 		if nc, err = dialTLS(ctx, nc, o.tls, addr); err != nil {
 			return nil, err

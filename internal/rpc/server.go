@@ -158,7 +158,7 @@ func Register[Req, Resp any](s *Server, method string, fn func(ctx context.Conte
 // aborted) are retried after a pause, as net/http does; any other error
 // stops the listener for good: Serve returns it, and Failed is closed.
 func (s *Server) Serve(ln net.Listener) error {
-	ln = s.wrapListener(ln)
+	ln = s.wrapListener(tunedListener{ln})
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
