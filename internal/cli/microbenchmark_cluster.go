@@ -27,6 +27,7 @@ func (f *clusterBenchFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.nodes, "cluster-nodes", "", "run the many-nodes rows instead: start a head and N node daemons (this binary, each in its own network namespace where root allows) for each N of a comma-separated list, e.g. 10,50,100")
 	fl.StringVar(&f.o.Netns, "cluster-netns", "auto", "--cluster-nodes: auto (a network namespace per node daemon where possible, else loopback) or off (loopback)")
+	fl.BoolVar(&f.o.PlainTCP, "cluster-plain-tcp", false, "--cluster-nodes: start the cluster with --tls=false (TLS is on by default)")
 	fl.Float64Var(&f.o.NodeCPUs, "cluster-node-cpus", 1, "--cluster-nodes: --num-cpus of each node daemon")
 	fl.Int64Var(&f.o.StoreBytes, "cluster-node-store", 64<<20, "--cluster-nodes: each node's object store in bytes (the transfer rows' nodes get what their objects need)")
 	fl.IntVar(&f.o.Tasks, "cluster-tasks", 100000, "--cluster-nodes: no-op tasks of the scheduling row")

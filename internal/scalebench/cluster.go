@@ -60,6 +60,9 @@ func startHead(ctx context.Context, bin, root, marker string, nw *network, o *Op
 		"--node-ip-address", nw.headIP, "--num-cpus", strconv.FormatFloat(o.NodeCPUs, 'f', -1, 64),
 		// The driver reads every large result through the head's node.
 		"--object-store-memory", strconv.FormatInt(max(o.StoreBytes, 2<<30), 10)}
+	if o.PlainTCP {
+		args = append(args, "--tls=false")
+	}
 	p, err := startProc("head", root, root, bin, args, []string{MarkerEnv + "=" + marker})
 	if err != nil {
 		return nil, err

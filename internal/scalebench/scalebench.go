@@ -36,6 +36,10 @@ type Options struct {
 	// (rsb<id>br): 4 hex digits, random by default.
 	RunID string
 
+	// PlainTCP starts the cluster with --tls=false (a network you
+	// trust), to measure what TLS costs; TLS is on by default.
+	PlainTCP bool
+
 	NodeCPUs   float64 // --num-cpus of each node daemon (1)
 	StoreBytes int64   // each node's object store (64 MiB)
 	// CPUWindow is how long the head's idle CPU is measured (10 s).
