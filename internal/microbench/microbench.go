@@ -94,11 +94,16 @@ func (b *bench) timeit(name string, fn func() error, multiplier float64, unit st
 		}
 		stats = append(stats, multiplier*float64(n)/time.Since(start).Seconds())
 	}
-	m, sd := meanStd(stats)
+	m, sd := MeanStd(stats)
 	b.add(Result{Name: name, Value: m, Stddev: sd, Unit: unit})
 }
 
-func meanStd(xs []float64) (float64, float64) {
+// MeanStd is the mean and the (population) standard deviation of xs; NaN
+// and 0 for none.
+func MeanStd(xs []float64) (float64, float64) {
+	if len(xs) == 0 {
+		return math.NaN(), 0
+	}
 	var s float64
 	for _, x := range xs {
 		s += x
@@ -136,7 +141,7 @@ func (b *bench) floor() {
 			}
 			rtts = append(rtts, float64(rtt.Nanoseconds())/1e3)
 		}
-		m, sd := meanStd(rtts)
+		m, sd := MeanStd(rtts)
 		b.add(Result{Name: "raw loopback TCP round trip", Value: m, Stddev: sd, Unit: "us"})
 	}
 	if b.want("memcpy (one core)") {
@@ -154,7 +159,7 @@ func (b *bench) floor() {
 			}
 			gbs = append(gbs, 4*float64(len(src))/1e9/time.Since(start).Seconds())
 		}
-		m, sd := meanStd(gbs)
+		m, sd := MeanStd(gbs)
 		b.add(Result{Name: "memcpy (one core)", Value: m, Stddev: sd, Unit: "GB/s"})
 	}
 }

@@ -250,7 +250,6 @@ type receiver struct {
 	mu    sync.Mutex
 	next  int   // the next chunk never handed out
 	again []int // chunks handed back by a failed stream
-	left  int   // chunks not yet received
 	err   error // the first error that ends the transfer
 	gone  map[string]bool
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rayo-dev/rayo"
+	"github.com/rayo-dev/rayo/internal/microbench"
 )
 
 // Row names, after the "N=<n> " prefix.
@@ -86,7 +87,7 @@ func (r *rows) idle(ctx context.Context) error {
 				ps = append(ps, p)
 			}
 		}
-		m, sd := meanStd(ps)
+		m, sd := microbench.MeanStd(ps)
 		r.add(rowNodeCPU, m, sd, "% of a core")
 	}
 	if r.want(rowIdleRSS) {
@@ -180,7 +181,7 @@ func (r *rows) tasks(ctx context.Context) error {
 	}
 	if r.want(rowTasks) {
 		r.add(rowTasks, float64(len(refs))/el.Seconds(), 0, "tasks/s")
-		m, sd := meanStd(counts)
+		m, sd := microbench.MeanStd(counts)
 		slices.Sort(counts)
 		r.add(rowTasks+": tasks per node, min", counts[0], 0, "tasks")
 		r.add(rowTasks+": tasks per node, median", median(counts), 0, "tasks")
@@ -343,20 +344,4 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func meanStd(xs []float64) (float64, float64) {
-	if len(xs) == 0 {
-		return math.NaN(), 0
-	}
-	var s float64
-	for _, x := range xs {
-		s += x
-	}
-	m := s / float64(len(xs))
-	var v float64
-	for _, x := range xs {
-		v += (x - m) * (x - m)
-	}
-	return m, math.Sqrt(v / float64(len(xs)))
 }
