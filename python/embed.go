@@ -129,6 +129,9 @@ func ExtractTo(base string) (string, error) {
 			return final, nil
 		}
 		if _, err := os.Lstat(final); err == nil {
+			if matches(final) {
+				return final, nil // another extractor's copy appeared meanwhile
+			}
 			continue
 		}
 		tmp, err := os.MkdirTemp(base, ".rayo-py-tmp-")
