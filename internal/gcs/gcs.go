@@ -331,7 +331,6 @@ func (s *Server) registerNode(ctx context.Context, req *protocol.NodeInfo) (*pro
 		n.state.Draining, n.state.DrainBy, n.state.Reason = old.state.Draining, old.state.DrainBy, old.state.Reason
 	}
 	s.nodes[req.NodeID] = n
-	s.viewGen++
 	s.saveNodeLocked(n)
 	s.clusterChangedLocked()
 	s.mu.Unlock()
@@ -366,7 +365,6 @@ func (s *Server) markDead(id, reason string) {
 	}
 	n.state.Alive = false
 	n.awaiting = false
-	s.viewGen++
 	n.state.DiedAt = time.Now().UnixMilli()
 	n.state.Demands = nil
 	s.saveNodeLocked(n)
@@ -673,7 +671,6 @@ func (s *Server) drainNode(_ context.Context, req *protocol.DrainNodeRequest) (*
 		return nil, rpc.Errorf(protocol.CodeNodeNotFound, "rayo: no live node %s", req.NodeID)
 	}
 	n.state.Draining = true
-	s.viewGen++
 	n.state.DrainBy = time.Now().Add(time.Duration(req.DeadlineMillis) * time.Millisecond).UnixMilli()
 	if req.Reason != "" {
 		n.state.Reason = req.Reason

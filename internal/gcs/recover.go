@@ -50,7 +50,6 @@ func (s *Server) recover() (err error) {
 			n.lastSeen = now.Add(grace - limit)
 		}
 		s.nodes[st.Info.NodeID] = n
-		s.viewGen++
 	})
 	if err != nil {
 		return err

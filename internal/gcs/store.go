@@ -129,10 +129,12 @@ func (s *Server) persist(bucket []byte, key string, v any) {
 	}
 }
 
-// saveNodeLocked persists a node's changed state; the cluster view that
-// heartbeats carry changes with it.
+// saveNodeLocked persists a node's changed state (a join, a death, a
+// drain); the cluster view that heartbeats carry changes with it, at once
+// (viewGen).
 func (s *Server) saveNodeLocked(n *nodeEntry) {
 	s.viewVersion++
+	s.viewGen++
 	s.persist(bucketNodes, n.state.Info.NodeID, &n.state)
 }
 

@@ -111,16 +111,21 @@ func (d *distribution) drop(addr string) {
 	if h == nil {
 		return
 	}
+	d.releaseParents(h)
+	if !h.whole {
+		delete(d.holders, addr)
+		d.order = slices.DeleteFunc(d.order, func(a string) bool { return a == addr })
+	}
+}
+
+// releaseParents frees the slots a puller held on its sources.
+func (d *distribution) releaseParents(h *holding) {
 	for _, p := range h.parents {
 		if ph := d.holders[p]; ph != nil && ph.serving > 0 {
 			ph.serving--
 		}
 	}
 	h.parents = nil
-	if !h.whole {
-		delete(d.holders, addr)
-		d.order = slices.DeleteFunc(d.order, func(a string) bool { return a == addr })
-	}
 }
 
 // expire forgets pullers that never reported.
@@ -155,12 +160,8 @@ func (n *Node) pullDone(_ context.Context, req *protocol.PullDoneRequest) (*prot
 		d.drop(req.Puller)
 		return &protocol.Empty{}, nil
 	}
-	for _, p := range h.parents {
-		if ph := d.holders[p]; ph != nil && ph.serving > 0 {
-			ph.serving--
-		}
-	}
-	h.parents, h.whole = nil, true
+	d.releaseParents(h)
+	h.whole = true
 	d.order = slices.DeleteFunc(d.order, func(a string) bool { return a == req.Puller })
 	return &protocol.Empty{}, nil
 }

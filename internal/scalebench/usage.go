@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rayo-dev/rayo/internal/microbench"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times; 100 on
@@ -39,20 +41,11 @@ func cpuTicks(pid int) (int64, error) {
 
 // rssBytes is pid's resident set (VmRSS).
 func rssBytes(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("scalebench: reading pid %d's memory: %w", pid, err)
+	kib := microbench.ProcStatusKiB(pid, "VmRSS")
+	if kib == 0 {
+		return 0, fmt.Errorf("scalebench: no VmRSS for pid %d", pid)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("scalebench: /proc/%d/status: VmRSS %q", pid, v)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("scalebench: /proc/%d/status: no VmRSS", pid)
+	return int64(kib) << 10, nil
 }
 
 // cpuMeter measures a process's CPU use between start and stop.
