@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -309,6 +310,9 @@ func (n *Node) receive(ctx context.Context, p *pull, req *protocol.PullObjectReq
 	if req.Size == 0 {
 		return nil, nil
 	}
+	if req.Size <= chunkSize {
+		return n.receiveSmall(ctx, p, req, sources)
+	}
 	r := &receiver{n: n, p: p, req: req, gone: map[string]bool{}}
 	streams := min(transferStreams, chunkCount(req.Size))
 	var wg sync.WaitGroup
@@ -349,6 +353,43 @@ func (n *Node) receive(ctx context.Context, p *pull, req *protocol.PullObjectReq
 		}
 	}
 	return gone, nil
+}
+
+// receiveSmall reads an object of one chunk in one call on the pooled
+// connection to a source: a stream's new connection (and its TLS
+// handshake) would cost more than the bytes. A source that cannot serve
+// it whole (one still receiving it, say) is replaced by the primary's
+// node.
+func (n *Node) receiveSmall(ctx context.Context, p *pull, req *protocol.PullObjectRequest, sources []string) ([]string, error) {
+	var gone []string
+	if !slices.Contains(sources, req.From) {
+		sources = append(sources, req.From)
+	}
+	for _, src := range sources {
+		var rc protocol.ReadChunkReply
+		c, err := n.peerNode(ctx, src)
+		if err == nil {
+			err = c.Call(ctx, protocol.NodeReadChunk, &protocol.ReadChunkRequest{ObjectID: req.ObjectID, Len: req.Size, Puller: n.Addr()}, &rc)
+		}
+		if err == nil && int64(len(rc.Data)) != req.Size {
+			err = fmt.Errorf("node: %s holds object %s of %d bytes, want %d", src, req.ObjectID, len(rc.Data), req.Size)
+		}
+		if err != nil {
+			gone = append(gone, src)
+			if src == req.From {
+				return gone, err
+			}
+			continue
+		}
+		copy(p.dst, rc.Data)
+		n.objs.receivedBytes.Add(req.Size)
+		p.mu.Lock()
+		p.have[0] = true
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		return gone, nil
+	}
+	return gone, fmt.Errorf("node: no source for object %s", req.ObjectID)
 }
 
 // stream reads chunks from one source until none are left (nil), or

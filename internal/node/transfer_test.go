@@ -320,3 +320,21 @@ func TestRelayFailureCutsItsReadersOff(t *testing.T) {
 		t.Fatal("the failed copy is still in the store")
 	}
 }
+
+// An object of one chunk is read in one call on the pooled connection,
+// from a copy where there is one, as larger ones are.
+func TestSmallTransferReadsFromACopy(t *testing.T) {
+	g := gcstest.Start(t, testToken)
+	size := 300 << 10
+	src := startStoreNode(t, g.Addr(), 16)
+	want := putPrimary(t, src, "obj-small", size)
+	a, b := startStoreNode(t, g.Addr(), 16), startStoreNode(t, g.Addr(), 16)
+	for _, n := range []*Node{a, b} {
+		if err := pullTo(t, n, src, "obj-small", want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sent(src) != int64(size) || sent(a) != int64(size) {
+		t.Errorf("the primary's node sent %d bytes and the first copy %d; want the object (%d) once each", sent(src), sent(a), size)
+	}
+}
