@@ -139,6 +139,10 @@ class Core:
                 self._batch_keep.extend(keep)
             if not self._batch_in_flight:
                 self._send_batch()
+            elif len(self._batch) == 1:
+                # This waits for the reply of the batch on its way, which
+                # its lazy send left for a waiting caller: have it read now.
+                self.conn.read_pending()
 
     def _send_batch(self):
         """Sends what waits in _batch as one py.submits (_order held)."""
@@ -147,7 +151,7 @@ class Core:
         ids = [it.get("t", it.get("a"))["id"] for it in items]
         self._batch_in_flight = True
 
-        def done(reply, error):  # on the reader thread: must not block
+        def done(reply, error):  # on the thread that reads the reply: must not block
             del held[:]  # the core counts the arguments now
             if error is not None:
                 e = _rpc_exception(error) if isinstance(error, _rpc.RpcError) else error
@@ -156,8 +160,20 @@ class Core:
             else:
                 for f in _unpack(reply).get("f") or ():
                     self.failed[ids[f["i"]]] = _rpc_exception(_rpc._error(f["c"], f["m"]))
+            # The batch is handled: nothing waits, or the sender thread
+            # sends what does (this thread must not block on a send).
+            if not self._batch and self._order.acquire(False):
+                try:
+                    if not self._batch:
+                        self._batch_in_flight = False
+                        return
+                finally:
+                    self._order.release()
             self._send_waiting.set()
-        self.conn.send("py.submits", _pack({"s": items}), done)
+        # Lazy: the reply is read by this program's next wait (a get soon
+        # after the submit), not handed over by the reader thread, unless
+        # a submit comes first and waits for it (submit).
+        self.conn.send("py.submits", _pack({"s": items}), done, lazy=True)
 
     def _send_loop(self):
         while not self._closing:

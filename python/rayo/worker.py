@@ -99,6 +99,13 @@ def _call_user(fn, args, kwargs):
         _in_user_code = False
 
 
+def _may_lead():
+    """Whether this thread may read the connection's replies itself: not
+    the main thread in a task's code, where a cancel's KeyboardInterrupt
+    may come at any point (_rpc.Connection.may_lead)."""
+    return not _in_user_code or threading.current_thread() is not threading.main_thread()
+
+
 def _on_sigint(signum, frame):
     if _in_user_code:
         raise KeyboardInterrupt
@@ -387,6 +394,7 @@ def main():
     fd = int(os.environ.pop("RAYO_BRIDGE_FD"))
     token = os.environ.pop("RAYO_BRIDGE_TOKEN")
     core = _runtime.connect_worker(fd, token)
+    core.conn.may_lead = _may_lead
     setup_error = None
     try:
         _packages.worker_setup(core)

@@ -289,3 +289,100 @@ def test_session_resolution(tmp_path, monkeypatch):
     os.chmod(temp, 0o777)
     with pytest.raises(_session.UnsafeDir):
         _session.resolve(temp_dir=str(temp))
+
+
+# --- who reads the replies (Connection's leader and reader thread) ----------
+
+@pytest.mark.parametrize("transport", ["unix", "tls"])
+def test_callers_read_their_own_replies_and_each_others(monkeypatch, tls_head, transport):
+    """Calls without a timeout are read by a waiting caller (the leader),
+    which delivers the others' replies too; calls with one, and calls
+    with callbacks, by the reader thread. All mixed on one connection."""
+    c = at(monkeypatch, tls_head)
+    ctx = unsafe_socket_dir(tls_head) if transport == "tls" else contextlib.nullcontext()
+    with ctx, c.connect() as conn:
+        assert conn.tls == (transport == "tls")
+        errors, called = [], []
+
+        def worker(i):
+            try:
+                for j in range(30):
+                    v = b"%d-%d" % (i, j) * 50
+                    timeout = 30 if (i + j) % 3 == 0 else None
+                    conn.call("head.KVPut", pack({"ns": "lead", "k": str(i), "v": v, "ow": True}), timeout=timeout)
+                    if j % 5 == 0:
+                        conn.send("head.KVGet", pack({"ns": "lead", "k": str(i)}), lambda r, e: called.append((r, e)))
+                    assert unpack(conn.call("head.KVGet", pack({"ns": "lead", "k": str(i)})))["v"] == v
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        poll(lambda: len(called) == 6 * 6 or None, "every callback")
+        assert all(e is None and unpack(r)["found"] for r, e in called)
+        assert conn.in_flight == 0
+
+
+def test_lazy_reply_is_read_by_the_next_waiter_or_on_request(monkeypatch, plain_head):
+    with at(monkeypatch, plain_head).connect() as conn:
+        got = []
+        lazy = conn.send("head.ClusterStatus", callback=lambda r, e: got.append(e), lazy=True)
+        # The next caller to wait reads the lazy call's reply on its way.
+        cluster_status_no_timeout = unpack(conn.call("head.ClusterStatus"))
+        assert "nodes" in cluster_status_no_timeout
+        poll(lambda: lazy.finished or None, "the lazy reply")
+        assert got == [None]
+        # With no caller to wait, read_pending has the reader thread read it.
+        lazy = conn.send("head.ClusterStatus", callback=lambda r, e: got.append(e), lazy=True)
+        conn.read_pending()
+        poll(lambda: lazy.finished or None, "the lazy reply, read by the reader thread")
+        assert got == [None, None] and conn.in_flight == 0
+
+
+def test_an_interrupted_leader_loses_no_reply(monkeypatch, plain_head):
+    """A KeyboardInterrupt in the leader between reading a frame and
+    delivering it (or after delivering, before dropping it from the
+    buffer): the reply still arrives, once, and the connection goes on."""
+    with at(monkeypatch, plain_head).connect() as conn:
+        for where in ("peek", "consume"):
+            real = getattr(conn._frames, where)
+            fired = []
+
+            def once(*a, real=real, fired=fired, where=where):
+                # peek: the frame read, not delivered; consume: delivered,
+                # still in the buffer.
+                out = real(*a) if where == "peek" else None
+                if not fired:
+                    fired.append(1)
+                    raise KeyboardInterrupt
+                return out if where == "peek" else real(*a)
+
+            monkeypatch.setattr(conn._frames, where, once)
+            got = []
+            c = conn.send("head.ClusterStatus", callback=lambda r, e: got.append(e), lazy=True)
+            with pytest.raises(KeyboardInterrupt):
+                conn.wait(c)
+            poll(lambda: c.finished or None, "the interrupted call's reply")
+            assert got == [None], where  # delivered once
+            monkeypatch.undo()
+            monkeypatch.setenv("TMPDIR", plain_head.tmpdir)
+            assert "nodes" in unpack(conn.call("head.ClusterStatus"))
+        assert conn.in_flight == 0
+
+
+def test_close_ends_a_leading_caller(monkeypatch, plain_head):
+    c = at(monkeypatch, plain_head)
+    conn = c.connect()
+    plain_head.signal(signal.SIGSTOP)
+    try:
+        t, out = stopped_call(conn, timeout=None)  # reads the socket itself
+        conn.close()
+        t.join()
+    finally:
+        plain_head.signal(signal.SIGCONT)
+    assert isinstance(out.get("error"), _rpc.ConnectionClosed)
+    assert not conn._reader.is_alive()

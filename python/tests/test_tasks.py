@@ -143,6 +143,24 @@ def test_zero_cpu_tasks_run_beside_busy_cpus(rayo_start, tmp_path):
     assert rayo.get(held, timeout=T) == ["released", "released"]
 
 
+def test_submits_go_out_while_the_driver_waits_for_nothing(rayo_start, tmp_path):
+    # Submits after the first wait in a batch for the one before it to be
+    # acknowledged, a reply left for the driver's next wait to read; with
+    # no wait to come, the reader thread must read it, or they never go.
+    @rayo.remote
+    def touch(path):
+        open(path, "w").close()
+
+    paths = [str(tmp_path / str(i)) for i in range(20)]
+    refs = [touch.remote(p) for p in paths]
+    import time
+    deadline = time.monotonic() + T
+    while not all(os.path.exists(p) for p in paths):
+        assert time.monotonic() < deadline, "tasks submitted without a later wait never ran"
+        time.sleep(0.01)
+    del refs
+
+
 def test_name_option_names_the_task(rayo_start):
     @rayo.remote
     def fails():
