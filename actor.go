@@ -402,6 +402,10 @@ func (executor) NewActor(ctx context.Context, spec *protocol.ActorSpec, args [][
 	return v, nil
 }
 
+// PipelinesActorCalls: a Python actor's serial calls are pipelined to
+// its Python worker (core.ActorPipeliner); a Go actor's run one by one.
+func (executor) PipelinesActorCalls(class string) bool { return python.PipelinesActorCalls(class) }
+
 func (executor) CallActor(ctx context.Context, instance any, class string, call *protocol.ActorCallRequest, args [][]byte) (core.Encoded, *errs.TaskError) {
 	if _, ok := pybridge.PythonClass(class); ok {
 		return python.CallActor(ctx, instance, class, call, args)

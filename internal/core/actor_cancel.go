@@ -33,6 +33,9 @@ type ActorCallOptions struct {
 	// ID is the call's task ID when the caller reserved it (ReserveIDs);
 	// "" takes the next.
 	ID string
+	// Parent names the running task or serial call that makes this call
+	// (SubmitOptions.Parent); "" means the one this worker runs.
+	Parent string
 }
 
 func (o ActorCallOptions) apply(c *actorCall) {
@@ -154,20 +157,19 @@ func cancelErrFromWire(err error) error {
 	return err
 }
 
-// adoptCall sets c's parent: the task or serial actor call this worker
-// runs, when it runs exactly one (as adoptLocked for tasks). It reports
-// whether that parent was already cancelled recursively.
-func (s *submitter) adoptCall(c *actorCall) (parentCancelled bool) {
+// adoptCall sets c's parent: the running task or serial actor call
+// named, else the one this worker runs, when it runs exactly one (as
+// adoptLocked for tasks). It reports whether that parent was already
+// cancelled recursively.
+func (s *submitter) adoptCall(c *actorCall, named string) (parentCancelled bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.running) != 1 {
+	id, p := s.parentLocked(named)
+	if p == nil {
 		return false
 	}
-	for id, p := range s.running {
-		c.parent = id
-		return p.cancelled
-	}
-	return false
+	c.parent = id
+	return p.cancelled
 }
 
 // parentCancelled reports whether the running task or serial actor call

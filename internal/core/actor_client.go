@@ -234,7 +234,7 @@ func (rt *Runtime) submitActorCall(actorID, class, method string, args []TaskArg
 	if o.Counted {
 		rt.AddLocal(Ref{ID: id, Owner: rt.Addr()})
 	}
-	parentCancelled := rt.sub.adoptCall(c)
+	parentCancelled := rt.sub.adoptCall(c, o.Parent)
 	ac := rt.actorClient(actorID)
 	c.refs = argRefs(args)
 	rt.addSubmitted(c.refs)

@@ -20,11 +20,16 @@ import (
 // above 1 they then run in parallel. Each group has its own limit and
 // queue (actor_groups.go); the default one has MaxConcurrency.
 type actorHost struct {
+	rt          *Runtime
 	spec        protocol.ActorSpec
 	incarnation int
 	instance    any
 	maxConc     int
 	gpus        []int // the GPUs of its lease
+	// pipelined: a serial actor whose executor keeps its calls' order
+	// itself (ActorPipeliner): a call's turn ends when it is handed over
+	// (HandedOver), not when it returns.
+	pipelined bool
 
 	mu       sync.Mutex
 	defGroup *concGroup
@@ -41,6 +46,37 @@ type hostedCall struct {
 	reply     func(any, error)
 	group     *concGroup
 	cancelled atomic.Bool // Cancel asked for it
+	released  bool        // its group slot is given back (h.mu)
+}
+
+// ActorPipeliner is an Executor that runs a serial actor's calls one at
+// a time in the order they are handed to it, so that its host may hand
+// over the next call before the one before has returned: the executor
+// calls HandedOver once a call is queued in order. The Python executor
+// is one: its worker then takes several calls per round trip.
+type ActorPipeliner interface {
+	PipelinesActorCalls(class string) bool
+}
+
+// HandedOver tells a pipelined serial actor's host, from within the
+// executor's CallActor, that the call is queued in order: the next call
+// may start. Elsewhere it does nothing.
+func HandedOver(ctx context.Context) {
+	if c, ok := ctx.Value(callKey{}).(*hostedCall); ok && c.host.pipelined {
+		c.host.release(c)
+	}
+}
+
+// release gives back c's slot in its group and starts what may start.
+func (h *actorHost) release(c *hostedCall) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.released {
+		return
+	}
+	c.released = true
+	c.group.done()
+	h.dispatchLocked(h.rt, c.group)
 }
 
 func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateActorRequest) (*protocol.WorkerCreateActorReply, error) {
@@ -56,9 +92,12 @@ func (rt *Runtime) serveCreateActor(ctx context.Context, req *protocol.CreateAct
 		req.Spec.Job.JobID, req.Spec.ActorID)
 	rt.taskStarted(ev)
 	rt.setVisibleGPUs(req.GPUIDs)
-	h := &actorHost{spec: req.Spec, incarnation: req.Incarnation, maxConc: max(req.Spec.MaxConcurrency, 1), gpus: req.GPUIDs,
+	h := &actorHost{rt: rt, spec: req.Spec, incarnation: req.Incarnation, maxConc: max(req.Spec.MaxConcurrency, 1), gpus: req.GPUIDs,
 		calls: map[string]*hostedCall{}}
 	h.defGroup, h.groups = newGroups(&req.Spec)
+	if p, ok := rt.cfg.Executor.(ActorPipeliner); ok && h.maxConc == 1 && h.groups == nil {
+		h.pipelined = p.PipelinesActorCalls(req.Spec.Class)
+	}
 	args, pinned, terr := rt.resolveArgs(ctx, req.Spec.Args, req.Spec.Class+".__init__", req.Spec.ActorID)
 	var inst any
 	if terr == nil {
@@ -194,9 +233,8 @@ func (h *actorHost) run(rt *Runtime, c *hostedCall) {
 	if h.calls[c.req.TaskID] == c { // not a resend (RetryExceptions) that arrived after the reply
 		delete(h.calls, c.req.TaskID)
 	}
-	c.group.done()
-	h.dispatchLocked(rt, c.group)
 	h.mu.Unlock()
+	h.release(c)
 }
 
 // exitActor ends the actor the way ExitActor asked: tell the head it is

@@ -38,21 +38,36 @@ func (s *submitter) enterTask(id string) func() {
 	}
 }
 
-// adoptLocked sets t's parent: the task this worker runs, when it runs
-// exactly one (an actor's calls may overlap: their submissions get no
-// parent). It returns the parent's state when the parent was already
-// cancelled recursively, so that t is cancelled at once.
-func (s *submitter) adoptLocked(t *task) *parentState {
-	if len(s.running) != 1 {
+// adoptLocked sets t's parent: the running task named (SubmitOptions.
+// Parent), else the task this worker runs, when it runs exactly one (an
+// actor's calls may overlap: their submissions get no parent). It
+// returns the parent's state when the parent was already cancelled
+// recursively, so that t is cancelled at once.
+func (s *submitter) adoptLocked(t *task, named string) *parentState {
+	id, p := s.parentLocked(named)
+	if p == nil {
 		return nil
 	}
-	for id, p := range s.running {
-		t.parent = id
-		if p.cancelled {
-			return p
-		}
+	t.parent = id
+	if p.cancelled {
+		return p
 	}
 	return nil
+}
+
+// parentLocked finds a submission's parent: the running task or serial
+// call named, or the only one running; nil when there is none.
+func (s *submitter) parentLocked(named string) (string, *parentState) {
+	if named != "" {
+		return named, s.running[named]
+	}
+	if len(s.running) != 1 {
+		return "", nil
+	}
+	for id, p := range s.running {
+		return id, p
+	}
+	return "", nil
 }
 
 // cancelChildren cancels the unfinished tasks that the running task

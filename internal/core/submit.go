@@ -59,6 +59,11 @@ type SubmitOptions struct {
 	// ID is the task's ID when the caller reserved it (ReserveIDs), so
 	// that it could name the result before submitting; "" takes the next.
 	ID string
+	// Parent names the running task or serial actor call of this worker
+	// that submits, when the caller knows it (a Python worker's call
+	// names its own: a pipelined actor's calls overlap here); "" means
+	// the one this worker runs, if it runs exactly one.
+	Parent string
 }
 
 // leaseLinger keeps an idle lease a moment before returning it, so that
@@ -185,7 +190,7 @@ func (rt *Runtime) SubmitN(opts SubmitOptions, args []TaskArg) []Ref {
 		return refs
 	}
 	s.tasks[id] = t
-	cancelNow := s.adoptLocked(t)
+	cancelNow := s.adoptLocked(t, opts.Parent)
 	s.mu.Unlock()
 	if t.resolveInline(rt) {
 		rt.recordTask(t.event(protocol.TaskPendingNode))

@@ -329,10 +329,20 @@ func TestSmallTransferReadsFromACopy(t *testing.T) {
 	src := startStoreNode(t, g.Addr(), 16)
 	want := putPrimary(t, src, "obj-small", size)
 	a, b := startStoreNode(t, g.Addr(), 16), startStoreNode(t, g.Addr(), 16)
-	for _, n := range []*Node{a, b} {
-		if err := pullTo(t, n, src, "obj-small", want); err != nil {
-			t.Fatal(err)
-		}
+	if err := pullTo(t, a, src, "obj-small", want); err != nil {
+		t.Fatal(err)
+	}
+	// a reports its whole copy to the primary's node in the background:
+	// b's plan names that copy once it has.
+	waitFor(t, "the primary's node to record the first copy", func() bool {
+		st := src.objs
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		d := st.dists["obj-small"]
+		return d != nil && d.holders[a.Addr()] != nil && d.holders[a.Addr()].whole
+	})
+	if err := pullTo(t, b, src, "obj-small", want); err != nil {
+		t.Fatal(err)
 	}
 	if sent(src) != int64(size) || sent(a) != int64(size) {
 		t.Errorf("the primary's node sent %d bytes and the first copy %d; want the object (%d) once each", sent(src), sent(a), size)

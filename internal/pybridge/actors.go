@@ -59,7 +59,10 @@ type (
 		NoRestart bool   `msgpack:"norestart,omitempty"`
 	}
 	actorCallReq struct {
-		ID              string      `msgpack:"id"`
+		ID string `msgpack:"id"`
+		// Parent: the call of the Python worker that makes this one (as
+		// submitReq's).
+		Parent          string      `msgpack:"p,omitempty"`
 		Actor           string      `msgpack:"actor"`
 		Class           string      `msgpack:"c"`
 		Method          string      `msgpack:"m"`
@@ -191,7 +194,7 @@ func callActor(rt *core.Runtime, ids *idBlocks, req *actorCallReq) error {
 	if req.Actor == "" || req.Method == "" {
 		return fmt.Errorf("%w: an actor call names no actor or method", errs.ErrBadCall)
 	}
-	o := core.ActorCallOptions{Counted: true, ID: req.ID, Name: req.Name, RetryExceptions: req.RetryExceptions}
+	o := core.ActorCallOptions{Counted: true, ID: req.ID, Name: req.Name, RetryExceptions: req.RetryExceptions, Parent: req.Parent}
 	if req.MaxTaskRetries != nil {
 		o.MaxTaskRetries, o.SetRetries = *req.MaxTaskRetries, true
 	}

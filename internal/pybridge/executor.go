@@ -31,6 +31,10 @@ type Executor struct {
 	once     sync.Once
 	startErr error
 	queue    chan *pyTask
+	// calls queues actor calls in the order their host hands them over
+	// (a serial actor's are pipelined: core.ActorPipeliner); a call
+	// cancelled before the Python worker takes it is dropped there.
+	calls chan *pyTask
 	// cancels tells the Python worker of actor calls cancelled while they
 	// run (a py.next answer of kind "cancel").
 	cancels chan string
@@ -46,7 +50,20 @@ func NewExecutor(log *slog.Logger) *Executor {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Executor{log: log, queue: make(chan *pyTask), cancels: make(chan string, 64), running: map[string]*pyTask{}}
+	return &Executor{log: log, queue: make(chan *pyTask), calls: make(chan *pyTask, pipelineDepth), cancels: make(chan string, 64),
+		running: map[string]*pyTask{}}
+}
+
+// pipelineDepth bounds the actor calls queued for the Python worker and
+// not taken yet: with a batch (maxBatch) on its way, the next is ready.
+const pipelineDepth = 2 * maxBatch
+
+// PipelinesActorCalls says the Python worker runs a serial actor's calls
+// in the order they are queued (core.ActorPipeliner): true for a Python
+// class.
+func (x *Executor) PipelinesActorCalls(class string) bool {
+	_, ok := PythonClass(class)
+	return ok
 }
 
 type pyTask struct {
@@ -59,6 +76,9 @@ type pyTask struct {
 	created         int64 // the size the Python worker reserved for the result in place (0: none)
 	// emit reports a streaming call's items (py.emit); nil otherwise.
 	emit func(core.Encoded) error
+	// taken: the Python worker has it; dropped: cancelled before that
+	// (x.mu).
+	taken, dropped bool
 }
 
 // taskMsg is a task as the Python worker gets it: a task (Kind ""), an
@@ -140,6 +160,10 @@ type pyError struct {
 // already handed over does not drop it (it sees is_canceled()).
 type nextReq struct {
 	Done []*taskResult `msgpack:"done,omitempty"`
+	// Poll: answer at once, with what waits now (maybe nothing): the
+	// Python worker, between two calls of a batch, takes the cancels of
+	// the calls it has not started.
+	Poll bool `msgpack:"poll,omitempty"`
 }
 
 type nextReply struct {
@@ -331,15 +355,31 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 		delete(x.running, msg.ID)
 		x.mu.Unlock()
 	}()
-	select {
-	case x.queue <- t:
-	case <-ctx.Done():
-		return nil, fail(errs.ErrTaskCancelled, ctx.Err())
+	if msg.Kind == "call" {
+		select {
+		case x.calls <- t:
+			core.HandedOver(ctx)
+		case <-ctx.Done():
+			return nil, fail(errs.ErrTaskCancelled, ctx.Err())
+		}
+	} else {
+		select {
+		case x.queue <- t:
+		case <-ctx.Done():
+			return nil, fail(errs.ErrTaskCancelled, ctx.Err())
+		}
 	}
 	var r *taskResult
 	select {
 	case r = <-t.done:
 	case <-ctx.Done():
+		x.mu.Lock()
+		dropped := !t.taken
+		t.dropped = dropped
+		x.mu.Unlock()
+		if dropped { // still queued: it never runs
+			return nil, fail(errs.ErrTaskCancelled, ctx.Err())
+		}
 		if msg.Kind == "" {
 			// Ray's cancel of a running task: KeyboardInterrupt in it.
 			x.interrupt(msg.ID)
@@ -430,29 +470,26 @@ func (x *Executor) next(ctx context.Context, req *nextReq) (*nextReply, error) {
 			x.finish(r)
 		}
 	}
-	out := &nextReply{}
-	select {
-	case t := <-x.queue:
-		out.Work = append(out.Work, &t.msg)
-		if t.msg.Kind == "" {
-			x.mu.Lock()
-			x.current = t.msg.ID
-			x.mu.Unlock()
+	out := &nextReply{Work: []*taskMsg{}}
+	for len(out.Work) == 0 && !req.Poll {
+		select {
+		case t := <-x.queue:
+			x.take(out, t)
+		case t := <-x.calls:
+			x.take(out, t)
+		case id := <-x.cancels:
+			out.Work = append(out.Work, &taskMsg{Kind: "cancel", ID: id})
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-	case id := <-x.cancels:
-		out.Work = append(out.Work, &taskMsg{Kind: "cancel", ID: id})
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	for len(out.Work) < maxBatch {
 		select {
 		case t := <-x.queue:
-			out.Work = append(out.Work, &t.msg)
-			if t.msg.Kind == "" {
-				x.mu.Lock()
-				x.current = t.msg.ID
-				x.mu.Unlock()
-			}
+			x.take(out, t)
+			continue
+		case t := <-x.calls:
+			x.take(out, t)
 			continue
 		case id := <-x.cancels:
 			out.Work = append(out.Work, &taskMsg{Kind: "cancel", ID: id})
@@ -462,6 +499,21 @@ func (x *Executor) next(ctx context.Context, req *nextReq) (*nextReply, error) {
 		break
 	}
 	return out, nil
+}
+
+// take adds t to the work handed to the Python worker, unless it was
+// cancelled while queued.
+func (x *Executor) take(out *nextReply, t *pyTask) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if t.dropped {
+		return
+	}
+	t.taken = true
+	if t.msg.Kind == "" {
+		x.current = t.msg.ID
+	}
+	out.Work = append(out.Work, &t.msg)
 }
 
 // finish delivers a result to the call waiting for it.

@@ -121,6 +121,9 @@ type (
 		Display string     `msgpack:"d"`
 		Args    []taskArg  `msgpack:"a"`
 		Opts    submitOpts `msgpack:"o"`
+		// Parent: the call of the Python worker that submits (its task
+		// ID; core.SubmitOptions.Parent).
+		Parent string `msgpack:"p,omitempty"`
 	}
 	batchReq struct {
 		Items []batchItem `msgpack:"s"`
@@ -517,7 +520,7 @@ func submit(rt *core.Runtime, ids *idBlocks, req *submitReq) error {
 	}
 	opts := core.SubmitOptions{ID: req.ID, Name: name, Display: display, Resources: res, Strategy: strat,
 		MaxRetries: req.Opts.MaxRetries, RetryExceptions: req.Opts.RetryExceptions, NumReturns: req.Opts.NumReturns,
-		Env: env, Counted: true}
+		Env: env, Counted: true, Parent: req.Parent}
 	if so := req.Opts.Stream; so != nil {
 		if so.Backpressure < 0 || opts.NumReturns > 0 {
 			return fmt.Errorf("%w: a streaming task with backpressure %d and num_returns %d", errs.ErrInvalidOption, so.Backpressure, opts.NumReturns)

@@ -67,6 +67,9 @@ class Core:
         self.address = info["addr"]
         self.is_worker = info["is_worker"]
         self._closing = False
+        # In a worker: returns the task ID of the call running on this
+        # thread or coroutine, if any (a submit's parent).
+        self.current_call = None
         self.functions = {}  # function -> its ID in the function table
         self.failed = {}  # task ID -> why its submit failed
         self._id_lock = threading.Lock()
@@ -132,6 +135,10 @@ class Core:
         without waiting; a refusal is kept for the result's get. keep
         (ObjectRefs of arguments put for it) stays alive until the core
         has the call."""
+        if self.current_call is not None:
+            parent = self.current_call()
+            if parent:
+                msg["p"] = parent  # the call that submits: its children, for a recursive cancel
         item = {"t": msg} if method == "py.submit" else {"a": msg}
         with self._order:
             self._batch.append(item)

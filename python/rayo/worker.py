@@ -13,6 +13,7 @@ cancelled.
 """
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
 import importlib
@@ -21,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 
 import cloudpickle
@@ -133,9 +135,16 @@ class _Actor:
         self.instance = instance
         self.loop = None
         self.pool = None
+        # An async actor that runs one call at a time: its calls arrive
+        # several at once (the Go worker pipelines a serial actor's), so
+        # each waits here for the one before, in order (asyncio's locks
+        # are first come, first served).
+        self.one_at_a_time = None
         if inspect.iscoroutinefunction(getattr(type(instance), "__init__", None)):
             raise TypeError("an actor's __init__ cannot be async")
         if _actor.is_async_class(type(instance)):
+            if max_concurrency <= 1:
+                self.one_at_a_time = asyncio.Lock()
             self.loop = asyncio.new_event_loop()
             threading.Thread(target=self.loop.run_forever, name="rayo-actor-loop", daemon=True).start()
         elif max_concurrency > 1:
@@ -154,6 +163,7 @@ class Worker:
         # notice that comes before its coroutine started is kept here.
         self.coroutines = {}
         self.cancelled_early = set()
+        self.exited = set()  # actors whose method called exit_actor
 
     def function(self, fid):
         """The function or class of a task: by its ID in the job's
@@ -269,6 +279,7 @@ class Worker:
                 result = _call_user(fn, args, kwargs)
             except _ActorExit:
                 result = None
+                self.exited.add(task.get("actor"))
             return self.complete(task, result)
         except KeyboardInterrupt as e:
             return {"id": task["id"], "e": _error(e, "cancelled")}
@@ -297,10 +308,14 @@ class Worker:
         if actor.pool is not None:
             actor.pool.submit(lambda: self.send(self.run(task)))
             return None
-        asyncio.run_coroutine_threadsafe(self.run_async(task), actor.loop)
+        asyncio.run_coroutine_threadsafe(self.run_async(task, actor.one_at_a_time), actor.loop)
         return None
 
-    async def run_async(self, task):
+    async def run_async(self, task, one_at_a_time=None):
+        if one_at_a_time is not None:
+            async with one_at_a_time:
+                await self.run_async(task)
+            return
         token = _current.set(task)
         try:
             out = None
@@ -359,21 +374,57 @@ class Worker:
     def serve(self):
         """Takes work with py.next (several pieces when an actor's calls
         wait), runs it in order, and hands the results back with the next
-        py.next."""
+        py.next. Once a call of a batch has run for POLL_AFTER, the rest
+        have waited: before the next starts, the results so far go out
+        and the cancels that came meanwhile come in (py.next's poll), so
+        that a call cancelled while it waited does not run, as a queued
+        call in the Go worker would not."""
         done, keep = [], []
+        queue = collections.deque()
         while True:
-            work = self.core.call("py.next", {"done": done} if done else {})["w"]
-            del keep  # the results' refs are counted by the Go worker now
-            done, keep = [], []
-            for task in work:
-                if task.get("k") == "cancel":
-                    self.cancel_coroutine(task["id"])
-                    continue
-                out = self.dispatch(task)
-                if out is not None:
-                    out, refs = _sendable(out)
-                    done.append(out)
-                    keep.append(refs)
+            if not queue:
+                work = self.core.call("py.next", {"done": done} if done else {})["w"]
+                del keep  # the results' refs are counted by the Go worker now
+                done, keep = [], []
+                self.take(queue, work, done)
+                continue
+            task = queue.popleft()
+            if task.get("k") == "call" and task.get("actor") in self.exited:
+                # A call queued behind exit_actor (a serial actor's calls
+                # come several at a time): it does not run; the Go worker
+                # exits, and its caller sees the actor dead.
+                continue
+            started = time.monotonic()
+            out = self.dispatch(task)
+            if out is not None:
+                out, refs = _sendable(out)
+                done.append(out)
+                keep.append(refs)
+            if queue and time.monotonic() - started >= POLL_AFTER:
+                work = self.core.call("py.next", {"done": done, "poll": True})["w"]
+                del keep
+                done, keep = [], []
+                self.take(queue, work, done)
+
+    def take(self, queue, work, done):
+        """Queues the work py.next gave; a cancel of a call still queued
+        here fails it without running it (its result joins done)."""
+        for task in work:
+            if task.get("k") != "cancel":
+                queue.append(task)
+                continue
+            waiting = next((t for t in queue if t["id"] == task["id"]), None)
+            if waiting is None:
+                self.cancel_coroutine(task["id"])
+                continue
+            queue.remove(waiting)
+            e = _exc.TaskCancelledError("%s was cancelled before it started" % waiting.get("d", waiting["id"]))
+            done.append({"id": waiting["id"], "e": _error(e, "cancelled")})
+
+
+# How long a call of a batch runs before the worker, ahead of the next,
+# sends the results so far and takes cancels (Worker.serve).
+POLL_AFTER = 0.001
 
 
 _worker = None
@@ -381,6 +432,11 @@ _worker = None
 
 # The running call's message, per thread and per coroutine.
 _current = contextvars.ContextVar("rayo_current_task", default=None)
+
+
+def _current_call_id():
+    t = _current.get()
+    return t["id"] if t is not None else None
 
 
 def current_task():
@@ -395,6 +451,7 @@ def main():
     token = os.environ.pop("RAYO_BRIDGE_TOKEN")
     core = _runtime.connect_worker(fd, token)
     core.conn.may_lead = _may_lead
+    core.current_call = _current_call_id
     setup_error = None
     try:
         _packages.worker_setup(core)

@@ -821,3 +821,121 @@ def test_await_ref_in_an_async_actor(rayo_start):
 
     a = Awaiter.remote()
     assert rayo.get(a.run.remote(5), timeout=T) == 20
+
+
+# --- a regular actor's calls reach its worker several at a time -------------
+
+@rayo.remote
+class Gated:
+    """Calls that wait for a file, and calls that leave one."""
+
+    def wait(self, path):
+        deadline = time.monotonic() + 50
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                return "timed out"
+            time.sleep(0.005)
+        return "waited"
+
+    def mark(self, path):
+        open(path, "w").close()
+        return os.path.basename(path)
+
+
+def test_pipelined_calls_never_overlap_and_keep_their_order(rayo_start):
+    @rayo.remote
+    class Serial:
+        def __init__(self):
+            self.inside, self.log = False, []
+
+        def step(self, i):
+            assert not self.inside, "two calls of a serial actor ran at once"
+            self.inside = True
+            self.log.append(i)
+            self.inside = False
+            return i
+
+        def get_log(self):
+            return self.log
+
+    s = Serial.remote()
+    refs = [s.step.remote(i) for i in range(2000)]
+    assert rayo.get(refs, timeout=T) == list(range(2000))
+    assert rayo.get(s.get_log.remote(), timeout=T) == list(range(2000))
+
+
+def test_cancel_of_a_call_queued_in_the_worker_drops_it(rayo_start, tmp_path):
+    # Calls queued behind a long one reach the Python worker in one batch;
+    # one cancelled while it waits there still does not run.
+    g0, g1 = str(tmp_path / "g0"), str(tmp_path / "g1")
+    marks = [str(tmp_path / ("m%d" % i)) for i in range(5)]
+    a = Gated.remote()
+    first = a.wait.remote(g0)
+    second = a.wait.remote(g1)
+    refs = [a.mark.remote(m) for m in marks]
+    open(g0, "w").close()  # the worker takes second and the marks together
+    assert rayo.get(first, timeout=T) == "waited"
+    rayo.cancel(refs[2])
+    open(g1, "w").close()
+    assert rayo.get(second, timeout=T) == "waited"
+    with pytest.raises(ex.TaskCancelledError):
+        rayo.get(refs[2], timeout=T)
+    assert rayo.get(refs[:2] + refs[3:], timeout=T) == ["m0", "m1", "m3", "m4"]
+    assert not os.path.exists(marks[2])
+
+
+def test_exit_actor_runs_none_of_the_calls_queued_behind_it(rayo_start, tmp_path):
+    log = str(tmp_path / "log")
+
+    @rayo.remote
+    class Quitter:
+        def step(self, i, last):
+            with open(log, "a") as f:
+                f.write("%d\n" % i)
+            if i == last:
+                rayo.actor.exit_actor()
+            return i
+
+    q = Quitter.remote()
+    refs = [q.step.remote(i, 5) for i in range(40)]
+    assert rayo.get(refs[:5], timeout=T) == [0, 1, 2, 3, 4]
+    assert rayo.get(refs[5], timeout=T) is None
+    for r in refs[6:]:
+        with pytest.raises(ex.RayActorError):
+            rayo.get(r, timeout=T)
+    with open(log) as f:
+        assert f.read().split() == [str(i) for i in range(6)]
+
+
+def test_recursive_cancel_reaches_the_tasks_of_a_pipelined_call(rayo_start, tmp_path):
+    # The call's child is known as its own (the submit names its parent),
+    # although the calls queued behind it are in the worker as well.
+    never, started = str(tmp_path / "never"), str(tmp_path / "started")
+
+    @rayo.remote(num_cpus=0)
+    def child(path, started):
+        open(started, "w").close()
+        deadline = time.monotonic() + 50
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return "ran out"
+
+    @rayo.remote
+    class Parent:
+        def spawn(self):
+            self.kid = child.remote(never, started)
+            return rayo.get(self.kid)
+
+        def kid_ref(self):
+            return [self.kid]
+
+    p = Parent.remote()
+    spawned = p.spawn.remote()
+    queued = [p.kid_ref.remote() for _ in range(5)]
+    poll(lambda: os.path.exists(started), "the child task to run")
+    rayo.cancel(spawned, recursive=True)
+    with pytest.raises(ex.TaskCancelledError):
+        rayo.get(spawned, timeout=T)
+    [kid] = rayo.get(queued[0], timeout=T)
+    with pytest.raises(ex.TaskCancelledError):
+        rayo.get(kid, timeout=T)
