@@ -447,8 +447,13 @@ func startProcsEnv(env []string) []string {
 			return nil
 		}
 	}
-	return []string{"GOMAXPROCS=1", workerMaxProcsEnv + "=" + strconv.Itoa(runtime.GOMAXPROCS(0))}
+	return []string{"GOMAXPROCS=1", workerMaxProcsEnv + "=" + strconv.Itoa(startProcs)}
 }
+
+// startProcs is this process's GOMAXPROCS as it started: what a worker
+// would have had, also where the process lowered its own since (the
+// Python bridge does).
+var startProcs = runtime.GOMAXPROCS(0)
 
 // workerMaxProcsEnv is core.WorkerMaxProcsEnv (the node does not import
 // the worker runtime; a test checks they match).
