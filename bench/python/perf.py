@@ -53,6 +53,9 @@ def main():
     rayo.init(go_binary=sys.argv[1], log_to_driver=False, object_store_memory=1 << 30)
     rows = {}
     a, aa = Actor.remote(), AsyncActor.remote()
+    # Both actors up (their Python workers started) before the first row,
+    # which would otherwise share the cores with their start.
+    rayo.get([a.f.remote(), aa.f.remote()])
     rows["tasks_sync"] = rate(2000, lambda n: [rayo.get(task.remote()) for _ in range(n)])
     rows["tasks_async"] = rate(5000, lambda n: rayo.get([task.remote() for _ in range(n)]))
     rows["actor_sync"] = rate(2000, lambda n: [rayo.get(a.f.remote()) for _ in range(n)])

@@ -149,12 +149,6 @@ func (n *Node) onlyBundleLocked(pgID string, index int) bool {
 	return true
 }
 
-func (n *Node) totalSnapshot() sched.Resources {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.total.Clone()
-}
-
 // bundleGPUsLocked gives a lease inside a bundle GPUs from its bundle's
 // own allocator (for a group-wide request, from any bundle of the group
 // here with room), so that leases sharing a bundle get distinct GPUs. It

@@ -62,6 +62,15 @@ class unsafe_socket_dir:
         os.chmod(self.dir, 0o700)
 
 
+def in_threads(n, fn):
+    """Runs fn(0) ... fn(n-1) each on its own thread, and waits for all."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def cluster_status(conn):
     st = unpack(conn.call("head.ClusterStatus", timeout=30))
     assert set(st) >= {"nodes", "jobs", "actors", "pgs"}
@@ -128,11 +137,7 @@ def test_concurrent_calls_on_one_tls_connection(monkeypatch, tls_head):
             except Exception as e:  # reported below
                 errors.append(e)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(8, worker)
         assert errors == []
         assert conn.in_flight == 0
 
@@ -316,11 +321,7 @@ def test_callers_read_their_own_replies_and_each_others(monkeypatch, tls_head, t
             except Exception as e:  # reported below
                 errors.append(e)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(6, worker)
         assert errors == []
         poll(lambda: len(called) == 6 * 6 or None, "every callback")
         assert all(e is None and unpack(r)["found"] for r, e in called)
