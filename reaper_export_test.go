@@ -12,12 +12,18 @@ type EmbeddedFiles struct {
 	Sockets []string
 }
 
-// EmbeddedFilesForTest lists this driver's embedded cluster's files.
+// EmbeddedFilesForTest lists this driver's embedded cluster's files,
+// once the reaper has been told of all so far (registration is
+// asynchronous: a driver killed a moment after making a file may leave
+// it).
 func EmbeddedFilesForTest() EmbeddedFiles {
 	state.Lock()
 	defer state.Unlock()
 	if state.cluster == nil {
 		return EmbeddedFiles{}
+	}
+	if state.reaper != nil {
+		state.reaper.Flush()
 	}
 	n := state.cluster.Node()
 	return EmbeddedFiles{NodeID: n.ID(), Store: n.StorePath(), SpillDir: n.SpillDir(),

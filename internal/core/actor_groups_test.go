@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -92,4 +93,58 @@ func TestCancelledOutcome(t *testing.T) {
 	if got := cancelledOutcome(c, "n", failed); got == nil || got.Cause != errs.ErrTaskCancelled {
 		t.Fatalf("cancelled and failed: %v", got)
 	}
+}
+
+// A pipelined serial actor's call gives its slot back once, when handed
+// over (or at its end, whichever is first); elsewhere HandedOver does
+// nothing.
+func TestHandedOverReleasesOnce(t *testing.T) {
+	spec := protocol.ActorSpec{Class: "C"}
+	for _, pipelined := range []bool{true, false} {
+		h := &actorHost{spec: spec, pipelined: pipelined}
+		h.defGroup, h.groups = newGroups(&spec)
+		c := &hostedCall{host: h, group: h.defGroup}
+		if !h.defGroup.admit(c) {
+			t.Fatal("an idle group did not admit the call")
+		}
+		ctx := withCall(context.Background(), c)
+		HandedOver(ctx)
+		want := 1
+		if pipelined {
+			want = 0
+		}
+		if h.defGroup.running != want {
+			t.Fatalf("pipelined %v: %d running after HandedOver, want %d", pipelined, h.defGroup.running, want)
+		}
+		HandedOver(ctx)
+		h.release(c) // the call's end
+		if h.defGroup.running != 0 {
+			t.Fatalf("pipelined %v: %d running after the call's end, want 0", pipelined, h.defGroup.running)
+		}
+	}
+	HandedOver(context.Background()) // outside a call: nothing
+}
+
+// A submission's parent: the task named, else the only one running.
+func TestParentOfASubmission(t *testing.T) {
+	s := &submitter{}
+	if id, p := s.parentLocked(""); p != nil {
+		t.Fatalf("nothing runs, yet parent %q", id)
+	}
+	leaveA := s.enterTask("a")
+	if id, p := s.parentLocked(""); p == nil || id != "a" {
+		t.Fatalf("one runs: parent %q, want a", id)
+	}
+	leaveB := s.enterTask("b")
+	if id, p := s.parentLocked(""); p != nil {
+		t.Fatalf("two run (a pipelined actor's calls): parent %q, want none unless named", id)
+	}
+	if id, p := s.parentLocked("b"); p == nil || id != "b" {
+		t.Fatalf("named b: parent %q", id)
+	}
+	if _, p := s.parentLocked("gone"); p != nil {
+		t.Fatal("a named task that does not run is no parent")
+	}
+	leaveA()
+	leaveB()
 }

@@ -48,6 +48,8 @@ type Reaper struct {
 	mu      sync.Mutex
 	w       *os.File
 	queue   [][]byte
+	writing bool       // the writer holds lines taken from queue
+	written *sync.Cond // on mu: the writer has written what it took
 	wake    chan struct{}
 	closing bool
 	broken  bool
@@ -82,6 +84,7 @@ func Start(logTo *os.File, log *slog.Logger) (*Reaper, error) {
 		return nil, fmt.Errorf("reaper: starting: %w", err)
 	}
 	rp := &Reaper{cmd: cmd, log: log, w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	rp.written = sync.NewCond(&rp.mu)
 	go rp.writeLoop()
 	return rp, nil
 }
@@ -127,21 +130,36 @@ func (r *Reaper) writeLoop() {
 	for {
 		r.mu.Lock()
 		q, closing := r.queue, r.closing
-		r.queue = nil
+		r.queue, r.writing = nil, len(q) > 0
 		r.mu.Unlock()
 		for _, b := range q {
 			if _, err := r.w.Write(b); err != nil {
 				r.mu.Lock()
-				r.broken = true
+				r.broken, r.writing = true, false
+				r.written.Broadcast()
 				r.mu.Unlock()
 				r.log.Warn("the reaper process is gone; files of this embedded cluster may be left if the driver dies", "err", err)
 				return
 			}
 		}
+		r.mu.Lock()
+		r.writing = false
+		r.written.Broadcast()
+		r.mu.Unlock()
 		if closing {
 			return
 		}
 		<-r.wake
+	}
+}
+
+// Flush waits until what was sent so far is in the reaper's pipe, from
+// where the reaper reads it even if this process dies the next moment.
+func (r *Reaper) Flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for (len(r.queue) > 0 || r.writing) && !r.broken {
+		r.written.Wait()
 	}
 }
 

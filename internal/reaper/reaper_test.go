@@ -3,12 +3,14 @@ package reaper
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -121,5 +123,45 @@ func TestRunByeRemovesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(store); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Flush returns once what was sent is in the pipe: the reaper reads it
+// even after the driver is gone.
+func TestFlushPutsEverythingInThePipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rp := &Reaper{w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	rp.written = sync.NewCond(&rp.mu)
+	go rp.writeLoop()
+	for i := 0; i < 100; i++ {
+		rp.Socket(fmt.Sprintf("/tmp/s%d", i))
+	}
+	rp.Flush()
+	// The writer goes (as at Close), and the pipe's end with it: what is
+	// in the pipe stays readable.
+	rp.mu.Lock()
+	rp.closing = true
+	rp.mu.Unlock()
+	select {
+	case rp.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	<-rp.done
+	_ = w.Close()
+	p := plan{sockets: map[string]bool{}}
+	dec := json.NewDecoder(r)
+	for {
+		var m msg
+		if dec.Decode(&m) != nil {
+			break
+		}
+		p.sockOrder = append(p.sockOrder, m.Socket)
+	}
+	if len(p.sockOrder) != 100 {
+		t.Fatalf("%d sockets in the pipe after Flush, want 100", len(p.sockOrder))
 	}
 }
