@@ -1,6 +1,10 @@
 package rayo
 
-import "github.com/rayo-dev/rayo/internal/rpc"
+import (
+	"time"
+
+	"github.com/rayo-dev/rayo/internal/rpc"
+)
 
 // EmbeddedFiles is what an embedded cluster puts on disk that must not
 // outlive its driver.
@@ -21,6 +25,12 @@ func EmbeddedFilesForTest() EmbeddedFiles {
 	defer state.Unlock()
 	if state.cluster == nil {
 		return EmbeddedFiles{}
+	}
+	// A worker starting (the node keeps one idle) is not registered yet,
+	// and neither is its socket: wait for it, then for the reaper to have
+	// been told of all so far.
+	for deadline := time.Now().Add(30 * time.Second); state.cluster.Node().StartingWorkers() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	if state.reaper != nil {
 		state.reaper.Flush()

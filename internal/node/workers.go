@@ -268,6 +268,16 @@ func (n *Node) startWorkerIfUsefulLocked(j *job, dedicated, forRequest bool) boo
 	return true
 }
 
+// StartingWorkers counts the worker processes started and not yet
+// registered: a worker killed in that time (with its node's process)
+// leaves its socket file, which the embedded cluster's reaper does not
+// know of yet.
+func (n *Node) StartingWorkers() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.startingLocked()
+}
+
 // startingLocked counts the worker processes started and not registered
 // yet, over every job.
 func (n *Node) startingLocked() int {
