@@ -829,12 +829,17 @@ def test_await_ref_in_an_async_actor(rayo_start):
 class Gated:
     """Calls that wait for a file, and calls that leave one."""
 
-    def wait(self, path):
-        deadline = time.monotonic() + 50
+    def wait(self, path, at_least=0.0):
+        start = time.monotonic()
+        deadline = start + 50
         while not os.path.exists(path):
             if time.monotonic() > deadline:
                 return "timed out"
             time.sleep(0.005)
+        # A call that lasts: the worker takes cancels before the next call
+        # of its batch once one has run 1 ms (worker.POLL_AFTER), also
+        # when the gate opened before this call began.
+        time.sleep(max(0.0, at_least - (time.monotonic() - start)))
         return "waited"
 
     def mark(self, path):
@@ -871,7 +876,7 @@ def test_cancel_of_a_call_queued_in_the_worker_drops_it(rayo_start, tmp_path):
     marks = [str(tmp_path / ("m%d" % i)) for i in range(5)]
     a = Gated.remote()
     first = a.wait.remote(g0)
-    second = a.wait.remote(g1)
+    second = a.wait.remote(g1, 0.05)
     refs = [a.mark.remote(m) for m in marks]
     open(g0, "w").close()  # the worker takes second and the marks together
     assert rayo.get(first, timeout=T) == "waited"

@@ -95,5 +95,9 @@ def test_python_tasks_in_logs_tasks_and_timeline(head, tmp_path):
     assert mine[0].get("name", "").endswith("shout"), mine
     poll(lambda: "python says hello-logs" in _rayo(head, "logs", "--job-id", job), "the print in the job's worker logs")
     trace = tmp_path / "trace.json"
-    _rayo(head, "timeline", "--output", str(trace))
-    assert "shout" in trace.read_text()
+
+    def traced():  # the worker's events come in their own batches
+        _rayo(head, "timeline", "--output", str(trace))
+        return "shout" in trace.read_text()
+
+    poll(traced, "the task in rayo timeline")
