@@ -156,8 +156,9 @@ type pyError struct {
 // nextReq carries the results of the work the Python worker ran since
 // its last py.next; nextReply the work waiting now (at least one), up to
 // maxBatch: a worker behind on an actor's calls takes several per round
-// trip. Work handed over counts as started: a cancel of an actor call
-// already handed over does not drop it (it sees is_canceled()).
+// trip. A call cancelled before the Python worker starts it does not
+// run (dropped here, or by the worker when a poll brings the cancel);
+// one running sees is_canceled().
 type nextReq struct {
 	Done []*taskResult `msgpack:"done,omitempty"`
 	// Poll: answer at once, with what waits now (maybe nothing): the
@@ -355,19 +356,15 @@ func (x *Executor) doWith(ctx context.Context, msg taskMsg, want int, emit func(
 		delete(x.running, msg.ID)
 		x.mu.Unlock()
 	}()
+	queue := x.queue
 	if msg.Kind == "call" {
-		select {
-		case x.calls <- t:
-			core.HandedOver(ctx)
-		case <-ctx.Done():
-			return nil, fail(errs.ErrTaskCancelled, ctx.Err())
-		}
-	} else {
-		select {
-		case x.queue <- t:
-		case <-ctx.Done():
-			return nil, fail(errs.ErrTaskCancelled, ctx.Err())
-		}
+		queue = x.calls
+	}
+	select {
+	case queue <- t:
+		core.HandedOver(ctx) // a pipelined actor's next call may start; else nothing
+	case <-ctx.Done():
+		return nil, fail(errs.ErrTaskCancelled, ctx.Err())
 	}
 	var r *taskResult
 	select {

@@ -425,9 +425,7 @@ class Connection:
             if timeout is None and (self.may_lead is None or self.may_lead()):
                 self._lead(c)
             else:
-                with self._lock:
-                    if self._reading is None and self._pending.get(c.cid) is c:
-                        self._read_in_background()
+                self.read_pending()
         if not c.wait(timeout):
             with self._lock:
                 if self._pending.pop(c.cid, None) is c:

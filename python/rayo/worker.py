@@ -381,12 +381,18 @@ class Worker:
         call in the Go worker would not."""
         done, keep = [], []
         queue = collections.deque()
+
+        def pull(poll):
+            nonlocal done, keep
+            req = {"done": done, "poll": True} if poll else ({"done": done} if done else {})
+            work = self.core.call("py.next", req)["w"]
+            # The results' refs are counted by the Go worker now.
+            done, keep = [], []
+            self.take(queue, work, done)
+
         while True:
             if not queue:
-                work = self.core.call("py.next", {"done": done} if done else {})["w"]
-                del keep  # the results' refs are counted by the Go worker now
-                done, keep = [], []
-                self.take(queue, work, done)
+                pull(False)
                 continue
             task = queue.popleft()
             if task.get("k") == "call" and task.get("actor") in self.exited:
@@ -401,10 +407,7 @@ class Worker:
                 done.append(out)
                 keep.append(refs)
             if queue and time.monotonic() - started >= POLL_AFTER:
-                work = self.core.call("py.next", {"done": done, "poll": True})["w"]
-                del keep
-                done, keep = [], []
-                self.take(queue, work, done)
+                pull(True)
 
     def take(self, queue, work, done):
         """Queues the work py.next gave; a cancel of a call still queued
