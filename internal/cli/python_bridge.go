@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -74,7 +73,7 @@ func (c *bridgeConfig) options() []rayo.InitOption {
 }
 
 // newPythonBridge is the Go side of a Python driver (internal/pybridge):
-// started by rayo.init() with its end of a socket pair as a descriptor,
+// started by rayo.init() with its ends of two socket pairs as descriptors,
 // it joins or starts the cluster and serves the driver until it goes.
 func newPythonBridge() *cobra.Command {
 	return &cobra.Command{
@@ -83,10 +82,7 @@ func newPythonBridge() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fd, err := strconv.Atoi(os.Getenv("RAYO_BRIDGE_FD"))
-			if err != nil {
-				return fmt.Errorf("python-bridge: RAYO_BRIDGE_FD must name the socket pair's descriptor: %v", err)
-			}
+			fds := os.Getenv("RAYO_BRIDGE_FD")
 			token := os.Getenv("RAYO_BRIDGE_TOKEN")
 			if token == "" {
 				return fmt.Errorf("python-bridge: no RAYO_BRIDGE_TOKEN")
@@ -104,12 +100,12 @@ func newPythonBridge() *cobra.Command {
 			}
 			// Ctrl-C in the driver's terminal is the driver's to handle
 			// (a KeyboardInterrupt it may catch): this process ends when
-			// the driver's end of the socket pair closes.
+			// the driver's ends of the socket pairs close.
 			signal.Ignore(os.Interrupt)
 			bridgeProcs()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			defer rayo.Shutdown()
-			return pybridge.ServeDriver(fd, token, log, func() error { return rayo.Init(context.Background(), cfg.options()...) })
+			return pybridge.ServeDriver(fds, token, log, func() error { return rayo.Init(context.Background(), cfg.options()...) })
 		},
 	}
 }

@@ -1,11 +1,11 @@
 // Package pybridge connects Python processes to rayo's Go core.
 //
 // rayo's Python package has no compiled extension: a Python process
-// reaches the core through a Go process beside it, over a Unix socket
-// pair that only the two share. The Go side is an rpc.Server on that one
-// connection (the same frames and token hello as the cluster's own
-// connections); the Python side is its only client. Two kinds of pair
-// exist:
+// reaches the core through a Go process beside it, over Unix socket
+// pairs that only the two share, one per direction (conn.go). The Go
+// side is an rpc.Server on that one connection (the same frames and
+// token hello as the cluster's own connections); the Python side is its
+// only client. Two kinds of connection exist:
 //
 //   - A Python driver starts `rayo python-bridge` (internal/cli), a rayo
 //     driver in its own right, and calls put, get, submit, wait, cancel

@@ -4,27 +4,25 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 
 	"github.com/rayo-dev/rayo/internal/core"
 	"github.com/rayo-dev/rayo/internal/errs"
 	"github.com/rayo-dev/rayo/internal/rpc"
 )
 
-// ServeDriver serves a Python driver on fd, its end of their socket pair,
-// whose hello must prove token, until the driver goes away (exits,
-// crashes or closes the pair). connect joins the cluster (rayo.Init);
-// calls made meanwhile wait for it, and fail with its error.
-func ServeDriver(fd int, token string, log *slog.Logger, connect func() error) error {
-	f := os.NewFile(uintptr(fd), "rayo-bridge")
-	if f == nil {
-		return fmt.Errorf("rayo: python bridge: descriptor %d is not open", fd)
-	}
-	nc, err := net.FileConn(f)
-	_ = f.Close()
+// ServeDriver serves a Python driver on its ends of their socket pairs,
+// fds as RAYO_BRIDGE_FD gives them ("READ,WRITE"), whose hello must
+// prove token, until the driver goes away (exits, crashes or closes the
+// pairs). connect joins the cluster (rayo.Init); calls made meanwhile
+// wait for it, and fail with its error.
+func ServeDriver(fds, token string, log *slog.Logger, connect func() error) error {
+	r, w, err := parseBridgeFDs(fds)
 	if err != nil {
-		return fmt.Errorf("rayo: python bridge: descriptor %d: %w", fd, err)
+		return fmt.Errorf("rayo: python bridge: %w", err)
+	}
+	nc, err := newBridgeConn(r, w)
+	if err != nil {
+		return err
 	}
 	s := rpc.NewServer(token, log)
 	connected := make(chan struct{})

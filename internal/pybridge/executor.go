@@ -21,9 +21,9 @@ import (
 
 // Executor runs the Python tasks a worker is given in its Python child,
 // started at the first one: `$RAYO_PYTHON -m rayo.worker` (python3 by
-// default), with its end of a socket pair as descriptor 3. The child
-// pulls tasks with py.next, which also carries the previous task's
-// result. Should the child die, the worker exits too, so that the node
+// default), with its ends of two socket pairs (conn.go) as descriptors 3
+// (read) and 4 (write). The child pulls tasks with py.next, which also
+// carries the previous task's result. Should the child die, the worker exits too, so that the node
 // and the task's owner see a dead worker and retry as for Go tasks.
 type Executor struct {
 	log *slog.Logger
@@ -553,7 +553,7 @@ func (x *Executor) interrupt(id string) {
 
 // start runs the Python child and serves it.
 func (x *Executor) start() error {
-	nc, theirs, err := socketPair()
+	nc, theirs, err := bridgePair()
 	if err != nil {
 		return err
 	}
@@ -563,10 +563,10 @@ func (x *Executor) start() error {
 		python = "python3"
 	}
 	cmd := exec.Command(python, "-m", "rayo.worker")
-	cmd.Env = append(childEnv(os.Environ()), "RAYO_BRIDGE_FD=3", "RAYO_BRIDGE_TOKEN="+token,
+	cmd.Env = append(childEnv(os.Environ()), "RAYO_BRIDGE_FD=3,4", "RAYO_BRIDGE_TOKEN="+token,
 		"PYTHONUNBUFFERED=1", // its prints reach the driver as they happen
 		"PYTHONSAFEPATH=1")
-	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.ExtraFiles = theirs[:] // descriptors 3 (its reading end) and 4
 	// Not this worker's directory (the temp dir, which anyone may write):
 	// with PYTHONSAFEPATH neither it nor the script's is on sys.path, and
 	// "/" holds nothing another user can plant. A job's working_dir, if
@@ -576,7 +576,8 @@ func (x *Executor) start() error {
 	// The child goes with this worker, however it ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = cmd.Start()
-	_ = theirs.Close()
+	_ = theirs[0].Close()
+	_ = theirs[1].Close()
 	if err != nil {
 		_ = nc.Close()
 		return fmt.Errorf("rayo: starting the Python worker (%s -m rayo.worker; set RAYO_PYTHON to choose the interpreter): %w", python, err)

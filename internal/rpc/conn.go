@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rayo-dev/rayo/internal/sockio"
 )
 
 // maxFrame bounds one frame so that a malformed length prefix cannot make a
@@ -72,7 +74,9 @@ func newConn(nc net.Conn) *conn {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10), bw: bufio.NewWriterSize(nc, 64<<10)}
+	// Sockets are read and written with raw system calls (sockio says why).
+	sock := sockio.Conn(nc)
+	return &conn{nc: nc, br: bufio.NewReaderSize(sock, 64<<10), bw: bufio.NewWriterSize(sock, 64<<10)}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

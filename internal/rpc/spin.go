@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rayo-dev/rayo/internal/sockio"
 )
 
 // Adaptive spin-polling. A thread that sleeps waiting for a socket is
@@ -89,10 +91,9 @@ func (c *conn) awaitFrame() {
 	if fd < 0 {
 		return
 	}
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	deadline := now.Add(spinWindow)
 	for {
-		if n, err := unix.Poll(fds, 0); n != 0 || (err != nil && err != unix.EINTR) {
+		if ready, err := sockio.Readable(fd); ready || err != nil {
 			c.spin.misses = 0
 			return
 		}

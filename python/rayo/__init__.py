@@ -1,7 +1,7 @@
 """rayo for Python: Ray's programming model on rayo's Go engine.
 
 A pure-Python package (no compiled extension): a driver's calls go to the
-Go core in a `rayo python-bridge` child, over a private socket pair
+Go core in a `rayo python-bridge` child, over private socket pairs
 (internal/pybridge), in the cluster's own value format (docs/encoding.md);
 a Python job's tasks run in `python -m rayo.worker` children of Go
 workers. Dependencies are Debian's python3-msgpack, python3-cloudpickle

@@ -144,6 +144,9 @@ class _Socket:
     def recv(self):
         return self.sock.recv(1 << 16)
 
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
     def shutdown(self):
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -152,6 +155,52 @@ class _Socket:
 
     def close(self):
         self.sock.close()
+
+
+class _SplitSocket(_Socket):
+    """A connection to a Go process beside this one over two socket pairs,
+    one per direction (pybridge's conn.go says why): frames go out on
+    out_sock and come in on in_sock."""
+
+    def __init__(self, out_sock, in_sock):
+        super().__init__(out_sock, "unix")
+        self.in_sock = in_sock
+
+    def recv(self):
+        return self.in_sock.recv(1 << 16)
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+        self.in_sock.settimeout(t)
+
+    def shutdown(self):
+        for s in (self.sock, self.in_sock):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+        self.in_sock.close()
+
+
+def bridge_pairs():
+    """The two socket pairs a Python process and a Go process beside it
+    talk over: this side's _SplitSocket, and the Go side's ends (read,
+    write) to hand to it (close them here once it has them)."""
+    requests, requests_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    replies, replies_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return _SplitSocket(requests, replies), (requests_theirs, replies_theirs)
+
+
+def bridge_socket(fds):
+    """This side's _SplitSocket over RAYO_BRIDGE_FD's "READ,WRITE"."""
+    try:
+        r, w = (int(f) for f in fds.split(","))
+    except ValueError:
+        raise ValueError("RAYO_BRIDGE_FD must name two descriptors, READ,WRITE (got %r)" % fds) from None
+    return _SplitSocket(socket.socket(fileno=w), socket.socket(fileno=r))
 
 
 class _TLSSocket(_Socket):
@@ -650,7 +699,7 @@ def _handshake(sock, address):
 def _open(sock, address, token, deadline):
     """Runs the hello on a connected socket and returns the Connection."""
     try:
-        sock.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
         if isinstance(sock, _TLSSocket):
             _handshake(sock, address)
         frames = _Frames(sock)
@@ -661,7 +710,7 @@ def _open(sock, address, token, deadline):
             # certificate at the first read, the hello's.
             raise CertificateRequired(CertificateRequired.CODE, "%s refused this process's TLS certificate (none, or not "
                                       "of the cluster's CA): %s" % (address, e.reason)) from None
-        sock.sock.settimeout(None)
+        sock.settimeout(None)
         return Connection(sock, frames, address)
     except BaseException:
         sock.close()

@@ -2,7 +2,7 @@
 
 A driver's core is a `rayo python-bridge` child (started by init); a
 worker's is the rayo worker that started it. Either way the core is a Go
-process at the other end of a private socket pair, reached with the calls
+process at the other end of private socket pairs, reached with the calls
 of internal/pybridge (py.put, py.get, py.submit, ...).
 """
 
@@ -12,7 +12,6 @@ import mmap
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -413,23 +412,24 @@ def start_driver(config):
     cluster."""
     global _core
     binary = find_binary()
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours, theirs = _rpc.bridge_pairs()
     token = secrets.token_hex(32)
     env = dict(os.environ)
-    env.update({"RAYO_BRIDGE_FD": str(theirs.fileno()), "RAYO_BRIDGE_TOKEN": token,
+    env.update({"RAYO_BRIDGE_FD": "%d,%d" % (theirs[0].fileno(), theirs[1].fileno()), "RAYO_BRIDGE_TOKEN": token,
                 "RAYO_BRIDGE_CONFIG": json.dumps(config)})
     try:
         # Its own session: Ctrl-C in the terminal is the driver's
         # KeyboardInterrupt, not the end of the cluster.
-        proc = subprocess.Popen([binary, "python-bridge"], pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen([binary, "python-bridge"], pass_fds=[s.fileno() for s in theirs], env=env,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     except OSError as e:
         ours.close()
         raise RuntimeError("rayo.init: starting %s: %s" % (binary, e)) from None
     finally:
-        theirs.close()
+        for s in theirs:
+            s.close()
     try:
-        conn = _rpc._open(_rpc._Socket(ours, "unix"), "rayo python-bridge", token.encode(), time.monotonic() + 30)
+        conn = _rpc._open(ours, "rayo python-bridge", token.encode(), time.monotonic() + 30)
         info = _unpack(conn.call("py.info", _pack({}), INIT_TIMEOUT))
     except BaseException as e:
         ours.close()
@@ -442,11 +442,11 @@ def start_driver(config):
     return _core
 
 
-def connect_worker(fd, token):
-    """A worker's connection to the rayo worker that started it."""
+def connect_worker(fds, token):
+    """A worker's connection to the rayo worker that started it, over the
+    descriptors fds names (RAYO_BRIDGE_FD)."""
     global _core
-    s = socket.socket(fileno=fd)
-    conn = _rpc._open(_rpc._Socket(s, "unix"), "rayo worker", token.encode(), time.monotonic() + 30)
+    conn = _rpc._open(_rpc.bridge_socket(fds), "rayo worker", token.encode(), time.monotonic() + 30)
     info = _unpack(conn.call("py.info", _pack({}), 30))
     _core = Core(conn, info)
     return _core

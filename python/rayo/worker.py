@@ -1,6 +1,6 @@
 """A Python worker: `python -m rayo.worker`, started by a rayo worker (Go)
-for a Python job's tasks and actors, with its end of their socket pair as
-descriptor RAYO_BRIDGE_FD.
+for a Python job's tasks and actors, with its ends of their socket pairs
+as the descriptors RAYO_BRIDGE_FD names.
 
 It pulls work with py.next, which also carries the result of the work
 before; functions and classes load once from the job's function table. A
@@ -450,9 +450,9 @@ def current_task():
 
 def main():
     global _worker
-    fd = int(os.environ.pop("RAYO_BRIDGE_FD"))
+    fds = os.environ.pop("RAYO_BRIDGE_FD")
     token = os.environ.pop("RAYO_BRIDGE_TOKEN")
-    core = _runtime.connect_worker(fd, token)
+    core = _runtime.connect_worker(fds, token)
     core.conn.may_lead = _may_lead
     core.current_call = _current_call_id
     setup_error = None

@@ -387,3 +387,25 @@ def test_close_ends_a_leading_caller(monkeypatch, plain_head):
         plain_head.signal(signal.SIGCONT)
     assert isinstance(out.get("error"), _rpc.ConnectionClosed)
     assert not conn._reader.is_alive()
+
+
+@pytest.mark.parametrize("fds", ["", "3", "3,x", "3,4,5"])
+def test_bridge_fds_must_name_two_descriptors(fds):
+    with pytest.raises(ValueError, match="RAYO_BRIDGE_FD must name two descriptors"):
+        _rpc.bridge_socket(fds)
+
+
+def test_bridge_pairs_carry_each_direction_on_its_own_socket():
+    ours, (go_reads, go_writes) = _rpc.bridge_pairs()
+    try:
+        ours.send(b"request")
+        assert go_reads.recv(16) == b"request"
+        go_writes.sendall(b"reply")
+        assert ours.recv() == b"reply"
+        # A shutdown wakes this side's reader, as the Connection's close needs.
+        ours.shutdown()
+        assert ours.recv() == b""
+    finally:
+        ours.close()
+        go_reads.close()
+        go_writes.close()
