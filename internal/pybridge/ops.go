@@ -286,7 +286,13 @@ func registerOps(s *rpc.Server, ready func(context.Context) (*core.Runtime, erro
 				out.Failed = append(out.Failed, batchFailure{Index: i, Code: we.Code, Message: we.Message})
 			}
 		}
-		reply(out, nil)
+		if len(out.Failed) > 0 {
+			reply(out, nil)
+		} else {
+			// Python reads the acknowledgement with its next reply (the
+			// batch's send is lazy there too): one wake-up, not two.
+			reply(rpc.Lazy{Reply: out}, nil)
+		}
 		return nil
 	})
 	registerActorOps(s, ids, ready, readyNow)

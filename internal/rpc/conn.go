@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -68,7 +69,17 @@ type conn struct {
 
 	lastMethod string // the method of the previous frame read, reused to spare an allocation
 	spin       spinState
+
+	// lazy: a frame sendLazy wrote waits in bw; lazyTimer flushes it
+	// after lazyDelay unless another frame's flush takes it first (both
+	// under wmu).
+	lazy      bool
+	lazyTimer *time.Timer
+	lazyDelay time.Duration
 }
+
+// lazyDelay bounds how long a lazy frame waits for company.
+const lazyDelay = time.Millisecond
 
 func newConn(nc net.Conn) *conn {
 	if tc, ok := nc.(*net.TCPConn); ok {
@@ -76,7 +87,7 @@ func newConn(nc net.Conn) *conn {
 	}
 	// Sockets are read and written with raw system calls (sockio says why).
 	sock := sockio.Conn(nc)
-	return &conn{nc: nc, br: bufio.NewReaderSize(sock, 64<<10), bw: bufio.NewWriterSize(sock, 64<<10)}
+	return &conn{nc: nc, br: bufio.NewReaderSize(sock, 64<<10), bw: bufio.NewWriterSize(sock, 64<<10), lazyDelay: lazyDelay}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -99,6 +110,10 @@ func (c *conn) sendValue(f *frame, v any) error {
 	_, err = c.bw.Write(buf)
 	if c.pending.Add(-1) == 0 && err == nil {
 		err = c.bw.Flush()
+		if c.lazy {
+			c.lazy = false
+			c.lazyTimer.Stop()
+		}
 	}
 	c.wmu.Unlock()
 	*bp = buf
@@ -106,6 +121,43 @@ func (c *conn) sendValue(f *frame, v any) error {
 		bufPool.Put(bp)
 	}
 	return err
+}
+
+// sendLazy writes a frame its peer does not wait on (see Lazy): it
+// leaves with the connection's next frame, or after c.lazyDelay, sparing
+// the peer a wake-up of its own for it.
+func (c *conn) sendLazy(f *frame, v any) error {
+	buf, err := appendFrame(nil, f, v)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.bw.Write(buf); err != nil {
+		return err
+	}
+	if !c.lazy {
+		c.lazy = true
+		if c.lazyTimer == nil {
+			c.lazyTimer = time.AfterFunc(c.lazyDelay, c.flushLazy)
+		} else {
+			c.lazyTimer.Reset(c.lazyDelay)
+		}
+	}
+	return nil
+}
+
+// flushLazy sends a lazy frame no other frame took along.
+func (c *conn) flushLazy() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.lazy {
+		return
+	}
+	c.lazy = false
+	if err := c.bw.Flush(); err != nil {
+		_ = c.nc.Close() // the reader sees the end
+	}
 }
 
 // appendFrame appends f, length prefix included, to buf.

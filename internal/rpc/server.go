@@ -508,11 +508,24 @@ func (s *Server) dispatchOrdered(p *Peer, f *frame, h OrderedHandler, obs Observ
 	return h(p.ctx, f.Body, reply)
 }
 
+// Lazy is a reply its client does not wait on: the Python driver reads
+// the acknowledgement of a batch of submits when it next waits for a
+// reply, usually the get of one of the batch's results. It goes out with
+// the next frame the server sends on the connection, or within a
+// millisecond if none comes, so that the client is woken once for both.
+type Lazy struct{ Reply any }
+
 func (s *Server) respond(p *Peer, id uint64, reply any, err error) {
 	out := &frame{Type: frameResponse, ID: id}
 	if err != nil {
 		out.Err = toWire(err)
 		reply = nil
+	}
+	if lz, ok := reply.(Lazy); ok {
+		if err = p.c.sendLazy(out, lz.Reply); err == nil {
+			return
+		}
+		reply = lz.Reply
 	}
 	err = p.c.sendValue(out, reply)
 	if errors.Is(err, errEncoding) {
