@@ -200,7 +200,12 @@ def bridge_socket(fds):
         r, w = (int(f) for f in fds.split(","))
     except ValueError:
         raise ValueError("RAYO_BRIDGE_FD must name two descriptors, READ,WRITE (got %r)" % fds) from None
-    return _SplitSocket(socket.socket(fileno=w), socket.socket(fileno=r))
+    out_sock, in_sock = socket.socket(fileno=w), socket.socket(fileno=r)
+    for s in (out_sock, in_sock):
+        # Not for the programs a task starts: one of them holding the
+        # pair open would keep the Go side from seeing this process end.
+        s.set_inheritable(False)
+    return _SplitSocket(out_sock, in_sock)
 
 
 class _TLSSocket(_Socket):

@@ -3,6 +3,7 @@
 import contextlib
 import os
 import signal
+import socket
 import threading
 
 import msgpack
@@ -409,3 +410,17 @@ def test_bridge_pairs_carry_each_direction_on_its_own_socket():
         ours.close()
         go_reads.close()
         go_writes.close()
+
+
+def test_bridge_socket_is_not_inherited():
+    a, b = socket.socketpair()
+    try:
+        os.set_inheritable(a.fileno(), True)
+        os.set_inheritable(b.fileno(), True)
+        s = _rpc.bridge_socket("%d,%d" % (a.detach(), b.detach()))
+        assert not os.get_inheritable(s.sock.fileno())
+        assert not os.get_inheritable(s.in_sock.fileno())
+        s.close()
+    finally:
+        a.close()
+        b.close()
