@@ -72,6 +72,11 @@ func parseBridgeFDs(s string) (r, w int, err error) {
 // newBridgeConn is the connection over descriptor r (read through the
 // netpoller) and w (written directly, outside it); it owns both.
 func newBridgeConn(r, w int) (net.Conn, error) {
+	// Close-on-exec: the processes this one starts (an embedded cluster's
+	// daemons and workers, the reaper) must not hold Python's reply socket
+	// open, or Python would not see this process end. (r gets a
+	// close-on-exec copy from net.FileConn.)
+	unix.CloseOnExec(w)
 	if err := unix.SetNonblock(w, true); err != nil {
 		_ = unix.Close(r)
 		_ = unix.Close(w)

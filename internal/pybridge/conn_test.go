@@ -99,3 +99,27 @@ func TestBridgeConnCloseEndsABlockedWrite(t *testing.T) {
 		t.Fatalf("Write after Close: %v, want net.ErrClosed", err)
 	}
 }
+
+// The bridge's writing descriptor, handed over by Python without
+// close-on-exec, is not inherited by the processes the bridge starts.
+func TestBridgeConnWriteEndIsCloseOnExec(t *testing.T) {
+	in, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(in[1])
+	defer unix.Close(out[1])
+	nc, err := newBridgeConn(in[0], out[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	flags, err := unix.FcntlInt(uintptr(out[0]), unix.F_GETFD, 0)
+	if err != nil || flags&unix.FD_CLOEXEC == 0 {
+		t.Fatalf("the writing descriptor's flags %#x, %v: want FD_CLOEXEC", flags, err)
+	}
+}

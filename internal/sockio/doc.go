@@ -10,6 +10,9 @@
 // Python actor call's time (docs/performance.md, "Python"). A read or
 // write of a non-blocking socket never blocks, so the bookkeeping that
 // lets sysmon take the processor back from a blocked thread buys
-// nothing there: these functions make the call raw and wait for the
-// socket in the netpoller (syscall.RawConn) when it is not ready.
+// nothing there: Read and Write make the call raw and wait for the
+// socket in the netpoller (syscall.RawConn) when it is not ready;
+// WriteFD, for a socket outside the netpoller, waits in poll(2) the
+// ordinary way; Readable never waits. Race builds go through the
+// syscall package instead (race.go), which the race detector follows.
 package sockio

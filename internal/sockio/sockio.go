@@ -59,8 +59,8 @@ func Write(rc syscall.RawConn, p []byte) (int, error) {
 }
 
 // WriteFD writes all of p to non-blocking socket fd, which is not in the
-// netpoller: when the socket is full it waits in poll(2), a blocking
-// system call made the ordinary way (rare: the peer reads as fast as it
+// netpoller: when the socket is full it waits in poll(2) (ppoll), a
+// blocking system call made the ordinary way (rare: the peer reads as fast as it
 // can). Closing fd meanwhile is the caller's to prevent; shutting the
 // socket down ends a wait.
 func WriteFD(fd int, p []byte) (int, error) {
@@ -82,11 +82,15 @@ func WriteFD(fd int, p []byte) (int, error) {
 	return n, nil
 }
 
-// Conn is c reading and writing with Read and Write when it is a Unix
-// or TCP socket, c itself otherwise.
+// Conn is c reading and writing with Read and Write when it is a stream
+// socket (TCP, or Unix of type SOCK_STREAM), c itself otherwise.
 func Conn(c net.Conn) net.Conn {
-	switch c.(type) {
-	case *net.UnixConn, *net.TCPConn:
+	switch c := c.(type) {
+	case *net.TCPConn:
+	case *net.UnixConn:
+		if c.LocalAddr().Network() != "unix" { // a datagram socket: no EOF at a read of 0
+			return c
+		}
 	default:
 		return c
 	}
@@ -105,8 +109,8 @@ type rawConn struct {
 func (c *rawConn) Read(p []byte) (int, error)  { return Read(c.rc, p) }
 func (c *rawConn) Write(p []byte) (int, error) { return Write(c.rc, p) }
 
-// read is read(2) as a raw system call, restarted on EINTR.
-func read(fd int, p []byte) (int, error) {
+// rawRead is read(2) as a raw system call, restarted on EINTR.
+func rawRead(fd int, p []byte) (int, error) {
 	for {
 		n, _, e := syscall.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		if e == unix.EINTR {
@@ -115,15 +119,13 @@ func read(fd int, p []byte) (int, error) {
 		if e != 0 {
 			return 0, e
 		}
-		acquireIO()
 		return int(n), nil
 	}
 }
 
-// send is send(2) with MSG_NOSIGNAL (a closed peer is EPIPE, not a
+// rawSend is send(2) with MSG_NOSIGNAL (a closed peer is EPIPE, not a
 // signal) as a raw system call, restarted on EINTR.
-func send(fd int, p []byte) (int, error) {
-	releaseIO()
+func rawSend(fd int, p []byte) (int, error) {
 	for {
 		n, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
 		if e == unix.EINTR {
@@ -137,7 +139,7 @@ func send(fd int, p []byte) (int, error) {
 }
 
 // Readable says whether socket fd has something to read (or is closed),
-// without waiting: poll(2) with a zero timeout, as a raw system call.
+// without waiting: ppoll(2) with a zero timeout, as a raw system call.
 func Readable(fd int) (bool, error) {
 	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 	var ts unix.Timespec

@@ -198,9 +198,16 @@ def bridge_socket(fds):
     """This side's _SplitSocket over RAYO_BRIDGE_FD's "READ,WRITE"."""
     try:
         r, w = (int(f) for f in fds.split(","))
+        if r < 0 or w < 0 or r == w:
+            raise ValueError
     except ValueError:
         raise ValueError("RAYO_BRIDGE_FD must name two descriptors, READ,WRITE (got %r)" % fds) from None
-    out_sock, in_sock = socket.socket(fileno=w), socket.socket(fileno=r)
+    out_sock = socket.socket(fileno=w)
+    try:
+        in_sock = socket.socket(fileno=r)
+    except BaseException:
+        out_sock.close()
+        raise
     for s in (out_sock, in_sock):
         # Not for the programs a task starts: one of them holding the
         # pair open would keep the Go side from seeing this process end.

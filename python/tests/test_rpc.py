@@ -390,7 +390,7 @@ def test_close_ends_a_leading_caller(monkeypatch, plain_head):
     assert not conn._reader.is_alive()
 
 
-@pytest.mark.parametrize("fds", ["", "3", "3,x", "3,4,5"])
+@pytest.mark.parametrize("fds", ["", "3", "3,x", "3,4,5", "3,3", "-1,4"])
 def test_bridge_fds_must_name_two_descriptors(fds):
     with pytest.raises(ValueError, match="RAYO_BRIDGE_FD must name two descriptors"):
         _rpc.bridge_socket(fds)
