@@ -95,21 +95,21 @@ func newBridgeConn(r, w int) (net.Conn, error) {
 		_ = unix.Close(w)
 		return nil, fmt.Errorf("rayo: python bridge: descriptor %d: %w", r, err)
 	}
-	return &bridgeConn{Conn: nc, rc: rc, w: w}, nil
+	return &bridgeConn{Conn: nc, r: sockio.NewReader(rc), w: w}, nil
 }
 
 // bridgeConn reads from its net.Conn and writes to socket w; both with
 // raw system calls (internal/sockio). Deadlines apply to reads only.
 type bridgeConn struct {
 	net.Conn
-	rc syscall.RawConn // the reading socket's
+	r *sockio.Reader // the reading socket's
 	// wmu guards w's closing: writers hold it shared, Close exclusively.
 	wmu     sync.RWMutex
 	w       int
 	wClosed bool
 }
 
-func (c *bridgeConn) Read(p []byte) (int, error) { return sockio.Read(c.rc, p) }
+func (c *bridgeConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func (c *bridgeConn) Write(p []byte) (int, error) {
 	c.wmu.RLock()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -78,16 +77,9 @@ func TestBridgeConnCloseEndsABlockedWrite(t *testing.T) {
 		_, err := nc.Write(bytes.Repeat([]byte("w"), 8<<20))
 		errc <- err
 	}()
-	// Wait until the write has filled the socket (polling the peer's end).
-	for {
-		n, err := unix.IoctlGetInt(int(in.Fd()), unix.SIOCINQ)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			break
-		}
-		runtime.Gosched()
+	// Wait (in poll, no timeout) until the write's first bytes arrive.
+	if _, err := unix.Poll([]unix.PollFd{{Fd: int32(in.Fd()), Events: unix.POLLIN}}, -1); err != nil {
+		t.Fatal(err)
 	}
 	if err := nc.Close(); err != nil {
 		t.Fatal(err)

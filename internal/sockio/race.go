@@ -12,22 +12,13 @@ import "syscall"
 // back. Raw calls would hide both from the detector. A write to a closed
 // peer is EPIPE here too (Go ignores SIGPIPE on sockets).
 
-func read(fd int, p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, p)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		return n, nil
-	}
-}
+func read(fd int, p []byte) (int, error) { return restarted(syscall.Read, fd, p) }
+func send(fd int, p []byte) (int, error) { return restarted(syscall.Write, fd, p) }
 
-func send(fd int, p []byte) (int, error) {
+// restarted is call(fd, p), again while it is interrupted (EINTR).
+func restarted(call func(int, []byte) (int, error), fd int, p []byte) (int, error) {
 	for {
-		n, err := syscall.Write(fd, p)
+		n, err := call(fd, p)
 		if err == syscall.EINTR {
 			continue
 		}

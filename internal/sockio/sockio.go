@@ -3,25 +3,45 @@ package sockio
 import (
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// Read reads into p from the socket behind rc, waiting in the netpoller
-// (with the connection's read deadline) while nothing is there. It
-// returns io.EOF once the peer has closed its end.
-func Read(rc syscall.RawConn, p []byte) (int, error) {
+// A Reader reads a socket in the netpoller with raw system calls. Its
+// callback for syscall.RawConn is made once: a closure per call would
+// escape and cost three allocations per frame.
+type Reader struct {
+	mu    sync.Mutex // one Read at a time: the callback's state is shared
+	rc    syscall.RawConn
+	fn    func(fd uintptr) bool
+	p     []byte
+	n     int
+	errno error
+}
+
+// NewReader reads the socket behind rc.
+func NewReader(rc syscall.RawConn) *Reader {
+	r := &Reader{rc: rc}
+	r.fn = r.readOnce
+	return r
+}
+
+// Read reads into p, waiting in the netpoller (with the connection's
+// read deadline) while nothing is there. It returns io.EOF once the peer
+// has closed its end.
+func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno error
-	err := rc.Read(func(fd uintptr) bool {
-		n, errno = read(int(fd), p)
-		return errno != unix.EAGAIN
-	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.p, r.n, r.errno = p, 0, nil
+	err := r.rc.Read(r.fn)
+	n, errno := r.n, r.errno
+	r.p = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -33,35 +53,64 @@ func Read(rc syscall.RawConn, p []byte) (int, error) {
 	return n, nil
 }
 
-// Write writes all of p to the socket behind rc, waiting in the
-// netpoller (with the connection's write deadline) while it is full.
-func Write(rc syscall.RawConn, p []byte) (int, error) {
-	var n int
-	var errno error
-	err := rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			m, e := send(int(fd), p[n:])
-			if e == unix.EAGAIN {
-				return false
-			}
-			if e != nil {
-				errno = e
-				return true
-			}
-			n += m
-		}
-		return true
-	})
+func (r *Reader) readOnce(fd uintptr) bool {
+	r.n, r.errno = read(int(fd), r.p)
+	return r.errno != unix.EAGAIN
+}
+
+// A Writer writes a socket in the netpoller with raw system calls (its
+// callback made once, as Reader's).
+type Writer struct {
+	mu    sync.Mutex
+	rc    syscall.RawConn
+	fn    func(fd uintptr) bool
+	p     []byte
+	n     int
+	errno error
+}
+
+// NewWriter writes the socket behind rc.
+func NewWriter(rc syscall.RawConn) *Writer {
+	w := &Writer{rc: rc}
+	w.fn = w.writeSome
+	return w
+}
+
+// Write writes all of p, waiting in the netpoller (with the connection's
+// write deadline) while the socket is full.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.p, w.n, w.errno = p, 0, nil
+	err := w.rc.Write(w.fn)
+	n := w.n
 	if err == nil {
-		err = errno
+		err = w.errno
 	}
+	w.p = nil
 	return n, err
+}
+
+// writeSome sends what the socket takes; false (wait) when it is full.
+func (w *Writer) writeSome(fd uintptr) bool {
+	for w.n < len(w.p) {
+		m, e := send(int(fd), w.p[w.n:])
+		if e == unix.EAGAIN {
+			return false
+		}
+		if e != nil {
+			w.errno = e
+			return true
+		}
+		w.n += m
+	}
+	return true
 }
 
 // WriteFD writes all of p to non-blocking socket fd, which is not in the
 // netpoller: when the socket is full it waits in poll(2) (ppoll), a
-// blocking system call made the ordinary way (rare: the peer reads as fast as it
-// can). Closing fd meanwhile is the caller's to prevent; shutting the
+// blocking system call made the ordinary way (rare: the peer reads as
+// fast as it can). Closing fd meanwhile is the caller's to prevent; shutting the
 // socket down ends a wait.
 func WriteFD(fd int, p []byte) (int, error) {
 	n := 0
@@ -98,16 +147,17 @@ func Conn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &rawConn{Conn: c, rc: rc}
+	return &rawConn{Conn: c, r: NewReader(rc), w: NewWriter(rc)}
 }
 
 type rawConn struct {
 	net.Conn
-	rc syscall.RawConn
+	r *Reader
+	w *Writer
 }
 
-func (c *rawConn) Read(p []byte) (int, error)  { return Read(c.rc, p) }
-func (c *rawConn) Write(p []byte) (int, error) { return Write(c.rc, p) }
+func (c *rawConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
+func (c *rawConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
 // rawRead is read(2) as a raw system call, restarted on EINTR.
 func rawRead(fd int, p []byte) (int, error) {

@@ -146,8 +146,9 @@ func TestWriteFDWaitsForRoomAndShutdownEndsTheWait(t *testing.T) {
 		_, err := WriteFD(fds[0], want)
 		errc <- err
 	}()
-	for ready, _ := Readable(fds[1]); !ready; ready, _ = Readable(fds[1]) {
-		time.Sleep(time.Millisecond) // polling for the writer's first bytes, not synchronising on time
+	// Wait (in poll, no timeout) for the writer's first bytes.
+	if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fds[1]), Events: unix.POLLIN}}, -1); err != nil {
+		t.Fatal(err)
 	}
 	if err := unix.Shutdown(fds[0], unix.SHUT_RDWR); err != nil {
 		t.Fatal(err)
