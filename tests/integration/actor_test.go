@@ -573,6 +573,9 @@ func TestActorPlacement(t *testing.T) {
 		st := rayoStatusJSON(t, c)
 		return len(st.PendingActors) == 0 && st.Actors[protocol.ActorAlive] == 2
 	}, "rayo status to show no pending actor and two alive ones")
+	// The handle is held to here: collected after its last call, the
+	// actor goes out of scope and dies before the status shows it alive.
+	runtime.KeepAlive(gpu)
 }
 
 // A detached named actor outlives the driver that made it, and another
